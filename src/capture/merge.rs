@@ -1,0 +1,68 @@
+//! Several capture files read as one capture, merged by timestamp (rotated files, per-interface
+//! captures). A file that fails part-way stops contributing; its error is kept for the report.
+
+use super::{CaptureError, CaptureFile, Packet};
+
+/// A set of capture files yielding packets in timestamp order (ties go to the earlier file).
+#[derive(Debug, Default)]
+pub struct CaptureSet {
+    files: Vec<CaptureFile>,
+    live: Vec<bool>,
+    errors: Vec<CaptureError>,
+}
+
+impl CaptureSet {
+    /// Opens every path (`-` is standard input). Files that cannot be opened are recorded as errors
+    /// and the rest are still read.
+    pub fn open(paths: &[String]) -> Self {
+        let mut set = CaptureSet::default();
+        for p in paths {
+            match CaptureFile::open(p) {
+                Ok(f) => set.push(f),
+                Err(e) => set.errors.push(e),
+            }
+        }
+        set
+    }
+
+    /// Adds an already opened file.
+    pub fn push(&mut self, f: CaptureFile) {
+        self.files.push(f);
+        self.live.push(true);
+    }
+
+    /// The files being read.
+    pub fn files(&self) -> &[CaptureFile] {
+        &self.files
+    }
+
+    /// Errors met so far (opening or reading).
+    pub fn errors(&self) -> &[CaptureError] {
+        &self.errors
+    }
+
+    /// The next packet in time order across all files, or `None` when every file is exhausted.
+    pub fn next_packet(&mut self) -> Option<Packet<'_>> {
+        let mut best: Option<(usize, crate::time::Timestamp)> = None;
+        for i in 0..self.files.len() {
+            if !self.live[i] {
+                continue;
+            }
+            match self.files[i].peek_ts() {
+                Ok(Some(ts)) => {
+                    if best.is_none_or(|(_, b)| ts < b) {
+                        best = Some((i, ts));
+                    }
+                }
+                Ok(None) => self.live[i] = false,
+                Err(e) => {
+                    self.live[i] = false;
+                    self.errors.push(e);
+                }
+            }
+        }
+        let (idx, _) = best?;
+        // The packet was located by peek_ts above, so this cannot fail or be empty.
+        self.files[idx].next_packet().ok().flatten()
+    }
+}

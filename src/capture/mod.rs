@@ -1,0 +1,102 @@
+//! Packet sources: capture files today (pcap, pcapng, gzip, standard input), merged in time order.
+//!
+//! A source yields borrowed [`Packet`]s; nothing is copied per packet. Errors name the file and the
+//! byte offset, and everything read before the error has already been delivered.
+
+mod file;
+mod linktype;
+mod merge;
+
+pub use file::{CaptureFile, FileFormat};
+pub use linktype::LinkType;
+pub use merge::CaptureSet;
+
+use crate::time::Timestamp;
+
+/// One captured frame, borrowed from the reader's buffer.
+#[derive(Clone, Copy, Debug)]
+pub struct Packet<'a> {
+    /// Capture timestamp.
+    pub ts: Timestamp,
+    /// Link-layer header type of the interface the frame was captured on.
+    pub link_type: LinkType,
+    /// The captured bytes (possibly fewer than `orig_len` when the snaplen cut the frame).
+    pub data: &'a [u8],
+    /// The frame's length on the wire.
+    pub orig_len: u32,
+}
+
+/// Why reading a capture failed. Every variant names the file; most name the byte offset.
+#[derive(Debug, thiserror::Error)]
+pub enum CaptureError {
+    /// The file could not be opened or read.
+    #[error("{file}: {source}")]
+    Open {
+        /// File name as given.
+        file: String,
+        /// The operating system's error.
+        source: std::io::Error,
+    },
+    /// Reading failed part-way.
+    #[error("{file}: read error at byte offset {offset}: {source}")]
+    Io {
+        /// File name as given.
+        file: String,
+        /// Byte offset (of the uncompressed stream) where reading failed.
+        offset: u64,
+        /// The operating system's (or decompressor's) error.
+        source: std::io::Error,
+    },
+    /// The file holds no bytes at all.
+    #[error("{file}: empty file, not a capture")]
+    Empty {
+        /// File name as given.
+        file: String,
+    },
+    /// The first bytes are neither a pcap nor a pcapng magic number.
+    #[error(
+        "{file}: not a capture file: starts with bytes {magic} at byte offset 0 (expected a pcap or pcapng header)"
+    )]
+    NotCapture {
+        /// File name as given.
+        file: String,
+        /// The first bytes, in hex.
+        magic: String,
+    },
+    /// The file ends inside a header or record.
+    #[error("{file}: truncated {what} at byte offset {offset}: needs {needed} bytes, only {have} left")]
+    Truncated {
+        /// File name as given.
+        file: String,
+        /// Offset of the incomplete record.
+        offset: u64,
+        /// What was being read.
+        what: &'static str,
+        /// Bytes the record needs.
+        needed: u64,
+        /// Bytes that remained in the file.
+        have: u64,
+    },
+    /// A record declares a length that cannot be right.
+    #[error("{file}: absurd {what} length {len} at byte offset {offset}")]
+    BadLength {
+        /// File name as given.
+        file: String,
+        /// Offset of the record.
+        offset: u64,
+        /// What was being read.
+        what: &'static str,
+        /// The declared length.
+        len: u64,
+    },
+    /// A block or header is malformed in another way.
+    #[error("{file}: malformed {what} at byte offset {offset}")]
+    Malformed {
+        /// File name as given.
+        file: String,
+        /// Offset of the record.
+        offset: u64,
+        /// What is wrong.
+        what: String,
+    },
+}

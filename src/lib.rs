@@ -1,0 +1,13 @@
+//! tcpaudit: reads captures, rebuilds every TCP connection, and reports what happened to it.
+//!
+//! Data flows one way: [`capture`] yields packets, [`wire`] decodes them into segments, [`flow`]
+//! tracks connections, and [`report`] renders the records. The core ([`wire`], [`flow`],
+//! [`analyzer`]) takes packets and their timestamps as input and never touches files, sockets or
+//! the wall clock.
+
+pub mod analyzer;
+pub mod capture;
+pub mod flow;
+pub mod report;
+pub mod time;
+pub mod wire;

@@ -1,0 +1,123 @@
+//! Packet time: nanoseconds since the Unix epoch, taken from the capture, never from the wall clock.
+//!
+//! Every timer in tcpaudit (idle timeouts, 2MSL, handshake legs) runs on these timestamps, so an
+//! offline run is deterministic and a replay gives the same answer as the live run did.
+
+use std::fmt;
+
+use serde::{Serialize, Serializer};
+
+/// A point in capture time, in nanoseconds since the Unix epoch (may be negative for odd files).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Timestamp(pub i64);
+
+/// A span of capture time, in nanoseconds.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Duration(pub i64);
+
+impl Timestamp {
+    /// Builds a timestamp from whole seconds and nanoseconds.
+    pub const fn from_secs_nanos(secs: i64, nanos: i64) -> Self {
+        Timestamp(secs.saturating_mul(1_000_000_000).saturating_add(nanos))
+    }
+
+    /// Time elapsed from `earlier` to `self` (negative if `earlier` is later).
+    pub const fn since(self, earlier: Timestamp) -> Duration {
+        Duration(self.0.saturating_sub(earlier.0))
+    }
+
+    /// This timestamp moved forward by `d`.
+    pub const fn add(self, d: Duration) -> Timestamp {
+        Timestamp(self.0.saturating_add(d.0))
+    }
+
+    /// Seconds since the epoch as a float (for display only; JSON uses exact decimals).
+    pub fn as_secs_f64(self) -> f64 {
+        self.0 as f64 / 1e9
+    }
+}
+
+impl Duration {
+    /// A duration of whole seconds.
+    pub const fn from_secs(s: i64) -> Self {
+        Duration(s.saturating_mul(1_000_000_000))
+    }
+
+    /// A duration of milliseconds.
+    pub const fn from_millis(ms: i64) -> Self {
+        Duration(ms.saturating_mul(1_000_000))
+    }
+
+    /// A duration from fractional seconds (command-line options).
+    pub fn from_secs_f64(s: f64) -> Self {
+        Duration((s * 1e9).round() as i64)
+    }
+
+    /// The duration in seconds.
+    pub fn as_secs_f64(self) -> f64 {
+        self.0 as f64 / 1e9
+    }
+}
+
+/// Writes `ns` nanoseconds as a decimal number of seconds: six decimals, or nine when the value
+/// carries sub-microsecond precision. Exact, unlike going through `f64`.
+fn write_decimal_secs(f: &mut impl fmt::Write, ns: i64) -> fmt::Result {
+    let neg = ns < 0;
+    let abs = ns.unsigned_abs();
+    let secs = abs / 1_000_000_000;
+    let frac = abs % 1_000_000_000;
+    if neg {
+        f.write_char('-')?;
+    }
+    if frac % 1000 == 0 {
+        write!(f, "{secs}.{:06}", frac / 1000)
+    } else {
+        write!(f, "{secs}.{frac:09}")
+    }
+}
+
+impl fmt::Display for Timestamp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write_decimal_secs(f, self.0)
+    }
+}
+
+impl fmt::Display for Duration {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write_decimal_secs(f, self.0)
+    }
+}
+
+/// Serializes as a JSON number of seconds with exact microsecond (or nanosecond) digits.
+fn serialize_decimal<S: Serializer>(ns: i64, s: S) -> Result<S::Ok, S::Error> {
+    let mut text = String::with_capacity(24);
+    write_decimal_secs(&mut text, ns).map_err(serde::ser::Error::custom)?;
+    let raw = serde_json::value::RawValue::from_string(text).map_err(serde::ser::Error::custom)?;
+    raw.serialize(s)
+}
+
+impl Serialize for Timestamp {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        serialize_decimal(self.0, s)
+    }
+}
+
+impl Serialize for Duration {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        serialize_decimal(self.0, s)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decimal_seconds_are_exact() {
+        assert_eq!(Timestamp(1_700_000_000_123_456_000).to_string(), "1700000000.123456");
+        assert_eq!(Timestamp(1_700_000_000_123_456_789).to_string(), "1700000000.123456789");
+        assert_eq!(Duration(-1_500_000).to_string(), "-0.001500");
+        let json = serde_json::to_string(&Timestamp(5_000_001_000)).unwrap();
+        assert_eq!(json, "5.000001");
+    }
+}

@@ -1,0 +1,534 @@
+//! Frame → [`Segment`]: link layer, tunnels, IP (with fragment reassembly) and TCP, with every
+//! frame that is not a usable TCP segment counted by reason or protocol.
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+
+use etherparse::err::ip::LaxHeaderSliceError;
+use etherparse::err::tcp::HeaderSliceError;
+use etherparse::{Ipv6ExtensionSlice, LaxIpSlice, TcpSlice};
+use serde::Serialize;
+
+use super::frag::{FragKey, FragMeta, FragStats, FragTable};
+use super::link::{self, LinkInfo, Net};
+use super::{SeqNum, Segment, TcpFlags, TcpOptions};
+use crate::capture::Packet;
+use crate::time::Timestamp;
+
+/// Why a frame did not yield a TCP segment although it may have been one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(usize)]
+pub enum SkipReason {
+    /// The frame is shorter than its link-layer header.
+    LinkTruncated,
+    /// The link-layer type is not decoded (counted per type in `unsupported_link_types`).
+    UnsupportedLinkType,
+    /// The IP header is cut short.
+    IpTruncated,
+    /// The IP header is invalid (version, header length, total length).
+    IpBadHeader,
+    /// An IPv6 extension header could not be walked.
+    Ipv6ExtensionError,
+    /// The TCP header is cut short (snaplen inside the header).
+    TcpTruncated,
+    /// The TCP header is invalid (data offset below 5, or beyond the IP length).
+    TcpBadHeader,
+    /// An IP fragment whose bytes were cut by the snaplen.
+    FragmentTruncated,
+    /// A tunnel header (GRE, VXLAN, GTP-U, Teredo) is cut short or malformed.
+    TunnelMalformed,
+}
+
+impl SkipReason {
+    /// Number of reasons.
+    pub const COUNT: usize = 9;
+    /// All reasons, in index order.
+    pub const ALL: [SkipReason; Self::COUNT] = [
+        SkipReason::LinkTruncated,
+        SkipReason::UnsupportedLinkType,
+        SkipReason::IpTruncated,
+        SkipReason::IpBadHeader,
+        SkipReason::Ipv6ExtensionError,
+        SkipReason::TcpTruncated,
+        SkipReason::TcpBadHeader,
+        SkipReason::FragmentTruncated,
+        SkipReason::TunnelMalformed,
+    ];
+
+    /// Stable snake_case name used in JSON and tables.
+    pub fn name(self) -> &'static str {
+        match self {
+            SkipReason::LinkTruncated => "link_truncated",
+            SkipReason::UnsupportedLinkType => "unsupported_link_type",
+            SkipReason::IpTruncated => "ip_truncated",
+            SkipReason::IpBadHeader => "ip_bad_header",
+            SkipReason::Ipv6ExtensionError => "ipv6_extension_error",
+            SkipReason::TcpTruncated => "tcp_header_truncated",
+            SkipReason::TcpBadHeader => "tcp_bad_header",
+            SkipReason::FragmentTruncated => "fragment_truncated",
+            SkipReason::TunnelMalformed => "tunnel_malformed",
+        }
+    }
+}
+
+/// Encapsulations tcpaudit looks through.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+#[repr(usize)]
+pub enum TunnelKind {
+    /// IPv4 or IPv6 inside IP (protocols 4 and 41).
+    IpInIp,
+    /// GRE (including ERSPAN type II and transparent Ethernet bridging).
+    Gre,
+    /// VXLAN (UDP 4789).
+    Vxlan,
+    /// GTP-U (UDP 2152).
+    GtpU,
+    /// Teredo (UDP 3544).
+    Teredo,
+}
+
+impl TunnelKind {
+    /// Number of kinds.
+    pub const COUNT: usize = 5;
+    /// All kinds in index order.
+    pub const ALL: [TunnelKind; Self::COUNT] =
+        [TunnelKind::IpInIp, TunnelKind::Gre, TunnelKind::Vxlan, TunnelKind::GtpU, TunnelKind::Teredo];
+    /// Stable name.
+    pub fn name(self) -> &'static str {
+        match self {
+            TunnelKind::IpInIp => "ip_in_ip",
+            TunnelKind::Gre => "gre",
+            TunnelKind::Vxlan => "vxlan",
+            TunnelKind::GtpU => "gtp_u",
+            TunnelKind::Teredo => "teredo",
+        }
+    }
+}
+
+/// What the decoder saw, for the summary.
+#[derive(Clone, Debug)]
+pub struct DecodeStats {
+    /// Frames handed to the decoder.
+    pub frames: u64,
+    /// TCP segments decoded.
+    pub tcp_segments: u64,
+    /// TCP segments whose payload was cut by the snaplen (still analysed).
+    pub truncated_segments: u64,
+    /// TCP segments whose options could not be fully walked.
+    pub malformed_options: u64,
+    /// IPv4 packets with total length 0 (TSO/BIG TCP captures): length taken from the capture.
+    pub ip_len_zero: u64,
+    /// Frames skipped, by [`SkipReason`] index.
+    pub skipped: [u64; SkipReason::COUNT],
+    /// Non-TCP IP packets by protocol number.
+    pub ip_protocols: [u64; 256],
+    /// Non-IP frames by EtherType.
+    pub ether_types: BTreeMap<u16, u64>,
+    /// Other non-IP frames by kind.
+    pub other: BTreeMap<&'static str, u64>,
+    /// Frames of link types that are not decoded, by link type number.
+    pub unsupported_link_types: BTreeMap<u32, u64>,
+    /// Segments found inside tunnels, by [`TunnelKind`] index.
+    pub tunnels: [u64; TunnelKind::COUNT],
+    /// IP fragment reassembly.
+    pub fragments: FragStats,
+}
+
+impl Default for DecodeStats {
+    fn default() -> Self {
+        DecodeStats {
+            frames: 0,
+            tcp_segments: 0,
+            truncated_segments: 0,
+            malformed_options: 0,
+            ip_len_zero: 0,
+            skipped: [0; SkipReason::COUNT],
+            ip_protocols: [0; 256],
+            ether_types: BTreeMap::new(),
+            other: BTreeMap::new(),
+            unsupported_link_types: BTreeMap::new(),
+            tunnels: [0; TunnelKind::COUNT],
+            fragments: FragStats::default(),
+        }
+    }
+}
+
+impl DecodeStats {
+    /// Frames skipped for any reason.
+    pub fn skipped_total(&self) -> u64 {
+        self.skipped.iter().sum()
+    }
+
+    /// Frames that were not TCP (counted by protocol).
+    pub fn non_tcp_total(&self) -> u64 {
+        self.ip_protocols.iter().sum::<u64>()
+            + self.ether_types.values().sum::<u64>()
+            + self.other.values().sum::<u64>()
+    }
+}
+
+/// Per-frame context carried down through encapsulations.
+#[derive(Clone, Copy)]
+struct Ctx {
+    ts: Timestamp,
+    frame: u64,
+    frame_len: u32,
+    vlan: Option<u16>,
+    tunnel: Option<TunnelKind>,
+}
+
+/// Decodes frames; owns the fragment table and the counters.
+#[derive(Default)]
+pub struct Decoder {
+    /// Counters.
+    pub stats: DecodeStats,
+    frags: FragTable,
+}
+
+const MAX_TUNNEL_DEPTH: u8 = 4;
+
+impl Decoder {
+    /// A decoder with empty counters.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn skip(&mut self, r: SkipReason) {
+        self.stats.skipped[r as usize] += 1;
+    }
+
+    /// Decodes one frame. Returns the TCP segment it carries, if any; everything else is counted.
+    pub fn decode<'s>(&'s mut self, pkt: &Packet<'s>, frame: u64) -> Option<Segment<'s>> {
+        self.stats.frames += 1;
+        let mut info = LinkInfo::default();
+        match link::network(pkt.link_type, pkt.data, &mut info) {
+            Net::Ip(d) => {
+                let ctx = Ctx {
+                    ts: pkt.ts,
+                    frame,
+                    frame_len: pkt.orig_len,
+                    vlan: info.vlan,
+                    tunnel: None,
+                };
+                self.ip(d, ctx, 0)
+            }
+            Net::OtherEther(et) => {
+                *self.stats.ether_types.entry(et).or_insert(0) += 1;
+                None
+            }
+            Net::Other(what) => {
+                *self.stats.other.entry(what).or_insert(0) += 1;
+                None
+            }
+            Net::Truncated => {
+                self.skip(SkipReason::LinkTruncated);
+                None
+            }
+            Net::Unsupported => {
+                *self.stats.unsupported_link_types.entry(pkt.link_type.0).or_insert(0) += 1;
+                self.skip(SkipReason::UnsupportedLinkType);
+                None
+            }
+        }
+    }
+
+    /// Counts fragments still pending at the end of the capture.
+    pub fn finish(&mut self) {
+        self.frags.finish();
+        self.stats.fragments = self.frags.stats;
+    }
+
+    fn ip<'s>(&'s mut self, d: &'s [u8], ctx: Ctx, depth: u8) -> Option<Segment<'s>> {
+        let (ip, ext_err) = match LaxIpSlice::from_slice(d) {
+            Ok(x) => x,
+            Err(LaxHeaderSliceError::Len(_)) => {
+                self.skip(SkipReason::IpTruncated);
+                return None;
+            }
+            Err(LaxHeaderSliceError::Content(_)) => {
+                self.skip(SkipReason::IpBadHeader);
+                return None;
+            }
+        };
+        if ext_err.is_some() {
+            self.skip(SkipReason::Ipv6ExtensionError);
+            return None;
+        }
+        let src = ip.source_addr();
+        let dst = ip.destination_addr();
+        let payload = ip.payload();
+        let proto = payload.ip_number.0;
+        let data = payload.payload;
+        let payload_off = data.as_ptr() as usize - d.as_ptr() as usize;
+        let (declared_total, ttl, ip_id, ecn, frag) = match &ip {
+            LaxIpSlice::Ipv4(v4) => {
+                let h = v4.header();
+                let hlen = h.ihl() as usize * 4;
+                let mut total = h.total_len() as usize;
+                if total == 0 {
+                    // TSO/BIG TCP: the stack left the length for the NIC to fill in.
+                    self.stats.ip_len_zero += 1;
+                    total = d.len();
+                } else if total < hlen {
+                    self.skip(SkipReason::IpBadHeader);
+                    return None;
+                }
+                let frag = h.is_fragmenting_payload().then(|| {
+                    (h.identification() as u32, h.fragments_offset().value() as u32 * 8, h.more_fragments())
+                });
+                (total, h.ttl(), Some(h.identification()), h.ecn().value(), frag)
+            }
+            LaxIpSlice::Ipv6(v6) => {
+                let h = v6.header();
+                let pl = h.payload_length() as usize;
+                let total = if pl == 0 { d.len() } else { 40 + pl };
+                let mut frag = None;
+                if v6.extensions().is_fragmenting_payload() {
+                    for ext in v6.extensions().clone() {
+                        if let Ipv6ExtensionSlice::Fragment(f) = ext {
+                            frag = Some((
+                                f.identification(),
+                                f.fragment_offset().value() as u32 * 8,
+                                f.more_fragments(),
+                            ));
+                        }
+                    }
+                }
+                (total, h.hop_limit(), None, h.traffic_class() & 0x3, frag)
+            }
+        };
+        let declared = declared_total.saturating_sub(payload_off);
+        let ip_len = declared_total as u32;
+
+        if let Some((id, offset, more)) = frag {
+            if data.len() < declared {
+                self.frags.stats.fragments += 1;
+                self.frags.stats.truncated += 1;
+                self.stats.fragments = self.frags.stats;
+                self.skip(SkipReason::FragmentTruncated);
+                return None;
+            }
+            let key = FragKey { src, dst, id, proto };
+            let meta = FragMeta { ttl, ip_id, ecn, header_len: payload_off as u32 };
+            let done = self.frags.insert(key, ctx.ts, offset, more, &data[..declared], meta);
+            self.stats.fragments = self.frags.stats;
+            let meta = done?;
+            if proto != 6 {
+                self.stats.ip_protocols[proto as usize] += 1;
+                return None;
+            }
+            let total = self.frags.out.len();
+            let ip_len = meta.header_len + total as u32;
+            return parse_tcp(
+                &mut self.stats,
+                &self.frags.out,
+                total,
+                Ip { src, dst, ip_len, ttl: meta.ttl, ip_id: meta.ip_id, ecn: meta.ecn },
+                ctx,
+            );
+        }
+
+        let ipf = Ip { src, dst, ip_len, ttl, ip_id, ecn };
+        match proto {
+            6 => parse_tcp(&mut self.stats, data, declared, ipf, ctx),
+            4 | 41 if depth < MAX_TUNNEL_DEPTH => {
+                self.ip(data, tunnel(ctx, TunnelKind::IpInIp), depth + 1)
+            }
+            47 if depth < MAX_TUNNEL_DEPTH => self.gre(data, ctx, depth),
+            17 if depth < MAX_TUNNEL_DEPTH => self.udp(data, ctx, depth),
+            _ => {
+                self.stats.ip_protocols[proto as usize] += 1;
+                None
+            }
+        }
+    }
+
+    /// GRE version 0 (RFC 2784/2890) and ERSPAN type II.
+    fn gre<'s>(&'s mut self, d: &'s [u8], ctx: Ctx, depth: u8) -> Option<Segment<'s>> {
+        let Some(h) = d.get(..4) else {
+            self.skip(SkipReason::TunnelMalformed);
+            return None;
+        };
+        let flags = u16::from_be_bytes([h[0], h[1]]);
+        let proto = u16::from_be_bytes([h[2], h[3]]);
+        if flags & 0x0007 != 0 || flags & 0x4000 != 0 {
+            // Enhanced GRE (PPTP) or source routing: not looked into.
+            self.stats.ip_protocols[47] += 1;
+            return None;
+        }
+        let mut len = 4;
+        for bit in [0x8000u16, 0x2000, 0x1000] {
+            if flags & bit != 0 {
+                len += 4;
+            }
+        }
+        let Some(mut inner) = d.get(len..) else {
+            self.skip(SkipReason::TunnelMalformed);
+            return None;
+        };
+        let mut et = proto;
+        if proto == 0x88be {
+            // ERSPAN type II: 8-byte header, then the mirrored Ethernet frame.
+            let Some(rest) = inner.get(8..) else {
+                self.skip(SkipReason::TunnelMalformed);
+                return None;
+            };
+            inner = rest;
+            et = 0x6558;
+        }
+        let mut info = LinkInfo::default();
+        match link::ether_type(et, inner, &mut info, 1) {
+            Net::Ip(ip) => {
+                let mut c = tunnel(ctx, TunnelKind::Gre);
+                c.vlan = c.vlan.or(info.vlan);
+                self.ip(ip, c, depth + 1)
+            }
+            _ => {
+                self.stats.ip_protocols[47] += 1;
+                None
+            }
+        }
+    }
+
+    /// UDP: VXLAN, GTP-U and Teredo are looked into; anything else is counted as UDP.
+    fn udp<'s>(&'s mut self, d: &'s [u8], ctx: Ctx, depth: u8) -> Option<Segment<'s>> {
+        let Some(h) = d.get(..8) else {
+            self.stats.ip_protocols[17] += 1;
+            return None;
+        };
+        let sport = u16::from_be_bytes([h[0], h[1]]);
+        let dport = u16::from_be_bytes([h[2], h[3]]);
+        let body = &d[8..];
+        let is = |p: u16| sport == p || dport == p;
+        if is(4789) {
+            // VXLAN: 8-byte header with the I flag, then Ethernet.
+            if body.len() >= 8 && body[0] & 0x08 != 0 {
+                let mut info = LinkInfo::default();
+                if let Net::Ip(ip) = link::ethernet(&body[8..], &mut info, 1) {
+                    let mut c = tunnel(ctx, TunnelKind::Vxlan);
+                    c.vlan = c.vlan.or(info.vlan);
+                    return self.ip(ip, c, depth + 1);
+                }
+            }
+        } else if is(2152) {
+            match gtpu_payload(body) {
+                Some(ip) if matches!(ip.first().map(|b| b >> 4), Some(4 | 6)) => {
+                    return self.ip(ip, tunnel(ctx, TunnelKind::GtpU), depth + 1);
+                }
+                Some(_) => {}
+                None => {
+                    self.skip(SkipReason::TunnelMalformed);
+                    return None;
+                }
+            }
+        } else if is(3544) && body.first().is_some_and(|b| b >> 4 == 6) && body.len() >= 40 {
+            return self.ip(body, tunnel(ctx, TunnelKind::Teredo), depth + 1);
+        }
+        self.stats.ip_protocols[17] += 1;
+        None
+    }
+}
+
+fn tunnel(mut ctx: Ctx, kind: TunnelKind) -> Ctx {
+    ctx.tunnel = ctx.tunnel.or(Some(kind));
+    ctx
+}
+
+/// The T-PDU of a GTPv1-U G-PDU message (3GPP TS 29.281), or `None` if malformed.
+fn gtpu_payload(b: &[u8]) -> Option<&[u8]> {
+    let flags = *b.first()?;
+    if flags >> 5 != 1 || b.get(1) != Some(&0xff) {
+        return Some(&[]); // not a G-PDU: no user payload
+    }
+    let mut off = 8;
+    if flags & 0x07 != 0 {
+        off = 12;
+        if flags & 0x04 != 0 {
+            // Extension headers: length in 4-byte units, next type in the last byte.
+            let mut next = *b.get(11)?;
+            while next != 0 {
+                let len = *b.get(off)? as usize * 4;
+                if len == 0 {
+                    return None;
+                }
+                next = *b.get(off + len - 1)?;
+                off += len;
+            }
+        }
+    }
+    b.get(off..)
+}
+
+/// IP-level facts of a segment.
+struct Ip {
+    src: IpAddr,
+    dst: IpAddr,
+    ip_len: u32,
+    ttl: u8,
+    ip_id: Option<u16>,
+    ecn: u8,
+}
+
+/// Slices the TCP header from `t`; `declared` is the TCP length according to the IP header.
+fn parse_tcp<'s>(
+    stats: &mut DecodeStats,
+    t: &'s [u8],
+    declared: usize,
+    ip: Ip,
+    ctx: Ctx,
+) -> Option<Segment<'s>> {
+    let tcp = match TcpSlice::from_slice(t) {
+        Ok(s) => s,
+        Err(HeaderSliceError::Len(_)) => {
+            stats.skipped[SkipReason::TcpTruncated as usize] += 1;
+            return None;
+        }
+        Err(HeaderSliceError::Content(_)) => {
+            stats.skipped[SkipReason::TcpBadHeader as usize] += 1;
+            return None;
+        }
+    };
+    let hlen = tcp.data_offset() as usize * 4;
+    if declared < hlen {
+        stats.skipped[SkipReason::TcpBadHeader as usize] += 1;
+        return None;
+    }
+    let payload_len = (declared - hlen) as u32;
+    let captured = tcp.payload();
+    let captured = &captured[..captured.len().min(payload_len as usize)];
+    let truncated = (captured.len() as u32) < payload_len;
+    let options = TcpOptions::parse(tcp.options());
+    stats.tcp_segments += 1;
+    stats.truncated_segments += truncated as u64;
+    stats.malformed_options += options.malformed as u64;
+    if let Some(k) = ctx.tunnel {
+        stats.tunnels[k as usize] += 1;
+    }
+    let h = tcp.header_slice();
+    Some(Segment {
+        ts: ctx.ts,
+        frame: ctx.frame,
+        src: ip.src,
+        dst: ip.dst,
+        sport: tcp.source_port(),
+        dport: tcp.destination_port(),
+        seq: SeqNum(tcp.sequence_number()),
+        ack: SeqNum(tcp.acknowledgment_number()),
+        flags: TcpFlags(u16::from_be_bytes([h[12], h[13]]) & 0x01ff),
+        window: tcp.window_size(),
+        urgent: tcp.urgent_pointer(),
+        checksum: tcp.checksum(),
+        options,
+        payload: captured,
+        payload_len,
+        ip_len: ip.ip_len,
+        frame_len: ctx.frame_len,
+        ttl: ip.ttl,
+        ip_id: ip.ip_id,
+        ip_ecn: ip.ecn,
+        truncated,
+        vlan: ctx.vlan,
+        tunnel: ctx.tunnel,
+    })
+}
