@@ -7,6 +7,7 @@
 
 pub mod analyzer;
 pub mod capture;
+pub mod cli;
 pub mod flow;
 pub mod report;
 pub mod time;

@@ -1,1 +1,10 @@
+//! Connection tracking: a direction-free four-tuple key, one [`Connection`] record per
+//! incarnation, and a bounded [`FlowTable`] whose timers run on packet time.
 
+mod conn;
+mod key;
+mod table;
+
+pub use conn::{Connection, EndReason, Half, Handshake, SynOptions};
+pub use key::{Endpoint, FlowKey, Side};
+pub use table::{FlowConfig, FlowStats, FlowTable};

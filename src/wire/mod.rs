@@ -15,6 +15,7 @@ mod segment;
 mod seq;
 
 pub use decode::{DecodeStats, Decoder, SkipReason, TunnelKind};
+pub use frag::FragStats;
 pub use options::{TcpOptions, Tfo};
 pub use segment::{Segment, TcpFlags};
 pub use seq::SeqNum;

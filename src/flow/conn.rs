@@ -1,0 +1,371 @@
+//! One TCP connection incarnation: who opened it, what each side offered, how the handshake went,
+//! how it ended, and per-direction counters.
+
+use serde::Serialize;
+
+use super::{Endpoint, Side};
+use crate::time::{Duration, Timestamp};
+use crate::wire::{Segment, SeqNum, TcpFlags, Tfo, TunnelKind};
+
+/// How a connection record came to an end.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EndReason {
+    /// Both sides sent FIN.
+    Fin,
+    /// A RST ended it.
+    Rst,
+    /// Still open when the capture ended.
+    CaptureEnd,
+    /// Idle longer than its timeout.
+    Timeout,
+    /// A new SYN with another ISN opened the next incarnation of the four-tuple while this one was
+    /// still open.
+    Reused,
+    /// Dropped to respect `--max-connections`.
+    Evicted,
+}
+
+impl EndReason {
+    /// Number of reasons.
+    pub const COUNT: usize = 6;
+    /// All reasons in index order.
+    pub const ALL: [EndReason; Self::COUNT] = [
+        EndReason::Fin,
+        EndReason::Rst,
+        EndReason::CaptureEnd,
+        EndReason::Timeout,
+        EndReason::Reused,
+        EndReason::Evicted,
+    ];
+    /// Stable name used in JSON and tables.
+    pub const fn name(self) -> &'static str {
+        match self {
+            EndReason::Fin => "fin",
+            EndReason::Rst => "rst",
+            EndReason::CaptureEnd => "capture_end",
+            EndReason::Timeout => "timeout",
+            EndReason::Reused => "reused",
+            EndReason::Evicted => "evicted",
+        }
+    }
+}
+
+/// What one side announced in its SYN (or SYN-ACK).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct SynOptions {
+    /// Maximum segment size.
+    pub mss: Option<u16>,
+    /// Window scale shift.
+    pub wscale: Option<u8>,
+    /// SACK permitted.
+    pub sack_permitted: bool,
+    /// Timestamps option present.
+    pub timestamps: bool,
+    /// TCP Fast Open option.
+    pub tfo: Option<Tfo>,
+    /// ECN: a SYN with ECE and CWR (setup request), or a SYN-ACK with ECE and not CWR (accepted).
+    pub ecn: bool,
+    /// Payload bytes carried by the SYN itself (TFO or T/TCP).
+    pub syn_data: u32,
+}
+
+impl SynOptions {
+    fn from_segment(seg: &Segment<'_>) -> Self {
+        let o = &seg.options;
+        let ecn = if seg.flags.ack() {
+            seg.flags.has(TcpFlags::ECE) && !seg.flags.has(TcpFlags::CWR)
+        } else {
+            seg.flags.has(TcpFlags::ECE | TcpFlags::CWR)
+        };
+        SynOptions {
+            mss: o.mss,
+            wscale: o.wscale,
+            sack_permitted: o.sack_permitted,
+            timestamps: o.timestamps.is_some(),
+            tfo: o.tfo,
+            ecn,
+            syn_data: seg.payload_len,
+        }
+    }
+}
+
+/// Per-direction counters and facts; `half[Side::Orig]` is what the originator sent.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Half {
+    /// Segments sent.
+    pub packets: u64,
+    /// IP bytes sent (IP header lengths, as Zeek's `*_ip_bytes`).
+    pub ip_bytes: u64,
+    /// TCP payload bytes sent, retransmissions included.
+    pub payload_bytes: u64,
+    /// Frame bytes on the wire (as tshark's conversation table counts).
+    pub frame_bytes: u64,
+    /// Segments whose payload the snaplen cut.
+    pub truncated: u64,
+    /// SYN segments sent (SYN-ACKs included).
+    pub syns: u32,
+    /// FIN segments sent.
+    pub fins: u32,
+    /// RST segments sent.
+    pub rsts: u32,
+    /// Initial sequence number (from this side's SYN).
+    pub isn: Option<SeqNum>,
+    /// Sequence number of the first segment seen from this side.
+    #[serde(skip)]
+    pub first_seq: Option<SeqNum>,
+    /// Options of this side's first SYN or SYN-ACK.
+    pub options: Option<SynOptions>,
+    /// Time of this side's first FIN.
+    #[serde(skip)]
+    pub fin_ts: Option<Timestamp>,
+    /// Time of this side's first RST.
+    #[serde(skip)]
+    pub rst_ts: Option<Timestamp>,
+    /// Whether this side sent a SYN without ACK.
+    #[serde(skip)]
+    pub sent_syn: bool,
+    /// Whether this side sent a SYN-ACK.
+    #[serde(skip)]
+    pub sent_synack: bool,
+}
+
+/// Handshake timing, measured at the capture point.
+#[derive(Clone, Copy, Debug, Default, Serialize)]
+pub struct Handshake {
+    /// The SYN the SYN-ACK answered (the most recent SYN before it).
+    pub syn_ts: Option<Timestamp>,
+    /// The SYN-ACK the third ACK answered (the most recent before it).
+    pub synack_ts: Option<Timestamp>,
+    /// The originator's first ACK of the SYN-ACK (pure or carrying data).
+    pub ack_ts: Option<Timestamp>,
+    /// SYN to SYN-ACK: the responder-side leg of the round trip.
+    pub syn_to_synack: Option<Duration>,
+    /// SYN-ACK to ACK: the originator-side leg.
+    pub synack_to_ack: Option<Duration>,
+    /// Sum of both legs: the handshake round-trip time (Wireshark's iRTT when the ACK is pure).
+    pub rtt: Option<Duration>,
+    /// Whether the completing ACK carried data (the pure third ACK was not seen first).
+    pub ack_had_data: bool,
+}
+
+/// One TCP connection incarnation.
+#[derive(Clone, Debug)]
+pub struct Connection {
+    /// 1-based id, in order of first segment.
+    pub id: u64,
+    /// Id of the previous incarnation of the same four-tuple, if this one reused it.
+    pub prev_id: Option<u64>,
+    /// The originator.
+    pub orig: Endpoint,
+    /// The responder.
+    pub resp: Endpoint,
+    /// First segment's timestamp.
+    pub first_ts: Timestamp,
+    /// Last segment's timestamp.
+    pub last_ts: Timestamp,
+    /// First segment's frame number.
+    pub first_frame: u64,
+    /// Last segment's frame number.
+    pub last_frame: u64,
+    /// Per-direction counters, indexed by [`Side::index`].
+    pub half: [Half; 2],
+    /// Roles were decided against the first segment's direction (its sender was the responder).
+    pub flipped: bool,
+    /// Outermost VLAN id of the first segment.
+    pub vlan: Option<u16>,
+    /// Tunnel the connection was carried in.
+    pub tunnel: Option<TunnelKind>,
+    /// Handshake timing.
+    pub handshake: Handshake,
+    /// The side that sent the first FIN.
+    pub first_fin: Option<Side>,
+    /// The side that sent the first RST.
+    pub first_rst: Option<Side>,
+    /// When the connection closed (both FINs, or the first RST).
+    pub closed_ts: Option<Timestamp>,
+    /// Why the record ended; set when it leaves the table.
+    pub end_reason: Option<EndReason>,
+}
+
+impl Connection {
+    /// Opens a record for the first segment of a four-tuple. The segment's sender is the
+    /// originator unless the segment is a SYN-ACK (then its receiver is, as Zeek decides).
+    pub fn new(id: u64, seg: &Segment<'_>) -> Self {
+        let src = Endpoint::new(seg.src, seg.sport);
+        let dst = Endpoint::new(seg.dst, seg.dport);
+        let flipped = seg.flags.is_syn_ack();
+        let (orig, resp) = if flipped { (dst, src) } else { (src, dst) };
+        Connection {
+            id,
+            prev_id: None,
+            orig,
+            resp,
+            first_ts: seg.ts,
+            last_ts: seg.ts,
+            first_frame: seg.frame,
+            last_frame: seg.frame,
+            half: [Half::default(), Half::default()],
+            flipped,
+            vlan: seg.vlan,
+            tunnel: seg.tunnel,
+            handshake: Handshake::default(),
+            first_fin: None,
+            first_rst: None,
+            closed_ts: None,
+            end_reason: None,
+        }
+    }
+
+    /// The side that sent `seg`.
+    #[inline]
+    pub fn side_of(&self, seg: &Segment<'_>) -> Side {
+        if seg.sport == self.orig.port && seg.src == self.orig.addr { Side::Orig } else { Side::Resp }
+    }
+
+    /// The counters of one side.
+    #[inline]
+    pub fn half(&self, side: Side) -> &Half {
+        &self.half[side.index()]
+    }
+
+    /// Whether the capture saw the connection open: a SYN from the originator.
+    pub fn saw_start(&self) -> bool {
+        self.half[0].sent_syn
+    }
+
+    /// Whether both sides have sent FIN or either sent RST.
+    pub fn is_closed(&self) -> bool {
+        self.closed_ts.is_some()
+    }
+
+    /// Duration from first to last segment.
+    pub fn duration(&self) -> Duration {
+        self.last_ts.since(self.first_ts)
+    }
+
+    /// Whether `seg` (from `side`) opens a new incarnation of this four-tuple: a SYN without ACK
+    /// whose sequence number differs from that side's ISN (or first sequence number), as both
+    /// Wireshark (`tcp.analysis.reused_ports`) and Zeek split connections. A SYN from a side that
+    /// has sent nothing yet is a simultaneous open, not a new incarnation.
+    pub fn is_new_incarnation(&self, seg: &Segment<'_>, side: Side) -> bool {
+        if !seg.flags.is_syn_only() {
+            return false;
+        }
+        let h = self.half(side);
+        h.isn.or(h.first_seq).is_some_and(|s| s != seg.seq)
+    }
+
+    /// Swaps originator and responder.
+    fn flip(&mut self) {
+        std::mem::swap(&mut self.orig, &mut self.resp);
+        self.half.swap(0, 1);
+        self.flipped = !self.flipped;
+        self.first_fin = self.first_fin.map(Side::other);
+        self.first_rst = self.first_rst.map(Side::other);
+    }
+
+    /// Accounts one segment sent by `side`.
+    pub fn update(&mut self, seg: &Segment<'_>, mut side: Side) {
+        let f = seg.flags;
+        // A SYN-ACK from the originator before any SYN was seen means the roles are the other
+        // way round (midstream start that later shows its handshake).
+        if f.is_syn_ack() && side == Side::Orig && !self.half[0].sent_syn && !self.half[1].sent_syn {
+            self.flip();
+            side = Side::Resp;
+        }
+        self.last_ts = self.last_ts.max(seg.ts);
+        self.last_frame = seg.frame;
+        let i = side.index();
+        {
+            let h = &mut self.half[i];
+            h.packets += 1;
+            h.ip_bytes += seg.ip_len as u64;
+            h.payload_bytes += seg.payload_len as u64;
+            h.frame_bytes += seg.frame_len as u64;
+            h.truncated += seg.truncated as u64;
+            if h.first_seq.is_none() {
+                h.first_seq = Some(seg.seq);
+            }
+            if f.syn() {
+                h.syns += 1;
+                if h.isn.is_none() {
+                    h.isn = Some(seg.seq);
+                    h.options = Some(SynOptions::from_segment(seg));
+                }
+                if f.ack() {
+                    h.sent_synack = true;
+                } else {
+                    h.sent_syn = true;
+                }
+            }
+            if f.fin() {
+                h.fins += 1;
+                if h.fin_ts.is_none() {
+                    h.fin_ts = Some(seg.ts);
+                }
+            }
+            if f.rst() {
+                h.rsts += 1;
+                if h.rst_ts.is_none() {
+                    h.rst_ts = Some(seg.ts);
+                }
+            }
+        }
+        if f.fin() && self.first_fin.is_none() {
+            self.first_fin = Some(side);
+        }
+        if f.rst() && self.first_rst.is_none() {
+            self.first_rst = Some(side);
+        }
+        if self.closed_ts.is_none()
+            && (f.rst() || (self.half[0].fin_ts.is_some() && self.half[1].fin_ts.is_some()))
+        {
+            self.closed_ts = Some(seg.ts);
+        }
+        self.track_handshake(seg, side);
+    }
+
+    fn track_handshake(&mut self, seg: &Segment<'_>, side: Side) {
+        let f = seg.flags;
+        let hs = &mut self.handshake;
+        if hs.ack_ts.is_some() {
+            return;
+        }
+        match side {
+            Side::Orig if f.is_syn_only() && hs.synack_ts.is_none() => hs.syn_ts = Some(seg.ts),
+            Side::Resp if f.is_syn_ack() => {
+                let acks_syn = self.half[0].isn.is_some_and(|isn| seg.ack == isn.add(1));
+                if acks_syn || self.half[0].isn.is_none() {
+                    if hs.synack_ts.is_none() {
+                        hs.syn_to_synack = hs.syn_ts.map(|s| seg.ts.since(s));
+                    }
+                    hs.synack_ts = Some(seg.ts);
+                }
+            }
+            Side::Orig if f.ack() && !f.syn() && !f.rst() => {
+                let Some(synack) = hs.synack_ts else { return };
+                let Some(resp_isn) = self.half[1].isn else { return };
+                if seg.ack == resp_isn.add(1) || seg.ack > resp_isn.add(1) {
+                    hs.ack_ts = Some(seg.ts);
+                    hs.ack_had_data = seg.payload_len > 0;
+                    let leg = seg.ts.since(synack);
+                    hs.synack_to_ack = Some(leg);
+                    hs.rtt = hs.syn_to_synack.map(|a| Duration(a.0 + leg.0));
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Sets the end reason from what was seen, for records leaving the table for `fallback`.
+    pub fn finish(&mut self, fallback: EndReason) {
+        self.end_reason = Some(if self.first_rst.is_some() {
+            EndReason::Rst
+        } else if self.half[0].fin_ts.is_some() && self.half[1].fin_ts.is_some() {
+            EndReason::Fin
+        } else {
+            fallback
+        });
+    }
+}

@@ -1,0 +1,251 @@
+//! JSON lines: one `{"type":"connection"}` object per connection as it ends, then one
+//! `{"type":"summary"}` object. Field meanings are documented in README.md.
+
+use std::collections::BTreeMap;
+use std::io::{self, Write};
+
+use serde::Serialize;
+
+use super::{InputFile, RunInfo, Sink};
+use crate::analyzer::{ListenerCounts, Summary};
+use crate::flow::{Connection, EndReason, Half, Handshake, Side};
+use crate::time::{Duration, Timestamp};
+use crate::wire::{SkipReason, TunnelKind};
+
+/// Options both sides agreed on (only when both SYN and SYN-ACK were seen).
+#[derive(Serialize)]
+pub struct Negotiated {
+    /// Window scaling in effect (both sides sent the option, RFC 7323 §2.2).
+    pub window_scaling: bool,
+    /// SACK permitted by both sides (RFC 2018).
+    pub sack: bool,
+    /// Timestamps on both sides (RFC 7323 §3.2).
+    pub timestamps: bool,
+    /// ECN negotiated (RFC 3168 §6.1.1).
+    pub ecn: bool,
+    /// The SYN carried a TCP Fast Open option.
+    pub tfo: bool,
+}
+
+/// The JSON form of a connection.
+#[derive(Serialize)]
+pub struct ConnRecord<'a> {
+    /// Always `connection`.
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    /// 1-based id in order of first segment.
+    pub id: u64,
+    /// Previous incarnation of the same four-tuple.
+    pub prev_id: Option<u64>,
+    /// Originator address.
+    pub orig_addr: String,
+    /// Originator port.
+    pub orig_port: u16,
+    /// Responder address.
+    pub resp_addr: String,
+    /// Responder port.
+    pub resp_port: u16,
+    /// Outermost VLAN id.
+    pub vlan: Option<u16>,
+    /// Tunnel the connection was found in.
+    pub tunnel: Option<TunnelKind>,
+    /// First segment time (seconds since the epoch).
+    pub first_ts: Timestamp,
+    /// Last segment time.
+    pub last_ts: Timestamp,
+    /// `last_ts - first_ts`, seconds.
+    pub duration: Duration,
+    /// First frame number.
+    pub first_frame: u64,
+    /// Last frame number.
+    pub last_frame: u64,
+    /// The originator's SYN was captured.
+    pub saw_start: bool,
+    /// Roles are opposite to the first segment's direction.
+    pub flipped: bool,
+    /// What the originator sent.
+    pub orig: &'a Half,
+    /// What the responder sent.
+    pub resp: &'a Half,
+    /// Options in effect, when both SYNs were seen.
+    pub negotiated: Option<Negotiated>,
+    /// Handshake timing.
+    pub handshake: &'a Handshake,
+    /// Side that sent the first FIN.
+    pub first_fin: Option<Side>,
+    /// Side that sent the first RST.
+    pub first_rst: Option<Side>,
+    /// How the record ended.
+    pub end_reason: Option<EndReason>,
+}
+
+impl<'a> From<&'a Connection> for ConnRecord<'a> {
+    fn from(c: &'a Connection) -> Self {
+        let negotiated = match (c.half[0].options, c.half[1].options) {
+            (Some(o), Some(r)) => Some(Negotiated {
+                window_scaling: o.wscale.is_some() && r.wscale.is_some(),
+                sack: o.sack_permitted && r.sack_permitted,
+                timestamps: o.timestamps && r.timestamps,
+                ecn: o.ecn && r.ecn,
+                tfo: o.tfo.is_some(),
+            }),
+            _ => None,
+        };
+        ConnRecord {
+            kind: "connection",
+            id: c.id,
+            prev_id: c.prev_id,
+            orig_addr: c.orig.addr.to_string(),
+            orig_port: c.orig.port,
+            resp_addr: c.resp.addr.to_string(),
+            resp_port: c.resp.port,
+            vlan: c.vlan,
+            tunnel: c.tunnel,
+            first_ts: c.first_ts,
+            last_ts: c.last_ts,
+            duration: c.duration(),
+            first_frame: c.first_frame,
+            last_frame: c.last_frame,
+            saw_start: c.saw_start(),
+            flipped: c.flipped,
+            orig: &c.half[0],
+            resp: &c.half[1],
+            negotiated,
+            handshake: &c.handshake,
+            first_fin: c.first_fin,
+            first_rst: c.first_rst,
+            end_reason: c.end_reason,
+        }
+    }
+}
+
+/// One listener in the summary.
+#[derive(Serialize)]
+pub struct ListenerRecord {
+    /// Listener address.
+    pub addr: String,
+    /// Listener port.
+    pub port: u16,
+    /// Counts.
+    #[serde(flatten)]
+    pub counts: ListenerCounts,
+}
+
+/// The JSON form of the run summary.
+#[derive(Serialize)]
+pub struct SummaryRecord<'a> {
+    /// Always `summary`.
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    /// Input files.
+    pub files: &'a [InputFile],
+    /// Frames read.
+    pub packets: u64,
+    /// Frame bytes on the wire.
+    pub wire_bytes: u64,
+    /// First frame time.
+    pub first_ts: Option<Timestamp>,
+    /// Last frame time.
+    pub last_ts: Option<Timestamp>,
+    /// TCP segments decoded.
+    pub tcp_segments: u64,
+    /// TCP segments whose payload the snaplen cut (analysed all the same).
+    pub truncated_segments: u64,
+    /// TCP segments with malformed options.
+    pub malformed_options: u64,
+    /// Frames skipped, by reason (only non-zero reasons).
+    pub skipped: BTreeMap<&'static str, u64>,
+    /// Non-TCP frames, by protocol.
+    pub non_tcp: BTreeMap<String, u64>,
+    /// Frames of link types not decoded, by link type name and number.
+    pub unsupported_link_types: BTreeMap<String, u64>,
+    /// Segments found inside tunnels, by tunnel kind.
+    pub tunnels: BTreeMap<&'static str, u64>,
+    /// IP fragment reassembly counters.
+    pub fragments: crate::wire::FragStats,
+    /// Records in capture files that could not become packets.
+    pub skipped_records: u64,
+    /// Connection records.
+    pub connections: u64,
+    /// Connection records by end reason.
+    pub end_reasons: BTreeMap<&'static str, u64>,
+    /// Connection table counters.
+    pub table: crate::flow::FlowStats,
+    /// Busiest listeners (at most 10).
+    pub top_listeners: Vec<ListenerRecord>,
+    /// Capture errors.
+    pub errors: &'a [String],
+}
+
+impl<'a> SummaryRecord<'a> {
+    /// Builds the summary record.
+    pub fn new(s: &Summary, run: &'a RunInfo) -> Self {
+        let d = &s.decode;
+        SummaryRecord {
+            kind: "summary",
+            files: &run.files,
+            packets: s.packets,
+            wire_bytes: s.wire_bytes,
+            first_ts: s.first_ts,
+            last_ts: s.last_ts,
+            tcp_segments: d.tcp_segments,
+            truncated_segments: d.truncated_segments,
+            malformed_options: d.malformed_options,
+            skipped: SkipReason::ALL
+                .iter()
+                .filter(|r| d.skipped[**r as usize] > 0)
+                .map(|r| (r.name(), d.skipped[*r as usize]))
+                .collect(),
+            non_tcp: s.non_tcp(),
+            unsupported_link_types: d
+                .unsupported_link_types
+                .iter()
+                .map(|(lt, n)| (crate::capture::LinkType(*lt).to_string(), *n))
+                .collect(),
+            tunnels: TunnelKind::ALL
+                .iter()
+                .filter(|k| d.tunnels[**k as usize] > 0)
+                .map(|k| (k.name(), d.tunnels[*k as usize]))
+                .collect(),
+            fragments: d.fragments,
+            skipped_records: run.skipped_records,
+            connections: s.flows.connections,
+            end_reasons: EndReason::ALL
+                .iter()
+                .map(|r| (r.name(), s.end_reasons[*r as usize]))
+                .collect(),
+            table: s.flows,
+            top_listeners: s
+                .top_listeners(10)
+                .into_iter()
+                .map(|(e, counts)| ListenerRecord { addr: e.addr.to_string(), port: e.port, counts })
+                .collect(),
+            errors: &run.errors,
+        }
+    }
+}
+
+/// Writes JSON lines to any writer.
+pub struct JsonSink<W: Write> {
+    out: W,
+}
+
+impl<W: Write> JsonSink<W> {
+    /// A sink writing to `out`.
+    pub fn new(out: W) -> Self {
+        JsonSink { out }
+    }
+}
+
+impl<W: Write> Sink for JsonSink<W> {
+    fn connection(&mut self, c: &Connection) -> io::Result<()> {
+        serde_json::to_writer(&mut self.out, &ConnRecord::from(c))?;
+        self.out.write_all(b"\n")
+    }
+
+    fn finish(&mut self, summary: &Summary, run: &RunInfo) -> io::Result<()> {
+        serde_json::to_writer(&mut self.out, &SummaryRecord::new(summary, run))?;
+        self.out.write_all(b"\n")?;
+        self.out.flush()
+    }
+}

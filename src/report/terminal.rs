@@ -1,0 +1,302 @@
+//! Terminal report: a summary and a connection table (comfy-table), sized for a person to read.
+//! Connections are shown in id order; past `limit` rows only the count of the rest is given.
+
+use std::collections::BTreeMap;
+use std::io::{self, Write};
+
+use comfy_table::presets::UTF8_FULL_CONDENSED;
+use comfy_table::{Cell, CellAlignment, ContentArrangement, Table};
+
+use super::{RunInfo, Sink};
+use crate::analyzer::Summary;
+use crate::flow::{Connection, EndReason};
+use crate::time::{Duration, Timestamp};
+use crate::wire::{SkipReason, TunnelKind};
+
+/// Collects the first `limit` connections by id (or all) and prints tables at the end.
+pub struct TableSink<W: Write> {
+    out: W,
+    limit: Option<usize>,
+    rows: BTreeMap<u64, Connection>,
+    total: u64,
+}
+
+impl<W: Write> TableSink<W> {
+    /// A sink printing to `out`, showing at most `limit` connections (`None`: all).
+    pub fn new(out: W, limit: Option<usize>) -> Self {
+        TableSink { out, limit, rows: BTreeMap::new(), total: 0 }
+    }
+}
+
+impl<W: Write> Sink for TableSink<W> {
+    fn connection(&mut self, c: &Connection) -> io::Result<()> {
+        self.total += 1;
+        if let Some(limit) = self.limit {
+            if self.rows.len() >= limit {
+                let &last = self.rows.keys().next_back().unwrap_or(&0);
+                if c.id > last {
+                    return Ok(());
+                }
+                self.rows.pop_last();
+            }
+        }
+        self.rows.insert(c.id, c.clone());
+        Ok(())
+    }
+
+    fn finish(&mut self, s: &Summary, run: &RunInfo) -> io::Result<()> {
+        let start = s.first_ts.unwrap_or_default();
+        writeln!(self.out, "{}", summary_table(s, run))?;
+        let breakdown = breakdown_table(s, run);
+        if let Some(t) = breakdown {
+            writeln!(self.out, "\n{t}")?;
+        }
+        let listeners = s.top_listeners(10);
+        if !listeners.is_empty() {
+            let mut t = table(&["listener", "attempts", "answered", "established", "refused", "unanswered"]);
+            for (e, c) in listeners {
+                t.add_row(vec![
+                    Cell::new(e),
+                    num(c.attempts),
+                    num(c.answered),
+                    num(c.established),
+                    num(c.refused),
+                    num(c.unanswered),
+                ]);
+            }
+            writeln!(self.out, "\nTop listeners\n{t}")?;
+        }
+        if !self.rows.is_empty() {
+            let mut t = table(&[
+                "id", "originator", "responder", "start", "duration", "pkts →/←", "bytes →/←",
+                "handshake ms", "options", "first FIN", "end",
+            ]);
+            for c in self.rows.values() {
+                t.add_row(conn_row(c, start));
+            }
+            writeln!(self.out, "\nConnections\n{t}")?;
+            let shown = self.rows.len() as u64;
+            if shown < self.total {
+                writeln!(
+                    self.out,
+                    "{} of {} connections shown (lowest ids); --all shows every one, --format json streams them.",
+                    shown, self.total
+                )?;
+            }
+        }
+        for e in &run.errors {
+            writeln!(self.out, "\nerror: {e}")?;
+        }
+        self.out.flush()
+    }
+}
+
+fn table(header: &[&str]) -> Table {
+    let mut t = Table::new();
+    t.load_style(UTF8_FULL_CONDENSED).set_content_arrangement(ContentArrangement::Dynamic);
+    t.set_header(header.iter().map(|h| Cell::new(h)));
+    t
+}
+
+fn num(n: u64) -> Cell {
+    Cell::new(n).set_alignment(CellAlignment::Right)
+}
+
+fn secs(d: Duration) -> String {
+    format!("{:.3}", d.as_secs_f64())
+}
+
+fn ms(d: Option<Duration>) -> String {
+    d.map_or("-".into(), |d| format!("{:.2}", d.as_secs_f64() * 1e3))
+}
+
+fn summary_table(s: &Summary, run: &RunInfo) -> Table {
+    let mut t = table(&["capture", ""]);
+    let names: Vec<&str> = run.files.iter().map(|f| f.name.as_str()).collect();
+    t.add_row(vec![Cell::new("files"), Cell::new(names.join(", "))]);
+    if let (Some(a), Some(b)) = (s.first_ts, s.last_ts) {
+        t.add_row(vec![
+            Cell::new("time span"),
+            Cell::new(format!("{} → {} ({} s)", utc(a), utc(b), secs(b.since(a)))),
+        ]);
+    }
+    let d = &s.decode;
+    t.add_row(vec![Cell::new("packets read"), Cell::new(s.packets)]);
+    t.add_row(vec![Cell::new("TCP segments"), Cell::new(d.tcp_segments)]);
+    if d.truncated_segments > 0 {
+        t.add_row(vec![
+            Cell::new("  cut by snaplen"),
+            Cell::new(format!("{} (headers analysed, payload partly missing)", d.truncated_segments)),
+        ]);
+    }
+    t.add_row(vec![Cell::new("non-TCP packets"), Cell::new(d.non_tcp_total())]);
+    t.add_row(vec![Cell::new("skipped packets"), Cell::new(d.skipped_total())]);
+    let f = &d.fragments;
+    if f.fragments > 0 {
+        t.add_row(vec![
+            Cell::new("IP fragments"),
+            Cell::new(format!(
+                "{} fragments, {} datagrams reassembled, {} incomplete, {} truncated",
+                f.fragments, f.reassembled, f.incomplete, f.truncated
+            )),
+        ]);
+    }
+    t.add_row(vec![Cell::new("connections"), Cell::new(s.flows.connections)]);
+    let ends: Vec<String> = EndReason::ALL
+        .iter()
+        .filter(|r| s.end_reasons[**r as usize] > 0)
+        .map(|r| format!("{} {}", r.name(), s.end_reasons[*r as usize]))
+        .collect();
+    if !ends.is_empty() {
+        t.add_row(vec![Cell::new("  by end"), Cell::new(ends.join(", "))]);
+    }
+    if s.flows.reused_tuples > 0 {
+        t.add_row(vec![Cell::new("  reused four-tuples"), Cell::new(s.flows.reused_tuples)]);
+    }
+    if s.flows.evicted > 0 {
+        t.add_row(vec![
+            Cell::new("  evicted (table full)"),
+            Cell::new(format!("{} (raise --max-connections)", s.flows.evicted)),
+        ]);
+    }
+    if !run.errors.is_empty() {
+        t.add_row(vec![Cell::new("errors"), Cell::new(run.errors.len())]);
+    }
+    t
+}
+
+fn breakdown_table(s: &Summary, run: &RunInfo) -> Option<Table> {
+    let d = &s.decode;
+    let mut t = table(&["not analysed as TCP", "packets"]);
+    let mut any = false;
+    for r in SkipReason::ALL {
+        let n = d.skipped[r as usize];
+        if n > 0 {
+            t.add_row(vec![Cell::new(format!("skipped: {}", r.name())), num(n)]);
+            any = true;
+        }
+    }
+    for (lt, n) in &d.unsupported_link_types {
+        t.add_row(vec![
+            Cell::new(format!("  link type {}", crate::capture::LinkType(*lt))),
+            num(*n),
+        ]);
+    }
+    if run.skipped_records > 0 {
+        t.add_row(vec![Cell::new("skipped: pcapng records without interface"), num(run.skipped_records)]);
+        any = true;
+    }
+    for (name, n) in s.non_tcp() {
+        t.add_row(vec![Cell::new(format!("non-TCP: {name}")), num(n)]);
+        any = true;
+    }
+    for k in TunnelKind::ALL {
+        let n = d.tunnels[k as usize];
+        if n > 0 {
+            t.add_row(vec![Cell::new(format!("TCP inside {}", k.name())), num(n)]);
+            any = true;
+        }
+    }
+    any.then_some(t)
+}
+
+fn conn_row(c: &Connection, start: Timestamp) -> Vec<Cell> {
+    let o = &c.half[0];
+    let r = &c.half[1];
+    let hs = &c.handshake;
+    let handshake = match (hs.syn_to_synack, hs.synack_to_ack) {
+        (None, None) => "-".to_string(),
+        (a, b) => format!("{} + {}", ms(a), ms(b)),
+    };
+    let mut id = c.id.to_string();
+    if let Some(p) = c.prev_id {
+        id.push_str(&format!(" (reuses {p})"));
+    }
+    let mut end = c.end_reason.map_or("-", |e| e.name()).to_string();
+    if !c.saw_start() {
+        end.push_str(", midstream");
+    }
+    vec![
+        Cell::new(id),
+        Cell::new(c.orig),
+        Cell::new(c.resp),
+        Cell::new(secs(c.first_ts.since(start))).set_alignment(CellAlignment::Right),
+        Cell::new(secs(c.duration())).set_alignment(CellAlignment::Right),
+        Cell::new(format!("{}/{}", o.packets, r.packets)).set_alignment(CellAlignment::Right),
+        Cell::new(format!("{}/{}", o.payload_bytes, r.payload_bytes)).set_alignment(CellAlignment::Right),
+        Cell::new(handshake),
+        Cell::new(options(c)),
+        Cell::new(c.first_fin.map_or("-", |s| s.name())),
+        Cell::new(end),
+    ]
+}
+
+/// Compact option summary: `mss 1460/1448 ws 7/7 sack ts`.
+fn options(c: &Connection) -> String {
+    let (Some(o), r) = (c.half[0].options, c.half[1].options) else {
+        return c.half[1].options.map_or("-".into(), |r| format!("resp mss {}", opt(r.mss)));
+    };
+    let mut s = match r {
+        Some(r) => format!("mss {}/{}", opt(o.mss), opt(r.mss)),
+        None => format!("mss {}", opt(o.mss)),
+    };
+    let both = |f: fn(&crate::flow::SynOptions) -> bool| f(&o) && r.as_ref().is_none_or(f);
+    if let Some(w) = o.wscale {
+        match r.and_then(|r| r.wscale) {
+            Some(rw) => s.push_str(&format!(" ws {w}/{rw}")),
+            None if r.is_none() => s.push_str(&format!(" ws {w}")),
+            None => {}
+        }
+    }
+    if both(|x| x.sack_permitted) {
+        s.push_str(" sack");
+    }
+    if both(|x| x.timestamps) {
+        s.push_str(" ts");
+    }
+    if both(|x| x.ecn) {
+        s.push_str(" ecn");
+    }
+    if o.tfo.is_some() {
+        s.push_str(" tfo");
+    }
+    s
+}
+
+fn opt<T: std::fmt::Display>(v: Option<T>) -> String {
+    v.map_or("-".into(), |v| v.to_string())
+}
+
+/// `YYYY-MM-DD HH:MM:SS.ffffff UTC` without a date library (civil-from-days, H. Hinnant).
+pub fn utc(ts: Timestamp) -> String {
+    let secs = ts.0.div_euclid(1_000_000_000);
+    let micros = ts.0.rem_euclid(1_000_000_000) / 1000;
+    let days = secs.div_euclid(86_400);
+    let sod = secs.rem_euclid(86_400);
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + (m <= 2) as i64;
+    format!(
+        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}.{micros:06} UTC",
+        sod / 3600,
+        sod % 3600 / 60,
+        sod % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn utc_formatting() {
+        assert_eq!(utc(Timestamp::from_secs_nanos(1_700_000_000, 1_000)), "2023-11-14 22:13:20.000001 UTC");
+        assert_eq!(utc(Timestamp(0)), "1970-01-01 00:00:00.000000 UTC");
+    }
+}
