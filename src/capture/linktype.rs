@@ -35,6 +35,8 @@ impl LinkType {
     pub const IPV4: LinkType = LinkType(228);
     /// Raw IPv6.
     pub const IPV6: LinkType = LinkType(229);
+    /// IP over InfiniBand (RFC 4391) with a 44-byte pseudo-header.
+    pub const IPOIB: LinkType = LinkType(242);
     /// Linux cooked capture v2.
     pub const LINUX_SLL2: LinkType = LinkType(276);
 
@@ -91,7 +93,7 @@ impl LinkType {
             235 => "dvb_ci",
             239 => "nflog",
             240 => "netanalyzer",
-            247 => "ipoib",
+            242 => "ipoib",
             249 => "usbpcap",
             251 => "bluetooth_le_ll",
             252 => "wireshark_upper_pdu",

@@ -255,8 +255,11 @@ impl Decoder {
             self.skip(SkipReason::Ipv6ExtensionError);
             return None;
         }
-        let src = ip.source_addr();
-        let dst = ip.destination_addr();
+        let mut src = ip.source_addr();
+        let mut dst = ip.destination_addr();
+        if let LaxIpSlice::Ipv6(v6) = &ip {
+            mobile_ipv6_addresses(v6.extensions(), &mut src, &mut dst);
+        }
         let payload = ip.payload();
         let proto = payload.ip_number.0;
         let data = payload.payload;
@@ -427,6 +430,45 @@ impl Decoder {
         }
         self.stats.ip_protocols[17] += 1;
         None
+    }
+}
+
+/// The addresses the transport layer really uses (RFC 8200 §8.1 pseudo-header): the Home Address
+/// option of a Destination Options header replaces the source (RFC 6275 §6.3), and a type 0
+/// routing header with segments left names the final destination (as Wireshark and Zeek do).
+fn mobile_ipv6_addresses(exts: &etherparse::Ipv6ExtensionsSlice<'_>, src: &mut IpAddr, dst: &mut IpAddr) {
+    for ext in exts.clone() {
+        match ext {
+            Ipv6ExtensionSlice::DestinationOptions(h) => {
+                let mut opts = h.payload();
+                while let [kind, rest @ ..] = opts {
+                    if *kind == 0 {
+                        opts = rest; // Pad1
+                        continue;
+                    }
+                    let Some((&len, body)) = rest.split_first() else { break };
+                    let Some(value) = body.get(..len as usize) else { break };
+                    if *kind == 0xc9 && value.len() == 16 {
+                        let mut a = [0u8; 16];
+                        a.copy_from_slice(value);
+                        *src = IpAddr::from(a);
+                    }
+                    opts = &body[len as usize..];
+                }
+            }
+            Ipv6ExtensionSlice::Routing(h) => {
+                let p = h.payload();
+                if let [0, left, _, _, _, _, addrs @ ..] = p {
+                    if *left > 0 && addrs.len() >= 16 {
+                        let last = &addrs[(addrs.len() / 16 - 1) * 16..][..16];
+                        let mut a = [0u8; 16];
+                        a.copy_from_slice(last);
+                        *dst = IpAddr::from(a);
+                    }
+                }
+            }
+            _ => {}
+        }
     }
 }
 

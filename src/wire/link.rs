@@ -67,6 +67,11 @@ pub(crate) fn network<'a>(link_type: LinkType, d: &'a [u8], info: &mut LinkInfo)
             }
         }
         LinkType(105) => ieee802_11(d, info),
+        LinkType::IPOIB => {
+            // 20-byte destination and source hardware addresses, 2-byte protocol, 2 reserved.
+            let Some(h) = d.get(..44) else { return Net::Truncated };
+            ether_type(u16::from_be_bytes([h[40], h[41]]), &d[44..], info, 0)
+        }
         _ => Net::Unsupported,
     }
 }

@@ -1,0 +1,131 @@
+//! Reference outputs from ../shared/pcaps: tshark conversation tables (and later Zeek conn.log),
+//! parsed and compared with tcpaudit's connections.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use tcpaudit::analyzer::{Analyzer, Summary};
+use tcpaudit::capture::CaptureSet;
+use tcpaudit::flow::{Connection, FlowConfig};
+
+/// The shared reference corpus, if present beside the repository.
+pub fn shared_pcaps() -> Option<PathBuf> {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/pcaps");
+    p.join("index.tsv").exists().then_some(p)
+}
+
+/// Capture paths listed in index.tsv.
+pub fn corpus(root: &Path) -> Vec<PathBuf> {
+    let index = std::fs::read_to_string(root.join("index.tsv")).expect("index.tsv");
+    index
+        .lines()
+        .skip(1)
+        .filter_map(|l| l.split('\t').next())
+        .filter(|p| !p.is_empty())
+        .map(|p| root.join(p))
+        .collect()
+}
+
+/// Analyses one capture with the library; returns its connections, summary and errors.
+pub fn analyse(path: &Path) -> (Vec<Connection>, Summary, Vec<String>) {
+    let mut set = CaptureSet::open(&[path.to_string_lossy().into_owned()]);
+    let mut a = Analyzer::new(FlowConfig::default());
+    let mut conns = Vec::new();
+    while let Some(p) = set.next_packet() {
+        a.push(&p, &mut |c| conns.push(c.clone()));
+    }
+    let s = a.finish(&mut |c| conns.push(c.clone()));
+    conns.sort_by_key(|c| c.id);
+    let errors = set.errors().iter().map(|e| e.to_string()).collect();
+    (conns, s, errors)
+}
+
+/// An unordered pair of endpoints as text, `a:port` sorted.
+pub type Pair = (String, String);
+
+fn pair(a: String, b: String) -> Pair {
+    if a <= b { (a, b) } else { (b, a) }
+}
+
+/// One row of `tshark -z conv,tcp`: the pair and the frames each way (keyed by sending endpoint).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct ConvRow {
+    /// Frames sent by the lower endpoint of the pair.
+    pub from_lo: u64,
+    /// Frames sent by the higher endpoint.
+    pub from_hi: u64,
+}
+
+/// Parses a `.tshark-conv.txt` file into rows per endpoint pair.
+pub fn parse_tshark_conv(text: &str) -> BTreeMap<Pair, Vec<ConvRow>> {
+    let mut m: BTreeMap<Pair, Vec<ConvRow>> = BTreeMap::new();
+    for line in text.lines() {
+        let Some((a, rest)) = line.split_once("<->") else { continue };
+        let a = a.trim().to_string();
+        let mut it = rest.split_whitespace();
+        let Some(b) = it.next() else { continue };
+        let f: Vec<&str> = it.collect();
+        // "<-" frames, bytes, unit, "->" frames, ...: "<-" is B to A, "->" is A to B.
+        let (Some(back), Some(fwd)) = (f.first(), f.get(3)) else { continue };
+        let (Ok(back), Ok(fwd)) = (back.replace(',', "").parse::<u64>(), fwd.replace(',', "").parse::<u64>())
+        else {
+            continue;
+        };
+        let a = normalise(&a);
+        let b = normalise(b);
+        let (lo_is_a, p) = (a <= b, pair(a.clone(), b.clone()));
+        let row = if lo_is_a { ConvRow { from_lo: fwd, from_hi: back } } else { ConvRow { from_lo: back, from_hi: fwd } };
+        m.entry(p).or_default().push(row);
+    }
+    m
+}
+
+/// tshark prints `addr:port` (IPv6 without brackets); tcpaudit's endpoint text is the same after
+/// dropping brackets.
+fn normalise(ep: &str) -> String {
+    ep.replace(['[', ']'], "")
+}
+
+/// tcpaudit's connections as conversation rows.
+pub fn our_rows(conns: &[Connection]) -> BTreeMap<Pair, Vec<ConvRow>> {
+    let mut m: BTreeMap<Pair, Vec<ConvRow>> = BTreeMap::new();
+    for c in conns {
+        let o = normalise(&c.orig.to_string());
+        let r = normalise(&c.resp.to_string());
+        let (op, rp) = (c.half[0].packets, c.half[1].packets);
+        let row = if o <= r { ConvRow { from_lo: op, from_hi: rp } } else { ConvRow { from_lo: rp, from_hi: op } };
+        m.entry(pair(o, r)).or_default().push(row);
+    }
+    m
+}
+
+/// Whether two conversation tables agree: same endpoint pairs, and per pair the same rows, or the
+/// sum of ours equal to tshark's single row (tshark merges a reused four-tuple into one row).
+pub fn conv_agree(
+    theirs: &BTreeMap<Pair, Vec<ConvRow>>,
+    ours: &BTreeMap<Pair, Vec<ConvRow>>,
+) -> Result<(), String> {
+    for (p, t) in theirs {
+        let Some(o) = ours.get(p) else { return Err(format!("missing {p:?} {t:?}")) };
+        let mut ts = t.clone();
+        let mut os = o.clone();
+        ts.sort();
+        os.sort();
+        if ts == os {
+            continue;
+        }
+        let sum = |v: &[ConvRow]| {
+            v.iter().fold((0, 0), |acc, r| (acc.0 + r.from_lo, acc.1 + r.from_hi))
+        };
+        if sum(&ts) == sum(&os) && (ts.len() == 1 || os.len() == 1) {
+            continue;
+        }
+        return Err(format!("{p:?}: tshark {ts:?}, tcpaudit {os:?}"));
+    }
+    for p in ours.keys() {
+        if !theirs.contains_key(p) {
+            return Err(format!("extra {p:?} {:?}", ours[p]));
+        }
+    }
+    Ok(())
+}
