@@ -5,8 +5,7 @@ use std::collections::BTreeMap;
 use std::net::IpAddr;
 
 use etherparse::err::ip::LaxHeaderSliceError;
-use etherparse::err::tcp::HeaderSliceError;
-use etherparse::{Ipv6ExtensionSlice, LaxIpSlice, TcpSlice};
+use etherparse::{Ipv6ExtensionSlice, LaxIpSlice};
 use serde::Serialize;
 
 use super::frag::{FragKey, FragMeta, FragStats, FragTable};
@@ -29,7 +28,7 @@ pub enum SkipReason {
     IpBadHeader,
     /// An IPv6 extension header could not be walked.
     Ipv6ExtensionError,
-    /// The TCP header is cut short (snaplen inside the header).
+    /// Fewer than the 20 fixed bytes of the TCP header were captured.
     TcpTruncated,
     /// The TCP header is invalid (data offset below 5, or beyond the IP length).
     TcpBadHeader,
@@ -117,6 +116,9 @@ pub struct DecodeStats {
     pub truncated_segments: u64,
     /// TCP segments whose options could not be fully walked.
     pub malformed_options: u64,
+    /// TCP segments whose options the snaplen cut (fixed header analysed; also in
+    /// `truncated_segments`).
+    pub options_cut: u64,
     /// IPv4 packets with total length 0 (TSO/BIG TCP captures): length taken from the capture.
     pub ip_len_zero: u64,
     /// Frames skipped, by [`SkipReason`] index.
@@ -142,6 +144,7 @@ impl Default for DecodeStats {
             tcp_segments: 0,
             truncated_segments: 0,
             malformed_options: 0,
+            options_cut: 0,
             ip_len_zero: 0,
             skipped: [0; SkipReason::COUNT],
             ip_protocols: [0; 256],
@@ -512,7 +515,9 @@ struct Ip {
     ecn: u8,
 }
 
-/// Slices the TCP header from `t`; `declared` is the TCP length according to the IP header.
+/// Reads the TCP header from `t`; `declared` is the TCP length according to the IP header.
+/// A header whose fixed 20 bytes were captured but whose options the snaplen cut still yields a
+/// segment (options parsed as far as they go, marked truncated), as a 64-byte snaplen produces.
 fn parse_tcp<'s>(
     stats: &mut DecodeStats,
     t: &'s [u8],
@@ -520,47 +525,43 @@ fn parse_tcp<'s>(
     ip: Ip,
     ctx: Ctx,
 ) -> Option<Segment<'s>> {
-    let tcp = match TcpSlice::from_slice(t) {
-        Ok(s) => s,
-        Err(HeaderSliceError::Len(_)) => {
-            stats.skipped[SkipReason::TcpTruncated as usize] += 1;
-            return None;
-        }
-        Err(HeaderSliceError::Content(_)) => {
-            stats.skipped[SkipReason::TcpBadHeader as usize] += 1;
-            return None;
-        }
+    let Some(h) = t.get(..20) else {
+        stats.skipped[SkipReason::TcpTruncated as usize] += 1;
+        return None;
     };
-    let hlen = tcp.data_offset() as usize * 4;
-    if declared < hlen {
+    let hlen = (h[12] >> 4) as usize * 4;
+    if hlen < 20 || declared < hlen {
         stats.skipped[SkipReason::TcpBadHeader as usize] += 1;
         return None;
     }
+    let options_cut = t.len() < hlen;
+    let options = TcpOptions::parse(&t[20..hlen.min(t.len())]);
     let payload_len = (declared - hlen) as u32;
-    let captured = tcp.payload();
+    let captured = t.get(hlen..).unwrap_or(&[]);
     let captured = &captured[..captured.len().min(payload_len as usize)];
-    let truncated = (captured.len() as u32) < payload_len;
-    let options = TcpOptions::parse(tcp.options());
+    let truncated = options_cut || (captured.len() as u32) < payload_len;
     stats.tcp_segments += 1;
     stats.truncated_segments += truncated as u64;
-    stats.malformed_options += options.malformed as u64;
+    stats.options_cut += options_cut as u64;
+    stats.malformed_options += (options.malformed && !options_cut) as u64;
     if let Some(k) = ctx.tunnel {
         stats.tunnels[k as usize] += 1;
     }
-    let h = tcp.header_slice();
+    let be16 = |o: usize| u16::from_be_bytes([h[o], h[o + 1]]);
+    let be32 = |o: usize| u32::from_be_bytes([h[o], h[o + 1], h[o + 2], h[o + 3]]);
     Some(Segment {
         ts: ctx.ts,
         frame: ctx.frame,
         src: ip.src,
         dst: ip.dst,
-        sport: tcp.source_port(),
-        dport: tcp.destination_port(),
-        seq: SeqNum(tcp.sequence_number()),
-        ack: SeqNum(tcp.acknowledgment_number()),
-        flags: TcpFlags(u16::from_be_bytes([h[12], h[13]]) & 0x01ff),
-        window: tcp.window_size(),
-        urgent: tcp.urgent_pointer(),
-        checksum: tcp.checksum(),
+        sport: be16(0),
+        dport: be16(2),
+        seq: SeqNum(be32(4)),
+        ack: SeqNum(be32(8)),
+        flags: TcpFlags(be16(12) & 0x01ff),
+        window: be16(14),
+        checksum: be16(16),
+        urgent: be16(18),
         options,
         payload: captured,
         payload_len,
