@@ -155,7 +155,11 @@ pub struct Analyzer {
 impl Analyzer {
     /// A fresh analyzer.
     pub fn new(cfg: FlowConfig) -> Self {
-        Analyzer { decoder: Decoder::new(), flows: FlowTable::new(cfg), summary: Summary::default() }
+        Analyzer {
+            decoder: Decoder::new(),
+            flows: FlowTable::new(cfg),
+            summary: Summary::default(),
+        }
     }
 
     /// Accounts one frame; connections that end meanwhile go to `out`.

@@ -76,7 +76,9 @@ impl AnalyzeArgs {
             if v.is_finite() && v >= 0.0 {
                 Ok(Duration::from_secs_f64(v))
             } else {
-                Err(format!("--{name} must be a non-negative number of seconds, not {v}"))
+                Err(format!(
+                    "--{name} must be a non-negative number of seconds, not {v}"
+                ))
             }
         };
         if self.max_connections == 0 {

@@ -46,11 +46,11 @@ fn analyze(args: &AnalyzeArgs) -> io::Result<ExitCode> {
     let failed = std::cell::Cell::new(false);
     let mut write_err: Option<io::Error> = None;
     let mut emit = |c: &tcpaudit::flow::Connection| {
-        if write_err.is_none() {
-            if let Err(e) = sink.connection(c) {
-                write_err = Some(e);
-                failed.set(true);
-            }
+        if write_err.is_none()
+            && let Err(e) = sink.connection(c)
+        {
+            write_err = Some(e);
+            failed.set(true);
         }
     };
     while let Some(pkt) = set.next_packet() {

@@ -69,7 +69,7 @@ fn write_decimal_secs(f: &mut impl fmt::Write, ns: i64) -> fmt::Result {
     if neg {
         f.write_char('-')?;
     }
-    if frac % 1000 == 0 {
+    if frac.is_multiple_of(1000) {
         write!(f, "{secs}.{:06}", frac / 1000)
     } else {
         write!(f, "{secs}.{frac:09}")
@@ -114,8 +114,14 @@ mod tests {
 
     #[test]
     fn decimal_seconds_are_exact() {
-        assert_eq!(Timestamp(1_700_000_000_123_456_000).to_string(), "1700000000.123456");
-        assert_eq!(Timestamp(1_700_000_000_123_456_789).to_string(), "1700000000.123456789");
+        assert_eq!(
+            Timestamp(1_700_000_000_123_456_000).to_string(),
+            "1700000000.123456"
+        );
+        assert_eq!(
+            Timestamp(1_700_000_000_123_456_789).to_string(),
+            "1700000000.123456789"
+        );
         assert_eq!(Duration(-1_500_000).to_string(), "-0.001500");
         let json = serde_json::to_string(&Timestamp(5_000_001_000)).unwrap();
         assert_eq!(json, "5.000001");

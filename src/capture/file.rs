@@ -10,9 +10,7 @@ use std::io::{self, Cursor, Read};
 
 use flate2::read::MultiGzDecoder;
 use pcap_parser::pcap::{parse_pcap_frame, parse_pcap_frame_be, parse_pcap_frame_modified};
-use pcap_parser::pcapng::{
-    Block, parse_block_be, parse_block_le, parse_sectionheaderblock,
-};
+use pcap_parser::pcapng::{Block, parse_block_be, parse_block_le, parse_sectionheaderblock};
 
 use super::{CaptureError, LinkType, Packet};
 use crate::time::Timestamp;
@@ -44,8 +42,16 @@ struct Interface {
 
 #[derive(Debug)]
 enum State {
-    Pcap { big_endian: bool, nanos: bool, modified: bool, link_type: LinkType },
-    PcapNg { big_endian: bool, interfaces: Vec<Interface> },
+    Pcap {
+        big_endian: bool,
+        nanos: bool,
+        modified: bool,
+        link_type: LinkType,
+    },
+    PcapNg {
+        big_endian: bool,
+        interfaces: Vec<Interface>,
+    },
     Done,
 }
 
@@ -81,7 +87,10 @@ pub struct CaptureFile {
 
 impl std::fmt::Debug for CaptureFile {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("CaptureFile").field("name", &self.name).field("format", &self.format).finish()
+        f.debug_struct("CaptureFile")
+            .field("name", &self.name)
+            .field("format", &self.format)
+            .finish()
     }
 }
 
@@ -91,8 +100,10 @@ impl CaptureFile {
         let input: Box<dyn Read> = if path == "-" {
             Box::new(io::stdin())
         } else {
-            let f = File::open(path)
-                .map_err(|source| CaptureError::Open { file: path.to_string(), source })?;
+            let f = File::open(path).map_err(|source| CaptureError::Open {
+                file: path.to_string(),
+                source,
+            })?;
             Box::new(f)
         };
         Self::from_reader(path, input)
@@ -218,7 +229,11 @@ impl CaptureFile {
                 let big_endian = matches!(magic, 0xd4c3_b2a1 | 0x4d3c_b2a1 | 0x34cd_b2a1);
                 let rd = |o: usize| {
                     let b = [h[o], h[o + 1], h[o + 2], h[o + 3]];
-                    if big_endian { u32::from_be_bytes(b) } else { u32::from_le_bytes(b) }
+                    if big_endian {
+                        u32::from_be_bytes(b)
+                    } else {
+                        u32::from_le_bytes(b)
+                    }
                 };
                 // The link type's upper 16 bits hold FCS information (pcap-linktype.txt).
                 let link_type = LinkType(rd(20) & 0x03ff_ffff);
@@ -234,7 +249,10 @@ impl CaptureFile {
             }
             PCAPNG_SHB => {
                 self.format = FileFormat::PcapNg;
-                self.state = State::PcapNg { big_endian: false, interfaces: Vec::new() };
+                self.state = State::PcapNg {
+                    big_endian: false,
+                    interfaces: Vec::new(),
+                };
                 Ok(())
             }
             _ => Err(self.not_capture()),
@@ -243,8 +261,15 @@ impl CaptureFile {
 
     fn not_capture(&self) -> CaptureError {
         let head = &self.buf[self.start..self.end.min(self.start + 4)];
-        let magic = head.iter().map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(" ");
-        CaptureError::NotCapture { file: self.name.clone(), magic }
+        let magic = head
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<Vec<_>>()
+            .join(" ");
+        CaptureError::NotCapture {
+            file: self.name.clone(),
+            magic,
+        }
     }
 
     /// The timestamp of the next packet, reading ahead as needed; `None` at the end.
@@ -264,7 +289,9 @@ impl CaptureFile {
     /// The next packet; `None` at the end of the file. After an error the file yields nothing more.
     pub fn next_packet(&mut self) -> Result<Option<Packet<'_>>, CaptureError> {
         self.peek_ts()?;
-        let Some(p) = self.pending.take() else { return Ok(None) };
+        let Some(p) = self.pending.take() else {
+            return Ok(None);
+        };
         self.start = p.record_end;
         Ok(Some(Packet {
             ts: p.ts,
@@ -278,7 +305,12 @@ impl CaptureFile {
         loop {
             match self.state {
                 State::Done => return Ok(None),
-                State::Pcap { big_endian, nanos, modified, link_type } => {
+                State::Pcap {
+                    big_endian,
+                    nanos,
+                    modified,
+                    link_type,
+                } => {
                     return self.locate_pcap(big_endian, nanos, modified, link_type);
                 }
                 State::PcapNg { .. } => {
@@ -338,12 +370,18 @@ impl CaptureFile {
         } else {
             parse_pcap_frame(rec)
         };
-        let block = parsed.map_err(|_| CaptureError::Malformed {
-            file: self.name.clone(),
-            offset: self.offset(self.start),
-            what: "packet record".into(),
-        })?.1;
-        let frac = if nanos { block.ts_usec as i64 } else { block.ts_usec as i64 * 1000 };
+        let block = parsed
+            .map_err(|_| CaptureError::Malformed {
+                file: self.name.clone(),
+                offset: self.offset(self.start),
+                what: "packet record".into(),
+            })?
+            .1;
+        let frac = if nanos {
+            block.ts_usec as i64
+        } else {
+            block.ts_usec as i64 * 1000
+        };
         let ts = Timestamp::from_secs_nanos(block.ts_sec as i64, frac);
         self.last_ts = ts;
         let data_start = self.start + hdr_len;
@@ -380,10 +418,12 @@ impl CaptureFile {
             }
         };
         let len_bytes = [b[4], b[5], b[6], b[7]];
-        let block_len =
-            if big_endian { u32::from_be_bytes(len_bytes) } else { u32::from_le_bytes(len_bytes) }
-                as usize;
-        if block_len < 12 || block_len % 4 != 0 || block_len > MAX_RECORD {
+        let block_len = if big_endian {
+            u32::from_be_bytes(len_bytes)
+        } else {
+            u32::from_le_bytes(len_bytes)
+        } as usize;
+        if block_len < 12 || !block_len.is_multiple_of(4) || block_len > MAX_RECORD {
             return Err(CaptureError::BadLength {
                 file: self.name.clone(),
                 offset: self.offset(self.start),
@@ -411,14 +451,22 @@ impl CaptureFile {
         };
         let block = match parsed {
             Ok((_, block)) => block,
-            Err(_) => return Err(malformed(self, &format!("pcapng block of type 0x{block_type:08x}"))),
+            Err(_) => {
+                return Err(malformed(
+                    self,
+                    &format!("pcapng block of type 0x{block_type:08x}"),
+                ));
+            }
         };
         let record_end = block_start + block_len;
         let base_ptr = rec.as_ptr() as usize;
         let mut result = None;
         match block {
             Block::SectionHeader(_) => {
-                self.state = State::PcapNg { big_endian, interfaces: Vec::new() };
+                self.state = State::PcapNg {
+                    big_endian,
+                    interfaces: Vec::new(),
+                };
             }
             Block::InterfaceDescription(idb) => {
                 let iface = Interface {
@@ -507,7 +555,11 @@ fn units_to_nanos(units: u64, tsresol: u8) -> i64 {
         }
     } else {
         let exp = (tsresol & 0x7f) as u32;
-        if exp >= 64 { 0 } else { ((units as u128) * 1_000_000_000) >> exp }
+        if exp >= 64 {
+            0
+        } else {
+            ((units as u128) * 1_000_000_000) >> exp
+        }
     };
     ns.min(i64::MAX as u128) as i64
 }
@@ -523,5 +575,49 @@ mod tests {
         assert_eq!(units_to_nanos(15, 1), 1_500_000_000);
         assert_eq!(units_to_nanos(1 << 20, 0x80 | 20), 1_000_000_000);
         assert_eq!(units_to_nanos(123_456_789_012, 12), 123_456_789);
+    }
+}
+
+#[cfg(test)]
+mod robustness {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn read_all(bytes: Vec<u8>) -> Result<u64, CaptureError> {
+        let mut f = CaptureFile::from_reader("t", Box::new(std::io::Cursor::new(bytes)))?;
+        let mut n = 0;
+        while f.next_packet()?.is_some() {
+            n += 1;
+        }
+        Ok(n)
+    }
+
+    proptest! {
+        /// Random bytes after a valid pcap or pcapng magic: an error or packets, never a panic.
+        #[test]
+        fn arbitrary_files_never_panic(ng: bool, body in proptest::collection::vec(any::<u8>(), 0..400)) {
+            let mut bytes = if ng {
+                vec![0x0a, 0x0d, 0x0d, 0x0a, 28, 0, 0, 0, 0x4d, 0x3c, 0x2b, 0x1a, 1, 0, 0, 0, 255, 255, 255, 255, 255, 255, 255, 255, 28, 0, 0, 0]
+            } else {
+                vec![0xd4, 0xc3, 0xb2, 0xa1, 2, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 255, 255, 0, 0, 1, 0, 0, 0]
+            };
+            bytes.extend_from_slice(&body);
+            let _ = read_all(bytes);
+        }
+    }
+
+    #[test]
+    fn truncated_pcapng_block_is_reported() {
+        let shb = vec![
+            0x0a, 0x0d, 0x0d, 0x0a, 28, 0, 0, 0, 0x4d, 0x3c, 0x2b, 0x1a, 1, 0, 0, 0, 255, 255, 255,
+            255, 255, 255, 255, 255, 28, 0, 0, 0,
+        ];
+        let mut b = shb.clone();
+        b.extend_from_slice(&[1, 0, 0, 0, 20, 0, 0, 0, 1, 0, 0, 0]);
+        let e = read_all(b).unwrap_err().to_string();
+        assert!(
+            e.contains("truncated pcapng block at byte offset 28"),
+            "{e}"
+        );
     }
 }

@@ -64,7 +64,9 @@ pub enum CaptureError {
         magic: String,
     },
     /// The file ends inside a header or record.
-    #[error("{file}: truncated {what} at byte offset {offset}: needs {needed} bytes, only {have} left")]
+    #[error(
+        "{file}: truncated {what} at byte offset {offset}: needs {needed} bytes, only {have} left"
+    )]
     Truncated {
         /// File name as given.
         file: String,

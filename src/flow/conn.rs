@@ -220,7 +220,11 @@ impl Connection {
     /// The side that sent `seg`.
     #[inline]
     pub fn side_of(&self, seg: &Segment<'_>) -> Side {
-        if seg.sport == self.orig.port && seg.src == self.orig.addr { Side::Orig } else { Side::Resp }
+        if seg.sport == self.orig.port && seg.src == self.orig.addr {
+            Side::Orig
+        } else {
+            Side::Resp
+        }
     }
 
     /// The counters of one side.
@@ -270,7 +274,8 @@ impl Connection {
         let f = seg.flags;
         // A SYN-ACK from the originator before any SYN was seen means the roles are the other
         // way round (midstream start that later shows its handshake).
-        if f.is_syn_ack() && side == Side::Orig && !self.half[0].sent_syn && !self.half[1].sent_syn {
+        if f.is_syn_ack() && side == Side::Orig && !self.half[0].sent_syn && !self.half[1].sent_syn
+        {
             self.flip();
             side = Side::Resp;
         }
@@ -345,7 +350,9 @@ impl Connection {
             }
             Side::Orig if f.ack() && !f.syn() && !f.rst() => {
                 let Some(synack) = hs.synack_ts else { return };
-                let Some(resp_isn) = self.half[1].isn else { return };
+                let Some(resp_isn) = self.half[1].isn else {
+                    return;
+                };
                 if seg.ack == resp_isn.add(1) || seg.ack > resp_isn.add(1) {
                     hs.ack_ts = Some(seg.ts);
                     hs.ack_had_data = seg.payload_len > 0;

@@ -43,7 +43,11 @@ impl FlowKey {
     /// The key of a segment from `src` to `dst`.
     #[inline]
     pub fn new(src: Endpoint, dst: Endpoint) -> Self {
-        if src <= dst { FlowKey { lo: src, hi: dst } } else { FlowKey { lo: dst, hi: src } }
+        if src <= dst {
+            FlowKey { lo: src, hi: dst }
+        } else {
+            FlowKey { lo: dst, hi: src }
+        }
     }
 }
 

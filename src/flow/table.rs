@@ -170,7 +170,9 @@ impl FlowTable {
                 break;
             }
             self.timers.pop();
-            let Some(c) = self.conns.get(idx).filter(|c| c.id == id) else { continue };
+            let Some(c) = self.conns.get(idx).filter(|c| c.id == id) else {
+                continue;
+            };
             let real = c.last_ts.add(self.timeout_for(c)).0;
             if real > self.now.0 {
                 self.timers.push(Reverse((real, idx, id)));

@@ -218,7 +218,11 @@ impl<'a> SummaryRecord<'a> {
             top_listeners: s
                 .top_listeners(10)
                 .into_iter()
-                .map(|(e, counts)| ListenerRecord { addr: e.addr.to_string(), port: e.port, counts })
+                .map(|(e, counts)| ListenerRecord {
+                    addr: e.addr.to_string(),
+                    port: e.port,
+                    counts,
+                })
                 .collect(),
             errors: &run.errors,
         }

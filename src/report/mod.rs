@@ -31,7 +31,11 @@ impl InputFile {
             FileFormat::Pcap => "pcap",
             FileFormat::PcapNg => "pcapng",
         };
-        InputFile { name: name.to_string(), format, compressed }
+        InputFile {
+            name: name.to_string(),
+            format,
+            compressed,
+        }
     }
 }
 

@@ -24,21 +24,26 @@ pub struct TableSink<W: Write> {
 impl<W: Write> TableSink<W> {
     /// A sink printing to `out`, showing at most `limit` connections (`None`: all).
     pub fn new(out: W, limit: Option<usize>) -> Self {
-        TableSink { out, limit, rows: BTreeMap::new(), total: 0 }
+        TableSink {
+            out,
+            limit,
+            rows: BTreeMap::new(),
+            total: 0,
+        }
     }
 }
 
 impl<W: Write> Sink for TableSink<W> {
     fn connection(&mut self, c: &Connection) -> io::Result<()> {
         self.total += 1;
-        if let Some(limit) = self.limit {
-            if self.rows.len() >= limit {
-                let &last = self.rows.keys().next_back().unwrap_or(&0);
-                if c.id > last {
-                    return Ok(());
-                }
-                self.rows.pop_last();
+        if let Some(limit) = self.limit
+            && self.rows.len() >= limit
+        {
+            let &last = self.rows.keys().next_back().unwrap_or(&0);
+            if c.id > last {
+                return Ok(());
             }
+            self.rows.pop_last();
         }
         self.rows.insert(c.id, c.clone());
         Ok(())
@@ -53,7 +58,14 @@ impl<W: Write> Sink for TableSink<W> {
         }
         let listeners = s.top_listeners(10);
         if !listeners.is_empty() {
-            let mut t = table(&["listener", "attempts", "answered", "established", "refused", "unanswered"]);
+            let mut t = table(&[
+                "listener",
+                "attempts",
+                "answered",
+                "established",
+                "refused",
+                "unanswered",
+            ]);
             for (e, c) in listeners {
                 t.add_row(vec![
                     Cell::new(e),
@@ -68,8 +80,17 @@ impl<W: Write> Sink for TableSink<W> {
         }
         if !self.rows.is_empty() {
             let mut t = table(&[
-                "id", "originator", "responder", "start", "duration", "pkts →/←", "bytes →/←",
-                "handshake ms", "options", "first FIN", "end",
+                "id",
+                "originator",
+                "responder",
+                "start",
+                "duration",
+                "pkts →/←",
+                "bytes →/←",
+                "handshake ms",
+                "options",
+                "first FIN",
+                "end",
             ]);
             for c in self.rows.values() {
                 t.add_row(conn_row(c, start));
@@ -93,8 +114,9 @@ impl<W: Write> Sink for TableSink<W> {
 
 fn table(header: &[&str]) -> Table {
     let mut t = Table::new();
-    t.load_style(UTF8_FULL_CONDENSED).set_content_arrangement(ContentArrangement::Dynamic);
-    t.set_header(header.iter().map(|h| Cell::new(h)));
+    t.load_style(UTF8_FULL_CONDENSED)
+        .set_content_arrangement(ContentArrangement::Dynamic);
+    t.set_header(header.iter().map(Cell::new));
     t
 }
 
@@ -126,11 +148,20 @@ fn summary_table(s: &Summary, run: &RunInfo) -> Table {
     if d.truncated_segments > 0 {
         t.add_row(vec![
             Cell::new("  cut by snaplen"),
-            Cell::new(format!("{} (headers analysed, payload partly missing)", d.truncated_segments)),
+            Cell::new(format!(
+                "{} (headers analysed, payload partly missing)",
+                d.truncated_segments
+            )),
         ]);
     }
-    t.add_row(vec![Cell::new("non-TCP packets"), Cell::new(d.non_tcp_total())]);
-    t.add_row(vec![Cell::new("skipped packets"), Cell::new(d.skipped_total())]);
+    t.add_row(vec![
+        Cell::new("non-TCP packets"),
+        Cell::new(d.non_tcp_total()),
+    ]);
+    t.add_row(vec![
+        Cell::new("skipped packets"),
+        Cell::new(d.skipped_total()),
+    ]);
     let f = &d.fragments;
     if f.fragments > 0 {
         t.add_row(vec![
@@ -141,7 +172,10 @@ fn summary_table(s: &Summary, run: &RunInfo) -> Table {
             )),
         ]);
     }
-    t.add_row(vec![Cell::new("connections"), Cell::new(s.flows.connections)]);
+    t.add_row(vec![
+        Cell::new("connections"),
+        Cell::new(s.flows.connections),
+    ]);
     let ends: Vec<String> = EndReason::ALL
         .iter()
         .filter(|r| s.end_reasons[**r as usize] > 0)
@@ -151,7 +185,10 @@ fn summary_table(s: &Summary, run: &RunInfo) -> Table {
         t.add_row(vec![Cell::new("  by end"), Cell::new(ends.join(", "))]);
     }
     if s.flows.reused_tuples > 0 {
-        t.add_row(vec![Cell::new("  reused four-tuples"), Cell::new(s.flows.reused_tuples)]);
+        t.add_row(vec![
+            Cell::new("  reused four-tuples"),
+            Cell::new(s.flows.reused_tuples),
+        ]);
     }
     if s.flows.evicted > 0 {
         t.add_row(vec![
@@ -183,7 +220,10 @@ fn breakdown_table(s: &Summary, run: &RunInfo) -> Option<Table> {
         ]);
     }
     if run.skipped_records > 0 {
-        t.add_row(vec![Cell::new("skipped: pcapng records without interface"), num(run.skipped_records)]);
+        t.add_row(vec![
+            Cell::new("skipped: pcapng records without interface"),
+            num(run.skipped_records),
+        ]);
         any = true;
     }
     for (name, n) in s.non_tcp() {
@@ -223,7 +263,8 @@ fn conn_row(c: &Connection, start: Timestamp) -> Vec<Cell> {
         Cell::new(secs(c.first_ts.since(start))).set_alignment(CellAlignment::Right),
         Cell::new(secs(c.duration())).set_alignment(CellAlignment::Right),
         Cell::new(format!("{}/{}", o.packets, r.packets)).set_alignment(CellAlignment::Right),
-        Cell::new(format!("{}/{}", o.payload_bytes, r.payload_bytes)).set_alignment(CellAlignment::Right),
+        Cell::new(format!("{}/{}", o.payload_bytes, r.payload_bytes))
+            .set_alignment(CellAlignment::Right),
         Cell::new(handshake),
         Cell::new(options(c)),
         Cell::new(c.first_fin.map_or("-", |s| s.name())),
@@ -234,7 +275,9 @@ fn conn_row(c: &Connection, start: Timestamp) -> Vec<Cell> {
 /// Compact option summary: `mss 1460/1448 ws 7/7 sack ts`.
 fn options(c: &Connection) -> String {
     let (Some(o), r) = (c.half[0].options, c.half[1].options) else {
-        return c.half[1].options.map_or("-".into(), |r| format!("resp mss {}", opt(r.mss)));
+        return c.half[1]
+            .options
+            .map_or("-".into(), |r| format!("resp mss {}", opt(r.mss)));
     };
     let mut s = match r {
         Some(r) => format!("mss {}/{}", opt(o.mss), opt(r.mss)),
@@ -296,7 +339,10 @@ mod tests {
 
     #[test]
     fn utc_formatting() {
-        assert_eq!(utc(Timestamp::from_secs_nanos(1_700_000_000, 1_000)), "2023-11-14 22:13:20.000001 UTC");
+        assert_eq!(
+            utc(Timestamp::from_secs_nanos(1_700_000_000, 1_000)),
+            "2023-11-14 22:13:20.000001 UTC"
+        );
         assert_eq!(utc(Timestamp(0)), "1970-01-01 00:00:00.000000 UTC");
     }
 }

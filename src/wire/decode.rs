@@ -10,7 +10,7 @@ use serde::Serialize;
 
 use super::frag::{FragKey, FragMeta, FragStats, FragTable};
 use super::link::{self, LinkInfo, Net};
-use super::{SeqNum, Segment, TcpFlags, TcpOptions};
+use super::{Segment, SeqNum, TcpFlags, TcpOptions};
 use crate::capture::Packet;
 use crate::time::Timestamp;
 
@@ -91,8 +91,13 @@ impl TunnelKind {
     /// Number of kinds.
     pub const COUNT: usize = 5;
     /// All kinds in index order.
-    pub const ALL: [TunnelKind; Self::COUNT] =
-        [TunnelKind::IpInIp, TunnelKind::Gre, TunnelKind::Vxlan, TunnelKind::GtpU, TunnelKind::Teredo];
+    pub const ALL: [TunnelKind; Self::COUNT] = [
+        TunnelKind::IpInIp,
+        TunnelKind::Gre,
+        TunnelKind::Vxlan,
+        TunnelKind::GtpU,
+        TunnelKind::Teredo,
+    ];
     /// Stable name.
     pub fn name(self) -> &'static str {
         match self {
@@ -229,7 +234,11 @@ impl Decoder {
                 None
             }
             Net::Unsupported => {
-                *self.stats.unsupported_link_types.entry(pkt.link_type.0).or_insert(0) += 1;
+                *self
+                    .stats
+                    .unsupported_link_types
+                    .entry(pkt.link_type.0)
+                    .or_insert(0) += 1;
                 self.skip(SkipReason::UnsupportedLinkType);
                 None
             }
@@ -281,9 +290,19 @@ impl Decoder {
                     return None;
                 }
                 let frag = h.is_fragmenting_payload().then(|| {
-                    (h.identification() as u32, h.fragments_offset().value() as u32 * 8, h.more_fragments())
+                    (
+                        h.identification() as u32,
+                        h.fragments_offset().value() as u32 * 8,
+                        h.more_fragments(),
+                    )
                 });
-                (total, h.ttl(), Some(h.identification()), h.ecn().value(), frag)
+                (
+                    total,
+                    h.ttl(),
+                    Some(h.identification()),
+                    h.ecn().value(),
+                    frag,
+                )
             }
             LaxIpSlice::Ipv6(v6) => {
                 let h = v6.header();
@@ -315,9 +334,21 @@ impl Decoder {
                 self.skip(SkipReason::FragmentTruncated);
                 return None;
             }
-            let key = FragKey { src, dst, id, proto };
-            let meta = FragMeta { ttl, ip_id, ecn, header_len: payload_off as u32 };
-            let done = self.frags.insert(key, ctx.ts, offset, more, &data[..declared], meta);
+            let key = FragKey {
+                src,
+                dst,
+                id,
+                proto,
+            };
+            let meta = FragMeta {
+                ttl,
+                ip_id,
+                ecn,
+                header_len: payload_off as u32,
+            };
+            let done = self
+                .frags
+                .insert(key, ctx.ts, offset, more, &data[..declared], meta);
             self.stats.fragments = self.frags.stats;
             let meta = done?;
             if proto != 6 {
@@ -330,12 +361,26 @@ impl Decoder {
                 &mut self.stats,
                 &self.frags.out,
                 total,
-                Ip { src, dst, ip_len, ttl: meta.ttl, ip_id: meta.ip_id, ecn: meta.ecn },
+                Ip {
+                    src,
+                    dst,
+                    ip_len,
+                    ttl: meta.ttl,
+                    ip_id: meta.ip_id,
+                    ecn: meta.ecn,
+                },
                 ctx,
             );
         }
 
-        let ipf = Ip { src, dst, ip_len, ttl, ip_id, ecn };
+        let ipf = Ip {
+            src,
+            dst,
+            ip_len,
+            ttl,
+            ip_id,
+            ecn,
+        };
         match proto {
             6 => parse_tcp(&mut self.stats, data, declared, ipf, ctx),
             4 | 41 if depth < MAX_TUNNEL_DEPTH => {
@@ -439,7 +484,11 @@ impl Decoder {
 /// The addresses the transport layer really uses (RFC 8200 §8.1 pseudo-header): the Home Address
 /// option of a Destination Options header replaces the source (RFC 6275 §6.3), and a type 0
 /// routing header with segments left names the final destination (as Wireshark and Zeek do).
-fn mobile_ipv6_addresses(exts: &etherparse::Ipv6ExtensionsSlice<'_>, src: &mut IpAddr, dst: &mut IpAddr) {
+fn mobile_ipv6_addresses(
+    exts: &etherparse::Ipv6ExtensionsSlice<'_>,
+    src: &mut IpAddr,
+    dst: &mut IpAddr,
+) {
     for ext in exts.clone() {
         match ext {
             Ipv6ExtensionSlice::DestinationOptions(h) => {
@@ -449,8 +498,12 @@ fn mobile_ipv6_addresses(exts: &etherparse::Ipv6ExtensionsSlice<'_>, src: &mut I
                         opts = rest; // Pad1
                         continue;
                     }
-                    let Some((&len, body)) = rest.split_first() else { break };
-                    let Some(value) = body.get(..len as usize) else { break };
+                    let Some((&len, body)) = rest.split_first() else {
+                        break;
+                    };
+                    let Some(value) = body.get(..len as usize) else {
+                        break;
+                    };
                     if *kind == 0xc9 && value.len() == 16 {
                         let mut a = [0u8; 16];
                         a.copy_from_slice(value);
@@ -461,13 +514,14 @@ fn mobile_ipv6_addresses(exts: &etherparse::Ipv6ExtensionsSlice<'_>, src: &mut I
             }
             Ipv6ExtensionSlice::Routing(h) => {
                 let p = h.payload();
-                if let [0, left, _, _, _, _, addrs @ ..] = p {
-                    if *left > 0 && addrs.len() >= 16 {
-                        let last = &addrs[(addrs.len() / 16 - 1) * 16..][..16];
-                        let mut a = [0u8; 16];
-                        a.copy_from_slice(last);
-                        *dst = IpAddr::from(a);
-                    }
+                if let [0, left, _, _, _, _, addrs @ ..] = p
+                    && *left > 0
+                    && addrs.len() >= 16
+                {
+                    let last = &addrs[(addrs.len() / 16 - 1) * 16..][..16];
+                    let mut a = [0u8; 16];
+                    a.copy_from_slice(last);
+                    *dst = IpAddr::from(a);
                 }
             }
             _ => {}
@@ -574,4 +628,37 @@ fn parse_tcp<'s>(
         vlan: ctx.vlan,
         tunnel: ctx.tunnel,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::capture::LinkType;
+    use proptest::prelude::*;
+
+    const LINK_TYPES: [u32; 14] = [0, 1, 9, 12, 14, 51, 101, 105, 108, 113, 127, 228, 239, 276];
+
+    proptest! {
+        /// Any bytes under any decoded link type give a segment or a counted reason, never a panic.
+        #[test]
+        fn arbitrary_frames_never_panic(lt in 0usize..LINK_TYPES.len(), data in proptest::collection::vec(any::<u8>(), 0..200)) {
+            let mut d = Decoder::new();
+            let pkt = Packet { ts: Timestamp(0), link_type: LinkType(LINK_TYPES[lt]), data: &data, orig_len: data.len() as u32 };
+            let got = d.decode(&pkt, 1).is_some();
+            let s = &d.stats;
+            let accounted = s.tcp_segments + s.skipped_total() + s.non_tcp_total()
+                + s.fragments.fragments;
+            prop_assert!(got || accounted >= 1 || s.fragments.fragments > 0 || s.frames == 1);
+        }
+
+        /// IPv4+TCP with random header bytes after a valid version nibble.
+        #[test]
+        fn arbitrary_ip_headers_never_panic(mut data in proptest::collection::vec(any::<u8>(), 20..120)) {
+            data[0] = 0x45;
+            data[9] = 6;
+            let mut d = Decoder::new();
+            let pkt = Packet { ts: Timestamp(0), link_type: LinkType::RAW, data: &data, orig_len: 1500 };
+            let _ = d.decode(&pkt, 1);
+        }
+    }
 }

@@ -79,7 +79,7 @@ impl FragTable {
         self.stats.fragments += 1;
         self.expire(ts);
         let end = offset as usize + payload.len();
-        if end > MAX_DATAGRAM || (more && payload.len() % 8 != 0) {
+        if end > MAX_DATAGRAM || (more && !payload.len().is_multiple_of(8)) {
             self.stats.invalid += 1;
             return None;
         }
@@ -89,7 +89,13 @@ impl FragTable {
             }
             self.map.insert(
                 key,
-                Datagram { first_ts: ts, data: Vec::new(), have: Vec::new(), total: None, meta },
+                Datagram {
+                    first_ts: ts,
+                    data: Vec::new(),
+                    have: Vec::new(),
+                    total: None,
+                    meta,
+                },
             );
             self.order.push_back((key, ts));
         }
@@ -169,14 +175,22 @@ mod tests {
 
     fn key() -> FragKey {
         let a = IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1));
-        FragKey { src: a, dst: a, id: 7, proto: 6 }
+        FragKey {
+            src: a,
+            dst: a,
+            id: 7,
+            proto: 6,
+        }
     }
 
     #[test]
     fn reassembles_out_of_order() {
         let mut t = FragTable::default();
         let m = FragMeta::default();
-        assert!(t.insert(key(), Timestamp(0), 16, false, &[3; 4], m).is_none());
+        assert!(
+            t.insert(key(), Timestamp(0), 16, false, &[3; 4], m)
+                .is_none()
+        );
         assert!(t.insert(key(), Timestamp(0), 0, true, &[1; 8], m).is_none());
         assert!(t.insert(key(), Timestamp(0), 8, true, &[2; 8], m).is_some());
         assert_eq!(t.out.len(), 20);
@@ -190,7 +204,14 @@ mod tests {
         t.insert(key(), Timestamp(0), 0, true, &[1; 8], m);
         let mut k2 = key();
         k2.id = 8;
-        t.insert(k2, Timestamp(0).add(Duration::from_secs(31)), 0, true, &[1; 8], m);
+        t.insert(
+            k2,
+            Timestamp(0).add(Duration::from_secs(31)),
+            0,
+            true,
+            &[1; 8],
+            m,
+        );
         assert_eq!(t.stats.incomplete, 1);
     }
 }

@@ -36,7 +36,9 @@ pub(crate) fn network<'a>(link_type: LinkType, d: &'a [u8], info: &mut LinkInfo)
             Net::Ip(d)
         }
         LinkType::NULL | LinkType::LOOP => {
-            let Some(h) = d.get(..4) else { return Net::Truncated };
+            let Some(h) = d.get(..4) else {
+                return Net::Truncated;
+            };
             // NULL stores the family in the capturing host's byte order; accept either.
             let le = u32::from_le_bytes([h[0], h[1], h[2], h[3]]);
             let be = u32::from_be_bytes([h[0], h[1], h[2], h[3]]);
@@ -48,18 +50,24 @@ pub(crate) fn network<'a>(link_type: LinkType, d: &'a [u8], info: &mut LinkInfo)
             }
         }
         LinkType::LINUX_SLL => {
-            let Some(h) = d.get(..16) else { return Net::Truncated };
+            let Some(h) = d.get(..16) else {
+                return Net::Truncated;
+            };
             ether_type(u16::from_be_bytes([h[14], h[15]]), &d[16..], info, 0)
         }
         LinkType::LINUX_SLL2 => {
-            let Some(h) = d.get(..20) else { return Net::Truncated };
+            let Some(h) = d.get(..20) else {
+                return Net::Truncated;
+            };
             ether_type(u16::from_be_bytes([h[0], h[1]]), &d[20..], info, 0)
         }
         LinkType::PPP | LinkType::PPP_HDLC => ppp(d),
         LinkType::PPP_ETHER => pppoe_session(d),
         LinkType::NFLOG => nflog(d),
         LinkType::IEEE802_11_RADIOTAP => {
-            let Some(h) = d.get(..4) else { return Net::Truncated };
+            let Some(h) = d.get(..4) else {
+                return Net::Truncated;
+            };
             let len = u16::from_le_bytes([h[2], h[3]]) as usize;
             match d.get(len..) {
                 Some(rest) => ieee802_11(rest, info),
@@ -69,7 +77,9 @@ pub(crate) fn network<'a>(link_type: LinkType, d: &'a [u8], info: &mut LinkInfo)
         LinkType(105) => ieee802_11(d, info),
         LinkType::IPOIB => {
             // 20-byte destination and source hardware addresses, 2-byte protocol, 2 reserved.
-            let Some(h) = d.get(..44) else { return Net::Truncated };
+            let Some(h) = d.get(..44) else {
+                return Net::Truncated;
+            };
             ether_type(u16::from_be_bytes([h[40], h[41]]), &d[44..], info, 0)
         }
         _ => Net::Unsupported,
@@ -78,7 +88,9 @@ pub(crate) fn network<'a>(link_type: LinkType, d: &'a [u8], info: &mut LinkInfo)
 
 /// An Ethernet II (or 802.3 + SNAP) frame.
 pub(crate) fn ethernet<'a>(d: &'a [u8], info: &mut LinkInfo, depth: usize) -> Net<'a> {
-    let Some(h) = d.get(..14) else { return Net::Truncated };
+    let Some(h) = d.get(..14) else {
+        return Net::Truncated;
+    };
     let et = u16::from_be_bytes([h[12], h[13]]);
     if et < 0x0600 {
         return llc(&d[14..], info, depth);
@@ -112,7 +124,9 @@ pub(crate) fn ether_type<'a>(
             0x0800 | 0x86dd => return Net::Ip(d),
             // 802.1Q, 802.1ad (QinQ) and the pre-standard 0x9100/0x9200 double tags.
             0x8100 | 0x88a8 | 0x9100 | 0x9200 => {
-                let Some(h) = d.get(..4) else { return Net::Truncated };
+                let Some(h) = d.get(..4) else {
+                    return Net::Truncated;
+                };
                 if info.vlan.is_none() {
                     info.vlan = Some(u16::from_be_bytes([h[0], h[1]]) & 0x0fff);
                 }
@@ -121,13 +135,17 @@ pub(crate) fn ether_type<'a>(
             }
             // VN-Tag: 4 bytes of tag then the EtherType.
             0x8926 => {
-                let Some(h) = d.get(..6) else { return Net::Truncated };
+                let Some(h) = d.get(..6) else {
+                    return Net::Truncated;
+                };
                 et = u16::from_be_bytes([h[4], h[5]]);
                 d = &d[6..];
             }
             // Cisco FabricPath: FTag/TTL then the whole original Ethernet frame.
             0x8903 => {
-                let Some(rest) = d.get(2..) else { return Net::Truncated };
+                let Some(rest) = d.get(2..) else {
+                    return Net::Truncated;
+                };
                 return ethernet(rest, info, depth + 1);
             }
             0x8847 | 0x8848 => return mpls(d, info, depth),
@@ -143,7 +161,9 @@ pub(crate) fn ether_type<'a>(
 /// An MPLS label stack, then IP (by version nibble) or an Ethernet pseudowire.
 fn mpls<'a>(mut d: &'a [u8], info: &mut LinkInfo, depth: usize) -> Net<'a> {
     for _ in 0..16 {
-        let Some(h) = d.get(..4) else { return Net::Truncated };
+        let Some(h) = d.get(..4) else {
+            return Net::Truncated;
+        };
         let bottom = h[2] & 0x01 != 0;
         d = &d[4..];
         if bottom {
@@ -189,7 +209,9 @@ fn pppoe_session(d: &[u8]) -> Net<'_> {
 
 /// Linux NFLOG: 4-byte header then TLVs (host byte order); TLV type 9 carries the packet.
 fn nflog(d: &[u8]) -> Net<'_> {
-    let Some(mut rest) = d.get(4..) else { return Net::Truncated };
+    let Some(mut rest) = d.get(4..) else {
+        return Net::Truncated;
+    };
     while rest.len() >= 4 {
         let len = u16::from_le_bytes([rest[0], rest[1]]) as usize;
         let typ = u16::from_le_bytes([rest[2], rest[3]]) & 0x7fff;
@@ -207,7 +229,9 @@ fn nflog(d: &[u8]) -> Net<'_> {
 
 /// An 802.11 frame: data frames with an LLC/SNAP header lead to an EtherType.
 fn ieee802_11<'a>(d: &'a [u8], info: &mut LinkInfo) -> Net<'a> {
-    let Some(fc) = d.get(..2) else { return Net::Truncated };
+    let Some(fc) = d.get(..2) else {
+        return Net::Truncated;
+    };
     let ftype = (fc[0] >> 2) & 0x3;
     let subtype = fc[0] >> 4;
     if ftype != 2 {
@@ -253,12 +277,18 @@ mod tests {
         let mut f = vec![0u8; 12];
         f.extend_from_slice(&[0x88, 0x47, 0, 0, 0x10, 64, 0, 0, 0x21, 64]);
         f.extend_from_slice(&ip);
-        assert_eq!(network(LinkType::ETHERNET, &f, &mut LinkInfo::default()), Net::Ip(&ip));
+        assert_eq!(
+            network(LinkType::ETHERNET, &f, &mut LinkInfo::default()),
+            Net::Ip(&ip)
+        );
         // PPPoE session, PPP IPv4
         let mut f = vec![0u8; 12];
         f.extend_from_slice(&[0x88, 0x64, 0x11, 0, 0, 1, 0, 22, 0x00, 0x21]);
         f.extend_from_slice(&ip);
-        assert_eq!(network(LinkType::ETHERNET, &f, &mut LinkInfo::default()), Net::Ip(&ip));
+        assert_eq!(
+            network(LinkType::ETHERNET, &f, &mut LinkInfo::default()),
+            Net::Ip(&ip)
+        );
     }
 
     #[test]

@@ -83,10 +83,16 @@ impl TcpOptions {
                     o.timestamps = Some((v, e));
                 }
                 (34, l) if l <= 18 => {
-                    o.tfo = Some(Tfo { cookie_len: (l - 2) as u8, experimental: false })
+                    o.tfo = Some(Tfo {
+                        cookie_len: (l - 2) as u8,
+                        experimental: false,
+                    })
                 }
                 (254, l) if l >= 4 && body[0] == 0xF9 && body[1] == 0x89 => {
-                    o.tfo = Some(Tfo { cookie_len: (l - 4) as u8, experimental: true })
+                    o.tfo = Some(Tfo {
+                        cookie_len: (l - 4) as u8,
+                        experimental: true,
+                    })
                 }
                 (2 | 3 | 4 | 5 | 8 | 34, _) => o.malformed = true,
                 _ => {
@@ -119,7 +125,9 @@ mod tests {
     #[test]
     fn linux_syn_options() {
         // MSS 1460, SACK-permitted, TS, NOP, WS 7
-        let b = [2, 4, 5, 180, 4, 2, 8, 10, 0, 0, 0, 1, 0, 0, 0, 0, 1, 3, 3, 7];
+        let b = [
+            2, 4, 5, 180, 4, 2, 8, 10, 0, 0, 0, 1, 0, 0, 0, 0, 1, 3, 3, 7,
+        ];
         let o = TcpOptions::parse(&b);
         assert_eq!(o.mss, Some(1460));
         assert!(o.sack_permitted);
@@ -136,7 +144,13 @@ mod tests {
         let o = TcpOptions::parse(&b);
         assert_eq!(o.mss, Some(1460));
         assert_eq!(o.unknown_options(), &[(30, 12)]);
-        assert_eq!(o.tfo, Some(Tfo { cookie_len: 0, experimental: false }));
+        assert_eq!(
+            o.tfo,
+            Some(Tfo {
+                cookie_len: 0,
+                experimental: false
+            })
+        );
     }
 
     #[test]

@@ -1,4 +1,8 @@
 //! tcpaudit's integration tests: one test binary, one module per area.
 
+mod cli;
+mod fixtures;
+mod generated;
 mod oracle;
 mod shared_corpus;
+mod util;

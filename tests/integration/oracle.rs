@@ -60,21 +60,37 @@ pub struct ConvRow {
 pub fn parse_tshark_conv(text: &str) -> BTreeMap<Pair, Vec<ConvRow>> {
     let mut m: BTreeMap<Pair, Vec<ConvRow>> = BTreeMap::new();
     for line in text.lines() {
-        let Some((a, rest)) = line.split_once("<->") else { continue };
+        let Some((a, rest)) = line.split_once("<->") else {
+            continue;
+        };
         let a = a.trim().to_string();
         let mut it = rest.split_whitespace();
         let Some(b) = it.next() else { continue };
         let f: Vec<&str> = it.collect();
         // "<-" frames, bytes, unit, "->" frames, ...: "<-" is B to A, "->" is A to B.
-        let (Some(back), Some(fwd)) = (f.first(), f.get(3)) else { continue };
-        let (Ok(back), Ok(fwd)) = (back.replace(',', "").parse::<u64>(), fwd.replace(',', "").parse::<u64>())
-        else {
+        let (Some(back), Some(fwd)) = (f.first(), f.get(3)) else {
+            continue;
+        };
+        let (Ok(back), Ok(fwd)) = (
+            back.replace(',', "").parse::<u64>(),
+            fwd.replace(',', "").parse::<u64>(),
+        ) else {
             continue;
         };
         let a = normalise(&a);
         let b = normalise(b);
         let (lo_is_a, p) = (a <= b, pair(a.clone(), b.clone()));
-        let row = if lo_is_a { ConvRow { from_lo: fwd, from_hi: back } } else { ConvRow { from_lo: back, from_hi: fwd } };
+        let row = if lo_is_a {
+            ConvRow {
+                from_lo: fwd,
+                from_hi: back,
+            }
+        } else {
+            ConvRow {
+                from_lo: back,
+                from_hi: fwd,
+            }
+        };
         m.entry(p).or_default().push(row);
     }
     m
@@ -93,7 +109,17 @@ pub fn our_rows(conns: &[Connection]) -> BTreeMap<Pair, Vec<ConvRow>> {
         let o = normalise(&c.orig.to_string());
         let r = normalise(&c.resp.to_string());
         let (op, rp) = (c.half[0].packets, c.half[1].packets);
-        let row = if o <= r { ConvRow { from_lo: op, from_hi: rp } } else { ConvRow { from_lo: rp, from_hi: op } };
+        let row = if o <= r {
+            ConvRow {
+                from_lo: op,
+                from_hi: rp,
+            }
+        } else {
+            ConvRow {
+                from_lo: rp,
+                from_hi: op,
+            }
+        };
         m.entry(pair(o, r)).or_default().push(row);
     }
     m
@@ -106,7 +132,9 @@ pub fn conv_agree(
     ours: &BTreeMap<Pair, Vec<ConvRow>>,
 ) -> Result<(), String> {
     for (p, t) in theirs {
-        let Some(o) = ours.get(p) else { return Err(format!("missing {p:?} {t:?}")) };
+        let Some(o) = ours.get(p) else {
+            return Err(format!("missing {p:?} {t:?}"));
+        };
         let mut ts = t.clone();
         let mut os = o.clone();
         ts.sort();
@@ -115,7 +143,8 @@ pub fn conv_agree(
             continue;
         }
         let sum = |v: &[ConvRow]| {
-            v.iter().fold((0, 0), |acc, r| (acc.0 + r.from_lo, acc.1 + r.from_hi))
+            v.iter()
+                .fold((0, 0), |acc, r| (acc.0 + r.from_lo, acc.1 + r.from_hi))
         };
         if sum(&ts) == sum(&os) && (ts.len() == 1 || os.len() == 1) {
             continue;

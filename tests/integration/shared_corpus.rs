@@ -27,8 +27,14 @@ const DELIBERATE_DIFFERENCES: &[(&str, &str)] = &[
         "zeek/vntag_vlan_sandwich_clean.pcap",
         "the SYN-ACK's options are cut by the snaplen (Zeek logs the connection too)",
     ),
-    ("tcpdump/heapoverflow-tcp_print.pcap", "fuzzed frame whose TCP options are cut"),
-    ("tcpdump/tcp-auth-heapoverflow.pcap", "fuzzed frame whose TCP options are cut"),
+    (
+        "tcpdump/heapoverflow-tcp_print.pcap",
+        "fuzzed frame whose TCP options are cut",
+    ),
+    (
+        "tcpdump/tcp-auth-heapoverflow.pcap",
+        "fuzzed frame whose TCP options are cut",
+    ),
 ];
 
 /// Every capture of the corpus is read to the end without a panic, and tcpaudit's four-tuples and
@@ -44,20 +50,28 @@ fn shared_corpus_conversations_agree_with_tshark() {
     let mut failures = Vec::new();
     let mut read_errors = 0;
     for path in corpus(&root) {
-        let rel = path.strip_prefix(&root).unwrap().to_string_lossy().into_owned();
+        let rel = path
+            .strip_prefix(&root)
+            .unwrap()
+            .to_string_lossy()
+            .into_owned();
         let (conns, _summary, errors) = analyse(&path);
         read_errors += errors.len();
         let conv = path.with_file_name(format!(
             "{}.tshark-conv.txt",
             path.file_name().unwrap().to_string_lossy()
         ));
-        let Ok(text) = std::fs::read_to_string(&conv) else { continue };
+        let Ok(text) = std::fs::read_to_string(&conv) else {
+            continue;
+        };
         compared += 1;
         let result = conv_agree(&parse_tshark_conv(&text), &our_rows(&conns));
         let deliberate = DELIBERATE_DIFFERENCES.iter().any(|(p, _)| *p == rel);
         match (result, deliberate) {
             (Ok(()), false) => agree += 1,
-            (Ok(()), true) => failures.push(format!("{rel}: now agrees; drop it from DELIBERATE_DIFFERENCES")),
+            (Ok(()), true) => failures.push(format!(
+                "{rel}: now agrees; drop it from DELIBERATE_DIFFERENCES"
+            )),
             (Err(_), true) => {}
             (Err(e), false) => failures.push(format!("{rel}: {e}")),
         }
@@ -68,5 +82,9 @@ fn shared_corpus_conversations_agree_with_tshark() {
         DELIBERATE_DIFFERENCES.len()
     );
     assert!(compared >= 300, "only {compared} references found");
-    assert!(failures.is_empty(), "disagreements with tshark:\n{}", failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "disagreements with tshark:\n{}",
+        failures.join("\n")
+    );
 }

@@ -1,0 +1,303 @@
+//! The command line: output formats, limits, standard input, merged files, and bad input.
+
+use predicates::prelude::*;
+
+use crate::util::*;
+
+#[test]
+fn table_report_shows_summary_listeners_and_connections() {
+    tcpaudit()
+        .args(["analyze"])
+        .arg(fixture("corpus/miss_end_data.pcap"))
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("packets read"))
+        .stdout(predicate::str::contains("Top listeners"))
+        .stdout(predicate::str::contains("77.238.160.184:80"))
+        .stdout(predicate::str::contains("5.55 + 0.17"));
+}
+
+#[test]
+fn table_is_limited_and_all_lifts_the_limit() {
+    let f = fixture("generated/mixed.pcap");
+    tcpaudit()
+        .args(["analyze", "--limit", "5"])
+        .arg(&f)
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("5 of 348 connections shown"));
+    let out = tcpaudit()
+        .args(["analyze", "--all"])
+        .arg(&f)
+        .output()
+        .unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(!text.contains("connections shown"));
+    assert!(text.contains("│ 348 "), "last connection row present");
+}
+
+#[test]
+fn json_lines_carry_a_type_on_every_object() {
+    let (code, recs, _) = analyze_json(&[&fixture("generated/mixed.pcap")]);
+    assert_eq!(code, 0);
+    assert!(
+        recs.iter()
+            .all(|r| r["type"] == "connection" || r["type"] == "summary")
+    );
+    let s = summary(&recs);
+    assert_eq!(s["connections"], 348);
+    assert_eq!(s["packets"], 7635);
+    let ids: Vec<u64> = connections(&recs)
+        .iter()
+        .map(|c| c["id"].as_u64().unwrap())
+        .collect();
+    assert_eq!(
+        ids,
+        (1..=348).collect::<Vec<_>>(),
+        "ids are 1-based and dense"
+    );
+}
+
+#[test]
+fn standard_input_is_read_with_a_dash() {
+    let bytes = std::fs::read(fixture("generated/mixed.pcapng.gz")).unwrap();
+    let out = tcpaudit()
+        .args(["analyze", "-f", "json", "-"])
+        .write_stdin(bytes)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let recs = json_lines(&out.stdout);
+    assert_eq!(summary(&recs)["files"][0]["compressed"], true);
+    assert!(connections(&recs).len() > 10);
+}
+
+#[test]
+fn several_files_are_one_capture_merged_by_time() {
+    // Split a capture into two files by alternate packets; the merge must give the same records.
+    let whole = fixture("corpus/gtp-iphone.pcap");
+    let bytes = std::fs::read(&whole).unwrap();
+    let (header, mut rest) = bytes.split_at(24);
+    let mut parts = [header.to_vec(), header.to_vec()];
+    let mut i = 0;
+    while rest.len() >= 16 {
+        let caplen = u32::from_le_bytes(rest[8..12].try_into().unwrap()) as usize;
+        let (rec, tail) = rest.split_at(16 + caplen);
+        parts[i % 2].extend_from_slice(rec);
+        rest = tail;
+        i += 1;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let a = dir.path().join("a.pcap");
+    let b = dir.path().join("b.pcap");
+    std::fs::write(&a, &parts[0]).unwrap();
+    std::fs::write(&b, &parts[1]).unwrap();
+    let (_, one, _) = analyze_json(&[&whole]);
+    let (code, two, _) = analyze_json(&[&b, &a]);
+    assert_eq!(code, 0);
+    assert_eq!(connections(&one), connections(&two));
+    assert_eq!(summary(&two)["files"].as_array().unwrap().len(), 2);
+}
+
+#[test]
+fn a_file_that_is_not_a_capture_is_named_with_its_offset() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("notes.txt");
+    std::fs::write(&f, "hello, this is not a capture\n").unwrap();
+    tcpaudit()
+        .args(["analyze"])
+        .arg(&f)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("notes.txt: not a capture file"))
+        .stderr(predicate::str::contains("byte offset 0"));
+}
+
+#[test]
+fn empty_and_missing_files_are_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("empty.pcap");
+    std::fs::write(&f, "").unwrap();
+    tcpaudit()
+        .arg("analyze")
+        .arg(&f)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("empty file"));
+    tcpaudit()
+        .arg("analyze")
+        .arg(dir.path().join("nope.pcap"))
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("nope.pcap"));
+}
+
+#[test]
+fn truncated_file_reports_offset_and_keeps_what_was_read() {
+    let bytes = std::fs::read(fixture("corpus/miss_end_data.pcap")).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("cut.pcap");
+    std::fs::write(&f, &bytes[..bytes.len() - 10]).unwrap();
+    let out = tcpaudit()
+        .args(["analyze", "-f", "json"])
+        .arg(&f)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("cut.pcap: truncated packet record at byte offset"),
+        "{err}"
+    );
+    let recs = json_lines(&out.stdout);
+    let s = summary(&recs);
+    assert_eq!(s["packets"], 8, "every complete packet was analysed");
+    assert_eq!(s["errors"].as_array().unwrap().len(), 1);
+    assert_eq!(connections(&recs).len(), 1);
+}
+
+#[test]
+fn absurd_record_length_is_an_error_not_an_allocation() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("absurd.pcap");
+    write_pcap(&f, 101, &[(1_000_000, handshake()[0].clone())]);
+    let mut bytes = std::fs::read(&f).unwrap();
+    let good_len = bytes.len();
+    bytes.extend_from_slice(&[
+        0, 0, 0, 0, 0, 0, 0, 0, 0xf0, 0xff, 0xff, 0xff, 0xf0, 0xff, 0xff, 0xff,
+    ]);
+    std::fs::write(&f, &bytes).unwrap();
+    tcpaudit()
+        .args(["analyze", "-f", "json"])
+        .arg(&f)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(format!(
+            "absurd packet record length 4294967280 at byte offset {good_len}"
+        )))
+        .stdout(predicate::str::contains("\"tcp_segments\":1"));
+}
+
+#[test]
+fn good_files_are_analysed_even_when_another_is_bad() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.pcap");
+    std::fs::write(&bad, [0u8; 64]).unwrap();
+    let (code, recs, err) = analyze_json(&[&bad, &fixture("corpus/miss_end_data.pcap")]);
+    assert_eq!(code, 2);
+    assert!(err.contains("bad.pcap"));
+    assert_eq!(connections(&recs).len(), 1);
+}
+
+#[test]
+fn unknown_link_types_are_counted_by_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("user0.pcap");
+    write_pcap(&f, 147, &[(1, vec![1, 2, 3]), (2, vec![4, 5, 6])]);
+    let (code, recs, _) = analyze_json(&[&f]);
+    assert_eq!(code, 0);
+    let s = summary(&recs);
+    assert_eq!(s["unsupported_link_types"]["user (147)"], 2);
+    assert_eq!(s["skipped"]["unsupported_link_type"], 2);
+}
+
+/// Wraps IP datagrams in a link layer and checks the handshake comes through.
+fn through(link_type: u32, wrap: impl Fn(&[u8]) -> Vec<u8>) -> serde_json::Value {
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("x.pcap");
+    let frames: Vec<(u64, Vec<u8>)> = handshake()
+        .iter()
+        .enumerate()
+        .map(|(i, d)| (1_000_000 + 1000 * i as u64, wrap(d)))
+        .collect();
+    write_pcap(&f, link_type, &frames);
+    let (code, recs, err) = analyze_json(&[&f]);
+    assert_eq!(code, 0, "{err}");
+    let c = connections(&recs);
+    assert_eq!(c.len(), 1, "{recs:?}");
+    assert!(
+        (c[0]["handshake"]["rtt"].as_f64().unwrap() - 0.002).abs() < 1e-9,
+        "{}",
+        c[0]["handshake"]
+    );
+    summary(&recs)
+}
+
+fn eth(ether_type: &[u8], inner: &[u8]) -> Vec<u8> {
+    let mut f = vec![2, 0, 0, 0, 0, 1, 2, 0, 0, 0, 0, 2];
+    f.extend_from_slice(ether_type);
+    f.extend_from_slice(inner);
+    f
+}
+
+#[test]
+fn encapsulations_are_peeled() {
+    // 802.1ad + 802.1Q (QinQ)
+    through(1, |ip| {
+        eth(&[0x88, 0xa8, 0, 10, 0x81, 0, 0, 20, 0x08, 0], ip)
+    });
+    // MPLS, two labels
+    through(1, |ip| {
+        eth(&[0x88, 0x47, 0, 1, 0x00, 64, 0, 2, 0x01, 64], ip)
+    });
+    // PPPoE session
+    through(1, |ip| {
+        eth(&[0x88, 0x64, 0x11, 0, 0, 7, 0, 0, 0x00, 0x21], ip)
+    });
+    // Linux SLL and SLL2
+    through(113, |ip| {
+        [
+            &[0u8, 0, 0, 1, 0, 6, 1, 2, 3, 4, 5, 6, 0, 0, 0x08, 0][..],
+            ip,
+        ]
+        .concat()
+    });
+    through(276, |ip| {
+        [
+            &[
+                0x08u8, 0, 0, 0, 0, 0, 0, 2, 1, 0, 6, 1, 2, 3, 4, 5, 6, 0, 0, 0,
+            ][..],
+            ip,
+        ]
+        .concat()
+    });
+    // BSD loopback (host order) and OpenBSD LOOP (network order)
+    through(0, |ip| [&2u32.to_le_bytes()[..], ip].concat());
+    through(108, |ip| [&2u32.to_be_bytes()[..], ip].concat());
+    // Raw IPv4
+    through(228, |ip| ip.to_vec());
+    // GRE carrying IPv4, inside IPv4
+    let s = through(101, |ip| {
+        let mut gre = vec![0, 0, 0x08, 0];
+        gre.extend_from_slice(ip);
+        let mut outer = Vec::new();
+        etherparse::PacketBuilder::ipv4([192, 0, 2, 1], [192, 0, 2, 2], 64)
+            .write(&mut outer, etherparse::IpNumber::GRE, &gre)
+            .unwrap();
+        outer
+    });
+    assert_eq!(s["tunnels"]["gre"], 3);
+    // VXLAN over UDP 4789
+    let s = through(101, |ip| {
+        let mut vx = vec![0x08, 0, 0, 0, 0, 0, 1, 0];
+        vx.extend_from_slice(&eth(&[0x08, 0], ip));
+        let mut outer = Vec::new();
+        etherparse::PacketBuilder::ipv4([192, 0, 2, 1], [192, 0, 2, 2], 64)
+            .udp(50000, 4789)
+            .write(&mut outer, &vx)
+            .unwrap();
+        outer
+    });
+    assert_eq!(s["tunnels"]["vxlan"], 3);
+}
+
+#[test]
+fn invalid_options_exit_two_with_a_message() {
+    tcpaudit()
+        .args(["analyze", "--msl=-1"])
+        .arg(fixture("corpus/miss_end_data.pcap"))
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("--msl"));
+    tcpaudit().args(["analyze"]).assert().code(2);
+}
