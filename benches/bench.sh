@@ -116,7 +116,7 @@ fi
 # Quiet output for timing: tcpdump's "reading from file" banner goes to stderr.
 RES="$DIR/results-$PROFILE"
 mkdir -p "$RES"
-rm -f "$RES"/*.times
+rm -f "$RES"/*.times "$RES"/*.time.* "$RES"/*.rss "$RES"/*.rsskb "$RES"/hyperfine.*
 
 # wall seconds per run -> $RES/<name>.times (one per line)
 if [[ $HAVE_HYPERFINE == 1 ]]; then

@@ -9,9 +9,9 @@ use std::fs::File;
 use std::io::{self, Cursor, Read};
 
 use flate2::read::MultiGzDecoder;
-use pcap_parser::pcap::{parse_pcap_frame, parse_pcap_frame_be, parse_pcap_frame_modified};
 use pcap_parser::pcapng::{Block, parse_block_be, parse_block_le, parse_sectionheaderblock};
 
+use super::prefetch::{self, Prefetcher};
 use super::{CaptureError, LinkType, Packet};
 use crate::time::Timestamp;
 
@@ -66,15 +66,21 @@ struct Pending {
     record_end: usize,
 }
 
+/// Where the bytes come from: read in place, or chunks from a reader thread.
+enum Input {
+    Direct(Box<dyn Read + Send>),
+    Threaded(Prefetcher),
+}
+
 /// One capture file being read.
 pub struct CaptureFile {
     name: String,
-    input: Box<dyn Read>,
+    input: Input,
     buf: Vec<u8>,
     start: usize,
     end: usize,
-    /// Offset in the (uncompressed) stream of `buf[0]`.
-    base: u64,
+    /// Offset in the (uncompressed) stream of `buf[0]` (negative while headroom precedes it).
+    base: i64,
     eof: bool,
     state: State,
     format: FileFormat,
@@ -95,9 +101,10 @@ impl std::fmt::Debug for CaptureFile {
 }
 
 impl CaptureFile {
-    /// Opens a file by path; `-` means standard input.
-    pub fn open(path: &str) -> Result<Self, CaptureError> {
-        let input: Box<dyn Read> = if path == "-" {
+    /// Opens a file by path; `-` means standard input. With `prefetch`, a second thread reads
+    /// ahead while packets are parsed.
+    pub fn open(path: &str, prefetch: bool) -> Result<Self, CaptureError> {
+        let input: Box<dyn Read + Send> = if path == "-" {
             Box::new(io::stdin())
         } else {
             let f = File::open(path).map_err(|source| CaptureError::Open {
@@ -106,14 +113,18 @@ impl CaptureFile {
             })?;
             Box::new(f)
         };
-        Self::from_reader(path, input)
+        Self::from_reader(path, input, prefetch)
     }
 
     /// Reads a capture from any byte stream; `name` is used in messages.
-    pub fn from_reader(name: &str, input: Box<dyn Read>) -> Result<Self, CaptureError> {
+    pub fn from_reader(
+        name: &str,
+        input: Box<dyn Read + Send>,
+        prefetch: bool,
+    ) -> Result<Self, CaptureError> {
         let mut me = CaptureFile {
             name: name.to_string(),
-            input,
+            input: Input::Direct(input),
             buf: vec![0; BUF_SIZE],
             start: 0,
             end: 0,
@@ -133,8 +144,12 @@ impl CaptureFile {
         if me.buf[..me.end].starts_with(&[0x1f, 0x8b]) {
             // gzip: decompress what was already read followed by the rest of the stream.
             let head = me.buf[..me.end].to_vec();
-            let rest = std::mem::replace(&mut me.input, Box::new(io::empty()));
-            me.input = Box::new(MultiGzDecoder::new(Cursor::new(head).chain(rest)));
+            let Input::Direct(rest) =
+                std::mem::replace(&mut me.input, Input::Direct(Box::new(io::empty())))
+            else {
+                unreachable!("the input is direct until the header has been read")
+            };
+            me.input = Input::Direct(Box::new(MultiGzDecoder::new(Cursor::new(head).chain(rest))));
             me.end = 0;
             me.eof = false;
             me.compressed = true;
@@ -144,6 +159,21 @@ impl CaptureFile {
             }
         }
         me.read_header()?;
+        if prefetch && !me.eof {
+            if let Input::Direct(rest) =
+                std::mem::replace(&mut me.input, Input::Direct(Box::new(io::empty())))
+            {
+                match Prefetcher::spawn(rest) {
+                    Ok(p) => me.input = Input::Threaded(p),
+                    Err(source) => {
+                        return Err(CaptureError::Open {
+                            file: me.name,
+                            source,
+                        });
+                    }
+                }
+            }
+        }
         Ok(me)
     }
 
@@ -169,17 +199,33 @@ impl CaptureFile {
     }
 
     fn offset(&self, pos: usize) -> u64 {
-        self.base + pos as u64
+        (self.base + pos as i64).max(0) as u64
     }
 
     /// Makes at least `need` bytes available from `start`, unless the stream ends first.
+    #[inline]
     fn fill(&mut self, need: usize) -> Result<(), CaptureError> {
         if self.end - self.start >= need || self.eof {
             return Ok(());
         }
+        self.refill(need)
+    }
+
+    #[cold]
+    fn refill(&mut self, need: usize) -> Result<(), CaptureError> {
+        match &self.input {
+            Input::Direct(_) => self.refill_direct(need),
+            Input::Threaded(_) => self.refill_threaded(need),
+        }
+    }
+
+    fn refill_direct(&mut self, need: usize) -> Result<(), CaptureError> {
+        let Input::Direct(input) = &mut self.input else {
+            return Ok(());
+        };
         if self.start > 0 {
             self.buf.copy_within(self.start..self.end, 0);
-            self.base += self.start as u64;
+            self.base += self.start as i64;
             self.end -= self.start;
             self.start = 0;
         }
@@ -187,18 +233,57 @@ impl CaptureFile {
             self.buf.resize(need.next_power_of_two(), 0);
         }
         while self.end < need && !self.eof {
-            match self.input.read(&mut self.buf[self.end..]) {
+            match input.read(&mut self.buf[self.end..]) {
                 Ok(0) => self.eof = true,
                 Ok(n) => self.end += n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(source) => {
                     return Err(CaptureError::Io {
                         file: self.name.clone(),
-                        offset: self.offset(self.end),
+                        offset: (self.base + self.end as i64).max(0) as u64,
                         source,
                     });
                 }
             }
+        }
+        Ok(())
+    }
+
+    /// Moves on to the reader thread's next chunk, carrying the unfinished record over into its
+    /// headroom (or, for a record longer than the headroom, into a joined buffer).
+    fn refill_threaded(&mut self, need: usize) -> Result<(), CaptureError> {
+        let Input::Threaded(p) = &self.input else {
+            return Ok(());
+        };
+        while self.end - self.start < need && !self.eof {
+            let chunk = p.next().map_err(|source| CaptureError::Io {
+                file: self.name.clone(),
+                offset: (self.base + self.end as i64).max(0) as u64,
+                source,
+            })?;
+            let n = chunk.len() - prefetch::HEAD;
+            if n == 0 {
+                self.eof = true;
+                p.recycle(chunk);
+                break;
+            }
+            let tail = self.end - self.start;
+            let (buf, start) = if tail <= prefetch::HEAD {
+                let mut c = chunk;
+                let at = prefetch::HEAD - tail;
+                c[at..prefetch::HEAD].copy_from_slice(&self.buf[self.start..self.end]);
+                (c, at)
+            } else {
+                let mut v = Vec::with_capacity(tail + n);
+                v.extend_from_slice(&self.buf[self.start..self.end]);
+                v.extend_from_slice(&chunk[prefetch::HEAD..]);
+                p.recycle(chunk);
+                (v, 0)
+            };
+            self.base += self.start as i64 - start as i64;
+            self.start = start;
+            self.end = buf.len();
+            p.recycle(std::mem::replace(&mut self.buf, buf));
         }
         Ok(())
     }
@@ -362,27 +447,24 @@ impl CaptureFile {
         if self.end - self.start < need {
             return Err(self.truncated("packet record", need));
         }
-        let rec = &self.buf[self.start..self.start + need];
-        let parsed = if modified {
-            parse_pcap_frame_modified(rec)
-        } else if big_endian {
-            parse_pcap_frame_be(rec)
-        } else {
-            parse_pcap_frame(rec)
+        // The record is complete: read its header in place (the layout of pcap-parser's
+        // LegacyPcapBlock; the "modified" format adds 8 bytes after these 16).
+        let h = &self.buf[self.start..self.start + 16];
+        let rd = |o: usize| {
+            let b = [h[o], h[o + 1], h[o + 2], h[o + 3]];
+            if big_endian {
+                u32::from_be_bytes(b)
+            } else {
+                u32::from_le_bytes(b)
+            }
         };
-        let block = parsed
-            .map_err(|_| CaptureError::Malformed {
-                file: self.name.clone(),
-                offset: self.offset(self.start),
-                what: "packet record".into(),
-            })?
-            .1;
+        let (ts_sec, ts_frac, orig_len) = (rd(0), rd(4), rd(12));
         let frac = if nanos {
-            block.ts_usec as i64
+            ts_frac as i64
         } else {
-            block.ts_usec as i64 * 1000
+            ts_frac as i64 * 1000
         };
-        let ts = Timestamp::from_secs_nanos(block.ts_sec as i64, frac);
+        let ts = Timestamp::from_secs_nanos(ts_sec as i64, frac);
         self.last_ts = ts;
         let data_start = self.start + hdr_len;
         Ok(Some(Pending {
@@ -390,7 +472,7 @@ impl CaptureFile {
             link_type,
             data_start,
             data_end: data_start + caplen,
-            orig_len: block.origlen,
+            orig_len,
             record_end: self.start + need,
         }))
     }
@@ -584,7 +666,18 @@ mod robustness {
     use proptest::prelude::*;
 
     fn read_all(bytes: Vec<u8>) -> Result<u64, CaptureError> {
-        let mut f = CaptureFile::from_reader("t", Box::new(std::io::Cursor::new(bytes)))?;
+        let direct = read_all_with(bytes.clone(), false);
+        let threaded = read_all_with(bytes, true);
+        assert_eq!(
+            direct.as_ref().map_err(|e| e.to_string()),
+            threaded.as_ref().map_err(|e| e.to_string()),
+            "reading in place and on a thread must agree"
+        );
+        direct
+    }
+
+    fn read_all_with(bytes: Vec<u8>, prefetch: bool) -> Result<u64, CaptureError> {
+        let mut f = CaptureFile::from_reader("t", Box::new(std::io::Cursor::new(bytes)), prefetch)?;
         let mut n = 0;
         while f.next_packet()?.is_some() {
             n += 1;
@@ -604,6 +697,45 @@ mod robustness {
             bytes.extend_from_slice(&body);
             let _ = read_all(bytes);
         }
+    }
+
+    /// Packets (timestamp, length, byte sum) of a capture read in place or on a thread.
+    fn digest(bytes: &[u8], prefetch: bool) -> Vec<(i64, usize, u64)> {
+        let mut f = CaptureFile::from_reader(
+            "t",
+            Box::new(std::io::Cursor::new(bytes.to_vec())),
+            prefetch,
+        )
+        .unwrap();
+        let mut v = Vec::new();
+        while let Some(p) = f.next_packet().unwrap() {
+            v.push((p.ts.0, p.data.len(), p.data.iter().map(|&b| b as u64).sum()));
+        }
+        v
+    }
+
+    #[test]
+    fn records_spanning_chunks_are_joined() {
+        // 5 MiB of records of varied sizes, one larger than the chunk headroom.
+        let mut b = vec![0xd4, 0xc3, 0xb2, 0xa1, 2, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0];
+        b.extend_from_slice(&[0, 0, 4, 0, 1, 0, 0, 0]);
+        let mut i: u32 = 0;
+        while b.len() < 5 << 20 {
+            let len = if i == 700 {
+                300_000
+            } else {
+                (i as usize * 7919) % 9000 + 1
+            };
+            b.extend_from_slice(&i.to_le_bytes());
+            b.extend_from_slice(&0u32.to_le_bytes());
+            b.extend_from_slice(&(len as u32).to_le_bytes());
+            b.extend_from_slice(&(len as u32).to_le_bytes());
+            b.extend((0..len).map(|k| (k as u32).wrapping_mul(i) as u8));
+            i += 1;
+        }
+        let direct = digest(&b, false);
+        assert_eq!(direct.len(), i as usize);
+        assert_eq!(direct, digest(&b, true));
     }
 
     #[test]

@@ -3,6 +3,9 @@
 
 use super::{CaptureError, CaptureFile, Packet};
 
+/// Most files read ahead on threads of their own (each holds about 5 MiB of chunks).
+pub const PREFETCH_MAX_FILES: usize = 16;
+
 /// A set of capture files yielding packets in timestamp order (ties go to the earlier file).
 #[derive(Debug, Default)]
 pub struct CaptureSet {
@@ -13,11 +16,13 @@ pub struct CaptureSet {
 
 impl CaptureSet {
     /// Opens every path (`-` is standard input). Files that cannot be opened are recorded as errors
-    /// and the rest are still read.
+    /// and the rest are still read. Up to [`PREFETCH_MAX_FILES`] files are each read ahead on a
+    /// thread of their own; larger sets are read in place to bound threads and memory.
     pub fn open(paths: &[String]) -> Self {
         let mut set = CaptureSet::default();
+        let prefetch = paths.len() <= PREFETCH_MAX_FILES;
         for p in paths {
-            match CaptureFile::open(p) {
+            match CaptureFile::open(p, prefetch) {
                 Ok(f) => set.push(f),
                 Err(e) => set.errors.push(e),
             }

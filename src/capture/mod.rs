@@ -6,6 +6,7 @@
 mod file;
 mod linktype;
 mod merge;
+mod prefetch;
 
 pub use file::{CaptureFile, FileFormat};
 pub use linktype::LinkType;

@@ -110,11 +110,11 @@ impl FlowTable {
         let src = Endpoint::new(seg.src, seg.sport);
         let dst = Endpoint::new(seg.dst, seg.dport);
         let key = FlowKey::new(src, dst);
-        let idx = match self.map.get(&key) {
+        let (idx, side) = match self.map.get(&key) {
             Some(&idx) => {
                 let c = &self.conns[idx];
                 let side = c.side_of(seg);
-                if c.is_new_incarnation(seg, side) {
+                if seg.flags.is_syn_only() && c.is_new_incarnation(seg, side) {
                     let prev_id = c.id;
                     let mut old = self.conns.remove(idx);
                     old.finish(EndReason::Reused);
@@ -123,20 +123,27 @@ impl FlowTable {
                     let idx = self.open(seg, out);
                     self.conns[idx].prev_id = Some(prev_id);
                     self.map.insert(key, idx);
-                    idx
+                    (idx, self.conns[idx].side_of(seg))
                 } else {
-                    idx
+                    (idx, side)
                 }
             }
             None => {
                 let idx = self.open(seg, out);
                 self.map.insert(key, idx);
-                idx
+                (idx, self.conns[idx].side_of(seg))
             }
         };
         let c = &mut self.conns[idx];
-        let side = c.side_of(seg);
+        let was_closed = c.is_closed();
         c.update(seg, side);
+        if !was_closed && c.is_closed() {
+            // Closed connections only wait out TIME-WAIT: check again at close + 2*MSL rather
+            // than at the (longer) deadline scheduled when the connection opened.
+            let id = c.id;
+            let deadline = seg.ts.add(Duration(self.cfg.msl.0.saturating_mul(2))).0;
+            self.timers.push(Reverse((deadline, idx, id)));
+        }
     }
 
     fn open(&mut self, seg: &Segment<'_>, out: &mut impl FnMut(Connection)) -> usize {

@@ -252,6 +252,11 @@ impl Decoder {
     }
 
     fn ip<'s>(&'s mut self, d: &'s [u8], ctx: Ctx, depth: u8) -> Option<Segment<'s>> {
+        // The common case, TCP directly in IPv4 (no options, not fragmented) or IPv6 (no extension
+        // headers), is read in place; everything else goes through etherparse's lax slicer.
+        if let Some((ip, t, declared)) = plain_tcp(d) {
+            return parse_tcp(&mut self.stats, t, declared, ip, ctx);
+        }
         let (ip, ext_err) = match LaxIpSlice::from_slice(d) {
             Ok(x) => x,
             Err(LaxHeaderSliceError::Len(_)) => {
@@ -557,6 +562,56 @@ fn gtpu_payload(b: &[u8]) -> Option<&[u8]> {
         }
     }
     b.get(off..)
+}
+
+/// Reads an IPv4 header without options and not fragmented, or an IPv6 header without extension
+/// headers, whose payload is TCP. Returns the IP facts, the TCP bytes and the TCP length the IP
+/// header declares; `None` sends the datagram down the general path.
+#[inline]
+fn plain_tcp(d: &[u8]) -> Option<(Ip, &[u8], usize)> {
+    match *d.first()? {
+        0x45 => {
+            let h = d.get(..20)?;
+            let total = u16::from_be_bytes([h[2], h[3]]) as usize;
+            let frag = u16::from_be_bytes([h[6], h[7]]) & 0x3fff;
+            if h[9] != 6 || frag != 0 || total < 20 {
+                return None;
+            }
+            let src = IpAddr::from([h[12], h[13], h[14], h[15]]);
+            let dst = IpAddr::from([h[16], h[17], h[18], h[19]]);
+            let ip = Ip {
+                src,
+                dst,
+                ip_len: total as u32,
+                ttl: h[8],
+                ip_id: Some(u16::from_be_bytes([h[4], h[5]])),
+                ecn: h[1] & 0x3,
+            };
+            Some((ip, &d[20..total.min(d.len())], total - 20))
+        }
+        b if b >> 4 == 6 => {
+            let h = d.get(..40)?;
+            let pl = u16::from_be_bytes([h[4], h[5]]) as usize;
+            if h[6] != 6 || pl == 0 {
+                return None;
+            }
+            let mut a = [0u8; 16];
+            a.copy_from_slice(&h[8..24]);
+            let src = IpAddr::from(a);
+            a.copy_from_slice(&h[24..40]);
+            let dst = IpAddr::from(a);
+            let ip = Ip {
+                src,
+                dst,
+                ip_len: 40 + pl as u32,
+                ttl: h[7],
+                ip_id: None,
+                ecn: (h[1] >> 4) & 0x3,
+            };
+            Some((ip, &d[40..(40 + pl).min(d.len())], pl))
+        }
+        _ => None,
+    }
 }
 
 /// IP-level facts of a segment.
