@@ -159,18 +159,18 @@ impl CaptureFile {
             }
         }
         me.read_header()?;
-        if prefetch && !me.eof {
-            if let Input::Direct(rest) =
+        if prefetch
+            && !me.eof
+            && let Input::Direct(rest) =
                 std::mem::replace(&mut me.input, Input::Direct(Box::new(io::empty())))
-            {
-                match Prefetcher::spawn(rest) {
-                    Ok(p) => me.input = Input::Threaded(p),
-                    Err(source) => {
-                        return Err(CaptureError::Open {
-                            file: me.name,
-                            source,
-                        });
-                    }
+        {
+            match Prefetcher::spawn(rest) {
+                Ok(p) => me.input = Input::Threaded(p),
+                Err(source) => {
+                    return Err(CaptureError::Open {
+                        file: me.name,
+                        source,
+                    });
                 }
             }
         }
