@@ -181,3 +181,19 @@ fn snaplen_cut_segments_are_still_analysed() {
     );
     assert_eq!(c[0]["flipped"], true);
 }
+
+#[test]
+fn pcapng_with_several_sections() {
+    // Two pcapng files back to back are one file with two sections (each with its own
+    // interfaces and link types).
+    let a = std::fs::read(fixture("corpus/many_interfaces-1.pcapng")).unwrap();
+    let b = std::fs::read(fixture("corpus/pcapng-example.pcapng")).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("sections.pcapng");
+    std::fs::write(&f, [a, b].concat()).unwrap();
+    let (code, recs, err) = analyze_json(&[&f]);
+    assert_eq!(code, 0, "{err}");
+    let s = summary(&recs);
+    assert_eq!(s["packets"], 64 + 159);
+    assert_eq!(s["skipped_records"], 0);
+}
