@@ -42,7 +42,12 @@ const DELIBERATE_DIFFERENCES: &[(&str, &str)] = &[
 #[test]
 fn shared_corpus_conversations_agree_with_tshark() {
     let Some(root) = shared_pcaps() else {
-        eprintln!("SKIPPED: ../shared/pcaps is absent (the corpus checks run in CI)");
+        // Written straight to stderr so that the test harness's output capture does not hide it.
+        use std::io::Write;
+        let _ = writeln!(
+            std::io::stderr(),
+            "SKIPPED shared_corpus: ../shared/pcaps is absent (the corpus checks run in CI)"
+        );
         return;
     };
     let mut compared = 0;
