@@ -10,6 +10,8 @@ use hashbrown::HashMap;
 use serde::Serialize;
 
 use crate::capture::Packet;
+use crate::detect::{Anomaly, AnomalyKind, DetectConfig, ListenerConfig, Severity};
+use crate::event::Event;
 use crate::flow::{Connection, EndReason, Endpoint, FlowConfig, FlowStats, FlowTable};
 use crate::time::Timestamp;
 use crate::wire::{DecodeStats, Decoder};
@@ -55,6 +57,18 @@ pub struct Summary {
     pub listeners: HashMap<Endpoint, ListenerCounts, foldhash::fast::RandomState>,
     /// Attempts to listeners beyond [`MAX_LISTENERS`].
     pub other_listeners: ListenerCounts,
+    /// Anomaly events reported, by kind (indexed by [`AnomalyKind::index`]).
+    pub anomaly_events: [u64; AnomalyKind::COUNT],
+    /// Occurrences counted on connection records, by kind (a connection reports a kind once and
+    /// counts the rest).
+    pub anomaly_occurrences: [u64; AnomalyKind::COUNT],
+    /// Anomaly events per listener and kind.
+    pub anomalies_by_listener: HashMap<Endpoint, [u32; AnomalyKind::COUNT], foldhash::fast::RandomState>,
+    /// The connections with the most severe and most numerous anomalies (at most 10):
+    /// (highest severity, occurrences, id, originator, responder, kinds).
+    pub worst: Vec<(Severity, u64, u64, Endpoint, Endpoint, Vec<AnomalyKind>)>,
+    /// Half-open attempts aggregated per listener instead of tracked (caps hit).
+    pub aggregated_attempts: u64,
 }
 
 impl Summary {
@@ -83,9 +97,35 @@ impl Summary {
         m
     }
 
+    fn account_anomaly(&mut self, a: &Anomaly) {
+        self.anomaly_events[a.kind.index()] += 1;
+        if let Some(l) = a.listener {
+            let n = self.anomalies_by_listener.len();
+            if n < MAX_LISTENERS || self.anomalies_by_listener.contains_key(&l) {
+                self.anomalies_by_listener.entry(l).or_insert([0; AnomalyKind::COUNT])[a.kind.index()] += 1;
+            }
+        }
+    }
+
     fn account(&mut self, c: &Connection) {
         if let Some(r) = c.end_reason {
             self.end_reasons[r as usize] += 1;
+        }
+        if !c.detect.counts.is_empty() {
+            let mut total = 0;
+            let mut sev = Severity::Info;
+            for (k, n) in &c.detect.counts {
+                self.anomaly_occurrences[k.index()] += *n as u64;
+                total += *n as u64;
+                sev = sev.max(k.severity());
+            }
+            let entry = (sev, total, c.id, c.orig, c.resp, c.detect.counts.iter().map(|(k, _)| *k).collect());
+            let worse = |a: &(Severity, u64, u64, Endpoint, Endpoint, Vec<AnomalyKind>)| (a.0, a.1, std::cmp::Reverse(a.2));
+            if self.worst.len() < 10 || self.worst.last().is_some_and(|w| worse(w) < worse(&entry)) {
+                self.worst.push(entry);
+                self.worst.sort_by(|a, b| worse(b).cmp(&worse(a)));
+                self.worst.truncate(10);
+            }
         }
         if !c.saw_start() {
             return;
@@ -145,6 +185,17 @@ pub fn ether_type_name(et: u16) -> String {
     }
 }
 
+/// Everything the core can be tuned with.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct AnalyzerConfig {
+    /// Connection table limits and timeouts.
+    pub flow: FlowConfig,
+    /// Connection rule thresholds.
+    pub detect: DetectConfig,
+    /// Listener rule thresholds and caps.
+    pub listeners: ListenerConfig,
+}
+
 /// Decoder plus connection table plus summary.
 pub struct Analyzer {
     decoder: Decoder,
@@ -154,16 +205,16 @@ pub struct Analyzer {
 
 impl Analyzer {
     /// A fresh analyzer.
-    pub fn new(cfg: FlowConfig) -> Self {
+    pub fn new(cfg: AnalyzerConfig) -> Self {
         Analyzer {
             decoder: Decoder::new(),
-            flows: FlowTable::new(cfg),
+            flows: FlowTable::new(cfg.flow, cfg.detect, cfg.listeners),
             summary: Summary::default(),
         }
     }
 
     /// Accounts one frame; connections that end meanwhile go to `out`.
-    pub fn push(&mut self, pkt: &Packet<'_>, out: &mut impl FnMut(&Connection)) {
+    pub fn push(&mut self, pkt: &Packet<'_>, out: &mut impl FnMut(Event<'_>)) {
         let s = &mut self.summary;
         s.packets += 1;
         s.wire_bytes += pkt.orig_len as u64;
@@ -174,20 +225,27 @@ impl Analyzer {
         let frame = s.packets;
         if let Some(seg) = self.decoder.decode(pkt, frame) {
             let summary = &mut self.summary;
-            self.flows.process(&seg, &mut |c| {
-                summary.account(&c);
-                out(&c);
+            self.flows.process(&seg, &mut |e| {
+                match e {
+                    Event::Connection(c) => summary.account(c),
+                    Event::Anomaly(a) => summary.account_anomaly(a),
+                }
+                out(e);
             });
         }
     }
 
-    /// Ends the run: every open connection is handed to `out`, and the summary returned.
-    pub fn finish(mut self, out: &mut impl FnMut(&Connection)) -> Summary {
+    /// Ends the run: every open connection and pending anomaly goes to `out`; returns the summary.
+    pub fn finish(mut self, out: &mut impl FnMut(Event<'_>)) -> Summary {
         let summary = &mut self.summary;
-        self.flows.finish(&mut |c| {
-            summary.account(&c);
-            out(&c);
+        self.flows.finish(&mut |e| {
+            match e {
+                Event::Connection(c) => summary.account(c),
+                Event::Anomaly(a) => summary.account_anomaly(a),
+            }
+            out(e);
         });
+        self.summary.aggregated_attempts = self.flows.listeners().aggregated;
         self.decoder.finish();
         self.summary.decode = self.decoder.stats.clone();
         self.summary.flows = self.flows.stats;

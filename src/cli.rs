@@ -2,6 +2,8 @@
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::analyzer::AnalyzerConfig;
+use crate::detect::{DetectConfig, ListenerConfig};
 use crate::flow::FlowConfig;
 use crate::time::Duration;
 
@@ -20,6 +22,12 @@ pub struct Cli {
 pub enum Command {
     /// Analyse capture files (pcap, pcapng, gzip-compressed; `-` for standard input).
     Analyze(AnalyzeArgs),
+    /// List every anomaly id with its severity, or explain one: what it means, why it matters,
+    /// how it is decided and which options tune it.
+    Explain {
+        /// An anomaly id (`half_open`, `syn_flood`, ...); without it, all ids are listed.
+        id: Option<String>,
+    },
 }
 
 /// Output formats.
@@ -67,9 +75,73 @@ pub struct AnalyzeArgs {
     /// Connections tracked at once; beyond it the one due soonest is evicted (and counted).
     #[arg(long, default_value_t = 1_000_000, value_name = "N")]
     pub max_connections: usize,
+
+    /// Seconds in CLOSE-WAIT after which `close_wait_stuck` is raised while the capture goes on.
+    #[arg(long, default_value_t = 60.0, value_name = "SECS")]
+    pub close_wait_timeout: f64,
+
+    /// TTL (hop limit) difference within a direction tolerated before `ttl_anomaly`.
+    #[arg(long, default_value_t = 1, value_name = "HOPS")]
+    pub ttl_tolerance: u8,
+
+    /// Half-open attempts to one listener at which a `syn_flood` may start.
+    #[arg(long, default_value_t = 64, value_name = "N")]
+    pub flood_half_open: u32,
+
+    /// Distinct sources a `syn_flood` needs.
+    #[arg(long, default_value_t = 16, value_name = "N")]
+    pub flood_min_sources: u32,
+
+    /// Highest share of completed attempts (0 to 1) during a `syn_flood`.
+    #[arg(long, default_value_t = 0.1, value_name = "RATIO")]
+    pub flood_max_completion: f64,
+
+    /// Sliding window of the listener rules, seconds (at most 16).
+    #[arg(long, default_value_t = 10.0, value_name = "SECS")]
+    pub flood_window: f64,
+
+    /// Half-open count reported as `half_open_backlog` (Linux's minimum tcp_max_syn_backlog).
+    #[arg(long, default_value_t = 128, value_name = "N")]
+    pub backlog: u32,
+
+    /// Half-open attempts per listener tracked as connection records; more are only counted.
+    #[arg(long, default_value_t = 4096, value_name = "N")]
+    pub max_half_open: u32,
 }
 
 impl AnalyzeArgs {
+    /// The analysis configuration these arguments ask for.
+    pub fn config(&self) -> Result<AnalyzerConfig, String> {
+        let flow = self.flow_config()?;
+        if !(0.0..=1.0).contains(&self.flood_max_completion) {
+            return Err(format!("--flood-max-completion must be between 0 and 1, not {}", self.flood_max_completion));
+        }
+        if !(self.flood_window.is_finite() && self.flood_window >= 1.0 && self.flood_window <= 16.0) {
+            return Err(format!("--flood-window must be between 1 and 16 seconds, not {}", self.flood_window));
+        }
+        let close_wait = if self.close_wait_timeout.is_finite() && self.close_wait_timeout >= 0.0 {
+            Duration::from_secs_f64(self.close_wait_timeout)
+        } else {
+            return Err(format!("--close-wait-timeout must be a non-negative number of seconds, not {}", self.close_wait_timeout));
+        };
+        let detect = DetectConfig {
+            msl: flow.msl,
+            close_wait_timeout: close_wait,
+            ttl_tolerance: self.ttl_tolerance,
+            ..DetectConfig::default()
+        };
+        let listeners = ListenerConfig {
+            window: Duration::from_secs_f64(self.flood_window),
+            flood_half_open: self.flood_half_open.max(1),
+            flood_min_sources: self.flood_min_sources,
+            flood_max_completion: self.flood_max_completion,
+            backlog: self.backlog.max(1),
+            max_half_open_per_listener: self.max_half_open.max(1),
+            ..ListenerConfig::default()
+        };
+        Ok(AnalyzerConfig { flow, detect, listeners })
+    }
+
     /// The connection-table configuration these arguments ask for.
     pub fn flow_config(&self) -> Result<FlowConfig, String> {
         let secs = |name: &str, v: f64| {

@@ -8,7 +8,10 @@
 pub mod analyzer;
 pub mod capture;
 pub mod cli;
+pub mod detect;
+pub mod event;
 pub mod flow;
 pub mod report;
+pub mod tcp;
 pub mod time;
 pub mod wire;

@@ -4,6 +4,8 @@
 use serde::Serialize;
 
 use super::{Endpoint, Side};
+use crate::detect::{self, Anomaly, ConnDetect, DetectConfig};
+use crate::tcp::{Machine, MachineEvent};
 use crate::time::{Duration, Timestamp};
 use crate::wire::{Segment, SeqNum, TcpFlags, Tfo, TunnelKind};
 
@@ -186,7 +188,23 @@ pub struct Connection {
     pub closed_ts: Option<Timestamp>,
     /// Why the record ended; set when it leaves the table.
     pub end_reason: Option<EndReason>,
+    /// Both endpoints as the reference state machine sees them.
+    pub tcp: Machine,
+    /// Detector state and per-kind anomaly counts.
+    pub detect: ConnDetect,
+    /// Time of each side's last segment.
+    pub last_seen: [Timestamp; 2],
+    /// Segments the receiver's state could not accept (state machine "unexpected segment"
+    /// events), and the first such frame.
+    pub unexpected: (u32, Option<u64>),
+    /// State transitions, as (frame, side, new state), at most [`MAX_TRANSITIONS`] kept.
+    pub transitions: Vec<(u64, Side, crate::tcp::TcpState)>,
+    /// The connection counts as a half-open attempt of its listener until resolved.
+    pub attempt_open: bool,
 }
+
+/// Transitions kept per connection (a normal connection makes about ten).
+pub const MAX_TRANSITIONS: usize = 24;
 
 impl Connection {
     /// Opens a record for the first segment of a four-tuple. The segment's sender is the
@@ -214,6 +232,12 @@ impl Connection {
             first_rst: None,
             closed_ts: None,
             end_reason: None,
+            tcp: Machine::new(seg),
+            detect: ConnDetect::default(),
+            last_seen: [seg.ts; 2],
+            unexpected: (0, None),
+            transitions: Vec::new(),
+            attempt_open: false,
         }
     }
 
@@ -264,13 +288,22 @@ impl Connection {
     fn flip(&mut self) {
         std::mem::swap(&mut self.orig, &mut self.resp);
         self.half.swap(0, 1);
+        self.tcp.swap();
+        self.last_seen.swap(0, 1);
         self.flipped = !self.flipped;
         self.first_fin = self.first_fin.map(Side::other);
         self.first_rst = self.first_rst.map(Side::other);
     }
 
-    /// Accounts one segment sent by `side`.
-    pub fn update(&mut self, seg: &Segment<'_>, mut side: Side) {
+    /// Accounts one segment sent by `side`: counters, the state machine, then the connection
+    /// rules; anomalies raised go to `out`.
+    pub fn update(
+        &mut self,
+        seg: &Segment<'_>,
+        mut side: Side,
+        cfg: &DetectConfig,
+        out: &mut Vec<Anomaly>,
+    ) {
         let f = seg.flags;
         // A SYN-ACK from the originator before any SYN was seen means the roles are the other
         // way round (midstream start that later shows its handshake).
@@ -329,6 +362,29 @@ impl Connection {
             self.closed_ts = Some(seg.ts);
         }
         self.track_handshake(seg, side);
+
+        let (transitions, unexpected) = (&mut self.transitions, &mut self.unexpected);
+        let facts = self.tcp.on_segment(seg, side, &mut |e| match e {
+            MachineEvent::Transition { side, to, .. } => {
+                if transitions.len() < MAX_TRANSITIONS {
+                    transitions.push((seg.frame, side, to));
+                }
+            }
+            MachineEvent::Unexpected { .. } => {
+                unexpected.0 += 1;
+                unexpected.1.get_or_insert(seg.frame);
+            }
+        });
+        if f.is_syn_ack() && side == Side::Resp {
+            let o = self.half[0].options.and_then(|o| o.wscale);
+            let r = self.half[1].options.and_then(|o| o.wscale);
+            self.tcp.set_window_scales(o, r);
+        }
+        detect::handshake::on_segment(self, seg, side, &facts, out);
+        detect::teardown::on_segment(self, seg, side, &facts, cfg, out);
+        detect::transfer::on_segment(self, seg, side, &facts, out);
+        detect::sanity::on_segment(self, seg, side, &facts, cfg, out);
+        self.last_seen[side.index()] = seg.ts;
     }
 
     fn track_handshake(&mut self, seg: &Segment<'_>, side: Side) {
@@ -365,8 +421,12 @@ impl Connection {
         }
     }
 
-    /// Sets the end reason from what was seen, for records leaving the table for `fallback`.
-    pub fn finish(&mut self, fallback: EndReason) {
+    /// Runs the end-of-connection rules and sets the end reason from what was seen, for a record
+    /// leaving the table for `fallback`.
+    pub fn finish(&mut self, fallback: EndReason, cfg: &DetectConfig, out: &mut Vec<Anomaly>) {
+        detect::handshake::on_finish(self, cfg, out);
+        detect::teardown::on_finish(self, cfg, out);
+        detect::transfer::on_finish(self, cfg, out);
         self.end_reason = Some(if self.first_rst.is_some() {
             EndReason::Rst
         } else if self.half[0].fin_ts.is_some() && self.half[1].fin_ts.is_some() {

@@ -10,7 +10,10 @@ use std::collections::BinaryHeap;
 use hashbrown::HashMap;
 use slab::Slab;
 
-use super::{Connection, EndReason, Endpoint, FlowKey};
+use super::{Connection, EndReason, Endpoint, FlowKey, Side};
+use crate::detect::flood::Resolution;
+use crate::detect::{Anomaly, DetectConfig, ListenerConfig, ListenerTracker};
+use crate::event::Event;
 use crate::time::{Duration, Timestamp};
 use crate::wire::Segment;
 
@@ -53,11 +56,17 @@ pub struct FlowStats {
     pub evicted: u64,
     /// Most connections tracked at once.
     pub peak_tracked: u64,
+    /// Segments of attempts beyond the half-open caps, counted per listener instead of becoming
+    /// connection records (a flood of spoofed SYNs cannot grow memory).
+    pub aggregated_segments: u64,
 }
 
 /// The connection table.
 pub struct FlowTable {
     cfg: FlowConfig,
+    detect: DetectConfig,
+    listeners: ListenerTracker,
+    anomalies: Vec<Anomaly>,
     map: HashMap<FlowKey, usize, foldhash::fast::RandomState>,
     conns: Slab<Connection>,
     timers: BinaryHeap<Reverse<(i64, usize, u64)>>,
@@ -69,9 +78,12 @@ pub struct FlowTable {
 
 impl FlowTable {
     /// An empty table.
-    pub fn new(cfg: FlowConfig) -> Self {
+    pub fn new(cfg: FlowConfig, detect: DetectConfig, listeners: ListenerConfig) -> Self {
         FlowTable {
             cfg,
+            detect,
+            listeners: ListenerTracker::new(listeners),
+            anomalies: Vec::new(),
             map: HashMap::default(),
             conns: Slab::new(),
             timers: BinaryHeap::new(),
@@ -101,8 +113,13 @@ impl FlowTable {
         }
     }
 
-    /// Accounts one segment; connections that end meanwhile are handed to `out`.
-    pub fn process(&mut self, seg: &Segment<'_>, out: &mut impl FnMut(Connection)) {
+    /// The listener tracker (for its counters).
+    pub fn listeners(&self) -> &ListenerTracker {
+        &self.listeners
+    }
+
+    /// Accounts one segment; connections that end and anomalies decided meanwhile go to `out`.
+    pub fn process(&mut self, seg: &Segment<'_>, out: &mut impl FnMut(Event<'_>)) {
         if seg.ts > self.now {
             self.now = seg.ts;
             self.expire(out);
@@ -116,11 +133,10 @@ impl FlowTable {
                 let side = c.side_of(seg);
                 if seg.flags.is_syn_only() && c.is_new_incarnation(seg, side) {
                     let prev_id = c.id;
-                    let mut old = self.conns.remove(idx);
-                    old.finish(EndReason::Reused);
-                    out(old);
+                    let old = self.conns.remove(idx);
+                    self.end(old, EndReason::Reused, out);
                     self.stats.reused_tuples += 1;
-                    let idx = self.open(seg, out);
+                    let Some(idx) = self.open(seg, dst, out) else { return };
                     self.conns[idx].prev_id = Some(prev_id);
                     self.map.insert(key, idx);
                     (idx, self.conns[idx].side_of(seg))
@@ -129,14 +145,32 @@ impl FlowTable {
                 }
             }
             None => {
-                let idx = self.open(seg, out);
+                // Answers to attempts aggregated beyond the caps (SYN-ACKs to spoofed sources)
+                // are aggregated too.
+                if seg.flags.is_syn_ack() && self.listeners.aggregating(&src) {
+                    self.stats.aggregated_segments += 1;
+                    return;
+                }
+                let Some(idx) = self.open(seg, dst, out) else { return };
                 self.map.insert(key, idx);
                 (idx, self.conns[idx].side_of(seg))
             }
         };
         let c = &mut self.conns[idx];
         let was_closed = c.is_closed();
-        c.update(seg, side);
+        let had_synack = c.half(Side::Resp).sent_synack;
+        c.update(seg, side, &self.detect, &mut self.anomalies);
+        if c.attempt_open {
+            if !had_synack && c.half(Side::Resp).sent_synack {
+                self.listeners.answered(c.resp, seg.ts);
+            }
+            if c.detect.established || c.first_rst.is_some() {
+                c.attempt_open = false;
+                let (resp, r) = (c.resp, resolution(c, seg.ts));
+                self.listeners.resolve(resp, r, seg.frame, &mut self.anomalies);
+            }
+        }
+        let c = &self.conns[idx];
         if !was_closed && c.is_closed() {
             // Closed connections only wait out TIME-WAIT: check again at close + 2*MSL rather
             // than at the (longer) deadline scheduled when the connection opened.
@@ -144,21 +178,40 @@ impl FlowTable {
             let deadline = seg.ts.add(Duration(self.cfg.msl.0.saturating_mul(2))).0;
             self.timers.push(Reverse((deadline, idx, id)));
         }
+        self.flush_anomalies(out);
     }
 
-    fn open(&mut self, seg: &Segment<'_>, out: &mut impl FnMut(Connection)) -> usize {
+    fn flush_anomalies(&mut self, out: &mut impl FnMut(Event<'_>)) {
+        for a in self.anomalies.drain(..) {
+            out(Event::Anomaly(&a));
+        }
+    }
+
+    /// Opens a connection for `seg`, or aggregates it when it is an attempt beyond the caps.
+    fn open(&mut self, seg: &Segment<'_>, dst: Endpoint, out: &mut impl FnMut(Event<'_>)) -> Option<usize> {
+        let attempt = seg.flags.is_syn_only();
+        if attempt && !self.listeners.may_track(&dst) {
+            self.listeners.aggregate(dst, seg.src, seg.frame, seg.ts, &mut self.anomalies);
+            self.stats.aggregated_segments += 1;
+            self.flush_anomalies(out);
+            return None;
+        }
         if self.conns.len() >= self.cfg.max_connections {
             self.evict_one(out);
         }
         let id = self.next_id;
         self.next_id += 1;
         self.stats.connections += 1;
-        let c = Connection::new(id, seg);
+        let mut c = Connection::new(id, seg);
         let deadline = seg.ts.add(self.timeout_for(&c)).0;
+        if attempt {
+            c.attempt_open = true;
+            self.listeners.attempt(c.resp, seg.src, seg.frame, seg.ts, &mut self.anomalies);
+        }
         let idx = self.conns.insert(c);
         self.timers.push(Reverse((deadline, idx, id)));
         self.stats.peak_tracked = self.stats.peak_tracked.max(self.conns.len() as u64);
-        idx
+        Some(idx)
     }
 
     fn remove(&mut self, idx: usize) -> Connection {
@@ -170,52 +223,81 @@ impl FlowTable {
         c
     }
 
+    /// Runs a record's end rules, resolves its attempt and hands everything out.
+    fn end(&mut self, mut c: Connection, why: EndReason, out: &mut impl FnMut(Event<'_>)) {
+        c.finish(why, &self.detect, &mut self.anomalies);
+        if c.attempt_open {
+            c.attempt_open = false;
+            let r = resolution(&c, c.last_ts);
+            self.listeners.resolve(c.resp, r, c.last_frame, &mut self.anomalies);
+        }
+        self.flush_anomalies(out);
+        out(Event::Connection(&c));
+    }
+
     /// Ends connections whose idle deadline has passed.
-    fn expire(&mut self, out: &mut impl FnMut(Connection)) {
+    fn expire(&mut self, out: &mut impl FnMut(Event<'_>)) {
         while let Some(&Reverse((deadline, idx, id))) = self.timers.peek() {
             if deadline > self.now.0 {
                 break;
             }
             self.timers.pop();
-            let Some(c) = self.conns.get(idx).filter(|c| c.id == id) else {
-                continue;
-            };
+            let Some(c) = self.conns.get(idx).filter(|c| c.id == id) else { continue };
             let real = c.last_ts.add(self.timeout_for(c)).0;
             if real > self.now.0 {
                 self.timers.push(Reverse((real, idx, id)));
                 continue;
             }
-            let mut c = self.remove(idx);
-            c.finish(EndReason::Timeout);
-            if c.end_reason == Some(EndReason::Timeout) {
+            let c = self.remove(idx);
+            if !c.is_closed() {
                 self.stats.timed_out += 1;
             }
-            out(c);
+            self.end(c, EndReason::Timeout, out);
         }
     }
 
     /// Evicts the connection whose timer is due soonest.
-    fn evict_one(&mut self, out: &mut impl FnMut(Connection)) {
+    fn evict_one(&mut self, out: &mut impl FnMut(Event<'_>)) {
         while let Some(Reverse((_, idx, id))) = self.timers.pop() {
             if self.conns.get(idx).is_some_and(|c| c.id == id) {
-                let mut c = self.remove(idx);
-                c.finish(EndReason::Evicted);
+                let c = self.remove(idx);
                 self.stats.evicted += 1;
-                out(c);
+                self.end(c, EndReason::Evicted, out);
                 return;
             }
         }
     }
 
-    /// Ends every remaining connection (end of capture), in id order.
-    pub fn finish(&mut self, out: &mut impl FnMut(Connection)) {
+    /// Ends every remaining connection (end of capture), in id order, then the listener episodes.
+    pub fn finish(&mut self, out: &mut impl FnMut(Event<'_>)) {
         let mut rest: Vec<Connection> = self.conns.drain().collect();
         self.map.clear();
         self.timers.clear();
         rest.sort_unstable_by_key(|c| c.id);
-        for mut c in rest {
-            c.finish(EndReason::CaptureEnd);
-            out(c);
+        for c in rest {
+            self.end(c, EndReason::CaptureEnd, out);
         }
+        let now = self.now;
+        self.listeners.finish(now, &mut self.anomalies);
+        self.flush_anomalies(out);
+    }
+}
+
+/// What the listener rules need to know about a finished attempt.
+fn resolution(c: &Connection, at: Timestamp) -> Resolution {
+    let (o, r) = (c.half[0].options, c.half[1].options);
+    let options_stripped = match (o, r) {
+        (Some(o), Some(r)) => {
+            !o.timestamps && (o.wscale.is_some() || o.sack_permitted) && r.wscale.is_none() && !r.sack_permitted
+        }
+        _ => false,
+    };
+    Resolution {
+        completed: c.detect.established,
+        answered: c.half(Side::Resp).sent_synack || c.half(Side::Resp).rsts > 0,
+        synack_repeated: c.detect.synacks.count > 1,
+        options_stripped,
+        started: c.first_ts,
+        at,
     }
 }

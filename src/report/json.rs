@@ -8,7 +8,10 @@ use serde::Serialize;
 
 use super::{InputFile, RunInfo, Sink};
 use crate::analyzer::{ListenerCounts, Summary};
+use crate::detect::{Anomaly, AnomalyKind, Severity};
+use crate::event::Event;
 use crate::flow::{Connection, EndReason, Half, Handshake, Side};
+use crate::tcp::TcpState;
 use crate::time::{Duration, Timestamp};
 use crate::wire::{SkipReason, TunnelKind};
 
@@ -77,6 +80,16 @@ pub struct ConnRecord<'a> {
     pub first_rst: Option<Side>,
     /// How the record ended.
     pub end_reason: Option<EndReason>,
+    /// The originator's final RFC 9293 state (at its last segment; timers not applied).
+    pub orig_state: TcpState,
+    /// The responder's final state.
+    pub resp_state: TcpState,
+    /// Anomaly ids raised on this connection, in the order first seen.
+    pub anomalies: Vec<AnomalyKind>,
+    /// Occurrences per anomaly id.
+    pub anomaly_counts: BTreeMap<&'static str, u32>,
+    /// Segments the receiver's state could not accept (state-machine "unexpected segment").
+    pub unexpected_segments: u32,
 }
 
 impl<'a> From<&'a Connection> for ConnRecord<'a> {
@@ -115,6 +128,51 @@ impl<'a> From<&'a Connection> for ConnRecord<'a> {
             first_fin: c.first_fin,
             first_rst: c.first_rst,
             end_reason: c.end_reason,
+            orig_state: c.tcp.end(Side::Orig).state,
+            resp_state: c.tcp.end(Side::Resp).state,
+            anomalies: c.detect.counts.iter().map(|(k, _)| *k).collect(),
+            anomaly_counts: c.detect.counts.iter().map(|(k, n)| (k.id(), *n)).collect(),
+            unexpected_segments: c.unexpected.0,
+        }
+    }
+}
+
+/// The JSON form of an anomaly.
+#[derive(Serialize)]
+pub struct AnomalyRecord<'a> {
+    /// Always `anomaly`.
+    #[serde(rename = "type")]
+    pub kind_type: &'static str,
+    /// Stable id.
+    pub kind: AnomalyKind,
+    /// Severity.
+    pub severity: Severity,
+    /// Connection concerned.
+    pub conn_id: Option<u64>,
+    /// Listener address (the responder for connection anomalies).
+    pub listener_addr: Option<String>,
+    /// Listener port.
+    pub listener_port: Option<u16>,
+    /// First frame showing it.
+    pub frame: u64,
+    /// Its time.
+    pub ts: Timestamp,
+    /// Kind-specific facts (documented in `tcpaudit explain <id>`).
+    pub detail: &'a serde_json::Map<String, serde_json::Value>,
+}
+
+impl<'a> From<&'a Anomaly> for AnomalyRecord<'a> {
+    fn from(a: &'a Anomaly) -> Self {
+        AnomalyRecord {
+            kind_type: "anomaly",
+            kind: a.kind,
+            severity: a.severity,
+            conn_id: a.conn_id,
+            listener_addr: a.listener.map(|l| l.addr.to_string()),
+            listener_port: a.listener.map(|l| l.port),
+            frame: a.frame,
+            ts: a.ts,
+            detail: &a.detail,
         }
     }
 }
@@ -173,6 +231,12 @@ pub struct SummaryRecord<'a> {
     pub table: crate::flow::FlowStats,
     /// Busiest listeners (at most 10).
     pub top_listeners: Vec<ListenerRecord>,
+    /// Anomaly events reported, by id.
+    pub anomalies: BTreeMap<&'static str, u64>,
+    /// Anomaly occurrences counted on connection records, by id.
+    pub anomaly_occurrences: BTreeMap<&'static str, u64>,
+    /// Half-open attempts counted per listener instead of tracked, because the caps were hit.
+    pub aggregated_attempts: u64,
     /// Capture errors.
     pub errors: &'a [String],
 }
@@ -224,6 +288,17 @@ impl<'a> SummaryRecord<'a> {
                     counts,
                 })
                 .collect(),
+            anomalies: AnomalyKind::ALL
+                .iter()
+                .filter(|k| s.anomaly_events[k.index()] > 0)
+                .map(|k| (k.id(), s.anomaly_events[k.index()]))
+                .collect(),
+            anomaly_occurrences: AnomalyKind::ALL
+                .iter()
+                .filter(|k| s.anomaly_occurrences[k.index()] > 0)
+                .map(|k| (k.id(), s.anomaly_occurrences[k.index()]))
+                .collect(),
+            aggregated_attempts: s.aggregated_attempts,
             errors: &run.errors,
         }
     }
@@ -242,8 +317,11 @@ impl<W: Write> JsonSink<W> {
 }
 
 impl<W: Write> Sink for JsonSink<W> {
-    fn connection(&mut self, c: &Connection) -> io::Result<()> {
-        serde_json::to_writer(&mut self.out, &ConnRecord::from(c))?;
+    fn event(&mut self, e: &Event<'_>) -> io::Result<()> {
+        match e {
+            Event::Connection(c) => serde_json::to_writer(&mut self.out, &ConnRecord::from(*c))?,
+            Event::Anomaly(a) => serde_json::to_writer(&mut self.out, &AnomalyRecord::from(*a))?,
+        }
         self.out.write_all(b"\n")
     }
 

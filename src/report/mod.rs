@@ -6,12 +6,12 @@ mod terminal;
 
 use std::io;
 
-pub use json::{ConnRecord, JsonSink, SummaryRecord};
+pub use json::{AnomalyRecord, ConnRecord, JsonSink, SummaryRecord};
 pub use terminal::TableSink;
 
 use crate::analyzer::Summary;
 use crate::capture::FileFormat;
-use crate::flow::Connection;
+use crate::event::Event;
 
 /// One input file of the run.
 #[derive(Clone, Debug, serde::Serialize)]
@@ -50,10 +50,10 @@ pub struct RunInfo {
     pub skipped_records: u64,
 }
 
-/// Receives connection records and the final summary.
+/// Receives connection records, anomalies and the final summary.
 pub trait Sink {
-    /// One finished connection.
-    fn connection(&mut self, c: &Connection) -> io::Result<()>;
+    /// One finished connection or one anomaly.
+    fn event(&mut self, e: &Event<'_>) -> io::Result<()>;
     /// The end of the run.
     fn finish(&mut self, summary: &Summary, run: &RunInfo) -> io::Result<()>;
 }

@@ -9,7 +9,9 @@ use comfy_table::{Cell, CellAlignment, ContentArrangement, Table};
 
 use super::{RunInfo, Sink};
 use crate::analyzer::Summary;
-use crate::flow::{Connection, EndReason};
+use crate::detect::AnomalyKind;
+use crate::event::Event;
+use crate::flow::{Connection, EndReason, Side};
 use crate::time::{Duration, Timestamp};
 use crate::wire::{SkipReason, TunnelKind};
 
@@ -34,7 +36,8 @@ impl<W: Write> TableSink<W> {
 }
 
 impl<W: Write> Sink for TableSink<W> {
-    fn connection(&mut self, c: &Connection) -> io::Result<()> {
+    fn event(&mut self, e: &Event<'_>) -> io::Result<()> {
+        let Event::Connection(c) = e else { return Ok(()) };
         self.total += 1;
         if let Some(limit) = self.limit
             && self.rows.len() >= limit
@@ -45,7 +48,7 @@ impl<W: Write> Sink for TableSink<W> {
             }
             self.rows.pop_last();
         }
-        self.rows.insert(c.id, c.clone());
+        self.rows.insert(c.id, (*c).clone());
         Ok(())
     }
 
@@ -78,6 +81,7 @@ impl<W: Write> Sink for TableSink<W> {
             }
             writeln!(self.out, "\nTop listeners\n{t}")?;
         }
+        anomaly_tables(&mut self.out, s)?;
         if !self.rows.is_empty() {
             let mut t = table(&[
                 "id",
@@ -267,9 +271,67 @@ fn conn_row(c: &Connection, start: Timestamp) -> Vec<Cell> {
             .set_alignment(CellAlignment::Right),
         Cell::new(handshake),
         Cell::new(options(c)),
-        Cell::new(c.first_fin.map_or("-", |s| s.name())),
+        Cell::new(format!("{}\n{}", c.tcp.end(Side::Orig).state, c.tcp.end(Side::Resp).state)),
         Cell::new(end),
+        Cell::new(
+            c.detect.counts.iter().map(|(k, n)| if *n > 1 { format!("{k}×{n}") } else { k.to_string() }).collect::<Vec<_>>().join("\n"),
+        ),
     ]
+}
+
+/// Anomalies by kind, by listener, and the worst connections.
+fn anomaly_tables(out: &mut impl Write, s: &Summary) -> io::Result<()> {
+    let kinds: Vec<AnomalyKind> = AnomalyKind::ALL
+        .iter()
+        .copied()
+        .filter(|k| s.anomaly_events[k.index()] > 0 || s.anomaly_occurrences[k.index()] > 0)
+        .collect();
+    if kinds.is_empty() {
+        return writeln!(out, "\nNo anomalies.");
+    }
+    let mut t = table(&["anomaly", "severity", "reported", "occurrences", "meaning"]);
+    let mut sorted = kinds.clone();
+    sorted.sort_by_key(|k| (std::cmp::Reverse(k.severity()), std::cmp::Reverse(s.anomaly_events[k.index()])));
+    for k in sorted {
+        t.add_row(vec![
+            Cell::new(k.id()),
+            Cell::new(k.severity()),
+            num(s.anomaly_events[k.index()]),
+            num(s.anomaly_occurrences[k.index()].max(s.anomaly_events[k.index()])),
+            Cell::new(k.summary()),
+        ]);
+    }
+    writeln!(out, "\nAnomalies (`tcpaudit explain <id>` for details)\n{t}")?;
+    let mut by_listener: Vec<_> = s.anomalies_by_listener.iter().collect();
+    by_listener.sort_by_key(|(e, c)| (std::cmp::Reverse(c.iter().map(|n| *n as u64).sum::<u64>()), **e));
+    if !by_listener.is_empty() {
+        let mut t = table(&["listener", "anomalies"]);
+        for (e, counts) in by_listener.into_iter().take(10) {
+            let list: Vec<String> = AnomalyKind::ALL
+                .iter()
+                .filter(|k| counts[k.index()] > 0)
+                .map(|k| format!("{} {}", k.id(), counts[k.index()]))
+                .collect();
+            t.add_row(vec![Cell::new(e), Cell::new(list.join(", "))]);
+        }
+        writeln!(out, "\nAnomalies by listener\n{t}")?;
+    }
+    if !s.worst.is_empty() {
+        let mut t = table(&["id", "originator", "responder", "worst", "occurrences", "anomalies"]);
+        for (sev, n, id, o, r, kinds) in &s.worst {
+            let list: Vec<&str> = kinds.iter().map(|k| k.id()).collect();
+            t.add_row(vec![
+                Cell::new(id),
+                Cell::new(o),
+                Cell::new(r),
+                Cell::new(sev),
+                num(*n),
+                Cell::new(list.join(", ")),
+            ]);
+        }
+        writeln!(out, "\nWorst connections\n{t}")?;
+    }
+    Ok(())
 }
 
 /// Compact option summary: `mss 1460/1448 ws 7/7 sack ts`.

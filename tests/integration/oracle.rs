@@ -4,9 +4,10 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use tcpaudit::analyzer::{Analyzer, Summary};
+use tcpaudit::analyzer::{Analyzer, AnalyzerConfig, Summary};
 use tcpaudit::capture::CaptureSet;
-use tcpaudit::flow::{Connection, FlowConfig};
+use tcpaudit::event::Event;
+use tcpaudit::flow::Connection;
 
 /// The shared reference corpus, if present beside the repository.
 pub fn shared_pcaps() -> Option<PathBuf> {
@@ -29,12 +30,22 @@ pub fn corpus(root: &Path) -> Vec<PathBuf> {
 /// Analyses one capture with the library; returns its connections, summary and errors.
 pub fn analyse(path: &Path) -> (Vec<Connection>, Summary, Vec<String>) {
     let mut set = CaptureSet::open(&[path.to_string_lossy().into_owned()]);
-    let mut a = Analyzer::new(FlowConfig::default());
+    // Every attempt becomes a connection record (no half-open cap), so four-tuples can be
+    // compared one by one; the cap itself is tested on its own.
+    let mut cfg = AnalyzerConfig::default();
+    cfg.listeners.max_half_open_per_listener = u32::MAX;
+    cfg.listeners.max_half_open_total = u32::MAX;
+    let mut a = Analyzer::new(cfg);
     let mut conns = Vec::new();
+    let mut keep = |e: Event<'_>| {
+        if let Event::Connection(c) = e {
+            conns.push(c.clone());
+        }
+    };
     while let Some(p) = set.next_packet() {
-        a.push(&p, &mut |c| conns.push(c.clone()));
+        a.push(&p, &mut keep);
     }
-    let s = a.finish(&mut |c| conns.push(c.clone()));
+    let s = a.finish(&mut keep);
     conns.sort_by_key(|c| c.id);
     let errors = set.errors().iter().map(|e| e.to_string()).collect();
     (conns, s, errors)

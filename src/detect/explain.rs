@@ -1,0 +1,175 @@
+//! The long explanations behind `tcpaudit explain <id>`: what an anomaly means, why it matters,
+//! exactly how tcpaudit decides it, and which options tune it.
+
+use super::AnomalyKind;
+
+/// The explanation of one anomaly kind.
+#[derive(Clone, Copy, Debug)]
+pub struct Explanation {
+    /// What it means.
+    pub meaning: &'static str,
+    /// Why it matters.
+    pub why: &'static str,
+    /// Exactly how it is decided.
+    pub rule: &'static str,
+    /// Options that tune it (empty when it has none).
+    pub tuning: &'static str,
+}
+
+/// The explanation of `kind`.
+pub fn explain(kind: AnomalyKind) -> Explanation {
+    use AnomalyKind::*;
+    let (meaning, why, rule, tuning) = match kind {
+        SynRetransmission => (
+            "The initiator sent its SYN again with the same initial sequence number.",
+            "A repeated SYN means the first SYN or its SYN-ACK was lost or delayed: every copy costs the client its retransmission timeout (1 s, then 2 s, 4 s ... on Linux), so connection setup took seconds instead of a round trip.",
+            "A SYN without ACK from the originator whose sequence number equals its ISN, while the connection is not finished. Reported once per connection with the number of copies and the gaps between them (RFC 6298 §5.5 back-off; Linux tcp_syn_retries = 6).",
+            "",
+        ),
+        SynackRetransmission => (
+            "The responder sent its SYN-ACK again.",
+            "The server did not receive the third ACK in time and retransmitted with an exponential back-off (1, 2, 4, 8, 16 s on Linux, tcp_synack_retries = 5). Repeated SYN-ACKs that are never answered are what a SYN flood leaves in the half-open queue.",
+            "A SYN-ACK from the responder whose sequence number equals its ISN, seen more than once. Reported once with the copies and the gaps between them.",
+            "",
+        ),
+        MissingThirdAck => (
+            "The handshake was completed by data (or a FIN) instead of the pure ACK that should be its third step.",
+            "The third ACK tells the server that the client really asked for this connection: without it a delayed, stale SYN could open a connection nobody wants (the reason the handshake has three steps, RFC 9293 §3.5). A lost third ACK leaves the server in SYN-RECEIVED until data arrives; a middlebox that drops pure ACKs shows this on every connection.",
+            "The originator's first segment that acknowledges the responder's SYN carries payload or FIN, and the responder had sent a SYN-ACK. A handshake that never completes at all is half_open instead.",
+            "",
+        ),
+        HalfOpen => (
+            "The responder answered with SYN-ACK but the handshake never completed.",
+            "Each such connection holds an entry in the server's SYN queue (about 304 bytes on Linux) until the SYN-ACK retransmissions give up, 63 s by default. Many of them fill the queue: that is what a SYN flood does.",
+            "When the record ends (capture end, timeout), the responder is still in SYN-RECEIVED: it sent a SYN-ACK and saw neither an acknowledgment of it nor a RST.",
+            "--attempt-timeout",
+        ),
+        ConnectionRefused => (
+            "A SYN was answered by RST: no process listens on that port (or a firewall rejects).",
+            "The client gets ECONNREFUSED at once. A burst of them is a port scan or a service that is down.",
+            "A RST from the responder, acknowledging the originator's SYN (ack = ISN + 1), while the originator is in SYN-SENT (RFC 9293 §3.10.7.3). Zeek logs these as REJ.",
+            "",
+        ),
+        SimultaneousOpen => (
+            "Both ends sent a SYN before receiving the other's.",
+            "Rare outside NAT traversal and self-connects; RFC 9293 handles it with four segments and both ends in SYN-RECEIVED, which some middleboxes and stacks mishandle.",
+            "A SYN without ACK reaches an endpoint that has itself sent a SYN and is in SYN-SENT (RFC 9293 §3.5, figure 7).",
+            "",
+        ),
+        StaleSyn => (
+            "An old duplicate of this connection's SYN (same ISN) arrived after the connection had finished.",
+            "This is exactly the case the third handshake step exists for: without it the server would open a connection the client never asked for and wait for data that never comes. The detail shows how each side answered: a TIME-WAIT endpoint answers with an ACK of its old state, a listener answers with a SYN-ACK that the client then resets.",
+            "A SYN from the originator with its original ISN after both FINs (or a RST) were seen. Reported with the time since the close and the next two segments that answered it.",
+            "--msl",
+        ),
+        SynWithData => (
+            "A SYN carried payload.",
+            "Legitimate with TCP Fast Open (RFC 7413, with a cookie) and then reported as info; otherwise it forces the server to buffer data for an unverified peer and is a known evasion technique.",
+            "A SYN or SYN-ACK whose TCP payload length (from the IP header) is not zero. Severity info when the SYN carries a TFO cookie.",
+            "",
+        ),
+        InvalidFlags => (
+            "A segment carried a flag combination TCP gives no meaning: SYN+FIN, SYN+RST, FIN+RST, FIN without ACK, no flags at all (null), or FIN+PSH+URG (Xmas).",
+            "No TCP stack sends these; scanners (nmap -sF, -sN, -sX) and fuzzers do, to fingerprint operating systems or slip past stateless filters.",
+            "Any segment whose control bits are not one of: SYN, SYN+ACK, RST (±ACK), FIN+ACK, ACK. The detail names the combination.",
+            "",
+        ),
+        SynFlood => (
+            "Many connection attempts from many sources to one listener, almost none of which completed.",
+            "A SYN flood fills the listener's half-open queue so real clients cannot connect (RFC 4987). Counting half-open connections rather than SYN packets keeps a busy but healthy service from looking like one.",
+            "Per listener, attempts (connections opened by a SYN) are half-open until they complete, are refused or reset, or leave the table. A flood starts when the half-open count reaches --flood-half-open, the share of completed attempts in the last --flood-window is at most --flood-max-completion, and at least --flood-min-sources distinct sources were seen; it ends when the half-open count falls below half the threshold or the capture ends. Reported at the end with rate, distinct sources (estimated above a few hundred), completion ratio, top sources, start and end. Attempts beyond the tracking caps are counted here instead of as connection records.",
+            "--flood-half-open, --flood-min-sources, --flood-max-completion, --flood-window, --max-half-open",
+        ),
+        HalfOpenBacklog => (
+            "A listener's half-open connections crossed the backlog threshold.",
+            "Linux drops SYNs (or, with tcp_syncookies = 1, answers with cookies) once the SYN queue of a listener is full; the smallest queue is 128 (tcp_max_syn_backlog minimum).",
+            "The listener's half-open count (as for syn_flood) reaches --backlog; reported when it falls below again or at capture end, with the peak and when it was reached.",
+            "--backlog",
+        ),
+        ListenQueueOverflow => (
+            "A listener answered some SYNs but left others without any answer.",
+            "A listening socket whose accept queue or SYN queue is full silently drops new SYNs while still answering retransmissions of others: clients see connection delays of 1, 3, 7 s.",
+            "A connection attempt ends without SYN-ACK or RST while the same listener sent a SYN-ACK to another attempt within --flood-window of it. Reported per listener at the end with the number of unanswered and answered attempts.",
+            "--flood-window",
+        ),
+        Syncookies => (
+            "The listener's SYN-ACKs look like SYN cookies (a heuristic).",
+            "With cookies (Linux tcp_syncookies) the server keeps no state for half-open connections, so it survives a flood, but it cannot retransmit SYN-ACKs and drops window scaling and SACK for clients without timestamps, which slows those connections.",
+            "While the listener is in a flood or backlog episode: at least 3 SYN-ACKs without window scale and SACK although a SYN without timestamps offered them (Linux tcp_input.c clears the options then), or no SYN-ACK retransmission for unanswered attempts when the queue peaked at 16 or more. A heuristic: the detail gives the evidence counts.",
+            "",
+        ),
+        PrematureReuse2msl => (
+            "A four-tuple was used by a new connection within 2*MSL of the previous connection's close.",
+            "TIME-WAIT lasts 2*MSL so that segments of the old connection die out before the same four-tuple carries a new one; reusing it early risks old data being accepted by the new connection. RFC 6191 makes it safe when the new SYN's timestamp (or, without timestamps, its ISN) is greater than the old connection's.",
+            "A SYN with a new ISN on a four-tuple whose previous incarnation closed (both FINs) less than 2*MSL earlier. The detail says which side held TIME-WAIT (the side that sent the first FIN), the gap, and whether RFC 6191 makes the reuse safe.",
+            "--msl",
+        ),
+        TimewaitAssassination => (
+            "A RST ended an endpoint's TIME-WAIT before 2*MSL.",
+            "RFC 1337 describes how a RST (often an answer to an old duplicate) kills TIME-WAIT early, after which old duplicates can corrupt a new connection on the same four-tuple. Linux accepts such RSTs by default (tcp_rfc1337 = 0).",
+            "A RST that is not out of window reaches an endpoint in TIME-WAIT.",
+            "--msl",
+        ),
+        RstAbort => (
+            "An established connection was ended by RST instead of the FIN exchange.",
+            "An abort discards data still in flight or unread and tells the application 'connection reset by peer': a crashed process, a timeout in a proxy or load balancer, or SO_LINGER 0.",
+            "A RST from an endpoint in a synchronized state other than TIME-WAIT. The detail gives the sender, its state and where the RST fell in the receiver's window (RFC 5961).",
+            "",
+        ),
+        RstAfterClose => (
+            "A RST answered a segment that reached an endpoint that had already closed or aborted.",
+            "Usually harmless (a late segment after an abort), but a stream of them means one side keeps talking to a connection the other has forgotten.",
+            "A RST from an endpoint already CLOSED (after its own RST, or after the close completed) on a connection that was established or closed.",
+            "",
+        ),
+        CloseWaitStuck => (
+            "One side acknowledged the peer's FIN and never sent its own.",
+            "CLOSE-WAIT ends only when the application calls close(); a socket that stays there is an application bug (a leaked socket or file descriptor), and many of them exhaust file descriptors or ports.",
+            "An endpoint in CLOSE-WAIT for at least --close-wait-timeout while the capture goes on, or at least 1 s when the record ends.",
+            "--close-wait-timeout",
+        ),
+        HalfClose => (
+            "Data kept flowing from one side after the other side's FIN.",
+            "A FIN closes one direction only (RFC 9293 §3.6): clients that send a request and shut down their writing side rely on this. Informational.",
+            "A segment with payload from an endpoint after the peer's FIN, before its own.",
+            "",
+        ),
+        SimultaneousClose => (
+            "Both sides sent FIN before seeing the other's.",
+            "Both ends pass through CLOSING and both end in TIME-WAIT, holding the four-tuple on both hosts for 2*MSL. Informational.",
+            "A FIN reaches an endpoint in FIN-WAIT-1 without acknowledging that endpoint's FIN.",
+            "",
+        ),
+        ChallengeAck => (
+            "An endpoint answered an in-window but inexact RST with a plain ACK (an RFC 5961 challenge ACK).",
+            "RFC 5961 makes blind RST injection hard: only a RST at exactly RCV.NXT resets, one merely inside the window is challenged. Seeing challenge ACKs means someone sent RSTs with guessed sequence numbers, or a middlebox rewrote them.",
+            "After a RST whose sequence number lies inside the receiver's window but is not RCV.NXT, the receiver's next segment is a pure ACK.",
+            "",
+        ),
+        RstInjectionSuspected => (
+            "A RST that probably did not come from the endpoint it claims.",
+            "Middleboxes and censors inject RSTs to kill connections; their TTL and IP ID rarely match the real endpoint's.",
+            "A RST whose TTL differs from its direction's first TTL by more than --ttl-tolerance, or whose IPv4 ID jumps more than 2048 from the direction's last ID, after at least one other segment from that side; or payload from a side after its own RST was accepted.",
+            "--ttl-tolerance",
+        ),
+        TtlAnomaly => (
+            "A segment's TTL (hop limit) differs from the rest of its direction.",
+            "Within one connection the path rarely changes; a different TTL points to a route change, a load balancer, or a forged segment.",
+            "A segment whose TTL differs from its direction's first TTL by more than --ttl-tolerance.",
+            "--ttl-tolerance",
+        ),
+        Keepalive => (
+            "A keep-alive probe on an idle connection.",
+            "Keep-alives (RFC 9293 §3.8.4, off by default, two hours on Linux) detect dead peers and keep NAT state alive. Informational; see keepalive_timeout for probes nobody answers.",
+            "A segment with no SYN, FIN or RST, at most one byte of payload, and sequence number SND.NXT - 1, from a synchronized endpoint while the peer's window is not zero (a zero-window probe looks the same).",
+            "",
+        ),
+        KeepaliveTimeout => (
+            "Keep-alive probes went unanswered until the prober gave up.",
+            "The peer is gone (crashed, unplugged, or a NAT forgot the mapping); the prober resets the connection after tcp_keepalive_probes (9 on Linux) unanswered probes.",
+            "The prober sends a RST after at least one unanswered probe, or the record ends with at least 2 unanswered probes.",
+            "",
+        ),
+    };
+    Explanation { meaning, why, rule, tuning }
+}

@@ -1,0 +1,171 @@
+//! The anomaly catalogue: stable ids, severities, scopes and the explanations `tcpaudit explain`
+//! prints. The ids are part of tcpaudit's interface and are never renamed.
+
+use std::fmt;
+
+use serde::{Serialize, Serializer};
+
+/// How serious an anomaly is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Severity {
+    /// A normal protocol event worth a row.
+    Info,
+    /// Unusual, often benign or a capture artefact.
+    Notice,
+    /// A likely problem or an attack indicator.
+    Warning,
+    /// A protocol violation, evasion or corruption.
+    Error,
+}
+
+impl Severity {
+    /// `info`, `notice`, `warning` or `error`.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Severity::Info => "info",
+            Severity::Notice => "notice",
+            Severity::Warning => "warning",
+            Severity::Error => "error",
+        }
+    }
+}
+
+impl Serialize for Severity {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.name())
+    }
+}
+
+impl fmt::Display for Severity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// What an anomaly is about.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Scope {
+    /// One connection.
+    Connection,
+    /// A listening endpoint (server address and port), over a window of time.
+    Listener,
+}
+
+macro_rules! catalogue {
+    ($( $variant:ident = $id:literal, $sev:ident, $scope:ident, $summary:literal; )*) => {
+        /// Every anomaly tcpaudit reports.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        #[repr(u8)]
+        pub enum AnomalyKind {
+            $(
+                #[doc = $summary]
+                $variant,
+            )*
+        }
+
+        impl AnomalyKind {
+            /// All kinds, in catalogue order.
+            pub const ALL: &'static [AnomalyKind] = &[$(AnomalyKind::$variant),*];
+
+            /// The stable snake_case id (JSON `"kind"`).
+            pub const fn id(self) -> &'static str {
+                match self { $(AnomalyKind::$variant => $id,)* }
+            }
+
+            /// Default severity.
+            pub const fn severity(self) -> Severity {
+                match self { $(AnomalyKind::$variant => Severity::$sev,)* }
+            }
+
+            /// Connection or listener.
+            pub const fn scope(self) -> Scope {
+                match self { $(AnomalyKind::$variant => Scope::$scope,)* }
+            }
+
+            /// One line for `tcpaudit explain`.
+            pub const fn summary(self) -> &'static str {
+                match self { $(AnomalyKind::$variant => $summary,)* }
+            }
+        }
+    };
+}
+
+catalogue! {
+    SynRetransmission = "syn_retransmission", Notice, Connection,
+        "The initiator repeated its SYN (same ISN): the SYN or the SYN-ACK was lost or late.";
+    SynackRetransmission = "synack_retransmission", Notice, Connection,
+        "The responder repeated its SYN-ACK: it did not get the third ACK in time.";
+    MissingThirdAck = "missing_third_ack", Warning, Connection,
+        "The pure ACK completing the handshake never appeared.";
+    HalfOpen = "half_open", Warning, Connection,
+        "SYN-ACK sent, but the handshake never completed.";
+    ConnectionRefused = "connection_refused", Notice, Connection,
+        "A SYN was answered by RST: nothing listens on that port.";
+    SimultaneousOpen = "simultaneous_open", Notice, Connection,
+        "Both ends sent SYN before seeing the other's (RFC 9293 figure 7).";
+    StaleSyn = "stale_syn", Warning, Connection,
+        "An old duplicate SYN of a finished incarnation arrived (same ISN).";
+    SynWithData = "syn_with_data", Notice, Connection,
+        "A SYN carried payload (TCP Fast Open, or an evasion attempt).";
+    InvalidFlags = "invalid_flags", Error, Connection,
+        "A segment carried an impossible flag combination (SYN+FIN, SYN+RST, FIN without ACK, null, Xmas).";
+    SynFlood = "syn_flood", Error, Listener,
+        "Many half-open connections from many sources to one listener, almost none completed.";
+    HalfOpenBacklog = "half_open_backlog", Warning, Listener,
+        "A listener's half-open connections crossed the backlog threshold.";
+    ListenQueueOverflow = "listen_queue_overflow", Warning, Listener,
+        "A listener answered some SYNs but left others unanswered: its queue was full.";
+    Syncookies = "syncookies", Notice, Listener,
+        "SYN-ACKs look stateless (SYN cookies): options dropped, no retransmission (heuristic).";
+    PrematureReuse2msl = "premature_reuse_2msl", Warning, Connection,
+        "A four-tuple was reused within 2*MSL of the previous incarnation's close.";
+    TimewaitAssassination = "timewait_assassination", Warning, Connection,
+        "A RST ended a TIME-WAIT early (RFC 1337 hazard).";
+    RstAbort = "rst_abort", Notice, Connection,
+        "An established connection was ended by RST instead of the FIN exchange.";
+    RstAfterClose = "rst_after_close", Info, Connection,
+        "RSTs answered segments for a connection the receiver had already closed or aborted.";
+    CloseWaitStuck = "close_wait_stuck", Warning, Connection,
+        "One side acknowledged the peer's FIN and never sent its own.";
+    HalfClose = "half_close", Info, Connection,
+        "Data kept flowing after the other direction's FIN (a half-closed connection).";
+    SimultaneousClose = "simultaneous_close", Info, Connection,
+        "Both ends sent FIN before seeing the other's.";
+    ChallengeAck = "challenge_ack", Notice, Connection,
+        "An ACK answered an in-window but inexact RST or a SYN (RFC 5961 challenge ACK).";
+    RstInjectionSuspected = "rst_injection_suspected", Warning, Connection,
+        "A RST whose TTL or IP ID does not fit the sender's other segments: probably forged.";
+    TtlAnomaly = "ttl_anomaly", Notice, Connection,
+        "A segment's TTL (hop limit) differs from the rest of its direction.";
+    Keepalive = "keepalive", Info, Connection,
+        "A keep-alive probe: an idle connection checked that its peer is still there.";
+    KeepaliveTimeout = "keepalive_timeout", Warning, Connection,
+        "Keep-alive probes went unanswered until the prober gave up.";
+}
+
+impl AnomalyKind {
+    /// Looks an id up.
+    pub fn from_id(id: &str) -> Option<AnomalyKind> {
+        Self::ALL.iter().copied().find(|k| k.id() == id)
+    }
+
+    /// Index for per-kind counters.
+    pub const fn index(self) -> usize {
+        self as usize
+    }
+
+    /// Number of kinds.
+    pub const COUNT: usize = Self::ALL.len();
+}
+
+impl Serialize for AnomalyKind {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.id())
+    }
+}
+
+impl fmt::Display for AnomalyKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.id())
+    }
+}

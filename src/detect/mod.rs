@@ -1,0 +1,193 @@
+//! Anomaly detection: one file per family, each rule named by its stable id and citing its
+//! source. Connection rules run on every segment after the state machine, and once when the
+//! connection ends; listener rules ([`flood`]) aggregate over time per listening endpoint.
+
+mod explain;
+pub(crate) mod flood;
+pub(crate) mod handshake;
+mod kind;
+pub(crate) mod sanity;
+pub(crate) mod teardown;
+pub(crate) mod transfer;
+
+pub use explain::{Explanation, explain};
+pub use flood::{ListenerConfig, ListenerTracker};
+pub use kind::{AnomalyKind, Scope, Severity};
+
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use crate::flow::Endpoint;
+use crate::time::{Duration, Timestamp};
+
+/// One reported anomaly.
+#[derive(Clone, Debug, Serialize)]
+pub struct Anomaly {
+    /// Stable id.
+    pub kind: AnomalyKind,
+    /// Severity (usually the kind's default).
+    pub severity: Severity,
+    /// The connection it concerns (connection-scoped anomalies).
+    pub conn_id: Option<u64>,
+    /// The listener it concerns (listener-scoped anomalies, and the responder of a connection).
+    #[serde(skip)]
+    pub listener: Option<Endpoint>,
+    /// First frame showing it.
+    pub frame: u64,
+    /// Time of that frame.
+    pub ts: Timestamp,
+    /// Kind-specific facts.
+    pub detail: Map<String, Value>,
+}
+
+impl Anomaly {
+    /// A new anomaly with the kind's default severity and an empty detail.
+    pub fn new(kind: AnomalyKind, frame: u64, ts: Timestamp) -> Self {
+        Anomaly {
+            kind,
+            severity: kind.severity(),
+            conn_id: None,
+            listener: None,
+            frame,
+            ts,
+            detail: Map::new(),
+        }
+    }
+
+    /// Adds a detail field.
+    pub fn with(mut self, key: &str, value: impl Into<Value>) -> Self {
+        self.detail.insert(key.to_string(), value.into());
+        self
+    }
+}
+
+/// Reports `a` for connection `c`: the first anomaly of its kind on the connection goes to
+/// `out`, later ones are only counted on the record.
+pub(crate) fn raise(c: &mut crate::flow::Connection, mut a: Anomaly, out: &mut Vec<Anomaly>) {
+    a.conn_id = Some(c.id);
+    a.listener = Some(c.resp);
+    if c.detect.count(a.kind) {
+        out.push(a);
+    }
+}
+
+/// Seconds as a JSON number with microsecond precision.
+pub(crate) fn secs(d: Duration) -> Value {
+    let us = d.0 / 1000;
+    serde_json::Number::from_f64(us as f64 / 1e6).map_or(Value::Null, Value::Number)
+}
+
+/// Thresholds of the connection rules. Defaults are documented with their sources in
+/// `tcpaudit explain`.
+#[derive(Clone, Copy, Debug)]
+pub struct DetectConfig {
+    /// Maximum segment lifetime: TIME-WAIT lasts 2*MSL (RFC 9293 §3.4.2).
+    pub msl: Duration,
+    /// Time in CLOSE-WAIT after which `close_wait_stuck` is raised while the capture goes on
+    /// (default 60 s, the mirror image of Linux's `tcp_fin_timeout` for FIN-WAIT-2).
+    pub close_wait_timeout: Duration,
+    /// Time in CLOSE-WAIT at the end of the capture that counts as stuck (default 1 s).
+    pub close_wait_at_end: Duration,
+    /// TTL difference from a direction's first TTL tolerated before `ttl_anomaly` (default 1).
+    pub ttl_tolerance: u8,
+    /// Unanswered keep-alive probes after which ending the connection is `keepalive_timeout`
+    /// (default 2; Linux gives up after `tcp_keepalive_probes` = 9).
+    pub keepalive_unanswered: u32,
+}
+
+impl Default for DetectConfig {
+    fn default() -> Self {
+        DetectConfig {
+            msl: Duration::from_secs(30),
+            close_wait_timeout: Duration::from_secs(60),
+            close_wait_at_end: Duration::from_secs(1),
+            ttl_tolerance: 1,
+            keepalive_unanswered: 2,
+        }
+    }
+}
+
+/// A repeated handshake segment: when it was first repeated and the gaps between repeats.
+#[derive(Clone, Debug, Default)]
+pub struct Repeats {
+    /// Copies seen, the original included.
+    pub count: u32,
+    /// Time of the previous copy.
+    pub last_ts: Option<Timestamp>,
+    /// Frame and time of the first copy.
+    pub first: Option<(u64, Timestamp)>,
+    /// Frame of the first repeat.
+    pub first_repeat: Option<(u64, Timestamp)>,
+    /// Gaps between consecutive copies, seconds (at most 8 kept).
+    pub gaps: Vec<Duration>,
+    /// Already reported.
+    pub reported: bool,
+}
+
+impl Repeats {
+    fn see(&mut self, frame: u64, ts: Timestamp) {
+        self.count += 1;
+        if self.first.is_none() {
+            self.first = Some((frame, ts));
+        }
+        if let Some(prev) = self.last_ts {
+            if self.first_repeat.is_none() {
+                self.first_repeat = Some((frame, ts));
+            }
+            if self.gaps.len() < 8 {
+                self.gaps.push(ts.since(prev));
+            }
+        }
+        self.last_ts = Some(ts);
+    }
+}
+
+/// Per-connection detector state.
+#[derive(Clone, Debug, Default)]
+pub struct ConnDetect {
+    /// Copies of the originator's SYN (same ISN).
+    pub syns: Repeats,
+    /// Copies of the responder's SYN-ACK (same ISN).
+    pub synacks: Repeats,
+    /// The handshake completed (the originator acknowledged the responder's SYN).
+    pub established: bool,
+    /// The originator sent a pure ACK of the SYN-ACK.
+    pub pure_third_ack: bool,
+    /// First TTL and IPv4 ID seen per side.
+    pub ttl: [Option<u8>; 2],
+    /// Last IPv4 ID per side.
+    pub ip_id: [Option<u16>; 2],
+    /// A stale SYN waiting for the peer's answer: (frame, ts, sender side index, answers so far).
+    pub stale: Option<(u64, Timestamp, usize, Vec<Value>)>,
+    /// An in-window RST waiting for a challenge ACK: (frame, receiver side index).
+    pub rst_in_window: Option<(u64, usize)>,
+    /// Keep-alive probes per side left unanswered so far.
+    pub unanswered_probes: [u32; 2],
+    /// First unanswered probe per side.
+    pub first_probe: [Option<(u64, Timestamp)>; 2],
+    /// An accepted RST from this side was seen (index), with its frame.
+    pub rst_accepted_from: Option<(usize, u64)>,
+    /// Per-kind counts for this connection (kinds in first-seen order).
+    pub counts: Vec<(AnomalyKind, u32)>,
+}
+
+impl ConnDetect {
+    /// Counts one occurrence; true if it is the first of its kind on this connection.
+    pub fn count(&mut self, kind: AnomalyKind) -> bool {
+        match self.counts.iter_mut().find(|(k, _)| *k == kind) {
+            Some((_, n)) => {
+                *n += 1;
+                false
+            }
+            None => {
+                self.counts.push((kind, 1));
+                true
+            }
+        }
+    }
+
+    /// Whether this connection raised `kind`.
+    pub fn has(&self, kind: AnomalyKind) -> bool {
+        self.counts.iter().any(|(k, _)| *k == kind)
+    }
+}

@@ -1,0 +1,7 @@
+//! The reference TCP state machine (RFC 9293), replayed for both endpoints from the wire.
+
+mod machine;
+mod state;
+
+pub use machine::{EndState, Machine, MachineEvent, RstFit, SegClass, SegFacts};
+pub use state::TcpState;
