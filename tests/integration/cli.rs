@@ -40,10 +40,9 @@ fn table_is_limited_and_all_lifts_the_limit() {
 fn json_lines_carry_a_type_on_every_object() {
     let (code, recs, _) = analyze_json(&[&fixture("generated/mixed.pcap")]);
     assert_eq!(code, 0);
-    assert!(
-        recs.iter()
-            .all(|r| r["type"] == "connection" || r["type"] == "summary")
-    );
+    let types = ["connection", "summary", "anomaly"];
+    assert!(recs.iter().all(|r| types.iter().any(|t| r["type"] == *t)));
+    assert!(recs.iter().any(|r| r["type"] == "anomaly"));
     let s = summary(&recs);
     assert_eq!(s["connections"], 348);
     assert_eq!(s["packets"], 7635);
