@@ -63,7 +63,8 @@ pub struct Summary {
     /// counts the rest).
     pub anomaly_occurrences: [u64; AnomalyKind::COUNT],
     /// Anomaly events per listener and kind.
-    pub anomalies_by_listener: HashMap<Endpoint, [u32; AnomalyKind::COUNT], foldhash::fast::RandomState>,
+    pub anomalies_by_listener:
+        HashMap<Endpoint, [u32; AnomalyKind::COUNT], foldhash::fast::RandomState>,
     /// The connections with the most severe and most numerous anomalies (at most 10):
     /// (highest severity, occurrences, id, originator, responder, kinds).
     pub worst: Vec<(Severity, u64, u64, Endpoint, Endpoint, Vec<AnomalyKind>)>,
@@ -102,7 +103,9 @@ impl Summary {
         if let Some(l) = a.listener {
             let n = self.anomalies_by_listener.len();
             if n < MAX_LISTENERS || self.anomalies_by_listener.contains_key(&l) {
-                self.anomalies_by_listener.entry(l).or_insert([0; AnomalyKind::COUNT])[a.kind.index()] += 1;
+                self.anomalies_by_listener
+                    .entry(l)
+                    .or_insert([0; AnomalyKind::COUNT])[a.kind.index()] += 1;
             }
         }
     }
@@ -119,11 +122,21 @@ impl Summary {
                 total += *n as u64;
                 sev = sev.max(k.severity());
             }
-            let entry = (sev, total, c.id, c.orig, c.resp, c.detect.counts.iter().map(|(k, _)| *k).collect());
-            let worse = |a: &(Severity, u64, u64, Endpoint, Endpoint, Vec<AnomalyKind>)| (a.0, a.1, std::cmp::Reverse(a.2));
-            if self.worst.len() < 10 || self.worst.last().is_some_and(|w| worse(w) < worse(&entry)) {
+            let entry = (
+                sev,
+                total,
+                c.id,
+                c.orig,
+                c.resp,
+                c.detect.counts.iter().map(|(k, _)| *k).collect(),
+            );
+            let worse = |a: &(Severity, u64, u64, Endpoint, Endpoint, Vec<AnomalyKind>)| {
+                (a.0, a.1, std::cmp::Reverse(a.2))
+            };
+            if self.worst.len() < 10 || self.worst.last().is_some_and(|w| worse(w) < worse(&entry))
+            {
                 self.worst.push(entry);
-                self.worst.sort_by(|a, b| worse(b).cmp(&worse(a)));
+                self.worst.sort_by_key(|w| std::cmp::Reverse(worse(w)));
                 self.worst.truncate(10);
             }
         }

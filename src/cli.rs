@@ -85,7 +85,7 @@ pub struct AnalyzeArgs {
     pub ttl_tolerance: u8,
 
     /// Half-open attempts to one listener at which a `syn_flood` may start.
-    #[arg(long, default_value_t = 64, value_name = "N")]
+    #[arg(long, default_value_t = 32, value_name = "N")]
     pub flood_half_open: u32,
 
     /// Distinct sources a `syn_flood` needs.
@@ -114,15 +114,25 @@ impl AnalyzeArgs {
     pub fn config(&self) -> Result<AnalyzerConfig, String> {
         let flow = self.flow_config()?;
         if !(0.0..=1.0).contains(&self.flood_max_completion) {
-            return Err(format!("--flood-max-completion must be between 0 and 1, not {}", self.flood_max_completion));
+            return Err(format!(
+                "--flood-max-completion must be between 0 and 1, not {}",
+                self.flood_max_completion
+            ));
         }
-        if !(self.flood_window.is_finite() && self.flood_window >= 1.0 && self.flood_window <= 16.0) {
-            return Err(format!("--flood-window must be between 1 and 16 seconds, not {}", self.flood_window));
+        if !(self.flood_window.is_finite() && self.flood_window >= 1.0 && self.flood_window <= 16.0)
+        {
+            return Err(format!(
+                "--flood-window must be between 1 and 16 seconds, not {}",
+                self.flood_window
+            ));
         }
         let close_wait = if self.close_wait_timeout.is_finite() && self.close_wait_timeout >= 0.0 {
             Duration::from_secs_f64(self.close_wait_timeout)
         } else {
-            return Err(format!("--close-wait-timeout must be a non-negative number of seconds, not {}", self.close_wait_timeout));
+            return Err(format!(
+                "--close-wait-timeout must be a non-negative number of seconds, not {}",
+                self.close_wait_timeout
+            ));
         };
         let detect = DetectConfig {
             msl: flow.msl,
@@ -139,7 +149,11 @@ impl AnalyzeArgs {
             max_half_open_per_listener: self.max_half_open.max(1),
             ..ListenerConfig::default()
         };
-        Ok(AnalyzerConfig { flow, detect, listeners })
+        Ok(AnalyzerConfig {
+            flow,
+            detect,
+            listeners,
+        })
     }
 
     /// The connection-table configuration these arguments ask for.

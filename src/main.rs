@@ -92,15 +92,29 @@ fn analyze(args: &AnalyzeArgs) -> io::Result<ExitCode> {
 fn explain_cmd(id: Option<&str>) -> io::Result<ExitCode> {
     let mut out = io::stdout().lock();
     let Some(id) = id else {
-        writeln!(out, "{:<24} {:<8} {:<10} summary", "id", "severity", "scope")?;
+        writeln!(
+            out,
+            "{:<24} {:<8} {:<10} summary",
+            "id", "severity", "scope"
+        )?;
         for k in AnomalyKind::ALL {
             let scope = match k.scope() {
                 tcpaudit::detect::Scope::Connection => "connection",
                 tcpaudit::detect::Scope::Listener => "listener",
             };
-            writeln!(out, "{:<24} {:<8} {:<10} {}", k.id(), k.severity(), scope, k.summary())?;
+            writeln!(
+                out,
+                "{:<24} {:<8} {:<10} {}",
+                k.id(),
+                k.severity(),
+                scope,
+                k.summary()
+            )?;
         }
-        writeln!(out, "\n`tcpaudit explain <id>` tells what an anomaly means, why it matters and how it is decided.")?;
+        writeln!(
+            out,
+            "\n`tcpaudit explain <id>` tells what an anomaly means, why it matters and how it is decided."
+        )?;
         return Ok(ExitCode::SUCCESS);
     };
     let Some(k) = AnomalyKind::from_id(id) else {
@@ -108,11 +122,21 @@ fn explain_cmd(id: Option<&str>) -> io::Result<ExitCode> {
         return Ok(ExitCode::from(2));
     };
     let e = explain(k);
-    writeln!(out, "{} ({}, {})\n", k.id(), k.severity(), match k.scope() {
-        tcpaudit::detect::Scope::Connection => "per connection",
-        tcpaudit::detect::Scope::Listener => "per listener",
-    })?;
-    for (title, text) in [("What it means", e.meaning), ("Why it matters", e.why), ("How it is decided", e.rule)] {
+    writeln!(
+        out,
+        "{} ({}, {})\n",
+        k.id(),
+        k.severity(),
+        match k.scope() {
+            tcpaudit::detect::Scope::Connection => "per connection",
+            tcpaudit::detect::Scope::Listener => "per listener",
+        }
+    )?;
+    for (title, text) in [
+        ("What it means", e.meaning),
+        ("Why it matters", e.why),
+        ("How it is decided", e.rule),
+    ] {
         writeln!(out, "{title}\n{}\n", wrap(text, 96))?;
     }
     if !e.tuning.is_empty() {

@@ -171,5 +171,10 @@ pub fn explain(kind: AnomalyKind) -> Explanation {
             "",
         ),
     };
-    Explanation { meaning, why, rule, tuning }
+    Explanation {
+        meaning,
+        why,
+        rule,
+        tuning,
+    }
 }

@@ -21,8 +21,9 @@ use crate::time::{Duration, Timestamp};
 pub struct ListenerConfig {
     /// Sliding window for rates and completion ratios (default 10 s).
     pub window: Duration,
-    /// Half-open attempts at which a flood may start (default 64: half of Linux's minimum
-    /// tcp_max_syn_backlog, so a flood is seen before the smallest queue is full).
+    /// Half-open attempts at which a flood may start (default 32: a quarter of Linux's minimum
+    /// tcp_max_syn_backlog, so a flood is seen well before the smallest queue is full; the
+    /// completion and source conditions keep busy legitimate clients out).
     pub flood_half_open: u32,
     /// Distinct sources needed in the window (default 16: floods come from many, often
     /// spoofed, addresses).
@@ -41,7 +42,7 @@ impl Default for ListenerConfig {
     fn default() -> Self {
         ListenerConfig {
             window: Duration::from_secs(10),
-            flood_half_open: 64,
+            flood_half_open: 32,
             flood_min_sources: 16,
             flood_max_completion: 0.1,
             backlog: 128,
@@ -132,7 +133,10 @@ impl Listener {
         let sec = ts.0.div_euclid(1_000_000_000);
         let b = &mut self.buckets[sec.rem_euclid(BUCKETS as i64) as usize];
         if b.sec != sec {
-            *b = Bucket { sec, ..Bucket::default() };
+            *b = Bucket {
+                sec,
+                ..Bucket::default()
+            };
         }
         b
     }
@@ -141,19 +145,28 @@ impl Listener {
     fn window(&self, ts: Timestamp, window: Duration) -> (u64, u64, u64) {
         let now = ts.0.div_euclid(1_000_000_000);
         let span = (window.0 / 1_000_000_000).clamp(1, BUCKETS as i64);
-        self.buckets.iter().filter(|b| b.sec > now - span && b.sec <= now).fold(
-            (0, 0, 0),
-            |acc, b| (acc.0 + b.attempts as u64, acc.1 + b.completions as u64, acc.2 + b.aggregated as u64),
-        )
+        self.buckets
+            .iter()
+            .filter(|b| b.sec > now - span && b.sec <= now)
+            .fold((0, 0, 0), |acc, b| {
+                (
+                    acc.0 + b.attempts as u64,
+                    acc.1 + b.completions as u64,
+                    acc.2 + b.aggregated as u64,
+                )
+            })
     }
 
     /// Half-open estimate: tracked attempts plus aggregated ones in the window.
     fn half_open(&self, ts: Timestamp, window: Duration) -> u32 {
-        self.tracked.saturating_add(self.window(ts, window).2 as u32)
+        self.tracked
+            .saturating_add(self.window(ts, window).2 as u32)
     }
 
     fn see_source(&mut self, src: IpAddr) {
-        let sketch = self.sketch.get_or_insert_with(|| Box::new([0; SKETCH_BITS / 64]));
+        let sketch = self
+            .sketch
+            .get_or_insert_with(|| Box::new([0; SKETCH_BITS / 64]));
         let h = hash_ip(src) as usize % SKETCH_BITS;
         sketch[h / 64] |= 1 << (h % 64);
         // Space-saving top sources.
@@ -178,9 +191,17 @@ impl Listener {
     }
 
     fn top_sources(&self) -> Value {
-        let mut v: Vec<_> = self.top.iter().filter_map(|(a, n)| a.map(|a| (a, *n))).collect();
+        let mut v: Vec<_> = self
+            .top
+            .iter()
+            .filter_map(|(a, n)| a.map(|a| (a, *n)))
+            .collect();
         v.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
-        Value::Array(v.into_iter().map(|(a, n)| json!({"addr": a.to_string(), "attempts": n})).collect())
+        Value::Array(
+            v.into_iter()
+                .map(|(a, n)| json!({"addr": a.to_string(), "attempts": n}))
+                .collect(),
+        )
     }
 }
 
@@ -190,7 +211,9 @@ fn hash_ip(a: IpAddr) -> u64 {
         IpAddr::V6(v) => v.octets(),
     };
     // FNV-1a: deterministic, so the estimate does not change between runs.
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| (h ^ b as u64).wrapping_mul(0x0100_0000_01b3))
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| {
+        (h ^ b as u64).wrapping_mul(0x0100_0000_01b3)
+    })
 }
 
 /// Listener state for the whole capture.
@@ -213,7 +236,10 @@ pub const MAX_LISTENERS: usize = 65_536;
 impl ListenerTracker {
     /// A tracker with the given thresholds.
     pub fn new(cfg: ListenerConfig) -> Self {
-        ListenerTracker { cfg, ..Default::default() }
+        ListenerTracker {
+            cfg,
+            ..Default::default()
+        }
     }
 
     /// Whether a new attempt to `listener` may become a connection record, or must be aggregated.
@@ -221,13 +247,17 @@ impl ListenerTracker {
         if self.tracked_total >= self.cfg.max_half_open_total {
             return false;
         }
-        self.listeners.get(listener).is_none_or(|l| l.tracked < self.cfg.max_half_open_per_listener)
+        self.listeners
+            .get(listener)
+            .is_none_or(|l| l.tracked < self.cfg.max_half_open_per_listener)
     }
 
     /// Whether the listener is aggregating attempts (its answers to aggregated attempts, such as
     /// SYN-ACKs for spoofed sources, are aggregated too).
     pub fn aggregating(&self, listener: &Endpoint) -> bool {
-        self.listeners.get(listener).is_some_and(|l| l.tracked >= self.cfg.max_half_open_per_listener)
+        self.listeners
+            .get(listener)
+            .is_some_and(|l| l.tracked >= self.cfg.max_half_open_per_listener)
             || self.tracked_total >= self.cfg.max_half_open_total
     }
 
@@ -241,7 +271,14 @@ impl ListenerTracker {
     }
 
     /// A connection attempt (a SYN opening a connection record) from `src`.
-    pub fn attempt(&mut self, ep: Endpoint, src: IpAddr, frame: u64, ts: Timestamp, out: &mut Vec<Anomaly>) {
+    pub fn attempt(
+        &mut self,
+        ep: Endpoint,
+        src: IpAddr,
+        frame: u64,
+        ts: Timestamp,
+        out: &mut Vec<Anomaly>,
+    ) {
         let Some(l) = self.listener(ep) else { return };
         l.tracked += 1;
         l.bucket(ts).attempts += 1;
@@ -251,7 +288,14 @@ impl ListenerTracker {
     }
 
     /// An attempt beyond the tracking caps: counted here only.
-    pub fn aggregate(&mut self, ep: Endpoint, src: IpAddr, frame: u64, ts: Timestamp, out: &mut Vec<Anomaly>) {
+    pub fn aggregate(
+        &mut self,
+        ep: Endpoint,
+        src: IpAddr,
+        frame: u64,
+        ts: Timestamp,
+        out: &mut Vec<Anomaly>,
+    ) {
         self.aggregated += 1;
         let cap = self.cfg.max_half_open_per_listener;
         let Some(l) = self.listener(ep) else { return };
@@ -279,7 +323,9 @@ impl ListenerTracker {
     /// A tracked attempt is over.
     pub fn resolve(&mut self, ep: Endpoint, r: Resolution, frame: u64, out: &mut Vec<Anomaly>) {
         let window = self.cfg.window;
-        let Some(l) = self.listeners.get_mut(&ep) else { return };
+        let Some(l) = self.listeners.get_mut(&ep) else {
+            return;
+        };
         l.tracked = l.tracked.saturating_sub(1);
         self.tracked_total = self.tracked_total.saturating_sub(1);
         if r.completed {
@@ -293,24 +339,37 @@ impl ListenerTracker {
         }
         // listen_queue_overflow evidence: this attempt got no answer while the listener answered
         // others within the window (Linux drops SYNs when the accept or SYN queue is full).
-        if !r.answered && !r.completed {
-            if let Some(last) = l.last_answer {
-                if r.started.since(last).0.abs() <= window.0 {
-                    l.unanswered_while_answering += 1;
-                    l.first_overflow.get_or_insert((frame, r.started));
-                }
-            }
+        if !r.answered
+            && !r.completed
+            && let Some(last) = l.last_answer
+            && r.started.since(last).0.abs() <= window.0
+        {
+            l.unanswered_while_answering += 1;
+            l.first_overflow.get_or_insert((frame, r.started));
         }
         self.evaluate(ep, frame, r.at, false, out);
     }
 
     /// Starts and ends episodes for `ep` at time `ts`.
-    fn evaluate(&mut self, ep: Endpoint, frame: u64, ts: Timestamp, new_attempt: bool, out: &mut Vec<Anomaly>) {
+    fn evaluate(
+        &mut self,
+        ep: Endpoint,
+        frame: u64,
+        ts: Timestamp,
+        new_attempt: bool,
+        out: &mut Vec<Anomaly>,
+    ) {
         let cfg = self.cfg;
-        let Some(l) = self.listeners.get_mut(&ep) else { return };
+        let Some(l) = self.listeners.get_mut(&ep) else {
+            return;
+        };
         let gauge = l.half_open(ts, cfg.window);
         let (attempts, completions, _) = l.window(ts, cfg.window);
-        let ratio = if attempts == 0 { 1.0 } else { completions as f64 / attempts as f64 };
+        let ratio = if attempts == 0 {
+            1.0
+        } else {
+            completions as f64 / attempts as f64
+        };
         let sources = l.sources();
 
         // syn_flood: many half-open attempts, many sources, almost no completions (RFC 4987 §2).
@@ -348,7 +407,10 @@ impl ListenerTracker {
                     e.peak_at = (frame, ts);
                 }
                 if gauge < cfg.backlog {
-                    let e = l.backlog.take().unwrap_or_else(|| Episode::new(frame, ts, 0));
+                    let e = l
+                        .backlog
+                        .take()
+                        .unwrap_or_else(|| Episode::new(frame, ts, 0));
                     out.push(backlog_anomaly(ep, &e, ts));
                 }
             }
@@ -362,7 +424,9 @@ impl ListenerTracker {
         let mut eps: Vec<Endpoint> = self.listeners.keys().copied().collect();
         eps.sort();
         for ep in eps {
-            let Some(l) = self.listeners.get_mut(&ep) else { continue };
+            let Some(l) = self.listeners.get_mut(&ep) else {
+                continue;
+            };
             if let Some(e) = l.flood.take() {
                 out.push(flood_anomaly(ep, l, &e, ts));
             }
@@ -384,8 +448,16 @@ impl ListenerTracker {
 
 fn flood_anomaly(ep: Endpoint, l: &Listener, e: &Episode, end: Timestamp) -> Anomaly {
     let dur = end.since(e.start.1);
-    let rate = if dur.0 > 0 { e.attempts as f64 / dur.as_secs_f64() } else { e.attempts as f64 };
-    let ratio = if e.attempts == 0 { 0.0 } else { e.completions as f64 / e.attempts as f64 };
+    let rate = if dur.0 > 0 {
+        e.attempts as f64 / dur.as_secs_f64()
+    } else {
+        e.attempts as f64
+    };
+    let ratio = if e.attempts == 0 {
+        0.0
+    } else {
+        e.completions as f64 / e.attempts as f64
+    };
     let mut a = Anomaly::new(AnomalyKind::SynFlood, e.start.0, e.start.1)
         .with("start", secs(crate::time::Duration(e.start.1.0)))
         .with("end", secs(crate::time::Duration(end.0)))
@@ -415,11 +487,19 @@ fn backlog_anomaly(ep: Endpoint, e: &Episode, end: Timestamp) -> Anomaly {
 /// the window-scale and SACK options a SYN without timestamps offered (Linux tcp_input.c clears
 /// them for cookies) and unanswered SYN-ACKs are never repeated (a cookie keeps no state to
 /// retransmit from).
-fn syncookie_check(ep: Endpoint, l: &mut Listener, frame: u64, ts: Timestamp, out: &mut Vec<Anomaly>) {
+fn syncookie_check(
+    ep: Endpoint,
+    l: &mut Listener,
+    frame: u64,
+    ts: Timestamp,
+    out: &mut Vec<Anomaly>,
+) {
     if l.cookie_reported {
         return;
     }
-    let Some(e) = l.flood.as_ref().or(l.backlog.as_ref()) else { return };
+    let Some(e) = l.flood.as_ref().or(l.backlog.as_ref()) else {
+        return;
+    };
     if e.stripped >= 3 || (e.peak >= 16 && l.stripped >= 3 && e.synack_repeats == 0) {
         l.cookie_reported = true;
         let mut a = Anomaly::new(AnomalyKind::Syncookies, frame, ts)

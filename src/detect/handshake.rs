@@ -40,16 +40,17 @@ pub(crate) fn on_segment(
         SegClass::SynAck if side == Side::Resp && c.half(Side::Resp).isn == Some(seg.seq) => {
             c.detect.synacks.see(seg.frame, seg.ts);
         }
-        SegClass::Rst if side == Side::Resp && facts.receiver_before == TcpState::SynSent => {
+        SegClass::Rst
+            if side == Side::Resp && facts.receiver_before == TcpState::SynSent
             // connection_refused: SYN answered by an acceptable RST (RFC 9293 §3.10.7.3; Zeek
             // REJ). Linux answers a SYN to a closed port with RST+ACK, ack = ISN + 1.
-            if facts.acks_syn {
-                let waited = c.handshake.syn_ts.map(|t| seg.ts.since(t));
-                let a = Anomaly::new(AnomalyKind::ConnectionRefused, seg.frame, seg.ts)
-                    .with("syns", c.half(Side::Orig).syns)
-                    .with("answer_after", waited.map_or(Value::Null, secs));
-                super::raise(c, a, out);
-            }
+            && facts.acks_syn =>
+        {
+            let waited = c.handshake.syn_ts.map(|t| seg.ts.since(t));
+            let a = Anomaly::new(AnomalyKind::ConnectionRefused, seg.frame, seg.ts)
+                .with("syns", c.half(Side::Orig).syns)
+                .with("answer_after", waited.map_or(Value::Null, secs));
+            super::raise(c, a, out);
         }
         SegClass::Invalid => {
             // invalid_flags: combinations RFC 9293 gives no meaning (Zeek `Q`/`I` history,
@@ -94,14 +95,19 @@ pub(crate) fn on_segment(
     }
 
     // The peer's answers to a stale SYN (at most two segments are described).
-    if let Some((frame, ts, from, answers)) = &mut c.detect.stale {
-        if seg.frame != *frame && answers.len() < 2 {
-            let who = if side.index() == *from { "syn_sender" } else { "peer" };
-            answers.push(Value::String(format!("{who}: {}", answer_name(seg))));
-            if answers.len() == 2 {
-                let (frame, ts) = (*frame, *ts);
-                emit_stale(c, frame, ts, out);
-            }
+    if let Some((frame, ts, from, answers)) = &mut c.detect.stale
+        && seg.frame != *frame
+        && answers.len() < 2
+    {
+        let who = if side.index() == *from {
+            "syn_sender"
+        } else {
+            "peer"
+        };
+        answers.push(Value::String(format!("{who}: {}", answer_name(seg))));
+        if answers.len() == 2 {
+            let (frame, ts) = (*frame, *ts);
+            emit_stale(c, frame, ts, out);
         }
     }
 }
@@ -115,7 +121,11 @@ pub(crate) fn on_finish(c: &mut Connection, _cfg: &DetectConfig, out: &mut Vec<A
     // half_open: the responder sent SYN-ACK and never saw the handshake complete: it is still
     // in SYN-RECEIVED (Linux gives up after tcp_synack_retries = 5, 63 s).
     if c.half(Side::Resp).sent_synack && c.tcp.end(Side::Resp).state == TcpState::SynReceived {
-        let (frame, ts) = c.detect.synacks.first.unwrap_or((c.first_frame, c.first_ts));
+        let (frame, ts) = c
+            .detect
+            .synacks
+            .first
+            .unwrap_or((c.first_frame, c.first_ts));
         let a = Anomaly::new(AnomalyKind::HalfOpen, frame, ts)
             .with("synacks", c.half(Side::Resp).syns)
             .with("waited", secs(c.last_ts.since(c.first_ts)))
@@ -127,29 +137,55 @@ pub(crate) fn on_finish(c: &mut Connection, _cfg: &DetectConfig, out: &mut Vec<A
 /// Reports SYN and SYN-ACK retransmissions once, with the gaps between copies (Linux backs off
 /// 1, 2, 4, 8, 16 s: RFC 6298 §5.5 and tcp_syn_retries / tcp_synack_retries).
 fn report_repeats(c: &mut Connection, out: &mut Vec<Anomaly>) {
-    for (kind, resp) in [(AnomalyKind::SynRetransmission, false), (AnomalyKind::SynackRetransmission, true)] {
-        let r = if resp { &mut c.detect.synacks } else { &mut c.detect.syns };
+    for (kind, resp) in [
+        (AnomalyKind::SynRetransmission, false),
+        (AnomalyKind::SynackRetransmission, true),
+    ] {
+        let r = if resp {
+            &mut c.detect.synacks
+        } else {
+            &mut c.detect.syns
+        };
         if r.reported || r.count < 2 {
             continue;
         }
         r.reported = true;
-        let Some((frame, ts)) = r.first_repeat else { continue };
+        let Some((frame, ts)) = r.first_repeat else {
+            continue;
+        };
         let gaps: Vec<Value> = r.gaps.iter().map(|g| secs(*g)).collect();
         let copies = r.count;
-        let a = Anomaly::new(kind, frame, ts).with("copies", copies).with("gaps", gaps);
+        let a = Anomaly::new(kind, frame, ts)
+            .with("copies", copies)
+            .with("gaps", gaps);
         super::raise(c, a, out);
     }
 }
 
 fn emit_stale(c: &mut Connection, frame: u64, ts: crate::time::Timestamp, out: &mut Vec<Anomaly>) {
-    let Some((_, _, from, answers)) = c.detect.stale.take() else { return };
-    let peer_answer = answers.first().cloned().unwrap_or(Value::String("none".into()));
+    let Some((_, _, from, answers)) = c.detect.stale.take() else {
+        return;
+    };
+    let peer_answer = answers
+        .first()
+        .cloned()
+        .unwrap_or(Value::String("none".into()));
     let side = if from == 0 { Side::Orig } else { Side::Resp };
     let time_wait = c.tcp.end(side.other()).state == TcpState::TimeWait
         || c.tcp.end(side).state == TcpState::TimeWait;
     let a = Anomaly::new(AnomalyKind::StaleSyn, frame, ts)
-        .with("after_close", c.closed_ts.map_or(Value::Null, |t| secs(ts.since(t))))
-        .with("answers", Value::Array(if answers.is_empty() { vec![peer_answer] } else { answers }))
+        .with(
+            "after_close",
+            c.closed_ts.map_or(Value::Null, |t| secs(ts.since(t))),
+        )
+        .with(
+            "answers",
+            Value::Array(if answers.is_empty() {
+                vec![peer_answer]
+            } else {
+                answers
+            }),
+        )
         .with("time_wait_side", if time_wait { "present" } else { "none" });
     super::raise(c, a, out);
 }

@@ -6,6 +6,7 @@ mod explain;
 pub(crate) mod flood;
 pub(crate) mod handshake;
 mod kind;
+pub(crate) mod reuse;
 pub(crate) mod sanity;
 pub(crate) mod teardown;
 pub(crate) mod transfer;

@@ -59,13 +59,15 @@ pub(crate) fn on_segment(
 
     // rst_injection_suspected, after the fact: the side whose RST was accepted keeps sending as
     // if nothing happened, so the RST did not come from its stack.
-    if let Some((from, rst_frame)) = c.detect.rst_accepted_from {
-        if from == i && facts.class != SegClass::Rst && seg.payload_len > 0 {
-            let a = Anomaly::new(AnomalyKind::RstInjectionSuspected, seg.frame, seg.ts)
-                .with("from", side.name())
-                .with("rst_frame", rst_frame)
-                .with("evidence", "traffic_after_rst");
-            super::raise(c, a, out);
-        }
+    if let Some((from, rst_frame)) = c.detect.rst_accepted_from
+        && from == i
+        && facts.class != SegClass::Rst
+        && seg.payload_len > 0
+    {
+        let a = Anomaly::new(AnomalyKind::RstInjectionSuspected, seg.frame, seg.ts)
+            .with("from", side.name())
+            .with("rst_frame", rst_frame)
+            .with("evidence", "traffic_after_rst");
+        super::raise(c, a, out);
     }
 }

@@ -19,16 +19,16 @@ pub(crate) fn on_segment(
     let peer = side.other();
     // challenge_ack: the receiver of an in-window, inexact RST answers with a pure ACK of its
     // current state (RFC 5961 §3.2) instead of resetting.
-    if let Some((frame, receiver)) = c.detect.rst_in_window {
-        if receiver == side.index() {
-            c.detect.rst_in_window = None;
-            if facts.class == SegClass::Ack && seg.payload_len == 0 {
-                let a = Anomaly::new(AnomalyKind::ChallengeAck, seg.frame, seg.ts)
-                    .with("answers", "rst")
-                    .with("rst_frame", frame)
-                    .with("from", side.name());
-                super::raise(c, a, out);
-            }
+    if let Some((frame, receiver)) = c.detect.rst_in_window
+        && receiver == side.index()
+    {
+        c.detect.rst_in_window = None;
+        if facts.class == SegClass::Ack && seg.payload_len == 0 {
+            let a = Anomaly::new(AnomalyKind::ChallengeAck, seg.frame, seg.ts)
+                .with("answers", "rst")
+                .with("rst_frame", frame)
+                .with("from", side.name());
+            super::raise(c, a, out);
         }
     }
 
@@ -44,7 +44,9 @@ pub(crate) fn on_segment(
             c.detect.rst_in_window = Some((seg.frame, peer.index()));
         }
         if matches!(fit, RstFit::Exact | RstFit::Unknown | RstFit::InWindow) {
-            c.detect.rst_accepted_from.get_or_insert((side.index(), seg.frame));
+            c.detect
+                .rst_accepted_from
+                .get_or_insert((side.index(), seg.frame));
         }
         match (facts.sender_before, facts.receiver_before) {
             // timewait_assassination: a RST reaches the endpoint holding TIME-WAIT and, as
@@ -83,17 +85,26 @@ pub(crate) fn on_segment(
 
     // simultaneous_close: a FIN reaches an endpoint that has sent its own FIN and not yet seen
     // it acknowledged (FIN-WAIT-1 to CLOSING, RFC 9293 §3.6 figure 13).
-    if facts.class == SegClass::Fin && facts.receiver_before == TcpState::FinWait1 && !facts.acks_fin {
+    if facts.class == SegClass::Fin
+        && facts.receiver_before == TcpState::FinWait1
+        && !facts.acks_fin
+    {
         let a = Anomaly::new(AnomalyKind::SimultaneousClose, seg.frame, seg.ts);
         super::raise(c, a, out);
     }
 
     // half_close: data still flows from an endpoint after the peer's FIN (RFC 9293 §3.6: a
     // FIN closes one direction only).
-    if seg.payload_len > 0 && c.half(peer).fin_ts.is_some_and(|t| t < seg.ts) && c.half(side).fin_ts.is_none_or(|t| t >= seg.ts) {
+    if seg.payload_len > 0
+        && c.half(peer).fin_ts.is_some_and(|t| t < seg.ts)
+        && c.half(side).fin_ts.is_none_or(|t| t >= seg.ts)
+    {
         let a = Anomaly::new(AnomalyKind::HalfClose, seg.frame, seg.ts)
             .with("from", side.name())
-            .with("peer_fin_before", secs(seg.ts.since(c.half(peer).fin_ts.unwrap_or(seg.ts))));
+            .with(
+                "peer_fin_before",
+                secs(seg.ts.since(c.half(peer).fin_ts.unwrap_or(seg.ts))),
+            );
         super::raise(c, a, out);
     }
 
@@ -117,7 +128,14 @@ pub(crate) fn on_finish(c: &mut Connection, cfg: &DetectConfig, out: &mut Vec<An
     }
 }
 
-fn close_wait(c: &mut Connection, s: Side, frame: u64, ts: Timestamp, why: &str, out: &mut Vec<Anomaly>) {
+fn close_wait(
+    c: &mut Connection,
+    s: Side,
+    frame: u64,
+    ts: Timestamp,
+    why: &str,
+    out: &mut Vec<Anomaly>,
+) {
     let since = c.tcp.end(s).since;
     let a = Anomaly::new(AnomalyKind::CloseWaitStuck, frame, ts)
         .with("side", s.name())

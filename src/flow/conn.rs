@@ -130,6 +130,9 @@ pub struct Half {
     /// Whether this side sent a SYN-ACK.
     #[serde(skip)]
     pub sent_synack: bool,
+    /// The last TSval this side sent (RFC 7323 timestamps).
+    #[serde(skip)]
+    pub last_tsval: Option<u32>,
 }
 
 /// Handshake timing, measured at the capture point.
@@ -325,6 +328,9 @@ impl Connection {
             if h.first_seq.is_none() {
                 h.first_seq = Some(seg.seq);
             }
+            if let Some((tsval, _)) = seg.options.timestamps {
+                h.last_tsval = Some(tsval);
+            }
             if f.syn() {
                 h.syns += 1;
                 if h.isn.is_none() {
@@ -364,17 +370,24 @@ impl Connection {
         self.track_handshake(seg, side);
 
         let (transitions, unexpected) = (&mut self.transitions, &mut self.unexpected);
-        let facts = self.tcp.on_segment(seg, side, &mut |e| match e {
-            MachineEvent::Transition { side, to, .. } => {
-                if transitions.len() < MAX_TRANSITIONS {
-                    transitions.push((seg.frame, side, to));
+        let old_duplicate = f.is_syn_only()
+            && side == Side::Orig
+            && self.half[0].syns > 1
+            && self.closed_ts.is_some_and(|t| t < seg.ts)
+            && self.half[0].isn == Some(seg.seq);
+        let facts = self
+            .tcp
+            .on_segment(seg, side, old_duplicate, &mut |e| match e {
+                MachineEvent::Transition { side, to, .. } => {
+                    if transitions.len() < MAX_TRANSITIONS {
+                        transitions.push((seg.frame, side, to));
+                    }
                 }
-            }
-            MachineEvent::Unexpected { .. } => {
-                unexpected.0 += 1;
-                unexpected.1.get_or_insert(seg.frame);
-            }
-        });
+                MachineEvent::Unexpected { .. } => {
+                    unexpected.0 += 1;
+                    unexpected.1.get_or_insert(seg.frame);
+                }
+            });
         if f.is_syn_ack() && side == Side::Resp {
             let o = self.half[0].options.and_then(|o| o.wscale);
             let r = self.half[1].options.and_then(|o| o.wscale);

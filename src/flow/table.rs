@@ -133,11 +133,33 @@ impl FlowTable {
                 let side = c.side_of(seg);
                 if seg.flags.is_syn_only() && c.is_new_incarnation(seg, side) {
                     let prev_id = c.id;
-                    let old = self.conns.remove(idx);
-                    self.end(old, EndReason::Reused, out);
+                    let mut old = self.conns.remove(idx);
+                    self.map.remove(&key);
                     self.stats.reused_tuples += 1;
-                    let Some(idx) = self.open(seg, dst, out) else { return };
-                    self.conns[idx].prev_id = Some(prev_id);
+                    let opened = self.open(seg, dst, out);
+                    if let Some(new) = opened {
+                        let c = &mut self.conns[new];
+                        c.prev_id = Some(prev_id);
+                        crate::detect::reuse::on_new_incarnation(
+                            &old,
+                            c,
+                            seg,
+                            &self.detect,
+                            &mut self.anomalies,
+                        );
+                    }
+                    // The old incarnation's TIME-WAIT ends here (RFC 9293 §3.10.7.4, RFC 6191).
+                    let transitions = &mut old.transitions;
+                    let frame = seg.frame;
+                    old.tcp.supersede(seg.ts, &mut |e| {
+                        if let crate::tcp::MachineEvent::Transition { side, to, .. } = e
+                            && transitions.len() < super::conn::MAX_TRANSITIONS
+                        {
+                            transitions.push((frame, side, to));
+                        }
+                    });
+                    self.end(old, EndReason::Reused, out);
+                    let Some(idx) = opened else { return };
                     self.map.insert(key, idx);
                     (idx, self.conns[idx].side_of(seg))
                 } else {
@@ -151,7 +173,9 @@ impl FlowTable {
                     self.stats.aggregated_segments += 1;
                     return;
                 }
-                let Some(idx) = self.open(seg, dst, out) else { return };
+                let Some(idx) = self.open(seg, dst, out) else {
+                    return;
+                };
                 self.map.insert(key, idx);
                 (idx, self.conns[idx].side_of(seg))
             }
@@ -167,7 +191,8 @@ impl FlowTable {
             if c.detect.established || c.first_rst.is_some() {
                 c.attempt_open = false;
                 let (resp, r) = (c.resp, resolution(c, seg.ts));
-                self.listeners.resolve(resp, r, seg.frame, &mut self.anomalies);
+                self.listeners
+                    .resolve(resp, r, seg.frame, &mut self.anomalies);
             }
         }
         let c = &self.conns[idx];
@@ -188,10 +213,16 @@ impl FlowTable {
     }
 
     /// Opens a connection for `seg`, or aggregates it when it is an attempt beyond the caps.
-    fn open(&mut self, seg: &Segment<'_>, dst: Endpoint, out: &mut impl FnMut(Event<'_>)) -> Option<usize> {
+    fn open(
+        &mut self,
+        seg: &Segment<'_>,
+        dst: Endpoint,
+        out: &mut impl FnMut(Event<'_>),
+    ) -> Option<usize> {
         let attempt = seg.flags.is_syn_only();
         if attempt && !self.listeners.may_track(&dst) {
-            self.listeners.aggregate(dst, seg.src, seg.frame, seg.ts, &mut self.anomalies);
+            self.listeners
+                .aggregate(dst, seg.src, seg.frame, seg.ts, &mut self.anomalies);
             self.stats.aggregated_segments += 1;
             self.flush_anomalies(out);
             return None;
@@ -206,7 +237,8 @@ impl FlowTable {
         let deadline = seg.ts.add(self.timeout_for(&c)).0;
         if attempt {
             c.attempt_open = true;
-            self.listeners.attempt(c.resp, seg.src, seg.frame, seg.ts, &mut self.anomalies);
+            self.listeners
+                .attempt(c.resp, seg.src, seg.frame, seg.ts, &mut self.anomalies);
         }
         let idx = self.conns.insert(c);
         self.timers.push(Reverse((deadline, idx, id)));
@@ -229,7 +261,8 @@ impl FlowTable {
         if c.attempt_open {
             c.attempt_open = false;
             let r = resolution(&c, c.last_ts);
-            self.listeners.resolve(c.resp, r, c.last_frame, &mut self.anomalies);
+            self.listeners
+                .resolve(c.resp, r, c.last_frame, &mut self.anomalies);
         }
         self.flush_anomalies(out);
         out(Event::Connection(&c));
@@ -242,7 +275,9 @@ impl FlowTable {
                 break;
             }
             self.timers.pop();
-            let Some(c) = self.conns.get(idx).filter(|c| c.id == id) else { continue };
+            let Some(c) = self.conns.get(idx).filter(|c| c.id == id) else {
+                continue;
+            };
             let real = c.last_ts.add(self.timeout_for(c)).0;
             if real > self.now.0 {
                 self.timers.push(Reverse((real, idx, id)));
@@ -288,7 +323,10 @@ fn resolution(c: &Connection, at: Timestamp) -> Resolution {
     let (o, r) = (c.half[0].options, c.half[1].options);
     let options_stripped = match (o, r) {
         (Some(o), Some(r)) => {
-            !o.timestamps && (o.wscale.is_some() || o.sack_permitted) && r.wscale.is_none() && !r.sack_permitted
+            !o.timestamps
+                && (o.wscale.is_some() || o.sack_permitted)
+                && r.wscale.is_none()
+                && !r.sack_permitted
         }
         _ => false,
     };

@@ -37,7 +37,9 @@ impl<W: Write> TableSink<W> {
 
 impl<W: Write> Sink for TableSink<W> {
     fn event(&mut self, e: &Event<'_>) -> io::Result<()> {
-        let Event::Connection(c) = e else { return Ok(()) };
+        let Event::Connection(c) = e else {
+            return Ok(());
+        };
         self.total += 1;
         if let Some(limit) = self.limit
             && self.rows.len() >= limit
@@ -271,10 +273,25 @@ fn conn_row(c: &Connection, start: Timestamp) -> Vec<Cell> {
             .set_alignment(CellAlignment::Right),
         Cell::new(handshake),
         Cell::new(options(c)),
-        Cell::new(format!("{}\n{}", c.tcp.end(Side::Orig).state, c.tcp.end(Side::Resp).state)),
+        Cell::new(format!(
+            "{}\n{}",
+            c.tcp.end(Side::Orig).state,
+            c.tcp.end(Side::Resp).state
+        )),
         Cell::new(end),
         Cell::new(
-            c.detect.counts.iter().map(|(k, n)| if *n > 1 { format!("{k}×{n}") } else { k.to_string() }).collect::<Vec<_>>().join("\n"),
+            c.detect
+                .counts
+                .iter()
+                .map(|(k, n)| {
+                    if *n > 1 {
+                        format!("{k}×{n}")
+                    } else {
+                        k.to_string()
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join("\n"),
         ),
     ]
 }
@@ -291,7 +308,12 @@ fn anomaly_tables(out: &mut impl Write, s: &Summary) -> io::Result<()> {
     }
     let mut t = table(&["anomaly", "severity", "reported", "occurrences", "meaning"]);
     let mut sorted = kinds.clone();
-    sorted.sort_by_key(|k| (std::cmp::Reverse(k.severity()), std::cmp::Reverse(s.anomaly_events[k.index()])));
+    sorted.sort_by_key(|k| {
+        (
+            std::cmp::Reverse(k.severity()),
+            std::cmp::Reverse(s.anomaly_events[k.index()]),
+        )
+    });
     for k in sorted {
         t.add_row(vec![
             Cell::new(k.id()),
@@ -301,9 +323,17 @@ fn anomaly_tables(out: &mut impl Write, s: &Summary) -> io::Result<()> {
             Cell::new(k.summary()),
         ]);
     }
-    writeln!(out, "\nAnomalies (`tcpaudit explain <id>` for details)\n{t}")?;
+    writeln!(
+        out,
+        "\nAnomalies (`tcpaudit explain <id>` for details)\n{t}"
+    )?;
     let mut by_listener: Vec<_> = s.anomalies_by_listener.iter().collect();
-    by_listener.sort_by_key(|(e, c)| (std::cmp::Reverse(c.iter().map(|n| *n as u64).sum::<u64>()), **e));
+    by_listener.sort_by_key(|(e, c)| {
+        (
+            std::cmp::Reverse(c.iter().map(|n| *n as u64).sum::<u64>()),
+            **e,
+        )
+    });
     if !by_listener.is_empty() {
         let mut t = table(&["listener", "anomalies"]);
         for (e, counts) in by_listener.into_iter().take(10) {
@@ -317,7 +347,14 @@ fn anomaly_tables(out: &mut impl Write, s: &Summary) -> io::Result<()> {
         writeln!(out, "\nAnomalies by listener\n{t}")?;
     }
     if !s.worst.is_empty() {
-        let mut t = table(&["id", "originator", "responder", "worst", "occurrences", "anomalies"]);
+        let mut t = table(&[
+            "id",
+            "originator",
+            "responder",
+            "worst",
+            "occurrences",
+            "anomalies",
+        ]);
         for (sev, n, id, o, r, kinds) in &s.worst {
             let list: Vec<&str> = kinds.iter().map(|k| k.id()).collect();
             t.add_row(vec![

@@ -161,7 +161,9 @@ impl Machine {
             SegClass::Rst => (TcpState::Closed, TcpState::Closed),
             _ => (TcpState::Established, TcpState::Established),
         };
-        Machine { ends: [EndState::new(o, ts), EndState::new(r, ts)] }
+        Machine {
+            ends: [EndState::new(o, ts), EndState::new(r, ts)],
+        }
     }
 
     /// The endpoint on `side`.
@@ -191,11 +193,23 @@ impl Machine {
         self.ends.swap(0, 1);
     }
 
-    /// Applies one segment sent by `from`.
+    /// A new incarnation took the four-tuple over: RFC 9293 §3.10.7.4 lets a TIME-WAIT endpoint
+    /// accept a new SYN (with a greater ISN or timestamp, RFC 6191), which ends its TIME-WAIT.
+    pub fn supersede(&mut self, ts: Timestamp, ev: &mut impl FnMut(MachineEvent)) {
+        for side in [Side::Orig, Side::Resp] {
+            if self.ends[side.index()].state == TcpState::TimeWait {
+                self.set_state(side, TcpState::Closed, ts, ev);
+            }
+        }
+    }
+
+    /// Applies one segment sent by `from`. An `old_duplicate` (a stale SYN of a finished
+    /// connection) is applied to its receiver only.
     pub fn on_segment(
         &mut self,
         seg: &Segment<'_>,
         from: Side,
+        old_duplicate: bool,
         ev: &mut impl FnMut(MachineEvent),
     ) -> SegFacts {
         let to = from.other();
@@ -219,49 +233,88 @@ impl Machine {
             snd_nxt_before: sender.snd_nxt,
         };
         let ts = seg.ts;
-
-        // What the sender's own segment proves about the sender.
         use TcpState::*;
-        match (sender.state, class) {
-            // RFC 9293 §3.10.1: an active OPEN sends SYN and enters SYN-SENT.
-            (Closed | Listen, SegClass::Syn) => self.set_state(from, SynSent, ts, ev),
-            // RFC 9293 §3.10.7.2: LISTEN answers a SYN with SYN,ACK and enters SYN-RECEIVED;
-            // §3.10.7.3: a SYN-SENT endpoint that got a SYN does the same (simultaneous open).
-            (Closed | Listen | SynSent, SegClass::SynAck) => {
-                self.ends[from.index()].passive = sender.state != SynSent;
-                self.set_state(from, SynReceived, ts, ev)
+
+        // What the sender's segment proves about the sender. An endpoint's state changes when it
+        // acts: a passive observer cannot know a segment arrived until its receiver answers
+        // (a spoofed client never answers the SYN-ACK; crossing FINs are each sent from
+        // ESTABLISHED). An old duplicate (a stale SYN) proves nothing about its sender.
+        if !old_duplicate {
+            // The sender acknowledges the peer's FIN for the first time: it has received it.
+            let acks_peer_fin = f.ack()
+                && receiver.fin_seq.is_some_and(|fin| seg.ack > fin)
+                && !sender
+                    .rcv_nxt
+                    .is_some_and(|n| receiver.fin_seq.is_some_and(|fin| n > fin));
+            if acks_peer_fin {
+                let own_fin_acked = sender
+                    .fin_seq
+                    .is_some_and(|fin| receiver.rcv_nxt.is_some_and(|n| n > fin));
+                match sender.state {
+                    // RFC 9293 §3.10.7.4 (eighth check): FIN received in ESTABLISHED (or
+                    // SYN-RECEIVED) enters CLOSE-WAIT.
+                    Established | SynReceived => self.set_state(from, CloseWait, ts, ev),
+                    // Eighth check in FIN-WAIT-1: with its own FIN acknowledged it is TIME-WAIT,
+                    // otherwise CLOSING (simultaneous close).
+                    FinWait1 if own_fin_acked => self.set_state(from, TimeWait, ts, ev),
+                    FinWait1 => self.set_state(from, Closing, ts, ev),
+                    // Eighth check in FIN-WAIT-2: TIME-WAIT.
+                    FinWait2 => self.set_state(from, TimeWait, ts, ev),
+                    _ => {}
+                }
             }
-            // RFC 9293 §3.10.7.3: SYN-SENT acknowledging the peer's SYN is ESTABLISHED (the
-            // SYN-ACK it answers may not have been captured).
-            (SynSent, SegClass::Ack | SegClass::Fin) if acks(receiver.iss) => {
-                self.set_state(from, Established, ts, ev)
+            let state = self.ends[from.index()].state;
+            match (state, class) {
+                // RFC 9293 §3.10.1: an active OPEN sends SYN and enters SYN-SENT.
+                (Closed | Listen, SegClass::Syn) => self.set_state(from, SynSent, ts, ev),
+                // RFC 9293 §3.10.7.2: LISTEN answers a SYN with SYN,ACK and enters SYN-RECEIVED;
+                // §3.10.7.3: a SYN-SENT endpoint that got a SYN does the same (simultaneous open).
+                (Closed | Listen | SynSent, SegClass::SynAck) => {
+                    self.ends[from.index()].passive = state != SynSent;
+                    self.set_state(from, SynReceived, ts, ev)
+                }
+                // RFC 9293 §3.10.7.3: SYN-SENT that received an acceptable SYN,ACK acknowledges
+                // it and enters ESTABLISHED; its ACK (pure, with data, or with FIN) shows it.
+                (SynSent, SegClass::Ack | SegClass::Fin) if acks(receiver.iss) => {
+                    self.set_state(from, Established, ts, ev);
+                    if class == SegClass::Fin {
+                        self.set_state(from, FinWait1, ts, ev)
+                    }
+                }
+                // RFC 9293 §3.10.4: CLOSE in ESTABLISHED or SYN-RECEIVED sends FIN and enters
+                // FIN-WAIT-1.
+                (Established | SynReceived, SegClass::Fin) => {
+                    self.set_state(from, FinWait1, ts, ev)
+                }
+                // RFC 9293 §3.10.4: CLOSE in CLOSE-WAIT sends FIN and enters LAST-ACK.
+                (CloseWait, SegClass::Fin) => self.set_state(from, LastAck, ts, ev),
+                // RFC 9293 §3.10.4 ABORT / §3.5.2: an endpoint sending RST holds no connection.
+                (_, SegClass::Rst) => self.set_state(from, Closed, ts, ev),
+                // Retransmissions, data and plain ACKs leave the sender where it is.
+                _ => {}
             }
-            // RFC 9293 §3.10.4: CLOSE in ESTABLISHED or SYN-RECEIVED sends FIN, enters FIN-WAIT-1.
-            (Established | SynReceived, SegClass::Fin) => self.set_state(from, FinWait1, ts, ev),
-            // RFC 9293 §3.10.4: CLOSE in CLOSE-WAIT sends FIN and enters LAST-ACK.
-            (CloseWait, SegClass::Fin) => self.set_state(from, LastAck, ts, ev),
-            // RFC 9293 §3.10.4 ABORT / §3.5.2: an endpoint sending RST holds no connection.
-            (_, SegClass::Rst) => self.set_state(from, Closed, ts, ev),
-            // Retransmissions, data and ACKs leave the sender where it is.
-            _ => {}
         }
 
-        // What RFC 9293 §3.10.7 makes the receiver do with the segment.
+        // What the receiver does with the segment when that draws no answer to observe
+        // (RFC 9293 §3.10.7): final ACKs and acceptable RSTs. Transitions that make the receiver
+        // answer wait for its answer (above).
         match (receiver.state, class) {
-            // §3.10.7.2: LISTEN will answer with SYN,ACK; the SYN-ACK, not the SYN, moves it
-            // (a SYN may be dropped by a full queue, which the listener-level rules report).
-            (Listen, SegClass::Syn) => {}
-            // §3.10.7.3: SYN-SENT receiving SYN without ACK: simultaneous open, SYN-RECEIVED.
-            (SynSent, SegClass::Syn) => self.set_state(to, SynReceived, ts, ev),
-            // §3.10.7.3: SYN-SENT receiving an acceptable SYN,ACK enters ESTABLISHED.
-            (SynSent, SegClass::SynAck) if acks_syn => self.set_state(to, Established, ts, ev),
+            // §3.10.7.2 / §3.10.7.3: LISTEN and SYN-SENT answer a SYN with SYN,ACK; the answer,
+            // not the SYN, moves them (a full queue drops SYNs: the listener rules report that).
+            (Listen | SynSent, SegClass::Syn) => {}
+            // §3.10.7.3: SYN-SENT answers an acceptable SYN,ACK with ACK (seen above).
+            (SynSent, SegClass::SynAck) if acks_syn => {}
             // §3.10.7.3: SYN-SENT receiving an acceptable RST (it ACKs our SYN): connection
             // refused, CLOSED. A RST without an acceptable ACK is dropped.
             (SynSent, SegClass::Rst) => {
                 if acks_syn {
                     self.set_state(to, Closed, ts, ev)
                 } else {
-                    ev(MachineEvent::Unexpected { side: to, state: SynSent, class })
+                    ev(MachineEvent::Unexpected {
+                        side: to,
+                        state: SynSent,
+                        class,
+                    })
                 }
             }
             // §3.10.7.4 (first check): RST in SYN-RECEIVED returns a passive endpoint to LISTEN
@@ -271,12 +324,9 @@ impl Machine {
                 self.set_state(to, back, ts, ev)
             }
             // §3.10.7.4 (fifth check): SYN-RECEIVED receiving an ACK of its SYN (with or without
-            // data: implicit completion) enters ESTABLISHED; a FIN then moves on to CLOSE-WAIT.
+            // data: implicit completion) enters ESTABLISHED, with no answer of its own.
             (SynReceived, SegClass::Ack | SegClass::Fin | SegClass::SynAck) if acks_syn => {
-                self.set_state(to, Established, ts, ev);
-                if class == SegClass::Fin {
-                    self.set_state(to, CloseWait, ts, ev)
-                }
+                self.set_state(to, Established, ts, ev)
             }
             // Retransmitted SYN or SYN-ACK while the handshake is still going on.
             (SynReceived, SegClass::Syn | SegClass::SynAck) => {}
@@ -288,16 +338,11 @@ impl Machine {
                     self.set_state(to, Closed, ts, ev)
                 }
             }
-            // §3.10.7.4 (eighth check): FIN in ESTABLISHED enters CLOSE-WAIT.
-            (Established, SegClass::Fin) => self.set_state(to, CloseWait, ts, ev),
-            // §3.10.7.4 (fifth and eighth checks) in FIN-WAIT-1: the FIN acknowledged and the
-            // peer's FIN received is TIME-WAIT; the peer's FIN alone is CLOSING (simultaneous
-            // close); the acknowledgment alone is FIN-WAIT-2.
-            (FinWait1, SegClass::Fin) if acks_fin => self.set_state(to, TimeWait, ts, ev),
-            (FinWait1, SegClass::Fin) => self.set_state(to, Closing, ts, ev),
-            (FinWait1, SegClass::Ack) if acks_fin => self.set_state(to, FinWait2, ts, ev),
-            // §3.10.7.4 (eighth check): FIN in FIN-WAIT-2 enters TIME-WAIT.
-            (FinWait2, SegClass::Fin) => self.set_state(to, TimeWait, ts, ev),
+            // §3.10.7.4 (fifth check): FIN-WAIT-1 with its FIN acknowledged enters FIN-WAIT-2
+            // (a FIN in the same segment is acknowledged later, and moves it on then).
+            (FinWait1, SegClass::Ack | SegClass::Fin) if acks_fin => {
+                self.set_state(to, FinWait2, ts, ev)
+            }
             // §3.10.7.4 (fifth check): CLOSING with its FIN acknowledged enters TIME-WAIT.
             (Closing, SegClass::Ack | SegClass::Fin) if acks_fin => {
                 self.set_state(to, TimeWait, ts, ev)
@@ -309,7 +354,8 @@ impl Machine {
             // §3.10.7.4 (eighth check): a retransmitted FIN in TIME-WAIT restarts the 2MSL
             // timeout; the endpoint stays.
             (TimeWait, SegClass::Fin) => self.ends[to.index()].since = ts,
-            // Data and ACKs in synchronized states, and retransmitted FINs, change nothing.
+            // Data, ACKs and FINs in synchronized states change nothing until the receiver
+            // answers.
             (
                 Established | FinWait1 | FinWait2 | CloseWait | Closing | LastAck | TimeWait,
                 SegClass::Ack | SegClass::Fin,
@@ -317,13 +363,22 @@ impl Machine {
             // RFC 5961 §4: a SYN in a synchronized state draws a challenge ACK; a new
             // incarnation is opened by the connection table, not here.
             (s, SegClass::Syn | SegClass::SynAck) if s.is_synchronized() => {}
+            // A passive endpoint that closed answers a new SYN as its listener would.
+            (Closed, SegClass::Syn) if receiver.passive => {}
             // Everything else cannot be accepted in the receiver's state: a CLOSED endpoint
             // answers with RST (§3.10.7.1), LISTEN rejects ACKs (§3.10.7.2), SYN-SENT drops
             // segments without SYN (§3.10.7.3), and no state accepts invalid flag combinations.
-            (state, class) => ev(MachineEvent::Unexpected { side: to, state, class }),
+            (state, class) => ev(MachineEvent::Unexpected {
+                side: to,
+                state,
+                class,
+            }),
         }
 
         // Sequence bookkeeping for the next segment.
+        if old_duplicate {
+            return facts;
+        }
         let s = &mut self.ends[from.index()];
         if f.syn() && s.iss.is_none() {
             s.iss = Some(seg.seq);
@@ -338,7 +393,11 @@ impl Machine {
         if f.ack() && s.rcv_nxt.is_none_or(|n| seg.ack > n) {
             s.rcv_nxt = Some(seg.ack);
         }
-        s.window = if f.syn() { seg.window as u32 } else { (seg.window as u32) << s.wscale };
+        s.window = if f.syn() {
+            seg.window as u32
+        } else {
+            (seg.window as u32) << s.wscale
+        };
         facts
     }
 
@@ -353,11 +412,17 @@ impl Machine {
 
 /// RFC 5961 §3.2: where a RST's sequence number falls in the receiver's window.
 fn rst_fit(seq: SeqNum, receiver: &EndState, sender: &EndState) -> RstFit {
-    let Some(rcv_nxt) = receiver.rcv_nxt.or(sender.snd_nxt) else { return RstFit::Unknown };
+    let Some(rcv_nxt) = receiver.rcv_nxt.or(sender.snd_nxt) else {
+        return RstFit::Unknown;
+    };
     if seq == rcv_nxt {
         return RstFit::Exact;
     }
     let wnd = receiver.window.max(1);
     let d = seq.diff(rcv_nxt);
-    if d > 0 && (d as u32) < wnd { RstFit::InWindow } else { RstFit::OutOfWindow }
+    if d > 0 && (d as u32) < wnd {
+        RstFit::InWindow
+    } else {
+        RstFit::OutOfWindow
+    }
 }

@@ -3,6 +3,7 @@
 mod cli;
 mod fixtures;
 mod generated;
+mod labels;
 mod oracle;
 mod shared_corpus;
 mod util;
