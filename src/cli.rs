@@ -107,6 +107,12 @@ pub struct AnalyzeArgs {
     /// Half-open attempts per listener tracked as connection records; more are only counted.
     #[arg(long, default_value_t = 4096, value_name = "N")]
     pub max_half_open: u32,
+
+    /// Zeek's likely_server_ports, comma-separated, for the Zeek-compatible conn_state and
+    /// history of connections that do not start with a SYN (`none` for `zeek -b`; default: the
+    /// ports of Zeek's default scripts).
+    #[arg(long, value_name = "PORTS")]
+    pub zeek_server_ports: Option<String>,
 }
 
 impl AnalyzeArgs {
@@ -134,8 +140,24 @@ impl AnalyzeArgs {
                 self.close_wait_timeout
             ));
         };
+        let zeek_server_ports: &'static [u16] = match self.zeek_server_ports.as_deref() {
+            None => crate::tcp::LIKELY_SERVER_PORTS,
+            Some("none") | Some("") => &[],
+            Some(list) => {
+                let ports: Result<Vec<u16>, _> =
+                    list.split(',').map(|p| p.trim().parse::<u16>()).collect();
+                let ports = ports.map_err(|_| {
+                    format!(
+                        "--zeek-server-ports takes port numbers separated by commas, not '{list}'"
+                    )
+                })?;
+                // Parsed once per run and kept for its whole length.
+                Box::leak(ports.into_boxed_slice())
+            }
+        };
         let detect = DetectConfig {
             msl: flow.msl,
+            zeek_server_ports,
             close_wait_timeout: close_wait,
             ttl_tolerance: self.ttl_tolerance,
             ..DetectConfig::default()

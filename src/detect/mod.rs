@@ -94,6 +94,9 @@ pub struct DetectConfig {
     /// Unanswered keep-alive probes after which ending the connection is `keepalive_timeout`
     /// (default 2; Linux gives up after `tcp_keepalive_probes` = 9).
     pub keepalive_unanswered: u32,
+    /// Zeek's `likely_server_ports`, which orient connections that do not start with a SYN in
+    /// the Zeek-compatible `conn_state` and `history` (default: Zeek's default scripts).
+    pub zeek_server_ports: &'static [u16],
 }
 
 impl Default for DetectConfig {
@@ -104,6 +107,7 @@ impl Default for DetectConfig {
             close_wait_at_end: Duration::from_secs(1),
             ttl_tolerance: 1,
             keepalive_unanswered: 2,
+            zeek_server_ports: crate::tcp::LIKELY_SERVER_PORTS,
         }
     }
 }

@@ -5,7 +5,7 @@ use serde::Serialize;
 
 use super::{Endpoint, Side};
 use crate::detect::{self, Anomaly, ConnDetect, DetectConfig};
-use crate::tcp::{Machine, MachineEvent};
+use crate::tcp::{Machine, MachineEvent, ZeekConn};
 use crate::time::{Duration, Timestamp};
 use crate::wire::{Segment, SeqNum, TcpFlags, Tfo, TunnelKind};
 
@@ -204,6 +204,8 @@ pub struct Connection {
     pub transitions: Vec<(u64, Side, crate::tcp::TcpState)>,
     /// The connection counts as a half-open attempt of its listener until resolved.
     pub attempt_open: bool,
+    /// Zeek's view: `conn_state` and `history` as Zeek's conn.log would print them.
+    pub zeek: ZeekConn,
 }
 
 /// Transitions kept per connection (a normal connection makes about ten).
@@ -212,7 +214,7 @@ pub const MAX_TRANSITIONS: usize = 24;
 impl Connection {
     /// Opens a record for the first segment of a four-tuple. The segment's sender is the
     /// originator unless the segment is a SYN-ACK (then its receiver is, as Zeek decides).
-    pub fn new(id: u64, seg: &Segment<'_>) -> Self {
+    pub fn new(id: u64, seg: &Segment<'_>, cfg: &DetectConfig) -> Self {
         let src = Endpoint::new(seg.src, seg.sport);
         let dst = Endpoint::new(seg.dst, seg.dport);
         let flipped = seg.flags.is_syn_ack();
@@ -241,6 +243,7 @@ impl Connection {
             unexpected: (0, None),
             transitions: Vec::new(),
             attempt_open: false,
+            zeek: ZeekConn::new(seg, !flipped, cfg.zeek_server_ports),
         }
     }
 
@@ -293,6 +296,7 @@ impl Connection {
         self.half.swap(0, 1);
         self.tcp.swap();
         self.last_seen.swap(0, 1);
+        self.zeek.our_roles_swapped();
         self.flipped = !self.flipped;
         self.first_fin = self.first_fin.map(Side::other);
         self.first_rst = self.first_rst.map(Side::other);
@@ -368,6 +372,10 @@ impl Connection {
             self.closed_ts = Some(seg.ts);
         }
         self.track_handshake(seg, side);
+        // Zeek ignores a segment whose header the snaplen cut (weird `truncated_header`).
+        if !seg.header_cut {
+            self.zeek.on_segment(seg, side == Side::Orig);
+        }
 
         let (transitions, unexpected) = (&mut self.transitions, &mut self.unexpected);
         let old_duplicate = f.is_syn_only()

@@ -233,7 +233,7 @@ impl FlowTable {
         let id = self.next_id;
         self.next_id += 1;
         self.stats.connections += 1;
-        let mut c = Connection::new(id, seg);
+        let mut c = Connection::new(id, seg, &self.detect);
         let deadline = seg.ts.add(self.timeout_for(&c)).0;
         if attempt {
             c.attempt_open = true;

@@ -84,6 +84,10 @@ pub struct ConnRecord<'a> {
     pub orig_state: TcpState,
     /// The responder's final state.
     pub resp_state: TcpState,
+    /// Zeek's `conn_state` (S0, S1, SF, REJ, S2, S3, RSTO, RSTR, RSTOS0, RSTRH, SH, SHR, OTH).
+    pub conn_state: &'static str,
+    /// Zeek's `history` letters (uppercase: Zeek's originator).
+    pub history: &'a str,
     /// Anomaly ids raised on this connection, in the order first seen.
     pub anomalies: Vec<AnomalyKind>,
     /// Occurrences per anomaly id.
@@ -130,6 +134,8 @@ impl<'a> From<&'a Connection> for ConnRecord<'a> {
             end_reason: c.end_reason,
             orig_state: c.tcp.end(Side::Orig).state,
             resp_state: c.tcp.end(Side::Resp).state,
+            conn_state: c.zeek.conn_state(),
+            history: c.zeek.history(),
             anomalies: c.detect.counts.iter().map(|(k, _)| *k).collect(),
             anomaly_counts: c.detect.counts.iter().map(|(k, n)| (k.id(), *n)).collect(),
             unexpected_segments: c.unexpected.0,

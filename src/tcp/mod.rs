@@ -2,6 +2,8 @@
 
 mod machine;
 mod state;
+mod zeek;
 
 pub use machine::{EndState, Machine, MachineEvent, RstFit, SegClass, SegFacts};
 pub use state::TcpState;
+pub use zeek::{LIKELY_SERVER_PORTS, ZState, ZeekConn};

@@ -680,6 +680,7 @@ fn parse_tcp<'s>(
         ip_id: ip.ip_id,
         ip_ecn: ip.ecn,
         truncated,
+        header_cut: options_cut,
         vlan: ctx.vlan,
         tunnel: ctx.tunnel,
     })

@@ -144,6 +144,8 @@ pub struct Segment<'a> {
     pub ip_ecn: u8,
     /// The snaplen cut the segment: fewer payload bytes captured than the IP header says.
     pub truncated: bool,
+    /// The snaplen cut into the TCP options (the fixed header is intact).
+    pub header_cut: bool,
     /// Outermost VLAN id, if tagged.
     pub vlan: Option<u16>,
     /// The segment was carried inside a tunnel (outermost kind).

@@ -29,12 +29,21 @@ pub fn corpus(root: &Path) -> Vec<PathBuf> {
 
 /// Analyses one capture with the library; returns its connections, summary and errors.
 pub fn analyse(path: &Path) -> (Vec<Connection>, Summary, Vec<String>) {
+    analyse_with_ports(path, tcpaudit::tcp::LIKELY_SERVER_PORTS)
+}
+
+/// As [`analyse`], with Zeek's likely server ports set to `ports`.
+pub fn analyse_with_ports(
+    path: &Path,
+    ports: &'static [u16],
+) -> (Vec<Connection>, Summary, Vec<String>) {
     let mut set = CaptureSet::open(&[path.to_string_lossy().into_owned()]);
     // Every attempt becomes a connection record (no half-open cap), so four-tuples can be
     // compared one by one; the cap itself is tested on its own.
     let mut cfg = AnalyzerConfig::default();
     cfg.listeners.max_half_open_per_listener = u32::MAX;
     cfg.listeners.max_half_open_total = u32::MAX;
+    cfg.detect.zeek_server_ports = ports;
     let mut a = Analyzer::new(cfg);
     let mut conns = Vec::new();
     let mut keep = |e: Event<'_>| {
