@@ -219,7 +219,7 @@ impl ZeekConn {
             hist_seen: 0,
             ep: [ZEndpoint::default(), ZEndpoint::default()],
             reversed,
-            is_partial: !(f.syn() && !f.ack()),
+            is_partial: !f.is_syn_only(),
         };
         z.ep[0].is_orig = true;
         for e in &mut z.ep {
