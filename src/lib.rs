@@ -15,3 +15,6 @@ pub mod report;
 pub mod tcp;
 pub mod time;
 pub mod wire;
+
+#[cfg(test)]
+pub(crate) mod testutil;

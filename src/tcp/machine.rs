@@ -271,7 +271,13 @@ impl Machine {
                 // §3.10.7.3: a SYN-SENT endpoint that got a SYN does the same (simultaneous open).
                 (Closed | Listen | SynSent, SegClass::SynAck) => {
                     self.ends[from.index()].passive = state != SynSent;
-                    self.set_state(from, SynReceived, ts, ev)
+                    self.set_state(from, SynReceived, ts, ev);
+                    // Simultaneous open: if the peer's SYN-ACK already acknowledged this SYN, the
+                    // endpoint is ESTABLISHED as soon as it answered (RFC 9293 figure 8).
+                    let iss = self.ends[from.index()].iss.or(f.syn().then_some(seg.seq));
+                    if receiver.rcv_nxt.is_some_and(|n| iss.is_some_and(|i| n > i)) {
+                        self.set_state(from, Established, ts, ev)
+                    }
                 }
                 // RFC 9293 §3.10.7.3: SYN-SENT that received an acceptable SYN,ACK acknowledges
                 // it and enters ESTABLISHED; its ACK (pure, with data, or with FIN) shows it.

@@ -2,6 +2,8 @@
 
 mod machine;
 mod state;
+#[cfg(test)]
+mod tests;
 mod zeek;
 
 pub use machine::{EndState, Machine, MachineEvent, RstFit, SegClass, SegFacts};

@@ -1,0 +1,74 @@
+//! Segment builders for unit tests in virtual time (no capture files, no clock).
+
+use std::net::{IpAddr, Ipv4Addr};
+
+use crate::time::Timestamp;
+use crate::wire::{Segment, SeqNum, TcpFlags, TcpOptions};
+
+/// The client, 10.0.0.1:40000.
+pub const A: (IpAddr, u16) = (IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1)), 40000);
+/// The server, 10.0.0.2:80.
+pub const B: (IpAddr, u16) = (IpAddr::V4(Ipv4Addr::new(10, 0, 0, 2)), 80);
+
+/// A segment from `from` to `to` at `ms` milliseconds with tcpdump-like `flags` ("S", "SA",
+/// "A", "FA", "RA", "R", "PA", "" for none), sequence and acknowledgment numbers and payload
+/// length.
+#[allow(clippy::too_many_arguments)]
+pub fn seg(
+    ms: i64,
+    from: (IpAddr, u16),
+    to: (IpAddr, u16),
+    flags: &str,
+    seq: u32,
+    ack: u32,
+    len: u32,
+) -> Segment<'static> {
+    let mut f = 0;
+    for c in flags.chars() {
+        f |= match c {
+            'S' => TcpFlags::SYN,
+            'A' => TcpFlags::ACK,
+            'F' => TcpFlags::FIN,
+            'R' => TcpFlags::RST,
+            'P' => TcpFlags::PSH,
+            'U' => TcpFlags::URG,
+            _ => 0,
+        };
+    }
+    Segment {
+        ts: Timestamp(ms * 1_000_000),
+        frame: ms as u64,
+        src: from.0,
+        dst: to.0,
+        sport: from.1,
+        dport: to.1,
+        seq: SeqNum(seq),
+        ack: SeqNum(ack),
+        flags: TcpFlags(f),
+        window: 65535,
+        urgent: 0,
+        checksum: 0,
+        options: TcpOptions::default(),
+        payload: &[],
+        payload_len: len,
+        ip_len: 40 + len,
+        frame_len: 54 + len,
+        ttl: 64,
+        ip_id: Some(ms as u16),
+        ip_ecn: 0,
+        truncated: false,
+        header_cut: false,
+        vlan: None,
+        tunnel: None,
+    }
+}
+
+/// Client to server.
+pub fn c2s(ms: i64, flags: &str, seq: u32, ack: u32, len: u32) -> Segment<'static> {
+    seg(ms, A, B, flags, seq, ack, len)
+}
+
+/// Server to client.
+pub fn s2c(ms: i64, flags: &str, seq: u32, ack: u32, len: u32) -> Segment<'static> {
+    seg(ms, B, A, flags, seq, ack, len)
+}
