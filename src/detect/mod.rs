@@ -9,6 +9,8 @@ mod kind;
 pub(crate) mod reuse;
 pub(crate) mod sanity;
 pub(crate) mod teardown;
+#[cfg(test)]
+mod tests;
 pub(crate) mod transfer;
 
 pub use explain::{Explanation, explain};

@@ -69,8 +69,13 @@ pub(crate) fn on_segment(
                     .with("rst_fit", fit_name);
                 super::raise(c, a, out);
             }
-            // rst_abort: a synchronized connection ends by RST rather than the FIN exchange.
-            (s, _) if s.is_synchronized() && s != TcpState::TimeWait => {
+            // rst_abort: a synchronized connection ends by RST rather than the FIN exchange (a
+            // RST the receiver does not accept, RFC 5961, ends nothing).
+            (s, _)
+                if s.is_synchronized()
+                    && s != TcpState::TimeWait
+                    && matches!(fit, RstFit::Exact | RstFit::Unknown) =>
+            {
                 let a = Anomaly::new(AnomalyKind::RstAbort, seg.frame, seg.ts)
                     .with("from", side.name())
                     .with("sender_state", s.name())

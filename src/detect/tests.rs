@@ -1,0 +1,314 @@
+//! Rules the generator does not label, each driven through the connection table with segments
+//! built in virtual time. Client ISN 100, server ISN 500.
+
+use super::{Anomaly, AnomalyKind, DetectConfig, ListenerConfig};
+use crate::event::Event;
+use crate::flow::{FlowConfig, FlowTable};
+use crate::testutil::{c2s, s2c, seg};
+use crate::wire::Segment;
+
+fn run_with(segs: Vec<Segment<'static>>, listeners: ListenerConfig) -> Vec<Anomaly> {
+    let mut t = FlowTable::new(FlowConfig::default(), DetectConfig::default(), listeners);
+    let mut out = Vec::new();
+    let mut keep = |e: Event<'_>| {
+        if let Event::Anomaly(a) = e {
+            out.push(a.clone());
+        }
+    };
+    for s in &segs {
+        t.process(s, &mut keep);
+    }
+    t.finish(&mut keep);
+    out
+}
+
+fn run(segs: Vec<Segment<'static>>) -> Vec<Anomaly> {
+    run_with(segs, ListenerConfig::default())
+}
+
+fn kinds(a: &[Anomaly]) -> Vec<AnomalyKind> {
+    a.iter().map(|a| a.kind).collect()
+}
+
+fn handshake() -> Vec<Segment<'static>> {
+    vec![
+        c2s(0, "S", 100, 0, 0),
+        s2c(10, "SA", 500, 101, 0),
+        c2s(20, "A", 101, 501, 0),
+    ]
+}
+
+#[test]
+fn clean_connection_raises_nothing() {
+    let mut s = handshake();
+    s.extend([
+        c2s(30, "PA", 101, 501, 100),
+        s2c(40, "PA", 501, 201, 1000),
+        c2s(50, "FA", 201, 1501, 0),
+        s2c(60, "FA", 1501, 202, 0),
+        c2s(70, "A", 202, 1502, 0),
+    ]);
+    assert_eq!(kinds(&run(s)), vec![]);
+}
+
+#[test]
+fn in_window_rst_answered_by_ack_is_a_challenge_ack() {
+    let mut s = handshake();
+    s.extend([c2s(30, "R", 1101, 0, 0), s2c(31, "A", 501, 101, 0)]);
+    let a = run(s);
+    assert!(kinds(&a).contains(&AnomalyKind::ChallengeAck), "{a:?}");
+    assert!(
+        !kinds(&a).contains(&AnomalyKind::RstAbort),
+        "a challenged RST ends nothing"
+    );
+}
+
+#[test]
+fn close_wait_held_to_the_end_is_stuck() {
+    let mut s = handshake();
+    s.extend([
+        c2s(30, "FA", 101, 501, 0),
+        s2c(40, "A", 501, 102, 0),
+        s2c(5000, "PA", 501, 102, 10),
+    ]);
+    let a = run(s);
+    let cw: Vec<_> = a
+        .iter()
+        .filter(|a| a.kind == AnomalyKind::CloseWaitStuck)
+        .collect();
+    assert_eq!(cw.len(), 1, "{a:?}");
+    assert_eq!(cw[0].detail["side"], "resp");
+}
+
+#[test]
+fn close_wait_closed_promptly_is_fine() {
+    let mut s = handshake();
+    s.extend([
+        c2s(30, "FA", 101, 501, 0),
+        s2c(40, "FA", 501, 102, 0),
+        c2s(50, "A", 102, 502, 0),
+    ]);
+    assert!(!kinds(&run(s)).contains(&AnomalyKind::CloseWaitStuck));
+}
+
+#[test]
+fn ttl_change_and_forged_rst() {
+    let mut s = handshake();
+    let mut odd = s2c(30, "PA", 501, 101, 10);
+    odd.ttl = 50;
+    s.push(odd);
+    assert!(kinds(&run(s)).contains(&AnomalyKind::TtlAnomaly));
+
+    let mut s = handshake();
+    s.push(s2c(30, "PA", 501, 101, 10));
+    let mut rst = s2c(40, "R", 511, 0, 0);
+    rst.ttl = 120;
+    s.push(rst);
+    let a = run(s);
+    assert!(
+        kinds(&a).contains(&AnomalyKind::RstInjectionSuspected),
+        "{a:?}"
+    );
+    assert!(
+        !kinds(&a).contains(&AnomalyKind::TtlAnomaly),
+        "the RST rule takes precedence"
+    );
+}
+
+#[test]
+fn traffic_after_own_rst_means_the_rst_was_forged() {
+    let mut s = handshake();
+    s.extend([s2c(30, "R", 501, 0, 0), s2c(40, "PA", 501, 101, 100)]);
+    let a = run(s);
+    assert!(
+        a.iter()
+            .any(|x| x.kind == AnomalyKind::RstInjectionSuspected
+                && x.detail["evidence"] == "traffic_after_rst")
+    );
+}
+
+#[test]
+fn rst_abort_then_rst_after_close() {
+    let mut s = handshake();
+    s.extend([
+        c2s(30, "RA", 101, 501, 0),
+        s2c(40, "PA", 501, 101, 10),
+        c2s(50, "R", 101, 0, 0),
+    ]);
+    let k = kinds(&run(s));
+    assert!(k.contains(&AnomalyKind::RstAbort), "{k:?}");
+    assert!(k.contains(&AnomalyKind::RstAfterClose), "{k:?}");
+}
+
+#[test]
+fn rst_into_time_wait_is_an_assassination() {
+    let mut s = handshake();
+    s.extend([
+        c2s(30, "FA", 101, 501, 0),
+        s2c(40, "FA", 501, 102, 0),
+        c2s(50, "A", 102, 502, 0),
+        s2c(1000, "R", 502, 0, 0),
+    ]);
+    let a = run(s);
+    let tw: Vec<_> = a
+        .iter()
+        .filter(|a| a.kind == AnomalyKind::TimewaitAssassination)
+        .collect();
+    assert_eq!(tw.len(), 1, "{a:?}");
+    assert_eq!(tw[0].detail["time_wait_side"], "orig");
+}
+
+#[test]
+fn unanswered_keepalives_then_rst_is_a_keepalive_timeout() {
+    let mut s = handshake();
+    s.extend([
+        c2s(30, "PA", 101, 501, 10),
+        s2c(40, "A", 501, 111, 0),
+        c2s(10_000, "A", 110, 501, 0),
+        c2s(11_000, "A", 110, 501, 0),
+        c2s(12_000, "A", 110, 501, 0),
+        c2s(13_000, "RA", 111, 501, 0),
+    ]);
+    let k = kinds(&run(s));
+    assert!(k.contains(&AnomalyKind::Keepalive), "{k:?}");
+    assert!(k.contains(&AnomalyKind::KeepaliveTimeout), "{k:?}");
+}
+
+#[test]
+fn answered_keepalives_are_not_a_timeout() {
+    let mut s = handshake();
+    s.extend([
+        c2s(30, "PA", 101, 501, 10),
+        s2c(40, "A", 501, 111, 0),
+        c2s(10_000, "A", 110, 501, 0),
+        s2c(10_010, "A", 501, 111, 0),
+    ]);
+    let k = kinds(&run(s));
+    assert!(k.contains(&AnomalyKind::Keepalive));
+    assert!(!k.contains(&AnomalyKind::KeepaliveTimeout));
+}
+
+#[test]
+fn syn_with_data_and_invalid_flag_names() {
+    let a = run(vec![c2s(0, "S", 100, 0, 40)]);
+    assert!(kinds(&a).contains(&AnomalyKind::SynWithData));
+    for (flags, name) in [
+        ("SF", "syn_fin"),
+        ("SR", "syn_rst"),
+        ("", "null"),
+        ("FPU", "xmas"),
+        ("F", "fin_without_ack"),
+    ] {
+        let a = run(vec![c2s(0, flags, 100, 0, 0)]);
+        let inv: Vec<_> = a
+            .iter()
+            .filter(|a| a.kind == AnomalyKind::InvalidFlags)
+            .collect();
+        assert_eq!(inv.len(), 1, "{flags}");
+        assert_eq!(inv[0].detail["combination"], name);
+    }
+}
+
+/// An attempt from client number `i` to the server, at `ms`.
+fn attempt(i: u32, ms: i64, answered: bool) -> Vec<Segment<'static>> {
+    let client = (
+        std::net::IpAddr::V4(std::net::Ipv4Addr::from(0x0a00_0000 + i)),
+        40000 + (i % 20000) as u16,
+    );
+    let server = crate::testutil::B;
+    let mut v = vec![seg(ms, client, server, "S", 1000 + i, 0, 0)];
+    if answered {
+        v.push(seg(ms + 1, server, client, "SA", 9000 + i, 1001 + i, 0));
+    }
+    v
+}
+
+#[test]
+fn spoofed_flood_is_reported_once_with_its_sources() {
+    let segs: Vec<_> = (0..200).flat_map(|i| attempt(i, i as i64, true)).collect();
+    let a = run(segs);
+    let floods: Vec<_> = a
+        .iter()
+        .filter(|a| a.kind == AnomalyKind::SynFlood)
+        .collect();
+    assert_eq!(floods.len(), 1, "{:?}", kinds(&a));
+    let d = &floods[0].detail;
+    assert_eq!(d["attempts"], 200);
+    assert!(d["distinct_sources"].as_u64().unwrap() >= 190);
+    assert_eq!(d["completion_ratio"], 0.0);
+    assert!(kinds(&a).contains(&AnomalyKind::HalfOpenBacklog));
+}
+
+#[test]
+fn busy_legitimate_clients_are_not_a_flood() {
+    let mut segs = Vec::new();
+    for i in 0..300u32 {
+        let ms = i as i64 * 2;
+        let client = (
+            std::net::IpAddr::V4(std::net::Ipv4Addr::new(10, 1, 0, (i % 3) as u8 + 1)),
+            30000 + i as u16,
+        );
+        let server = crate::testutil::B;
+        segs.push(seg(ms, client, server, "S", 1000 + i, 0, 0));
+        segs.push(seg(ms, server, client, "SA", 9000 + i, 1001 + i, 0));
+        segs.push(seg(ms + 1, client, server, "A", 1001 + i, 9001 + i, 0));
+    }
+    let k = kinds(&run(segs));
+    assert!(!k.contains(&AnomalyKind::SynFlood), "{k:?}");
+    assert!(!k.contains(&AnomalyKind::HalfOpenBacklog));
+}
+
+#[test]
+fn unanswered_attempts_while_others_are_answered_overflow_the_queue() {
+    let mut segs = Vec::new();
+    for i in 0..10 {
+        segs.extend(attempt(i, i as i64 * 100, i % 2 == 0));
+    }
+    let a = run(segs);
+    let o: Vec<_> = a
+        .iter()
+        .filter(|a| a.kind == AnomalyKind::ListenQueueOverflow)
+        .collect();
+    assert_eq!(o.len(), 1, "{:?}", kinds(&a));
+    assert_eq!(o[0].detail["unanswered"], 5);
+}
+
+#[test]
+fn attempts_beyond_the_cap_are_aggregated_not_tracked() {
+    let cfg = ListenerConfig {
+        max_half_open_per_listener: 50,
+        ..ListenerConfig::default()
+    };
+    let mut t = FlowTable::new(FlowConfig::default(), DetectConfig::default(), cfg);
+    let mut floods = 0;
+    let mut keep = |e: Event<'_>| {
+        if let Event::Anomaly(a) = e {
+            floods += (a.kind == AnomalyKind::SynFlood) as u32;
+        }
+    };
+    for s in (0..1000).flat_map(|i| attempt(i, i as i64, true)) {
+        t.process(&s, &mut keep);
+    }
+    assert_eq!(t.len(), 50, "only the capped number of attempts is tracked");
+    assert_eq!(t.stats.aggregated_segments, 1900);
+    t.finish(&mut keep);
+    assert_eq!(floods, 1);
+}
+
+#[test]
+fn options_stripped_while_flooded_look_like_syncookies() {
+    let mut segs = Vec::new();
+    for i in 0..100u32 {
+        let mut v = attempt(i, i as i64, true);
+        v[0].options.wscale = Some(7);
+        v[0].options.sack_permitted = true;
+        segs.extend(v);
+    }
+    let a = run(segs);
+    let c: Vec<_> = a
+        .iter()
+        .filter(|a| a.kind == AnomalyKind::Syncookies)
+        .collect();
+    assert_eq!(c.len(), 1, "{:?}", kinds(&a));
+    assert_eq!(c[0].detail["heuristic"], true);
+}
