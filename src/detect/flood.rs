@@ -370,14 +370,14 @@ impl ListenerTracker {
         } else {
             completions as f64 / attempts as f64
         };
-        let sources = l.sources();
+        // Counting sources is the costly part: only when a flood is otherwise plausible.
+        let flood_plausible =
+            l.flood.is_none() && gauge >= cfg.flood_half_open && ratio <= cfg.flood_max_completion;
+        let sources_ok = flood_plausible && l.sources() >= cfg.flood_min_sources as u64;
 
         // syn_flood: many half-open attempts, many sources, almost no completions (RFC 4987 §2).
         match &mut l.flood {
-            None if gauge >= cfg.flood_half_open
-                && ratio <= cfg.flood_max_completion
-                && sources >= cfg.flood_min_sources as u64 =>
-            {
+            None if sources_ok => {
                 let mut e = Episode::new(frame, ts, gauge);
                 e.attempts = attempts;
                 l.flood = Some(e);

@@ -200,16 +200,13 @@ pub struct Connection {
     /// Segments the receiver's state could not accept (state machine "unexpected segment"
     /// events), and the first such frame.
     pub unexpected: (u32, Option<u64>),
-    /// State transitions, as (frame, side, new state), at most [`MAX_TRANSITIONS`] kept.
-    pub transitions: Vec<(u64, Side, crate::tcp::TcpState)>,
+    /// State transitions seen (each also changed [`Connection::tcp`]).
+    pub transitions: u32,
     /// The connection counts as a half-open attempt of its listener until resolved.
     pub attempt_open: bool,
     /// Zeek's view: `conn_state` and `history` as Zeek's conn.log would print them.
     pub zeek: ZeekConn,
 }
-
-/// Transitions kept per connection (a normal connection makes about ten).
-pub const MAX_TRANSITIONS: usize = 24;
 
 impl Connection {
     /// Opens a record for the first segment of a four-tuple. The segment's sender is the
@@ -241,7 +238,7 @@ impl Connection {
             detect: ConnDetect::default(),
             last_seen: [seg.ts; 2],
             unexpected: (0, None),
-            transitions: Vec::new(),
+            transitions: 0,
             attempt_open: false,
             zeek: ZeekConn::new(seg, !flipped, cfg.zeek_server_ports),
         }
@@ -386,11 +383,7 @@ impl Connection {
         let facts = self
             .tcp
             .on_segment(seg, side, old_duplicate, &mut |e| match e {
-                MachineEvent::Transition { side, to, .. } => {
-                    if transitions.len() < MAX_TRANSITIONS {
-                        transitions.push((seg.frame, side, to));
-                    }
-                }
+                MachineEvent::Transition { .. } => *transitions += 1,
                 MachineEvent::Unexpected { .. } => {
                     unexpected.0 += 1;
                     unexpected.1.get_or_insert(seg.frame);

@@ -150,14 +150,7 @@ impl FlowTable {
                     }
                     // The old incarnation's TIME-WAIT ends here (RFC 9293 §3.10.7.4, RFC 6191).
                     let transitions = &mut old.transitions;
-                    let frame = seg.frame;
-                    old.tcp.supersede(seg.ts, &mut |e| {
-                        if let crate::tcp::MachineEvent::Transition { side, to, .. } = e
-                            && transitions.len() < super::conn::MAX_TRANSITIONS
-                        {
-                            transitions.push((frame, side, to));
-                        }
-                    });
+                    old.tcp.supersede(seg.ts, &mut |_| *transitions += 1);
                     self.end(old, EndReason::Reused, out);
                     let Some(idx) = opened else { return };
                     self.map.insert(key, idx);
