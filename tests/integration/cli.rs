@@ -300,3 +300,65 @@ fn invalid_options_exit_two_with_a_message() {
         .stderr(predicate::str::contains("--msl"));
     tcpaudit().args(["analyze"]).assert().code(2);
 }
+
+#[test]
+fn explain_lists_every_id_and_explains_one() {
+    let out = tcpaudit().arg("explain").output().unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    for id in [
+        "syn_retransmission",
+        "synack_retransmission",
+        "missing_third_ack",
+        "half_open",
+        "connection_refused",
+        "simultaneous_open",
+        "stale_syn",
+        "syn_with_data",
+        "invalid_flags",
+        "syn_flood",
+        "half_open_backlog",
+        "listen_queue_overflow",
+        "syncookies",
+        "premature_reuse_2msl",
+        "timewait_assassination",
+        "rst_abort",
+        "rst_after_close",
+        "close_wait_stuck",
+        "half_close",
+        "simultaneous_close",
+        "challenge_ack",
+        "rst_injection_suspected",
+        "ttl_anomaly",
+        "keepalive",
+        "keepalive_timeout",
+    ] {
+        assert!(
+            text.lines().any(|l| l.starts_with(&format!("{id} "))),
+            "{id} missing from explain"
+        );
+        tcpaudit()
+            .args(["explain", id])
+            .assert()
+            .success()
+            .stdout(predicate::str::contains("How it is decided"));
+    }
+    tcpaudit()
+        .args(["explain", "no_such_id"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("no_such_id"));
+}
+
+#[test]
+fn table_report_summarises_anomalies() {
+    tcpaudit()
+        .args(["analyze"])
+        .arg(fixture("generated/flood.pcap"))
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("Anomalies"))
+        .stdout(predicate::str::contains("syn_flood"))
+        .stdout(predicate::str::contains("Anomalies by listener"))
+        .stdout(predicate::str::contains("Worst connections"));
+}
