@@ -357,6 +357,25 @@ impl CaptureFile {
         }
     }
 
+    /// Asks the CPU to start loading the next record's header and first bytes while this packet
+    /// is analysed: they were written by the reader thread on the other core, and waiting for
+    /// them was the largest single cost of the parsing thread.
+    #[inline]
+    fn prefetch_next(&self) {
+        #[cfg(target_arch = "x86_64")]
+        {
+            use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
+            let next = self.start;
+            for off in [0usize, 64, 128] {
+                if let Some(b) = self.buf.get(next + off) {
+                    // SAFETY: a prefetch is only a hint: it never faults, and the pointer is
+                    // within the buffer anyway.
+                    unsafe { _mm_prefetch::<_MM_HINT_T0>((b as *const u8).cast::<i8>()) };
+                }
+            }
+        }
+    }
+
     /// The timestamp of the next packet, reading ahead as needed; `None` at the end.
     pub fn peek_ts(&mut self) -> Result<Option<Timestamp>, CaptureError> {
         if self.pending.is_none() {
@@ -378,6 +397,7 @@ impl CaptureFile {
             return Ok(None);
         };
         self.start = p.record_end;
+        self.prefetch_next();
         Ok(Some(Packet {
             ts: p.ts,
             link_type: p.link_type,
