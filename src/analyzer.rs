@@ -207,6 +207,9 @@ pub struct AnalyzerConfig {
     pub detect: DetectConfig,
     /// Listener rule thresholds and caps.
     pub listeners: ListenerConfig,
+    /// Verify TCP checksums (off by default: checksum offload makes locally captured segments
+    /// look bad).
+    pub verify_checksums: bool,
 }
 
 /// Decoder plus connection table plus summary.
@@ -220,7 +223,7 @@ impl Analyzer {
     /// A fresh analyzer.
     pub fn new(cfg: AnalyzerConfig) -> Self {
         Analyzer {
-            decoder: Decoder::new(),
+            decoder: Decoder::with_checksums(cfg.verify_checksums),
             flows: FlowTable::new(cfg.flow, cfg.detect, cfg.listeners),
             summary: Summary::default(),
         }

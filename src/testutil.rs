@@ -58,6 +58,7 @@ pub fn seg(
         ip_ecn: 0,
         truncated: false,
         header_cut: false,
+        checksum_ok: None,
         vlan: None,
         tunnel: None,
     }

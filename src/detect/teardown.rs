@@ -53,7 +53,9 @@ pub(crate) fn on_segment(
             // Linux does by default (tcp_rfc1337 = 0), ends it before 2*MSL (RFC 1337).
             (_, TcpState::TimeWait) if fit != RstFit::OutOfWindow => {
                 let held = seg.ts.since(c.tcp.end(peer).since);
-                let remaining = crate::time::Duration((cfg.msl.0 * 2 - held.0).max(0));
+                let remaining = crate::time::Duration(
+                    cfg.msl.0.saturating_mul(2).saturating_sub(held.0).max(0),
+                );
                 let a = Anomaly::new(AnomalyKind::TimewaitAssassination, seg.frame, seg.ts)
                     .with("time_wait_side", peer.name())
                     .with("held", secs(held))

@@ -428,7 +428,9 @@ impl Connection {
                     hs.ack_had_data = seg.payload_len > 0;
                     let leg = seg.ts.since(synack);
                     hs.synack_to_ack = Some(leg);
-                    hs.rtt = hs.syn_to_synack.map(|a| Duration(a.0 + leg.0));
+                    hs.rtt = hs
+                        .syn_to_synack
+                        .map(|a| Duration(a.0.saturating_add(leg.0)));
                 }
             }
             _ => {}

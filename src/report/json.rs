@@ -88,6 +88,10 @@ pub struct ConnRecord<'a> {
     pub conn_state: &'static str,
     /// Zeek's `history` letters (uppercase: Zeek's originator).
     pub history: &'a str,
+    /// Every row Zeek would log for this connection, when its timers or a SYN would split it
+    /// (`conn_state` and `history` above are the last row's).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub zeek_rows: Option<Vec<ZeekRowRecord<'a>>>,
     /// Anomaly ids raised on this connection, in the order first seen.
     pub anomalies: Vec<AnomalyKind>,
     /// Occurrences per anomaly id.
@@ -136,11 +140,30 @@ impl<'a> From<&'a Connection> for ConnRecord<'a> {
             resp_state: c.tcp.end(Side::Resp).state,
             conn_state: c.zeek.conn_state(),
             history: c.zeek.history(),
+            zeek_rows: c.zeek.split().then(|| {
+                c.zeek
+                    .rows()
+                    .into_iter()
+                    .map(|(conn_state, history)| ZeekRowRecord {
+                        conn_state,
+                        history,
+                    })
+                    .collect()
+            }),
             anomalies: c.detect.counts.iter().map(|(k, _)| *k).collect(),
             anomaly_counts: c.detect.counts.iter().map(|(k, n)| (k.id(), *n)).collect(),
             unexpected_segments: c.unexpected.0,
         }
     }
+}
+
+/// One conn.log row Zeek would write.
+#[derive(Serialize)]
+pub struct ZeekRowRecord<'a> {
+    /// Its conn_state.
+    pub conn_state: &'static str,
+    /// Its history.
+    pub history: &'a str,
 }
 
 /// The JSON form of an anomaly.
@@ -217,6 +240,8 @@ pub struct SummaryRecord<'a> {
     pub truncated_segments: u64,
     /// TCP segments with malformed options.
     pub malformed_options: u64,
+    /// TCP segments with a wrong checksum (only with `--verify-checksums`).
+    pub bad_checksums: u64,
     /// Frames skipped, by reason (only non-zero reasons).
     pub skipped: BTreeMap<&'static str, u64>,
     /// Non-TCP frames, by protocol.
@@ -261,6 +286,7 @@ impl<'a> SummaryRecord<'a> {
             tcp_segments: d.tcp_segments,
             truncated_segments: d.truncated_segments,
             malformed_options: d.malformed_options,
+            bad_checksums: d.bad_checksums,
             skipped: SkipReason::ALL
                 .iter()
                 .filter(|r| d.skipped[**r as usize] > 0)

@@ -84,6 +84,7 @@ struct ZEndpoint {
     hist_last_rst: i64,
     rxmt: Scaled,
     win0: Scaled,
+    chk: Scaled,
     gap: Scaled,
     window_scale: u8,
     syn_wscale: Option<u8>,
@@ -180,9 +181,13 @@ pub const LIKELY_SERVER_PORTS: &[u16] = &[
     5432, 6379, 6666, 6667, 6668, 6669, 8000, 8080, 8888, 20000,
 ];
 
-/// Zeek's history and endpoint states for one connection.
+/// Zeek's timers that can end a conn.log row while packets keep coming (TCPSessionAdapter.cc).
+const ATTEMPT_DELAY: i64 = 5_000_000_000; // tcp_attempt_delay
+const CLOSE_DELAY: i64 = 5_000_000_000; // tcp_close_delay
+
+/// One Zeek conn.log row in progress: history and endpoint states.
 #[derive(Clone, Debug)]
-pub struct ZeekConn {
+struct ZeekRow {
     history: String,
     hist_seen: u32,
     /// Indexed by Zeek's orientation: 0 is Zeek's originator.
@@ -190,12 +195,95 @@ pub struct ZeekConn {
     /// Zeek's originator is tcpaudit's responder.
     reversed: bool,
     is_partial: bool,
+    /// Zeek's `last_time`: stops advancing once both endpoints closed.
+    last_time: i64,
+    /// The attempt timer (an unanswered SYN is logged and removed 5 s later).
+    attempt_due: Option<i64>,
+    /// Removal after a complete close.
+    close_due: Option<i64>,
+    /// Packets processed in this row.
+    packets: u32,
+}
+
+/// Zeek's view of a connection: the conn.log rows Zeek would write for its packets. Zeek ends a
+/// row on its own timers or when a SYN reuses the four-tuple, and logs later packets of the same
+/// connection as a new row; tcpaudit keeps them all in one record and lists the rows.
+#[derive(Clone, Debug)]
+pub struct ZeekConn {
+    rows: Vec<(&'static str, String)>,
+    cur: ZeekRow,
+    ports: &'static [u16],
 }
 
 impl ZeekConn {
     /// Zeek's connection for a first segment sent by tcpaudit's `from_orig` side; `server_ports`
     /// is Zeek's `likely_server_ports` (see [`LIKELY_SERVER_PORTS`]).
-    pub fn new(seg: &Segment<'_>, from_orig: bool, server_ports: &[u16]) -> Self {
+    pub fn new(seg: &Segment<'_>, from_orig: bool, server_ports: &'static [u16]) -> Self {
+        ZeekConn {
+            rows: Vec::new(),
+            cur: ZeekRow::new(seg, from_orig, server_ports),
+            ports: server_ports,
+        }
+    }
+
+    /// The current (last) row's history.
+    pub fn history(&self) -> &str {
+        &self.cur.history
+    }
+
+    /// The current (last) row's `conn_state`.
+    pub fn conn_state(&self) -> &'static str {
+        self.cur.conn_state()
+    }
+
+    /// Every row Zeek would log, in order, as (conn_state, history); the last is the current one.
+    pub fn rows(&self) -> Vec<(&'static str, &str)> {
+        let mut v: Vec<(&'static str, &str)> =
+            self.rows.iter().map(|(s, h)| (*s, h.as_str())).collect();
+        v.push((self.cur.conn_state(), &self.cur.history));
+        v
+    }
+
+    /// Whether Zeek would log more than one row for this connection.
+    pub fn split(&self) -> bool {
+        !self.rows.is_empty()
+    }
+
+    /// Whether Zeek's originator (of the current row) is tcpaudit's responder.
+    pub fn reversed(&self) -> bool {
+        self.cur.reversed
+    }
+
+    /// tcpaudit swapped its own roles: Zeek's orientation relative to them flips.
+    pub fn our_roles_swapped(&mut self) {
+        self.cur.reversed = !self.cur.reversed;
+    }
+
+    /// Processes one segment sent by tcpaudit's `from_orig` side. Timers due by its time fire
+    /// first (as the half-duplex SSH baselines show: the packet that crosses the attempt timer
+    /// opens the next row), then the reuse check of a row that has seen packets.
+    pub fn on_segment(&mut self, seg: &Segment<'_>, from_orig: bool) {
+        if self.cur.packets > 0
+            && (self.cur.timers_end_row(seg.ts.0) || self.cur.is_reuse(seg, from_orig))
+        {
+            let done = std::mem::replace(&mut self.cur, ZeekRow::new(seg, from_orig, self.ports));
+            self.rows.push((done.conn_state(), done.history));
+        }
+        if seg.checksum_ok == Some(false) {
+            // TCP.cc ValidateChecksum: a bad checksum adds `C`/`c` (log-scale) and nothing else.
+            self.cur.packets += 1;
+            let i = if from_orig != self.cur.reversed { 0 } else { 1 };
+            if self.cur.ep[i].chk.hit() {
+                self.cur.add(i, 'C');
+            }
+            return;
+        }
+        self.cur.on_segment(seg, from_orig);
+    }
+}
+
+impl ZeekRow {
+    fn new(seg: &Segment<'_>, from_orig: bool, server_ports: &[u16]) -> Self {
         let likely = |p: u16| server_ports.contains(&p);
         let f = seg.flags;
         // TCPAnalyzer::WantConnection / IPBasedAnalyzer::NewConn: a bare SYN is never flipped;
@@ -214,12 +302,16 @@ impl ZeekConn {
         // Zeek's originator is the first packet's sender unless flipped.
         let zeek_orig_is_sender = !flip;
         let reversed = zeek_orig_is_sender != from_orig;
-        let mut z = ZeekConn {
-            history: String::new(),
+        let mut z = ZeekRow {
+            history: String::with_capacity(12),
             hist_seen: 0,
             ep: [ZEndpoint::default(), ZEndpoint::default()],
             reversed,
             is_partial: !f.is_syn_only(),
+            last_time: seg.ts.0,
+            attempt_due: None,
+            close_due: None,
+            packets: 0,
         };
         z.ep[0].is_orig = true;
         for e in &mut z.ep {
@@ -232,13 +324,63 @@ impl ZeekConn {
         z
     }
 
-    /// The history string.
-    pub fn history(&self) -> &str {
-        &self.history
+    /// `TCPSessionAdapter::IsReuse`: a SYN that makes Zeek log this row and start a new one.
+    fn is_reuse(&self, seg: &Segment<'_>, from_orig: bool) -> bool {
+        let f = seg.flags;
+        if !f.syn() {
+            return false;
+        }
+        let _ = from_orig;
+        let (o, r) = (&self.ep[0], &self.ep[1]);
+        let mut conn_orig = o;
+        if f.ack() {
+            if o.state != ZState::Inactive {
+                return false;
+            }
+            conn_orig = r;
+        }
+        if !(o.did_close || r.did_close) {
+            if seg.seq.0 == conn_orig.start_seq {
+                return false;
+            }
+            if !f.ack()
+                && conn_orig.state == ZState::SynAckSent
+                && r.state == ZState::Inactive
+                && seg.seq.0 == r.start_seq
+            {
+                return false;
+            }
+        }
+        true
+    }
+
+    /// Fires the attempt and close timers due at `now`; true if one of them ends the row.
+    fn timers_end_row(&mut self, now: i64) -> bool {
+        if self.attempt_due.is_some_and(|d| d <= now) {
+            self.attempt_due = None;
+            let (o, r) = (self.ep[0].state, self.ep[1].state);
+            if matches!(o, ZState::SynSent | ZState::SynAckSent) && r == ZState::Inactive {
+                return true;
+            }
+        }
+        self.close_due.is_some_and(|d| d <= now)
+    }
+
+    /// `TCPSessionAdapter::ConnectionClosed` for endpoint `i`.
+    fn closed(&mut self, i: usize) {
+        let p = 1 - i;
+        self.ep[i].did_close = true;
+        let complete = self.ep[i].state == ZState::Reset
+            || self.ep[p].did_close
+            || self.ep[p].state == ZState::Inactive;
+        if complete && self.close_due.is_none() {
+            self.attempt_due = None;
+            self.close_due = Some(self.last_time.saturating_add(CLOSE_DELAY));
+        }
     }
 
     /// Zeek's `conn_state` (conn/main.zeek `conn_state`).
-    pub fn conn_state(&self) -> &'static str {
+    fn conn_state(&self) -> &'static str {
         use ZState::*;
         let (o, r) = (&self.ep[0], &self.ep[1]);
         let inactive = |s: ZState| matches!(s, Inactive | Partial);
@@ -312,7 +454,8 @@ impl ZeekConn {
     }
 
     /// Processes one segment sent by tcpaudit's `from_orig` side.
-    pub fn on_segment(&mut self, seg: &Segment<'_>, from_orig: bool) {
+    fn on_segment(&mut self, seg: &Segment<'_>, from_orig: bool) {
+        self.packets += 1;
         let f = seg.flags;
         let (syn, fin, rst, ack) = (f.syn(), f.fin(), f.rst(), f.ack());
         // Flip on the second packet (zeek/zeek#2191): a connection whose history is exactly a
@@ -473,6 +616,9 @@ impl ZeekConn {
             }
         }
 
+        if !(self.ep[0].did_close && self.ep[1].did_close) {
+            self.last_time = seg.ts.0;
+        }
         self.state_machine(i, syn, fin, rst, ack, len, seq, seg);
 
         // Gaps revealed by this acknowledgment (after the state machine), then this segment's
@@ -514,6 +660,7 @@ impl ZeekConn {
                 if syn {
                     if is_orig {
                         self.ep[i].set_state(if ack { SynAckSent } else { SynSent });
+                        self.attempt_due = Some(_seg.ts.0.saturating_add(ATTEMPT_DELAY));
                     } else {
                         let mut i = i;
                         if !ack && self.ep[p].state == SynAckSent && seq == self.ep[i].start_seq {
@@ -553,17 +700,19 @@ impl ZeekConn {
                     if self.ep[p].state == Reset && self.ep[p].prev_state == Closed {
                         self.ep[p].set_state(Closed);
                     }
-                    self.ep[i].did_close = true;
+                    self.closed(i);
                 }
                 if rst {
                     self.ep[i].set_state(Reset);
-                    self.ep[i].did_close = true;
+                    self.closed(i);
                 }
             }
             Closed => {
                 if rst && self.ep[p].state != Closed {
                     self.ep[i].set_state(Reset);
-                    self.ep[i].did_close = true;
+                    if !self.ep[i].did_close {
+                        self.closed(i);
+                    }
                 }
             }
             Reset => {}
@@ -573,26 +722,16 @@ impl ZeekConn {
     fn fin_rst(&mut self, i: usize, fin: bool, rst: bool) {
         if fin {
             self.ep[i].set_state(ZState::Closed);
-            self.ep[i].did_close = true;
+            self.closed(i);
         }
         if rst {
             self.ep[i].set_state(ZState::Reset);
-            self.ep[i].did_close = true;
+            self.closed(i);
         }
     }
 
     fn orig(&self) -> &ZEndpoint {
         &self.ep[0]
-    }
-
-    /// Whether Zeek's originator is tcpaudit's responder.
-    pub fn reversed(&self) -> bool {
-        self.reversed
-    }
-
-    /// tcpaudit swapped its own roles: Zeek's orientation relative to them flips.
-    pub fn our_roles_swapped(&mut self) {
-        self.reversed = !self.reversed;
     }
 }
 

@@ -126,6 +126,8 @@ pub struct DecodeStats {
     pub options_cut: u64,
     /// IPv4 packets with total length 0 (TSO/BIG TCP captures): length taken from the capture.
     pub ip_len_zero: u64,
+    /// TCP segments whose checksum is wrong (with `--verify-checksums`).
+    pub bad_checksums: u64,
     /// Frames skipped, by [`SkipReason`] index.
     pub skipped: [u64; SkipReason::COUNT],
     /// Non-TCP IP packets by protocol number.
@@ -151,6 +153,7 @@ impl Default for DecodeStats {
             malformed_options: 0,
             options_cut: 0,
             ip_len_zero: 0,
+            bad_checksums: 0,
             skipped: [0; SkipReason::COUNT],
             ip_protocols: [0; 256],
             ether_types: BTreeMap::new(),
@@ -192,6 +195,7 @@ pub struct Decoder {
     /// Counters.
     pub stats: DecodeStats,
     frags: FragTable,
+    verify_checksums: bool,
 }
 
 const MAX_TUNNEL_DEPTH: u8 = 4;
@@ -200,6 +204,14 @@ impl Decoder {
     /// A decoder with empty counters.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// A decoder that verifies TCP checksums (RFC 9293 §3.1) of completely captured segments.
+    pub fn with_checksums(verify: bool) -> Self {
+        Decoder {
+            verify_checksums: verify,
+            ..Self::default()
+        }
     }
 
     fn skip(&mut self, r: SkipReason) {
@@ -255,7 +267,7 @@ impl Decoder {
         // The common case, TCP directly in IPv4 (no options, not fragmented) or IPv6 (no extension
         // headers), is read in place; everything else goes through etherparse's lax slicer.
         if let Some((ip, t, declared)) = plain_tcp(d) {
-            return parse_tcp(&mut self.stats, t, declared, ip, ctx);
+            return parse_tcp(&mut self.stats, t, declared, ip, ctx, self.verify_checksums);
         }
         let (ip, ext_err) = match LaxIpSlice::from_slice(d) {
             Ok(x) => x,
@@ -375,6 +387,7 @@ impl Decoder {
                     ecn: meta.ecn,
                 },
                 ctx,
+                self.verify_checksums,
             );
         }
 
@@ -387,7 +400,14 @@ impl Decoder {
             ecn,
         };
         match proto {
-            6 => parse_tcp(&mut self.stats, data, declared, ipf, ctx),
+            6 => parse_tcp(
+                &mut self.stats,
+                data,
+                declared,
+                ipf,
+                ctx,
+                self.verify_checksums,
+            ),
             4 | 41 if depth < MAX_TUNNEL_DEPTH => {
                 self.ip(data, tunnel(ctx, TunnelKind::IpInIp), depth + 1)
             }
@@ -614,6 +634,36 @@ fn plain_tcp(d: &[u8]) -> Option<(Ip, &[u8], usize)> {
     }
 }
 
+/// Whether the TCP checksum of `tcp` (header and payload) is right for these addresses: the
+/// one's-complement sum over the pseudo-header (RFC 9293 §3.1, RFC 8200 §8.1) and the segment,
+/// checksum field included, is 0xffff.
+fn tcp_checksum_ok(src: IpAddr, dst: IpAddr, tcp: &[u8]) -> bool {
+    let mut sum: u64 = 6 + tcp.len() as u64;
+    let mut add_addr = |a: IpAddr| match a {
+        IpAddr::V4(v) => sum += u32::from_be_bytes(v.octets()) as u64,
+        IpAddr::V6(v) => {
+            for c in v.octets().chunks_exact(4) {
+                sum += u32::from_be_bytes([c[0], c[1], c[2], c[3]]) as u64;
+            }
+        }
+    };
+    add_addr(src);
+    add_addr(dst);
+    let mut words = tcp.chunks_exact(4);
+    for c in &mut words {
+        sum += u32::from_be_bytes([c[0], c[1], c[2], c[3]]) as u64;
+    }
+    let rest = words.remainder();
+    let mut tail = [0u8; 4];
+    tail[..rest.len()].copy_from_slice(rest);
+    sum += u32::from_be_bytes(tail) as u64;
+    // Fold 64 -> 16 bits.
+    while sum > 0xffff {
+        sum = (sum & 0xffff) + (sum >> 16);
+    }
+    sum == 0xffff
+}
+
 /// IP-level facts of a segment.
 struct Ip {
     src: IpAddr,
@@ -633,6 +683,7 @@ fn parse_tcp<'s>(
     declared: usize,
     ip: Ip,
     ctx: Ctx,
+    verify: bool,
 ) -> Option<Segment<'s>> {
     let Some(h) = t.get(..20) else {
         stats.skipped[SkipReason::TcpTruncated as usize] += 1;
@@ -649,6 +700,9 @@ fn parse_tcp<'s>(
     let captured = t.get(hlen..).unwrap_or(&[]);
     let captured = &captured[..captured.len().min(payload_len as usize)];
     let truncated = options_cut || (captured.len() as u32) < payload_len;
+    let checksum_ok = (verify && !truncated && t.len() >= declared)
+        .then(|| tcp_checksum_ok(ip.src, ip.dst, &t[..declared]));
+    stats.bad_checksums += (checksum_ok == Some(false)) as u64;
     stats.tcp_segments += 1;
     stats.truncated_segments += truncated as u64;
     stats.options_cut += options_cut as u64;
@@ -681,6 +735,7 @@ fn parse_tcp<'s>(
         ip_ecn: ip.ecn,
         truncated,
         header_cut: options_cut,
+        checksum_ok,
         vlan: ctx.vlan,
         tunnel: ctx.tunnel,
     })

@@ -146,6 +146,8 @@ pub struct Segment<'a> {
     pub truncated: bool,
     /// The snaplen cut into the TCP options (the fixed header is intact).
     pub header_cut: bool,
+    /// TCP checksum verdict, when `--verify-checksums` is on and the whole segment was captured.
+    pub checksum_ok: Option<bool>,
     /// Outermost VLAN id, if tagged.
     pub vlan: Option<u16>,
     /// The segment was carried inside a tunnel (outermost kind).

@@ -37,6 +37,15 @@ pub fn analyse_with_ports(
     path: &Path,
     ports: &'static [u16],
 ) -> (Vec<Connection>, Summary, Vec<String>) {
+    analyse_with(path, ports, false)
+}
+
+/// As [`analyse`], with Zeek's likely server ports and checksum verification set.
+pub fn analyse_with(
+    path: &Path,
+    ports: &'static [u16],
+    verify_checksums: bool,
+) -> (Vec<Connection>, Summary, Vec<String>) {
     let mut set = CaptureSet::open(&[path.to_string_lossy().into_owned()]);
     // Every attempt becomes a connection record (no half-open cap), so four-tuples can be
     // compared one by one; the cap itself is tested on its own.
@@ -44,6 +53,7 @@ pub fn analyse_with_ports(
     cfg.listeners.max_half_open_per_listener = u32::MAX;
     cfg.listeners.max_half_open_total = u32::MAX;
     cfg.detect.zeek_server_ports = ports;
+    cfg.verify_checksums = verify_checksums;
     let mut a = Analyzer::new(cfg);
     let mut conns = Vec::new();
     let mut keep = |e: Event<'_>| {
