@@ -174,6 +174,8 @@ pub struct ConnDetect {
     pub first_probe: [Option<(u64, Timestamp)>; 2],
     /// An accepted RST from this side was seen (index), with its frame.
     pub rst_accepted_from: Option<(usize, u64)>,
+    /// The connection was already closed before the segment being evaluated.
+    pub closed_before: bool,
     /// Per-kind counts for this connection (kinds in first-seen order).
     pub counts: Vec<(AnomalyKind, u32)>,
 }

@@ -65,7 +65,7 @@ pub(crate) fn on_segment(
             }
             // rst_after_close: the sender had already closed or aborted; the RST answers a
             // segment that reached an endpoint without connection state (RFC 9293 §3.10.7.1).
-            (TcpState::Closed, _) if c.detect.established || c.is_closed() => {
+            (TcpState::Closed, _) if c.detect.established || c.detect.closed_before => {
                 let a = Anomaly::new(AnomalyKind::RstAfterClose, seg.frame, seg.ts)
                     .with("from", side.name())
                     .with("rst_fit", fit_name);

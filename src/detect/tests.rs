@@ -312,3 +312,14 @@ fn options_stripped_while_flooded_look_like_syncookies() {
     assert_eq!(c.len(), 1, "{:?}", kinds(&a));
     assert_eq!(c[0].detail["heuristic"], true);
 }
+
+#[test]
+fn rst_answering_an_unsolicited_synack_is_normal() {
+    // SYN-ACK reflection: the victim never sent a SYN and resets the SYN-ACK (RFC 9293 §3.10.7.1).
+    let a = run(vec![s2c(0, "SA", 500, 101, 0), c2s(1, "R", 101, 0, 0)]);
+    assert!(
+        !kinds(&a).contains(&AnomalyKind::RstAfterClose),
+        "{:?}",
+        kinds(&a)
+    );
+}

@@ -316,6 +316,7 @@ impl Connection {
             self.flip();
             side = Side::Resp;
         }
+        self.detect.closed_before = self.closed_ts.is_some();
         self.last_ts = self.last_ts.max(seg.ts);
         self.last_frame = seg.frame;
         let i = side.index();

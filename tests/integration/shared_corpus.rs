@@ -282,3 +282,43 @@ fn zeek_conn_state_and_history_agree() {
     assert!(rows >= 100, "only {rows} Zeek rows found");
     assert!(report.is_empty(), "disagreements with Zeek:\n{report}");
 }
+
+/// Real attack captures raise what they show, with the half-open cap engaged under a spoofed flood.
+#[test]
+fn attack_captures_raise_their_anomalies() {
+    let Some(root) = shared_pcaps() else {
+        use std::io::Write;
+        let _ = writeln!(
+            std::io::stderr(),
+            "SKIPPED attack captures: ../shared/pcaps is absent"
+        );
+        return;
+    };
+    let run = |rel: &str| {
+        let out = crate::util::tcpaudit()
+            .args(["analyze", "-f", "json"])
+            .arg(root.join(rel))
+            .output()
+            .unwrap();
+        crate::util::summary(&crate::util::json_lines(&out.stdout))
+    };
+    let s = run("stopddos/pkt.TCP.synflood.spoofed.pcap");
+    assert_eq!(s["anomalies"]["syn_flood"], 1, "{}", s["anomalies"]);
+    assert_eq!(s["anomalies"]["half_open_backlog"], 1);
+    assert!(
+        s["aggregated_attempts"].as_u64().unwrap() > 30_000,
+        "the cap bounds tracked attempts"
+    );
+    assert!(s["table"]["peak_tracked"].as_u64().unwrap() <= 4200);
+    let s = run("stopddos/pkt.TCP.DOMINATE.syn.ecn.cwr.pcapng");
+    assert_eq!(s["anomalies"]["syn_flood"], 1, "{}", s["anomalies"]);
+    let s = run("stopddos/amp.TCP.reflection.SYNACK.pcap");
+    assert!(s["anomalies"].get("syn_flood").is_none());
+    assert!(
+        s["anomalies"].get("rst_after_close").is_none(),
+        "{}",
+        s["anomalies"]
+    );
+    let s = run("chrissanders-packets/synscan.pcapng");
+    assert!(s["anomalies"]["connection_refused"].as_u64().unwrap() >= 1);
+}
