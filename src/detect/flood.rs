@@ -92,6 +92,9 @@ struct Episode {
     aggregated: u64,
     synack_repeats: u64,
     stripped: u64,
+    /// Answered attempts that waited 1.5 s or more with a single SYN-ACK (Linux would have
+    /// retransmitted it after 1 s unless it kept no state: a cookie).
+    long_single_synack: u64,
 }
 
 impl Episode {
@@ -105,6 +108,7 @@ impl Episode {
             aggregated: 0,
             synack_repeats: 0,
             stripped: 0,
+            long_single_synack: 0,
         }
     }
 }
@@ -332,10 +336,12 @@ impl ListenerTracker {
             l.bucket(r.at).completions += 1;
         }
         l.stripped += r.options_stripped as u64;
+        let waited_long = r.at.since(r.started).0 >= 1_500_000_000;
         for e in [l.flood.as_mut(), l.backlog.as_mut()].into_iter().flatten() {
             e.completions += r.completed as u64;
             e.synack_repeats += r.synack_repeated as u64;
             e.stripped += r.options_stripped as u64;
+            e.long_single_synack += (r.answered && !r.completed && !r.synack_repeated && waited_long) as u64;
         }
         // listen_queue_overflow evidence: this attempt got no answer while the listener answered
         // others within the window (Linux drops SYNs when the accept or SYN queue is full).
@@ -500,12 +506,13 @@ fn syncookie_check(
     let Some(e) = l.flood.as_ref().or(l.backlog.as_ref()) else {
         return;
     };
-    if e.stripped >= 3 || (e.peak >= 16 && l.stripped >= 3 && e.synack_repeats == 0) {
+    if e.stripped >= 3 || (e.long_single_synack >= 16 && e.synack_repeats == 0) {
         l.cookie_reported = true;
         let mut a = Anomaly::new(AnomalyKind::Syncookies, frame, ts)
             .with("heuristic", true)
             .with("synacks_without_offered_options", l.stripped)
             .with("synack_repeats_while_full", e.synack_repeats)
+            .with("unrepeated_synacks_after_1_5s", e.long_single_synack)
             .with("half_open_peak", e.peak);
         a.listener = Some(ep);
         out.push(a);

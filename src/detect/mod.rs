@@ -176,6 +176,8 @@ pub struct ConnDetect {
     pub rst_accepted_from: Option<(usize, u64)>,
     /// The connection was already closed before the segment being evaluated.
     pub closed_before: bool,
+    /// When each side entered CLOSE-WAIT (while it is there).
+    pub close_wait_since: [Option<Timestamp>; 2],
     /// Per-kind counts for this connection (kinds in first-seen order).
     pub counts: Vec<(AnomalyKind, u32)>,
 }

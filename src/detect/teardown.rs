@@ -116,21 +116,36 @@ pub(crate) fn on_segment(
     }
 
     // close_wait_stuck (while the capture goes on): an endpoint in CLOSE-WAIT for longer than
-    // --close-wait-timeout still sends ACKs or data but no FIN.
+    // --close-wait-timeout, judged at each segment, including its own late FIN.
+    if facts.sender_before == TcpState::CloseWait {
+        if let Some(since) = c.detect.close_wait_since[side.index()] {
+            if seg.ts.since(since) >= cfg.close_wait_timeout {
+                close_wait(c, side, since, seg.frame, seg.ts, "timeout", out);
+            }
+        }
+    }
     for s in [Side::Orig, Side::Resp] {
         let e = c.tcp.end(s);
-        if e.state == TcpState::CloseWait && seg.ts.since(e.since) >= cfg.close_wait_timeout {
-            close_wait(c, s, seg.frame, seg.ts, "timeout", out);
+        let since = &mut c.detect.close_wait_since[s.index()];
+        if e.state == TcpState::CloseWait {
+            let since = *since.get_or_insert(e.since);
+            if seg.ts.since(since) >= cfg.close_wait_timeout {
+                close_wait(c, s, since, seg.frame, seg.ts, "timeout", out);
+            }
+        } else {
+            *since = None;
         }
     }
 }
 
-/// Rules evaluated when the connection leaves the table.
-pub(crate) fn on_finish(c: &mut Connection, cfg: &DetectConfig, out: &mut Vec<Anomaly>) {
+/// Rules evaluated when the connection leaves the table at time `now` (the end of the capture,
+/// or when it timed out): a side still in CLOSE-WAIT has held it at least until then.
+pub(crate) fn on_finish(c: &mut Connection, now: Timestamp, cfg: &DetectConfig, out: &mut Vec<Anomaly>) {
     for s in [Side::Orig, Side::Resp] {
         let e = c.tcp.end(s);
-        if e.state == TcpState::CloseWait && c.last_ts.since(e.since) >= cfg.close_wait_at_end {
-            close_wait(c, s, c.last_frame, c.last_ts, "end_of_record", out);
+        if e.state == TcpState::CloseWait && now.since(e.since) >= cfg.close_wait_at_end {
+            let (since, frame) = (e.since, c.last_frame);
+            close_wait(c, s, since, frame, now, "end_of_record", out);
         }
     }
 }
@@ -138,12 +153,12 @@ pub(crate) fn on_finish(c: &mut Connection, cfg: &DetectConfig, out: &mut Vec<An
 fn close_wait(
     c: &mut Connection,
     s: Side,
+    since: Timestamp,
     frame: u64,
     ts: Timestamp,
     why: &str,
     out: &mut Vec<Anomaly>,
 ) {
-    let since = c.tcp.end(s).since;
     let a = Anomaly::new(AnomalyKind::CloseWaitStuck, frame, ts)
         .with("side", s.name())
         .with("held", secs(ts.since(since)))

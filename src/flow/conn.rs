@@ -439,10 +439,16 @@ impl Connection {
     }
 
     /// Runs the end-of-connection rules and sets the end reason from what was seen, for a record
-    /// leaving the table for `fallback`.
-    pub fn finish(&mut self, fallback: EndReason, cfg: &DetectConfig, out: &mut Vec<Anomaly>) {
+    /// leaving the table for `fallback` at time `now`.
+    pub fn finish(
+        &mut self,
+        fallback: EndReason,
+        now: Timestamp,
+        cfg: &DetectConfig,
+        out: &mut Vec<Anomaly>,
+    ) {
         detect::handshake::on_finish(self, cfg, out);
-        detect::teardown::on_finish(self, cfg, out);
+        detect::teardown::on_finish(self, now.max(self.last_ts), cfg, out);
         detect::transfer::on_finish(self, cfg, out);
         self.end_reason = Some(if self.first_rst.is_some() {
             EndReason::Rst

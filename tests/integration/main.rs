@@ -5,5 +5,6 @@ mod fixtures;
 mod generated;
 mod labels;
 mod oracle;
+mod recordings;
 mod shared_corpus;
 mod util;
