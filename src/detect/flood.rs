@@ -341,7 +341,8 @@ impl ListenerTracker {
             e.completions += r.completed as u64;
             e.synack_repeats += r.synack_repeated as u64;
             e.stripped += r.options_stripped as u64;
-            e.long_single_synack += (r.answered && !r.completed && !r.synack_repeated && waited_long) as u64;
+            e.long_single_synack +=
+                (r.answered && !r.completed && !r.synack_repeated && waited_long) as u64;
         }
         // listen_queue_overflow evidence: this attempt got no answer while the listener answered
         // others within the window (Linux drops SYNs when the accept or SYN queue is full).

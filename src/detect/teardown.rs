@@ -140,7 +140,12 @@ pub(crate) fn on_segment(
 
 /// Rules evaluated when the connection leaves the table at time `now` (the end of the capture,
 /// or when it timed out): a side still in CLOSE-WAIT has held it at least until then.
-pub(crate) fn on_finish(c: &mut Connection, now: Timestamp, cfg: &DetectConfig, out: &mut Vec<Anomaly>) {
+pub(crate) fn on_finish(
+    c: &mut Connection,
+    now: Timestamp,
+    cfg: &DetectConfig,
+    out: &mut Vec<Anomaly>,
+) {
     for s in [Side::Orig, Side::Resp] {
         let e = c.tcp.end(s);
         if e.state == TcpState::CloseWait && now.since(e.since) >= cfg.close_wait_at_end {

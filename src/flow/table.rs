@@ -250,7 +250,11 @@ impl FlowTable {
 
     /// Runs a record's end rules, resolves its attempt and hands everything out.
     fn end(&mut self, mut c: Connection, why: EndReason, out: &mut impl FnMut(Event<'_>)) {
-        let now = if why == EndReason::Timeout { c.last_ts.add(self.timeout_for(&c)) } else { self.now };
+        let now = if why == EndReason::Timeout {
+            c.last_ts.add(self.timeout_for(&c))
+        } else {
+            self.now
+        };
         c.finish(why, now, &self.detect, &mut self.anomalies);
         if c.attempt_open {
             c.attempt_open = false;

@@ -10,25 +10,56 @@ const EXPECTED: &[(&str, &[&str], &[&str], &str)] = &[
     ("normal_http", &[], &[], "SF"),
     ("refused", &[], &["connection_refused"], "REJ"),
     ("missing_third_ack", &[], &["missing_third_ack"], "SF"),
-    ("half_open", &[], &["half_open", "synack_retransmission"], "S1"),
+    (
+        "half_open",
+        &[],
+        &["half_open", "synack_retransmission"],
+        "S1",
+    ),
     (
         "syn_flood",
         &[],
-        &["half_open", "half_open_backlog", "listen_queue_overflow", "syn_flood", "synack_retransmission"],
+        &[
+            "half_open",
+            "half_open_backlog",
+            "listen_queue_overflow",
+            "syn_flood",
+            "synack_retransmission",
+        ],
         "S1",
     ),
-    ("syn_flood_syncookies", &[], &["half_open", "half_open_backlog", "syn_flood", "syncookies"], "S1"),
+    (
+        "syn_flood_syncookies",
+        &[],
+        &["half_open", "half_open_backlog", "syn_flood", "syncookies"],
+        "S1",
+    ),
     ("rst_abort", &[], &["rst_abort"], "RSTO"),
     // The capture stops at the server's ACK of the FIN: no time in CLOSE-WAIT is on the wire.
     ("close_wait_stuck", &[], &[], "S2"),
-    ("close_wait_late_close", &["--close-wait-timeout", "2"], &["close_wait_stuck"], "SF"),
+    (
+        "close_wait_late_close",
+        &["--close-wait-timeout", "2"],
+        &["close_wait_stuck"],
+        "SF",
+    ),
     ("close_wait_late_close", &[], &[], "SF"),
     ("half_close", &[], &["half_close"], "SF"),
     ("simultaneous_close", &[], &["simultaneous_close"], "SF"),
     ("keepalive", &[], &["keepalive"], "SF"),
-    ("keepalive_timeout", &[], &["keepalive", "keepalive_timeout", "rst_abort"], "RSTO"),
+    (
+        "keepalive_timeout",
+        &[],
+        &["keepalive", "keepalive_timeout", "rst_abort"],
+        "RSTO",
+    ),
     ("reuse_time_wait", &[], &["premature_reuse_2msl"], "SF"),
-    ("reuse_time_wait_client", &[], &["premature_reuse_2msl"], "SF"),
+    (
+        "reuse_time_wait_client",
+        &[],
+        &["premature_reuse_2msl"],
+        "SF",
+    ),
     ("simultaneous_open", &[], &["simultaneous_open"], "SF"),
     ("zero_window", &[], &["half_close"], "SF"),
     ("retransmission", &[], &[], "SF"),
@@ -41,17 +72,30 @@ fn recordings_raise_exactly_their_anomalies() {
     let mut failures = Vec::new();
     for (name, args, want, conn_state) in EXPECTED {
         let path = fixture(&format!("recordings/{name}.pcap"));
-        let out = tcpaudit().args(["analyze", "-f", "json"]).args(*args).arg(&path).output().unwrap();
+        let out = tcpaudit()
+            .args(["analyze", "-f", "json"])
+            .args(*args)
+            .arg(&path)
+            .output()
+            .unwrap();
         assert_eq!(out.status.code(), Some(0), "{name}");
         let recs = json_lines(&out.stdout);
-        let got: BTreeSet<String> = summary(&recs)["anomalies"].as_object().unwrap().keys().cloned().collect();
+        let got: BTreeSet<String> = summary(&recs)["anomalies"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .cloned()
+            .collect();
         let want: BTreeSet<String> = want.iter().map(|s| s.to_string()).collect();
         if got != want {
             failures.push(format!("{name} {args:?}: got {got:?}, want {want:?}"));
         }
         let first = &connections(&recs)[0];
         if first["conn_state"] != *conn_state {
-            failures.push(format!("{name}: conn_state {} want {conn_state}", first["conn_state"]));
+            failures.push(format!(
+                "{name}: conn_state {} want {conn_state}",
+                first["conn_state"]
+            ));
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
@@ -62,11 +106,23 @@ fn recorded_states_are_rfc_states() {
     let state = |name: &str| {
         let (_, recs, _) = analyze_json(&[&fixture(&format!("recordings/{name}.pcap"))]);
         let c = connections(&recs)[0].clone();
-        (c["orig_state"].as_str().unwrap().to_string(), c["resp_state"].as_str().unwrap().to_string())
+        (
+            c["orig_state"].as_str().unwrap().to_string(),
+            c["resp_state"].as_str().unwrap().to_string(),
+        )
     };
     assert_eq!(state("normal_http"), ("TIME-WAIT".into(), "CLOSED".into()));
-    assert_eq!(state("simultaneous_close"), ("TIME-WAIT".into(), "TIME-WAIT".into()));
-    assert_eq!(state("close_wait_stuck"), ("FIN-WAIT-2".into(), "CLOSE-WAIT".into()));
-    assert_eq!(state("half_open"), ("SYN-SENT".into(), "SYN-RECEIVED".into()));
+    assert_eq!(
+        state("simultaneous_close"),
+        ("TIME-WAIT".into(), "TIME-WAIT".into())
+    );
+    assert_eq!(
+        state("close_wait_stuck"),
+        ("FIN-WAIT-2".into(), "CLOSE-WAIT".into())
+    );
+    assert_eq!(
+        state("half_open"),
+        ("SYN-SENT".into(), "SYN-RECEIVED".into())
+    );
     assert_eq!(state("refused"), ("CLOSED".into(), "CLOSED".into()));
 }
