@@ -117,12 +117,11 @@ pub(crate) fn on_segment(
 
     // close_wait_stuck (while the capture goes on): an endpoint in CLOSE-WAIT for longer than
     // --close-wait-timeout, judged at each segment, including its own late FIN.
-    if facts.sender_before == TcpState::CloseWait {
-        if let Some(since) = c.detect.close_wait_since[side.index()] {
-            if seg.ts.since(since) >= cfg.close_wait_timeout {
-                close_wait(c, side, since, seg.frame, seg.ts, "timeout", out);
-            }
-        }
+    if facts.sender_before == TcpState::CloseWait
+        && let Some(since) = c.detect.close_wait_since[side.index()]
+        && seg.ts.since(since) >= cfg.close_wait_timeout
+    {
+        close_wait(c, side, since, seg.frame, seg.ts, "timeout", out);
     }
     for s in [Side::Orig, Side::Resp] {
         let e = c.tcp.end(s);
