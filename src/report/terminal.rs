@@ -202,6 +202,15 @@ fn summary_table(s: &Summary, run: &RunInfo) -> Table {
             Cell::new(format!("{} (raise --max-connections)", s.flows.evicted)),
         ]);
     }
+    if s.aggregated_attempts > 0 {
+        t.add_row(vec![
+            Cell::new("  half-open cap hit"),
+            Cell::new(format!(
+                "{} attempts counted per listener, not tracked (raise --max-half-open)",
+                s.aggregated_attempts
+            )),
+        ]);
+    }
     if !run.errors.is_empty() {
         t.add_row(vec![Cell::new("errors"), Cell::new(run.errors.len())]);
     }

@@ -417,11 +417,15 @@ impl Machine {
 }
 
 /// RFC 5961 §3.2: where a RST's sequence number falls in the receiver's window.
+///
+/// RCV.NXT is what the receiver last acknowledged, or the sender's SND.NXT: the receiver's
+/// acknowledgment of the sender's latest data may still be pending (delayed ACK), and a RST that
+/// a stack generates carries exactly its SND.NXT.
 fn rst_fit(seq: SeqNum, receiver: &EndState, sender: &EndState) -> RstFit {
     let Some(rcv_nxt) = receiver.rcv_nxt.or(sender.snd_nxt) else {
         return RstFit::Unknown;
     };
-    if seq == rcv_nxt {
+    if seq == rcv_nxt || sender.snd_nxt == Some(seq) {
         return RstFit::Exact;
     }
     let wnd = receiver.window.max(1);
