@@ -312,14 +312,7 @@ impl CaptureFile {
                 }
                 let h = &self.buf[self.start..self.start + 24];
                 let big_endian = matches!(magic, 0xd4c3_b2a1 | 0x4d3c_b2a1 | 0x34cd_b2a1);
-                let rd = |o: usize| {
-                    let b = [h[o], h[o + 1], h[o + 2], h[o + 3]];
-                    if big_endian {
-                        u32::from_be_bytes(b)
-                    } else {
-                        u32::from_le_bytes(b)
-                    }
-                };
+                let rd = |o: usize| read_u32(&h[o..o + 4], big_endian);
                 // The link type's upper 16 bits hold FCS information (pcap-linktype.txt).
                 let link_type = LinkType(rd(20) & 0x03ff_ffff);
                 self.state = State::Pcap {
@@ -448,12 +441,7 @@ impl CaptureFile {
             return Err(self.truncated("packet record header", hdr_len));
         }
         let h = &self.buf[self.start..self.start + 16];
-        let caplen_bytes = [h[8], h[9], h[10], h[11]];
-        let caplen = if big_endian {
-            u32::from_be_bytes(caplen_bytes)
-        } else {
-            u32::from_le_bytes(caplen_bytes)
-        } as usize;
+        let caplen = read_u32(&h[8..12], big_endian) as usize;
         if caplen > MAX_RECORD {
             return Err(CaptureError::BadLength {
                 file: self.name.clone(),
@@ -470,14 +458,7 @@ impl CaptureFile {
         // The record is complete: read its header in place (the layout of pcap-parser's
         // LegacyPcapBlock; the "modified" format adds 8 bytes after these 16).
         let h = &self.buf[self.start..self.start + 16];
-        let rd = |o: usize| {
-            let b = [h[o], h[o + 1], h[o + 2], h[o + 3]];
-            if big_endian {
-                u32::from_be_bytes(b)
-            } else {
-                u32::from_le_bytes(b)
-            }
-        };
+        let rd = |o: usize| read_u32(&h[o..o + 4], big_endian);
         let (ts_sec, ts_frac, orig_len) = (rd(0), rd(4), rd(12));
         let frac = if nanos {
             ts_frac as i64
@@ -519,12 +500,7 @@ impl CaptureFile {
                 _ => false,
             }
         };
-        let len_bytes = [b[4], b[5], b[6], b[7]];
-        let block_len = if big_endian {
-            u32::from_be_bytes(len_bytes)
-        } else {
-            u32::from_le_bytes(len_bytes)
-        } as usize;
+        let block_len = read_u32(&b[4..8], big_endian) as usize;
         if block_len < 12 || !block_len.is_multiple_of(4) || block_len > MAX_RECORD {
             return Err(CaptureError::BadLength {
                 file: self.name.clone(),
@@ -641,6 +617,17 @@ impl CaptureFile {
             p.record_end = record_end;
         }
         Ok(result)
+    }
+}
+
+/// A 32-bit field in the file's byte order (`b` holds exactly four bytes).
+#[inline]
+fn read_u32(b: &[u8], big_endian: bool) -> u32 {
+    let b = [b[0], b[1], b[2], b[3]];
+    if big_endian {
+        u32::from_be_bytes(b)
+    } else {
+        u32::from_le_bytes(b)
     }
 }
 
