@@ -227,3 +227,59 @@ fn listen_ack_and_invalid_flags_are_unexpected() {
     r.send(probe);
     assert_eq!(r.unexpected, vec![(Resp, Listen)]);
 }
+
+#[test]
+fn syn_sent_fin_acking_the_synack_establishes_then_closes() {
+    let syn = c2s(0, "S", 100, 0, 0);
+    let mut r = Run::new(&syn);
+    r.send(syn);
+    r.send(s2c(10, "SA", 500, 101, 0));
+    r.send(c2s(20, "FA", 101, 501, 0));
+    assert_eq!(r.states(), (FinWait1, Established));
+}
+
+#[test]
+fn time_wait_retransmitted_fin_restarts_the_timer() {
+    let mut r = established();
+    r.send(c2s(30, "FA", 101, 501, 0));
+    r.send(s2c(40, "FA", 501, 102, 0));
+    r.send(c2s(50, "A", 102, 502, 0));
+    let before = r.m.end(Orig).since;
+    r.send(s2c(900, "FA", 501, 102, 0));
+    assert_eq!(r.m.end(Orig).state, TimeWait);
+    assert!(r.m.end(Orig).since > before);
+}
+
+#[test]
+fn established_syn_is_challenged_not_a_transition() {
+    let mut r = established();
+    r.send(c2s(30, "S", 100, 0, 0));
+    assert_eq!(r.states(), (Established, Established));
+    assert!(r.unexpected.is_empty());
+}
+
+#[test]
+fn time_wait_superseded_by_a_new_incarnation_closes() {
+    let mut r = established();
+    r.send(c2s(30, "FA", 101, 501, 0));
+    r.send(s2c(40, "FA", 501, 102, 0));
+    r.send(c2s(50, "A", 102, 502, 0));
+    let mut n = 0;
+    r.m.supersede(crate::time::Timestamp(60), &mut |_| n += 1);
+    assert_eq!(r.states(), (Closed, Closed));
+    assert_eq!(n, 1);
+}
+
+#[test]
+fn closed_passive_end_answers_a_new_syn_as_its_listener() {
+    let mut r = established();
+    r.send(s2c(30, "FA", 501, 101, 0));
+    r.send(c2s(40, "FA", 101, 502, 0));
+    r.send(s2c(50, "A", 502, 102, 0));
+    assert_eq!(r.states(), (Closed, TimeWait));
+    r.send(s2c(60, "R", 502, 0, 0));
+    let syn = c2s(70, "S", 100, 0, 0);
+    r.unexpected.clear();
+    r.send(syn);
+    assert!(r.unexpected.is_empty(), "{:?}", r.unexpected);
+}
