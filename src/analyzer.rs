@@ -70,6 +70,8 @@ pub struct Summary {
     pub worst: Vec<(Severity, u64, u64, Endpoint, Endpoint, Vec<AnomalyKind>)>,
     /// Half-open attempts aggregated per listener instead of tracked (caps hit).
     pub aggregated_attempts: u64,
+    /// Errors writing streams (`--write-streams`).
+    pub stream_error: Option<String>,
 }
 
 impl Summary {
@@ -229,7 +231,12 @@ impl Analyzer {
         }
     }
 
-    /// Accounts one frame; connections that end meanwhile go to `out`.
+    /// Sends every direction's in-order bytes to `sink` (`--write-streams`).
+    pub fn set_stream_sink(&mut self, sink: Box<dyn crate::tcp::reassembly::StreamSink>) {
+        self.flows.set_stream_sink(sink);
+    }
+
+    /// Accounts one frame; connection records and anomalies decided meanwhile go to `out`.
     pub fn push(&mut self, pkt: &Packet<'_>, out: &mut impl FnMut(Event<'_>)) {
         let s = &mut self.summary;
         s.packets += 1;
@@ -254,7 +261,7 @@ impl Analyzer {
     /// Ends the run: every open connection and pending anomaly goes to `out`; returns the summary.
     pub fn finish(mut self, out: &mut impl FnMut(Event<'_>)) -> Summary {
         let summary = &mut self.summary;
-        self.flows.finish(&mut |e| {
+        let sink_result = self.flows.finish(&mut |e| {
             match e {
                 Event::Connection(c) => summary.account(c),
                 Event::Anomaly(a) => summary.account_anomaly(a),
@@ -262,6 +269,7 @@ impl Analyzer {
             out(e);
         });
         self.summary.aggregated_attempts = self.flows.listeners().aggregated;
+        self.summary.stream_error = sink_result.err();
         self.decoder.finish();
         self.summary.decode = self.decoder.stats.clone();
         self.summary.flows = self.flows.stats;

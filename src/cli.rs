@@ -39,6 +39,15 @@ pub enum Format {
     Json,
 }
 
+/// Which bytes win in a conflicting overlap.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum OverlapArg {
+    /// The bytes seen first.
+    First,
+    /// The bytes seen last.
+    Last,
+}
+
 /// Arguments of `tcpaudit analyze`.
 #[derive(Debug, Args)]
 pub struct AnalyzeArgs {
@@ -107,6 +116,29 @@ pub struct AnalyzeArgs {
     /// Half-open attempts per listener tracked as connection records; more are only counted.
     #[arg(long, default_value_t = 4096, value_name = "N")]
     pub max_half_open: u32,
+
+    /// Which bytes a stream keeps when a retransmission disagrees with bytes already seen.
+    #[arg(long, value_enum, default_value_t = OverlapArg::First)]
+    pub overlap_policy: OverlapArg,
+
+    /// Bytes held per direction for reassembly (out of order, or delivered and not yet
+    /// acknowledged); beyond it segments are not held, and the summary counts them.
+    #[arg(long, default_value_t = 1 << 20, value_name = "BYTES")]
+    pub max_stream_buffer: usize,
+
+    /// Bytes held for reassembly over all connections.
+    #[arg(long, default_value_t = 256 << 20, value_name = "BYTES")]
+    pub max_reassembly_memory: usize,
+
+    /// Keep each stream's bytes until acknowledged and compare retransmissions with them
+    /// (`overlap_conflict`). Costs a copy of every payload byte; implied by --write-streams.
+    #[arg(long)]
+    pub check_overlaps: bool,
+
+    /// Write each direction's reassembled bytes to a file in DIR, named by connection id,
+    /// direction and four-tuple (like tcpflow).
+    #[arg(long, value_name = "DIR")]
+    pub write_streams: Option<std::path::PathBuf>,
 
     /// Verify TCP checksums; bad segments are counted, marked `C`/`c` in the Zeek history and,
     /// as in Zeek, otherwise left out of the Zeek view. Off by default: checksum offload makes
@@ -200,6 +232,13 @@ impl AnalyzeArgs {
             return Err("--max-connections must be at least 1".into());
         }
         Ok(FlowConfig {
+            overlap_policy: match self.overlap_policy {
+                OverlapArg::First => crate::tcp::reassembly::OverlapPolicy::First,
+                OverlapArg::Last => crate::tcp::reassembly::OverlapPolicy::Last,
+            },
+            max_stream_buffer: self.max_stream_buffer,
+            max_reassembly_memory: self.max_reassembly_memory,
+            keep_bytes: self.check_overlaps || self.write_streams.is_some(),
             msl: secs("msl", self.msl)?,
             idle_timeout: secs("idle-timeout", self.idle_timeout)?,
             attempt_timeout: secs("attempt-timeout", self.attempt_timeout)?,

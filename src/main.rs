@@ -45,6 +45,15 @@ fn analyze(args: &AnalyzeArgs) -> io::Result<ExitCode> {
 
     let mut set = CaptureSet::open(&args.files);
     let mut analyzer = Analyzer::new(cfg);
+    if let Some(dir) = &args.write_streams {
+        match tcpaudit::report::StreamFiles::new(dir.clone()) {
+            Ok(sink) => analyzer.set_stream_sink(Box::new(sink)),
+            Err(e) => {
+                eprintln!("tcpaudit: error: {}: {e}", dir.display());
+                return Ok(ExitCode::from(2));
+            }
+        }
+    }
     // A failed write (closed pipe) stops reading; the error is returned after the loop.
     let failed = std::cell::Cell::new(false);
     let mut write_err: Option<io::Error> = None;
@@ -72,7 +81,12 @@ fn analyze(args: &AnalyzeArgs) -> io::Result<ExitCode> {
             .iter()
             .map(|f| InputFile::new(f.name(), f.format(), f.compressed()))
             .collect(),
-        errors: set.errors().iter().map(|e| e.to_string()).collect(),
+        errors: set
+            .errors()
+            .iter()
+            .map(|e| e.to_string())
+            .chain(summary.stream_error.clone())
+            .collect(),
         skipped_records: set.files().iter().map(|f| f.skipped_records()).sum(),
     };
     sink.finish(&summary, &run)?;

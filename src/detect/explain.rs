@@ -158,6 +158,12 @@ pub fn explain(kind: AnomalyKind) -> Explanation {
             "A segment whose TTL differs from its direction's first TTL by more than --ttl-tolerance.",
             "--ttl-tolerance",
         ),
+        OverlapConflict => (
+            "A retransmission carried bytes that differ from the bytes first seen at the same stream offset.",
+            "Endpoints resolve such overlaps differently (first or last copy wins, by operating system), so an attacker can show an inspecting device one content and the receiver another (Ptacek and Newsham's insertion and evasion); without an attacker it means corruption.",
+            "Delivered bytes are kept until the peer acknowledges them; a segment overlapping them with different bytes is a conflict. The stream keeps the first copy unless --overlap-policy last. Bytes not held (memory bounds) are not compared.",
+            "--overlap-policy, --max-stream-buffer",
+        ),
         Keepalive => (
             "A keep-alive probe on an idle connection.",
             "Keep-alives (RFC 9293 §3.8.4, off by default, two hours on Linux) detect dead peers and keep NAT state alive. Informational; see keepalive_timeout for probes nobody answers.",

@@ -137,6 +137,8 @@ catalogue! {
         "A RST whose TTL or IP ID does not fit the sender's other segments: probably forged.";
     TtlAnomaly = "ttl_anomaly", Notice, Connection,
         "A segment's TTL (hop limit) differs from the rest of its direction.";
+    OverlapConflict = "overlap_conflict", Error, Connection,
+        "Retransmitted bytes differ from the bytes first seen at the same place (evasion or corruption).";
     Keepalive = "keepalive", Info, Connection,
         "A keep-alive probe: an idle connection checked that its peer is still there.";
     KeepaliveTimeout = "keepalive_timeout", Warning, Connection,

@@ -18,7 +18,7 @@ fn run_with(segs: Vec<Segment<'static>>, listeners: ListenerConfig) -> Vec<Anoma
     for s in &segs {
         t.process(s, &mut keep);
     }
-    t.finish(&mut keep);
+    t.finish(&mut keep).unwrap();
     out
 }
 
@@ -291,7 +291,7 @@ fn attempts_beyond_the_cap_are_aggregated_not_tracked() {
     }
     assert_eq!(t.len(), 50, "only the capped number of attempts is tracked");
     assert_eq!(t.stats.aggregated_segments, 1900);
-    t.finish(&mut keep);
+    t.finish(&mut keep).unwrap();
     assert_eq!(floods, 1);
 }
 

@@ -5,6 +5,7 @@ use serde::Serialize;
 
 use super::{Endpoint, Side};
 use crate::detect::{self, Anomaly, ConnDetect, DetectConfig};
+use crate::tcp::reassembly::{Budget, OverlapPolicy, Stream, StreamSink};
 use crate::tcp::{Machine, MachineEvent, ZeekConn};
 use crate::time::{Duration, Timestamp};
 use crate::wire::{Segment, SeqNum, TcpFlags, Tfo, TunnelKind};
@@ -133,6 +134,17 @@ pub struct Half {
     /// The last TSval this side sent (RFC 7323 timestamps).
     #[serde(skip)]
     pub last_tsval: Option<u32>,
+    /// Distinct payload bytes of this direction's stream (each byte once, in order).
+    pub stream_bytes: u64,
+    /// Stream bytes never seen: holes acknowledged by the peer or left at the end (Zeek's
+    /// `missed_bytes`, per direction).
+    pub missed_bytes: u64,
+    /// Bytes waiting beyond a hole when the connection ended.
+    pub pending_at_close: u64,
+    /// Retransmissions whose bytes differed from the bytes first seen (with --check-overlaps).
+    pub overlap_conflicts: u32,
+    /// Segments whose bytes reassembly could not hold (memory bounds).
+    pub reassembly_cap_hits: u32,
 }
 
 /// Handshake timing, measured at the capture point.
@@ -206,6 +218,33 @@ pub struct Connection {
     pub attempt_open: bool,
     /// Zeek's view: `conn_state` and `history` as Zeek's conn.log would print them.
     pub zeek: ZeekConn,
+    /// Each direction's reassembled byte stream (indexed by [`Side::index`]).
+    pub streams: [Stream; 2],
+}
+
+/// What reassembly needs from the table: the shared memory budget, the overlap policy and
+/// where delivered bytes go.
+pub struct ReasmCtx<'a> {
+    /// Memory shared by all streams.
+    pub budget: &'a mut Budget,
+    /// Which bytes win in a conflicting overlap.
+    pub policy: OverlapPolicy,
+    /// Keep bytes (overlap checks, stream output), not only ranges.
+    pub keep: bool,
+    /// Receiver of delivered bytes, if any.
+    pub sink: &'a mut Option<Box<dyn StreamSink>>,
+}
+
+/// Hands delivered bytes to the sink, if there is one.
+fn send(
+    sink: &mut Option<Box<dyn StreamSink>>,
+    c: (u64, Endpoint, Endpoint),
+    side: Side,
+    bytes: &[u8],
+) {
+    if let Some(k) = sink.as_mut() {
+        k.data(c.0, c.1, c.2, side, bytes);
+    }
 }
 
 impl Connection {
@@ -241,6 +280,7 @@ impl Connection {
             transitions: 0,
             attempt_open: false,
             zeek: ZeekConn::new(seg, !flipped, cfg.zeek_server_ports),
+            streams: [Stream::default(), Stream::default()],
         }
     }
 
@@ -293,6 +333,7 @@ impl Connection {
         self.half.swap(0, 1);
         self.tcp.swap();
         self.last_seen.swap(0, 1);
+        self.streams.swap(0, 1);
         self.zeek.our_roles_swapped();
         self.flipped = !self.flipped;
         self.first_fin = self.first_fin.map(Side::other);
@@ -306,6 +347,7 @@ impl Connection {
         seg: &Segment<'_>,
         mut side: Side,
         cfg: &DetectConfig,
+        reasm: &mut ReasmCtx<'_>,
         out: &mut Vec<Anomaly>,
     ) {
         let f = seg.flags;
@@ -395,11 +437,80 @@ impl Connection {
             let r = self.half[1].options.and_then(|o| o.wscale);
             self.tcp.set_window_scales(o, r);
         }
+        self.reassemble(seg, side, reasm, out);
         detect::handshake::on_segment(self, seg, side, &facts, out);
         detect::teardown::on_segment(self, seg, side, &facts, cfg, out);
         detect::transfer::on_segment(self, seg, side, &facts, out);
         detect::sanity::on_segment(self, seg, side, &facts, cfg, out);
         self.last_seen[side.index()] = seg.ts;
+    }
+
+    /// Feeds the segment to its direction's stream and its acknowledgment to the other's.
+    fn reassemble(
+        &mut self,
+        seg: &Segment<'_>,
+        side: Side,
+        reasm: &mut ReasmCtx<'_>,
+        out: &mut Vec<Anomaly>,
+    ) {
+        let f = seg.flags;
+        let conn = (self.id, self.orig, self.resp);
+        let i = side.index();
+        if !f.rst() {
+            let sink = &mut *reasm.sink;
+            let o = self.streams[i].segment(
+                seg.seq,
+                f.syn(),
+                f.fin(),
+                seg.payload,
+                seg.payload_len,
+                reasm.keep,
+                reasm.policy,
+                reasm.budget,
+                &mut |b: &[u8]| send(sink, conn, side, b),
+            );
+            if let Some((offset, len)) = o.conflict {
+                let kept = match reasm.policy {
+                    OverlapPolicy::First => "first",
+                    OverlapPolicy::Last => "last",
+                };
+                let a = Anomaly::new(detect::AnomalyKind::OverlapConflict, seg.frame, seg.ts)
+                    .with("from", side.name())
+                    .with("stream_offset", offset)
+                    .with("bytes", len)
+                    .with("kept", kept);
+                detect::raise(self, a, out);
+            }
+        }
+        if f.ack() {
+            let sink = &mut *reasm.sink;
+            let peer = side.other();
+            self.streams[peer.index()].ack(seg.ack, reasm.keep, reasm.budget, &mut |b: &[u8]| {
+                send(sink, conn, peer, b)
+            });
+        }
+    }
+
+    /// Ends both streams (deliveries across remaining holes), returning their memory.
+    pub fn finish_streams(&mut self, reasm: &mut ReasmCtx<'_>) {
+        let conn = (self.id, self.orig, self.resp);
+        for s in [Side::Orig, Side::Resp] {
+            let sink = &mut *reasm.sink;
+            let st = &mut self.streams[s.index()];
+            let pending = st.pending();
+            st.finish(reasm.keep, reasm.budget, &mut |b: &[u8]| {
+                send(sink, conn, s, b)
+            });
+            let h = &mut self.half[s.index()];
+            h.pending_at_close = pending;
+            h.stream_bytes = st.delivered;
+            h.missed_bytes = st.missed;
+            h.overlap_conflicts = st.conflicts;
+            h.reassembly_cap_hits = st.cap_hits;
+        }
+        if let Some(k) = reasm.sink.as_mut() {
+            k.close(conn.0);
+        }
     }
 
     fn track_handshake(&mut self, seg: &Segment<'_>, side: Side) {

@@ -5,6 +5,6 @@ mod conn;
 mod key;
 mod table;
 
-pub use conn::{Connection, EndReason, Half, Handshake, SynOptions};
+pub use conn::{Connection, EndReason, Half, Handshake, ReasmCtx, SynOptions};
 pub use key::{Endpoint, FlowKey, Side};
 pub use table::{FlowConfig, FlowStats, FlowTable};

@@ -14,6 +14,7 @@ use super::{Connection, EndReason, Endpoint, FlowKey, Side};
 use crate::detect::flood::Resolution;
 use crate::detect::{Anomaly, DetectConfig, ListenerConfig, ListenerTracker};
 use crate::event::Event;
+use crate::tcp::reassembly::{Budget, OverlapPolicy, StreamSink};
 use crate::time::{Duration, Timestamp};
 use crate::wire::Segment;
 
@@ -30,6 +31,15 @@ pub struct FlowConfig {
     pub attempt_timeout: Duration,
     /// Connections tracked at once; beyond it the connection due soonest is evicted.
     pub max_connections: usize,
+    /// Which bytes win when a retransmission disagrees with bytes already seen.
+    pub overlap_policy: OverlapPolicy,
+    /// Bytes held per direction (out of order, or delivered and not yet acknowledged).
+    pub max_stream_buffer: usize,
+    /// Bytes held over all streams.
+    pub max_reassembly_memory: usize,
+    /// Keep stream bytes: compare retransmitted bytes (`overlap_conflict`) and feed the
+    /// stream sink. Without it only ranges are tracked.
+    pub keep_bytes: bool,
 }
 
 impl Default for FlowConfig {
@@ -39,6 +49,10 @@ impl Default for FlowConfig {
             idle_timeout: Duration::from_secs(3600),
             attempt_timeout: Duration::from_secs(130),
             max_connections: 1_000_000,
+            overlap_policy: OverlapPolicy::First,
+            max_stream_buffer: 1 << 20,
+            max_reassembly_memory: 256 << 20,
+            keep_bytes: false,
         }
     }
 }
@@ -59,6 +73,10 @@ pub struct FlowStats {
     /// Segments of attempts beyond the half-open caps, counted per listener instead of becoming
     /// connection records (a flood of spoofed SYNs cannot grow memory).
     pub aggregated_segments: u64,
+    /// Segments whose bytes reassembly could not hold (a memory bound was reached).
+    pub reassembly_cap_hits: u64,
+    /// Most bytes reassembly held at once.
+    pub reassembly_peak_bytes: u64,
 }
 
 /// The connection table.
@@ -67,6 +85,8 @@ pub struct FlowTable {
     detect: DetectConfig,
     listeners: ListenerTracker,
     anomalies: Vec<Anomaly>,
+    budget: Budget,
+    sink: Option<Box<dyn StreamSink>>,
     map: HashMap<FlowKey, usize, foldhash::fast::RandomState>,
     conns: Slab<Connection>,
     timers: BinaryHeap<Reverse<(i64, usize, u64)>>,
@@ -84,6 +104,12 @@ impl FlowTable {
             detect,
             listeners: ListenerTracker::new(listeners),
             anomalies: Vec::new(),
+            budget: Budget {
+                per_stream_cap: cfg.max_stream_buffer,
+                global_cap: cfg.max_reassembly_memory,
+                ..Budget::default()
+            },
+            sink: None,
             map: HashMap::default(),
             conns: Slab::new(),
             timers: BinaryHeap::new(),
@@ -111,6 +137,11 @@ impl FlowTable {
         } else {
             self.cfg.idle_timeout
         }
+    }
+
+    /// Sends every direction's in-order bytes to `sink` (`--write-streams`).
+    pub fn set_stream_sink(&mut self, sink: Box<dyn StreamSink>) {
+        self.sink = Some(sink);
     }
 
     /// The listener tracker (for its counters).
@@ -176,7 +207,13 @@ impl FlowTable {
         let c = &mut self.conns[idx];
         let was_closed = c.is_closed();
         let had_synack = c.half(Side::Resp).sent_synack;
-        c.update(seg, side, &self.detect, &mut self.anomalies);
+        let mut reasm = crate::flow::ReasmCtx {
+            budget: &mut self.budget,
+            policy: self.cfg.overlap_policy,
+            keep: self.cfg.keep_bytes || self.sink.is_some(),
+            sink: &mut self.sink,
+        };
+        c.update(seg, side, &self.detect, &mut reasm, &mut self.anomalies);
         if c.attempt_open {
             if !had_synack && c.half(Side::Resp).sent_synack {
                 self.listeners.answered(c.resp, seg.ts);
@@ -256,6 +293,15 @@ impl FlowTable {
             self.now
         };
         c.finish(why, now, &self.detect, &mut self.anomalies);
+        let mut reasm = crate::flow::ReasmCtx {
+            budget: &mut self.budget,
+            policy: self.cfg.overlap_policy,
+            keep: self.cfg.keep_bytes || self.sink.is_some(),
+            sink: &mut self.sink,
+        };
+        c.finish_streams(&mut reasm);
+        self.stats.reassembly_cap_hits = self.budget.cap_hits;
+        self.stats.reassembly_peak_bytes = self.budget.peak as u64;
         if c.attempt_open {
             c.attempt_open = false;
             let r = resolution(&c, c.last_ts);
@@ -301,8 +347,9 @@ impl FlowTable {
         }
     }
 
-    /// Ends every remaining connection (end of capture), in id order, then the listener episodes.
-    pub fn finish(&mut self, out: &mut impl FnMut(Event<'_>)) {
+    /// Ends every remaining connection (end of capture), in id order, then the listener
+    /// episodes; returns the stream sink's error, if any.
+    pub fn finish(&mut self, out: &mut impl FnMut(Event<'_>)) -> Result<(), String> {
         let mut rest: Vec<Connection> = self.conns.drain().collect();
         self.map.clear();
         self.timers.clear();
@@ -313,6 +360,7 @@ impl FlowTable {
         let now = self.now;
         self.listeners.finish(now, &mut self.anomalies);
         self.flush_anomalies(out);
+        self.sink.as_mut().map_or(Ok(()), |s| s.finish())
     }
 }
 

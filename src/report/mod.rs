@@ -2,11 +2,13 @@
 //! finished connection records as they leave the table, then the run summary.
 
 mod json;
+mod streams;
 mod terminal;
 
 use std::io;
 
 pub use json::{AnomalyRecord, ConnRecord, JsonSink, SummaryRecord};
+pub use streams::StreamFiles;
 pub use terminal::TableSink;
 
 use crate::analyzer::Summary;

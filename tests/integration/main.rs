@@ -5,6 +5,7 @@ mod fixtures;
 mod generated;
 mod labels;
 mod oracle;
+mod reassembly;
 mod recordings;
 mod shared_corpus;
 mod util;
