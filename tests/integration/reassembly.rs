@@ -85,3 +85,25 @@ fn write_streams_names_files_by_id_direction_and_tuple() {
     assert!(resp.starts_with(b"HTTP/1.1 200 OK"));
     assert_eq!(orig.len() + resp.len(), 3916);
 }
+
+#[test]
+fn conflicting_overlap_is_reported_with_check_overlaps() {
+    // suricata-verify eve-overlap-payload-01: "GOOD" and "EVIL" sent for the same bytes.
+    let f = fixture("reassembly/tcp-overlap.pcap");
+    let out = tcpaudit()
+        .args(["analyze", "-f", "json", "--check-overlaps"])
+        .arg(&f)
+        .output()
+        .unwrap();
+    let recs = json_lines(&out.stdout);
+    let a: Vec<_> = recs
+        .iter()
+        .filter(|r| r["kind"] == "overlap_conflict")
+        .collect();
+    assert_eq!(a.len(), 1, "{recs:?}");
+    assert_eq!(a[0]["detail"]["kept"], "first");
+    assert_eq!(connections(&recs)[0]["orig"]["overlap_conflicts"], 1);
+    // Without the flag only ranges are tracked: nothing to compare.
+    let (_, recs, _) = analyze_json(&[&f]);
+    assert!(recs.iter().all(|r| r["kind"] != "overlap_conflict"));
+}
