@@ -145,6 +145,9 @@ pub struct Half {
     pub overlap_conflicts: u32,
     /// Segments whose bytes reassembly could not hold (memory bounds).
     pub reassembly_cap_hits: u32,
+    /// RTT, window and flight metrics of what this side sent.
+    #[serde(flatten)]
+    pub metrics: crate::tcp::metrics::Metrics,
 }
 
 /// Handshake timing, measured at the capture point.
@@ -438,6 +441,18 @@ impl Connection {
             self.tcp.set_window_scales(o, r);
         }
         self.reassemble(seg, side, reasm, out);
+        let peer = side.other();
+        let peer_ack = self.tcp.end(peer).rcv_nxt;
+        let wscale = self.tcp.end(side).wscale;
+        self.half[side.index()]
+            .metrics
+            .sent(seg, facts.snd_nxt_before, peer_ack, wscale);
+        if f.ack() {
+            let tsecr = seg.options.timestamps.map(|t| t.1);
+            self.half[peer.index()]
+                .metrics
+                .acked(seg.ack, tsecr, seg.ts);
+        }
         detect::handshake::on_segment(self, seg, side, &facts, out);
         detect::teardown::on_segment(self, seg, side, &facts, cfg, out);
         detect::transfer::on_segment(self, seg, side, &facts, out);

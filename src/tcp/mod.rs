@@ -1,6 +1,7 @@
 //! The reference TCP state machine (RFC 9293), replayed for both endpoints from the wire.
 
 mod machine;
+pub mod metrics;
 pub mod reassembly;
 mod state;
 #[cfg(test)]
