@@ -37,7 +37,7 @@ pub struct ListenerCounts {
 }
 
 /// Everything counted over a run, besides the connection records themselves.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct Summary {
     /// Frames read from the capture.
     pub packets: u64,
@@ -72,6 +72,28 @@ pub struct Summary {
     pub aggregated_attempts: u64,
     /// Errors writing streams (`--write-streams`).
     pub stream_error: Option<String>,
+}
+
+impl Default for Summary {
+    fn default() -> Self {
+        Summary {
+            packets: 0,
+            wire_bytes: 0,
+            first_ts: None,
+            last_ts: None,
+            decode: DecodeStats::default(),
+            flows: FlowStats::default(),
+            end_reasons: [0; EndReason::COUNT],
+            listeners: HashMap::default(),
+            other_listeners: ListenerCounts::default(),
+            anomaly_events: [0; AnomalyKind::COUNT],
+            anomaly_occurrences: [0; AnomalyKind::COUNT],
+            anomalies_by_listener: HashMap::default(),
+            worst: Vec::new(),
+            aggregated_attempts: 0,
+            stream_error: None,
+        }
+    }
 }
 
 impl Summary {
@@ -115,6 +137,9 @@ impl Summary {
     fn account(&mut self, c: &Connection) {
         if let Some(r) = c.end_reason {
             self.end_reasons[r as usize] += 1;
+        }
+        for (k, n) in &c.detect.seg_counts {
+            self.anomaly_occurrences[k.index()] += (n[0] + n[1]) as u64;
         }
         if !c.detect.counts.is_empty() {
             let mut total = 0;

@@ -239,6 +239,7 @@ impl AnalyzeArgs {
             max_stream_buffer: self.max_stream_buffer,
             max_reassembly_memory: self.max_reassembly_memory,
             keep_bytes: self.check_overlaps || self.write_streams.is_some(),
+            segment_events: false,
             msl: secs("msl", self.msl)?,
             idle_timeout: secs("idle-timeout", self.idle_timeout)?,
             attempt_timeout: secs("attempt-timeout", self.attempt_timeout)?,

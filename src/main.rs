@@ -113,6 +113,7 @@ fn explain_cmd(id: Option<&str>) -> io::Result<ExitCode> {
         )?;
         for k in AnomalyKind::ALL {
             let scope = match k.scope() {
+                tcpaudit::detect::Scope::Segment => "segment",
                 tcpaudit::detect::Scope::Connection => "connection",
                 tcpaudit::detect::Scope::Listener => "listener",
             };
@@ -142,6 +143,7 @@ fn explain_cmd(id: Option<&str>) -> io::Result<ExitCode> {
         k.id(),
         k.severity(),
         match k.scope() {
+            tcpaudit::detect::Scope::Segment => "per segment",
             tcpaudit::detect::Scope::Connection => "per connection",
             tcpaudit::detect::Scope::Listener => "per listener",
         }

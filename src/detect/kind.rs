@@ -45,6 +45,9 @@ impl fmt::Display for Severity {
 /// What an anomaly is about.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Scope {
+    /// One segment (classified as Wireshark does; reported at the 1st, 10th, 100th ... of each
+    /// kind per connection, counted exactly on the record).
+    Segment,
     /// One connection.
     Connection,
     /// A listening endpoint (server address and port), over a window of time.
@@ -137,6 +140,32 @@ catalogue! {
         "A RST whose TTL or IP ID does not fit the sender's other segments: probably forged.";
     TtlAnomaly = "ttl_anomaly", Notice, Connection,
         "A segment's TTL (hop limit) differs from the rest of its direction.";
+    Retransmission = "retransmission", Notice, Segment,
+        "A segment re-sent data seen before (Wireshark tcp.analysis.retransmission).";
+    FastRetransmission = "fast_retransmission", Notice, Segment,
+        "A retransmission right after two or more duplicate ACKs (RFC 5681 fast retransmit).";
+    SpuriousRetransmission = "spurious_retransmission", Notice, Segment,
+        "A retransmission of data the receiver had already acknowledged.";
+    OutOfOrder = "out_of_order", Notice, Segment,
+        "A segment arrived after a later one, within the initial RTT (reordering, not loss).";
+    PreviousSegmentNotCaptured = "previous_segment_not_captured", Warning, Segment,
+        "A segment starts beyond the next expected byte: the capture missed data (or it was lost before the capture point).";
+    AckUnseenSegment = "ack_unseen_segment", Warning, Segment,
+        "An ACK covers data the capture never saw.";
+    DuplicateAck = "duplicate_ack", Notice, Segment,
+        "A pure ACK repeating the previous one: the receiver saw a hole (RFC 5681).";
+    ZeroWindow = "zero_window", Warning, Segment,
+        "A receiver advertised a zero window: it cannot take more data.";
+    ZeroWindowProbe = "zero_window_probe", Notice, Segment,
+        "A sender probed a zero window with one byte (RFC 9293 §3.8.6.1).";
+    ZeroWindowProbeAck = "zero_window_probe_ack", Notice, Segment,
+        "The receiver answered a zero-window probe, window still zero.";
+    WindowFull = "window_full", Warning, Segment,
+        "A segment filled the receiver's advertised window exactly.";
+    WindowUpdate = "window_update", Info, Segment,
+        "A pure ACK changing only the advertised window.";
+    KeepaliveAck = "keepalive_ack", Info, Segment,
+        "The answer to a keep-alive probe.";
     OverlapConflict = "overlap_conflict", Error, Connection,
         "Retransmitted bytes differ from the bytes first seen at the same place (evasion or corruption).";
     Keepalive = "keepalive", Info, Connection,

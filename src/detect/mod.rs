@@ -74,6 +74,43 @@ pub(crate) fn raise(c: &mut crate::flow::Connection, mut a: Anomaly, out: &mut V
     }
 }
 
+/// Reports a segment-scoped anomaly of `side`: counted exactly per direction, reported as an
+/// event at the 1st, 10th, 100th ... occurrence on the connection (as Zeek scales its history
+/// letters and Suricata backs off its stream events).
+pub(crate) fn raise_segment(
+    c: &mut crate::flow::Connection,
+    side: crate::flow::Side,
+    mut a: Anomaly,
+    out: &mut Vec<Anomaly>,
+) {
+    let n = match c.detect.seg_counts.iter_mut().find(|(k, _)| *k == a.kind) {
+        Some((_, n)) => {
+            n[side.index()] += 1;
+            n[0] + n[1]
+        }
+        None => {
+            let mut n = [0; 2];
+            n[side.index()] = 1;
+            c.detect.seg_counts.push((a.kind, n));
+            1
+        }
+    };
+    if n == 1 || (n >= 10 && power_of_ten(n)) {
+        a.conn_id = Some(c.id);
+        a.listener = Some(c.resp);
+        a.detail.insert("count".into(), n.into());
+        a.detail.insert("from".into(), side.name().into());
+        out.push(a);
+    }
+}
+
+fn power_of_ten(mut n: u32) -> bool {
+    while n >= 10 && n.is_multiple_of(10) {
+        n /= 10;
+    }
+    n == 1
+}
+
 /// Seconds as a JSON number with microsecond precision.
 pub(crate) fn secs(d: Duration) -> Value {
     let us = d.0 / 1000;
@@ -180,6 +217,8 @@ pub struct ConnDetect {
     pub close_wait_since: [Option<Timestamp>; 2],
     /// Per-kind counts for this connection (kinds in first-seen order).
     pub counts: Vec<(AnomalyKind, u32)>,
+    /// Segment classes counted per direction (orig, resp).
+    pub seg_counts: Vec<(AnomalyKind, [u32; 2])>,
 }
 
 impl ConnDetect {

@@ -145,6 +145,14 @@ pub struct Half {
     pub overlap_conflicts: u32,
     /// Segments whose bytes reassembly could not hold (memory bounds).
     pub reassembly_cap_hits: u32,
+    /// Segments Wireshark would flag as retransmissions (fast and spurious included).
+    pub retransmitted_packets: u32,
+    /// Payload bytes of those segments.
+    pub retransmitted_bytes: u64,
+    /// Segments Wireshark would flag as out of order.
+    pub out_of_order_packets: u32,
+    /// Duplicate ACKs this side sent.
+    pub duplicate_acks: u32,
     /// RTT, window and flight metrics of what this side sent.
     #[serde(flatten)]
     pub metrics: crate::tcp::metrics::Metrics,
@@ -223,6 +231,10 @@ pub struct Connection {
     pub zeek: ZeekConn,
     /// Each direction's reassembled byte stream (indexed by [`Side::index`]).
     pub streams: [Stream; 2],
+    /// Wireshark's sequence analysis.
+    pub ws: crate::tcp::wireshark::WsConv,
+    /// Per-frame classes, kept only when segment events are asked for (tests, tools).
+    pub segment_classes: Vec<(u64, crate::tcp::wireshark::Classes)>,
 }
 
 /// What reassembly needs from the table: the shared memory budget, the overlap policy and
@@ -234,6 +246,8 @@ pub struct ReasmCtx<'a> {
     pub policy: OverlapPolicy,
     /// Keep bytes (overlap checks, stream output), not only ranges.
     pub keep: bool,
+    /// Keep every segment's classes on the record (`segment_classes`).
+    pub segment_events: bool,
     /// Receiver of delivered bytes, if any.
     pub sink: &'a mut Option<Box<dyn StreamSink>>,
 }
@@ -284,6 +298,8 @@ impl Connection {
             attempt_open: false,
             zeek: ZeekConn::new(seg, !flipped, cfg.zeek_server_ports),
             streams: [Stream::default(), Stream::default()],
+            ws: Default::default(),
+            segment_classes: Vec::new(),
         }
     }
 
@@ -337,6 +353,7 @@ impl Connection {
         self.tcp.swap();
         self.last_seen.swap(0, 1);
         self.streams.swap(0, 1);
+        self.ws.swap();
         self.zeek.our_roles_swapped();
         self.flipped = !self.flipped;
         self.first_fin = self.first_fin.map(Side::other);
@@ -441,6 +458,13 @@ impl Connection {
             self.tcp.set_window_scales(o, r);
         }
         self.reassemble(seg, side, reasm, out);
+        let classes = self.ws.segment(seg, side.index());
+        if classes.flags != 0 {
+            self.classify(seg, side, classes, out);
+            if reasm.segment_events {
+                self.segment_classes.push((seg.frame, classes));
+            }
+        }
         let peer = side.other();
         let peer_ack = self.tcp.end(peer).rcv_nxt;
         let wscale = self.tcp.end(side).wscale;
@@ -503,6 +527,55 @@ impl Connection {
             self.streams[peer.index()].ack(seg.ack, reasm.keep, reasm.budget, &mut |b: &[u8]| {
                 send(sink, conn, peer, b)
             });
+        }
+    }
+
+    /// Counts and reports the Wireshark classes of one segment.
+    fn classify(
+        &mut self,
+        seg: &Segment<'_>,
+        side: Side,
+        cls: crate::tcp::wireshark::Classes,
+        out: &mut Vec<Anomaly>,
+    ) {
+        use crate::tcp::wireshark::flag as F;
+        use detect::AnomalyKind as K;
+        let h = &mut self.half[side.index()];
+        if cls.has(F::RETRANSMISSION | F::FAST_RETRANSMISSION | F::SPURIOUS_RETRANSMISSION) {
+            h.retransmitted_packets += 1;
+            h.retransmitted_bytes += seg.payload_len as u64;
+        }
+        h.out_of_order_packets += cls.has(F::OUT_OF_ORDER) as u32;
+        h.duplicate_acks += cls.has(F::DUPLICATE_ACK) as u32;
+        for (bit, kind) in [
+            (
+                F::RETRANSMISSION | F::FAST_RETRANSMISSION | F::SPURIOUS_RETRANSMISSION,
+                K::Retransmission,
+            ),
+            (F::FAST_RETRANSMISSION, K::FastRetransmission),
+            (F::SPURIOUS_RETRANSMISSION, K::SpuriousRetransmission),
+            (F::OUT_OF_ORDER, K::OutOfOrder),
+            (F::LOST_SEGMENT, K::PreviousSegmentNotCaptured),
+            (F::ACK_LOST_SEGMENT, K::AckUnseenSegment),
+            (F::DUPLICATE_ACK, K::DuplicateAck),
+            (F::ZERO_WINDOW, K::ZeroWindow),
+            (F::ZERO_WINDOW_PROBE, K::ZeroWindowProbe),
+            (F::ZERO_WINDOW_PROBE_ACK, K::ZeroWindowProbeAck),
+            (F::WINDOW_FULL, K::WindowFull),
+            (F::WINDOW_UPDATE, K::WindowUpdate),
+            (F::KEEP_ALIVE_ACK, K::KeepaliveAck),
+        ] {
+            if cls.has(bit) {
+                let mut a = Anomaly::new(kind, seg.frame, seg.ts)
+                    .with("seq", seg.seq.0)
+                    .with("len", seg.payload_len);
+                if kind == K::DuplicateAck {
+                    a = a
+                        .with("dup_number", cls.dupack_num)
+                        .with("of_frame", cls.dupack_frame);
+                }
+                detect::raise_segment(self, side, a, out);
+            }
         }
     }
 

@@ -40,6 +40,8 @@ pub struct FlowConfig {
     /// Keep stream bytes: compare retransmitted bytes (`overlap_conflict`) and feed the
     /// stream sink. Without it only ranges are tracked.
     pub keep_bytes: bool,
+    /// Keep every segment's Wireshark classes on its connection record (for comparisons).
+    pub segment_events: bool,
 }
 
 impl Default for FlowConfig {
@@ -53,6 +55,7 @@ impl Default for FlowConfig {
             max_stream_buffer: 1 << 20,
             max_reassembly_memory: 256 << 20,
             keep_bytes: false,
+            segment_events: false,
         }
     }
 }
@@ -211,6 +214,7 @@ impl FlowTable {
             budget: &mut self.budget,
             policy: self.cfg.overlap_policy,
             keep: self.cfg.keep_bytes || self.sink.is_some(),
+            segment_events: self.cfg.segment_events,
             sink: &mut self.sink,
         };
         c.update(seg, side, &self.detect, &mut reasm, &mut self.anomalies);
@@ -297,6 +301,7 @@ impl FlowTable {
             budget: &mut self.budget,
             policy: self.cfg.overlap_policy,
             keep: self.cfg.keep_bytes || self.sink.is_some(),
+            segment_events: self.cfg.segment_events,
             sink: &mut self.sink,
         };
         c.finish_streams(&mut reasm);

@@ -96,6 +96,8 @@ pub struct ConnRecord<'a> {
     pub anomalies: Vec<AnomalyKind>,
     /// Occurrences per anomaly id.
     pub anomaly_counts: BTreeMap<&'static str, u32>,
+    /// Segment classes (Wireshark's) per id and direction.
+    pub segment_counts: BTreeMap<&'static str, SideCounts>,
     /// Segments the receiver's state could not accept (state-machine "unexpected segment").
     pub unexpected_segments: u32,
 }
@@ -152,9 +154,32 @@ impl<'a> From<&'a Connection> for ConnRecord<'a> {
             }),
             anomalies: c.detect.counts.iter().map(|(k, _)| *k).collect(),
             anomaly_counts: c.detect.counts.iter().map(|(k, n)| (k.id(), *n)).collect(),
+            segment_counts: c
+                .detect
+                .seg_counts
+                .iter()
+                .map(|(k, n)| {
+                    (
+                        k.id(),
+                        SideCounts {
+                            orig: n[0],
+                            resp: n[1],
+                        },
+                    )
+                })
+                .collect(),
             unexpected_segments: c.unexpected.0,
         }
     }
+}
+
+/// A count per direction.
+#[derive(Serialize)]
+pub struct SideCounts {
+    /// From the originator.
+    pub orig: u32,
+    /// From the responder.
+    pub resp: u32,
 }
 
 /// One conn.log row Zeek would write.

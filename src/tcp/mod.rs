@@ -6,6 +6,7 @@ pub mod reassembly;
 mod state;
 #[cfg(test)]
 mod tests;
+pub mod wireshark;
 mod zeek;
 
 pub use machine::{EndState, Machine, MachineEvent, RstFit, SegClass, SegFacts};

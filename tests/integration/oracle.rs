@@ -53,6 +53,7 @@ pub fn analyse_with(
     cfg.listeners.max_half_open_per_listener = u32::MAX;
     cfg.listeners.max_half_open_total = u32::MAX;
     cfg.detect.zeek_server_ports = ports;
+    cfg.flow.segment_events = true;
     cfg.verify_checksums = verify_checksums;
     let mut a = Analyzer::new(cfg);
     let mut conns = Vec::new();

@@ -322,3 +322,146 @@ fn attack_captures_raise_their_anomalies() {
     let s = run("chrissanders-packets/synscan.pcapng");
     assert!(s["anomalies"]["connection_refused"].as_u64().unwrap() >= 1);
 }
+
+/// tshark's flag names for tcpaudit's Wireshark classes of one segment (reused_ports and the TFO
+/// flags are not segment classes here).
+fn ws_names(c: &tcpaudit::tcp::wireshark::Classes) -> Vec<String> {
+    use tcpaudit::tcp::wireshark::flag as F;
+    let mut v: Vec<String> = [
+        (
+            F::RETRANSMISSION | F::FAST_RETRANSMISSION | F::SPURIOUS_RETRANSMISSION,
+            "retransmission",
+        ),
+        (F::FAST_RETRANSMISSION, "fast_retransmission"),
+        (F::SPURIOUS_RETRANSMISSION, "spurious_retransmission"),
+        (F::OUT_OF_ORDER, "out_of_order"),
+        (F::LOST_SEGMENT, "lost_segment"),
+        (F::ACK_LOST_SEGMENT, "ack_lost_segment"),
+        (F::ZERO_WINDOW, "zero_window"),
+        (F::ZERO_WINDOW_PROBE, "zero_window_probe"),
+        (F::ZERO_WINDOW_PROBE_ACK, "zero_window_probe_ack"),
+        (F::KEEP_ALIVE, "keep_alive"),
+        (F::KEEP_ALIVE_ACK, "keep_alive_ack"),
+        (F::WINDOW_UPDATE, "window_update"),
+        (F::WINDOW_FULL, "window_full"),
+    ]
+    .iter()
+    .filter(|(bit, _)| c.has(*bit))
+    .map(|(_, n)| n.to_string())
+    .collect();
+    if c.has(F::DUPLICATE_ACK) {
+        v.push(format!("duplicate_ack#{}", c.dupack_num));
+    }
+    v
+}
+
+/// Segment classes against tshark's `tcp.analysis.*` flags over every capture of the corpus:
+/// precision and recall per flag (duplicate ACKs with their number).
+#[test]
+fn segment_classes_agree_with_tshark() {
+    let Some(root) = shared_pcaps() else {
+        use std::io::Write;
+        let _ = writeln!(
+            std::io::stderr(),
+            "SKIPPED segment classes: ../shared/pcaps is absent"
+        );
+        return;
+    };
+    let skip = ["reused_ports", "tfo_syn", "tfo_ack", "tfo_ignored"];
+    let mut tp: std::collections::BTreeMap<String, u64> = Default::default();
+    let mut fp = tp.clone();
+    let mut fnn = tp.clone();
+    let mut examples: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+    for path in corpus(&root) {
+        let tsv = path.with_file_name(format!(
+            "{}.tshark-analysis.tsv",
+            path.file_name().unwrap().to_string_lossy()
+        ));
+        let Ok(text) = std::fs::read_to_string(&tsv) else {
+            continue;
+        };
+        let mut theirs: std::collections::BTreeMap<u64, std::collections::BTreeSet<String>> =
+            Default::default();
+        for line in text.lines().filter(|l| !l.starts_with('#')) {
+            let f: Vec<&str> = line.split('\t').collect();
+            let (Some(frame), Some(flags)) =
+                (f.first().and_then(|x| x.parse::<u64>().ok()), f.get(12))
+            else {
+                continue;
+            };
+            let set = theirs.entry(frame).or_default();
+            for n in flags
+                .split(',')
+                .filter(|n| !n.is_empty() && !skip.contains(n))
+            {
+                set.insert(n.to_string());
+            }
+        }
+        let (conns, _, _) = analyse(&path);
+        let mut ours: std::collections::BTreeMap<u64, std::collections::BTreeSet<String>> =
+            Default::default();
+        for c in &conns {
+            for (frame, cls) in &c.segment_classes {
+                ours.entry(*frame).or_default().extend(ws_names(cls));
+            }
+        }
+        let frames: std::collections::BTreeSet<u64> =
+            theirs.keys().chain(ours.keys()).copied().collect();
+        let rel = path.strip_prefix(&root).unwrap().display().to_string();
+        for frame in frames {
+            let t = theirs.get(&frame).cloned().unwrap_or_default();
+            let o = ours.get(&frame).cloned().unwrap_or_default();
+            for n in t.union(&o) {
+                let base = n.split('#').next().unwrap().to_string();
+                let (table, what) = match (t.contains(n), o.contains(n)) {
+                    (true, true) => (&mut tp, None),
+                    (false, true) => (&mut fp, Some("FP")),
+                    _ => (&mut fnn, Some("FN")),
+                };
+                *table.entry(base.clone()).or_default() += 1;
+                if let Some(w) = what {
+                    let ex = examples.entry(base).or_default();
+                    if ex.len() < 3 {
+                        ex.push(format!(
+                            "{w} {rel} frame {frame}: tshark {t:?} tcpaudit {o:?}"
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    let mut report = String::from(
+        "| flag | TP | FP | FN | precision | recall |\n|---|---:|---:|---:|---:|---:|\n",
+    );
+    let mut worst: f64 = 1.0;
+    let names: std::collections::BTreeSet<String> = tp
+        .keys()
+        .chain(fp.keys())
+        .chain(fnn.keys())
+        .cloned()
+        .collect();
+    for n in &names {
+        let (a, b, c) = (
+            tp.get(n).copied().unwrap_or(0),
+            fp.get(n).copied().unwrap_or(0),
+            fnn.get(n).copied().unwrap_or(0),
+        );
+        let p = if a + b == 0 {
+            1.0
+        } else {
+            a as f64 / (a + b) as f64
+        };
+        let r = if a + c == 0 {
+            1.0
+        } else {
+            a as f64 / (a + c) as f64
+        };
+        worst = worst.min(p).min(r);
+        report.push_str(&format!("| {n} | {a} | {b} | {c} | {p:.4} | {r:.4} |\n"));
+    }
+    eprintln!("{report}");
+    for (n, ex) in &examples {
+        eprintln!("{n}: {}", ex.join("; "));
+    }
+    assert!(worst >= 0.95, "a flag is below 95% precision or recall");
+}

@@ -1,0 +1,361 @@
+//! Wireshark's TCP sequence analysis (`tcp_analyze_sequence_number` of packet-tcp.c in
+//! Wireshark 4.0), reproduced per connection so that segment classes match `tcp.analysis.*`
+//! flags frame for frame. The order of the checks, the state each one reads and when that state
+//! is updated follow the C code, quirks included (see the comments); the names of the fields
+//! are Wireshark's.
+
+use std::collections::VecDeque;
+
+use crate::wire::{Segment, SeqNum};
+
+/// Analysis flags of one segment (Wireshark's `TCP_A_*`).
+pub mod flag {
+    /// `tcp.analysis.retransmission`.
+    pub const RETRANSMISSION: u16 = 1 << 0;
+    /// `tcp.analysis.lost_segment` (previous segment not captured).
+    pub const LOST_SEGMENT: u16 = 1 << 1;
+    /// `tcp.analysis.ack_lost_segment` (ACKed unseen segment).
+    pub const ACK_LOST_SEGMENT: u16 = 1 << 2;
+    /// `tcp.analysis.keep_alive`.
+    pub const KEEP_ALIVE: u16 = 1 << 3;
+    /// `tcp.analysis.duplicate_ack`.
+    pub const DUPLICATE_ACK: u16 = 1 << 4;
+    /// `tcp.analysis.zero_window`.
+    pub const ZERO_WINDOW: u16 = 1 << 5;
+    /// `tcp.analysis.zero_window_probe`.
+    pub const ZERO_WINDOW_PROBE: u16 = 1 << 6;
+    /// `tcp.analysis.zero_window_probe_ack`.
+    pub const ZERO_WINDOW_PROBE_ACK: u16 = 1 << 7;
+    /// `tcp.analysis.keep_alive_ack`.
+    pub const KEEP_ALIVE_ACK: u16 = 1 << 8;
+    /// `tcp.analysis.out_of_order`.
+    pub const OUT_OF_ORDER: u16 = 1 << 9;
+    /// `tcp.analysis.fast_retransmission`.
+    pub const FAST_RETRANSMISSION: u16 = 1 << 10;
+    /// `tcp.analysis.window_update`.
+    pub const WINDOW_UPDATE: u16 = 1 << 11;
+    /// `tcp.analysis.window_full`.
+    pub const WINDOW_FULL: u16 = 1 << 12;
+    /// `tcp.analysis.reused_ports`.
+    pub const REUSED_PORTS: u16 = 1 << 13;
+    /// `tcp.analysis.spurious_retransmission`.
+    pub const SPURIOUS_RETRANSMISSION: u16 = 1 << 14;
+}
+use flag::*;
+
+/// Wireshark keeps at most this many unacknowledged segments per direction; past it SYN and
+/// FIN no longer count one sequence number (a packet-tcp.c quirk kept for compatibility).
+const MAX_UNACKED: usize = 10_000;
+/// Fast retransmission: the last ACK came less than 20 ms earlier.
+const FAST_RT_WINDOW_NS: i64 = 20_000_000;
+/// Out of order: within the initial RTT, or 3 ms when it is unknown.
+const OOO_DEFAULT_NS: i64 = 3_000_000;
+
+/// Per-direction state (`tcp_flow_t` and its `tcp_analyze_seq_info_t`).
+#[derive(Clone, Debug)]
+struct Flow {
+    base_seq: Option<u32>,
+    window: u32,
+    /// -1: unknown, -2: no scaling, else the shift.
+    win_scale: i8,
+    is_first_ack: bool,
+    lastsegmentflags: u16,
+    /// Ends of unacknowledged segments (only their number matters, for `MAX_UNACKED`).
+    unacked: VecDeque<u32>,
+    lastack: u32,
+    lastacktime: i64,
+    lastnondupack: u64,
+    dupacknum: u32,
+    nextseq: u32,
+    maxseqtobeacked: u32,
+    nextseqtime: i64,
+}
+
+impl Default for Flow {
+    fn default() -> Self {
+        Flow {
+            base_seq: None,
+            window: u32::MAX,
+            win_scale: -1,
+            is_first_ack: false,
+            lastsegmentflags: 0,
+            unacked: VecDeque::new(),
+            lastack: 0,
+            lastacktime: 0,
+            lastnondupack: 0,
+            dupacknum: 0,
+            nextseq: 0,
+            maxseqtobeacked: 0,
+            nextseqtime: 0,
+        }
+    }
+}
+
+/// The classes Wireshark gives one segment, and its duplicate-ACK number.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Classes {
+    /// [`flag`] bits.
+    pub flags: u16,
+    /// For a duplicate ACK, its number in the run (`duplicate_ack#N`).
+    pub dupack_num: u32,
+    /// For a duplicate ACK, the frame of the ACK it duplicates.
+    pub dupack_frame: u64,
+}
+
+impl Classes {
+    /// Whether `f` is set.
+    pub fn has(&self, f: u16) -> bool {
+        self.flags & f != 0
+    }
+}
+
+/// Wireshark's analysis state for one connection.
+#[derive(Clone, Debug, Default)]
+pub struct WsConv {
+    flows: [Flow; 2],
+    ts_mru_syn: i64,
+    ts_first_rtt: i64,
+}
+
+fn gt(a: u32, b: u32) -> bool {
+    SeqNum(a) > SeqNum(b)
+}
+fn lt(a: u32, b: u32) -> bool {
+    SeqNum(a) < SeqNum(b)
+}
+fn le(a: u32, b: u32) -> bool {
+    SeqNum(a) <= SeqNum(b)
+}
+
+impl WsConv {
+    /// Classifies one segment sent by side `from` (0 or 1 in tcpaudit's orientation; the
+    /// analysis itself is symmetric).
+    pub fn segment(&mut self, seg: &Segment<'_>, from: usize) -> Classes {
+        let f = seg.flags;
+        let (syn, fin, rst, ack) = (f.syn(), f.fin(), f.rst(), f.ack());
+        let seq = seg.seq.0;
+        let mut ta = Classes::default();
+        {
+            let fwd = &mut self.flows[from];
+            // A SYN repeating the base sequence number: its retransmission (the new-stream case
+            // is a new incarnation, opened by the connection table).
+            if syn && !ack && fwd.base_seq == Some(seq) {
+                fwd.nextseq = fwd.maxseqtobeacked;
+            }
+            // A SYN-ACK with another sequence number restarts the direction (reused ports).
+            if syn && ack && fwd.base_seq.is_some_and(|b| b != seq) {
+                fwd.base_seq = Some(seq);
+                ta.flags |= REUSED_PORTS;
+            }
+            if fwd.base_seq.is_none() {
+                fwd.base_seq = Some(if syn { seq } else { seq.wrapping_sub(1) });
+            }
+        }
+        if ack && self.flows[1 - from].base_seq.is_none() {
+            self.flows[1 - from].base_seq = Some(seg.ack.0.wrapping_sub(1));
+        }
+        self.analyze(seg, from, &mut ta);
+
+        let now = seg.ts.0;
+        if syn {
+            if !ack {
+                self.ts_mru_syn = now;
+            }
+            self.flows[from].is_first_ack = true;
+        }
+        if ack && !syn {
+            if self.ts_mru_syn != 0 && self.ts_first_rtt == 0 {
+                self.ts_first_rtt = now - self.ts_mru_syn;
+            }
+            self.flows[from].is_first_ack = false;
+        }
+        if let Some(ws) = seg.options.wscale {
+            self.flows[from].win_scale = ws.min(14) as i8;
+        }
+        if syn {
+            if self.flows[from].win_scale == -1 {
+                self.flows[from].win_scale = -2;
+                self.flows[1 - from].win_scale = -2;
+            } else if ack && self.flows[1 - from].win_scale == -2 {
+                self.flows[from].win_scale = -2;
+            }
+        }
+        let _ = (fin, rst);
+        ta
+    }
+
+    fn analyze(&mut self, seg: &Segment<'_>, from: usize, ta: &mut Classes) {
+        let f = seg.flags;
+        let (syn, fin, rst, ack) = (f.syn(), f.fin(), f.rst(), f.ack());
+        let (seq, ackn, len) = (seg.seq.0, seg.ack.0, seg.payload_len);
+        let window = seg.window as u32;
+        let now = seg.ts.0;
+        let ts_first_rtt = self.ts_first_rtt;
+        let (a, b) = self.flows.split_at_mut(1);
+        let (fwd, rev) = if from == 0 {
+            (&mut a[0], &mut b[0])
+        } else {
+            (&mut b[0], &mut a[0])
+        };
+        let ctrl = syn || fin || rst;
+
+        // Zero-window probe: one byte at the next expected sequence number into a zero window.
+        let mut to_finished_fwd = false;
+        if len == 1 && seq == fwd.nextseq && rev.window == 0 {
+            ta.flags |= ZERO_WINDOW_PROBE;
+            to_finished_fwd = true;
+        }
+        if !to_finished_fwd {
+            if window == 0 && !ctrl {
+                ta.flags |= ZERO_WINDOW;
+            }
+            if fwd.nextseq != 0 && gt(seq, fwd.nextseq) && !rst {
+                ta.flags |= LOST_SEGMENT;
+            }
+            if len <= 1 && seq == fwd.nextseq.wrapping_sub(1) && !ctrl {
+                ta.flags |= KEEP_ALIVE;
+            }
+            if len == 0
+                && window != 0
+                && window != fwd.window
+                && seq == fwd.nextseq
+                && ackn == fwd.lastack
+                && !ctrl
+            {
+                ta.flags |= WINDOW_UPDATE;
+            }
+            if len > 0 && rev.win_scale != -1 && !ctrl {
+                // The reverse direction's window, scaled unless it is still its SYN window.
+                let shift = if rev.is_first_ack || rev.win_scale == -2 {
+                    0
+                } else {
+                    rev.win_scale as u32
+                };
+                let edge = rev.lastack.wrapping_add(rev.window.wrapping_shl(shift));
+                if seq.wrapping_add(len) == edge {
+                    ta.flags |= WINDOW_FULL;
+                }
+            }
+            let same = len == 0 && seq == fwd.nextseq && ackn == fwd.lastack && !ctrl;
+            if same && window != 0 && window == fwd.window && rev.lastsegmentflags & KEEP_ALIVE != 0
+            {
+                ta.flags |= KEEP_ALIVE_ACK;
+                to_finished_fwd = true;
+            } else if same
+                && window == 0
+                && fwd.window == 0
+                && rev.lastsegmentflags & ZERO_WINDOW_PROBE != 0
+            {
+                ta.flags |= ZERO_WINDOW_PROBE_ACK;
+                to_finished_fwd = true;
+            } else if same && window != 0 && window == fwd.window {
+                fwd.dupacknum = if fwd.dupacknum == u32::MAX {
+                    1
+                } else {
+                    fwd.dupacknum.wrapping_add(1)
+                };
+                ta.flags |= DUPLICATE_ACK;
+                ta.dupack_num = fwd.dupacknum;
+                ta.dupack_frame = fwd.lastnondupack;
+            }
+            let _ = to_finished_fwd;
+        }
+        // finished_fwd:
+        if ackn != fwd.lastack {
+            fwd.lastnondupack = seg.frame;
+            fwd.dupacknum = 0;
+        }
+        // ACKed unseen segment.
+        if rev.maxseqtobeacked != 0 && gt(ackn, rev.maxseqtobeacked) && ack {
+            if lt(rev.maxseqtobeacked, rev.nextseq) {
+                rev.maxseqtobeacked = rev.nextseq;
+                ta.flags |= ACK_LOST_SEGMENT;
+            } else {
+                if rev.dupacknum == 0 {
+                    ta.flags |= ACK_LOST_SEGMENT;
+                }
+                rev.dupacknum = u32::MAX;
+            }
+        }
+        // Retransmission type, in Wireshark's precedence: keep-alive, spurious, fast
+        // retransmission or out of order, retransmission.
+        if len > 0 || syn || fin {
+            'check: {
+                let mut seq_not_advanced = fwd.nextseq != 0 && lt(seq, fwd.nextseq);
+                if ta.flags & KEEP_ALIVE != 0 {
+                    break 'check;
+                }
+                // A segment starting one byte below the next expected one after a
+                // zero-window probe is not a retransmission.
+                if len > 1 && fwd.nextseq.wrapping_sub(1) == seq {
+                    seq_not_advanced = false;
+                }
+                if len > 0 && rev.lastack != 0 && le(seq.wrapping_add(len), rev.lastack) {
+                    ta.flags |= SPURIOUS_RETRANSMISSION;
+                    break 'check;
+                }
+                // guint64 arithmetic in C: a timestamp going backwards makes the difference huge.
+                let since = |t: i64| (now.wrapping_sub(t)) as u64;
+                let fast = seq_not_advanced
+                    && rev.dupacknum >= 2
+                    && rev.lastack == seq
+                    && since(rev.lastacktime) < FAST_RT_WINDOW_NS as u64;
+                if fast {
+                    ta.flags |= FAST_RETRANSMISSION;
+                    break 'check;
+                }
+                let threshold = if ts_first_rtt == 0 {
+                    OOO_DEFAULT_NS as u64
+                } else {
+                    ts_first_rtt as u64
+                };
+                let adj = (syn || fin) as u32;
+                if seq_not_advanced
+                    && since(fwd.nextseqtime) < threshold
+                    && fwd.nextseq != seq.wrapping_add(len).wrapping_add(adj)
+                {
+                    ta.flags |= OUT_OF_ORDER;
+                    break 'check;
+                }
+                if seq_not_advanced {
+                    ta.flags |= RETRANSMISSION;
+                }
+            }
+        }
+        // finished_checking_retransmission_type:
+        let mut nextseq = seq.wrapping_add(len);
+        if (len > 0 || syn || fin) && fwd.unacked.len() < MAX_UNACKED {
+            if syn || fin {
+                nextseq = nextseq.wrapping_add(1);
+            }
+            fwd.unacked.push_back(nextseq);
+        }
+        let zwp = ta.flags & ZERO_WINDOW_PROBE != 0;
+        if (gt(nextseq, fwd.nextseq) || fwd.nextseq == 0) && !zwp {
+            fwd.nextseq = nextseq;
+            fwd.nextseqtime = now;
+        }
+        if (seq == fwd.maxseqtobeacked || fwd.maxseqtobeacked == 0) && !zwp {
+            fwd.maxseqtobeacked = fwd.nextseq;
+        }
+        fwd.window = window;
+        fwd.lastack = ackn;
+        fwd.lastacktime = now;
+        fwd.lastsegmentflags = ta.flags;
+        // Acknowledged segments leave the reverse direction's list.
+        rev.unacked.retain(|&end| gt(end, ackn));
+        if rev.unacked.is_empty() && rev.unacked.capacity() > 64 {
+            rev.unacked = VecDeque::new();
+        }
+    }
+
+    /// Swaps the two directions (the connection's roles were flipped).
+    pub fn swap(&mut self) {
+        self.flows.swap(0, 1);
+    }
+
+    /// The initial RTT (Wireshark's iRTT: first pure ACK after the most recent SYN), once known.
+    pub fn initial_rtt(&self) -> Option<crate::time::Duration> {
+        (self.ts_first_rtt != 0).then_some(crate::time::Duration(self.ts_first_rtt))
+    }
+}
