@@ -236,6 +236,42 @@ pub fn explain(kind: AnomalyKind) -> Explanation {
             "Wireshark's rule: a pure ACK with unchanged window right after a keep-alive. Classified exactly as Wireshark 4.0 does (tcp_analyze_sequence_number, src/tcp/wireshark.rs); reported at the 1st, 10th, 100th ... occurrence per connection, with exact per-direction counts in the connection record's segment_counts.",
             "",
         ),
+        WindowShrink => (
+            "A receiver moved the right edge of its window (ACK plus window) to the left.",
+            "RFC 9293 §3.8.6 strongly discourages shrinking the window: data already in flight may then fall outside it. It points to a stack under memory pressure or a middlebox rewriting windows.",
+            "The ACK plus the scaled window of a segment is below the previous one of the same direction by at least 2^scale bytes (Zeek's window_recision rule); reported at the 1st, 10th, 100th ... occurrence.",
+            "",
+        ),
+        OutOfWindow => (
+            "A segment carried data beyond the right edge of the receiver's advertised window.",
+            "A receiver drops such data; it means a sender ignoring the window, a middlebox rewriting it, or a forged segment (Suricata's est_packet_out_of_window).",
+            "On a synchronized connection, the segment's end lies beyond the receiver's last ACK plus its scaled window (plus one MSS of tolerance for window probes).",
+            "",
+        ),
+        InvalidAck => (
+            "An ACK acknowledging data from far behind what it already acknowledged.",
+            "RFC 5961 §5 makes receivers drop such ACKs (blind data injection defence); it points to a forged or very delayed segment.",
+            "The ACK is below the sender's highest previous ACK minus the largest window the peer advertised (SND.UNA - MAX.SND.WND). ACKs above anything sent are ack_unseen_segment instead (the capture may have missed the data).",
+            "",
+        ),
+        CaptureDuplicate => (
+            "The same packet appears twice in the capture.",
+            "SPAN ports and taps often copy a packet twice; counting it as a retransmission would blame the network for the capture setup (zeek/zeek#499, tcptrace's hardware dups).",
+            "Same direction, sequence number, length, ACK, flags and IPv4 identification as the previous segment, within 10 ms. Wireshark flags such frames as retransmissions too; both are reported.",
+            "",
+        ),
+        BadChecksum => (
+            "A segment whose TCP checksum is wrong.",
+            "Corruption on the path, or (on the capturing host itself) checksum offload: the NIC fills the checksum in after the capture, so every segment of one direction looks bad. The detail says whether the whole direction is bad.",
+            "With --verify-checksums, the one's-complement sum over the pseudo-header and the whole segment is not 0xffff; segments the snaplen cut are not checked.",
+            "--verify-checksums",
+        ),
+        SegmentExceedsMss => (
+            "A segment carries more payload than the MSS the receiver announced.",
+            "On the wire this cannot happen; in a capture taken on the sending host it is segmentation offload (TSO/GSO), and on the receiving host receive offload (GRO/LRO). Timing and retransmission figures are then per super-segment.",
+            "Payload larger than the MSS option of the receiver's SYN or SYN-ACK.",
+            "",
+        ),
         OverlapConflict => (
             "A retransmission carried bytes that differ from the bytes first seen at the same stream offset.",
             "Endpoints resolve such overlaps differently (first or last copy wins, by operating system), so an attacker can show an inspecting device one content and the receiver another (Ptacek and Newsham's insertion and evasion); without an attacker it means corruption.",

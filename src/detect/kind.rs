@@ -166,6 +166,18 @@ catalogue! {
         "A pure ACK changing only the advertised window.";
     KeepaliveAck = "keepalive_ack", Info, Segment,
         "The answer to a keep-alive probe.";
+    WindowShrink = "window_shrink", Notice, Segment,
+        "The right edge of a receiver's window moved left (RFC 9293 §3.8.6 says it should not).";
+    OutOfWindow = "out_of_window", Warning, Segment,
+        "A segment carried data beyond the receiver's advertised window.";
+    InvalidAck = "invalid_ack", Warning, Segment,
+        "An ACK older than RFC 5961 §5 accepts (below SND.UNA minus the largest window).";
+    CaptureDuplicate = "capture_duplicate", Info, Segment,
+        "The same packet twice in the capture (same sequence, length, ACK and IP ID): a SPAN or tap artefact, not a retransmission.";
+    BadChecksum = "bad_checksum", Error, Segment,
+        "A segment with a wrong TCP checksum (with --verify-checksums).";
+    SegmentExceedsMss = "segment_exceeds_mss", Info, Segment,
+        "A segment larger than the receiver's MSS: TSO/GRO on the capturing host.";
     OverlapConflict = "overlap_conflict", Error, Connection,
         "Retransmitted bytes differ from the bytes first seen at the same place (evasion or corruption).";
     Keepalive = "keepalive", Info, Connection,

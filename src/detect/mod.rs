@@ -186,6 +186,25 @@ impl Repeats {
     }
 }
 
+/// What makes two segments the same packet for capture-duplicate detection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DupKey {
+    /// Sequence number.
+    pub seq: u32,
+    /// Payload length.
+    pub len: u32,
+    /// Acknowledgment number.
+    pub ack: u32,
+    /// Flag bits.
+    pub flags: u16,
+    /// Raw window field.
+    pub window: u16,
+    /// TCP checksum field as captured.
+    pub checksum: u16,
+    /// IPv4 identification (None for IPv6).
+    pub ip_id: Option<u16>,
+}
+
 /// Per-connection detector state.
 #[derive(Clone, Debug, Default)]
 pub struct ConnDetect {
@@ -215,6 +234,20 @@ pub struct ConnDetect {
     pub closed_before: bool,
     /// When each side entered CLOSE-WAIT (while it is there).
     pub close_wait_since: [Option<Timestamp>; 2],
+    /// Bad checksums per side.
+    pub bad_checksums: [u32; 2],
+    /// The previous segment of each side, for capture duplicates.
+    pub last_seg: [Option<(DupKey, Timestamp)>; 2],
+    /// Sequence, ACK and right window edge of each side's last window-bearing segment.
+    pub window_ref: [Option<(
+        crate::wire::SeqNum,
+        crate::wire::SeqNum,
+        crate::wire::SeqNum,
+    )>; 2],
+    /// Highest ACK each side sent.
+    pub highest_ack: [Option<crate::wire::SeqNum>; 2],
+    /// Largest window each side advertised.
+    pub max_window: [u32; 2],
     /// Per-kind counts for this connection (kinds in first-seen order).
     pub counts: Vec<(AnomalyKind, u32)>,
     /// Segment classes counted per direction (orig, resp).

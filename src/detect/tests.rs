@@ -323,3 +323,160 @@ fn rst_answering_an_unsolicited_synack_is_normal() {
         kinds(&a)
     );
 }
+
+fn count(a: &[Anomaly], k: AnomalyKind) -> usize {
+    a.iter().filter(|a| a.kind == k).count()
+}
+
+#[test]
+fn the_same_packet_twice_is_a_capture_duplicate_not_a_retransmission_by_us() {
+    let mut s = handshake();
+    let data = c2s(30, "PA", 101, 501, 100);
+    let mut copy = data.clone();
+    copy.ts = crate::time::Timestamp(data.ts.0 + 50_000); // 50 µs later, same IP ID
+    copy.frame += 1;
+    s.extend([data, copy]);
+    let a = run(s);
+    assert_eq!(count(&a, AnomalyKind::CaptureDuplicate), 1, "{a:?}");
+}
+
+#[test]
+fn a_resent_segment_with_a_new_ip_id_is_no_capture_duplicate() {
+    let mut s = handshake();
+    // Same bytes a second later with a fresh IP ID: the sender sent it again.
+    s.extend([c2s(30, "PA", 101, 501, 100), c2s(1030, "PA", 101, 501, 100)]);
+    let a = run(s);
+    assert_eq!(count(&a, AnomalyKind::CaptureDuplicate), 0, "{a:?}");
+    assert_eq!(count(&a, AnomalyKind::Retransmission), 1, "{a:?}");
+}
+
+#[test]
+fn duplicate_acks_with_ip_id_zero_are_not_capture_duplicates() {
+    let mut s = handshake();
+    let mut acks: Vec<_> = (0..3).map(|i| s2c(30 + i, "A", 501, 101, 0)).collect();
+    for (i, a) in acks.iter_mut().enumerate() {
+        a.ip_id = Some(0);
+        a.checksum = 0x1000 + i as u16; // different SACK blocks or timestamps
+    }
+    s.extend(acks);
+    let a = run(s);
+    assert_eq!(count(&a, AnomalyKind::CaptureDuplicate), 0, "{a:?}");
+}
+
+#[test]
+fn bad_checksums_say_whether_the_whole_direction_is_bad() {
+    let offload = |a: &[Anomaly]| -> Vec<Option<bool>> {
+        a.iter()
+            .filter(|a| a.kind == AnomalyKind::BadChecksum)
+            .map(|a| a.detail.get("offload_suspected").and_then(|v| v.as_bool()))
+            .collect()
+    };
+    // Every client segment bad: the capturing host's NIC fills checksums in (offload).
+    let mut s = handshake();
+    for x in s.iter_mut().filter(|x| x.src == crate::testutil::A.0) {
+        x.checksum_ok = Some(false);
+    }
+    assert_eq!(offload(&run(s)), vec![Some(true)]);
+
+    // One bad segment after a good one from the same side: corruption.
+    let mut s = handshake();
+    let mut ok = s2c(40, "PA", 501, 101, 10);
+    ok.checksum_ok = Some(true);
+    let mut bad = s2c(50, "PA", 511, 101, 10);
+    bad.checksum_ok = Some(false);
+    s.extend([ok, bad]);
+    assert_eq!(offload(&run(s)), vec![Some(false)]);
+}
+
+#[test]
+fn payload_above_the_peers_mss_is_an_offload_artefact() {
+    let mut syn = c2s(0, "S", 100, 0, 0);
+    syn.options.mss = Some(1460);
+    let mut synack = s2c(10, "SA", 500, 101, 0);
+    synack.options.mss = Some(1400);
+    let s = vec![
+        syn,
+        synack,
+        c2s(20, "A", 101, 501, 0),
+        c2s(30, "PA", 101, 501, 1400),
+        c2s(31, "PA", 1501, 501, 2800),
+        s2c(40, "PA", 501, 4301, 1460),
+    ];
+    let a = run(s);
+    let big: Vec<_> = a
+        .iter()
+        .filter(|a| a.kind == AnomalyKind::SegmentExceedsMss)
+        .collect();
+    assert_eq!(big.len(), 1, "{a:?}");
+    assert_eq!(big[0].detail["len"], 2800);
+    assert_eq!(big[0].detail["mss"], 1400);
+}
+
+#[test]
+fn a_receiver_pulling_its_right_edge_back_shrinks_the_window() {
+    let mut s = handshake();
+    let mut small = s2c(40, "A", 501, 201, 0);
+    small.window = 1000; // edge 1201, was 101 + 65535
+    s.extend([
+        s2c(25, "A", 501, 101, 0),
+        c2s(30, "PA", 101, 501, 100),
+        small,
+    ]);
+    let a = run(s);
+    assert_eq!(count(&a, AnomalyKind::WindowShrink), 1, "{a:?}");
+}
+
+#[test]
+fn an_old_ack_arriving_late_is_no_window_shrink() {
+    let mut s = handshake();
+    let fresh = s2c(50, "A", 501, 301, 0);
+    let mut stale = s2c(40, "A", 501, 201, 0);
+    stale.ts = crate::time::Timestamp(55_000_000);
+    stale.frame = 55;
+    s.extend([c2s(30, "PA", 101, 501, 200), fresh, stale]);
+    let a = run(s);
+    assert_eq!(count(&a, AnomalyKind::WindowShrink), 0, "{a:?}");
+}
+
+#[test]
+fn data_past_the_advertised_window_is_out_of_window() {
+    let mut s = handshake();
+    let mut ack = s2c(10, "SA", 500, 101, 0);
+    ack.window = 2000;
+    s[1] = ack;
+    // Server offers 2000 bytes from 101: 101..2101. One MSS of slack (1460) still passes.
+    s.extend([
+        c2s(30, "PA", 101, 501, 1000),
+        c2s(31, "PA", 1101, 501, 1000),
+    ]);
+    assert_eq!(count(&run(s.clone()), AnomalyKind::OutOfWindow), 0);
+    s.push(c2s(32, "PA", 2101, 501, 2000));
+    let a = run(s);
+    let oow: Vec<_> = a
+        .iter()
+        .filter(|a| a.kind == AnomalyKind::OutOfWindow)
+        .collect();
+    assert_eq!(oow.len(), 1, "{a:?}");
+    assert_eq!(oow[0].detail["beyond_by"], 2000);
+}
+
+#[test]
+fn an_ack_older_than_a_whole_window_is_invalid() {
+    let mut s = handshake();
+    s.extend([
+        c2s(30, "PA", 101, 501, 40_000),
+        c2s(31, "PA", 40_101, 501, 40_000),
+        s2c(40, "A", 501, 80_101, 0),
+        // Within SND.UNA - MAX.SND.WND (80101 - 65535): an old but acceptable ACK.
+        s2c(41, "A", 501, 40_101, 0),
+        // Far below it: RFC 5961 drops it.
+        s2c(42, "A", 501, 101, 0),
+    ]);
+    let a = run(s);
+    let bad: Vec<_> = a
+        .iter()
+        .filter(|a| a.kind == AnomalyKind::InvalidAck)
+        .collect();
+    assert_eq!(bad.len(), 1, "{a:?}");
+    assert_eq!(bad[0].frame, 42);
+}

@@ -480,6 +480,7 @@ impl Connection {
         detect::handshake::on_segment(self, seg, side, &facts, out);
         detect::teardown::on_segment(self, seg, side, &facts, cfg, out);
         detect::transfer::on_segment(self, seg, side, &facts, out);
+        detect::transfer::on_segment_sanity(self, seg, side, &facts, out);
         detect::sanity::on_segment(self, seg, side, &facts, cfg, out);
         self.last_seen[side.index()] = seg.ts;
     }
