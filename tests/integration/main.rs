@@ -7,5 +7,6 @@ mod labels;
 mod oracle;
 mod reassembly;
 mod recordings;
+mod sanity;
 mod shared_corpus;
 mod util;
