@@ -5,8 +5,11 @@ use serde_json::Value;
 
 use crate::util::*;
 
-/// Little-endian classic pcap records: (header, data) pairs after the 24-byte file header.
-fn records(pcap: &[u8]) -> (&[u8], Vec<(&[u8], &[u8])>) {
+/// One pcap record: its 16-byte header and its data.
+type Record<'a> = (&'a [u8], &'a [u8]);
+
+/// Little-endian classic pcap records after the 24-byte file header.
+fn records(pcap: &[u8]) -> (&[u8], Vec<Record<'_>>) {
     assert_eq!(
         &pcap[..4],
         &0xa1b2c3d4u32.to_le_bytes(),
