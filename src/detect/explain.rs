@@ -207,15 +207,15 @@ pub fn explain(kind: AnomalyKind) -> Explanation {
             "",
         ),
         ZeroWindowProbe => (
-            "One byte sent into a zero window to probe whether it opened.",
-            "Probes keep a stalled connection alive; many of them mean a long stall.",
-            "Wireshark's rule: one byte at the next expected sequence number while the receiver's last window was zero. Classified exactly as Wireshark 4.0 does (tcp_analyze_sequence_number, src/tcp/wireshark.rs); reported at the 1st, 10th, 100th ... occurrence per connection, with exact per-direction counts in the connection record's segment_counts.",
+            "A probe sent into a zero window to learn whether it opened.",
+            "Probes keep a stalled connection alive (RFC 9293 §3.8.6.1); many of them mean a long stall. Stacks probe in two ways, and both are this kind: one new byte at SND.NXT (Windows, BSD; detail style one_byte), or, as Linux does, an empty segment at SND.UNA - 1 (detail style linux), which Wireshark labels a keep-alive.",
+            "style one_byte is Wireshark's rule, classified exactly as Wireshark 4.0 does (tcp_analyze_sequence_number, src/tcp/wireshark.rs): one byte at the next expected sequence number while the receiver's last window was zero. style linux: no payload, sequence number one below the receiver's last ACK, while the receiver's last window was zero (Linux tcp_xmit_probe_skb). Reported at the 1st, 10th, 100th ... occurrence per connection, with exact per-direction counts in the connection record's segment_counts.",
             "",
         ),
         ZeroWindowProbeAck => (
-            "The receiver's answer to a zero-window probe, its window still zero.",
-            "The stall goes on.",
-            "Wireshark's rule: a pure ACK with window zero, unchanged, right after a zero-window probe. Classified exactly as Wireshark 4.0 does (tcp_analyze_sequence_number, src/tcp/wireshark.rs); reported at the 1st, 10th, 100th ... occurrence per connection, with exact per-direction counts in the connection record's segment_counts.",
+            "The receiver's answer to a zero-window probe.",
+            "While its window stays zero the stall goes on.",
+            "After a one-byte probe, Wireshark's rule: a pure ACK with window zero, unchanged, right after the probe (classified exactly as Wireshark 4.0 does). After a Linux probe: the receiver's next segment, a pure ACK (detail window gives its window). Reported at the 1st, 10th, 100th ... occurrence per connection, with exact per-direction counts in the connection record's segment_counts.",
             "",
         ),
         WindowFull => (

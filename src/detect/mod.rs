@@ -234,6 +234,8 @@ pub struct ConnDetect {
     pub closed_before: bool,
     /// When each side entered CLOSE-WAIT (while it is there).
     pub close_wait_since: [Option<Timestamp>; 2],
+    /// Each side's last segment was a Linux zero-window probe awaiting its answer.
+    pub zwp_pending: [bool; 2],
     /// Bad checksums per side.
     pub bad_checksums: [u32; 2],
     /// The previous segment of each side, for capture duplicates.

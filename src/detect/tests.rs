@@ -480,3 +480,43 @@ fn an_ack_older_than_a_whole_window_is_invalid() {
     assert_eq!(bad.len(), 1, "{a:?}");
     assert_eq!(bad[0].frame, 42);
 }
+
+#[test]
+fn both_styles_of_zero_window_probe_and_their_answers() {
+    let style = |a: &[Anomaly]| -> Vec<String> {
+        a.iter()
+            .filter(|a| a.kind == AnomalyKind::ZeroWindowProbe)
+            .map(|a| a.detail["style"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let closed = |ms, ack| {
+        let mut s = s2c(ms, "A", 501, ack, 0);
+        s.window = 0;
+        s
+    };
+    // Windows/BSD (and Wireshark's rule): one new byte at SND.NXT into the zero window.
+    let mut s = handshake();
+    s.extend([c2s(30, "PA", 101, 501, 100), closed(40, 201)]);
+    s.extend([c2s(240, "PA", 201, 501, 1), closed(241, 201)]);
+    let a = run(s);
+    assert_eq!(style(&a), vec!["one_byte"], "{a:?}");
+    assert_eq!(count(&a, AnomalyKind::ZeroWindowProbeAck), 1, "{a:?}");
+    assert_eq!(count(&a, AnomalyKind::Keepalive), 0, "{a:?}");
+
+    // Linux: an empty segment at SND.UNA - 1, which Wireshark calls a keep-alive.
+    let mut s = handshake();
+    s.extend([c2s(30, "PA", 101, 501, 100), closed(40, 201)]);
+    s.extend([c2s(240, "A", 200, 501, 0), closed(241, 201)]);
+    let a = run(s);
+    assert_eq!(style(&a), vec!["linux"], "{a:?}");
+    assert_eq!(count(&a, AnomalyKind::ZeroWindowProbeAck), 1, "{a:?}");
+    assert_eq!(count(&a, AnomalyKind::Keepalive), 0, "{a:?}");
+
+    // The same empty segment into an open window is a keep-alive, not a probe.
+    let mut s = handshake();
+    s.extend([c2s(30, "PA", 101, 501, 100), s2c(40, "A", 501, 201, 0)]);
+    s.extend([c2s(60_040, "A", 200, 501, 0), s2c(60_041, "A", 501, 201, 0)]);
+    let a = run(s);
+    assert_eq!(style(&a), Vec::<String>::new(), "{a:?}");
+    assert_eq!(count(&a, AnomalyKind::Keepalive), 1, "{a:?}");
+}

@@ -36,10 +36,46 @@ pub(crate) fn on_segment(
             .with("idle", super::secs(seg.ts.since(c.last_seen[i])));
         super::raise(c, a, out);
     }
+    zero_window_probes(c, seg, side, facts, out);
     // keepalive_timeout: the prober gives up (RST) after unanswered probes (Linux: after
     // tcp_keepalive_probes = 9 probes tcp_keepalive_intvl = 75 s apart).
     if facts.class == SegClass::Rst && c.detect.unanswered_probes[i] > 0 {
         timeout(c, side, "rst", out);
+    }
+}
+
+/// Linux's zero-window probe: no payload, SEG.SEQ = SND.UNA - 1, while the peer advertises a
+/// zero window (tcp_xmit_probe_skb). Wireshark calls it a keep-alive, its own zero-window probe
+/// being one byte at SND.NXT (flagged by the Wireshark classes). The peer's next pure ACK
+/// answers it.
+fn zero_window_probes(
+    c: &mut Connection,
+    seg: &Segment<'_>,
+    side: Side,
+    facts: &SegFacts,
+    out: &mut Vec<Anomaly>,
+) {
+    let (i, peer) = (side.index(), side.other());
+    let pure_ack = matches!(facts.class, SegClass::Ack) && seg.payload_len == 0;
+    if std::mem::take(&mut c.detect.zwp_pending[peer.index()]) && pure_ack {
+        let a = Anomaly::new(AnomalyKind::ZeroWindowProbeAck, seg.frame, seg.ts)
+            .with("seq", seg.seq.0)
+            .with("len", 0)
+            .with("window", c.tcp.end(side).window);
+        super::raise_segment(c, side, a, out);
+    }
+    let receiver = c.tcp.end(peer);
+    let probe = pure_ack
+        && facts.sender_before.is_synchronized()
+        && receiver.window == 0
+        && receiver.rcv_nxt.is_some_and(|una| seg.seq.add(1) == una);
+    if probe {
+        c.detect.zwp_pending[i] = true;
+        let a = Anomaly::new(AnomalyKind::ZeroWindowProbe, seg.frame, seg.ts)
+            .with("seq", seg.seq.0)
+            .with("len", 0)
+            .with("style", "linux");
+        super::raise_segment(c, side, a, out);
     }
 }
 

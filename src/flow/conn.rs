@@ -570,6 +570,9 @@ impl Connection {
                 let mut a = Anomaly::new(kind, seg.frame, seg.ts)
                     .with("seq", seg.seq.0)
                     .with("len", seg.payload_len);
+                if kind == K::ZeroWindowProbe {
+                    a = a.with("style", "one_byte");
+                }
                 if kind == K::DuplicateAck {
                     a = a
                         .with("dup_number", cls.dupack_num)

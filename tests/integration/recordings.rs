@@ -127,7 +127,15 @@ fn recordings_show_their_segment_classes() {
             "retransmission",
             &["retransmission", "fast_retransmission", "duplicate_ack"][..],
         ),
-        ("zero_window", &["zero_window", "window_update"][..]),
+        (
+            "zero_window",
+            &[
+                "zero_window",
+                "window_update",
+                "zero_window_probe",
+                "zero_window_probe_ack",
+            ][..],
+        ),
         ("keepalive", &["keepalive_ack"][..]),
         ("half_open", &["retransmission"][..]),
     ] {
