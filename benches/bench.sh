@@ -101,11 +101,13 @@ if [[ "$TA_PACKETS" != "$PACKETS" ]]; then
 fi
 
 # ---- commands -----------------------------------------------------------------
-NAMES=(tcpdump tcpaudit-json tcpaudit-table)
+# tcpaudit always reassembles (ranges); --check-overlaps also keeps the bytes until acknowledged.
+NAMES=(tcpdump tcpaudit-json tcpaudit-table tcpaudit-check-overlaps)
 CMDS=(
   "tcpdump -r $FILE -w /dev/null"
   "$BIN analyze -f json $FILE >/dev/null"
   "$BIN analyze $FILE >/dev/null"
+  "$BIN analyze --check-overlaps $FILE >/dev/null"
 )
 if [[ $HAVE_SURICATA == 1 ]]; then
   SURI_LOG="$DIR/suricata-log"; mkdir -p "$SURI_LOG"
