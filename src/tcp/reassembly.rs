@@ -415,6 +415,27 @@ mod tests {
         )
     }
 
+    /// Ranges only: the segment's bytes are looked at, not kept.
+    fn feed_ranges(
+        s: &mut Stream,
+        b: &mut Budget,
+        out: &mut Vec<u8>,
+        seq: u32,
+        data: &[u8],
+    ) -> Outcome {
+        s.segment(
+            SeqNum(seq),
+            false,
+            false,
+            data,
+            data.len() as u32,
+            false,
+            OverlapPolicy::First,
+            b,
+            &mut |d| out.extend_from_slice(d),
+        )
+    }
+
     #[test]
     fn in_order_out_of_order_and_wraparound() {
         let mut s = Stream::default();
@@ -497,6 +518,38 @@ mod tests {
                 feed(&mut s, &mut b, &mut out, 1001 + a as u32, &data[a..e]);
             }
             prop_assert_eq!(&out, &data);
+            prop_assert_eq!(s.missed, 0);
+            prop_assert_eq!(s.conflicts, 0);
+        }
+
+        /// Segments repacketized on retransmission (arbitrary overlapping ranges, as TCP
+        /// senders coalesce or split data when they resend) deliver the same bytes, with or
+        /// without keeping them.
+        #[test]
+        fn overlapping_resegmentation_gives_the_same_stream(
+            ranges in proptest::collection::vec((0usize..300, 1usize..120), 0..40),
+            keep in any::<bool>(),
+        ) {
+            let data: Vec<u8> = (0..300u32).map(|i| (i * 13 + 5) as u8).collect();
+            let mut s = Stream::default();
+            let mut b = Budget::default();
+            let mut out = Vec::new();
+            s.start(SeqNum(u32::MAX - 150), true);
+            let base = u32::MAX - 149; // the stream wraps around zero halfway
+            let whole = (0..300).step_by(100).map(|a| (a, 100));
+            for (a, len) in ranges.into_iter().chain(whole) {
+                let e = (a + len).min(300);
+                let seq = base.wrapping_add(a as u32);
+                if keep {
+                    feed(&mut s, &mut b, &mut out, seq, &data[a..e]);
+                } else {
+                    feed_ranges(&mut s, &mut b, &mut out, seq, &data[a..e]);
+                }
+            }
+            prop_assert_eq!(s.delivered, 300);
+            if keep {
+                prop_assert_eq!(&out, &data);
+            }
             prop_assert_eq!(s.missed, 0);
             prop_assert_eq!(s.conflicts, 0);
         }
