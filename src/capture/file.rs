@@ -631,8 +631,17 @@ fn read_u32(b: &[u8], big_endian: bool) -> u32 {
     }
 }
 
-/// Converts a pcapng timestamp in interface units to nanoseconds.
+/// Converts a pcapng timestamp in interface units to nanoseconds. Values with the top bit set
+/// (beyond the year 292,000 in microseconds) are a writer's negative clock stored unsigned; read
+/// as negative, their intervals stay right.
 fn units_to_nanos(units: u64, tsresol: u8) -> i64 {
+    let signed = units as i64;
+    let magnitude = signed.unsigned_abs();
+    let ns = magnitude_to_nanos(magnitude, tsresol);
+    if signed < 0 { -ns } else { ns }
+}
+
+fn magnitude_to_nanos(units: u64, tsresol: u8) -> i64 {
     let ns: u128 = if tsresol & 0x80 == 0 {
         let exp = tsresol as u32;
         if exp <= 9 {
@@ -664,6 +673,12 @@ mod tests {
         assert_eq!(units_to_nanos(15, 1), 1_500_000_000);
         assert_eq!(units_to_nanos(1 << 20, 0x80 | 20), 1_000_000_000);
         assert_eq!(units_to_nanos(123_456_789_012, 12), 123_456_789);
+        // A negative clock stored unsigned keeps its intervals.
+        let a = units_to_nanos(0u64.wrapping_sub(505_000_000), 6);
+        let b = units_to_nanos(0u64.wrapping_sub(504_995_283), 6);
+        assert_eq!(a, -505_000_000_000);
+        assert_eq!(b - a, 4_717_000);
+        assert_eq!(units_to_nanos(1 << 63, 6), -(i64::MAX));
     }
 }
 

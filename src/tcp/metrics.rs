@@ -1,10 +1,13 @@
 //! Per-direction transfer metrics: round-trip times (RFC 6298 with Karn's rule), advertised
 //! window range, bytes in flight, zero windows.
 //!
-//! RTT is measured at the capture point, from a data segment to the first acknowledgment that
-//! covers it, timing one segment per round trip as BSD and Linux stacks do. A timed segment that
-//! is retransmitted gives no sample (Karn, RFC 6298 §3) unless the acknowledgment echoes its
-//! timestamp (RFC 7323 §4.1), which identifies the transmission it answers.
+//! RTT is measured at the capture point, from a data segment to the acknowledgment that ends
+//! exactly at its last byte, which is what Wireshark reports as `tcp.analysis.ack_rtt` (an ACK
+//! covering several segments times the newest of them). Data that was sent again gives no
+//! sample (Karn, RFC 6298 §3) unless the acknowledgment echoes the timestamp of one
+//! transmission (RFC 7323 §4.1), which identifies the transmission it answers.
+
+use std::collections::VecDeque;
 
 use serde::Serialize;
 
@@ -15,19 +18,25 @@ use crate::wire::{Segment, SeqNum};
 const RTO_MIN: Duration = Duration::from_secs(1);
 /// RFC 6298 (2.5): a maximum of at least 60 seconds may be placed on the RTO.
 const RTO_MAX: Duration = Duration::from_secs(60);
+/// Unacknowledged data segments timed per direction (6 KiB at most); segments sent while this
+/// many wait give no sample, so a peer that never acknowledges cannot make memory grow.
+const MAX_TIMED: usize = 256;
 
-#[derive(Clone, Copy, Debug, Default)]
+/// A data segment waiting for its acknowledgment.
+#[derive(Clone, Copy, Debug)]
 struct Timed {
+    start: SeqNum,
     end: SeqNum,
     sent: Timestamp,
     tsval: Option<u32>,
-    retransmitted: bool,
+    /// Some of its bytes were sent more than once.
+    resent: bool,
 }
 
 /// Transfer metrics of what one side sent.
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct Metrics {
-    /// RTT samples taken (data of this side to the peer's covering ACK).
+    /// RTT samples taken (data of this side to the peer's ACK ending at it).
     pub rtt_samples: u32,
     /// Smallest sample.
     pub rtt_min: Option<Duration>,
@@ -52,7 +61,7 @@ pub struct Metrics {
     #[serde(skip)]
     rtt_sum: i64,
     #[serde(skip)]
-    timed: Option<Timed>,
+    timed: VecDeque<Timed>,
 }
 
 impl Metrics {
@@ -78,20 +87,30 @@ impl Metrics {
         if seg.payload_len == 0 || f.rst() {
             return;
         }
-        let end = seg.seq.add(seg.payload_len);
-        let new_data = snd_nxt_before.is_none_or(|n| end > n);
-        if let Some(t) = &mut self.timed {
-            // Karn: a retransmission of the timed bytes makes the next ACK ambiguous.
-            if seg.seq < t.end && !new_data {
-                t.retransmitted = true;
+        let start = if f.syn() { seg.seq.add(1) } else { seg.seq };
+        let end = start.add(seg.payload_len);
+        // Bytes below SND.NXT were sent before: every timed segment holding some of them is
+        // now ambiguous (Karn), and so is this copy. Not so when the peer had already
+        // acknowledged all of them (a keep-alive byte, a spurious retransmission): only this
+        // copy can draw the next acknowledgment.
+        let resent = snd_nxt_before.is_some_and(|n| start < n) && peer_ack.is_none_or(|a| end > a);
+        if resent {
+            for t in self
+                .timed
+                .iter_mut()
+                .filter(|t| t.start < end && start < t.end)
+            {
+                t.resent = true;
             }
         }
-        if new_data && self.timed.is_none() {
-            self.timed = Some(Timed {
-                end,
+        if self.timed.len() < MAX_TIMED {
+            self.timed.push_back(Timed {
+                start,
+                // A FIN sent with the data is acknowledged with it.
+                end: if f.fin() { end.add(1) } else { end },
                 sent: seg.ts,
                 tsval: seg.options.timestamps.map(|t| t.0),
-                retransmitted: false,
+                resent,
             });
         }
         if let (Some(n), Some(a)) = (
@@ -105,22 +124,38 @@ impl Metrics {
         }
     }
 
-    /// The peer acknowledged up to `ack` (with `tsecr` if it echoes a timestamp).
+    /// The peer acknowledged up to `ack` (with `tsecr` if it echoes a timestamp) at `at`.
     pub fn acked(&mut self, ack: SeqNum, tsecr: Option<u32>, at: Timestamp) {
-        let Some(t) = self.timed else { return };
-        if ack < t.end {
+        if !self.timed.iter().any(|t| t.end <= ack) {
             return;
         }
-        self.timed = None;
-        // RFC 7323 §4.1: the echoed timestamp identifies which transmission is acknowledged.
-        let unambiguous = !t.retransmitted || (t.tsval.is_some() && tsecr == t.tsval);
-        if unambiguous {
+        // Segments ending exactly at the ACK, oldest first: Wireshark times the first of them
+        // (the original transmission); with a retransmission among them only an echoed
+        // timestamp says which copy is answered.
+        let mut first: Option<Timed> = None;
+        let mut echoed: Option<Timed> = None;
+        let mut ambiguous = false;
+        for t in self.timed.iter().filter(|t| t.end == ack) {
+            first.get_or_insert(*t);
+            ambiguous |= t.resent;
+            if echoed.is_none() && t.tsval.is_some() && t.tsval == tsecr {
+                echoed = Some(*t);
+            }
+        }
+        let timed = if ambiguous { echoed } else { first };
+        if let Some(t) = timed {
             self.sample(at.since(t.sent));
+        }
+        self.timed.retain(|t| t.end > ack);
+        if self.timed.is_empty() && self.timed.capacity() > 32 {
+            self.timed = VecDeque::new();
         }
     }
 
     fn sample(&mut self, r: Duration) {
-        if r.0 < 0 {
+        // Zero is below the capture clock's resolution (Wireshark shows no ack_rtt then);
+        // negative means the capture's clock stepped back.
+        if r.0 <= 0 {
             return;
         }
         self.rtt_samples += 1;
@@ -150,23 +185,104 @@ mod tests {
     use super::*;
     use crate::testutil::{c2s, s2c};
 
+    fn send(m: &mut Metrics, ms: i64, seq: u32, len: u32, snd_nxt: u32) {
+        m.sent(
+            &c2s(ms, "PA", seq, 501, len),
+            Some(SeqNum(snd_nxt)),
+            Some(SeqNum(101)),
+            0,
+        );
+    }
+
+    fn ack(m: &mut Metrics, ms: i64, ack: u32, tsecr: Option<u32>) {
+        m.acked(SeqNum(ack), tsecr, s2c(ms, "A", 501, ack, 0).ts);
+    }
+
     #[test]
     fn samples_follow_karn_and_rfc_6298() {
         let mut m = Metrics::default();
-        let d1 = c2s(0, "PA", 101, 501, 100);
-        m.sent(&d1, Some(SeqNum(101)), Some(SeqNum(101)), 0);
-        m.acked(SeqNum(201), None, s2c(50, "A", 501, 201, 0).ts);
+        send(&mut m, 0, 101, 100, 101);
+        ack(&mut m, 50, 201, None);
         assert_eq!(m.rtt_samples, 1);
         assert_eq!(m.srtt, Some(Duration::from_millis(50)));
         assert_eq!(m.rttvar, Some(Duration::from_millis(25)));
         assert_eq!(m.rto, Some(Duration::from_secs(1)), "rounded up to 1 s");
-        // A retransmitted timed segment gives no sample.
-        let d2 = c2s(100, "PA", 201, 501, 100);
-        m.sent(&d2, Some(SeqNum(201)), Some(SeqNum(201)), 0);
-        let again = c2s(400, "PA", 201, 501, 100);
-        m.sent(&again, Some(SeqNum(301)), Some(SeqNum(201)), 0);
-        m.acked(SeqNum(301), None, s2c(450, "A", 501, 301, 0).ts);
+        // A retransmitted segment gives no sample.
+        send(&mut m, 100, 201, 100, 201);
+        send(&mut m, 400, 201, 100, 301);
+        ack(&mut m, 450, 301, None);
         assert_eq!(m.rtt_samples, 1);
-        assert_eq!(m.bytes_in_flight_max, 100);
+        assert!(m.timed.is_empty());
+        // In flight: SND.NXT (or the segment's end) minus the peer's highest ACK.
+        let mut m = Metrics::default();
+        m.sent(
+            &c2s(0, "PA", 101, 501, 100),
+            Some(SeqNum(101)),
+            Some(SeqNum(101)),
+            0,
+        );
+        m.sent(
+            &c2s(1, "PA", 201, 501, 100),
+            Some(SeqNum(201)),
+            Some(SeqNum(101)),
+            0,
+        );
+        m.sent(
+            &c2s(9, "PA", 101, 501, 100),
+            Some(SeqNum(301)),
+            Some(SeqNum(201)),
+            0,
+        );
+        assert_eq!(m.bytes_in_flight_max, 200);
+    }
+
+    #[test]
+    fn an_ack_covering_two_segments_times_the_newest_as_wireshark_does() {
+        let mut m = Metrics::default();
+        send(&mut m, 0, 101, 100, 101);
+        send(&mut m, 10, 201, 100, 201);
+        ack(&mut m, 50, 301, None); // delayed ACK for both
+        assert_eq!(m.rtt_samples, 1);
+        assert_eq!(m.rtt_min, Some(Duration::from_millis(40)));
+        // An ACK in the middle of a segment gives no sample; the one at its end does.
+        send(&mut m, 100, 301, 100, 301);
+        ack(&mut m, 120, 351, None);
+        ack(&mut m, 130, 401, None);
+        assert_eq!(m.rtt_samples, 2);
+        assert_eq!(m.rtt_max, Some(Duration::from_millis(40)));
+        assert_eq!(m.rtt_min, Some(Duration::from_millis(30)));
+    }
+
+    #[test]
+    fn an_echoed_timestamp_says_which_copy_is_answered() {
+        let with_ts = |ms: i64, tsval: u32| {
+            let mut s = c2s(ms, "PA", 101, 501, 100);
+            s.options.timestamps = Some((tsval, 0));
+            s
+        };
+        let mut m = Metrics::default();
+        m.sent(&with_ts(0, 1000), Some(SeqNum(101)), Some(SeqNum(101)), 0);
+        m.sent(&with_ts(300, 1300), Some(SeqNum(201)), Some(SeqNum(101)), 0);
+        // The ACK echoes the retransmission's TSval: 20 ms after it, not 320 ms.
+        ack(&mut m, 320, 201, Some(1300));
+        assert_eq!(m.rtt_samples, 1);
+        assert_eq!(m.rtt_min, Some(Duration::from_millis(20)));
+        // Echoing neither copy: ambiguous, no sample.
+        let mut m = Metrics::default();
+        m.sent(&with_ts(0, 1000), Some(SeqNum(101)), Some(SeqNum(101)), 0);
+        m.sent(&with_ts(300, 1300), Some(SeqNum(201)), Some(SeqNum(101)), 0);
+        ack(&mut m, 320, 201, Some(7));
+        assert_eq!(m.rtt_samples, 0);
+    }
+
+    #[test]
+    fn timing_is_bounded_when_nothing_is_acknowledged() {
+        let mut m = Metrics::default();
+        for i in 0..10_000u32 {
+            send(&mut m, i as i64, 101 + i * 10, 10, 101 + i * 10);
+        }
+        assert_eq!(m.timed.len(), MAX_TIMED);
+        ack(&mut m, 20_000, 101 + 10_000 * 10, None);
+        assert!(m.timed.is_empty());
     }
 }

@@ -465,3 +465,93 @@ fn segment_classes_agree_with_tshark() {
     }
     assert!(worst >= 0.95, "a flag is below 95% precision or recall");
 }
+
+/// RTT samples against tshark's `tcp.analysis.ack_rtt` over ACKs of data
+/// (fixtures/oracles/tshark-ack-rtt.tsv, made from ../shared/pcaps by the script beside it).
+/// Where tshark saw no retransmission in a direction the samples are the same (count, minimum
+/// and maximum); where it did, Karn's rule leaves tcpaudit a subset (no more samples, and no
+/// larger maximum: the RTO-inflated ones are gone).
+#[test]
+fn rtt_samples_agree_with_tshark_ack_rtt() {
+    let Some(root) = shared_pcaps() else {
+        use std::io::Write;
+        let _ = writeln!(
+            std::io::stderr(),
+            "SKIPPED ack_rtt: ../shared/pcaps is absent"
+        );
+        return;
+    };
+    type Key = (String, String, String, String);
+    /// A direction, tshark's sample count, minimum and maximum, and whether it retransmitted.
+    type Row = (Key, u32, f64, f64, bool);
+    let tsv = std::fs::read_to_string(crate::util::fixture("oracles/tshark-ack-rtt.tsv")).unwrap();
+    let mut by_capture: std::collections::BTreeMap<String, Vec<Row>> = Default::default();
+    for line in tsv.lines().filter(|l| !l.starts_with('#')) {
+        let f: Vec<&str> = line.split('\t').collect();
+        let key = (f[1].into(), f[2].into(), f[3].into(), f[4].into());
+        let row = (
+            key,
+            f[5].parse().unwrap(),
+            f[6].parse().unwrap(),
+            f[7].parse().unwrap(),
+            f[8] != "0",
+        );
+        by_capture.entry(f[0].to_string()).or_default().push(row);
+    }
+    let (mut clean, mut clean_ok, mut retx, mut retx_ok) = (0, 0, 0, 0);
+    let mut misses = Vec::new();
+    for (capture, rows) in &by_capture {
+        let (conns, _, _) = analyse(&root.join(capture));
+        let mut ours: std::collections::BTreeMap<Key, Vec<(u32, f64, f64)>> = Default::default();
+        for c in &conns {
+            for (i, (from, to)) in [(c.orig, c.resp), (c.resp, c.orig)].into_iter().enumerate() {
+                let m = &c.half[i].metrics;
+                if let (Some(lo), Some(hi)) = (m.rtt_min, m.rtt_max) {
+                    let key = (
+                        from.addr.to_string(),
+                        from.port.to_string(),
+                        to.addr.to_string(),
+                        to.port.to_string(),
+                    );
+                    ours.entry(key).or_default().push((
+                        m.rtt_samples,
+                        lo.as_secs_f64(),
+                        hi.as_secs_f64(),
+                    ));
+                }
+            }
+        }
+        for (key, n, lo, hi, had_retx) in rows {
+            let same = |a: f64, b: f64| (a - b).abs() < 1.5e-6;
+            let got = ours.get(key).filter(|v| v.len() == 1).map(|v| v[0]);
+            let ok = match got {
+                Some((m, l, h)) if !had_retx => m == *n && same(l, *lo) && same(h, *hi),
+                Some((m, _, h)) => m <= *n && h <= hi + 1.5e-6,
+                // Karn may leave no sample at all.
+                None => *had_retx,
+            };
+            if *had_retx {
+                retx += 1;
+                retx_ok += ok as u32;
+            } else {
+                clean += 1;
+                clean_ok += ok as u32;
+            }
+            if !ok && misses.len() < 20 {
+                misses.push(format!(
+                    "{capture} {key:?}: tshark ({n}, {lo}, {hi}) tcpaudit {got:?}"
+                ));
+            }
+        }
+    }
+    eprintln!(
+        "ack_rtt: {clean_ok}/{clean} directions without retransmissions equal; \
+         {retx_ok}/{retx} with retransmissions a Karn subset\n{}",
+        misses.join("\n")
+    );
+    assert!(
+        clean_ok as f64 >= 0.98 * clean as f64,
+        "too few equal directions"
+    );
+    assert!(retx_ok as f64 >= 0.90 * retx as f64, "too few Karn subsets");
+}
