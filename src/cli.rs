@@ -81,6 +81,16 @@ pub struct AnalyzeArgs {
     #[arg(long, default_value_t = 130.0, value_name = "SECS")]
     pub attempt_timeout: f64,
 
+    /// Seconds after which an answered handshake that never completed (SYN-RECEIVED) ends
+    /// (default: past Linux's last SYN-ACK retransmission, 63 s).
+    #[arg(long, default_value_t = 75.0, value_name = "SECS")]
+    pub handshake_timeout: f64,
+
+    /// Seconds without a segment after which a half-closed connection (one FIN seen: FIN-WAIT,
+    /// CLOSE-WAIT) ends with reason `timeout`.
+    #[arg(long, default_value_t = 600.0, value_name = "SECS")]
+    pub half_closed_timeout: f64,
+
     /// Connections tracked at once; beyond it the one due soonest is evicted (and counted).
     #[arg(long, default_value_t = 1_000_000, value_name = "N")]
     pub max_connections: usize,
@@ -243,6 +253,8 @@ impl AnalyzeArgs {
             msl: secs("msl", self.msl)?,
             idle_timeout: secs("idle-timeout", self.idle_timeout)?,
             attempt_timeout: secs("attempt-timeout", self.attempt_timeout)?,
+            handshake_timeout: secs("handshake-timeout", self.handshake_timeout)?,
+            half_closed_timeout: secs("half-closed-timeout", self.half_closed_timeout)?,
             max_connections: self.max_connections,
         })
     }

@@ -1,16 +1,23 @@
-//! Packet sources: capture files today (pcap, pcapng, gzip, standard input), merged in time order.
+//! Packet sources: capture files (pcap, pcapng, gzip, standard input), merged in time order, and
+//! live capture (AF_PACKET, libpcap); BPF filters; writing what was captured.
 //!
 //! A source yields borrowed [`Packet`]s; nothing is copied per packet. Errors name the file and the
 //! byte offset, and everything read before the error has already been delivered.
 
 mod file;
+mod filter;
+pub mod libpcap;
 mod linktype;
+pub mod live;
 mod merge;
 mod prefetch;
+mod write;
 
 pub use file::{CaptureFile, FileFormat};
+pub use filter::{FilterStats, PacketFilter};
 pub use linktype::LinkType;
 pub use merge::CaptureSet;
+pub use write::{CaptureWriter, WriteFormat};
 
 use crate::time::Timestamp;
 

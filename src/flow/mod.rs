@@ -4,6 +4,8 @@
 mod conn;
 mod key;
 mod table;
+#[cfg(test)]
+mod tests;
 
 pub use conn::{Connection, EndReason, Half, Handshake, ReasmCtx, SynOptions};
 pub use key::{Endpoint, FlowKey, Side};

@@ -24,11 +24,18 @@ pub struct FlowConfig {
     /// Maximum segment lifetime; closed connections are kept 2*MSL (TIME-WAIT) to catch reuse.
     /// Default 30 s (Linux's 60 s TIME-WAIT); RFC 9293 suggests 2 minutes.
     pub msl: Duration,
-    /// Idle time after which an open connection is ended with reason `timeout`. Default 1 hour.
+    /// Idle time after which an established connection (or one seen midstream) is ended with
+    /// reason `timeout`. Default 1 hour.
     pub idle_timeout: Duration,
     /// Idle time after which an unanswered attempt is ended. Default 130 s, past Linux's last SYN
     /// retransmission (tcp_syn_retries 6: 1+2+4+8+16+32+64 s).
     pub attempt_timeout: Duration,
+    /// Idle time after which an answered handshake that never completed (SYN-RECEIVED) is ended.
+    /// Default 75 s, past Linux's last SYN-ACK retransmission (tcp_synack_retries 5: 63 s).
+    pub handshake_timeout: Duration,
+    /// Idle time after which a half-closed connection (one FIN seen: FIN-WAIT, CLOSE-WAIT) is
+    /// ended. Default 10 minutes.
+    pub half_closed_timeout: Duration,
     /// Connections tracked at once; beyond it the connection due soonest is evicted.
     pub max_connections: usize,
     /// Which bytes win when a retransmission disagrees with bytes already seen.
@@ -50,6 +57,8 @@ impl Default for FlowConfig {
             msl: Duration::from_secs(30),
             idle_timeout: Duration::from_secs(3600),
             attempt_timeout: Duration::from_secs(130),
+            handshake_timeout: Duration::from_secs(75),
+            half_closed_timeout: Duration::from_secs(600),
             max_connections: 1_000_000,
             overlap_policy: OverlapPolicy::First,
             max_stream_buffer: 1 << 20,
@@ -132,11 +141,16 @@ impl FlowTable {
         self.conns.is_empty()
     }
 
+    /// How long `c` may stay idle in its current phase.
     fn timeout_for(&self, c: &Connection) -> Duration {
         if c.is_closed() {
             Duration(self.cfg.msl.0.saturating_mul(2))
         } else if c.half[1].packets == 0 {
             self.cfg.attempt_timeout
+        } else if c.half[0].syns > 0 && !c.detect.established {
+            self.cfg.handshake_timeout
+        } else if c.first_fin.is_some() {
+            self.cfg.half_closed_timeout
         } else {
             self.cfg.idle_timeout
         }
@@ -207,8 +221,8 @@ impl FlowTable {
                 (idx, self.conns[idx].side_of(seg))
             }
         };
+        let timeout_before = self.timeout_for(&self.conns[idx]);
         let c = &mut self.conns[idx];
-        let was_closed = c.is_closed();
         let had_synack = c.half(Side::Resp).sent_synack;
         let mut reasm = crate::flow::ReasmCtx {
             budget: &mut self.budget,
@@ -229,13 +243,13 @@ impl FlowTable {
                     .resolve(resp, r, seg.frame, &mut self.anomalies);
             }
         }
-        let c = &self.conns[idx];
-        if !was_closed && c.is_closed() {
-            // Closed connections only wait out TIME-WAIT: check again at close + 2*MSL rather
-            // than at the (longer) deadline scheduled when the connection opened.
-            let id = c.id;
-            let deadline = seg.ts.add(Duration(self.cfg.msl.0.saturating_mul(2))).0;
-            self.timers.push(Reverse((deadline, idx, id)));
+        // A phase with a shorter timeout (handshake answered, half-closed, closed and waiting
+        // out TIME-WAIT) is checked at its own deadline rather than at the longer one
+        // scheduled before.
+        let timeout = self.timeout_for(&self.conns[idx]);
+        if timeout < timeout_before {
+            let id = self.conns[idx].id;
+            self.timers.push(Reverse((seg.ts.add(timeout).0, idx, id)));
         }
         self.flush_anomalies(out);
     }
@@ -317,8 +331,40 @@ impl FlowTable {
         out(Event::Connection(&c));
     }
 
+    /// Moves the table's clock to `now` without a packet (live capture on a quiet link), ending
+    /// the connections whose idle deadline has passed.
+    pub fn advance(&mut self, now: Timestamp, out: &mut impl FnMut(Event<'_>)) {
+        if now > self.now {
+            self.now = now;
+            self.expire(out);
+            self.flush_anomalies(out);
+        }
+    }
+
+    /// Tracked connections, in no particular order.
+    pub fn connections(&self) -> impl Iterator<Item = &Connection> {
+        self.conns.iter().map(|(_, c)| c)
+    }
+
+    /// Entries in the timer heap (live and stale), for tests of its bound.
+    pub fn timer_entries(&self) -> usize {
+        self.timers.len()
+    }
+
+    /// The table's clock: the newest packet (or [`FlowTable::advance`]) time.
+    pub fn now(&self) -> Timestamp {
+        self.now
+    }
+
     /// Ends connections whose idle deadline has passed.
     fn expire(&mut self, out: &mut impl FnMut(Event<'_>)) {
+        // Entries of connections that already ended wait in the heap until their deadline; on a
+        // long run with many short connections, drop them once they outnumber the live ones.
+        if self.timers.len() > 4 * self.conns.len() + 4096 {
+            let conns = &self.conns;
+            self.timers
+                .retain(|Reverse((_, idx, id))| conns.get(*idx).is_some_and(|c| c.id == *id));
+        }
         while let Some(&Reverse((deadline, idx, id))) = self.timers.peek() {
             if deadline > self.now.0 {
                 break;

@@ -1,0 +1,199 @@
+//! Live capture: an AF_PACKET TPACKET_V3 ring on Linux (the default there), or libpcap loaded
+//! at run time anywhere it runs. Both yield borrowed [`Packet`]s like the file readers, count
+//! what the kernel dropped, and take the same BPF filters.
+
+#[cfg(target_os = "linux")]
+mod afpacket;
+mod pcap;
+mod privileges;
+
+use std::fmt;
+use std::time::Duration;
+
+use serde::Serialize;
+
+pub use privileges::{drop_privileges, is_root};
+
+use super::{LinkType, Packet};
+
+/// Which capture mechanism to use.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    /// AF_PACKET on Linux, libpcap elsewhere.
+    Auto,
+    /// Linux AF_PACKET with a TPACKET_V3 ring.
+    AfPacket,
+    /// libpcap, loaded at run time.
+    Pcap,
+}
+
+/// How to open a live capture.
+#[derive(Clone, Debug)]
+pub struct LiveConfig {
+    /// Interface name (`eth0`; `any` for every interface).
+    pub interface: String,
+    /// Bytes kept of each frame.
+    pub snaplen: u32,
+    /// Put the interface in promiscuous mode.
+    pub promisc: bool,
+    /// Kernel buffer (ring) size in bytes.
+    pub buffer_bytes: usize,
+    /// A tcpdump filter expression, compiled by libpcap and run in the kernel.
+    pub filter: Option<String>,
+    /// Capture mechanism.
+    pub backend: Backend,
+}
+
+impl Default for LiveConfig {
+    fn default() -> Self {
+        LiveConfig {
+            interface: String::new(),
+            snaplen: 262_144,
+            promisc: true,
+            buffer_bytes: 64 << 20,
+            filter: None,
+            backend: Backend::Auto,
+        }
+    }
+}
+
+/// Packets the capture saw and lost, since it was opened.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct CaptureStats {
+    /// Frames the kernel passed the filter (delivered plus dropped).
+    pub received: u64,
+    /// Frames the kernel dropped because the ring or buffer was full.
+    pub dropped: u64,
+    /// Frames the interface or driver dropped (libpcap's ps_ifdrop; 0 where unknown).
+    pub if_dropped: u64,
+}
+
+/// Why a live capture could not be opened or read.
+#[derive(Debug)]
+pub enum LiveError {
+    /// No permission to open a packet socket.
+    PermissionDenied {
+        /// The interface.
+        interface: String,
+        /// The operating system's or libpcap's words.
+        detail: String,
+    },
+    /// No such interface.
+    NoSuchInterface {
+        /// The interface asked for.
+        interface: String,
+    },
+    /// The filter does not compile, or libpcap (needed for filters) is missing.
+    Filter(String),
+    /// libpcap is needed (backend `pcap`) and missing or failing.
+    Libpcap(String),
+    /// A system call failed.
+    Io {
+        /// What was being done.
+        what: String,
+        /// The error.
+        source: std::io::Error,
+    },
+}
+
+impl fmt::Display for LiveError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            LiveError::PermissionDenied { interface, detail } => {
+                let exe = std::env::current_exe()
+                    .ok()
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_else(|| "tcpaudit".into());
+                write!(
+                    f,
+                    "cannot capture on {interface}: permission denied ({detail})\n\n\
+                     Live capture needs the CAP_NET_RAW capability (CAP_NET_ADMIN is not required).\n  \
+                     1. run as root:                sudo {exe} live -i {interface}\n  \
+                     2. or grant it to the binary:  sudo setcap cap_net_raw=eip {exe}\n     \
+                     (anyone who can run the binary can then see all traffic; repeat after every\n      \
+                     rebuild; ignored on nosuid mounts)\n  \
+                     3. in a container:             --cap-add=NET_RAW --net=host\n\
+                     Reading capture files needs no privileges:  tcpaudit analyze capture.pcapng"
+                )
+            }
+            LiveError::NoSuchInterface { interface } => write!(
+                f,
+                "no interface named '{interface}' (`tcpaudit interfaces` lists them)"
+            ),
+            LiveError::Filter(m) | LiveError::Libpcap(m) => f.write_str(m),
+            LiveError::Io { what, source } => write!(f, "{what}: {source}"),
+        }
+    }
+}
+
+impl std::error::Error for LiveError {}
+
+/// A running live capture.
+pub trait LiveSource {
+    /// The next frame, or `None` when `wait` passed without one (so the caller can refresh its
+    /// view, check for a stop request or advance its timers).
+    fn next_packet(&mut self, wait: Duration) -> Result<Option<Packet<'_>>, LiveError>;
+    /// What the kernel counted so far.
+    fn stats(&mut self) -> CaptureStats;
+    /// Link-layer type of the frames.
+    fn link_type(&self) -> LinkType;
+    /// Bytes kept of each frame.
+    fn snaplen(&self) -> u32;
+    /// `afpacket` or `pcap`.
+    fn backend(&self) -> &'static str;
+    /// The interface.
+    fn interface(&self) -> &str;
+}
+
+/// Opens a live capture with the configured backend.
+pub fn open(cfg: &LiveConfig) -> Result<Box<dyn LiveSource>, LiveError> {
+    match cfg.backend {
+        #[cfg(target_os = "linux")]
+        Backend::Auto | Backend::AfPacket => Ok(Box::new(afpacket::Ring::open(cfg)?)),
+        #[cfg(not(target_os = "linux"))]
+        Backend::AfPacket => Err(LiveError::Libpcap(
+            "AF_PACKET exists only on Linux; use --backend pcap".into(),
+        )),
+        #[cfg(not(target_os = "linux"))]
+        Backend::Auto => Ok(Box::new(pcap::PcapLive::open(cfg)?)),
+        Backend::Pcap => Ok(Box::new(pcap::PcapLive::open(cfg)?)),
+    }
+}
+
+/// One capturable interface.
+#[derive(Clone, Debug)]
+pub struct Interface {
+    /// Name to pass to `-i`.
+    pub name: String,
+    /// Description, where known.
+    pub description: Option<String>,
+    /// Flags in tcpdump -D's words (`Up`, `Running`, `Loopback`, ...).
+    pub flags: Vec<&'static str>,
+}
+
+/// Capturable interfaces: libpcap's list when libpcap loads (as `tcpdump -D`), otherwise the
+/// kernel's (Linux: /sys/class/net, plus `any`).
+pub fn interfaces() -> Result<Vec<Interface>, String> {
+    if let Ok(lib) = super::libpcap::libpcap() {
+        return lib.interfaces().map(|v| {
+            v.into_iter()
+                .map(|i| Interface {
+                    flags: i.flag_words(),
+                    name: i.name,
+                    description: i.description,
+                })
+                .collect()
+        });
+    }
+    #[cfg(target_os = "linux")]
+    {
+        afpacket::interfaces()
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        Err(format!(
+            "listing interfaces needs libpcap here: {}",
+            super::libpcap::INSTALL_HINT
+        ))
+    }
+}

@@ -1,0 +1,147 @@
+//! The table's timers: every phase of a connection has its own idle timeout, and the clock also
+//! moves without packets (live capture on a quiet link).
+
+use super::{Connection, EndReason, FlowConfig, FlowTable};
+use crate::detect::{DetectConfig, ListenerConfig};
+use crate::event::Event;
+use crate::testutil::{c2s, s2c};
+use crate::time::{Duration, Timestamp};
+use crate::wire::Segment;
+
+/// Feeds `segs`, then advances the clock to `at_ms`; returns the records that ended.
+fn ended_by(segs: &[Segment<'static>], at_ms: i64) -> Vec<Connection> {
+    let mut t = FlowTable::new(
+        FlowConfig::default(),
+        DetectConfig::default(),
+        ListenerConfig::default(),
+    );
+    let mut out = Vec::new();
+    let mut keep = |e: Event<'_>| {
+        if let Event::Connection(c) = e {
+            out.push(c.clone());
+        }
+    };
+    for s in segs {
+        t.process(s, &mut keep);
+    }
+    t.advance(Timestamp(at_ms * 1_000_000), &mut keep);
+    out
+}
+
+fn secs(s: i64) -> i64 {
+    s * 1000
+}
+
+#[test]
+fn each_phase_ends_after_its_own_timeout() {
+    let cfg = FlowConfig::default();
+    let syn = c2s(0, "S", 100, 0, 0);
+    let synack = s2c(10, "SA", 500, 101, 0);
+    let ack = c2s(20, "A", 101, 501, 0);
+    let fin = c2s(30, "FA", 101, 501, 0);
+    let cases: Vec<(&str, Vec<Segment<'static>>, Duration)> = vec![
+        ("unanswered attempt", vec![syn.clone()], cfg.attempt_timeout),
+        (
+            "answered, never completed",
+            vec![syn.clone(), synack.clone()],
+            cfg.handshake_timeout,
+        ),
+        (
+            "established",
+            vec![syn.clone(), synack.clone(), ack.clone()],
+            cfg.idle_timeout,
+        ),
+        (
+            "half-closed",
+            vec![syn, synack, ack, fin],
+            cfg.half_closed_timeout,
+        ),
+    ];
+    for (what, segs, timeout) in cases {
+        let last = segs.last().unwrap().ts;
+        let due = last.add(timeout).0 / 1_000_000;
+        assert!(ended_by(&segs, due - 1).is_empty(), "{what}: ended early");
+        let ended = ended_by(&segs, due + 1);
+        assert_eq!(ended.len(), 1, "{what}: not ended at its timeout");
+        assert_eq!(ended[0].end_reason, Some(EndReason::Timeout), "{what}");
+        assert_eq!(ended[0].last_ts, last, "{what}");
+    }
+}
+
+#[test]
+fn a_shorter_phase_is_checked_at_its_own_deadline() {
+    // Established (1 h), then half-closed (10 min): gone after 10 min, not after the hour.
+    let segs = vec![
+        c2s(0, "S", 100, 0, 0),
+        s2c(10, "SA", 500, 101, 0),
+        c2s(20, "A", 101, 501, 0),
+        c2s(30, "FA", 101, 501, 0),
+    ];
+    let ended = ended_by(&segs, secs(601));
+    assert_eq!(ended.len(), 1);
+}
+
+#[test]
+fn closed_connections_wait_out_time_wait_then_leave() {
+    let segs = vec![
+        c2s(0, "S", 100, 0, 0),
+        s2c(10, "SA", 500, 101, 0),
+        c2s(20, "A", 101, 501, 0),
+        c2s(30, "FA", 101, 501, 0),
+        s2c(40, "FA", 501, 102, 0),
+        c2s(50, "A", 102, 502, 0),
+    ];
+    let two_msl = FlowConfig::default().msl.0 * 2 / 1_000_000;
+    assert!(ended_by(&segs, 50 + two_msl - 1).is_empty());
+    let ended = ended_by(&segs, 50 + two_msl + 1);
+    assert_eq!(ended.len(), 1);
+    assert_eq!(ended[0].end_reason, Some(EndReason::Fin));
+}
+
+#[test]
+fn the_clock_never_runs_backwards() {
+    let mut t = FlowTable::new(
+        FlowConfig::default(),
+        DetectConfig::default(),
+        ListenerConfig::default(),
+    );
+    let mut n = 0;
+    t.process(&c2s(secs(1000), "S", 100, 0, 0), &mut |_| n += 1);
+    t.advance(Timestamp(0), &mut |_| n += 1);
+    assert_eq!(t.now(), Timestamp(secs(1000) * 1_000_000));
+    assert_eq!((n, t.len()), (0, 1));
+}
+
+#[test]
+fn ended_connections_do_not_pile_up_in_the_timer_heap() {
+    // MSL 0: a closed connection leaves at the next packet.
+    let cfg = FlowConfig {
+        msl: Duration(0),
+        ..FlowConfig::default()
+    };
+    let mut t = FlowTable::new(cfg, DetectConfig::default(), ListenerConfig::default());
+    let mut ended = 0u64;
+    // 20,000 short connections, each closed by RST: their idle deadlines (1 h) would otherwise
+    // stay queued.
+    for i in 0..20_000u32 {
+        let ms = i as i64;
+        let mut syn = c2s(ms, "S", 100, 0, 0);
+        syn.sport = (i % 60_000) as u16 + 1024;
+        syn.src = std::net::IpAddr::V4(std::net::Ipv4Addr::from(0x0a00_0000 + i / 60_000));
+        let mut rst = s2c(ms, "RA", 0, 101, 0);
+        (rst.dport, rst.dst) = (syn.sport, syn.src);
+        t.process(&syn, &mut |e| {
+            ended += matches!(e, Event::Connection(_)) as u64
+        });
+        t.process(&rst, &mut |e| {
+            ended += matches!(e, Event::Connection(_)) as u64
+        });
+    }
+    assert!(ended > 19_000, "{ended} ended");
+    assert!(
+        t.timer_entries() <= 4 * t.len() + 4096 + 2,
+        "{} timers for {} connections",
+        t.timer_entries(),
+        t.len()
+    );
+}
