@@ -283,6 +283,35 @@ impl Analyzer {
         }
     }
 
+    /// Moves the clock to `now` without a packet (live capture on a quiet link): connections
+    /// idle past their timeout end and go to `out`.
+    pub fn tick(&mut self, now: Timestamp, out: &mut impl FnMut(Event<'_>)) {
+        let summary = &mut self.summary;
+        self.flows.advance(now, &mut |e| {
+            match e {
+                Event::Connection(c) => summary.account(c),
+                Event::Anomaly(a) => summary.account_anomaly(a),
+            }
+            out(e);
+        });
+    }
+
+    /// The connection table (for the live view).
+    pub fn flows(&self) -> &FlowTable {
+        &self.flows
+    }
+
+    /// What has been counted so far (the decoder's and table's counters are filled in by
+    /// [`Analyzer::finish`]).
+    pub fn summary(&self) -> &Summary {
+        &self.summary
+    }
+
+    /// Frames decoded into TCP segments so far.
+    pub fn tcp_segments(&self) -> u64 {
+        self.decoder.stats.tcp_segments
+    }
+
     /// Ends the run: every open connection and pending anomaly goes to `out`; returns the summary.
     pub fn finish(mut self, out: &mut impl FnMut(Event<'_>)) -> Summary {
         let summary = &mut self.summary;

@@ -7,8 +7,8 @@ use crate::detect::{DetectConfig, ListenerConfig};
 use crate::flow::FlowConfig;
 use crate::time::Duration;
 
-/// Audits TCP connections in capture files: every connection, how it opened, what each side
-/// negotiated, how it ended.
+/// Audits TCP connections in capture files and live traffic: every connection, how it opened,
+/// what each side negotiated, how it ended, and what deviated from RFC 9293.
 #[derive(Debug, Parser)]
 #[command(name = "tcpaudit", version, about, propagate_version = true)]
 pub struct Cli {
@@ -22,6 +22,11 @@ pub struct Cli {
 pub enum Command {
     /// Analyse capture files (pcap, pcapng, gzip-compressed; `-` for standard input).
     Analyze(AnalyzeArgs),
+    /// Capture on an interface and analyse as it happens; Ctrl-C (or SIGTERM) ends the run
+    /// with the final report.
+    Live(LiveArgs),
+    /// List the interfaces `live -i` can capture on (like `tcpdump -D`).
+    Interfaces,
     /// List every anomaly id with its severity, or explain one: what it means, why it matters,
     /// how it is decided and which options tune it.
     Explain {
@@ -55,6 +60,96 @@ pub struct AnalyzeArgs {
     #[arg(required = true, value_name = "FILE")]
     pub files: Vec<String>,
 
+    /// Analyse only frames matching this tcpdump filter expression (compiled by libpcap, which
+    /// must be installed).
+    #[arg(long, value_name = "EXPR")]
+    pub filter: Option<String>,
+
+    /// Analysis and output options.
+    #[command(flatten)]
+    pub opts: AnalysisOpts,
+}
+
+/// Which live capture mechanism to use.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum BackendArg {
+    /// AF_PACKET on Linux, libpcap elsewhere.
+    Auto,
+    /// Linux AF_PACKET with a TPACKET_V3 ring.
+    Afpacket,
+    /// libpcap, loaded at run time.
+    Pcap,
+}
+
+/// Arguments of `tcpaudit live`.
+#[derive(Debug, Args)]
+pub struct LiveArgs {
+    /// Interface to capture on (`any` for all; `tcpaudit interfaces` lists them).
+    #[arg(long, short = 'i', value_name = "IFACE")]
+    pub interface: String,
+
+    /// A tcpdump filter expression, as separate words (`tcp port 443`); run in the kernel.
+    #[arg(value_name = "FILTER", conflicts_with = "filter")]
+    pub filter_words: Vec<String>,
+
+    /// The filter as one argument (same syntax).
+    #[arg(long, value_name = "EXPR")]
+    pub filter: Option<String>,
+
+    /// Capture mechanism.
+    #[arg(long, value_enum, default_value_t = BackendArg::Auto)]
+    pub backend: BackendArg,
+
+    /// Bytes kept of each frame (headers need about 128; reassembly and --write-streams need
+    /// whole frames).
+    #[arg(long, short = 's', default_value_t = 262_144, value_name = "BYTES")]
+    pub snaplen: u32,
+
+    /// Do not put the interface into promiscuous mode.
+    #[arg(long = "no-promiscuous-mode", short = 'p')]
+    pub no_promisc: bool,
+
+    /// Kernel capture buffer (the ring), in MiB.
+    #[arg(long, short = 'B', default_value_t = 64, value_name = "MIB")]
+    pub buffer_size: usize,
+
+    /// Also write every captured frame to FILE (pcapng; classic pcap if FILE ends in .pcap).
+    #[arg(short = 'w', value_name = "FILE")]
+    pub write: Option<std::path::PathBuf>,
+
+    /// Stop after this many frames.
+    #[arg(long, short = 'c', value_name = "N")]
+    pub count: Option<u64>,
+
+    /// Stop after this many seconds.
+    #[arg(long, value_name = "SECS")]
+    pub duration: Option<f64>,
+
+    /// User to switch to once the capture is open, when started as root (`root` keeps root).
+    #[arg(long, short = 'Z', default_value = "nobody", value_name = "USER")]
+    pub user: String,
+
+    /// Seconds between refreshes of the live view (and of JSON status records).
+    #[arg(long, default_value_t = 2.0, value_name = "SECS")]
+    pub refresh: f64,
+
+    /// Analysis and output options.
+    #[command(flatten)]
+    pub opts: AnalysisOpts,
+}
+
+impl LiveArgs {
+    /// The filter expression, from --filter or the trailing words.
+    pub fn filter_expr(&self) -> Option<String> {
+        self.filter
+            .clone()
+            .or_else(|| (!self.filter_words.is_empty()).then(|| self.filter_words.join(" ")))
+    }
+}
+
+/// Analysis and output options shared by `analyze` and `live`.
+#[derive(Debug, Args)]
+pub struct AnalysisOpts {
     /// Output format.
     #[arg(long, short = 'f', value_enum, default_value_t = Format::Table)]
     pub format: Format,
@@ -163,7 +258,7 @@ pub struct AnalyzeArgs {
     pub zeek_server_ports: Option<String>,
 }
 
-impl AnalyzeArgs {
+impl AnalysisOpts {
     /// The analysis configuration these arguments ask for.
     pub fn config(&self) -> Result<AnalyzerConfig, String> {
         let flow = self.flow_config()?;

@@ -11,6 +11,7 @@ pub mod cli;
 pub mod detect;
 pub mod event;
 pub mod flow;
+pub mod monitor;
 pub mod report;
 pub mod tcp;
 pub mod time;

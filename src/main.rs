@@ -1,21 +1,28 @@
 //! The `tcpaudit` binary: parses arguments and runs the library. Exit codes: 0 clean, 2 when a
-//! capture could not be read (completely or in part) or the arguments are invalid.
+//! capture could not be read (completely or in part), a live capture could not be opened, or
+//! the arguments are invalid.
 
-use std::io::{self, Write};
+use std::io::{self, IsTerminal, Write};
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 
 use clap::Parser;
 use tcpaudit::analyzer::Analyzer;
-use tcpaudit::capture::CaptureSet;
-use tcpaudit::cli::{AnalyzeArgs, Cli, Command, Format};
+use tcpaudit::capture::live::{self, Backend, LiveConfig};
+use tcpaudit::capture::{CaptureSet, CaptureWriter, PacketFilter};
+use tcpaudit::cli::{AnalysisOpts, AnalyzeArgs, BackendArg, Cli, Command, Format, LiveArgs};
 use tcpaudit::detect::{AnomalyKind, explain};
 use tcpaudit::event::Event;
-use tcpaudit::report::{InputFile, JsonSink, RunInfo, Sink, TableSink};
+use tcpaudit::monitor::{self, MonitorConfig, View};
+use tcpaudit::report::{InputFile, JsonSink, RunInfo, Sink, StreamFiles, TableSink};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Analyze(args) => analyze(&args),
+        Command::Live(args) => live_cmd(&args),
+        Command::Interfaces => interfaces_cmd(),
         Command::Explain { id } => explain_cmd(id.as_deref()),
     };
     match result {
@@ -28,31 +35,53 @@ fn main() -> ExitCode {
     }
 }
 
+fn fail(msg: impl std::fmt::Display) -> io::Result<ExitCode> {
+    eprintln!("tcpaudit: error: {msg}");
+    Ok(ExitCode::from(2))
+}
+
+/// The sink for an output format.
+fn sink_for<'w>(opts: &AnalysisOpts, out: impl Write + 'w) -> Box<dyn Sink + 'w> {
+    match opts.format {
+        Format::Json => Box::new(JsonSink::new(out)),
+        Format::Table => Box::new(TableSink::new(out, (!opts.all).then_some(opts.limit))),
+    }
+}
+
+/// The reassembled-stream writer for --write-streams, if asked for.
+fn stream_files(opts: &AnalysisOpts) -> Result<Option<StreamFiles>, String> {
+    match &opts.write_streams {
+        Some(dir) => StreamFiles::new(dir.clone())
+            .map(Some)
+            .map_err(|e| format!("{}: {e}", dir.display())),
+        None => Ok(None),
+    }
+}
+
 fn analyze(args: &AnalyzeArgs) -> io::Result<ExitCode> {
-    let cfg = match args.config() {
+    let cfg = match args.opts.config() {
         Ok(c) => c,
-        Err(msg) => {
-            eprintln!("tcpaudit: error: {msg}");
-            return Ok(ExitCode::from(2));
-        }
+        Err(msg) => return fail(msg),
+    };
+    let mut filter = match &args.filter {
+        Some(expr) => match PacketFilter::new(expr) {
+            Ok(f) => Some(f),
+            Err(msg) => return fail(msg),
+        },
+        None => None,
     };
     let stdout = io::stdout();
-    let out = io::BufWriter::with_capacity(1 << 16, stdout.lock());
-    let mut sink: Box<dyn Sink> = match args.format {
-        Format::Json => Box::new(JsonSink::new(out)),
-        Format::Table => Box::new(TableSink::new(out, (!args.all).then_some(args.limit))),
-    };
+    let mut sink = sink_for(
+        &args.opts,
+        io::BufWriter::with_capacity(1 << 16, stdout.lock()),
+    );
 
     let mut set = CaptureSet::open(&args.files);
     let mut analyzer = Analyzer::new(cfg);
-    if let Some(dir) = &args.write_streams {
-        match tcpaudit::report::StreamFiles::new(dir.clone()) {
-            Ok(sink) => analyzer.set_stream_sink(Box::new(sink)),
-            Err(e) => {
-                eprintln!("tcpaudit: error: {}: {e}", dir.display());
-                return Ok(ExitCode::from(2));
-            }
-        }
+    match stream_files(&args.opts) {
+        Ok(Some(s)) => analyzer.set_stream_sink(Box::new(s)),
+        Ok(None) => {}
+        Err(msg) => return fail(msg),
     }
     // A failed write (closed pipe) stops reading; the error is returned after the loop.
     let failed = std::cell::Cell::new(false);
@@ -66,6 +95,11 @@ fn analyze(args: &AnalyzeArgs) -> io::Result<ExitCode> {
         }
     };
     while let Some(pkt) = set.next_packet() {
+        if let Some(f) = &mut filter
+            && !f.matches(&pkt)
+        {
+            continue;
+        }
         analyzer.push(&pkt, &mut emit);
         if failed.get() {
             break;
@@ -75,12 +109,19 @@ fn analyze(args: &AnalyzeArgs) -> io::Result<ExitCode> {
     if let Some(e) = write_err {
         return Err(e);
     }
+    if let Some(f) = &filter {
+        for w in f.errors() {
+            eprintln!("tcpaudit: warning: {w}");
+        }
+    }
     let run = RunInfo {
         files: set
             .files()
             .iter()
             .map(|f| InputFile::new(f.name(), f.format(), f.compressed()))
             .collect(),
+        capture: None,
+        filter: filter.map(|f| f.stats),
         errors: set
             .errors()
             .iter()
@@ -92,6 +133,10 @@ fn analyze(args: &AnalyzeArgs) -> io::Result<ExitCode> {
     sink.finish(&summary, &run)?;
     drop(sink);
     let _ = io::stdout().flush();
+    report_errors(&run)
+}
+
+fn report_errors(run: &RunInfo) -> io::Result<ExitCode> {
     if run.errors.is_empty() {
         Ok(ExitCode::SUCCESS)
     } else {
@@ -100,6 +145,155 @@ fn analyze(args: &AnalyzeArgs) -> io::Result<ExitCode> {
         }
         Ok(ExitCode::from(2))
     }
+}
+
+/// `tcpaudit live`.
+fn live_cmd(args: &LiveArgs) -> io::Result<ExitCode> {
+    let cfg = match args.opts.config() {
+        Ok(c) => c,
+        Err(msg) => return fail(msg),
+    };
+    let refresh = match args.refresh {
+        r if r.is_finite() && r >= 0.1 => std::time::Duration::from_secs_f64(r),
+        r => return fail(format!("--refresh must be at least 0.1 seconds, not {r}")),
+    };
+    let duration = match args.duration {
+        Some(d) if d.is_finite() && d > 0.0 => Some(std::time::Duration::from_secs_f64(d)),
+        Some(d) => {
+            return fail(format!(
+                "--duration must be a positive number of seconds, not {d}"
+            ));
+        }
+        None => None,
+    };
+    let filter = args.filter_expr();
+    let live_cfg = LiveConfig {
+        interface: args.interface.clone(),
+        snaplen: args.snaplen.max(64),
+        promisc: !args.no_promisc,
+        buffer_bytes: args.buffer_size.max(1) << 20,
+        filter: filter.clone(),
+        backend: match args.backend {
+            BackendArg::Auto => Backend::Auto,
+            BackendArg::Afpacket => Backend::AfPacket,
+            BackendArg::Pcap => Backend::Pcap,
+        },
+    };
+    let mut source = match live::open(&live_cfg) {
+        Ok(s) => s,
+        Err(e) => return fail(e),
+    };
+    // Files are opened while still privileged; the analysis then runs as --user.
+    let writer = match &args.write {
+        Some(path) => {
+            match CaptureWriter::create(path, source.link_type(), source.snaplen(), &args.interface)
+            {
+                Ok(w) => Some((path.clone(), w)),
+                Err(e) => return fail(format!("{}: {e}", path.display())),
+            }
+        }
+        None => None,
+    };
+    let streams = match stream_files(&args.opts) {
+        Ok(s) => s,
+        Err(msg) => return fail(msg),
+    };
+    if live::is_root() && args.user != "root" {
+        if let Err(msg) = live::drop_privileges(&args.user) {
+            return fail(msg);
+        }
+        if let Some(dir) = &args.opts.write_streams {
+            let probe = dir.join(".tcpaudit-write-test");
+            if std::fs::write(&probe, b"").is_err() {
+                return fail(format!(
+                    "--write-streams {}: not writable by user {} (choose another directory, or -Z root)",
+                    dir.display(),
+                    args.user
+                ));
+            }
+            let _ = std::fs::remove_file(probe);
+        }
+    }
+    let mut analyzer = Analyzer::new(cfg);
+    if let Some(s) = streams {
+        analyzer.set_stream_sink(Box::new(s));
+    }
+    eprintln!(
+        "tcpaudit: listening on {} ({}), link-type {}, snaplen {} bytes{}",
+        source.interface(),
+        source.backend(),
+        source.link_type(),
+        source.snaplen(),
+        filter
+            .as_deref()
+            .map(|f| format!(", filter '{f}'"))
+            .unwrap_or_default()
+    );
+
+    let stop = Arc::new(AtomicBool::new(false));
+    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        // A second signal while the final report is being written ends the process at once.
+        signal_hook::flag::register_conditional_shutdown(sig, 130, Arc::clone(&stop))?;
+        signal_hook::flag::register(sig, Arc::clone(&stop))?;
+    }
+    let view = match args.opts.format {
+        Format::Json => View::Json,
+        Format::Table if io::stdout().is_terminal() => View::Terminal,
+        Format::Table => View::Log,
+    };
+    // Standard output is line-buffered: every JSON record is flushed as it is written.
+    let mut sink = sink_for(&args.opts, io::stdout());
+    let mut screen = io::stdout();
+    let cfg = MonitorConfig {
+        refresh,
+        count: args.count,
+        duration,
+        view,
+        writer,
+        filter,
+    };
+    let outcome = monitor::run(
+        source.as_mut(),
+        analyzer,
+        cfg,
+        sink.as_mut(),
+        &mut screen,
+        &stop,
+    )?;
+    sink.finish(&outcome.summary, &outcome.run)?;
+    drop(sink);
+    let _ = io::stdout().flush();
+    if let Some(c) = &outcome.run.capture {
+        eprintln!(
+            "tcpaudit: {} packets received by filter, {} dropped by kernel, {} dropped by interface",
+            c.received, c.dropped, c.if_dropped
+        );
+    }
+    report_errors(&outcome.run)
+}
+
+/// `tcpaudit interfaces`.
+fn interfaces_cmd() -> io::Result<ExitCode> {
+    let list = match live::interfaces() {
+        Ok(l) => l,
+        Err(msg) => return fail(msg),
+    };
+    let mut out = io::stdout().lock();
+    for (i, itf) in list.iter().enumerate() {
+        let desc = itf
+            .description
+            .as_deref()
+            .map(|d| format!(" ({d})"))
+            .unwrap_or_default();
+        writeln!(
+            out,
+            "{}.{}{desc} [{}]",
+            i + 1,
+            itf.name,
+            itf.flags.join(", ")
+        )?;
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// `tcpaudit explain [ID]`.

@@ -237,6 +237,22 @@ pub struct ListenerTracker {
 /// Listeners tracked at once.
 pub const MAX_LISTENERS: usize = 65_536;
 
+/// One listener's load right now, for the live view.
+#[derive(Clone, Copy, Debug, serde::Serialize)]
+pub struct ListenerLoad {
+    /// The listening endpoint.
+    #[serde(skip)]
+    pub listener: Endpoint,
+    /// Attempts not yet answered or completed (tracked plus aggregated in the window).
+    pub half_open: u32,
+    /// Connection attempts per second over the window.
+    pub syn_rate: f64,
+    /// A `syn_flood` episode is under way.
+    pub flood: bool,
+    /// A `half_open_backlog` episode is under way.
+    pub backlog: bool,
+}
+
 impl ListenerTracker {
     /// A tracker with the given thresholds.
     pub fn new(cfg: ListenerConfig) -> Self {
@@ -244,6 +260,32 @@ impl ListenerTracker {
             cfg,
             ..Default::default()
         }
+    }
+
+    /// The `n` busiest listeners at `now`, by half-open attempts then attempt rate.
+    pub fn busiest(&self, now: Timestamp, n: usize) -> Vec<ListenerLoad> {
+        let w = self.cfg.window;
+        let secs = (w.0 / 1_000_000_000).clamp(1, BUCKETS as i64) as f64;
+        let mut v: Vec<ListenerLoad> = self
+            .listeners
+            .iter()
+            .map(|(ep, l)| ListenerLoad {
+                listener: *ep,
+                half_open: l.half_open(now, w),
+                syn_rate: l.window(now, w).0 as f64 / secs,
+                flood: l.flood.is_some(),
+                backlog: l.backlog.is_some(),
+            })
+            .filter(|l| l.half_open > 0 || l.syn_rate > 0.0 || l.flood || l.backlog)
+            .collect();
+        v.sort_by(|a, b| {
+            b.half_open
+                .cmp(&a.half_open)
+                .then(b.syn_rate.total_cmp(&a.syn_rate))
+                .then(a.listener.cmp(&b.listener))
+        });
+        v.truncate(n);
+        v
     }
 
     /// Whether a new attempt to `listener` may become a connection record, or must be aggregated.

@@ -14,7 +14,7 @@ mod tests;
 pub(crate) mod transfer;
 
 pub use explain::{Explanation, explain};
-pub use flood::{ListenerConfig, ListenerTracker};
+pub use flood::{ListenerConfig, ListenerLoad, ListenerTracker};
 pub use kind::{AnomalyKind, Scope, Severity};
 
 use serde::Serialize;

@@ -251,6 +251,10 @@ pub struct SummaryRecord<'a> {
     pub kind: &'static str,
     /// Input files.
     pub files: &'a [InputFile],
+    /// The live capture (`tcpaudit live`), or null.
+    pub capture: Option<&'a super::LiveInfo>,
+    /// The `--filter` applied to files and what it let through, or null.
+    pub filter: Option<&'a crate::capture::FilterStats>,
     /// Frames read.
     pub packets: u64,
     /// Frame bytes on the wire.
@@ -304,6 +308,8 @@ impl<'a> SummaryRecord<'a> {
         SummaryRecord {
             kind: "summary",
             files: &run.files,
+            capture: run.capture.as_ref(),
+            filter: run.filter.as_ref(),
             packets: s.packets,
             wire_bytes: s.wire_bytes,
             first_ts: s.first_ts,
@@ -379,6 +385,11 @@ impl<W: Write> Sink for JsonSink<W> {
             Event::Connection(c) => serde_json::to_writer(&mut self.out, &ConnRecord::from(*c))?,
             Event::Anomaly(a) => serde_json::to_writer(&mut self.out, &AnomalyRecord::from(*a))?,
         }
+        self.out.write_all(b"\n")
+    }
+
+    fn status(&mut self, status: &super::live::LiveStatus) -> io::Result<()> {
+        serde_json::to_writer(&mut self.out, status)?;
         self.out.write_all(b"\n")
     }
 

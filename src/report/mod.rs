@@ -2,6 +2,7 @@
 //! finished connection records as they leave the table, then the run summary.
 
 mod json;
+pub mod live;
 mod streams;
 mod terminal;
 
@@ -41,11 +42,42 @@ impl InputFile {
     }
 }
 
+/// The live capture a run read (`tcpaudit live`), for the summary.
+#[derive(Clone, Debug, Default, serde::Serialize)]
+pub struct LiveInfo {
+    /// Interface captured on.
+    pub interface: String,
+    /// `afpacket` or `pcap`.
+    pub backend: &'static str,
+    /// Link-layer type of the frames.
+    pub link_type: String,
+    /// Bytes kept of each frame.
+    pub snaplen: u32,
+    /// The BPF filter, if any.
+    pub filter: Option<String>,
+    /// Seconds the capture ran.
+    pub duration: f64,
+    /// Frames the kernel passed the filter.
+    pub received: u64,
+    /// Frames the kernel dropped (ring or buffer full).
+    pub dropped: u64,
+    /// Frames the interface or driver dropped, where the backend knows.
+    pub if_dropped: u64,
+    /// Sent copies of frames on a loopback device, counted in `received` and not analysed.
+    pub loopback_copies: u64,
+    /// The file written with `-w`, and the frames in it.
+    pub written: Option<(String, u64)>,
+}
+
 /// What a run read and which errors it met, for the summary.
 #[derive(Clone, Debug, Default)]
 pub struct RunInfo {
     /// Files read.
     pub files: Vec<InputFile>,
+    /// The live capture, for `tcpaudit live`.
+    pub capture: Option<LiveInfo>,
+    /// The `--filter` applied to files, with its counters.
+    pub filter: Option<crate::capture::FilterStats>,
     /// Capture errors (file, byte offset, what), in the order met.
     pub errors: Vec<String>,
     /// Records in files that could not become packets (pcapng blocks naming no interface).
@@ -58,4 +90,8 @@ pub trait Sink {
     fn event(&mut self, e: &Event<'_>) -> io::Result<()>;
     /// The end of the run.
     fn finish(&mut self, summary: &Summary, run: &RunInfo) -> io::Result<()>;
+    /// A snapshot of a live run (JSON sinks write it as a `"type": "status"` record).
+    fn status(&mut self, _status: &live::LiveStatus) -> io::Result<()> {
+        Ok(())
+    }
 }

@@ -118,10 +118,15 @@ impl<W: Write> Sink for TableSink<W> {
     }
 }
 
-fn table(header: &[&str]) -> Table {
+pub(crate) fn table(header: &[&str]) -> Table {
     let mut t = Table::new();
     t.load_style(UTF8_FULL_CONDENSED)
         .set_content_arrangement(ContentArrangement::Dynamic);
+    // A pseudo-terminal that reports no size (script, some CI runners) would squeeze every
+    // column to one character.
+    if t.width().is_some_and(|w| w < 40) {
+        t.set_width(120);
+    }
     t.set_header(header.iter().map(Cell::new));
     t
 }
@@ -140,8 +145,50 @@ fn ms(d: Option<Duration>) -> String {
 
 fn summary_table(s: &Summary, run: &RunInfo) -> Table {
     let mut t = table(&["capture", ""]);
-    let names: Vec<&str> = run.files.iter().map(|f| f.name.as_str()).collect();
-    t.add_row(vec![Cell::new("files"), Cell::new(names.join(", "))]);
+    if let Some(c) = &run.capture {
+        t.add_row(vec![
+            Cell::new("interface"),
+            Cell::new(format!(
+                "{} ({}, {}, snaplen {})",
+                c.interface, c.backend, c.link_type, c.snaplen
+            )),
+        ]);
+        if let Some(f) = &c.filter {
+            t.add_row(vec![Cell::new("filter"), Cell::new(f)]);
+        }
+        t.add_row(vec![
+            Cell::new("captured"),
+            Cell::new(format!(
+                "{} received by filter, {} dropped by kernel, {} dropped by interface, in {:.1} s",
+                c.received, c.dropped, c.if_dropped, c.duration
+            )),
+        ]);
+        if let Some((file, frames)) = &c.written {
+            t.add_row(vec![
+                Cell::new("written"),
+                Cell::new(format!("{frames} frames to {file}")),
+            ]);
+        }
+    } else {
+        let names: Vec<&str> = run.files.iter().map(|f| f.name.as_str()).collect();
+        t.add_row(vec![Cell::new("files"), Cell::new(names.join(", "))]);
+    }
+    if let Some(f) = &run.filter {
+        t.add_row(vec![
+            Cell::new("filter"),
+            Cell::new(format!(
+                "{}: {} passed, {} rejected{}",
+                f.expr,
+                f.passed,
+                f.rejected,
+                if f.uncompilable > 0 {
+                    format!(", {} of link types it cannot apply to", f.uncompilable)
+                } else {
+                    String::new()
+                }
+            )),
+        ]);
+    }
     if let (Some(a), Some(b)) = (s.first_ts, s.last_ts) {
         t.add_row(vec![
             Cell::new("time span"),

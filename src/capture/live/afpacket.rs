@@ -375,6 +375,7 @@ impl LiveSource for Ring {
                 if self.loopback_ifindex == Some(sll.sll_ifindex)
                     && sll.sll_pkttype == PACKET_OUTGOING
                 {
+                    self.stats.loopback_copies += 1;
                     continue;
                 }
                 let caplen = h.tp_snaplen as usize;

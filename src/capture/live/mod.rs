@@ -66,6 +66,9 @@ pub struct CaptureStats {
     pub dropped: u64,
     /// Frames the interface or driver dropped (libpcap's ps_ifdrop; 0 where unknown).
     pub if_dropped: u64,
+    /// Frames a loopback device showed twice (sent and received): the sent copy is counted in
+    /// `received` but not analysed.
+    pub loopback_copies: u64,
 }
 
 /// Why a live capture could not be opened or read.

@@ -149,6 +149,7 @@ impl LiveSource for PcapLive {
             received: s.ps_recv as u64,
             dropped: s.ps_drop as u64,
             if_dropped: s.ps_ifdrop as u64,
+            loopback_copies: 0,
         }
     }
 

@@ -1,0 +1,266 @@
+//! What `tcpaudit live` shows while it runs: a status snapshot (JSON `"type": "status"` records)
+//! and the terminal view redrawn from it.
+
+use std::collections::{BTreeMap, VecDeque};
+
+use comfy_table::{Cell, CellAlignment};
+use serde::Serialize;
+
+use crate::analyzer::Analyzer;
+use crate::capture::live::CaptureStats;
+use crate::detect::{Anomaly, AnomalyKind};
+use crate::flow::Side;
+use crate::tcp::TcpState;
+use crate::time::Timestamp;
+
+/// Connections per endpoint state.
+#[derive(Clone, Copy, Debug, Default, Serialize)]
+pub struct StateCount {
+    /// Originators in this state.
+    pub orig: u64,
+    /// Responders in this state.
+    pub resp: u64,
+}
+
+/// One listener's load.
+#[derive(Clone, Debug, Serialize)]
+pub struct ListenerStatus {
+    /// Address.
+    pub addr: String,
+    /// Port.
+    pub port: u16,
+    /// Attempts waiting for an answer or for their third ACK.
+    pub half_open: u32,
+    /// Connection attempts per second over the flood window.
+    pub syn_rate: f64,
+    /// A `syn_flood` episode is under way.
+    pub flood: bool,
+    /// A `half_open_backlog` episode is under way.
+    pub backlog: bool,
+}
+
+/// A snapshot of a live run (JSON `"type": "status"`).
+#[derive(Clone, Debug, Serialize)]
+pub struct LiveStatus {
+    /// Always `status`.
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    /// Wall-clock time of the snapshot.
+    pub ts: Timestamp,
+    /// Seconds since the capture started.
+    pub uptime: f64,
+    /// Frames analysed.
+    pub packets: u64,
+    /// Frames per second since the previous snapshot.
+    pub packets_per_s: f64,
+    /// TCP segments decoded.
+    pub tcp_segments: u64,
+    /// Frames the kernel passed the filter.
+    pub received: u64,
+    /// Frames the kernel dropped (ring or buffer full).
+    pub dropped: u64,
+    /// Frames the interface dropped, where known.
+    pub if_dropped: u64,
+    /// Connections tracked now.
+    pub tracked: usize,
+    /// Connection records ended so far.
+    pub ended: u64,
+    /// Tracked connections by each endpoint's RFC 9293 state.
+    pub states: BTreeMap<&'static str, StateCount>,
+    /// The busiest listeners (at most 5).
+    pub listeners: Vec<ListenerStatus>,
+    /// Anomaly events so far, by id.
+    pub anomalies: BTreeMap<&'static str, u64>,
+}
+
+impl LiveStatus {
+    /// Takes a snapshot of `a` at wall-clock `now`.
+    pub fn collect(
+        a: &Analyzer,
+        capture: CaptureStats,
+        started: Timestamp,
+        now: Timestamp,
+        packets_per_s: f64,
+    ) -> LiveStatus {
+        let mut states: BTreeMap<&'static str, StateCount> = BTreeMap::new();
+        let mut by_state = [[0u64; 2]; 11];
+        for c in a.flows().connections() {
+            for side in [Side::Orig, Side::Resp] {
+                by_state[c.tcp.end(side).state as usize][side.index()] += 1;
+            }
+        }
+        for st in ALL_STATES {
+            let [orig, resp] = by_state[st as usize];
+            if orig + resp > 0 {
+                states.insert(st.name(), StateCount { orig, resp });
+            }
+        }
+        let s = a.summary();
+        LiveStatus {
+            kind: "status",
+            ts: now,
+            uptime: now.since(started).as_secs_f64().max(0.0),
+            packets: s.packets,
+            packets_per_s,
+            tcp_segments: a.tcp_segments(),
+            received: capture.received,
+            dropped: capture.dropped,
+            if_dropped: capture.if_dropped,
+            tracked: a.flows().len(),
+            ended: s.end_reasons.iter().sum(),
+            states,
+            listeners: a
+                .flows()
+                .listeners()
+                .busiest(a.flows().now(), 5)
+                .into_iter()
+                .map(|l| ListenerStatus {
+                    addr: l.listener.addr.to_string(),
+                    port: l.listener.port,
+                    half_open: l.half_open,
+                    syn_rate: (l.syn_rate * 10.0).round() / 10.0,
+                    flood: l.flood,
+                    backlog: l.backlog,
+                })
+                .collect(),
+            anomalies: AnomalyKind::ALL
+                .iter()
+                .filter(|k| s.anomaly_events[k.index()] > 0)
+                .map(|k| (k.id(), s.anomaly_events[k.index()]))
+                .collect(),
+        }
+    }
+}
+
+const ALL_STATES: [TcpState; 11] = [
+    TcpState::Closed,
+    TcpState::Listen,
+    TcpState::SynSent,
+    TcpState::SynReceived,
+    TcpState::Established,
+    TcpState::FinWait1,
+    TcpState::FinWait2,
+    TcpState::CloseWait,
+    TcpState::Closing,
+    TcpState::LastAck,
+    TcpState::TimeWait,
+];
+
+/// The newest anomalies, for the terminal view.
+#[derive(Default)]
+pub struct Newest {
+    rows: VecDeque<[String; 4]>,
+}
+
+impl Newest {
+    /// Rows kept.
+    const KEEP: usize = 8;
+
+    /// Remembers an anomaly (and forgets the oldest beyond eight).
+    pub fn push(&mut self, a: &Anomaly) {
+        let whom = match (a.conn_id, a.listener) {
+            (Some(id), _) => format!("connection {id}"),
+            (None, Some(l)) => format!("listener {l}"),
+            (None, None) => String::new(),
+        };
+        let detail = serde_json::to_string(&a.detail).unwrap_or_default();
+        let detail: String = detail.chars().take(60).collect();
+        self.rows
+            .push_front([clock(a.ts), a.kind.id().to_string(), whom, detail]);
+        self.rows.truncate(Self::KEEP);
+    }
+}
+
+fn clock(t: Timestamp) -> String {
+    let s = t.0.div_euclid(1_000_000_000).rem_euclid(86_400);
+    let ms = t.0.rem_euclid(1_000_000_000) / 1_000_000;
+    format!("{:02}:{:02}:{:02}.{ms:03}", s / 3600, s / 60 % 60, s % 60)
+}
+
+/// One line per anomaly, for a live run whose output is not a terminal.
+pub fn anomaly_line(a: &Anomaly) -> String {
+    let whom = match (a.conn_id, a.listener) {
+        (Some(id), Some(l)) => format!("connection {id} to {l}"),
+        (Some(id), None) => format!("connection {id}"),
+        (None, Some(l)) => format!("listener {l}"),
+        (None, None) => String::new(),
+    };
+    format!(
+        "{} {:<7} {} {} frame {} {}",
+        clock(a.ts),
+        a.kind.severity().to_string(),
+        a.kind.id(),
+        whom,
+        a.frame,
+        serde_json::to_string(&a.detail).unwrap_or_default()
+    )
+}
+
+/// The terminal view: capture counters, connections by state, busiest listeners, newest
+/// anomalies.
+pub fn render(status: &LiveStatus, interface: &str, backend: &str, newest: &Newest) -> String {
+    let up = status.uptime as u64;
+    let mut out = format!(
+        "tcpaudit live on {interface} ({backend}) · up {:02}:{:02}:{:02} · {} packets ({:.0}/s) · \
+         {} dropped by kernel, {} by interface · {} connections tracked, {} ended\n",
+        up / 3600,
+        up / 60 % 60,
+        up % 60,
+        status.packets,
+        status.packets_per_s,
+        status.dropped,
+        status.if_dropped,
+        status.tracked,
+        status.ended,
+    );
+    let mut t = super::terminal::table(&["state", "originators", "responders"]);
+    for (name, c) in &status.states {
+        t.add_row(vec![
+            Cell::new(name),
+            Cell::new(c.orig).set_alignment(CellAlignment::Right),
+            Cell::new(c.resp).set_alignment(CellAlignment::Right),
+        ]);
+    }
+    out.push_str(&format!("\nConnections by state\n{t}\n"));
+    if !status.listeners.is_empty() {
+        let mut t = super::terminal::table(&["listener", "half-open", "SYN/s", "under way"]);
+        for l in &status.listeners {
+            let mut episode = Vec::new();
+            if l.flood {
+                episode.push("syn_flood");
+            }
+            if l.backlog {
+                episode.push("half_open_backlog");
+            }
+            let addr = if l.addr.contains(':') {
+                format!("[{}]:{}", l.addr, l.port)
+            } else {
+                format!("{}:{}", l.addr, l.port)
+            };
+            t.add_row(vec![
+                Cell::new(addr),
+                Cell::new(l.half_open).set_alignment(CellAlignment::Right),
+                Cell::new(format!("{:.1}", l.syn_rate)).set_alignment(CellAlignment::Right),
+                Cell::new(episode.join(", ")),
+            ]);
+        }
+        out.push_str(&format!("\nBusiest listeners\n{t}\n"));
+    }
+    if !newest.rows.is_empty() {
+        let mut t = super::terminal::table(&["time", "anomaly", "where", "detail"]);
+        for r in &newest.rows {
+            t.add_row(r.iter().map(Cell::new).collect::<Vec<_>>());
+        }
+        out.push_str(&format!("\nNewest anomalies\n{t}\n"));
+    }
+    let counts: Vec<String> = status
+        .anomalies
+        .iter()
+        .map(|(k, n)| format!("{k} {n}"))
+        .collect();
+    if !counts.is_empty() {
+        out.push_str(&format!("\nAnomalies so far: {}\n", counts.join(", ")));
+    }
+    out.push_str("\nCtrl-C ends the capture and prints the final report.\n");
+    out
+}
