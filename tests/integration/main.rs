@@ -4,6 +4,7 @@ mod cli;
 mod fixtures;
 mod generated;
 mod labels;
+mod live;
 mod oracle;
 mod reassembly;
 mod recordings;

@@ -157,9 +157,12 @@ impl Ring {
         if raw < 0 {
             let e = io::Error::last_os_error();
             if matches!(e.raw_os_error(), Some(libc::EPERM) | Some(libc::EACCES)) {
+                // The words without the errno number: "socket: Operation not permitted".
+                let text = e.to_string();
+                let words = text.split(" (os error").next().unwrap_or(&text);
                 return Err(LiveError::PermissionDenied {
                     interface: cfg.interface.clone(),
-                    detail: format!("socket: {e}"),
+                    detail: format!("socket: {words}"),
                 });
             }
             return Err(LiveError::Io {

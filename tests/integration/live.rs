@@ -1,0 +1,621 @@
+//! `tcpaudit live`, `interfaces` and `--filter`.
+//!
+//! The capture tests need root (CI runs as root) and iproute2 and nftables: they create two
+//! network namespaces joined by a veth pair, make real TCP traffic between them from threads that
+//! enter the namespaces, run `tcpaudit live` on the client's end of the veth and check what it
+//! reports. Nothing leaves the namespaces, and both are deleted at the end. Elsewhere they print
+//! why they skip.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::os::fd::AsRawFd;
+use std::process::{Child, Command as Proc, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::util::*;
+
+fn skip(why: &str) {
+    let _ = writeln!(std::io::stderr(), "SKIPPED: {why}");
+}
+
+fn is_root() -> bool {
+    // SAFETY: no preconditions.
+    unsafe { libc::geteuid() == 0 }
+}
+
+fn have(tool: &str) -> bool {
+    Proc::new("sh")
+        .args(["-c", &format!("command -v {tool}")])
+        .stdout(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+fn libpcap_present() -> bool {
+    tcpaudit::capture::libpcap::libpcap().is_ok()
+}
+
+fn sh(args: &[&str]) {
+    let out = Proc::new(args[0]).args(&args[1..]).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Two namespaces joined by a veth pair: client 10.231.0.1 (`tcpa-c`), server 10.231.0.2
+/// (`tcpa-s`). Deleted when dropped.
+struct Netns {
+    client: String,
+    server: String,
+}
+
+const CLIENT_IP: &str = "10.231.0.1";
+const SERVER_IP: &str = "10.231.0.2";
+
+impl Netns {
+    fn new(tag: &str) -> Netns {
+        let id = std::process::id();
+        let n = Netns {
+            client: format!("tcpa-{tag}-{id}-c"),
+            server: format!("tcpa-{tag}-{id}-s"),
+        };
+        for ns in [&n.client, &n.server] {
+            let _ = Proc::new("ip").args(["netns", "del", ns]).output();
+            sh(&["ip", "netns", "add", ns]);
+            sh(&["ip", "-n", ns, "link", "set", "lo", "up"]);
+            sh(&[
+                "ip",
+                "netns",
+                "exec",
+                ns,
+                "sysctl",
+                "-qw",
+                "net.ipv6.conf.all.disable_ipv6=1",
+            ]);
+        }
+        sh(&[
+            "ip", "link", "add", "tcpa-c", "netns", &n.client, "type", "veth", "peer", "name",
+            "tcpa-s", "netns", &n.server,
+        ]);
+        sh(&[
+            "ip",
+            "-n",
+            &n.client,
+            "addr",
+            "add",
+            &format!("{CLIENT_IP}/24"),
+            "dev",
+            "tcpa-c",
+        ]);
+        sh(&[
+            "ip",
+            "-n",
+            &n.server,
+            "addr",
+            "add",
+            &format!("{SERVER_IP}/24"),
+            "dev",
+            "tcpa-s",
+        ]);
+        sh(&["ip", "-n", &n.client, "link", "set", "tcpa-c", "up"]);
+        sh(&["ip", "-n", &n.server, "link", "set", "tcpa-s", "up"]);
+        n
+    }
+
+    /// Runs `f` on a thread inside namespace `ns` (network namespaces are per thread).
+    fn run<T: Send + 'static>(
+        ns: &str,
+        f: impl FnOnce() -> T + Send + 'static,
+    ) -> std::thread::JoinHandle<T> {
+        let path = format!("/run/netns/{ns}");
+        std::thread::spawn(move || {
+            let fd = std::fs::File::open(&path).unwrap();
+            // SAFETY: enters the namespace for this thread only.
+            let rc = unsafe { libc::setns(fd.as_raw_fd(), libc::CLONE_NEWNET) };
+            assert_eq!(rc, 0, "setns {path}: {}", std::io::Error::last_os_error());
+            f()
+        })
+    }
+}
+
+impl Drop for Netns {
+    fn drop(&mut self) {
+        for ns in [&self.client, &self.server] {
+            let _ = Proc::new("ip").args(["netns", "del", ns]).output();
+        }
+    }
+}
+
+/// A running `tcpaudit live` whose output lines are collected as they arrive.
+struct Live {
+    child: Child,
+    lines: Arc<Mutex<Vec<String>>>,
+    stderr: Arc<Mutex<String>>,
+}
+
+impl Live {
+    fn start(ns: &str, args: &[&str]) -> Live {
+        let bin = assert_cmd::cargo::cargo_bin("tcpaudit");
+        let mut child = Proc::new("ip")
+            .args(["netns", "exec", ns])
+            .arg(bin)
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let lines = Arc::new(Mutex::new(Vec::new()));
+        let stderr = Arc::new(Mutex::new(String::new()));
+        let out = child.stdout.take().unwrap();
+        let l = Arc::clone(&lines);
+        std::thread::spawn(move || {
+            for line in BufReader::new(out).lines().map_while(Result::ok) {
+                l.lock().unwrap().push(line);
+            }
+        });
+        let mut err = child.stderr.take().unwrap();
+        let e = Arc::clone(&stderr);
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = err.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                e.lock()
+                    .unwrap()
+                    .push_str(&String::from_utf8_lossy(&buf[..n]));
+            }
+        });
+        let live = Live {
+            child,
+            lines,
+            stderr,
+        };
+        assert!(
+            live.wait_for(|| live.stderr.lock().unwrap().contains("listening on")),
+            "tcpaudit did not start: {}",
+            live.stderr.lock().unwrap()
+        );
+        live
+    }
+
+    fn wait_for(&self, cond: impl Fn() -> bool) -> bool {
+        let t = Instant::now();
+        while t.elapsed() < Duration::from_secs(10) {
+            if cond() {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        false
+    }
+
+    fn has_line(&self, needle: &str) -> bool {
+        self.lines
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|l| l.contains(needle))
+    }
+
+    /// Sends SIGTERM and waits for the final output; returns (exit code, stdout lines, stderr).
+    fn stop(mut self) -> (i32, Vec<String>, String) {
+        // SAFETY: signals our own child.
+        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
+        let status = self.child.wait().unwrap();
+        std::thread::sleep(Duration::from_millis(200));
+        let lines = self.lines.lock().unwrap().clone();
+        let err = self.stderr.lock().unwrap().clone();
+        (status.code().unwrap_or(-1), lines, err)
+    }
+}
+
+/// An HTTP-like exchange: request, response, both close.
+fn http_exchange(port: u16) {
+    let mut c = TcpStream::connect((SERVER_IP, port)).unwrap();
+    c.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    let mut buf = Vec::new();
+    c.read_to_end(&mut buf).unwrap();
+    assert!(buf.starts_with(b"HTTP/1.1 200 OK"));
+}
+
+/// Serves `n` connections on `port`: reads a request, answers, closes.
+fn http_server(port: u16, n: usize) -> impl FnOnce() + Send + 'static {
+    move || {
+        let l = TcpListener::bind((SERVER_IP, port)).unwrap();
+        for _ in 0..n {
+            let (mut s, _) = l.accept().unwrap();
+            let mut buf = [0u8; 1024];
+            let _ = s.read(&mut buf).unwrap();
+            s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 600\r\n\r\n")
+                .unwrap();
+            s.write_all(&[b'x'; 600]).unwrap();
+        }
+    }
+}
+
+fn json(lines: &[String]) -> Vec<Value> {
+    json_lines(lines.join("\n").as_bytes())
+}
+
+fn conn_to(recs: &[Value], port: u16) -> Value {
+    connections(recs)
+        .into_iter()
+        .find(|c| c["resp_port"] == port)
+        .unwrap_or_else(|| panic!("no connection to port {port}"))
+}
+
+#[test]
+fn live_capture_on_a_veth_streams_what_happens() {
+    if !is_root() {
+        return skip("live capture needs root (CI runs as root)");
+    }
+    if !have("ip") || !have("nft") {
+        return skip("needs iproute2 and nftables (apt-get install -y iproute2 nftables)");
+    }
+    let ns = Netns::new("live");
+    // The client's kernel sends the third ACK of connections to port 8080, and nft drops it on
+    // its way out (conntrack counts it as the 2nd packet of the original direction).
+    sh(&[
+        "ip",
+        "netns",
+        "exec",
+        &ns.client,
+        "sysctl",
+        "-qw",
+        "net.netfilter.nf_conntrack_acct=1",
+    ]);
+    let rules = "table inet tcpaudit { chain output { type filter hook output priority filter; \
+                 policy accept; tcp dport 8080 tcp flags & (fin|syn|rst|psh|ack|urg) == ack \
+                 ct original packets 2 counter drop; }; }";
+    sh(&["ip", "netns", "exec", &ns.client, "nft", rules]);
+
+    let dir = tempfile::tempdir().unwrap();
+    let written = dir.path().join("live.pcapng");
+    let live = Live::start(
+        &ns.client,
+        &[
+            "live",
+            "-i",
+            "tcpa-c",
+            "-f",
+            "json",
+            "--refresh",
+            "0.5",
+            "-Z",
+            "root",
+            "-w",
+            written.to_str().unwrap(),
+            "tcp",
+        ],
+    );
+    let srv = Netns::run(&ns.server, || {
+        http_server(80, 1)();
+        http_server(8080, 1)();
+    });
+    std::thread::sleep(Duration::from_millis(200));
+    Netns::run(&ns.client, || {
+        http_exchange(80);
+        // Refused: nothing listens on 81.
+        assert!(TcpStream::connect((SERVER_IP, 81)).is_err());
+        // Missing third ACK: wait before sending so the server retransmits its SYN-ACK.
+        let mut c = TcpStream::connect((SERVER_IP, 8080)).unwrap();
+        std::thread::sleep(Duration::from_millis(300));
+        c.write_all(b"GET / HTTP/1.1\r\n\r\n").unwrap();
+        let mut buf = Vec::new();
+        c.read_to_end(&mut buf).unwrap();
+    })
+    .join()
+    .unwrap();
+    srv.join().unwrap();
+
+    // Anomalies stream as they are decided, before the run ends.
+    assert!(
+        live.wait_for(|| live.has_line("\"kind\":\"connection_refused\"")),
+        "no streamed connection_refused: {:?}",
+        live.lines.lock().unwrap()
+    );
+    assert!(live.wait_for(|| live.has_line("\"type\":\"status\"")));
+    let (code, lines, err) = live.stop();
+    assert_eq!(code, 0, "{err}");
+    let recs = json(&lines);
+    let http = conn_to(&recs, 80);
+    assert_eq!(http["conn_state"], "SF", "{http}");
+    assert_eq!(http["anomalies"], serde_json::json!([]), "{http}");
+    assert_eq!(http["resp"]["stream_bytes"].as_u64().unwrap(), 600 + 40);
+    let refused = conn_to(&recs, 81);
+    assert_eq!(refused["conn_state"], "REJ");
+    assert!(
+        refused["anomalies"]
+            .to_string()
+            .contains("connection_refused")
+    );
+    let third = conn_to(&recs, 8080);
+    assert!(
+        third["anomalies"].to_string().contains("missing_third_ack"),
+        "{third}"
+    );
+    let s = summary(&recs);
+    let cap = &s["capture"];
+    assert_eq!(cap["interface"], "tcpa-c");
+    assert_eq!(cap["dropped"], 0);
+    assert!(cap["received"].as_u64().unwrap() >= s["packets"].as_u64().unwrap());
+    assert!(s["packets"].as_u64().unwrap() >= 20);
+    assert!(err.contains("packets received by filter"), "{err}");
+
+    // -w wrote every analysed frame; reading it back tells the same story.
+    assert_eq!(cap["written"][1], s["packets"]);
+    let (code, again, _) = analyze_json(&[&written]);
+    assert_eq!(code, 0);
+    for port in [80, 81, 8080] {
+        let (a, b) = (conn_to(&recs, port), conn_to(&again, port));
+        for k in ["conn_state", "history", "anomalies"] {
+            assert_eq!(a[k], b[k], "port {port} {k}");
+        }
+    }
+}
+
+#[test]
+fn live_final_report_after_sigterm() {
+    if !is_root() {
+        return skip("live capture needs root (CI runs as root)");
+    }
+    if !have("ip") {
+        return skip("needs iproute2 (apt-get install -y iproute2)");
+    }
+    let ns = Netns::new("report");
+    // Table format into a pipe: anomalies one line each as they come, the report at the end;
+    // running as nobody after the socket is open.
+    let live = Live::start(&ns.client, &["live", "-i", "tcpa-c", "--refresh", "0.5"]);
+    Netns::run(&ns.client, || {
+        for _ in 0..3 {
+            assert!(TcpStream::connect((SERVER_IP, 81)).is_err());
+        }
+    })
+    .join()
+    .unwrap();
+    assert!(live.wait_for(|| live.has_line("connection_refused connection")));
+    let (code, lines, err) = live.stop();
+    assert_eq!(code, 0, "{err}");
+    let text = lines.join("\n");
+    for want in [
+        "│ interface",
+        "tcpa-c (afpacket, ethernet (1)",
+        "0 dropped by kernel",
+        "Top listeners",
+        "10.231.0.2:81",
+        "connection_refused",
+        "Connections",
+    ] {
+        assert!(text.contains(want), "missing '{want}' in:\n{text}");
+    }
+}
+
+#[test]
+fn live_stops_on_count_and_duration() {
+    if !is_root() {
+        return skip("live capture needs root (CI runs as root)");
+    }
+    if !have("ip") {
+        return skip("needs iproute2 (apt-get install -y iproute2)");
+    }
+    let ns = Netns::new("stop");
+    let bin = assert_cmd::cargo::cargo_bin("tcpaudit");
+    let started = Instant::now();
+    let out = Proc::new("ip")
+        .args(["netns", "exec", &ns.client])
+        .arg(&bin)
+        .args(["live", "-i", "tcpa-c", "-f", "json", "--duration", "1"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert!(started.elapsed() < Duration::from_secs(5));
+    assert_eq!(summary(&json_lines(&out.stdout))["type"], "summary");
+
+    // Both backends (libpcap only where it is installed).
+    let mut backends = vec!["afpacket"];
+    if libpcap_present() {
+        backends.push("pcap");
+    } else {
+        skip("libpcap not installed: the pcap backend is not tested");
+    }
+    for backend in backends {
+        let mut child = Proc::new("ip")
+            .args(["netns", "exec", &ns.client])
+            .arg(&bin)
+            .args([
+                "live",
+                "-i",
+                "tcpa-c",
+                "-f",
+                "json",
+                "-c",
+                "4",
+                "--backend",
+                backend,
+            ])
+            .arg("tcp")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(500));
+        Netns::run(&ns.client, || {
+            for _ in 0..4 {
+                let _ = TcpStream::connect((SERVER_IP, 81));
+            }
+        })
+        .join()
+        .unwrap();
+        let t = Instant::now();
+        let status = loop {
+            if let Some(s) = child.try_wait().unwrap() {
+                break s;
+            }
+            assert!(
+                t.elapsed() < Duration::from_secs(10),
+                "{backend}: -c 4 did not stop the run"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        assert_eq!(status.code(), Some(0), "{backend}");
+        let mut stdout = Vec::new();
+        child
+            .stdout
+            .take()
+            .unwrap()
+            .read_to_end(&mut stdout)
+            .unwrap();
+        let recs = json_lines(&stdout);
+        let s = summary(&recs);
+        assert_eq!(s["packets"], 4, "{backend}");
+        assert_eq!(s["capture"]["backend"], backend);
+        assert!(
+            connections(&recs).iter().all(|c| c["resp_port"] == 81),
+            "{backend}: the kernel filter let other traffic through"
+        );
+    }
+}
+
+#[test]
+fn without_cap_net_raw_the_message_says_how_to_get_it() {
+    let bin = assert_cmd::cargo::cargo_bin("tcpaudit");
+    let mut cmd = if is_root() {
+        if !have("setpriv") {
+            return skip("needs setpriv (util-linux) to run without privileges");
+        }
+        let mut c = Proc::new("setpriv");
+        c.args([
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            "--inh-caps=-all",
+            "--bounding-set=-all",
+        ])
+        .arg(&bin);
+        c
+    } else {
+        Proc::new(&bin)
+    };
+    let out = cmd.args(["live", "-i", "lo"]).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    if out.status.success() {
+        return skip("this process may capture (it has CAP_NET_RAW)");
+    }
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    for want in [
+        "cannot capture on lo: permission denied",
+        "CAP_NET_RAW",
+        "setcap cap_net_raw=eip",
+        "sudo",
+    ] {
+        assert!(err.contains(want), "missing '{want}' in: {err}");
+    }
+    assert!(!err.contains("os error"), "a raw errno: {err}");
+}
+
+#[test]
+fn a_bad_filter_or_interface_fails_before_capturing() {
+    if libpcap_present() {
+        let out = tcpaudit()
+            .args(["live", "-i", "lo", "tcp", "port"])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("bad filter 'tcp port'"), "{err}");
+    } else {
+        skip("libpcap not installed: filter compilation not tested");
+    }
+    if is_root() {
+        let out = tcpaudit()
+            .args(["live", "-i", "no-such-if0"])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("no interface named 'no-such-if0'"), "{err}");
+    }
+}
+
+#[test]
+fn interfaces_are_listed_like_tcpdump_d() {
+    let out = tcpaudit().arg("interfaces").output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with(|c: char| c.is_ascii_digit()) && l.contains(".lo")),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_filter_on_files_keeps_exactly_the_matching_subset() {
+    if !libpcap_present() {
+        return skip("libpcap not installed (apt-get install -y libpcap0.8)");
+    }
+    let f = fixture("generated/mixed.pcap");
+    let (_, all, _) = analyze_json(&[&f]);
+    let run = |expr: &str| {
+        let out = tcpaudit()
+            .args(["analyze", "-f", "json", "--filter", expr])
+            .arg(&f)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), "{expr}");
+        json_lines(&out.stdout)
+    };
+    // One listener's port: the same connections as without the filter, with the same counts.
+    let port = connections(&all)[0]["resp_port"].as_u64().unwrap();
+    let some = run(&format!("tcp port {port}"));
+    let key = |c: &Value| {
+        (
+            c["orig_addr"].to_string(),
+            c["orig_port"].as_u64(),
+            c["resp_addr"].to_string(),
+            c["resp_port"].as_u64(),
+            c["orig"]["packets"].as_u64(),
+            c["resp"]["packets"].as_u64(),
+            c["conn_state"].to_string(),
+        )
+    };
+    let want: Vec<_> = connections(&all)
+        .iter()
+        // As in tcpdump, `tcp port N` does not look inside VLAN tags (`vlan and ...` does).
+        .filter(|c| (c["resp_port"] == port || c["orig_port"] == port) && c["vlan"].is_null())
+        .map(key)
+        .collect();
+    let got: Vec<_> = connections(&some).iter().map(key).collect();
+    assert!(!want.is_empty() && want.len() < connections(&all).len());
+    assert_eq!(got.len(), want.len());
+    for g in &got {
+        assert!(want.contains(g), "{g:?} not in the unfiltered run");
+    }
+    let s = summary(&some);
+    assert_eq!(s["filter"]["expr"], format!("tcp port {port}"));
+    let (passed, rejected) = (
+        s["filter"]["passed"].as_u64().unwrap(),
+        s["filter"]["rejected"].as_u64().unwrap(),
+    );
+    assert_eq!(passed, s["packets"].as_u64().unwrap());
+    assert_eq!(
+        passed + rejected,
+        summary(&all)["packets"].as_u64().unwrap()
+    );
+    // Nothing passes: no connections at all.
+    assert!(connections(&run("udp")).is_empty());
+    // A typo fails before reading.
+    let out = tcpaudit()
+        .args(["analyze", "--filter", "tcp prt 80"])
+        .arg(&f)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("bad filter"));
+}
