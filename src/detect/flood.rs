@@ -232,6 +232,8 @@ pub struct ListenerTracker {
     pub capped_listeners: u64,
     /// Listeners beyond [`MAX_LISTENERS`] whose attempts are not tracked.
     pub untracked_listener_attempts: u64,
+    /// Capture second of the last sweep of idle listeners.
+    last_sweep: Option<i64>,
 }
 
 /// Listeners tracked at once.
@@ -307,13 +309,33 @@ impl ListenerTracker {
             || self.tracked_total >= self.cfg.max_half_open_total
     }
 
-    fn listener(&mut self, ep: Endpoint) -> Option<&mut Listener> {
-        let n = self.listeners.len();
-        if n >= MAX_LISTENERS && !self.listeners.contains_key(&ep) {
-            self.untracked_listener_attempts += 1;
-            return None;
+    fn listener(&mut self, ep: Endpoint, ts: Timestamp) -> Option<&mut Listener> {
+        if self.listeners.len() >= MAX_LISTENERS && !self.listeners.contains_key(&ep) {
+            self.forget_idle(ts);
+            if self.listeners.len() >= MAX_LISTENERS {
+                self.untracked_listener_attempts += 1;
+                return None;
+            }
         }
         Some(self.listeners.entry(ep).or_default())
+    }
+
+    /// Forgets listeners with nothing pending (no tracked attempt, no episode under way, no
+    /// attempt in the window), at most once per second of capture time, so a run of days
+    /// keeps tracking new listeners within the same memory.
+    fn forget_idle(&mut self, ts: Timestamp) {
+        let sec = ts.0.div_euclid(1_000_000_000);
+        if self.last_sweep == Some(sec) {
+            return;
+        }
+        self.last_sweep = Some(sec);
+        let w = self.cfg.window;
+        self.listeners.retain(|_, l| {
+            l.tracked > 0
+                || l.flood.is_some()
+                || l.backlog.is_some()
+                || l.window(ts, w) != (0, 0, 0)
+        });
     }
 
     /// A connection attempt (a SYN opening a connection record) from `src`.
@@ -325,7 +347,9 @@ impl ListenerTracker {
         ts: Timestamp,
         out: &mut Vec<Anomaly>,
     ) {
-        let Some(l) = self.listener(ep) else { return };
+        let Some(l) = self.listener(ep, ts) else {
+            return;
+        };
         l.tracked += 1;
         l.bucket(ts).attempts += 1;
         l.see_source(src);
@@ -344,7 +368,9 @@ impl ListenerTracker {
     ) {
         self.aggregated += 1;
         let cap = self.cfg.max_half_open_per_listener;
-        let Some(l) = self.listener(ep) else { return };
+        let Some(l) = self.listener(ep, ts) else {
+            return;
+        };
         let first_cap = l.tracked >= cap && !l.capped;
         l.capped |= first_cap;
         let b = l.bucket(ts);
