@@ -59,9 +59,13 @@ pub fn wall_clock() -> Timestamp {
     Timestamp::from_secs_nanos(d.as_secs() as i64, d.subsec_nanos() as i64)
 }
 
-/// Frames still in the kernel's ring when a stop is requested are read for this long, so none
-/// captured before the request is lost (a TPACKET_V3 block is handed over within 50 ms).
+/// After a stop request the ring is read until it is empty and at least this long has passed,
+/// so no frame captured before the request is lost (a TPACKET_V3 block is handed over within
+/// 50 ms)...
 const DRAIN: Duration = Duration::from_millis(200);
+/// ...but never longer than this, should traffic keep the ring from ever emptying; what is left
+/// is counted as `unread`.
+const DRAIN_MAX: Duration = Duration::from_secs(3);
 /// Timers run this far behind the wall clock, so a frame still waiting in the ring cannot find
 /// its connection already expired.
 const TIMER_LAG: crate::time::Duration = crate::time::Duration::from_secs(1);
@@ -125,6 +129,7 @@ pub fn run(
     let mut frames_at_refresh = 0u64;
     let mut errors = Vec::new();
     let mut stopping_since: Option<Instant> = None;
+    let mut drained = false;
     let view = cfg.view;
 
     let mut outs = Outputs {
@@ -144,14 +149,25 @@ pub fn run(
         if stop_asked && stopping_since.is_none() {
             stopping_since = Some(now);
         }
-        if let Some(since) = stopping_since
-            && (now.duration_since(since) >= DRAIN || cfg.count.is_some_and(|c| frames >= c))
-        {
-            break;
+        if let Some(since) = stopping_since {
+            let waited = now.duration_since(since);
+            if cfg.count.is_some_and(|c| frames >= c)
+                || outs.error.is_some()
+                || (waited >= DRAIN && drained)
+                || waited >= DRAIN_MAX
+            {
+                break;
+            }
         }
         let until_refresh = cfg.refresh.saturating_sub(now.duration_since(last_refresh));
-        let wait = until_refresh.min(Duration::from_millis(100));
-        match source.next_packet(wait) {
+        let wait = if stopping_since.is_some() {
+            Duration::from_millis(20)
+        } else {
+            until_refresh.min(Duration::from_millis(100))
+        };
+        let got = source.next_packet(wait);
+        drained = matches!(got, Ok(None));
+        match got {
             Ok(Some(pkt)) => {
                 frames += 1;
                 if let Some((path, w)) = &mut cfg.writer
@@ -212,6 +228,9 @@ pub fn run(
             dropped: stats.dropped,
             if_dropped: stats.if_dropped,
             loopback_copies: stats.loopback_copies,
+            unread: stats.received.saturating_sub(
+                stats.dropped + stats.loopback_copies + stats.user_filtered + frames,
+            ),
             written,
         }),
         errors,

@@ -105,6 +105,7 @@ pub struct Libpcap {
 
 /// Library names tried in order: Fedora/Arch/Alpine, Debian/Ubuntu (`libpcap0.8`), a development
 /// symlink, macOS.
+#[cfg(not(feature = "libpcap-link"))]
 const NAMES: &[&str] = &[
     "libpcap.so.1",
     "libpcap.so.0.8",
@@ -251,7 +252,7 @@ mod linked {
             freealldevs: pcap_freealldevs,
         };
         // SAFETY: pcap_lib_version returns a static string.
-        let version = unsafe { CStr::from_ptr(pcap_lib_version()) }
+        let version = unsafe { CStr::from_ptr((api.lib_version)()) }
             .to_string_lossy()
             .into_owned();
         Ok(Libpcap {

@@ -65,6 +65,9 @@ pub struct LiveInfo {
     pub if_dropped: u64,
     /// Sent copies of frames on a loopback device, counted in `received` and not analysed.
     pub loopback_copies: u64,
+    /// Frames received but still unread in the kernel's buffer when the run stopped (traffic
+    /// that kept coming while the last frames were read).
+    pub unread: u64,
     /// The file written with `-w`, and the frames in it.
     pub written: Option<(String, u64)>,
 }

@@ -163,6 +163,21 @@ fn summary_table(s: &Summary, run: &RunInfo) -> Table {
                 c.received, c.dropped, c.if_dropped, c.duration
             )),
         ]);
+        if c.unread > 0 {
+            t.add_row(vec![
+                Cell::new("  unread at stop"),
+                Cell::new(format!("{} (still arriving when the run ended)", c.unread)),
+            ]);
+        }
+        if c.loopback_copies > 0 {
+            t.add_row(vec![
+                Cell::new("  loopback copies"),
+                Cell::new(format!(
+                    "{} (each frame is seen sent and received; one copy is analysed)",
+                    c.loopback_copies
+                )),
+            ]);
+        }
         if let Some((file, frames)) = &c.written {
             t.add_row(vec![
                 Cell::new("written"),

@@ -427,6 +427,7 @@ impl LiveSource for Ring {
                 if let Some(p) = &self.user_filter {
                     let lib = libpcap().expect("loaded to compile the filter");
                     if !p.matches(lib, data, orig_len) {
+                        self.stats.user_filtered += 1;
                         continue;
                     }
                 }

@@ -69,6 +69,8 @@ pub struct CaptureStats {
     /// Frames a loopback device showed twice (sent and received): the sent copy is counted in
     /// `received` but not analysed.
     pub loopback_copies: u64,
+    /// Frames counted in `received` that a filter run in user space (`any`) rejected.
+    pub user_filtered: u64,
 }
 
 /// Why a live capture could not be opened or read.

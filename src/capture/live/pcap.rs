@@ -150,6 +150,7 @@ impl LiveSource for PcapLive {
             dropped: s.ps_drop as u64,
             if_dropped: s.ps_ifdrop as u64,
             loopback_copies: 0,
+            user_filtered: 0,
         }
     }
 
