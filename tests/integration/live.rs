@@ -842,3 +842,67 @@ fn monitor_loop_streams_ticks_and_stops() {
     assert_eq!(outcome.summary.packets, n);
     assert!(screen.is_empty(), "JSON runs draw nothing");
 }
+
+/// Without libpcap at run time only filters fail, with the package to install; everything else
+/// works. libpcap is hidden in a private mount namespace (root only).
+#[test]
+fn without_libpcap_only_filters_fail() {
+    if !is_root() || !have("unshare") {
+        return skip("hiding libpcap needs root and unshare (util-linux)");
+    }
+    let libs = Proc::new("sh")
+        .args([
+            "-c",
+            "ldconfig -p | awk '/libpcap\\.so/ {print $NF}' | sort -u",
+        ])
+        .output()
+        .unwrap();
+    let libs = String::from_utf8_lossy(&libs.stdout).to_string();
+    if libs.trim().is_empty() {
+        return skip("libpcap is not installed here at all");
+    }
+    let hide: String = libs
+        .lines()
+        .map(|l| format!("mount --bind /dev/null {l} && "))
+        .collect();
+    let bin = assert_cmd::cargo::cargo_bin("tcpaudit");
+    let fixture = fixture("recordings/refused.pcap");
+    let run = |args: &str| {
+        let script = format!("{hide}{} {args}", bin.display());
+        Proc::new("unshare")
+            .args(["-m", "sh", "-c", &script])
+            .output()
+            .unwrap()
+    };
+    let out = run(&format!(
+        "analyze --filter 'tcp port 81' {}",
+        fixture.display()
+    ));
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("--filter needs libpcap at run time")
+            && err.contains("apt-get install libpcap0.8"),
+        "{err}"
+    );
+    let out = run(&format!("analyze -f json {}", fixture.display()));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = run("interfaces");
+    assert_eq!(out.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stdout).contains(".lo"));
+    let out = run("live -i lo --duration 0.3 -f json tcp");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("filter expressions need libpcap"));
+    let out = run("live -i lo --duration 0.3 -f json");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
