@@ -27,6 +27,9 @@ pub enum Command {
     Live(LiveArgs),
     /// List the interfaces `live -i` can capture on (like `tcpdump -D`).
     Interfaces,
+    /// Hold captures against expectations (TOML) or a baseline: a regression gate for CI.
+    /// Exit status 0: everything holds; 1: an expectation failed; 2: the run failed.
+    Check(CheckArgs),
     /// List every anomaly id with its severity, or explain one: what it means, why it matters,
     /// how it is decided and which options tune it.
     Explain {
@@ -68,6 +71,41 @@ pub struct AnalyzeArgs {
     /// Analysis and output options.
     #[command(flatten)]
     pub opts: AnalysisOpts,
+}
+
+/// Arguments of `tcpaudit check`.
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// Capture files, or directories searched for them (recursively). Each capture's
+    /// expectations are read from `<capture>.expect.toml`, else from the nearest `expect.toml`
+    /// of its directory.
+    #[arg(required = true, value_name = "CAPTURE|DIR")]
+    pub paths: Vec<std::path::PathBuf>,
+
+    /// One expectation file for every capture given.
+    #[arg(long, value_name = "FILE")]
+    pub expect: Option<std::path::PathBuf>,
+
+    /// Compare with this baseline snapshot (fail on new anomaly kinds, counts grown beyond the
+    /// tolerance, changed connection outcomes).
+    #[arg(long, value_name = "FILE")]
+    pub baseline: Option<std::path::PathBuf>,
+
+    /// Write (or refresh) the baseline instead of comparing with it.
+    #[arg(long, requires = "baseline")]
+    pub update: bool,
+
+    /// How much an anomaly count may grow over the baseline, as a fraction (0.1: 10%).
+    #[arg(long, default_value_t = 0.1, value_name = "FRACTION")]
+    pub tolerance: f64,
+
+    /// Write a JUnit XML report to FILE (a test suite per capture, a test case per expectation).
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<std::path::PathBuf>,
+
+    /// List the expectations that hold, too.
+    #[arg(long, short = 'v')]
+    pub verbose: bool,
 }
 
 /// Which live capture mechanism to use.
@@ -258,7 +296,30 @@ pub struct AnalysisOpts {
     pub zeek_server_ports: Option<String>,
 }
 
+/// Only the analysis options, for expectation files' `[analysis]` tables.
+#[derive(Debug, Parser)]
+#[command(name = "[analysis]", no_binary_name = true)]
+struct OptsOnly {
+    #[command(flatten)]
+    opts: AnalysisOpts,
+}
+
 impl AnalysisOpts {
+    /// Parses analysis options given as command-line words (`--msl`, `60`, ...), with the same
+    /// defaults and checks as the command line.
+    pub fn from_args(args: &[String]) -> Result<AnalysisOpts, String> {
+        let o = OptsOnly::try_parse_from(args).map_err(|e| {
+            e.to_string()
+                .lines()
+                .next()
+                .unwrap_or("")
+                .trim_start_matches("error: ")
+                .to_string()
+        })?;
+        o.opts.config()?;
+        Ok(o.opts)
+    }
+
     /// The analysis configuration these arguments ask for.
     pub fn config(&self) -> Result<AnalyzerConfig, String> {
         let flow = self.flow_config()?;

@@ -7,6 +7,7 @@
 
 pub mod analyzer;
 pub mod capture;
+pub mod check;
 pub mod cli;
 pub mod detect;
 pub mod event;

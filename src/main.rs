@@ -11,7 +11,9 @@ use clap::Parser;
 use tcpaudit::analyzer::Analyzer;
 use tcpaudit::capture::live::{self, Backend, LiveConfig};
 use tcpaudit::capture::{CaptureSet, CaptureWriter, PacketFilter};
-use tcpaudit::cli::{AnalysisOpts, AnalyzeArgs, BackendArg, Cli, Command, Format, LiveArgs};
+use tcpaudit::cli::{
+    AnalysisOpts, AnalyzeArgs, BackendArg, CheckArgs, Cli, Command, Format, LiveArgs,
+};
 use tcpaudit::detect::{AnomalyKind, explain};
 use tcpaudit::event::Event;
 use tcpaudit::monitor::{self, MonitorConfig, View};
@@ -23,6 +25,7 @@ fn main() -> ExitCode {
         Command::Analyze(args) => analyze(&args),
         Command::Live(args) => live_cmd(&args),
         Command::Interfaces => interfaces_cmd(),
+        Command::Check(args) => check_cmd(&args),
         Command::Explain { id } => explain_cmd(id.as_deref()),
     };
     match result {
@@ -270,6 +273,33 @@ fn live_cmd(args: &LiveArgs) -> io::Result<ExitCode> {
         );
     }
     report_errors(&outcome.run)
+}
+
+/// `tcpaudit check`.
+fn check_cmd(args: &CheckArgs) -> io::Result<ExitCode> {
+    if !(args.tolerance.is_finite() && args.tolerance >= 0.0) {
+        return fail(format!(
+            "--tolerance must be a non-negative fraction, not {}",
+            args.tolerance
+        ));
+    }
+    let opts = tcpaudit::check::CheckOptions {
+        paths: args.paths.clone(),
+        expect: args.expect.clone(),
+        baseline: args.baseline.clone(),
+        update: args.update,
+        tolerance: args.tolerance,
+        junit: args.junit.clone(),
+        verbose: args.verbose,
+    };
+    let mut out = io::stdout().lock();
+    match tcpaudit::check::run(&opts, &mut out) {
+        Ok(report) => Ok(ExitCode::from(report.exit_code())),
+        Err(e) => {
+            drop(out);
+            fail(e)
+        }
+    }
 }
 
 /// `tcpaudit interfaces`.

@@ -49,6 +49,26 @@ impl TcpState {
         }
     }
 
+    /// The state with this RFC spelling (`TIME-WAIT`), if any.
+    pub fn from_name(name: &str) -> Option<TcpState> {
+        use TcpState::*;
+        [
+            Closed,
+            Listen,
+            SynSent,
+            SynReceived,
+            Established,
+            FinWait1,
+            FinWait2,
+            CloseWait,
+            Closing,
+            LastAck,
+            TimeWait,
+        ]
+        .into_iter()
+        .find(|s| s.name() == name)
+    }
+
     /// Synchronized states (RFC 9293 §3.5.2): the handshake has completed for this endpoint.
     pub const fn is_synchronized(self) -> bool {
         matches!(

@@ -1,0 +1,213 @@
+//! What `check` needs to know about a capture: a compact record per connection and every
+//! listener episode, gathered by running the ordinary analysis.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use crate::analyzer::{Analyzer, AnalyzerConfig};
+use crate::capture::{CaptureSet, PacketFilter};
+use crate::detect::{AnomalyKind, Scope as KindScope};
+use crate::event::Event;
+use crate::flow::{Connection, EndReason, Endpoint, Side};
+use crate::tcp::TcpState;
+use crate::time::Duration;
+
+/// One anomaly kind on a connection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct KindCount {
+    /// The kind.
+    pub kind: AnomalyKind,
+    /// Occurrences (segment kinds: exact, both directions).
+    pub count: u64,
+    /// Frame of the first occurrence, when it was reported.
+    pub first_frame: Option<u64>,
+}
+
+/// What `check` keeps of one connection.
+#[derive(Clone, Debug)]
+pub struct ConnFacts {
+    /// Record id.
+    pub id: u64,
+    /// Originator.
+    pub orig: Endpoint,
+    /// Responder.
+    pub resp: Endpoint,
+    /// First and last frame.
+    pub frames: (u64, u64),
+    /// Zeek conn_state.
+    pub conn_state: &'static str,
+    /// Zeek history.
+    pub history: String,
+    /// How it ended.
+    pub end_reason: EndReason,
+    /// Final originator state.
+    pub orig_state: TcpState,
+    /// Final responder state.
+    pub resp_state: TcpState,
+    /// Anomaly kinds with their counts.
+    pub kinds: Vec<KindCount>,
+    /// Retransmitted payload bytes, both directions.
+    pub retransmitted_bytes: u64,
+    /// Retransmitted segments, both directions.
+    pub retransmitted_packets: u64,
+    /// Out-of-order segments, both directions.
+    pub out_of_order_packets: u64,
+    /// Duplicate ACKs, both directions.
+    pub duplicate_acks: u64,
+    /// Zero-window advertisements, both directions.
+    pub zero_windows: u64,
+    /// Handshake round trip (SYN to the third ACK), when the capture saw all three.
+    pub handshake_rtt: Option<Duration>,
+}
+
+impl ConnFacts {
+    /// Occurrences of `kind` on this connection.
+    pub fn count(&self, kind: AnomalyKind) -> u64 {
+        self.kinds
+            .iter()
+            .find(|k| k.kind == kind)
+            .map_or(0, |k| k.count)
+    }
+
+    /// "connection 3 10.0.0.1:40000 -> 10.0.0.2:80 (frames 5-20)".
+    pub fn describe(&self) -> String {
+        format!(
+            "connection {} {} -> {} (frames {}-{})",
+            self.id, self.orig, self.resp, self.frames.0, self.frames.1
+        )
+    }
+
+    fn from(c: &Connection, first_frames: &HashMap<AnomalyKind, u64>) -> ConnFacts {
+        let mut kinds: Vec<KindCount> = c
+            .detect
+            .counts
+            .iter()
+            .map(|(k, n)| KindCount {
+                kind: *k,
+                count: *n as u64,
+                first_frame: first_frames.get(k).copied(),
+            })
+            .collect();
+        kinds.extend(c.detect.seg_counts.iter().map(|(k, n)| KindCount {
+            kind: *k,
+            count: n[0] as u64 + n[1] as u64,
+            first_frame: first_frames.get(k).copied(),
+        }));
+        let both = |f: fn(&crate::flow::Half) -> u64| f(&c.half[0]) + f(&c.half[1]);
+        ConnFacts {
+            id: c.id,
+            orig: c.orig,
+            resp: c.resp,
+            frames: (c.first_frame, c.last_frame),
+            conn_state: c.zeek.conn_state(),
+            history: c.zeek.history().to_string(),
+            end_reason: c.end_reason.unwrap_or(EndReason::CaptureEnd),
+            orig_state: c.tcp.end(Side::Orig).state,
+            resp_state: c.tcp.end(Side::Resp).state,
+            kinds,
+            retransmitted_bytes: both(|h| h.retransmitted_bytes),
+            retransmitted_packets: both(|h| h.retransmitted_packets as u64),
+            out_of_order_packets: both(|h| h.out_of_order_packets as u64),
+            duplicate_acks: both(|h| h.duplicate_acks as u64),
+            zero_windows: both(|h| h.metrics.zero_windows as u64),
+            handshake_rtt: c.handshake.rtt,
+        }
+    }
+}
+
+/// A listener episode (`syn_flood`, `half_open_backlog`, ...).
+#[derive(Clone, Debug)]
+pub struct ListenerEvent {
+    /// The kind.
+    pub kind: AnomalyKind,
+    /// The listener.
+    pub listener: Endpoint,
+    /// First frame showing it.
+    pub frame: u64,
+}
+
+/// Everything `check` evaluates for one capture.
+#[derive(Clone, Debug, Default)]
+pub struct CaptureFacts {
+    /// Frames read.
+    pub packets: u64,
+    /// Connections, in id order.
+    pub conns: Vec<ConnFacts>,
+    /// Listener episodes.
+    pub listener_events: Vec<ListenerEvent>,
+    /// Errors reading the capture (file and byte offset).
+    pub errors: Vec<String>,
+}
+
+impl CaptureFacts {
+    /// Occurrences of `kind` over the capture.
+    pub fn total(&self, kind: AnomalyKind) -> u64 {
+        match kind.scope() {
+            KindScope::Listener => self
+                .listener_events
+                .iter()
+                .filter(|e| e.kind == kind)
+                .count() as u64,
+            _ => self.conns.iter().map(|c| c.count(kind)).sum(),
+        }
+    }
+
+    /// Kinds seen, in catalogue order.
+    pub fn kinds(&self) -> Vec<AnomalyKind> {
+        AnomalyKind::ALL
+            .iter()
+            .copied()
+            .filter(|k| self.total(*k) > 0)
+            .collect()
+    }
+}
+
+/// Analyses `path` (frames passing `filter`, if any) and keeps what `check` needs.
+pub fn gather(
+    path: &Path,
+    cfg: AnalyzerConfig,
+    filter: Option<&str>,
+) -> Result<CaptureFacts, String> {
+    let mut filter = filter.map(PacketFilter::new).transpose()?;
+    let mut set = CaptureSet::open(&[path.to_string_lossy().into_owned()]);
+    let mut analyzer = Analyzer::new(cfg);
+    let mut facts = CaptureFacts::default();
+    let mut first_frames: HashMap<u64, HashMap<AnomalyKind, u64>> = HashMap::new();
+    let mut on_event = |e: Event<'_>| match e {
+        Event::Anomaly(a) => match a.conn_id {
+            Some(id) => {
+                first_frames
+                    .entry(id)
+                    .or_default()
+                    .entry(a.kind)
+                    .or_insert(a.frame);
+            }
+            None => {
+                if let Some(l) = a.listener {
+                    facts.listener_events.push(ListenerEvent {
+                        kind: a.kind,
+                        listener: l,
+                        frame: a.frame,
+                    });
+                }
+            }
+        },
+        Event::Connection(c) => {
+            let frames = first_frames.remove(&c.id).unwrap_or_default();
+            facts.conns.push(ConnFacts::from(c, &frames));
+        }
+    };
+    while let Some(pkt) = set.next_packet() {
+        if let Some(f) = &mut filter
+            && !f.matches(&pkt)
+        {
+            continue;
+        }
+        analyzer.push(&pkt, &mut on_event);
+    }
+    let summary = analyzer.finish(&mut on_event);
+    facts.conns.sort_by_key(|c| c.id);
+    facts.packets = summary.packets;
+    facts.errors = set.errors().iter().map(|e| e.to_string()).collect();
+    Ok(facts)
+}
