@@ -65,6 +65,14 @@ const EXPECTED: &[(&str, &[&str], &[&str], &str)] = &[
     ("retransmission", &[], &[], "SF"),
     ("retransmission_random", &[], &[], "SF"),
     ("retransmission_after_capture", &[], &[], "SF"),
+    (
+        "challenge_ack",
+        &[],
+        &["challenge_ack", "half_close", "rst_injection_suspected"],
+        // As Zeek sees it: a RST from the originator, whatever followed.
+        "RSTO",
+    ),
+    ("timewait_assassination", &[], &["timewait_assassination"], "SF"),
 ];
 
 #[test]
