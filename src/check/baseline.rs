@@ -64,12 +64,8 @@ pub struct Baseline {
 impl Baseline {
     /// Reads a baseline file.
     pub fn load(path: &Path) -> Result<Baseline, String> {
-        let text = std::fs::read_to_string(path).map_err(|e| {
-            format!(
-                "{}: {e} (write it with --update)",
-                path.display()
-            )
-        })?;
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("{}: {e} (write it with --update)", path.display()))?;
         serde_json::from_str(&text).map_err(|e| {
             format!(
                 "{}:{}:{}: not a tcpaudit baseline: {e}",
@@ -97,7 +93,9 @@ pub fn snapshot(f: &CaptureFacts) -> Snapshot {
     };
     for c in &f.conns {
         *s.conn_state.entry(c.conn_state.to_string()).or_default() += 1;
-        *s.end_reason.entry(c.end_reason.name().to_string()).or_default() += 1;
+        *s.end_reason
+            .entry(c.end_reason.name().to_string())
+            .or_default() += 1;
     }
     for k in f.kinds() {
         s.anomalies.insert(k.id().to_string(), f.total(k));
@@ -154,13 +152,20 @@ pub fn compare(old: &Snapshot, now: &Snapshot, tolerance: f64, hint: &str) -> Ve
         .iter()
         .filter(|(k, _)| !old.anomalies.contains_key(*k))
         .map(|(k, n)| {
-            let sev = AnomalyKind::from_id(k).map_or(String::new(), |k| format!(" ({})", k.severity()));
-            format!("{k}{sev}: {n} occurrence{} (none in the baseline)", if *n == 1 { "" } else { "s" })
+            let sev =
+                AnomalyKind::from_id(k).map_or(String::new(), |k| format!(" ({})", k.severity()));
+            format!(
+                "{k}{sev}: {n} occurrence{} (none in the baseline)",
+                if *n == 1 { "" } else { "s" }
+            )
         })
         .collect();
     out.push(outcome(
         "new_anomalies",
-        format!("no anomaly kind beyond the baseline's {}", old.anomalies.len()),
+        format!(
+            "no anomaly kind beyond the baseline's {}",
+            old.anomalies.len()
+        ),
         new_kinds,
         hint,
     ));
@@ -233,7 +238,10 @@ pub fn compare(old: &Snapshot, now: &Snapshot, tolerance: f64, hint: &str) -> Ve
     }
     out.push(outcome(
         "connection_outcomes",
-        format!("all {} connection outcomes as in the baseline", now.connections),
+        format!(
+            "all {} connection outcomes as in the baseline",
+            now.connections
+        ),
         changed,
         hint,
     ));

@@ -70,8 +70,7 @@ impl Rerun<'_> {
 /// Quotes a word for a POSIX shell when it needs it.
 fn shell(s: &str) -> String {
     if !s.is_empty()
-        && s
-            .chars()
+        && s.chars()
             .all(|c| c.is_ascii_alphanumeric() || "/._-:=,+@%".contains(c))
     {
         s.to_string()
@@ -267,7 +266,12 @@ fn category(
     }
 }
 
-fn connection_counts(x: &Expectations, f: &CaptureFacts, rerun: &Rerun<'_>, out: &mut Vec<Outcome>) {
+fn connection_counts(
+    x: &Expectations,
+    f: &CaptureFacts,
+    rerun: &Rerun<'_>,
+    out: &mut Vec<Outcome>,
+) {
     if let Some(r) = x.total {
         out.push(category(
             "connections.total".into(),
@@ -325,12 +329,21 @@ fn connection_counts(x: &Expectations, f: &CaptureFacts, rerun: &Rerun<'_>, out:
     }
 }
 
+/// A per-connection budget: its name, its limit, and the value it limits.
+type PerConnBudget<'a> = (&'a str, Option<u64>, fn(&ConnFacts) -> u64);
+
 fn budgets(x: &Expectations, f: &CaptureFacts, rerun: &Rerun<'_>, out: &mut Vec<Outcome>) {
     let b = &x.budgets;
-    let per_conn: [(&str, Option<u64>, fn(&ConnFacts) -> u64); 5] = [
-        ("retransmitted_bytes", b.retransmitted_bytes, |c| c.retransmitted_bytes),
-        ("retransmitted_packets", b.retransmitted_packets, |c| c.retransmitted_packets),
-        ("out_of_order_packets", b.out_of_order_packets, |c| c.out_of_order_packets),
+    let per_conn: [PerConnBudget; 5] = [
+        ("retransmitted_bytes", b.retransmitted_bytes, |c| {
+            c.retransmitted_bytes
+        }),
+        ("retransmitted_packets", b.retransmitted_packets, |c| {
+            c.retransmitted_packets
+        }),
+        ("out_of_order_packets", b.out_of_order_packets, |c| {
+            c.out_of_order_packets
+        }),
         ("duplicate_acks", b.duplicate_acks, |c| c.duplicate_acks),
         ("zero_windows", b.zero_windows, |c| c.zero_windows),
     ];
@@ -391,7 +404,11 @@ fn budgets(x: &Expectations, f: &CaptureFacts, rerun: &Rerun<'_>, out: &mut Vec<
             passed: ok,
             message: format!(
                 "handshake RTT {} {} over {} handshakes, budget {}",
-                if p == 100 { "max".to_string() } else { format!("p{p}") },
+                if p == 100 {
+                    "max".to_string()
+                } else {
+                    format!("p{p}")
+                },
                 ms(value),
                 rtts.len(),
                 ms(max)
@@ -407,7 +424,9 @@ fn budgets(x: &Expectations, f: &CaptureFacts, rerun: &Rerun<'_>, out: &mut Vec<
                         .collect(),
                 )
             },
-            hint: (!ok).then(|| rtts.last().map(|(_, c)| rerun.conn(c.id))).flatten(),
+            hint: (!ok)
+                .then(|| rtts.last().map(|(_, c)| rerun.conn(c.id)))
+                .flatten(),
         });
     }
 }
@@ -429,7 +448,11 @@ fn matches_named(n: &NamedExpect, c: &ConnFacts) -> bool {
 fn named(n: &NamedExpect, f: &CaptureFacts, rerun: &Rerun<'_>) -> Outcome {
     let mut found: Vec<&ConnFacts> = f.conns.iter().filter(|c| matches_named(n, c)).collect();
     if let Some(k) = n.nth {
-        found = found.into_iter().nth(k.saturating_sub(1)).into_iter().collect();
+        found = found
+            .into_iter()
+            .nth(k.saturating_sub(1))
+            .into_iter()
+            .collect();
     }
     let name = format!("connection[{}]", n.name);
     if found.is_empty() {

@@ -397,18 +397,23 @@ impl Ctx<'_> {
         v.iter().map(|s| self.kind(s)).collect()
     }
 
-    fn endpoint(&self, s: &Option<Spanned<String>>) -> Result<Option<EndpointPattern>, ExpectError> {
+    fn endpoint(
+        &self,
+        s: &Option<Spanned<String>>,
+    ) -> Result<Option<EndpointPattern>, ExpectError> {
         match s {
             None => Ok(None),
-            Some(s) => EndpointPattern::parse(s.get_ref()).map(Some).ok_or_else(|| {
-                self.err(
-                    s.span(),
-                    format!(
-                        "'{}' is not an address, address:port, [v6]:port or *:port",
-                        s.get_ref()
-                    ),
-                )
-            }),
+            Some(s) => EndpointPattern::parse(s.get_ref())
+                .map(Some)
+                .ok_or_else(|| {
+                    self.err(
+                        s.span(),
+                        format!(
+                            "'{}' is not an address, address:port, [v6]:port or *:port",
+                            s.get_ref()
+                        ),
+                    )
+                }),
         }
     }
 
@@ -565,7 +570,9 @@ pub fn parse(path: &Path, text: &str) -> Result<Expectations, ExpectError> {
                     Some(format!("{flag}={}", items.join(",")))
                 }
                 _ => {
-                    return Err(cx.err(value.span(), format!("[analysis] {key}: unsupported value")));
+                    return Err(
+                        cx.err(value.span(), format!("[analysis] {key}: unsupported value"))
+                    );
                 }
             };
             if let Some(arg) = arg {
@@ -590,7 +597,10 @@ pub fn parse(path: &Path, text: &str) -> Result<Expectations, ExpectError> {
         for k in &a.require {
             let kind = cx.kind(k)?;
             if x.forbid.contains(&kind) {
-                return Err(cx.err(k.span(), format!("'{}' is both required and forbidden", kind.id())));
+                return Err(cx.err(
+                    k.span(),
+                    format!("'{}' is both required and forbidden", kind.id()),
+                ));
             }
         }
         for c in &a.count {
@@ -667,7 +677,10 @@ pub fn parse(path: &Path, text: &str) -> Result<Expectations, ExpectError> {
                 .match_indices("[[connection]]")
                 .nth(i)
                 .map_or(0, |(o, _)| o);
-            return Err(cx.err(at..at, "a [[connection]] needs an id, an orig or a resp to match"));
+            return Err(cx.err(
+                at..at,
+                "a [[connection]] needs an id, an orig or a resp to match",
+            ));
         }
         if let Some(cs) = &n.conn_state
             && !CONN_STATES.contains(&cs.as_str())
@@ -691,7 +704,11 @@ pub fn parse(path: &Path, text: &str) -> Result<Expectations, ExpectError> {
             nth: n.nth,
             conn_state: n.conn_state.clone(),
             history: n.history.clone(),
-            end_reason: n.end_reason.as_ref().map(|r| cx.end_reason(r)).transpose()?,
+            end_reason: n
+                .end_reason
+                .as_ref()
+                .map(|r| cx.end_reason(r))
+                .transpose()?,
             orig_state: n.orig_state.as_ref().map(|s| cx.state(s)).transpose()?,
             resp_state: n.resp_state.as_ref().map(|s| cx.state(s)).transpose()?,
             require: cx.kinds(&n.require)?,

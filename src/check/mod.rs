@@ -175,7 +175,10 @@ pub fn run(opts: &CheckOptions, out: &mut dyn Write) -> Result<CheckReport, Chec
             let mut found = Vec::new();
             walk(p, &mut found).map_err(|e| CheckError::Other(format!("{}: {e}", p.display())))?;
             for c in found {
-                let x = opts.expect.clone().or_else(|| expectation_file(&c, Some(p)));
+                let x = opts
+                    .expect
+                    .clone()
+                    .or_else(|| expectation_file(&c, Some(p)));
                 if x.is_none() && opts.baseline.is_none() {
                     report.skipped.push(c.display().to_string());
                 } else {
@@ -268,9 +271,12 @@ pub fn run(opts: &CheckOptions, out: &mut dyn Write) -> Result<CheckReport, Chec
                                     name,
                                     opts.baseline.as_ref().unwrap().display()
                                 );
-                                result
-                                    .outcomes
-                                    .extend(baseline::compare(old, &now, opts.tolerance, &hint));
+                                result.outcomes.extend(baseline::compare(
+                                    old,
+                                    &now,
+                                    opts.tolerance,
+                                    &hint,
+                                ));
                             }
                             None => result.errors.push(format!(
                                 "{name} is not in the baseline {} (add it with --update)",
@@ -301,7 +307,7 @@ pub fn run(opts: &CheckOptions, out: &mut dyn Write) -> Result<CheckReport, Chec
             .and_then(|xml| std::fs::write(path, xml).map_err(|e| e.to_string()))
             .map_err(|e| CheckError::Other(format!("{}: {e}", path.display())))?;
     }
-    print_summary(out, &report).map_err(|e| CheckError::Other(e.to_string()))?;
+    print_summary(out, &report, opts.verbose).map_err(|e| CheckError::Other(e.to_string()))?;
     Ok(report)
 }
 
@@ -353,7 +359,7 @@ fn print_capture(out: &mut dyn Write, r: &CaptureResult, verbose: bool) -> io::R
     Ok(())
 }
 
-fn print_summary(out: &mut dyn Write, r: &CheckReport) -> io::Result<()> {
+fn print_summary(out: &mut dyn Write, r: &CheckReport, verbose: bool) -> io::Result<()> {
     let total: usize = r.captures.iter().map(|c| c.outcomes.len()).sum();
     let errored = r.captures.iter().filter(|c| !c.errors.is_empty()).count();
     write!(
@@ -369,12 +375,18 @@ fn print_summary(out: &mut dyn Write, r: &CheckReport) -> io::Result<()> {
     if !r.skipped.is_empty() {
         write!(
             out,
-            ", {} skipped (no expectations: {})",
+            ", {} skipped (no expectations{})",
             r.skipped.len(),
-            r.skipped.join(", ")
+            if verbose { ":" } else { "; -v lists them" }
         )?;
     }
-    writeln!(out)
+    writeln!(out)?;
+    if verbose {
+        for s in &r.skipped {
+            writeln!(out, "  skipped {s}")?;
+        }
+    }
+    Ok(())
 }
 
 /// The report as JUnit XML: a test suite per capture, a test case per expectation.

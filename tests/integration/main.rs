@@ -1,5 +1,6 @@
 //! tcpaudit's integration tests: one test binary, one module per area.
 
+mod check;
 mod cli;
 mod fixtures;
 mod generated;

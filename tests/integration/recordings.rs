@@ -72,7 +72,12 @@ const EXPECTED: &[(&str, &[&str], &[&str], &str)] = &[
         // As Zeek sees it: a RST from the originator, whatever followed.
         "RSTO",
     ),
-    ("timewait_assassination", &[], &["timewait_assassination"], "SF"),
+    (
+        "timewait_assassination",
+        &[],
+        &["timewait_assassination"],
+        "SF",
+    ),
 ];
 
 #[test]
