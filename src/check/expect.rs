@@ -717,3 +717,102 @@ pub fn parse(path: &Path, text: &str) -> Result<Expectations, ExpectError> {
     }
     Ok(x)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn endpoint_patterns() {
+        let p = |s: &str| EndpointPattern::parse(s);
+        let v4: IpAddr = "10.0.0.1".parse().unwrap();
+        let v6: IpAddr = "2001:db8::1".parse().unwrap();
+        assert_eq!(
+            p("10.0.0.1"),
+            Some(EndpointPattern {
+                addr: Some(v4),
+                port: None
+            })
+        );
+        assert_eq!(
+            p("10.0.0.1:80"),
+            Some(EndpointPattern {
+                addr: Some(v4),
+                port: Some(80)
+            })
+        );
+        assert_eq!(
+            p("*:443"),
+            Some(EndpointPattern {
+                addr: None,
+                port: Some(443)
+            })
+        );
+        assert_eq!(
+            p("2001:db8::1"),
+            Some(EndpointPattern {
+                addr: Some(v6),
+                port: None
+            })
+        );
+        assert_eq!(
+            p("[2001:db8::1]:80"),
+            Some(EndpointPattern {
+                addr: Some(v6),
+                port: Some(80)
+            })
+        );
+        for bad in [
+            "",
+            "10.0.0.1:",
+            "10.0.0.1:99999",
+            "host:80",
+            "[2001:db8::1]",
+            "10.0.0.256",
+        ] {
+            assert_eq!(p(bad), None, "{bad}");
+        }
+        let e = Endpoint::new(v6, 80);
+        assert!(p("[2001:db8::1]:80").unwrap().matches(e));
+        assert!(!p("[2001:db8::1]:81").unwrap().matches(e));
+        assert_eq!(
+            p("[2001:db8::1]:80").unwrap().to_string(),
+            "[2001:db8::1]:80"
+        );
+    }
+
+    #[test]
+    fn count_ranges() {
+        assert!(CountRange::Exact(3).contains(3) && !CountRange::Exact(3).contains(4));
+        let r = CountRange::Bounds {
+            min: Some(1),
+            max: None,
+        };
+        assert!(r.contains(1) && r.contains(1000) && !r.contains(0));
+        assert_eq!(r.describe(), "at least 1");
+        assert_eq!(
+            CountRange::Bounds {
+                min: None,
+                max: Some(0)
+            }
+            .describe(),
+            "at most 0"
+        );
+        assert_eq!(
+            CountRange::Bounds {
+                min: Some(2),
+                max: Some(5)
+            }
+            .describe(),
+            "between 2 and 5"
+        );
+    }
+
+    #[test]
+    fn positions_are_lines_and_columns() {
+        let t = "a\nbc\n\u{e9}x";
+        assert_eq!(line_col(t, 0), (1, 1));
+        assert_eq!(line_col(t, 3), (2, 2));
+        assert_eq!(line_col(t, 7), (3, 2), "columns count characters");
+    }
+}

@@ -157,7 +157,7 @@ catalogue! {
     ZeroWindow = "zero_window", Warning, Segment,
         "A receiver advertised a zero window: it cannot take more data.";
     ZeroWindowProbe = "zero_window_probe", Notice, Segment,
-        "A sender probed a zero window with one byte (RFC 9293 §3.8.6.1).";
+        "A sender probed a zero window: one new byte, or (Linux) an empty segment below SND.UNA (RFC 9293 §3.8.6.1).";
     ZeroWindowProbeAck = "zero_window_probe_ack", Notice, Segment,
         "The receiver answered a zero-window probe, window still zero.";
     WindowFull = "window_full", Warning, Segment,

@@ -544,3 +544,21 @@ fn project_fixtures_hold_and_cover_the_whole_catalogue() {
     assert!(missing.is_empty(), "no fixture requires {missing:?}");
     assert!(out.contains(&format!("{} captures", files.len())), "{out}");
 }
+
+/// The expectation files README shows are valid ones.
+#[test]
+fn readme_expectation_examples_parse() {
+    let readme =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+    let blocks: Vec<&str> = readme
+        .split("```toml\n")
+        .skip(1)
+        .map(|b| b.split("```").next().unwrap())
+        .collect();
+    assert!(blocks.len() >= 2, "README shows expectation files");
+    for b in blocks {
+        if let Err(e) = tcpaudit::check::expect::parse(Path::new("README.md"), b) {
+            panic!("README example does not parse: {e}\n{b}");
+        }
+    }
+}
