@@ -793,10 +793,10 @@ mod tests {
         assert_eq!(
             CountRange::Bounds {
                 min: None,
-                max: Some(0)
+                max: Some(3)
             }
             .describe(),
-            "at most 0"
+            "at most 3"
         );
         assert_eq!(
             CountRange::Bounds {
