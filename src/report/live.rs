@@ -83,13 +83,13 @@ impl LiveStatus {
         packets_per_s: f64,
     ) -> LiveStatus {
         let mut states: BTreeMap<&'static str, StateCount> = BTreeMap::new();
-        let mut by_state = [[0u64; 2]; 11];
+        let mut by_state = [[0u64; 2]; TcpState::ALL.len()];
         for c in a.flows().connections() {
             for side in [Side::Orig, Side::Resp] {
                 by_state[c.tcp.end(side).state as usize][side.index()] += 1;
             }
         }
-        for st in ALL_STATES {
+        for st in TcpState::ALL {
             let [orig, resp] = by_state[st as usize];
             if orig + resp > 0 {
                 states.insert(st.name(), StateCount { orig, resp });
@@ -131,20 +131,6 @@ impl LiveStatus {
         }
     }
 }
-
-const ALL_STATES: [TcpState; 11] = [
-    TcpState::Closed,
-    TcpState::Listen,
-    TcpState::SynSent,
-    TcpState::SynReceived,
-    TcpState::Established,
-    TcpState::FinWait1,
-    TcpState::FinWait2,
-    TcpState::CloseWait,
-    TcpState::Closing,
-    TcpState::LastAck,
-    TcpState::TimeWait,
-];
 
 /// The newest anomalies, for the terminal view.
 #[derive(Default)]
