@@ -5,6 +5,7 @@ mod cli;
 mod fixtures;
 mod generated;
 mod labels;
+#[cfg(target_os = "linux")]
 mod live;
 mod oracle;
 mod reassembly;
