@@ -16,6 +16,15 @@ use crate::flow::{Connection, EndReason, Endpoint, FlowConfig, FlowStats, FlowTa
 use crate::time::Timestamp;
 use crate::wire::{DecodeStats, Decoder};
 
+/// Non-zero counts indexed by [`AnomalyKind::index`], keyed by id.
+fn by_id(counts: &[u64; AnomalyKind::COUNT]) -> BTreeMap<&'static str, u64> {
+    AnomalyKind::ALL
+        .iter()
+        .filter(|k| counts[k.index()] > 0)
+        .map(|k| (k.id(), counts[k.index()]))
+        .collect()
+}
+
 /// Listeners tracked for the "top listeners" summary; beyond this many, new ones are only
 /// counted in `other_listeners` (a spoofed scan cannot grow memory).
 pub const MAX_LISTENERS: usize = 65_536;
@@ -103,6 +112,16 @@ impl Summary {
         v.sort_by(|a, b| b.1.attempts.cmp(&a.1.attempts).then(a.0.cmp(&b.0)));
         v.truncate(n);
         v
+    }
+
+    /// Anomaly events reported so far, by id (only ids that occurred).
+    pub fn anomaly_events_by_id(&self) -> BTreeMap<&'static str, u64> {
+        by_id(&self.anomaly_events)
+    }
+
+    /// Anomaly occurrences counted on connection records, by id (only ids that occurred).
+    pub fn anomaly_occurrences_by_id(&self) -> BTreeMap<&'static str, u64> {
+        by_id(&self.anomaly_occurrences)
     }
 
     /// Non-TCP frames by protocol name.

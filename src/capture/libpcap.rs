@@ -271,6 +271,14 @@ fn dlt_of(link: LinkType) -> c_int {
     }
 }
 
+/// The pcap/pcapng LINKTYPE of a libpcap DLT value (the inverse of `dlt_of`).
+pub(crate) fn link_type_of_dlt(dlt: c_int) -> LinkType {
+    LinkType(match dlt {
+        12 => 101,
+        n => n as u32,
+    })
+}
+
 impl Libpcap {
     /// `pcap_lib_version()`, e.g. "libpcap version 1.10.3 (with TPACKET_V3)".
     pub fn version(&self) -> &str {

@@ -594,8 +594,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Expectations, ExpectError> {
         if let Some(only) = &a.only {
             x.only = Some(cx.kinds(only)?);
         }
-        for k in &a.require {
-            let kind = cx.kind(k)?;
+        for (k, &kind) in a.require.iter().zip(&x.require) {
             if x.forbid.contains(&kind) {
                 return Err(cx.err(
                     k.span(),

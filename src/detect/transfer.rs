@@ -224,24 +224,26 @@ fn invalid_ack(c: &mut Connection, seg: &Segment<'_>, side: Side, out: &mut Vec<
 fn out_of_window(c: &mut Connection, seg: &Segment<'_>, side: Side, out: &mut Vec<Anomaly>) {
     use AnomalyKind as K;
     let (i, peer) = (side.index(), side.other());
-    let them = *c.tcp.end(peer);
     let scale_known = c.half(Side::Orig).options.is_some() && c.half(Side::Resp).options.is_some();
-    let lossless = !c.detect.seg_counts.iter().any(|(k, n)| {
+    let them = c.tcp.end(peer);
+    let (Some(rcv), window) = (them.rcv_nxt, them.window) else {
+        return;
+    };
+    if seg.payload_len == 0 || !scale_known || window == 0 || !them.state.is_synchronized() {
+        return;
+    }
+    let lost = c.detect.seg_counts.iter().any(|(k, n)| {
         (*k == K::PreviousSegmentNotCaptured && n[i] > 0)
             || (*k == K::AckUnseenSegment && n[peer.index()] > 0)
     });
-    if seg.payload_len == 0 || !scale_known || !lossless || !them.state.is_synchronized() {
-        return;
-    }
-    let Some(rcv) = them.rcv_nxt else { return };
-    if them.window == 0 {
+    if lost {
         return;
     }
     let slack = c.half(side).options.and_then(|o| o.mss).unwrap_or(1460) as u32;
     let end = seg.seq.add(seg.payload_len);
-    if end > rcv.add(them.window.saturating_add(slack)) {
+    if end > rcv.add(window.saturating_add(slack)) {
         let a = Anomaly::new(K::OutOfWindow, seg.frame, seg.ts)
-            .with("beyond_by", end.diff(rcv.add(them.window)));
+            .with("beyond_by", end.diff(rcv.add(window)));
         super::raise_segment(c, side, a, out);
     }
 }

@@ -351,16 +351,8 @@ impl<'a> SummaryRecord<'a> {
                     counts,
                 })
                 .collect(),
-            anomalies: AnomalyKind::ALL
-                .iter()
-                .filter(|k| s.anomaly_events[k.index()] > 0)
-                .map(|k| (k.id(), s.anomaly_events[k.index()]))
-                .collect(),
-            anomaly_occurrences: AnomalyKind::ALL
-                .iter()
-                .filter(|k| s.anomaly_occurrences[k.index()] > 0)
-                .map(|k| (k.id(), s.anomaly_occurrences[k.index()]))
-                .collect(),
+            anomalies: s.anomaly_events_by_id(),
+            anomaly_occurrences: s.anomaly_occurrences_by_id(),
             aggregated_attempts: s.aggregated_attempts,
             errors: &run.errors,
         }

@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use crate::analyzer::Analyzer;
 use crate::capture::live::CaptureStats;
-use crate::detect::{Anomaly, AnomalyKind};
+use crate::detect::Anomaly;
 use crate::flow::Side;
 use crate::tcp::TcpState;
 use crate::time::Timestamp;
@@ -123,11 +123,7 @@ impl LiveStatus {
                     backlog: l.backlog,
                 })
                 .collect(),
-            anomalies: AnomalyKind::ALL
-                .iter()
-                .filter(|k| s.anomaly_events[k.index()] > 0)
-                .map(|k| (k.id(), s.anomaly_events[k.index()]))
-                .collect(),
+            anomalies: s.anomaly_events_by_id(),
         }
     }
 }
@@ -144,11 +140,7 @@ impl Newest {
 
     /// Remembers an anomaly (and forgets the oldest beyond eight).
     pub fn push(&mut self, a: &Anomaly) {
-        let whom = match (a.conn_id, a.listener) {
-            (Some(id), _) => format!("connection {id}"),
-            (None, Some(l)) => format!("listener {l}"),
-            (None, None) => String::new(),
-        };
+        let whom = whom(a, false);
         let detail = serde_json::to_string(&a.detail).unwrap_or_default();
         let detail: String = detail.chars().take(60).collect();
         self.rows
@@ -163,14 +155,19 @@ fn clock(t: Timestamp) -> String {
     format!("{:02}:{:02}:{:02}.{ms:03}", s / 3600, s / 60 % 60, s % 60)
 }
 
-/// One line per anomaly, for a live run whose output is not a terminal.
-pub fn anomaly_line(a: &Anomaly) -> String {
-    let whom = match (a.conn_id, a.listener) {
-        (Some(id), Some(l)) => format!("connection {id} to {l}"),
-        (Some(id), None) => format!("connection {id}"),
+/// "connection 3" (with `to_listener`: "connection 3 to 10.0.0.2:80"), or "listener ...".
+fn whom(a: &Anomaly, to_listener: bool) -> String {
+    match (a.conn_id, a.listener) {
+        (Some(id), Some(l)) if to_listener => format!("connection {id} to {l}"),
+        (Some(id), _) => format!("connection {id}"),
         (None, Some(l)) => format!("listener {l}"),
         (None, None) => String::new(),
-    };
+    }
+}
+
+/// One line per anomaly, for a live run whose output is not a terminal.
+pub fn anomaly_line(a: &Anomaly) -> String {
+    let whom = whom(a, true);
     format!(
         "{} {:<7} {} {} frame {} {}",
         clock(a.ts),

@@ -126,21 +126,26 @@ impl Metrics {
 
     /// The peer acknowledged up to `ack` (with `tsecr` if it echoes a timestamp) at `at`.
     pub fn acked(&mut self, ack: SeqNum, tsecr: Option<u32>, at: Timestamp) {
-        if !self.timed.iter().any(|t| t.end <= ack) {
-            return;
-        }
         // Segments ending exactly at the ACK, oldest first: Wireshark times the first of them
         // (the original transmission); with a retransmission among them only an echoed
         // timestamp says which copy is answered.
+        let mut covered = false;
         let mut first: Option<Timed> = None;
         let mut echoed: Option<Timed> = None;
         let mut ambiguous = false;
-        for t in self.timed.iter().filter(|t| t.end == ack) {
+        for t in self.timed.iter().filter(|t| t.end <= ack) {
+            covered = true;
+            if t.end != ack {
+                continue;
+            }
             first.get_or_insert(*t);
             ambiguous |= t.resent;
             if echoed.is_none() && t.tsval.is_some() && t.tsval == tsecr {
                 echoed = Some(*t);
             }
+        }
+        if !covered {
+            return;
         }
         let timed = if ambiguous { echoed } else { first };
         if let Some(t) = timed {

@@ -11,7 +11,7 @@ use std::sync::atomic::{Ordering, fence};
 use std::time::Duration;
 
 use super::{CaptureStats, Interface, LiveConfig, LiveError, LiveSource};
-use crate::capture::libpcap::{BpfProgram, libpcap};
+use crate::capture::libpcap::{BpfProgram, Libpcap, libpcap};
 use crate::capture::{LinkType, Packet};
 use crate::time::Timestamp;
 
@@ -43,7 +43,7 @@ pub struct Ring {
     /// Loopback devices show every frame twice (sent and received): the sent copy is skipped.
     loopback_ifindex: Option<i32>,
     /// A filter run here rather than in the kernel (`any`).
-    user_filter: Option<BpfProgram>,
+    user_filter: Option<(BpfProgram, &'static Libpcap)>,
     snaplen: u32,
     interface: String,
     stats: CaptureStats,
@@ -137,10 +137,11 @@ impl Ring {
                 let lib = libpcap().map_err(|e| {
                     LiveError::Filter(format!("filter expressions need libpcap at run time: {e}"))
                 })?;
-                Some(
+                Some((
                     lib.compile(expr, link, cfg.snaplen)
                         .map_err(LiveError::Filter)?,
-                )
+                    lib,
+                ))
             }
             None => None,
         };
@@ -178,9 +179,9 @@ impl Ring {
         // frame is ever queued. `any` is filtered here instead: its cooked header is not in the
         // socket buffer the kernel filter sees.
         let mut user_filter = None;
-        if let Some(p) = program {
+        if let Some((p, lib)) = program {
             if cooked {
-                user_filter = Some(p);
+                user_filter = Some((p, lib));
             } else {
                 let prog = libc::sock_fprog {
                     len: p.insns.len() as u16,
@@ -424,8 +425,7 @@ impl LiveSource for Ring {
                 // releases it, or in `scratch`, untouched until the next call; the returned
                 // packet borrows `self`, so no next call can happen while it lives.
                 let data: &[u8] = unsafe { std::slice::from_raw_parts(ptr, len) };
-                if let Some(p) = &self.user_filter {
-                    let lib = libpcap().expect("loaded to compile the filter");
+                if let Some((p, lib)) = &self.user_filter {
                     if !p.matches(lib, data, orig_len) {
                         self.stats.user_filtered += 1;
                         continue;

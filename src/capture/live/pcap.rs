@@ -7,7 +7,7 @@ use std::time::Duration;
 use super::{CaptureStats, LiveConfig, LiveError, LiveSource};
 use crate::capture::libpcap::{
     Libpcap, PCAP_ERROR_NO_SUCH_DEVICE, PCAP_ERROR_PERM_DENIED, PCAP_TSTAMP_PRECISION_NANO, Pcap,
-    PktHdr, Stat, libpcap,
+    PktHdr, Stat, libpcap, link_type_of_dlt,
 };
 use crate::capture::{LinkType, Packet};
 use crate::time::Timestamp;
@@ -91,10 +91,7 @@ impl PcapLive {
                     _ => LiveError::Libpcap(format!("{}: {detail}", cfg.interface)),
                 });
             }
-            live.link = LinkType(match (lib.api.datalink)(p) {
-                12 => 101, // DLT_RAW is LINKTYPE_RAW in capture files
-                n => n as u32,
-            });
+            live.link = link_type_of_dlt((lib.api.datalink)(p));
             if let Some(expr) = &cfg.filter {
                 let prog = lib
                     .compile(expr, live.link, cfg.snaplen)
