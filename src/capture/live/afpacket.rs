@@ -425,11 +425,11 @@ impl LiveSource for Ring {
                 // releases it, or in `scratch`, untouched until the next call; the returned
                 // packet borrows `self`, so no next call can happen while it lives.
                 let data: &[u8] = unsafe { std::slice::from_raw_parts(ptr, len) };
-                if let Some((p, lib)) = &self.user_filter {
-                    if !p.matches(lib, data, orig_len) {
-                        self.stats.user_filtered += 1;
-                        continue;
-                    }
+                if let Some((p, lib)) = &self.user_filter
+                    && !p.matches(lib, data, orig_len)
+                {
+                    self.stats.user_filtered += 1;
+                    continue;
                 }
                 return Ok(Some(Packet {
                     ts,
