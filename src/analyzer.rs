@@ -9,11 +9,11 @@ use std::collections::BTreeMap;
 use hashbrown::HashMap;
 use serde::Serialize;
 
-use crate::capture::Packet;
 use crate::detect::{Anomaly, AnomalyKind, DetectConfig, ListenerConfig, Severity};
 use crate::event::Event;
 use crate::flow::{Connection, EndReason, Endpoint, FlowConfig, FlowStats, FlowTable};
 use crate::time::Timestamp;
+use crate::wire::Packet;
 use crate::wire::{DecodeStats, Decoder};
 
 /// Non-zero counts indexed by [`AnomalyKind::index`], keyed by id.
@@ -189,7 +189,7 @@ impl Summary {
         if !c.saw_start() {
             return;
         }
-        let resp = c.half(crate::flow::Side::Resp);
+        let resp = c.half(crate::wire::Side::Resp);
         let answered = resp.sent_synack;
         let n = self.listeners.len();
         let counts = match self.listeners.get_mut(&c.resp) {

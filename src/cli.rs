@@ -345,7 +345,7 @@ impl AnalysisOpts {
             ));
         };
         let zeek_server_ports: &'static [u16] = match self.zeek_server_ports.as_deref() {
-            None => crate::tcp::LIKELY_SERVER_PORTS,
+            None => crate::compat::LIKELY_SERVER_PORTS,
             Some("none") | Some("") => &[],
             Some(list) => {
                 let ports: Result<Vec<u16>, _> =

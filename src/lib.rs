@@ -9,6 +9,7 @@ pub mod analyzer;
 pub mod capture;
 pub mod check;
 pub mod cli;
+pub mod compat;
 pub mod detect;
 pub mod event;
 pub mod flow;

@@ -7,7 +7,6 @@
 mod file;
 mod filter;
 pub mod libpcap;
-mod linktype;
 pub mod live;
 mod merge;
 mod prefetch;
@@ -15,24 +14,11 @@ mod write;
 
 pub use file::{CaptureFile, FileFormat};
 pub use filter::{FilterStats, PacketFilter};
-pub use linktype::LinkType;
 pub use merge::CaptureSet;
 pub use write::{CaptureWriter, WriteFormat};
 
-use crate::time::Timestamp;
-
-/// One captured frame, borrowed from the reader's buffer.
-#[derive(Clone, Copy, Debug)]
-pub struct Packet<'a> {
-    /// Capture timestamp.
-    pub ts: Timestamp,
-    /// Link-layer header type of the interface the frame was captured on.
-    pub link_type: LinkType,
-    /// The captured bytes (possibly fewer than `orig_len` when the snaplen cut the frame).
-    pub data: &'a [u8],
-    /// The frame's length on the wire.
-    pub orig_len: u32,
-}
+// The frame and link-type vocabulary lives in `wire`, below every layer that uses it.
+pub use crate::wire::{LinkType, Packet};
 
 /// Why reading a capture failed. Every variant names the file; most name the byte offset.
 #[derive(Debug, thiserror::Error)]

@@ -13,8 +13,8 @@ use hashbrown::HashMap;
 use serde_json::{Value, json};
 
 use super::{Anomaly, AnomalyKind, secs};
-use crate::flow::Endpoint;
 use crate::time::{Duration, Timestamp};
+use crate::wire::Endpoint;
 
 /// Thresholds and caps of the listener rules.
 #[derive(Clone, Copy, Debug)]

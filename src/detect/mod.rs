@@ -20,8 +20,8 @@ pub use kind::{AnomalyKind, Scope, Severity};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use crate::flow::Endpoint;
 use crate::time::{Duration, Timestamp};
+use crate::wire::Endpoint;
 
 /// One reported anomaly.
 #[derive(Clone, Debug, Serialize)]
@@ -79,7 +79,7 @@ pub(crate) fn raise(c: &mut crate::flow::Connection, mut a: Anomaly, out: &mut V
 /// letters and Suricata backs off its stream events).
 pub(crate) fn raise_segment(
     c: &mut crate::flow::Connection,
-    side: crate::flow::Side,
+    side: crate::wire::Side,
     mut a: Anomaly,
     out: &mut Vec<Anomaly>,
 ) {
@@ -146,7 +146,7 @@ impl Default for DetectConfig {
             close_wait_at_end: Duration::from_secs(1),
             ttl_tolerance: 1,
             keepalive_unanswered: 2,
-            zeek_server_ports: crate::tcp::LIKELY_SERVER_PORTS,
+            zeek_server_ports: crate::compat::LIKELY_SERVER_PORTS,
         }
     }
 }

@@ -524,8 +524,8 @@ fn both_styles_of_zero_window_probe_and_their_answers() {
 #[test]
 fn idle_listeners_are_forgotten_so_new_ones_are_still_tracked() {
     use super::flood::{MAX_LISTENERS, Resolution};
-    use crate::flow::Endpoint;
     use crate::time::{Duration, Timestamp};
+    use crate::wire::Endpoint;
     let mut t = super::ListenerTracker::new(ListenerConfig::default());
     let mut out = Vec::new();
     let src: std::net::IpAddr = "192.0.2.1".parse().unwrap();

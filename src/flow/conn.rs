@@ -4,9 +4,10 @@
 use serde::Serialize;
 
 use super::{Endpoint, Side};
+use crate::compat::ZeekConn;
 use crate::detect::{self, Anomaly, ConnDetect, DetectConfig};
 use crate::tcp::reassembly::{Budget, OverlapPolicy, Stream, StreamSink};
-use crate::tcp::{Machine, MachineEvent, ZeekConn};
+use crate::tcp::{Machine, MachineEvent};
 use crate::time::{Duration, Timestamp};
 use crate::wire::{Segment, SeqNum, TcpFlags, Tfo, TunnelKind};
 
@@ -232,9 +233,9 @@ pub struct Connection {
     /// Each direction's reassembled byte stream (indexed by [`Side::index`]).
     pub streams: [Stream; 2],
     /// Wireshark's sequence analysis.
-    pub ws: crate::tcp::wireshark::WsConv,
+    pub ws: crate::compat::wireshark::WsConv,
     /// Per-frame classes, kept only when segment events are asked for (tests, tools).
-    pub segment_classes: Vec<(u64, crate::tcp::wireshark::Classes)>,
+    pub segment_classes: Vec<(u64, crate::compat::wireshark::Classes)>,
 }
 
 /// What reassembly needs from the table: the shared memory budget, the overlap policy and
@@ -536,10 +537,10 @@ impl Connection {
         &mut self,
         seg: &Segment<'_>,
         side: Side,
-        cls: crate::tcp::wireshark::Classes,
+        cls: crate::compat::wireshark::Classes,
         out: &mut Vec<Anomaly>,
     ) {
-        use crate::tcp::wireshark::flag as F;
+        use crate::compat::wireshark::flag as F;
         use detect::AnomalyKind as K;
         let h = &mut self.half[side.index()];
         if cls.has(F::RETRANSMISSION | F::FAST_RETRANSMISSION | F::SPURIOUS_RETRANSMISSION) {

@@ -327,7 +327,7 @@ impl<'a> SummaryRecord<'a> {
             unsupported_link_types: d
                 .unsupported_link_types
                 .iter()
-                .map(|(lt, n)| (crate::capture::LinkType(*lt).to_string(), *n))
+                .map(|(lt, n)| (crate::wire::LinkType(*lt).to_string(), *n))
                 .collect(),
             tunnels: TunnelKind::ALL
                 .iter()

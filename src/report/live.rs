@@ -9,9 +9,9 @@ use serde::Serialize;
 use crate::analyzer::Analyzer;
 use crate::capture::live::CaptureStats;
 use crate::detect::Anomaly;
-use crate::flow::Side;
 use crate::tcp::TcpState;
 use crate::time::Timestamp;
+use crate::wire::Side;
 
 /// Connections per endpoint state.
 #[derive(Clone, Copy, Debug, Default, Serialize)]

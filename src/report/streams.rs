@@ -10,8 +10,8 @@ use std::path::PathBuf;
 
 use hashbrown::HashMap;
 
-use crate::flow::{Endpoint, Side};
 use crate::tcp::reassembly::StreamSink;
+use crate::wire::{Endpoint, Side};
 
 /// Files kept open at once; beyond it all are flushed and closed (and reopened to append).
 const MAX_OPEN: usize = 256;

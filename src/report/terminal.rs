@@ -292,7 +292,7 @@ fn breakdown_table(s: &Summary, run: &RunInfo) -> Option<Table> {
     }
     for (lt, n) in &d.unsupported_link_types {
         t.add_row(vec![
-            Cell::new(format!("  link type {}", crate::capture::LinkType(*lt))),
+            Cell::new(format!("  link type {}", crate::wire::LinkType(*lt))),
             num(*n),
         ]);
     }

@@ -7,8 +7,8 @@
 //! being dropped silently. RST acceptability follows RFC 5961 §3.2.
 
 use super::TcpState;
-use crate::flow::Side;
 use crate::time::Timestamp;
+use crate::wire::Side;
 use crate::wire::{Segment, SeqNum, TcpFlags};
 
 /// What a segment is, for the transition match.

@@ -6,9 +6,6 @@ pub mod reassembly;
 mod state;
 #[cfg(test)]
 mod tests;
-pub mod wireshark;
-mod zeek;
 
 pub use machine::{EndState, Machine, MachineEvent, RstFit, SegClass, SegFacts};
 pub use state::TcpState;
-pub use zeek::{LIKELY_SERVER_PORTS, ZState, ZeekConn};

@@ -11,8 +11,8 @@
 
 use std::collections::VecDeque;
 
-use crate::flow::{Endpoint, Side};
 use crate::wire::SeqNum;
+use crate::wire::{Endpoint, Side};
 
 /// Receives the bytes each direction delivers in order (`--write-streams`, tests).
 pub trait StreamSink {

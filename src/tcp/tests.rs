@@ -2,13 +2,13 @@
 //! virtual time. Client ISN 100, server ISN 500.
 
 use super::{Machine, MachineEvent, TcpState::*};
-use crate::flow::Side::{Orig, Resp};
 use crate::testutil::{c2s, s2c};
 use crate::wire::Segment;
+use crate::wire::Side::{Orig, Resp};
 
 struct Run {
     m: Machine,
-    unexpected: Vec<(crate::flow::Side, super::TcpState)>,
+    unexpected: Vec<(crate::wire::Side, super::TcpState)>,
 }
 
 impl Run {

@@ -11,8 +11,8 @@ use serde::Serialize;
 use super::frag::{FragKey, FragMeta, FragStats, FragTable};
 use super::link::{self, LinkInfo, Net};
 use super::{Segment, SeqNum, TcpFlags, TcpOptions};
-use crate::capture::Packet;
 use crate::time::Timestamp;
+use crate::wire::Packet;
 
 /// Why a frame did not yield a TCP segment although it may have been one.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -744,7 +744,7 @@ fn parse_tcp<'s>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::capture::LinkType;
+    use crate::wire::LinkType;
     use proptest::prelude::*;
 
     const LINK_TYPES: [u32; 14] = [0, 1, 9, 12, 14, 51, 101, 105, 108, 113, 127, 228, 239, 276];

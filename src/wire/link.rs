@@ -2,7 +2,7 @@
 //! QinQ, MPLS, PPPoE, VN-Tag and FabricPath; Linux SLL and SLL2; BSD NULL/LOOP; raw IP; PPP;
 //! NFLOG; 802.11 (with radiotap) data frames.
 
-use crate::capture::LinkType;
+use crate::wire::LinkType;
 
 /// Where the network layer starts, or why it cannot be reached.
 #[derive(Debug, PartialEq, Eq)]

@@ -8,14 +8,20 @@
 //! decoded becomes a counted [`SkipReason`], never a panic.
 
 mod decode;
+mod endpoint;
 mod frag;
 mod link;
+mod link_type;
 mod options;
+mod packet;
 mod segment;
 mod seq;
 
 pub use decode::{DecodeStats, Decoder, SkipReason, TunnelKind};
+pub use endpoint::{Endpoint, FlowKey, Side};
 pub use frag::FragStats;
+pub use link_type::LinkType;
 pub use options::{TcpOptions, Tfo};
+pub use packet::Packet;
 pub use segment::{Segment, TcpFlags};
 pub use seq::SeqNum;

@@ -29,7 +29,7 @@ pub fn corpus(root: &Path) -> Vec<PathBuf> {
 
 /// Analyses one capture with the library; returns its connections, summary and errors.
 pub fn analyse(path: &Path) -> (Vec<Connection>, Summary, Vec<String>) {
-    analyse_with_ports(path, tcpaudit::tcp::LIKELY_SERVER_PORTS)
+    analyse_with_ports(path, tcpaudit::compat::LIKELY_SERVER_PORTS)
 }
 
 /// As [`analyse`], with Zeek's likely server ports set to `ports`.

@@ -162,7 +162,7 @@ fn zeek_ports(capture: &str) -> &'static [u16] {
         | "zeek/ssh/ssh.client-side-half-duplex.pcap"
         | "zeek/ssh/ssh.server-side-half-duplex.pcap"
         | "zeek/tcp-http-with-padding.pcap"
-        | "zeek/tcp/retransmit-fast009.pcap" => tcpaudit::tcp::LIKELY_SERVER_PORTS,
+        | "zeek/tcp/retransmit-fast009.pcap" => tcpaudit::compat::LIKELY_SERVER_PORTS,
         "zeek/ftp/ipv4.pcap" | "zeek/ftp/ipv6.pcap" => &[21, 2811],
         "zeek/http/concurrent-range-requests.pcap"
         | "zeek/http/get.pcap"
@@ -325,8 +325,8 @@ fn attack_captures_raise_their_anomalies() {
 
 /// tshark's flag names for tcpaudit's Wireshark classes of one segment (reused_ports and the TFO
 /// flags are not segment classes here).
-fn ws_names(c: &tcpaudit::tcp::wireshark::Classes) -> Vec<String> {
-    use tcpaudit::tcp::wireshark::flag as F;
+fn ws_names(c: &tcpaudit::compat::wireshark::Classes) -> Vec<String> {
+    use tcpaudit::compat::wireshark::flag as F;
     let mut v: Vec<String> = [
         (
             F::RETRANSMISSION | F::FAST_RETRANSMISSION | F::SPURIOUS_RETRANSMISSION,

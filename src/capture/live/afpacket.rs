@@ -12,8 +12,8 @@ use std::time::Duration;
 
 use super::{CaptureStats, Interface, LiveConfig, LiveError, LiveSource};
 use crate::capture::libpcap::{BpfProgram, Libpcap, libpcap};
-use crate::capture::{LinkType, Packet};
 use crate::time::Timestamp;
+use crate::wire::{LinkType, Packet};
 
 /// Bytes per ring block: large enough for hundreds of frames, small enough that a light trickle
 /// of packets still leaves blocks free.

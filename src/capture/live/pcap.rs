@@ -9,8 +9,8 @@ use crate::capture::libpcap::{
     Libpcap, PCAP_ERROR_NO_SUCH_DEVICE, PCAP_ERROR_PERM_DENIED, PCAP_TSTAMP_PRECISION_NANO, Pcap,
     PktHdr, Stat, libpcap, link_type_of_dlt,
 };
-use crate::capture::{LinkType, Packet};
 use crate::time::Timestamp;
+use crate::wire::{LinkType, Packet};
 
 /// Read timeout handed to libpcap: how long a read waits for a buffer to fill, so a quiet link
 /// is still seen promptly and a stop request is noticed.

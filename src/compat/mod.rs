@@ -1,0 +1,8 @@
+//! Emulations of other tools' views of a connection, kept apart from the reference machine in
+//! [`crate::tcp`]: they reproduce what Zeek and Wireshark would print, quirks included, and are
+//! checked frame by frame against those tools' own output (the corpus tests), not against RFC 9293.
+
+pub mod wireshark;
+mod zeek;
+
+pub use zeek::{LIKELY_SERVER_PORTS, ZState, ZeekConn};
