@@ -11,10 +11,10 @@ use serde::Serialize;
 
 use crate::detect::{Anomaly, AnomalyKind, DetectConfig, ListenerConfig, Severity};
 use crate::event::Event;
-use crate::flow::{Connection, EndReason, Endpoint, FlowConfig, FlowStats, FlowTable};
+use crate::event::{ConnRecord, EndReason};
+use crate::flow::{FlowConfig, FlowStats, FlowTable, StreamSink};
 use crate::time::Timestamp;
-use crate::wire::Packet;
-use crate::wire::{DecodeStats, Decoder};
+use crate::wire::{DecodeStats, Decoder, Endpoint, Packet, Side};
 
 /// Non-zero counts indexed by [`AnomalyKind::index`], keyed by id.
 fn by_id(counts: &[u64; AnomalyKind::COUNT]) -> BTreeMap<&'static str, u64> {
@@ -141,6 +141,15 @@ impl Summary {
         m
     }
 
+    /// Counts what one event tells.
+    fn record(&mut self, e: &Event<'_>) {
+        match e {
+            Event::Closed(c) => self.account(c),
+            Event::Anomaly(a) => self.account_anomaly(a),
+            Event::Opened(_) | Event::StateChanged(..) => {}
+        }
+    }
+
     fn account_anomaly(&mut self, a: &Anomaly) {
         self.anomaly_events[a.kind.index()] += 1;
         if let Some(l) = a.listener {
@@ -153,17 +162,17 @@ impl Summary {
         }
     }
 
-    fn account(&mut self, c: &Connection) {
+    fn account(&mut self, c: &ConnRecord) {
         if let Some(r) = c.end_reason {
             self.end_reasons[r as usize] += 1;
         }
-        for (k, n) in &c.detect.seg_counts {
-            self.anomaly_occurrences[k.index()] += (n[0] + n[1]) as u64;
+        for (k, n) in &c.tally.seg_counts {
+            self.anomaly_occurrences[k.index()] += (n[Side::Orig] + n[Side::Resp]) as u64;
         }
-        if !c.detect.counts.is_empty() {
+        if !c.tally.counts.is_empty() {
             let mut total = 0;
             let mut sev = Severity::Info;
-            for (k, n) in &c.detect.counts {
+            for (k, n) in &c.tally.counts {
                 self.anomaly_occurrences[k.index()] += *n as u64;
                 total += *n as u64;
                 sev = sev.max(k.severity());
@@ -174,7 +183,7 @@ impl Summary {
                 c.id,
                 c.orig,
                 c.resp,
-                c.detect.counts.iter().map(|(k, _)| *k).collect(),
+                c.tally.counts.iter().map(|(k, _)| *k).collect(),
             );
             let worse = |a: &(Severity, u64, u64, Endpoint, Endpoint, Vec<AnomalyKind>)| {
                 (a.0, a.1, std::cmp::Reverse(a.2))
@@ -189,7 +198,7 @@ impl Summary {
         if !c.saw_start() {
             return;
         }
-        let resp = c.half(crate::wire::Side::Resp);
+        let resp = c.half(Side::Resp);
         let answered = resp.sent_synack;
         let n = self.listeners.len();
         let counts = match self.listeners.get_mut(&c.resp) {
@@ -276,7 +285,7 @@ impl Analyzer {
     }
 
     /// Sends every direction's in-order bytes to `sink` (`--write-streams`).
-    pub fn set_stream_sink(&mut self, sink: Box<dyn crate::tcp::reassembly::StreamSink>) {
+    pub fn set_stream_sink(&mut self, sink: Box<dyn StreamSink>) {
         self.flows.set_stream_sink(sink);
     }
 
@@ -293,10 +302,7 @@ impl Analyzer {
         if let Some(seg) = self.decoder.decode(pkt, frame) {
             let summary = &mut self.summary;
             self.flows.process(&seg, &mut |e| {
-                match e {
-                    Event::Connection(c) => summary.account(c),
-                    Event::Anomaly(a) => summary.account_anomaly(a),
-                }
+                summary.record(&e);
                 out(e);
             });
         }
@@ -307,10 +313,7 @@ impl Analyzer {
     pub fn tick(&mut self, now: Timestamp, out: &mut impl FnMut(Event<'_>)) {
         let summary = &mut self.summary;
         self.flows.advance(now, &mut |e| {
-            match e {
-                Event::Connection(c) => summary.account(c),
-                Event::Anomaly(a) => summary.account_anomaly(a),
-            }
+            summary.record(&e);
             out(e);
         });
     }
@@ -335,10 +338,7 @@ impl Analyzer {
     pub fn finish(mut self, out: &mut impl FnMut(Event<'_>)) -> Summary {
         let summary = &mut self.summary;
         let sink_result = self.flows.finish(&mut |e| {
-            match e {
-                Event::Connection(c) => summary.account(c),
-                Event::Anomaly(a) => summary.account_anomaly(a),
-            }
+            summary.record(&e);
             out(e);
         });
         self.summary.aggregated_attempts = self.flows.listeners().aggregated;

@@ -323,6 +323,14 @@ impl AnalysisOpts {
     /// The analysis configuration these arguments ask for.
     pub fn config(&self) -> Result<AnalyzerConfig, String> {
         let flow = self.flow_config()?;
+        let msl = if self.msl.is_finite() && self.msl >= 0.0 {
+            Duration::from_secs_f64(self.msl)
+        } else {
+            return Err(format!(
+                "--msl must be a non-negative number of seconds, not {}",
+                self.msl
+            ));
+        };
         if !(0.0..=1.0).contains(&self.flood_max_completion) {
             return Err(format!(
                 "--flood-max-completion must be between 0 and 1, not {}",
@@ -360,7 +368,7 @@ impl AnalysisOpts {
             }
         };
         let detect = DetectConfig {
-            msl: flow.msl,
+            msl,
             zeek_server_ports,
             close_wait_timeout: close_wait,
             ttl_tolerance: self.ttl_tolerance,
@@ -406,7 +414,6 @@ impl AnalysisOpts {
             max_reassembly_memory: self.max_reassembly_memory,
             keep_bytes: self.check_overlaps || self.write_streams.is_some(),
             segment_events: false,
-            msl: secs("msl", self.msl)?,
             idle_timeout: secs("idle-timeout", self.idle_timeout)?,
             attempt_timeout: secs("attempt-timeout", self.attempt_timeout)?,
             handshake_timeout: secs("handshake-timeout", self.handshake_timeout)?,

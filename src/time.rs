@@ -31,6 +31,16 @@ impl Timestamp {
         Timestamp(self.0.saturating_add(d.0))
     }
 
+    /// Whole seconds since the epoch (rounded down).
+    pub const fn whole_secs(self) -> i64 {
+        self.0.div_euclid(1_000_000_000)
+    }
+
+    /// Time since the epoch.
+    pub const fn since_epoch(self) -> Duration {
+        Duration(self.0)
+    }
+
     /// Seconds since the epoch as a float (for display only; JSON uses exact decimals).
     pub fn as_secs_f64(self) -> f64 {
         self.0 as f64 / 1e9
@@ -56,6 +66,16 @@ impl Duration {
     /// The duration in seconds.
     pub fn as_secs_f64(self) -> f64 {
         self.0 as f64 / 1e9
+    }
+
+    /// Whole seconds (rounded toward zero).
+    pub const fn whole_secs(self) -> i64 {
+        self.0 / 1_000_000_000
+    }
+
+    /// `n` times this duration, saturating.
+    pub const fn saturating_mul(self, n: i64) -> Duration {
+        Duration(self.0.saturating_mul(n))
     }
 }
 

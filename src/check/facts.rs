@@ -8,9 +8,11 @@ use crate::analyzer::{Analyzer, AnalyzerConfig};
 use crate::capture::{CaptureSet, PacketFilter};
 use crate::detect::{AnomalyKind, Scope as KindScope};
 use crate::event::Event;
-use crate::flow::{Connection, EndReason, Endpoint, Side};
+use crate::event::{ConnRecord, EndReason};
+use crate::tcp::Half;
 use crate::tcp::TcpState;
 use crate::time::Duration;
+use crate::wire::{Endpoint, Side};
 
 /// One anomaly kind on a connection.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -77,9 +79,9 @@ impl ConnFacts {
         )
     }
 
-    fn from(c: &Connection, first_frames: &HashMap<AnomalyKind, u64>) -> ConnFacts {
+    fn from(c: &ConnRecord, first_frames: &HashMap<AnomalyKind, u64>) -> ConnFacts {
         let mut kinds: Vec<KindCount> = c
-            .detect
+            .tally
             .counts
             .iter()
             .map(|(k, n)| KindCount {
@@ -88,12 +90,12 @@ impl ConnFacts {
                 first_frame: first_frames.get(k).copied(),
             })
             .collect();
-        kinds.extend(c.detect.seg_counts.iter().map(|(k, n)| KindCount {
+        kinds.extend(c.tally.seg_counts.iter().map(|(k, n)| KindCount {
             kind: *k,
-            count: n[0] as u64 + n[1] as u64,
+            count: n[Side::Orig] as u64 + n[Side::Resp] as u64,
             first_frame: first_frames.get(k).copied(),
         }));
-        let both = |f: fn(&crate::flow::Half) -> u64| f(&c.half[0]) + f(&c.half[1]);
+        let both = |f: fn(&Half) -> u64| f(c.half(Side::Orig)) + f(c.half(Side::Resp));
         ConnFacts {
             id: c.id,
             orig: c.orig,
@@ -102,8 +104,8 @@ impl ConnFacts {
             conn_state: c.zeek.conn_state(),
             history: c.zeek.history().to_string(),
             end_reason: c.end_reason.unwrap_or(EndReason::CaptureEnd),
-            orig_state: c.tcp.end(Side::Orig).state,
-            resp_state: c.tcp.end(Side::Resp).state,
+            orig_state: c.states[Side::Orig],
+            resp_state: c.states[Side::Resp],
             kinds,
             retransmitted_bytes: both(|h| h.retransmitted_bytes),
             retransmitted_packets: both(|h| h.retransmitted_packets as u64),
@@ -192,10 +194,11 @@ pub fn gather(
                 }
             }
         },
-        Event::Connection(c) => {
+        Event::Closed(c) => {
             let frames = first_frames.remove(&c.id).unwrap_or_default();
             facts.conns.push(ConnFacts::from(c, &frames));
         }
+        Event::Opened(_) | Event::StateChanged(..) => {}
     };
     while let Some(pkt) = set.next_packet() {
         if let Some(f) = &mut filter

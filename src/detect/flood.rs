@@ -10,9 +10,9 @@
 use std::net::IpAddr;
 
 use hashbrown::HashMap;
-use serde_json::{Value, json};
 
-use super::{Anomaly, AnomalyKind, secs};
+use super::anomaly::{Value, secs};
+use super::{Anomaly, AnomalyKind};
 use crate::time::{Duration, Timestamp};
 use crate::wire::Endpoint;
 
@@ -134,7 +134,7 @@ struct Listener {
 
 impl Listener {
     fn bucket(&mut self, ts: Timestamp) -> &mut Bucket {
-        let sec = ts.0.div_euclid(1_000_000_000);
+        let sec = ts.whole_secs();
         let b = &mut self.buckets[sec.rem_euclid(BUCKETS as i64) as usize];
         if b.sec != sec {
             *b = Bucket {
@@ -147,8 +147,8 @@ impl Listener {
 
     /// Attempts, completions and aggregated attempts in the window ending at `ts`.
     fn window(&self, ts: Timestamp, window: Duration) -> (u64, u64, u64) {
-        let now = ts.0.div_euclid(1_000_000_000);
-        let span = (window.0 / 1_000_000_000).clamp(1, BUCKETS as i64);
+        let now = ts.whole_secs();
+        let span = window.whole_secs().clamp(1, BUCKETS as i64);
         self.buckets
             .iter()
             .filter(|b| b.sec > now - span && b.sec <= now)
@@ -201,9 +201,14 @@ impl Listener {
             .filter_map(|(a, n)| a.map(|a| (a, *n)))
             .collect();
         v.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
-        Value::Array(
+        Value::List(
             v.into_iter()
-                .map(|(a, n)| json!({"addr": a.to_string(), "attempts": n}))
+                .map(|(a, n)| {
+                    Value::Map(vec![
+                        ("addr", Value::Text(a.to_string())),
+                        ("attempts", n.into()),
+                    ])
+                })
                 .collect(),
         )
     }
@@ -267,7 +272,7 @@ impl ListenerTracker {
     /// The `n` busiest listeners at `now`, by half-open attempts then attempt rate.
     pub fn busiest(&self, now: Timestamp, n: usize) -> Vec<ListenerLoad> {
         let w = self.cfg.window;
-        let secs = (w.0 / 1_000_000_000).clamp(1, BUCKETS as i64) as f64;
+        let secs = w.whole_secs().clamp(1, BUCKETS as i64) as f64;
         let mut v: Vec<ListenerLoad> = self
             .listeners
             .iter()
@@ -324,7 +329,7 @@ impl ListenerTracker {
     /// attempt in the window), at most once per second of capture time, so a run of days
     /// keeps tracking new listeners within the same memory.
     fn forget_idle(&mut self, ts: Timestamp) {
-        let sec = ts.0.div_euclid(1_000_000_000);
+        let sec = ts.whole_secs();
         if self.last_sweep == Some(sec) {
             return;
         }
@@ -534,13 +539,13 @@ fn flood_anomaly(ep: Endpoint, l: &Listener, e: &Episode, end: Timestamp) -> Ano
         e.completions as f64 / e.attempts as f64
     };
     let mut a = Anomaly::new(AnomalyKind::SynFlood, e.start.0, e.start.1)
-        .with("start", secs(crate::time::Duration(e.start.1.0)))
-        .with("end", secs(crate::time::Duration(end.0)))
+        .with("start", secs(e.start.1.since_epoch()))
+        .with("end", secs(end.since_epoch()))
         .with("duration", secs(dur))
         .with("attempts", e.attempts)
-        .with("rate_per_s", (rate * 10.0).round() / 10.0)
+        .with("rate_per_s", Value::F64(rate, 1))
         .with("distinct_sources", l.sources())
-        .with("completion_ratio", (ratio * 1000.0).round() / 1000.0)
+        .with("completion_ratio", Value::F64(ratio, 3))
         .with("peak_half_open", e.peak)
         .with("aggregated_attempts", e.aggregated)
         .with("top_sources", l.top_sources());
@@ -552,7 +557,7 @@ fn backlog_anomaly(ep: Endpoint, e: &Episode, end: Timestamp) -> Anomaly {
     let mut a = Anomaly::new(AnomalyKind::HalfOpenBacklog, e.start.0, e.start.1)
         .with("peak", e.peak)
         .with("peak_frame", e.peak_at.0)
-        .with("peak_at", secs(crate::time::Duration(e.peak_at.1.0)))
+        .with("peak_at", secs(e.peak_at.1.since_epoch()))
         .with("duration", secs(end.since(e.start.1)));
     a.listener = Some(ep);
     a

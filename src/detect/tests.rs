@@ -5,7 +5,7 @@ use super::{Anomaly, AnomalyKind, DetectConfig, ListenerConfig};
 use crate::event::Event;
 use crate::flow::{FlowConfig, FlowTable};
 use crate::testutil::{c2s, s2c, seg};
-use crate::wire::Segment;
+use crate::wire::{Segment, Side};
 
 fn run_with(segs: Vec<Segment<'static>>, listeners: ListenerConfig) -> Vec<Anomaly> {
     let mut t = FlowTable::new(FlowConfig::default(), DetectConfig::default(), listeners);
@@ -554,4 +554,82 @@ fn idle_listeners_are_forgotten_so_new_ones_are_still_tracked() {
     t.attempt(ep(MAX_LISTENERS), src, 0, later, &mut out);
     assert_eq!(t.untracked_listener_attempts, 0);
     assert_eq!(t.busiest(later, 1).len(), 1, "the new listener is tracked");
+}
+
+#[test]
+fn a_role_flip_keeps_every_per_side_rule_on_its_side() {
+    // The server speaks first (midstream, TTL 50, bad checksums as with offload on its host),
+    // then its SYN-ACK shows the roles were the other way round. Every per-side fact gathered
+    // before the flip must follow the server to the responder's side.
+    let server = |mut s: Segment<'static>| {
+        s.ttl = 50;
+        s.checksum_ok = Some(false);
+        s
+    };
+    let client = |mut s: Segment<'static>| {
+        s.checksum_ok = Some(true);
+        s
+    };
+    let mut segs = vec![
+        server(s2c(0, "A", 501, 101, 0)),
+        server(s2c(10, "SA", 500, 101, 0)),
+        client(c2s(20, "A", 101, 501, 0)),
+        client(c2s(30, "PA", 101, 501, 10)),
+    ];
+    segs.extend((0..8).map(|i| server(s2c(40 + i, "A", 501, 111, 0))));
+    let mut t = FlowTable::new(
+        FlowConfig::default(),
+        DetectConfig::default(),
+        ListenerConfig::default(),
+    );
+    let (mut anomalies, mut records) = (Vec::new(), Vec::new());
+    let mut keep = |e: Event<'_>| match e {
+        Event::Anomaly(a) => anomalies.push(a.clone()),
+        Event::Closed(c) => records.push(c.clone()),
+        _ => {}
+    };
+    for s in &segs {
+        t.process(s, &mut keep);
+    }
+    t.finish(&mut keep).unwrap();
+    assert!(
+        !kinds(&anomalies).contains(&AnomalyKind::TtlAnomaly),
+        "{anomalies:?}"
+    );
+    let r = &records[0];
+    assert!(r.flipped);
+    assert_eq!(r.tally.segments(AnomalyKind::BadChecksum, Side::Resp), 10);
+    assert_eq!(r.tally.segments(AnomalyKind::BadChecksum, Side::Orig), 0);
+    // The 10th bad checksum is reported after the flip: from the responder, whose every
+    // segment was bad (offload).
+    let tenth = anomalies
+        .iter()
+        .find(|a| a.kind == AnomalyKind::BadChecksum && a.detail["count"] == 10)
+        .expect("the 10th bad checksum is reported");
+    assert_eq!(tenth.detail["from"], "resp");
+    assert_eq!(tenth.detail["offload_suspected"], true);
+}
+
+#[test]
+fn occurrences_that_are_only_counted_build_no_anomaly() {
+    // 250 copies of one segment: 249 capture duplicates, reported at the 1st, 10th and 100th.
+    let mut s = handshake();
+    for _ in 0..250 {
+        s.push(c2s(30, "PA", 101, 501, 100));
+    }
+    let built = super::anomaly::BUILT.with(|n| n.get());
+    let a = run(s);
+    let built = super::anomaly::BUILT.with(|n| n.get()) - built;
+    assert_eq!(
+        count(&a, AnomalyKind::CaptureDuplicate),
+        3,
+        "{:?}",
+        kinds(&a)
+    );
+    assert_eq!(
+        built,
+        a.len() as u64,
+        "anomalies built {built}, reported {}",
+        a.len()
+    );
 }

@@ -1,11 +1,15 @@
-//! Connection tracking: a direction-free four-tuple key, one [`Connection`] record per
-//! incarnation, and a bounded [`FlowTable`] whose timers run on packet time.
+//! Connection tracking: one [`Connection`] per incarnation of a four-tuple, the
+//! [`ConnRecord`] it builds and hands out when it ends, and a bounded [`FlowTable`] whose
+//! timers run on packet time.
 
-mod conn;
+mod connection;
+mod streams;
 mod table;
 #[cfg(test)]
 mod tests;
 
+pub use crate::event::{ConnRecord, EndReason};
 pub use crate::wire::{Endpoint, FlowKey, Side};
-pub use conn::{Connection, EndReason, Half, Handshake, ReasmCtx, SynOptions};
+pub use connection::Connection;
+pub use streams::{ReasmCtx, StreamSink};
 pub use table::{FlowConfig, FlowStats, FlowTable};

@@ -10,20 +10,18 @@ use std::collections::BinaryHeap;
 use hashbrown::HashMap;
 use slab::Slab;
 
+use super::streams::{ReasmCtx, StreamSink};
 use super::{Connection, EndReason, Endpoint, FlowKey, Side};
 use crate::detect::flood::Resolution;
 use crate::detect::{Anomaly, DetectConfig, ListenerConfig, ListenerTracker};
-use crate::event::Event;
-use crate::tcp::reassembly::{Budget, OverlapPolicy, StreamSink};
+use crate::event::{ConnRecord, Event};
+use crate::tcp::reassembly::{Budget, OverlapPolicy};
 use crate::time::{Duration, Timestamp};
 use crate::wire::Segment;
 
 /// Limits and timeouts of the table. Defaults are documented in README and `tcpaudit --help`.
 #[derive(Clone, Copy, Debug)]
 pub struct FlowConfig {
-    /// Maximum segment lifetime; closed connections are kept 2*MSL (TIME-WAIT) to catch reuse.
-    /// Default 30 s (Linux's 60 s TIME-WAIT); RFC 9293 suggests 2 minutes.
-    pub msl: Duration,
     /// Idle time after which an established connection (or one seen midstream) is ended with
     /// reason `timeout`. Default 1 hour.
     pub idle_timeout: Duration,
@@ -54,7 +52,6 @@ pub struct FlowConfig {
 impl Default for FlowConfig {
     fn default() -> Self {
         FlowConfig {
-            msl: Duration::from_secs(30),
             idle_timeout: Duration::from_secs(3600),
             attempt_timeout: Duration::from_secs(130),
             handshake_timeout: Duration::from_secs(75),
@@ -91,6 +88,30 @@ pub struct FlowStats {
     pub reassembly_peak_bytes: u64,
 }
 
+/// The idle phases of a connection, each with its own timeout.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Phase {
+    /// Closed and waiting out TIME-WAIT (2*MSL), to catch reuse.
+    Closed,
+    /// A SYN with no answer yet.
+    Attempt,
+    /// Answered, handshake not completed (SYN-RECEIVED).
+    Handshake,
+    /// One FIN seen (FIN-WAIT, CLOSE-WAIT).
+    HalfClosed,
+    /// Established, or picked up midstream.
+    Open,
+}
+
+/// A timer entry: connection `id` in slab slot `slot` is due at `deadline` (nanoseconds).
+/// Ordered by deadline first, so the heap's top is the entry due soonest.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+struct Timer {
+    deadline: i64,
+    slot: usize,
+    id: u64,
+}
+
 /// The connection table.
 pub struct FlowTable {
     cfg: FlowConfig,
@@ -101,7 +122,7 @@ pub struct FlowTable {
     sink: Option<Box<dyn StreamSink>>,
     map: HashMap<FlowKey, usize, foldhash::fast::RandomState>,
     conns: Slab<Connection>,
-    timers: BinaryHeap<Reverse<(i64, usize, u64)>>,
+    timers: BinaryHeap<Reverse<Timer>>,
     next_id: u64,
     now: Timestamp,
     /// Counters.
@@ -141,18 +162,30 @@ impl FlowTable {
         self.conns.is_empty()
     }
 
+    /// The idle phase `c` is in.
+    fn phase(c: &Connection) -> Phase {
+        let r = c.record();
+        if r.is_closed() {
+            Phase::Closed
+        } else if r.half(Side::Resp).packets == 0 {
+            Phase::Attempt
+        } else if r.half(Side::Orig).syns > 0 && !r.established {
+            Phase::Handshake
+        } else if r.first_fin.is_some() {
+            Phase::HalfClosed
+        } else {
+            Phase::Open
+        }
+    }
+
     /// How long `c` may stay idle in its current phase.
     fn timeout_for(&self, c: &Connection) -> Duration {
-        if c.is_closed() {
-            Duration(self.cfg.msl.0.saturating_mul(2))
-        } else if c.half[1].packets == 0 {
-            self.cfg.attempt_timeout
-        } else if c.half[0].syns > 0 && !c.detect.established {
-            self.cfg.handshake_timeout
-        } else if c.first_fin.is_some() {
-            self.cfg.half_closed_timeout
-        } else {
-            self.cfg.idle_timeout
+        match Self::phase(c) {
+            Phase::Closed => self.detect.two_msl(),
+            Phase::Attempt => self.cfg.attempt_timeout,
+            Phase::Handshake => self.cfg.handshake_timeout,
+            Phase::HalfClosed => self.cfg.half_closed_timeout,
+            Phase::Open => self.cfg.idle_timeout,
         }
     }
 
@@ -166,7 +199,18 @@ impl FlowTable {
         &self.listeners
     }
 
-    /// Accounts one segment; connections that end and anomalies decided meanwhile go to `out`.
+    /// What reassembly needs, borrowed from the table.
+    fn reasm(&mut self) -> ReasmCtx<'_> {
+        ReasmCtx {
+            budget: &mut self.budget,
+            policy: self.cfg.overlap_policy,
+            keep: self.cfg.keep_bytes || self.sink.is_some(),
+            sink: &mut self.sink,
+        }
+    }
+
+    /// Accounts one segment; connections that open, change state and end, and anomalies
+    /// decided meanwhile, go to `out`.
     pub fn process(&mut self, seg: &Segment<'_>, out: &mut impl FnMut(Event<'_>)) {
         if seg.ts > self.now {
             self.now = seg.ts;
@@ -179,32 +223,13 @@ impl FlowTable {
             Some(&idx) => {
                 let c = &self.conns[idx];
                 let side = c.side_of(seg);
-                if seg.flags.is_syn_only() && c.is_new_incarnation(seg, side) {
-                    let prev_id = c.id;
-                    let mut old = self.conns.remove(idx);
-                    self.map.remove(&key);
-                    self.stats.reused_tuples += 1;
-                    let opened = self.open(seg, dst, out);
-                    if let Some(new) = opened {
-                        let c = &mut self.conns[new];
-                        c.prev_id = Some(prev_id);
-                        crate::detect::reuse::on_new_incarnation(
-                            &old,
-                            c,
-                            seg,
-                            &self.detect,
-                            &mut self.anomalies,
-                        );
-                    }
-                    // The old incarnation's TIME-WAIT ends here (RFC 9293 §3.10.7.4, RFC 6191).
-                    let transitions = &mut old.transitions;
-                    old.tcp.supersede(seg.ts, &mut |_| *transitions += 1);
-                    self.end(old, EndReason::Reused, out);
-                    let Some(idx) = opened else { return };
-                    self.map.insert(key, idx);
-                    (idx, self.conns[idx].side_of(seg))
-                } else {
+                if !(seg.flags.is_syn_only() && c.is_new_incarnation(seg, side)) {
                     (idx, side)
+                } else {
+                    let Some(idx) = self.reincarnate(idx, key, seg, side, out) else {
+                        return;
+                    };
+                    (idx, self.conns[idx].side_of(seg))
                 }
             }
             None => {
@@ -222,23 +247,30 @@ impl FlowTable {
             }
         };
         let timeout_before = self.timeout_for(&self.conns[idx]);
-        let c = &mut self.conns[idx];
-        let had_synack = c.half(Side::Resp).sent_synack;
-        let mut reasm = crate::flow::ReasmCtx {
+        let (segment_events, detect) = (self.cfg.segment_events, self.detect);
+        let mut reasm = ReasmCtx {
             budget: &mut self.budget,
             policy: self.cfg.overlap_policy,
             keep: self.cfg.keep_bytes || self.sink.is_some(),
-            segment_events: self.cfg.segment_events,
             sink: &mut self.sink,
         };
-        c.update(seg, side, &self.detect, &mut reasm, &mut self.anomalies);
+        let c = &mut self.conns[idx];
+        let had_synack = c.record().half(Side::Resp).sent_synack;
+        let before = c.update(
+            seg,
+            side,
+            &detect,
+            &mut reasm,
+            segment_events,
+            &mut self.anomalies,
+        );
         if c.attempt_open {
-            if !had_synack && c.half(Side::Resp).sent_synack {
-                self.listeners.answered(c.resp, seg.ts);
+            if !had_synack && c.record().half(Side::Resp).sent_synack {
+                self.listeners.answered(c.record().resp, seg.ts);
             }
-            if c.detect.established || c.first_rst.is_some() {
+            if c.record().established || c.record().first_rst.is_some() {
                 c.attempt_open = false;
-                let (resp, r) = (c.resp, resolution(c, seg.ts));
+                let (resp, r) = (c.record().resp, resolution(c, seg.ts));
                 self.listeners
                     .resolve(resp, r, seg.frame, &mut self.anomalies);
             }
@@ -248,10 +280,65 @@ impl FlowTable {
         // scheduled before.
         let timeout = self.timeout_for(&self.conns[idx]);
         if timeout < timeout_before {
-            let id = self.conns[idx].id;
-            self.timers.push(Reverse((seg.ts.add(timeout).0, idx, id)));
+            let id = self.conns[idx].record().id;
+            self.push_timer(seg.ts.add(timeout), idx, id);
+        }
+        let rec = self.conns[idx].record();
+        for t in &rec.transitions[before.min(rec.transitions.len())..] {
+            out(Event::StateChanged(rec, t));
         }
         self.flush_anomalies(out);
+    }
+
+    /// A SYN with a new ISN on the tracked four-tuple `key` (slot `idx`, sent by `side` as
+    /// that incarnation knew it): the old incarnation ends, a new one opens. Returns the new
+    /// one's slot, unless the attempt was aggregated.
+    fn reincarnate(
+        &mut self,
+        idx: usize,
+        key: FlowKey,
+        seg: &Segment<'_>,
+        side: Side,
+        out: &mut impl FnMut(Event<'_>),
+    ) -> Option<usize> {
+        let mut old = self.conns.remove(idx);
+        self.map.remove(&key);
+        self.stats.reused_tuples += 1;
+        let dst = Endpoint::new(seg.dst, seg.dport);
+        let opened = self.open(seg, dst, out);
+        if let Some(new) = opened {
+            let c = &mut self.conns[new];
+            c.record_mut().prev_id = Some(old.record().id);
+            let new_orig = c.record().orig;
+            let (owner, tally) = c.tally();
+            crate::detect::reuse::on_new_incarnation(
+                &old.view(),
+                (owner, new_orig),
+                seg,
+                &self.detect,
+                tally,
+                &mut self.anomalies,
+            );
+        }
+        // The old incarnation's TIME-WAIT ends here (RFC 9293 §3.10.7.4, RFC 6191).
+        let before = old.record().transitions.len();
+        old.supersede(seg, side);
+        let rec = old.record();
+        for t in &rec.transitions[before..] {
+            out(Event::StateChanged(rec, t));
+        }
+        self.end(old, EndReason::Reused, out);
+        let idx = opened?;
+        self.map.insert(key, idx);
+        Some(idx)
+    }
+
+    fn push_timer(&mut self, deadline: Timestamp, slot: usize, id: u64) {
+        self.timers.push(Reverse(Timer {
+            deadline: deadline.0,
+            slot,
+            id,
+        }));
     }
 
     fn flush_anomalies(&mut self, out: &mut impl FnMut(Event<'_>)) {
@@ -282,21 +369,27 @@ impl FlowTable {
         self.next_id += 1;
         self.stats.connections += 1;
         let mut c = Connection::new(id, seg, &self.detect);
-        let deadline = seg.ts.add(self.timeout_for(&c)).0;
+        let deadline = seg.ts.add(self.timeout_for(&c));
         if attempt {
             c.attempt_open = true;
-            self.listeners
-                .attempt(c.resp, seg.src, seg.frame, seg.ts, &mut self.anomalies);
+            self.listeners.attempt(
+                c.record().resp,
+                seg.src,
+                seg.frame,
+                seg.ts,
+                &mut self.anomalies,
+            );
         }
         let idx = self.conns.insert(c);
-        self.timers.push(Reverse((deadline, idx, id)));
+        self.push_timer(deadline, idx, id);
         self.stats.peak_tracked = self.stats.peak_tracked.max(self.conns.len() as u64);
+        out(Event::Opened(self.conns[idx].record()));
         Some(idx)
     }
 
     fn remove(&mut self, idx: usize) -> Connection {
         let c = self.conns.remove(idx);
-        let key = FlowKey::new(c.orig, c.resp);
+        let key = FlowKey::new(c.record().orig, c.record().resp);
         if self.map.get(&key) == Some(&idx) {
             self.map.remove(&key);
         }
@@ -306,29 +399,22 @@ impl FlowTable {
     /// Runs a record's end rules, resolves its attempt and hands everything out.
     fn end(&mut self, mut c: Connection, why: EndReason, out: &mut impl FnMut(Event<'_>)) {
         let now = if why == EndReason::Timeout {
-            c.last_ts.add(self.timeout_for(&c))
+            c.record().last_ts.add(self.timeout_for(&c))
         } else {
             self.now
         };
         c.finish(why, now, &self.detect, &mut self.anomalies);
-        let mut reasm = crate::flow::ReasmCtx {
-            budget: &mut self.budget,
-            policy: self.cfg.overlap_policy,
-            keep: self.cfg.keep_bytes || self.sink.is_some(),
-            segment_events: self.cfg.segment_events,
-            sink: &mut self.sink,
-        };
-        c.finish_streams(&mut reasm);
+        c.finish_streams(&mut self.reasm());
         self.stats.reassembly_cap_hits = self.budget.cap_hits;
         self.stats.reassembly_peak_bytes = self.budget.peak as u64;
         if c.attempt_open {
             c.attempt_open = false;
-            let r = resolution(&c, c.last_ts);
-            self.listeners
-                .resolve(c.resp, r, c.last_frame, &mut self.anomalies);
+            let r = resolution(&c, c.record().last_ts);
+            let (resp, frame) = (c.record().resp, c.record().last_frame);
+            self.listeners.resolve(resp, r, frame, &mut self.anomalies);
         }
         self.flush_anomalies(out);
-        out(Event::Connection(&c));
+        out(Event::Closed(&c.into_record()));
     }
 
     /// Moves the table's clock to `now` without a packet (live capture on a quiet link), ending
@@ -341,9 +427,9 @@ impl FlowTable {
         }
     }
 
-    /// Tracked connections, in no particular order.
-    pub fn connections(&self) -> impl Iterator<Item = &Connection> {
-        self.conns.iter().map(|(_, c)| c)
+    /// The records of the connections tracked now, in no particular order.
+    pub fn records(&self) -> impl Iterator<Item = &ConnRecord> {
+        self.conns.iter().map(|(_, c)| c.record())
     }
 
     /// Entries in the timer heap (live and stale), for tests of its bound.
@@ -356,30 +442,38 @@ impl FlowTable {
         self.now
     }
 
+    /// Whether `t` still refers to the connection it was set for.
+    fn live(&self, t: &Timer) -> bool {
+        self.conns
+            .get(t.slot)
+            .is_some_and(|c| c.record().id == t.id)
+    }
+
     /// Ends connections whose idle deadline has passed.
     fn expire(&mut self, out: &mut impl FnMut(Event<'_>)) {
         // Entries of connections that already ended wait in the heap until their deadline; on a
         // long run with many short connections, drop them once they outnumber the live ones.
         if self.timers.len() > 4 * self.conns.len() + 4096 {
-            let conns = &self.conns;
-            self.timers
-                .retain(|Reverse((_, idx, id))| conns.get(*idx).is_some_and(|c| c.id == *id));
+            let mut timers = std::mem::take(&mut self.timers);
+            timers.retain(|Reverse(t)| self.live(t));
+            self.timers = timers;
         }
-        while let Some(&Reverse((deadline, idx, id))) = self.timers.peek() {
-            if deadline > self.now.0 {
+        while let Some(&Reverse(t)) = self.timers.peek() {
+            if t.deadline > self.now.0 {
                 break;
             }
             self.timers.pop();
-            let Some(c) = self.conns.get(idx).filter(|c| c.id == id) else {
-                continue;
-            };
-            let real = c.last_ts.add(self.timeout_for(c)).0;
-            if real > self.now.0 {
-                self.timers.push(Reverse((real, idx, id)));
+            if !self.live(&t) {
                 continue;
             }
-            let c = self.remove(idx);
-            if !c.is_closed() {
+            let c = &self.conns[t.slot];
+            let real = c.record().last_ts.add(self.timeout_for(c));
+            if real > self.now {
+                self.push_timer(real, t.slot, t.id);
+                continue;
+            }
+            let c = self.remove(t.slot);
+            if !c.record().is_closed() {
                 self.stats.timed_out += 1;
             }
             self.end(c, EndReason::Timeout, out);
@@ -388,9 +482,9 @@ impl FlowTable {
 
     /// Evicts the connection whose timer is due soonest.
     fn evict_one(&mut self, out: &mut impl FnMut(Event<'_>)) {
-        while let Some(Reverse((_, idx, id))) = self.timers.pop() {
-            if self.conns.get(idx).is_some_and(|c| c.id == id) {
-                let c = self.remove(idx);
+        while let Some(Reverse(t)) = self.timers.pop() {
+            if self.live(&t) {
+                let c = self.remove(t.slot);
                 self.stats.evicted += 1;
                 self.end(c, EndReason::Evicted, out);
                 return;
@@ -404,7 +498,7 @@ impl FlowTable {
         let mut rest: Vec<Connection> = self.conns.drain().collect();
         self.map.clear();
         self.timers.clear();
-        rest.sort_unstable_by_key(|c| c.id);
+        rest.sort_unstable_by_key(|c| c.record().id);
         for c in rest {
             self.end(c, EndReason::CaptureEnd, out);
         }
@@ -417,22 +511,23 @@ impl FlowTable {
 
 /// What the listener rules need to know about a finished attempt.
 fn resolution(c: &Connection, at: Timestamp) -> Resolution {
-    let (o, r) = (c.half[0].options, c.half[1].options);
-    let options_stripped = match (o, r) {
-        (Some(o), Some(r)) => {
+    let r = c.record();
+    let (o, s) = (r.half(Side::Orig).options, r.half(Side::Resp).options);
+    let options_stripped = match (o, s) {
+        (Some(o), Some(s)) => {
             !o.timestamps
                 && (o.wscale.is_some() || o.sack_permitted)
-                && r.wscale.is_none()
-                && !r.sack_permitted
+                && s.wscale.is_none()
+                && !s.sack_permitted
         }
         _ => false,
     };
     Resolution {
-        completed: c.detect.established,
-        answered: c.half(Side::Resp).sent_synack || c.half(Side::Resp).rsts > 0,
-        synack_repeated: c.detect.synacks.count > 1,
+        completed: r.established,
+        answered: r.half(Side::Resp).sent_synack || r.half(Side::Resp).rsts > 0,
+        synack_repeated: c.synack_copies() > 1,
         options_stripped,
-        started: c.first_ts,
+        started: r.first_ts,
         at,
     }
 }

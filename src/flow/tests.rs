@@ -1,7 +1,7 @@
 //! The table's timers: every phase of a connection has its own idle timeout, and the clock also
 //! moves without packets (live capture on a quiet link).
 
-use super::{Connection, EndReason, FlowConfig, FlowTable};
+use super::{ConnRecord, EndReason, FlowConfig, FlowTable};
 use crate::detect::{DetectConfig, ListenerConfig};
 use crate::event::Event;
 use crate::testutil::{c2s, s2c};
@@ -9,7 +9,7 @@ use crate::time::{Duration, Timestamp};
 use crate::wire::Segment;
 
 /// Feeds `segs`, then advances the clock to `at_ms`; returns the records that ended.
-fn ended_by(segs: &[Segment<'static>], at_ms: i64) -> Vec<Connection> {
+fn ended_by(segs: &[Segment<'static>], at_ms: i64) -> Vec<ConnRecord> {
     let mut t = FlowTable::new(
         FlowConfig::default(),
         DetectConfig::default(),
@@ -17,7 +17,7 @@ fn ended_by(segs: &[Segment<'static>], at_ms: i64) -> Vec<Connection> {
     );
     let mut out = Vec::new();
     let mut keep = |e: Event<'_>| {
-        if let Event::Connection(c) = e {
+        if let Event::Closed(c) = e {
             out.push(c.clone());
         }
     };
@@ -91,7 +91,7 @@ fn closed_connections_wait_out_time_wait_then_leave() {
         s2c(40, "FA", 501, 102, 0),
         c2s(50, "A", 102, 502, 0),
     ];
-    let two_msl = FlowConfig::default().msl.0 * 2 / 1_000_000;
+    let two_msl = DetectConfig::default().two_msl().0 / 1_000_000;
     assert!(ended_by(&segs, 50 + two_msl - 1).is_empty());
     let ended = ended_by(&segs, 50 + two_msl + 1);
     assert_eq!(ended.len(), 1);
@@ -106,8 +106,9 @@ fn the_clock_never_runs_backwards() {
         ListenerConfig::default(),
     );
     let mut n = 0;
-    t.process(&c2s(secs(1000), "S", 100, 0, 0), &mut |_| n += 1);
-    t.advance(Timestamp(0), &mut |_| n += 1);
+    let mut ended = |e: Event<'_>| n += matches!(e, Event::Closed(_)) as u32;
+    t.process(&c2s(secs(1000), "S", 100, 0, 0), &mut ended);
+    t.advance(Timestamp(0), &mut ended);
     assert_eq!(t.now(), Timestamp(secs(1000) * 1_000_000));
     assert_eq!((n, t.len()), (0, 1));
 }
@@ -115,11 +116,11 @@ fn the_clock_never_runs_backwards() {
 #[test]
 fn ended_connections_do_not_pile_up_in_the_timer_heap() {
     // MSL 0: a closed connection leaves at the next packet.
-    let cfg = FlowConfig {
+    let detect = DetectConfig {
         msl: Duration(0),
-        ..FlowConfig::default()
+        ..DetectConfig::default()
     };
-    let mut t = FlowTable::new(cfg, DetectConfig::default(), ListenerConfig::default());
+    let mut t = FlowTable::new(FlowConfig::default(), detect, ListenerConfig::default());
     let mut ended = 0u64;
     // 20,000 short connections, each closed by RST: their idle deadlines (1 h) would otherwise
     // stay queued.
@@ -130,12 +131,8 @@ fn ended_connections_do_not_pile_up_in_the_timer_heap() {
         syn.src = std::net::IpAddr::V4(std::net::Ipv4Addr::from(0x0a00_0000 + i / 60_000));
         let mut rst = s2c(ms, "RA", 0, 101, 0);
         (rst.dport, rst.dst) = (syn.sport, syn.src);
-        t.process(&syn, &mut |e| {
-            ended += matches!(e, Event::Connection(_)) as u64
-        });
-        t.process(&rst, &mut |e| {
-            ended += matches!(e, Event::Connection(_)) as u64
-        });
+        t.process(&syn, &mut |e| ended += matches!(e, Event::Closed(_)) as u64);
+        t.process(&rst, &mut |e| ended += matches!(e, Event::Closed(_)) as u64);
     }
     assert!(ended > 19_000, "{ended} ended");
     assert!(

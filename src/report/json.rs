@@ -8,11 +8,12 @@ use serde::Serialize;
 
 use super::{InputFile, RunInfo, Sink};
 use crate::analyzer::{ListenerCounts, Summary};
-use crate::detect::{Anomaly, AnomalyKind, Severity};
-use crate::event::Event;
-use crate::flow::{Connection, EndReason, Half, Handshake, Side};
+use crate::detect::{Anomaly, AnomalyKind, Detail, Severity, Value, secs_f64};
+use crate::event::{ConnRecord, EndReason, Event};
 use crate::tcp::TcpState;
+use crate::tcp::{Half, Handshake};
 use crate::time::{Duration, Timestamp};
+use crate::wire::Side;
 use crate::wire::{SkipReason, TunnelKind};
 
 /// Options both sides agreed on (only when both SYN and SYN-ACK were seen).
@@ -32,7 +33,7 @@ pub struct Negotiated {
 
 /// The JSON form of a connection.
 #[derive(Serialize)]
-pub struct ConnRecord<'a> {
+pub struct ConnJson<'a> {
     /// Always `connection`.
     #[serde(rename = "type")]
     pub kind: &'static str,
@@ -79,7 +80,7 @@ pub struct ConnRecord<'a> {
     /// Side that sent the first RST.
     pub first_rst: Option<Side>,
     /// How the record ended.
-    pub end_reason: Option<EndReason>,
+    pub end_reason: Option<&'static str>,
     /// The originator's final RFC 9293 state (at its last segment; timers not applied).
     pub orig_state: TcpState,
     /// The responder's final state.
@@ -102,9 +103,9 @@ pub struct ConnRecord<'a> {
     pub unexpected_segments: u32,
 }
 
-impl<'a> From<&'a Connection> for ConnRecord<'a> {
-    fn from(c: &'a Connection) -> Self {
-        let negotiated = match (c.half[0].options, c.half[1].options) {
+impl<'a> From<&'a ConnRecord> for ConnJson<'a> {
+    fn from(c: &'a ConnRecord) -> Self {
+        let negotiated = match (c.half(Side::Orig).options, c.half(Side::Resp).options) {
             (Some(o), Some(r)) => Some(Negotiated {
                 window_scaling: o.wscale.is_some() && r.wscale.is_some(),
                 sack: o.sack_permitted && r.sack_permitted,
@@ -114,7 +115,7 @@ impl<'a> From<&'a Connection> for ConnRecord<'a> {
             }),
             _ => None,
         };
-        ConnRecord {
+        ConnJson {
             kind: "connection",
             id: c.id,
             prev_id: c.prev_id,
@@ -131,44 +132,44 @@ impl<'a> From<&'a Connection> for ConnRecord<'a> {
             last_frame: c.last_frame,
             saw_start: c.saw_start(),
             flipped: c.flipped,
-            orig: &c.half[0],
-            resp: &c.half[1],
+            orig: c.half(Side::Orig),
+            resp: c.half(Side::Resp),
             negotiated,
             handshake: &c.handshake,
             first_fin: c.first_fin,
             first_rst: c.first_rst,
-            end_reason: c.end_reason,
-            orig_state: c.tcp.end(Side::Orig).state,
-            resp_state: c.tcp.end(Side::Resp).state,
+            end_reason: c.end_reason.map(EndReason::name),
+            orig_state: c.states[Side::Orig],
+            resp_state: c.states[Side::Resp],
             conn_state: c.zeek.conn_state(),
             history: c.zeek.history(),
             zeek_rows: c.zeek.split().then(|| {
                 c.zeek
-                    .rows()
-                    .into_iter()
+                    .rows
+                    .iter()
                     .map(|(conn_state, history)| ZeekRowRecord {
                         conn_state,
                         history,
                     })
                     .collect()
             }),
-            anomalies: c.detect.counts.iter().map(|(k, _)| *k).collect(),
-            anomaly_counts: c.detect.counts.iter().map(|(k, n)| (k.id(), *n)).collect(),
+            anomalies: c.tally.counts.iter().map(|(k, _)| *k).collect(),
+            anomaly_counts: c.tally.counts.iter().map(|(k, n)| (k.id(), *n)).collect(),
             segment_counts: c
-                .detect
+                .tally
                 .seg_counts
                 .iter()
                 .map(|(k, n)| {
                     (
                         k.id(),
                         SideCounts {
-                            orig: n[0],
-                            resp: n[1],
+                            orig: n[Side::Orig],
+                            resp: n[Side::Resp],
                         },
                     )
                 })
                 .collect(),
-            unexpected_segments: c.unexpected.0,
+            unexpected_segments: c.unexpected,
         }
     }
 }
@@ -212,7 +213,7 @@ pub struct AnomalyRecord<'a> {
     /// Its time.
     pub ts: Timestamp,
     /// Kind-specific facts (documented in `tcpaudit explain <id>`).
-    pub detail: &'a serde_json::Map<String, serde_json::Value>,
+    pub detail: DetailJson<'a>,
 }
 
 impl<'a> From<&'a Anomaly> for AnomalyRecord<'a> {
@@ -226,8 +227,72 @@ impl<'a> From<&'a Anomaly> for AnomalyRecord<'a> {
             listener_port: a.listener.map(|l| l.port),
             frame: a.frame,
             ts: a.ts,
-            detail: &a.detail,
+            detail: DetailJson(&a.detail),
         }
+    }
+}
+
+/// An anomaly's details as a JSON object, keys in alphabetical order.
+pub struct DetailJson<'a>(pub &'a Detail);
+
+impl Serialize for DetailJson<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut entries: Vec<_> = self.0.iter().collect();
+        entries.sort_by_key(|(k, _)| *k);
+        let mut m = s.serialize_map(Some(entries.len()))?;
+        for (k, v) in entries {
+            m.serialize_entry(k, &ValueJson(v))?;
+        }
+        m.end()
+    }
+}
+
+/// One detail value as JSON: durations and times in seconds with microsecond precision, ratios
+/// rounded to the decimals worth showing.
+struct ValueJson<'a>(&'a Value);
+
+impl Serialize for ValueJson<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::{SerializeMap, SerializeSeq};
+        match self.0 {
+            Value::Null => s.serialize_none(),
+            Value::Bool(b) => s.serialize_bool(*b),
+            Value::U64(n) => s.serialize_u64(*n),
+            Value::I64(n) => s.serialize_i64(*n),
+            Value::F64(x, decimals) => {
+                let scale = 10f64.powi(*decimals as i32);
+                finite(s, (x * scale).round() / scale)
+            }
+            Value::Secs(d) => finite(s, secs_f64(*d)),
+            Value::Str(t) => s.serialize_str(t),
+            Value::Text(t) => s.serialize_str(t),
+            Value::List(v) => {
+                let mut seq = s.serialize_seq(Some(v.len()))?;
+                for x in v {
+                    seq.serialize_element(&ValueJson(x))?;
+                }
+                seq.end()
+            }
+            Value::Map(entries) => {
+                let mut sorted: Vec<_> = entries.iter().collect();
+                sorted.sort_by_key(|(k, _)| *k);
+                let mut m = s.serialize_map(Some(sorted.len()))?;
+                for (k, v) in sorted {
+                    m.serialize_entry(k, &ValueJson(v))?;
+                }
+                m.end()
+            }
+        }
+    }
+}
+
+/// A number, or null when it is not finite (JSON has no NaN).
+fn finite<S: serde::Serializer>(s: S, x: f64) -> Result<S::Ok, S::Error> {
+    if x.is_finite() {
+        s.serialize_f64(x)
+    } else {
+        s.serialize_none()
     }
 }
 
@@ -374,8 +439,9 @@ impl<W: Write> JsonSink<W> {
 impl<W: Write> Sink for JsonSink<W> {
     fn event(&mut self, e: &Event<'_>) -> io::Result<()> {
         match e {
-            Event::Connection(c) => serde_json::to_writer(&mut self.out, &ConnRecord::from(*c))?,
+            Event::Closed(c) => serde_json::to_writer(&mut self.out, &ConnJson::from(*c))?,
             Event::Anomaly(a) => serde_json::to_writer(&mut self.out, &AnomalyRecord::from(*a))?,
+            Event::Opened(_) | Event::StateChanged(..) => return Ok(()),
         }
         self.out.write_all(b"\n")
     }

@@ -11,7 +11,6 @@ use crate::capture::live::CaptureStats;
 use crate::detect::Anomaly;
 use crate::tcp::TcpState;
 use crate::time::Timestamp;
-use crate::wire::Side;
 
 /// Connections per endpoint state.
 #[derive(Clone, Copy, Debug, Default, Serialize)]
@@ -84,9 +83,9 @@ impl LiveStatus {
     ) -> LiveStatus {
         let mut states: BTreeMap<&'static str, StateCount> = BTreeMap::new();
         let mut by_state = [[0u64; 2]; TcpState::ALL.len()];
-        for c in a.flows().connections() {
-            for side in [Side::Orig, Side::Resp] {
-                by_state[c.tcp.end(side).state as usize][side.index()] += 1;
+        for c in a.flows().records() {
+            for (side, state) in c.states.iter() {
+                by_state[*state as usize][side.index()] += 1;
             }
         }
         for st in TcpState::ALL {
@@ -141,7 +140,7 @@ impl Newest {
     /// Remembers an anomaly (and forgets the oldest beyond eight).
     pub fn push(&mut self, a: &Anomaly) {
         let whom = whom(a, false);
-        let detail = serde_json::to_string(&a.detail).unwrap_or_default();
+        let detail = serde_json::to_string(&super::json::DetailJson(&a.detail)).unwrap_or_default();
         let detail: String = detail.chars().take(60).collect();
         self.rows
             .push_front([clock(a.ts), a.kind.id().to_string(), whom, detail]);
@@ -175,7 +174,7 @@ pub fn anomaly_line(a: &Anomaly) -> String {
         a.kind.id(),
         whom,
         a.frame,
-        serde_json::to_string(&a.detail).unwrap_or_default()
+        serde_json::to_string(&super::json::DetailJson(&a.detail)).unwrap_or_default()
     )
 }
 

@@ -8,7 +8,7 @@ mod terminal;
 
 use std::io;
 
-pub use json::{AnomalyRecord, ConnRecord, JsonSink, SummaryRecord};
+pub use json::{AnomalyRecord, ConnJson, JsonSink, SummaryRecord};
 pub use streams::StreamFiles;
 pub use terminal::TableSink;
 

@@ -10,7 +10,7 @@ use std::path::PathBuf;
 
 use hashbrown::HashMap;
 
-use crate::tcp::reassembly::StreamSink;
+use crate::flow::StreamSink;
 use crate::wire::{Endpoint, Side};
 
 /// Files kept open at once; beyond it all are flushed and closed (and reopened to append).

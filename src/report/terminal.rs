@@ -11,15 +11,16 @@ use super::{RunInfo, Sink};
 use crate::analyzer::Summary;
 use crate::detect::AnomalyKind;
 use crate::event::Event;
-use crate::flow::{Connection, EndReason, Side};
+use crate::event::{ConnRecord, EndReason};
 use crate::time::{Duration, Timestamp};
+use crate::wire::Side;
 use crate::wire::{SkipReason, TunnelKind};
 
 /// Collects the first `limit` connections by id (or all) and prints tables at the end.
 pub struct TableSink<W: Write> {
     out: W,
     limit: Option<usize>,
-    rows: BTreeMap<u64, Connection>,
+    rows: BTreeMap<u64, ConnRecord>,
     total: u64,
 }
 
@@ -37,7 +38,7 @@ impl<W: Write> TableSink<W> {
 
 impl<W: Write> Sink for TableSink<W> {
     fn event(&mut self, e: &Event<'_>) -> io::Result<()> {
-        let Event::Connection(c) = e else {
+        let Event::Closed(c) = e else {
             return Ok(());
         };
         self.total += 1;
@@ -85,21 +86,10 @@ impl<W: Write> Sink for TableSink<W> {
         }
         anomaly_tables(&mut self.out, s)?;
         if !self.rows.is_empty() {
-            let mut t = table(&[
-                "id",
-                "originator",
-                "responder",
-                "start",
-                "duration",
-                "pkts →/←",
-                "bytes →/←",
-                "handshake ms",
-                "options",
-                "first FIN",
-                "end",
-            ]);
+            let titles: Vec<&str> = CONN_COLUMNS.iter().map(|c| c.title).collect();
+            let mut t = table(&titles);
             for c in self.rows.values() {
-                t.add_row(conn_row(c, start));
+                t.add_row(CONN_COLUMNS.iter().map(|col| (col.cell)(c, start)));
             }
             writeln!(self.out, "\nConnections\n{t}")?;
             let shown = self.rows.len() as u64;
@@ -317,41 +307,93 @@ fn breakdown_table(s: &Summary, run: &RunInfo) -> Option<Table> {
     any.then_some(t)
 }
 
-fn conn_row(c: &Connection, start: Timestamp) -> Vec<Cell> {
-    let o = &c.half[0];
-    let r = &c.half[1];
-    let hs = &c.handshake;
-    let handshake = match (hs.syn_to_synack, hs.synack_to_ack) {
-        (None, None) => "-".to_string(),
-        (a, b) => format!("{} + {}", ms(a), ms(b)),
-    };
-    let mut id = c.id.to_string();
-    if let Some(p) = c.prev_id {
-        id.push_str(&format!(" (reuses {p})"));
-    }
-    let mut end = c.end_reason.map_or("-", |e| e.name()).to_string();
-    if !c.saw_start() {
-        end.push_str(", midstream");
-    }
-    vec![
-        Cell::new(id),
-        Cell::new(c.orig),
-        Cell::new(c.resp),
-        Cell::new(secs(c.first_ts.since(start))).set_alignment(CellAlignment::Right),
-        Cell::new(secs(c.duration())).set_alignment(CellAlignment::Right),
-        Cell::new(format!("{}/{}", o.packets, r.packets)).set_alignment(CellAlignment::Right),
-        Cell::new(format!("{}/{}", o.payload_bytes, r.payload_bytes))
-            .set_alignment(CellAlignment::Right),
-        Cell::new(handshake),
-        Cell::new(options(c)),
-        Cell::new(format!(
-            "{}\n{}",
-            c.tcp.end(Side::Orig).state,
-            c.tcp.end(Side::Resp).state
-        )),
-        Cell::new(end),
-        Cell::new(
-            c.detect
+/// One column of the connection table: its title and how a record fills its cell (`start` is
+/// the capture's first timestamp). Titles and cells come from one list, so they cannot drift.
+pub(crate) struct Column {
+    /// The column's title.
+    pub title: &'static str,
+    /// The cell of one connection.
+    pub cell: fn(&ConnRecord, Timestamp) -> Cell,
+}
+
+/// The connection table's columns, in order.
+pub(crate) const CONN_COLUMNS: &[Column] = &[
+    Column {
+        title: "id",
+        cell: |c, _| match c.prev_id {
+            Some(p) => Cell::new(format!("{} (reuses {p})", c.id)),
+            None => Cell::new(c.id),
+        },
+    },
+    Column {
+        title: "originator",
+        cell: |c, _| Cell::new(c.orig),
+    },
+    Column {
+        title: "responder",
+        cell: |c, _| Cell::new(c.resp),
+    },
+    Column {
+        title: "start",
+        cell: |c, start| right(secs(c.first_ts.since(start))),
+    },
+    Column {
+        title: "duration",
+        cell: |c, _| right(secs(c.duration())),
+    },
+    Column {
+        title: "pkts →/←",
+        cell: |c, _| {
+            let (o, r) = (c.half(Side::Orig), c.half(Side::Resp));
+            right(format!("{}/{}", o.packets, r.packets))
+        },
+    },
+    Column {
+        title: "bytes →/←",
+        cell: |c, _| {
+            let (o, r) = (c.half(Side::Orig), c.half(Side::Resp));
+            right(format!("{}/{}", o.payload_bytes, r.payload_bytes))
+        },
+    },
+    Column {
+        title: "handshake ms",
+        cell: |c, _| {
+            let hs = &c.handshake;
+            Cell::new(match (hs.syn_to_synack, hs.synack_to_ack) {
+                (None, None) => "-".to_string(),
+                (a, b) => format!("{} + {}", ms(a), ms(b)),
+            })
+        },
+    },
+    Column {
+        title: "options",
+        cell: |c, _| Cell::new(options(c)),
+    },
+    Column {
+        title: "final states",
+        cell: |c, _| {
+            Cell::new(format!(
+                "{}\n{}",
+                c.states[Side::Orig],
+                c.states[Side::Resp]
+            ))
+        },
+    },
+    Column {
+        title: "end",
+        cell: |c, _| {
+            let mut end = c.end_reason.map_or("-", EndReason::name).to_string();
+            if !c.saw_start() {
+                end.push_str(", midstream");
+            }
+            Cell::new(end)
+        },
+    },
+    Column {
+        title: "anomalies",
+        cell: |c, _| {
+            let list: Vec<String> = c
+                .tally
                 .counts
                 .iter()
                 .map(|(k, n)| {
@@ -361,10 +403,14 @@ fn conn_row(c: &Connection, start: Timestamp) -> Vec<Cell> {
                         k.to_string()
                     }
                 })
-                .collect::<Vec<_>>()
-                .join("\n"),
-        ),
-    ]
+                .collect();
+            Cell::new(list.join("\n"))
+        },
+    },
+];
+
+fn right(text: String) -> Cell {
+    Cell::new(text).set_alignment(CellAlignment::Right)
 }
 
 /// Anomalies by kind, by listener, and the worst connections.
@@ -443,9 +489,10 @@ fn anomaly_tables(out: &mut impl Write, s: &Summary) -> io::Result<()> {
 }
 
 /// Compact option summary: `mss 1460/1448 ws 7/7 sack ts`.
-fn options(c: &Connection) -> String {
-    let (Some(o), r) = (c.half[0].options, c.half[1].options) else {
-        return c.half[1]
+fn options(c: &ConnRecord) -> String {
+    let (Some(o), r) = (c.half(Side::Orig).options, c.half(Side::Resp).options) else {
+        return c
+            .half(Side::Resp)
             .options
             .map_or("-".into(), |r| format!("resp mss {}", opt(r.mss)));
     };
@@ -453,7 +500,7 @@ fn options(c: &Connection) -> String {
         Some(r) => format!("mss {}/{}", opt(o.mss), opt(r.mss)),
         None => format!("mss {}", opt(o.mss)),
     };
-    let both = |f: fn(&crate::flow::SynOptions) -> bool| f(&o) && r.as_ref().is_none_or(f);
+    let both = |f: fn(&crate::tcp::SynOptions) -> bool| f(&o) && r.as_ref().is_none_or(f);
     if let Some(w) = o.wscale {
         match r.and_then(|r| r.wscale) {
             Some(rw) => s.push_str(&format!(" ws {w}/{rw}")),
@@ -514,5 +561,63 @@ mod tests {
             "2023-11-14 22:13:20.000001 UTC"
         );
         assert_eq!(utc(Timestamp(0)), "1970-01-01 00:00:00.000000 UTC");
+    }
+    use crate::detect::{DetectConfig, ListenerConfig};
+    use crate::flow::{FlowConfig, FlowTable};
+    use crate::testutil::{c2s, s2c};
+
+    /// A connection closed by the FIN exchange, as the table hands it out.
+    fn closed_record() -> ConnRecord {
+        let mut t = FlowTable::new(
+            FlowConfig::default(),
+            DetectConfig::default(),
+            ListenerConfig::default(),
+        );
+        let segs = [
+            c2s(0, "S", 100, 0, 0),
+            s2c(10, "SA", 500, 101, 0),
+            c2s(20, "A", 101, 501, 0),
+            c2s(30, "FA", 101, 501, 0),
+            s2c(40, "FA", 501, 102, 0),
+            c2s(50, "A", 102, 502, 0),
+        ];
+        let mut out = None;
+        let mut keep = |e: Event<'_>| {
+            if let Event::Closed(c) = e {
+                out = Some(c.clone());
+            }
+        };
+        for s in &segs {
+            t.process(s, &mut keep);
+        }
+        t.finish(&mut keep).unwrap();
+        out.expect("the connection ends")
+    }
+
+    #[test]
+    fn connection_table_titles_and_cells_line_up() {
+        let c = closed_record();
+        let cell = |title: &str| {
+            let col = CONN_COLUMNS
+                .iter()
+                .find(|col| col.title == title)
+                .unwrap_or_else(|| panic!("no column {title}"));
+            (col.cell)(&c, c.first_ts).content()
+        };
+        assert_eq!(cell("id"), "1");
+        assert_eq!(cell("originator"), "10.0.0.1:40000");
+        assert_eq!(cell("responder"), "10.0.0.2:80");
+        assert_eq!(cell("pkts →/←"), "4/2");
+        assert_eq!(cell("handshake ms"), "10.00 + 10.00");
+        assert_eq!(cell("final states"), "TIME-WAIT\nCLOSED");
+        assert_eq!(cell("end"), "fin");
+        assert_eq!(cell("anomalies"), "");
+        // The rendered table has as many titles as each row has cells.
+        let titles: Vec<&str> = CONN_COLUMNS.iter().map(|c| c.title).collect();
+        let mut t = table(&titles);
+        t.add_row(CONN_COLUMNS.iter().map(|col| (col.cell)(&c, c.first_ts)));
+        let header = t.header().expect("a header").cell_count();
+        let row = t.row(0).expect("a row").cell_count();
+        assert_eq!((header, row), (titles.len(), titles.len()));
     }
 }

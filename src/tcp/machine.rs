@@ -8,7 +8,7 @@
 
 use super::TcpState;
 use crate::time::Timestamp;
-use crate::wire::Side;
+use crate::wire::{PerSide, Side};
 use crate::wire::{Segment, SeqNum, TcpFlags};
 
 /// What a segment is, for the transition match.
@@ -56,6 +56,18 @@ pub enum RstFit {
     OutOfWindow,
     /// The receiver's RCV.NXT is unknown (nothing seen from the sender yet).
     Unknown,
+}
+
+impl RstFit {
+    /// Stable name used in anomaly details.
+    pub const fn name(self) -> &'static str {
+        match self {
+            RstFit::Exact => "exact",
+            RstFit::InWindow => "in_window",
+            RstFit::OutOfWindow => "out_of_window",
+            RstFit::Unknown => "unknown",
+        }
+    }
 }
 
 /// One endpoint as the wire shows it.
@@ -144,8 +156,8 @@ pub struct SegFacts {
 /// Both endpoints of one connection.
 #[derive(Clone, Debug)]
 pub struct Machine {
-    /// Indexed by [`Side::index`].
-    pub ends: [EndState; 2],
+    /// The two endpoints.
+    pub ends: PerSide<EndState>,
 }
 
 impl Machine {
@@ -162,13 +174,13 @@ impl Machine {
             _ => (TcpState::Established, TcpState::Established),
         };
         Machine {
-            ends: [EndState::new(o, ts), EndState::new(r, ts)],
+            ends: PerSide::new(EndState::new(o, ts), EndState::new(r, ts)),
         }
     }
 
     /// The endpoint on `side`.
     pub fn end(&self, side: Side) -> &EndState {
-        &self.ends[side.index()]
+        &self.ends[side]
     }
 
     /// The one choke point for state changes: every change emits a transition event.
@@ -179,7 +191,7 @@ impl Machine {
         ts: Timestamp,
         ev: &mut impl FnMut(MachineEvent),
     ) {
-        let e = &mut self.ends[side.index()];
+        let e = &mut self.ends[side];
         if e.state != to {
             let from = e.state;
             e.state = to;
@@ -190,14 +202,14 @@ impl Machine {
 
     /// Swaps the endpoints (the connection's roles were flipped).
     pub fn swap(&mut self) {
-        self.ends.swap(0, 1);
+        self.ends.swap();
     }
 
     /// A new incarnation took the four-tuple over: RFC 9293 §3.10.7.4 lets a TIME-WAIT endpoint
     /// accept a new SYN (with a greater ISN or timestamp, RFC 6191), which ends its TIME-WAIT.
     pub fn supersede(&mut self, ts: Timestamp, ev: &mut impl FnMut(MachineEvent)) {
         for side in [Side::Orig, Side::Resp] {
-            if self.ends[side.index()].state == TcpState::TimeWait {
+            if self.ends[side].state == TcpState::TimeWait {
                 self.set_state(side, TcpState::Closed, ts, ev);
             }
         }
@@ -216,8 +228,8 @@ impl Machine {
         let f = seg.flags;
         let class = SegClass::of(f);
         let seq_len = seg.payload_len + f.syn() as u32 + f.fin() as u32;
-        let sender = self.ends[from.index()];
-        let receiver = self.ends[to.index()];
+        let sender = self.ends[from];
+        let receiver = self.ends[to];
         let acks = |mark: Option<SeqNum>| f.ack() && mark.is_some_and(|m| seg.ack > m);
         let acks_syn = acks(receiver.iss);
         let acks_fin = acks(receiver.fin_seq);
@@ -263,18 +275,18 @@ impl Machine {
                     _ => {}
                 }
             }
-            let state = self.ends[from.index()].state;
+            let state = self.ends[from].state;
             match (state, class) {
                 // RFC 9293 §3.10.1: an active OPEN sends SYN and enters SYN-SENT.
                 (Closed | Listen, SegClass::Syn) => self.set_state(from, SynSent, ts, ev),
                 // RFC 9293 §3.10.7.2: LISTEN answers a SYN with SYN,ACK and enters SYN-RECEIVED;
                 // §3.10.7.3: a SYN-SENT endpoint that got a SYN does the same (simultaneous open).
                 (Closed | Listen | SynSent, SegClass::SynAck) => {
-                    self.ends[from.index()].passive = state != SynSent;
+                    self.ends[from].passive = state != SynSent;
                     self.set_state(from, SynReceived, ts, ev);
                     // Simultaneous open: if the peer's SYN-ACK already acknowledged this SYN, the
                     // endpoint is ESTABLISHED as soon as it answered (RFC 9293 figure 8).
-                    let iss = self.ends[from.index()].iss.or(f.syn().then_some(seg.seq));
+                    let iss = self.ends[from].iss.or(f.syn().then_some(seg.seq));
                     if receiver.rcv_nxt.is_some_and(|n| iss.is_some_and(|i| n > i)) {
                         self.set_state(from, Established, ts, ev)
                     }
@@ -359,7 +371,7 @@ impl Machine {
             }
             // §3.10.7.4 (eighth check): a retransmitted FIN in TIME-WAIT restarts the 2MSL
             // timeout; the endpoint stays.
-            (TimeWait, SegClass::Fin) => self.ends[to.index()].since = ts,
+            (TimeWait, SegClass::Fin) => self.ends[to].since = ts,
             // Data, ACKs and FINs in synchronized states change nothing until the receiver
             // answers.
             (
@@ -385,7 +397,7 @@ impl Machine {
         if old_duplicate {
             return facts;
         }
-        let s = &mut self.ends[from.index()];
+        let s = &mut self.ends[from];
         if f.syn() && s.iss.is_none() {
             s.iss = Some(seg.seq);
         }
@@ -410,8 +422,8 @@ impl Machine {
     /// Turns window scaling on once both SYNs carried the option (RFC 7323 §2.2).
     pub fn set_window_scales(&mut self, orig: Option<u8>, resp: Option<u8>) {
         if let (Some(o), Some(r)) = (orig, resp) {
-            self.ends[0].wscale = o.min(14);
-            self.ends[1].wscale = r.min(14);
+            self.ends[Side::Orig].wscale = o.min(14);
+            self.ends[Side::Resp].wscale = r.min(14);
         }
     }
 }

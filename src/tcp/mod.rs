@@ -1,5 +1,9 @@
-//! The reference TCP state machine (RFC 9293), replayed for both endpoints from the wire.
+//! The reference TCP model (RFC 9293), replayed for both endpoints from the wire: the state
+//! machine, what each half of the connection sent, handshake timing, stream reassembly and
+//! transfer metrics (RTT, windows, flight).
 
+mod half;
+mod handshake;
 mod machine;
 pub mod metrics;
 pub mod reassembly;
@@ -7,5 +11,7 @@ mod state;
 #[cfg(test)]
 mod tests;
 
+pub use half::{Half, SynOptions};
+pub use handshake::Handshake;
 pub use machine::{EndState, Machine, MachineEvent, RstFit, SegClass, SegFacts};
 pub use state::TcpState;

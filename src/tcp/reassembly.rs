@@ -12,19 +12,6 @@
 use std::collections::VecDeque;
 
 use crate::wire::SeqNum;
-use crate::wire::{Endpoint, Side};
-
-/// Receives the bytes each direction delivers in order (`--write-streams`, tests).
-pub trait StreamSink {
-    /// `bytes` continue the stream that `side` of connection `id` (`orig` to `resp`) sent.
-    fn data(&mut self, id: u64, orig: Endpoint, resp: Endpoint, side: Side, bytes: &[u8]);
-    /// Connection `id` ended: no more bytes for it.
-    fn close(&mut self, id: u64);
-    /// The run ended; the first error met, if any.
-    fn finish(&mut self) -> Result<(), String> {
-        Ok(())
-    }
-}
 
 /// Which bytes win when a retransmission disagrees with bytes already seen.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

@@ -85,3 +85,57 @@ impl Side {
         }
     }
 }
+
+/// One value per side of a connection, indexed by [`Side`]. Per-side state kept this way moves
+/// with a role flip in one [`PerSide::swap`], so no field can be forgotten.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PerSide<T>([T; 2]);
+
+impl<T> PerSide<T> {
+    /// The originator's and the responder's values.
+    pub const fn new(orig: T, resp: T) -> Self {
+        PerSide([orig, resp])
+    }
+
+    /// Exchanges the two sides' values (the roles were decided the other way round).
+    pub fn swap(&mut self) {
+        self.0.swap(0, 1);
+    }
+
+    /// Both values, the originator's first.
+    pub fn iter(&self) -> impl Iterator<Item = (Side, &T)> {
+        [Side::Orig, Side::Resp].into_iter().zip(self.0.iter())
+    }
+
+    /// Both values, mutably, the originator's first.
+    pub fn iter_mut(&mut self) -> impl Iterator<Item = (Side, &mut T)> {
+        [Side::Orig, Side::Resp].into_iter().zip(self.0.iter_mut())
+    }
+
+    /// A new pair from each side's value.
+    pub fn map<U>(&self, mut f: impl FnMut(Side, &T) -> U) -> PerSide<U> {
+        PerSide([f(Side::Orig, &self.0[0]), f(Side::Resp, &self.0[1])])
+    }
+}
+
+impl<T: Clone> PerSide<T> {
+    /// The same value on both sides.
+    pub fn both(v: T) -> Self {
+        PerSide([v.clone(), v])
+    }
+}
+
+impl<T> std::ops::Index<Side> for PerSide<T> {
+    type Output = T;
+    #[inline]
+    fn index(&self, side: Side) -> &T {
+        &self.0[side.index()]
+    }
+}
+
+impl<T> std::ops::IndexMut<Side> for PerSide<T> {
+    #[inline]
+    fn index_mut(&mut self, side: Side) -> &mut T {
+        &mut self.0[side.index()]
+    }
+}

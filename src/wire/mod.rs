@@ -18,7 +18,7 @@ mod segment;
 mod seq;
 
 pub use decode::{DecodeStats, Decoder, SkipReason, TunnelKind};
-pub use endpoint::{Endpoint, FlowKey, Side};
+pub use endpoint::{Endpoint, FlowKey, PerSide, Side};
 pub use frag::FragStats;
 pub use link_type::LinkType;
 pub use options::{TcpOptions, Tfo};

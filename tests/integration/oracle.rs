@@ -6,8 +6,9 @@ use std::path::{Path, PathBuf};
 
 use tcpaudit::analyzer::{Analyzer, AnalyzerConfig, Summary};
 use tcpaudit::capture::CaptureSet;
+use tcpaudit::event::ConnRecord;
 use tcpaudit::event::Event;
-use tcpaudit::flow::Connection;
+use tcpaudit::wire::Side;
 
 /// The shared reference corpus, if present beside the repository.
 pub fn shared_pcaps() -> Option<PathBuf> {
@@ -28,7 +29,7 @@ pub fn corpus(root: &Path) -> Vec<PathBuf> {
 }
 
 /// Analyses one capture with the library; returns its connections, summary and errors.
-pub fn analyse(path: &Path) -> (Vec<Connection>, Summary, Vec<String>) {
+pub fn analyse(path: &Path) -> (Vec<ConnRecord>, Summary, Vec<String>) {
     analyse_with_ports(path, tcpaudit::compat::LIKELY_SERVER_PORTS)
 }
 
@@ -36,7 +37,7 @@ pub fn analyse(path: &Path) -> (Vec<Connection>, Summary, Vec<String>) {
 pub fn analyse_with_ports(
     path: &Path,
     ports: &'static [u16],
-) -> (Vec<Connection>, Summary, Vec<String>) {
+) -> (Vec<ConnRecord>, Summary, Vec<String>) {
     analyse_with(path, ports, false)
 }
 
@@ -45,7 +46,7 @@ pub fn analyse_with(
     path: &Path,
     ports: &'static [u16],
     verify_checksums: bool,
-) -> (Vec<Connection>, Summary, Vec<String>) {
+) -> (Vec<ConnRecord>, Summary, Vec<String>) {
     let mut set = CaptureSet::open(&[path.to_string_lossy().into_owned()]);
     // Every attempt becomes a connection record (no half-open cap), so four-tuples can be
     // compared one by one; the cap itself is tested on its own.
@@ -58,7 +59,7 @@ pub fn analyse_with(
     let mut a = Analyzer::new(cfg);
     let mut conns = Vec::new();
     let mut keep = |e: Event<'_>| {
-        if let Event::Connection(c) = e {
+        if let Event::Closed(c) = e {
             conns.push(c.clone());
         }
     };
@@ -134,12 +135,12 @@ fn normalise(ep: &str) -> String {
 }
 
 /// tcpaudit's connections as conversation rows.
-pub fn our_rows(conns: &[Connection]) -> BTreeMap<Pair, Vec<ConvRow>> {
+pub fn our_rows(conns: &[ConnRecord]) -> BTreeMap<Pair, Vec<ConvRow>> {
     let mut m: BTreeMap<Pair, Vec<ConvRow>> = BTreeMap::new();
     for c in conns {
         let o = normalise(&c.orig.to_string());
         let r = normalise(&c.resp.to_string());
-        let (op, rp) = (c.half[0].packets, c.half[1].packets);
+        let (op, rp) = (c.halves[Side::Orig].packets, c.halves[Side::Resp].packets);
         let row = if o <= r {
             ConvRow {
                 from_lo: op,

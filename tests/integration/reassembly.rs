@@ -6,8 +6,8 @@ use std::sync::{Arc, Mutex};
 
 use tcpaudit::analyzer::{Analyzer, AnalyzerConfig};
 use tcpaudit::capture::CaptureSet;
+use tcpaudit::flow::StreamSink;
 use tcpaudit::flow::{Endpoint, Side};
-use tcpaudit::tcp::reassembly::StreamSink;
 
 use crate::util::*;
 

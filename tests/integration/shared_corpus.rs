@@ -2,6 +2,7 @@
 //! every capture runs to completion, and conversations agree with tshark's.
 
 use crate::oracle::*;
+use tcpaudit::wire::Side;
 
 /// Captures where tcpaudit deliberately counts differently from `tshark -z conv,tcp`: tshark's
 /// dissector throws on these frames (so its conversation tap never sees them) while the fixed TCP
@@ -243,7 +244,7 @@ fn zeek_conn_state_and_history_agree() {
                 let key = if o <= r { (o, r) } else { (r, o) };
                 // Every row Zeek would log for this connection (its timers and reuse rule split
                 // some).
-                for (state, hist) in c.zeek.rows() {
+                for (state, hist) in &c.zeek.rows {
                     ours.entry(key.clone())
                         .or_default()
                         .push((state.to_string(), hist.to_string()));
@@ -505,7 +506,7 @@ fn rtt_samples_agree_with_tshark_ack_rtt() {
         let mut ours: std::collections::BTreeMap<Key, Vec<(u32, f64, f64)>> = Default::default();
         for c in &conns {
             for (i, (from, to)) in [(c.orig, c.resp), (c.resp, c.orig)].into_iter().enumerate() {
-                let m = &c.half[i].metrics;
+                let m = &c.halves[[Side::Orig, Side::Resp][i]].metrics;
                 if let (Some(lo), Some(hi)) = (m.rtt_min, m.rtt_max) {
                     let key = (
                         from.addr.to_string(),

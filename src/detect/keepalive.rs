@@ -1,0 +1,168 @@
+//! Rules on an established connection's idle probes: keep-alives, Linux zero-window probes and
+//! their answers, and keep-alive timeouts.
+
+use super::anomaly::secs;
+use super::view::{ConnView, Step};
+use super::{Anomaly, AnomalyKind, DetectConfig, Tally};
+use crate::tcp::SegClass;
+use crate::time::Timestamp;
+use crate::wire::{PerSide, Side};
+
+/// The keep-alive family's state on one connection.
+#[derive(Clone, Debug, Default)]
+pub struct KeepaliveRules {
+    /// Keep-alive probes per side left unanswered so far.
+    unanswered: PerSide<u32>,
+    /// Each side's first unanswered probe.
+    first_probe: PerSide<Option<(u64, Timestamp)>>,
+    /// Each side's last segment was a Linux zero-window probe awaiting its answer.
+    zwp_pending: PerSide<bool>,
+}
+
+impl KeepaliveRules {
+    /// The roles were flipped.
+    pub fn swap_sides(&mut self) {
+        self.unanswered.swap();
+        self.first_probe.swap();
+        self.zwp_pending.swap();
+    }
+
+    /// Rules evaluated on each segment, after the state machine applied it.
+    pub fn on_segment(
+        &mut self,
+        c: &ConnView<'_>,
+        st: &Step<'_, '_>,
+        tally: &mut Tally,
+        out: &mut Vec<Anomaly>,
+    ) {
+        let (seg, side, facts) = (st.seg, st.side, st.facts);
+        let peer = side.other();
+        // Anything from the peer answers this side's outstanding probes.
+        self.unanswered[peer] = 0;
+        self.first_probe[peer] = None;
+
+        // keepalive: RFC 9293 §3.8.4 (RFC 1122 4.2.3.6): SEG.SEQ = SND.NXT - 1 with no data or
+        // one garbage octet, no SYN/FIN/RST, on a synchronized connection. A zero-length probe
+        // while the peer advertises a zero window is a zero-window probe (Linux sends those the
+        // same way).
+        let is_probe = matches!(facts.class, SegClass::Ack)
+            && seg.payload_len <= 1
+            && facts.sender_before.is_synchronized()
+            && facts.snd_nxt_before.is_some_and(|n| seg.seq.add(1) == n)
+            && c.machine.end(peer).window > 0;
+        if is_probe {
+            self.unanswered[side] += 1;
+            self.first_probe[side].get_or_insert((seg.frame, seg.ts));
+            let k = AnomalyKind::Keepalive;
+            tally.raise(
+                k,
+                c.owner(),
+                || {
+                    Anomaly::new(k, seg.frame, seg.ts)
+                        .with("from", side.name())
+                        .with("probe_bytes", seg.payload_len)
+                        .with("idle", secs(seg.ts.since(c.last_seen[side])))
+                },
+                out,
+            );
+        }
+        self.zero_window_probes(c, st, tally, out);
+        // keepalive_timeout: the prober gives up (RST) after unanswered probes (Linux: after
+        // tcp_keepalive_probes = 9 probes tcp_keepalive_intvl = 75 s apart).
+        if facts.class == SegClass::Rst && self.unanswered[side] > 0 {
+            self.timeout(c, side, "rst", tally, out);
+        }
+    }
+
+    /// Linux's zero-window probe: no payload, SEG.SEQ = SND.UNA - 1, while the peer advertises
+    /// a zero window (tcp_xmit_probe_skb). Wireshark calls it a keep-alive, its own zero-window
+    /// probe being one byte at SND.NXT (flagged by the Wireshark classes). The peer's next pure
+    /// ACK answers it.
+    fn zero_window_probes(
+        &mut self,
+        c: &ConnView<'_>,
+        st: &Step<'_, '_>,
+        tally: &mut Tally,
+        out: &mut Vec<Anomaly>,
+    ) {
+        let (seg, side, facts) = (st.seg, st.side, st.facts);
+        let peer = side.other();
+        let pure_ack = matches!(facts.class, SegClass::Ack) && seg.payload_len == 0;
+        if std::mem::take(&mut self.zwp_pending[peer]) && pure_ack {
+            let k = AnomalyKind::ZeroWindowProbeAck;
+            tally.raise_segment(
+                k,
+                side,
+                c.owner(),
+                || {
+                    Anomaly::new(k, seg.frame, seg.ts)
+                        .with("seq", seg.seq.0)
+                        .with("len", 0)
+                        .with("window", c.machine.end(side).window)
+                },
+                out,
+            );
+        }
+        let receiver = c.machine.end(peer);
+        let probe = pure_ack
+            && facts.sender_before.is_synchronized()
+            && receiver.window == 0
+            && receiver.rcv_nxt.is_some_and(|una| seg.seq.add(1) == una);
+        if probe {
+            self.zwp_pending[side] = true;
+            let k = AnomalyKind::ZeroWindowProbe;
+            tally.raise_segment(
+                k,
+                side,
+                c.owner(),
+                || {
+                    Anomaly::new(k, seg.frame, seg.ts)
+                        .with("seq", seg.seq.0)
+                        .with("len", 0)
+                        .with("style", "linux")
+                },
+                out,
+            );
+        }
+    }
+
+    /// Rules evaluated when the connection leaves the table.
+    pub fn on_finish(
+        &mut self,
+        c: &ConnView<'_>,
+        cfg: &DetectConfig,
+        tally: &mut Tally,
+        out: &mut Vec<Anomaly>,
+    ) {
+        for s in [Side::Orig, Side::Resp] {
+            if self.unanswered[s] >= cfg.keepalive_unanswered {
+                self.timeout(c, s, "end_of_record", tally, out);
+            }
+        }
+    }
+
+    /// keepalive_timeout: `s` gave up probing (`how`: its RST, or the record's end).
+    fn timeout(
+        &mut self,
+        c: &ConnView<'_>,
+        s: Side,
+        how: &'static str,
+        tally: &mut Tally,
+        out: &mut Vec<Anomaly>,
+    ) {
+        let (frame, ts) = self.first_probe[s].unwrap_or(c.last);
+        let unanswered = std::mem::take(&mut self.unanswered[s]);
+        let k = AnomalyKind::KeepaliveTimeout;
+        tally.raise(
+            k,
+            c.owner(),
+            || {
+                Anomaly::new(k, frame, ts)
+                    .with("prober", s.name())
+                    .with("unanswered", unanswered)
+                    .with("ended_by", how)
+            },
+            out,
+        );
+    }
+}

@@ -1,0 +1,122 @@
+//! How many times each anomaly occurred on one connection, and which occurrences are reported.
+//!
+//! Connection anomalies are reported the first time they occur and counted after that; segment
+//! classes are counted exactly per direction and reported at the 1st, 10th, 100th ...
+//! occurrence (as Zeek scales its history letters and Suricata backs off its stream events).
+//! The anomaly itself, with its details, is built only when it is reported: the builder is a
+//! closure the tally calls or not.
+
+use super::{Anomaly, AnomalyKind};
+use crate::wire::{Endpoint, PerSide, Side};
+
+/// Per-kind counts of one connection.
+#[derive(Clone, Debug, Default)]
+pub struct Tally {
+    /// Occurrences of connection anomalies, kinds in first-seen order.
+    pub counts: Vec<(AnomalyKind, u32)>,
+    /// Segment classes counted per direction, kinds in first-seen order.
+    pub seg_counts: Vec<(AnomalyKind, PerSide<u32>)>,
+}
+
+/// Who an anomaly of a connection concerns: the connection and its responder (the listener).
+#[derive(Clone, Copy, Debug)]
+pub struct Owner {
+    /// The connection's id.
+    pub conn_id: u64,
+    /// Its responder.
+    pub listener: Endpoint,
+}
+
+impl Tally {
+    /// Counts one occurrence; true if it is the first of its kind on this connection.
+    pub fn count(&mut self, kind: AnomalyKind) -> bool {
+        match self.counts.iter_mut().find(|(k, _)| *k == kind) {
+            Some((_, n)) => {
+                *n += 1;
+                false
+            }
+            None => {
+                self.counts.push((kind, 1));
+                true
+            }
+        }
+    }
+
+    /// Whether this connection raised `kind`.
+    pub fn has(&self, kind: AnomalyKind) -> bool {
+        self.counts.iter().any(|(k, _)| *k == kind)
+    }
+
+    /// Segments of class `kind` counted from `side`.
+    pub fn segments(&self, kind: AnomalyKind, side: Side) -> u32 {
+        self.seg_counts
+            .iter()
+            .find(|(k, _)| *k == kind)
+            .map_or(0, |(_, n)| n[side])
+    }
+
+    /// Exchanges the sides of the per-direction counts (the roles were flipped).
+    pub fn swap_sides(&mut self) {
+        for (_, n) in &mut self.seg_counts {
+            n.swap();
+        }
+    }
+
+    /// Counts an anomaly of kind `kind` and, if it is the first of its kind on the connection,
+    /// builds it and sends it to `out`.
+    pub fn raise(
+        &mut self,
+        kind: AnomalyKind,
+        owner: Owner,
+        build: impl FnOnce() -> Anomaly,
+        out: &mut Vec<Anomaly>,
+    ) {
+        if self.count(kind) {
+            let mut a = build();
+            debug_assert_eq!(a.kind, kind);
+            a.conn_id = Some(owner.conn_id);
+            a.listener = Some(owner.listener);
+            out.push(a);
+        }
+    }
+
+    /// Counts a segment of class `kind` sent by `side`; at the 1st, 10th, 100th ... occurrence
+    /// on the connection the anomaly is built and sent to `out`, with its count and sender.
+    pub fn raise_segment(
+        &mut self,
+        kind: AnomalyKind,
+        side: Side,
+        owner: Owner,
+        build: impl FnOnce() -> Anomaly,
+        out: &mut Vec<Anomaly>,
+    ) {
+        let n = match self.seg_counts.iter_mut().find(|(k, _)| *k == kind) {
+            Some((_, n)) => {
+                n[side] += 1;
+                n[Side::Orig] + n[Side::Resp]
+            }
+            None => {
+                let mut n = PerSide::default();
+                n[side] = 1;
+                self.seg_counts.push((kind, n));
+                1
+            }
+        };
+        if n == 1 || (n >= 10 && power_of_ten(n)) {
+            let mut a = build();
+            debug_assert_eq!(a.kind, kind);
+            a.conn_id = Some(owner.conn_id);
+            a.listener = Some(owner.listener);
+            a.detail.insert("count", n.into());
+            a.detail.insert("from", side.name().into());
+            out.push(a);
+        }
+    }
+}
+
+fn power_of_ten(mut n: u32) -> bool {
+    while n >= 10 && n.is_multiple_of(10) {
+        n /= 10;
+    }
+    n == 1
+}

@@ -1,0 +1,24 @@
+//! What the engine hands to its caller, in the order it is decided: connections opening, their
+//! endpoints changing state, anomalies, connection records leaving the table
+//! ([`ConnRecord`]). Sinks read these and nothing of the engine's insides.
+
+mod record;
+
+pub use record::{Cause, ConnRecord, EndReason, MAX_TRANSITIONS, Transition, ZeekView};
+
+use crate::detect::Anomaly;
+
+/// One output of the analysis.
+#[derive(Clone, Copy, Debug)]
+pub enum Event<'a> {
+    /// A connection was opened by its first segment (the record holds nothing of that segment
+    /// yet).
+    Opened(&'a ConnRecord),
+    /// An endpoint of a connection changed state.
+    StateChanged(&'a ConnRecord, &'a Transition),
+    /// An anomaly, as soon as it is decided.
+    Anomaly(&'a Anomaly),
+    /// A connection record leaving the table (ended, timed out, reused, evicted or at the end
+    /// of the capture).
+    Closed(&'a ConnRecord),
+}

@@ -1,0 +1,233 @@
+//! What a connection *is*, as it leaves the engine: endpoints, times, what each side sent,
+//! both endpoints' states and the transitions that led there, the handshake, how it ended,
+//! Zeek's view of it and its anomaly tally. How the engine got there (rule state, streams,
+//! the emulations' scratch) stays in [`crate::flow::Connection`].
+
+use crate::compat::wireshark::Classes;
+use crate::detect::Tally;
+use crate::tcp::{Half, Handshake, TcpState};
+use crate::time::{Duration, Timestamp};
+use crate::wire::{Endpoint, PerSide, SeqNum, Side, TcpFlags, TunnelKind};
+
+/// How a connection record came to an end.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub enum EndReason {
+    /// Both sides sent FIN.
+    Fin,
+    /// A RST ended it.
+    Rst,
+    /// Still open when the capture ended.
+    CaptureEnd,
+    /// Idle longer than its timeout.
+    Timeout,
+    /// A new SYN with another ISN opened the next incarnation of the four-tuple while this one
+    /// was still open.
+    Reused,
+    /// Dropped to respect `--max-connections`.
+    Evicted,
+}
+
+impl EndReason {
+    /// Number of reasons.
+    pub const COUNT: usize = 6;
+    /// All reasons in index order.
+    pub const ALL: [EndReason; Self::COUNT] = [
+        EndReason::Fin,
+        EndReason::Rst,
+        EndReason::CaptureEnd,
+        EndReason::Timeout,
+        EndReason::Reused,
+        EndReason::Evicted,
+    ];
+    /// Stable name used in JSON and tables.
+    pub const fn name(self) -> &'static str {
+        match self {
+            EndReason::Fin => "fin",
+            EndReason::Rst => "rst",
+            EndReason::CaptureEnd => "capture_end",
+            EndReason::Timeout => "timeout",
+            EndReason::Reused => "reused",
+            EndReason::Evicted => "evicted",
+        }
+    }
+}
+
+/// The segment that caused a state change.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Cause {
+    /// Its sender.
+    pub from: Side,
+    /// Its control bits.
+    pub flags: TcpFlags,
+    /// Its sequence number.
+    pub seq: SeqNum,
+    /// Its acknowledgment number.
+    pub ack: SeqNum,
+    /// Its payload length (from the IP header).
+    pub len: u32,
+}
+
+/// One endpoint's state change, with the segment that caused it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Transition {
+    /// The endpoint that changed state.
+    pub side: Side,
+    /// Its state before.
+    pub from: TcpState,
+    /// Its state after.
+    pub to: TcpState,
+    /// Frame number of the segment that caused it.
+    pub frame: u64,
+    /// Its time.
+    pub ts: Timestamp,
+    /// The segment that caused it.
+    pub cause: Cause,
+}
+
+/// Transitions kept per connection; a connection normally makes 6 to 10. Beyond this many only
+/// the count goes on (a hostile exchange cannot grow a record without bound).
+pub const MAX_TRANSITIONS: usize = 32;
+
+/// The rows Zeek's conn.log would write for a connection (usually one; its timers or a SYN on
+/// a closed four-tuple split some into several). Filled when the record leaves the table.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ZeekView {
+    /// `(conn_state, history)` of every row, the current one last.
+    pub rows: Vec<(&'static str, String)>,
+}
+
+impl ZeekView {
+    /// `conn_state` of the last row (`OTH` before the record was filled).
+    pub fn conn_state(&self) -> &'static str {
+        self.rows.last().map_or("OTH", |r| r.0)
+    }
+
+    /// `history` of the last row.
+    pub fn history(&self) -> &str {
+        self.rows.last().map_or("", |r| r.1.as_str())
+    }
+
+    /// Whether Zeek would log more than one row.
+    pub fn split(&self) -> bool {
+        self.rows.len() > 1
+    }
+}
+
+/// One TCP connection incarnation.
+#[derive(Clone, Debug)]
+pub struct ConnRecord {
+    /// 1-based id, in order of first segment.
+    pub id: u64,
+    /// Id of the previous incarnation of the same four-tuple, if this one reused it.
+    pub prev_id: Option<u64>,
+    /// The originator.
+    pub orig: Endpoint,
+    /// The responder.
+    pub resp: Endpoint,
+    /// First segment's timestamp.
+    pub first_ts: Timestamp,
+    /// Last segment's timestamp.
+    pub last_ts: Timestamp,
+    /// First segment's frame number.
+    pub first_frame: u64,
+    /// Last segment's frame number.
+    pub last_frame: u64,
+    /// What each side sent.
+    pub halves: PerSide<Half>,
+    /// Roles were decided against the first segment's direction (its sender was the responder).
+    pub flipped: bool,
+    /// Outermost VLAN id of the first segment.
+    pub vlan: Option<u16>,
+    /// Tunnel the connection was carried in.
+    pub tunnel: Option<TunnelKind>,
+    /// Handshake timing.
+    pub handshake: Handshake,
+    /// The side that sent the first FIN.
+    pub first_fin: Option<Side>,
+    /// The side that sent the first RST.
+    pub first_rst: Option<Side>,
+    /// When the connection closed (both FINs, or the first RST).
+    pub closed_ts: Option<Timestamp>,
+    /// The originator acknowledged the responder's SYN: the handshake completed.
+    pub established: bool,
+    /// Why the record ended; set when it leaves the table.
+    pub end_reason: Option<EndReason>,
+    /// Each endpoint's RFC 9293 state (at its latest segment; timers not applied).
+    pub states: PerSide<TcpState>,
+    /// The first [`MAX_TRANSITIONS`] state changes, in order.
+    pub transitions: Vec<Transition>,
+    /// State changes in all (beyond those kept).
+    pub transition_count: u32,
+    /// Segments the receiver's state could not accept (state machine "unexpected segment"
+    /// events).
+    pub unexpected: u32,
+    /// The first such segment's frame.
+    pub first_unexpected: Option<u64>,
+    /// Time of each side's latest segment.
+    pub last_seen: PerSide<Timestamp>,
+    /// Zeek's view: `conn_state` and `history` as Zeek's conn.log would print them.
+    pub zeek: ZeekView,
+    /// Anomalies counted on this connection.
+    pub tally: Tally,
+    /// Per-frame Wireshark classes, kept only when segment events are asked for (tests,
+    /// comparisons with tshark).
+    pub segment_classes: Vec<(u64, Classes)>,
+}
+
+impl ConnRecord {
+    /// What `side` sent.
+    #[inline]
+    pub fn half(&self, side: Side) -> &Half {
+        &self.halves[side]
+    }
+
+    /// Whether the capture saw the connection open: a SYN from the originator.
+    pub fn saw_start(&self) -> bool {
+        self.halves[Side::Orig].sent_syn
+    }
+
+    /// Whether both sides have sent FIN or either sent RST.
+    pub fn is_closed(&self) -> bool {
+        self.closed_ts.is_some()
+    }
+
+    /// Duration from first to last segment.
+    pub fn duration(&self) -> Duration {
+        self.last_ts.since(self.first_ts)
+    }
+
+    /// The endpoint on `side`.
+    pub fn endpoint(&self, side: Side) -> Endpoint {
+        match side {
+            Side::Orig => self.orig,
+            Side::Resp => self.resp,
+        }
+    }
+
+    /// Swaps originator and responder, with everything recorded per side.
+    pub(crate) fn swap_sides(&mut self) {
+        std::mem::swap(&mut self.orig, &mut self.resp);
+        self.halves.swap();
+        self.states.swap();
+        self.last_seen.swap();
+        self.flipped = !self.flipped;
+        self.first_fin = self.first_fin.map(Side::other);
+        self.first_rst = self.first_rst.map(Side::other);
+        for t in &mut self.transitions {
+            t.side = t.side.other();
+            t.cause.from = t.cause.from.other();
+        }
+    }
+
+    /// Records a state change (kept while fewer than [`MAX_TRANSITIONS`] are).
+    pub(crate) fn transition(&mut self, t: Transition) {
+        self.states[t.side] = t.to;
+        self.transition_count += 1;
+        if self.transitions.len() < MAX_TRANSITIONS {
+            if self.transitions.capacity() == 0 {
+                self.transitions.reserve_exact(8);
+            }
+            self.transitions.push(t);
+        }
+    }
+}

@@ -1,0 +1,395 @@
+//! One connection incarnation inside the table: its record, and the engine state that builds
+//! it (the state machine, both streams, the Zeek and Wireshark emulations, the rules' state).
+//!
+//! [`Connection::update`] is the whole per-segment pipeline, in a fixed order: counters and
+//! handshake timing, Zeek's view, the reference machine, reassembly, Wireshark's classes,
+//! transfer metrics, then the connection rules.
+
+use super::streams::{ConnStreams, ReasmCtx, StreamOwner};
+use crate::compat::ZeekConn;
+use crate::compat::wireshark::{Classes, WsConv, flag as F};
+use crate::detect::{self, Anomaly, ConnRules, ConnView, DetectConfig, Step, Tally};
+use crate::event::{Cause, ConnRecord, EndReason, Transition, ZeekView};
+use crate::tcp::{Half, Handshake, Machine, MachineEvent};
+use crate::time::Timestamp;
+use crate::wire::{Endpoint, PerSide, Segment, Side};
+
+/// One TCP connection incarnation being tracked.
+#[derive(Clone, Debug)]
+pub struct Connection {
+    rec: ConnRecord,
+    machine: Machine,
+    streams: ConnStreams,
+    ws: WsConv,
+    zeek: ZeekConn,
+    rules: ConnRules,
+    /// The connection counts as a half-open attempt of its listener until resolved.
+    pub(crate) attempt_open: bool,
+}
+
+/// A read-only view of a connection for the rules (a macro, not a method, so that the borrow
+/// of the record's fields stays apart from the borrow of the rules' state).
+macro_rules! view {
+    ($rec:expr, $machine:expr) => {
+        ConnView {
+            id: $rec.id,
+            orig: $rec.orig,
+            resp: $rec.resp,
+            first: ($rec.first_frame, $rec.first_ts),
+            last: ($rec.last_frame, $rec.last_ts),
+            halves: &$rec.halves,
+            handshake: &$rec.handshake,
+            machine: &$machine,
+            last_seen: &$rec.last_seen,
+            closed_ts: $rec.closed_ts,
+            first_fin: $rec.first_fin,
+            first_rst: $rec.first_rst,
+            established: $rec.established,
+        }
+    };
+}
+
+impl Connection {
+    /// Opens a record for the first segment of a four-tuple. The segment's sender is the
+    /// originator unless the segment is a SYN-ACK (then its receiver is, as Zeek decides).
+    pub fn new(id: u64, seg: &Segment<'_>, cfg: &DetectConfig) -> Self {
+        let src = Endpoint::new(seg.src, seg.sport);
+        let dst = Endpoint::new(seg.dst, seg.dport);
+        let flipped = seg.flags.is_syn_ack();
+        let (orig, resp) = if flipped { (dst, src) } else { (src, dst) };
+        let machine = Machine::new(seg);
+        let rec = ConnRecord {
+            id,
+            prev_id: None,
+            orig,
+            resp,
+            first_ts: seg.ts,
+            last_ts: seg.ts,
+            first_frame: seg.frame,
+            last_frame: seg.frame,
+            halves: PerSide::default(),
+            flipped,
+            vlan: seg.vlan,
+            tunnel: seg.tunnel,
+            handshake: Handshake::default(),
+            first_fin: None,
+            first_rst: None,
+            closed_ts: None,
+            established: false,
+            end_reason: None,
+            states: machine.ends.map(|_, e| e.state),
+            transitions: Vec::new(),
+            transition_count: 0,
+            unexpected: 0,
+            first_unexpected: None,
+            last_seen: PerSide::both(seg.ts),
+            zeek: ZeekView::default(),
+            tally: Tally::default(),
+            segment_classes: Vec::new(),
+        };
+        Connection {
+            rec,
+            machine,
+            streams: ConnStreams::default(),
+            ws: WsConv::default(),
+            zeek: ZeekConn::new(seg, !flipped, cfg.zeek_server_ports),
+            rules: ConnRules::default(),
+            attempt_open: false,
+        }
+    }
+
+    /// The record as built so far.
+    pub fn record(&self) -> &ConnRecord {
+        &self.rec
+    }
+
+    /// The record, to set what the table decides (`prev_id`).
+    pub(crate) fn record_mut(&mut self) -> &mut ConnRecord {
+        &mut self.rec
+    }
+
+    /// A read-only view for rules that judge this connection from outside (reuse).
+    pub fn view(&self) -> ConnView<'_> {
+        view!(self.rec, self.machine)
+    }
+
+    /// Whom this connection's anomalies concern, and its anomaly tally.
+    pub(crate) fn tally(&mut self) -> (detect::Owner, &mut Tally) {
+        let owner = detect::Owner {
+            conn_id: self.rec.id,
+            listener: self.rec.resp,
+        };
+        (owner, &mut self.rec.tally)
+    }
+
+    /// The side that sent `seg`.
+    #[inline]
+    pub fn side_of(&self, seg: &Segment<'_>) -> Side {
+        if seg.sport == self.rec.orig.port && seg.src == self.rec.orig.addr {
+            Side::Orig
+        } else {
+            Side::Resp
+        }
+    }
+
+    /// The copies of the responder's SYN-ACK seen so far (the original included).
+    pub(crate) fn synack_copies(&self) -> u32 {
+        self.rules.handshake.synacks.count
+    }
+
+    /// Whether `seg` (from `side`) opens a new incarnation of this four-tuple: a SYN without
+    /// ACK whose sequence number differs from that side's ISN (or first sequence number), as
+    /// both Wireshark (`tcp.analysis.reused_ports`) and Zeek split connections. A SYN from a
+    /// side that has sent nothing yet is a simultaneous open, not a new incarnation.
+    pub fn is_new_incarnation(&self, seg: &Segment<'_>, side: Side) -> bool {
+        if !seg.flags.is_syn_only() {
+            return false;
+        }
+        let h = self.rec.half(side);
+        h.isn.or(h.first_seq).is_some_and(|s| s != seg.seq)
+    }
+
+    /// Swaps originator and responder: the record, the machine, the streams, both emulations
+    /// and every rule family's per-side state.
+    fn flip(&mut self) {
+        self.rec.swap_sides();
+        self.machine.swap();
+        self.streams.swap();
+        self.ws.swap();
+        self.zeek.our_roles_swapped();
+        self.rules.swap_sides(&mut self.rec.tally);
+    }
+
+    /// Accounts one segment sent by `side`: counters, the state machine, then the connection
+    /// rules; anomalies raised go to `out`. Returns how many state changes the record had
+    /// before the segment, so the caller can announce the new ones.
+    pub fn update(
+        &mut self,
+        seg: &Segment<'_>,
+        mut side: Side,
+        cfg: &DetectConfig,
+        reasm: &mut ReasmCtx<'_>,
+        segment_events: bool,
+        out: &mut Vec<Anomaly>,
+    ) -> usize {
+        let f = seg.flags;
+        // A SYN-ACK from the originator before any SYN was seen means the roles are the other
+        // way round (midstream start that later shows its handshake).
+        if f.is_syn_ack()
+            && side == Side::Orig
+            && !self.rec.halves[Side::Orig].sent_syn
+            && !self.rec.halves[Side::Resp].sent_syn
+        {
+            self.flip();
+            side = Side::Resp;
+        }
+        let transitions_before = self.rec.transitions.len();
+        let closed_before = self.rec.closed_ts.is_some();
+        self.count(seg, side);
+        // Zeek ignores a segment whose header the snaplen cut (weird `truncated_header`).
+        if !seg.header_cut {
+            self.zeek.on_segment(seg, side == Side::Orig);
+        }
+        let facts = self.apply_to_machine(seg, side);
+
+        let mut tally = std::mem::take(&mut self.rec.tally);
+        let owner = StreamOwner {
+            id: self.rec.id,
+            orig: self.rec.orig,
+            resp: self.rec.resp,
+        };
+        if let Some(conflict) = self.streams.segment(owner, seg, side, reasm) {
+            let v = view!(self.rec, self.machine);
+            detect::segment_classes::overlap_conflict(
+                &v,
+                seg,
+                side,
+                conflict,
+                reasm.policy,
+                &mut tally,
+                out,
+            );
+        }
+        let classes = self.ws.segment(seg, side.index());
+        if classes.flags != 0 {
+            count_classes(&mut self.rec.halves[side], seg, classes);
+            let v = view!(self.rec, self.machine);
+            detect::segment_classes::on_classes(&v, seg, side, classes, &mut tally, out);
+            if segment_events {
+                self.rec.segment_classes.push((seg.frame, classes));
+            }
+        }
+        let peer = side.other();
+        let peer_ack = self.machine.end(peer).rcv_nxt;
+        let wscale = self.machine.end(side).wscale;
+        self.rec.halves[side]
+            .metrics
+            .sent(seg, facts.snd_nxt_before, peer_ack, wscale);
+        if f.ack() {
+            let tsecr = seg.options.timestamps.map(|t| t.1);
+            self.rec.halves[peer].metrics.acked(seg.ack, tsecr, seg.ts);
+        }
+
+        // The originator's first acknowledgment of the responder's SYN completes the handshake.
+        let established_now =
+            side == Side::Orig && facts.acks_syn && !f.syn() && !f.rst() && !self.rec.established;
+        self.rec.established |= established_now;
+        let step = Step {
+            seg,
+            side,
+            facts: &facts,
+            closed_before,
+            established_now,
+        };
+        let v = view!(self.rec, self.machine);
+        self.rules.on_segment(&v, &step, cfg, &mut tally, out);
+        self.rec.tally = tally;
+        self.rec.last_seen[side] = seg.ts;
+        transitions_before
+    }
+
+    /// Counters, first FIN and RST, the close time and handshake timing.
+    fn count(&mut self, seg: &Segment<'_>, side: Side) {
+        let f = seg.flags;
+        let r = &mut self.rec;
+        r.last_ts = r.last_ts.max(seg.ts);
+        r.last_frame = seg.frame;
+        r.halves[side].sent(seg);
+        if f.fin() && r.first_fin.is_none() {
+            r.first_fin = Some(side);
+        }
+        if f.rst() && r.first_rst.is_none() {
+            r.first_rst = Some(side);
+        }
+        let both_fins =
+            r.halves[Side::Orig].fin_ts.is_some() && r.halves[Side::Resp].fin_ts.is_some();
+        if r.closed_ts.is_none() && (f.rst() || both_fins) {
+            r.closed_ts = Some(seg.ts);
+        }
+        r.handshake.track(seg, side, &r.halves);
+    }
+
+    /// Runs the reference machine on `seg`, recording its transitions and unexpected segments.
+    fn apply_to_machine(&mut self, seg: &Segment<'_>, side: Side) -> crate::tcp::SegFacts {
+        let f = seg.flags;
+        let rec = &mut self.rec;
+        let old_duplicate = f.is_syn_only()
+            && side == Side::Orig
+            && rec.halves[Side::Orig].syns > 1
+            && rec.closed_ts.is_some_and(|t| t < seg.ts)
+            && rec.halves[Side::Orig].isn == Some(seg.seq);
+        let cause = Cause {
+            from: side,
+            flags: f,
+            seq: seg.seq,
+            ack: seg.ack,
+            len: seg.payload_len,
+        };
+        let facts = self
+            .machine
+            .on_segment(seg, side, old_duplicate, &mut |e| match e {
+                MachineEvent::Transition { side, from, to } => rec.transition(Transition {
+                    side,
+                    from,
+                    to,
+                    frame: seg.frame,
+                    ts: seg.ts,
+                    cause,
+                }),
+                MachineEvent::Unexpected { .. } => {
+                    rec.unexpected += 1;
+                    rec.first_unexpected.get_or_insert(seg.frame);
+                }
+            });
+        if f.is_syn_ack() && side == Side::Resp {
+            let o = rec.halves[Side::Orig].options.and_then(|o| o.wscale);
+            let r = rec.halves[Side::Resp].options.and_then(|o| o.wscale);
+            self.machine.set_window_scales(o, r);
+        }
+        facts
+    }
+
+    /// A new incarnation (opened by `syn`, sent by `from` as this incarnation knew it) took
+    /// the four-tuple over: a TIME-WAIT here ends (RFC 9293 §3.10.7.4, RFC 6191).
+    pub fn supersede(&mut self, syn: &Segment<'_>, from: Side) {
+        let rec = &mut self.rec;
+        let cause = Cause {
+            from,
+            flags: syn.flags,
+            seq: syn.seq,
+            ack: syn.ack,
+            len: syn.payload_len,
+        };
+        self.machine.supersede(syn.ts, &mut |e| {
+            if let MachineEvent::Transition { side, from, to } = e {
+                rec.transition(Transition {
+                    side,
+                    from,
+                    to,
+                    frame: syn.frame,
+                    ts: syn.ts,
+                    cause,
+                });
+            }
+        });
+    }
+
+    /// Runs the end-of-connection rules and sets the end reason from what was seen, for a
+    /// record leaving the table for `fallback` at time `now`.
+    pub fn finish(
+        &mut self,
+        fallback: EndReason,
+        now: Timestamp,
+        cfg: &DetectConfig,
+        out: &mut Vec<Anomaly>,
+    ) {
+        let mut tally = std::mem::take(&mut self.rec.tally);
+        let v = view!(self.rec, self.machine);
+        let now = now.max(self.rec.last_ts);
+        self.rules.on_finish(&v, now, cfg, &mut tally, out);
+        self.rec.tally = tally;
+        let both_fins = self.rec.halves[Side::Orig].fin_ts.is_some()
+            && self.rec.halves[Side::Resp].fin_ts.is_some();
+        self.rec.end_reason = Some(if self.rec.first_rst.is_some() {
+            EndReason::Rst
+        } else if both_fins {
+            EndReason::Fin
+        } else {
+            fallback
+        });
+    }
+
+    /// Ends both streams (deliveries across remaining holes), returning their memory.
+    pub fn finish_streams(&mut self, reasm: &mut ReasmCtx<'_>) {
+        let owner = StreamOwner {
+            id: self.rec.id,
+            orig: self.rec.orig,
+            resp: self.rec.resp,
+        };
+        self.streams.finish(owner, &mut self.rec.halves, reasm);
+    }
+
+    /// The finished record, with Zeek's rows filled in.
+    pub fn into_record(self) -> ConnRecord {
+        let mut rec = self.rec;
+        rec.zeek = ZeekView {
+            rows: self
+                .zeek
+                .rows()
+                .into_iter()
+                .map(|(state, history)| (state, history.to_string()))
+                .collect(),
+        };
+        rec
+    }
+}
+
+/// Counts the retransmissions, out-of-order segments and duplicate ACKs Wireshark found.
+fn count_classes(h: &mut Half, seg: &Segment<'_>, cls: Classes) {
+    if cls.has(F::RETRANSMISSION | F::FAST_RETRANSMISSION | F::SPURIOUS_RETRANSMISSION) {
+        h.retransmitted_packets += 1;
+        h.retransmitted_bytes += seg.payload_len as u64;
+    }
+    h.out_of_order_packets += cls.has(F::OUT_OF_ORDER) as u32;
+    h.duplicate_acks += cls.has(F::DUPLICATE_ACK) as u32;
+}

@@ -1,0 +1,152 @@
+//! What one side of a connection sent: counters, its SYN's options, its stream and transfer
+//! metrics. A connection has two halves, one per direction.
+
+use serde::Serialize;
+
+use super::metrics::Metrics;
+use crate::time::Timestamp;
+use crate::wire::{Segment, SeqNum, TcpFlags, Tfo};
+
+/// What one side announced in its SYN (or SYN-ACK).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct SynOptions {
+    /// Maximum segment size.
+    pub mss: Option<u16>,
+    /// Window scale shift.
+    pub wscale: Option<u8>,
+    /// SACK permitted.
+    pub sack_permitted: bool,
+    /// Timestamps option present.
+    pub timestamps: bool,
+    /// TCP Fast Open option.
+    pub tfo: Option<Tfo>,
+    /// ECN: a SYN with ECE and CWR (setup request), or a SYN-ACK with ECE and not CWR (accepted).
+    pub ecn: bool,
+    /// Payload bytes carried by the SYN itself (TFO or T/TCP).
+    pub syn_data: u32,
+}
+
+impl SynOptions {
+    /// The options a SYN or SYN-ACK announced.
+    pub fn from_segment(seg: &Segment<'_>) -> Self {
+        let o = &seg.options;
+        let ecn = if seg.flags.ack() {
+            seg.flags.has(TcpFlags::ECE) && !seg.flags.has(TcpFlags::CWR)
+        } else {
+            seg.flags.has(TcpFlags::ECE | TcpFlags::CWR)
+        };
+        SynOptions {
+            mss: o.mss,
+            wscale: o.wscale,
+            sack_permitted: o.sack_permitted,
+            timestamps: o.timestamps.is_some(),
+            tfo: o.tfo,
+            ecn,
+            syn_data: seg.payload_len,
+        }
+    }
+}
+
+/// Per-direction counters and facts; `half[Side::Orig]` is what the originator sent.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Half {
+    /// Segments sent.
+    pub packets: u64,
+    /// IP bytes sent (IP header lengths, as Zeek's `*_ip_bytes`).
+    pub ip_bytes: u64,
+    /// TCP payload bytes sent, retransmissions included.
+    pub payload_bytes: u64,
+    /// Frame bytes on the wire (as tshark's conversation table counts).
+    pub frame_bytes: u64,
+    /// Segments whose payload the snaplen cut.
+    pub truncated: u64,
+    /// SYN segments sent (SYN-ACKs included).
+    pub syns: u32,
+    /// FIN segments sent.
+    pub fins: u32,
+    /// RST segments sent.
+    pub rsts: u32,
+    /// Initial sequence number (from this side's SYN).
+    pub isn: Option<SeqNum>,
+    /// Sequence number of the first segment seen from this side.
+    #[serde(skip)]
+    pub first_seq: Option<SeqNum>,
+    /// Options of this side's first SYN or SYN-ACK.
+    pub options: Option<SynOptions>,
+    /// Time of this side's first FIN.
+    #[serde(skip)]
+    pub fin_ts: Option<Timestamp>,
+    /// Time of this side's first RST.
+    #[serde(skip)]
+    pub rst_ts: Option<Timestamp>,
+    /// Whether this side sent a SYN without ACK.
+    #[serde(skip)]
+    pub sent_syn: bool,
+    /// Whether this side sent a SYN-ACK.
+    #[serde(skip)]
+    pub sent_synack: bool,
+    /// The last TSval this side sent (RFC 7323 timestamps).
+    #[serde(skip)]
+    pub last_tsval: Option<u32>,
+    /// Distinct payload bytes of this direction's stream (each byte once, in order).
+    pub stream_bytes: u64,
+    /// Stream bytes never seen: holes acknowledged by the peer or left at the end (Zeek's
+    /// `missed_bytes`, per direction).
+    pub missed_bytes: u64,
+    /// Bytes waiting beyond a hole when the connection ended.
+    pub pending_at_close: u64,
+    /// Retransmissions whose bytes differed from the bytes first seen (with --check-overlaps).
+    pub overlap_conflicts: u32,
+    /// Segments whose bytes reassembly could not hold (memory bounds).
+    pub reassembly_cap_hits: u32,
+    /// Segments Wireshark would flag as retransmissions (fast and spurious included).
+    pub retransmitted_packets: u32,
+    /// Payload bytes of those segments.
+    pub retransmitted_bytes: u64,
+    /// Segments Wireshark would flag as out of order.
+    pub out_of_order_packets: u32,
+    /// Duplicate ACKs this side sent.
+    pub duplicate_acks: u32,
+    /// RTT, window and flight metrics of what this side sent.
+    #[serde(flatten)]
+    pub metrics: Metrics,
+}
+
+impl Half {
+    /// Accounts one segment this side sent: counters, its ISN and SYN options, its first FIN
+    /// and RST.
+    pub fn sent(&mut self, seg: &Segment<'_>) {
+        let f = seg.flags;
+        self.packets += 1;
+        self.ip_bytes += seg.ip_len as u64;
+        self.payload_bytes += seg.payload_len as u64;
+        self.frame_bytes += seg.frame_len as u64;
+        self.truncated += seg.truncated as u64;
+        if self.first_seq.is_none() {
+            self.first_seq = Some(seg.seq);
+        }
+        if let Some((tsval, _)) = seg.options.timestamps {
+            self.last_tsval = Some(tsval);
+        }
+        if f.syn() {
+            self.syns += 1;
+            if self.isn.is_none() {
+                self.isn = Some(seg.seq);
+                self.options = Some(SynOptions::from_segment(seg));
+            }
+            if f.ack() {
+                self.sent_synack = true;
+            } else {
+                self.sent_syn = true;
+            }
+        }
+        if f.fin() {
+            self.fins += 1;
+            self.fin_ts.get_or_insert(seg.ts);
+        }
+        if f.rst() {
+            self.rsts += 1;
+            self.rst_ts.get_or_insert(seg.ts);
+        }
+    }
+}
