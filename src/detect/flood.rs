@@ -592,3 +592,42 @@ fn syncookie_check(
         out.push(a);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn idle_listeners_are_forgotten_so_new_ones_are_still_tracked() {
+        use crate::time::{Duration, Timestamp};
+        use crate::wire::Endpoint;
+        let mut t = ListenerTracker::new(ListenerConfig::default());
+        let mut out = Vec::new();
+        let src: std::net::IpAddr = "192.0.2.1".parse().unwrap();
+        let ep = |i: usize| {
+            Endpoint::new(
+                std::net::IpAddr::from((0x0a00_0000u32 + i as u32).to_be_bytes()),
+                80,
+            )
+        };
+        let done = |at: Timestamp| Resolution {
+            completed: true,
+            answered: true,
+            synack_repeated: false,
+            options_stripped: false,
+            started: at,
+            at,
+        };
+        // A day of clients, each connecting once to its own server, all answered at once.
+        for i in 0..MAX_LISTENERS {
+            let at = Timestamp(i as i64 * 1_000_000);
+            t.attempt(ep(i), src, i as u64, at, &mut out);
+            t.resolve(ep(i), done(at), i as u64, &mut out);
+        }
+        // Later, a new listener: the idle ones make room.
+        let later = Timestamp(MAX_LISTENERS as i64 * 1_000_000).add(Duration::from_secs(60));
+        t.attempt(ep(MAX_LISTENERS), src, 0, later, &mut out);
+        assert_eq!(t.untracked_listener_attempts, 0);
+        assert_eq!(t.busiest(later, 1).len(), 1, "the new listener is tracked");
+    }
+}

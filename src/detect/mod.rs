@@ -17,10 +17,10 @@ mod segment;
 pub mod segment_classes;
 mod tally;
 mod teardown;
-#[cfg(test)]
-mod tests;
 mod view;
 
+#[cfg(test)]
+pub(crate) use anomaly::BUILT;
 pub use anomaly::{Anomaly, Detail, Value, secs_f64};
 pub use explain::{Explanation, explain};
 pub use flood::{ListenerConfig, ListenerLoad, ListenerTracker};

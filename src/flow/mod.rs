@@ -3,6 +3,8 @@
 //! timers run on packet time.
 
 mod connection;
+#[cfg(test)]
+mod rule_tests;
 mod streams;
 mod table;
 #[cfg(test)]

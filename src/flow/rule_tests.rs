@@ -1,7 +1,7 @@
-//! Rules the generator does not label, each driven through the connection table with segments
-//! built in virtual time. Client ISN 100, server ISN 500.
+//! The connection and listener rules the generator does not label, each driven through the
+//! connection table with segments built in virtual time. Client ISN 100, server ISN 500.
 
-use super::{Anomaly, AnomalyKind, DetectConfig, ListenerConfig};
+use crate::detect::{Anomaly, AnomalyKind, DetectConfig, ListenerConfig};
 use crate::event::Event;
 use crate::flow::{FlowConfig, FlowTable};
 use crate::testutil::{c2s, s2c, seg};
@@ -522,41 +522,6 @@ fn both_styles_of_zero_window_probe_and_their_answers() {
 }
 
 #[test]
-fn idle_listeners_are_forgotten_so_new_ones_are_still_tracked() {
-    use super::flood::{MAX_LISTENERS, Resolution};
-    use crate::time::{Duration, Timestamp};
-    use crate::wire::Endpoint;
-    let mut t = super::ListenerTracker::new(ListenerConfig::default());
-    let mut out = Vec::new();
-    let src: std::net::IpAddr = "192.0.2.1".parse().unwrap();
-    let ep = |i: usize| {
-        Endpoint::new(
-            std::net::IpAddr::from((0x0a00_0000u32 + i as u32).to_be_bytes()),
-            80,
-        )
-    };
-    let done = |at: Timestamp| Resolution {
-        completed: true,
-        answered: true,
-        synack_repeated: false,
-        options_stripped: false,
-        started: at,
-        at,
-    };
-    // A day of clients, each connecting once to its own server, all answered at once.
-    for i in 0..MAX_LISTENERS {
-        let at = Timestamp(i as i64 * 1_000_000);
-        t.attempt(ep(i), src, i as u64, at, &mut out);
-        t.resolve(ep(i), done(at), i as u64, &mut out);
-    }
-    // Later, a new listener: the idle ones make room.
-    let later = Timestamp(MAX_LISTENERS as i64 * 1_000_000).add(Duration::from_secs(60));
-    t.attempt(ep(MAX_LISTENERS), src, 0, later, &mut out);
-    assert_eq!(t.untracked_listener_attempts, 0);
-    assert_eq!(t.busiest(later, 1).len(), 1, "the new listener is tracked");
-}
-
-#[test]
 fn a_role_flip_keeps_every_per_side_rule_on_its_side() {
     // The server speaks first (midstream, TTL 50, bad checksums as with offload on its host),
     // then its SYN-ACK shows the roles were the other way round. Every per-side fact gathered
@@ -617,9 +582,9 @@ fn occurrences_that_are_only_counted_build_no_anomaly() {
     for _ in 0..250 {
         s.push(c2s(30, "PA", 101, 501, 100));
     }
-    let built = super::anomaly::BUILT.with(|n| n.get());
+    let built = crate::detect::BUILT.with(|n| n.get());
     let a = run(s);
-    let built = super::anomaly::BUILT.with(|n| n.get()) - built;
+    let built = crate::detect::BUILT.with(|n| n.get()) - built;
     assert_eq!(
         count(&a, AnomalyKind::CaptureDuplicate),
         3,
