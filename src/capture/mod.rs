@@ -9,6 +9,8 @@ mod filter;
 pub mod libpcap;
 pub mod live;
 mod merge;
+mod pcap;
+mod pcapng;
 mod prefetch;
 mod write;
 
