@@ -383,8 +383,10 @@ impl LiveSource for Ring {
                     continue;
                 }
                 let caplen = h.tp_snaplen as usize;
-                // SAFETY: tp_mac and tp_snaplen delimit the frame inside the block.
+                // SAFETY: tp_mac is the frame's offset from its header, inside this block.
                 let frame_ptr = unsafe { base.add(offset + h.tp_mac as usize) };
+                // SAFETY: the kernel wrote tp_snaplen bytes of frame at tp_mac, inside the block,
+                // which stays user-owned (and unchanged) until it is released.
                 let frame = unsafe { std::slice::from_raw_parts(frame_ptr, caplen) };
                 let ts = Timestamp::from_secs_nanos(h.tp_sec as i64, h.tp_nsec as i64);
                 let mut orig_len = h.tp_len;

@@ -118,6 +118,8 @@ impl LiveSource for PcapLive {
                     let h = unsafe { &*hdr };
                     let frac = h.ts.tv_usec as i64;
                     let nanos = if self.nanos { frac } else { frac * 1000 };
+                    // SAFETY: libpcap's buffer holds `caplen` bytes at `data`, valid until the
+                    // next call on this handle, which the returned borrow of self prevents.
                     let bytes = unsafe { std::slice::from_raw_parts(data, h.caplen as usize) };
                     return Ok(Some(Packet {
                         ts: Timestamp::from_secs_nanos(h.ts.tv_sec as i64, nanos),
