@@ -10,7 +10,7 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::sync::atomic::{Ordering, fence};
 use std::time::Duration;
 
-use super::{CaptureStats, Interface, LiveConfig, LiveError, LiveSource};
+use super::{CaptureStats, Interface, LiveConfig, LiveError, LiveSource, SourceInfo};
 use crate::capture::libpcap::{BpfProgram, Libpcap, libpcap};
 use crate::time::Timestamp;
 use crate::wire::{LinkType, Packet};
@@ -37,15 +37,13 @@ pub struct Ring {
     /// Block being read, and the packets left in it with the offset of the next.
     current: usize,
     cursor: Option<(u32, usize)>,
-    link: LinkType,
+    info: SourceInfo,
     /// `any`: frames arrive without link header; a cooked header is prepended.
     cooked: bool,
     /// Loopback devices show every frame twice (sent and received): the sent copy is skipped.
     loopback_ifindex: Option<i32>,
     /// A filter run here rather than in the kernel (`any`).
     user_filter: Option<(BpfProgram, &'static Libpcap)>,
-    snaplen: u32,
-    interface: String,
     stats: CaptureStats,
     scratch: Vec<u8>,
 }
@@ -244,12 +242,15 @@ impl Ring {
             blocks,
             current: 0,
             cursor: None,
-            link,
+            info: SourceInfo {
+                interface: cfg.interface.clone(),
+                backend: "afpacket",
+                link_type: link,
+                snaplen: cfg.snaplen,
+            },
             cooked,
             loopback_ifindex: None,
             user_filter,
-            snaplen: cfg.snaplen,
-            interface: cfg.interface.clone(),
             stats: CaptureStats::default(),
             scratch: Vec::with_capacity(cfg.snaplen.min(1 << 16) as usize + SLL_LEN + 4),
         };
@@ -402,7 +403,7 @@ impl LiveSource for Ring {
                     b.extend_from_slice(frame);
                     orig_len += SLL_LEN as u32;
                     (b.as_ptr(), b.len())
-                } else if self.link == LinkType::ETHERNET
+                } else if self.info.link_type == LinkType::ETHERNET
                     && h.tp_status & libc::TP_STATUS_VLAN_VALID != 0
                     && caplen >= 12
                 {
@@ -435,7 +436,7 @@ impl LiveSource for Ring {
                 }
                 return Ok(Some(Packet {
                     ts,
-                    link_type: self.link,
+                    link_type: self.info.link_type,
                     data,
                     orig_len,
                 }));
@@ -476,20 +477,8 @@ impl LiveSource for Ring {
         self.stats
     }
 
-    fn link_type(&self) -> LinkType {
-        self.link
-    }
-
-    fn snaplen(&self) -> u32 {
-        self.snaplen
-    }
-
-    fn backend(&self) -> &'static str {
-        "afpacket"
-    }
-
-    fn interface(&self) -> &str {
-        &self.interface
+    fn info(&self) -> &SourceInfo {
+        &self.info
     }
 }
 

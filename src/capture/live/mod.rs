@@ -133,6 +133,19 @@ impl fmt::Display for LiveError {
 
 impl std::error::Error for LiveError {}
 
+/// What a live capture reads, fixed when it is opened.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SourceInfo {
+    /// The interface.
+    pub interface: String,
+    /// `afpacket` or `pcap`.
+    pub backend: &'static str,
+    /// Link-layer type of the frames.
+    pub link_type: LinkType,
+    /// Bytes kept of each frame.
+    pub snaplen: u32,
+}
+
 /// A running live capture.
 pub trait LiveSource {
     /// The next frame, or `None` when `wait` passed without one (so the caller can refresh its
@@ -140,14 +153,8 @@ pub trait LiveSource {
     fn next_packet(&mut self, wait: Duration) -> Result<Option<Packet<'_>>, LiveError>;
     /// What the kernel counted so far.
     fn stats(&mut self) -> CaptureStats;
-    /// Link-layer type of the frames.
-    fn link_type(&self) -> LinkType;
-    /// Bytes kept of each frame.
-    fn snaplen(&self) -> u32;
-    /// `afpacket` or `pcap`.
-    fn backend(&self) -> &'static str;
-    /// The interface.
-    fn interface(&self) -> &str;
+    /// The interface, backend, link type and snaplen.
+    fn info(&self) -> &SourceInfo;
 }
 
 /// Opens a live capture with the configured backend.
