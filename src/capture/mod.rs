@@ -15,7 +15,7 @@ mod prefetch;
 mod write;
 
 pub use file::{CaptureFile, FileFormat};
-pub use filter::{FilterStats, PacketFilter};
+pub use filter::{FilterError, FilterStats, PacketFilter};
 pub use merge::CaptureSet;
 pub use write::{CaptureWriter, WriteFormat};
 

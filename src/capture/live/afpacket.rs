@@ -132,9 +132,7 @@ impl Ring {
         // Compile first: a bad filter should fail before any privilege question.
         let program = match &cfg.filter {
             Some(expr) => {
-                let lib = libpcap().map_err(|e| {
-                    LiveError::Filter(format!("filter expressions need libpcap at run time: {e}"))
-                })?;
+                let lib = libpcap().map_err(LiveError::FilterNeedsLibpcap)?;
                 Some((
                     lib.compile(expr, link, cfg.snaplen)
                         .map_err(LiveError::Filter)?,
@@ -159,10 +157,10 @@ impl Ring {
                 // The words without the errno number: "socket: Operation not permitted".
                 let text = e.to_string();
                 let words = text.split(" (os error").next().unwrap_or(&text);
-                return Err(LiveError::PermissionDenied {
-                    interface: cfg.interface.clone(),
-                    detail: format!("socket: {words}"),
-                });
+                return Err(LiveError::permission_denied(
+                    &cfg.interface,
+                    format!("socket: {words}"),
+                ));
             }
             return Err(LiveError::Io {
                 what: "socket(AF_PACKET)".into(),
@@ -483,8 +481,11 @@ impl LiveSource for Ring {
 }
 
 /// Interfaces as the kernel lists them (/sys/class/net), for when libpcap is absent.
-pub fn interfaces() -> Result<Vec<Interface>, String> {
-    let dir = std::fs::read_dir("/sys/class/net").map_err(|e| format!("/sys/class/net: {e}"))?;
+pub fn interfaces() -> Result<Vec<Interface>, LiveError> {
+    let dir = std::fs::read_dir("/sys/class/net").map_err(|source| LiveError::Io {
+        what: "/sys/class/net".into(),
+        source,
+    })?;
     let mut v: Vec<Interface> = dir
         .filter_map(|e| e.ok())
         .map(|e| {

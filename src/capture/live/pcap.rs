@@ -55,10 +55,12 @@ impl PcapLive {
         unsafe {
             let p = (lib.api.create)(name.as_ptr(), errbuf.as_mut_ptr());
             if p.is_null() {
-                let msg = CStr::from_ptr(errbuf.as_ptr())
-                    .to_string_lossy()
-                    .into_owned();
-                return Err(LiveError::Libpcap(format!("{}: {msg}", cfg.interface)));
+                return Err(LiveError::Open {
+                    interface: cfg.interface.clone(),
+                    reason: CStr::from_ptr(errbuf.as_ptr())
+                        .to_string_lossy()
+                        .into_owned(),
+                });
             }
             let mut live = PcapLive {
                 lib,
@@ -83,14 +85,14 @@ impl PcapLive {
             if rc < 0 {
                 let detail = err_text(lib, p);
                 return Err(match rc {
-                    PCAP_ERROR_PERM_DENIED => LiveError::PermissionDenied {
-                        interface: cfg.interface.clone(),
-                        detail,
-                    },
+                    PCAP_ERROR_PERM_DENIED => LiveError::permission_denied(&cfg.interface, detail),
                     PCAP_ERROR_NO_SUCH_DEVICE => LiveError::NoSuchInterface {
                         interface: cfg.interface.clone(),
                     },
-                    _ => LiveError::Libpcap(format!("{}: {detail}", cfg.interface)),
+                    _ => LiveError::Open {
+                        interface: cfg.interface.clone(),
+                        reason: detail,
+                    },
                 });
             }
             live.info.link_type = link_type_of_dlt((lib.api.datalink)(p));
@@ -135,7 +137,11 @@ impl LiveSource for PcapLive {
                         return Ok(None);
                     }
                 }
-                _ => return Err(LiveError::Libpcap(err_text(self.lib, self.p))),
+                _ => {
+                    return Err(LiveError::Read {
+                        reason: err_text(self.lib, self.p),
+                    });
+                }
             }
         }
     }
