@@ -189,8 +189,12 @@ fn live_cmd(args: &LiveArgs) -> io::Result<ExitCode> {
     // Files are opened while still privileged; the analysis then runs as --user.
     let writer = match &args.write {
         Some(path) => {
-            match CaptureWriter::create(path, source.link_type(), source.snaplen(), &args.interface)
-            {
+            match CaptureWriter::create(
+                path,
+                source.info().link_type,
+                source.info().snaplen,
+                &args.interface,
+            ) {
                 Ok(w) => Some((path.clone(), w)),
                 Err(e) => return fail(format!("{}: {e}", path.display())),
             }
@@ -223,10 +227,10 @@ fn live_cmd(args: &LiveArgs) -> io::Result<ExitCode> {
     }
     eprintln!(
         "tcpaudit: listening on {} ({}), link-type {}, snaplen {} bytes{}",
-        source.interface(),
-        source.backend(),
-        source.link_type(),
-        source.snaplen(),
+        source.info().interface,
+        source.info().backend,
+        source.info().link_type,
+        source.info().snaplen,
         filter
             .as_deref()
             .map(|f| format!(", filter '{f}'"))

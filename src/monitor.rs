@@ -183,7 +183,7 @@ pub fn run(
                 analyzer.tick(lagged, &mut |e| outs.event(e));
             }
             Err(e) => {
-                errors.push(format!("capture on {}: {e}", source.interface()));
+                errors.push(format!("capture on {}: {e}", source.info().interface));
                 break;
             }
         }
@@ -194,7 +194,7 @@ pub fn run(
             frames_at_refresh = frames;
             let status =
                 LiveStatus::collect(&analyzer, source.stats(), started, wall_clock(), rate);
-            outs.status(&status, source.interface(), source.backend());
+            outs.status(&status, &source.info().interface, source.info().backend);
         }
     }
 
@@ -218,10 +218,10 @@ pub fn run(
     }
     let run = RunInfo {
         capture: Some(LiveInfo {
-            interface: source.interface().to_string(),
-            backend: source.backend(),
-            link_type: source.link_type().to_string(),
-            snaplen: source.snaplen(),
+            interface: source.info().interface.clone(),
+            backend: source.info().backend,
+            link_type: source.info().link_type.to_string(),
+            snaplen: source.info().snaplen,
             filter: cfg.filter.clone(),
             duration: t0.elapsed().as_secs_f64(),
             received: stats.received,

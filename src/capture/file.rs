@@ -1,26 +1,26 @@
-//! Streaming reader for pcap (both byte orders, µs/ns, "modified") and pcapng (many sections and
-//! interfaces), plain or gzip-compressed, from a file or standard input.
+//! Streaming reader for capture files: pcap or pcapng, plain or gzip-compressed, from a file or
+//! standard input. This file holds the reader and its buffer; the record formats are parsed in
+//! `pcap.rs` and `pcapng.rs`, which locate each packet inside the buffer.
 //!
 //! The reader owns one buffer (1 MiB, grown only for a larger record) and hands out packets that
-//! borrow it, so memory does not depend on the file size. Block parsing is pcap-parser's; this file
-//! only manages the buffer, the interface table and timestamp units.
+//! borrow it, so memory does not depend on the file size.
 
 use std::fs::File;
 use std::io::{self, Cursor, Read};
 
 use flate2::read::MultiGzDecoder;
-use pcap_parser::pcapng::{Block, parse_block_be, parse_block_le, parse_sectionheaderblock};
 
+use super::pcap::PcapParser;
+use super::pcapng::{self, PcapNgParser};
 use super::prefetch::{self, Prefetcher};
-use super::{CaptureError, LinkType, Packet};
+use super::{CaptureError, Packet};
 use crate::time::Timestamp;
 
 /// Read size and initial buffer size.
 const BUF_SIZE: usize = 1 << 20;
 /// Largest record accepted; anything longer is reported as an absurd length (libpcap's own
 /// limit is 256 KiB per packet, pcapng blocks may carry large options).
-const MAX_RECORD: usize = 64 << 20;
-const PCAPNG_SHB: u32 = 0x0A0D_0D0A;
+pub(super) const MAX_RECORD: usize = 64 << 20;
 
 /// The container format of a capture file.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -31,39 +31,30 @@ pub enum FileFormat {
     PcapNg,
 }
 
-#[derive(Clone, Copy, Debug)]
-struct Interface {
-    link_type: LinkType,
-    /// `if_tsresol`: bit 7 clear = 10^-n seconds, set = 2^-n seconds.
-    tsresol: u8,
-    /// `if_tsoffset`, seconds.
-    tsoffset: i64,
-}
-
+/// Which format's parser reads the records, and what it has learned from the headers so far.
 #[derive(Debug)]
 enum State {
-    Pcap {
-        big_endian: bool,
-        nanos: bool,
-        modified: bool,
-        link_type: LinkType,
-    },
-    PcapNg {
-        big_endian: bool,
-        interfaces: Vec<Interface>,
-    },
+    Pcap(PcapParser),
+    PcapNg(PcapNgParser),
     Done,
 }
 
-/// A packet located in the buffer but not yet handed out.
+/// A packet located in the buffer but not yet handed out. Positions index the buffer, so a
+/// parser can find a packet before the reader lends it out.
 #[derive(Clone, Copy, Debug)]
-struct Pending {
-    ts: Timestamp,
-    link_type: LinkType,
-    data_start: usize,
-    data_end: usize,
-    orig_len: u32,
-    record_end: usize,
+pub(super) struct Pending {
+    /// Capture time.
+    pub(super) ts: Timestamp,
+    /// Link-layer type of the frame.
+    pub(super) link_type: super::LinkType,
+    /// Buffer position of the frame's first byte.
+    pub(super) data_start: usize,
+    /// Buffer position just past the frame's captured bytes.
+    pub(super) data_end: usize,
+    /// Length of the frame on the wire.
+    pub(super) orig_len: u32,
+    /// Buffer position just past the record, where reading resumes once the packet is handed out.
+    pub(super) record_end: usize,
 }
 
 /// Where the bytes come from: read in place, or chunks from a reader thread.
@@ -72,8 +63,11 @@ enum Input {
     Threaded(Prefetcher),
 }
 
-/// One capture file being read.
-pub struct CaptureFile {
+/// The part of the input stream held in memory: `buf[start..end]` was read and not yet consumed.
+/// The parsers see only this window; how it is refilled (in place or from a reader thread) is
+/// hidden from them.
+pub(super) struct InputBuffer {
+    /// File name as given, for messages.
     name: String,
     input: Input,
     buf: Vec<u8>,
@@ -82,11 +76,15 @@ pub struct CaptureFile {
     /// Offset in the (uncompressed) stream of `buf[0]` (negative while headroom precedes it).
     base: i64,
     eof: bool,
+}
+
+/// One capture file being read.
+pub struct CaptureFile {
+    input: InputBuffer,
     state: State,
     format: FileFormat,
     compressed: bool,
     pending: Option<Pending>,
-    last_ts: Timestamp,
     /// Packets with no usable interface or timestamp (pcapng), counted rather than dropped silently.
     skipped_records: u64,
 }
@@ -94,7 +92,7 @@ pub struct CaptureFile {
 impl std::fmt::Debug for CaptureFile {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("CaptureFile")
-            .field("name", &self.name)
+            .field("name", &self.input.name)
             .field("format", &self.format)
             .finish()
     }
@@ -123,52 +121,59 @@ impl CaptureFile {
         prefetch: bool,
     ) -> Result<Self, CaptureError> {
         let mut me = CaptureFile {
-            name: name.to_string(),
-            input: Input::Direct(input),
-            buf: vec![0; BUF_SIZE],
-            start: 0,
-            end: 0,
-            base: 0,
-            eof: false,
+            input: InputBuffer {
+                name: name.to_string(),
+                input: Input::Direct(input),
+                buf: vec![0; BUF_SIZE],
+                start: 0,
+                end: 0,
+                base: 0,
+                eof: false,
+            },
             state: State::Done,
             format: FileFormat::Pcap,
             compressed: false,
             pending: None,
-            last_ts: Timestamp(0),
             skipped_records: 0,
         };
-        me.fill(4)?;
-        if me.end == 0 {
-            return Err(CaptureError::Empty { file: me.name });
+        let b = &mut me.input;
+        b.fill(4)?;
+        if b.end == 0 {
+            return Err(CaptureError::Empty {
+                file: me.input.name,
+            });
         }
-        if me.buf[..me.end].starts_with(&[0x1f, 0x8b]) {
+        if b.buf[..b.end].starts_with(&[0x1f, 0x8b]) {
             // gzip: decompress what was already read followed by the rest of the stream.
-            let head = me.buf[..me.end].to_vec();
+            let head = b.buf[..b.end].to_vec();
             let Input::Direct(rest) =
-                std::mem::replace(&mut me.input, Input::Direct(Box::new(io::empty())))
+                std::mem::replace(&mut b.input, Input::Direct(Box::new(io::empty())))
             else {
                 unreachable!("the input is direct until the header has been read")
             };
-            me.input = Input::Direct(Box::new(MultiGzDecoder::new(Cursor::new(head).chain(rest))));
-            me.end = 0;
-            me.eof = false;
+            b.input = Input::Direct(Box::new(MultiGzDecoder::new(Cursor::new(head).chain(rest))));
+            b.end = 0;
+            b.eof = false;
             me.compressed = true;
-            me.fill(4)?;
-            if me.end == 0 {
-                return Err(CaptureError::Empty { file: me.name });
+            b.fill(4)?;
+            if b.end == 0 {
+                return Err(CaptureError::Empty {
+                    file: me.input.name,
+                });
             }
         }
         me.read_header()?;
+        let b = &mut me.input;
         if prefetch
-            && !me.eof
+            && !b.eof
             && let Input::Direct(rest) =
-                std::mem::replace(&mut me.input, Input::Direct(Box::new(io::empty())))
+                std::mem::replace(&mut b.input, Input::Direct(Box::new(io::empty())))
         {
             match Prefetcher::spawn(rest) {
-                Ok(p) => me.input = Input::Threaded(p),
+                Ok(p) => b.input = Input::Threaded(p),
                 Err(source) => {
                     return Err(CaptureError::Open {
-                        file: me.name,
+                        file: me.input.name,
                         source,
                     });
                 }
@@ -179,7 +184,7 @@ impl CaptureFile {
 
     /// The name given when opening.
     pub fn name(&self) -> &str {
-        &self.name
+        &self.input.name
     }
 
     /// pcap or pcapng.
@@ -198,13 +203,100 @@ impl CaptureFile {
         self.skipped_records
     }
 
+    /// Recognises the format by its magic number and reads the file header.
+    fn read_header(&mut self) -> Result<(), CaptureError> {
+        let head = self.input.bytes(self.input.available().min(4));
+        let Ok(head) = <[u8; 4]>::try_from(head) else {
+            return Err(self.input.not_capture());
+        };
+        let magic = u32::from_le_bytes(head);
+        if let Some(pcap) = PcapParser::from_header(&mut self.input, magic)? {
+            self.format = FileFormat::Pcap;
+            self.state = State::Pcap(pcap);
+        } else if magic == pcapng::SECTION_HEADER {
+            self.format = FileFormat::PcapNg;
+            self.state = State::PcapNg(PcapNgParser::new());
+        } else {
+            return Err(self.input.not_capture());
+        }
+        Ok(())
+    }
+
+    /// The timestamp of the next packet, reading ahead as needed; `None` at the end.
+    pub fn peek_ts(&mut self) -> Result<Option<Timestamp>, CaptureError> {
+        if self.pending.is_none() {
+            match self.locate_next() {
+                Ok(p) => self.pending = p,
+                Err(e) => {
+                    self.state = State::Done;
+                    return Err(e);
+                }
+            }
+        }
+        Ok(self.pending.map(|p| p.ts))
+    }
+
+    /// The next packet; `None` at the end of the file. After an error the file yields nothing more.
+    pub fn next_packet(&mut self) -> Result<Option<Packet<'_>>, CaptureError> {
+        self.peek_ts()?;
+        let Some(p) = self.pending.take() else {
+            return Ok(None);
+        };
+        self.input.start = p.record_end;
+        self.input.prefetch_next();
+        Ok(Some(Packet {
+            ts: p.ts,
+            link_type: p.link_type,
+            data: &self.input.buf[p.data_start..p.data_end],
+            orig_len: p.orig_len,
+        }))
+    }
+
+    fn locate_next(&mut self) -> Result<Option<Pending>, CaptureError> {
+        let next = match &mut self.state {
+            State::Done => return Ok(None),
+            State::Pcap(p) => p.next(&mut self.input)?,
+            State::PcapNg(p) => p.next(&mut self.input, &mut self.skipped_records)?,
+        };
+        if next.is_none() {
+            self.state = State::Done;
+        }
+        Ok(next)
+    }
+}
+
+impl InputBuffer {
+    /// Bytes read and not yet consumed.
+    #[inline]
+    pub(super) fn available(&self) -> usize {
+        self.end - self.start
+    }
+
+    /// Buffer position of the first unconsumed byte (positions stay valid until the next `fill`).
+    #[inline]
+    pub(super) fn pos(&self) -> usize {
+        self.start
+    }
+
+    /// The next `len` unconsumed bytes; `len` must not exceed [`available`](Self::available).
+    #[inline]
+    pub(super) fn bytes(&self, len: usize) -> &[u8] {
+        &self.buf[self.start..self.start + len]
+    }
+
+    /// Consumes `len` bytes.
+    #[inline]
+    pub(super) fn advance(&mut self, len: usize) {
+        self.start += len;
+    }
+
     fn offset(&self, pos: usize) -> u64 {
         (self.base + pos as i64).max(0) as u64
     }
 
     /// Makes at least `need` bytes available from `start`, unless the stream ends first.
     #[inline]
-    fn fill(&mut self, need: usize) -> Result<(), CaptureError> {
+    pub(super) fn fill(&mut self, need: usize) -> Result<(), CaptureError> {
         if self.end - self.start >= need || self.eof {
             return Ok(());
         }
@@ -288,7 +380,8 @@ impl CaptureFile {
         Ok(())
     }
 
-    fn truncated(&self, what: &'static str, needed: usize) -> CaptureError {
+    /// The stream ends inside the `what` that starts here and needs `needed` bytes.
+    pub(super) fn truncated(&self, what: &'static str, needed: usize) -> CaptureError {
         CaptureError::Truncated {
             file: self.name.clone(),
             offset: self.offset(self.start),
@@ -298,42 +391,22 @@ impl CaptureFile {
         }
     }
 
-    fn read_header(&mut self) -> Result<(), CaptureError> {
-        let head = &self.buf[self.start..self.end];
-        if head.len() < 4 {
-            return Err(self.not_capture());
+    /// The `what` that starts here declares an impossible length.
+    pub(super) fn bad_length(&self, what: &'static str, len: usize) -> CaptureError {
+        CaptureError::BadLength {
+            file: self.name.clone(),
+            offset: self.offset(self.start),
+            what,
+            len: len as u64,
         }
-        let magic = u32::from_le_bytes([head[0], head[1], head[2], head[3]]);
-        match magic {
-            0xa1b2_c3d4 | 0xa1b2_3c4d | 0xa1b2_cd34 | 0xd4c3_b2a1 | 0x4d3c_b2a1 | 0x34cd_b2a1 => {
-                self.fill(24)?;
-                if self.end - self.start < 24 {
-                    return Err(self.truncated("pcap file header", 24));
-                }
-                let h = &self.buf[self.start..self.start + 24];
-                let big_endian = matches!(magic, 0xd4c3_b2a1 | 0x4d3c_b2a1 | 0x34cd_b2a1);
-                let rd = |o: usize| read_u32(&h[o..o + 4], big_endian);
-                // The link type's upper 16 bits hold FCS information (pcap-linktype.txt).
-                let link_type = LinkType(rd(20) & 0x03ff_ffff);
-                self.state = State::Pcap {
-                    big_endian,
-                    nanos: matches!(magic, 0xa1b2_3c4d | 0x4d3c_b2a1),
-                    modified: matches!(magic, 0xa1b2_cd34 | 0x34cd_b2a1),
-                    link_type,
-                };
-                self.format = FileFormat::Pcap;
-                self.start += 24;
-                Ok(())
-            }
-            PCAPNG_SHB => {
-                self.format = FileFormat::PcapNg;
-                self.state = State::PcapNg {
-                    big_endian: false,
-                    interfaces: Vec::new(),
-                };
-                Ok(())
-            }
-            _ => Err(self.not_capture()),
+    }
+
+    /// The record that starts here is malformed in the way `what` says.
+    pub(super) fn malformed(&self, what: String) -> CaptureError {
+        CaptureError::Malformed {
+            file: self.name.clone(),
+            offset: self.offset(self.start),
+            what,
         }
     }
 
@@ -368,261 +441,11 @@ impl CaptureFile {
             }
         }
     }
-
-    /// The timestamp of the next packet, reading ahead as needed; `None` at the end.
-    pub fn peek_ts(&mut self) -> Result<Option<Timestamp>, CaptureError> {
-        if self.pending.is_none() {
-            match self.locate_next() {
-                Ok(p) => self.pending = p,
-                Err(e) => {
-                    self.state = State::Done;
-                    return Err(e);
-                }
-            }
-        }
-        Ok(self.pending.map(|p| p.ts))
-    }
-
-    /// The next packet; `None` at the end of the file. After an error the file yields nothing more.
-    pub fn next_packet(&mut self) -> Result<Option<Packet<'_>>, CaptureError> {
-        self.peek_ts()?;
-        let Some(p) = self.pending.take() else {
-            return Ok(None);
-        };
-        self.start = p.record_end;
-        self.prefetch_next();
-        Ok(Some(Packet {
-            ts: p.ts,
-            link_type: p.link_type,
-            data: &self.buf[p.data_start..p.data_end],
-            orig_len: p.orig_len,
-        }))
-    }
-
-    fn locate_next(&mut self) -> Result<Option<Pending>, CaptureError> {
-        loop {
-            match self.state {
-                State::Done => return Ok(None),
-                State::Pcap {
-                    big_endian,
-                    nanos,
-                    modified,
-                    link_type,
-                } => {
-                    return self.locate_pcap(big_endian, nanos, modified, link_type);
-                }
-                State::PcapNg { .. } => {
-                    if let Some(p) = self.locate_pcapng()? {
-                        return Ok(Some(p));
-                    }
-                    if matches!(self.state, State::Done) {
-                        return Ok(None);
-                    }
-                }
-            }
-        }
-    }
-
-    fn locate_pcap(
-        &mut self,
-        big_endian: bool,
-        nanos: bool,
-        modified: bool,
-        link_type: LinkType,
-    ) -> Result<Option<Pending>, CaptureError> {
-        let hdr_len = if modified { 24 } else { 16 };
-        self.fill(hdr_len)?;
-        let avail = self.end - self.start;
-        if avail == 0 {
-            self.state = State::Done;
-            return Ok(None);
-        }
-        if avail < hdr_len {
-            return Err(self.truncated("packet record header", hdr_len));
-        }
-        let h = &self.buf[self.start..self.start + 16];
-        let caplen = read_u32(&h[8..12], big_endian) as usize;
-        if caplen > MAX_RECORD {
-            return Err(CaptureError::BadLength {
-                file: self.name.clone(),
-                offset: self.offset(self.start),
-                what: "packet record",
-                len: caplen as u64,
-            });
-        }
-        let need = hdr_len + caplen;
-        self.fill(need)?;
-        if self.end - self.start < need {
-            return Err(self.truncated("packet record", need));
-        }
-        // The record is complete: read its header in place (the layout of pcap-parser's
-        // LegacyPcapBlock; the "modified" format adds 8 bytes after these 16).
-        let h = &self.buf[self.start..self.start + 16];
-        let rd = |o: usize| read_u32(&h[o..o + 4], big_endian);
-        let (ts_sec, ts_frac, orig_len) = (rd(0), rd(4), rd(12));
-        let frac = if nanos {
-            ts_frac as i64
-        } else {
-            ts_frac as i64 * 1000
-        };
-        let ts = Timestamp::from_secs_nanos(ts_sec as i64, frac);
-        self.last_ts = ts;
-        let data_start = self.start + hdr_len;
-        Ok(Some(Pending {
-            ts,
-            link_type,
-            data_start,
-            data_end: data_start + caplen,
-            orig_len,
-            record_end: self.start + need,
-        }))
-    }
-
-    /// Reads one pcapng block; returns a packet if it was one.
-    fn locate_pcapng(&mut self) -> Result<Option<Pending>, CaptureError> {
-        self.fill(12)?;
-        let avail = self.end - self.start;
-        if avail == 0 {
-            self.state = State::Done;
-            return Ok(None);
-        }
-        if avail < 12 {
-            return Err(self.truncated("pcapng block header", 12));
-        }
-        let b = &self.buf[self.start..self.start + 12];
-        let block_type = u32::from_le_bytes([b[0], b[1], b[2], b[3]]);
-        let big_endian = if block_type == PCAPNG_SHB {
-            // Byte-order magic decides the new section's endianness.
-            u32::from_le_bytes([b[8], b[9], b[10], b[11]]) != 0x1A2B_3C4D
-        } else {
-            match &self.state {
-                State::PcapNg { big_endian, .. } => *big_endian,
-                _ => false,
-            }
-        };
-        let block_len = read_u32(&b[4..8], big_endian) as usize;
-        if block_len < 12 || !block_len.is_multiple_of(4) || block_len > MAX_RECORD {
-            return Err(CaptureError::BadLength {
-                file: self.name.clone(),
-                offset: self.offset(self.start),
-                what: "pcapng block",
-                len: block_len as u64,
-            });
-        }
-        self.fill(block_len)?;
-        if self.end - self.start < block_len {
-            return Err(self.truncated("pcapng block", block_len));
-        }
-        let block_start = self.start;
-        let rec = &self.buf[block_start..block_start + block_len];
-        let parsed = if block_type == PCAPNG_SHB {
-            parse_sectionheaderblock(rec).map(|(r, shb)| (r, Block::SectionHeader(shb)))
-        } else if big_endian {
-            parse_block_be(rec)
-        } else {
-            parse_block_le(rec)
-        };
-        let malformed = |me: &Self, what: &str| CaptureError::Malformed {
-            file: me.name.clone(),
-            offset: me.offset(block_start),
-            what: what.to_string(),
-        };
-        let block = match parsed {
-            Ok((_, block)) => block,
-            Err(_) => {
-                return Err(malformed(
-                    self,
-                    &format!("pcapng block of type 0x{block_type:08x}"),
-                ));
-            }
-        };
-        let record_end = block_start + block_len;
-        let base_ptr = rec.as_ptr() as usize;
-        let mut result = None;
-        match block {
-            Block::SectionHeader(_) => {
-                self.state = State::PcapNg {
-                    big_endian,
-                    interfaces: Vec::new(),
-                };
-            }
-            Block::InterfaceDescription(idb) => {
-                let iface = Interface {
-                    link_type: LinkType(idb.linktype.0 as u32 & 0xffff),
-                    tsresol: idb.if_tsresol,
-                    tsoffset: idb.if_tsoffset,
-                };
-                if let State::PcapNg { interfaces, .. } = &mut self.state {
-                    interfaces.push(iface);
-                }
-            }
-            Block::EnhancedPacket(epb) => {
-                let iface = match &self.state {
-                    State::PcapNg { interfaces, .. } => interfaces.get(epb.if_id as usize).copied(),
-                    _ => None,
-                };
-                match iface {
-                    Some(iface) => {
-                        let units = ((epb.ts_high as u64) << 32) | epb.ts_low as u64;
-                        let ts = Timestamp(
-                            units_to_nanos(units, iface.tsresol)
-                                .saturating_add(iface.tsoffset.saturating_mul(1_000_000_000)),
-                        );
-                        let data_start = block_start + (epb.data.as_ptr() as usize - base_ptr);
-                        let caplen = (epb.caplen as usize).min(epb.data.len());
-                        result = Some(Pending {
-                            ts,
-                            link_type: iface.link_type,
-                            data_start,
-                            data_end: data_start + caplen,
-                            orig_len: epb.origlen,
-                            record_end,
-                        });
-                    }
-                    None => self.skipped_records += 1,
-                }
-            }
-            Block::SimplePacket(spb) => {
-                let iface = match &self.state {
-                    State::PcapNg { interfaces, .. } => interfaces.first().copied(),
-                    _ => None,
-                };
-                match iface {
-                    Some(iface) => {
-                        let data_start = block_start + (spb.data.as_ptr() as usize - base_ptr);
-                        // A simple packet block has no timestamp: it inherits the previous one.
-                        result = Some(Pending {
-                            ts: self.last_ts,
-                            link_type: iface.link_type,
-                            data_start,
-                            data_end: data_start + spb.data.len(),
-                            orig_len: spb.origlen,
-                            record_end,
-                        });
-                    }
-                    None => self.skipped_records += 1,
-                }
-            }
-            Block::Unknown(u) if u.block_type == 2 => {
-                // Obsolete Packet Block: counted, not decoded.
-                self.skipped_records += 1;
-            }
-            _ => {}
-        }
-        self.start = record_end;
-        if let Some(p) = &mut result {
-            // The caller consumes the record; keep the buffer position at the record's start.
-            self.start = block_start;
-            self.last_ts = p.ts;
-            p.record_end = record_end;
-        }
-        Ok(result)
-    }
 }
 
 /// A 32-bit field in the file's byte order (`b` holds exactly four bytes).
 #[inline]
-fn read_u32(b: &[u8], big_endian: bool) -> u32 {
+pub(super) fn read_u32(b: &[u8], big_endian: bool) -> u32 {
     let b = [b[0], b[1], b[2], b[3]];
     if big_endian {
         u32::from_be_bytes(b)
@@ -631,63 +454,13 @@ fn read_u32(b: &[u8], big_endian: bool) -> u32 {
     }
 }
 
-/// Converts a pcapng timestamp in interface units to nanoseconds. Values with the top bit set
-/// (beyond the year 292,000 in microseconds) are a writer's negative clock stored unsigned; read
-/// as negative, their intervals stay right.
-fn units_to_nanos(units: u64, tsresol: u8) -> i64 {
-    let signed = units as i64;
-    let magnitude = signed.unsigned_abs();
-    let ns = magnitude_to_nanos(magnitude, tsresol);
-    if signed < 0 { -ns } else { ns }
-}
-
-fn magnitude_to_nanos(units: u64, tsresol: u8) -> i64 {
-    let ns: u128 = if tsresol & 0x80 == 0 {
-        let exp = tsresol as u32;
-        if exp <= 9 {
-            units as u128 * 10u128.pow(9 - exp)
-        } else if exp <= 38 {
-            units as u128 / 10u128.pow(exp - 9)
-        } else {
-            0
-        }
-    } else {
-        let exp = (tsresol & 0x7f) as u32;
-        if exp >= 64 {
-            0
-        } else {
-            ((units as u128) * 1_000_000_000) >> exp
-        }
-    };
-    ns.min(i64::MAX as u128) as i64
-}
-
+/// Reading whole captures from memory, for the tests of every format.
 #[cfg(test)]
-mod tests {
+pub(super) mod testing {
     use super::*;
 
-    #[test]
-    fn pcapng_resolutions() {
-        assert_eq!(units_to_nanos(1_500_000, 6), 1_500_000_000);
-        assert_eq!(units_to_nanos(1_500_000_000, 9), 1_500_000_000);
-        assert_eq!(units_to_nanos(15, 1), 1_500_000_000);
-        assert_eq!(units_to_nanos(1 << 20, 0x80 | 20), 1_000_000_000);
-        assert_eq!(units_to_nanos(123_456_789_012, 12), 123_456_789);
-        // A negative clock stored unsigned keeps its intervals.
-        let a = units_to_nanos(0u64.wrapping_sub(505_000_000), 6);
-        let b = units_to_nanos(0u64.wrapping_sub(504_995_283), 6);
-        assert_eq!(a, -505_000_000_000);
-        assert_eq!(b - a, 4_717_000);
-        assert_eq!(units_to_nanos(1 << 63, 6), -(i64::MAX));
-    }
-}
-
-#[cfg(test)]
-mod robustness {
-    use super::*;
-    use proptest::prelude::*;
-
-    fn read_all(bytes: Vec<u8>) -> Result<u64, CaptureError> {
+    /// Packets read from `bytes`, in place and on a reader thread; both ways must agree.
+    pub(in crate::capture) fn read_all(bytes: Vec<u8>) -> Result<u64, CaptureError> {
         let direct = read_all_with(bytes.clone(), false);
         let threaded = read_all_with(bytes, true);
         assert_eq!(
@@ -706,20 +479,11 @@ mod robustness {
         }
         Ok(n)
     }
+}
 
-    proptest! {
-        /// Random bytes after a valid pcap or pcapng magic: an error or packets, never a panic.
-        #[test]
-        fn arbitrary_files_never_panic(ng: bool, body in proptest::collection::vec(any::<u8>(), 0..400)) {
-            let mut bytes = if ng {
-                vec![0x0a, 0x0d, 0x0d, 0x0a, 28, 0, 0, 0, 0x4d, 0x3c, 0x2b, 0x1a, 1, 0, 0, 0, 255, 255, 255, 255, 255, 255, 255, 255, 28, 0, 0, 0]
-            } else {
-                vec![0xd4, 0xc3, 0xb2, 0xa1, 2, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 255, 255, 0, 0, 1, 0, 0, 0]
-            };
-            bytes.extend_from_slice(&body);
-            let _ = read_all(bytes);
-        }
-    }
+#[cfg(test)]
+mod robustness {
+    use super::*;
 
     /// Packets (timestamp, length, byte sum) of a capture read in place or on a thread.
     fn digest(bytes: &[u8], prefetch: bool) -> Vec<(i64, usize, u64)> {
@@ -761,17 +525,12 @@ mod robustness {
     }
 
     #[test]
-    fn truncated_pcapng_block_is_reported() {
-        let shb = vec![
-            0x0a, 0x0d, 0x0d, 0x0a, 28, 0, 0, 0, 0x4d, 0x3c, 0x2b, 0x1a, 1, 0, 0, 0, 255, 255, 255,
-            255, 255, 255, 255, 255, 28, 0, 0, 0,
-        ];
-        let mut b = shb.clone();
-        b.extend_from_slice(&[1, 0, 0, 0, 20, 0, 0, 0, 1, 0, 0, 0]);
-        let e = read_all(b).unwrap_err().to_string();
-        assert!(
-            e.contains("truncated pcapng block at byte offset 28"),
-            "{e}"
-        );
+    fn empty_and_foreign_files_are_refused() {
+        let e = testing::read_all(Vec::new()).unwrap_err().to_string();
+        assert_eq!(e, "t: empty file, not a capture");
+        let e = testing::read_all(b"GIF89a".to_vec())
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("starts with bytes 47 49 46 38"), "{e}");
     }
 }

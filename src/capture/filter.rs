@@ -3,8 +3,19 @@
 
 use serde::Serialize;
 
-use super::libpcap::{BpfProgram, Libpcap, libpcap};
+use super::libpcap::{BpfProgram, Libpcap, LibpcapError, libpcap};
 use super::{LinkType, Packet};
+
+/// Why a `--filter` expression cannot be used.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum FilterError {
+    /// libpcap, which compiles the expression, could not be loaded.
+    #[error("--filter needs libpcap at run time: {0}")]
+    NeedsLibpcap(LibpcapError),
+    /// The expression does not compile.
+    #[error(transparent)]
+    Compile(LibpcapError),
+}
 
 /// Frames seen by a filter.
 #[derive(Clone, Debug, Default, Serialize)]
@@ -22,7 +33,7 @@ pub struct FilterStats {
 /// A compiled filter for every link type met so far.
 pub struct PacketFilter {
     lib: &'static Libpcap,
-    programs: Vec<(LinkType, Result<BpfProgram, String>)>,
+    programs: Vec<(LinkType, Result<BpfProgram, LibpcapError>)>,
     /// Counters.
     pub stats: FilterStats,
 }
@@ -30,9 +41,11 @@ pub struct PacketFilter {
 impl PacketFilter {
     /// Loads libpcap and checks the expression once (for Ethernet), so a typo fails before any
     /// capture is read.
-    pub fn new(expr: &str) -> Result<Self, String> {
-        let lib = libpcap().map_err(|e| format!("--filter needs libpcap at run time: {e}"))?;
-        let first = lib.compile(expr, LinkType::ETHERNET, 262_144)?;
+    pub fn new(expr: &str) -> Result<Self, FilterError> {
+        let lib = libpcap().map_err(FilterError::NeedsLibpcap)?;
+        let first = lib
+            .compile(expr, LinkType::ETHERNET, 262_144)
+            .map_err(FilterError::Compile)?;
         Ok(PacketFilter {
             lib,
             programs: vec![(LinkType::ETHERNET, Ok(first))],

@@ -117,37 +117,95 @@ const NAMES: &[&str] = &[
 /// What to install when libpcap cannot be loaded.
 pub const INSTALL_HINT: &str = "install libpcap (Debian/Ubuntu: apt-get install libpcap0.8; Fedora: dnf install libpcap; Alpine: apk add libpcap; macOS ships it)";
 
-static LOADED: OnceLock<Result<Libpcap, String>> = OnceLock::new();
+/// Why libpcap could not do what was asked. The texts after the colons are the dynamic loader's
+/// or libpcap's own words.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum LibpcapError {
+    /// No libpcap library could be loaded.
+    #[error("libpcap could not be loaded ({library}: {reason}); {INSTALL_HINT}")]
+    NotFound {
+        /// The first library name tried.
+        library: &'static str,
+        /// Why the dynamic loader refused it.
+        reason: String,
+    },
+    /// A libpcap was loaded but lacks a function tcpaudit calls.
+    #[error("libpcap lacks {symbol}: {reason}")]
+    MissingSymbol {
+        /// The function's name.
+        symbol: &'static str,
+        /// The dynamic loader's words.
+        reason: String,
+    },
+    /// The filter expression holds a NUL byte, which cannot be passed to libpcap.
+    #[error("the filter contains a NUL byte")]
+    NulInFilter,
+    /// libpcap has no compiler for this link type.
+    #[error("libpcap cannot compile for link type {link}")]
+    UnsupportedLink {
+        /// The link type asked for.
+        link: LinkType,
+    },
+    /// The filter expression does not compile.
+    #[error("bad filter '{expr}': {reason}")]
+    BadFilter {
+        /// The expression.
+        expr: String,
+        /// libpcap's words.
+        reason: String,
+    },
+    /// A live handle refused the compiled filter (`pcap_setfilter`).
+    #[error("{reason}")]
+    SetFilter {
+        /// libpcap's words.
+        reason: String,
+    },
+    /// The interfaces could not be listed (`pcap_findalldevs`).
+    #[error("{reason}")]
+    ListInterfaces {
+        /// libpcap's words.
+        reason: String,
+    },
+}
+
+// A failed load is kept too, so every later use reports the same reason without retrying.
+static LOADED: OnceLock<Result<Libpcap, LibpcapError>> = OnceLock::new();
 
 /// The process-wide libpcap, loaded on first use.
-pub fn libpcap() -> Result<&'static Libpcap, String> {
+pub fn libpcap() -> Result<&'static Libpcap, LibpcapError> {
     LOADED.get_or_init(load).as_ref().map_err(Clone::clone)
 }
 
 #[cfg(not(feature = "libpcap-link"))]
-fn load() -> Result<Libpcap, String> {
-    let mut tried = Vec::new();
+fn load() -> Result<Libpcap, LibpcapError> {
+    let mut first_failure = None;
     for name in NAMES {
         // SAFETY: loading libpcap runs its initialisers, which have no preconditions.
         match unsafe { Library::new(*name) } {
             Ok(lib) => return from_library(lib),
-            Err(e) => tried.push(format!("{name}: {e}")),
+            Err(e) => {
+                first_failure.get_or_insert(LibpcapError::NotFound {
+                    library: name,
+                    reason: e.to_string(),
+                });
+            }
         }
     }
-    Err(format!(
-        "libpcap could not be loaded ({}); {INSTALL_HINT}",
-        tried.first().map(String::as_str).unwrap_or("no candidates")
-    ))
+    Err(first_failure.expect("NAMES is not empty"))
 }
 
 #[cfg(not(feature = "libpcap-link"))]
-fn from_library(lib: Library) -> Result<Libpcap, String> {
+fn from_library(lib: Library) -> Result<Libpcap, LibpcapError> {
     // SAFETY: each symbol is looked up by its libpcap name and given libpcap's C signature.
     unsafe {
         macro_rules! sym {
             ($name:literal) => {
-                *lib.get(concat!($name, "\0").as_bytes())
-                    .map_err(|e| format!("libpcap lacks {}: {e}", $name))?
+                *lib.get(concat!($name, "\0").as_bytes()).map_err(|e| {
+                    LibpcapError::MissingSymbol {
+                        symbol: $name,
+                        reason: e.to_string(),
+                    }
+                })?
             };
         }
         macro_rules! opt {
@@ -189,8 +247,8 @@ fn from_library(lib: Library) -> Result<Libpcap, String> {
 }
 
 #[cfg(feature = "libpcap-link")]
-fn load() -> Result<Libpcap, String> {
-    linked::api()
+fn load() -> Result<Libpcap, LibpcapError> {
+    Ok(linked::api())
 }
 
 /// Link-time binding for packagers and static builds (`--features libpcap-link`).
@@ -228,7 +286,7 @@ mod linked {
         fn pcap_freealldevs(d: *mut PcapIf);
     }
 
-    pub(super) fn api() -> Result<Libpcap, String> {
+    pub(super) fn api() -> Libpcap {
         let api = Api {
             lib_version: pcap_lib_version,
             open_dead: pcap_open_dead,
@@ -255,11 +313,11 @@ mod linked {
         let version = unsafe { CStr::from_ptr((api.lib_version)()) }
             .to_string_lossy()
             .into_owned();
-        Ok(Libpcap {
+        Libpcap {
             api,
             version,
             _lib: None,
-        })
+        }
     }
 }
 
@@ -287,14 +345,19 @@ impl Libpcap {
 
     /// Compiles a tcpdump filter expression for frames of `link` (`pcap_open_dead` +
     /// `pcap_compile`, optimised).
-    pub fn compile(&self, expr: &str, link: LinkType, snaplen: u32) -> Result<BpfProgram, String> {
-        let cexpr = CString::new(expr).map_err(|_| "the filter contains a NUL byte".to_string())?;
+    pub fn compile(
+        &self,
+        expr: &str,
+        link: LinkType,
+        snaplen: u32,
+    ) -> Result<BpfProgram, LibpcapError> {
+        let cexpr = CString::new(expr).map_err(|_| LibpcapError::NulInFilter)?;
         // SAFETY: the dead handle is used for this compilation only and closed before returning;
         // the program libpcap allocates is copied and freed.
         unsafe {
             let p = (self.api.open_dead)(dlt_of(link), snaplen.min(i32::MAX as u32) as c_int);
             if p.is_null() {
-                return Err(format!("libpcap cannot compile for link type {link}"));
+                return Err(LibpcapError::UnsupportedLink { link });
             }
             let mut prog = RawProgram {
                 bf_len: 0,
@@ -302,11 +365,14 @@ impl Libpcap {
             };
             let rc = (self.api.compile)(p, &mut prog, cexpr.as_ptr(), 1, PCAP_NETMASK_UNKNOWN);
             if rc != 0 {
-                let msg = CStr::from_ptr((self.api.geterr)(p))
+                let reason = CStr::from_ptr((self.api.geterr)(p))
                     .to_string_lossy()
                     .into_owned();
                 (self.api.close)(p);
-                return Err(format!("bad filter '{expr}': {msg}"));
+                return Err(LibpcapError::BadFilter {
+                    expr: expr.to_string(),
+                    reason,
+                });
             }
             let insns = std::slice::from_raw_parts(prog.bf_insns, prog.bf_len as usize).to_vec();
             (self.api.freecode)(&mut prog);
@@ -320,13 +386,15 @@ impl Libpcap {
     }
 
     /// Capturable interfaces as libpcap lists them (`pcap_findalldevs`).
-    pub fn interfaces(&self) -> Result<Vec<PcapInterface>, String> {
+    pub fn interfaces(&self) -> Result<Vec<PcapInterface>, LibpcapError> {
         let mut err = [0 as c_char; PCAP_ERRBUF_SIZE];
         let mut list: *mut PcapIf = std::ptr::null_mut();
         // SAFETY: the list is walked while it is alive and freed once.
         unsafe {
             if (self.api.findalldevs)(&mut list, err.as_mut_ptr()) != 0 {
-                return Err(CStr::from_ptr(err.as_ptr()).to_string_lossy().into_owned());
+                return Err(LibpcapError::ListInterfaces {
+                    reason: CStr::from_ptr(err.as_ptr()).to_string_lossy().into_owned(),
+                });
             }
             let mut out = Vec::new();
             let mut cur = list;
@@ -348,7 +416,7 @@ impl Libpcap {
     }
 
     /// Attaches a compiled program to a live handle (`pcap_setfilter`).
-    pub(crate) fn set_filter(&self, p: *mut Pcap, prog: &BpfProgram) -> Result<(), String> {
+    pub(crate) fn set_filter(&self, p: *mut Pcap, prog: &BpfProgram) -> Result<(), LibpcapError> {
         let mut raw = RawProgram {
             bf_len: prog.insns.len() as c_uint,
             bf_insns: prog.insns.as_ptr() as *mut BpfInsn,
@@ -356,9 +424,11 @@ impl Libpcap {
         // SAFETY: libpcap copies the program; `raw` points into `prog`, alive for the call.
         unsafe {
             if (self.api.setfilter)(p, &mut raw) != 0 {
-                return Err(CStr::from_ptr((self.api.geterr)(p))
-                    .to_string_lossy()
-                    .into_owned());
+                return Err(LibpcapError::SetFilter {
+                    reason: CStr::from_ptr((self.api.geterr)(p))
+                        .to_string_lossy()
+                        .into_owned(),
+                });
             }
         }
         Ok(())

@@ -9,11 +9,13 @@ mod filter;
 pub mod libpcap;
 pub mod live;
 mod merge;
+mod pcap;
+mod pcapng;
 mod prefetch;
 mod write;
 
 pub use file::{CaptureFile, FileFormat};
-pub use filter::{FilterStats, PacketFilter};
+pub use filter::{FilterError, FilterStats, PacketFilter};
 pub use merge::CaptureSet;
 pub use write::{CaptureWriter, WriteFormat};
 

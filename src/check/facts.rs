@@ -170,7 +170,10 @@ pub fn gather(
     cfg: AnalyzerConfig,
     filter: Option<&str>,
 ) -> Result<CaptureFacts, String> {
-    let mut filter = filter.map(PacketFilter::new).transpose()?;
+    let mut filter = filter
+        .map(PacketFilter::new)
+        .transpose()
+        .map_err(|e| e.to_string())?;
     let mut set = CaptureSet::open(&[path.to_string_lossy().into_owned()]);
     let mut analyzer = Analyzer::new(cfg);
     let mut facts = CaptureFacts::default();

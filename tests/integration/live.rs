@@ -735,7 +735,7 @@ fn a_filter_on_files_keeps_exactly_the_matching_subset() {
 struct Replay {
     frames: Vec<(tcpaudit::time::Timestamp, Vec<u8>, u32)>,
     next: usize,
-    link: tcpaudit::capture::LinkType,
+    info: tcpaudit::capture::live::SourceInfo,
 }
 
 impl tcpaudit::capture::live::LiveSource for Replay {
@@ -750,7 +750,7 @@ impl tcpaudit::capture::live::LiveSource for Replay {
         self.next += 1;
         Ok(Some(tcpaudit::capture::Packet {
             ts: *ts,
-            link_type: self.link,
+            link_type: self.info.link_type,
             data,
             orig_len: *len,
         }))
@@ -761,17 +761,8 @@ impl tcpaudit::capture::live::LiveSource for Replay {
             ..Default::default()
         }
     }
-    fn link_type(&self) -> tcpaudit::capture::LinkType {
-        self.link
-    }
-    fn snaplen(&self) -> u32 {
-        65535
-    }
-    fn backend(&self) -> &'static str {
-        "replay"
-    }
-    fn interface(&self) -> &str {
-        "replay0"
+    fn info(&self) -> &tcpaudit::capture::live::SourceInfo {
+        &self.info
     }
 }
 
@@ -792,7 +783,12 @@ fn monitor_loop_streams_ticks_and_stops() {
     let mut source = Replay {
         frames,
         next: 0,
-        link,
+        info: tcpaudit::capture::live::SourceInfo {
+            interface: "replay0".into(),
+            backend: "replay",
+            link_type: link,
+            snaplen: 65535,
+        },
     };
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let s2 = Arc::clone(&stop);

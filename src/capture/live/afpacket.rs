@@ -10,7 +10,7 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::sync::atomic::{Ordering, fence};
 use std::time::Duration;
 
-use super::{CaptureStats, Interface, LiveConfig, LiveError, LiveSource};
+use super::{CaptureStats, Interface, LiveConfig, LiveError, LiveSource, SourceInfo};
 use crate::capture::libpcap::{BpfProgram, Libpcap, libpcap};
 use crate::time::Timestamp;
 use crate::wire::{LinkType, Packet};
@@ -37,15 +37,13 @@ pub struct Ring {
     /// Block being read, and the packets left in it with the offset of the next.
     current: usize,
     cursor: Option<(u32, usize)>,
-    link: LinkType,
+    info: SourceInfo,
     /// `any`: frames arrive without link header; a cooked header is prepended.
     cooked: bool,
     /// Loopback devices show every frame twice (sent and received): the sent copy is skipped.
     loopback_ifindex: Option<i32>,
     /// A filter run here rather than in the kernel (`any`).
     user_filter: Option<(BpfProgram, &'static Libpcap)>,
-    snaplen: u32,
-    interface: String,
     stats: CaptureStats,
     scratch: Vec<u8>,
 }
@@ -134,9 +132,7 @@ impl Ring {
         // Compile first: a bad filter should fail before any privilege question.
         let program = match &cfg.filter {
             Some(expr) => {
-                let lib = libpcap().map_err(|e| {
-                    LiveError::Filter(format!("filter expressions need libpcap at run time: {e}"))
-                })?;
+                let lib = libpcap().map_err(LiveError::FilterNeedsLibpcap)?;
                 Some((
                     lib.compile(expr, link, cfg.snaplen)
                         .map_err(LiveError::Filter)?,
@@ -161,10 +157,10 @@ impl Ring {
                 // The words without the errno number: "socket: Operation not permitted".
                 let text = e.to_string();
                 let words = text.split(" (os error").next().unwrap_or(&text);
-                return Err(LiveError::PermissionDenied {
-                    interface: cfg.interface.clone(),
-                    detail: format!("socket: {words}"),
-                });
+                return Err(LiveError::permission_denied(
+                    &cfg.interface,
+                    format!("socket: {words}"),
+                ));
             }
             return Err(LiveError::Io {
                 what: "socket(AF_PACKET)".into(),
@@ -244,12 +240,15 @@ impl Ring {
             blocks,
             current: 0,
             cursor: None,
-            link,
+            info: SourceInfo {
+                interface: cfg.interface.clone(),
+                backend: "afpacket",
+                link_type: link,
+                snaplen: cfg.snaplen,
+            },
             cooked,
             loopback_ifindex: None,
             user_filter,
-            snaplen: cfg.snaplen,
-            interface: cfg.interface.clone(),
             stats: CaptureStats::default(),
             scratch: Vec::with_capacity(cfg.snaplen.min(1 << 16) as usize + SLL_LEN + 4),
         };
@@ -383,8 +382,10 @@ impl LiveSource for Ring {
                     continue;
                 }
                 let caplen = h.tp_snaplen as usize;
-                // SAFETY: tp_mac and tp_snaplen delimit the frame inside the block.
+                // SAFETY: tp_mac is the frame's offset from its header, inside this block.
                 let frame_ptr = unsafe { base.add(offset + h.tp_mac as usize) };
+                // SAFETY: the kernel wrote tp_snaplen bytes of frame at tp_mac, inside the block,
+                // which stays user-owned (and unchanged) until it is released.
                 let frame = unsafe { std::slice::from_raw_parts(frame_ptr, caplen) };
                 let ts = Timestamp::from_secs_nanos(h.tp_sec as i64, h.tp_nsec as i64);
                 let mut orig_len = h.tp_len;
@@ -400,7 +401,7 @@ impl LiveSource for Ring {
                     b.extend_from_slice(frame);
                     orig_len += SLL_LEN as u32;
                     (b.as_ptr(), b.len())
-                } else if self.link == LinkType::ETHERNET
+                } else if self.info.link_type == LinkType::ETHERNET
                     && h.tp_status & libc::TP_STATUS_VLAN_VALID != 0
                     && caplen >= 12
                 {
@@ -433,7 +434,7 @@ impl LiveSource for Ring {
                 }
                 return Ok(Some(Packet {
                     ts,
-                    link_type: self.link,
+                    link_type: self.info.link_type,
                     data,
                     orig_len,
                 }));
@@ -474,26 +475,17 @@ impl LiveSource for Ring {
         self.stats
     }
 
-    fn link_type(&self) -> LinkType {
-        self.link
-    }
-
-    fn snaplen(&self) -> u32 {
-        self.snaplen
-    }
-
-    fn backend(&self) -> &'static str {
-        "afpacket"
-    }
-
-    fn interface(&self) -> &str {
-        &self.interface
+    fn info(&self) -> &SourceInfo {
+        &self.info
     }
 }
 
 /// Interfaces as the kernel lists them (/sys/class/net), for when libpcap is absent.
-pub fn interfaces() -> Result<Vec<Interface>, String> {
-    let dir = std::fs::read_dir("/sys/class/net").map_err(|e| format!("/sys/class/net: {e}"))?;
+pub fn interfaces() -> Result<Vec<Interface>, LiveError> {
+    let dir = std::fs::read_dir("/sys/class/net").map_err(|source| LiveError::Io {
+        what: "/sys/class/net".into(),
+        source,
+    })?;
     let mut v: Vec<Interface> = dir
         .filter_map(|e| e.ok())
         .map(|e| {

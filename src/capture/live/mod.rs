@@ -7,13 +7,13 @@ mod afpacket;
 mod pcap;
 mod privileges;
 
-use std::fmt;
 use std::time::Duration;
 
 use serde::Serialize;
 
-pub use privileges::{drop_privileges, is_root};
+pub use privileges::{PrivilegeError, drop_privileges, is_root};
 
+use super::libpcap::{INSTALL_HINT, LibpcapError};
 use super::{LinkType, Packet};
 
 /// Which capture mechanism to use.
@@ -73,26 +73,65 @@ pub struct CaptureStats {
     pub user_filtered: u64,
 }
 
-/// Why a live capture could not be opened or read.
-#[derive(Debug)]
+/// Why a live capture could not be opened or read, or the interfaces could not be listed.
+#[derive(Debug, thiserror::Error)]
 pub enum LiveError {
     /// No permission to open a packet socket.
+    #[error(
+        "cannot capture on {interface}: permission denied ({detail})\n\n\
+         Live capture needs the CAP_NET_RAW capability (CAP_NET_ADMIN is not required).\n  \
+         1. run as root:                sudo {exe} live -i {interface}\n  \
+         2. or grant it to the binary:  sudo setcap cap_net_raw=eip {exe}\n     \
+         (anyone who can run the binary can then see all traffic; repeat after every\n      \
+         rebuild; ignored on nosuid mounts)\n  \
+         3. in a container:             --cap-add=NET_RAW --net=host\n\
+         Reading capture files needs no privileges:  tcpaudit analyze capture.pcapng"
+    )]
     PermissionDenied {
         /// The interface.
         interface: String,
         /// The operating system's or libpcap's words.
         detail: String,
+        /// This program's path, for the commands the message suggests.
+        exe: String,
     },
     /// No such interface.
+    #[error("no interface named '{interface}' (`tcpaudit interfaces` lists them)")]
     NoSuchInterface {
         /// The interface asked for.
         interface: String,
     },
-    /// The filter does not compile, or libpcap (needed for filters) is missing.
-    Filter(String),
-    /// libpcap is needed (backend `pcap`) and missing or failing.
-    Libpcap(String),
+    /// A filter was given, and libpcap (which compiles filters) could not be loaded.
+    #[error("filter expressions need libpcap at run time: {0}")]
+    FilterNeedsLibpcap(LibpcapError),
+    /// The filter does not compile, or the capture refused it.
+    #[error(transparent)]
+    Filter(LibpcapError),
+    /// libpcap is needed (backend `pcap`, or listing interfaces) and failing.
+    #[error(transparent)]
+    Libpcap(LibpcapError),
+    /// libpcap could not open or activate the interface.
+    #[error("{interface}: {reason}")]
+    Open {
+        /// The interface.
+        interface: String,
+        /// libpcap's words.
+        reason: String,
+    },
+    /// libpcap failed while reading packets.
+    #[error("{reason}")]
+    Read {
+        /// libpcap's words.
+        reason: String,
+    },
+    /// AF_PACKET was asked for where it does not exist.
+    #[error("AF_PACKET exists only on Linux; use --backend pcap")]
+    AfPacketUnsupported,
+    /// Listing interfaces where only libpcap knows them, and libpcap is missing.
+    #[error("listing interfaces needs libpcap here: {INSTALL_HINT}")]
+    InterfacesNeedLibpcap,
     /// A system call failed.
+    #[error("{what}: {source}")]
     Io {
         /// What was being done.
         what: String,
@@ -101,37 +140,34 @@ pub enum LiveError {
     },
 }
 
-impl fmt::Display for LiveError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            LiveError::PermissionDenied { interface, detail } => {
-                let exe = std::env::current_exe()
-                    .ok()
-                    .map(|p| p.display().to_string())
-                    .unwrap_or_else(|| "tcpaudit".into());
-                write!(
-                    f,
-                    "cannot capture on {interface}: permission denied ({detail})\n\n\
-                     Live capture needs the CAP_NET_RAW capability (CAP_NET_ADMIN is not required).\n  \
-                     1. run as root:                sudo {exe} live -i {interface}\n  \
-                     2. or grant it to the binary:  sudo setcap cap_net_raw=eip {exe}\n     \
-                     (anyone who can run the binary can then see all traffic; repeat after every\n      \
-                     rebuild; ignored on nosuid mounts)\n  \
-                     3. in a container:             --cap-add=NET_RAW --net=host\n\
-                     Reading capture files needs no privileges:  tcpaudit analyze capture.pcapng"
-                )
-            }
-            LiveError::NoSuchInterface { interface } => write!(
-                f,
-                "no interface named '{interface}' (`tcpaudit interfaces` lists them)"
-            ),
-            LiveError::Filter(m) | LiveError::Libpcap(m) => f.write_str(m),
-            LiveError::Io { what, source } => write!(f, "{what}: {source}"),
+impl LiveError {
+    /// No permission to capture on `interface`. The message names this program's path (as
+    /// found now; `tcpaudit` if unknown), so its commands can be pasted as they are.
+    pub fn permission_denied(interface: &str, detail: String) -> Self {
+        let exe = std::env::current_exe()
+            .ok()
+            .map(|p| p.display().to_string())
+            .unwrap_or_else(|| "tcpaudit".into());
+        LiveError::PermissionDenied {
+            interface: interface.to_string(),
+            detail,
+            exe,
         }
     }
 }
 
-impl std::error::Error for LiveError {}
+/// What a live capture reads, fixed when it is opened.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SourceInfo {
+    /// The interface.
+    pub interface: String,
+    /// `afpacket` or `pcap`.
+    pub backend: &'static str,
+    /// Link-layer type of the frames.
+    pub link_type: LinkType,
+    /// Bytes kept of each frame.
+    pub snaplen: u32,
+}
 
 /// A running live capture.
 pub trait LiveSource {
@@ -140,14 +176,8 @@ pub trait LiveSource {
     fn next_packet(&mut self, wait: Duration) -> Result<Option<Packet<'_>>, LiveError>;
     /// What the kernel counted so far.
     fn stats(&mut self) -> CaptureStats;
-    /// Link-layer type of the frames.
-    fn link_type(&self) -> LinkType;
-    /// Bytes kept of each frame.
-    fn snaplen(&self) -> u32;
-    /// `afpacket` or `pcap`.
-    fn backend(&self) -> &'static str;
-    /// The interface.
-    fn interface(&self) -> &str;
+    /// The interface, backend, link type and snaplen.
+    fn info(&self) -> &SourceInfo;
 }
 
 /// Opens a live capture with the configured backend.
@@ -156,9 +186,7 @@ pub fn open(cfg: &LiveConfig) -> Result<Box<dyn LiveSource>, LiveError> {
         #[cfg(target_os = "linux")]
         Backend::Auto | Backend::AfPacket => Ok(Box::new(afpacket::Ring::open(cfg)?)),
         #[cfg(not(target_os = "linux"))]
-        Backend::AfPacket => Err(LiveError::Libpcap(
-            "AF_PACKET exists only on Linux; use --backend pcap".into(),
-        )),
+        Backend::AfPacket => Err(LiveError::AfPacketUnsupported),
         #[cfg(not(target_os = "linux"))]
         Backend::Auto => Ok(Box::new(pcap::PcapLive::open(cfg)?)),
         Backend::Pcap => Ok(Box::new(pcap::PcapLive::open(cfg)?)),
@@ -178,17 +206,20 @@ pub struct Interface {
 
 /// Capturable interfaces: libpcap's list when libpcap loads (as `tcpdump -D`), otherwise the
 /// kernel's (Linux: /sys/class/net, plus `any`).
-pub fn interfaces() -> Result<Vec<Interface>, String> {
+pub fn interfaces() -> Result<Vec<Interface>, LiveError> {
     if let Ok(lib) = super::libpcap::libpcap() {
-        return lib.interfaces().map(|v| {
-            v.into_iter()
-                .map(|i| Interface {
-                    flags: i.flag_words(),
-                    name: i.name,
-                    description: i.description,
-                })
-                .collect()
-        });
+        return lib
+            .interfaces()
+            .map(|v| {
+                v.into_iter()
+                    .map(|i| Interface {
+                        flags: i.flag_words(),
+                        name: i.name,
+                        description: i.description,
+                    })
+                    .collect()
+            })
+            .map_err(LiveError::Libpcap);
     }
     #[cfg(target_os = "linux")]
     {
@@ -196,9 +227,61 @@ pub fn interfaces() -> Result<Vec<Interface>, String> {
     }
     #[cfg(not(target_os = "linux"))]
     {
-        Err(format!(
-            "listing interfaces needs libpcap here: {}",
-            super::libpcap::INSTALL_HINT
-        ))
+        Err(LiveError::InterfacesNeedLibpcap)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn permission_message_says_how_to_get_the_capability() {
+        let e = LiveError::PermissionDenied {
+            interface: "eth0".into(),
+            detail: "socket: Operation not permitted".into(),
+            exe: "/opt/bin/tcpaudit".into(),
+        };
+        let expected = [
+            "cannot capture on eth0: permission denied (socket: Operation not permitted)",
+            "",
+            "Live capture needs the CAP_NET_RAW capability (CAP_NET_ADMIN is not required).",
+            "  1. run as root:                sudo /opt/bin/tcpaudit live -i eth0",
+            "  2. or grant it to the binary:  sudo setcap cap_net_raw=eip /opt/bin/tcpaudit",
+            "     (anyone who can run the binary can then see all traffic; repeat after every",
+            "      rebuild; ignored on nosuid mounts)",
+            "  3. in a container:             --cap-add=NET_RAW --net=host",
+            "Reading capture files needs no privileges:  tcpaudit analyze capture.pcapng",
+        ]
+        .join("\n");
+        assert_eq!(e.to_string(), expected);
+    }
+
+    #[test]
+    fn libpcap_messages_are_passed_through() {
+        let bad = LibpcapError::BadFilter {
+            expr: "tcp port".into(),
+            reason: "syntax error".into(),
+        };
+        assert_eq!(
+            LiveError::Filter(bad.clone()).to_string(),
+            "bad filter 'tcp port': syntax error"
+        );
+        let open = LiveError::Open {
+            interface: "eth9".into(),
+            reason: "No such device exists".into(),
+        };
+        assert_eq!(open.to_string(), "eth9: No such device exists");
+        let missing = LibpcapError::NotFound {
+            library: "libpcap.so.1",
+            reason: "cannot open shared object file".into(),
+        };
+        assert_eq!(
+            LiveError::FilterNeedsLibpcap(missing).to_string(),
+            format!(
+                "filter expressions need libpcap at run time: libpcap could not be loaded \
+                 (libpcap.so.1: cannot open shared object file); {INSTALL_HINT}"
+            )
+        );
     }
 }

@@ -4,7 +4,7 @@
 use std::ffi::{CStr, CString, c_char};
 use std::time::Duration;
 
-use super::{CaptureStats, LiveConfig, LiveError, LiveSource};
+use super::{CaptureStats, LiveConfig, LiveError, LiveSource, SourceInfo};
 use crate::capture::libpcap::{
     Libpcap, PCAP_ERROR_NO_SUCH_DEVICE, PCAP_ERROR_PERM_DENIED, PCAP_TSTAMP_PRECISION_NANO, Pcap,
     PktHdr, Stat, libpcap, link_type_of_dlt,
@@ -20,10 +20,8 @@ const TIMEOUT_MS: i32 = 50;
 pub struct PcapLive {
     lib: &'static Libpcap,
     p: *mut Pcap,
-    link: LinkType,
+    info: SourceInfo,
     nanos: bool,
-    snaplen: u32,
-    interface: String,
 }
 
 // SAFETY: the handle is used only through &mut self, from one thread at a time.
@@ -57,18 +55,24 @@ impl PcapLive {
         unsafe {
             let p = (lib.api.create)(name.as_ptr(), errbuf.as_mut_ptr());
             if p.is_null() {
-                let msg = CStr::from_ptr(errbuf.as_ptr())
-                    .to_string_lossy()
-                    .into_owned();
-                return Err(LiveError::Libpcap(format!("{}: {msg}", cfg.interface)));
+                return Err(LiveError::Open {
+                    interface: cfg.interface.clone(),
+                    reason: CStr::from_ptr(errbuf.as_ptr())
+                        .to_string_lossy()
+                        .into_owned(),
+                });
             }
             let mut live = PcapLive {
                 lib,
                 p,
-                link: LinkType::ETHERNET,
+                info: SourceInfo {
+                    interface: cfg.interface.clone(),
+                    backend: "pcap",
+                    // Known once the handle is active.
+                    link_type: LinkType::ETHERNET,
+                    snaplen: cfg.snaplen,
+                },
                 nanos: false,
-                snaplen: cfg.snaplen,
-                interface: cfg.interface.clone(),
             };
             (lib.api.set_snaplen)(p, cfg.snaplen.min(i32::MAX as u32) as i32);
             (lib.api.set_promisc)(p, cfg.promisc as i32);
@@ -81,20 +85,20 @@ impl PcapLive {
             if rc < 0 {
                 let detail = err_text(lib, p);
                 return Err(match rc {
-                    PCAP_ERROR_PERM_DENIED => LiveError::PermissionDenied {
-                        interface: cfg.interface.clone(),
-                        detail,
-                    },
+                    PCAP_ERROR_PERM_DENIED => LiveError::permission_denied(&cfg.interface, detail),
                     PCAP_ERROR_NO_SUCH_DEVICE => LiveError::NoSuchInterface {
                         interface: cfg.interface.clone(),
                     },
-                    _ => LiveError::Libpcap(format!("{}: {detail}", cfg.interface)),
+                    _ => LiveError::Open {
+                        interface: cfg.interface.clone(),
+                        reason: detail,
+                    },
                 });
             }
-            live.link = link_type_of_dlt((lib.api.datalink)(p));
+            live.info.link_type = link_type_of_dlt((lib.api.datalink)(p));
             if let Some(expr) = &cfg.filter {
                 let prog = lib
-                    .compile(expr, live.link, cfg.snaplen)
+                    .compile(expr, live.info.link_type, cfg.snaplen)
                     .map_err(LiveError::Filter)?;
                 lib.set_filter(p, &prog).map_err(LiveError::Filter)?;
             }
@@ -118,10 +122,12 @@ impl LiveSource for PcapLive {
                     let h = unsafe { &*hdr };
                     let frac = h.ts.tv_usec as i64;
                     let nanos = if self.nanos { frac } else { frac * 1000 };
+                    // SAFETY: libpcap's buffer holds `caplen` bytes at `data`, valid until the
+                    // next call on this handle, which the returned borrow of self prevents.
                     let bytes = unsafe { std::slice::from_raw_parts(data, h.caplen as usize) };
                     return Ok(Some(Packet {
                         ts: Timestamp::from_secs_nanos(h.ts.tv_sec as i64, nanos),
-                        link_type: self.link,
+                        link_type: self.info.link_type,
                         data: bytes,
                         orig_len: h.len,
                     }));
@@ -131,7 +137,11 @@ impl LiveSource for PcapLive {
                         return Ok(None);
                     }
                 }
-                _ => return Err(LiveError::Libpcap(err_text(self.lib, self.p))),
+                _ => {
+                    return Err(LiveError::Read {
+                        reason: err_text(self.lib, self.p),
+                    });
+                }
             }
         }
     }
@@ -151,19 +161,7 @@ impl LiveSource for PcapLive {
         }
     }
 
-    fn link_type(&self) -> LinkType {
-        self.link
-    }
-
-    fn snaplen(&self) -> u32 {
-        self.snaplen
-    }
-
-    fn backend(&self) -> &'static str {
-        "pcap"
-    }
-
-    fn interface(&self) -> &str {
-        &self.interface
+    fn info(&self) -> &SourceInfo {
+        &self.info
     }
 }
