@@ -74,7 +74,7 @@ pub(crate) fn network<'a>(link_type: LinkType, d: &'a [u8], info: &mut LinkInfo)
                 None => Net::Truncated,
             }
         }
-        LinkType(105) => ieee802_11(d, info),
+        LinkType::IEEE802_11 => ieee802_11(d, info),
         LinkType::IPOIB => {
             // 20-byte destination and source hardware addresses, 2-byte protocol, 2 reserved.
             let Some(h) = d.get(..44) else {

@@ -23,6 +23,8 @@ impl LinkType {
     pub const PPP_ETHER: LinkType = LinkType(51);
     /// Raw IPv4 or IPv6 (LINKTYPE_RAW).
     pub const RAW: LinkType = LinkType(101);
+    /// Bare 802.11 frames, without a radio header.
+    pub const IEEE802_11: LinkType = LinkType(105);
     /// OpenBSD loopback: 4-byte address family in network byte order.
     pub const LOOP: LinkType = LinkType(108);
     /// Linux cooked capture v1.

@@ -16,8 +16,11 @@ mod options;
 mod packet;
 mod segment;
 mod seq;
+mod stats;
+mod tcp_header;
+mod tunnel;
 
-pub use decode::{DecodeStats, Decoder, SkipReason, TunnelKind};
+pub use decode::Decoder;
 pub use endpoint::{Endpoint, FlowKey, PerSide, Side};
 pub use frag::FragStats;
 pub use link_type::LinkType;
@@ -25,3 +28,5 @@ pub use options::{TcpOptions, Tfo};
 pub use packet::Packet;
 pub use segment::{Segment, TcpFlags};
 pub use seq::SeqNum;
+pub use stats::{DecodeStats, SkipReason};
+pub use tunnel::TunnelKind;

@@ -306,33 +306,7 @@ fn explain_lists_every_id_and_explains_one() {
     let out = tcpaudit().arg("explain").output().unwrap();
     assert!(out.status.success());
     let text = String::from_utf8(out.stdout).unwrap();
-    for id in [
-        "syn_retransmission",
-        "synack_retransmission",
-        "missing_third_ack",
-        "half_open",
-        "connection_refused",
-        "simultaneous_open",
-        "stale_syn",
-        "syn_with_data",
-        "invalid_flags",
-        "syn_flood",
-        "half_open_backlog",
-        "listen_queue_overflow",
-        "syncookies",
-        "premature_reuse_2msl",
-        "timewait_assassination",
-        "rst_abort",
-        "rst_after_close",
-        "close_wait_stuck",
-        "half_close",
-        "simultaneous_close",
-        "challenge_ack",
-        "rst_injection_suspected",
-        "ttl_anomaly",
-        "keepalive",
-        "keepalive_timeout",
-    ] {
+    for id in tcpaudit::detect::AnomalyKind::ALL.iter().map(|k| k.id()) {
         assert!(
             text.lines().any(|l| l.starts_with(&format!("{id} "))),
             "{id} missing from explain"

@@ -2,7 +2,7 @@
 //! labels), and agreement of the final RFC states with the labelled ones.
 //!
 //! `TCPAUDIT_SCORE_CAPTURE=FILE TCPAUDIT_SCORE_LABELS=FILE.jsonl cargo test --release --test
-//! integration score_external -- --nocapture` scores any generated capture.
+//! integration score_external -- --ignored --nocapture` scores any generated capture.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
@@ -211,8 +211,8 @@ fn anomalies_agree_with_generator_labels() {
     eprintln!("{}", table(&total, states));
     for (id, s) in &total {
         assert!(s.tp > 0, "{id}: no labelled case in the fixtures");
-        assert!(s.precision() >= 0.95 && s.recall() >= 0.95, "{id}: {s:?}");
     }
+    assert_precise(&total);
     // The two deliberate differences: the generator keeps a TIME-WAIT that a RST kills on Linux
     // (tcp_rfc1337 = 0; tcpaudit reports timewait_assassination), and calls an unanswered
     // null/Xmas probe's target CLOSED where RFC 9293 §3.10.7.2 (LISTEN drops it) says LISTEN.
@@ -224,14 +224,25 @@ fn anomalies_agree_with_generator_labels() {
     );
 }
 
+/// Every scored id reaches 95% precision and recall.
+fn assert_precise(scores: &BTreeMap<&'static str, Score>) {
+    for (id, s) in scores {
+        assert!(s.precision() >= 0.95 && s.recall() >= 0.95, "{id}: {s:?}");
+    }
+}
+
+/// The fixtures' precision and recall on any capture from shared/tools/gen-pcap.py (final states
+/// are printed, not checked: the deliberate differences grow with the capture).
 #[test]
+#[ignore = "scores an external capture: TCPAUDIT_SCORE_CAPTURE=FILE \
+            TCPAUDIT_SCORE_LABELS=FILE.jsonl cargo test --release --test integration \
+            score_external -- --ignored --nocapture"]
 fn score_external() {
-    let (Ok(c), Ok(l)) = (
-        std::env::var("TCPAUDIT_SCORE_CAPTURE"),
-        std::env::var("TCPAUDIT_SCORE_LABELS"),
-    ) else {
-        return;
+    let var = |name: &str| {
+        std::env::var(name).unwrap_or_else(|_| panic!("{name} is not set (see the module doc)"))
     };
+    let (c, l) = (var("TCPAUDIT_SCORE_CAPTURE"), var("TCPAUDIT_SCORE_LABELS"));
     let (scores, states) = score(Path::new(&c), Path::new(&l));
     eprintln!("{}", table(&scores, states));
+    assert_precise(&scores);
 }

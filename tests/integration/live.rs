@@ -3,8 +3,8 @@
 //! The capture tests need root (CI runs as root) and iproute2 and nftables: they create two
 //! network namespaces joined by a veth pair, make real TCP traffic between them from threads that
 //! enter the namespaces, run `tcpaudit live` on the client's end of the veth and check what it
-//! reports. Nothing leaves the namespaces, and both are deleted at the end. Elsewhere they print
-//! why they skip.
+//! reports. Nothing leaves the namespaces, and both are deleted at the end. Elsewhere they skip
+//! with the reason, or fail under CI (see [`require`]).
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -16,10 +16,6 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use crate::util::*;
-
-fn skip(why: &str) {
-    let _ = writeln!(std::io::stderr(), "SKIPPED: {why}");
-}
 
 fn is_root() -> bool {
     // SAFETY: no preconditions.
@@ -254,11 +250,14 @@ fn conn_to(recs: &[Value], port: u16) -> Value {
 
 #[test]
 fn live_capture_on_a_veth_streams_what_happens() {
-    if !is_root() {
-        return skip("live capture needs root (CI runs as root)");
+    if !require(is_root(), "live capture needs root (CI runs as root)") {
+        return;
     }
-    if !have("ip") || !have("nft") {
-        return skip("needs iproute2 and nftables (apt-get install -y iproute2 nftables)");
+    if !require(
+        have("ip") && have("nft"),
+        "needs iproute2 and nftables (apt-get install -y iproute2 nftables)",
+    ) {
+        return;
     }
     let ns = Netns::new("live");
     // The client's kernel sends the third ACK of connections to port 8080, and nft drops it on
@@ -398,11 +397,11 @@ fn mac(s: &str) -> [u8; 6] {
 /// attempts and the flood while it happens, and the run reports `syn_flood`.
 #[test]
 fn live_sees_a_spoofed_syn_flood_while_it_happens() {
-    if !is_root() {
-        return skip("live capture needs root (CI runs as root)");
+    if !require(is_root(), "live capture needs root (CI runs as root)") {
+        return;
     }
-    if !have("ip") {
-        return skip("needs iproute2 (apt-get install -y iproute2)");
+    if !require(have("ip"), "needs iproute2 (apt-get install -y iproute2)") {
+        return;
     }
     let ns = Netns::new("flood");
     // The server listens on 80 with a small backlog; spoofed sources are addresses nobody holds
@@ -473,11 +472,11 @@ fn live_sees_a_spoofed_syn_flood_while_it_happens() {
 
 #[test]
 fn live_final_report_after_sigterm() {
-    if !is_root() {
-        return skip("live capture needs root (CI runs as root)");
+    if !require(is_root(), "live capture needs root (CI runs as root)") {
+        return;
     }
-    if !have("ip") {
-        return skip("needs iproute2 (apt-get install -y iproute2)");
+    if !require(have("ip"), "needs iproute2 (apt-get install -y iproute2)") {
+        return;
     }
     let ns = Netns::new("report");
     // Table format into a pipe: anomalies one line each as they come, the report at the end;
@@ -509,11 +508,11 @@ fn live_final_report_after_sigterm() {
 
 #[test]
 fn live_stops_on_count_and_duration() {
-    if !is_root() {
-        return skip("live capture needs root (CI runs as root)");
+    if !require(is_root(), "live capture needs root (CI runs as root)") {
+        return;
     }
-    if !have("ip") {
-        return skip("needs iproute2 (apt-get install -y iproute2)");
+    if !require(have("ip"), "needs iproute2 (apt-get install -y iproute2)") {
+        return;
     }
     let ns = Netns::new("stop");
     let bin = assert_cmd::cargo::cargo_bin("tcpaudit");
@@ -530,10 +529,11 @@ fn live_stops_on_count_and_duration() {
 
     // Both backends (libpcap only where it is installed).
     let mut backends = vec!["afpacket"];
-    if libpcap_present() {
+    if require(
+        libpcap_present(),
+        "libpcap not installed: the pcap backend is not tested",
+    ) {
         backends.push("pcap");
-    } else {
-        skip("libpcap not installed: the pcap backend is not tested");
     }
     for backend in backends {
         let mut child = Proc::new("ip")
@@ -597,8 +597,11 @@ fn live_stops_on_count_and_duration() {
 fn without_cap_net_raw_the_message_says_how_to_get_it() {
     let bin = assert_cmd::cargo::cargo_bin("tcpaudit");
     let mut cmd = if is_root() {
-        if !have("setpriv") {
-            return skip("needs setpriv (util-linux) to run without privileges");
+        if !require(
+            have("setpriv"),
+            "needs setpriv (util-linux) to run without privileges",
+        ) {
+            return;
         }
         let mut c = Proc::new("setpriv");
         c.args([
@@ -615,8 +618,11 @@ fn without_cap_net_raw_the_message_says_how_to_get_it() {
     };
     let out = cmd.args(["live", "-i", "lo"]).output().unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
-    if out.status.success() {
-        return skip("this process may capture (it has CAP_NET_RAW)");
+    if !require(
+        !out.status.success(),
+        "this process may capture (it has CAP_NET_RAW)",
+    ) {
+        return;
     }
     assert_eq!(out.status.code(), Some(2), "{err}");
     for want in [
@@ -632,7 +638,10 @@ fn without_cap_net_raw_the_message_says_how_to_get_it() {
 
 #[test]
 fn a_bad_filter_or_interface_fails_before_capturing() {
-    if libpcap_present() {
+    if require(
+        libpcap_present(),
+        "libpcap not installed: filter compilation not tested",
+    ) {
         let out = tcpaudit()
             .args(["live", "-i", "lo", "tcp", "port"])
             .output()
@@ -640,10 +649,11 @@ fn a_bad_filter_or_interface_fails_before_capturing() {
         assert_eq!(out.status.code(), Some(2));
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(err.contains("bad filter 'tcp port'"), "{err}");
-    } else {
-        skip("libpcap not installed: filter compilation not tested");
     }
-    if is_root() {
+    if require(
+        is_root(),
+        "opening an interface needs root: the unknown-interface check is not run",
+    ) {
         let out = tcpaudit()
             .args(["live", "-i", "no-such-if0"])
             .output()
@@ -668,8 +678,11 @@ fn interfaces_are_listed_like_tcpdump_d() {
 
 #[test]
 fn a_filter_on_files_keeps_exactly_the_matching_subset() {
-    if !libpcap_present() {
-        return skip("libpcap not installed (apt-get install -y libpcap0.8)");
+    if !require(
+        libpcap_present(),
+        "libpcap not installed (apt-get install -y libpcap0.8)",
+    ) {
+        return;
     }
     let f = fixture("generated/mixed.pcap");
     let (_, all, _) = analyze_json(&[&f]);
@@ -843,8 +856,11 @@ fn monitor_loop_streams_ticks_and_stops() {
 /// works. libpcap is hidden in a private mount namespace (root only).
 #[test]
 fn without_libpcap_only_filters_fail() {
-    if !is_root() || !have("unshare") {
-        return skip("hiding libpcap needs root and unshare (util-linux)");
+    if !require(
+        is_root() && have("unshare"),
+        "hiding libpcap needs root and unshare (util-linux)",
+    ) {
+        return;
     }
     let libs = Proc::new("sh")
         .args([
@@ -854,8 +870,11 @@ fn without_libpcap_only_filters_fail() {
         .output()
         .unwrap();
     let libs = String::from_utf8_lossy(&libs.stdout).to_string();
-    if libs.trim().is_empty() {
-        return skip("libpcap is not installed here at all");
+    if !require(
+        !libs.trim().is_empty(),
+        "libpcap is not installed here at all",
+    ) {
+        return;
     }
     let hide: String = libs
         .lines()

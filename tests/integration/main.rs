@@ -1,15 +1,27 @@
 //! tcpaudit's integration tests: one test binary, one module per area.
 
+// `tcpaudit check`: expectations passing and failing, baselines, JUnit XML, project fixtures.
 mod check;
+// The command line: output formats, limits, standard input, merged files, bad input, `explain`.
 mod cli;
+// Public captures in fixtures/corpus: conversations equal tshark's, format-specific facts hold.
 mod fixtures;
+// Generated captures in fixtures/generated: every labelled connection is found as labelled.
 mod generated;
+// Anomaly precision and recall against the generator's ground-truth labels.
 mod labels;
+// `tcpaudit live`, `interfaces` and `--filter` on real interfaces (root, network namespaces).
 #[cfg(target_os = "linux")]
 mod live;
+// Helpers (no tests): the ../shared/pcaps corpus, tshark conversation tables, comparison.
 mod oracle;
+// Reassembled streams equal PcapPlusPlus's expected payloads (fixtures/reassembly).
 mod reassembly;
+// Linux TCP recorded in network namespaces (fixtures/recordings): exactly the expected anomalies.
 mod recordings;
+// Segment sanity on real captures: SPAN-port duplicates, checksums against tshark's validation.
 mod sanity;
+// The ../shared/pcaps corpus: conversations, Zeek states, attacks, segment classes, RTTs.
 mod shared_corpus;
+// Helpers: running the binary, fixtures, JSON lines, pcap writing, `require`.
 mod util;

@@ -1,8 +1,21 @@
 //! Checks over ../shared/pcaps (present in CI and on developer machines, absent in a plain clone):
 //! every capture runs to completion, and conversations agree with tshark's.
 
+use std::path::PathBuf;
+
 use crate::oracle::*;
+use crate::util::require;
 use tcpaudit::wire::Side;
+
+/// The corpus root, or `None` when ../shared/pcaps is absent (reported through [`require`]).
+fn corpus_root() -> Option<PathBuf> {
+    let root = shared_pcaps();
+    require(
+        root.is_some(),
+        "../shared/pcaps is absent (the corpus checks run in CI)",
+    );
+    root
+}
 
 /// Captures where tcpaudit deliberately counts differently from `tshark -z conv,tcp`: tshark's
 /// dissector throws on these frames (so its conversation tap never sees them) while the fixed TCP
@@ -42,13 +55,7 @@ const DELIBERATE_DIFFERENCES: &[(&str, &str)] = &[
 /// per-direction packet counts equal tshark's for every capture but the documented differences.
 #[test]
 fn shared_corpus_conversations_agree_with_tshark() {
-    let Some(root) = shared_pcaps() else {
-        // Written straight to stderr so that the test harness's output capture does not hide it.
-        use std::io::Write;
-        let _ = writeln!(
-            std::io::stderr(),
-            "SKIPPED shared_corpus: ../shared/pcaps is absent (the corpus checks run in CI)"
-        );
+    let Some(root) = corpus_root() else {
         return;
     };
     let mut compared = 0;
@@ -189,12 +196,7 @@ const ZEEK_DIFFERENCES: &[(&str, &str)] = &[(
 /// in the raw figure printed.
 #[test]
 fn zeek_conn_state_and_history_agree() {
-    let Some(root) = shared_pcaps() else {
-        use std::io::Write;
-        let _ = writeln!(
-            std::io::stderr(),
-            "SKIPPED zeek agreement: ../shared/pcaps is absent"
-        );
+    let Some(root) = corpus_root() else {
         return;
     };
     let (mut rows, mut equal) = (0usize, 0usize);
@@ -287,12 +289,7 @@ fn zeek_conn_state_and_history_agree() {
 /// Real attack captures raise what they show, with the half-open cap engaged under a spoofed flood.
 #[test]
 fn attack_captures_raise_their_anomalies() {
-    let Some(root) = shared_pcaps() else {
-        use std::io::Write;
-        let _ = writeln!(
-            std::io::stderr(),
-            "SKIPPED attack captures: ../shared/pcaps is absent"
-        );
+    let Some(root) = corpus_root() else {
         return;
     };
     let run = |rel: &str| {
@@ -360,12 +357,7 @@ fn ws_names(c: &tcpaudit::compat::wireshark::Classes) -> Vec<String> {
 /// precision and recall per flag (duplicate ACKs with their number).
 #[test]
 fn segment_classes_agree_with_tshark() {
-    let Some(root) = shared_pcaps() else {
-        use std::io::Write;
-        let _ = writeln!(
-            std::io::stderr(),
-            "SKIPPED segment classes: ../shared/pcaps is absent"
-        );
+    let Some(root) = corpus_root() else {
         return;
     };
     let skip = ["reused_ports", "tfo_syn", "tfo_ack", "tfo_ignored"];
@@ -474,12 +466,7 @@ fn segment_classes_agree_with_tshark() {
 /// larger maximum: the RTO-inflated ones are gone).
 #[test]
 fn rtt_samples_agree_with_tshark_ack_rtt() {
-    let Some(root) = shared_pcaps() else {
-        use std::io::Write;
-        let _ = writeln!(
-            std::io::stderr(),
-            "SKIPPED ack_rtt: ../shared/pcaps is absent"
-        );
+    let Some(root) = corpus_root() else {
         return;
     };
     type Key = (String, String, String, String);

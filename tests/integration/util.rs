@@ -1,10 +1,33 @@
-//! Helpers shared by the integration tests: running the binary, fixture paths, JSON lines, and a
-//! minimal pcap writer for synthetic frames.
+//! Helpers shared by the integration tests: running the binary, fixture paths, JSON lines, a
+//! minimal pcap writer for synthetic frames, and [`require`] for tests that need something the
+//! machine may lack.
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use assert_cmd::Command;
 use serde_json::Value;
+
+/// Whether a test's prerequisite (a tool, a privilege, a corpus) is there; call it as
+/// `if !require(have_x, "why") { return; }`, or guard only the part of a test that needs it.
+///
+/// A missing prerequisite must not pass unnoticed where it is expected to be present: under
+/// `CI=true` (or `CI=1`) this panics with `why`, so the test fails. Elsewhere it prints
+/// `SKIPPED: <test>: <why>` and returns false.
+pub fn require(ok: bool, why: &str) -> bool {
+    if ok {
+        return true;
+    }
+    // libtest names each test's thread after the test.
+    let current = std::thread::current();
+    let test = current.name().unwrap_or("<unnamed test>");
+    if std::env::var("CI").is_ok_and(|v| v == "true" || v == "1") {
+        panic!("{test}: {why} (a missing prerequisite fails the test under CI)");
+    }
+    // Written straight to stderr so that the test harness's output capture does not hide it.
+    let _ = writeln!(std::io::stderr(), "SKIPPED: {test}: {why}");
+    false
+}
 
 /// The `tcpaudit` binary under test.
 pub fn tcpaudit() -> Command {
