@@ -459,7 +459,7 @@ impl Connection {
             self.tcp.set_window_scales(o, r);
         }
         self.reassemble(seg, side, reasm, out);
-        let classes = self.ws.segment(seg, side.index());
+        let classes = self.ws.segment(seg, side);
         if classes.flags != 0 {
             self.classify(seg, side, classes, out);
             if reasm.segment_events {
