@@ -6,7 +6,7 @@
 
 use std::collections::VecDeque;
 
-use crate::wire::{Segment, SeqNum};
+use crate::wire::{Segment, SeqNum, Side};
 
 /// Analysis flags of one segment (Wireshark's `TCP_A_*`).
 pub mod flag {
@@ -51,29 +51,44 @@ const FAST_RT_WINDOW_NS: i64 = 20_000_000;
 /// Out of order: within the initial RTT, or 3 ms when it is unknown.
 const OOO_DEFAULT_NS: i64 = 3_000_000;
 
-/// Per-direction state (`tcp_flow_t` and its `tcp_analyze_seq_info_t`).
+/// The state of one direction, named after Wireshark's `tcp_flow_t` and its
+/// `tcp_analyze_seq_info_t` (it is not one of tcpaudit's flows: hence the name).
 #[derive(Clone, Debug)]
-struct Flow {
+struct DirState {
+    /// `base_seq`: the sequence number relative numbering starts from (the SYN's, or one below
+    /// the first seen).
     base_seq: Option<u32>,
+    /// `window`: the last advertised window, unscaled.
     window: u32,
-    /// -1: unknown, -2: no scaling, else the shift.
+    /// `win_scale`: -1 unknown, -2 no scaling, else the shift.
     win_scale: i8,
+    /// `is_first_ack`: this direction has not yet sent an ACK after its SYN, so its window is
+    /// still the unscaled SYN window.
     is_first_ack: bool,
+    /// `lastsegmentflags`: the [`flag`] bits of this direction's previous segment.
     lastsegmentflags: u16,
     /// Ends of unacknowledged segments (only their number matters, for `MAX_UNACKED`).
     unacked: VecDeque<u32>,
+    /// `lastack`: the last acknowledgment number sent.
     lastack: u32,
+    /// `lastacktime`: when it was sent (ns).
     lastacktime: i64,
+    /// `lastnondupack`: the frame of the last ACK that was not a duplicate.
     lastnondupack: u64,
+    /// `dupacknum`: duplicate ACKs in the current run. The ACK-of-unseen-segment check sets it to
+    /// `u32::MAX` (so that it flags once); the next duplicate then counts as #1.
     dupacknum: u32,
+    /// `nextseq`: the sequence number expected next.
     nextseq: u32,
+    /// `maxseqtobeacked`: the highest sequence number the peer may acknowledge.
     maxseqtobeacked: u32,
+    /// `nextseqtime`: when `nextseq` last advanced (ns).
     nextseqtime: i64,
 }
 
-impl Default for Flow {
+impl Default for DirState {
     fn default() -> Self {
-        Flow {
+        DirState {
             base_seq: None,
             window: u32::MAX,
             win_scale: -1,
@@ -112,31 +127,28 @@ impl Classes {
 /// Wireshark's analysis state for one connection.
 #[derive(Clone, Debug, Default)]
 pub struct WsConv {
-    flows: [Flow; 2],
+    /// Per direction, indexed by [`Side::index`].
+    dirs: [DirState; 2],
+    /// `ts_mru_syn`: time of the most recent SYN (ns, 0 before any).
     ts_mru_syn: i64,
+    /// `ts_first_rtt`: the initial RTT (ns, 0 while unknown).
     ts_first_rtt: i64,
 }
 
-fn gt(a: u32, b: u32) -> bool {
-    SeqNum(a) > SeqNum(b)
-}
-fn lt(a: u32, b: u32) -> bool {
-    SeqNum(a) < SeqNum(b)
-}
-fn le(a: u32, b: u32) -> bool {
-    SeqNum(a) <= SeqNum(b)
-}
-
+// Sequence numbers are compared in `SeqNum`'s serial order. Its `<` and `<=` are exactly
+// Wireshark's LT_SEQ and LE_SEQ. Its `>` is GT_SEQ except for two numbers exactly 2^31 apart,
+// where GT_SEQ holds both ways and `>` neither; the emulation has always used `>`.
 impl WsConv {
-    /// Classifies one segment sent by side `from` (0 or 1 in tcpaudit's orientation; the
-    /// analysis itself is symmetric).
-    pub fn segment(&mut self, seg: &Segment<'_>, from: usize) -> Classes {
+    /// Classifies one segment sent by side `from` (in tcpaudit's orientation; the analysis
+    /// itself is symmetric).
+    pub fn segment(&mut self, seg: &Segment<'_>, from: Side) -> Classes {
         let f = seg.flags;
-        let (syn, fin, rst, ack) = (f.syn(), f.fin(), f.rst(), f.ack());
+        let (syn, ack) = (f.syn(), f.ack());
         let seq = seg.seq.0;
+        let (fi, ri) = (from.index(), from.other().index());
         let mut ta = Classes::default();
         {
-            let fwd = &mut self.flows[from];
+            let fwd = &mut self.dirs[fi];
             // A SYN repeating the base sequence number: its retransmission (the new-stream case
             // is a new incarnation, opened by the connection table).
             if syn && !ack && fwd.base_seq == Some(seq) {
@@ -151,8 +163,8 @@ impl WsConv {
                 fwd.base_seq = Some(if syn { seq } else { seq.wrapping_sub(1) });
             }
         }
-        if ack && self.flows[1 - from].base_seq.is_none() {
-            self.flows[1 - from].base_seq = Some(seg.ack.0.wrapping_sub(1));
+        if ack && self.dirs[ri].base_seq.is_none() {
+            self.dirs[ri].base_seq = Some(seg.ack.0.wrapping_sub(1));
         }
         self.analyze(seg, from, &mut ta);
 
@@ -161,55 +173,53 @@ impl WsConv {
             if !ack {
                 self.ts_mru_syn = now;
             }
-            self.flows[from].is_first_ack = true;
+            self.dirs[fi].is_first_ack = true;
         }
         if ack && !syn {
             if self.ts_mru_syn != 0 && self.ts_first_rtt == 0 {
                 self.ts_first_rtt = now - self.ts_mru_syn;
             }
-            self.flows[from].is_first_ack = false;
+            self.dirs[fi].is_first_ack = false;
         }
         if let Some(ws) = seg.options.wscale {
-            self.flows[from].win_scale = ws.min(14) as i8;
+            self.dirs[fi].win_scale = ws.min(14) as i8;
         }
         if syn {
-            if self.flows[from].win_scale == -1 {
-                self.flows[from].win_scale = -2;
-                self.flows[1 - from].win_scale = -2;
-            } else if ack && self.flows[1 - from].win_scale == -2 {
-                self.flows[from].win_scale = -2;
+            if self.dirs[fi].win_scale == -1 {
+                self.dirs[fi].win_scale = -2;
+                self.dirs[ri].win_scale = -2;
+            } else if ack && self.dirs[ri].win_scale == -2 {
+                self.dirs[fi].win_scale = -2;
             }
         }
-        let _ = (fin, rst);
         ta
     }
 
-    fn analyze(&mut self, seg: &Segment<'_>, from: usize, ta: &mut Classes) {
+    /// `tcp_analyze_sequence_number` for a segment sent by side `from`.
+    fn analyze(&mut self, seg: &Segment<'_>, from: Side, ta: &mut Classes) {
         let f = seg.flags;
         let (syn, fin, rst, ack) = (f.syn(), f.fin(), f.rst(), f.ack());
         let (seq, ackn, len) = (seg.seq.0, seg.ack.0, seg.payload_len);
         let window = seg.window as u32;
         let now = seg.ts.0;
         let ts_first_rtt = self.ts_first_rtt;
-        let (a, b) = self.flows.split_at_mut(1);
-        let (fwd, rev) = if from == 0 {
-            (&mut a[0], &mut b[0])
-        } else {
-            (&mut b[0], &mut a[0])
+        let [orig, resp] = &mut self.dirs;
+        let (fwd, rev) = match from {
+            Side::Orig => (orig, resp),
+            Side::Resp => (resp, orig),
         };
         let ctrl = syn || fin || rst;
 
         // Zero-window probe: one byte at the next expected sequence number into a zero window.
-        let mut to_finished_fwd = false;
+        // It skips the other forward checks (`goto finished_fwd`); so do the keep-alive ACK and
+        // the zero-window-probe ACK below, which end the chain of checks.
         if len == 1 && seq == fwd.nextseq && rev.window == 0 {
             ta.flags |= ZERO_WINDOW_PROBE;
-            to_finished_fwd = true;
-        }
-        if !to_finished_fwd {
+        } else {
             if window == 0 && !ctrl {
                 ta.flags |= ZERO_WINDOW;
             }
-            if fwd.nextseq != 0 && gt(seq, fwd.nextseq) && !rst {
+            if fwd.nextseq != 0 && SeqNum(seq) > SeqNum(fwd.nextseq) && !rst {
                 ta.flags |= LOST_SEGMENT;
             }
             if len <= 1 && seq == fwd.nextseq.wrapping_sub(1) && !ctrl {
@@ -240,14 +250,12 @@ impl WsConv {
             if same && window != 0 && window == fwd.window && rev.lastsegmentflags & KEEP_ALIVE != 0
             {
                 ta.flags |= KEEP_ALIVE_ACK;
-                to_finished_fwd = true;
             } else if same
                 && window == 0
                 && fwd.window == 0
                 && rev.lastsegmentflags & ZERO_WINDOW_PROBE != 0
             {
                 ta.flags |= ZERO_WINDOW_PROBE_ACK;
-                to_finished_fwd = true;
             } else if same && window != 0 && window == fwd.window {
                 fwd.dupacknum = if fwd.dupacknum == u32::MAX {
                     1
@@ -258,7 +266,6 @@ impl WsConv {
                 ta.dupack_num = fwd.dupacknum;
                 ta.dupack_frame = fwd.lastnondupack;
             }
-            let _ = to_finished_fwd;
         }
         // finished_fwd:
         if ackn != fwd.lastack {
@@ -266,8 +273,8 @@ impl WsConv {
             fwd.dupacknum = 0;
         }
         // ACKed unseen segment.
-        if rev.maxseqtobeacked != 0 && gt(ackn, rev.maxseqtobeacked) && ack {
-            if lt(rev.maxseqtobeacked, rev.nextseq) {
+        if rev.maxseqtobeacked != 0 && SeqNum(ackn) > SeqNum(rev.maxseqtobeacked) && ack {
+            if SeqNum(rev.maxseqtobeacked) < SeqNum(rev.nextseq) {
                 rev.maxseqtobeacked = rev.nextseq;
                 ta.flags |= ACK_LOST_SEGMENT;
             } else {
@@ -281,7 +288,7 @@ impl WsConv {
         // retransmission or out of order, retransmission.
         if len > 0 || syn || fin {
             'check: {
-                let mut seq_not_advanced = fwd.nextseq != 0 && lt(seq, fwd.nextseq);
+                let mut seq_not_advanced = fwd.nextseq != 0 && SeqNum(seq) < SeqNum(fwd.nextseq);
                 if ta.flags & KEEP_ALIVE != 0 {
                     break 'check;
                 }
@@ -290,7 +297,7 @@ impl WsConv {
                 if len > 1 && fwd.nextseq.wrapping_sub(1) == seq {
                     seq_not_advanced = false;
                 }
-                if len > 0 && rev.lastack != 0 && le(seq.wrapping_add(len), rev.lastack) {
+                if len > 0 && rev.lastack != 0 && SeqNum(seq).add(len) <= SeqNum(rev.lastack) {
                     ta.flags |= SPURIOUS_RETRANSMISSION;
                     break 'check;
                 }
@@ -331,7 +338,7 @@ impl WsConv {
             fwd.unacked.push_back(nextseq);
         }
         let zwp = ta.flags & ZERO_WINDOW_PROBE != 0;
-        if (gt(nextseq, fwd.nextseq) || fwd.nextseq == 0) && !zwp {
+        if (SeqNum(nextseq) > SeqNum(fwd.nextseq) || fwd.nextseq == 0) && !zwp {
             fwd.nextseq = nextseq;
             fwd.nextseqtime = now;
         }
@@ -343,7 +350,7 @@ impl WsConv {
         fwd.lastacktime = now;
         fwd.lastsegmentflags = ta.flags;
         // Acknowledged segments leave the reverse direction's list.
-        rev.unacked.retain(|&end| gt(end, ackn));
+        rev.unacked.retain(|&end| SeqNum(end) > SeqNum(ackn));
         if rev.unacked.is_empty() && rev.unacked.capacity() > 64 {
             rev.unacked = VecDeque::new();
         }
@@ -351,7 +358,7 @@ impl WsConv {
 
     /// Swaps the two directions (the connection's roles were flipped).
     pub fn swap(&mut self) {
-        self.flows.swap(0, 1);
+        self.dirs.swap(0, 1);
     }
 
     /// The initial RTT (Wireshark's iRTT: first pure ACK after the most recent SYN), once known.

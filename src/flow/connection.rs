@@ -210,7 +210,7 @@ impl Connection {
                 out,
             );
         }
-        let classes = self.ws.segment(seg, side.index());
+        let classes = self.ws.segment(seg, side);
         if classes.flags != 0 {
             count_classes(&mut self.rec.halves[side], seg, classes);
             let v = view!(self.rec, self.machine);

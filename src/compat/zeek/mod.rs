@@ -1,0 +1,100 @@
+//! Zeek's view of a TCP connection, reproduced so that `conn_state` and `history` read exactly
+//! as in Zeek's conn.log. Zeek keeps its own endpoint states (INACTIVE, SYN_SENT, SYN_ACK_SENT,
+//! PARTIAL, ESTABLISHED, CLOSED, RESET) and its own orientation, which can differ from tcpaudit's
+//! RFC 9293 machine; the rules below follow `TCPSessionAdapter.cc`, `TCP_Endpoint.cc`,
+//! `Session.cc` and `conn/main.zeek` (zeek/zeek).
+//!
+//! - this file: [`ZeekConn`], the rows Zeek would log for one tcpaudit connection;
+//! - `row.rs`: one row in progress, its history letters and the endpoint state machine;
+//! - `endpoint.rs`: one endpoint, its sequence numbers and its content-gap tracker;
+//! - `scaled.rs`: the log-scale counter behind the repeated letters (`T`, `W`, `C`, `G`).
+
+mod endpoint;
+mod row;
+mod scaled;
+
+pub use endpoint::ZState;
+use row::ZeekRow;
+
+use crate::wire::Segment;
+
+/// TCP ports that Zeek's default scripts register as likely server ports (`likely_server_ports`),
+/// used to orient connections that do not start with a SYN.
+pub const LIKELY_SERVER_PORTS: &[u16] = &[
+    21, 22, 25, 53, 79, 80, 81, 88, 110, 135, 139, 143, 389, 443, 445, 502, 563, 585, 587, 614,
+    631, 636, 989, 990, 992, 993, 995, 1080, 1434, 2811, 3128, 3268, 3306, 3389, 5222, 5223, 5269,
+    5432, 6379, 6666, 6667, 6668, 6669, 8000, 8080, 8888, 20000,
+];
+
+/// Zeek's view of a connection: the conn.log rows Zeek would write for its packets. Zeek ends a
+/// row on its own timers or when a SYN reuses the four-tuple, and logs later packets of the same
+/// connection as a new row; tcpaudit keeps them all in one record and lists the rows.
+#[derive(Clone, Debug)]
+pub struct ZeekConn {
+    /// Finished rows, as (conn_state, history).
+    rows: Vec<(&'static str, String)>,
+    /// The row in progress.
+    cur: ZeekRow,
+    /// Zeek's `likely_server_ports`, to orient each new row.
+    ports: &'static [u16],
+}
+
+impl ZeekConn {
+    /// Zeek's connection for a first segment sent by tcpaudit's `from_orig` side; `server_ports`
+    /// is Zeek's `likely_server_ports` (see [`LIKELY_SERVER_PORTS`]).
+    pub fn new(seg: &Segment<'_>, from_orig: bool, server_ports: &'static [u16]) -> Self {
+        ZeekConn {
+            rows: Vec::new(),
+            cur: ZeekRow::new(seg, from_orig, server_ports),
+            ports: server_ports,
+        }
+    }
+
+    /// The current (last) row's history.
+    pub fn history(&self) -> &str {
+        &self.cur.history
+    }
+
+    /// The current (last) row's `conn_state`.
+    pub fn conn_state(&self) -> &'static str {
+        self.cur.conn_state()
+    }
+
+    /// Every row Zeek would log, in order, as (conn_state, history); the last is the current one.
+    pub fn rows(&self) -> Vec<(&'static str, &str)> {
+        let mut v: Vec<(&'static str, &str)> =
+            self.rows.iter().map(|(s, h)| (*s, h.as_str())).collect();
+        v.push((self.cur.conn_state(), &self.cur.history));
+        v
+    }
+
+    /// Whether Zeek would log more than one row for this connection.
+    pub fn split(&self) -> bool {
+        !self.rows.is_empty()
+    }
+
+    /// Whether Zeek's originator (of the current row) is tcpaudit's responder.
+    pub fn reversed(&self) -> bool {
+        self.cur.reversed
+    }
+
+    /// tcpaudit swapped its own roles: Zeek's orientation relative to them flips.
+    pub fn our_roles_swapped(&mut self) {
+        self.cur.reversed = !self.cur.reversed;
+    }
+
+    /// Processes one segment sent by tcpaudit's `from_orig` side. Timers due by its time fire
+    /// first (as the half-duplex SSH baselines show: the packet that crosses the attempt timer
+    /// opens the next row), then the reuse check of a row that has seen packets.
+    pub fn on_segment(&mut self, seg: &Segment<'_>, from_orig: bool) {
+        if self.cur.packets > 0 && (self.cur.timers_end_row(seg.ts.0) || self.cur.is_reuse(seg)) {
+            let done = std::mem::replace(&mut self.cur, ZeekRow::new(seg, from_orig, self.ports));
+            self.rows.push((done.conn_state(), done.history));
+        }
+        if seg.checksum_ok == Some(false) {
+            self.cur.bad_checksum(from_orig);
+            return;
+        }
+        self.cur.on_segment(seg, from_orig);
+    }
+}
