@@ -577,13 +577,13 @@ pub fn parse(path: &Path, text: &str) -> Result<Expectations, ExpectError> {
             };
             if let Some(arg) = arg {
                 // Each option on its own, so a mistake points at its line.
-                if let Err(e) = crate::cli::AnalysisOpts::from_args(std::slice::from_ref(&arg)) {
+                if let Err(e) = crate::config::AnalysisOpts::from_args(std::slice::from_ref(&arg)) {
                     return Err(cx.err(value.span(), format!("[analysis] {key}: {e}")));
                 }
                 x.analysis_args.push(arg);
             }
         }
-        if let Err(e) = crate::cli::AnalysisOpts::from_args(&x.analysis_args) {
+        if let Err(e) = crate::config::AnalysisOpts::from_args(&x.analysis_args) {
             let at = a.keys().next().map_or(0..0, |k| k.span());
             return Err(cx.err(at, format!("[analysis]: {e}")));
         }

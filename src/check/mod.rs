@@ -17,7 +17,7 @@ pub use baseline::{Baseline, Snapshot};
 pub use evaluate::Outcome;
 pub use expect::{ExpectError, Expectations};
 
-use crate::cli::AnalysisOpts;
+use crate::config::AnalysisOpts;
 
 /// What to check and how.
 #[derive(Clone, Debug, Default)]
