@@ -6,7 +6,7 @@ use std::path::Path;
 
 use crate::analyzer::{Analyzer, AnalyzerConfig};
 use crate::capture::{CaptureSet, PacketFilter};
-use crate::detect::{AnomalyKind, Scope as KindScope};
+use crate::detect::{AnomalyKind, Scope};
 use crate::event::Event;
 use crate::flow::{Connection, EndReason, Endpoint, Side};
 use crate::tcp::TcpState;
@@ -143,7 +143,7 @@ impl CaptureFacts {
     /// Occurrences of `kind` over the capture.
     pub fn total(&self, kind: AnomalyKind) -> u64 {
         match kind.scope() {
-            KindScope::Listener => self
+            Scope::Listener => self
                 .listener_events
                 .iter()
                 .filter(|e| e.kind == kind)

@@ -17,8 +17,6 @@ pub use baseline::{Baseline, Snapshot};
 pub use evaluate::Outcome;
 pub use expect::{ExpectError, Expectations};
 
-use crate::config::AnalysisOpts;
-
 /// What to check and how.
 #[derive(Clone, Debug, Default)]
 pub struct CheckOptions {
@@ -237,9 +235,6 @@ pub fn run(opts: &CheckOptions, out: &mut dyn Write) -> Result<CheckReport, Chec
             .map(|(_, x)| x);
         let default_x = Expectations::default();
         let xe = x.unwrap_or(&default_x);
-        let cfg = AnalysisOpts::from_args(&xe.analysis_args)
-            .and_then(|o| o.config())
-            .expect("checked when the file was loaded");
         let mut result = CaptureResult {
             capture: name.clone(),
             expect: xfile.clone(),
@@ -247,7 +242,7 @@ pub fn run(opts: &CheckOptions, out: &mut dyn Write) -> Result<CheckReport, Chec
             errors: Vec::new(),
             seconds: 0.0,
         };
-        match facts::gather(&capture, cfg, xe.filter.as_deref()) {
+        match facts::gather(&capture, xe.analysis, xe.filter.as_deref()) {
             Err(e) => result.errors.push(e),
             Ok(f) => {
                 result.errors.extend(f.errors.iter().cloned());
