@@ -162,13 +162,25 @@ impl CaptureFacts {
     }
 }
 
+/// Why a capture could not be analysed at all (errors reading it are kept in
+/// [`CaptureFacts::errors`] instead, with what could be read).
+#[derive(Debug, thiserror::Error)]
+pub enum GatherError {
+    /// The `[analysis] filter` expression could not be compiled.
+    #[error("{0}")]
+    Filter(String),
+}
+
 /// Analyses `path` (frames passing `filter`, if any) and keeps what `check` needs.
 pub fn gather(
     path: &Path,
     cfg: AnalyzerConfig,
     filter: Option<&str>,
-) -> Result<CaptureFacts, String> {
-    let mut filter = filter.map(PacketFilter::new).transpose()?;
+) -> Result<CaptureFacts, GatherError> {
+    let mut filter = filter
+        .map(PacketFilter::new)
+        .transpose()
+        .map_err(GatherError::Filter)?;
     let mut set = CaptureSet::open(&[path.to_string_lossy().into_owned()]);
     let mut analyzer = Analyzer::new(cfg);
     let mut facts = CaptureFacts::default();
