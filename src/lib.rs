@@ -10,6 +10,7 @@ pub mod capture;
 pub mod check;
 pub mod cli;
 pub mod compat;
+pub mod config;
 pub mod detect;
 pub mod event;
 pub mod flow;

@@ -9,11 +9,10 @@ use std::sync::atomic::AtomicBool;
 
 use clap::Parser;
 use tcpaudit::analyzer::Analyzer;
-use tcpaudit::capture::live::{self, Backend, LiveConfig};
+use tcpaudit::capture::live;
 use tcpaudit::capture::{CaptureSet, CaptureWriter, PacketFilter};
-use tcpaudit::cli::{
-    AnalysisOpts, AnalyzeArgs, BackendArg, CheckArgs, Cli, Command, Format, LiveArgs,
-};
+use tcpaudit::cli::{AnalyzeArgs, CheckArgs, Cli, Command, LiveArgs};
+use tcpaudit::config::{self, AnalysisOpts, Format};
 use tcpaudit::detect::{AnomalyKind, explain};
 use tcpaudit::event::Event;
 use tcpaudit::monitor::{self, MonitorConfig, View};
@@ -156,32 +155,15 @@ fn live_cmd(args: &LiveArgs) -> io::Result<ExitCode> {
         Ok(c) => c,
         Err(msg) => return fail(msg),
     };
-    let refresh = match args.refresh {
-        r if r.is_finite() && r >= 0.1 => std::time::Duration::from_secs_f64(r),
-        r => return fail(format!("--refresh must be at least 0.1 seconds, not {r}")),
+    let config::LiveSettings {
+        capture: live_cfg,
+        refresh,
+        duration,
+    } = match args.request().resolve() {
+        Ok(s) => s,
+        Err(e) => return fail(e),
     };
-    let duration = match args.duration {
-        Some(d) if d.is_finite() && d > 0.0 => Some(std::time::Duration::from_secs_f64(d)),
-        Some(d) => {
-            return fail(format!(
-                "--duration must be a positive number of seconds, not {d}"
-            ));
-        }
-        None => None,
-    };
-    let filter = args.filter_expr();
-    let live_cfg = LiveConfig {
-        interface: args.interface.clone(),
-        snaplen: args.snaplen.max(64),
-        promisc: !args.no_promisc,
-        buffer_bytes: args.buffer_size.max(1) << 20,
-        filter: filter.clone(),
-        backend: match args.backend {
-            BackendArg::Auto => Backend::Auto,
-            BackendArg::Afpacket => Backend::AfPacket,
-            BackendArg::Pcap => Backend::Pcap,
-        },
-    };
+    let filter = live_cfg.filter.clone();
     let mut source = match live::open(&live_cfg) {
         Ok(s) => s,
         Err(e) => return fail(e),
@@ -209,16 +191,10 @@ fn live_cmd(args: &LiveArgs) -> io::Result<ExitCode> {
         if let Err(msg) = live::drop_privileges(&args.user) {
             return fail(msg);
         }
-        if let Some(dir) = &args.opts.write_streams {
-            let probe = dir.join(".tcpaudit-write-test");
-            if std::fs::write(&probe, b"").is_err() {
-                return fail(format!(
-                    "--write-streams {}: not writable by user {} (choose another directory, or -Z root)",
-                    dir.display(),
-                    args.user
-                ));
-            }
-            let _ = std::fs::remove_file(probe);
+        if let Some(dir) = &args.opts.write_streams
+            && let Err(e) = config::probe_streams_dir(dir, &args.user)
+        {
+            return fail(e);
         }
     }
     let mut analyzer = Analyzer::new(cfg);
@@ -281,18 +257,16 @@ fn live_cmd(args: &LiveArgs) -> io::Result<ExitCode> {
 
 /// `tcpaudit check`.
 fn check_cmd(args: &CheckArgs) -> io::Result<ExitCode> {
-    if !(args.tolerance.is_finite() && args.tolerance >= 0.0) {
-        return fail(format!(
-            "--tolerance must be a non-negative fraction, not {}",
-            args.tolerance
-        ));
-    }
+    let tolerance = match config::tolerance(args.tolerance) {
+        Ok(t) => t,
+        Err(e) => return fail(e),
+    };
     let opts = tcpaudit::check::CheckOptions {
         paths: args.paths.clone(),
         expect: args.expect.clone(),
         baseline: args.baseline.clone(),
         update: args.update,
-        tolerance: args.tolerance,
+        tolerance,
         junit: args.junit.clone(),
         verbose: args.verbose,
     };

@@ -3,7 +3,7 @@
 //! changed.
 
 use std::collections::{BTreeMap, HashMap};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
@@ -50,6 +50,43 @@ pub struct Snapshot {
     pub outcomes: Vec<ConnOutcome>,
 }
 
+/// Why a baseline could not be read or written.
+#[derive(Debug, thiserror::Error)]
+pub enum BaselineError {
+    /// The file could not be read (it may not have been written yet).
+    #[error("{}: {source} (write it with --update)", path.display())]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The file is not a baseline.
+    #[error(
+        "{}:{}:{}: not a tcpaudit baseline: {source}",
+        path.display(),
+        source.line(),
+        source.column()
+    )]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// Where and why.
+        source: serde_json::Error,
+    },
+    /// The baseline could not be turned into JSON.
+    #[error("{0}")]
+    Serialize(serde_json::Error),
+    /// The file could not be written.
+    #[error("{}: {source}", path.display())]
+    Write {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+}
+
 /// A baseline file: snapshots by capture path (as given on the command line).
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct Baseline {
@@ -63,24 +100,25 @@ pub struct Baseline {
 
 impl Baseline {
     /// Reads a baseline file.
-    pub fn load(path: &Path) -> Result<Baseline, String> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| format!("{}: {e} (write it with --update)", path.display()))?;
-        serde_json::from_str(&text).map_err(|e| {
-            format!(
-                "{}:{}:{}: not a tcpaudit baseline: {e}",
-                path.display(),
-                e.line(),
-                e.column()
-            )
+    pub fn load(path: &Path) -> Result<Baseline, BaselineError> {
+        let text = std::fs::read_to_string(path).map_err(|source| BaselineError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        serde_json::from_str(&text).map_err(|source| BaselineError::Parse {
+            path: path.to_path_buf(),
+            source,
         })
     }
 
     /// Writes the baseline (pretty JSON, stable order, so that it diffs well).
-    pub fn save(&self, path: &Path) -> Result<(), String> {
-        let mut text = serde_json::to_string_pretty(self).map_err(|e| e.to_string())?;
+    pub fn save(&self, path: &Path) -> Result<(), BaselineError> {
+        let mut text = serde_json::to_string_pretty(self).map_err(BaselineError::Serialize)?;
         text.push('\n');
-        std::fs::write(path, text).map_err(|e| format!("{}: {e}", path.display()))
+        std::fs::write(path, text).map_err(|source| BaselineError::Write {
+            path: path.to_path_buf(),
+            source,
+        })
     }
 }
 

@@ -1,9 +1,11 @@
 //! Expectations against a capture's facts: one outcome per expectation, with the connections and
 //! frames that break it and the command that shows them in detail.
 
-use super::expect::{CountRange, EndpointPattern, Expectations, NamedExpect, Scope};
+use super::expect::{
+    ConnSelector, CountRange, CountScope, EndpointPattern, Expectations, NamedExpect,
+};
 use super::facts::{CaptureFacts, ConnFacts};
-use crate::detect::{AnomalyKind, Scope as KindScope};
+use crate::detect::{AnomalyKind, Scope};
 use crate::time::Duration;
 
 /// The result of one expectation.
@@ -79,17 +81,17 @@ fn shell(s: &str) -> String {
     }
 }
 
-fn in_scope(c: &ConnFacts, s: &Scope) -> bool {
+fn in_scope(c: &ConnFacts, s: &CountScope) -> bool {
     s.listener.is_none_or(|l| l.matches(c.resp))
         && s.orig.is_none_or(|o| o.matches(c.orig))
         && s.resp.is_none_or(|r| r.matches(c.resp))
 }
 
 /// Occurrences of `kind` within `scope`, and where they are.
-fn occurrences(f: &CaptureFacts, kind: AnomalyKind, scope: &Scope) -> (u64, Vec<String>) {
+fn occurrences(f: &CaptureFacts, kind: AnomalyKind, scope: &CountScope) -> (u64, Vec<String>) {
     let mut n = 0;
     let mut where_ = Vec::new();
-    if kind.scope() == KindScope::Listener {
+    if kind.scope() == Scope::Listener {
         for e in f.listener_events.iter().filter(|e| e.kind == kind) {
             let ok = scope.orig.is_none()
                 && scope.listener.is_none_or(|l| l.matches(e.listener))
@@ -146,7 +148,7 @@ fn ms(d: Duration) -> String {
 /// Evaluates every expectation of `x` on `f`.
 pub fn evaluate(x: &Expectations, f: &CaptureFacts, rerun: &Rerun<'_>) -> Vec<Outcome> {
     let mut out = Vec::new();
-    let all = Scope::default();
+    let all = CountScope::default();
     for &k in &x.require {
         let (n, _) = occurrences(f, k, &all);
         out.push(Outcome {
@@ -283,50 +285,76 @@ fn connection_counts(
             rerun,
         ));
     }
-    for (st, r) in &x.conn_state {
+    for (sel, r) in &x.connections {
         out.push(category(
-            format!("connections.conn_state[{st}]"),
-            format!("connections in conn_state {st}"),
+            format!("connections.{}[{}]", sel.key(), sel.value()),
+            counted(sel),
             *r,
             f,
-            |c| c.conn_state == st,
-            |c| c.conn_state.to_string(),
+            |c| picks(sel, c),
+            |c| shown(sel, c),
             rerun,
         ));
     }
-    for (reason, r) in &x.end_reason {
-        out.push(category(
-            format!("connections.end_reason[{}]", reason.name()),
-            format!("connections ended by {}", reason.name()),
-            *r,
-            f,
-            |c| c.end_reason == *reason,
-            |c| format!("ended by {}", c.end_reason.name()),
-            rerun,
-        ));
+}
+
+/// Whether `c` is among the connections `s` picks.
+fn picks(s: &ConnSelector, c: &ConnFacts) -> bool {
+    match s {
+        ConnSelector::ConnState(v) => c.conn_state == v,
+        ConnSelector::History(h) => &c.history == h,
+        ConnSelector::EndReason(r) => c.end_reason == *r,
+        ConnSelector::OrigState(st) => c.orig_state == *st,
+        ConnSelector::RespState(st) => c.resp_state == *st,
     }
-    for (st, r) in &x.orig_state {
-        out.push(category(
-            format!("connections.orig_state[{}]", st.name()),
-            format!("originators left in {}", st.name()),
-            *r,
-            f,
-            |c| c.orig_state == *st,
-            |c| format!("left by its originator in {}", c.orig_state.name()),
-            rerun,
-        ));
+}
+
+/// What `c` shows of the property `s` is about (`SF`, `rst`, `TIME-WAIT`).
+fn actual<'a>(s: &ConnSelector, c: &'a ConnFacts) -> &'a str {
+    match s {
+        ConnSelector::ConnState(_) => c.conn_state,
+        ConnSelector::History(_) => &c.history,
+        ConnSelector::EndReason(_) => c.end_reason.name(),
+        ConnSelector::OrigState(_) => c.orig_state.name(),
+        ConnSelector::RespState(_) => c.resp_state.name(),
     }
-    for (st, r) in &x.resp_state {
-        out.push(category(
-            format!("connections.resp_state[{}]", st.name()),
-            format!("responders left in {}", st.name()),
-            *r,
-            f,
-            |c| c.resp_state == *st,
-            |c| format!("left by its responder in {}", c.resp_state.name()),
-            rerun,
-        ));
+}
+
+/// "connections in conn_state SF": what `[connections]` counts for `s`.
+fn counted(s: &ConnSelector) -> String {
+    let v = s.value();
+    match s {
+        ConnSelector::ConnState(_) => format!("connections in conn_state {v}"),
+        ConnSelector::History(_) => format!("connections with history {v}"),
+        ConnSelector::EndReason(_) => format!("connections ended by {v}"),
+        ConnSelector::OrigState(_) => format!("originators left in {v}"),
+        ConnSelector::RespState(_) => format!("responders left in {v}"),
     }
+}
+
+/// "ended by rst": how a connection `s` does not pick differs, after "connection N ... is".
+fn shown(s: &ConnSelector, c: &ConnFacts) -> String {
+    let v = actual(s, c);
+    match s {
+        ConnSelector::ConnState(_) => v.to_string(),
+        ConnSelector::History(_) => format!("of history {v}"),
+        ConnSelector::EndReason(_) => format!("ended by {v}"),
+        ConnSelector::OrigState(_) => format!("left by its originator in {v}"),
+        ConnSelector::RespState(_) => format!("left by its responder in {v}"),
+    }
+}
+
+/// "ended by rst (expected fin)": how a named connection differs from `s`.
+fn differs(s: &ConnSelector, c: &ConnFacts) -> String {
+    let v = actual(s, c);
+    let found = match s {
+        ConnSelector::ConnState(_) => format!("conn_state {v}"),
+        ConnSelector::History(_) => format!("history {v}"),
+        ConnSelector::EndReason(_) => format!("ended by {v}"),
+        ConnSelector::OrigState(_) => format!("originator in {v}"),
+        ConnSelector::RespState(_) => format!("responder in {v}"),
+    };
+    format!("{found} (expected {})", s.value())
 }
 
 /// A per-connection budget: its name, its limit, and the value it limits.
@@ -467,42 +495,10 @@ fn named(n: &NamedExpect, f: &CaptureFacts, rerun: &Rerun<'_>) -> Outcome {
     let mut problems = Vec::new();
     for c in &found {
         let mut p = Vec::new();
-        if let Some(s) = &n.conn_state
-            && c.conn_state != s
-        {
-            p.push(format!("conn_state {} (expected {s})", c.conn_state));
-        }
-        if let Some(h) = &n.history
-            && &c.history != h
-        {
-            p.push(format!("history {} (expected {h})", c.history));
-        }
-        if let Some(r) = n.end_reason
-            && c.end_reason != r
-        {
-            p.push(format!(
-                "ended by {} (expected {})",
-                c.end_reason.name(),
-                r.name()
-            ));
-        }
-        if let Some(s) = n.orig_state
-            && c.orig_state != s
-        {
-            p.push(format!(
-                "originator in {} (expected {})",
-                c.orig_state.name(),
-                s.name()
-            ));
-        }
-        if let Some(s) = n.resp_state
-            && c.resp_state != s
-        {
-            p.push(format!(
-                "responder in {} (expected {})",
-                c.resp_state.name(),
-                s.name()
-            ));
+        for sel in &n.outcome {
+            if !picks(sel, c) {
+                p.push(differs(sel, c));
+            }
         }
         for k in &n.require {
             if c.count(*k) == 0 {

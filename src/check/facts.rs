@@ -6,7 +6,7 @@ use std::path::Path;
 
 use crate::analyzer::{Analyzer, AnalyzerConfig};
 use crate::capture::{CaptureSet, PacketFilter};
-use crate::detect::{AnomalyKind, Scope as KindScope};
+use crate::detect::{AnomalyKind, Scope};
 use crate::event::Event;
 use crate::event::{ConnRecord, EndReason};
 use crate::tcp::Half;
@@ -145,7 +145,7 @@ impl CaptureFacts {
     /// Occurrences of `kind` over the capture.
     pub fn total(&self, kind: AnomalyKind) -> u64 {
         match kind.scope() {
-            KindScope::Listener => self
+            Scope::Listener => self
                 .listener_events
                 .iter()
                 .filter(|e| e.kind == kind)
@@ -164,16 +164,22 @@ impl CaptureFacts {
     }
 }
 
+/// Why a capture could not be analysed at all (errors reading it are kept in
+/// [`CaptureFacts::errors`] instead, with what could be read).
+#[derive(Debug, thiserror::Error)]
+pub enum GatherError {
+    /// The `[analysis] filter` expression could not be compiled.
+    #[error("{0}")]
+    Filter(#[from] crate::capture::FilterError),
+}
+
 /// Analyses `path` (frames passing `filter`, if any) and keeps what `check` needs.
 pub fn gather(
     path: &Path,
     cfg: AnalyzerConfig,
     filter: Option<&str>,
-) -> Result<CaptureFacts, String> {
-    let mut filter = filter
-        .map(PacketFilter::new)
-        .transpose()
-        .map_err(|e| e.to_string())?;
+) -> Result<CaptureFacts, GatherError> {
+    let mut filter = filter.map(PacketFilter::new).transpose()?;
     let mut set = CaptureSet::open(&[path.to_string_lossy().into_owned()]);
     let mut analyzer = Analyzer::new(cfg);
     let mut facts = CaptureFacts::default();
