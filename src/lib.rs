@@ -6,6 +6,7 @@
 //! the wall clock.
 
 pub mod analyzer;
+pub mod app;
 pub mod capture;
 pub mod check;
 pub mod cli;
@@ -16,6 +17,7 @@ pub mod event;
 pub mod flow;
 pub mod monitor;
 pub mod report;
+pub mod run;
 pub mod tcp;
 pub mod time;
 pub mod wire;

@@ -12,11 +12,13 @@ mod merge;
 mod pcap;
 mod pcapng;
 mod prefetch;
+mod source;
 mod write;
 
 pub use file::{CaptureFile, FileFormat};
 pub use filter::{FilterError, FilterStats, PacketFilter};
 pub use merge::CaptureSet;
+pub use source::{Live, Next, PacketSource, SourceError};
 pub use write::{CaptureWriter, WriteFormat};
 
 // The frame and link-type vocabulary lives in `wire`, below every layer that uses it.

@@ -9,6 +9,7 @@ use crate::capture::{CaptureSet, PacketFilter};
 use crate::detect::{AnomalyKind, Scope};
 use crate::event::Event;
 use crate::event::{ConnRecord, EndReason};
+use crate::run::{RunOptions, run};
 use crate::tcp::Half;
 use crate::tcp::TcpState;
 use crate::time::Duration;
@@ -171,6 +172,9 @@ pub enum GatherError {
     /// The `[analysis] filter` expression could not be compiled.
     #[error("{0}")]
     Filter(#[from] crate::capture::FilterError),
+    /// Handing out the analysis failed (cannot happen: facts are kept in memory).
+    #[error("{0}")]
+    Io(std::io::Error),
 }
 
 /// Analyses `path` (frames passing `filter`, if any) and keeps what `check` needs.
@@ -181,45 +185,44 @@ pub fn gather(
 ) -> Result<CaptureFacts, GatherError> {
     let mut filter = filter.map(PacketFilter::new).transpose()?;
     let mut set = CaptureSet::open(&[path.to_string_lossy().into_owned()]);
-    let mut analyzer = Analyzer::new(cfg);
+    let analyzer = Analyzer::new(cfg);
     let mut facts = CaptureFacts::default();
     let mut first_frames: HashMap<u64, HashMap<AnomalyKind, u64>> = HashMap::new();
-    let mut on_event = |e: Event<'_>| match e {
-        Event::Anomaly(a) => match a.conn_id {
-            Some(id) => {
-                first_frames
-                    .entry(id)
-                    .or_default()
-                    .entry(a.kind)
-                    .or_insert(a.frame);
-            }
-            None => {
-                if let Some(l) = a.listener {
-                    facts.listener_events.push(ListenerEvent {
-                        kind: a.kind,
-                        listener: l,
-                        frame: a.frame,
-                    });
+    let mut on_event = |e: Event<'_>| {
+        match e {
+            Event::Anomaly(a) => match a.conn_id {
+                Some(id) => {
+                    first_frames
+                        .entry(id)
+                        .or_default()
+                        .entry(a.kind)
+                        .or_insert(a.frame);
                 }
+                None => {
+                    if let Some(l) = a.listener {
+                        facts.listener_events.push(ListenerEvent {
+                            kind: a.kind,
+                            listener: l,
+                            frame: a.frame,
+                        });
+                    }
+                }
+            },
+            Event::Closed(c) => {
+                let frames = first_frames.remove(&c.id).unwrap_or_default();
+                facts.conns.push(ConnFacts::from(c, &frames));
             }
-        },
-        Event::Closed(c) => {
-            let frames = first_frames.remove(&c.id).unwrap_or_default();
-            facts.conns.push(ConnFacts::from(c, &frames));
+            Event::Opened(_) | Event::StateChanged(..) => {}
         }
-        Event::Opened(_) | Event::StateChanged(..) => {}
+        Ok(())
     };
-    while let Some(pkt) = set.next_packet() {
-        if let Some(f) = &mut filter
-            && !f.matches(&pkt)
-        {
-            continue;
-        }
-        analyzer.push(&pkt, &mut on_event);
-    }
-    let summary = analyzer.finish(&mut on_event);
+    let opts = RunOptions {
+        filter: filter.as_mut(),
+        ..RunOptions::default()
+    };
+    let finished = run(&mut set, analyzer, &mut on_event, opts).map_err(GatherError::Io)?;
     facts.conns.sort_by_key(|c| c.id);
-    facts.packets = summary.packets;
+    facts.packets = finished.summary.packets;
     facts.errors = set.errors().iter().map(|e| e.to_string()).collect();
     Ok(facts)
 }

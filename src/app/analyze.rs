@@ -1,0 +1,70 @@
+//! `tcpaudit analyze`: capture files through the run loop into a sink.
+
+use std::io::{self, Write};
+use std::process::ExitCode;
+
+use super::{fail, report_errors, sink_for, stream_files};
+use crate::analyzer::Analyzer;
+use crate::capture::{CaptureSet, PacketFilter};
+use crate::cli::AnalyzeArgs;
+use crate::report::{InputFile, RunInfo};
+use crate::run::{self, RunOptions};
+
+/// `tcpaudit analyze FILE...`.
+pub fn analyze(args: &AnalyzeArgs) -> io::Result<ExitCode> {
+    let cfg = match args.opts.config() {
+        Ok(c) => c,
+        Err(msg) => return fail(msg),
+    };
+    let mut filter = match &args.filter {
+        Some(expr) => match PacketFilter::new(expr) {
+            Ok(f) => Some(f),
+            Err(msg) => return fail(msg),
+        },
+        None => None,
+    };
+    let stdout = io::stdout();
+    let mut sink = sink_for(
+        &args.opts,
+        io::BufWriter::with_capacity(1 << 16, stdout.lock()),
+    );
+    let mut set = CaptureSet::open(&args.files);
+    let mut analyzer = Analyzer::new(cfg);
+    match stream_files(&args.opts) {
+        Ok(Some(s)) => analyzer.set_stream_sink(Box::new(s)),
+        Ok(None) => {}
+        Err(msg) => return fail(msg),
+    }
+    // A failed write (closed pipe) stops reading; the error is returned after the run.
+    let opts = RunOptions {
+        filter: filter.as_mut(),
+        ..RunOptions::default()
+    };
+    let finished = run::run(&mut set, analyzer, &mut |e| sink.event(&e), opts)?;
+    let summary = finished.summary;
+    if let Some(f) = &filter {
+        for w in f.errors() {
+            eprintln!("tcpaudit: warning: {w}");
+        }
+    }
+    let run = RunInfo {
+        files: set
+            .files()
+            .iter()
+            .map(|f| InputFile::new(f.name(), f.format(), f.compressed()))
+            .collect(),
+        capture: None,
+        filter: filter.map(|f| f.stats),
+        errors: set
+            .errors()
+            .iter()
+            .map(|e| e.to_string())
+            .chain(summary.stream_error.clone())
+            .collect(),
+        skipped_records: set.files().iter().map(|f| f.skipped_records()).sum(),
+    };
+    sink.finish(&summary, &run)?;
+    drop(sink);
+    let _ = io::stdout().flush();
+    report_errors(&run)
+}

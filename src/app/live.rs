@@ -1,0 +1,120 @@
+//! `tcpaudit live`: open the capture, drop privileges, run the monitor, print the final report.
+
+use std::io::{self, IsTerminal, Write};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+
+use super::{fail, report_errors, sink_for, stream_files};
+use crate::analyzer::Analyzer;
+use crate::capture::CaptureWriter;
+use crate::capture::live;
+use crate::cli::LiveArgs;
+use crate::config::{self, Format};
+use crate::monitor::{self, MonitorConfig, View};
+
+/// `tcpaudit live`.
+pub fn live(args: &LiveArgs) -> io::Result<ExitCode> {
+    let cfg = match args.opts.config() {
+        Ok(c) => c,
+        Err(msg) => return fail(msg),
+    };
+    let config::LiveSettings {
+        capture: live_cfg,
+        refresh,
+        duration,
+    } = match args.request().resolve() {
+        Ok(s) => s,
+        Err(e) => return fail(e),
+    };
+    let filter = live_cfg.filter.clone();
+    let mut source = match live::open(&live_cfg) {
+        Ok(s) => s,
+        Err(e) => return fail(e),
+    };
+    // Files are opened while still privileged; the analysis then runs as --user.
+    let writer = match &args.write {
+        Some(path) => {
+            match CaptureWriter::create(
+                path,
+                source.info().link_type,
+                source.info().snaplen,
+                &args.interface,
+            ) {
+                Ok(w) => Some((path.clone(), w)),
+                Err(e) => return fail(format!("{}: {e}", path.display())),
+            }
+        }
+        None => None,
+    };
+    let streams = match stream_files(&args.opts) {
+        Ok(s) => s,
+        Err(msg) => return fail(msg),
+    };
+    if live::is_root() && args.user != "root" {
+        if let Err(msg) = live::drop_privileges(&args.user) {
+            return fail(msg);
+        }
+        if let Some(dir) = &args.opts.write_streams
+            && let Err(e) = config::probe_streams_dir(dir, &args.user)
+        {
+            return fail(e);
+        }
+    }
+    let mut analyzer = Analyzer::new(cfg);
+    if let Some(s) = streams {
+        analyzer.set_stream_sink(Box::new(s));
+    }
+    eprintln!(
+        "tcpaudit: listening on {} ({}), link-type {}, snaplen {} bytes{}",
+        source.info().interface,
+        source.info().backend,
+        source.info().link_type,
+        source.info().snaplen,
+        filter
+            .as_deref()
+            .map(|f| format!(", filter '{f}'"))
+            .unwrap_or_default()
+    );
+
+    let stop = Arc::new(AtomicBool::new(false));
+    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        // A second signal while the final report is being written ends the process at once.
+        signal_hook::flag::register_conditional_shutdown(sig, 130, Arc::clone(&stop))?;
+        signal_hook::flag::register(sig, Arc::clone(&stop))?;
+    }
+    let view = match args.opts.format {
+        Format::Json => View::Json,
+        Format::Table if io::stdout().is_terminal() => View::Terminal,
+        Format::Table => View::Log,
+    };
+    // Standard output is line-buffered: every JSON record is flushed as it is written.
+    let mut sink = sink_for(&args.opts, io::stdout());
+    let mut screen = io::stdout();
+    let cfg = MonitorConfig {
+        refresh,
+        count: args.count,
+        duration,
+        view,
+        writer,
+        filter,
+    };
+    let outcome = monitor::run(
+        source.as_mut(),
+        analyzer,
+        cfg,
+        sink.as_mut(),
+        &mut screen,
+        &stop,
+    )?;
+    sink.finish(&outcome.summary, &outcome.run)?;
+    drop(sink);
+    let _ = io::stdout().flush();
+    if let Some(c) = &outcome.run.capture {
+        eprintln!(
+            "tcpaudit: {} packets received by filter, {} dropped by kernel, {} dropped by interface",
+            c.received, c.dropped, c.if_dropped
+        );
+    }
+    report_errors(&outcome.run)
+}

@@ -1,0 +1,205 @@
+//! The one loop that drives every run (`analyze`, `live`, `check`): frames from a
+//! [`PacketSource`] through the optional filter into the [`Analyzer`], events to the caller,
+//! until the source ends or a stop condition holds; then the analyzer's final records.
+//!
+//! Live sources add two things files do not need: on a quiet link the connection timers move
+//! on the wall clock, and a stop request first drains what the kernel already captured.
+
+use std::io;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant, SystemTime};
+
+use crate::analyzer::{Analyzer, Summary};
+use crate::capture::{Next, PacketFilter, PacketSource, SourceError};
+use crate::event::Event;
+use crate::time::Timestamp;
+use crate::wire::Packet;
+
+/// After a stop request a live source is read until it is empty and at least this long has
+/// passed, so no frame captured before the request is lost (a TPACKET_V3 block is handed over
+/// within 50 ms)...
+const DRAIN: Duration = Duration::from_millis(200);
+/// ...but never longer than this, should traffic keep the ring from ever emptying; what is left
+/// is counted by the source as unread.
+const DRAIN_MAX: Duration = Duration::from_secs(3);
+/// Timers run this far behind the wall clock, so a frame still waiting in the ring cannot find
+/// its connection already expired.
+const TIMER_LAG: crate::time::Duration = crate::time::Duration::from_secs(1);
+/// Longest wait for a live frame, so stop requests and refreshes are noticed promptly.
+const MAX_WAIT: Duration = Duration::from_millis(100);
+
+/// Wall-clock now, in the kernel's capture clock (CLOCK_REALTIME).
+pub fn wall_clock() -> Timestamp {
+    let d = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap_or_default();
+    Timestamp::from_secs_nanos(d.as_secs() as i64, d.subsec_nanos() as i64)
+}
+
+/// A periodic call with the analyzer and the run's progress (live views, status records).
+pub type Periodic<'a> =
+    &'a mut dyn FnMut(&Analyzer, &mut dyn PacketSource, &Progress) -> io::Result<()>;
+
+/// How a run reads and when it stops. The default reads a finite source to its end.
+#[derive(Default)]
+pub struct RunOptions<'a> {
+    /// Only frames matching it are analysed (`--filter`).
+    pub filter: Option<&'a mut PacketFilter>,
+    /// Stop after this many frames (`--count`).
+    pub count: Option<u64>,
+    /// Stop after this long (`--duration`).
+    pub duration: Option<Duration>,
+    /// Stop when this becomes true (signals).
+    pub stop: Option<&'a AtomicBool>,
+    /// The source is live: wait for frames, move timers on the wall clock, drain on stop.
+    pub live: bool,
+    /// Called with every frame read, before it is analysed (`-w`).
+    pub on_frame: Option<&'a mut dyn FnMut(&Packet<'_>)>,
+    /// Called every so often (live only).
+    pub every: Option<(Duration, Periodic<'a>)>,
+}
+
+/// How far a run has got.
+#[derive(Debug)]
+pub struct Progress {
+    /// Frames read (filtered out or not).
+    pub frames: u64,
+    /// When the run started.
+    pub started: Instant,
+    /// The same, on the capture clock.
+    pub started_at: Timestamp,
+    /// Frames read since the previous periodic call.
+    pub frames_since_last: u64,
+    /// Seconds since the previous periodic call.
+    pub secs_since_last: f64,
+}
+
+/// What a finished run hands back.
+#[derive(Debug)]
+pub struct Finished {
+    /// The analysis summary.
+    pub summary: Summary,
+    /// Frames read.
+    pub frames: u64,
+    /// How long the run took.
+    pub elapsed: Duration,
+    /// The error that ended the source early, if any.
+    pub source_error: Option<SourceError>,
+}
+
+/// The first error writing events; once there is one, the run stops and later events are
+/// dropped.
+struct Emitter<'e> {
+    emit: &'e mut dyn FnMut(Event<'_>) -> io::Result<()>,
+    error: Option<io::Error>,
+}
+
+impl Emitter<'_> {
+    fn event(&mut self, e: Event<'_>) {
+        if self.error.is_none()
+            && let Err(err) = (self.emit)(e)
+        {
+            self.error = Some(err);
+        }
+    }
+}
+
+/// Runs `analyzer` over `src` until it ends or a stop condition holds; every event goes to
+/// `emit`. The first error `emit` or the periodic call returns stops the run and is returned.
+pub fn run(
+    src: &mut dyn PacketSource,
+    mut analyzer: Analyzer,
+    emit: &mut dyn FnMut(Event<'_>) -> io::Result<()>,
+    mut opts: RunOptions<'_>,
+) -> io::Result<Finished> {
+    let mut out = Emitter { emit, error: None };
+    let mut progress = Progress {
+        frames: 0,
+        started: Instant::now(),
+        started_at: wall_clock(),
+        frames_since_last: 0,
+        secs_since_last: 0.0,
+    };
+    let mut last_call = Instant::now();
+    let mut frames_at_last_call = 0;
+    let mut stopping_since: Option<Instant> = None;
+    let mut drained = false;
+    let mut source_error = None;
+    loop {
+        let now = Instant::now();
+        let count_reached = opts.count.is_some_and(|c| progress.frames >= c);
+        let stop_asked = count_reached
+            || out.error.is_some()
+            || opts.stop.is_some_and(|s| s.load(Ordering::Relaxed))
+            || opts
+                .duration
+                .is_some_and(|d| now.duration_since(progress.started) >= d);
+        if stop_asked && stopping_since.is_none() {
+            stopping_since = Some(now);
+        }
+        if let Some(since) = stopping_since {
+            let waited = now.duration_since(since);
+            if !opts.live
+                || count_reached
+                || out.error.is_some()
+                || (waited >= DRAIN && drained)
+                || waited >= DRAIN_MAX
+            {
+                break;
+            }
+        }
+        let wait = match (&opts.every, stopping_since) {
+            (_, Some(_)) => Duration::from_millis(20),
+            (Some((every, _)), None) => every
+                .saturating_sub(now.duration_since(last_call))
+                .min(MAX_WAIT),
+            (None, None) => MAX_WAIT,
+        };
+        let got = src.next(wait);
+        drained = matches!(got, Ok(Next::Idle));
+        match got {
+            Ok(Next::Packet(pkt)) => {
+                progress.frames += 1;
+                if let Some(f) = opts.on_frame.as_mut() {
+                    f(&pkt);
+                }
+                if opts.filter.as_mut().is_none_or(|f| f.matches(&pkt)) {
+                    analyzer.push(&pkt, &mut |e| out.event(e));
+                }
+            }
+            Ok(Next::Idle) if opts.live => {
+                let lagged = wall_clock().add(crate::time::Duration(-TIMER_LAG.0));
+                analyzer.tick(lagged, &mut |e| out.event(e));
+            }
+            Ok(Next::Idle) => {}
+            Ok(Next::End) => break,
+            Err(e) => {
+                source_error = Some(e);
+                break;
+            }
+        }
+        if let Some((every, call)) = opts.every.as_mut()
+            && last_call.elapsed() >= *every
+        {
+            progress.secs_since_last = last_call.elapsed().as_secs_f64();
+            progress.frames_since_last = progress.frames - frames_at_last_call;
+            last_call = Instant::now();
+            frames_at_last_call = progress.frames;
+            if let Err(e) = call(&analyzer, &mut *src, &progress)
+                && out.error.is_none()
+            {
+                out.error = Some(e);
+            }
+        }
+    }
+    let summary = analyzer.finish(&mut |e| out.event(e));
+    if let Some(e) = out.error {
+        return Err(e);
+    }
+    Ok(Finished {
+        summary,
+        frames: progress.frames,
+        elapsed: progress.started.elapsed(),
+        source_error,
+    })
+}
