@@ -2,8 +2,9 @@
 //! attempts, simultaneous open, stale SYNs, SYNs with data, invalid flag combinations.
 
 use super::anomaly::{Value, secs};
-use super::view::{ConnView, Step};
-use super::{Anomaly, AnomalyKind, Severity, Tally};
+use super::judge::Judge;
+use super::view::Step;
+use super::{Anomaly, AnomalyKind, Severity};
 use crate::tcp::{SegClass, TcpState};
 use crate::time::{Duration, Timestamp};
 use crate::wire::{Segment, Side, TcpFlags};
@@ -75,16 +76,10 @@ impl HandshakeRules {
     }
 
     /// Rules evaluated on each segment, after the state machine applied it.
-    pub fn on_segment(
-        &mut self,
-        c: &ConnView<'_>,
-        st: &Step<'_, '_>,
-        tally: &mut Tally,
-        out: &mut Vec<Anomaly>,
-    ) {
+    pub fn on_segment(&mut self, j: &mut Judge<'_>, st: &Step<'_, '_>) {
+        let c = j.conn;
         let (seg, side, facts) = (st.seg, st.side, st.facts);
         let f = seg.flags;
-        let owner = c.owner();
         match facts.class {
             SegClass::Syn => {
                 let isn = c.half(side).isn;
@@ -92,7 +87,7 @@ impl HandshakeRules {
                 if side == Side::Orig && same_isn && c.is_closed() {
                     // stale_syn: the same SYN again after the connection finished: an old
                     // duplicate (RFC 9293 §3.4: the reason the handshake needs its third step).
-                    if self.stale.is_none() && !tally.has(AnomalyKind::StaleSyn) {
+                    if self.stale.is_none() && !j.tally().has(AnomalyKind::StaleSyn) {
                         self.stale = Some(StaleSyn {
                             frame: seg.frame,
                             ts: seg.ts,
@@ -107,7 +102,7 @@ impl HandshakeRules {
                 // SYN-SENT (RFC 9293 §3.5, figure 7; Zeek weird `simultaneous_open`).
                 if facts.receiver_before == TcpState::SynSent {
                     let k = AnomalyKind::SimultaneousOpen;
-                    tally.raise(k, owner, || Anomaly::new(k, seg.frame, seg.ts), out);
+                    j.raise(k, || Anomaly::new(k, seg.frame, seg.ts));
                 }
             }
             SegClass::SynAck if side == Side::Resp && c.half(Side::Resp).isn == Some(seg.seq) => {
@@ -120,34 +115,24 @@ impl HandshakeRules {
                 && facts.acks_syn =>
             {
                 let k = AnomalyKind::ConnectionRefused;
-                tally.raise(
-                    k,
-                    owner,
-                    || {
-                        let waited = c.handshake.syn_ts.map(|t| seg.ts.since(t));
-                        Anomaly::new(k, seg.frame, seg.ts)
-                            .with("syns", c.half(Side::Orig).syns)
-                            .with("answer_after", waited.map(secs))
-                    },
-                    out,
-                );
+                j.raise(k, || {
+                    let waited = c.handshake.syn_ts.map(|t| seg.ts.since(t));
+                    Anomaly::new(k, seg.frame, seg.ts)
+                        .with("syns", c.half(Side::Orig).syns)
+                        .with("answer_after", waited.map(secs))
+                });
             }
             SegClass::Invalid => {
                 // invalid_flags: combinations RFC 9293 gives no meaning (Zeek `Q`/`I` history,
                 // `TCP_christmas`; Suricata `fin_syn`).
                 let k = AnomalyKind::InvalidFlags;
-                tally.raise(
-                    k,
-                    owner,
-                    || {
-                        let (name, letters) = invalid_name(f);
-                        Anomaly::new(k, seg.frame, seg.ts)
-                            .with("combination", name)
-                            .with("flags", letters)
-                            .with("from", side.name())
-                    },
-                    out,
-                );
+                j.raise(k, || {
+                    let (name, letters) = invalid_name(f);
+                    Anomaly::new(k, seg.frame, seg.ts)
+                        .with("combination", name)
+                        .with("flags", letters)
+                        .with("from", side.name())
+                });
             }
             _ => {}
         }
@@ -155,22 +140,17 @@ impl HandshakeRules {
         if f.syn() && seg.payload_len > 0 {
             // syn_with_data: payload in a SYN (RFC 7413 TCP Fast Open with a cookie is benign).
             let k = AnomalyKind::SynWithData;
-            tally.raise(
-                k,
-                owner,
-                || {
-                    let tfo = seg.options.tfo.filter(|t| t.cookie_len > 0).is_some();
-                    let mut a = Anomaly::new(k, seg.frame, seg.ts)
-                        .with("bytes", seg.payload_len)
-                        .with("tfo_cookie", tfo)
-                        .with("from", side.name());
-                    if tfo {
-                        a.severity = Severity::Info;
-                    }
-                    a
-                },
-                out,
-            );
+            j.raise(k, || {
+                let tfo = seg.options.tfo.filter(|t| t.cookie_len > 0).is_some();
+                let mut a = Anomaly::new(k, seg.frame, seg.ts)
+                    .with("bytes", seg.payload_len)
+                    .with("tfo_cookie", tfo)
+                    .with("from", side.name());
+                if tfo {
+                    a.severity = Severity::Info;
+                }
+                a
+            });
         }
 
         // The originator's first acknowledgment of the responder's SYN completes the handshake;
@@ -179,19 +159,14 @@ impl HandshakeRules {
         if st.established_now {
             if (seg.payload_len > 0 || f.fin()) && c.half(Side::Resp).sent_synack {
                 let k = AnomalyKind::MissingThirdAck;
-                tally.raise(
-                    k,
-                    owner,
-                    || {
-                        Anomaly::new(k, seg.frame, seg.ts)
-                            .with("completed_by", if f.fin() { "fin" } else { "data" })
-                            .with("data_bytes", seg.payload_len)
-                            .with("synacks", c.half(Side::Resp).syns)
-                    },
-                    out,
-                );
+                j.raise(k, || {
+                    Anomaly::new(k, seg.frame, seg.ts)
+                        .with("completed_by", if f.fin() { "fin" } else { "data" })
+                        .with("data_bytes", seg.payload_len)
+                        .with("synacks", c.half(Side::Resp).syns)
+                });
             }
-            self.report_repeats(c, tally, out);
+            self.report_repeats(j);
         }
 
         // The peer's answers to a stale SYN (at most two segments are described).
@@ -208,15 +183,16 @@ impl HandshakeRules {
                 .answers
                 .push(Value::Text(format!("{who}: {}", answer_name(seg))));
             if stale.answers.len() == 2 {
-                self.emit_stale(c, tally, out);
+                self.emit_stale(j);
             }
         }
     }
 
     /// Rules evaluated when the connection leaves the table.
-    pub fn on_finish(&mut self, c: &ConnView<'_>, tally: &mut Tally, out: &mut Vec<Anomaly>) {
-        self.report_repeats(c, tally, out);
-        self.emit_stale(c, tally, out);
+    pub fn on_finish(&mut self, j: &mut Judge<'_>) {
+        let c = j.conn;
+        self.report_repeats(j);
+        self.emit_stale(j);
         // half_open: the responder sent SYN-ACK and never saw the handshake complete: it is
         // still in SYN-RECEIVED (Linux gives up after tcp_synack_retries = 5, 63 s).
         if c.half(Side::Resp).sent_synack
@@ -224,23 +200,18 @@ impl HandshakeRules {
         {
             let k = AnomalyKind::HalfOpen;
             let (frame, ts) = self.synacks.first.unwrap_or(c.first);
-            tally.raise(
-                k,
-                c.owner(),
-                || {
-                    Anomaly::new(k, frame, ts)
-                        .with("synacks", c.half(Side::Resp).syns)
-                        .with("waited", secs(c.last.1.since(c.first.1)))
-                        .with("orig_state", c.machine.end(Side::Orig).state.name())
-                },
-                out,
-            );
+            j.raise(k, || {
+                Anomaly::new(k, frame, ts)
+                    .with("synacks", c.half(Side::Resp).syns)
+                    .with("waited", secs(c.last.1.since(c.first.1)))
+                    .with("orig_state", c.machine.end(Side::Orig).state.name())
+            });
         }
     }
 
     /// Reports SYN and SYN-ACK retransmissions once, with the gaps between copies (Linux backs
     /// off 1, 2, 4, 8, 16 s: RFC 6298 §5.5 and tcp_syn_retries / tcp_synack_retries).
-    fn report_repeats(&mut self, c: &ConnView<'_>, tally: &mut Tally, out: &mut Vec<Anomaly>) {
+    fn report_repeats(&mut self, j: &mut Judge<'_>) {
         for (kind, r) in [
             (AnomalyKind::SynRetransmission, &mut self.syns),
             (AnomalyKind::SynackRetransmission, &mut self.synacks),
@@ -253,21 +224,17 @@ impl HandshakeRules {
                 continue;
             };
             let r = &*r;
-            tally.raise(
-                kind,
-                c.owner(),
-                || {
-                    let gaps: Vec<Value> = r.gaps.iter().map(|g| secs(*g)).collect();
-                    Anomaly::new(kind, frame, ts)
-                        .with("copies", r.count)
-                        .with("gaps", gaps)
-                },
-                out,
-            );
+            j.raise(kind, || {
+                let gaps: Vec<Value> = r.gaps.iter().map(|g| secs(*g)).collect();
+                Anomaly::new(kind, frame, ts)
+                    .with("copies", r.count)
+                    .with("gaps", gaps)
+            });
         }
     }
 
-    fn emit_stale(&mut self, c: &ConnView<'_>, tally: &mut Tally, out: &mut Vec<Anomaly>) {
+    fn emit_stale(&mut self, j: &mut Judge<'_>) {
+        let c = j.conn;
         let Some(StaleSyn {
             frame,
             ts,
@@ -278,24 +245,19 @@ impl HandshakeRules {
             return;
         };
         let k = AnomalyKind::StaleSyn;
-        tally.raise(
-            k,
-            c.owner(),
-            || {
-                let time_wait = c.machine.end(sender.other()).state == TcpState::TimeWait
-                    || c.machine.end(sender).state == TcpState::TimeWait;
-                let answers = if answers.is_empty() {
-                    vec![Value::Str("none")]
-                } else {
-                    answers
-                };
-                Anomaly::new(k, frame, ts)
-                    .with("after_close", c.closed_ts.map(|t| secs(ts.since(t))))
-                    .with("answers", answers)
-                    .with("time_wait_side", if time_wait { "present" } else { "none" })
-            },
-            out,
-        );
+        j.raise(k, || {
+            let time_wait = c.machine.end(sender.other()).state == TcpState::TimeWait
+                || c.machine.end(sender).state == TcpState::TimeWait;
+            let answers = if answers.is_empty() {
+                vec![Value::Str("none")]
+            } else {
+                answers
+            };
+            Anomaly::new(k, frame, ts)
+                .with("after_close", c.closed_ts.map(|t| secs(ts.since(t))))
+                .with("answers", answers)
+                .with("time_wait_side", if time_wait { "present" } else { "none" })
+        });
     }
 }
 

@@ -2,8 +2,9 @@
 //! their answers, and keep-alive timeouts.
 
 use super::anomaly::secs;
-use super::view::{ConnView, Step};
-use super::{Anomaly, AnomalyKind, DetectConfig, Tally};
+use super::judge::Judge;
+use super::view::Step;
+use super::{Anomaly, AnomalyKind};
 use crate::tcp::SegClass;
 use crate::time::Timestamp;
 use crate::wire::{PerSide, Side};
@@ -28,13 +29,8 @@ impl KeepaliveRules {
     }
 
     /// Rules evaluated on each segment, after the state machine applied it.
-    pub fn on_segment(
-        &mut self,
-        c: &ConnView<'_>,
-        st: &Step<'_, '_>,
-        tally: &mut Tally,
-        out: &mut Vec<Anomaly>,
-    ) {
+    pub fn on_segment(&mut self, j: &mut Judge<'_>, st: &Step<'_, '_>) {
+        let c = j.conn;
         let (seg, side, facts) = (st.seg, st.side, st.facts);
         let peer = side.other();
         // Anything from the peer answers this side's outstanding probes.
@@ -54,23 +50,18 @@ impl KeepaliveRules {
             self.unanswered[side] += 1;
             self.first_probe[side].get_or_insert((seg.frame, seg.ts));
             let k = AnomalyKind::Keepalive;
-            tally.raise(
-                k,
-                c.owner(),
-                || {
-                    Anomaly::new(k, seg.frame, seg.ts)
-                        .with("from", side.name())
-                        .with("probe_bytes", seg.payload_len)
-                        .with("idle", secs(seg.ts.since(c.last_seen[side])))
-                },
-                out,
-            );
+            j.raise(k, || {
+                Anomaly::new(k, seg.frame, seg.ts)
+                    .with("from", side.name())
+                    .with("probe_bytes", seg.payload_len)
+                    .with("idle", secs(seg.ts.since(c.last_seen[side])))
+            });
         }
-        self.zero_window_probes(c, st, tally, out);
+        self.zero_window_probes(j, st);
         // keepalive_timeout: the prober gives up (RST) after unanswered probes (Linux: after
         // tcp_keepalive_probes = 9 probes tcp_keepalive_intvl = 75 s apart).
         if facts.class == SegClass::Rst && self.unanswered[side] > 0 {
-            self.timeout(c, side, "rst", tally, out);
+            self.timeout(j, side, "rst");
         }
     }
 
@@ -78,30 +69,19 @@ impl KeepaliveRules {
     /// a zero window (tcp_xmit_probe_skb). Wireshark calls it a keep-alive, its own zero-window
     /// probe being one byte at SND.NXT (flagged by the Wireshark classes). The peer's next pure
     /// ACK answers it.
-    fn zero_window_probes(
-        &mut self,
-        c: &ConnView<'_>,
-        st: &Step<'_, '_>,
-        tally: &mut Tally,
-        out: &mut Vec<Anomaly>,
-    ) {
+    fn zero_window_probes(&mut self, j: &mut Judge<'_>, st: &Step<'_, '_>) {
+        let c = j.conn;
         let (seg, side, facts) = (st.seg, st.side, st.facts);
         let peer = side.other();
         let pure_ack = matches!(facts.class, SegClass::Ack) && seg.payload_len == 0;
         if std::mem::take(&mut self.zwp_pending[peer]) && pure_ack {
             let k = AnomalyKind::ZeroWindowProbeAck;
-            tally.raise_segment(
-                k,
-                side,
-                c.owner(),
-                || {
-                    Anomaly::new(k, seg.frame, seg.ts)
-                        .with("seq", seg.seq.0)
-                        .with("len", 0)
-                        .with("window", c.machine.end(side).window)
-                },
-                out,
-            );
+            j.raise_segment(k, side, || {
+                Anomaly::new(k, seg.frame, seg.ts)
+                    .with("seq", seg.seq.0)
+                    .with("len", 0)
+                    .with("window", c.machine.end(side).window)
+            });
         }
         let receiver = c.machine.end(peer);
         let probe = pure_ack
@@ -111,58 +91,35 @@ impl KeepaliveRules {
         if probe {
             self.zwp_pending[side] = true;
             let k = AnomalyKind::ZeroWindowProbe;
-            tally.raise_segment(
-                k,
-                side,
-                c.owner(),
-                || {
-                    Anomaly::new(k, seg.frame, seg.ts)
-                        .with("seq", seg.seq.0)
-                        .with("len", 0)
-                        .with("style", "linux")
-                },
-                out,
-            );
+            j.raise_segment(k, side, || {
+                Anomaly::new(k, seg.frame, seg.ts)
+                    .with("seq", seg.seq.0)
+                    .with("len", 0)
+                    .with("style", "linux")
+            });
         }
     }
 
     /// Rules evaluated when the connection leaves the table.
-    pub fn on_finish(
-        &mut self,
-        c: &ConnView<'_>,
-        cfg: &DetectConfig,
-        tally: &mut Tally,
-        out: &mut Vec<Anomaly>,
-    ) {
+    pub fn on_finish(&mut self, j: &mut Judge<'_>) {
         for s in [Side::Orig, Side::Resp] {
-            if self.unanswered[s] >= cfg.keepalive_unanswered {
-                self.timeout(c, s, "end_of_record", tally, out);
+            if self.unanswered[s] >= j.cfg.keepalive_unanswered {
+                self.timeout(j, s, "end_of_record");
             }
         }
     }
 
     /// keepalive_timeout: `s` gave up probing (`how`: its RST, or the record's end).
-    fn timeout(
-        &mut self,
-        c: &ConnView<'_>,
-        s: Side,
-        how: &'static str,
-        tally: &mut Tally,
-        out: &mut Vec<Anomaly>,
-    ) {
+    fn timeout(&mut self, j: &mut Judge<'_>, s: Side, how: &'static str) {
+        let c = j.conn;
         let (frame, ts) = self.first_probe[s].unwrap_or(c.last);
         let unanswered = std::mem::take(&mut self.unanswered[s]);
         let k = AnomalyKind::KeepaliveTimeout;
-        tally.raise(
-            k,
-            c.owner(),
-            || {
-                Anomaly::new(k, frame, ts)
-                    .with("prober", s.name())
-                    .with("unanswered", unanswered)
-                    .with("ended_by", how)
-            },
-            out,
-        );
+        j.raise(k, || {
+            Anomaly::new(k, frame, ts)
+                .with("prober", s.name())
+                .with("unanswered", unanswered)
+                .with("ended_by", how)
+        });
     }
 }

@@ -1,26 +1,19 @@
 //! Four-tuple reuse: a new incarnation inside the previous one's TIME-WAIT.
 
 use super::anomaly::secs;
+use super::judge::Judge;
 use super::view::ConnView;
-use super::{Anomaly, AnomalyKind, DetectConfig, Tally};
+use super::{Anomaly, AnomalyKind};
 use crate::tcp::TcpState;
 use crate::wire::{Endpoint, Segment, Side};
 
-/// premature_reuse_2msl: the connection opened by `syn` (whose originator is `new_orig`, whose
-/// anomalies are counted in `tally`) reuses the four-tuple of `old` less than 2*MSL after `old`
+/// premature_reuse_2msl: the connection opened by `syn` (judged by `j`) reuses the four-tuple of `old` less than 2*MSL after `old`
 /// closed with the FIN exchange (RFC 9293 §3.4.2: TIME-WAIT lasts 2*MSL so that old duplicates
 /// die out first). RFC 6191 makes the reuse safe when the new SYN's timestamp is greater than
 /// the last one the old incarnation carried from that host, or, without timestamps, when its
 /// ISN lies beyond the old incarnation's sequence space.
-pub fn on_new_incarnation(
-    old: &ConnView<'_>,
-    new: (super::tally::Owner, Endpoint),
-    syn: &Segment<'_>,
-    cfg: &DetectConfig,
-    tally: &mut Tally,
-    out: &mut Vec<Anomaly>,
-) {
-    let (owner, new_orig) = new;
+pub fn on_new_incarnation(old: &ConnView<'_>, syn: &Segment<'_>, j: &mut Judge<'_>) {
+    let (new_orig, cfg) = (j.conn.orig, j.cfg);
     let Some(closed) = old.closed_ts else { return };
     if old.first_rst.is_some() {
         return; // an aborted connection leaves no TIME-WAIT behind
@@ -35,55 +28,50 @@ pub fn on_new_incarnation(
         if ep == new_orig { "orig" } else { "resp" }
     };
     let k = AnomalyKind::PrematureReuse2msl;
-    tally.raise(
-        k,
-        owner,
-        || {
-            // The SYN's sender, as the old incarnation knew it.
-            let sender = old.side_of(Endpoint::new(syn.src, syn.sport));
-            let tw = |s: Side| old.machine.end(s).state == TcpState::TimeWait;
-            let holder = match (tw(Side::Orig), tw(Side::Resp)) {
-                (true, true) => "both",
-                (true, false) => new_name(Side::Orig),
-                (false, true) => new_name(Side::Resp),
-                (false, false) => old.first_fin.map_or("none", new_name),
-            };
-            let (safe, basis) = match (syn.options.timestamps, old.half(sender).last_tsval) {
-                (Some((tsval, _)), Some(last)) => {
-                    let newer = tsval.wrapping_sub(last) as i32 > 0;
-                    let basis = if newer {
-                        "timestamp_greater"
-                    } else {
-                        "timestamp_not_greater"
-                    };
-                    (newer, basis)
-                }
-                _ => {
-                    let end = old.machine.end(sender).snd_nxt;
-                    let beyond = end.is_some_and(|e| syn.seq > e);
-                    let basis = if beyond {
-                        "isn_greater"
-                    } else {
-                        "isn_not_greater"
-                    };
-                    (beyond, basis)
-                }
-            };
-            let mut a = Anomaly::new(k, syn.frame, syn.ts)
-                .with("prev_id", old.id)
-                .with("time_wait_side", holder)
-                .with("gap", secs(gap))
-                .with("two_msl", secs(cfg.two_msl()))
-                .with("rfc6191_safe", safe)
-                .with("basis", basis);
-            if !safe {
-                a = a.with(
-                    "risk",
-                    "old duplicates of the previous incarnation can be accepted",
-                );
+    j.raise(k, || {
+        // The SYN's sender, as the old incarnation knew it.
+        let sender = old.side_of(Endpoint::new(syn.src, syn.sport));
+        let tw = |s: Side| old.machine.end(s).state == TcpState::TimeWait;
+        let holder = match (tw(Side::Orig), tw(Side::Resp)) {
+            (true, true) => "both",
+            (true, false) => new_name(Side::Orig),
+            (false, true) => new_name(Side::Resp),
+            (false, false) => old.first_fin.map_or("none", new_name),
+        };
+        let (safe, basis) = match (syn.options.timestamps, old.half(sender).last_tsval) {
+            (Some((tsval, _)), Some(last)) => {
+                let newer = tsval.wrapping_sub(last) as i32 > 0;
+                let basis = if newer {
+                    "timestamp_greater"
+                } else {
+                    "timestamp_not_greater"
+                };
+                (newer, basis)
             }
-            a
-        },
-        out,
-    );
+            _ => {
+                let end = old.machine.end(sender).snd_nxt;
+                let beyond = end.is_some_and(|e| syn.seq > e);
+                let basis = if beyond {
+                    "isn_greater"
+                } else {
+                    "isn_not_greater"
+                };
+                (beyond, basis)
+            }
+        };
+        let mut a = Anomaly::new(k, syn.frame, syn.ts)
+            .with("prev_id", old.id)
+            .with("time_wait_side", holder)
+            .with("gap", secs(gap))
+            .with("two_msl", secs(cfg.two_msl()))
+            .with("rfc6191_safe", safe)
+            .with("basis", basis);
+        if !safe {
+            a = a.with(
+                "risk",
+                "old duplicates of the previous incarnation can be accepted",
+            );
+        }
+        a
+    });
 }

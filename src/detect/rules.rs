@@ -4,13 +4,14 @@
 //! role flip is one [`ConnRules::swap_sides`] that reaches every family. A new family is a file
 //! in this folder and one line in each method here.
 
+use super::Tally;
 use super::handshake::HandshakeRules;
+use super::judge::Judge;
 use super::keepalive::KeepaliveRules;
 use super::sanity::SanityRules;
 use super::segment::SegmentRules;
 use super::teardown::TeardownRules;
-use super::view::{ConnView, Step};
-use super::{Anomaly, DetectConfig, Tally};
+use super::view::Step;
 use crate::time::Timestamp;
 
 /// The rule families of one connection, and its anomaly tally.
@@ -36,32 +37,18 @@ impl ConnRules {
     }
 
     /// Runs every family on one segment, after the state machine applied it.
-    pub fn on_segment(
-        &mut self,
-        c: &ConnView<'_>,
-        st: &Step<'_, '_>,
-        cfg: &DetectConfig,
-        tally: &mut Tally,
-        out: &mut Vec<Anomaly>,
-    ) {
-        self.handshake.on_segment(c, st, tally, out);
-        self.teardown.on_segment(c, st, cfg, tally, out);
-        self.keepalive.on_segment(c, st, tally, out);
-        self.segment.on_segment(c, st, tally, out);
-        self.sanity.on_segment(c, st, cfg, tally, out);
+    pub fn on_segment(&mut self, j: &mut Judge<'_>, st: &Step<'_, '_>) {
+        self.handshake.on_segment(j, st);
+        self.teardown.on_segment(j, st);
+        self.keepalive.on_segment(j, st);
+        self.segment.on_segment(j, st);
+        self.sanity.on_segment(j, st);
     }
 
     /// Runs the end-of-connection rules, for a record leaving the table at `now`.
-    pub fn on_finish(
-        &mut self,
-        c: &ConnView<'_>,
-        now: Timestamp,
-        cfg: &DetectConfig,
-        tally: &mut Tally,
-        out: &mut Vec<Anomaly>,
-    ) {
-        self.handshake.on_finish(c, tally, out);
-        self.teardown.on_finish(c, now, cfg, tally, out);
-        self.keepalive.on_finish(c, cfg, tally, out);
+    pub fn on_finish(&mut self, j: &mut Judge<'_>, now: Timestamp) {
+        self.handshake.on_finish(j);
+        self.teardown.on_finish(j, now);
+        self.keepalive.on_finish(j);
     }
 }

@@ -1,8 +1,9 @@
 //! Header sanity rules: TTL changes within a direction, and RSTs that do not look like they came
 //! from the peer's stack.
 
-use super::view::{ConnView, Step};
-use super::{Anomaly, AnomalyKind, DetectConfig, Tally};
+use super::judge::Judge;
+use super::view::Step;
+use super::{Anomaly, AnomalyKind};
 use crate::tcp::{RstFit, SegClass};
 use crate::wire::{PerSide, Side};
 
@@ -39,18 +40,11 @@ impl SanityRules {
     }
 
     /// Rules evaluated on each segment, after the state machine applied it.
-    pub fn on_segment(
-        &mut self,
-        c: &ConnView<'_>,
-        st: &Step<'_, '_>,
-        cfg: &DetectConfig,
-        tally: &mut Tally,
-        out: &mut Vec<Anomaly>,
-    ) {
+    pub fn on_segment(&mut self, j: &mut Judge<'_>, st: &Step<'_, '_>) {
+        let c = j.conn;
         let (seg, side, facts) = (st.seg, st.side, st.facts);
-        let owner = c.owner();
         let base = *self.ttl[side].get_or_insert(seg.ttl);
-        let ttl_off = seg.ttl.abs_diff(base) > cfg.ttl_tolerance;
+        let ttl_off = seg.ttl.abs_diff(base) > j.cfg.ttl_tolerance;
         let last_id = self.ip_id[side];
         // An IPv4 ID far from the last one, when that direction uses a counter at all
         // (non-zero).
@@ -67,35 +61,25 @@ impl SanityRules {
             // segments, as with middlebox resets (Suricata `suspected_rst_inject` is the
             // related after-the-fact rule).
             let k = AnomalyKind::RstInjectionSuspected;
-            tally.raise(
-                k,
-                owner,
-                || {
-                    Anomaly::new(k, seg.frame, seg.ts)
-                        .with("from", side.name())
-                        .with("ttl", seg.ttl)
-                        .with("expected_ttl", base)
-                        .with("ip_id", seg.ip_id)
-                        .with("last_ip_id", last_id)
-                        .with("evidence", if ttl_off { "ttl" } else { "ip_id" })
-                },
-                out,
-            );
+            j.raise(k, || {
+                Anomaly::new(k, seg.frame, seg.ts)
+                    .with("from", side.name())
+                    .with("ttl", seg.ttl)
+                    .with("expected_ttl", base)
+                    .with("ip_id", seg.ip_id)
+                    .with("last_ip_id", last_id)
+                    .with("evidence", if ttl_off { "ttl" } else { "ip_id" })
+            });
         } else if ttl_off {
             // ttl_anomaly: a segment's TTL/hop limit differs from its direction's first one by
             // more than --ttl-tolerance (a route change, a middlebox, or a forged segment).
             let k = AnomalyKind::TtlAnomaly;
-            tally.raise(
-                k,
-                owner,
-                || {
-                    Anomaly::new(k, seg.frame, seg.ts)
-                        .with("from", side.name())
-                        .with("ttl", seg.ttl)
-                        .with("expected_ttl", base)
-                },
-                out,
-            );
+            j.raise(k, || {
+                Anomaly::new(k, seg.frame, seg.ts)
+                    .with("from", side.name())
+                    .with("ttl", seg.ttl)
+                    .with("expected_ttl", base)
+            });
         }
         if let Some(id) = seg.ip_id {
             self.ip_id[side] = Some(id);
@@ -119,17 +103,12 @@ impl SanityRules {
             && seg.payload_len > 0
         {
             let k = AnomalyKind::RstInjectionSuspected;
-            tally.raise(
-                k,
-                owner,
-                || {
-                    Anomaly::new(k, seg.frame, seg.ts)
-                        .with("from", side.name())
-                        .with("rst_frame", rst.frame)
-                        .with("evidence", "traffic_after_rst")
-                },
-                out,
-            );
+            j.raise(k, || {
+                Anomaly::new(k, seg.frame, seg.ts)
+                    .with("from", side.name())
+                    .with("rst_frame", rst.frame)
+                    .with("evidence", "traffic_after_rst")
+            });
         }
     }
 }

@@ -1,8 +1,9 @@
 //! Segment sanity rules with no Wireshark twin: bad checksums, segments above the MSS, capture
 //! duplicates, window shrink, invalid ACKs, data beyond the receive window.
 
-use super::view::{ConnView, Step};
-use super::{Anomaly, AnomalyKind, Severity, Tally};
+use super::judge::Judge;
+use super::view::Step;
+use super::{Anomaly, AnomalyKind, Severity};
 use crate::tcp::TcpState;
 use crate::time::Timestamp;
 use crate::wire::{PerSide, Segment, SeqNum, Side};
@@ -67,34 +68,23 @@ impl SegmentRules {
     }
 
     /// Rules evaluated on each segment, after the state machine applied it.
-    pub fn on_segment(
-        &mut self,
-        c: &ConnView<'_>,
-        st: &Step<'_, '_>,
-        tally: &mut Tally,
-        out: &mut Vec<Anomaly>,
-    ) {
+    pub fn on_segment(&mut self, j: &mut Judge<'_>, st: &Step<'_, '_>) {
         let seg = st.seg;
-        self.bad_checksum(c, st, tally, out);
-        exceeds_mss(c, st, tally, out);
-        self.capture_duplicate(c, st, tally, out);
+        self.bad_checksum(j, st);
+        exceeds_mss(j, st);
+        self.capture_duplicate(j, st);
         if seg.flags.syn() || seg.flags.rst() || !st.facts.sender_before.is_synchronized() {
             return;
         }
         if seg.flags.ack() {
-            self.window_shrink(c, st, tally, out);
-            self.invalid_ack(c, st, tally, out);
+            self.window_shrink(j, st);
+            self.invalid_ack(j, st);
         }
-        out_of_window(c, st, tally, out);
+        out_of_window(j, st);
     }
 
-    fn bad_checksum(
-        &mut self,
-        c: &ConnView<'_>,
-        st: &Step<'_, '_>,
-        tally: &mut Tally,
-        out: &mut Vec<Anomaly>,
-    ) {
+    fn bad_checksum(&mut self, j: &mut Judge<'_>, st: &Step<'_, '_>) {
+        let c = j.conn;
         let (seg, side) = (st.seg, st.side);
         if seg.checksum_ok != Some(false) {
             return;
@@ -103,33 +93,21 @@ impl SegmentRules {
         // Offload shows as every segment of one direction being bad; corruption as a few.
         let whole_direction = self.bad_checksums[side] as u64 == c.half(side).packets;
         let k = AnomalyKind::BadChecksum;
-        tally.raise_segment(
-            k,
-            side,
-            c.owner(),
-            || {
-                let mut a =
-                    Anomaly::new(k, seg.frame, seg.ts).with("offload_suspected", whole_direction);
-                if whole_direction {
-                    a.severity = Severity::Notice;
-                }
-                a
-            },
-            out,
-        );
+        j.raise_segment(k, side, || {
+            let mut a =
+                Anomaly::new(k, seg.frame, seg.ts).with("offload_suspected", whole_direction);
+            if whole_direction {
+                a.severity = Severity::Notice;
+            }
+            a
+        });
     }
 
     /// The very same packet again (SPAN and tap copies). A retransmission gets a fresh IPv4
     /// identification (or a new timestamp option, hence a new checksum); stacks sending ID 0
     /// and IPv6 have no usable ID, so there only an identical checksum within a millisecond
     /// counts.
-    fn capture_duplicate(
-        &mut self,
-        c: &ConnView<'_>,
-        st: &Step<'_, '_>,
-        tally: &mut Tally,
-        out: &mut Vec<Anomaly>,
-    ) {
+    fn capture_duplicate(&mut self, j: &mut Judge<'_>, st: &Step<'_, '_>) {
         let (seg, side) = (st.seg, st.side);
         let key = DupKey::of(seg);
         let limit = match seg.ip_id {
@@ -141,17 +119,11 @@ impl SegmentRules {
             && seg.ts.since(at).0 < limit
         {
             let k = AnomalyKind::CaptureDuplicate;
-            tally.raise_segment(
-                k,
-                side,
-                c.owner(),
-                || {
-                    Anomaly::new(k, seg.frame, seg.ts)
-                        .with("seq", seg.seq.0)
-                        .with("len", seg.payload_len)
-                },
-                out,
-            );
+            j.raise_segment(k, side, || {
+                Anomaly::new(k, seg.frame, seg.ts)
+                    .with("seq", seg.seq.0)
+                    .with("len", seg.payload_len)
+            });
         }
         self.last_seg[side] = Some((key, seg.ts));
     }
@@ -160,13 +132,8 @@ impl SegmentRules {
     /// the window scale. Only segments not older than the last accepted one (in both sequence
     /// and ACK) count, so reordered or duplicated old ACKs do not; once the sender has sent its
     /// FIN, shrinking is routine (the process is going away).
-    fn window_shrink(
-        &mut self,
-        c: &ConnView<'_>,
-        st: &Step<'_, '_>,
-        tally: &mut Tally,
-        out: &mut Vec<Anomaly>,
-    ) {
+    fn window_shrink(&mut self, j: &mut Judge<'_>, st: &Step<'_, '_>) {
+        let c = j.conn;
         let (seg, side) = (st.seg, st.side);
         let sent_fin = matches!(
             st.facts.sender_before,
@@ -186,13 +153,9 @@ impl SegmentRules {
             Some(r) if seg.seq < r.seq || seg.ack < r.ack => return,
             Some(r) if r.edge.diff(edge) >= unit => {
                 let k = AnomalyKind::WindowShrink;
-                tally.raise_segment(
-                    k,
-                    side,
-                    c.owner(),
-                    || Anomaly::new(k, seg.frame, seg.ts).with("by", r.edge.diff(edge)),
-                    out,
-                );
+                j.raise_segment(k, side, || {
+                    Anomaly::new(k, seg.frame, seg.ts).with("by", r.edge.diff(edge))
+                });
             }
             _ => {}
         }
@@ -205,13 +168,8 @@ impl SegmentRules {
 
     /// RFC 5961 §5: an ACK below SND.UNA - MAX.SND.WND of the side acknowledged, where
     /// MAX.SND.WND is the largest window the ACK's sender ever offered.
-    fn invalid_ack(
-        &mut self,
-        c: &ConnView<'_>,
-        st: &Step<'_, '_>,
-        tally: &mut Tally,
-        out: &mut Vec<Anomaly>,
-    ) {
+    fn invalid_ack(&mut self, j: &mut Judge<'_>, st: &Step<'_, '_>) {
+        let c = j.conn;
         let (seg, side) = (st.seg, st.side);
         let max_wnd = self.max_window[side].max(c.machine.end(side).window);
         self.max_window[side] = max_wnd;
@@ -220,17 +178,11 @@ impl SegmentRules {
             && seg.ack.add(max_wnd) < prev_ack
         {
             let k = AnomalyKind::InvalidAck;
-            tally.raise_segment(
-                k,
-                side,
-                c.owner(),
-                || {
-                    Anomaly::new(k, seg.frame, seg.ts)
-                        .with("ack", seg.ack.0)
-                        .with("highest_ack", prev_ack.0)
-                },
-                out,
-            );
+            j.raise_segment(k, side, || {
+                Anomaly::new(k, seg.frame, seg.ts)
+                    .with("ack", seg.ack.0)
+                    .with("highest_ack", prev_ack.0)
+            });
         }
         if self.highest_ack[side].is_none_or(|p| seg.ack > p) {
             self.highest_ack[side] = Some(seg.ack);
@@ -238,24 +190,19 @@ impl SegmentRules {
     }
 }
 
-fn exceeds_mss(c: &ConnView<'_>, st: &Step<'_, '_>, tally: &mut Tally, out: &mut Vec<Anomaly>) {
+fn exceeds_mss(j: &mut Judge<'_>, st: &Step<'_, '_>) {
+    let c = j.conn;
     let (seg, side) = (st.seg, st.side);
     if let Some(mss) = c.half(side.other()).options.and_then(|o| o.mss)
         && seg.payload_len > mss as u32
         && !seg.flags.syn()
     {
         let k = AnomalyKind::SegmentExceedsMss;
-        tally.raise_segment(
-            k,
-            side,
-            c.owner(),
-            || {
-                Anomaly::new(k, seg.frame, seg.ts)
-                    .with("len", seg.payload_len)
-                    .with("mss", mss)
-            },
-            out,
-        );
+        j.raise_segment(k, side, || {
+            Anomaly::new(k, seg.frame, seg.ts)
+                .with("len", seg.payload_len)
+                .with("mss", mss)
+        });
     }
 }
 
@@ -263,7 +210,8 @@ fn exceeds_mss(c: &ConnView<'_>, st: &Step<'_, '_>, tally: &mut Tally, out: &mut
 /// SYNs were seen (otherwise the window scale is unknown and every window looks far too small)
 /// and while the capture has lost nothing of the exchange (the receiver's latest ACKs may be
 /// among the losses).
-fn out_of_window(c: &ConnView<'_>, st: &Step<'_, '_>, tally: &mut Tally, out: &mut Vec<Anomaly>) {
+fn out_of_window(j: &mut Judge<'_>, st: &Step<'_, '_>) {
+    let c = j.conn;
     use AnomalyKind as K;
     let (seg, side) = (st.seg, st.side);
     let peer = side.other();
@@ -275,23 +223,17 @@ fn out_of_window(c: &ConnView<'_>, st: &Step<'_, '_>, tally: &mut Tally, out: &m
     if seg.payload_len == 0 || !scale_known || window == 0 || !them.state.is_synchronized() {
         return;
     }
-    let lost = tally.segments(K::PreviousSegmentNotCaptured, side) > 0
-        || tally.segments(K::AckUnseenSegment, peer) > 0;
+    let lost = j.tally().segments(K::PreviousSegmentNotCaptured, side) > 0
+        || j.tally().segments(K::AckUnseenSegment, peer) > 0;
     if lost {
         return;
     }
     let slack = c.half(side).options.and_then(|o| o.mss).unwrap_or(1460) as u32;
     let end = seg.seq.add(seg.payload_len);
     if end > rcv.add(window.saturating_add(slack)) {
-        tally.raise_segment(
-            K::OutOfWindow,
-            side,
-            c.owner(),
-            || {
-                Anomaly::new(K::OutOfWindow, seg.frame, seg.ts)
-                    .with("beyond_by", end.diff(rcv.add(window)))
-            },
-            out,
-        );
+        j.raise_segment(K::OutOfWindow, side, || {
+            Anomaly::new(K::OutOfWindow, seg.frame, seg.ts)
+                .with("beyond_by", end.diff(rcv.add(window)))
+        });
     }
 }

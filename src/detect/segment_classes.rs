@@ -1,8 +1,8 @@
 //! Wireshark's segment classes (`tcp.analysis.*`, computed by [`crate::compat::wireshark`])
 //! reported as segment anomalies, and reassembly's overlap conflicts.
 
-use super::view::ConnView;
-use super::{Anomaly, AnomalyKind, Tally};
+use super::judge::Judge;
+use super::{Anomaly, AnomalyKind};
 use crate::compat::wireshark::{Classes, flag as F};
 use crate::tcp::reassembly::OverlapPolicy;
 use crate::wire::{Segment, Side};
@@ -31,67 +31,47 @@ const CLASS_KINDS: [(u16, AnomalyKind); 13] = [
 ];
 
 /// Counts and reports the Wireshark classes of one segment sent by `side`.
-pub fn on_classes(
-    c: &ConnView<'_>,
-    seg: &Segment<'_>,
-    side: Side,
-    cls: Classes,
-    tally: &mut Tally,
-    out: &mut Vec<Anomaly>,
-) {
+pub fn on_classes(j: &mut Judge<'_>, seg: &Segment<'_>, side: Side, cls: Classes) {
     for (bit, kind) in CLASS_KINDS {
         if !cls.has(bit) {
             continue;
         }
-        tally.raise_segment(
-            kind,
-            side,
-            c.owner(),
-            || {
-                let mut a = Anomaly::new(kind, seg.frame, seg.ts)
-                    .with("seq", seg.seq.0)
-                    .with("len", seg.payload_len);
-                if kind == AnomalyKind::ZeroWindowProbe {
-                    a = a.with("style", "one_byte");
-                }
-                if kind == AnomalyKind::DuplicateAck {
-                    a = a
-                        .with("dup_number", cls.dupack_num)
-                        .with("of_frame", cls.dupack_frame);
-                }
-                a
-            },
-            out,
-        );
+        j.raise_segment(kind, side, || {
+            let mut a = Anomaly::new(kind, seg.frame, seg.ts)
+                .with("seq", seg.seq.0)
+                .with("len", seg.payload_len);
+            if kind == AnomalyKind::ZeroWindowProbe {
+                a = a.with("style", "one_byte");
+            }
+            if kind == AnomalyKind::DuplicateAck {
+                a = a
+                    .with("dup_number", cls.dupack_num)
+                    .with("of_frame", cls.dupack_frame);
+            }
+            a
+        });
     }
 }
 
 /// overlap_conflict: a retransmission from `side` carried `len` bytes at stream offset
 /// `offset` that differ from the bytes first seen there (with --check-overlaps).
 pub fn overlap_conflict(
-    c: &ConnView<'_>,
+    j: &mut Judge<'_>,
     seg: &Segment<'_>,
     side: Side,
     (offset, len): (u64, u32),
     policy: OverlapPolicy,
-    tally: &mut Tally,
-    out: &mut Vec<Anomaly>,
 ) {
     let k = AnomalyKind::OverlapConflict;
-    tally.raise(
-        k,
-        c.owner(),
-        || {
-            let kept = match policy {
-                OverlapPolicy::First => "first",
-                OverlapPolicy::Last => "last",
-            };
-            Anomaly::new(k, seg.frame, seg.ts)
-                .with("from", side.name())
-                .with("stream_offset", offset)
-                .with("bytes", len)
-                .with("kept", kept)
-        },
-        out,
-    );
+    j.raise(k, || {
+        let kept = match policy {
+            OverlapPolicy::First => "first",
+            OverlapPolicy::Last => "last",
+        };
+        Anomaly::new(k, seg.frame, seg.ts)
+            .with("from", side.name())
+            .with("stream_offset", offset)
+            .with("bytes", len)
+            .with("kept", kept)
+    });
 }

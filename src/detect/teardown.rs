@@ -2,8 +2,9 @@
 //! half and simultaneous close, challenge ACKs.
 
 use super::anomaly::secs;
-use super::view::{ConnView, Step};
-use super::{Anomaly, AnomalyKind, DetectConfig, Tally};
+use super::judge::Judge;
+use super::view::Step;
+use super::{Anomaly, AnomalyKind};
 use crate::tcp::{RstFit, SegClass, TcpState};
 use crate::time::{Duration, Timestamp};
 use crate::wire::{PerSide, Side};
@@ -33,17 +34,10 @@ impl TeardownRules {
     }
 
     /// Rules evaluated on each segment, after the state machine applied it.
-    pub fn on_segment(
-        &mut self,
-        c: &ConnView<'_>,
-        st: &Step<'_, '_>,
-        cfg: &DetectConfig,
-        tally: &mut Tally,
-        out: &mut Vec<Anomaly>,
-    ) {
+    pub fn on_segment(&mut self, j: &mut Judge<'_>, st: &Step<'_, '_>) {
+        let c = j.conn;
         let (seg, side, facts) = (st.seg, st.side, st.facts);
         let peer = side.other();
-        let owner = c.owner();
         // challenge_ack: the receiver of an in-window, inexact RST answers with a pure ACK of
         // its current state (RFC 5961 §3.2) instead of resetting.
         if let Some(p) = self.challenge
@@ -52,17 +46,12 @@ impl TeardownRules {
             self.challenge = None;
             if facts.class == SegClass::Ack && seg.payload_len == 0 {
                 let k = AnomalyKind::ChallengeAck;
-                tally.raise(
-                    k,
-                    owner,
-                    || {
-                        Anomaly::new(k, seg.frame, seg.ts)
-                            .with("answers", "rst")
-                            .with("rst_frame", p.rst_frame)
-                            .with("from", side.name())
-                    },
-                    out,
-                );
+                j.raise(k, || {
+                    Anomaly::new(k, seg.frame, seg.ts)
+                        .with("answers", "rst")
+                        .with("rst_frame", p.rst_frame)
+                        .with("from", side.name())
+                });
             }
         }
 
@@ -79,36 +68,26 @@ impl TeardownRules {
                 // Linux does by default (tcp_rfc1337 = 0), ends it before 2*MSL (RFC 1337).
                 (_, TcpState::TimeWait) if fit != RstFit::OutOfWindow => {
                     let k = AnomalyKind::TimewaitAssassination;
-                    tally.raise(
-                        k,
-                        owner,
-                        || {
-                            let held = seg.ts.since(c.machine.end(peer).since);
-                            let remaining = Duration(cfg.two_msl().0.saturating_sub(held.0).max(0));
-                            Anomaly::new(k, seg.frame, seg.ts)
-                                .with("time_wait_side", peer.name())
-                                .with("held", secs(held))
-                                .with("cut_short_by", secs(remaining))
-                                .with("rst_fit", fit.name())
-                        },
-                        out,
-                    );
+                    j.raise(k, || {
+                        let held = seg.ts.since(c.machine.end(peer).since);
+                        let remaining = Duration(j.cfg.two_msl().0.saturating_sub(held.0).max(0));
+                        Anomaly::new(k, seg.frame, seg.ts)
+                            .with("time_wait_side", peer.name())
+                            .with("held", secs(held))
+                            .with("cut_short_by", secs(remaining))
+                            .with("rst_fit", fit.name())
+                    });
                 }
                 // rst_after_close: the sender had already closed or aborted; the RST answers a
                 // segment that reached an endpoint without connection state (RFC 9293
                 // §3.10.7.1).
                 (TcpState::Closed, _) if c.established || st.closed_before => {
                     let k = AnomalyKind::RstAfterClose;
-                    tally.raise(
-                        k,
-                        owner,
-                        || {
-                            Anomaly::new(k, seg.frame, seg.ts)
-                                .with("from", side.name())
-                                .with("rst_fit", fit.name())
-                        },
-                        out,
-                    );
+                    j.raise(k, || {
+                        Anomaly::new(k, seg.frame, seg.ts)
+                            .with("from", side.name())
+                            .with("rst_fit", fit.name())
+                    });
                 }
                 // rst_abort: a synchronized connection ends by RST rather than the FIN exchange
                 // (a RST the receiver does not accept, RFC 5961, ends nothing).
@@ -118,19 +97,14 @@ impl TeardownRules {
                         && matches!(fit, RstFit::Exact | RstFit::Unknown) =>
                 {
                     let k = AnomalyKind::RstAbort;
-                    tally.raise(
-                        k,
-                        owner,
-                        || {
-                            Anomaly::new(k, seg.frame, seg.ts)
-                                .with("from", side.name())
-                                .with("sender_state", s.name())
-                                .with("rst_fit", fit.name())
-                                .with("orig_bytes", c.half(Side::Orig).payload_bytes)
-                                .with("resp_bytes", c.half(Side::Resp).payload_bytes)
-                        },
-                        out,
-                    );
+                    j.raise(k, || {
+                        Anomaly::new(k, seg.frame, seg.ts)
+                            .with("from", side.name())
+                            .with("sender_state", s.name())
+                            .with("rst_fit", fit.name())
+                            .with("orig_bytes", c.half(Side::Orig).payload_bytes)
+                            .with("resp_bytes", c.half(Side::Resp).payload_bytes)
+                    });
                 }
                 _ => {}
             }
@@ -143,7 +117,7 @@ impl TeardownRules {
             && !facts.acks_fin
         {
             let k = AnomalyKind::SimultaneousClose;
-            tally.raise(k, owner, || Anomaly::new(k, seg.frame, seg.ts), out);
+            j.raise(k, || Anomaly::new(k, seg.frame, seg.ts));
         }
 
         // half_close: data still flows from an endpoint after the peer's FIN (RFC 9293 §3.6: a
@@ -154,32 +128,27 @@ impl TeardownRules {
             && c.half(side).fin_ts.is_none_or(|t| t >= seg.ts)
         {
             let k = AnomalyKind::HalfClose;
-            tally.raise(
-                k,
-                owner,
-                || {
-                    Anomaly::new(k, seg.frame, seg.ts)
-                        .with("from", side.name())
-                        .with("peer_fin_before", secs(seg.ts.since(peer_fin)))
-                },
-                out,
-            );
+            j.raise(k, || {
+                Anomaly::new(k, seg.frame, seg.ts)
+                    .with("from", side.name())
+                    .with("peer_fin_before", secs(seg.ts.since(peer_fin)))
+            });
         }
 
         // close_wait_stuck (while the capture goes on): an endpoint in CLOSE-WAIT for longer
         // than --close-wait-timeout, judged at each segment, including its own late FIN.
         if facts.sender_before == TcpState::CloseWait
             && let Some(since) = self.close_wait_since[side]
-            && seg.ts.since(since) >= cfg.close_wait_timeout
+            && seg.ts.since(since) >= j.cfg.close_wait_timeout
         {
-            close_wait(c, side, since, (seg.frame, seg.ts), "timeout", tally, out);
+            close_wait(j, side, since, (seg.frame, seg.ts), "timeout");
         }
         for s in [Side::Orig, Side::Resp] {
             let e = c.machine.end(s);
             if e.state == TcpState::CloseWait {
                 let since = *self.close_wait_since[s].get_or_insert(e.since);
-                if seg.ts.since(since) >= cfg.close_wait_timeout {
-                    close_wait(c, s, since, (seg.frame, seg.ts), "timeout", tally, out);
+                if seg.ts.since(since) >= j.cfg.close_wait_timeout {
+                    close_wait(j, s, since, (seg.frame, seg.ts), "timeout");
                 }
             } else {
                 self.close_wait_since[s] = None;
@@ -190,19 +159,13 @@ impl TeardownRules {
     /// Rules evaluated when the connection leaves the table at time `now` (the end of the
     /// capture, or when it timed out): a side still in CLOSE-WAIT has held it at least until
     /// then.
-    pub fn on_finish(
-        &mut self,
-        c: &ConnView<'_>,
-        now: Timestamp,
-        cfg: &DetectConfig,
-        tally: &mut Tally,
-        out: &mut Vec<Anomaly>,
-    ) {
+    pub fn on_finish(&mut self, j: &mut Judge<'_>, now: Timestamp) {
+        let c = j.conn;
         for s in [Side::Orig, Side::Resp] {
             let e = c.machine.end(s);
-            if e.state == TcpState::CloseWait && now.since(e.since) >= cfg.close_wait_at_end {
+            if e.state == TcpState::CloseWait && now.since(e.since) >= j.cfg.close_wait_at_end {
                 let at = (c.last.0, now);
-                close_wait(c, s, e.since, at, "end_of_record", tally, out);
+                close_wait(j, s, e.since, at, "end_of_record");
             }
         }
     }
@@ -210,24 +173,17 @@ impl TeardownRules {
 
 /// close_wait_stuck: `s` has been in CLOSE-WAIT since `since`, judged at frame and time `at`.
 fn close_wait(
-    c: &ConnView<'_>,
+    j: &mut Judge<'_>,
     s: Side,
     since: Timestamp,
     at: (u64, Timestamp),
     why: &'static str,
-    tally: &mut Tally,
-    out: &mut Vec<Anomaly>,
 ) {
     let k = AnomalyKind::CloseWaitStuck;
-    tally.raise(
-        k,
-        c.owner(),
-        || {
-            Anomaly::new(k, at.0, at.1)
-                .with("side", s.name())
-                .with("held", secs(at.1.since(since)))
-                .with("decided_at", why)
-        },
-        out,
-    );
+    j.raise(k, || {
+        Anomaly::new(k, at.0, at.1)
+            .with("side", s.name())
+            .with("held", secs(at.1.since(since)))
+            .with("decided_at", why)
+    });
 }

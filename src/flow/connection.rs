@@ -8,7 +8,7 @@
 use super::streams::{ConnStreams, ReasmCtx, StreamOwner};
 use crate::compat::ZeekConn;
 use crate::compat::wireshark::{Classes, WsConv, flag as F};
-use crate::detect::{self, Anomaly, ConnRules, ConnView, DetectConfig, Step, Tally};
+use crate::detect::{self, Anomaly, ConnRules, ConnView, DetectConfig, Judge, Step, Tally};
 use crate::event::{Cause, ConnRecord, EndReason, Transition, ZeekView};
 use crate::tcp::{Half, Handshake, Machine, MachineEvent};
 use crate::time::Timestamp;
@@ -113,13 +113,22 @@ impl Connection {
         view!(self.rec, self.machine)
     }
 
-    /// Whom this connection's anomalies concern, and its anomaly tally.
-    pub(crate) fn tally(&mut self) -> (detect::Owner, &mut Tally) {
-        let owner = detect::Owner {
-            conn_id: self.rec.id,
-            listener: self.rec.resp,
-        };
-        (owner, &mut self.rec.tally)
+    /// Judges this connection from outside its own segments (the reuse of its four-tuple):
+    /// `rule` gets a [`Judge`] on it.
+    pub(crate) fn judge(
+        &mut self,
+        cfg: &DetectConfig,
+        out: &mut Vec<Anomaly>,
+        rule: impl FnOnce(&mut Judge<'_>),
+    ) {
+        let mut tally = std::mem::take(&mut self.rec.tally);
+        rule(&mut Judge::new(
+            view!(self.rec, self.machine),
+            cfg,
+            &mut tally,
+            out,
+        ));
+        self.rec.tally = tally;
     }
 
     /// The side that sent `seg`.
@@ -199,22 +208,14 @@ impl Connection {
             resp: self.rec.resp,
         };
         if let Some(conflict) = self.streams.segment(owner, seg, side, reasm) {
-            let v = view!(self.rec, self.machine);
-            detect::segment_classes::overlap_conflict(
-                &v,
-                seg,
-                side,
-                conflict,
-                reasm.policy,
-                &mut tally,
-                out,
-            );
+            let mut j = Judge::new(view!(self.rec, self.machine), cfg, &mut tally, out);
+            detect::segment_classes::overlap_conflict(&mut j, seg, side, conflict, reasm.policy);
         }
         let classes = self.ws.segment(seg, side);
         if classes.flags != 0 {
             count_classes(&mut self.rec.halves[side], seg, classes);
-            let v = view!(self.rec, self.machine);
-            detect::segment_classes::on_classes(&v, seg, side, classes, &mut tally, out);
+            let mut j = Judge::new(view!(self.rec, self.machine), cfg, &mut tally, out);
+            detect::segment_classes::on_classes(&mut j, seg, side, classes);
             if segment_events {
                 self.rec.segment_classes.push((seg.frame, classes));
             }
@@ -241,8 +242,8 @@ impl Connection {
             closed_before,
             established_now,
         };
-        let v = view!(self.rec, self.machine);
-        self.rules.on_segment(&v, &step, cfg, &mut tally, out);
+        let mut j = Judge::new(view!(self.rec, self.machine), cfg, &mut tally, out);
+        self.rules.on_segment(&mut j, &step);
         self.rec.tally = tally;
         self.rec.last_seen[side] = seg.ts;
         transitions_before
@@ -344,9 +345,9 @@ impl Connection {
         out: &mut Vec<Anomaly>,
     ) {
         let mut tally = std::mem::take(&mut self.rec.tally);
-        let v = view!(self.rec, self.machine);
         let now = now.max(self.rec.last_ts);
-        self.rules.on_finish(&v, now, cfg, &mut tally, out);
+        let mut j = Judge::new(view!(self.rec, self.machine), cfg, &mut tally, out);
+        self.rules.on_finish(&mut j, now);
         self.rec.tally = tally;
         let both_fins = self.rec.halves[Side::Orig].fin_ts.is_some()
             && self.rec.halves[Side::Resp].fin_ts.is_some();

@@ -309,16 +309,10 @@ impl FlowTable {
         if let Some(new) = opened {
             let c = &mut self.conns[new];
             c.record_mut().prev_id = Some(old.record().id);
-            let new_orig = c.record().orig;
-            let (owner, tally) = c.tally();
-            crate::detect::reuse::on_new_incarnation(
-                &old.view(),
-                (owner, new_orig),
-                seg,
-                &self.detect,
-                tally,
-                &mut self.anomalies,
-            );
+            let old = old.view();
+            c.judge(&self.detect, &mut self.anomalies, |j| {
+                crate::detect::reuse::on_new_incarnation(&old, seg, j)
+            });
         }
         // The old incarnation's TIME-WAIT ends here (RFC 9293 §3.10.7.4, RFC 6191).
         let before = old.record().transitions.len();
