@@ -5,8 +5,6 @@
 
 use std::fmt;
 
-use serde::{Serialize, Serializer};
-
 /// A point in capture time, in nanoseconds since the Unix epoch (may be negative for odd files).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Timestamp(pub i64);
@@ -108,26 +106,6 @@ impl fmt::Display for Duration {
     }
 }
 
-/// Serializes as a JSON number of seconds with exact microsecond (or nanosecond) digits.
-fn serialize_decimal<S: Serializer>(ns: i64, s: S) -> Result<S::Ok, S::Error> {
-    let mut text = String::with_capacity(24);
-    write_decimal_secs(&mut text, ns).map_err(serde::ser::Error::custom)?;
-    let raw = serde_json::value::RawValue::from_string(text).map_err(serde::ser::Error::custom)?;
-    raw.serialize(s)
-}
-
-impl Serialize for Timestamp {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        serialize_decimal(self.0, s)
-    }
-}
-
-impl Serialize for Duration {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        serialize_decimal(self.0, s)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -143,7 +121,5 @@ mod tests {
             "1700000000.123456789"
         );
         assert_eq!(Duration(-1_500_000).to_string(), "-0.001500");
-        let json = serde_json::to_string(&Timestamp(5_000_001_000)).unwrap();
-        assert_eq!(json, "5.000001");
     }
 }

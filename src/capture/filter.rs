@@ -1,8 +1,6 @@
 //! `--filter` for capture files: a tcpdump expression compiled by libpcap once per link type and
 //! run on every frame before analysis.
 
-use serde::Serialize;
-
 use super::libpcap::{BpfProgram, Libpcap, LibpcapError, libpcap};
 use super::{LinkType, Packet};
 
@@ -18,7 +16,7 @@ pub enum FilterError {
 }
 
 /// Frames seen by a filter.
-#[derive(Clone, Debug, Default, Serialize)]
+#[derive(Clone, Debug, Default)]
 pub struct FilterStats {
     /// The expression.
     pub expr: String,

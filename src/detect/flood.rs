@@ -245,10 +245,9 @@ pub struct ListenerTracker {
 pub const MAX_LISTENERS: usize = 65_536;
 
 /// One listener's load right now, for the live view.
-#[derive(Clone, Copy, Debug, serde::Serialize)]
+#[derive(Clone, Copy, Debug)]
 pub struct ListenerLoad {
     /// The listening endpoint.
-    #[serde(skip)]
     pub listener: Endpoint,
     /// Attempts not yet answered or completed (tracked plus aggregated in the window).
     pub half_open: u32,

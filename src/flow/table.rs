@@ -67,7 +67,7 @@ impl Default for FlowConfig {
 }
 
 /// Table counters for the summary.
-#[derive(Clone, Copy, Debug, Default, serde::Serialize)]
+#[derive(Clone, Copy, Debug, Default)]
 pub struct FlowStats {
     /// Connection records opened.
     pub connections: u64,

@@ -1,17 +1,27 @@
 //! JSON lines: one `{"type":"connection"}` object per connection as it ends, then one
 //! `{"type":"summary"}` object. Field meanings are documented in README.md.
+//!
+//! The JSON schema lives here and in the submodules, not on the core types: each record is a
+//! struct whose field order is the output's, filled from the core's records and counters, with
+//! enums written by their stable names (`name()`, `id()`).
+
+mod counters;
+mod secs;
+mod side;
 
 use std::collections::BTreeMap;
 use std::io::{self, Write};
 
 use serde::Serialize;
 
+use self::counters::{FilterJson, FlowStatsJson, FragStatsJson, ListenerRecord};
+use self::secs::opt_secs;
+pub(super) use self::secs::secs;
+use self::side::{HalfJson, HandshakeJson};
 use super::{InputFile, RunInfo, Sink};
-use crate::analyzer::{ListenerCounts, Summary};
-use crate::detect::{Anomaly, AnomalyKind, Detail, Severity, Value, secs_f64};
+use crate::analyzer::Summary;
+use crate::detect::{Anomaly, Detail, Value, secs_f64};
 use crate::event::{ConnRecord, EndReason, Event};
-use crate::tcp::TcpState;
-use crate::tcp::{Half, Handshake};
 use crate::time::{Duration, Timestamp};
 use crate::wire::Side;
 use crate::wire::{SkipReason, TunnelKind};
@@ -51,13 +61,16 @@ pub struct ConnJson<'a> {
     pub resp_port: u16,
     /// Outermost VLAN id.
     pub vlan: Option<u16>,
-    /// Tunnel the connection was found in.
-    pub tunnel: Option<TunnelKind>,
+    /// Tunnel the connection was found in ([`TunnelKind::name`]).
+    pub tunnel: Option<&'static str>,
     /// First segment time (seconds since the epoch).
+    #[serde(serialize_with = "secs")]
     pub first_ts: Timestamp,
     /// Last segment time.
+    #[serde(serialize_with = "secs")]
     pub last_ts: Timestamp,
     /// `last_ts - first_ts`, seconds.
+    #[serde(serialize_with = "secs")]
     pub duration: Duration,
     /// First frame number.
     pub first_frame: u64,
@@ -68,23 +81,24 @@ pub struct ConnJson<'a> {
     /// Roles are opposite to the first segment's direction.
     pub flipped: bool,
     /// What the originator sent.
-    pub orig: &'a Half,
+    pub orig: HalfJson,
     /// What the responder sent.
-    pub resp: &'a Half,
+    pub resp: HalfJson,
     /// Options in effect, when both SYNs were seen.
     pub negotiated: Option<Negotiated>,
     /// Handshake timing.
-    pub handshake: &'a Handshake,
-    /// Side that sent the first FIN.
-    pub first_fin: Option<Side>,
+    pub handshake: HandshakeJson,
+    /// Side that sent the first FIN (`orig` or `resp`).
+    pub first_fin: Option<&'static str>,
     /// Side that sent the first RST.
-    pub first_rst: Option<Side>,
+    pub first_rst: Option<&'static str>,
     /// How the record ended.
     pub end_reason: Option<&'static str>,
-    /// The originator's final RFC 9293 state (at its last segment; timers not applied).
-    pub orig_state: TcpState,
+    /// The originator's final RFC 9293 state (at its last segment; timers not applied), as
+    /// [`crate::tcp::TcpState::name`] spells it.
+    pub orig_state: &'static str,
     /// The responder's final state.
-    pub resp_state: TcpState,
+    pub resp_state: &'static str,
     /// Zeek's `conn_state` (S0, S1, SF, REJ, S2, S3, RSTO, RSTR, RSTOS0, RSTRH, SH, SHR, OTH).
     pub conn_state: &'static str,
     /// Zeek's `history` letters (uppercase: Zeek's originator).
@@ -94,7 +108,7 @@ pub struct ConnJson<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub zeek_rows: Option<Vec<ZeekRowRecord<'a>>>,
     /// Anomaly ids raised on this connection, in the order first seen.
-    pub anomalies: Vec<AnomalyKind>,
+    pub anomalies: Vec<&'static str>,
     /// Occurrences per anomaly id.
     pub anomaly_counts: BTreeMap<&'static str, u32>,
     /// Segment classes (Wireshark's) per id and direction.
@@ -124,7 +138,7 @@ impl<'a> From<&'a ConnRecord> for ConnJson<'a> {
             resp_addr: c.resp.addr.to_string(),
             resp_port: c.resp.port,
             vlan: c.vlan,
-            tunnel: c.tunnel,
+            tunnel: c.tunnel.map(TunnelKind::name),
             first_ts: c.first_ts,
             last_ts: c.last_ts,
             duration: c.duration(),
@@ -132,15 +146,15 @@ impl<'a> From<&'a ConnRecord> for ConnJson<'a> {
             last_frame: c.last_frame,
             saw_start: c.saw_start(),
             flipped: c.flipped,
-            orig: c.half(Side::Orig),
-            resp: c.half(Side::Resp),
+            orig: HalfJson::from(c.half(Side::Orig)),
+            resp: HalfJson::from(c.half(Side::Resp)),
             negotiated,
-            handshake: &c.handshake,
-            first_fin: c.first_fin,
-            first_rst: c.first_rst,
+            handshake: HandshakeJson::from(&c.handshake),
+            first_fin: c.first_fin.map(Side::name),
+            first_rst: c.first_rst.map(Side::name),
             end_reason: c.end_reason.map(EndReason::name),
-            orig_state: c.states[Side::Orig],
-            resp_state: c.states[Side::Resp],
+            orig_state: c.states[Side::Orig].name(),
+            resp_state: c.states[Side::Resp].name(),
             conn_state: c.zeek.conn_state(),
             history: c.zeek.history(),
             zeek_rows: c.zeek.split().then(|| {
@@ -153,7 +167,7 @@ impl<'a> From<&'a ConnRecord> for ConnJson<'a> {
                     })
                     .collect()
             }),
-            anomalies: c.tally.counts.iter().map(|(k, _)| *k).collect(),
+            anomalies: c.tally.counts.iter().map(|(k, _)| k.id()).collect(),
             anomaly_counts: c.tally.counts.iter().map(|(k, n)| (k.id(), *n)).collect(),
             segment_counts: c
                 .tally
@@ -198,10 +212,10 @@ pub struct AnomalyRecord<'a> {
     /// Always `anomaly`.
     #[serde(rename = "type")]
     pub kind_type: &'static str,
-    /// Stable id.
-    pub kind: AnomalyKind,
-    /// Severity.
-    pub severity: Severity,
+    /// Stable id ([`crate::detect::AnomalyKind::id`]).
+    pub kind: &'static str,
+    /// Severity ([`crate::detect::Severity::name`]).
+    pub severity: &'static str,
     /// Connection concerned.
     pub conn_id: Option<u64>,
     /// Listener address (the responder for connection anomalies).
@@ -211,6 +225,7 @@ pub struct AnomalyRecord<'a> {
     /// First frame showing it.
     pub frame: u64,
     /// Its time.
+    #[serde(serialize_with = "secs")]
     pub ts: Timestamp,
     /// Kind-specific facts (documented in `tcpaudit explain <id>`).
     pub detail: DetailJson<'a>,
@@ -220,8 +235,8 @@ impl<'a> From<&'a Anomaly> for AnomalyRecord<'a> {
     fn from(a: &'a Anomaly) -> Self {
         AnomalyRecord {
             kind_type: "anomaly",
-            kind: a.kind,
-            severity: a.severity,
+            kind: a.kind.id(),
+            severity: a.severity.name(),
             conn_id: a.conn_id,
             listener_addr: a.listener.map(|l| l.addr.to_string()),
             listener_port: a.listener.map(|l| l.port),
@@ -296,18 +311,6 @@ fn finite<S: serde::Serializer>(s: S, x: f64) -> Result<S::Ok, S::Error> {
     }
 }
 
-/// One listener in the summary.
-#[derive(Serialize)]
-pub struct ListenerRecord {
-    /// Listener address.
-    pub addr: String,
-    /// Listener port.
-    pub port: u16,
-    /// Counts.
-    #[serde(flatten)]
-    pub counts: ListenerCounts,
-}
-
 /// The JSON form of the run summary.
 #[derive(Serialize)]
 pub struct SummaryRecord<'a> {
@@ -319,14 +322,16 @@ pub struct SummaryRecord<'a> {
     /// The live capture (`tcpaudit live`), or null.
     pub capture: Option<&'a super::LiveInfo>,
     /// The `--filter` applied to files and what it let through, or null.
-    pub filter: Option<&'a crate::capture::FilterStats>,
+    pub filter: Option<FilterJson<'a>>,
     /// Frames read.
     pub packets: u64,
     /// Frame bytes on the wire.
     pub wire_bytes: u64,
     /// First frame time.
+    #[serde(serialize_with = "opt_secs")]
     pub first_ts: Option<Timestamp>,
     /// Last frame time.
+    #[serde(serialize_with = "opt_secs")]
     pub last_ts: Option<Timestamp>,
     /// TCP segments decoded.
     pub tcp_segments: u64,
@@ -345,7 +350,7 @@ pub struct SummaryRecord<'a> {
     /// Segments found inside tunnels, by tunnel kind.
     pub tunnels: BTreeMap<&'static str, u64>,
     /// IP fragment reassembly counters.
-    pub fragments: crate::wire::FragStats,
+    pub fragments: FragStatsJson,
     /// Records in capture files that could not become packets.
     pub skipped_records: u64,
     /// Connection records.
@@ -353,7 +358,7 @@ pub struct SummaryRecord<'a> {
     /// Connection records by end reason.
     pub end_reasons: BTreeMap<&'static str, u64>,
     /// Connection table counters.
-    pub table: crate::flow::FlowStats,
+    pub table: FlowStatsJson,
     /// Busiest listeners (at most 10).
     pub top_listeners: Vec<ListenerRecord>,
     /// Anomaly events reported, by id.
@@ -374,7 +379,7 @@ impl<'a> SummaryRecord<'a> {
             kind: "summary",
             files: &run.files,
             capture: run.capture.as_ref(),
-            filter: run.filter.as_ref(),
+            filter: run.filter.as_ref().map(FilterJson::from),
             packets: s.packets,
             wire_bytes: s.wire_bytes,
             first_ts: s.first_ts,
@@ -388,7 +393,7 @@ impl<'a> SummaryRecord<'a> {
                 .filter(|r| d.skipped[**r as usize] > 0)
                 .map(|r| (r.name(), d.skipped[*r as usize]))
                 .collect(),
-            non_tcp: s.non_tcp(),
+            non_tcp: super::names::non_tcp(d),
             unsupported_link_types: d
                 .unsupported_link_types
                 .iter()
@@ -399,22 +404,18 @@ impl<'a> SummaryRecord<'a> {
                 .filter(|k| d.tunnels[**k as usize] > 0)
                 .map(|k| (k.name(), d.tunnels[*k as usize]))
                 .collect(),
-            fragments: d.fragments,
+            fragments: FragStatsJson::from(d.fragments),
             skipped_records: run.skipped_records,
             connections: s.flows.connections,
             end_reasons: EndReason::ALL
                 .iter()
                 .map(|r| (r.name(), s.end_reasons[*r as usize]))
                 .collect(),
-            table: s.flows,
+            table: FlowStatsJson::from(s.flows),
             top_listeners: s
                 .top_listeners(10)
                 .into_iter()
-                .map(|(e, counts)| ListenerRecord {
-                    addr: e.addr.to_string(),
-                    port: e.port,
-                    counts,
-                })
+                .map(|(e, counts)| ListenerRecord::new(e, counts))
                 .collect(),
             anomalies: s.anomaly_events_by_id(),
             anomaly_occurrences: s.anomaly_occurrences_by_id(),

@@ -45,6 +45,7 @@ pub struct LiveStatus {
     #[serde(rename = "type")]
     pub kind: &'static str,
     /// Wall-clock time of the snapshot.
+    #[serde(serialize_with = "super::json::secs")]
     pub ts: Timestamp,
     /// Seconds since the capture started.
     pub uptime: f64,

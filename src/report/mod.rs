@@ -3,6 +3,7 @@
 
 mod json;
 pub mod live;
+mod names;
 mod streams;
 mod terminal;
 

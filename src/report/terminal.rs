@@ -293,7 +293,7 @@ fn breakdown_table(s: &Summary, run: &RunInfo) -> Option<Table> {
         ]);
         any = true;
     }
-    for (name, n) in s.non_tcp() {
+    for (name, n) in super::names::non_tcp(d) {
         t.add_row(vec![Cell::new(format!("non-TCP: {name}")), num(n)]);
         any = true;
     }

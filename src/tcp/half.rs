@@ -1,14 +1,12 @@
 //! What one side of a connection sent: counters, its SYN's options, its stream and transfer
 //! metrics. A connection has two halves, one per direction.
 
-use serde::Serialize;
-
 use super::metrics::Metrics;
 use crate::time::Timestamp;
 use crate::wire::{Segment, SeqNum, TcpFlags, Tfo};
 
 /// What one side announced in its SYN (or SYN-ACK).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct SynOptions {
     /// Maximum segment size.
     pub mss: Option<u16>,
@@ -48,7 +46,7 @@ impl SynOptions {
 }
 
 /// Per-direction counters and facts; `half[Side::Orig]` is what the originator sent.
-#[derive(Clone, Debug, Default, Serialize)]
+#[derive(Clone, Debug, Default)]
 pub struct Half {
     /// Segments sent.
     pub packets: u64,
@@ -69,24 +67,18 @@ pub struct Half {
     /// Initial sequence number (from this side's SYN).
     pub isn: Option<SeqNum>,
     /// Sequence number of the first segment seen from this side.
-    #[serde(skip)]
     pub first_seq: Option<SeqNum>,
     /// Options of this side's first SYN or SYN-ACK.
     pub options: Option<SynOptions>,
     /// Time of this side's first FIN.
-    #[serde(skip)]
     pub fin_ts: Option<Timestamp>,
     /// Time of this side's first RST.
-    #[serde(skip)]
     pub rst_ts: Option<Timestamp>,
     /// Whether this side sent a SYN without ACK.
-    #[serde(skip)]
     pub sent_syn: bool,
     /// Whether this side sent a SYN-ACK.
-    #[serde(skip)]
     pub sent_synack: bool,
     /// The last TSval this side sent (RFC 7323 timestamps).
-    #[serde(skip)]
     pub last_tsval: Option<u32>,
     /// Distinct payload bytes of this direction's stream (each byte once, in order).
     pub stream_bytes: u64,
@@ -108,7 +100,6 @@ pub struct Half {
     /// Duplicate ACKs this side sent.
     pub duplicate_acks: u32,
     /// RTT, window and flight metrics of what this side sent.
-    #[serde(flatten)]
     pub metrics: Metrics,
 }
 

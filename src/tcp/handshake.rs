@@ -1,13 +1,11 @@
 //! Handshake timing at the capture point: SYN to SYN-ACK, SYN-ACK to the third ACK.
 
-use serde::Serialize;
-
 use super::Half;
 use crate::time::{Duration, Timestamp};
 use crate::wire::{PerSide, Segment, Side};
 
 /// Handshake timing, measured at the capture point.
-#[derive(Clone, Copy, Debug, Default, Serialize)]
+#[derive(Clone, Copy, Debug, Default)]
 pub struct Handshake {
     /// The SYN the SYN-ACK answered (the most recent SYN before it).
     pub syn_ts: Option<Timestamp>,

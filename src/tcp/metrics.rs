@@ -9,8 +9,6 @@
 
 use std::collections::VecDeque;
 
-use serde::Serialize;
-
 use crate::time::{Duration, Timestamp};
 use crate::wire::{Segment, SeqNum};
 
@@ -34,7 +32,7 @@ struct Timed {
 }
 
 /// Transfer metrics of what one side sent.
-#[derive(Clone, Debug, Default, Serialize)]
+#[derive(Clone, Debug, Default)]
 pub struct Metrics {
     /// RTT samples taken (data of this side to the peer's ACK ending at it).
     pub rtt_samples: u32,
@@ -58,9 +56,7 @@ pub struct Metrics {
     pub bytes_in_flight_max: u32,
     /// Segments advertising a zero window (no SYN, FIN or RST).
     pub zero_windows: u32,
-    #[serde(skip)]
     rtt_sum: i64,
-    #[serde(skip)]
     timed: VecDeque<Timed>,
 }
 

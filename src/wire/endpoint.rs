@@ -3,8 +3,6 @@
 use std::fmt;
 use std::net::IpAddr;
 
-use serde::Serialize;
-
 /// An address and port.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, PartialOrd, Ord)]
 pub struct Endpoint {
@@ -52,8 +50,7 @@ impl FlowKey {
 }
 
 /// Which end of a connection: the originator (the side that opened it) or the responder.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
 pub enum Side {
     /// The originator (Zeek's `orig`).
     Orig,

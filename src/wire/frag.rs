@@ -41,7 +41,7 @@ struct Datagram {
 }
 
 /// Fragment counters for the summary.
-#[derive(Clone, Copy, Debug, Default, serde::Serialize)]
+#[derive(Clone, Copy, Debug, Default)]
 pub struct FragStats {
     /// Fragments received.
     pub fragments: u64,

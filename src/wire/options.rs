@@ -1,15 +1,13 @@
 //! A tolerant TCP option walker: unknown kinds are skipped by their length byte and kept, so an
 //! MPTCP or experimental option never hides the MSS or timestamps that follow it.
 
-use serde::Serialize;
-
 use super::SeqNum;
 
 /// How many unknown options are kept per segment (the rest are only counted).
 pub const MAX_UNKNOWN: usize = 4;
 
 /// TCP Fast Open option (RFC 7413 kind 34, or experimental kind 254 with ExID 0xF989).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Tfo {
     /// Cookie length in bytes; 0 is a cookie request.
     pub cookie_len: u8,

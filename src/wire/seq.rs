@@ -3,8 +3,6 @@
 use std::cmp::Ordering;
 use std::fmt;
 
-use serde::{Serialize, Serializer};
-
 /// A 32-bit TCP sequence or acknowledgment number. Comparisons wrap: `a < b` means `b` lies less
 /// than 2^31 ahead of `a`. Never compare the raw `u32`s.
 #[derive(Clone, Copy, Default, PartialEq, Eq, Hash)]
@@ -40,12 +38,6 @@ impl fmt::Debug for SeqNum {
 impl fmt::Display for SeqNum {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}", self.0)
-    }
-}
-
-impl Serialize for SeqNum {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_u32(self.0)
     }
 }
 

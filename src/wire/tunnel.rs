@@ -5,7 +5,6 @@
 use std::net::IpAddr;
 
 use etherparse::Ipv6ExtensionSlice;
-use serde::Serialize;
 
 use super::decode::{Ctx, Decoder};
 use super::link::{self, LinkInfo, Net};
@@ -16,8 +15,7 @@ use super::{Segment, SkipReason};
 pub(super) const MAX_TUNNEL_DEPTH: u8 = 4;
 
 /// Encapsulations tcpaudit looks through.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(usize)]
 pub enum TunnelKind {
     /// IPv4 or IPv6 inside IP (protocols 4 and 41).

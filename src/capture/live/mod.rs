@@ -9,8 +9,6 @@ mod privileges;
 
 use std::time::Duration;
 
-use serde::Serialize;
-
 pub use privileges::{PrivilegeError, drop_privileges, is_root};
 
 use super::libpcap::{INSTALL_HINT, LibpcapError};
@@ -58,7 +56,7 @@ impl Default for LiveConfig {
 }
 
 /// Packets the capture saw and lost, since it was opened.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct CaptureStats {
     /// Frames the kernel passed the filter (delivered plus dropped).
     pub received: u64,

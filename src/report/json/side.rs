@@ -1,0 +1,209 @@
+//! The JSON form of one side of a connection (the `orig` and `resp` objects) and of its
+//! handshake timing. Field order here is the order in the output.
+
+use serde::Serialize;
+
+use super::secs::opt_secs;
+use crate::tcp::{Half, Handshake, SynOptions};
+use crate::time::{Duration, Timestamp};
+use crate::wire::Tfo;
+
+/// What one side sent: counters, its SYN's options, its stream and transfer metrics.
+#[derive(Serialize)]
+pub struct HalfJson {
+    /// Segments sent.
+    pub packets: u64,
+    /// IP bytes sent.
+    pub ip_bytes: u64,
+    /// TCP payload bytes sent, retransmissions included.
+    pub payload_bytes: u64,
+    /// Frame bytes on the wire.
+    pub frame_bytes: u64,
+    /// Segments whose payload the snaplen cut.
+    pub truncated: u64,
+    /// SYN segments sent (SYN-ACKs included).
+    pub syns: u32,
+    /// FIN segments sent.
+    pub fins: u32,
+    /// RST segments sent.
+    pub rsts: u32,
+    /// Initial sequence number.
+    pub isn: Option<u32>,
+    /// Options of this side's first SYN or SYN-ACK.
+    pub options: Option<SynOptionsJson>,
+    /// Distinct payload bytes of this direction's stream.
+    pub stream_bytes: u64,
+    /// Stream bytes never seen (Zeek's `missed_bytes`).
+    pub missed_bytes: u64,
+    /// Bytes waiting beyond a hole when the connection ended.
+    pub pending_at_close: u64,
+    /// Retransmissions whose bytes differed from the bytes first seen.
+    pub overlap_conflicts: u32,
+    /// Segments whose bytes reassembly could not hold.
+    pub reassembly_cap_hits: u32,
+    /// Segments Wireshark would flag as retransmissions.
+    pub retransmitted_packets: u32,
+    /// Payload bytes of those segments.
+    pub retransmitted_bytes: u64,
+    /// Segments Wireshark would flag as out of order.
+    pub out_of_order_packets: u32,
+    /// Duplicate ACKs this side sent.
+    pub duplicate_acks: u32,
+    // The transfer metrics follow in the same object (they are a separate struct in the core).
+    /// RTT samples taken.
+    pub rtt_samples: u32,
+    /// Smallest RTT sample, seconds.
+    #[serde(serialize_with = "opt_secs")]
+    pub rtt_min: Option<Duration>,
+    /// Mean RTT sample.
+    #[serde(serialize_with = "opt_secs")]
+    pub rtt_avg: Option<Duration>,
+    /// Largest RTT sample.
+    #[serde(serialize_with = "opt_secs")]
+    pub rtt_max: Option<Duration>,
+    /// Smoothed RTT (RFC 6298 §2).
+    #[serde(serialize_with = "opt_secs")]
+    pub srtt: Option<Duration>,
+    /// RTT variation (RFC 6298 §2).
+    #[serde(serialize_with = "opt_secs")]
+    pub rttvar: Option<Duration>,
+    /// Retransmission timeout the samples imply.
+    #[serde(serialize_with = "opt_secs")]
+    pub rto: Option<Duration>,
+    /// Smallest window advertised (scaled), outside SYNs.
+    pub window_min: Option<u32>,
+    /// Largest window advertised (scaled), outside SYNs.
+    pub window_max: Option<u32>,
+    /// Most bytes sent and not yet seen acknowledged.
+    pub bytes_in_flight_max: u32,
+    /// Segments advertising a zero window.
+    pub zero_windows: u32,
+}
+
+impl From<&Half> for HalfJson {
+    fn from(h: &Half) -> Self {
+        let m = &h.metrics;
+        HalfJson {
+            packets: h.packets,
+            ip_bytes: h.ip_bytes,
+            payload_bytes: h.payload_bytes,
+            frame_bytes: h.frame_bytes,
+            truncated: h.truncated,
+            syns: h.syns,
+            fins: h.fins,
+            rsts: h.rsts,
+            isn: h.isn.map(|s| s.0),
+            options: h.options.map(SynOptionsJson::from),
+            stream_bytes: h.stream_bytes,
+            missed_bytes: h.missed_bytes,
+            pending_at_close: h.pending_at_close,
+            overlap_conflicts: h.overlap_conflicts,
+            reassembly_cap_hits: h.reassembly_cap_hits,
+            retransmitted_packets: h.retransmitted_packets,
+            retransmitted_bytes: h.retransmitted_bytes,
+            out_of_order_packets: h.out_of_order_packets,
+            duplicate_acks: h.duplicate_acks,
+            rtt_samples: m.rtt_samples,
+            rtt_min: m.rtt_min,
+            rtt_avg: m.rtt_avg,
+            rtt_max: m.rtt_max,
+            srtt: m.srtt,
+            rttvar: m.rttvar,
+            rto: m.rto,
+            window_min: m.window_min,
+            window_max: m.window_max,
+            bytes_in_flight_max: m.bytes_in_flight_max,
+            zero_windows: m.zero_windows,
+        }
+    }
+}
+
+/// What one side announced in its SYN (or SYN-ACK).
+#[derive(Serialize)]
+pub struct SynOptionsJson {
+    /// Maximum segment size.
+    pub mss: Option<u16>,
+    /// Window scale shift.
+    pub wscale: Option<u8>,
+    /// SACK permitted.
+    pub sack_permitted: bool,
+    /// Timestamps option present.
+    pub timestamps: bool,
+    /// TCP Fast Open option.
+    pub tfo: Option<TfoJson>,
+    /// ECN setup requested (SYN) or accepted (SYN-ACK).
+    pub ecn: bool,
+    /// Payload bytes carried by the SYN itself.
+    pub syn_data: u32,
+}
+
+impl From<SynOptions> for SynOptionsJson {
+    fn from(o: SynOptions) -> Self {
+        SynOptionsJson {
+            mss: o.mss,
+            wscale: o.wscale,
+            sack_permitted: o.sack_permitted,
+            timestamps: o.timestamps,
+            tfo: o.tfo.map(TfoJson::from),
+            ecn: o.ecn,
+            syn_data: o.syn_data,
+        }
+    }
+}
+
+/// A TCP Fast Open option.
+#[derive(Serialize)]
+pub struct TfoJson {
+    /// Cookie length in bytes; 0 is a cookie request.
+    pub cookie_len: u8,
+    /// Carried in the experimental option 254 rather than kind 34.
+    pub experimental: bool,
+}
+
+impl From<Tfo> for TfoJson {
+    fn from(t: Tfo) -> Self {
+        TfoJson {
+            cookie_len: t.cookie_len,
+            experimental: t.experimental,
+        }
+    }
+}
+
+/// Handshake timing at the capture point.
+#[derive(Serialize)]
+pub struct HandshakeJson {
+    /// The SYN the SYN-ACK answered.
+    #[serde(serialize_with = "opt_secs")]
+    pub syn_ts: Option<Timestamp>,
+    /// The SYN-ACK the third ACK answered.
+    #[serde(serialize_with = "opt_secs")]
+    pub synack_ts: Option<Timestamp>,
+    /// The originator's first ACK of the SYN-ACK.
+    #[serde(serialize_with = "opt_secs")]
+    pub ack_ts: Option<Timestamp>,
+    /// SYN to SYN-ACK, seconds.
+    #[serde(serialize_with = "opt_secs")]
+    pub syn_to_synack: Option<Duration>,
+    /// SYN-ACK to ACK, seconds.
+    #[serde(serialize_with = "opt_secs")]
+    pub synack_to_ack: Option<Duration>,
+    /// Sum of both legs.
+    #[serde(serialize_with = "opt_secs")]
+    pub rtt: Option<Duration>,
+    /// The completing ACK carried data.
+    pub ack_had_data: bool,
+}
+
+impl From<&Handshake> for HandshakeJson {
+    fn from(h: &Handshake) -> Self {
+        HandshakeJson {
+            syn_ts: h.syn_ts,
+            synack_ts: h.synack_ts,
+            ack_ts: h.ack_ts,
+            syn_to_synack: h.syn_to_synack,
+            synack_to_ack: h.synack_to_ack,
+            rtt: h.rtt,
+            ack_had_data: h.ack_had_data,
+        }
+    }
+}
