@@ -10,9 +10,18 @@ mod fixtures;
 mod generated;
 // Anomaly precision and recall against the generator's ground-truth labels.
 mod labels;
-// `tcpaudit live`, `interfaces` and `--filter` on real interfaces (root, network namespaces).
+// `tcpaudit live` on a veth between two network namespaces (root): streaming, floods, stopping.
 #[cfg(target_os = "linux")]
 mod live;
+// `live`, `interfaces` and `--filter` messages (privileges, bad filters, no libpcap); `--filter`.
+#[cfg(target_os = "linux")]
+mod live_cli;
+// The live capture loop fed by a replayed capture file: records, status ticks, stopping.
+#[cfg(target_os = "linux")]
+mod live_replay;
+// Helpers for the live tests (no tests): network namespaces, a running `tcpaudit live`.
+#[cfg(target_os = "linux")]
+mod live_util;
 // Helpers (no tests): the ../shared/pcaps corpus, tshark conversation tables, comparison.
 mod oracle;
 // Reassembled streams equal PcapPlusPlus's expected payloads (fixtures/reassembly).
