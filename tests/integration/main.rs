@@ -1,5 +1,8 @@
 //! tcpaudit's integration tests: one test binary, one module per area.
 
+// Every unsafe block (namespaces, packet sockets, signals) says why it is sound.
+#![warn(clippy::undocumented_unsafe_blocks)]
+
 // `tcpaudit check`: expectations passing and failing, baselines, JUnit XML, project fixtures.
 mod check;
 // The command line: output formats, limits, standard input, merged files, bad input, `explain`.
