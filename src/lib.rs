@@ -5,6 +5,9 @@
 //! [`analyzer`]) takes packets and their timestamps as input and never touches files, sockets or
 //! the wall clock.
 
+// Every unsafe block says why it is sound.
+#![warn(clippy::undocumented_unsafe_blocks)]
+
 pub mod analyzer;
 pub mod app;
 pub mod capture;

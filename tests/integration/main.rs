@@ -1,5 +1,8 @@
 //! tcpaudit's integration tests: one test binary, one module per area.
 
+// Every unsafe block (namespaces, packet sockets, signals) says why it is sound.
+#![warn(clippy::undocumented_unsafe_blocks)]
+
 // `tcpaudit check`: expectations passing and failing, baselines, JUnit XML, project fixtures.
 mod check;
 // The command line: output formats, limits, standard input, merged files, bad input, `explain`.
@@ -10,9 +13,18 @@ mod fixtures;
 mod generated;
 // Anomaly precision and recall against the generator's ground-truth labels.
 mod labels;
-// `tcpaudit live`, `interfaces` and `--filter` on real interfaces (root, network namespaces).
+// `tcpaudit live` on a veth between two network namespaces (root): streaming, floods, stopping.
 #[cfg(target_os = "linux")]
 mod live;
+// `live`, `interfaces` and `--filter` messages (privileges, bad filters, no libpcap); `--filter`.
+#[cfg(target_os = "linux")]
+mod live_cli;
+// The live capture loop fed by a replayed capture file: records, status ticks, stopping.
+#[cfg(target_os = "linux")]
+mod live_replay;
+// Helpers for the live tests (no tests): network namespaces, a running `tcpaudit live`.
+#[cfg(target_os = "linux")]
+mod live_util;
 // Helpers (no tests): the ../shared/pcaps corpus, tshark conversation tables, comparison.
 mod oracle;
 // Reassembled streams equal PcapPlusPlus's expected payloads (fixtures/reassembly).

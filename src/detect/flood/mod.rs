@@ -1,0 +1,306 @@
+//! Listener rules: SYN floods, half-open backlogs, listen-queue overflows and SYN cookies.
+//!
+//! A listener is a responder endpoint (address and port). Each connection attempt to it (a
+//! connection opened by a SYN) counts as half-open from its SYN until it completes, is refused or
+//! reset, or leaves the table; the rules look at that gauge, not at SYN packets, so a busy
+//! legitimate client that completes its handshakes never looks like a flood (the false positive
+//! ntopng#8631 fixed the same way). Attempts beyond the tracking caps are aggregated here
+//! instead of becoming connection records, which bounds memory under a spoofed flood.
+//!
+//! This file admits attempts (the tracking caps and the listener registry); `listener.rs` holds
+//! one listener's buckets and episodes and builds their anomalies; `sources.rs` estimates who
+//! sends the attempts.
+
+mod listener;
+mod sources;
+
+use std::net::IpAddr;
+
+use hashbrown::HashMap;
+
+use self::listener::Listener;
+use super::Anomaly;
+use crate::time::{Duration, Timestamp};
+use crate::wire::Endpoint;
+
+/// Thresholds and caps of the listener rules.
+#[derive(Clone, Copy, Debug)]
+pub struct ListenerConfig {
+    /// Sliding window for rates and completion ratios (default 10 s).
+    pub window: Duration,
+    /// Half-open attempts at which a flood may start (default 32: a quarter of Linux's minimum
+    /// tcp_max_syn_backlog, so a flood is seen well before the smallest queue is full; the
+    /// completion and source conditions keep busy legitimate clients out).
+    pub flood_half_open: u32,
+    /// Distinct sources needed in the window (default 16: floods come from many, often
+    /// spoofed, addresses).
+    pub flood_min_sources: u32,
+    /// Highest share of completed attempts in the window for a flood (default 0.1).
+    pub flood_max_completion: f64,
+    /// Half-open count reported as a backlog (default 128, Linux's minimum tcp_max_syn_backlog).
+    pub backlog: u32,
+    /// Half-open attempts tracked as connection records per listener (default 4096).
+    pub max_half_open_per_listener: u32,
+    /// Half-open attempts tracked as connection records in total (default 65536).
+    pub max_half_open_total: u32,
+}
+
+impl Default for ListenerConfig {
+    fn default() -> Self {
+        ListenerConfig {
+            window: Duration::from_secs(10),
+            flood_half_open: 32,
+            flood_min_sources: 16,
+            flood_max_completion: 0.1,
+            backlog: 128,
+            max_half_open_per_listener: 4096,
+            max_half_open_total: 65_536,
+        }
+    }
+}
+
+/// How a tracked attempt ended, with what the connection record knew.
+#[derive(Clone, Copy, Debug)]
+pub struct Resolution {
+    /// The handshake completed.
+    pub completed: bool,
+    /// The responder sent a SYN-ACK.
+    pub answered: bool,
+    /// The responder repeated its SYN-ACK.
+    pub synack_repeated: bool,
+    /// The SYN offered window scaling or SACK and no timestamps, and the SYN-ACK carried neither
+    /// (what Linux SYN cookies do: tcp_input.c clears options without timestamps).
+    pub options_stripped: bool,
+    /// When the attempt started.
+    pub started: Timestamp,
+    /// When it was resolved.
+    pub at: Timestamp,
+}
+
+/// Listener state for the whole capture.
+#[derive(Default)]
+pub struct ListenerTracker {
+    cfg: ListenerConfig,
+    listeners: HashMap<Endpoint, Listener, foldhash::fast::RandomState>,
+    tracked_total: u32,
+    /// Attempts counted here instead of as connection records (a tracking cap was hit).
+    pub aggregated: u64,
+    /// Listeners whose attempts hit the per-listener cap at least once.
+    pub capped_listeners: u64,
+    /// Listeners beyond [`MAX_LISTENERS`] whose attempts are not tracked.
+    pub untracked_listener_attempts: u64,
+    /// Capture second of the last sweep of idle listeners.
+    last_sweep: Option<i64>,
+}
+
+/// Listeners tracked at once.
+pub const MAX_LISTENERS: usize = 65_536;
+
+/// One listener's load right now, for the live view.
+#[derive(Clone, Copy, Debug)]
+pub struct ListenerLoad {
+    /// The listening endpoint.
+    pub listener: Endpoint,
+    /// Attempts not yet answered or completed (tracked plus aggregated in the window).
+    pub half_open: u32,
+    /// Connection attempts per second over the window.
+    pub syn_rate: f64,
+    /// A `syn_flood` episode is under way.
+    pub flood: bool,
+    /// A `half_open_backlog` episode is under way.
+    pub backlog: bool,
+}
+
+impl ListenerTracker {
+    /// A tracker with the given thresholds.
+    pub fn new(cfg: ListenerConfig) -> Self {
+        ListenerTracker {
+            cfg,
+            ..Default::default()
+        }
+    }
+
+    /// The `n` busiest listeners at `now`, by half-open attempts then attempt rate.
+    pub fn busiest(&self, now: Timestamp, n: usize) -> Vec<ListenerLoad> {
+        let mut v: Vec<ListenerLoad> = self
+            .listeners
+            .iter()
+            .map(|(ep, l)| l.load(*ep, now, self.cfg.window))
+            .filter(|l| l.half_open > 0 || l.syn_rate > 0.0 || l.flood || l.backlog)
+            .collect();
+        v.sort_by(|a, b| {
+            b.half_open
+                .cmp(&a.half_open)
+                .then(b.syn_rate.total_cmp(&a.syn_rate))
+                .then(a.listener.cmp(&b.listener))
+        });
+        v.truncate(n);
+        v
+    }
+
+    /// Whether a new attempt to `listener` may become a connection record, or must be aggregated.
+    pub fn may_track(&self, listener: &Endpoint) -> bool {
+        if self.tracked_total >= self.cfg.max_half_open_total {
+            return false;
+        }
+        self.listeners
+            .get(listener)
+            .is_none_or(|l| l.tracked < self.cfg.max_half_open_per_listener)
+    }
+
+    /// Whether the listener is aggregating attempts (its answers to aggregated attempts, such as
+    /// SYN-ACKs for spoofed sources, are aggregated too).
+    pub fn aggregating(&self, listener: &Endpoint) -> bool {
+        self.listeners
+            .get(listener)
+            .is_some_and(|l| l.tracked >= self.cfg.max_half_open_per_listener)
+            || self.tracked_total >= self.cfg.max_half_open_total
+    }
+
+    /// The state of listener `ep`, created on its first attempt; none when [`MAX_LISTENERS`] are
+    /// tracked and none of them is idle.
+    fn listener(&mut self, ep: Endpoint, ts: Timestamp) -> Option<&mut Listener> {
+        if self.listeners.len() >= MAX_LISTENERS && !self.listeners.contains_key(&ep) {
+            self.forget_idle(ts);
+            if self.listeners.len() >= MAX_LISTENERS {
+                self.untracked_listener_attempts += 1;
+                return None;
+            }
+        }
+        Some(self.listeners.entry(ep).or_default())
+    }
+
+    /// Forgets listeners with nothing pending (no tracked attempt, no episode under way, no
+    /// attempt in the window), at most once per second of capture time, so a run of days
+    /// keeps tracking new listeners within the same memory.
+    fn forget_idle(&mut self, ts: Timestamp) {
+        let sec = ts.whole_secs();
+        if self.last_sweep == Some(sec) {
+            return;
+        }
+        self.last_sweep = Some(sec);
+        let w = self.cfg.window;
+        self.listeners.retain(|_, l| !l.is_idle(ts, w));
+    }
+
+    /// A connection attempt (a SYN opening a connection record) from `src`.
+    pub fn attempt(
+        &mut self,
+        ep: Endpoint,
+        src: IpAddr,
+        frame: u64,
+        ts: Timestamp,
+        out: &mut Vec<Anomaly>,
+    ) {
+        let Some(l) = self.listener(ep, ts) else {
+            return;
+        };
+        l.tracked += 1;
+        l.count_attempt(src, ts, false);
+        self.tracked_total += 1;
+        self.evaluate(ep, frame, ts, true, out);
+    }
+
+    /// An attempt beyond the tracking caps: counted here only.
+    pub fn aggregate(
+        &mut self,
+        ep: Endpoint,
+        src: IpAddr,
+        frame: u64,
+        ts: Timestamp,
+        out: &mut Vec<Anomaly>,
+    ) {
+        self.aggregated += 1;
+        let cap = self.cfg.max_half_open_per_listener;
+        let Some(l) = self.listener(ep, ts) else {
+            return;
+        };
+        let first_cap = l.tracked >= cap && !l.capped;
+        l.capped |= first_cap;
+        l.count_attempt(src, ts, true);
+        self.capped_listeners += first_cap as u64;
+        self.evaluate(ep, frame, ts, true, out);
+    }
+
+    /// The listener answered a SYN with a SYN-ACK.
+    pub fn answered(&mut self, ep: Endpoint, ts: Timestamp) {
+        if let Some(l) = self.listeners.get_mut(&ep) {
+            l.answered(ts);
+        }
+    }
+
+    /// A tracked attempt is over.
+    pub fn resolve(&mut self, ep: Endpoint, r: Resolution, frame: u64, out: &mut Vec<Anomaly>) {
+        let window = self.cfg.window;
+        let Some(l) = self.listeners.get_mut(&ep) else {
+            return;
+        };
+        l.resolve(r, frame, window);
+        self.tracked_total = self.tracked_total.saturating_sub(1);
+        self.evaluate(ep, frame, r.at, false, out);
+    }
+
+    /// Starts and ends episodes for `ep` at time `ts`.
+    fn evaluate(
+        &mut self,
+        ep: Endpoint,
+        frame: u64,
+        ts: Timestamp,
+        new_attempt: bool,
+        out: &mut Vec<Anomaly>,
+    ) {
+        if let Some(l) = self.listeners.get_mut(&ep) {
+            l.evaluate(ep, &self.cfg, frame, ts, new_attempt, out);
+        }
+    }
+
+    /// Ends every episode (end of capture) and reports queue overflows, in listener order.
+    pub fn finish(&mut self, ts: Timestamp, out: &mut Vec<Anomaly>) {
+        let mut eps: Vec<Endpoint> = self.listeners.keys().copied().collect();
+        eps.sort();
+        for ep in eps {
+            if let Some(l) = self.listeners.get_mut(&ep) {
+                l.finish(ep, ts, out);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn idle_listeners_are_forgotten_so_new_ones_are_still_tracked() {
+        use crate::time::{Duration, Timestamp};
+        use crate::wire::Endpoint;
+        let mut t = ListenerTracker::new(ListenerConfig::default());
+        let mut out = Vec::new();
+        let src: std::net::IpAddr = "192.0.2.1".parse().unwrap();
+        let ep = |i: usize| {
+            Endpoint::new(
+                std::net::IpAddr::from((0x0a00_0000u32 + i as u32).to_be_bytes()),
+                80,
+            )
+        };
+        let done = |at: Timestamp| Resolution {
+            completed: true,
+            answered: true,
+            synack_repeated: false,
+            options_stripped: false,
+            started: at,
+            at,
+        };
+        // A day of clients, each connecting once to its own server, all answered at once.
+        for i in 0..MAX_LISTENERS {
+            let at = Timestamp(i as i64 * 1_000_000);
+            t.attempt(ep(i), src, i as u64, at, &mut out);
+            t.resolve(ep(i), done(at), i as u64, &mut out);
+        }
+        // Later, a new listener: the idle ones make room.
+        let later = Timestamp(MAX_LISTENERS as i64 * 1_000_000).add(Duration::from_secs(60));
+        t.attempt(ep(MAX_LISTENERS), src, 0, later, &mut out);
+        assert_eq!(t.untracked_listener_attempts, 0);
+        assert_eq!(t.busiest(later, 1).len(), 1, "the new listener is tracked");
+    }
+}
