@@ -8,7 +8,8 @@ use std::collections::BTreeMap;
 
 use hashbrown::HashMap;
 
-use crate::detect::{Anomaly, AnomalyKind, DetectConfig, ListenerConfig, Severity};
+use crate::detect::flood::MAX_LISTENERS;
+use crate::detect::{Anomaly, AnomalyKind, DetectConfig, ListenerConfig};
 use crate::event::Event;
 use crate::event::{ConnRecord, EndReason};
 use crate::flow::{FlowConfig, FlowStats, FlowTable, StreamSink};
@@ -23,10 +24,6 @@ fn by_id(counts: &[u64; AnomalyKind::COUNT]) -> BTreeMap<&'static str, u64> {
         .map(|k| (k.id(), counts[k.index()]))
         .collect()
 }
-
-/// Listeners tracked for the "top listeners" summary; beyond this many, new ones are only
-/// counted in `other_listeners` (a spoofed scan cannot grow memory).
-pub const MAX_LISTENERS: usize = 65_536;
 
 /// Connection attempts seen by one listening endpoint (the responder of connections whose SYN
 /// was captured).
@@ -73,9 +70,6 @@ pub struct Summary {
     /// Anomaly events per listener and kind.
     pub anomalies_by_listener:
         HashMap<Endpoint, [u32; AnomalyKind::COUNT], foldhash::fast::RandomState>,
-    /// The connections with the most severe and most numerous anomalies (at most 10):
-    /// (highest severity, occurrences, id, originator, responder, kinds).
-    pub worst: Vec<(Severity, u64, u64, Endpoint, Endpoint, Vec<AnomalyKind>)>,
     /// Half-open attempts aggregated per listener instead of tracked (caps hit).
     pub aggregated_attempts: u64,
     /// Errors writing streams (`--write-streams`).
@@ -97,7 +91,6 @@ impl Default for Summary {
             anomaly_events: [0; AnomalyKind::COUNT],
             anomaly_occurrences: [0; AnomalyKind::COUNT],
             anomalies_by_listener: HashMap::default(),
-            worst: Vec::new(),
             aggregated_attempts: 0,
             stream_error: None,
         }
@@ -151,31 +144,8 @@ impl Summary {
         for (k, n) in &c.tally.seg_counts {
             self.anomaly_occurrences[k.index()] += (n[Side::Orig] + n[Side::Resp]) as u64;
         }
-        if !c.tally.counts.is_empty() {
-            let mut total = 0;
-            let mut sev = Severity::Info;
-            for (k, n) in &c.tally.counts {
-                self.anomaly_occurrences[k.index()] += *n as u64;
-                total += *n as u64;
-                sev = sev.max(k.severity());
-            }
-            let entry = (
-                sev,
-                total,
-                c.id,
-                c.orig,
-                c.resp,
-                c.tally.counts.iter().map(|(k, _)| *k).collect(),
-            );
-            let worse = |a: &(Severity, u64, u64, Endpoint, Endpoint, Vec<AnomalyKind>)| {
-                (a.0, a.1, std::cmp::Reverse(a.2))
-            };
-            if self.worst.len() < 10 || self.worst.last().is_some_and(|w| worse(w) < worse(&entry))
-            {
-                self.worst.push(entry);
-                self.worst.sort_by_key(|w| std::cmp::Reverse(worse(w)));
-                self.worst.truncate(10);
-            }
+        for (k, n) in &c.tally.counts {
+            self.anomaly_occurrences[k.index()] += *n as u64;
         }
         if !c.saw_start() {
             return;
@@ -190,7 +160,7 @@ impl Summary {
         };
         counts.attempts += 1;
         counts.answered += answered as u64;
-        counts.established += c.handshake.ack_ts.is_some() as u64;
+        counts.established += c.established as u64;
         counts.refused += (!answered && resp.rsts > 0) as u64;
         counts.unanswered += (resp.packets == 0) as u64;
     }

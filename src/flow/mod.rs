@@ -8,6 +8,8 @@ mod rule_tests;
 mod streams;
 mod table;
 #[cfg(test)]
+pub(crate) mod testkit;
+#[cfg(test)]
 mod tests;
 
 pub use crate::event::{ConnRecord, EndReason};

@@ -3,23 +3,13 @@
 
 use crate::detect::{Anomaly, AnomalyKind, DetectConfig, ListenerConfig};
 use crate::event::Event;
+use crate::flow::testkit::{Replayed, replay, replay_with};
 use crate::flow::{FlowConfig, FlowTable};
 use crate::testutil::{c2s, s2c, seg};
 use crate::wire::{Segment, Side};
 
 fn run_with(segs: Vec<Segment<'static>>, listeners: ListenerConfig) -> Vec<Anomaly> {
-    let mut t = FlowTable::new(FlowConfig::default(), DetectConfig::default(), listeners);
-    let mut out = Vec::new();
-    let mut keep = |e: Event<'_>| {
-        if let Event::Anomaly(a) = e {
-            out.push(a.clone());
-        }
-    };
-    for s in &segs {
-        t.process(s, &mut keep);
-    }
-    t.finish(&mut keep).unwrap();
-    out
+    replay_with(&segs, listeners).anomalies
 }
 
 fn run(segs: Vec<Segment<'static>>) -> Vec<Anomaly> {
@@ -542,21 +532,7 @@ fn a_role_flip_keeps_every_per_side_rule_on_its_side() {
         client(c2s(30, "PA", 101, 501, 10)),
     ];
     segs.extend((0..8).map(|i| server(s2c(40 + i, "A", 501, 111, 0))));
-    let mut t = FlowTable::new(
-        FlowConfig::default(),
-        DetectConfig::default(),
-        ListenerConfig::default(),
-    );
-    let (mut anomalies, mut records) = (Vec::new(), Vec::new());
-    let mut keep = |e: Event<'_>| match e {
-        Event::Anomaly(a) => anomalies.push(a.clone()),
-        Event::Closed(c) => records.push(c.clone()),
-        _ => {}
-    };
-    for s in &segs {
-        t.process(s, &mut keep);
-    }
-    t.finish(&mut keep).unwrap();
+    let Replayed { anomalies, records } = replay(&segs);
     assert!(
         !kinds(&anomalies).contains(&AnomalyKind::TtlAnomaly),
         "{anomalies:?}"

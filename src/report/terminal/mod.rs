@@ -1,0 +1,180 @@
+//! Terminal report: a summary and a connection table (comfy-table), sized for a person to read.
+//! Connections are shown in id order; past `limit` rows only the count of the rest is given.
+
+use std::collections::BTreeMap;
+use std::io::{self, Write};
+
+use comfy_table::presets::UTF8_FULL_CONDENSED;
+use comfy_table::{Cell, CellAlignment, ContentArrangement, Table};
+
+mod columns;
+mod summary;
+
+use columns::CONN_COLUMNS;
+use summary::{Worst, anomaly_tables, breakdown_table, summary_table};
+
+use super::{RunInfo, Sink};
+use crate::analyzer::Summary;
+use crate::event::{ConnRecord, Event};
+use crate::time::{Duration, Timestamp};
+
+/// Collects the first `limit` connections by id (or all) and prints tables at the end.
+pub struct TableSink<W: Write> {
+    out: W,
+    limit: Option<usize>,
+    rows: BTreeMap<u64, ConnRecord>,
+    total: u64,
+    worst: Worst,
+}
+
+impl<W: Write> TableSink<W> {
+    /// A sink printing to `out`, showing at most `limit` connections (`None`: all).
+    pub fn new(out: W, limit: Option<usize>) -> Self {
+        TableSink {
+            out,
+            limit,
+            rows: BTreeMap::new(),
+            total: 0,
+            worst: Worst::default(),
+        }
+    }
+}
+
+impl<W: Write> Sink for TableSink<W> {
+    fn event(&mut self, e: &Event<'_>) -> io::Result<()> {
+        let Event::Closed(c) = e else {
+            return Ok(());
+        };
+        self.total += 1;
+        self.worst.consider(c);
+        if let Some(limit) = self.limit
+            && self.rows.len() >= limit
+        {
+            let &last = self.rows.keys().next_back().unwrap_or(&0);
+            if c.id > last {
+                return Ok(());
+            }
+            self.rows.pop_last();
+        }
+        self.rows.insert(c.id, (*c).clone());
+        Ok(())
+    }
+
+    fn finish(&mut self, s: &Summary, run: &RunInfo) -> io::Result<()> {
+        let start = s.first_ts.unwrap_or_default();
+        writeln!(self.out, "{}", summary_table(s, run))?;
+        let breakdown = breakdown_table(s, run);
+        if let Some(t) = breakdown {
+            writeln!(self.out, "\n{t}")?;
+        }
+        let listeners = s.top_listeners(10);
+        if !listeners.is_empty() {
+            let mut t = table(&[
+                "listener",
+                "attempts",
+                "answered",
+                "established",
+                "refused",
+                "unanswered",
+            ]);
+            for (e, c) in listeners {
+                t.add_row(vec![
+                    Cell::new(e),
+                    num(c.attempts),
+                    num(c.answered),
+                    num(c.established),
+                    num(c.refused),
+                    num(c.unanswered),
+                ]);
+            }
+            writeln!(self.out, "\nTop listeners\n{t}")?;
+        }
+        anomaly_tables(&mut self.out, s, &self.worst)?;
+        if !self.rows.is_empty() {
+            let titles: Vec<&str> = CONN_COLUMNS.iter().map(|c| c.title).collect();
+            let mut t = table(&titles);
+            for c in self.rows.values() {
+                t.add_row(CONN_COLUMNS.iter().map(|col| (col.cell)(c, start)));
+            }
+            writeln!(self.out, "\nConnections\n{t}")?;
+            let shown = self.rows.len() as u64;
+            if shown < self.total {
+                writeln!(
+                    self.out,
+                    "{} of {} connections shown (lowest ids); --all shows every one, --format json streams them.",
+                    shown, self.total
+                )?;
+            }
+        }
+        for e in &run.errors {
+            writeln!(self.out, "\nerror: {e}")?;
+        }
+        self.out.flush()
+    }
+}
+
+pub(crate) fn table(header: &[&str]) -> Table {
+    let mut t = Table::new();
+    t.load_style(UTF8_FULL_CONDENSED)
+        .set_content_arrangement(ContentArrangement::Dynamic);
+    // A pseudo-terminal that reports no size (script, some CI runners) would squeeze every
+    // column to one character.
+    if t.width().is_some_and(|w| w < 40) {
+        t.set_width(120);
+    }
+    t.set_header(header.iter().map(Cell::new));
+    t
+}
+
+fn num(n: u64) -> Cell {
+    Cell::new(n).set_alignment(CellAlignment::Right)
+}
+
+fn secs(d: Duration) -> String {
+    format!("{:.3}", d.as_secs_f64())
+}
+
+fn ms(d: Option<Duration>) -> String {
+    d.map_or("-".into(), |d| format!("{:.2}", d.as_secs_f64() * 1e3))
+}
+
+fn right(text: String) -> Cell {
+    Cell::new(text).set_alignment(CellAlignment::Right)
+}
+
+/// `YYYY-MM-DD HH:MM:SS.ffffff UTC` without a date library (civil-from-days, H. Hinnant).
+pub fn utc(ts: Timestamp) -> String {
+    let secs = ts.0.div_euclid(1_000_000_000);
+    let micros = ts.0.rem_euclid(1_000_000_000) / 1000;
+    let days = secs.div_euclid(86_400);
+    let sod = secs.rem_euclid(86_400);
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + (m <= 2) as i64;
+    format!(
+        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}.{micros:06} UTC",
+        sod / 3600,
+        sod % 3600 / 60,
+        sod % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn utc_formatting() {
+        assert_eq!(
+            utc(Timestamp::from_secs_nanos(1_700_000_000, 1_000)),
+            "2023-11-14 22:13:20.000001 UTC"
+        );
+        assert_eq!(utc(Timestamp(0)), "1970-01-01 00:00:00.000000 UTC");
+    }
+}

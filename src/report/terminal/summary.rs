@@ -1,0 +1,313 @@
+//! The tables before the connection list: the run summary, what was skipped or not TCP,
+//! anomalies by kind and by listener, and the worst connections.
+
+use std::io::{self, Write};
+
+use comfy_table::{Cell, Table};
+
+use super::{num, secs, table, utc};
+use crate::analyzer::Summary;
+use crate::detect::{AnomalyKind, Severity};
+use crate::event::{ConnRecord, EndReason};
+use crate::report::RunInfo;
+use crate::wire::{Endpoint, SkipReason, TunnelKind};
+
+/// The connections with the most severe and most numerous anomalies, at most ten.
+#[derive(Default)]
+pub(super) struct Worst(Vec<WorstConn>);
+
+/// One of the worst connections.
+struct WorstConn {
+    severity: Severity,
+    occurrences: u64,
+    id: u64,
+    orig: Endpoint,
+    resp: Endpoint,
+    kinds: Vec<AnomalyKind>,
+}
+
+impl WorstConn {
+    /// Worse first: higher severity, then more occurrences, then the lower id.
+    fn rank(&self) -> (Severity, u64, std::cmp::Reverse<u64>) {
+        (self.severity, self.occurrences, std::cmp::Reverse(self.id))
+    }
+}
+
+impl Worst {
+    const KEEP: usize = 10;
+
+    /// Considers a finished connection.
+    pub(super) fn consider(&mut self, c: &ConnRecord) {
+        if c.tally.counts.is_empty() {
+            return;
+        }
+        let entry = WorstConn {
+            severity: c
+                .tally
+                .counts
+                .iter()
+                .map(|(k, _)| k.severity())
+                .max()
+                .unwrap_or(Severity::Info),
+            occurrences: c.tally.counts.iter().map(|(_, n)| *n as u64).sum(),
+            id: c.id,
+            orig: c.orig,
+            resp: c.resp,
+            kinds: c.tally.counts.iter().map(|(k, _)| *k).collect(),
+        };
+        if self.0.len() < Self::KEEP || self.0.last().is_some_and(|w| w.rank() < entry.rank()) {
+            self.0.push(entry);
+            self.0.sort_by_key(|w| std::cmp::Reverse(w.rank()));
+            self.0.truncate(Self::KEEP);
+        }
+    }
+}
+
+pub(super) fn summary_table(s: &Summary, run: &RunInfo) -> Table {
+    let mut t = table(&["capture", ""]);
+    if let Some(c) = &run.capture {
+        t.add_row(vec![
+            Cell::new("interface"),
+            Cell::new(format!(
+                "{} ({}, {}, snaplen {})",
+                c.interface, c.backend, c.link_type, c.snaplen
+            )),
+        ]);
+        if let Some(f) = &c.filter {
+            t.add_row(vec![Cell::new("filter"), Cell::new(f)]);
+        }
+        t.add_row(vec![
+            Cell::new("captured"),
+            Cell::new(format!(
+                "{} received by filter, {} dropped by kernel, {} dropped by interface, in {:.1} s",
+                c.received, c.dropped, c.if_dropped, c.duration
+            )),
+        ]);
+        if c.unread > 0 {
+            t.add_row(vec![
+                Cell::new("  unread at stop"),
+                Cell::new(format!("{} (still arriving when the run ended)", c.unread)),
+            ]);
+        }
+        if c.loopback_copies > 0 {
+            t.add_row(vec![
+                Cell::new("  loopback copies"),
+                Cell::new(format!(
+                    "{} (each frame is seen sent and received; one copy is analysed)",
+                    c.loopback_copies
+                )),
+            ]);
+        }
+        if let Some((file, frames)) = &c.written {
+            t.add_row(vec![
+                Cell::new("written"),
+                Cell::new(format!("{frames} frames to {file}")),
+            ]);
+        }
+    } else {
+        let names: Vec<&str> = run.files.iter().map(|f| f.name.as_str()).collect();
+        t.add_row(vec![Cell::new("files"), Cell::new(names.join(", "))]);
+    }
+    if let Some(f) = &run.filter {
+        t.add_row(vec![
+            Cell::new("filter"),
+            Cell::new(format!(
+                "{}: {} passed, {} rejected{}",
+                f.expr,
+                f.passed,
+                f.rejected,
+                if f.uncompilable > 0 {
+                    format!(", {} of link types it cannot apply to", f.uncompilable)
+                } else {
+                    String::new()
+                }
+            )),
+        ]);
+    }
+    if let (Some(a), Some(b)) = (s.first_ts, s.last_ts) {
+        t.add_row(vec![
+            Cell::new("time span"),
+            Cell::new(format!("{} → {} ({} s)", utc(a), utc(b), secs(b.since(a)))),
+        ]);
+    }
+    let d = &s.decode;
+    t.add_row(vec![Cell::new("packets read"), Cell::new(s.packets)]);
+    t.add_row(vec![Cell::new("TCP segments"), Cell::new(d.tcp_segments)]);
+    if d.truncated_segments > 0 {
+        t.add_row(vec![
+            Cell::new("  cut by snaplen"),
+            Cell::new(format!(
+                "{} (headers analysed, payload partly missing)",
+                d.truncated_segments
+            )),
+        ]);
+    }
+    t.add_row(vec![
+        Cell::new("non-TCP packets"),
+        Cell::new(d.non_tcp_total()),
+    ]);
+    t.add_row(vec![
+        Cell::new("skipped packets"),
+        Cell::new(d.skipped_total()),
+    ]);
+    let f = &d.fragments;
+    if f.fragments > 0 {
+        t.add_row(vec![
+            Cell::new("IP fragments"),
+            Cell::new(format!(
+                "{} fragments, {} datagrams reassembled, {} incomplete, {} truncated",
+                f.fragments, f.reassembled, f.incomplete, f.truncated
+            )),
+        ]);
+    }
+    t.add_row(vec![
+        Cell::new("connections"),
+        Cell::new(s.flows.connections),
+    ]);
+    let ends: Vec<String> = EndReason::ALL
+        .iter()
+        .filter(|r| s.end_reasons[**r as usize] > 0)
+        .map(|r| format!("{} {}", r.name(), s.end_reasons[*r as usize]))
+        .collect();
+    if !ends.is_empty() {
+        t.add_row(vec![Cell::new("  by end"), Cell::new(ends.join(", "))]);
+    }
+    if s.flows.reused_tuples > 0 {
+        t.add_row(vec![
+            Cell::new("  reused four-tuples"),
+            Cell::new(s.flows.reused_tuples),
+        ]);
+    }
+    if s.flows.evicted > 0 {
+        t.add_row(vec![
+            Cell::new("  evicted (table full)"),
+            Cell::new(format!("{} (raise --max-connections)", s.flows.evicted)),
+        ]);
+    }
+    if s.aggregated_attempts > 0 {
+        t.add_row(vec![
+            Cell::new("  half-open cap hit"),
+            Cell::new(format!(
+                "{} attempts counted per listener, not tracked (raise --max-half-open)",
+                s.aggregated_attempts
+            )),
+        ]);
+    }
+    if !run.errors.is_empty() {
+        t.add_row(vec![Cell::new("errors"), Cell::new(run.errors.len())]);
+    }
+    t
+}
+
+pub(super) fn breakdown_table(s: &Summary, run: &RunInfo) -> Option<Table> {
+    let d = &s.decode;
+    let mut t = table(&["not analysed as TCP", "packets"]);
+    let mut any = false;
+    for r in SkipReason::ALL {
+        let n = d.skipped[r as usize];
+        if n > 0 {
+            t.add_row(vec![Cell::new(format!("skipped: {}", r.name())), num(n)]);
+            any = true;
+        }
+    }
+    for (lt, n) in &d.unsupported_link_types {
+        t.add_row(vec![
+            Cell::new(format!("  link type {}", crate::wire::LinkType(*lt))),
+            num(*n),
+        ]);
+    }
+    if run.skipped_records > 0 {
+        t.add_row(vec![
+            Cell::new("skipped: pcapng records without interface"),
+            num(run.skipped_records),
+        ]);
+        any = true;
+    }
+    for (name, n) in crate::report::names::non_tcp(d) {
+        t.add_row(vec![Cell::new(format!("non-TCP: {name}")), num(n)]);
+        any = true;
+    }
+    for k in TunnelKind::ALL {
+        let n = d.tunnels[k as usize];
+        if n > 0 {
+            t.add_row(vec![Cell::new(format!("TCP inside {}", k.name())), num(n)]);
+            any = true;
+        }
+    }
+    any.then_some(t)
+}
+
+/// Anomalies by kind, by listener, and the worst connections.
+pub(super) fn anomaly_tables(out: &mut impl Write, s: &Summary, worst: &Worst) -> io::Result<()> {
+    let kinds: Vec<AnomalyKind> = AnomalyKind::ALL
+        .iter()
+        .copied()
+        .filter(|k| s.anomaly_events[k.index()] > 0 || s.anomaly_occurrences[k.index()] > 0)
+        .collect();
+    if kinds.is_empty() {
+        return writeln!(out, "\nNo anomalies.");
+    }
+    let mut t = table(&["anomaly", "severity", "reported", "occurrences", "meaning"]);
+    let mut sorted = kinds.clone();
+    sorted.sort_by_key(|k| {
+        (
+            std::cmp::Reverse(k.severity()),
+            std::cmp::Reverse(s.anomaly_events[k.index()]),
+        )
+    });
+    for k in sorted {
+        t.add_row(vec![
+            Cell::new(k.id()),
+            Cell::new(k.severity()),
+            num(s.anomaly_events[k.index()]),
+            num(s.anomaly_occurrences[k.index()].max(s.anomaly_events[k.index()])),
+            Cell::new(k.summary()),
+        ]);
+    }
+    writeln!(
+        out,
+        "\nAnomalies (`tcpaudit explain <id>` for details)\n{t}"
+    )?;
+    let mut by_listener: Vec<_> = s.anomalies_by_listener.iter().collect();
+    by_listener.sort_by_key(|(e, c)| {
+        (
+            std::cmp::Reverse(c.iter().map(|n| *n as u64).sum::<u64>()),
+            **e,
+        )
+    });
+    if !by_listener.is_empty() {
+        let mut t = table(&["listener", "anomalies"]);
+        for (e, counts) in by_listener.into_iter().take(10) {
+            let list: Vec<String> = AnomalyKind::ALL
+                .iter()
+                .filter(|k| counts[k.index()] > 0)
+                .map(|k| format!("{} {}", k.id(), counts[k.index()]))
+                .collect();
+            t.add_row(vec![Cell::new(e), Cell::new(list.join(", "))]);
+        }
+        writeln!(out, "\nAnomalies by listener\n{t}")?;
+    }
+    if !worst.0.is_empty() {
+        let mut t = table(&[
+            "id",
+            "originator",
+            "responder",
+            "worst",
+            "occurrences",
+            "anomalies",
+        ]);
+        for w in &worst.0 {
+            let list: Vec<&str> = w.kinds.iter().map(|k| k.id()).collect();
+            t.add_row(vec![
+                Cell::new(w.id),
+                Cell::new(w.orig),
+                Cell::new(w.resp),
+                Cell::new(w.severity),
+                num(w.occurrences),
+                Cell::new(list.join(", ")),
+            ]);
+        }
+        writeln!(out, "\nWorst connections\n{t}")?;
+    }
+    Ok(())
+}
