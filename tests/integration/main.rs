@@ -9,6 +9,8 @@ mod check;
 mod cli;
 // Public captures in fixtures/corpus: conversations equal tshark's, format-specific facts hold.
 mod fixtures;
+// The source tree's shape: imports point down the layers, files stay short.
+mod layers;
 // Generated captures in fixtures/generated: every labelled connection is found as labelled.
 mod generated;
 // Anomaly precision and recall against the generator's ground-truth labels.
