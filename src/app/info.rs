@@ -42,11 +42,7 @@ pub fn explain(id: Option<&str>) -> io::Result<ExitCode> {
             "id", "severity", "scope"
         )?;
         for k in AnomalyKind::ALL {
-            let scope = match k.scope() {
-                crate::detect::Scope::Segment => "segment",
-                crate::detect::Scope::Connection => "connection",
-                crate::detect::Scope::Listener => "listener",
-            };
+            let scope = k.scope().name();
             writeln!(
                 out,
                 "{:<24} {:<8} {:<10} {}",
@@ -72,11 +68,7 @@ pub fn explain(id: Option<&str>) -> io::Result<ExitCode> {
         "{} ({}, {})\n",
         k.id(),
         k.severity(),
-        match k.scope() {
-            crate::detect::Scope::Segment => "per segment",
-            crate::detect::Scope::Connection => "per connection",
-            crate::detect::Scope::Listener => "per listener",
-        }
+        format!("per {}", k.scope().name())
     )?;
     for (title, text) in [
         ("What it means", e.meaning),

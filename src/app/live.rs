@@ -5,13 +5,13 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
-use super::{fail, report_errors, sink_for, stream_files};
+use super::{fail, report_errors, sink_for, stream_files, view_for};
 use crate::analyzer::Analyzer;
 use crate::capture::CaptureWriter;
 use crate::capture::live;
 use crate::cli::LiveArgs;
-use crate::config::{self, Format};
-use crate::monitor::{self, MonitorConfig, View};
+use crate::config;
+use crate::monitor::{self, MonitorConfig};
 
 /// `tcpaudit live`.
 pub fn live(args: &LiveArgs) -> io::Result<ExitCode> {
@@ -83,11 +83,7 @@ pub fn live(args: &LiveArgs) -> io::Result<ExitCode> {
         signal_hook::flag::register_conditional_shutdown(sig, 130, Arc::clone(&stop))?;
         signal_hook::flag::register(sig, Arc::clone(&stop))?;
     }
-    let view = match args.opts.format {
-        Format::Json => View::Json,
-        Format::Table if io::stdout().is_terminal() => View::Terminal,
-        Format::Table => View::Log,
-    };
+    let view = view_for(args.opts.format, io::stdout().is_terminal());
     // Standard output is line-buffered: every JSON record is flushed as it is written.
     let mut sink = sink_for(&args.opts, io::stdout());
     let mut screen = io::stdout();

@@ -15,6 +15,7 @@ use std::io::{self, Write};
 use std::process::ExitCode;
 
 use crate::config::{self, AnalysisOpts, Format};
+use crate::monitor::View;
 use crate::report::{JsonSink, RunInfo, Sink, StreamFiles, TableSink};
 
 /// Prints `msg` as an error; the run failed (exit status 2).
@@ -28,6 +29,15 @@ pub(crate) fn sink_for<'w>(opts: &AnalysisOpts, out: impl Write + 'w) -> Box<dyn
     match opts.format {
         Format::Json => Box::new(JsonSink::new(out)),
         Format::Table => Box::new(TableSink::new(out, (!opts.all).then_some(opts.limit))),
+    }
+}
+
+/// How a live run in `format` shows its progress (`terminal`: standard output is one).
+pub(crate) fn view_for(format: Format, terminal: bool) -> View {
+    match format {
+        Format::Json => View::Json,
+        Format::Table if terminal => View::Terminal,
+        Format::Table => View::Log,
     }
 }
 

@@ -46,6 +46,17 @@ pub enum Scope {
     Listener,
 }
 
+impl Scope {
+    /// `segment`, `connection` or `listener`.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Scope::Segment => "segment",
+            Scope::Connection => "connection",
+            Scope::Listener => "listener",
+        }
+    }
+}
+
 macro_rules! catalogue {
     ($( $variant:ident = $id:literal, $sev:ident, $scope:ident, $summary:literal; )*) => {
         /// Every anomaly tcpaudit reports.

@@ -28,7 +28,8 @@ fn ended_by(segs: &[Segment<'static>], at_ms: i64) -> Vec<ConnRecord> {
     out
 }
 
-fn secs(s: i64) -> i64 {
+/// `s` seconds in the milliseconds the segment builders take.
+fn secs_in_ms(s: i64) -> i64 {
     s * 1000
 }
 
@@ -77,7 +78,7 @@ fn a_shorter_phase_is_checked_at_its_own_deadline() {
         c2s(20, "A", 101, 501, 0),
         c2s(30, "FA", 101, 501, 0),
     ];
-    let ended = ended_by(&segs, secs(601));
+    let ended = ended_by(&segs, secs_in_ms(601));
     assert_eq!(ended.len(), 1);
 }
 
@@ -107,9 +108,9 @@ fn the_clock_never_runs_backwards() {
     );
     let mut n = 0;
     let mut ended = |e: Event<'_>| n += matches!(e, Event::Closed(_)) as u32;
-    t.process(&c2s(secs(1000), "S", 100, 0, 0), &mut ended);
+    t.process(&c2s(secs_in_ms(1000), "S", 100, 0, 0), &mut ended);
     t.advance(Timestamp(0), &mut ended);
-    assert_eq!(t.now(), Timestamp(secs(1000) * 1_000_000));
+    assert_eq!(t.now(), Timestamp(secs_in_ms(1000) * 1_000_000));
     assert_eq!((n, t.len()), (0, 1));
 }
 

@@ -19,7 +19,11 @@ impl Run {
         }
     }
     fn send(&mut self, s: Segment<'_>) -> super::SegFacts {
-        let from = if s.sport == 40000 { Orig } else { Resp };
+        let from = if (s.src, s.sport) == crate::testutil::A {
+            Orig
+        } else {
+            Resp
+        };
         let unexpected = &mut self.unexpected;
         self.m.on_segment(&s, from, false, &mut |e| {
             if let MachineEvent::Unexpected { side, state, .. } = e {
