@@ -65,10 +65,10 @@ pub fn explain(id: Option<&str>) -> io::Result<ExitCode> {
     let e = crate::detect::explain(k);
     writeln!(
         out,
-        "{} ({}, {})\n",
+        "{} ({}, per {})\n",
         k.id(),
         k.severity(),
-        format!("per {}", k.scope().name())
+        k.scope().name()
     )?;
     for (title, text) in [
         ("What it means", e.meaning),
