@@ -9,12 +9,13 @@ use std::collections::BTreeMap;
 use hashbrown::HashMap;
 
 use crate::detect::flood::MAX_LISTENERS;
-use crate::detect::{Anomaly, AnomalyKind, DetectConfig, ListenerConfig};
+use crate::detect::{Anomaly, AnomalyKind, DetectConfig, ListenerConfig, ListenerLoad};
 use crate::event::Event;
 use crate::event::{ConnRecord, EndReason};
 use crate::flow::{FlowConfig, FlowStats, FlowTable, StreamSink};
+use crate::tcp::TcpState;
 use crate::time::Timestamp;
-use crate::wire::{DecodeStats, Decoder, Endpoint, Packet, Side};
+use crate::wire::{DecodeStats, Decoder, Endpoint, Packet, PerSide, Side};
 
 /// Non-zero counts indexed by [`AnomalyKind::index`], keyed by id.
 fn by_id(counts: &[u64; AnomalyKind::COUNT]) -> BTreeMap<&'static str, u64> {
@@ -166,6 +167,17 @@ impl Summary {
     }
 }
 
+/// The connections and listeners of a run at one moment.
+#[derive(Clone, Debug)]
+pub struct Snapshot {
+    /// Connections tracked.
+    pub tracked: usize,
+    /// Tracked connections by each endpoint's state, indexed like [`TcpState::ALL`].
+    pub states: [PerSide<u64>; TcpState::ALL.len()],
+    /// The busiest listeners, busiest first.
+    pub listeners: Vec<ListenerLoad>,
+}
+
 /// Everything the core can be tuned with.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct AnalyzerConfig {
@@ -231,9 +243,20 @@ impl Analyzer {
         });
     }
 
-    /// The connection table (for the live view).
-    pub fn flows(&self) -> &FlowTable {
-        &self.flows
+    /// What is going on now, for a live view: connections tracked by each endpoint's state,
+    /// and the `busiest` listeners by load.
+    pub fn snapshot(&self, busiest: usize) -> Snapshot {
+        let mut states = [PerSide::<u64>::default(); TcpState::ALL.len()];
+        for c in self.flows.records() {
+            for (side, state) in c.states.iter() {
+                states[*state as usize][side] += 1;
+            }
+        }
+        Snapshot {
+            tracked: self.flows.len(),
+            states,
+            listeners: self.flows.listeners().busiest(self.flows.now(), busiest),
+        }
     }
 
     /// What has been counted so far (the decoder's and table's counters are filled in by

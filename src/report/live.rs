@@ -11,6 +11,7 @@ use crate::capture::live::CaptureStats;
 use crate::detect::Anomaly;
 use crate::tcp::TcpState;
 use crate::time::Timestamp;
+use crate::wire::Side;
 
 /// Connections per endpoint state.
 #[derive(Clone, Copy, Debug, Default, Serialize)]
@@ -82,15 +83,11 @@ impl LiveStatus {
         now: Timestamp,
         packets_per_s: f64,
     ) -> LiveStatus {
+        let now_state = a.snapshot(5);
         let mut states: BTreeMap<&'static str, StateCount> = BTreeMap::new();
-        let mut by_state = [[0u64; 2]; TcpState::ALL.len()];
-        for c in a.flows().records() {
-            for (side, state) in c.states.iter() {
-                by_state[*state as usize][side.index()] += 1;
-            }
-        }
         for st in TcpState::ALL {
-            let [orig, resp] = by_state[st as usize];
+            let n = now_state.states[st as usize];
+            let (orig, resp) = (n[Side::Orig], n[Side::Resp]);
             if orig + resp > 0 {
                 states.insert(st.name(), StateCount { orig, resp });
             }
@@ -106,13 +103,11 @@ impl LiveStatus {
             received: capture.received,
             dropped: capture.dropped,
             if_dropped: capture.if_dropped,
-            tracked: a.flows().len(),
+            tracked: now_state.tracked,
             ended: s.end_reasons.iter().sum(),
             states,
-            listeners: a
-                .flows()
-                .listeners()
-                .busiest(a.flows().now(), 5)
+            listeners: now_state
+                .listeners
                 .into_iter()
                 .map(|l| ListenerStatus {
                     addr: l.listener.addr.to_string(),
