@@ -518,7 +518,7 @@ fn resolution(c: &Connection, at: Timestamp) -> Resolution {
     };
     Resolution {
         completed: r.established,
-        answered: r.half(Side::Resp).sent_synack || r.half(Side::Resp).rsts > 0,
+        responded: r.half(Side::Resp).sent_synack || r.half(Side::Resp).rsts > 0,
         synack_repeated: c.synack_copies() > 1,
         options_stripped,
         started: r.first_ts,

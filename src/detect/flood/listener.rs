@@ -181,11 +181,11 @@ impl Listener {
             e.synack_repeats += r.synack_repeated as u64;
             e.stripped += r.options_stripped as u64;
             e.long_single_synack +=
-                (r.answered && !r.completed && !r.synack_repeated && waited_long) as u64;
+                (r.responded && !r.completed && !r.synack_repeated && waited_long) as u64;
         }
         // listen_queue_overflow evidence: this attempt got no answer while the listener answered
         // others within the window (Linux drops SYNs when the accept or SYN queue is full).
-        if !r.answered
+        if !r.responded
             && !r.completed
             && let Some(last) = self.last_answer
             && r.started.since(last).0.abs() <= window.0

@@ -64,8 +64,9 @@ impl Default for ListenerConfig {
 pub struct Resolution {
     /// The handshake completed.
     pub completed: bool,
-    /// The responder sent a SYN-ACK.
-    pub answered: bool,
+    /// The responder answered the SYN at all: with a SYN-ACK or a RST (the summary's
+    /// per-listener `answered` counts SYN-ACKs only).
+    pub responded: bool,
     /// The responder repeated its SYN-ACK.
     pub synack_repeated: bool,
     /// The SYN offered window scaling or SACK and no timestamps, and the SYN-ACK carried neither
@@ -285,7 +286,7 @@ mod tests {
         };
         let done = |at: Timestamp| Resolution {
             completed: true,
-            answered: true,
+            responded: true,
             synack_repeated: false,
             options_stripped: false,
             started: at,
