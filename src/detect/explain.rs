@@ -33,16 +33,16 @@ pub fn explain(kind: AnomalyKind) -> Explanation {
             "",
         ),
         MissingThirdAck => (
-            "The handshake was completed by data (or a FIN) instead of the pure ACK that should be its third step.",
-            "The third ACK tells the server that the client really asked for this connection: without it a delayed, stale SYN could open a connection nobody wants (the reason the handshake has three steps, RFC 9293 §3.5). A lost third ACK leaves the server in SYN-RECEIVED until data arrives; a middlebox that drops pure ACKs shows this on every connection.",
-            "The originator's first segment that acknowledges the responder's SYN carries payload or FIN, and the responder had sent a SYN-ACK. A handshake that never completes at all is half_open instead.",
+            "The responder sent a SYN-ACK and the initiator's pure ACK, the handshake's third step, never reached the capture point.",
+            "The third ACK tells the server that the client really asked for this connection: without it a delayed, stale SYN could open a connection nobody wants (the reason the handshake has three steps, RFC 9293 §3.5). A lost third ACK leaves the server in SYN-RECEIVED, retransmitting its SYN-ACK, until data arrives or it gives up; a middlebox that drops pure ACKs shows this on every connection.",
+            "Raised in three cases: (a) data or a FIN completes the handshake and the responder had repeated its SYN-ACK, or the completing segment came later after the SYN-ACK than an initiator holds its ACK back for data (200 ms, Linux's delayed-ACK maximum, or twice the SYN to SYN-ACK leg); (b) the handshake never completes and the responder repeated its SYN-ACK (with half_open); (c) the data completing the handshake is answered by RST from a responder that had given the half-open connection up (with half_open and rst_abort). Data riding on the third segment with no such sign is the legitimate merged third ACK: third_ack_with_data, at info level.",
             "",
         ),
         HalfOpen => (
             "The responder answered with SYN-ACK but the handshake never completed.",
             "Each such connection holds an entry in the server's SYN queue (about 304 bytes on Linux) until the SYN-ACK retransmissions give up, 63 s by default. Many of them fill the queue: that is what a SYN flood does.",
-            "When the record ends (capture end, timeout), the responder is still in SYN-RECEIVED: it sent a SYN-ACK and saw neither an acknowledgment of it nor a RST.",
-            "--attempt-timeout",
+            "When the record ends (capture end, or the SYN-RECEIVED idle timeout), the responder is still in SYN-RECEIVED: it sent a SYN-ACK and saw neither an acknowledgment of it nor a RST. Also when the responder visibly gave the half-open connection up: the initiator's data completing the handshake is answered by RST with nothing of it acknowledged.",
+            "--handshake-timeout",
         ),
         ConnectionRefused => (
             "A SYN was answered by RST: no process listens on that port (or a firewall rejects).",
@@ -288,6 +288,24 @@ pub fn explain(kind: AnomalyKind) -> Explanation {
             "Keep-alive probes went unanswered until the prober gave up.",
             "The peer is gone (crashed, unplugged, or a NAT forgot the mapping); the prober resets the connection after tcp_keepalive_probes (9 on Linux) unanswered probes.",
             "The prober sends a RST after at least one unanswered probe, or the record ends with at least 2 unanswered probes.",
+            "",
+        ),
+        ThirdAckWithData => (
+            "The initiator's first acknowledgment of the SYN-ACK carried data (or a FIN): the third step of the handshake and the first request in one segment.",
+            "This is legitimate (RFC 9293 §3.5 allows data on the third segment; clients with TCP_DEFER_ACCEPT servers, or sending at once, do it) and costs nothing. It is listed so a person can tell it from a lost third ACK, which is missing_third_ack.",
+            "The originator's first segment acknowledging the responder's SYN carries payload or FIN, the responder sent its SYN-ACK once, and the segment came within 200 ms (Linux's delayed-ACK maximum) or twice the SYN to SYN-ACK leg of the SYN-ACK, whichever is longer.",
+            "",
+        ),
+        HandshakeBadAck => (
+            "A handshake step acknowledged something other than what its receiver sent: a SYN-ACK whose ACK is not the SYN's ISN + 1 (plus any data the SYN carried), or an initiator's first ACK that is not the SYN-ACK's ISN + 1.",
+            "RFC 9293 §3.10.7.3 and §3.10.7.4 answer such a segment with RST and do not complete the handshake: the connection stays half-open. It comes from broken stacks, middleboxes rewriting sequence numbers, or evasion attempts (Suricata's 3whs_synack_with_wrong_ack and 3whs_wrong_seq_wrong_ack).",
+            "The segment's ACK is not in (ISS, SND.NXT] of its receiver, as the receiver's segments showed them. The handshake is then not complete and gets no round-trip time. Unlike Suricata, a SYN-ACK acknowledging the data a SYN carried (TCP Fast Open) is acceptable, as RFC 9293 and RFC 7413 say.",
+            "",
+        ),
+        WindowScaleInvalid => (
+            "A SYN or SYN-ACK announced a window-scale shift above 14.",
+            "RFC 7323 §2.3 limits the shift to 14 (windows up to 1 GiB) and tells the receiver to log the error and use 14. Larger values come from broken stacks or crafted packets; windows computed with them would be absurd.",
+            "The Window Scale option of a segment with SYN has a shift above 14. tcpaudit uses 14 for that side's windows, as the RFC says.",
             "",
         ),
     };

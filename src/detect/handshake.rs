@@ -62,7 +62,20 @@ pub struct HandshakeRules {
     /// Copies of the responder's SYN-ACK (same ISN).
     pub synacks: Repeats,
     stale: Option<StaleSyn>,
+    /// The initiator's first acknowledgment of the SYN-ACK carried data or FIN.
+    completed_by_data: bool,
+    /// The responder answered that data with RST: it had given the connection up.
+    abandoned: bool,
 }
+
+/// The largest window-scale shift RFC 7323 §2.3 allows.
+const MAX_WSCALE: u8 = 14;
+
+/// How long an initiator may hold its third ACK back to send it with data: Linux delays it at
+/// most one delayed-ACK period when data is pending (tcp_rcv_synsent_state_process, TCP_DELACK_MAX
+/// = 200 ms). A completing segment later than this, and later than twice the SYN to SYN-ACK
+/// leg, came after a pure ACK the initiator would have sent.
+const THIRD_ACK_HOLD: Duration = Duration::from_millis(200);
 
 impl HandshakeRules {
     /// The roles were flipped. SYN and SYN-ACK copies belong to roles, and a flip only happens
@@ -156,17 +169,55 @@ impl HandshakeRules {
         // The originator's first acknowledgment of the responder's SYN completes the handshake;
         // if it carries data, the pure third ACK was never sent or was lost (implicit
         // completion).
-        if st.established_now {
-            if (seg.payload_len > 0 || f.fin()) && c.half(Side::Resp).sent_synack {
-                let k = AnomalyKind::MissingThirdAck;
-                j.raise(k, || {
-                    Anomaly::new(k, seg.frame, seg.ts)
-                        .with("completed_by", if f.fin() { "fin" } else { "data" })
-                        .with("data_bytes", seg.payload_len)
-                        .with("synacks", c.half(Side::Resp).syns)
-                });
+        if st.established_now && (seg.payload_len > 0 || f.fin()) {
+            self.completed_by_data = true;
+            if c.half(Side::Resp).sent_synack {
+                self.completed_without_pure_ack(j, st);
             }
+        }
+        if st.established_now {
             self.report_repeats(j);
+        }
+        if facts.handshake_ack == Some(false) {
+            self.bad_ack(j, st);
+        }
+        if f.syn()
+            && let Some(shift) = seg.options.wscale.filter(|w| *w > MAX_WSCALE)
+        {
+            // window_scale_invalid: RFC 7323 §2.3 caps the shift at 14 ("If a Window Scale
+            // option is received with a shift.cnt value larger than 14, the TCP SHOULD log the
+            // error but MUST use 14 instead").
+            let k = AnomalyKind::WindowScaleInvalid;
+            j.raise(k, || {
+                Anomaly::new(k, seg.frame, seg.ts)
+                    .with("from", side.name())
+                    .with("shift", shift)
+                    .with("used", MAX_WSCALE)
+            });
+        }
+        // The responder had given up its half-open connection: the data that completed the
+        // handshake for the initiator is answered by RST, with nothing of it acknowledged
+        // (Linux answers a segment for a connection it no longer holds with RST, seq = the
+        // segment's ACK).
+        if side == Side::Resp
+            && facts.class == SegClass::Rst
+            && self.completed_by_data
+            && !self.abandoned
+            && let Some(isn) = c.half(Side::Orig).isn
+            && c.machine
+                .end(Side::Resp)
+                .rcv_nxt
+                .is_none_or(|n| n <= isn.add(1))
+        {
+            self.abandoned = true;
+            let k = AnomalyKind::MissingThirdAck;
+            j.raise(k, || {
+                Anomaly::new(k, seg.frame, seg.ts)
+                    .with("completed_by", "data")
+                    .with("synacks", c.half(Side::Resp).syns)
+                    .with("evidence", "data_answered_by_rst")
+            });
+            self.half_open(j, (seg.frame, seg.ts), "data_answered_by_rst");
         }
 
         // The peer's answers to a stale SYN (at most two segments are described).
@@ -198,15 +249,94 @@ impl HandshakeRules {
         if c.half(Side::Resp).sent_synack
             && c.machine.end(Side::Resp).state == TcpState::SynReceived
         {
-            let k = AnomalyKind::HalfOpen;
-            let (frame, ts) = self.synacks.first.unwrap_or(c.first);
-            j.raise(k, || {
-                Anomaly::new(k, frame, ts)
-                    .with("synacks", c.half(Side::Resp).syns)
-                    .with("waited", secs(c.last.1.since(c.first.1)))
-                    .with("orig_state", c.machine.end(Side::Orig).state.name())
-            });
+            // The responder repeated its SYN-ACK: it was waiting for a third ACK that never
+            // reached the capture point (or was never sent).
+            if self.synacks.count > 1 {
+                let k = AnomalyKind::MissingThirdAck;
+                let (frame, ts) = self.synacks.first.unwrap_or(c.first);
+                j.raise(k, || {
+                    Anomaly::new(k, frame, ts)
+                        .with("completed_by", "nothing")
+                        .with("synacks", c.half(Side::Resp).syns)
+                        .with("evidence", "synack_retransmitted")
+                });
+            }
+            let at = self.synacks.first.unwrap_or(c.first);
+            self.half_open(j, at, "still_syn_received");
         }
+    }
+
+    /// half_open: the responder held the connection half-open (in SYN-RECEIVED) and it never
+    /// completed for it.
+    fn half_open(&mut self, j: &mut Judge<'_>, (frame, ts): (u64, Timestamp), how: &'static str) {
+        let c = j.conn;
+        let k = AnomalyKind::HalfOpen;
+        j.raise(k, || {
+            Anomaly::new(k, frame, ts)
+                .with("synacks", c.half(Side::Resp).syns)
+                .with("waited", secs(c.last.1.since(c.first.1)))
+                .with("orig_state", c.machine.end(Side::Orig).state.name())
+                .with("ended_by", how)
+        });
+    }
+
+    /// The handshake was completed by a segment carrying data or FIN. Without a sign that a
+    /// pure ACK was lost it is the legitimate merged third segment; with one (the responder
+    /// repeated its SYN-ACK, or the segment came later than an initiator holds its ACK back for
+    /// data) the pure third ACK never reached the capture point.
+    fn completed_without_pure_ack(&mut self, j: &mut Judge<'_>, st: &Step<'_, '_>) {
+        let c = j.conn;
+        let (seg, f) = (st.seg, st.seg.flags);
+        let rtt_leg = c.handshake.syn_to_synack.unwrap_or_default();
+        let allowed = THIRD_ACK_HOLD.max(rtt_leg.saturating_mul(2));
+        let late = c
+            .handshake
+            .synack_ts
+            .is_some_and(|t| seg.ts.since(t) > allowed);
+        let lost = self.synacks.count > 1 || late;
+        let k = if lost {
+            AnomalyKind::MissingThirdAck
+        } else {
+            AnomalyKind::ThirdAckWithData
+        };
+        j.raise(k, || {
+            let mut a = Anomaly::new(k, seg.frame, seg.ts)
+                .with("completed_by", if f.fin() { "fin" } else { "data" })
+                .with("data_bytes", seg.payload_len)
+                .with("synacks", c.half(Side::Resp).syns);
+            if lost {
+                let evidence = if self.synacks.count > 1 {
+                    "synack_retransmitted"
+                } else {
+                    "late"
+                };
+                a = a.with("evidence", evidence);
+            }
+            a
+        });
+    }
+
+    /// handshake_bad_ack: a SYN-ACK, or the initiator's first ACK, acknowledges something other
+    /// than what its receiver sent (RFC 9293 §3.10.7.3: SEG.ACK =< ISS or SEG.ACK > SND.NXT is
+    /// answered by RST; Suricata's `3whs_synack_with_wrong_ack`, `3whs_wrong_seq_wrong_ack`).
+    fn bad_ack(&mut self, j: &mut Judge<'_>, st: &Step<'_, '_>) {
+        let c = j.conn;
+        let (seg, side) = (st.seg, st.side);
+        let receiver = c.machine.end(side.other());
+        let step = if seg.flags.syn() {
+            "syn_ack"
+        } else {
+            "third_ack"
+        };
+        let k = AnomalyKind::HandshakeBadAck;
+        j.raise(k, || {
+            Anomaly::new(k, seg.frame, seg.ts)
+                .with("step", step)
+                .with("from", side.name())
+                .with("ack", seg.ack.0)
+                .with("expected_above", receiver.iss.map(|i| i.0))
+                .with("expected_at_most", receiver.snd_nxt.map(|n| n.0))
+        });
     }
 
     /// Reports SYN and SYN-ACK retransmissions once, with the gaps between copies (Linux backs

@@ -102,9 +102,9 @@ catalogue! {
     SynackRetransmission = "synack_retransmission", Notice, Connection,
         "The responder repeated its SYN-ACK: it did not get the third ACK in time.";
     MissingThirdAck = "missing_third_ack", Warning, Connection,
-        "The pure ACK completing the handshake never appeared.";
+        "The responder sent a SYN-ACK and the initiator's pure third ACK never reached the capture point.";
     HalfOpen = "half_open", Warning, Connection,
-        "SYN-ACK sent, but the handshake never completed.";
+        "The responder held the connection half-open (SYN-RECEIVED) and it never completed for it.";
     ConnectionRefused = "connection_refused", Notice, Connection,
         "A SYN was answered by RST: nothing listens on that port.";
     SimultaneousOpen = "simultaneous_open", Notice, Connection,
@@ -187,6 +187,12 @@ catalogue! {
         "A keep-alive probe: an idle connection checked that its peer is still there.";
     KeepaliveTimeout = "keepalive_timeout", Warning, Connection,
         "Keep-alive probes went unanswered until the prober gave up.";
+    ThirdAckWithData = "third_ack_with_data", Info, Connection,
+        "The handshake was completed by a segment carrying data (or FIN), with no sign of a lost ACK.";
+    HandshakeBadAck = "handshake_bad_ack", Warning, Connection,
+        "A SYN-ACK or third ACK acknowledged something other than the SYN it answers.";
+    WindowScaleInvalid = "window_scale_invalid", Warning, Connection,
+        "A SYN announced a window-scale shift above 14 (RFC 7323 §2.3); 14 is used.";
 }
 
 impl AnomalyKind {

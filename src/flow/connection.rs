@@ -232,8 +232,13 @@ impl Connection {
         }
 
         // The originator's first acknowledgment of the responder's SYN completes the handshake.
-        let established_now =
-            side == Side::Orig && facts.acks_syn && !f.syn() && !f.rst() && !self.rec.established;
+        // An acknowledgment the responder cannot accept (RFC 9293 §3.10.7.4) completes nothing.
+        let established_now = side == Side::Orig
+            && facts.acks_syn
+            && facts.handshake_ack != Some(false)
+            && !f.syn()
+            && !f.rst()
+            && !self.rec.established;
         self.rec.established |= established_now;
         let step = Step {
             seg,

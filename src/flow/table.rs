@@ -23,7 +23,8 @@ use crate::wire::Segment;
 #[derive(Clone, Copy, Debug)]
 pub struct FlowConfig {
     /// Idle time after which an established connection (or one seen midstream) is ended with
-    /// reason `timeout`. Default 1 hour.
+    /// reason `timeout`. Default 7,500 s: longer than Linux's keep-alive time
+    /// (tcp_keepalive_time = 7,200 s), so a connection kept alive by probes stays one record.
     pub idle_timeout: Duration,
     /// Idle time after which an unanswered attempt is ended. Default 130 s, past Linux's last SYN
     /// retransmission (tcp_syn_retries 6: 1+2+4+8+16+32+64 s).
@@ -52,7 +53,7 @@ pub struct FlowConfig {
 impl Default for FlowConfig {
     fn default() -> Self {
         FlowConfig {
-            idle_timeout: Duration::from_secs(3600),
+            idle_timeout: Duration::from_secs(7500),
             attempt_timeout: Duration::from_secs(130),
             handshake_timeout: Duration::from_secs(75),
             half_closed_timeout: Duration::from_secs(600),
@@ -99,7 +100,7 @@ enum Phase {
     Handshake,
     /// One FIN seen (FIN-WAIT, CLOSE-WAIT).
     HalfClosed,
-    /// Established, or picked up midstream.
+    /// Established, or picked up midstream (whether or not the other side has spoken).
     Open,
 }
 
@@ -167,7 +168,9 @@ impl FlowTable {
         let r = c.record();
         if r.is_closed() {
             Phase::Closed
-        } else if r.half(Side::Resp).packets == 0 {
+        } else if r.half(Side::Resp).packets == 0 && r.half(Side::Orig).syns > 0 {
+            // Only a SYN makes an attempt: a connection picked up midstream whose other side
+            // has not spoken yet is open (one-sided captures, a quiet peer).
             Phase::Attempt
         } else if r.half(Side::Orig).syns > 0 && !r.established {
             Phase::Handshake

@@ -143,3 +143,44 @@ fn ended_connections_do_not_pile_up_in_the_timer_heap() {
         t.len()
     );
 }
+
+#[test]
+fn a_midstream_connection_whose_peer_has_not_spoken_is_open_not_an_attempt() {
+    // Data from one side only, no SYN: not an unanswered attempt (130 s) but an open
+    // connection (the idle timeout).
+    let segs = vec![
+        c2s(0, "PA", 1000, 5000, 100),
+        c2s(10, "PA", 1100, 5000, 100),
+    ];
+    let attempt = FlowConfig::default().attempt_timeout.0 / 1_000_000;
+    assert!(ended_by(&segs, 10 + attempt + 1).is_empty());
+    let idle = FlowConfig::default().idle_timeout.0 / 1_000_000;
+    assert_eq!(ended_by(&segs, 10 + idle + 1).len(), 1);
+}
+
+#[test]
+fn linux_default_keepalive_keeps_one_record() {
+    // 7,200 s idle, then a probe every 75 s, each answered: one connection, not several.
+    let mut segs = vec![
+        c2s(0, "S", 100, 0, 0),
+        s2c(10, "SA", 500, 101, 0),
+        c2s(20, "A", 101, 501, 0),
+        c2s(30, "PA", 101, 501, 10),
+        s2c(40, "A", 501, 111, 0),
+    ];
+    let mut t = 40 + 7_200_000;
+    for _ in 0..3 {
+        segs.push(c2s(t, "A", 110, 501, 0));
+        segs.push(s2c(t + 1, "A", 501, 111, 0));
+        t += 75_000;
+    }
+    let r = crate::flow::testkit::replay(&segs);
+    assert_eq!(r.records.len(), 1, "split into {} records", r.records.len());
+    let probes = r.records[0]
+        .tally
+        .counts
+        .iter()
+        .find(|(k, _)| *k == crate::detect::AnomalyKind::Keepalive)
+        .map_or(0, |(_, n)| *n);
+    assert_eq!(probes, 3);
+}

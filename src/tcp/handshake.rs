@@ -2,7 +2,7 @@
 
 use super::Half;
 use crate::time::{Duration, Timestamp};
-use crate::wire::{PerSide, Segment, Side};
+use crate::wire::{PerSide, Segment, SeqNum, Side};
 
 /// Handshake timing, measured at the capture point.
 #[derive(Clone, Copy, Debug, Default)]
@@ -35,7 +35,7 @@ impl Handshake {
             Side::Orig if f.is_syn_only() && self.synack_ts.is_none() => self.syn_ts = Some(seg.ts),
             Side::Resp if f.is_syn_ack() => {
                 let orig_isn = halves[Side::Orig].isn;
-                let acks_syn = orig_isn.is_some_and(|isn| seg.ack == isn.add(1));
+                let acks_syn = orig_isn.is_some_and(|isn| acks_syn(seg, isn, &halves[Side::Orig]));
                 if acks_syn || orig_isn.is_none() {
                     if self.synack_ts.is_none() {
                         self.syn_to_synack = self.syn_ts.map(|s| seg.ts.since(s));
@@ -48,7 +48,7 @@ impl Handshake {
                 let Some(resp_isn) = halves[Side::Resp].isn else {
                     return;
                 };
-                if seg.ack == resp_isn.add(1) || seg.ack > resp_isn.add(1) {
+                if acks_syn(seg, resp_isn, &halves[Side::Resp]) {
                     self.ack_ts = Some(seg.ts);
                     self.ack_had_data = seg.payload_len > 0;
                     let leg = seg.ts.since(synack);
@@ -61,4 +61,12 @@ impl Handshake {
             _ => {}
         }
     }
+}
+
+/// Whether `seg` acknowledges the SYN with sequence number `isn` that `sender` sent, as RFC
+/// 9293 §3.10.7.3 accepts it: ISS < SEG.ACK =< ISS + 1 + the data the SYN carried (TCP Fast
+/// Open data may or may not be acknowledged).
+fn acks_syn(seg: &Segment<'_>, isn: SeqNum, sender: &Half) -> bool {
+    let data = sender.options.map_or(0, |o| o.syn_data);
+    seg.ack > isn && seg.ack <= isn.add(1 + data)
 }

@@ -145,6 +145,11 @@ pub struct SegFacts {
     pub acks_syn: bool,
     /// The segment acknowledges the receiver's FIN.
     pub acks_fin: bool,
+    /// For a segment that would complete a handshake step (a SYN-ACK reaching SYN-SENT, or
+    /// the first ACK reaching SYN-RECEIVED): whether its acknowledgment is acceptable,
+    /// ISS < SEG.ACK =< SND.NXT of the receiver (RFC 9293 §3.10.7.3, §3.10.7.4 fifth check).
+    /// `None` for every other segment.
+    pub handshake_ack: Option<bool>,
     /// For a RST: where it falls in the receiver's window.
     pub rst_fit: Option<RstFit>,
     /// Sequence space the segment occupies (payload, plus one for SYN and FIN).
@@ -233,6 +238,20 @@ impl Machine {
         let acks = |mark: Option<SeqNum>| f.ack() && mark.is_some_and(|m| seg.ack > m);
         let acks_syn = acks(receiver.iss);
         let acks_fin = acks(receiver.fin_seq);
+        // A handshake step is acceptable only if it acknowledges what the receiver sent, its
+        // SYN (and data riding on it), and nothing beyond: ISS < SEG.ACK =< SND.NXT.
+        let ack_acceptable = acks_syn && receiver.snd_nxt.is_none_or(|n| seg.ack <= n);
+        let handshake_step = f.ack()
+            && !f.rst()
+            && receiver.iss.is_some()
+            && match (receiver.state, class) {
+                (TcpState::SynSent, SegClass::SynAck) => true,
+                (TcpState::SynReceived, SegClass::Ack | SegClass::Fin) => {
+                    sender.state == TcpState::SynSent
+                }
+                _ => false,
+            };
+        let handshake_ack = handshake_step.then_some(ack_acceptable);
         let rst_fit = f.rst().then(|| rst_fit(seg.seq, &receiver, &sender));
         let facts = SegFacts {
             class,
@@ -240,6 +259,7 @@ impl Machine {
             receiver_before: receiver.state,
             acks_syn,
             acks_fin,
+            handshake_ack,
             rst_fit,
             seq_len,
             snd_nxt_before: sender.snd_nxt,
@@ -293,7 +313,9 @@ impl Machine {
                 }
                 // RFC 9293 §3.10.7.3: SYN-SENT that received an acceptable SYN,ACK acknowledges
                 // it and enters ESTABLISHED; its ACK (pure, with data, or with FIN) shows it.
-                (SynSent, SegClass::Ack | SegClass::Fin) if acks(receiver.iss) => {
+                (SynSent, SegClass::Ack | SegClass::Fin)
+                    if acks(receiver.iss) && handshake_ack != Some(false) =>
+                {
                     self.set_state(from, Established, ts, ev);
                     if class == SegClass::Fin {
                         self.set_state(from, FinWait1, ts, ev)
@@ -320,8 +342,9 @@ impl Machine {
             // §3.10.7.2 / §3.10.7.3: LISTEN and SYN-SENT answer a SYN with SYN,ACK; the answer,
             // not the SYN, moves them (a full queue drops SYNs: the listener rules report that).
             (Listen | SynSent, SegClass::Syn) => {}
-            // §3.10.7.3: SYN-SENT answers an acceptable SYN,ACK with ACK (seen above).
-            (SynSent, SegClass::SynAck) if acks_syn => {}
+            // §3.10.7.3: SYN-SENT answers an acceptable SYN,ACK with ACK (seen above); one that
+            // acknowledges anything but its SYN is answered with RST (unexpected).
+            (SynSent, SegClass::SynAck) if acks_syn && handshake_ack != Some(false) => {}
             // §3.10.7.3: SYN-SENT receiving an acceptable RST (it ACKs our SYN): connection
             // refused, CLOSED. A RST without an acceptable ACK is dropped.
             (SynSent, SegClass::Rst) => {
@@ -343,7 +366,10 @@ impl Machine {
             }
             // §3.10.7.4 (fifth check): SYN-RECEIVED receiving an ACK of its SYN (with or without
             // data: implicit completion) enters ESTABLISHED, with no answer of its own.
-            (SynReceived, SegClass::Ack | SegClass::Fin | SegClass::SynAck) if acks_syn => {
+            // An ACK beyond SND.NXT is not acceptable: SYN-RECEIVED stays and answers with RST.
+            (SynReceived, SegClass::Ack | SegClass::Fin | SegClass::SynAck)
+                if acks_syn && handshake_ack != Some(false) =>
+            {
                 self.set_state(to, Established, ts, ev)
             }
             // Retransmitted SYN or SYN-ACK while the handshake is still going on.

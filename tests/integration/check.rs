@@ -81,12 +81,14 @@ fn only_and_count_ranges_with_scopes() {
     let half_open = rec("half_open");
     passes(
         &half_open,
-        "[anomalies]\nonly = [\"half_open\", \"synack_retransmission\", \"retransmission\"]\n",
+        "[anomalies]\nonly = [\"half_open\", \"missing_third_ack\", \"synack_retransmission\", \"retransmission\"]\n",
     );
     fails(
         &half_open,
         "[anomalies]\nonly = [\"half_open\"]\n",
-        &["kinds outside `only` were raised: synack_retransmission, retransmission"],
+        &[
+            "kinds outside `only` were raised: synack_retransmission, missing_third_ack, retransmission",
+        ],
     );
     let counted = |min: u64, max: u64, scope: &str| {
         format!(

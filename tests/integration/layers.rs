@@ -28,10 +28,7 @@ const LAYERS: &[(&str, u8)] = &[
 /// Files whose only content is tests, which may reach anything they need to drive the code.
 fn is_test_file(rel: &str) -> bool {
     let name = rel.rsplit('/').next().unwrap_or(rel);
-    matches!(
-        name,
-        "tests.rs" | "rule_tests.rs" | "testkit.rs" | "testutil.rs"
-    )
+    matches!(name, "tests.rs" | "testkit.rs" | "testutil.rs")
 }
 
 /// Longest source file, in lines.

@@ -13,7 +13,8 @@ const EXPECTED: &[(&str, &[&str], &[&str], &str)] = &[
     (
         "half_open",
         &[],
-        &["half_open", "synack_retransmission"],
+        // The responder repeats its SYN-ACK for a third ACK that never comes.
+        &["half_open", "missing_third_ack", "synack_retransmission"],
         "S1",
     ),
     (
@@ -23,6 +24,7 @@ const EXPECTED: &[(&str, &[&str], &[&str], &str)] = &[
             "half_open",
             "half_open_backlog",
             "listen_queue_overflow",
+            "missing_third_ack",
             "syn_flood",
             "synack_retransmission",
         ],

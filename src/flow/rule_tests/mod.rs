@@ -1,6 +1,8 @@
 //! The connection and listener rules the generator does not label, each driven through the
 //! connection table with segments built in virtual time. Client ISN 100, server ISN 500.
 
+mod handshake;
+
 use crate::detect::{Anomaly, AnomalyKind, DetectConfig, ListenerConfig};
 use crate::event::Event;
 use crate::flow::testkit::{Replayed, replay, replay_with};
@@ -12,11 +14,11 @@ fn run_with(segs: Vec<Segment<'static>>, listeners: ListenerConfig) -> Vec<Anoma
     replay_with(&segs, listeners).anomalies
 }
 
-fn run(segs: Vec<Segment<'static>>) -> Vec<Anomaly> {
+pub(super) fn run(segs: Vec<Segment<'static>>) -> Vec<Anomaly> {
     run_with(segs, ListenerConfig::default())
 }
 
-fn kinds(a: &[Anomaly]) -> Vec<AnomalyKind> {
+pub(super) fn kinds(a: &[Anomaly]) -> Vec<AnomalyKind> {
     a.iter().map(|a| a.kind).collect()
 }
 
