@@ -7,8 +7,8 @@ use crate::wire::Side;
 
 /// A rule's context on one connection.
 pub struct Judge<'a> {
-    /// The connection being judged.
-    pub conn: ConnView<'a>,
+    /// The connection being judged (a reference: rules copy it into their closures).
+    pub conn: &'a ConnView<'a>,
     /// Thresholds.
     pub cfg: &'a DetectConfig,
     tally: &'a mut Tally,
@@ -18,7 +18,7 @@ pub struct Judge<'a> {
 impl<'a> Judge<'a> {
     /// A context judging `conn`, counting into `tally` and reporting to `out`.
     pub fn new(
-        conn: ConnView<'a>,
+        conn: &'a ConnView<'a>,
         cfg: &'a DetectConfig,
         tally: &'a mut Tally,
         out: &'a mut Vec<Anomaly>,

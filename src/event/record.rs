@@ -154,7 +154,8 @@ pub struct ConnRecord {
     pub end_reason: Option<EndReason>,
     /// Each endpoint's RFC 9293 state (at its latest segment; timers not applied).
     pub states: PerSide<TcpState>,
-    /// The first [`MAX_TRANSITIONS`] state changes, in order.
+    /// The first [`MAX_TRANSITIONS`] state changes, in order, when the run keeps them (a story
+    /// or ladder output asks for them; every change is also an [`super::Event::StateChanged`]).
     pub transitions: Vec<Transition>,
     /// State changes in all (beyond those kept).
     pub transition_count: u32,
@@ -219,11 +220,12 @@ impl ConnRecord {
         }
     }
 
-    /// Records a state change (kept while fewer than [`MAX_TRANSITIONS`] are).
-    pub(crate) fn transition(&mut self, t: Transition) {
+    /// Records a state change (and keeps it, with `keep`, while fewer than
+    /// [`MAX_TRANSITIONS`] are).
+    pub(crate) fn transition(&mut self, t: Transition, keep: bool) {
         self.states[t.side] = t.to;
         self.transition_count += 1;
-        if self.transitions.len() < MAX_TRANSITIONS {
+        if keep && self.transitions.len() < MAX_TRANSITIONS {
             if self.transitions.capacity() == 0 {
                 self.transitions.reserve_exact(8);
             }

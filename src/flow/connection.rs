@@ -14,6 +14,23 @@ use crate::tcp::{Half, Handshake, Machine, MachineEvent};
 use crate::time::Timestamp;
 use crate::wire::{Endpoint, PerSide, Segment, Side};
 
+/// What a run keeps on each record beyond the record itself.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Keep {
+    /// Every segment's Wireshark classes (comparisons with tshark).
+    pub segment_classes: bool,
+    /// The state changes (stories, ladder diagrams).
+    pub transitions: bool,
+}
+
+/// Where a segment's findings go: the anomalies it raised and the state changes it caused.
+pub struct Found<'a> {
+    /// Anomalies, in the order decided.
+    pub anomalies: &'a mut Vec<Anomaly>,
+    /// State changes, in the order made.
+    pub changes: &'a mut Vec<Transition>,
+}
+
 /// One TCP connection incarnation being tracked.
 #[derive(Clone, Debug)]
 pub struct Connection {
@@ -122,12 +139,8 @@ impl Connection {
         rule: impl FnOnce(&mut Judge<'_>),
     ) {
         let mut tally = std::mem::take(&mut self.rec.tally);
-        rule(&mut Judge::new(
-            view!(self.rec, self.machine),
-            cfg,
-            &mut tally,
-            out,
-        ));
+        let v = view!(self.rec, self.machine);
+        rule(&mut Judge::new(&v, cfg, &mut tally, out));
         self.rec.tally = tally;
     }
 
@@ -178,9 +191,9 @@ impl Connection {
         mut side: Side,
         cfg: &DetectConfig,
         reasm: &mut ReasmCtx<'_>,
-        segment_events: bool,
-        out: &mut Vec<Anomaly>,
-    ) -> usize {
+        keep: Keep,
+        found: &mut Found<'_>,
+    ) {
         let f = seg.flags;
         // A SYN-ACK from the originator before any SYN was seen means the roles are the other
         // way round (midstream start that later shows its handshake).
@@ -192,14 +205,14 @@ impl Connection {
             self.flip();
             side = Side::Resp;
         }
-        let transitions_before = self.rec.transitions.len();
         let closed_before = self.rec.closed_ts.is_some();
         self.count(seg, side);
         // Zeek ignores a segment whose header the snaplen cut (weird `truncated_header`).
         if !seg.header_cut {
             self.zeek.on_segment(seg, side == Side::Orig);
         }
-        let facts = self.apply_to_machine(seg, side);
+        let facts = self.apply_to_machine(seg, side, keep.transitions, found.changes);
+        let out = &mut *found.anomalies;
 
         let mut tally = std::mem::take(&mut self.rec.tally);
         let owner = StreamOwner {
@@ -208,15 +221,17 @@ impl Connection {
             resp: self.rec.resp,
         };
         if let Some(conflict) = self.streams.segment(owner, seg, side, reasm) {
-            let mut j = Judge::new(view!(self.rec, self.machine), cfg, &mut tally, out);
+            let v = view!(self.rec, self.machine);
+            let mut j = Judge::new(&v, cfg, &mut tally, out);
             detect::segment_classes::overlap_conflict(&mut j, seg, side, conflict, reasm.policy);
         }
         let classes = self.ws.segment(seg, side);
         if classes.flags != 0 {
             count_classes(&mut self.rec.halves[side], seg, classes);
-            let mut j = Judge::new(view!(self.rec, self.machine), cfg, &mut tally, out);
+            let v = view!(self.rec, self.machine);
+            let mut j = Judge::new(&v, cfg, &mut tally, out);
             detect::segment_classes::on_classes(&mut j, seg, side, classes);
-            if segment_events {
+            if keep.segment_classes {
                 self.rec.segment_classes.push((seg.frame, classes));
             }
         }
@@ -247,11 +262,11 @@ impl Connection {
             closed_before,
             established_now,
         };
-        let mut j = Judge::new(view!(self.rec, self.machine), cfg, &mut tally, out);
+        let v = view!(self.rec, self.machine);
+        let mut j = Judge::new(&v, cfg, &mut tally, out);
         self.rules.on_segment(&mut j, &step);
         self.rec.tally = tally;
         self.rec.last_seen[side] = seg.ts;
-        transitions_before
     }
 
     /// Counters, first FIN and RST, the close time and handshake timing.
@@ -276,7 +291,13 @@ impl Connection {
     }
 
     /// Runs the reference machine on `seg`, recording its transitions and unexpected segments.
-    fn apply_to_machine(&mut self, seg: &Segment<'_>, side: Side) -> crate::tcp::SegFacts {
+    fn apply_to_machine(
+        &mut self,
+        seg: &Segment<'_>,
+        side: Side,
+        keep: bool,
+        changes: &mut Vec<Transition>,
+    ) -> crate::tcp::SegFacts {
         let f = seg.flags;
         let rec = &mut self.rec;
         let old_duplicate = f.is_syn_only()
@@ -294,14 +315,18 @@ impl Connection {
         let facts = self
             .machine
             .on_segment(seg, side, old_duplicate, &mut |e| match e {
-                MachineEvent::Transition { side, from, to } => rec.transition(Transition {
-                    side,
-                    from,
-                    to,
-                    frame: seg.frame,
-                    ts: seg.ts,
-                    cause,
-                }),
+                MachineEvent::Transition { side, from, to } => {
+                    let t = Transition {
+                        side,
+                        from,
+                        to,
+                        frame: seg.frame,
+                        ts: seg.ts,
+                        cause,
+                    };
+                    rec.transition(t, keep);
+                    changes.push(t);
+                }
                 MachineEvent::Unexpected { .. } => {
                     rec.unexpected += 1;
                     rec.first_unexpected.get_or_insert(seg.frame);
@@ -317,7 +342,13 @@ impl Connection {
 
     /// A new incarnation (opened by `syn`, sent by `from` as this incarnation knew it) took
     /// the four-tuple over: a TIME-WAIT here ends (RFC 9293 §3.10.7.4, RFC 6191).
-    pub fn supersede(&mut self, syn: &Segment<'_>, from: Side) {
+    pub fn supersede(
+        &mut self,
+        syn: &Segment<'_>,
+        from: Side,
+        keep: bool,
+        changes: &mut Vec<Transition>,
+    ) {
         let rec = &mut self.rec;
         let cause = Cause {
             from,
@@ -328,14 +359,16 @@ impl Connection {
         };
         self.machine.supersede(syn.ts, &mut |e| {
             if let MachineEvent::Transition { side, from, to } = e {
-                rec.transition(Transition {
+                let t = Transition {
                     side,
                     from,
                     to,
                     frame: syn.frame,
                     ts: syn.ts,
                     cause,
-                });
+                };
+                rec.transition(t, keep);
+                changes.push(t);
             }
         });
     }
@@ -351,7 +384,8 @@ impl Connection {
     ) {
         let mut tally = std::mem::take(&mut self.rec.tally);
         let now = now.max(self.rec.last_ts);
-        let mut j = Judge::new(view!(self.rec, self.machine), cfg, &mut tally, out);
+        let v = view!(self.rec, self.machine);
+        let mut j = Judge::new(&v, cfg, &mut tally, out);
         self.rules.on_finish(&mut j, now);
         self.rec.tally = tally;
         let both_fins = self.rec.halves[Side::Orig].fin_ts.is_some()

@@ -10,11 +10,12 @@ use std::collections::BinaryHeap;
 use hashbrown::HashMap;
 use slab::Slab;
 
+use super::connection::{Found, Keep};
 use super::streams::{ReasmCtx, StreamSink};
 use super::{Connection, EndReason, Endpoint, FlowKey, Side};
 use crate::detect::flood::Resolution;
 use crate::detect::{Anomaly, DetectConfig, ListenerConfig, ListenerTracker};
-use crate::event::{ConnRecord, Event};
+use crate::event::{ConnRecord, Event, Transition};
 use crate::tcp::reassembly::{Budget, OverlapPolicy};
 use crate::time::{Duration, Timestamp};
 use crate::wire::Segment;
@@ -48,6 +49,9 @@ pub struct FlowConfig {
     pub keep_bytes: bool,
     /// Keep every segment's Wireshark classes on its connection record (for comparisons).
     pub segment_events: bool,
+    /// Keep every connection's state changes on its record (stories, ladder diagrams); they
+    /// are announced as events either way.
+    pub keep_transitions: bool,
 }
 
 impl Default for FlowConfig {
@@ -63,6 +67,7 @@ impl Default for FlowConfig {
             max_reassembly_memory: 256 << 20,
             keep_bytes: false,
             segment_events: false,
+            keep_transitions: false,
         }
     }
 }
@@ -119,6 +124,8 @@ pub struct FlowTable {
     detect: DetectConfig,
     listeners: ListenerTracker,
     anomalies: Vec<Anomaly>,
+    /// State changes of the segment being accounted, announced after it.
+    changes: Vec<Transition>,
     budget: Budget,
     sink: Option<Box<dyn StreamSink>>,
     map: HashMap<FlowKey, usize, foldhash::fast::RandomState>,
@@ -138,6 +145,7 @@ impl FlowTable {
             detect,
             listeners: ListenerTracker::new(listeners),
             anomalies: Vec::new(),
+            changes: Vec::new(),
             budget: Budget {
                 per_stream_cap: cfg.max_stream_buffer,
                 global_cap: cfg.max_reassembly_memory,
@@ -202,6 +210,14 @@ impl FlowTable {
         &self.listeners
     }
 
+    /// What the records keep beyond themselves.
+    fn keep(&self) -> Keep {
+        Keep {
+            segment_classes: self.cfg.segment_events,
+            transitions: self.cfg.keep_transitions,
+        }
+    }
+
     /// What reassembly needs, borrowed from the table.
     fn reasm(&mut self) -> ReasmCtx<'_> {
         ReasmCtx {
@@ -250,7 +266,7 @@ impl FlowTable {
             }
         };
         let timeout_before = self.timeout_for(&self.conns[idx]);
-        let (segment_events, detect) = (self.cfg.segment_events, self.detect);
+        let (keep, detect) = (self.keep(), self.detect);
         let mut reasm = ReasmCtx {
             budget: &mut self.budget,
             policy: self.cfg.overlap_policy,
@@ -259,14 +275,11 @@ impl FlowTable {
         };
         let c = &mut self.conns[idx];
         let had_synack = c.record().half(Side::Resp).sent_synack;
-        let before = c.update(
-            seg,
-            side,
-            &detect,
-            &mut reasm,
-            segment_events,
-            &mut self.anomalies,
-        );
+        let mut found = Found {
+            anomalies: &mut self.anomalies,
+            changes: &mut self.changes,
+        };
+        c.update(seg, side, &detect, &mut reasm, keep, &mut found);
         if c.attempt_open {
             if !had_synack && c.record().half(Side::Resp).sent_synack {
                 self.listeners.answered(c.record().resp, seg.ts);
@@ -287,8 +300,8 @@ impl FlowTable {
             self.push_timer(seg.ts.add(timeout), idx, id);
         }
         let rec = self.conns[idx].record();
-        for t in &rec.transitions[before.min(rec.transitions.len())..] {
-            out(Event::StateChanged(rec, t));
+        for t in self.changes.drain(..) {
+            out(Event::StateChanged(rec, &t));
         }
         self.flush_anomalies(out);
     }
@@ -318,11 +331,10 @@ impl FlowTable {
             });
         }
         // The old incarnation's TIME-WAIT ends here (RFC 9293 §3.10.7.4, RFC 6191).
-        let before = old.record().transitions.len();
-        old.supersede(seg, side);
+        old.supersede(seg, side, self.cfg.keep_transitions, &mut self.changes);
         let rec = old.record();
-        for t in &rec.transitions[before..] {
-            out(Event::StateChanged(rec, t));
+        for t in self.changes.drain(..) {
+            out(Event::StateChanged(rec, &t));
         }
         self.end(old, EndReason::Reused, out);
         let idx = opened?;
