@@ -80,6 +80,71 @@ const EXPECTED: &[(&str, &[&str], &[&str], &str)] = &[
         &["timewait_assassination"],
         "SF",
     ),
+    // Recorded with the kernel's view beside them (NAME.kernel.txt). Pinned to what tcpaudit
+    // reports today; recordings/README.md says, per capture, what it should report instead.
+    (
+        "syn_cookies_timestamps",
+        &[],
+        &[
+            "half_open",
+            "half_open_backlog",
+            "syn_flood",
+            "synack_retransmission",
+            "syncookies",
+        ],
+        "S1",
+    ),
+    (
+        "accept_queue_overflow",
+        &[],
+        &["close_wait_stuck", "rst_abort", "synack_retransmission"],
+        "S2",
+    ),
+    (
+        "replayed_syn_listen",
+        &[],
+        &["rst_after_close", "stale_syn"],
+        "RSTO",
+    ),
+    (
+        "replayed_syn_timewait",
+        &[],
+        &["stale_syn", "timewait_assassination"],
+        "RSTOS0",
+    ),
+    (
+        "third_ack_dropped_then_data",
+        &[],
+        &["missing_third_ack", "synack_retransmission"],
+        "SF",
+    ),
+    (
+        "third_ack_dropped_no_data",
+        &[],
+        &["missing_third_ack", "rst_abort", "synack_retransmission"],
+        "RSTR",
+    ),
+    (
+        "third_ack_with_data_clean",
+        &[],
+        &["missing_third_ack"],
+        "SF",
+    ),
+    (
+        "forged_rst_ttl",
+        &[],
+        &["rst_abort", "rst_after_close", "rst_injection_suspected"],
+        "RSTR",
+    ),
+    (
+        "forged_rst_ipid",
+        &[],
+        &["rst_abort", "rst_after_close", "rst_injection_suspected"],
+        "RSTR",
+    ),
+    ("rst_after_fin", &[], &["half_close", "rst_abort"], "RSTR"),
+    ("ttl_expired_syn", &[], &["listen_queue_overflow"], "S0"),
+    ("one_sided", &[], &[], "SH"),
 ];
 
 #[test]
