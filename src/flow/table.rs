@@ -366,7 +366,12 @@ impl FlowTable {
         out: &mut impl FnMut(Event<'_>),
     ) -> Option<usize> {
         let attempt = seg.flags.is_syn_only();
-        if attempt && !self.listeners.may_track(&dst) {
+        if attempt
+            && (!self.listeners.may_track(&dst)
+                || self
+                    .listeners
+                    .is_aggregated(&dst, seg.src, seg.sport, seg.seq))
+        {
             self.listeners.aggregate(
                 dst,
                 seg.src,

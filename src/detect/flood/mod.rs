@@ -46,8 +46,9 @@ pub struct ListenerConfig {
     /// Half-open attempts tracked as connection records per listener (default 4096).
     pub max_half_open_per_listener: u32,
     /// Half-open attempts tracked as connection records in total (default 65536). Sixteen
-    /// times as many attempts beyond it are remembered in a few bytes each (about 48 MiB at the
-    /// default), so counts stay exact until that many are outstanding at once.
+    /// times as many attempts as this or the per-listener cap, whichever is larger, are
+    /// remembered beyond them in about 50 bytes each (at most about 100 MiB at the default,
+    /// with the hash table's slack), so counts stay exact until that many are outstanding.
     pub max_half_open_total: u32,
 }
 
@@ -131,7 +132,11 @@ impl ListenerTracker {
     pub fn new(cfg: ListenerConfig) -> Self {
         ListenerTracker {
             cfg,
-            pending: PendingAttempts::new(cfg.max_half_open_total as usize * 16),
+            pending: PendingAttempts::new(
+                cfg.max_half_open_total
+                    .max(cfg.max_half_open_per_listener)
+                    .saturating_mul(16) as usize,
+            ),
             ..Default::default()
         }
     }
@@ -180,6 +185,12 @@ impl ListenerTracker {
         self.listeners
             .get(listener)
             .is_none_or(|l| l.tracked < self.cfg.max_half_open_per_listener)
+    }
+
+    /// Whether a SYN from `src` to `listener` retransmits an attempt that was aggregated (it
+    /// stays aggregated even if the caps have room again, so it is counted once).
+    pub fn is_aggregated(&self, listener: &Endpoint, src: IpAddr, sport: u16, isn: SeqNum) -> bool {
+        self.pending.holds(*listener, (src, sport), isn)
     }
 
     /// Whether the listener is aggregating attempts (its answers to aggregated attempts, such as

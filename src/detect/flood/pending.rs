@@ -144,6 +144,15 @@ impl PendingAttempts {
         }
     }
 
+    /// Whether a SYN from `orig` to `listener` with `isn` repeats an aggregated attempt.
+    pub(super) fn holds(&self, listener: Endpoint, orig: (IpAddr, u16), isn: SeqNum) -> bool {
+        !self.map.is_empty()
+            && self
+                .map
+                .get(&self.key(orig, listener))
+                .is_some_and(|p| p.isn == isn.0)
+    }
+
     /// A SYN from `orig` to `listener` that no connection record holds. Returns whether it is a
     /// new attempt (false: a retransmission of one remembered, same ISN).
     pub(super) fn syn(
