@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 
 use hashbrown::HashMap;
 
-use crate::detect::flood::MAX_LISTENERS;
+use crate::detect::flood::{AttemptCounts, MAX_LISTENERS};
 use crate::detect::{Anomaly, AnomalyKind, DetectConfig, ListenerConfig, ListenerLoad};
 use crate::event::Event;
 use crate::event::{ConnRecord, EndReason};
@@ -27,20 +27,9 @@ fn by_id(counts: &[u64; AnomalyKind::COUNT]) -> BTreeMap<&'static str, u64> {
 }
 
 /// Connection attempts seen by one listening endpoint (the responder of connections whose SYN
-/// was captured).
-#[derive(Clone, Copy, Debug, Default)]
-pub struct ListenerCounts {
-    /// Connection attempts (SYN seen).
-    pub attempts: u64,
-    /// Attempts answered by a SYN-ACK.
-    pub answered: u64,
-    /// Attempts whose handshake completed (third ACK or data).
-    pub established: u64,
-    /// Attempts answered by RST without a SYN-ACK (refused).
-    pub refused: u64,
-    /// Attempts that got no answer at all.
-    pub unanswered: u64,
-}
+/// was captured): those tracked as connection records plus those aggregated beyond the
+/// half-open caps, so they add up to every attempt whatever the caps.
+pub type ListenerCounts = AttemptCounts;
 
 /// Everything counted over a run, besides the connection records themselves.
 #[derive(Clone, Debug)]
@@ -59,7 +48,7 @@ pub struct Summary {
     pub flows: FlowStats,
     /// Connections by end reason, indexed like [`EndReason::ALL`].
     pub end_reasons: [u64; EndReason::COUNT],
-    /// Per-listener counts.
+    /// Per-listener counts (tracked and aggregated attempts; at most [`MAX_LISTENERS`]).
     pub listeners: HashMap<Endpoint, ListenerCounts, foldhash::fast::RandomState>,
     /// Attempts to listeners beyond [`MAX_LISTENERS`].
     pub other_listeners: ListenerCounts,
@@ -73,6 +62,9 @@ pub struct Summary {
         HashMap<Endpoint, [u32; AnomalyKind::COUNT], foldhash::fast::RandomState>,
     /// Half-open attempts aggregated per listener instead of tracked (caps hit).
     pub aggregated_attempts: u64,
+    /// Aggregated attempts forgotten early because too many were outstanding at once (their
+    /// later answers are not counted; 0 unless far beyond the caps).
+    pub aggregated_forgotten: u64,
     /// Errors writing streams (`--write-streams`).
     pub stream_error: Option<String>,
 }
@@ -93,6 +85,7 @@ impl Default for Summary {
             anomaly_occurrences: [0; AnomalyKind::COUNT],
             anomalies_by_listener: HashMap::default(),
             aggregated_attempts: 0,
+            aggregated_forgotten: 0,
             stream_error: None,
         }
     }
@@ -153,17 +146,23 @@ impl Summary {
         }
         let resp = c.half(Side::Resp);
         let answered = resp.sent_synack;
+        self.listener_counts(c.resp).add(&AttemptCounts {
+            attempts: 1,
+            answered: answered as u64,
+            established: c.established as u64,
+            refused: (!answered && resp.rsts > 0) as u64,
+            unanswered: (resp.packets == 0) as u64,
+        });
+    }
+
+    /// The counts of listener `ep` (those beyond [`MAX_LISTENERS`] are counted together).
+    fn listener_counts(&mut self, ep: Endpoint) -> &mut ListenerCounts {
         let n = self.listeners.len();
-        let counts = match self.listeners.get_mut(&c.resp) {
-            Some(l) => l,
-            None if n < MAX_LISTENERS => self.listeners.entry(c.resp).or_default(),
+        match self.listeners.get_mut(&ep) {
+            Some(_) => self.listeners.get_mut(&ep).expect("present"),
+            None if n < MAX_LISTENERS => self.listeners.entry(ep).or_default(),
             None => &mut self.other_listeners,
-        };
-        counts.attempts += 1;
-        counts.answered += answered as u64;
-        counts.established += c.established as u64;
-        counts.refused += (!answered && resp.rsts > 0) as u64;
-        counts.unanswered += (resp.packets == 0) as u64;
+        }
     }
 }
 
@@ -277,7 +276,14 @@ impl Analyzer {
             summary.record(&e);
             out(e);
         });
-        self.summary.aggregated_attempts = self.flows.listeners().aggregated;
+        let tracker = self.flows.listeners();
+        self.summary.aggregated_attempts = tracker.aggregated;
+        self.summary.aggregated_forgotten = tracker.aggregated_forgotten_early();
+        let (per_listener, other) = tracker.aggregated_counts();
+        for (ep, c) in per_listener {
+            self.summary.listener_counts(*ep).add(c);
+        }
+        self.summary.other_listeners.add(&other);
         self.summary.stream_error = sink_result.err();
         self.decoder.finish();
         self.summary.decode = self.decoder.stats.clone();

@@ -13,7 +13,7 @@ use slab::Slab;
 use super::connection::{Found, Keep};
 use super::streams::{ReasmCtx, StreamSink};
 use super::{Connection, EndReason, Endpoint, FlowKey, Side};
-use crate::detect::flood::Resolution;
+use crate::detect::flood::{Resolution, Told};
 use crate::detect::{Anomaly, DetectConfig, ListenerConfig, ListenerTracker};
 use crate::event::{ConnRecord, Event, Transition};
 use crate::tcp::reassembly::{Budget, OverlapPolicy};
@@ -252,10 +252,27 @@ impl FlowTable {
                 }
             }
             None => {
-                // Answers to attempts aggregated beyond the caps (SYN-ACKs to spoofed sources)
-                // are aggregated too.
-                if seg.flags.is_syn_ack() && self.listeners.aggregating(&src) {
+                // Answers to attempts aggregated beyond the caps (SYN-ACKs to spoofed sources,
+                // refusals, the sources' RSTs) are counted for them and aggregated too; the
+                // initiator's ACK completing one opens a record as a connection picked up
+                // midstream.
+                let told = self.listeners.untracked(
+                    src,
+                    dst,
+                    seg.seq,
+                    seg.ack,
+                    seg.flags,
+                    seg.frame,
+                    seg.ts,
+                    &mut self.anomalies,
+                );
+                let aggregated_answer = !matches!(told, Told::Nothing | Told::Established)
+                    || (told == Told::Nothing
+                        && seg.flags.is_syn_ack()
+                        && self.listeners.aggregating(&src));
+                if aggregated_answer {
                     self.stats.aggregated_segments += 1;
+                    self.flush_anomalies(out);
                     return;
                 }
                 let Some(idx) = self.open(seg, dst, out) else {
@@ -364,9 +381,21 @@ impl FlowTable {
         out: &mut impl FnMut(Event<'_>),
     ) -> Option<usize> {
         let attempt = seg.flags.is_syn_only();
-        if attempt && !self.listeners.may_track(&dst) {
-            self.listeners
-                .aggregate(dst, seg.src, seg.frame, seg.ts, &mut self.anomalies);
+        if attempt
+            && (!self.listeners.may_track(&dst)
+                || self
+                    .listeners
+                    .is_aggregated(&dst, seg.src, seg.sport, seg.seq))
+        {
+            self.listeners.aggregate(
+                dst,
+                seg.src,
+                seg.sport,
+                seg.seq,
+                seg.frame,
+                seg.ts,
+                &mut self.anomalies,
+            );
             self.stats.aggregated_segments += 1;
             self.flush_anomalies(out);
             return None;
@@ -534,6 +563,8 @@ fn resolution(c: &Connection, at: Timestamp) -> Resolution {
     Resolution {
         completed: r.established,
         responded: r.half(Side::Resp).sent_synack || r.half(Side::Resp).rsts > 0,
+        answered: r.half(Side::Resp).sent_synack,
+        reset_by_initiator: r.half(Side::Orig).rsts > 0,
         synack_repeated: c.synack_copies() > 1,
         options_stripped,
         started: r.first_ts,

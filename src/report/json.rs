@@ -367,6 +367,10 @@ pub struct SummaryRecord<'a> {
     pub anomaly_occurrences: BTreeMap<&'static str, u64>,
     /// Half-open attempts counted per listener instead of tracked, because the caps were hit.
     pub aggregated_attempts: u64,
+    /// Aggregated attempts forgotten early because too many were outstanding at once (their
+    /// later segments, such as SYN retransmissions, are not attributed; 0 unless far beyond the
+    /// caps).
+    pub aggregated_forgotten: u64,
     /// Capture errors.
     pub errors: &'a [String],
 }
@@ -420,6 +424,7 @@ impl<'a> SummaryRecord<'a> {
             anomalies: s.anomaly_events_by_id(),
             anomaly_occurrences: s.anomaly_occurrences_by_id(),
             aggregated_attempts: s.aggregated_attempts,
+            aggregated_forgotten: s.aggregated_forgotten,
             errors: &run.errors,
         }
     }

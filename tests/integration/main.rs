@@ -7,6 +7,8 @@
 mod check;
 // The command line: output formats, limits, standard input, merged files, bad input, `explain`.
 mod cli;
+// Listener statistics under real SYN floods (../shared/pcaps/stopddos) against tshark's figures.
+mod flood_stats;
 // Public captures in fixtures/corpus: conversations equal tshark's, format-specific facts hold.
 mod fixtures;
 // The source tree's shape: imports point down the layers, files stay short.

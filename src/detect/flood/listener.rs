@@ -4,7 +4,8 @@
 
 use std::net::IpAddr;
 
-use super::sources::Sources;
+use super::pending::Told;
+use super::sources::{DISTINCT_STD_ERROR, Sources};
 use super::{ListenerConfig, ListenerLoad, Resolution};
 use crate::detect::anomaly::{Value, secs};
 use crate::detect::{Anomaly, AnomalyKind};
@@ -18,6 +19,8 @@ const BUCKETS: usize = 16;
 #[derive(Clone, Copy, Debug, Default)]
 struct Bucket {
     sec: i64,
+    /// The first attempt's SYN in this second.
+    first: Option<Timestamp>,
     attempts: u32,
     completions: u32,
     aggregated: u32,
@@ -26,7 +29,12 @@ struct Bucket {
 /// A flood or backlog under way, with what happened during it.
 #[derive(Clone, Debug)]
 struct Episode {
+    /// Where the episode was recognised.
     start: (u64, Timestamp),
+    /// The first and the last SYN of its attempts: the episode's extent on the wire, whatever
+    /// was tracked, aggregated or resolved meanwhile.
+    first_syn: Timestamp,
+    last_syn: Timestamp,
     peak: u32,
     peak_at: (u64, Timestamp),
     attempts: u64,
@@ -37,12 +45,23 @@ struct Episode {
     /// Answered attempts that waited 1.5 s or more with a single SYN-ACK (Linux would have
     /// retransmitted it after 1 s unless it kept no state: a cookie).
     long_single_synack: u64,
+    /// Attempts the listener answered with a SYN-ACK.
+    synacks: u64,
+    /// Of those, attempts the initiator then reset: in a spoofed flood, the real owner of the
+    /// address answering a SYN-ACK it never asked for (RFC 9293 §3.10.7.3: a SYN-ACK in a
+    /// CLOSED or LISTEN state is answered by RST), i.e. backscatter, not a forged reset.
+    synacks_reset: u64,
+    /// Attempts the initiator reset, with or without a captured SYN-ACK (a capture of the
+    /// inbound direction only shows the backscatter RSTs, not the SYN-ACKs they answer).
+    source_resets: u64,
 }
 
 impl Episode {
     fn new(frame: u64, ts: Timestamp, gauge: u32) -> Self {
         Episode {
             start: (frame, ts),
+            first_syn: ts,
+            last_syn: ts,
             peak: gauge,
             peak_at: (frame, ts),
             attempts: 0,
@@ -51,6 +70,9 @@ impl Episode {
             synack_repeats: 0,
             stripped: 0,
             long_single_synack: 0,
+            synacks: 0,
+            synacks_reset: 0,
+            source_resets: 0,
         }
     }
 
@@ -77,6 +99,9 @@ pub(super) struct Listener {
     first_overflow: Option<(u64, Timestamp)>,
     answered: u64,
     stripped: u64,
+    /// The newest time this listener heard of (resolutions at the end of a capture or of a
+    /// timeout carry older times; the window is read at this one).
+    latest: Timestamp,
     cookie_reported: bool,
     overflow_reported: bool,
     /// The per-listener tracking cap was hit at least once.
@@ -95,6 +120,30 @@ impl Listener {
             };
         }
         b
+    }
+
+    /// The earliest SYN of the attempts in the window ending at `ts`.
+    fn window_first(&self, ts: Timestamp, window: Duration) -> Option<Timestamp> {
+        let now = ts.whole_secs();
+        let span = window.whole_secs().clamp(1, BUCKETS as i64);
+        self.buckets
+            .iter()
+            .filter(|b| b.sec > now - span && b.sec <= now)
+            .filter_map(|b| b.first)
+            .min()
+    }
+
+    /// Notes that time `ts` was reached.
+    fn saw(&mut self, ts: Timestamp) {
+        self.latest = self.latest.max(ts);
+    }
+
+    /// The bucket of `ts`'s second, unless a newer second holds its slot (a resolution dated
+    /// at a record's last segment, long before now, must not wipe the current window).
+    fn bucket_at(&mut self, ts: Timestamp) -> Option<&mut Bucket> {
+        let sec = ts.whole_secs();
+        let slot = self.buckets[sec.rem_euclid(BUCKETS as i64) as usize].sec;
+        (slot <= sec).then(|| self.bucket(ts))
     }
 
     /// Attempts, completions and aggregated attempts in the window ending at `ts`.
@@ -148,30 +197,68 @@ impl Listener {
     /// no connection record will resolve it) also counts as half-open for the window and as
     /// aggregated in the flood under way.
     pub(super) fn count_attempt(&mut self, src: IpAddr, ts: Timestamp, aggregated: bool) {
+        self.saw(ts);
         self.sources.see(src);
         let b = self.bucket(ts);
         b.attempts += 1;
-        if aggregated {
-            b.aggregated += 1;
-            if let Some(f) = &mut self.flood {
-                f.aggregated += 1;
-            }
+        b.first.get_or_insert(ts);
+        b.aggregated += aggregated as u32;
+        if let Some(f) = &mut self.flood {
+            f.attempts += 1;
+            f.last_syn = f.last_syn.max(ts);
+            f.aggregated += aggregated as u64;
         }
     }
 
     /// The listener answered a SYN with a SYN-ACK.
     pub(super) fn answered(&mut self, ts: Timestamp) {
+        self.saw(ts);
         self.last_answer = Some(ts);
         self.answered += 1;
+        if let Some(f) = &mut self.flood {
+            f.synacks += 1;
+        }
+    }
+
+    /// What a segment of an aggregated attempt (no connection record) told, at `ts`.
+    pub(super) fn aggregated_told(&mut self, told: Told, ts: Timestamp) {
+        match told {
+            Told::Answered => self.answered(ts),
+            Told::Established => {
+                self.saw(ts);
+                if let Some(b) = self.bucket_at(ts) {
+                    b.completions += 1;
+                }
+                for e in [self.flood.as_mut(), self.backlog.as_mut()]
+                    .into_iter()
+                    .flatten()
+                {
+                    e.completions += 1;
+                }
+            }
+            Told::SourceReset { after_synack } => {
+                if let Some(f) = &mut self.flood {
+                    f.source_resets += 1;
+                    f.synacks_reset += after_synack as u64;
+                }
+            }
+            Told::Refused | Told::Repeat | Told::Nothing => {}
+        }
     }
 
     /// A tracked attempt is over: its outcome counts for the window and the episodes under way.
     pub(super) fn resolve(&mut self, r: Resolution, frame: u64, window: Duration) {
         self.tracked = self.tracked.saturating_sub(1);
-        if r.completed {
-            self.bucket(r.at).completions += 1;
+        if r.completed
+            && let Some(b) = self.bucket_at(r.at)
+        {
+            b.completions += 1;
         }
         self.stripped += r.options_stripped as u64;
+        if let Some(f) = &mut self.flood {
+            f.source_resets += r.reset_by_initiator as u64;
+            f.synacks_reset += (r.reset_by_initiator && r.answered) as u64;
+        }
         let waited_long = r.at.since(r.started).0 >= 1_500_000_000;
         for e in [self.flood.as_mut(), self.backlog.as_mut()]
             .into_iter()
@@ -202,9 +289,12 @@ impl Listener {
         cfg: &ListenerConfig,
         frame: u64,
         ts: Timestamp,
-        new_attempt: bool,
         out: &mut Vec<Anomaly>,
     ) {
+        // Resolutions are dated at a record's last segment, which may be long past (a timeout,
+        // the end of the capture): the window is read at the newest time heard of.
+        self.saw(ts);
+        let ts = self.latest;
         let gauge = self.half_open(ts, cfg.window);
         let (attempts, completions, _) = self.window(ts, cfg.window);
         let ratio = if attempts == 0 {
@@ -222,18 +312,19 @@ impl Listener {
         match &mut self.flood {
             None if sources_ok => {
                 let mut e = Episode::new(frame, ts, gauge);
+                // The attempts in the window that made the flood count for it, from their
+                // first SYN on.
                 e.attempts = attempts;
+                e.first_syn = self.window_first(ts, cfg.window).unwrap_or(ts);
+                e.aggregated = self.window(ts, cfg.window).2;
                 self.flood = Some(e);
             }
             Some(e) => {
-                if new_attempt {
-                    e.attempts += 1;
-                }
                 e.observe(gauge, frame, ts);
                 if gauge < cfg.flood_half_open / 2
                     && let Some(e) = self.flood.take()
                 {
-                    out.push(self.flood_anomaly(ep, &e, ts));
+                    out.push(self.flood_anomaly(ep, &e));
                 }
             }
             None => {}
@@ -258,7 +349,7 @@ impl Listener {
     /// Ends the episodes under way (end of capture) and reports a queue overflow once.
     pub(super) fn finish(&mut self, ep: Endpoint, ts: Timestamp, out: &mut Vec<Anomaly>) {
         if let Some(e) = self.flood.take() {
-            out.push(self.flood_anomaly(ep, &e, ts));
+            out.push(self.flood_anomaly(ep, &e));
         }
         if let Some(e) = self.backlog.take() {
             out.push(backlog_anomaly(ep, &e, ts));
@@ -298,30 +389,46 @@ impl Listener {
         }
     }
 
-    /// The `syn_flood` anomaly of episode `e`, ended at `end`.
-    fn flood_anomaly(&self, ep: Endpoint, e: &Episode, end: Timestamp) -> Anomaly {
-        let dur = end.since(e.start.1);
+    /// The `syn_flood` anomaly of episode `e`. Its extent and rate come from the SYNs of its
+    /// attempts (first to last), not from when it was recognised or ended, so they do not
+    /// depend on how many attempts were tracked as records.
+    fn flood_anomaly(&self, ep: Endpoint, e: &Episode) -> Anomaly {
+        let dur = e.last_syn.since(e.first_syn);
         let rate = if dur.0 > 0 {
             e.attempts as f64 / dur.as_secs_f64()
         } else {
             e.attempts as f64
         };
-        let ratio = if e.attempts == 0 {
-            0.0
+        let share = |n: u64, of: u64| if of == 0 { 0.0 } else { n as f64 / of as f64 };
+        let distinct = self.sources.distinct();
+        let error = if self.sources.distinct_is_exact() {
+            0
         } else {
-            e.completions as f64 / e.attempts as f64
+            (distinct as f64 * DISTINCT_STD_ERROR).ceil() as u64
         };
         let mut a = Anomaly::new(AnomalyKind::SynFlood, e.start.0, e.start.1)
-            .with("start", secs(e.start.1.since_epoch()))
-            .with("end", secs(end.since_epoch()))
+            .with("start", secs(e.first_syn.since_epoch()))
+            .with("end", secs(e.last_syn.since_epoch()))
             .with("duration", secs(dur))
             .with("attempts", e.attempts)
             .with("rate_per_s", Value::F64(rate, 1))
-            .with("distinct_sources", self.sources.distinct())
-            .with("completion_ratio", Value::F64(ratio, 3))
+            .with("distinct_sources", distinct)
+            .with("distinct_sources_error", error)
+            .with(
+                "completion_ratio",
+                Value::F64(share(e.completions, e.attempts), 3),
+            )
             .with("peak_half_open", e.peak)
             .with("aggregated_attempts", e.aggregated)
-            .with("top_sources", self.sources.top());
+            .with("top_sources", self.sources.top())
+            .with("top_sources_max_overcount", self.sources.max_overcount())
+            .with("synacks", e.synacks)
+            .with("synacks_reset_by_source", e.synacks_reset)
+            .with(
+                "synack_reset_share",
+                Value::F64(share(e.synacks_reset, e.synacks), 3),
+            )
+            .with("source_resets", e.source_resets);
         a.listener = Some(ep);
         a
     }

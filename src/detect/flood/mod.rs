@@ -5,13 +5,15 @@
 //! reset, or leaves the table; the rules look at that gauge, not at SYN packets, so a busy
 //! legitimate client that completes its handshakes never looks like a flood (the false positive
 //! ntopng#8631 fixed the same way). Attempts beyond the tracking caps are aggregated here
-//! instead of becoming connection records, which bounds memory under a spoofed flood.
+//! instead of becoming connection records, which bounds memory under a spoofed flood; they are
+//! still remembered in a few bytes each, so every listener's attempt counts stay exact.
 //!
 //! This file admits attempts (the tracking caps and the listener registry); `listener.rs` holds
 //! one listener's buckets and episodes and builds their anomalies; `sources.rs` estimates who
-//! sends the attempts.
+//! sends the attempts; `pending.rs` remembers the aggregated attempts and counts their outcomes.
 
 mod listener;
+mod pending;
 mod sources;
 
 use std::net::IpAddr;
@@ -19,9 +21,11 @@ use std::net::IpAddr;
 use hashbrown::HashMap;
 
 use self::listener::Listener;
+use self::pending::PendingAttempts;
+pub use self::pending::{AttemptCounts, Told};
 use super::Anomaly;
 use crate::time::{Duration, Timestamp};
-use crate::wire::Endpoint;
+use crate::wire::{Endpoint, SeqNum, TcpFlags};
 
 /// Thresholds and caps of the listener rules.
 #[derive(Clone, Copy, Debug)]
@@ -41,7 +45,10 @@ pub struct ListenerConfig {
     pub backlog: u32,
     /// Half-open attempts tracked as connection records per listener (default 4096).
     pub max_half_open_per_listener: u32,
-    /// Half-open attempts tracked as connection records in total (default 65536).
+    /// Half-open attempts tracked as connection records in total (default 65536). Sixteen
+    /// times as many attempts as this or the per-listener cap, whichever is larger, are
+    /// remembered beyond them in about 50 bytes each (at most about 100 MiB at the default,
+    /// with the hash table's slack), so counts stay exact until that many are outstanding.
     pub max_half_open_total: u32,
 }
 
@@ -67,6 +74,11 @@ pub struct Resolution {
     /// The responder answered the SYN at all: with a SYN-ACK or a RST (the summary's
     /// per-listener `answered` counts SYN-ACKs only).
     pub responded: bool,
+    /// The responder answered the SYN with a SYN-ACK.
+    pub answered: bool,
+    /// The initiator sent a RST (after a SYN-ACK: in a spoofed flood, backscatter from the
+    /// address's real owner).
+    pub reset_by_initiator: bool,
     /// The responder repeated its SYN-ACK.
     pub synack_repeated: bool,
     /// The SYN offered window scaling or SACK and no timestamps, and the SYN-ACK carried neither
@@ -84,8 +96,11 @@ pub struct ListenerTracker {
     cfg: ListenerConfig,
     listeners: HashMap<Endpoint, Listener, foldhash::fast::RandomState>,
     tracked_total: u32,
+    pending: PendingAttempts,
     /// Attempts counted here instead of as connection records (a tracking cap was hit).
     pub aggregated: u64,
+    /// SYN retransmissions of aggregated attempts (same ISN), not counted as attempts.
+    pub aggregated_syn_retransmissions: u64,
     /// Listeners whose attempts hit the per-listener cap at least once.
     pub capped_listeners: u64,
     /// Listeners beyond [`MAX_LISTENERS`] whose attempts are not tracked.
@@ -117,8 +132,31 @@ impl ListenerTracker {
     pub fn new(cfg: ListenerConfig) -> Self {
         ListenerTracker {
             cfg,
+            pending: PendingAttempts::new(
+                cfg.max_half_open_total
+                    .max(cfg.max_half_open_per_listener)
+                    .saturating_mul(16) as usize,
+            ),
             ..Default::default()
         }
+    }
+
+    /// Every listener's counts of aggregated attempts, and of those beyond [`MAX_LISTENERS`]
+    /// (attempts tracked as connection records are counted from the records).
+    pub fn aggregated_counts(
+        &self,
+    ) -> (
+        impl Iterator<Item = (&Endpoint, &AttemptCounts)>,
+        AttemptCounts,
+    ) {
+        let (map, other) = self.pending.all_counts();
+        (map.iter(), other)
+    }
+
+    /// Aggregated attempts forgotten before their lifetime because too many were outstanding
+    /// (later segments of those are not attributed to them).
+    pub fn aggregated_forgotten_early(&self) -> u64 {
+        self.pending.forgotten_early
     }
 
     /// The `n` busiest listeners at `now`, by half-open attempts then attempt rate.
@@ -147,6 +185,12 @@ impl ListenerTracker {
         self.listeners
             .get(listener)
             .is_none_or(|l| l.tracked < self.cfg.max_half_open_per_listener)
+    }
+
+    /// Whether a SYN from `src` to `listener` retransmits an attempt that was aggregated (it
+    /// stays aggregated even if the caps have room again, so it is counted once).
+    pub fn is_aggregated(&self, listener: &Endpoint, src: IpAddr, sport: u16, isn: SeqNum) -> bool {
+        self.pending.holds(*listener, (src, sport), isn)
     }
 
     /// Whether the listener is aggregating attempts (its answers to aggregated attempts, such as
@@ -199,18 +243,26 @@ impl ListenerTracker {
         l.tracked += 1;
         l.count_attempt(src, ts, false);
         self.tracked_total += 1;
-        self.evaluate(ep, frame, ts, true, out);
+        self.evaluate(ep, frame, ts, out);
     }
 
-    /// An attempt beyond the tracking caps: counted here only.
+    /// A SYN from `src` (port `sport`, ISN `isn`) beyond the tracking caps: counted here only,
+    /// once per attempt (a retransmission of an aggregated attempt repeats its ISN).
+    #[allow(clippy::too_many_arguments)]
     pub fn aggregate(
         &mut self,
         ep: Endpoint,
         src: IpAddr,
+        sport: u16,
+        isn: SeqNum,
         frame: u64,
         ts: Timestamp,
         out: &mut Vec<Anomaly>,
     ) {
+        if !self.pending.syn(ep, (src, sport), isn, ts) {
+            self.aggregated_syn_retransmissions += 1;
+            return;
+        }
         self.aggregated += 1;
         let cap = self.cfg.max_half_open_per_listener;
         let Some(l) = self.listener(ep, ts) else {
@@ -220,7 +272,43 @@ impl ListenerTracker {
         l.capped |= first_cap;
         l.count_attempt(src, ts, true);
         self.capped_listeners += first_cap as u64;
-        self.evaluate(ep, frame, ts, true, out);
+        self.evaluate(ep, frame, ts, out);
+    }
+
+    /// A segment no connection record holds, between `src` and `dst`: if it belongs to an
+    /// aggregated attempt (a SYN-ACK, a refusal, the initiator's ACK or RST), counts what it
+    /// tells and returns it.
+    #[allow(clippy::too_many_arguments)]
+    pub fn untracked(
+        &mut self,
+        src: Endpoint,
+        dst: Endpoint,
+        seq: SeqNum,
+        ack: SeqNum,
+        flags: TcpFlags,
+        frame: u64,
+        ts: Timestamp,
+        out: &mut Vec<Anomaly>,
+    ) -> Told {
+        if self.pending.len() == 0 || flags.is_syn_only() {
+            return Told::Nothing;
+        }
+        let seg = (seq, ack, flags);
+        // Sent by the listener to the initiator, or the other way round.
+        let (listener, told) = match self.pending.segment(src, (dst.addr, dst.port), true, seg) {
+            Told::Nothing => (
+                dst,
+                self.pending.segment(dst, (src.addr, src.port), false, seg),
+            ),
+            t => (src, t),
+        };
+        if !matches!(told, Told::Nothing | Told::Repeat)
+            && let Some(l) = self.listeners.get_mut(&listener)
+        {
+            l.aggregated_told(told, ts);
+            self.evaluate(listener, frame, ts, out);
+        }
+        told
     }
 
     /// The listener answered a SYN with a SYN-ACK.
@@ -238,20 +326,13 @@ impl ListenerTracker {
         };
         l.resolve(r, frame, window);
         self.tracked_total = self.tracked_total.saturating_sub(1);
-        self.evaluate(ep, frame, r.at, false, out);
+        self.evaluate(ep, frame, r.at, out);
     }
 
     /// Starts and ends episodes for `ep` at time `ts`.
-    fn evaluate(
-        &mut self,
-        ep: Endpoint,
-        frame: u64,
-        ts: Timestamp,
-        new_attempt: bool,
-        out: &mut Vec<Anomaly>,
-    ) {
+    fn evaluate(&mut self, ep: Endpoint, frame: u64, ts: Timestamp, out: &mut Vec<Anomaly>) {
         if let Some(l) = self.listeners.get_mut(&ep) {
-            l.evaluate(ep, &self.cfg, frame, ts, new_attempt, out);
+            l.evaluate(ep, &self.cfg, frame, ts, out);
         }
     }
 
@@ -287,6 +368,8 @@ mod tests {
         let done = |at: Timestamp| Resolution {
             completed: true,
             responded: true,
+            answered: true,
+            reset_by_initiator: false,
             synack_repeated: false,
             options_stripped: false,
             started: at,

@@ -1,66 +1,116 @@
-//! Who is sending a listener its attempts: an estimate of the distinct sources and the busiest
-//! few, in fixed memory whatever the number of (often spoofed) addresses in a flood.
+//! Who is sending a listener its attempts, in fixed memory whatever the number of (often
+//! spoofed) addresses in a flood: the number of distinct sources by HyperLogLog++ (an estimate
+//! with a stated error) and the busiest sources by Space-Saving (each with a guaranteed bound on
+//! how much it may be over-counted).
 
 use std::net::IpAddr;
 
+use cardinality_estimator::CardinalityEstimator;
+
 use crate::detect::Value;
 
-/// Sources remembered by count ("space-saving": a new source replaces the least counted one).
-const TOP: usize = 8;
-/// Bits of the distinct-source bitmap (512 bytes, allocated at a listener's first attempt).
-const SKETCH_BITS: usize = 4096;
+/// Relative standard error of the distinct-source estimate beyond 128 sources: 1.04/√(2^p)
+/// (Flajolet et al., "HyperLogLog", 2007, §4; 1.6% at p = 12).
+pub(super) const DISTINCT_STD_ERROR: f64 = 0.01625;
+
+/// Counters kept by Space-Saving. Any source that sent more than 1/`HEAVY` of the attempts is
+/// among them, and each counter over-counts by at most attempts/`HEAVY` (Metwally, Agrawal and
+/// El Abbadi, "Efficient Computation of Frequent and Top-k Elements in Data Streams", ICDT 2005,
+/// Lemmas 3.3 and 3.4).
+const HEAVY: usize = 64;
+
+/// Sources reported in an anomaly's detail.
+const REPORTED: usize = 8;
+
+/// One Space-Saving counter: a source, its counted attempts and how many of them may belong to
+/// the sources it replaced.
+#[derive(Clone, Copy, Debug)]
+struct Counter {
+    addr: IpAddr,
+    count: u64,
+    over: u64,
+}
 
 /// The sources of one listener's attempts.
 #[derive(Clone, Debug, Default)]
 pub(super) struct Sources {
-    /// One bit per hashed address, for linear counting.
-    sketch: Option<Box<[u64; SKETCH_BITS / 64]>>,
-    /// The busiest sources and their (over-)estimated attempt counts.
-    top: [(Option<IpAddr>, u64); TOP],
+    /// Distinct sources: HyperLogLog++ at the crate's default precision 12 with 6-bit registers
+    /// (3 KiB once a listener has seen more than 128 sources, a list of hashes below that),
+    /// hashed by WyHash with a fixed seed so estimates are reproducible.
+    distinct: CardinalityEstimator<[u8; 16]>,
+    /// Space-Saving counters, grown up to [`HEAVY`] (a listener with few sources holds few).
+    heavy: Vec<Counter>,
+    /// Attempts counted.
+    total: u64,
 }
 
 impl Sources {
     /// Counts one attempt from `src`.
     pub(super) fn see(&mut self, src: IpAddr) {
-        let sketch = self
-            .sketch
-            .get_or_insert_with(|| Box::new([0; SKETCH_BITS / 64]));
-        let h = hash_ip(src) as usize % SKETCH_BITS;
-        sketch[h / 64] |= 1 << (h % 64);
-        if let Some(e) = self.top.iter_mut().find(|e| e.0 == Some(src)) {
-            e.1 += 1;
-        } else if let Some(e) = self.top.iter_mut().find(|e| e.0.is_none()) {
-            *e = (Some(src), 1);
-        } else if let Some(e) = self.top.iter_mut().min_by_key(|e| e.1) {
-            *e = (Some(src), e.1 + 1);
+        self.total += 1;
+        self.distinct.insert(&key(src));
+        if let Some(c) = self.heavy.iter_mut().find(|c| c.addr == src) {
+            c.count += 1;
+        } else if self.heavy.len() < HEAVY {
+            self.heavy.push(Counter {
+                addr: src,
+                count: 1,
+                over: 0,
+            });
+        } else if let Some(c) = self.heavy.iter_mut().min_by_key(|c| c.count) {
+            // Space-Saving: the new source takes the least counter over, inheriting its count
+            // as the bound on its own over-count.
+            *c = Counter {
+                addr: src,
+                count: c.count + 1,
+                over: c.count,
+            };
         }
     }
 
-    /// Distinct sources, by linear counting over the bitmap (exact for small counts).
+    /// Distinct sources: exact up to 128, then a HyperLogLog++ estimate within
+    /// ±[`DISTINCT_STD_ERROR`] (one standard error).
     pub(super) fn distinct(&self) -> u64 {
-        let Some(s) = &self.sketch else { return 0 };
-        let zeros: u32 = s.iter().map(|w| w.count_zeros()).sum();
-        let m = SKETCH_BITS as f64;
-        if zeros == 0 {
-            return SKETCH_BITS as u64;
-        }
-        (-m * (zeros as f64 / m).ln()).round() as u64
+        self.distinct.estimate() as u64
     }
 
-    /// The busiest sources, most attempts first, as `[{addr, attempts}]`.
+    /// Whether [`Sources::distinct`] is exact (at most 128 sources, kept as a list).
+    pub(super) fn distinct_is_exact(&self) -> bool {
+        self.distinct.estimate() <= 128
+    }
+
+    /// The most any Space-Saving counter over-counts (0 while every source has its own counter).
+    pub(super) fn max_overcount(&self) -> u64 {
+        if self.heavy.len() < HEAVY {
+            0
+        } else {
+            self.heavy.iter().map(|c| c.count).min().unwrap_or(0)
+        }
+    }
+
+    /// The busiest sources whose attempts are known within a factor of two: at least one
+    /// attempt is certain, and the certain part (count minus over-count) is at least the
+    /// over-count. Busiest first, as `[{addr, attempts_max, attempts_min}]`.
     pub(super) fn top(&self) -> Value {
-        let mut v: Vec<_> = self
-            .top
+        let mut v: Vec<&Counter> = self
+            .heavy
             .iter()
-            .filter_map(|(a, n)| a.map(|a| (a, *n)))
+            .filter(|c| c.count > c.over && c.count - c.over >= c.over)
             .collect();
-        v.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        v.sort_by(|a, b| {
+            (b.count - b.over)
+                .cmp(&(a.count - a.over))
+                .then(b.count.cmp(&a.count))
+                .then(a.addr.cmp(&b.addr))
+        });
         Value::List(
             v.into_iter()
-                .map(|(a, n)| {
+                .take(REPORTED)
+                .map(|c| {
                     Value::Map(vec![
-                        ("addr", Value::Text(a.to_string())),
-                        ("attempts", n.into()),
+                        ("addr", Value::Text(c.addr.to_string())),
+                        ("attempts_max", c.count.into()),
+                        ("attempts_min", (c.count - c.over).into()),
                     ])
                 })
                 .collect(),
@@ -68,15 +118,12 @@ impl Sources {
     }
 }
 
-fn hash_ip(a: IpAddr) -> u64 {
-    let bytes = match a {
+/// The address as 16 bytes (IPv4 mapped into IPv6), so both families hash alike.
+fn key(a: IpAddr) -> [u8; 16] {
+    match a {
         IpAddr::V4(v) => v.to_ipv6_mapped().octets(),
         IpAddr::V6(v) => v.octets(),
-    };
-    // FNV-1a: deterministic, so the estimate does not change between runs.
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| {
-        (h ^ b as u64).wrapping_mul(0x0100_0000_01b3)
-    })
+    }
 }
 
 #[cfg(test)]
@@ -85,6 +132,13 @@ mod tests {
 
     fn addr(i: u32) -> IpAddr {
         IpAddr::from((0xc000_0200u32 + i).to_be_bytes())
+    }
+
+    fn top(s: &Sources) -> Vec<Value> {
+        let Value::List(top) = s.top() else {
+            panic!("top is a list")
+        };
+        top
     }
 
     #[test]
@@ -97,31 +151,57 @@ mod tests {
             }
         }
         assert_eq!(s.distinct(), 5);
-        let Value::List(top) = s.top() else {
-            panic!("top is a list")
-        };
+        assert!(s.distinct_is_exact());
+        assert_eq!(s.max_overcount(), 0);
+        let top = top(&s);
         assert_eq!(top.len(), 5);
         assert_eq!(
             top[0],
             Value::Map(vec![
                 ("addr", Value::Text("192.0.2.4".into())),
-                ("attempts", Value::U64(5)),
+                ("attempts_max", Value::U64(5)),
+                ("attempts_min", Value::U64(5)),
             ])
         );
     }
 
     #[test]
-    fn many_sources_keep_a_fixed_top_and_a_close_estimate() {
+    fn a_spoofed_flood_names_no_source_and_estimates_the_rest_within_the_error() {
         let mut s = Sources::default();
-        for i in 0..1000 {
+        for i in 0..40_000 {
             s.see(addr(i));
         }
-        let Value::List(top) = s.top() else {
-            panic!("top is a list")
+        // Every source sent one attempt: no counter has a certain part above its over-count.
+        assert!(top(&s).is_empty(), "{:?}", s.top());
+        assert!(s.max_overcount() <= 40_000 / HEAVY as u64);
+        let n = s.distinct() as f64;
+        assert!(!s.distinct_is_exact());
+        assert!(
+            (n - 40_000.0).abs() <= 3.0 * DISTINCT_STD_ERROR * 40_000.0,
+            "estimated {n} of 40000"
+        );
+    }
+
+    #[test]
+    fn a_heavy_source_in_a_spoofed_flood_is_named_with_its_bounds() {
+        let mut s = Sources::default();
+        let heavy = addr(1_000_000);
+        for i in 0..20_000 {
+            s.see(addr(i));
+            if i % 4 == 0 {
+                s.see(heavy);
+            }
+        }
+        let top = top(&s);
+        assert_eq!(top.len(), 1, "{top:?}");
+        let Value::Map(m) = &top[0] else {
+            panic!("an entry is a map")
         };
-        assert_eq!(top.len(), TOP);
-        // An estimate (FNV over consecutive addresses is not a perfect hash): within 20%.
-        let n = s.distinct();
-        assert!((800..=1200).contains(&n), "estimated {n} of 1000");
+        assert_eq!(m[0].1, Value::Text(heavy.to_string()));
+        let (Value::U64(max), Value::U64(min)) = (&m[1].1, &m[2].1) else {
+            panic!("bounds are numbers")
+        };
+        // The true count (5,000) lies between the bounds.
+        assert!(*min <= 5_000 && 5_000 <= *max, "{min}..{max}");
     }
 }

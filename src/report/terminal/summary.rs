@@ -193,6 +193,16 @@ pub(super) fn summary_table(s: &Summary, run: &RunInfo) -> Table {
             )),
         ]);
     }
+    if s.aggregated_forgotten > 0 {
+        t.add_row(vec![
+            Cell::new("  aggregated forgotten"),
+            Cell::new(format!(
+                "{} aggregated attempts forgotten early: their later segments are not attributed \
+                 (raise --max-half-open)",
+                s.aggregated_forgotten
+            )),
+        ]);
+    }
     if !run.errors.is_empty() {
         t.add_row(vec![Cell::new("errors"), Cell::new(run.errors.len())]);
     }

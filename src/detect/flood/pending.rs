@@ -1,0 +1,357 @@
+//! Attempts beyond the tracking caps, kept in a few bytes each so that every listener's counts
+//! stay exact under a flood.
+//!
+//! A connection record costs hundreds of bytes; an aggregated attempt here costs a 64-bit key,
+//! both ISNs, its arrival time and four outcome bits, for as long as the attempt can still be
+//! answered or retransmitted (Linux's last SYN retransmission comes 127 s after the SYN,
+//! tcp_syn_retries = 6; its last SYN-ACK retransmission 63 s after, tcp_synack_retries = 5).
+//! That is enough to tell a retransmitted SYN (same ISN, RFC 9293 §3.8.1) from a new attempt,
+//! a SYN-ACK (acknowledging ISN+1, RFC 9293 §3.5) from its retransmissions, and a refusal, a
+//! completion or the initiator's reset from one another, which is all the per-listener counts
+//! need. The table is bounded too: when it is full the oldest attempt is forgotten early (its
+//! counts stay; later segments of it are not attributed) and that is counted.
+
+use std::collections::VecDeque;
+use std::hash::BuildHasher;
+use std::net::IpAddr;
+
+use hashbrown::HashMap;
+
+use super::MAX_LISTENERS;
+use crate::time::{Duration, Timestamp};
+use crate::wire::{Endpoint, SeqNum};
+
+/// How long an aggregated attempt is remembered after its SYN: past Linux's last SYN
+/// retransmission (127 s), as the connection table's attempt timeout.
+const LIFETIME: Duration = Duration::from_secs(130);
+
+/// Outcome bits of an aggregated attempt.
+const ANSWERED: u8 = 1;
+const REFUSED: u8 = 2;
+const ESTABLISHED: u8 = 4;
+const SOURCE_RST: u8 = 8;
+
+/// Connection attempts to one listener and how they ended, counted whether they were tracked as
+/// connection records or aggregated beyond the caps.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct AttemptCounts {
+    /// Connection attempts (SYN seen; a retransmitted SYN is the same attempt).
+    pub attempts: u64,
+    /// Attempts answered by a SYN-ACK.
+    pub answered: u64,
+    /// Attempts whose handshake completed (third ACK or data).
+    pub established: u64,
+    /// Attempts answered by RST without a SYN-ACK (refused).
+    pub refused: u64,
+    /// Attempts that got no answer at all.
+    pub unanswered: u64,
+}
+
+impl AttemptCounts {
+    /// Adds `o`'s counts to these.
+    pub fn add(&mut self, o: &AttemptCounts) {
+        self.attempts += o.attempts;
+        self.answered += o.answered;
+        self.established += o.established;
+        self.refused += o.refused;
+        self.unanswered += o.unanswered;
+    }
+}
+
+/// One aggregated attempt.
+#[derive(Clone, Copy, Debug)]
+struct Pending {
+    isn: u32,
+    resp_isn: u32,
+    born: i64,
+    state: u8,
+}
+
+/// What a segment of an aggregated attempt told.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Told {
+    /// The segment is no answer to an aggregated attempt.
+    Nothing,
+    /// A repeat of what an aggregated attempt already told (a retransmitted SYN-ACK, another
+    /// RST).
+    Repeat,
+    /// The listener's first SYN-ACK.
+    Answered,
+    /// The listener refused the attempt (RST, no SYN-ACK).
+    Refused,
+    /// The initiator acknowledged the SYN-ACK: the handshake completed.
+    Established,
+    /// The initiator reset the attempt; `after_synack` when the listener's SYN-ACK was captured
+    /// (a spoofed source's real owner answering a SYN-ACK it never asked for: backscatter).
+    SourceReset {
+        /// The listener's SYN-ACK was seen first.
+        after_synack: bool,
+    },
+}
+
+/// The aggregated attempts still remembered, and every listener's counts of them.
+#[derive(Default)]
+pub(super) struct PendingAttempts {
+    hasher: foldhash::fast::RandomState,
+    map: HashMap<u64, Pending, foldhash::fast::RandomState>,
+    /// Keys in SYN order, with their SYN time, to forget them when their lifetime is over.
+    order: VecDeque<(u64, i64)>,
+    /// Aggregated attempts remembered at most.
+    pub(super) cap: usize,
+    /// Attempts forgotten before their lifetime because the table was full.
+    pub(super) forgotten_early: u64,
+    counts: HashMap<Endpoint, AttemptCounts, foldhash::fast::RandomState>,
+    other: AttemptCounts,
+}
+
+impl PendingAttempts {
+    /// An empty table remembering at most `cap` attempts.
+    pub(super) fn new(cap: usize) -> Self {
+        PendingAttempts {
+            cap,
+            ..Default::default()
+        }
+    }
+
+    fn key(&self, orig: (IpAddr, u16), listener: Endpoint) -> u64 {
+        self.hasher.hash_one((orig, listener.addr, listener.port))
+    }
+
+    /// The counts of `listener` (those beyond [`MAX_LISTENERS`] are counted together).
+    fn counts(&mut self, listener: Endpoint) -> &mut AttemptCounts {
+        let n = self.counts.len();
+        if n < MAX_LISTENERS || self.counts.contains_key(&listener) {
+            self.counts.entry(listener).or_default()
+        } else {
+            &mut self.other
+        }
+    }
+
+    /// Forgets attempts whose lifetime is over at `now`, and the oldest one if the table is
+    /// still full.
+    fn expire(&mut self, now: Timestamp) {
+        while let Some(&(key, born)) = self.order.front() {
+            let full = self.order.len() >= self.cap.max(1);
+            let alive = Timestamp(born).add(LIFETIME) > now;
+            if !full && alive {
+                break;
+            }
+            self.order.pop_front();
+            if self.map.get(&key).is_some_and(|p| p.born == born) {
+                self.map.remove(&key);
+                self.forgotten_early += alive as u64;
+            }
+        }
+    }
+
+    /// Whether a SYN from `orig` to `listener` with `isn` repeats an aggregated attempt.
+    pub(super) fn holds(&self, listener: Endpoint, orig: (IpAddr, u16), isn: SeqNum) -> bool {
+        !self.map.is_empty()
+            && self
+                .map
+                .get(&self.key(orig, listener))
+                .is_some_and(|p| p.isn == isn.0)
+    }
+
+    /// A SYN from `orig` to `listener` that no connection record holds. Returns whether it is a
+    /// new attempt (false: a retransmission of one remembered, same ISN).
+    pub(super) fn syn(
+        &mut self,
+        listener: Endpoint,
+        orig: (IpAddr, u16),
+        isn: SeqNum,
+        ts: Timestamp,
+    ) -> bool {
+        self.expire(ts);
+        let key = self.key(orig, listener);
+        if self.map.get(&key).is_some_and(|p| p.isn == isn.0) {
+            return false;
+        }
+        self.map.insert(
+            key,
+            Pending {
+                isn: isn.0,
+                resp_isn: 0,
+                born: ts.0,
+                state: 0,
+            },
+        );
+        self.order.push_back((key, ts.0));
+        let c = self.counts(listener);
+        c.attempts += 1;
+        c.unanswered += 1;
+        true
+    }
+
+    /// A segment between `orig` and `listener` that no connection record holds, sent by the
+    /// listener when `from_listener`; what it told about an aggregated attempt.
+    pub(super) fn segment(
+        &mut self,
+        listener: Endpoint,
+        orig: (IpAddr, u16),
+        from_listener: bool,
+        seg: (SeqNum, SeqNum, crate::wire::TcpFlags),
+    ) -> Told {
+        if self.map.is_empty() {
+            return Told::Nothing;
+        }
+        let (seq, ack, flags) = seg;
+        let key = self.key(orig, listener);
+        let Some(p) = self.map.get_mut(&key) else {
+            return Told::Nothing;
+        };
+        let before = p.state;
+        let told = if from_listener {
+            if flags.is_syn_ack() && ack == SeqNum(p.isn).add(1) {
+                if before & ANSWERED != 0 {
+                    return Told::Repeat;
+                }
+                p.state |= ANSWERED;
+                p.resp_isn = seq.0;
+                Told::Answered
+            } else if flags.rst() && before & (ANSWERED | REFUSED) == 0 {
+                p.state |= REFUSED;
+                Told::Refused
+            } else if flags.rst() {
+                return Told::Repeat;
+            } else {
+                return Told::Nothing;
+            }
+        } else if flags.rst() {
+            if before & SOURCE_RST != 0 {
+                return Told::Repeat;
+            }
+            p.state |= SOURCE_RST;
+            Told::SourceReset {
+                after_synack: before & ANSWERED != 0,
+            }
+        } else if flags.ack()
+            && !flags.syn()
+            && before & (ANSWERED | ESTABLISHED | SOURCE_RST) == ANSWERED
+            && ack == SeqNum(p.resp_isn).add(1)
+        {
+            p.state |= ESTABLISHED;
+            Told::Established
+        } else {
+            return Told::Nothing;
+        };
+        let c = self.counts(listener);
+        match told {
+            Told::Answered => {
+                c.answered += 1;
+                // A SYN-ACK after a refusal moves nothing out of `unanswered` twice.
+                if before & REFUSED == 0 {
+                    c.unanswered -= 1;
+                }
+            }
+            Told::Refused => {
+                c.refused += 1;
+                c.unanswered -= 1;
+            }
+            Told::Established => c.established += 1,
+            Told::SourceReset { .. } | Told::Repeat | Told::Nothing => {}
+        }
+        told
+    }
+
+    /// Every listener's counts of aggregated attempts, and those beyond [`MAX_LISTENERS`].
+    pub(super) fn all_counts(
+        &self,
+    ) -> (
+        &HashMap<Endpoint, AttemptCounts, foldhash::fast::RandomState>,
+        AttemptCounts,
+    ) {
+        (&self.counts, self.other)
+    }
+
+    /// Aggregated attempts remembered now.
+    pub(super) fn len(&self) -> usize {
+        self.map.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wire::TcpFlags;
+
+    const SYN_ACK: TcpFlags = TcpFlags(TcpFlags::SYN | TcpFlags::ACK);
+    const RST: TcpFlags = TcpFlags(TcpFlags::RST);
+    const ACK: TcpFlags = TcpFlags(TcpFlags::ACK);
+
+    fn table(cap: usize) -> PendingAttempts {
+        PendingAttempts::new(cap)
+    }
+
+    fn orig(i: u16) -> (IpAddr, u16) {
+        ("192.0.2.1".parse().unwrap(), 1000 + i)
+    }
+
+    fn at(s: i64) -> Timestamp {
+        Timestamp(s * 1_000_000_000)
+    }
+
+    #[test]
+    fn retransmissions_and_repeated_answers_count_once() {
+        let l = Endpoint::new("10.0.0.1".parse().unwrap(), 80);
+        let mut t = table(16);
+        assert!(t.syn(l, orig(0), SeqNum(100), at(0)));
+        assert!(
+            !t.syn(l, orig(0), SeqNum(100), at(1)),
+            "same ISN: a retransmission"
+        );
+        assert!(t.syn(l, orig(1), SeqNum(200), at(1)));
+        assert!(t.syn(l, orig(2), SeqNum(300), at(1)));
+        let synack = (SeqNum(7), SeqNum(101), SYN_ACK);
+        assert_eq!(t.segment(l, orig(0), true, synack), Told::Answered);
+        assert_eq!(t.segment(l, orig(0), true, synack), Told::Repeat);
+        let ack = (SeqNum(101), SeqNum(8), ACK);
+        assert_eq!(t.segment(l, orig(0), false, ack), Told::Established);
+        let rst = (SeqNum(0), SeqNum(0), RST);
+        assert_eq!(t.segment(l, orig(1), true, rst), Told::Refused);
+        // A SYN-ACK acknowledging something else is not an answer to this attempt.
+        let stray = (SeqNum(9), SeqNum(5), SYN_ACK);
+        assert_eq!(t.segment(l, orig(2), true, stray), Told::Nothing);
+        let (counts, other) = t.all_counts();
+        assert_eq!(
+            counts[&l],
+            AttemptCounts {
+                attempts: 3,
+                answered: 1,
+                established: 1,
+                refused: 1,
+                unanswered: 1,
+            }
+        );
+        assert_eq!(other, AttemptCounts::default());
+    }
+
+    #[test]
+    fn a_source_reset_after_the_synack_is_backscatter() {
+        let l = Endpoint::new("10.0.0.1".parse().unwrap(), 80);
+        let mut t = table(16);
+        t.syn(l, orig(0), SeqNum(100), at(0));
+        t.segment(l, orig(0), true, (SeqNum(7), SeqNum(101), SYN_ACK));
+        let rst = (SeqNum(101), SeqNum(0), RST);
+        assert_eq!(
+            t.segment(l, orig(0), false, rst),
+            Told::SourceReset { after_synack: true }
+        );
+    }
+
+    #[test]
+    fn the_table_is_bounded_and_forgets_by_age_then_by_room() {
+        let l = Endpoint::new("10.0.0.1".parse().unwrap(), 80);
+        let mut t = table(4);
+        for i in 0..4 {
+            t.syn(l, orig(i), SeqNum(i as u32), at(0));
+        }
+        // Full: the oldest is forgotten early to make room.
+        t.syn(l, orig(9), SeqNum(9), at(1));
+        assert_eq!((t.len(), t.forgotten_early), (4, 1));
+        // Past the lifetime, everything older goes without counting as early.
+        t.syn(l, orig(10), SeqNum(10), at(200));
+        assert_eq!((t.len(), t.forgotten_early), (1, 1));
+        assert_eq!(t.all_counts().0[&l].attempts, 6, "counts stay");
+    }
+}
