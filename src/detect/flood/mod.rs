@@ -127,6 +127,11 @@ pub struct ListenerLoad {
     pub backlog: bool,
 }
 
+/// Aggregated attempts remembered (to attribute their answers), as a multiple of the larger
+/// half-open cap: 262,144 at the defaults, about 15 MiB at most; beyond it the oldest are
+/// forgotten early and counted.
+const PENDING_PER_CAP: u32 = 4;
+
 impl ListenerTracker {
     /// A tracker with the given thresholds.
     pub fn new(cfg: ListenerConfig) -> Self {
@@ -135,7 +140,7 @@ impl ListenerTracker {
             pending: PendingAttempts::new(
                 cfg.max_half_open_total
                     .max(cfg.max_half_open_per_listener)
-                    .saturating_mul(16) as usize,
+                    .saturating_mul(PENDING_PER_CAP) as usize,
             ),
             ..Default::default()
         }
