@@ -42,6 +42,8 @@ pub struct Connection {
     rules: ConnRules,
     /// The connection counts as a half-open attempt of its listener until resolved.
     pub(crate) attempt_open: bool,
+    /// The table has scheduled its idle timer.
+    pub(crate) timer_set: bool,
 }
 
 /// A read-only view of a connection for the rules (a macro, not a method, so that the borrow
@@ -112,6 +114,7 @@ impl Connection {
             zeek: ZeekConn::new(seg, !flipped, cfg.zeek_server_ports),
             rules: ConnRules::default(),
             attempt_open: false,
+            timer_set: false,
         }
     }
 

@@ -131,6 +131,10 @@ pub struct FlowTable {
     map: HashMap<FlowKey, usize, foldhash::fast::RandomState>,
     conns: Slab<Connection>,
     timers: BinaryHeap<Reverse<Timer>>,
+    /// Heap size beyond which stale timer entries are dropped next.
+    compact_at: usize,
+    /// Times stale timer entries were dropped.
+    compactions: u64,
     next_id: u64,
     now: Timestamp,
     /// Counters.
@@ -155,6 +159,8 @@ impl FlowTable {
             map: HashMap::default(),
             conns: Slab::new(),
             timers: BinaryHeap::new(),
+            compact_at: 0,
+            compactions: 0,
             next_id: 1,
             now: Timestamp(i64::MIN),
             stats: FlowStats::default(),
@@ -282,7 +288,10 @@ impl FlowTable {
                 (idx, self.conns[idx].side_of(seg))
             }
         };
-        let timeout_before = self.timeout_for(&self.conns[idx]);
+        let timeout_before = {
+            let c = &self.conns[idx];
+            c.timer_set.then(|| self.timeout_for(c))
+        };
         let (keep, detect) = (self.keep(), self.detect);
         let mut reasm = ReasmCtx {
             budget: &mut self.budget,
@@ -308,12 +317,13 @@ impl FlowTable {
                     .resolve(resp, r, seg.frame, &mut self.anomalies);
             }
         }
-        // A phase with a shorter timeout (handshake answered, half-closed, closed and waiting
-        // out TIME-WAIT) is checked at its own deadline rather than at the longer one
-        // scheduled before.
+        // A new connection gets its timer; a phase with a shorter timeout (handshake answered,
+        // half-closed, closed and waiting out TIME-WAIT) is checked at its own deadline rather
+        // than at the longer one scheduled before.
         let timeout = self.timeout_for(&self.conns[idx]);
-        if timeout < timeout_before {
+        if timeout_before.is_none_or(|before| timeout < before) {
             let id = self.conns[idx].record().id;
+            self.conns[idx].timer_set = true;
             self.push_timer(seg.ts.add(timeout), idx, id);
         }
         let rec = self.conns[idx].record();
@@ -406,8 +416,9 @@ impl FlowTable {
         let id = self.next_id;
         self.next_id += 1;
         self.stats.connections += 1;
+        // Its timer is set once its first segment is accounted (process), in the phase that
+        // segment puts it in.
         let mut c = Connection::new(id, seg, &self.detect);
-        let deadline = seg.ts.add(self.timeout_for(&c));
         if attempt {
             c.attempt_open = true;
             self.listeners.attempt(
@@ -419,7 +430,6 @@ impl FlowTable {
             );
         }
         let idx = self.conns.insert(c);
-        self.push_timer(deadline, idx, id);
         self.stats.peak_tracked = self.stats.peak_tracked.max(self.conns.len() as u64);
         out(Event::Opened(self.conns[idx].record()));
         Some(idx)
@@ -475,6 +485,11 @@ impl FlowTable {
         self.timers.len()
     }
 
+    /// Times stale timer entries were dropped, for tests that compaction stays rare.
+    pub fn timer_compactions(&self) -> u64 {
+        self.compactions
+    }
+
     /// The table's clock: the newest packet (or [`FlowTable::advance`]) time.
     pub fn now(&self) -> Timestamp {
         self.now
@@ -491,10 +506,14 @@ impl FlowTable {
     fn expire(&mut self, out: &mut impl FnMut(Event<'_>)) {
         // Entries of connections that already ended wait in the heap until their deadline; on a
         // long run with many short connections, drop them once they outnumber the live ones.
-        if self.timers.len() > 4 * self.conns.len() + 4096 {
+        // The next compaction waits until the heap has doubled, so its cost stays linear
+        // overall whatever the number of entries per live connection.
+        if self.timers.len() > self.compact_at.max(4 * self.conns.len() + 4096) {
             let mut timers = std::mem::take(&mut self.timers);
             timers.retain(|Reverse(t)| self.live(t));
+            self.compact_at = 2 * timers.len();
             self.timers = timers;
+            self.compactions += 1;
         }
         while let Some(&Reverse(t)) = self.timers.peek() {
             if t.deadline > self.now.0 {

@@ -184,3 +184,50 @@ fn linux_default_keepalive_keeps_one_record() {
         .map_or(0, |(_, n)| *n);
     assert_eq!(probes, 3);
 }
+
+#[test]
+fn many_open_connections_with_several_timer_entries_compact_rarely() {
+    // 20,000 connections that go through every phase (attempt, handshake, established,
+    // half-closed, closed and waiting out TIME-WAIT) and are all still tracked: every one holds
+    // several timer entries, which must not make the table drop stale entries at every packet
+    // (quadratic time).
+    let mut t = FlowTable::new(
+        FlowConfig::default(),
+        DetectConfig::default(),
+        ListenerConfig::default(),
+    );
+    let mut segs = Vec::new();
+    for i in 0..20_000u32 {
+        let ms = i as i64;
+        let port = (i % 60_000) as u16 + 1024;
+        let host = std::net::IpAddr::V4(std::net::Ipv4Addr::from(0x0a00_0000 + i / 60_000));
+        for (k, mut s) in [
+            c2s(ms, "S", 100, 0, 0),
+            s2c(ms, "SA", 500, 101, 0),
+            c2s(ms, "A", 101, 501, 0),
+            c2s(ms, "FA", 101, 501, 0),
+            s2c(ms, "FA", 501, 102, 0),
+            c2s(ms, "A", 102, 502, 0),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            if k == 1 || k == 4 {
+                (s.dport, s.dst) = (port, host);
+            } else {
+                (s.sport, s.src) = (port, host);
+            }
+            segs.push(s);
+        }
+    }
+    for s in &segs {
+        t.process(s, &mut |_| {});
+    }
+    assert_eq!(t.len(), 20_000);
+    assert!(
+        t.timer_compactions() < 20,
+        "{} compactions for {} segments",
+        t.timer_compactions(),
+        segs.len()
+    );
+}
