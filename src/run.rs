@@ -106,8 +106,11 @@ impl Emitter<'_> {
 
 /// Runs `analyzer` over `src` until it ends or a stop condition holds; every event goes to
 /// `emit`. The first error `emit` or the periodic call returns stops the run and is returned.
-pub fn run(
-    src: &mut dyn PacketSource,
+///
+/// Generic over the source so that reading a frame is a direct call, not a virtual one: it
+/// happens once per packet.
+pub fn run<S: PacketSource>(
+    src: &mut S,
     mut analyzer: Analyzer,
     emit: &mut dyn FnMut(Event<'_>) -> io::Result<()>,
     mut opts: RunOptions<'_>,
@@ -191,7 +194,7 @@ pub fn run(
             progress.frames_since_last = progress.frames - frames_at_last_call;
             last_call = Instant::now();
             frames_at_last_call = progress.frames;
-            if let Err(e) = call(&analyzer, &mut *src, &progress)
+            if let Err(e) = call(&analyzer, src, &progress)
                 && out.error.is_none()
             {
                 out.error = Some(e);

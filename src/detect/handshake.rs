@@ -89,6 +89,7 @@ impl HandshakeRules {
     }
 
     /// Rules evaluated on each segment, after the state machine applied it.
+    #[inline]
     pub fn on_segment(&mut self, j: &mut Judge<'_>, st: &Step<'_, '_>) {
         let c = j.conn;
         let (seg, side, facts) = (st.seg, st.side, st.facts);

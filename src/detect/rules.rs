@@ -37,6 +37,7 @@ impl ConnRules {
     }
 
     /// Runs every family on one segment, after the state machine applied it.
+    #[inline]
     pub fn on_segment(&mut self, j: &mut Judge<'_>, st: &Step<'_, '_>) {
         self.handshake.on_segment(j, st);
         self.teardown.on_segment(j, st);

@@ -68,6 +68,7 @@ impl SegmentRules {
     }
 
     /// Rules evaluated on each segment, after the state machine applied it.
+    #[inline]
     pub fn on_segment(&mut self, j: &mut Judge<'_>, st: &Step<'_, '_>) {
         let seg = st.seg;
         self.bad_checksum(j, st);

@@ -47,7 +47,8 @@ pub struct Connection {
 }
 
 /// A read-only view of a connection for the rules (a macro, not a method, so that the borrow
-/// of the record's fields stays apart from the borrow of the rules' state).
+/// of the record's fields stays apart from the borrows of the rules' state and of the record's
+/// tally, which the rules count into).
 macro_rules! view {
     ($rec:expr, $machine:expr) => {
         ConnView {
@@ -141,10 +142,8 @@ impl Connection {
         out: &mut Vec<Anomaly>,
         rule: impl FnOnce(&mut Judge<'_>),
     ) {
-        let mut tally = std::mem::take(&mut self.rec.tally);
         let v = view!(self.rec, self.machine);
-        rule(&mut Judge::new(&v, cfg, &mut tally, out));
-        self.rec.tally = tally;
+        rule(&mut Judge::new(&v, cfg, &mut self.rec.tally, out));
     }
 
     /// The side that sent `seg`.
@@ -217,7 +216,6 @@ impl Connection {
         let facts = self.apply_to_machine(seg, side, keep.transitions, found.changes);
         let out = &mut *found.anomalies;
 
-        let mut tally = std::mem::take(&mut self.rec.tally);
         let owner = StreamOwner {
             id: self.rec.id,
             orig: self.rec.orig,
@@ -225,14 +223,14 @@ impl Connection {
         };
         if let Some(conflict) = self.streams.segment(owner, seg, side, reasm) {
             let v = view!(self.rec, self.machine);
-            let mut j = Judge::new(&v, cfg, &mut tally, out);
+            let mut j = Judge::new(&v, cfg, &mut self.rec.tally, out);
             detect::segment_classes::overlap_conflict(&mut j, seg, side, conflict, reasm.policy);
         }
         let classes = self.ws.segment(seg, side);
         if classes.flags != 0 {
             count_classes(&mut self.rec.halves[side], seg, classes);
             let v = view!(self.rec, self.machine);
-            let mut j = Judge::new(&v, cfg, &mut tally, out);
+            let mut j = Judge::new(&v, cfg, &mut self.rec.tally, out);
             detect::segment_classes::on_classes(&mut j, seg, side, classes);
             if keep.segment_classes {
                 self.rec.segment_classes.push((seg.frame, classes));
@@ -266,9 +264,8 @@ impl Connection {
             established_now,
         };
         let v = view!(self.rec, self.machine);
-        let mut j = Judge::new(&v, cfg, &mut tally, out);
+        let mut j = Judge::new(&v, cfg, &mut self.rec.tally, out);
         self.rules.on_segment(&mut j, &step);
-        self.rec.tally = tally;
         self.rec.last_seen[side] = seg.ts;
     }
 
@@ -385,12 +382,10 @@ impl Connection {
         cfg: &DetectConfig,
         out: &mut Vec<Anomaly>,
     ) {
-        let mut tally = std::mem::take(&mut self.rec.tally);
         let now = now.max(self.rec.last_ts);
         let v = view!(self.rec, self.machine);
-        let mut j = Judge::new(&v, cfg, &mut tally, out);
+        let mut j = Judge::new(&v, cfg, &mut self.rec.tally, out);
         self.rules.on_finish(&mut j, now);
-        self.rec.tally = tally;
         let both_fins = self.rec.halves[Side::Orig].fin_ts.is_some()
             && self.rec.halves[Side::Resp].fin_ts.is_some();
         self.rec.end_reason = Some(if self.rec.first_rst.is_some() {
