@@ -187,6 +187,8 @@ catalogue! {
         "A keep-alive probe: an idle connection checked that its peer is still there.";
     KeepaliveTimeout = "keepalive_timeout", Warning, Connection,
         "Keep-alive probes went unanswered until the prober gave up.";
+    IcmpError = "icmp_error", Notice, Connection,
+        "A router or host answered a segment with an ICMP error (time exceeded, unreachable, fragmentation needed, packet too big).";
 }
 
 impl AnomalyKind {
