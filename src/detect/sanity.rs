@@ -5,7 +5,8 @@ use super::judge::Judge;
 use super::view::Step;
 use super::{Anomaly, AnomalyKind};
 use crate::tcp::{RstFit, SegClass};
-use crate::wire::{IcmpError, PerSide, Side};
+use crate::time::Timestamp;
+use crate::wire::{IcmpError, PerSide, Side, TcpFlags};
 
 /// IPv4 IDs further than this from the direction's last ID do not fit a counter (Linux and
 /// Windows increment per connection or per destination).
@@ -114,11 +115,23 @@ struct AcceptedRst {
     frame: u64,
 }
 
+/// A RST a direction sent before any other segment, judged once its TTL is known.
+#[derive(Clone, Copy, Debug)]
+struct EarlyRst {
+    frame: u64,
+    ts: Timestamp,
+    ttl: u8,
+    flags: TcpFlags,
+}
+
 /// The header-sanity family's state on one connection.
 #[derive(Clone, Debug, Default)]
 pub struct SanityRules {
-    /// Each direction's first TTL.
+    /// Each direction's TTL: that of its first segment other than a RST (an injected RST may
+    /// come first: the Great Firewall's arrives before the server's SYN-ACK).
     ttl: PerSide<Option<u8>>,
+    /// A RST a direction sent before its first other segment.
+    early_rst: PerSide<Option<EarlyRst>>,
     /// Each direction's IPv4 IDs.
     ip_ids: PerSide<IpIds>,
     /// The first accepted RST.
@@ -129,6 +142,7 @@ impl SanityRules {
     /// The roles were flipped.
     pub fn swap_sides(&mut self) {
         self.ttl.swap();
+        self.early_rst.swap();
         self.ip_ids.swap();
         if let Some(r) = &mut self.accepted_rst {
             r.from = r.from.other();
@@ -139,11 +153,29 @@ impl SanityRules {
     pub fn on_segment(&mut self, j: &mut Judge<'_>, st: &Step<'_, '_>) {
         let c = j.conn;
         let (seg, side, facts) = (st.seg, st.side, st.facts);
-        let base = *self.ttl[side].get_or_insert(seg.ttl);
+        let is_rst = facts.class == SegClass::Rst;
+        let base = match self.ttl[side] {
+            Some(b) => b,
+            None if !is_rst => {
+                self.ttl[side] = Some(seg.ttl);
+                if let Some(rst) = self.early_rst[side].take() {
+                    early_rst(j, side, rst, seg.ttl);
+                }
+                seg.ttl
+            }
+            None => {
+                self.early_rst[side].get_or_insert(EarlyRst {
+                    frame: seg.frame,
+                    ts: seg.ts,
+                    ttl: seg.ttl,
+                    flags: seg.flags,
+                });
+                seg.ttl
+            }
+        };
         let ttl_off = seg.ttl.abs_diff(base) > j.cfg.ttl_tolerance;
         let ids = self.ip_ids[side];
         let model = ids.model();
-        let is_rst = facts.class == SegClass::Rst;
         // The sender had closed its side before this RST: its socket may be gone (Linux
         // answers from a TIME-WAIT or control socket, tcp_v4_send_reset, with an ID of its
         // own), so the ID proves nothing there.
@@ -221,6 +253,28 @@ impl SanityRules {
                     .with("evidence", "traffic_after_rst")
             });
         }
+    }
+}
+
+/// A RST that came before its sender's first other segment, judged by that segment's TTL: a
+/// TTL off raises `ttl_anomaly` and `rst_injection_suspected` for the RST's frame (Zeek's
+/// `rst-inject-rae` trace: an injected RST+ACK, TTL 46, ahead of the server's SYN-ACK, TTL 49).
+fn early_rst(j: &mut Judge<'_>, side: Side, rst: EarlyRst, base: u8) {
+    if rst.ttl.abs_diff(base) <= j.cfg.ttl_tolerance {
+        return;
+    }
+    for k in [AnomalyKind::TtlAnomaly, AnomalyKind::RstInjectionSuspected] {
+        j.raise(k, || {
+            let a = Anomaly::new(k, rst.frame, rst.ts)
+                .with("from", side.name())
+                .with("ttl", rst.ttl)
+                .with("expected_ttl", base);
+            if k == AnomalyKind::RstInjectionSuspected {
+                a.with("evidence", "ttl").with("before_first_segment", true)
+            } else {
+                a.with("flags", rst.flags.to_string())
+            }
+        });
     }
 }
 

@@ -298,3 +298,33 @@ fn on_a_one_sided_capture_a_lone_synack_is_one_sided_too() {
     assert_eq!(lone.unwrap().one_sided, Some(Side::Resp));
     assert!(!has(&anomalies, AnomalyKind::HalfOpen), "{anomalies:?}");
 }
+
+#[test]
+fn an_injected_rst_ahead_of_the_synack_is_judged_by_the_synacks_ttl() {
+    // Zeek's rst-inject-rae.pcap: an RST+ACK with TTL 46 arrives before the server's SYN-ACK
+    // (TTL 49); the server's own later RST is not the suspect.
+    let mut forged = s2c(5, "RA", 0, 101, 0);
+    forged.ttl = 46;
+    let mut synack = s2c(10, "SA", 500, 101, 0);
+    synack.ttl = 49;
+    let mut rst = s2c(40, "RA", 501, 101, 0);
+    rst.ttl = 49;
+    let segs = vec![
+        c2s(0, "S", 100, 0, 0),
+        forged,
+        synack,
+        c2s(20, "A", 101, 501, 0),
+        rst,
+    ];
+    let a = replay(&segs).anomalies;
+    let inj: Vec<_> = a
+        .iter()
+        .filter(|a| a.kind == AnomalyKind::RstInjectionSuspected)
+        .collect();
+    assert_eq!(inj.len(), 1, "{a:?}");
+    assert_eq!(inj[0].frame, 5);
+    assert!(
+        a.iter()
+            .any(|a| a.kind == AnomalyKind::TtlAnomaly && a.frame == 5)
+    );
+}
