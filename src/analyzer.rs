@@ -67,6 +67,8 @@ pub struct Summary {
     pub aggregated_forgotten: u64,
     /// Errors writing streams (`--write-streams`).
     pub stream_error: Option<String>,
+    /// Connection records marked one-sided, by the side the capture shows.
+    pub one_sided: PerSide<u64>,
 }
 
 impl Default for Summary {
@@ -87,6 +89,7 @@ impl Default for Summary {
             aggregated_attempts: 0,
             aggregated_forgotten: 0,
             stream_error: None,
+            one_sided: PerSide::default(),
         }
     }
 }
@@ -103,6 +106,19 @@ impl Summary {
     /// Anomaly events reported so far, by id (only ids that occurred).
     pub fn anomaly_events_by_id(&self) -> BTreeMap<&'static str, u64> {
         by_id(&self.anomaly_events)
+    }
+
+    /// The side the whole capture shows, when it looks one-sided: at least 3 connections prove
+    /// a direction missing and they outnumber the connections that show both directions
+    /// ([`FlowStats::capture_one_sided`]); the side is the one most one-sided records show.
+    pub fn capture_one_sided(&self) -> Option<Side> {
+        self.flows.capture_one_sided().then(|| {
+            if self.one_sided[Side::Resp] > self.one_sided[Side::Orig] {
+                Side::Resp
+            } else {
+                Side::Orig
+            }
+        })
     }
 
     /// Anomaly occurrences counted on connection records, by id (only ids that occurred).
@@ -135,6 +151,9 @@ impl Summary {
         if let Some(r) = c.end_reason {
             self.end_reasons[r as usize] += 1;
         }
+        if let Some(side) = c.one_sided {
+            self.one_sided[side] += 1;
+        }
         for (k, n) in &c.tally.seg_counts {
             self.anomaly_occurrences[k.index()] += (n[Side::Orig] + n[Side::Resp]) as u64;
         }
@@ -151,7 +170,8 @@ impl Summary {
             answered: answered as u64,
             established: c.established as u64,
             refused: (!answered && resp.rsts > 0) as u64,
-            unanswered: (resp.packets == 0) as u64,
+            // An attempt a router answered with an ICMP error is not unanswered.
+            unanswered: (resp.packets == 0 && c.half(Side::Orig).icmp_errors == 0) as u64,
         });
     }
 
@@ -226,6 +246,14 @@ impl Analyzer {
         if let Some(seg) = self.decoder.decode(pkt, frame) {
             let summary = &mut self.summary;
             self.flows.process(&seg, &mut |e| {
+                summary.record(&e);
+                out(e);
+            });
+            return;
+        }
+        if let Some(icmp) = self.decoder.take_icmp_error() {
+            let summary = &mut self.summary;
+            self.flows.icmp_error(&icmp, &mut |e| {
                 summary.record(&e);
                 out(e);
             });

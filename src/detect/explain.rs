@@ -149,13 +149,13 @@ pub fn explain(kind: AnomalyKind) -> Explanation {
         RstInjectionSuspected => (
             "A RST that probably did not come from the endpoint it claims.",
             "Middleboxes and censors inject RSTs to kill connections; their TTL and IP ID rarely match the real endpoint's.",
-            "A RST whose TTL differs from its direction's first TTL by more than --ttl-tolerance, or whose IPv4 ID jumps more than 2048 from the direction's last ID, after at least one other segment from that side; or payload from a side after its own RST was accepted.",
+            "A RST whose TTL differs from its direction's first TTL by more than --ttl-tolerance, or whose IPv4 ID jumps more than 2048 from the direction's last ID, after at least one other segment from that side; or payload from a side after its own RST was accepted. The IP ID counts only when the sender's other segments follow one counter (ip_id_model `counter`: at least three non-zero IDs, each within 2048 of the one before); a sender with random or jumping IDs (`random`), zero or constant IDs, and a RST sent after the sender's own FIN (its socket may be gone: Linux answers from a TIME-WAIT or control socket with IDs of their own) give no IP-ID evidence. Not raised on a one-sided connection (the capture shows one direction only): the other direction's reaction cannot be seen. A RST with TTL evidence also raises ttl_anomaly.",
             "--ttl-tolerance",
         ),
         TtlAnomaly => (
             "A segment's TTL (hop limit) differs from the rest of its direction.",
             "Within one connection the path rarely changes; a different TTL points to a route change, a load balancer, or a forged segment.",
-            "A segment whose TTL differs from its direction's first TTL by more than --ttl-tolerance.",
+            "A segment whose TTL differs from its direction's first TTL by more than --ttl-tolerance (RSTs included: a forged RST raises both this and rst_injection_suspected). Each side's first, lowest and highest TTL are in the connection record (ttl_first, ttl_min, ttl_max).",
             "--ttl-tolerance",
         ),
         Retransmission => (
@@ -306,6 +306,12 @@ pub fn explain(kind: AnomalyKind) -> Explanation {
             "A SYN or SYN-ACK announced a window-scale shift above 14.",
             "RFC 7323 §2.3 limits the shift to 14 (windows up to 1 GiB) and tells the receiver to log the error and use 14. Larger values come from broken stacks or crafted packets; windows computed with them would be absurd.",
             "The Window Scale option of a segment with SYN has a shift above 14. tcpaudit uses 14 for that side's windows, as the RFC says.",
+            "",
+        ),
+        IcmpError => (
+            "A router or the destination host answered one of this connection's segments with an ICMP (or ICMPv6) error: time exceeded (a routing loop, or a TTL too small), destination unreachable (no route, administratively prohibited, port unreachable), fragmentation needed or packet too big (path MTU discovery).",
+            "The segment never reached the peer: a SYN answered this way fails the connect() (Linux tcp_v4_err ends a SYN-SENT socket on it) and is not an unanswered attempt; fragmentation-needed and packet-too-big errors that keep coming point to a path MTU black hole.",
+            "An ICMP type 3, 11 or 12 (ICMPv6 type 1 to 4) message whose quoted datagram is TCP, whose quoted four-tuple is a tracked connection's and whose quoted sequence number lies between the sending side's ISN and its SND.NXT (RFC 5927 §4.1). The detail names the type and code, the reporting router's address, which side's segment it quoted, the quoted sequence number (and flags when 14 or more bytes were quoted) and the MTU it announced. The summary counts every such error as linked or unlinked (icmp_errors); they are not counted as non-TCP ICMP. The listener rules count an attempt answered by ICMP as answered. Zeek's conn_state and history ignore ICMP, as Zeek does.",
             "",
         ),
     };

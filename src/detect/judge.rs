@@ -37,8 +37,12 @@ impl<'a> Judge<'a> {
     }
 
     /// Counts a connection anomaly of kind `kind`; the first of its kind on the connection is
-    /// built by `build` and reported.
+    /// built by `build` and reported. On a one-sided connection, verdicts that need the other
+    /// direction's evidence are not raised at all.
     pub fn raise(&mut self, kind: AnomalyKind, build: impl FnOnce() -> Anomaly) {
+        if self.conn.one_sided.is_some() && needs_both_directions(kind) {
+            return;
+        }
         let owner = self.conn.owner();
         self.tally.raise(kind, owner, build, self.out);
     }
@@ -54,4 +58,20 @@ impl<'a> Judge<'a> {
         let owner = self.conn.owner();
         self.tally.raise_segment(kind, side, owner, build, self.out);
     }
+}
+
+/// Verdicts that rest on what the other direction did not send (a third ACK, an answer to
+/// probes or to a FIN) or on comparing both directions (an RST judged against its sender's
+/// other segments and the receiver's reaction): on a connection whose other direction the
+/// capture does not show, the silence they read is the capture's, not the peer's.
+pub fn needs_both_directions(kind: AnomalyKind) -> bool {
+    matches!(
+        kind,
+        AnomalyKind::HalfOpen
+            | AnomalyKind::MissingThirdAck
+            | AnomalyKind::RstAbort
+            | AnomalyKind::RstInjectionSuspected
+            | AnomalyKind::CloseWaitStuck
+            | AnomalyKind::KeepaliveTimeout
+    )
 }

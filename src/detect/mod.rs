@@ -29,6 +29,7 @@ pub use handshake::Repeats;
 pub use judge::Judge;
 pub use kind::{AnomalyKind, Scope, Severity};
 pub use rules::ConnRules;
+pub use sanity::{IpIdModel, icmp_error};
 pub use tally::{Owner, Tally};
 pub use view::{ConnView, Step};
 

@@ -36,6 +36,9 @@ pub struct ConnView<'a> {
     pub first_rst: Option<Side>,
     /// The originator has acknowledged the responder's SYN.
     pub established: bool,
+    /// The capture shows only this side's segments although the other side was talking
+    /// (asymmetric routing, a tap on one direction).
+    pub one_sided: Option<Side>,
 }
 
 impl ConnView<'_> {

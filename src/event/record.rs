@@ -173,6 +173,10 @@ pub struct ConnRecord {
     /// Per-frame Wireshark classes, kept only when segment events are asked for (tests,
     /// comparisons with tshark).
     pub segment_classes: Vec<(u64, Classes)>,
+    /// The capture shows only this side's segments although the other side was talking
+    /// (asymmetric routing, a tap on one direction): verdicts that need the other direction's
+    /// evidence are not raised.
+    pub one_sided: Option<Side>,
 }
 
 impl ConnRecord {
@@ -214,6 +218,7 @@ impl ConnRecord {
         self.flipped = !self.flipped;
         self.first_fin = self.first_fin.map(Side::other);
         self.first_rst = self.first_rst.map(Side::other);
+        self.one_sided = self.one_sided.map(Side::other);
         for t in &mut self.transitions {
             t.side = t.side.other();
             t.cause.from = t.cause.from.other();

@@ -5,6 +5,7 @@
 //! handshake timing, Zeek's view, the reference machine, reassembly, Wireshark's classes,
 //! transfer metrics, then the connection rules.
 
+use super::direction::Directions;
 use super::streams::{ConnStreams, ReasmCtx, StreamOwner};
 use crate::compat::ZeekConn;
 use crate::compat::wireshark::{Classes, WsConv, flag as F};
@@ -12,7 +13,7 @@ use crate::detect::{self, Anomaly, ConnRules, ConnView, DetectConfig, Judge, Ste
 use crate::event::{Cause, ConnRecord, EndReason, Transition, ZeekView};
 use crate::tcp::{Half, Handshake, Machine, MachineEvent};
 use crate::time::Timestamp;
-use crate::wire::{Endpoint, PerSide, Segment, Side};
+use crate::wire::{Endpoint, IcmpError, PerSide, Segment, SeqNum, Side};
 
 /// What a run keeps on each record beyond the record itself.
 #[derive(Clone, Copy, Debug, Default)]
@@ -44,6 +45,11 @@ pub struct Connection {
     pub(crate) attempt_open: bool,
     /// The table has scheduled its idle timer.
     pub(crate) timer_set: bool,
+    /// What its segments say about the directions the capture shows.
+    directions: Directions,
+    /// Most connections of the capture so far show one direction only (set by the table):
+    /// a connection showing one direction is then taken as one-sided without proof of its own.
+    pub(crate) capture_one_sided: bool,
 }
 
 /// A read-only view of a connection for the rules (a macro, not a method, so that the borrow
@@ -65,6 +71,7 @@ macro_rules! view {
             first_fin: $rec.first_fin,
             first_rst: $rec.first_rst,
             established: $rec.established,
+            one_sided: $rec.one_sided,
         }
     };
 }
@@ -106,6 +113,7 @@ impl Connection {
             zeek: ZeekView::default(),
             tally: Tally::default(),
             segment_classes: Vec::new(),
+            one_sided: None,
         };
         Connection {
             rec,
@@ -116,6 +124,8 @@ impl Connection {
             rules: ConnRules::default(),
             attempt_open: false,
             timer_set: false,
+            directions: Directions::default(),
+            capture_one_sided: false,
         }
     }
 
@@ -182,6 +192,58 @@ impl Connection {
         self.ws.swap();
         self.zeek.our_roles_swapped();
         self.rules.swap_sides(&mut self.rec.tally);
+        self.directions.swap();
+    }
+
+    /// Whether both directions have been seen.
+    pub(crate) fn two_sided(&self) -> bool {
+        self.rec.halves[Side::Orig].packets > 0 && self.rec.halves[Side::Resp].packets > 0
+    }
+
+    /// Whether its own segments prove the capture misses one direction.
+    pub(crate) fn proved_one_sided(&self) -> bool {
+        self.directions.proved
+    }
+
+    /// Sets the record's `one_sided`: the side seen, when the other was never seen and either
+    /// this connection proves it was talking or most of the capture shows one direction only.
+    fn refresh_one_sided(&mut self) {
+        let r = &mut self.rec;
+        let seen = if r.halves[Side::Resp].packets == 0 {
+            Side::Orig
+        } else {
+            Side::Resp
+        };
+        let one = !(r.halves[Side::Orig].packets > 0 && r.halves[Side::Resp].packets > 0)
+            && (self.directions.proved || self.capture_one_sided);
+        r.one_sided = one.then_some(seen);
+    }
+
+    /// Whether `seq` is a sequence number `side` has used (RFC 5927 §4.1: an ICMP error is
+    /// acted on only when it quotes a segment the connection sent, as Linux `tcp_v4_err` checks
+    /// against SND.UNA..SND.NXT).
+    pub(crate) fn sent_seq(&self, side: Side, seq: SeqNum) -> bool {
+        let h = &self.rec.halves[side];
+        let Some(first) = h.isn.or(h.first_seq) else {
+            return false;
+        };
+        let upto = self.machine.end(side).snd_nxt.unwrap_or(first);
+        seq >= first && seq <= upto
+    }
+
+    /// Accounts an ICMP error that quoted a segment `side` sent: counts it on that side and
+    /// raises `icmp_error` (Zeek's TCP state, which ignores ICMP, is left alone).
+    pub(crate) fn icmp_error(
+        &mut self,
+        e: &IcmpError,
+        side: Side,
+        cfg: &DetectConfig,
+        out: &mut Vec<Anomaly>,
+    ) {
+        self.rec.halves[side].icmp_errors += 1;
+        let v = view!(self.rec, self.machine);
+        let mut j = Judge::new(&v, cfg, &mut self.rec.tally, out);
+        detect::icmp_error(&mut j, e, side);
     }
 
     /// Accounts one segment sent by `side`: counters, the state machine, then the connection
@@ -209,6 +271,11 @@ impl Connection {
         }
         let closed_before = self.rec.closed_ts.is_some();
         self.count(seg, side);
+        let peer_seen = self.rec.halves[side.other()].packets > 0;
+        let h = &self.rec.halves[side];
+        let syn_isn = if h.sent_syn { h.isn } else { None };
+        self.directions.on_segment(seg, side, syn_isn, peer_seen);
+        self.refresh_one_sided();
         // Zeek ignores a segment whose header the snaplen cut (weird `truncated_header`).
         if !seg.header_cut {
             self.zeek.on_segment(seg, side == Side::Orig);
@@ -382,6 +449,7 @@ impl Connection {
         cfg: &DetectConfig,
         out: &mut Vec<Anomaly>,
     ) {
+        self.refresh_one_sided();
         let now = now.max(self.rec.last_ts);
         let v = view!(self.rec, self.machine);
         let mut j = Judge::new(&v, cfg, &mut self.rec.tally, out);

@@ -3,6 +3,9 @@
 //! timers run on packet time.
 
 mod connection;
+mod direction;
+#[cfg(test)]
+mod evidence_tests;
 #[cfg(test)]
 mod rule_tests;
 mod streams;

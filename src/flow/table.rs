@@ -18,7 +18,7 @@ use crate::detect::{Anomaly, DetectConfig, ListenerConfig, ListenerTracker};
 use crate::event::{ConnRecord, Event, Transition};
 use crate::tcp::reassembly::{Budget, OverlapPolicy};
 use crate::time::{Duration, Timestamp};
-use crate::wire::Segment;
+use crate::wire::{IcmpError, Segment};
 
 /// Limits and timeouts of the table. Defaults are documented in README and `tcpaudit --help`.
 #[derive(Clone, Copy, Debug)]
@@ -92,6 +92,23 @@ pub struct FlowStats {
     pub reassembly_cap_hits: u64,
     /// Most bytes reassembly held at once.
     pub reassembly_peak_bytes: u64,
+    /// ICMP errors quoting a segment of a tracked connection.
+    pub icmp_errors_linked: u64,
+    /// ICMP errors quoting a TCP segment of no tracked connection (or a sequence number the
+    /// connection never sent).
+    pub icmp_errors_unlinked: u64,
+    /// Connections whose segments proved a direction missing from the capture.
+    pub proved_one_sided: u64,
+    /// Connections in which both directions were seen.
+    pub two_sided: u64,
+}
+
+impl FlowStats {
+    /// Whether the capture so far looks one-sided: at least 3 connections prove a direction
+    /// missing and they outnumber the connections that show both directions.
+    pub fn capture_one_sided(&self) -> bool {
+        self.proved_one_sided >= 3 && self.proved_one_sided > self.two_sided
+    }
 }
 
 /// The idle phases of a connection, each with its own timeout.
@@ -300,12 +317,16 @@ impl FlowTable {
             sink: &mut self.sink,
         };
         let c = &mut self.conns[idx];
+        c.capture_one_sided = self.stats.capture_one_sided();
+        let (proved_before, two_before) = (c.proved_one_sided(), c.two_sided());
         let had_synack = c.record().half(Side::Resp).sent_synack;
         let mut found = Found {
             anomalies: &mut self.anomalies,
             changes: &mut self.changes,
         };
         c.update(seg, side, &detect, &mut reasm, keep, &mut found);
+        self.stats.proved_one_sided += u64::from(!proved_before && c.proved_one_sided());
+        self.stats.two_sided += u64::from(!two_before && c.two_sided());
         if c.attempt_open {
             if !had_synack && c.record().half(Side::Resp).sent_synack {
                 self.listeners.answered(c.record().resp, seg.ts);
@@ -330,6 +351,31 @@ impl FlowTable {
         for t in self.changes.drain(..) {
             out(Event::StateChanged(rec, &t));
         }
+        self.flush_anomalies(out);
+    }
+
+    /// Links an ICMP error to the connection whose segment it quotes (the quoted segment's
+    /// sender is one side of it) and reports it there; errors quoting no tracked connection are
+    /// only counted.
+    pub fn icmp_error(&mut self, e: &IcmpError, out: &mut impl FnMut(Event<'_>)) {
+        if e.ts > self.now {
+            self.now = e.ts;
+            self.expire(out);
+        }
+        let src = Endpoint::new(e.src, e.sport);
+        let key = FlowKey::new(src, Endpoint::new(e.dst, e.dport));
+        let linked = self.map.get(&key).copied().filter(|&idx| {
+            let c = &self.conns[idx];
+            c.sent_seq(c.view().side_of(src), e.seq)
+        });
+        let Some(idx) = linked else {
+            self.stats.icmp_errors_unlinked += 1;
+            return;
+        };
+        self.stats.icmp_errors_linked += 1;
+        let c = &mut self.conns[idx];
+        let side = c.view().side_of(src);
+        c.icmp_error(e, side, &self.detect, &mut self.anomalies);
         self.flush_anomalies(out);
     }
 
@@ -446,6 +492,7 @@ impl FlowTable {
 
     /// Runs a record's end rules, resolves its attempt and hands everything out.
     fn end(&mut self, mut c: Connection, why: EndReason, out: &mut impl FnMut(Event<'_>)) {
+        c.capture_one_sided = self.stats.capture_one_sided();
         let now = if why == EndReason::Timeout {
             c.record().last_ts.add(self.timeout_for(&c))
         } else {
@@ -581,7 +628,11 @@ fn resolution(c: &Connection, at: Timestamp) -> Resolution {
     };
     Resolution {
         completed: r.established,
-        responded: r.half(Side::Resp).sent_synack || r.half(Side::Resp).rsts > 0,
+        // An attempt a router answered (time exceeded, unreachable) was answered, by the
+        // network: the listener never had it to answer.
+        responded: r.half(Side::Resp).sent_synack
+            || r.half(Side::Resp).rsts > 0
+            || r.half(Side::Orig).icmp_errors > 0,
         answered: r.half(Side::Resp).sent_synack,
         reset_by_initiator: r.half(Side::Orig).rsts > 0,
         synack_repeated: c.synack_copies() > 1,

@@ -115,6 +115,10 @@ pub struct ConnJson<'a> {
     pub segment_counts: BTreeMap<&'static str, SideCounts>,
     /// Segments the receiver's state could not accept (state-machine "unexpected segment").
     pub unexpected_segments: u32,
+    /// `orig` or `resp` when the capture shows only that side's segments although the other
+    /// side was talking (asymmetric routing, a one-direction tap); verdicts that need the
+    /// other direction are then not raised.
+    pub one_sided: Option<&'static str>,
 }
 
 impl<'a> From<&'a ConnRecord> for ConnJson<'a> {
@@ -184,6 +188,7 @@ impl<'a> From<&'a ConnRecord> for ConnJson<'a> {
                 })
                 .collect(),
             unexpected_segments: c.unexpected,
+            one_sided: c.one_sided.map(Side::name),
         }
     }
 }
@@ -373,6 +378,33 @@ pub struct SummaryRecord<'a> {
     pub aggregated_forgotten: u64,
     /// Capture errors.
     pub errors: &'a [String],
+    /// ICMP errors quoting a TCP segment (not in `non_tcp`), linked to a connection or not.
+    pub icmp_errors: IcmpErrorsJson,
+    /// Connections the capture shows one direction of, and whether the whole capture does.
+    pub one_sided: OneSidedJson,
+}
+
+/// ICMP errors quoting a TCP segment.
+#[derive(Serialize)]
+pub struct IcmpErrorsJson {
+    /// Linked to the connection whose segment they quote (`icmp_error` on its record).
+    pub linked: u64,
+    /// Quoting a segment of no connection in the capture.
+    pub unlinked: u64,
+}
+
+/// One-sided connections.
+#[derive(Serialize)]
+pub struct OneSidedJson {
+    /// Records showing only the originator's segments.
+    pub orig: u64,
+    /// Records showing only the responder's segments.
+    pub resp: u64,
+    /// Connections that showed both directions.
+    pub two_sided: u64,
+    /// `orig` or `resp` when the whole capture looks one-sided (more connections prove a
+    /// direction missing than show both), else null.
+    pub capture: Option<&'static str>,
 }
 
 impl<'a> SummaryRecord<'a> {
@@ -426,6 +458,16 @@ impl<'a> SummaryRecord<'a> {
             aggregated_attempts: s.aggregated_attempts,
             aggregated_forgotten: s.aggregated_forgotten,
             errors: &run.errors,
+            icmp_errors: IcmpErrorsJson {
+                linked: s.flows.icmp_errors_linked,
+                unlinked: s.flows.icmp_errors_unlinked,
+            },
+            one_sided: OneSidedJson {
+                orig: s.one_sided[Side::Orig],
+                resp: s.one_sided[Side::Resp],
+                two_sided: s.flows.two_sided,
+                capture: s.capture_one_sided().map(Side::name),
+            },
         }
     }
 }

@@ -101,6 +101,16 @@ pub struct Half {
     pub duplicate_acks: u32,
     /// RTT, window and flight metrics of what this side sent.
     pub metrics: Metrics,
+    /// TTL (IPv6 hop limit) of this side's first segment: the hops a segment travelled from
+    /// it to the capture point are its initial TTL (64, 128 or 255) minus this.
+    pub ttl_first: Option<u8>,
+    /// Smallest TTL this side's segments arrived with.
+    pub ttl_min: Option<u8>,
+    /// Largest TTL this side's segments arrived with.
+    pub ttl_max: Option<u8>,
+    /// ICMP or ICMPv6 errors (time exceeded, unreachable, packet too big) that quoted a segment
+    /// this side sent.
+    pub icmp_errors: u32,
 }
 
 impl Half {
@@ -116,6 +126,9 @@ impl Half {
         if self.first_seq.is_none() {
             self.first_seq = Some(seg.seq);
         }
+        self.ttl_first.get_or_insert(seg.ttl);
+        self.ttl_min = Some(self.ttl_min.map_or(seg.ttl, |t| t.min(seg.ttl)));
+        self.ttl_max = Some(self.ttl_max.map_or(seg.ttl, |t| t.max(seg.ttl)));
         if let Some((tsval, _)) = seg.options.timestamps {
             self.last_tsval = Some(tsval);
         }

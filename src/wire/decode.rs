@@ -9,6 +9,7 @@ use etherparse::err::ip::LaxHeaderSliceError;
 use etherparse::{Ipv6ExtensionSlice, LaxIpSlice};
 
 use super::frag::{FragKey, FragMeta, FragTable};
+use super::icmp::{self, IcmpError};
 use super::link::{self, LinkInfo, Net};
 use super::tcp_header::{Ip, parse_tcp, plain_tcp};
 use super::tunnel::{MAX_TUNNEL_DEPTH, TunnelKind, mobile_ipv6_addresses};
@@ -67,6 +68,8 @@ pub struct Decoder {
     pub stats: DecodeStats,
     frags: FragTable,
     verify_checksums: bool,
+    /// The ICMP error the last frame carried, until [`Decoder::take_icmp_error`].
+    icmp: Option<IcmpError>,
 }
 
 impl Decoder {
@@ -91,6 +94,7 @@ impl Decoder {
     /// Decodes one frame. Returns the TCP segment it carries, if any; everything else is counted.
     pub fn decode<'s>(&'s mut self, pkt: &Packet<'s>, frame: u64) -> Option<Segment<'s>> {
         self.stats.frames += 1;
+        self.icmp = None;
         let mut info = LinkInfo::default();
         match link::network(pkt.link_type, pkt.data, &mut info) {
             Net::Ip(d) => {
@@ -124,6 +128,25 @@ impl Decoder {
                 self.skip(SkipReason::UnsupportedLinkType);
                 None
             }
+        }
+    }
+
+    /// The ICMP or ICMPv6 error quoting a TCP segment that the last decoded frame carried (it
+    /// yielded no segment), for the connection table to link to its connection.
+    pub fn take_icmp_error(&mut self) -> Option<IcmpError> {
+        self.icmp.take()
+    }
+
+    /// Keeps `body` (an ICMP message from `reporter`) when it is an error quoting TCP; returns
+    /// whether it was.
+    fn icmp_error(&mut self, v6: bool, body: &[u8], reporter: IpAddr, ctx: Ctx) -> bool {
+        match icmp::parse(v6, body, reporter, ctx.ts, ctx.frame) {
+            Some(e) => {
+                self.stats.icmp_tcp_errors += 1;
+                self.icmp = Some(e);
+                true
+            }
+            None => false,
         }
     }
 
@@ -325,6 +348,13 @@ impl Decoder {
             }
             47 if depth < MAX_TUNNEL_DEPTH => self.gre(data, ctx, depth),
             17 if depth < MAX_TUNNEL_DEPTH => self.udp(data, ctx, depth),
+            // An ICMP error about a TCP segment is kept for the connection table (and counted
+            // apart from other ICMP); any other ICMP is counted by protocol below.
+            1 | 58
+                if self.icmp_error(proto == 58, &data[..declared.min(data.len())], ip.src, ctx) =>
+            {
+                None
+            }
             _ => {
                 self.stats.ip_protocols[proto as usize] += 1;
                 None

@@ -10,6 +10,7 @@
 mod decode;
 mod endpoint;
 mod frag;
+mod icmp;
 mod link;
 mod link_type;
 mod options;
@@ -23,6 +24,7 @@ mod tunnel;
 pub use decode::Decoder;
 pub use endpoint::{Endpoint, FlowKey, PerSide, Side};
 pub use frag::FragStats;
+pub use icmp::IcmpError;
 pub use link_type::LinkType;
 pub use options::{TcpOptions, Tfo};
 pub use packet::Packet;

@@ -83,6 +83,9 @@ pub struct DecodeStats {
     pub skipped: [u64; SkipReason::COUNT],
     /// Non-TCP IP packets by protocol number.
     pub ip_protocols: [u64; 256],
+    /// ICMP and ICMPv6 errors quoting a TCP segment (not in `ip_protocols`: they are about TCP
+    /// and go to the connection table).
+    pub icmp_tcp_errors: u64,
     /// Non-IP frames by EtherType.
     pub ether_types: BTreeMap<u16, u64>,
     /// Other non-IP frames by kind.
@@ -107,6 +110,7 @@ impl Default for DecodeStats {
             bad_checksums: 0,
             skipped: [0; SkipReason::COUNT],
             ip_protocols: [0; 256],
+            icmp_tcp_errors: 0,
             ether_types: BTreeMap::new(),
             other: BTreeMap::new(),
             unsupported_link_types: BTreeMap::new(),

@@ -141,7 +141,13 @@ const EXPECTED: &[(&str, &[&str], &[&str], &str)] = &[
     (
         "forged_rst_ttl",
         &[],
-        &["rst_abort", "rst_after_close", "rst_injection_suspected"],
+        // The forged RST's TTL is off: it is also a TTL anomaly.
+        &[
+            "rst_abort",
+            "rst_after_close",
+            "rst_injection_suspected",
+            "ttl_anomaly",
+        ],
         "RSTR",
     ),
     (
@@ -151,7 +157,8 @@ const EXPECTED: &[(&str, &[&str], &[&str], &str)] = &[
         "RSTR",
     ),
     ("rst_after_fin", &[], &["half_close", "rst_abort"], "RSTR"),
-    ("ttl_expired_syn", &[], &["listen_queue_overflow"], "S0"),
+    // The router's ICMP time exceeded answers the SYN: no unanswered attempt, no overflow.
+    ("ttl_expired_syn", &[], &["icmp_error"], "S0"),
     ("one_sided", &[], &[], "SH"),
 ];
 
@@ -263,4 +270,20 @@ fn recorded_states_are_rfc_states() {
         ("SYN-SENT".into(), "SYN-RECEIVED".into())
     );
     assert_eq!(state("refused"), ("CLOSED".into(), "CLOSED".into()));
+}
+
+#[test]
+fn a_capture_of_one_direction_says_so() {
+    // `tcpdump 'src host 10.99.0.1'`: only the client's segments. The record names the side it
+    // shows, and no verdict that needs the server's segments is raised.
+    let (code, recs, _) = analyze_json(&[&fixture("recordings/one_sided.pcap")]);
+    assert_eq!(code, 0);
+    let conn = recs
+        .iter()
+        .find(|r| r["type"] == "connection")
+        .expect("a connection");
+    assert_eq!(conn["one_sided"], "orig");
+    assert_eq!(conn["anomalies"].as_array().map(Vec::len), Some(0));
+    let summary = recs.last().expect("a summary");
+    assert_eq!(summary["one_sided"]["orig"], 1);
 }

@@ -102,8 +102,8 @@ fn ttl_change_and_forged_rst() {
         "{a:?}"
     );
     assert!(
-        !kinds(&a).contains(&AnomalyKind::TtlAnomaly),
-        "the RST rule takes precedence"
+        kinds(&a).contains(&AnomalyKind::TtlAnomaly),
+        "a forged RST is a TTL anomaly too"
     );
 }
 

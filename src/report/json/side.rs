@@ -78,6 +78,15 @@ pub struct HalfJson {
     pub bytes_in_flight_max: u32,
     /// Segments advertising a zero window.
     pub zero_windows: u32,
+    // Appended after the metrics so that consumers reading fields by position are unaffected.
+    /// TTL (IPv6 hop limit) of this side's first segment.
+    pub ttl_first: Option<u8>,
+    /// Smallest TTL of this side's segments.
+    pub ttl_min: Option<u8>,
+    /// Largest TTL of this side's segments.
+    pub ttl_max: Option<u8>,
+    /// ICMP errors that quoted a segment this side sent.
+    pub icmp_errors: u32,
 }
 
 impl From<&Half> for HalfJson {
@@ -114,6 +123,10 @@ impl From<&Half> for HalfJson {
             window_max: m.window_max,
             bytes_in_flight_max: m.bytes_in_flight_max,
             zero_windows: m.zero_windows,
+            ttl_first: h.ttl_first,
+            ttl_min: h.ttl_min,
+            ttl_max: h.ttl_max,
+            icmp_errors: h.icmp_errors,
         }
     }
 }

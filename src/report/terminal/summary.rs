@@ -10,7 +10,7 @@ use crate::analyzer::Summary;
 use crate::detect::{AnomalyKind, Severity};
 use crate::event::{ConnRecord, EndReason};
 use crate::report::RunInfo;
-use crate::wire::{Endpoint, SkipReason, TunnelKind};
+use crate::wire::{Endpoint, Side, SkipReason, TunnelKind};
 
 /// The connections with the most severe and most numerous anomalies, at most ten.
 #[derive(Default)]
@@ -182,6 +182,32 @@ pub(super) fn summary_table(s: &Summary, run: &RunInfo) -> Table {
         t.add_row(vec![
             Cell::new("  evicted (table full)"),
             Cell::new(format!("{} (raise --max-connections)", s.flows.evicted)),
+        ]);
+    }
+    let f = &s.flows;
+    if f.icmp_errors_linked + f.icmp_errors_unlinked > 0 {
+        t.add_row(vec![
+            Cell::new("ICMP errors about TCP"),
+            Cell::new(format!(
+                "{} linked to their connection, {} unlinked",
+                f.icmp_errors_linked, f.icmp_errors_unlinked
+            )),
+        ]);
+    }
+    let one_sided = s.one_sided[Side::Orig] + s.one_sided[Side::Resp];
+    if one_sided > 0 {
+        let whole = match s.capture_one_sided() {
+            Some(side) => format!(
+                "; the capture shows one direction only ({} side)",
+                side.name()
+            ),
+            None => String::new(),
+        };
+        t.add_row(vec![
+            Cell::new("  one-sided"),
+            Cell::new(format!(
+                "{one_sided} connections show one direction only{whole}"
+            )),
         ]);
     }
     if s.aggregated_attempts > 0 {
