@@ -6,6 +6,7 @@ mod connection;
 mod direction;
 #[cfg(test)]
 mod evidence_tests;
+mod limits;
 #[cfg(test)]
 mod rule_tests;
 mod streams;
@@ -18,5 +19,6 @@ mod tests;
 pub use crate::event::{ConnRecord, EndReason};
 pub use crate::wire::{Endpoint, FlowKey, Side};
 pub use connection::Connection;
+pub use limits::{FlowConfig, FlowStats};
 pub use streams::{ReasmCtx, StreamSink};
-pub use table::{FlowConfig, FlowStats, FlowTable};
+pub use table::FlowTable;

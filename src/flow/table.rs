@@ -11,105 +11,15 @@ use hashbrown::HashMap;
 use slab::Slab;
 
 use super::connection::{Found, Keep};
+use super::limits::{FlowConfig, FlowStats};
 use super::streams::{ReasmCtx, StreamSink};
 use super::{Connection, EndReason, Endpoint, FlowKey, Side};
 use crate::detect::flood::{Resolution, Told};
 use crate::detect::{Anomaly, DetectConfig, ListenerConfig, ListenerTracker};
 use crate::event::{ConnRecord, Event, Transition};
-use crate::tcp::reassembly::{Budget, OverlapPolicy};
+use crate::tcp::reassembly::Budget;
 use crate::time::{Duration, Timestamp};
 use crate::wire::{IcmpError, Segment};
-
-/// Limits and timeouts of the table. Defaults are documented in README and `tcpaudit --help`.
-#[derive(Clone, Copy, Debug)]
-pub struct FlowConfig {
-    /// Idle time after which an established connection (or one seen midstream) is ended with
-    /// reason `timeout`. Default 7,500 s: longer than Linux's keep-alive time
-    /// (tcp_keepalive_time = 7,200 s), so a connection kept alive by probes stays one record.
-    pub idle_timeout: Duration,
-    /// Idle time after which an unanswered attempt is ended. Default 130 s, past Linux's last SYN
-    /// retransmission (tcp_syn_retries 6: 1+2+4+8+16+32+64 s).
-    pub attempt_timeout: Duration,
-    /// Idle time after which an answered handshake that never completed (SYN-RECEIVED) is ended.
-    /// Default 75 s, past Linux's last SYN-ACK retransmission (tcp_synack_retries 5: 63 s).
-    pub handshake_timeout: Duration,
-    /// Idle time after which a half-closed connection (one FIN seen: FIN-WAIT, CLOSE-WAIT) is
-    /// ended. Default 10 minutes.
-    pub half_closed_timeout: Duration,
-    /// Connections tracked at once; beyond it the connection due soonest is evicted.
-    pub max_connections: usize,
-    /// Which bytes win when a retransmission disagrees with bytes already seen.
-    pub overlap_policy: OverlapPolicy,
-    /// Bytes held per direction (out of order, or delivered and not yet acknowledged).
-    pub max_stream_buffer: usize,
-    /// Bytes held over all streams.
-    pub max_reassembly_memory: usize,
-    /// Keep stream bytes: compare retransmitted bytes (`overlap_conflict`) and feed the
-    /// stream sink. Without it only ranges are tracked.
-    pub keep_bytes: bool,
-    /// Keep every segment's Wireshark classes on its connection record (for comparisons).
-    pub segment_events: bool,
-    /// Keep every connection's state changes on its record (stories, ladder diagrams); they
-    /// are announced as events either way.
-    pub keep_transitions: bool,
-}
-
-impl Default for FlowConfig {
-    fn default() -> Self {
-        FlowConfig {
-            idle_timeout: Duration::from_secs(7500),
-            attempt_timeout: Duration::from_secs(130),
-            handshake_timeout: Duration::from_secs(75),
-            half_closed_timeout: Duration::from_secs(600),
-            max_connections: 1_000_000,
-            overlap_policy: OverlapPolicy::First,
-            max_stream_buffer: 1 << 20,
-            max_reassembly_memory: 256 << 20,
-            keep_bytes: false,
-            segment_events: false,
-            keep_transitions: false,
-        }
-    }
-}
-
-/// Table counters for the summary.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct FlowStats {
-    /// Connection records opened.
-    pub connections: u64,
-    /// Records opened because a four-tuple was reused by a new SYN.
-    pub reused_tuples: u64,
-    /// Records ended by idle timeout.
-    pub timed_out: u64,
-    /// Records evicted to respect the cap.
-    pub evicted: u64,
-    /// Most connections tracked at once.
-    pub peak_tracked: u64,
-    /// Segments of attempts beyond the half-open caps, counted per listener instead of becoming
-    /// connection records (a flood of spoofed SYNs cannot grow memory).
-    pub aggregated_segments: u64,
-    /// Segments whose bytes reassembly could not hold (a memory bound was reached).
-    pub reassembly_cap_hits: u64,
-    /// Most bytes reassembly held at once.
-    pub reassembly_peak_bytes: u64,
-    /// ICMP errors quoting a segment of a tracked connection.
-    pub icmp_errors_linked: u64,
-    /// ICMP errors quoting a TCP segment of no tracked connection (or a sequence number the
-    /// connection never sent).
-    pub icmp_errors_unlinked: u64,
-    /// Connections whose segments proved a direction missing from the capture.
-    pub proved_one_sided: u64,
-    /// Connections in which both directions were seen.
-    pub two_sided: u64,
-}
-
-impl FlowStats {
-    /// Whether the capture so far looks one-sided: at least 3 connections prove a direction
-    /// missing and they outnumber the connections that show both directions.
-    pub fn capture_one_sided(&self) -> bool {
-        self.proved_one_sided >= 3 && self.proved_one_sided > self.two_sided
-    }
-}
 
 /// The idle phases of a connection, each with its own timeout.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
