@@ -52,6 +52,12 @@ struct StaleSyn {
     sender: Side,
     /// The first two segments after it, named.
     answers: Vec<Value>,
+    /// Time since the finished connection it duplicates closed.
+    after_close: Option<Duration>,
+    /// An endpoint of that connection was in TIME-WAIT.
+    time_wait: bool,
+    /// That connection's id.
+    prev_id: u64,
 }
 
 /// The handshake family's state on one connection.
@@ -88,6 +94,28 @@ impl HandshakeRules {
         }
     }
 
+    /// stale_syn: this connection was opened by an old duplicate SYN (frame, time) of connection
+    /// `prev_id`, which finished `after_close` before, with an endpoint in TIME-WAIT or not (RFC
+    /// 9293 §3.4: the reason the handshake needs its third step). It is raised once the first
+    /// two answers are seen, or when the record ends.
+    pub fn replayed(
+        &mut self,
+        (frame, ts): (u64, Timestamp),
+        prev_id: u64,
+        after_close: Option<Duration>,
+        time_wait: bool,
+    ) {
+        self.stale = Some(StaleSyn {
+            frame,
+            ts,
+            sender: Side::Orig,
+            answers: Vec::new(),
+            after_close,
+            time_wait,
+            prev_id,
+        });
+    }
+
     /// Rules evaluated on each segment, after the state machine applied it.
     #[inline]
     pub fn on_segment(&mut self, j: &mut Judge<'_>, st: &Step<'_, '_>) {
@@ -98,18 +126,10 @@ impl HandshakeRules {
             SegClass::Syn => {
                 let isn = c.half(side).isn;
                 let same_isn = isn == Some(seg.seq);
-                if side == Side::Orig && same_isn && c.is_closed() {
-                    // stale_syn: the same SYN again after the connection finished: an old
-                    // duplicate (RFC 9293 §3.4: the reason the handshake needs its third step).
-                    if self.stale.is_none() && !j.tally().has(AnomalyKind::StaleSyn) {
-                        self.stale = Some(StaleSyn {
-                            frame: seg.frame,
-                            ts: seg.ts,
-                            sender: side,
-                            answers: Vec::new(),
-                        });
-                    }
-                } else if side == Side::Orig && same_isn {
+                // The same SYN again: a retransmission, or a retry after a refusal (an old
+                // duplicate after the connection finished opens a record of its own, see
+                // `replayed`).
+                if side == Side::Orig && same_isn {
                     self.syns.see(seg.frame, seg.ts);
                 }
                 // simultaneous_open: the receiver had itself sent a SYN and was waiting in
@@ -365,29 +385,30 @@ impl HandshakeRules {
     }
 
     fn emit_stale(&mut self, j: &mut Judge<'_>) {
-        let c = j.conn;
         let Some(StaleSyn {
             frame,
             ts,
-            sender,
             answers,
+            after_close,
+            time_wait,
+            prev_id,
+            ..
         }) = self.stale.take()
         else {
             return;
         };
         let k = AnomalyKind::StaleSyn;
         j.raise(k, || {
-            let time_wait = c.machine.end(sender.other()).state == TcpState::TimeWait
-                || c.machine.end(sender).state == TcpState::TimeWait;
             let answers = if answers.is_empty() {
                 vec![Value::Str("none")]
             } else {
                 answers
             };
             Anomaly::new(k, frame, ts)
-                .with("after_close", c.closed_ts.map(|t| secs(ts.since(t))))
+                .with("after_close", after_close.map(secs))
                 .with("answers", answers)
                 .with("time_wait_side", if time_wait { "present" } else { "none" })
+                .with("prev_id", prev_id)
         });
     }
 }

@@ -82,7 +82,11 @@ impl TeardownRules {
                 // rst_after_close: the sender had already closed or aborted; the RST answers a
                 // segment that reached an endpoint without connection state (RFC 9293
                 // §3.10.7.1).
-                (TcpState::Closed, _) if c.established || st.closed_before => {
+                // A RST refusing a retried SYN (the initiator back in SYN-SENT) is another
+                // refusal, not a RST after close.
+                (TcpState::Closed, r)
+                    if (c.established || st.closed_before) && r != TcpState::SynSent =>
+                {
                     let k = AnomalyKind::RstAfterClose;
                     j.raise(k, || {
                         Anomaly::new(k, seg.frame, seg.ts)

@@ -45,6 +45,9 @@ pub struct Connection {
     pub(crate) attempt_open: bool,
     /// The table has scheduled its idle timer.
     pub(crate) timer_set: bool,
+    /// The record was opened by an old duplicate SYN: that first segment proves nothing about
+    /// its sender.
+    replayed: bool,
     /// What its segments say about the directions the capture shows.
     directions: Directions,
     /// Most connections of the capture so far show one direction only (set by the table):
@@ -124,6 +127,7 @@ impl Connection {
             rules: ConnRules::default(),
             attempt_open: false,
             timer_set: false,
+            replayed: false,
             directions: Directions::default(),
             capture_one_sided: false,
         }
@@ -169,6 +173,40 @@ impl Connection {
     /// The copies of the responder's SYN-ACK seen so far (the original included).
     pub(crate) fn synack_copies(&self) -> u32 {
         self.rules.handshake.synacks.count
+    }
+
+    /// Whether `seg` (from `side`) is an old duplicate of this connection's SYN arriving after
+    /// the connection was established and finished: the same ISN and, where both carry
+    /// timestamps, the same TSval (the very same segment, RFC 9293 §3.4). A SYN repeated after
+    /// a refusal (a retry, as Windows makes twice) is no replay: the connection never opened.
+    pub fn is_replay(&self, seg: &Segment<'_>, side: Side) -> bool {
+        let r = &self.rec;
+        let orig = r.half(Side::Orig);
+        let same_tsval = match (seg.options.timestamps, orig.options.and_then(|o| o.tsval)) {
+            (Some((tsval, _)), Some(first)) => tsval == first,
+            _ => true,
+        };
+        seg.flags.is_syn_only()
+            && side == Side::Orig
+            && r.established
+            && r.closed_ts.is_some_and(|t| t < seg.ts)
+            && orig.isn == Some(seg.seq)
+            && same_tsval
+    }
+
+    /// This record was opened by an old duplicate SYN of `prev` (see [`Connection::is_replay`]):
+    /// the SYN proves nothing about its sender, and `stale_syn` is raised with the answers it
+    /// draws.
+    pub(crate) fn mark_replay(&mut self, syn: &Segment<'_>, prev: &ConnRecord) {
+        self.replayed = true;
+        let time_wait = prev
+            .states
+            .iter()
+            .any(|(_, s)| *s == crate::tcp::TcpState::TimeWait);
+        let after_close = prev.closed_ts.map(|t| syn.ts.since(t));
+        self.rules
+            .handshake
+            .replayed((syn.frame, syn.ts), prev.id, after_close, time_wait);
     }
 
     /// Whether `seg` (from `side`) opens a new incarnation of this four-tuple: a SYN without
@@ -367,11 +405,8 @@ impl Connection {
     ) -> crate::tcp::SegFacts {
         let f = seg.flags;
         let rec = &mut self.rec;
-        let old_duplicate = f.is_syn_only()
-            && side == Side::Orig
-            && rec.halves[Side::Orig].syns > 1
-            && rec.closed_ts.is_some_and(|t| t < seg.ts)
-            && rec.halves[Side::Orig].isn == Some(seg.seq);
+        // The old duplicate SYN that opened a replay record is applied to its receiver only.
+        let old_duplicate = std::mem::take(&mut self.replayed);
         let cause = Cause {
             from: side,
             flags: f,

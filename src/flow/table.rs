@@ -175,10 +175,16 @@ impl FlowTable {
             Some(&idx) => {
                 let c = &self.conns[idx];
                 let side = c.side_of(seg);
-                if !(seg.flags.is_syn_only() && c.is_new_incarnation(seg, side)) {
+                let replay = c.is_replay(seg, side);
+                if !(seg.flags.is_syn_only() && (replay || c.is_new_incarnation(seg, side))) {
                     (idx, side)
                 } else {
-                    let Some(idx) = self.reincarnate(idx, key, seg, side, out) else {
+                    let next = if replay {
+                        self.replay(idx, key, seg, out)
+                    } else {
+                        self.reincarnate(idx, key, seg, side, out)
+                    };
+                    let Some(idx) = next else {
                         return;
                     };
                     (idx, self.conns[idx].side_of(seg))
@@ -325,6 +331,33 @@ impl FlowTable {
         Some(idx)
     }
 
+    /// An old duplicate of the SYN of the finished connection in slot `idx` arrived: the
+    /// finished record leaves the table as it was, and the duplicate, with whatever answers it
+    /// draws (a new SYN-ACK from a listener, a re-sent ACK from TIME-WAIT, the initiator's RST),
+    /// opens a record of its own linked to it. Returns the new record's slot, unless the
+    /// attempt was aggregated.
+    fn replay(
+        &mut self,
+        idx: usize,
+        key: FlowKey,
+        seg: &Segment<'_>,
+        out: &mut impl FnMut(Event<'_>),
+    ) -> Option<usize> {
+        let old = self.conns.remove(idx);
+        self.map.remove(&key);
+        let dst = Endpoint::new(seg.dst, seg.dport);
+        let opened = self.open_as(seg, dst, false, out);
+        if let Some(new) = opened {
+            let c = &mut self.conns[new];
+            c.record_mut().prev_id = Some(old.record().id);
+            c.mark_replay(seg, old.record());
+        }
+        self.end(old, EndReason::Reused, out);
+        let idx = opened?;
+        self.map.insert(key, idx);
+        Some(idx)
+    }
+
     fn push_timer(&mut self, deadline: Timestamp, slot: usize, id: u64) {
         self.timers.push(Reverse(Timer {
             deadline: deadline.0,
@@ -346,7 +379,18 @@ impl FlowTable {
         dst: Endpoint,
         out: &mut impl FnMut(Event<'_>),
     ) -> Option<usize> {
-        let attempt = seg.flags.is_syn_only();
+        self.open_as(seg, dst, seg.flags.is_syn_only(), out)
+    }
+
+    /// Opens a connection for `seg`; with `attempt`, as a connection attempt of its listener
+    /// (aggregated beyond the caps). An old duplicate SYN is no attempt: nobody is connecting.
+    fn open_as(
+        &mut self,
+        seg: &Segment<'_>,
+        dst: Endpoint,
+        attempt: bool,
+        out: &mut impl FnMut(Event<'_>),
+    ) -> Option<usize> {
         if attempt
             && (!self.listeners.may_track(&dst)
                 || self

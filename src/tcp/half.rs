@@ -22,6 +22,8 @@ pub struct SynOptions {
     pub ecn: bool,
     /// Payload bytes carried by the SYN itself (TFO or T/TCP).
     pub syn_data: u32,
+    /// The SYN's timestamp value (RFC 7323), which tells a replayed SYN from a new one.
+    pub tsval: Option<u32>,
 }
 
 impl SynOptions {
@@ -41,6 +43,7 @@ impl SynOptions {
             tfo: o.tfo,
             ecn,
             syn_data: seg.payload_len,
+            tsval: o.timestamps.map(|t| t.0),
         }
     }
 }

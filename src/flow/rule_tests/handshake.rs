@@ -112,3 +112,50 @@ fn a_window_scale_above_14_is_reported_and_clamped() {
     assert_eq!(bad.len(), 1, "{:?}", r.anomalies);
     assert_eq!(bad[0].detail["shift"], 15);
 }
+
+#[test]
+fn a_syn_retried_after_a_refusal_is_a_retransmission_not_a_stale_syn() {
+    // Windows retries a refused connect with the same ISN, 0.5 s apart.
+    let r = replay(&[
+        c2s(0, "S", 100, 0, 0),
+        s2c(1, "RA", 0, 101, 0),
+        c2s(500, "S", 100, 0, 0),
+        s2c(501, "RA", 0, 101, 0),
+    ]);
+    let k = kinds(&r.anomalies);
+    assert!(k.contains(&AnomalyKind::ConnectionRefused), "{k:?}");
+    assert!(k.contains(&AnomalyKind::SynRetransmission), "{k:?}");
+    assert!(!k.contains(&AnomalyKind::StaleSyn), "{k:?}");
+    assert!(!k.contains(&AnomalyKind::RstAfterClose), "{k:?}");
+    assert_eq!(r.records.len(), 1);
+}
+
+#[test]
+fn an_old_duplicate_syn_opens_a_record_of_its_own() {
+    // A finished connection, then its SYN again: the listener answers with a new ISN and the
+    // client resets it. The finished record keeps its states; the replay is record 2.
+    let r = replay(&[
+        c2s(0, "S", 100, 0, 0),
+        s2c(10, "SA", 500, 101, 0),
+        c2s(20, "A", 101, 501, 0),
+        c2s(30, "FA", 101, 501, 0),
+        s2c(40, "FA", 501, 102, 0),
+        c2s(50, "A", 102, 502, 0),
+        c2s(550, "S", 100, 0, 0),
+        s2c(551, "SA", 9000, 101, 0),
+        c2s(552, "R", 101, 0, 0),
+    ]);
+    assert_eq!(r.records.len(), 2, "{:?}", r.anomalies);
+    let (first, second) = (&r.records[0], &r.records[1]);
+    assert_eq!(first.states[Side::Orig], crate::tcp::TcpState::TimeWait);
+    assert_eq!(second.prev_id, Some(first.id));
+    assert_eq!(second.half(Side::Resp).isn.map(|s| s.0), Some(9000));
+    let stale: Vec<_> = r
+        .anomalies
+        .iter()
+        .filter(|a| a.kind == AnomalyKind::StaleSyn)
+        .collect();
+    assert_eq!(stale.len(), 1);
+    assert_eq!(stale[0].conn_id, Some(second.id));
+    assert_eq!(stale[0].detail["prev_id"], 1);
+}
