@@ -59,7 +59,7 @@ pub fn explain(kind: AnomalyKind) -> Explanation {
         StaleSyn => (
             "An old duplicate of this connection's SYN (same ISN) arrived after the connection had finished.",
             "This is exactly the case the third handshake step exists for: without it the server would open a connection the client never asked for and wait for data that never comes. The detail shows how each side answered: a TIME-WAIT endpoint answers with an ACK of its old state, a listener answers with a SYN-ACK that the client then resets.",
-            "A SYN from the originator with its original ISN after both FINs (or a RST) were seen. Reported with the time since the close and the next two segments that answered it.",
+            "A SYN from the originator with its original ISN (and, when both carry timestamps, the same TSval: the very same segment) after the connection was established and then closed (both FINs, or a RST). The duplicate opens a record of its own, linked to the finished one by prev_id, so the answers it draws (a new SYN-ACK, a re-sent ACK from TIME-WAIT, the initiator's RST) do not change the finished record. Reported on that new record with the time since the close, whether an endpoint was in TIME-WAIT, and the next two segments that answered it. A SYN repeated after a refusal (Windows retries a refused connect twice) is a retry, counted as syn_retransmission.",
             "--msl",
         ),
         SynWithData => (
