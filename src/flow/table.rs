@@ -366,7 +366,12 @@ impl FlowTable {
         }));
     }
 
+    #[inline]
     fn flush_anomalies(&mut self, out: &mut impl FnMut(Event<'_>)) {
+        // Most segments decide nothing: skip setting up the drain.
+        if self.anomalies.is_empty() {
+            return;
+        }
         for a in self.anomalies.drain(..) {
             out(Event::Anomaly(&a));
         }
