@@ -176,7 +176,6 @@ impl SanityRules {
         };
         let ttl_off = seg.ttl.abs_diff(base) > j.cfg.ttl_tolerance;
         let ids = self.ip_ids[side];
-        let model = ids.model();
         // The sender had closed its side before this RST: its socket may be gone (Linux
         // answers from a TIME-WAIT or control socket, tcp_v4_send_reset, with an ID of its
         // own), so the ID proves nothing there.
@@ -184,7 +183,7 @@ impl SanityRules {
         let id_off = match (seg.ip_id, ids.last) {
             (Some(id), Some(last)) => {
                 is_rst
-                    && model == IpIdModel::Counter
+                    && ids.model() == IpIdModel::Counter
                     && !after_own_fin
                     && id != 0
                     && jumped(id, last)
@@ -218,7 +217,7 @@ impl SanityRules {
                     .with("expected_ttl", base)
                     .with("ip_id", seg.ip_id)
                     .with("last_ip_id", ids.last)
-                    .with("ip_id_model", model.name())
+                    .with("ip_id_model", ids.model().name())
                     .with("after_own_fin", after_own_fin)
                     .with("evidence", if ttl_off { "ttl" } else { "ip_id" })
             });

@@ -375,6 +375,7 @@ impl Connection {
     }
 
     /// Counters, first FIN and RST, the close time and handshake timing.
+    #[inline]
     fn count(&mut self, seg: &Segment<'_>, side: Side) {
         let f = seg.flags;
         let r = &mut self.rec;
@@ -396,6 +397,7 @@ impl Connection {
     }
 
     /// Runs the reference machine on `seg`, recording its transitions and unexpected segments.
+    #[inline]
     fn apply_to_machine(
         &mut self,
         seg: &Segment<'_>,

@@ -60,6 +60,7 @@ impl ConnStreams {
     /// Feeds `seg` (from `side`) to its direction's stream and its acknowledgment to the
     /// other's; returns an overlap conflict (stream offset, bytes) if the segment's bytes
     /// disagree with bytes already seen.
+    #[inline]
     pub fn segment(
         &mut self,
         c: StreamOwner,

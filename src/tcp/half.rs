@@ -119,6 +119,7 @@ pub struct Half {
 impl Half {
     /// Accounts one segment this side sent: counters, its ISN and SYN options, its first FIN
     /// and RST.
+    #[inline]
     pub fn sent(&mut self, seg: &Segment<'_>) {
         let f = seg.flags;
         self.packets += 1;

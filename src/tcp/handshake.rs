@@ -26,6 +26,7 @@ pub struct Handshake {
 impl Handshake {
     /// Times one segment sent by `side`, given what both sides have sent so far (`halves`,
     /// already counting this segment).
+    #[inline]
     pub fn track(&mut self, seg: &Segment<'_>, side: Side, halves: &PerSide<Half>) {
         let f = seg.flags;
         if self.ack_ts.is_some() {
