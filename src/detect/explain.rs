@@ -89,7 +89,7 @@ pub fn explain(kind: AnomalyKind) -> Explanation {
         ListenQueueOverflow => (
             "A listener answered some SYNs but left others without any answer.",
             "A listening socket whose accept queue or SYN queue is full silently drops new SYNs while still answering retransmissions of others: clients see connection delays of 1, 3, 7 s.",
-            "A connection attempt ends without SYN-ACK or RST while the same listener sent a SYN-ACK to another attempt within --flood-window of it. Reported per listener at the end with the number of unanswered and answered attempts.",
+            "A connection attempt ends without SYN-ACK, RST or ICMP error while the same listener sent a SYN-ACK to another attempt within --flood-window of it, and the attempt really waited: its initiator repeated the SYN, or it was watched at least 1 s (Linux's initial SYN timeout) and four times the listener's slowest answer. A SYN still within its normal answer time when the capture ends is no evidence. Reported per listener at the end with the number of unanswered and answered attempts.",
             "--flood-window",
         ),
         Syncookies => (

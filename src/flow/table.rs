@@ -245,11 +245,12 @@ impl FlowTable {
         self.stats.two_sided += u64::from(!two_before && c.two_sided());
         if c.attempt_open {
             if !had_synack && c.record().half(Side::Resp).sent_synack {
-                self.listeners.answered(c.record().resp, seg.ts);
+                self.listeners
+                    .answered(c.record().resp, seg.ts, c.record().first_ts);
             }
             if c.record().established || c.record().first_rst.is_some() {
                 c.attempt_open = false;
-                let (resp, r) = (c.record().resp, resolution(c, seg.ts));
+                let (resp, r) = (c.record().resp, resolution(c, seg.ts, seg.ts));
                 self.listeners
                     .resolve(resp, r, seg.frame, &mut self.anomalies);
             }
@@ -463,7 +464,7 @@ impl FlowTable {
         self.stats.reassembly_peak_bytes = self.budget.peak as u64;
         if c.attempt_open {
             c.attempt_open = false;
-            let r = resolution(&c, c.record().last_ts);
+            let r = resolution(&c, c.record().last_ts, now);
             let (resp, frame) = (c.record().resp, c.record().last_frame);
             self.listeners.resolve(resp, r, frame, &mut self.anomalies);
         }
@@ -573,7 +574,7 @@ impl FlowTable {
 }
 
 /// What the listener rules need to know about a finished attempt.
-fn resolution(c: &Connection, at: Timestamp) -> Resolution {
+fn resolution(c: &Connection, at: Timestamp, ended: Timestamp) -> Resolution {
     let r = c.record();
     let (o, s) = (r.half(Side::Orig).options, r.half(Side::Resp).options);
     let options_stripped = match (o, s) {
@@ -598,5 +599,7 @@ fn resolution(c: &Connection, at: Timestamp) -> Resolution {
         options_stripped,
         started: r.first_ts,
         at,
+        watched: ended.since(r.first_ts),
+        syn_repeated: r.half(Side::Orig).syns > 1,
     }
 }

@@ -12,6 +12,10 @@ use crate::detect::{Anomaly, AnomalyKind};
 use crate::time::{Duration, Timestamp};
 use crate::wire::Endpoint;
 
+/// How long an unanswered SYN must have waited, at least, to count as dropped by a full queue:
+/// Linux's initial SYN retransmission timeout (RFC 6298 (2.1)), after which a live initiator
+/// repeats it.
+const OVERFLOW_WAIT: Duration = Duration::from_secs(1);
 /// Seconds of history kept: the longest window the rates and ratios can look at.
 const BUCKETS: usize = 16;
 
@@ -95,6 +99,8 @@ pub(super) struct Listener {
     flood: Option<Episode>,
     backlog: Option<Episode>,
     last_answer: Option<Timestamp>,
+    /// The longest a SYN of this listener waited for its SYN-ACK.
+    slowest_answer: Duration,
     unanswered_while_answering: u64,
     first_overflow: Option<(u64, Timestamp)>,
     answered: u64,
@@ -211,9 +217,10 @@ impl Listener {
     }
 
     /// The listener answered a SYN with a SYN-ACK.
-    pub(super) fn answered(&mut self, ts: Timestamp) {
+    pub(super) fn answered(&mut self, ts: Timestamp, delay: Duration) {
         self.saw(ts);
         self.last_answer = Some(ts);
+        self.slowest_answer = self.slowest_answer.max(delay);
         self.answered += 1;
         if let Some(f) = &mut self.flood {
             f.synacks += 1;
@@ -223,7 +230,8 @@ impl Listener {
     /// What a segment of an aggregated attempt (no connection record) told, at `ts`.
     pub(super) fn aggregated_told(&mut self, told: Told, ts: Timestamp) {
         match told {
-            Told::Answered => self.answered(ts),
+            // An aggregated attempt keeps no SYN time to measure the answer by.
+            Told::Answered => self.answered(ts, Duration(0)),
             Told::Established => {
                 self.saw(ts);
                 if let Some(b) = self.bucket_at(ts) {
@@ -271,9 +279,15 @@ impl Listener {
                 (r.responded && !r.completed && !r.synack_repeated && waited_long) as u64;
         }
         // listen_queue_overflow evidence: this attempt got no answer while the listener answered
-        // others within the window (Linux drops SYNs when the accept or SYN queue is full).
+        // others within the window (Linux drops SYNs when the accept or SYN queue is full). The
+        // attempt must have waited: its initiator repeated the SYN, or it was watched well
+        // beyond the listener's slowest answer (a SYN still within its normal answer time when
+        // the capture ended is no evidence).
+        let waited =
+            r.syn_repeated || r.watched >= OVERFLOW_WAIT.max(self.slowest_answer.saturating_mul(4));
         if !r.responded
             && !r.completed
+            && waited
             && let Some(last) = self.last_answer
             && r.started.since(last).0.abs() <= window.0
         {

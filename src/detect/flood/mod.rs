@@ -88,6 +88,11 @@ pub struct Resolution {
     pub started: Timestamp,
     /// When it was resolved.
     pub at: Timestamp,
+    /// How long the attempt was watched before it was resolved: until its answer, or until its
+    /// record ended (the end of the capture, or its idle timeout).
+    pub watched: Duration,
+    /// The initiator repeated its SYN: its own retransmission timer said it had no answer.
+    pub syn_repeated: bool,
 }
 
 /// Listener state for the whole capture.
@@ -317,9 +322,9 @@ impl ListenerTracker {
     }
 
     /// The listener answered a SYN with a SYN-ACK.
-    pub fn answered(&mut self, ep: Endpoint, ts: Timestamp) {
+    pub fn answered(&mut self, ep: Endpoint, ts: Timestamp, syn_at: Timestamp) {
         if let Some(l) = self.listeners.get_mut(&ep) {
-            l.answered(ts);
+            l.answered(ts, ts.since(syn_at));
         }
     }
 
@@ -371,6 +376,8 @@ mod tests {
             )
         };
         let done = |at: Timestamp| Resolution {
+            watched: Duration(0),
+            syn_repeated: false,
             completed: true,
             responded: true,
             answered: true,

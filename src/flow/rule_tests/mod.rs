@@ -256,6 +256,10 @@ fn unanswered_attempts_while_others_are_answered_overflow_the_queue() {
     for i in 0..10 {
         segs.extend(attempt(i, i as i64 * 100, i % 2 == 0));
     }
+    // The unanswered initiators repeat their SYNs after the initial timeout (1 s).
+    for i in (1..10).step_by(2) {
+        segs.extend(attempt(i, 1000 + i as i64 * 100, false));
+    }
     let a = run(segs);
     let o: Vec<_> = a
         .iter()
@@ -263,6 +267,18 @@ fn unanswered_attempts_while_others_are_answered_overflow_the_queue() {
         .collect();
     assert_eq!(o.len(), 1, "{:?}", kinds(&a));
     assert_eq!(o[0].detail["unanswered"], 5);
+}
+
+#[test]
+fn syns_still_within_their_answer_time_at_the_end_are_no_overflow() {
+    // The same attempts, but the capture ends 100 ms after the last SYN: the unanswered ones
+    // were still within the listener's normal answer time, and nobody repeated a SYN.
+    let mut segs = Vec::new();
+    for i in 0..10 {
+        segs.extend(attempt(i, i as i64 * 10, i % 2 == 0));
+    }
+    let k = kinds(&run(segs));
+    assert!(!k.contains(&AnomalyKind::ListenQueueOverflow), "{k:?}");
 }
 
 #[test]
