@@ -6,7 +6,7 @@ use super::judge::Judge;
 use super::view::Step;
 use super::{Anomaly, AnomalyKind};
 use crate::tcp::SegClass;
-use crate::time::Timestamp;
+use crate::time::{Duration, Timestamp};
 use crate::wire::{PerSide, Side};
 
 /// The keep-alive family's state on one connection.
@@ -18,6 +18,12 @@ pub struct KeepaliveRules {
     first_probe: PerSide<Option<(u64, Timestamp)>>,
     /// Each side's last segment was a Linux zero-window probe awaiting its answer.
     zwp_pending: PerSide<bool>,
+    /// Keep-alive probes each side sent.
+    probes: PerSide<u32>,
+    /// Time of each side's last probe.
+    last_probe: PerSide<Option<Timestamp>>,
+    /// Time between each side's last two probes.
+    interval: PerSide<Option<Duration>>,
 }
 
 impl KeepaliveRules {
@@ -26,6 +32,9 @@ impl KeepaliveRules {
         self.unanswered.swap();
         self.first_probe.swap();
         self.zwp_pending.swap();
+        self.probes.swap();
+        self.last_probe.swap();
+        self.interval.swap();
     }
 
     /// Rules evaluated on each segment, after the state machine applied it.
@@ -48,6 +57,10 @@ impl KeepaliveRules {
             && facts.snd_nxt_before.is_some_and(|n| seg.seq.add(1) == n)
             && c.machine.end(peer).window > 0;
         if is_probe {
+            self.probes[side] += 1;
+            if let Some(prev) = self.last_probe[side].replace(seg.ts) {
+                self.interval[side] = Some(seg.ts.since(prev));
+            }
             self.unanswered[side] += 1;
             self.first_probe[side].get_or_insert((seg.frame, seg.ts));
             let k = AnomalyKind::Keepalive;
@@ -99,6 +112,11 @@ impl KeepaliveRules {
                     .with("style", "linux")
             });
         }
+    }
+
+    /// The keep-alive probes `side` sent, and the time between its last two.
+    pub fn probes(&self, side: Side) -> (u32, Option<Duration>) {
+        (self.probes[side], self.interval[side])
     }
 
     /// Rules evaluated when the connection leaves the table.

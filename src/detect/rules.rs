@@ -20,7 +20,8 @@ pub struct ConnRules {
     /// Handshake rules.
     pub handshake: HandshakeRules,
     teardown: TeardownRules,
-    keepalive: KeepaliveRules,
+    /// Keep-alive rules.
+    pub keepalive: KeepaliveRules,
     segment: SegmentRules,
     sanity: SanityRules,
 }

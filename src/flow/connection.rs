@@ -515,6 +515,9 @@ impl Connection {
     /// The finished record, with Zeek's rows filled in.
     pub fn into_record(self) -> ConnRecord {
         let mut rec = self.rec;
+        for (side, h) in rec.halves.iter_mut() {
+            (h.keepalive_probes, h.keepalive_interval) = self.rules.keepalive.probes(side);
+        }
         rec.zeek = ZeekView {
             rows: self
                 .zeek

@@ -183,6 +183,10 @@ fn linux_default_keepalive_keeps_one_record() {
         .find(|(k, _)| *k == crate::detect::AnomalyKind::Keepalive)
         .map_or(0, |(_, n)| *n);
     assert_eq!(probes, 3);
+    // The record shows the probes and their interval.
+    let client = r.records[0].half(crate::wire::Side::Orig);
+    assert_eq!(client.keepalive_probes, 3);
+    assert_eq!(client.keepalive_interval, Some(Duration::from_secs(75)));
 }
 
 #[test]

@@ -114,6 +114,10 @@ pub struct Half {
     /// ICMP or ICMPv6 errors (time exceeded, unreachable, packet too big) that quoted a segment
     /// this side sent.
     pub icmp_errors: u32,
+    /// Keep-alive probes this side sent (filled when the record is finished).
+    pub keepalive_probes: u32,
+    /// Time between this side's last two keep-alive probes (Linux: tcp_keepalive_intvl, 75 s).
+    pub keepalive_interval: Option<crate::time::Duration>,
 }
 
 impl Half {

@@ -283,3 +283,18 @@ fn a_capture_of_one_direction_says_so() {
     let summary = recs.last().expect("a summary");
     assert_eq!(summary["one_sided"]["orig"], 1);
 }
+
+#[test]
+fn keepalive_probes_and_their_interval_are_on_the_record() {
+    // The client sets TCP_KEEPIDLE 1 s and TCP_KEEPINTVL 1 s: three probes about 1 s apart.
+    let (code, recs, _) = analyze_json(&[&fixture("recordings/keepalive.pcap")]);
+    assert_eq!(code, 0);
+    let conn = recs
+        .iter()
+        .find(|r| r["type"] == "connection")
+        .expect("a connection");
+    assert_eq!(conn["orig"]["keepalive_probes"], 3);
+    let interval = conn["orig"]["keepalive_interval"].as_f64().unwrap();
+    assert!((0.9..1.2).contains(&interval), "{interval}");
+    assert_eq!(conn["resp"]["keepalive_probes"], 0);
+}

@@ -87,6 +87,11 @@ pub struct HalfJson {
     pub ttl_max: Option<u8>,
     /// ICMP errors that quoted a segment this side sent.
     pub icmp_errors: u32,
+    /// Keep-alive probes this side sent.
+    pub keepalive_probes: u32,
+    /// Seconds between this side's last two keep-alive probes.
+    #[serde(serialize_with = "opt_secs")]
+    pub keepalive_interval: Option<Duration>,
 }
 
 impl From<&Half> for HalfJson {
@@ -127,6 +132,8 @@ impl From<&Half> for HalfJson {
             ttl_min: h.ttl_min,
             ttl_max: h.ttl_max,
             icmp_errors: h.icmp_errors,
+            keepalive_probes: h.keepalive_probes,
+            keepalive_interval: h.keepalive_interval,
         }
     }
 }
