@@ -155,7 +155,7 @@ pub fn explain(kind: AnomalyKind) -> Explanation {
         TtlAnomaly => (
             "A segment's TTL (hop limit) differs from the rest of its direction.",
             "Within one connection the path rarely changes; a different TTL points to a route change, a load balancer, or a forged segment.",
-            "A segment whose TTL differs from its direction's first TTL by more than --ttl-tolerance (RSTs included: a forged RST raises both this and rst_injection_suspected). Each side's first, lowest and highest TTL are in the connection record (ttl_first, ttl_min, ttl_max).",
+            "A segment whose TTL differs from its direction's first TTL by more than --ttl-tolerance (RSTs included: a forged RST raises both this and rst_injection_suspected). Each side's first, lowest and highest TTL are in the connection record (ttl_first, ttl_min, ttl_max). Not raised for the backscatter of a spoofed SYN: an initiator that sent only SYNs and then a RST on a connection that never completed is two hosts (the spoofer and the address's real owner), which the flood detail counts as source_resets.",
             "--ttl-tolerance",
         ),
         Retransmission => (

@@ -174,7 +174,18 @@ impl SanityRules {
                 seg.ttl
             }
         };
-        let ttl_off = seg.ttl.abs_diff(base) > j.cfg.ttl_tolerance;
+        // Backscatter of a spoofed SYN: the initiator sent nothing but SYNs, and now a RST, on
+        // a connection that never completed. The SYNs came from whoever spoofed the address,
+        // the RST from its real owner answering a SYN-ACK it never asked for: their TTLs
+        // differ because two hosts sent them, which is no anomaly of this connection (the
+        // flood detail counts these RSTs as source_resets).
+        let h = c.half(side);
+        let backscatter = is_rst
+            && side == Side::Orig
+            && !c.established
+            && h.syns > 0
+            && h.packets == h.syns as u64 + 1;
+        let ttl_off = seg.ttl.abs_diff(base) > j.cfg.ttl_tolerance && !backscatter;
         let ids = self.ip_ids[side];
         // The sender had closed its side before this RST: its socket may be gone (Linux
         // answers from a TIME-WAIT or control socket, tcp_v4_send_reset, with an ID of its

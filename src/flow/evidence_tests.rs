@@ -328,3 +328,15 @@ fn an_injected_rst_ahead_of_the_synack_is_judged_by_the_synacks_ttl() {
             .any(|a| a.kind == AnomalyKind::TtlAnomaly && a.frame == 5)
     );
 }
+
+#[test]
+fn backscatter_of_a_spoofed_syn_is_no_ttl_anomaly() {
+    // A spoofed SYN (TTL 50, from whoever forged the address), the listener's SYN-ACK, and the
+    // address's real owner resetting it (TTL 64): two hosts, not one host's TTL changing.
+    let mut syn = c2s(0, "S", 100, 0, 0);
+    syn.ttl = 50;
+    let rst = c2s(20, "R", 101, 0, 0);
+    let a = replay(&[syn, s2c(10, "SA", 500, 101, 0), rst]).anomalies;
+    assert!(!has(&a, AnomalyKind::TtlAnomaly), "{a:?}");
+    assert!(!has(&a, AnomalyKind::RstInjectionSuspected), "{a:?}");
+}
