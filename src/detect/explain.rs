@@ -308,6 +308,12 @@ pub fn explain(kind: AnomalyKind) -> Explanation {
             "The Window Scale option of a segment with SYN has a shift above 14. tcpaudit uses 14 for that side's windows, as the RFC says.",
             "",
         ),
+        AcceptQueueOverflow => (
+            "The initiator's third ACK was on the wire, and the responder still repeated its SYN-ACK: it ignored the ACK.",
+            "Linux ignores a third ACK when the listener's accept queue (listen() backlog) is full, counts it in ListenOverflows and keeps the half-open request (tcp_abort_on_overflow = 0), retransmitting its SYN-ACK until the request expires; the client believes it is connected, and its first request is answered late or by RST. It means the application does not accept() fast enough.",
+            "A pure ACK completed the handshake for the initiator, and later the responder sent its SYN-ACK again (same ISN). If the responder then answers the initiator's data with RST having acknowledged none of it, the request expired: half_open (ended_by accept_queue_overflow), not an abort of an established connection.",
+            "",
+        ),
         IcmpError => (
             "A router or the destination host answered one of this connection's segments with an ICMP (or ICMPv6) error: time exceeded (a routing loop, or a TTL too small), destination unreachable (no route, administratively prohibited, port unreachable), fragmentation needed or packet too big (path MTU discovery).",
             "The segment never reached the peer: a SYN answered this way fails the connect() (Linux tcp_v4_err ends a SYN-SENT socket on it) and is not an unanswered attempt; fragmentation-needed and packet-too-big errors that keep coming point to a path MTU black hole.",

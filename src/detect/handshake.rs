@@ -72,6 +72,10 @@ pub struct HandshakeRules {
     completed_by_data: bool,
     /// The responder answered that data with RST: it had given the connection up.
     abandoned: bool,
+    /// The initiator's pure third ACK was seen (frame).
+    pure_ack: Option<u64>,
+    /// The responder repeated its SYN-ACK after that ACK: it did not take the connection.
+    overflowed: bool,
 }
 
 /// The largest window-scale shift RFC 7323 §2.3 allows.
@@ -141,6 +145,18 @@ impl HandshakeRules {
             }
             SegClass::SynAck if side == Side::Resp && c.half(Side::Resp).isn == Some(seg.seq) => {
                 self.synacks.see(seg.frame, seg.ts);
+                // accept_queue_overflow: the initiator's third ACK was on the wire, and the
+                // responder still repeats its SYN-ACK: it ignored the ACK, as Linux does when the
+                // listener's accept queue is full (tcp_check_req, ListenOverflows).
+                if let Some(ack_frame) = self.pure_ack {
+                    self.overflowed = true;
+                    let k = AnomalyKind::AcceptQueueOverflow;
+                    j.raise(k, || {
+                        Anomaly::new(k, seg.frame, seg.ts)
+                            .with("third_ack_frame", ack_frame)
+                            .with("synacks", c.half(Side::Resp).syns)
+                    });
+                }
             }
             SegClass::Rst
                 if side == Side::Resp && facts.receiver_before == TcpState::SynSent
@@ -197,6 +213,9 @@ impl HandshakeRules {
             }
         }
         if st.established_now {
+            if seg.payload_len == 0 && !f.fin() {
+                self.pure_ack = Some(seg.frame);
+            }
             self.report_repeats(j);
         }
         if facts.handshake_ack == Some(false) {
@@ -222,7 +241,7 @@ impl HandshakeRules {
         // segment's ACK).
         if side == Side::Resp
             && facts.class == SegClass::Rst
-            && self.completed_by_data
+            && (self.completed_by_data || self.overflowed)
             && !self.abandoned
             && let Some(isn) = c.half(Side::Orig).isn
             && c.machine
@@ -231,14 +250,20 @@ impl HandshakeRules {
                 .is_none_or(|n| n <= isn.add(1))
         {
             self.abandoned = true;
-            let k = AnomalyKind::MissingThirdAck;
-            j.raise(k, || {
-                Anomaly::new(k, seg.frame, seg.ts)
-                    .with("completed_by", "data")
-                    .with("synacks", c.half(Side::Resp).syns)
-                    .with("evidence", "data_answered_by_rst")
-            });
-            self.half_open(j, (seg.frame, seg.ts), "data_answered_by_rst");
+            if self.overflowed {
+                // The third ACK did arrive; the full accept queue ignored it and the request
+                // expired.
+                self.half_open(j, (seg.frame, seg.ts), "accept_queue_overflow");
+            } else {
+                let k = AnomalyKind::MissingThirdAck;
+                j.raise(k, || {
+                    Anomaly::new(k, seg.frame, seg.ts)
+                        .with("completed_by", "data")
+                        .with("synacks", c.half(Side::Resp).syns)
+                        .with("evidence", "data_answered_by_rst")
+                });
+                self.half_open(j, (seg.frame, seg.ts), "data_answered_by_rst");
+            }
         }
 
         // The peer's answers to a stale SYN (at most two segments are described).

@@ -193,6 +193,8 @@ catalogue! {
         "A SYN-ACK or third ACK acknowledged something other than the SYN it answers.";
     WindowScaleInvalid = "window_scale_invalid", Warning, Connection,
         "A SYN announced a window-scale shift above 14 (RFC 7323 §2.3); 14 is used.";
+    AcceptQueueOverflow = "accept_queue_overflow", Warning, Connection,
+        "The responder repeated its SYN-ACK after the initiator's third ACK: its accept queue was full.";
     IcmpError = "icmp_error", Notice, Connection,
         "A router or host answered a segment with an ICMP error (time exceeded, unreachable, fragmentation needed, packet too big).";
 }

@@ -99,7 +99,8 @@ impl TeardownRules {
                 (s, _)
                     if s.is_synchronized()
                         && s != TcpState::TimeWait
-                        && matches!(fit, RstFit::Exact | RstFit::Unknown) =>
+                        && matches!(fit, RstFit::Exact | RstFit::Unknown)
+                        && !expired_request(c, side) =>
                 {
                     let k = AnomalyKind::RstAbort;
                     j.raise(k, || {
@@ -191,4 +192,19 @@ fn close_wait(
             .with("held", secs(at.1.since(since)))
             .with("decided_at", why)
     });
+}
+
+/// A RST from the responder that never acknowledged any of the initiator's data: the
+/// connection was never established for it (its half-open request expired, or was never taken
+/// from a full accept queue), so the RST is no abort of an established connection.
+fn expired_request(c: &crate::detect::ConnView<'_>, side: Side) -> bool {
+    side == Side::Resp
+        && c.half(Side::Orig).payload_bytes > 0
+        && c.half(Side::Resp).payload_bytes == 0
+        && c.half(Side::Orig).isn.is_some_and(|isn| {
+            c.machine
+                .end(Side::Resp)
+                .rcv_nxt
+                .is_none_or(|n| n <= isn.add(1))
+        })
 }

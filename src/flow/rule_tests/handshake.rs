@@ -159,3 +159,24 @@ fn an_old_duplicate_syn_opens_a_record_of_its_own() {
     assert_eq!(stale[0].conn_id, Some(second.id));
     assert_eq!(stale[0].detail["prev_id"], 1);
 }
+
+#[test]
+fn a_synack_repeated_after_the_third_ack_is_an_accept_queue_overflow() {
+    // The third ACK is on the wire, yet the server repeats its SYN-ACK (its full accept queue
+    // ignored the ACK); the client's request 8 s later is answered by RST, nothing of it
+    // acknowledged: the request expired, no abort of an established connection.
+    let r = replay(&[
+        c2s(0, "S", 100, 0, 0),
+        s2c(1, "SA", 500, 101, 0),
+        c2s(200, "A", 101, 501, 0),
+        s2c(1_000, "SA", 500, 101, 0),
+        c2s(1_001, "A", 101, 501, 0),
+        c2s(8_500, "PA", 101, 501, 321),
+        s2c(8_501, "R", 501, 0, 0),
+    ]);
+    let k = kinds(&r.anomalies);
+    assert!(k.contains(&AnomalyKind::AcceptQueueOverflow), "{k:?}");
+    assert!(k.contains(&AnomalyKind::HalfOpen), "{k:?}");
+    assert!(!k.contains(&AnomalyKind::RstAbort), "{k:?}");
+    assert!(!k.contains(&AnomalyKind::MissingThirdAck), "{k:?}");
+}
