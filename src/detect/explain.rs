@@ -310,8 +310,8 @@ pub fn explain(kind: AnomalyKind) -> Explanation {
         ),
         AcceptQueueOverflow => (
             "The initiator's third ACK was on the wire, and the responder still repeated its SYN-ACK: it ignored the ACK.",
-            "Linux ignores a third ACK when the listener's accept queue (listen() backlog) is full, counts it in ListenOverflows and keeps the half-open request (tcp_abort_on_overflow = 0), retransmitting its SYN-ACK until the request expires; the client believes it is connected, and its first request is answered late or by RST. It means the application does not accept() fast enough.",
-            "A pure ACK completed the handshake for the initiator, and later the responder sent its SYN-ACK again (same ISN). If the responder then answers the initiator's data with RST having acknowledged none of it, the request expired: half_open (ended_by accept_queue_overflow), not an abort of an established connection.",
+            "Linux ignores a third ACK when the listener's accept queue (listen() backlog) is full, counts it in ListenOverflows and keeps the half-open request (tcp_abort_on_overflow = 0), retransmitting its SYN-ACK until the request expires; the client believes it is connected, and its first request is answered late or by RST. It means the application does not accept() fast enough. A listener with TCP_DEFER_ACCEPT (Apache's default AcceptFilter on Linux) also ignores a pure third ACK and repeats its SYN-ACK when the client sends no data: the wire cannot tell the two apart, and the detail gives the time between the ACK and the repeat (a defer-accept repeat comes after its configured seconds).",
+            "A pure ACK completed the handshake for the initiator, and later the responder sent its SYN-ACK again (same ISN) from its retransmission timer (at least 0.9 s after its first SYN-ACK), not in answer to a repeated SYN. If the responder then answers the initiator's data with RST having acknowledged none of it, the request expired: half_open (ended_by accept_queue_overflow), not an abort of an established connection.",
             "",
         ),
         IcmpError => (

@@ -72,11 +72,17 @@ pub struct HandshakeRules {
     completed_by_data: bool,
     /// The responder answered that data with RST: it had given the connection up.
     abandoned: bool,
-    /// The initiator's pure third ACK was seen (frame).
-    pure_ack: Option<u64>,
+    /// The initiator's pure third ACK was seen (frame, time).
+    pure_ack: Option<(u64, Timestamp)>,
     /// The responder repeated its SYN-ACK after that ACK: it did not take the connection.
     overflowed: bool,
+    /// The initiator repeated its SYN after that ACK (a repeated SYN-ACK may answer it).
+    syn_after_ack: bool,
 }
+
+/// Earliest a responder's SYN-ACK retransmission timer fires: Linux's initial timeout is 1 s
+/// (RFC 6298 (2.1), TCP_TIMEOUT_INIT), less a margin for timer slack.
+const SYNACK_RTO_MIN: Duration = Duration::from_millis(900);
 
 /// The largest window-scale shift RFC 7323 §2.3 allows.
 const MAX_WSCALE: u8 = 14;
@@ -135,6 +141,7 @@ impl HandshakeRules {
                 // `replayed`).
                 if side == Side::Orig && same_isn {
                     self.syns.see(seg.frame, seg.ts);
+                    self.syn_after_ack |= self.pure_ack.is_some();
                 }
                 // simultaneous_open: the receiver had itself sent a SYN and was waiting in
                 // SYN-SENT (RFC 9293 §3.5, figure 7; Zeek weird `simultaneous_open`).
@@ -147,13 +154,23 @@ impl HandshakeRules {
                 self.synacks.see(seg.frame, seg.ts);
                 // accept_queue_overflow: the initiator's third ACK was on the wire, and the
                 // responder still repeats its SYN-ACK: it ignored the ACK, as Linux does when the
-                // listener's accept queue is full (tcp_check_req, ListenOverflows).
-                if let Some(ack_frame) = self.pure_ack {
+                // listener's accept queue is full (tcp_check_req, ListenOverflows). The repeat
+                // comes from the SYN-ACK retransmission timer (1 s at first); a SYN-ACK answering
+                // a repeated SYN, or a copy sent sooner (a middlebox's), proves nothing.
+                let by_timer = self
+                    .synacks
+                    .first
+                    .is_some_and(|(_, first)| seg.ts.since(first) >= SYNACK_RTO_MIN);
+                if let Some((ack_frame, ack_ts)) = self.pure_ack
+                    && !self.syn_after_ack
+                    && by_timer
+                {
                     self.overflowed = true;
                     let k = AnomalyKind::AcceptQueueOverflow;
                     j.raise(k, || {
                         Anomaly::new(k, seg.frame, seg.ts)
                             .with("third_ack_frame", ack_frame)
+                            .with("repeated_after", secs(seg.ts.since(ack_ts)))
                             .with("synacks", c.half(Side::Resp).syns)
                     });
                 }
@@ -214,7 +231,7 @@ impl HandshakeRules {
         }
         if st.established_now {
             if seg.payload_len == 0 && !f.fin() {
-                self.pure_ack = Some(seg.frame);
+                self.pure_ack = Some((seg.frame, seg.ts));
             }
             self.report_repeats(j);
         }
