@@ -260,11 +260,7 @@ impl HandshakeRules {
             && facts.class == SegClass::Rst
             && (self.completed_by_data || self.overflowed)
             && !self.abandoned
-            && let Some(isn) = c.half(Side::Orig).isn
-            && c.machine
-                .end(Side::Resp)
-                .rcv_nxt
-                .is_none_or(|n| n <= isn.add(1))
+            && c.responder_acked_only_syn()
         {
             self.abandoned = true;
             if self.overflowed {

@@ -201,10 +201,5 @@ fn expired_request(c: &crate::detect::ConnView<'_>, side: Side) -> bool {
     side == Side::Resp
         && c.half(Side::Orig).payload_bytes > 0
         && c.half(Side::Resp).payload_bytes == 0
-        && c.half(Side::Orig).isn.is_some_and(|isn| {
-            c.machine
-                .end(Side::Resp)
-                .rcv_nxt
-                .is_none_or(|n| n <= isn.add(1))
-        })
+        && c.responder_acked_only_syn()
 }

@@ -53,6 +53,19 @@ impl ConnView<'_> {
         self.closed_ts.is_some()
     }
 
+    /// Whether the responder has acknowledged nothing of the initiator beyond its SYN: the
+    /// connection was never established for it, whatever the initiator believes (an expired
+    /// or never-accepted half-open request answers the initiator's data with RST, as Linux
+    /// does for a connection it does not hold). False when the initiator's SYN was not seen.
+    pub fn responder_acked_only_syn(&self) -> bool {
+        self.half(Side::Orig).isn.is_some_and(|isn| {
+            self.machine
+                .end(Side::Resp)
+                .rcv_nxt
+                .is_none_or(|n| n <= isn.add(1))
+        })
+    }
+
     /// Whom its anomalies concern.
     pub fn owner(&self) -> Owner {
         Owner {

@@ -182,7 +182,7 @@ impl Connection {
     pub fn is_replay(&self, seg: &Segment<'_>, side: Side) -> bool {
         let r = &self.rec;
         let orig = r.half(Side::Orig);
-        let same_tsval = match (seg.options.timestamps, orig.options.and_then(|o| o.tsval)) {
+        let same_tsval = || match (seg.options.timestamps, orig.options.and_then(|o| o.tsval)) {
             (Some((tsval, _)), Some(first)) => tsval == first,
             _ => true,
         };
@@ -191,7 +191,7 @@ impl Connection {
             && r.established
             && r.closed_ts.is_some_and(|t| t < seg.ts)
             && orig.isn == Some(seg.seq)
-            && same_tsval
+            && same_tsval()
     }
 
     /// This record was opened by an old duplicate SYN of `prev` (see [`Connection::is_replay`]):
@@ -285,8 +285,7 @@ impl Connection {
     }
 
     /// Accounts one segment sent by `side`: counters, the state machine, then the connection
-    /// rules; anomalies raised go to `out`. Returns how many state changes the record had
-    /// before the segment, so the caller can announce the new ones.
+    /// rules; the anomalies it raised and the state changes it caused go to `found`.
     pub fn update(
         &mut self,
         seg: &Segment<'_>,

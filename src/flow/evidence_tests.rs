@@ -6,7 +6,7 @@ use std::net::{IpAddr, Ipv4Addr};
 
 use crate::detect::{Anomaly, AnomalyKind, DetectConfig, ListenerConfig};
 use crate::event::{ConnRecord, Event};
-use crate::flow::testkit::{Replayed, replay};
+use crate::flow::testkit::{Replayed, of_kind, replay};
 use crate::flow::{FlowConfig, FlowTable};
 use crate::testutil::{c2s, s2c, seg};
 use crate::time::Timestamp;
@@ -198,10 +198,7 @@ fn a_ttl_expired_syn_is_answered_by_the_network_not_left_unanswered() {
     }
     let (a, records, t) = run_inputs(inputs);
     assert!(!has(&a, AnomalyKind::ListenQueueOverflow), "{a:?}");
-    let errs: Vec<_> = a
-        .iter()
-        .filter(|a| a.kind == AnomalyKind::IcmpError)
-        .collect();
+    let errs = of_kind(&a, AnomalyKind::IcmpError);
     assert_eq!(errs.len(), 5, "one report per connection");
     assert_eq!(errs[0].detail["name"], "ttl_exceeded");
     assert_eq!(errs[0].detail["router"], "10.9.9.1");
@@ -317,10 +314,7 @@ fn an_injected_rst_ahead_of_the_synack_is_judged_by_the_synacks_ttl() {
         rst,
     ];
     let a = replay(&segs).anomalies;
-    let inj: Vec<_> = a
-        .iter()
-        .filter(|a| a.kind == AnomalyKind::RstInjectionSuspected)
-        .collect();
+    let inj = of_kind(&a, AnomalyKind::RstInjectionSuspected);
     assert_eq!(inj.len(), 1, "{a:?}");
     assert_eq!(inj[0].frame, 5);
     assert!(

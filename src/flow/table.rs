@@ -175,8 +175,9 @@ impl FlowTable {
             Some(&idx) => {
                 let c = &self.conns[idx];
                 let side = c.side_of(seg);
+                // Both checks look at SYN-only segments alone and return at once for the rest.
                 let replay = c.is_replay(seg, side);
-                if !(seg.flags.is_syn_only() && (replay || c.is_new_incarnation(seg, side))) {
+                if !(replay || c.is_new_incarnation(seg, side)) {
                     (idx, side)
                 } else {
                     let next = if replay {

@@ -2,7 +2,7 @@
 //! of what reads records.
 
 use super::{FlowConfig, FlowTable};
-use crate::detect::{Anomaly, DetectConfig, ListenerConfig};
+use crate::detect::{Anomaly, AnomalyKind, DetectConfig, ListenerConfig};
 use crate::event::{ConnRecord, Event};
 use crate::wire::Segment;
 
@@ -36,4 +36,9 @@ pub fn replay_with(segs: &[Segment<'_>], listeners: ListenerConfig) -> Replayed 
 /// Feeds `segs` to a table with default settings, then ends the run.
 pub fn replay(segs: &[Segment<'_>]) -> Replayed {
     replay_with(segs, ListenerConfig::default())
+}
+
+/// The anomalies of kind `k`, in order.
+pub fn of_kind(a: &[Anomaly], k: AnomalyKind) -> Vec<&Anomaly> {
+    a.iter().filter(|a| a.kind == k).collect()
 }

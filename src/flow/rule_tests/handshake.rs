@@ -2,9 +2,9 @@
 //! third ACK, a responder that gave its half-open connection up, acknowledgments of the wrong
 //! number, window scales beyond 14.
 
-use super::{kinds, run};
+use super::{handshake, kinds, run};
 use crate::detect::AnomalyKind;
-use crate::flow::testkit::replay;
+use crate::flow::testkit::{of_kind, replay};
 use crate::testutil::{c2s, s2c};
 use crate::wire::Side;
 
@@ -39,10 +39,7 @@ fn a_third_ack_lost_shows_as_a_repeated_synack_or_late_data() {
         s2c(10, "SA", 500, 101, 0),
         c2s(310, "PA", 101, 501, 20),
     ]);
-    let late: Vec<_> = a
-        .iter()
-        .filter(|a| a.kind == AnomalyKind::MissingThirdAck)
-        .collect();
+    let late = of_kind(&a, AnomalyKind::MissingThirdAck);
     assert_eq!(late.len(), 1, "{a:?}");
     assert_eq!(late[0].detail["evidence"], "late");
 }
@@ -62,10 +59,7 @@ fn a_responder_that_gave_up_answers_the_late_data_with_rst() {
     for want in [AnomalyKind::MissingThirdAck, AnomalyKind::HalfOpen] {
         assert!(k.contains(&want), "{want:?} missing in {k:?}");
     }
-    let half_open: Vec<_> = a
-        .iter()
-        .filter(|a| a.kind == AnomalyKind::HalfOpen)
-        .collect();
+    let half_open = of_kind(&a, AnomalyKind::HalfOpen);
     assert_eq!(half_open[0].detail["ended_by"], "data_answered_by_rst");
 }
 
@@ -89,10 +83,7 @@ fn a_handshake_step_acknowledging_the_wrong_number_does_not_complete() {
     assert_eq!(rec.states[Side::Resp], crate::tcp::TcpState::SynReceived);
     // A SYN-ACK acknowledging something other than the SYN.
     let a = run(vec![c2s(0, "S", 100, 0, 0), s2c(10, "SA", 500, 999, 0)]);
-    let bad: Vec<_> = a
-        .iter()
-        .filter(|a| a.kind == AnomalyKind::HandshakeBadAck)
-        .collect();
+    let bad = of_kind(&a, AnomalyKind::HandshakeBadAck);
     assert_eq!(bad.len(), 1, "{a:?}");
     assert_eq!(bad[0].detail["step"], "syn_ack");
 }
@@ -104,11 +95,7 @@ fn a_window_scale_above_14_is_reported_and_clamped() {
     let mut synack = s2c(10, "SA", 500, 101, 0);
     synack.options.wscale = Some(7);
     let r = replay(&[syn, synack, c2s(20, "A", 101, 501, 0)]);
-    let bad: Vec<_> = r
-        .anomalies
-        .iter()
-        .filter(|a| a.kind == AnomalyKind::WindowScaleInvalid)
-        .collect();
+    let bad = of_kind(&r.anomalies, AnomalyKind::WindowScaleInvalid);
     assert_eq!(bad.len(), 1, "{:?}", r.anomalies);
     assert_eq!(bad[0].detail["shift"], 15);
 }
@@ -134,10 +121,8 @@ fn a_syn_retried_after_a_refusal_is_a_retransmission_not_a_stale_syn() {
 fn an_old_duplicate_syn_opens_a_record_of_its_own() {
     // A finished connection, then its SYN again: the listener answers with a new ISN and the
     // client resets it. The finished record keeps its states; the replay is record 2.
-    let r = replay(&[
-        c2s(0, "S", 100, 0, 0),
-        s2c(10, "SA", 500, 101, 0),
-        c2s(20, "A", 101, 501, 0),
+    let mut segs = handshake();
+    segs.extend([
         c2s(30, "FA", 101, 501, 0),
         s2c(40, "FA", 501, 102, 0),
         c2s(50, "A", 102, 502, 0),
@@ -145,16 +130,13 @@ fn an_old_duplicate_syn_opens_a_record_of_its_own() {
         s2c(551, "SA", 9000, 101, 0),
         c2s(552, "R", 101, 0, 0),
     ]);
+    let r = replay(&segs);
     assert_eq!(r.records.len(), 2, "{:?}", r.anomalies);
     let (first, second) = (&r.records[0], &r.records[1]);
     assert_eq!(first.states[Side::Orig], crate::tcp::TcpState::TimeWait);
     assert_eq!(second.prev_id, Some(first.id));
     assert_eq!(second.half(Side::Resp).isn.map(|s| s.0), Some(9000));
-    let stale: Vec<_> = r
-        .anomalies
-        .iter()
-        .filter(|a| a.kind == AnomalyKind::StaleSyn)
-        .collect();
+    let stale = of_kind(&r.anomalies, AnomalyKind::StaleSyn);
     assert_eq!(stale.len(), 1);
     assert_eq!(stale[0].conn_id, Some(second.id));
     assert_eq!(stale[0].detail["prev_id"], 1);

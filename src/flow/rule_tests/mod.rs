@@ -5,7 +5,7 @@ mod handshake;
 
 use crate::detect::{Anomaly, AnomalyKind, DetectConfig, ListenerConfig};
 use crate::event::Event;
-use crate::flow::testkit::{Replayed, replay, replay_with};
+use crate::flow::testkit::{Replayed, of_kind, replay, replay_with};
 use crate::flow::{FlowConfig, FlowTable};
 use crate::testutil::{c2s, s2c, seg};
 use crate::wire::{Segment, Side};
@@ -22,7 +22,8 @@ pub(super) fn kinds(a: &[Anomaly]) -> Vec<AnomalyKind> {
     a.iter().map(|a| a.kind).collect()
 }
 
-fn handshake() -> Vec<Segment<'static>> {
+/// The three-way handshake every connection test starts from.
+pub(super) fn handshake() -> Vec<Segment<'static>> {
     vec![
         c2s(0, "S", 100, 0, 0),
         s2c(10, "SA", 500, 101, 0),
@@ -64,10 +65,7 @@ fn close_wait_held_to_the_end_is_stuck() {
         s2c(5000, "PA", 501, 102, 10),
     ]);
     let a = run(s);
-    let cw: Vec<_> = a
-        .iter()
-        .filter(|a| a.kind == AnomalyKind::CloseWaitStuck)
-        .collect();
+    let cw = of_kind(&a, AnomalyKind::CloseWaitStuck);
     assert_eq!(cw.len(), 1, "{a:?}");
     assert_eq!(cw[0].detail["side"], "resp");
 }
@@ -142,10 +140,7 @@ fn rst_into_time_wait_is_an_assassination() {
         s2c(1000, "R", 502, 0, 0),
     ]);
     let a = run(s);
-    let tw: Vec<_> = a
-        .iter()
-        .filter(|a| a.kind == AnomalyKind::TimewaitAssassination)
-        .collect();
+    let tw = of_kind(&a, AnomalyKind::TimewaitAssassination);
     assert_eq!(tw.len(), 1, "{a:?}");
     assert_eq!(tw[0].detail["time_wait_side"], "orig");
 }
@@ -192,10 +187,7 @@ fn syn_with_data_and_invalid_flag_names() {
         ("F", "fin_without_ack"),
     ] {
         let a = run(vec![c2s(0, flags, 100, 0, 0)]);
-        let inv: Vec<_> = a
-            .iter()
-            .filter(|a| a.kind == AnomalyKind::InvalidFlags)
-            .collect();
+        let inv = of_kind(&a, AnomalyKind::InvalidFlags);
         assert_eq!(inv.len(), 1, "{flags}");
         assert_eq!(inv[0].detail["combination"], name);
     }
@@ -219,10 +211,7 @@ fn attempt(i: u32, ms: i64, answered: bool) -> Vec<Segment<'static>> {
 fn spoofed_flood_is_reported_once_with_its_sources() {
     let segs: Vec<_> = (0..200).flat_map(|i| attempt(i, i as i64, true)).collect();
     let a = run(segs);
-    let floods: Vec<_> = a
-        .iter()
-        .filter(|a| a.kind == AnomalyKind::SynFlood)
-        .collect();
+    let floods = of_kind(&a, AnomalyKind::SynFlood);
     assert_eq!(floods.len(), 1, "{:?}", kinds(&a));
     let d = &floods[0].detail;
     assert_eq!(d["attempts"], 200);
@@ -261,10 +250,7 @@ fn unanswered_attempts_while_others_are_answered_overflow_the_queue() {
         segs.extend(attempt(i, 1000 + i as i64 * 100, false));
     }
     let a = run(segs);
-    let o: Vec<_> = a
-        .iter()
-        .filter(|a| a.kind == AnomalyKind::ListenQueueOverflow)
-        .collect();
+    let o = of_kind(&a, AnomalyKind::ListenQueueOverflow);
     assert_eq!(o.len(), 1, "{:?}", kinds(&a));
     assert_eq!(o[0].detail["unanswered"], 5);
 }
@@ -313,10 +299,7 @@ fn options_stripped_while_flooded_look_like_syncookies() {
         segs.extend(v);
     }
     let a = run(segs);
-    let c: Vec<_> = a
-        .iter()
-        .filter(|a| a.kind == AnomalyKind::Syncookies)
-        .collect();
+    let c = of_kind(&a, AnomalyKind::Syncookies);
     assert_eq!(c.len(), 1, "{:?}", kinds(&a));
     assert_eq!(c[0].detail["heuristic"], true);
 }
@@ -333,7 +316,7 @@ fn rst_answering_an_unsolicited_synack_is_normal() {
 }
 
 fn count(a: &[Anomaly], k: AnomalyKind) -> usize {
-    a.iter().filter(|a| a.kind == k).count()
+    of_kind(a, k).len()
 }
 
 #[test]
@@ -411,10 +394,7 @@ fn payload_above_the_peers_mss_is_an_offload_artefact() {
         s2c(40, "PA", 501, 4301, 1460),
     ];
     let a = run(s);
-    let big: Vec<_> = a
-        .iter()
-        .filter(|a| a.kind == AnomalyKind::SegmentExceedsMss)
-        .collect();
+    let big = of_kind(&a, AnomalyKind::SegmentExceedsMss);
     assert_eq!(big.len(), 1, "{a:?}");
     assert_eq!(big[0].detail["len"], 2800);
     assert_eq!(big[0].detail["mss"], 1400);
@@ -460,10 +440,7 @@ fn data_past_the_advertised_window_is_out_of_window() {
     assert_eq!(count(&run(s.clone()), AnomalyKind::OutOfWindow), 0);
     s.push(c2s(32, "PA", 2101, 501, 2000));
     let a = run(s);
-    let oow: Vec<_> = a
-        .iter()
-        .filter(|a| a.kind == AnomalyKind::OutOfWindow)
-        .collect();
+    let oow = of_kind(&a, AnomalyKind::OutOfWindow);
     assert_eq!(oow.len(), 1, "{a:?}");
     assert_eq!(oow[0].detail["beyond_by"], 2000);
 }
@@ -481,10 +458,7 @@ fn an_ack_older_than_a_whole_window_is_invalid() {
         s2c(42, "A", 501, 101, 0),
     ]);
     let a = run(s);
-    let bad: Vec<_> = a
-        .iter()
-        .filter(|a| a.kind == AnomalyKind::InvalidAck)
-        .collect();
+    let bad = of_kind(&a, AnomalyKind::InvalidAck);
     assert_eq!(bad.len(), 1, "{a:?}");
     assert_eq!(bad[0].frame, 42);
 }

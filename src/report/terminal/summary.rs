@@ -36,30 +36,37 @@ impl WorstConn {
 impl Worst {
     const KEEP: usize = 10;
 
-    /// Considers a finished connection.
+    /// Considers a finished connection: ranks it first and builds its entry (its list of kinds)
+    /// only when it enters the ten, kept in rank order by inserting in place.
     pub(super) fn consider(&mut self, c: &ConnRecord) {
-        if c.tally.counts.is_empty() {
+        let counts = &c.tally.counts;
+        if counts.is_empty() {
             return;
         }
-        let entry = WorstConn {
-            severity: c
-                .tally
-                .counts
-                .iter()
-                .map(|(k, _)| k.severity())
-                .max()
-                .unwrap_or(Severity::Info),
-            occurrences: c.tally.counts.iter().map(|(_, n)| *n as u64).sum(),
-            id: c.id,
-            orig: c.orig,
-            resp: c.resp,
-            kinds: c.tally.counts.iter().map(|(k, _)| *k).collect(),
-        };
-        if self.0.len() < Self::KEEP || self.0.last().is_some_and(|w| w.rank() < entry.rank()) {
-            self.0.push(entry);
-            self.0.sort_by_key(|w| std::cmp::Reverse(w.rank()));
-            self.0.truncate(Self::KEEP);
+        let severity = counts
+            .iter()
+            .map(|(k, _)| k.severity())
+            .max()
+            .unwrap_or(Severity::Info);
+        let occurrences = counts.iter().map(|(_, n)| *n as u64).sum();
+        let rank = (severity, occurrences, std::cmp::Reverse(c.id));
+        // Worse first: the place is after every entry ranked higher.
+        let at = self.0.partition_point(|w| w.rank() > rank);
+        if at >= Self::KEEP {
+            return;
         }
+        self.0.insert(
+            at,
+            WorstConn {
+                severity,
+                occurrences,
+                id: c.id,
+                orig: c.orig,
+                resp: c.resp,
+                kinds: counts.iter().map(|(k, _)| *k).collect(),
+            },
+        );
+        self.0.truncate(Self::KEEP);
     }
 }
 
