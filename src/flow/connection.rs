@@ -43,8 +43,9 @@ pub struct Connection {
     rules: ConnRules,
     /// The connection counts as a half-open attempt of its listener until resolved.
     pub(crate) attempt_open: bool,
-    /// The table has scheduled its idle timer.
-    pub(crate) timer_set: bool,
+    /// When the table's timer for it is due: no later than its idle deadline in the phase it
+    /// is in. Timer entries due at any other time are stale and are dropped when they surface.
+    pub(crate) timer_at: Option<Timestamp>,
     /// The record was opened by an old duplicate SYN: that first segment proves nothing about
     /// its sender.
     replayed: bool,
@@ -126,7 +127,7 @@ impl Connection {
             zeek: ZeekConn::new(seg, !flipped, cfg.zeek_server_ports),
             rules: ConnRules::default(),
             attempt_open: false,
-            timer_set: false,
+            timer_at: None,
             replayed: false,
             directions: Directions::default(),
             capture_one_sided: false,
@@ -511,9 +512,9 @@ impl Connection {
         self.streams.finish(owner, &mut self.rec.halves, reasm);
     }
 
-    /// The finished record, with Zeek's rows filled in.
-    pub fn into_record(self) -> ConnRecord {
-        let mut rec = self.rec;
+    /// The finished record, with the keep-alive figures and Zeek's rows filled in.
+    pub fn finish_record(&mut self) -> &ConnRecord {
+        let rec = &mut self.rec;
         for (side, h) in rec.halves.iter_mut() {
             (h.keepalive_probes, h.keepalive_interval) = self.rules.keepalive.probes(side);
         }

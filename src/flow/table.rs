@@ -56,7 +56,9 @@ pub struct FlowTable {
     budget: Budget,
     sink: Option<Box<dyn StreamSink>>,
     map: HashMap<FlowKey, usize, foldhash::fast::RandomState>,
-    conns: Slab<Connection>,
+    /// Boxed: a connection is a few KiB, and a slot moves only a pointer when it is inserted,
+    /// removed or sorted (and the slab grows without copying them).
+    conns: Slab<Box<Connection>>,
     timers: BinaryHeap<Reverse<Timer>>,
     /// Heap size beyond which stale timer entries are dropped next.
     compact_at: usize,
@@ -222,10 +224,6 @@ impl FlowTable {
                 (idx, self.conns[idx].side_of(seg))
             }
         };
-        let timeout_before = {
-            let c = &self.conns[idx];
-            c.timer_set.then(|| self.timeout_for(c))
-        };
         let (keep, detect) = (self.keep(), self.detect);
         let mut reasm = ReasmCtx {
             budget: &mut self.budget,
@@ -257,13 +255,14 @@ impl FlowTable {
             }
         }
         // A new connection gets its timer; a phase with a shorter timeout (handshake answered,
-        // half-closed, closed and waiting out TIME-WAIT) is checked at its own deadline rather
-        // than at the longer one scheduled before.
-        let timeout = self.timeout_for(&self.conns[idx]);
-        if timeout_before.is_none_or(|before| timeout < before) {
-            let id = self.conns[idx].record().id;
-            self.conns[idx].timer_set = true;
-            self.push_timer(seg.ts.add(timeout), idx, id);
+        // half-closed, closed and waiting out TIME-WAIT) is checked at its own deadline when
+        // that comes before the one scheduled.
+        let deadline = seg.ts.add(self.timeout_for(&self.conns[idx]));
+        let c = &mut self.conns[idx];
+        if c.timer_at.is_none_or(|at| deadline < at) {
+            c.timer_at = Some(deadline);
+            let id = c.record().id;
+            self.push_timer(deadline, idx, id);
         }
         let rec = self.conns[idx].record();
         for t in self.changes.drain(..) {
@@ -425,7 +424,7 @@ impl FlowTable {
         self.stats.connections += 1;
         // Its timer is set once its first segment is accounted (process), in the phase that
         // segment puts it in.
-        let mut c = Connection::new(id, seg, &self.detect);
+        let mut c = Box::new(Connection::new(id, seg, &self.detect));
         if attempt {
             c.attempt_open = true;
             self.listeners.attempt(
@@ -442,7 +441,7 @@ impl FlowTable {
         Some(idx)
     }
 
-    fn remove(&mut self, idx: usize) -> Connection {
+    fn remove(&mut self, idx: usize) -> Box<Connection> {
         let c = self.conns.remove(idx);
         let key = FlowKey::new(c.record().orig, c.record().resp);
         if self.map.get(&key) == Some(&idx) {
@@ -452,7 +451,7 @@ impl FlowTable {
     }
 
     /// Runs a record's end rules, resolves its attempt and hands everything out.
-    fn end(&mut self, mut c: Connection, why: EndReason, out: &mut impl FnMut(Event<'_>)) {
+    fn end(&mut self, mut c: Box<Connection>, why: EndReason, out: &mut impl FnMut(Event<'_>)) {
         c.capture_one_sided = self.stats.capture_one_sided();
         let now = if why == EndReason::Timeout {
             c.record().last_ts.add(self.timeout_for(&c))
@@ -470,7 +469,7 @@ impl FlowTable {
             self.listeners.resolve(resp, r, frame, &mut self.anomalies);
         }
         self.flush_anomalies(out);
-        out(Event::Closed(&c.into_record()));
+        out(Event::Closed(c.finish_record()));
     }
 
     /// Moves the table's clock to `now` without a packet (live capture on a quiet link), ending
@@ -503,11 +502,12 @@ impl FlowTable {
         self.now
     }
 
-    /// Whether `t` still refers to the connection it was set for.
+    /// Whether `t` is the timer of the connection it was set for: that connection is still
+    /// tracked and no earlier deadline replaced it.
     fn live(&self, t: &Timer) -> bool {
-        self.conns
-            .get(t.slot)
-            .is_some_and(|c| c.record().id == t.id)
+        self.conns.get(t.slot).is_some_and(|c| {
+            c.record().id == t.id && c.timer_at.is_some_and(|at| at.0 == t.deadline)
+        })
     }
 
     /// Ends connections whose idle deadline has passed.
@@ -534,6 +534,7 @@ impl FlowTable {
             let c = &self.conns[t.slot];
             let real = c.record().last_ts.add(self.timeout_for(c));
             if real > self.now {
+                self.conns[t.slot].timer_at = Some(real);
                 self.push_timer(real, t.slot, t.id);
                 continue;
             }
@@ -560,7 +561,7 @@ impl FlowTable {
     /// Ends every remaining connection (end of capture), in id order, then the listener
     /// episodes; returns the stream sink's error, if any.
     pub fn finish(&mut self, out: &mut impl FnMut(Event<'_>)) -> Result<(), String> {
-        let mut rest: Vec<Connection> = self.conns.drain().collect();
+        let mut rest: Vec<Box<Connection>> = self.conns.drain().collect();
         self.map.clear();
         self.timers.clear();
         rest.sort_unstable_by_key(|c| c.record().id);

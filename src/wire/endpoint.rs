@@ -41,7 +41,17 @@ impl FlowKey {
     /// The key of a segment from `src` to `dst`.
     #[inline]
     pub fn new(src: Endpoint, dst: Endpoint) -> Self {
-        if src <= dst {
+        // Any order both directions agree on will do; comparing integers is cheaper than
+        // `Endpoint`'s derived order (an enum, then octets one by one). The two ends of one
+        // segment share an address family, so equal ranks are equal endpoints.
+        let rank = |e: &Endpoint| {
+            let a = match e.addr {
+                IpAddr::V4(a) => u32::from(a) as u128,
+                IpAddr::V6(a) => u128::from(a),
+            };
+            (a, e.port)
+        };
+        if rank(&src) <= rank(&dst) {
             FlowKey { lo: src, hi: dst }
         } else {
             FlowKey { lo: dst, hi: src }

@@ -309,8 +309,8 @@ impl Listener {
         // the end of the capture): the window is read at the newest time heard of.
         self.saw(ts);
         let ts = self.latest;
-        let gauge = self.half_open(ts, cfg.window);
-        let (attempts, completions, _) = self.window(ts, cfg.window);
+        let (attempts, completions, aggregated) = self.window(ts, cfg.window);
+        let gauge = self.tracked.saturating_add(aggregated as u32);
         let ratio = if attempts == 0 {
             1.0
         } else {
@@ -330,7 +330,7 @@ impl Listener {
                 // first SYN on.
                 e.attempts = attempts;
                 e.first_syn = self.window_first(ts, cfg.window).unwrap_or(ts);
-                e.aggregated = self.window(ts, cfg.window).2;
+                e.aggregated = aggregated;
                 self.flood = Some(e);
             }
             Some(e) => {

@@ -3,6 +3,7 @@
 //! with a stated error) and the busiest sources by Space-Saving (each with a guaranteed bound on
 //! how much it may be over-counted).
 
+use std::collections::HashMap;
 use std::net::IpAddr;
 
 use cardinality_estimator::CardinalityEstimator;
@@ -18,6 +19,7 @@ pub(super) const DISTINCT_STD_ERROR: f64 = 0.01625;
 /// El Abbadi, "Efficient Computation of Frequent and Top-k Elements in Data Streams", ICDT 2005,
 /// Lemmas 3.3 and 3.4).
 const HEAVY: usize = 64;
+const _: () = assert!(HEAVY <= 64, "Sources::at_least holds one bit per counter");
 
 /// Sources reported in an anomaly's detail.
 const REPORTED: usize = 8;
@@ -40,6 +42,14 @@ pub(super) struct Sources {
     distinct: CardinalityEstimator<[u8; 16]>,
     /// Space-Saving counters, grown up to [`HEAVY`] (a listener with few sources holds few).
     heavy: Vec<Counter>,
+    /// Which counter each source in `heavy` has (as [`key`]), so that counting an attempt is
+    /// one lookup however many counters there are.
+    slot: HashMap<[u8; 16], usize, foldhash::fast::RandomState>,
+    /// The counters (bit i for `heavy[i]`) known to hold the least count, `least`; empty when
+    /// it must be found again. A counter leaves it when counted again, so finding the least
+    /// counter scans all of them once per [`HEAVY`] replacements at most in a spoofed flood.
+    at_least: u64,
+    least: u64,
     /// Attempts counted.
     total: u64,
 }
@@ -48,24 +58,41 @@ impl Sources {
     /// Counts one attempt from `src`.
     pub(super) fn see(&mut self, src: IpAddr) {
         self.total += 1;
-        self.distinct.insert(&key(src));
-        if let Some(c) = self.heavy.iter_mut().find(|c| c.addr == src) {
-            c.count += 1;
-        } else if self.heavy.len() < HEAVY {
+        let k = key(src);
+        if let Some(&i) = self.slot.get(&k) {
+            // A source with a counter was inserted into the estimate when it got the counter.
+            self.at_least &= !(1 << i);
+            self.heavy[i].count += 1;
+            return;
+        }
+        self.distinct.insert(&k);
+        if self.heavy.len() < HEAVY {
+            self.slot.insert(k, self.heavy.len());
             self.heavy.push(Counter {
                 addr: src,
                 count: 1,
                 over: 0,
             });
-        } else if let Some(c) = self.heavy.iter_mut().min_by_key(|c| c.count) {
-            // Space-Saving: the new source takes the least counter over, inheriting its count
-            // as the bound on its own over-count.
-            *c = Counter {
-                addr: src,
-                count: c.count + 1,
-                over: c.count,
-            };
+            return;
         }
+        if self.at_least == 0 {
+            self.least = self.heavy.iter().map(|c| c.count).min().unwrap_or(0);
+            for (i, c) in self.heavy.iter().enumerate() {
+                self.at_least |= u64::from(c.count == self.least) << i;
+            }
+        }
+        // Space-Saving: the new source takes the least counter over (the first of them),
+        // inheriting its count as the bound on its own over-count.
+        let i = self.at_least.trailing_zeros() as usize;
+        self.at_least &= !(1 << i);
+        let count = self.least;
+        self.slot.remove(&key(self.heavy[i].addr));
+        self.slot.insert(k, i);
+        self.heavy[i] = Counter {
+            addr: src,
+            count: count + 1,
+            over: count,
+        };
     }
 
     /// Distinct sources: exact up to 128, then a HyperLogLog++ estimate within
@@ -203,5 +230,32 @@ mod tests {
         };
         // The true count (5,000) lies between the bounds.
         assert!(*min <= 5_000 && 5_000 <= *max, "{min}..{max}");
+    }
+
+    proptest::proptest! {
+        /// The counters are those of the textbook algorithm (a linear search for the source, the
+        /// first least counter replaced) whatever the stream: the index and the least-counter
+        /// set only make it faster.
+        #[test]
+        fn counters_match_the_textbook_space_saving(stream in proptest::collection::vec(0u32..400, 0..3_000)) {
+            let mut s = Sources::default();
+            let mut naive: Vec<Counter> = Vec::new();
+            for &i in &stream {
+                let src = addr(i % 7 * 50 + i % 61);
+                s.see(src);
+                if let Some(c) = naive.iter_mut().find(|c| c.addr == src) {
+                    c.count += 1;
+                } else if naive.len() < HEAVY {
+                    naive.push(Counter { addr: src, count: 1, over: 0 });
+                } else if let Some(c) = naive.iter_mut().min_by_key(|c| c.count) {
+                    *c = Counter { addr: src, count: c.count + 1, over: c.count };
+                }
+            }
+            let key = |c: &Counter| (c.addr, c.count, c.over);
+            proptest::prop_assert_eq!(
+                s.heavy.iter().map(key).collect::<Vec<_>>(),
+                naive.iter().map(key).collect::<Vec<_>>()
+            );
+        }
     }
 }
