@@ -95,7 +95,7 @@ pub fn explain(kind: AnomalyKind) -> Explanation {
         Syncookies => (
             "The listener's SYN-ACKs look like SYN cookies (a heuristic).",
             "With cookies (Linux tcp_syncookies) the server keeps no state for half-open connections, so it survives a flood, but it cannot retransmit SYN-ACKs and drops window scaling and SACK for clients without timestamps, which slows those connections.",
-            "While the listener is in a flood or backlog episode: at least 3 SYN-ACKs without window scale and SACK although a SYN without timestamps offered them (Linux tcp_input.c clears the options then), or no SYN-ACK retransmission for unanswered attempts when the queue peaked at 16 or more. A heuristic: the detail gives the evidence counts.",
+            "While the listener is in a flood or backlog episode, any of: at least 3 SYN-ACKs without window scale and SACK although a SYN without timestamps offered them (Linux tcp_input.c clears the options then); at least 16 answered attempts watched 1.5 s or more whose single SYN-ACK was never retransmitted and never reset by the initiator (a request queue would have retransmitted it after 1 s; a cookie keeps no state to); at least 2 handshakes from clients with timestamps whose SYN-ACK TSval lagged the server's clock by 4 to 63 ms at its next segment (Linux stamps a cookie SYN-ACK with its millisecond clock rounded down to 64 plus the options; the per-connection TSval offset hides which options). A heuristic: the detail gives each count (synacks_without_offered_options, unrepeated_synacks_after_1_5s, timestamp_cookies and timestamp_cookie_max_lag_ms) and the SYN-ACK repeats seen meanwhile.",
             "",
         ),
         PrematureReuse2msl => (

@@ -78,7 +78,22 @@ pub struct HandshakeRules {
     overflowed: bool,
     /// The initiator repeated its SYN after that ACK (a repeated SYN-ACK may answer it).
     syn_after_ack: bool,
+    /// The responder's TSval on its first SYN-ACK, and when that was seen.
+    synack_tsval: Option<(u32, Timestamp)>,
+    /// The timestamp-cookie test was made (on the responder's first segment after the
+    /// handshake).
+    cookie_tested: bool,
+    /// Its finding not yet collected: how far (ms) the SYN-ACK's TSval lagged the clock.
+    cookie_lag: Option<u32>,
 }
+
+/// A SYN cookie for a client with timestamps hides the request's options in the low 6 bits
+/// of the SYN-ACK's TSval: Linux rounds its millisecond clock down to a multiple of 64 and adds
+/// them (syncookies.c cookie_init_timestamp). Its next segment carries the clock itself, so the
+/// TSval jumps ahead of the time elapsed by 0 to 63 ms; a SYN-ACK from a request queue is
+/// stamped with the clock and does not. The options cannot be read back (the per-connection
+/// random TSval offset of RFC 7323 §5.4 covers them); the lag is the evidence.
+const COOKIE_LAG_MS: std::ops::Range<i64> = 4..64;
 
 /// Earliest a responder's SYN-ACK retransmission timer fires: Linux's initial timeout is 1 s
 /// (RFC 6298 (2.1), TCP_TIMEOUT_INIT), less a margin for timer slack.
@@ -94,6 +109,26 @@ const MAX_WSCALE: u8 = 14;
 const THIRD_ACK_HOLD: Duration = Duration::from_millis(200);
 
 impl HandshakeRules {
+    /// How far (ms) the SYN-ACK's TSval lagged the responder's clock, read from `st`, its first
+    /// segment after the handshake, when that lag is a timestamp cookie's (see
+    /// [`COOKIE_LAG_MS`]). Only for a single SYN-ACK (a repeated one came from a request queue)
+    /// followed within a second (so that a clock running at another rate cannot add up to it).
+    fn timestamp_cookie_lag(&self, st: &Step<'_, '_>) -> Option<u32> {
+        let (tsval0, at) = self.synack_tsval?;
+        let (tsval, _) = st.seg.options.timestamps?;
+        let elapsed = st.seg.ts.since(at);
+        if self.synacks.count != 1 || elapsed.0 < 0 || elapsed.0 >= 1_000_000_000 {
+            return None;
+        }
+        let lag = i64::from(tsval.wrapping_sub(tsval0) as i32) - elapsed.0 / 1_000_000;
+        COOKIE_LAG_MS.contains(&lag).then_some(lag as u32)
+    }
+
+    /// The timestamp-cookie lag found on this connection, once (for its listener's evidence).
+    pub fn take_cookie_lag(&mut self) -> Option<u32> {
+        self.cookie_lag.take()
+    }
+
     /// The roles were flipped. SYN and SYN-ACK copies belong to roles, and a flip only happens
     /// before any SYN was seen, so copies counted under the old roles describe nothing.
     pub fn swap_sides(&mut self) {
@@ -152,6 +187,9 @@ impl HandshakeRules {
             }
             SegClass::SynAck if side == Side::Resp && c.half(Side::Resp).isn == Some(seg.seq) => {
                 self.synacks.see(seg.frame, seg.ts);
+                if self.synacks.count == 1 {
+                    self.synack_tsval = seg.options.timestamps.map(|(tsval, _)| (tsval, seg.ts));
+                }
                 // accept_queue_overflow: the initiator's third ACK was on the wire, and the
                 // responder still repeats its SYN-ACK: it ignored the ACK, as Linux does when the
                 // listener's accept queue is full (tcp_check_req, ListenOverflows). The repeat
@@ -237,6 +275,10 @@ impl HandshakeRules {
         }
         if facts.handshake_ack == Some(false) {
             self.bad_ack(j, st);
+        }
+        if side == Side::Resp && c.established && !f.syn() && !self.cookie_tested {
+            self.cookie_tested = true;
+            self.cookie_lag = self.timestamp_cookie_lag(st);
         }
         if f.syn()
             && let Some(shift) = seg.options.wscale.filter(|w| *w > MAX_WSCALE)

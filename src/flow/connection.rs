@@ -171,6 +171,12 @@ impl Connection {
         }
     }
 
+    /// The timestamp-cookie lag (ms) the responder's first segment after the handshake showed,
+    /// once.
+    pub(crate) fn take_cookie_lag(&mut self) -> Option<u32> {
+        self.rules.handshake.take_cookie_lag()
+    }
+
     /// The copies of the responder's SYN-ACK seen so far (the original included).
     pub(crate) fn synack_copies(&self) -> u32 {
         self.rules.handshake.synacks.count

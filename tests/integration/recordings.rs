@@ -301,3 +301,23 @@ fn keepalive_probes_and_their_interval_are_on_the_record() {
     assert!((0.9..1.2).contains(&interval), "{interval}");
     assert_eq!(conn["resp"]["keepalive_probes"], 0);
 }
+
+#[test]
+fn syn_cookies_for_clients_with_timestamps_are_seen_in_the_synack_tsval() {
+    // Real clients with timestamps complete through cookies while listen(8) is flooded: their
+    // SYN-ACKs keep window scaling and SACK, so no option is missing; the cookie shows as the
+    // SYN-ACK's TSval lagging the server's clock (Linux rounds it down to 64 ms and adds the
+    // options), which decides before any other evidence.
+    let (code, recs, _) = analyze_json(&[&fixture("recordings/syn_cookies_timestamps.pcap")]);
+    assert_eq!(code, 0);
+    let cookies: Vec<&serde_json::Value> = recs
+        .iter()
+        .filter(|r| r["type"] == "anomaly" && r["kind"] == "syncookies")
+        .collect();
+    assert_eq!(cookies.len(), 1, "{cookies:?}");
+    let d = &cookies[0]["detail"];
+    assert_eq!(d["timestamp_cookies"], 2, "{d}");
+    assert_eq!(d["synacks_without_offered_options"], 0, "{d}");
+    let lag = d["timestamp_cookie_max_lag_ms"].as_u64().unwrap();
+    assert!((4..64).contains(&lag), "{lag}");
+}

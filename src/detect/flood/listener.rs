@@ -49,6 +49,9 @@ struct Episode {
     /// Answered attempts that waited 1.5 s or more with a single SYN-ACK (Linux would have
     /// retransmitted it after 1 s unless it kept no state: a cookie).
     long_single_synack: u64,
+    /// Completed handshakes whose SYN-ACK carried a timestamp cookie, and the largest lag (ms).
+    ts_cookies: u64,
+    ts_cookie_max_lag: u32,
     /// Attempts the listener answered with a SYN-ACK.
     synacks: u64,
     /// Of those, attempts the initiator then reset: in a spoofed flood, the real owner of the
@@ -74,6 +77,8 @@ impl Episode {
             synack_repeats: 0,
             stripped: 0,
             long_single_synack: 0,
+            ts_cookies: 0,
+            ts_cookie_max_lag: 0,
             synacks: 0,
             synacks_reset: 0,
             source_resets: 0,
@@ -254,6 +259,18 @@ impl Listener {
         }
     }
 
+    /// A completed handshake showed a timestamp cookie (its SYN-ACK's TSval lagged by
+    /// `lag_ms`): evidence for the episodes under way.
+    pub(super) fn timestamp_cookie(&mut self, lag_ms: u32) {
+        for e in [self.flood.as_mut(), self.backlog.as_mut()]
+            .into_iter()
+            .flatten()
+        {
+            e.ts_cookies += 1;
+            e.ts_cookie_max_lag = e.ts_cookie_max_lag.max(lag_ms);
+        }
+    }
+
     /// A tracked attempt is over: its outcome counts for the window and the episodes under way.
     pub(super) fn resolve(&mut self, r: Resolution, frame: u64, window: Duration) {
         self.tracked = self.tracked.saturating_sub(1);
@@ -267,7 +284,8 @@ impl Listener {
             f.source_resets += r.reset_by_initiator as u64;
             f.synacks_reset += (r.reset_by_initiator && r.answered) as u64;
         }
-        let waited_long = r.at.since(r.started).0 >= 1_500_000_000;
+        // Watched, not only answered, for 1.5 s: the first SYN-ACK retransmission was due.
+        let waited_long = r.watched.0 >= 1_500_000_000;
         for e in [self.flood.as_mut(), self.backlog.as_mut()]
             .into_iter()
             .flatten()
@@ -275,8 +293,13 @@ impl Listener {
             e.completions += r.completed as u64;
             e.synack_repeats += r.synack_repeated as u64;
             e.stripped += r.options_stripped as u64;
-            e.long_single_synack +=
-                (r.responded && !r.completed && !r.synack_repeated && waited_long) as u64;
+            // An initiator's RST (backscatter in a spoofed flood) ends the attempt before any
+            // retransmission: no evidence either way.
+            e.long_single_synack += (r.answered
+                && !r.completed
+                && !r.synack_repeated
+                && !r.reset_by_initiator
+                && waited_long) as u64;
         }
         // listen_queue_overflow evidence: this attempt got no answer while the listener answered
         // others within the window (Linux drops SYNs when the accept or SYN queue is full). The
@@ -381,8 +404,10 @@ impl Listener {
 
     /// syncookies (a heuristic): while the listener is flooded or over its backlog, SYN-ACKs
     /// drop the window-scale and SACK options a SYN without timestamps offered (Linux
-    /// tcp_input.c clears them for cookies) and unanswered SYN-ACKs are never repeated (a cookie
-    /// keeps no state to retransmit from).
+    /// tcp_input.c clears them for cookies), SYN-ACKs left unanswered are never repeated while
+    /// those the request queue holds are (a cookie keeps no state to retransmit from), or
+    /// clients with timestamps complete handshakes whose SYN-ACK TSval lagged the listener's
+    /// clock as a cookie's does (see `detect::handshake`).
     fn syncookie_check(&mut self, ep: Endpoint, frame: u64, ts: Timestamp, out: &mut Vec<Anomaly>) {
         if self.cookie_reported {
             return;
@@ -390,13 +415,15 @@ impl Listener {
         let Some(e) = self.flood.as_ref().or(self.backlog.as_ref()) else {
             return;
         };
-        if e.stripped >= 3 || (e.long_single_synack >= 16 && e.synack_repeats == 0) {
+        if e.stripped >= 3 || e.long_single_synack >= 16 || e.ts_cookies >= 2 {
             self.cookie_reported = true;
             let mut a = Anomaly::new(AnomalyKind::Syncookies, frame, ts)
                 .with("heuristic", true)
                 .with("synacks_without_offered_options", self.stripped)
                 .with("synack_repeats_while_full", e.synack_repeats)
                 .with("unrepeated_synacks_after_1_5s", e.long_single_synack)
+                .with("timestamp_cookies", e.ts_cookies)
+                .with("timestamp_cookie_max_lag_ms", e.ts_cookie_max_lag)
                 .with("half_open_peak", e.peak);
             a.listener = Some(ep);
             out.push(a);

@@ -328,6 +328,22 @@ impl ListenerTracker {
         }
     }
 
+    /// A completed handshake with the listener showed a timestamp cookie: its SYN-ACK's TSval
+    /// lagged the listener's clock by `lag_ms`.
+    pub fn timestamp_cookie(
+        &mut self,
+        ep: Endpoint,
+        lag_ms: u32,
+        frame: u64,
+        ts: Timestamp,
+        out: &mut Vec<Anomaly>,
+    ) {
+        if let Some(l) = self.listeners.get_mut(&ep) {
+            l.timestamp_cookie(lag_ms);
+        }
+        self.evaluate(ep, frame, ts, out);
+    }
+
     /// A tracked attempt is over.
     pub fn resolve(&mut self, ep: Endpoint, r: Resolution, frame: u64, out: &mut Vec<Anomaly>) {
         let window = self.cfg.window;
