@@ -235,6 +235,7 @@ impl FlowTable {
         c.capture_one_sided = self.stats.capture_one_sided();
         let (proved_before, two_before) = (c.proved_one_sided(), c.two_sided());
         let had_synack = c.record().half(Side::Resp).sent_synack;
+        let synacks_before = c.synack_copies();
         let mut found = Found {
             anomalies: &mut self.anomalies,
             changes: &mut self.changes,
@@ -252,6 +253,11 @@ impl FlowTable {
             );
         }
         if c.attempt_open {
+            let synacks = c.synack_copies();
+            if synacks > synacks_before {
+                let (resp, id) = (c.record().resp, c.record().id);
+                self.listeners.synack(resp, id, synacks, seg.frame, seg.ts);
+            }
             if !had_synack && c.record().half(Side::Resp).sent_synack {
                 self.listeners
                     .answered(c.record().resp, seg.ts, c.record().first_ts);
@@ -612,5 +618,7 @@ fn resolution(c: &Connection, at: Timestamp, ended: Timestamp) -> Resolution {
         at,
         watched: ended.since(r.first_ts),
         syn_repeated: r.half(Side::Orig).syns > 1,
+        conn: r.id,
+        reset: r.first_rst.is_some(),
     }
 }

@@ -321,3 +321,38 @@ fn syn_cookies_for_clients_with_timestamps_are_seen_in_the_synack_tsval() {
     let lag = d["timestamp_cookie_max_lag_ms"].as_u64().unwrap();
     assert!((4..64).contains(&lag), "{lag}");
 }
+
+#[test]
+fn the_half_open_peak_is_what_the_kernel_held_in_syn_recv() {
+    // (capture, kernel's SYN-RECV count while it was recorded, tcpaudit's peak). listen(8)
+    // holds 9 requests (the kernel admits one beyond the backlog): in the plain flood the
+    // other SYNs are dropped unanswered; with cookies they are answered but never held, and
+    // with tcp_syncookies=2 nothing is held at all. The timestamp recording's kernel view
+    // (syn_cookies_timestamps.kernel.txt) shows SYN-RECV 9 throughout; tcpaudit counts one
+    // more for the few milliseconds a real client's cookie handshake took.
+    for (name, kernel, peak) in [
+        ("syn_flood", 9, 9),
+        ("syn_cookies_timestamps", 9, 10),
+        ("syn_flood_syncookies", 0, 0),
+    ] {
+        let (code, recs, _) = analyze_json(&[&fixture(&format!("recordings/{name}.pcap"))]);
+        assert_eq!(code, 0);
+        let flood = recs
+            .iter()
+            .find(|r| r["type"] == "anomaly" && r["kind"] == "syn_flood")
+            .unwrap_or_else(|| panic!("{name}: a syn_flood"));
+        let d = &flood["detail"];
+        assert_eq!(d["peak_basis"], "syn_received", "{name}: {d}");
+        assert_eq!(d["peak_half_open"], peak, "{name} (kernel {kernel}): {d}");
+        assert_eq!(
+            d["peak_pending"],
+            300 + u64::from(name == "syn_cookies_timestamps"),
+            "{name}"
+        );
+        let backlog = recs
+            .iter()
+            .find(|r| r["type"] == "anomaly" && r["kind"] == "half_open_backlog")
+            .unwrap_or_else(|| panic!("{name}: a half_open_backlog"));
+        assert_eq!(backlog["detail"]["peak"], peak, "{name}");
+    }
+}

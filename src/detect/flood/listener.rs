@@ -4,6 +4,7 @@
 
 use std::net::IpAddr;
 
+use super::held::Held;
 use super::pending::Told;
 use super::sources::{DISTINCT_STD_ERROR, Sources};
 use super::{ListenerConfig, ListenerLoad, Resolution};
@@ -39,8 +40,14 @@ struct Episode {
     /// was tracked, aggregated or resolved meanwhile.
     first_syn: Timestamp,
     last_syn: Timestamp,
+    /// The most attempts pending at once (SYN seen, not yet resolved: the gauge the episode is
+    /// recognised by), and where it was first reached.
     peak: u32,
     peak_at: (u64, Timestamp),
+    /// The most attempts the listener held in SYN-RECEIVED at once (see `held.rs`), and the
+    /// frame and time of the SYN-ACK that made it.
+    held_peak: u32,
+    held_peak_at: (u64, Timestamp),
     attempts: u64,
     completions: u64,
     aggregated: u64,
@@ -71,6 +78,8 @@ impl Episode {
             last_syn: ts,
             peak: gauge,
             peak_at: (frame, ts),
+            held_peak: 0,
+            held_peak_at: (frame, ts),
             attempts: 0,
             completions: 0,
             aggregated: 0,
@@ -92,6 +101,26 @@ impl Episode {
             self.peak_at = (frame, ts);
         }
     }
+
+    /// The half-open peak to report, with where it was reached and what it counts: attempts
+    /// held in SYN-RECEIVED when the capture shows the listener's SYN-ACKs (`synacks_seen`)
+    /// and every attempt was tracked; otherwise (a capture of the inbound direction, attempts
+    /// aggregated beyond the caps) the attempts pending, which is all the capture can tell.
+    fn half_open_peak(&self, synacks_seen: bool) -> (u32, (u64, Timestamp), &'static str) {
+        if synacks_seen && self.aggregated == 0 {
+            (self.held_peak, self.held_peak_at, "syn_received")
+        } else {
+            (self.peak, self.peak_at, "pending")
+        }
+    }
+
+    /// Notes that the listener held `held` attempts from `t` on (the SYN-ACK of `frame`).
+    fn observe_held(&mut self, held: u32, t: i64, frame: u64) {
+        if held > self.held_peak {
+            self.held_peak = held;
+            self.held_peak_at = (frame, Timestamp(t));
+        }
+    }
 }
 
 /// Everything known about one listening endpoint.
@@ -101,6 +130,7 @@ pub(super) struct Listener {
     pub(super) tracked: u32,
     buckets: [Bucket; BUCKETS],
     sources: Sources,
+    held: Held,
     flood: Option<Episode>,
     backlog: Option<Episode>,
     last_answer: Option<Timestamp>,
@@ -199,6 +229,7 @@ impl Listener {
     /// Nothing pending: no tracked attempt, no episode under way, no attempt in the window.
     pub(super) fn is_idle(&self, ts: Timestamp, window: Duration) -> bool {
         self.tracked == 0
+            && self.held.followed() == 0
             && self.flood.is_none()
             && self.backlog.is_none()
             && self.window(ts, window) == (0, 0, 0)
@@ -259,6 +290,23 @@ impl Listener {
         }
     }
 
+    /// Copy number `copies` of the SYN-ACK of tracked attempt `conn` was sent at `ts`.
+    pub(super) fn synack(&mut self, conn: u64, copies: u32, frame: u64, ts: Timestamp) {
+        self.held.synack(conn, copies, ts.0, frame);
+        self.advance_held(ts);
+    }
+
+    /// Brings the held count up to `now` into the episodes under way.
+    fn advance_held(&mut self, now: Timestamp) {
+        let (flood, backlog) = (&mut self.flood, &mut self.backlog);
+        self.held
+            .advance(now.0, self.cookie_reported, |held, t, frame| {
+                for e in [flood.as_mut(), backlog.as_mut()].into_iter().flatten() {
+                    e.observe_held(held, t, frame);
+                }
+            });
+    }
+
     /// A completed handshake showed a timestamp cookie (its SYN-ACK's TSval lagged by
     /// `lag_ms`): evidence for the episodes under way.
     pub(super) fn timestamp_cookie(&mut self, lag_ms: u32) {
@@ -274,6 +322,11 @@ impl Listener {
     /// A tracked attempt is over: its outcome counts for the window and the episodes under way.
     pub(super) fn resolve(&mut self, r: Resolution, frame: u64, window: Duration) {
         self.tracked = self.tracked.saturating_sub(1);
+        if r.completed || r.reset {
+            self.held.ended(r.conn, r.at.0);
+        } else {
+            self.held.gone(r.conn);
+        }
         if r.completed
             && let Some(b) = self.bucket_at(r.at)
         {
@@ -332,6 +385,7 @@ impl Listener {
         // the end of the capture): the window is read at the newest time heard of.
         self.saw(ts);
         let ts = self.latest;
+        self.advance_held(ts);
         let (attempts, completions, aggregated) = self.window(ts, cfg.window);
         let gauge = self.tracked.saturating_add(aggregated as u32);
         let ratio = if attempts == 0 {
@@ -375,7 +429,7 @@ impl Listener {
                 if gauge < cfg.backlog
                     && let Some(e) = self.backlog.take()
                 {
-                    out.push(backlog_anomaly(ep, &e, ts));
+                    out.push(backlog_anomaly(ep, &e, ts, self.answered > 0));
                 }
             }
             None => {}
@@ -385,11 +439,13 @@ impl Listener {
 
     /// Ends the episodes under way (end of capture) and reports a queue overflow once.
     pub(super) fn finish(&mut self, ep: Endpoint, ts: Timestamp, out: &mut Vec<Anomaly>) {
+        // The capture is over: every attempt is as it was last seen.
+        self.advance_held(Timestamp(i64::MAX));
         if let Some(e) = self.flood.take() {
             out.push(self.flood_anomaly(ep, &e));
         }
         if let Some(e) = self.backlog.take() {
-            out.push(backlog_anomaly(ep, &e, ts));
+            out.push(backlog_anomaly(ep, &e, ts, self.answered > 0));
         }
         if self.unanswered_while_answering > 0 && !self.overflow_reported {
             self.overflow_reported = true;
@@ -434,6 +490,7 @@ impl Listener {
     /// attempts (first to last), not from when it was recognised or ended, so they do not
     /// depend on how many attempts were tracked as records.
     fn flood_anomaly(&self, ep: Endpoint, e: &Episode) -> Anomaly {
+        let (peak, _, basis) = e.half_open_peak(self.answered > 0);
         let dur = e.last_syn.since(e.first_syn);
         let rate = if dur.0 > 0 {
             e.attempts as f64 / dur.as_secs_f64()
@@ -459,7 +516,9 @@ impl Listener {
                 "completion_ratio",
                 Value::F64(share(e.completions, e.attempts), 3),
             )
-            .with("peak_half_open", e.peak)
+            .with("peak_half_open", peak)
+            .with("peak_basis", basis)
+            .with("peak_pending", e.peak)
             .with("aggregated_attempts", e.aggregated)
             .with("top_sources", self.sources.top())
             .with("top_sources_max_overcount", self.sources.max_overcount())
@@ -476,11 +535,14 @@ impl Listener {
 }
 
 /// The `half_open_backlog` anomaly of episode `e`, ended at `end`.
-fn backlog_anomaly(ep: Endpoint, e: &Episode, end: Timestamp) -> Anomaly {
+fn backlog_anomaly(ep: Endpoint, e: &Episode, end: Timestamp, synacks_seen: bool) -> Anomaly {
+    let (peak, at, basis) = e.half_open_peak(synacks_seen);
     let mut a = Anomaly::new(AnomalyKind::HalfOpenBacklog, e.start.0, e.start.1)
-        .with("peak", e.peak)
-        .with("peak_frame", e.peak_at.0)
-        .with("peak_at", secs(e.peak_at.1.since_epoch()))
+        .with("peak", peak)
+        .with("peak_frame", at.0)
+        .with("peak_at", secs(at.1.since_epoch()))
+        .with("peak_basis", basis)
+        .with("peak_pending", e.peak)
         .with("duration", secs(end.since(e.start.1)));
     a.listener = Some(ep);
     a

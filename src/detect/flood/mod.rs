@@ -12,6 +12,7 @@
 //! one listener's buckets and episodes and builds their anomalies; `sources.rs` estimates who
 //! sends the attempts; `pending.rs` remembers the aggregated attempts and counts their outcomes.
 
+mod held;
 mod listener;
 mod pending;
 mod sources;
@@ -93,6 +94,10 @@ pub struct Resolution {
     pub watched: Duration,
     /// The initiator repeated its SYN: its own retransmission timer said it had no answer.
     pub syn_repeated: bool,
+    /// The connection record's id.
+    pub conn: u64,
+    /// Either side reset the attempt (at `at`, when it is resolved then).
+    pub reset: bool,
 }
 
 /// Listener state for the whole capture.
@@ -328,6 +333,13 @@ impl ListenerTracker {
         }
     }
 
+    /// Copy number `copies` of the SYN-ACK of tracked attempt `conn` to listener `ep`.
+    pub fn synack(&mut self, ep: Endpoint, conn: u64, copies: u32, frame: u64, ts: Timestamp) {
+        if let Some(l) = self.listeners.get_mut(&ep) {
+            l.synack(conn, copies, frame, ts);
+        }
+    }
+
     /// A completed handshake with the listener showed a timestamp cookie: its SYN-ACK's TSval
     /// lagged the listener's clock by `lag_ms`.
     pub fn timestamp_cookie(
@@ -402,6 +414,8 @@ mod tests {
             options_stripped: false,
             started: at,
             at,
+            conn: 0,
+            reset: false,
         };
         // A day of clients, each connecting once to its own server, all answered at once.
         for i in 0..MAX_LISTENERS {
