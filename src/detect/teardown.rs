@@ -70,7 +70,9 @@ impl TeardownRules {
                 (_, TcpState::TimeWait) if fit != RstFit::OutOfWindow => {
                     let k = AnomalyKind::TimewaitAssassination;
                     j.raise(k, || {
-                        let held = seg.ts.since(c.machine.end(peer).since);
+                        // Read from before the segment: the RST has already moved the
+                        // endpoint on.
+                        let held = seg.ts.since(facts.receiver_since);
                         let remaining = Duration(j.cfg.two_msl().0.saturating_sub(held.0).max(0));
                         Anomaly::new(k, seg.frame, seg.ts)
                             .with("time_wait_side", peer.name())

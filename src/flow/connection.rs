@@ -216,6 +216,22 @@ impl Connection {
             .replayed((syn.frame, syn.ts), prev.id, after_close, time_wait);
     }
 
+    /// This record was opened by an old duplicate of `old`'s SYN (see `mark_replay`): the
+    /// sockets that answer it are `old`'s where they still exist. An endpoint in TIME-WAIT is
+    /// the same socket, with the same sequence numbers (its re-sent ACK acknowledges `old`'s
+    /// data, and a RST at that number ends its TIME-WAIT); and Wireshark, for which a SYN with
+    /// the same ISN stays in the same conversation, classes the segments as `old`'s.
+    pub(crate) fn continue_from(&mut self, old: &Connection) {
+        self.ws = old.ws.clone();
+        for side in [Side::Orig, Side::Resp] {
+            let e = old.machine.end(side);
+            if e.state == crate::tcp::TcpState::TimeWait {
+                self.machine.ends[side] = *e;
+                self.rec.states[side] = e.state;
+            }
+        }
+    }
+
     /// Whether `seg` (from `side`) opens a new incarnation of this four-tuple: a SYN without
     /// ACK whose sequence number differs from that side's ISN (or first sequence number), as
     /// both Wireshark (`tcp.analysis.reused_ports`) and Zeek split connections. A SYN from a

@@ -367,6 +367,7 @@ impl FlowTable {
             let c = &mut self.conns[new];
             c.record_mut().prev_id = Some(old.record().id);
             c.mark_replay(seg, old.record());
+            c.continue_from(&old);
         }
         self.end(old, EndReason::Reused, out);
         let idx = opened?;

@@ -141,6 +141,8 @@ pub struct SegFacts {
     pub sender_before: TcpState,
     /// Receiver's state before the segment.
     pub receiver_before: TcpState,
+    /// When the receiver entered that state.
+    pub receiver_since: Timestamp,
     /// The segment acknowledges the receiver's SYN.
     pub acks_syn: bool,
     /// The segment acknowledges the receiver's FIN.
@@ -257,6 +259,7 @@ impl Machine {
             class,
             sender_before: sender.state,
             receiver_before: receiver.state,
+            receiver_since: receiver.since,
             acks_syn,
             acks_fin,
             handshake_ack,

@@ -115,7 +115,13 @@ const EXPECTED: &[(&str, &[&str], &[&str], &str)] = &[
         &["stale_syn"],
         "SF",
     ),
-    ("replayed_syn_timewait", &[], &["stale_syn"], "SF"),
+    (
+        "replayed_syn_timewait",
+        &[],
+        // The client's RST at the TIME-WAIT's re-sent ACK ends the server's TIME-WAIT.
+        &["stale_syn", "timewait_assassination"],
+        "SF",
+    ),
     (
         "third_ack_dropped_then_data",
         &[],
@@ -355,4 +361,37 @@ fn the_half_open_peak_is_what_the_kernel_held_in_syn_recv() {
             .unwrap_or_else(|| panic!("{name}: a half_open_backlog"));
         assert_eq!(backlog["detail"]["peak"], peak, "{name}");
     }
+}
+
+#[test]
+fn a_syn_replayed_to_time_wait_is_answered_by_the_time_wait_socket() {
+    // The replay record continues the old connection's TIME-WAIT socket: its re-sent ACK
+    // acknowledges the old data (a duplicate ACK, as tshark says, not an ACK of unseen data),
+    // the client's RST ends the TIME-WAIT 0.5 s after it began, and both ends finish CLOSED.
+    let (code, recs, _) = analyze_json(&[&fixture("recordings/replayed_syn_timewait.pcap")]);
+    assert_eq!(code, 0);
+    let replay = recs
+        .iter()
+        .find(|r| r["type"] == "connection" && r["id"] == 2)
+        .expect("the replay record");
+    assert_eq!(replay["prev_id"], 1);
+    assert_eq!(replay["orig_state"], "CLOSED");
+    assert_eq!(replay["resp_state"], "CLOSED");
+    let tw = recs
+        .iter()
+        .find(|r| r["type"] == "anomaly" && r["kind"] == "timewait_assassination")
+        .expect("timewait_assassination");
+    assert_eq!(
+        (tw["conn_id"].as_u64(), tw["frame"].as_u64()),
+        (Some(2), Some(13))
+    );
+    let held = tw["detail"]["held"].as_f64().unwrap();
+    assert!((0.49..0.52).contains(&held), "{held}");
+    let kinds: Vec<(&str, u64)> = recs
+        .iter()
+        .filter(|r| r["type"] == "anomaly" && r["conn_id"] == 2)
+        .map(|r| (r["kind"].as_str().unwrap(), r["frame"].as_u64().unwrap()))
+        .collect();
+    assert!(kinds.contains(&("retransmission", 11)), "{kinds:?}");
+    assert!(kinds.contains(&("duplicate_ack", 12)), "{kinds:?}");
 }
