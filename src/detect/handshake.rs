@@ -3,7 +3,7 @@
 
 use super::anomaly::{Value, secs};
 use super::judge::Judge;
-use super::view::Step;
+use super::view::{ConnView, Step};
 use super::{Anomaly, AnomalyKind, Severity};
 use crate::tcp::{SegClass, TcpState};
 use crate::time::{Duration, Timestamp};
@@ -83,8 +83,9 @@ pub struct HandshakeRules {
     /// The timestamp-cookie test was made (on the responder's first segment after the
     /// handshake).
     cookie_tested: bool,
-    /// Its finding not yet collected: how far (ms) the SYN-ACK's TSval lagged the clock.
-    cookie_lag: Option<u32>,
+    /// Its finding not yet collected: how far (ms) the SYN-ACK's TSval lagged the clock, and
+    /// whether its low 6 bits are the SYN's options as a cookie encodes them.
+    cookie_lag: Option<(u32, bool)>,
 }
 
 /// A SYN cookie for a client with timestamps hides the request's options in the low 6 bits
@@ -113,7 +114,10 @@ impl HandshakeRules {
     /// segment after the handshake, when that lag is a timestamp cookie's (see
     /// [`COOKIE_LAG_MS`]). Only for a single SYN-ACK (a repeated one came from a request queue)
     /// followed within a second (so that a clock running at another rate cannot add up to it).
-    fn timestamp_cookie_lag(&self, st: &Step<'_, '_>) -> Option<u32> {
+    /// The SYN's options read back from the SYN-ACK's TSval as Linux encodes them there (bits
+    /// 0-3 window scale or 0xF without it, bit 4 SACK, bit 5 ECN): only a listener that adds
+    /// no random offset to its timestamps (tcp_timestamps = 2, older kernels) lets them show.
+    fn timestamp_cookie_lag(&self, c: &ConnView<'_>, st: &Step<'_, '_>) -> Option<(u32, bool)> {
         let (tsval0, at) = self.synack_tsval?;
         let (tsval, _) = st.seg.options.timestamps?;
         let elapsed = st.seg.ts.since(at);
@@ -121,11 +125,21 @@ impl HandshakeRules {
             return None;
         }
         let lag = i64::from(tsval.wrapping_sub(tsval0) as i32) - elapsed.0 / 1_000_000;
-        COOKIE_LAG_MS.contains(&lag).then_some(lag as u32)
+        if !COOKIE_LAG_MS.contains(&lag) {
+            return None;
+        }
+        let decoded = c.half(Side::Orig).options.is_some_and(|syn| {
+            let ecn = syn.ecn && c.half(Side::Resp).options.is_some_and(|sa| sa.ecn);
+            let bits = u32::from(syn.wscale.map_or(0xF, |w| w.min(MAX_WSCALE)))
+                | u32::from(syn.sack_permitted) << 4
+                | u32::from(ecn) << 5;
+            tsval0 & 0x3F == bits
+        });
+        Some((lag as u32, decoded))
     }
 
     /// The timestamp-cookie lag found on this connection, once (for its listener's evidence).
-    pub fn take_cookie_lag(&mut self) -> Option<u32> {
+    pub fn take_cookie_lag(&mut self) -> Option<(u32, bool)> {
         self.cookie_lag.take()
     }
 
@@ -278,7 +292,7 @@ impl HandshakeRules {
         }
         if side == Side::Resp && c.established && !f.syn() && !self.cookie_tested {
             self.cookie_tested = true;
-            self.cookie_lag = self.timestamp_cookie_lag(st);
+            self.cookie_lag = self.timestamp_cookie_lag(c, st);
         }
         if f.syn()
             && let Some(shift) = seg.options.wscale.filter(|w| *w > MAX_WSCALE)

@@ -172,8 +172,8 @@ impl Connection {
     }
 
     /// The timestamp-cookie lag (ms) the responder's first segment after the handshake showed,
-    /// once.
-    pub(crate) fn take_cookie_lag(&mut self) -> Option<u32> {
+    /// and whether the SYN's options could be read back from the SYN-ACK's TSval; once.
+    pub(crate) fn take_cookie_lag(&mut self) -> Option<(u32, bool)> {
         self.rules.handshake.take_cookie_lag()
     }
 

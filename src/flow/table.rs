@@ -243,10 +243,11 @@ impl FlowTable {
         c.update(seg, side, &detect, &mut reasm, keep, &mut found);
         self.stats.proved_one_sided += u64::from(!proved_before && c.proved_one_sided());
         self.stats.two_sided += u64::from(!two_before && c.two_sided());
-        if let Some(lag) = c.take_cookie_lag() {
+        if let Some((lag, decoded)) = c.take_cookie_lag() {
             self.listeners.timestamp_cookie(
                 c.record().resp,
                 lag,
+                decoded,
                 seg.frame,
                 seg.ts,
                 &mut self.anomalies,

@@ -59,6 +59,8 @@ struct Episode {
     /// Completed handshakes whose SYN-ACK carried a timestamp cookie, and the largest lag (ms).
     ts_cookies: u64,
     ts_cookie_max_lag: u32,
+    /// Of those, SYN-ACKs whose TSval's low 6 bits held the SYN's options.
+    ts_cookie_decoded: u64,
     /// Attempts the listener answered with a SYN-ACK.
     synacks: u64,
     /// Of those, attempts the initiator then reset: in a spoofed flood, the real owner of the
@@ -88,6 +90,7 @@ impl Episode {
             long_single_synack: 0,
             ts_cookies: 0,
             ts_cookie_max_lag: 0,
+            ts_cookie_decoded: 0,
             synacks: 0,
             synacks_reset: 0,
             source_resets: 0,
@@ -309,13 +312,14 @@ impl Listener {
 
     /// A completed handshake showed a timestamp cookie (its SYN-ACK's TSval lagged by
     /// `lag_ms`): evidence for the episodes under way.
-    pub(super) fn timestamp_cookie(&mut self, lag_ms: u32) {
+    pub(super) fn timestamp_cookie(&mut self, lag_ms: u32, decoded: bool) {
         for e in [self.flood.as_mut(), self.backlog.as_mut()]
             .into_iter()
             .flatten()
         {
             e.ts_cookies += 1;
             e.ts_cookie_max_lag = e.ts_cookie_max_lag.max(lag_ms);
+            e.ts_cookie_decoded += decoded as u64;
         }
     }
 
@@ -480,6 +484,7 @@ impl Listener {
                 .with("unrepeated_synacks_after_1_5s", e.long_single_synack)
                 .with("timestamp_cookies", e.ts_cookies)
                 .with("timestamp_cookie_max_lag_ms", e.ts_cookie_max_lag)
+                .with("timestamp_cookie_options_in_tsval", e.ts_cookie_decoded)
                 .with("half_open_peak", e.peak);
             a.listener = Some(ep);
             out.push(a);

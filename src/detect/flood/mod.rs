@@ -341,17 +341,19 @@ impl ListenerTracker {
     }
 
     /// A completed handshake with the listener showed a timestamp cookie: its SYN-ACK's TSval
-    /// lagged the listener's clock by `lag_ms`.
+    /// lagged the listener's clock by `lag_ms` (and its low bits held the SYN's options when
+    /// `decoded`).
     pub fn timestamp_cookie(
         &mut self,
         ep: Endpoint,
         lag_ms: u32,
+        decoded: bool,
         frame: u64,
         ts: Timestamp,
         out: &mut Vec<Anomaly>,
     ) {
         if let Some(l) = self.listeners.get_mut(&ep) {
-            l.timestamp_cookie(lag_ms);
+            l.timestamp_cookie(lag_ms, decoded);
         }
         self.evaluate(ep, frame, ts, out);
     }

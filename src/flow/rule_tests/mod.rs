@@ -304,6 +304,59 @@ fn options_stripped_while_flooded_look_like_syncookies() {
     assert_eq!(c[0].detail["heuristic"], true);
 }
 
+/// A flood of 100 answered attempts, then two clients with timestamps completing while it
+/// lasts. Their SYN-ACK's TSval is `tsval` and the server's next segment, 1 ms later, carries
+/// `tsval + jump`.
+fn timestamp_clients_during_a_flood(tsval: u32, jump: u32) -> Vec<Anomaly> {
+    let mut segs: Vec<_> = (0..100).flat_map(|i| attempt(i, i as i64, true)).collect();
+    let server = crate::testutil::B;
+    for k in 0..2u32 {
+        let client = (
+            std::net::IpAddr::V4(std::net::Ipv4Addr::from(0x0b00_0000 + k)),
+            50000 + k as u16,
+        );
+        let ms = 100 + 10 * k as i64;
+        let (isn, sisn) = (7000 + k, 8000 + k);
+        let mut syn = seg(ms, client, server, "S", isn, 0, 0);
+        syn.options.wscale = Some(7);
+        syn.options.sack_permitted = true;
+        syn.options.timestamps = Some((100, 0));
+        let mut sa = seg(ms + 1, server, client, "SA", sisn, isn + 1, 0);
+        sa.options.wscale = Some(7);
+        sa.options.sack_permitted = true;
+        sa.options.timestamps = Some((tsval, 100));
+        let mut ack = seg(ms + 2, client, server, "A", isn + 1, sisn + 1, 0);
+        ack.options.timestamps = Some((101, tsval));
+        let mut data = seg(ms + 2, server, client, "PA", sisn + 1, isn + 1, 10);
+        data.options.timestamps = Some((tsval + jump, 101));
+        segs.extend([syn, sa, ack, data]);
+    }
+    run(segs)
+}
+
+#[test]
+fn a_synack_tsval_behind_the_clock_is_a_timestamp_cookie() {
+    // 0x4017: a clock value rounded down to 64 plus the SYN's options (wscale 7, SACK).
+    let a = timestamp_clients_during_a_flood(0x4017, 40);
+    let c = of_kind(&a, AnomalyKind::Syncookies);
+    assert_eq!(c.len(), 1, "{:?}", kinds(&a));
+    let d = &c[0].detail;
+    assert_eq!(d["timestamp_cookies"], 2, "{d:?}");
+    assert_eq!(d["timestamp_cookie_max_lag_ms"], 39, "{d:?}");
+    assert_eq!(d["timestamp_cookie_options_in_tsval"], 2, "{d:?}");
+    // Other low bits: still cookies by the lag, but the options cannot be read back.
+    let a = timestamp_clients_during_a_flood(0x4000, 40);
+    let c = of_kind(&a, AnomalyKind::Syncookies);
+    assert_eq!(c[0].detail["timestamp_cookie_options_in_tsval"], 0);
+    // A TSval that follows the clock (a SYN-ACK from the request queue) is no evidence.
+    let a = timestamp_clients_during_a_flood(0x4017, 1);
+    assert!(
+        of_kind(&a, AnomalyKind::Syncookies).is_empty(),
+        "{:?}",
+        kinds(&a)
+    );
+}
+
 #[test]
 fn rst_answering_an_unsolicited_synack_is_normal() {
     // SYN-ACK reflection: the victim never sent a SYN and resets the SYN-ACK (RFC 9293 §3.10.7.1).
