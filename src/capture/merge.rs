@@ -48,6 +48,10 @@ impl CaptureSet {
 
     /// The next packet in time order across all files, or `None` when every file is exhausted.
     pub fn next_packet(&mut self) -> Option<Packet<'_>> {
+        // One file (the common case): nothing to merge.
+        if self.files.len() == 1 {
+            return self.next_of_one();
+        }
         let mut best: Option<(usize, crate::time::Timestamp)> = None;
         for i in 0..self.files.len() {
             if !self.live[i] {
@@ -69,5 +73,24 @@ impl CaptureSet {
         let (idx, _) = best?;
         // The packet was located by peek_ts above, so this cannot fail or be empty.
         self.files[idx].next_packet().ok().flatten()
+    }
+
+    /// The next packet of the only file.
+    fn next_of_one(&mut self) -> Option<Packet<'_>> {
+        if !self.live[0] {
+            return None;
+        }
+        match self.files[0].next_packet() {
+            Ok(Some(p)) => Some(p),
+            Ok(None) => {
+                self.live[0] = false;
+                None
+            }
+            Err(e) => {
+                self.live[0] = false;
+                self.errors.push(e);
+                None
+            }
+        }
     }
 }
