@@ -276,6 +276,13 @@ pub struct AnalysisOpts {
     #[arg(long, value_name = "DIR")]
     pub write_streams: Option<PathBuf>,
 
+    /// Keep each connection's story: every state change of both endpoints (the first 32) with
+    /// the segment that caused it, and its milestones (SYN, SYN-ACK, third ACK, first data and
+    /// FIN each way, RST, TIME-WAIT and its end, who closed first, a close of 3 or 4 segments).
+    /// JSON records then carry a `story` object.
+    #[arg(long)]
+    pub transitions: bool,
+
     /// Verify TCP checksums; bad segments are counted, marked `C`/`c` in the Zeek history and,
     /// as in Zeek, otherwise left out of the Zeek view. Off by default: checksum offload makes
     /// segments captured on their sending host look bad.
@@ -362,7 +369,7 @@ impl AnalysisOpts {
             max_reassembly_memory: self.max_reassembly_memory,
             keep_bytes: self.check_overlaps || self.write_streams.is_some(),
             segment_events: false,
-            keep_transitions: false,
+            keep_transitions: self.transitions,
             idle_timeout: seconds("idle-timeout", self.idle_timeout)?,
             attempt_timeout: seconds("attempt-timeout", self.attempt_timeout)?,
             handshake_timeout: seconds("handshake-timeout", self.handshake_timeout)?,

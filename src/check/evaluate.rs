@@ -306,6 +306,8 @@ fn picks(s: &ConnSelector, c: &ConnFacts) -> bool {
         ConnSelector::EndReason(r) => c.end_reason == *r,
         ConnSelector::OrigState(st) => c.orig_state == *st,
         ConnSelector::RespState(st) => c.resp_state == *st,
+        ConnSelector::ActiveCloser(v) => c.active_closer == *v,
+        ConnSelector::Close(v) => c.close == *v,
     }
 }
 
@@ -317,6 +319,8 @@ fn actual<'a>(s: &ConnSelector, c: &'a ConnFacts) -> &'a str {
         ConnSelector::EndReason(_) => c.end_reason.name(),
         ConnSelector::OrigState(_) => c.orig_state.name(),
         ConnSelector::RespState(_) => c.resp_state.name(),
+        ConnSelector::ActiveCloser(_) => c.active_closer,
+        ConnSelector::Close(_) => c.close,
     }
 }
 
@@ -329,6 +333,8 @@ fn counted(s: &ConnSelector) -> String {
         ConnSelector::EndReason(_) => format!("connections ended by {v}"),
         ConnSelector::OrigState(_) => format!("originators left in {v}"),
         ConnSelector::RespState(_) => format!("responders left in {v}"),
+        ConnSelector::ActiveCloser(_) => format!("connections whose active closer is {v}"),
+        ConnSelector::Close(_) => format!("connections with close {v}"),
     }
 }
 
@@ -341,6 +347,8 @@ fn shown(s: &ConnSelector, c: &ConnFacts) -> String {
         ConnSelector::EndReason(_) => format!("ended by {v}"),
         ConnSelector::OrigState(_) => format!("left by its originator in {v}"),
         ConnSelector::RespState(_) => format!("left by its responder in {v}"),
+        ConnSelector::ActiveCloser(_) => format!("with active closer {v}"),
+        ConnSelector::Close(_) => format!("with close {v}"),
     }
 }
 
@@ -353,6 +361,8 @@ fn differs(s: &ConnSelector, c: &ConnFacts) -> String {
         ConnSelector::EndReason(_) => format!("ended by {v}"),
         ConnSelector::OrigState(_) => format!("originator in {v}"),
         ConnSelector::RespState(_) => format!("responder in {v}"),
+        ConnSelector::ActiveCloser(_) => format!("active closer {v}"),
+        ConnSelector::Close(_) => format!("close {v}"),
     };
     format!("{found} (expected {})", s.value())
 }

@@ -8,7 +8,7 @@ use crate::analyzer::{Analyzer, AnalyzerConfig};
 use crate::capture::{CaptureSet, PacketFilter};
 use crate::detect::{AnomalyKind, Scope};
 use crate::event::Event;
-use crate::event::{ConnRecord, EndReason};
+use crate::event::{CloseKind, ConnRecord, EndReason};
 use crate::run::{RunOptions, run};
 use crate::tcp::Half;
 use crate::tcp::TcpState;
@@ -61,6 +61,10 @@ pub struct ConnFacts {
     pub zero_windows: u64,
     /// Handshake round trip (SYN to the third ACK), when the capture saw all three.
     pub handshake_rtt: Option<Duration>,
+    /// The side that sent the first FIN (`orig`, `resp`, `none`).
+    pub active_closer: &'static str,
+    /// How the FINs went (`four_way`, `three_way`, `simultaneous`, `none`).
+    pub close: &'static str,
 }
 
 impl ConnFacts {
@@ -114,6 +118,12 @@ impl ConnFacts {
             duplicate_acks: both(|h| h.duplicate_acks as u64),
             zero_windows: both(|h| h.metrics.zero_windows as u64),
             handshake_rtt: c.handshake.rtt,
+            active_closer: c.first_fin.map_or("none", Side::name),
+            close: c
+                .story
+                .as_deref()
+                .and_then(|m| m.close(c.tally.has(AnomalyKind::SimultaneousClose)))
+                .map_or("none", CloseKind::name),
         }
     }
 }
@@ -185,6 +195,9 @@ pub fn gather(
 ) -> Result<CaptureFacts, GatherError> {
     let mut filter = filter.map(PacketFilter::new).transpose()?;
     let mut set = CaptureSet::open(&[path.to_string_lossy().into_owned()]);
+    // Stories give the close's shape; they cost a few dozen bytes per record.
+    let mut cfg = cfg;
+    cfg.flow.keep_transitions = true;
     let analyzer = Analyzer::new(cfg);
     let mut facts = CaptureFacts::default();
     let mut first_frames: HashMap<u64, HashMap<AnomalyKind, u64>> = HashMap::new();

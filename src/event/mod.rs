@@ -3,8 +3,10 @@
 //! ([`ConnRecord`]). Sinks read these and nothing of the engine's insides.
 
 mod record;
+mod story;
 
 pub use record::{Cause, ConnRecord, EndReason, MAX_TRANSITIONS, Transition, ZeekView};
+pub use story::{CloseKind, Mark, Milestones, StoryStep};
 
 use crate::detect::Anomaly;
 

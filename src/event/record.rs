@@ -159,6 +159,8 @@ pub struct ConnRecord {
     pub transitions: Vec<Transition>,
     /// State changes in all (beyond those kept).
     pub transition_count: u32,
+    /// The moments of the connection's story, when the run keeps transitions.
+    pub story: Option<Box<super::Milestones>>,
     /// Segments the receiver's state could not accept (state machine "unexpected segment"
     /// events).
     pub unexpected: u32,

@@ -10,7 +10,7 @@ use super::streams::{ConnStreams, ReasmCtx, StreamOwner};
 use crate::compat::ZeekConn;
 use crate::compat::wireshark::{Classes, WsConv, flag as F};
 use crate::detect::{self, Anomaly, ConnRules, ConnView, DetectConfig, Judge, Step, Tally};
-use crate::event::{Cause, ConnRecord, EndReason, Transition, ZeekView};
+use crate::event::{Cause, ConnRecord, EndReason, StoryStep, Transition, ZeekView};
 use crate::tcp::{Half, Handshake, Machine, MachineEvent};
 use crate::time::Timestamp;
 use crate::wire::{Endpoint, IcmpError, PerSide, Segment, SeqNum, Side};
@@ -111,6 +111,7 @@ impl Connection {
             states: machine.ends.map(|_, e| e.state),
             transitions: Vec::new(),
             transition_count: 0,
+            story: None,
             unexpected: 0,
             first_unexpected: None,
             last_seen: PerSide::both(seg.ts),
@@ -394,6 +395,33 @@ impl Connection {
         let mut j = Judge::new(&v, cfg, &mut self.rec.tally, out);
         self.rules.on_segment(&mut j, &step);
         self.rec.last_seen[side] = seg.ts;
+        if keep.transitions {
+            self.tell_story(seg, side, &facts, established_now, cfg);
+        }
+    }
+
+    /// Notes the segment's part in the connection's story.
+    fn tell_story(
+        &mut self,
+        seg: &Segment<'_>,
+        side: Side,
+        facts: &crate::tcp::SegFacts,
+        established_now: bool,
+        cfg: &DetectConfig,
+    ) {
+        let time_wait = [Side::Orig, Side::Resp]
+            .into_iter()
+            .find(|s| self.machine.end(*s).state == crate::tcp::TcpState::TimeWait)
+            .map(|s| (s, seg.ts.add(cfg.two_msl())));
+        let step = StoryStep {
+            completes_handshake: established_now,
+            acks_fin: facts.acks_fin,
+            time_wait,
+        };
+        self.rec
+            .story
+            .get_or_insert_with(Default::default)
+            .on_segment(seg, side, step);
     }
 
     /// Counters, first FIN and RST, the close time and handshake timing.

@@ -8,6 +8,7 @@
 mod counters;
 mod secs;
 mod side;
+mod story;
 
 use std::collections::BTreeMap;
 use std::io::{self, Write};
@@ -18,6 +19,7 @@ use self::counters::{FilterJson, FlowStatsJson, FragStatsJson, ListenerRecord};
 use self::secs::opt_secs;
 pub(super) use self::secs::secs;
 use self::side::{HalfJson, HandshakeJson};
+use self::story::StoryJson;
 use super::{InputFile, RunInfo, Sink};
 use crate::analyzer::Summary;
 use crate::detect::{Anomaly, Detail, Value, secs_f64};
@@ -119,6 +121,9 @@ pub struct ConnJson<'a> {
     /// side was talking (asymmetric routing, a one-direction tap); verdicts that need the
     /// other direction are then not raised.
     pub one_sided: Option<&'static str>,
+    /// The connection's story (`--transitions`): state changes and milestones.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub story: Option<StoryJson>,
 }
 
 impl<'a> From<&'a ConnRecord> for ConnJson<'a> {
@@ -189,6 +194,7 @@ impl<'a> From<&'a ConnRecord> for ConnJson<'a> {
                 .collect(),
             unexpected_segments: c.unexpected,
             one_sided: c.one_sided.map(Side::name),
+            story: StoryJson::of(c),
         }
     }
 }

@@ -242,6 +242,49 @@ forbid = ["rst_abort"]
 }
 
 #[test]
+fn who_closed_first_and_how() {
+    // The client closes first with four segments (seed 001's picture); in `keepalive` the
+    // server's FIN rides on its ACK of the client's (three segments); in `retransmission` the
+    // server closes first.
+    passes(
+        &rec("normal_http"),
+        "[connections]\nactive_closer = { orig = 1, resp = 0 }\nclose = { four_way = 1 }\n\n[[connection]]\nid = 1\nactive_closer = \"orig\"\nclose = \"four_way\"\n",
+    );
+    passes(
+        &rec("keepalive"),
+        "[[connection]]\nid = 1\nclose = \"three_way\"\n",
+    );
+    passes(
+        &rec("simultaneous_close"),
+        "[[connection]]\nid = 1\nclose = \"simultaneous\"\n",
+    );
+    fails(
+        &rec("retransmission"),
+        "[[connection]]\nid = 1\nactive_closer = \"orig\"\n",
+        &["active closer resp (expected orig)"],
+    );
+    fails(
+        &rec("rst_abort"),
+        "[connections]\nclose = { none = 0 }\n",
+        &["connections with close none: 1, expected exactly 0"],
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let x = expect_file(
+        dir.path(),
+        "x.toml",
+        "[connections]\nclose = { two_way = 1 }\n",
+    );
+    let (code, _, err) = check(&[&rec("normal_http"), "--expect", &x]);
+    assert_eq!(code, 2);
+    assert!(
+        err.contains(
+            "x.toml:2:21: unknown close 'two_way' (four_way, three_way, simultaneous, none)"
+        ),
+        "{err}"
+    );
+}
+
+#[test]
 fn analysis_options_and_filters_apply() {
     let late = rec("close_wait_late_close");
     let x = "[anomalies]\nrequire = [\"close_wait_stuck\"]\n";

@@ -395,3 +395,83 @@ fn a_syn_replayed_to_time_wait_is_answered_by_the_time_wait_socket() {
     assert!(kinds.contains(&("retransmission", 11)), "{kinds:?}");
     assert!(kinds.contains(&("duplicate_ack", 12)), "{kinds:?}");
 }
+
+#[test]
+fn the_story_follows_the_seeds_sequences() {
+    // `--transitions`: each endpoint's states in order, as the seeds draw them, and the
+    // milestones of the connection. Without the option records carry no story.
+    let path = fixture("recordings/normal_http.pcap");
+    let out = tcpaudit()
+        .args(["analyze", "-f", "json", "--transitions"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    let recs = json_lines(&out.stdout);
+    let story = &connections(&recs)[0]["story"];
+    let states = |side: &str| -> Vec<String> {
+        let t = story["transitions"].as_array().unwrap();
+        let mut v: Vec<String> = t
+            .iter()
+            .filter(|t| t["side"] == side)
+            .map(|t| t["from"].as_str().unwrap().to_string())
+            .take(1)
+            .collect();
+        v.extend(
+            t.iter()
+                .filter(|t| t["side"] == side)
+                .map(|t| t["to"].as_str().unwrap().to_string()),
+        );
+        v
+    };
+    assert_eq!(
+        states("orig"),
+        [
+            "CLOSED",
+            "SYN-SENT",
+            "ESTABLISHED",
+            "FIN-WAIT-1",
+            "FIN-WAIT-2",
+            "TIME-WAIT"
+        ]
+    );
+    assert_eq!(
+        states("resp"),
+        [
+            "LISTEN",
+            "SYN-RECEIVED",
+            "ESTABLISHED",
+            "CLOSE-WAIT",
+            "LAST-ACK",
+            "CLOSED"
+        ]
+    );
+    let m = &story["milestones"];
+    let frame = |k: &str| m[k]["frame"].as_u64();
+    assert_eq!(
+        [frame("syn"), frame("synack"), frame("third_ack")],
+        [Some(1), Some(2), Some(3)]
+    );
+    assert_eq!(
+        [frame("first_data_orig"), frame("first_data_resp")],
+        [Some(4), Some(6)]
+    );
+    assert_eq!(
+        [frame("first_fin_orig"), frame("first_fin_resp")],
+        [Some(10), Some(12)]
+    );
+    assert_eq!(m["rst"], serde_json::Value::Null);
+    assert_eq!(
+        (m["time_wait"]["side"].as_str(), frame("time_wait")),
+        (Some("orig"), Some(13))
+    );
+    // TIME-WAIT lasts 2·MSL (60 s by default).
+    let tw = m["time_wait"]["until"].as_f64().unwrap() - m["time_wait"]["ts"].as_f64().unwrap();
+    assert!((tw - 60.0).abs() < 1e-3, "{tw}");
+    assert_eq!(story["active_closer"], "orig");
+    assert_eq!(
+        (story["close"].as_str(), story["close_segments"].as_u64()),
+        (Some("four_way"), Some(4))
+    );
+    let (_, plain, _) = analyze_json(&[&path]);
+    assert!(connections(&plain)[0].get("story").is_none());
+}

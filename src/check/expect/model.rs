@@ -172,7 +172,16 @@ pub enum ConnSelector {
     OrigState(TcpState),
     /// The responder's final state.
     RespState(TcpState),
+    /// The side that sent the first FIN: `orig`, `resp` or `none` ([`ACTIVE_CLOSERS`]).
+    ActiveCloser(&'static str),
+    /// How the FINs went: `four_way`, `three_way`, `simultaneous` or `none` ([`CLOSES`]).
+    Close(&'static str),
 }
+
+/// Values of `active_closer`.
+pub const ACTIVE_CLOSERS: [&str; 3] = ["orig", "resp", "none"];
+/// Values of `close`.
+pub const CLOSES: [&str; 4] = ["four_way", "three_way", "simultaneous", "none"];
 
 impl ConnSelector {
     /// The key it is written with in an expectation file.
@@ -183,6 +192,8 @@ impl ConnSelector {
             ConnSelector::EndReason(_) => "end_reason",
             ConnSelector::OrigState(_) => "orig_state",
             ConnSelector::RespState(_) => "resp_state",
+            ConnSelector::ActiveCloser(_) => "active_closer",
+            ConnSelector::Close(_) => "close",
         }
     }
 
@@ -192,6 +203,7 @@ impl ConnSelector {
             ConnSelector::ConnState(s) | ConnSelector::History(s) => s,
             ConnSelector::EndReason(r) => r.name(),
             ConnSelector::OrigState(s) | ConnSelector::RespState(s) => s.name(),
+            ConnSelector::ActiveCloser(v) | ConnSelector::Close(v) => v,
         }
     }
 }
@@ -209,8 +221,8 @@ pub struct NamedExpect {
     pub resp: Option<EndpointPattern>,
     /// Among the matches, only the nth (1-based).
     pub nth: Option<usize>,
-    /// How every match must have ended: conn_state, history, end reason, final states, in
-    /// that order (the order its problems are listed in).
+    /// How every match must have ended: conn_state, history, end reason, final states, active
+    /// closer and close, in that order (the order its problems are listed in).
     pub outcome: Vec<ConnSelector>,
     /// Kinds it must show.
     pub require: Vec<AnomalyKind>,

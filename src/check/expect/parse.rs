@@ -6,6 +6,7 @@ use std::path::Path;
 
 use toml::Spanned;
 
+use super::model::{ACTIVE_CLOSERS, CLOSES};
 use super::raw::{DurationValue, RawAnomalies, RawBudgets, RawConnections, RawFile, RawNamed};
 use super::{
     Budgets, ConnSelector, CountExpect, CountRange, CountScope, EndpointPattern, ExpectError,
@@ -95,6 +96,25 @@ impl Ctx<'_> {
                 ),
             )
         })
+    }
+
+    /// One of `allowed`, as the `'static` name it is kept by.
+    fn one_of(
+        &self,
+        what: &str,
+        s: &Spanned<String>,
+        allowed: &[&'static str],
+    ) -> Result<&'static str, ExpectError> {
+        allowed
+            .iter()
+            .copied()
+            .find(|v| *v == s.get_ref())
+            .ok_or_else(|| {
+                self.err(
+                    s.span(),
+                    format!("unknown {what} '{}' ({})", s.get_ref(), allowed.join(", ")),
+                )
+            })
     }
 
     fn end_reason(&self, s: &Spanned<String>) -> Result<EndReason, ExpectError> {
@@ -351,6 +371,14 @@ impl Ctx<'_> {
             let st = self.state(&key(k, v))?;
             out.push((ConnSelector::RespState(st), self.range(v)?));
         }
+        for (k, v) in &c.active_closer {
+            let a = self.one_of("active closer", &key(k, v), &ACTIVE_CLOSERS)?;
+            out.push((ConnSelector::ActiveCloser(a), self.range(v)?));
+        }
+        for (k, v) in &c.close {
+            let a = self.one_of("close", &key(k, v), &CLOSES)?;
+            out.push((ConnSelector::Close(a), self.range(v)?));
+        }
         Ok(out)
     }
 
@@ -421,6 +449,17 @@ impl Ctx<'_> {
             n.resp_state
                 .as_ref()
                 .map(|s| self.state(s).map(ConnSelector::RespState))
+                .transpose()?,
+            n.active_closer
+                .as_ref()
+                .map(|s| {
+                    self.one_of("active closer", s, &ACTIVE_CLOSERS)
+                        .map(ConnSelector::ActiveCloser)
+                })
+                .transpose()?,
+            n.close
+                .as_ref()
+                .map(|s| self.one_of("close", s, &CLOSES).map(ConnSelector::Close))
                 .transpose()?,
         ];
         Ok(NamedExpect {

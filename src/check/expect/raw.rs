@@ -89,6 +89,12 @@ pub(super) struct RawConnections {
     /// By final responder state.
     #[serde(default)]
     pub(super) resp_state: BTreeMap<String, Spanned<CountRange>>,
+    /// By the side that sent the first FIN.
+    #[serde(default)]
+    pub(super) active_closer: BTreeMap<String, Spanned<CountRange>>,
+    /// By how the FINs went.
+    #[serde(default)]
+    pub(super) close: BTreeMap<String, Spanned<CountRange>>,
 }
 
 /// `[budgets]`.
@@ -141,6 +147,10 @@ pub(super) struct RawNamed {
     pub(super) orig_state: Option<Spanned<String>>,
     /// Final responder state.
     pub(super) resp_state: Option<Spanned<String>>,
+    /// The side that sent the first FIN.
+    pub(super) active_closer: Option<Spanned<String>>,
+    /// How the FINs went.
+    pub(super) close: Option<Spanned<String>>,
     /// Ids it must show.
     #[serde(default)]
     pub(super) require: Vec<Spanned<String>>,
