@@ -29,6 +29,9 @@ pub enum Command {
     /// Hold captures against expectations (TOML) or a baseline: a regression gate for CI.
     /// Exit status 0: everything holds; 1: an expectation failed; 2: the run failed.
     Check(CheckArgs),
+    /// Draw connections as ladder diagrams: both endpoints' lifelines, one arrow per segment,
+    /// each side's RFC 9293 state where it changes, anomalies on the segments that raised them.
+    Ladder(LadderArgs),
     /// List every anomaly id with its severity, or explain one: what it means, why it matters,
     /// how it is decided and which options tune it.
     Explain {
@@ -50,6 +53,37 @@ pub struct AnalyzeArgs {
     pub filter: Option<String>,
 
     /// Analysis and output options.
+    #[command(flatten)]
+    pub opts: AnalysisOpts,
+}
+
+/// Arguments of `tcpaudit ladder`.
+#[derive(Debug, Args)]
+pub struct LadderArgs {
+    /// Capture files; several files are one capture, merged in timestamp order.
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<String>,
+
+    /// Draw the connection with this record id (as `analyze` numbers them); repeatable or
+    /// comma-separated.
+    #[arg(long, value_delimiter = ',', value_name = "ID")]
+    pub conn: Vec<u64>,
+
+    /// Draw the connections that raised this anomaly id; repeatable or comma-separated.
+    #[arg(long, value_delimiter = ',', value_name = "ID")]
+    pub anomaly: Vec<String>,
+
+    /// Plain ASCII (no box-drawing characters, no colour).
+    #[arg(long)]
+    pub ascii: bool,
+
+    /// Analyse only frames matching this tcpdump filter expression (frame numbers count the
+    /// frames that match, as with `analyze --filter`).
+    #[arg(long, value_name = "EXPR")]
+    pub filter: Option<String>,
+
+    /// Analysis options, as for `analyze` (`--limit` bounds the connections drawn, `--all`
+    /// draws every match).
     #[command(flatten)]
     pub opts: AnalysisOpts,
 }

@@ -17,6 +17,7 @@ fn main() -> ExitCode {
         Command::Live(args) => app::live(&args),
         Command::Interfaces => app::interfaces(),
         Command::Check(args) => app::check(&args),
+        Command::Ladder(args) => app::ladder(&args),
         Command::Explain { id } => app::explain(id.as_deref()),
     };
     match result {

@@ -5,10 +5,12 @@
 
 mod analyze;
 mod info;
+mod ladder;
 mod live;
 
 pub use analyze::analyze;
 pub use info::{explain, interfaces};
+pub use ladder::ladder;
 pub use live::live;
 
 use std::io::{self, Write};

@@ -2,6 +2,7 @@
 //! finished connection records as they leave the table, then the run summary.
 
 mod json;
+pub mod ladder;
 pub mod live;
 mod names;
 mod streams;

@@ -17,6 +17,8 @@ mod layers;
 mod generated;
 // Anomaly precision and recall against the generator's ground-truth labels.
 mod labels;
+// `tcpaudit ladder` against golden diagrams.
+mod ladder;
 // `tcpaudit live` on a veth between two network namespaces (root): streaming, floods, stopping.
 #[cfg(target_os = "linux")]
 mod live;
