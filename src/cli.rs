@@ -52,6 +52,19 @@ pub struct AnalyzeArgs {
     #[arg(long, value_name = "EXPR")]
     pub filter: Option<String>,
 
+    /// Also write the frames of the connections --select picks (by default every connection
+    /// with a warning or an error) to FILE, with their original timestamps: pcapng (each frame
+    /// commented with its frame number here and its connection), or classic pcap if FILE ends
+    /// in .pcap.
+    #[arg(short = 'w', value_name = "FILE")]
+    pub write: Option<std::path::PathBuf>,
+
+    /// Which connections -w writes: `flagged` (a warning or an error: the default), `all`,
+    /// `anomaly=ID[,ID...]` (connections that raised one of these ids) or `conn=ID[,ID...]`
+    /// (record ids); repeatable, a connection is written if any selection picks it.
+    #[arg(long, value_name = "SPEC", requires = "write")]
+    pub select: Vec<String>,
+
     /// Analysis and output options.
     #[command(flatten)]
     pub opts: AnalysisOpts,

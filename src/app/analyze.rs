@@ -3,10 +3,13 @@
 use std::io::{self, Write};
 use std::process::ExitCode;
 
+use super::select::Span;
+use super::write_picked::{Selection, write_picked};
 use super::{fail, report_errors, sink_for, stream_files};
 use crate::analyzer::Analyzer;
 use crate::capture::{CaptureSet, PacketFilter};
 use crate::cli::AnalyzeArgs;
+use crate::event::Event;
 use crate::report::{InputFile, RunInfo};
 use crate::run::{self, RunOptions};
 
@@ -14,6 +17,10 @@ use crate::run::{self, RunOptions};
 pub fn analyze(args: &AnalyzeArgs) -> io::Result<ExitCode> {
     let cfg = match args.opts.config() {
         Ok(c) => c,
+        Err(msg) => return fail(msg),
+    };
+    let selections = match Selection::parse_all(&args.select) {
+        Ok(s) => s,
         Err(msg) => return fail(msg),
     };
     let mut filter = match &args.filter {
@@ -40,7 +47,18 @@ pub fn analyze(args: &AnalyzeArgs) -> io::Result<ExitCode> {
         filter: filter.as_mut(),
         ..RunOptions::default()
     };
-    let finished = run::run(&mut set, analyzer, &mut |e| sink.event(&e), opts)?;
+    // With -w, the connections to write are remembered as they end.
+    let mut spans: Vec<Span> = Vec::new();
+    let mut emit = |e: Event<'_>| {
+        if args.write.is_some()
+            && let Event::Closed(r) = e
+            && selections.iter().any(|s| s.picks(r))
+        {
+            spans.push(Span::of(r));
+        }
+        sink.event(&e)
+    };
+    let finished = run::run(&mut set, analyzer, &mut emit, opts)?;
     let summary = finished.summary;
     if let Some(f) = &filter {
         for w in f.errors() {
@@ -66,5 +84,16 @@ pub fn analyze(args: &AnalyzeArgs) -> io::Result<ExitCode> {
     sink.finish(&summary, &run)?;
     drop(sink);
     let _ = io::stdout().flush();
+    if let Some(path) = &args.write {
+        match write_picked(path, &args.files, args.filter.as_deref(), &spans) {
+            Ok(n) => eprintln!(
+                "tcpaudit: wrote {n} frames of {} connection{} to {}",
+                spans.len(),
+                if spans.len() == 1 { "" } else { "s" },
+                path.display()
+            ),
+            Err(msg) => return fail(msg),
+        }
+    }
     report_errors(&run)
 }

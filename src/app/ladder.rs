@@ -9,6 +9,7 @@ use std::io::{self, IsTerminal, Write};
 use std::process::ExitCode;
 
 use super::fail;
+use super::select::{self, Picked};
 use crate::analyzer::Analyzer;
 use crate::capture::{CaptureSet, PacketFilter};
 use crate::cli::LadderArgs;
@@ -17,7 +18,7 @@ use crate::detect::AnomalyKind;
 use crate::event::{ConnRecord, Event};
 use crate::report::ladder::{self, LadderMark, LadderSegment, LadderStyle};
 use crate::run::{self, RunOptions};
-use crate::wire::{Decoder, Endpoint, FlowKey, Segment, Side};
+use crate::wire::{Segment, Side};
 
 /// `tcpaudit ladder FILE...`.
 pub fn ladder(args: &LadderArgs) -> io::Result<ExitCode> {
@@ -101,46 +102,17 @@ pub fn ladder(args: &LadderArgs) -> io::Result<ExitCode> {
 
     // Pass 2: their segments.
     let mut segs: Vec<Vec<LadderSegment>> = vec![Vec::new(); chosen.len()];
-    let mut by_key: HashMap<FlowKey, Vec<usize>> = HashMap::new();
-    for (i, r) in chosen.iter().enumerate() {
-        by_key
-            .entry(FlowKey::new(r.orig, r.resp))
-            .or_default()
-            .push(i);
-    }
-    let mut filter = match new_filter() {
-        Ok(f) => f,
-        Err(msg) => return fail(msg),
-    };
-    let mut set = CaptureSet::open(&args.files);
-    let mut decoder = Decoder::new();
-    let mut frame = 0u64;
-    while let Some(pkt) = set.next_packet() {
-        if filter.as_mut().is_some_and(|f| !f.matches(&pkt)) {
-            continue;
-        }
-        frame += 1;
-        let Some(seg) = decoder.decode(&pkt, frame) else {
-            continue;
-        };
-        let (src, dst) = (
-            Endpoint::new(seg.src, seg.sport),
-            Endpoint::new(seg.dst, seg.dport),
-        );
-        let Some(cands) = by_key.get(&FlowKey::new(src, dst)) else {
-            continue;
-        };
-        if let Some(&i) = cands
-            .iter()
-            .find(|&&i| (chosen[i].first_frame..=chosen[i].last_frame).contains(&frame))
-        {
-            let side = if src == chosen[i].orig {
-                Side::Orig
-            } else {
-                Side::Resp
-            };
-            segs[i].push(segment(&seg, side));
-        }
+    let picked = Picked::new(&chosen);
+    let read = select::replay(
+        &args.files,
+        args.filter.as_deref(),
+        &picked,
+        |i, _, _, seg| {
+            segs[i].push(segment(seg, select::side_of(&chosen[i], seg)));
+        },
+    );
+    if let Err(msg) = read {
+        return fail(msg);
     }
 
     let style = LadderStyle {

@@ -7,6 +7,8 @@ mod analyze;
 mod info;
 mod ladder;
 mod live;
+mod select;
+mod write_picked;
 
 pub use analyze::analyze;
 pub use info::{explain, interfaces};

@@ -19,6 +19,8 @@ mod generated;
 mod labels;
 // `tcpaudit ladder` against golden diagrams.
 mod ladder;
+// `analyze -w`: the frames of picked connections written out.
+mod picked;
 // `tcpaudit live` on a veth between two network namespaces (root): streaming, floods, stopping.
 #[cfg(target_os = "linux")]
 mod live;

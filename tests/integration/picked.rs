@@ -1,0 +1,138 @@
+//! `analyze -w FILE`: the frames of the connections `--select` picks, written out for
+//! Wireshark. Analysed again, they give the same connections as they had in the whole capture.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::Command as Std;
+
+use serde_json::Value;
+
+use crate::util::*;
+
+/// What a connection is, as both analyses should agree.
+fn outcome(r: &Value) -> (String, String, String, String, String, String) {
+    let s = |k: &str| r[k].to_string();
+    (
+        format!(
+            "{}:{} {}:{} {}",
+            r["orig_addr"], r["orig_port"], r["resp_addr"], r["resp_port"], r["first_ts"]
+        ),
+        s("conn_state"),
+        s("history"),
+        format!("{} {}", r["orig_state"], r["resp_state"]),
+        s("anomalies"),
+        s("end_reason"),
+    )
+}
+
+fn write(capture: &Path, out: &Path, extra: &[&str]) -> (Vec<Value>, String) {
+    let o = tcpaudit()
+        .args(["analyze", "-f", "json", "-w"])
+        .arg(out)
+        .args(extra)
+        .arg(capture)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    (
+        json_lines(&o.stdout),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn written_connections_analyse_as_they_did_in_the_whole_capture() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("picked.pcapng");
+    let ids = ["rst_abort", "half_open", "missing_third_ack"];
+    let (recs, err) = write(
+        &fixture("generated/mixed.pcap"),
+        &out,
+        &["--select", &format!("anomaly={}", ids.join(","))],
+    );
+    let picked: Vec<&Value> = connections(&recs)
+        .into_iter()
+        .filter(|r| {
+            r["anomalies"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|a| ids.contains(&a.as_str().unwrap()))
+        })
+        .map(|r| {
+            recs.iter()
+                .find(|x| x["type"] == "connection" && x["id"] == r["id"])
+                .unwrap()
+        })
+        .collect();
+    assert!(picked.len() > 100, "{}", picked.len());
+    assert!(
+        err.contains(&format!("of {} connections", picked.len())),
+        "{err}"
+    );
+    let (code, again, _) = analyze_json(&[&out]);
+    assert_eq!(code, 0);
+    let before: BTreeMap<_, _> = picked.iter().map(|r| (outcome(r).0, outcome(r))).collect();
+    let after: BTreeMap<_, _> = connections(&again)
+        .iter()
+        .map(|r| (outcome(r).0, outcome(r)))
+        .collect();
+    assert_eq!(before, after);
+}
+
+#[test]
+fn frames_keep_their_numbers_in_comments_and_tshark_reads_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("flagged.pcapng");
+    // By default the flagged connections: challenge_ack's has a warning
+    // (rst_injection_suspected).
+    let (_, err) = write(&fixture("recordings/challenge_ack.pcap"), &out, &[]);
+    assert!(err.contains("wrote 14 frames of 1 connection"), "{err}");
+    if !require(
+        Std::new("tshark").arg("-v").output().is_ok(),
+        "tshark is not installed (apt-get install tshark)",
+    ) {
+        return;
+    }
+    let o = Std::new("tshark")
+        .args(["-r"])
+        .arg(&out)
+        .args(["-T", "fields", "-e", "frame.number", "-e", "frame.comment"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let text = String::from_utf8_lossy(&o.stdout);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 14, "{text}");
+    assert_eq!(lines[0], "1\ttcpaudit frame 1, connection #1");
+    assert_eq!(lines[13], "14\ttcpaudit frame 14, connection #1");
+}
+
+#[test]
+fn selections_and_formats() {
+    let dir = tempfile::tempdir().unwrap();
+    let cap = fixture("recordings/reuse_time_wait.pcap");
+    // Classic pcap by name; conn= picks by id.
+    let out = dir.path().join("second.pcap");
+    let (_, err) = write(&cap, &out, &["--select", "conn=2"]);
+    assert!(err.contains("wrote 10 frames of 1 connection"), "{err}");
+    let (code, again, _) = analyze_json(&[&out]);
+    assert_eq!(code, 0);
+    assert_eq!(connections(&again).len(), 1);
+    // Nothing flagged: an empty but valid capture.
+    let out = dir.path().join("none.pcapng");
+    let (_, err) = write(&fixture("recordings/normal_http.pcap"), &out, &[]);
+    assert!(err.contains("wrote 0 frames of 0 connections"), "{err}");
+    let (code, again, _) = analyze_json(&[&out]);
+    assert_eq!((code, connections(&again).len()), (0, 0));
+    // A selection that means nothing is refused.
+    let o = tcpaudit()
+        .args(["analyze", "-w"])
+        .arg(dir.path().join("x.pcapng"))
+        .args(["--select", "anomaly=nope"])
+        .arg(&cap)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("unknown anomaly id 'nope'"));
+}
