@@ -59,6 +59,12 @@ pub struct AnalyzeArgs {
     #[arg(short = 'w', value_name = "FILE")]
     pub write: Option<std::path::PathBuf>,
 
+    /// Also write a self-contained HTML report to FILE: the summary, the anomalies in a table
+    /// that sorts and filters, per-listener timelines, a waterfall of the connections and the
+    /// ladder diagram of every flagged connection (opens offline; nothing is fetched).
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<std::path::PathBuf>,
+
     /// Which connections -w writes: `flagged` (a warning or an error: the default), `all`,
     /// `anomaly=ID[,ID...]` (connections that raised one of these ids) or `conn=ID[,ID...]`
     /// (record ids); repeatable, a connection is written if any selection picks it.

@@ -3,22 +3,28 @@
 use std::io::{self, Write};
 use std::process::ExitCode;
 
-use super::select::Span;
+use super::select::{self, Picked, Span};
 use super::write_picked::{Selection, write_picked};
 use super::{fail, report_errors, sink_for, stream_files};
 use crate::analyzer::Analyzer;
 use crate::capture::{CaptureSet, PacketFilter};
 use crate::cli::AnalyzeArgs;
 use crate::event::Event;
-use crate::report::{InputFile, RunInfo};
+use crate::report::ladder::LadderSegment;
+use crate::report::{HtmlReport, InputFile, RunInfo};
 use crate::run::{self, RunOptions};
 
 /// `tcpaudit analyze FILE...`.
 pub fn analyze(args: &AnalyzeArgs) -> io::Result<ExitCode> {
-    let cfg = match args.opts.config() {
+    let mut cfg = match args.opts.config() {
         Ok(c) => c,
         Err(msg) => return fail(msg),
     };
+    // The report's ladders and waterfall need the connections' stories.
+    let mut html = args.html.as_ref().map(|_| {
+        cfg.flow.keep_transitions = true;
+        HtmlReport::new(cfg.listeners.backlog)
+    });
     let selections = match Selection::parse_all(&args.select) {
         Ok(s) => s,
         Err(msg) => return fail(msg),
@@ -56,6 +62,9 @@ pub fn analyze(args: &AnalyzeArgs) -> io::Result<ExitCode> {
         {
             spans.push(Span::of(r));
         }
+        if let Some(h) = html.as_mut() {
+            h.event(&e);
+        }
         sink.event(&e)
     };
     let finished = run::run(&mut set, analyzer, &mut emit, opts)?;
@@ -84,6 +93,11 @@ pub fn analyze(args: &AnalyzeArgs) -> io::Result<ExitCode> {
     sink.finish(&summary, &run)?;
     drop(sink);
     let _ = io::stdout().flush();
+    if let (Some(path), Some(h)) = (&args.html, &html)
+        && let Err(msg) = write_html(path, h, &summary, &run, args)
+    {
+        return fail(msg);
+    }
     if let Some(path) = &args.write {
         match write_picked(path, &args.files, args.filter.as_deref(), &spans) {
             Ok(n) => eprintln!(
@@ -96,4 +110,30 @@ pub fn analyze(args: &AnalyzeArgs) -> io::Result<ExitCode> {
         }
     }
     report_errors(&run)
+}
+
+/// Writes the HTML report to `path`, reading the capture again for the segments of the
+/// connections it draws.
+fn write_html(
+    path: &std::path::Path,
+    h: &HtmlReport,
+    summary: &crate::analyzer::Summary,
+    run: &RunInfo,
+    args: &AnalyzeArgs,
+) -> Result<(), String> {
+    let recs: Vec<_> = h.ladder_records().collect();
+    let mut segs: Vec<Vec<LadderSegment>> = vec![Vec::new(); recs.len()];
+    let picked = Picked::new(recs.iter().copied());
+    select::replay(
+        &args.files,
+        args.filter.as_deref(),
+        &picked,
+        |i, _, _, seg| {
+            segs[i].push(LadderSegment::of(seg, select::side_of(recs[i], seg)));
+        },
+    )?;
+    let err = |e: io::Error| format!("{}: {e}", path.display());
+    let mut out = io::BufWriter::new(std::fs::File::create(path).map_err(err)?);
+    h.write(&mut out, summary, run, &segs).map_err(err)?;
+    out.flush().map_err(err)
 }

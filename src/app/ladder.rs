@@ -18,7 +18,6 @@ use crate::detect::AnomalyKind;
 use crate::event::{ConnRecord, Event};
 use crate::report::ladder::{self, LadderMark, LadderSegment, LadderStyle};
 use crate::run::{self, RunOptions};
-use crate::wire::{Segment, Side};
 
 /// `tcpaudit ladder FILE...`.
 pub fn ladder(args: &LadderArgs) -> io::Result<ExitCode> {
@@ -108,7 +107,7 @@ pub fn ladder(args: &LadderArgs) -> io::Result<ExitCode> {
         args.filter.as_deref(),
         &picked,
         |i, _, _, seg| {
-            segs[i].push(segment(seg, select::side_of(&chosen[i], seg)));
+            segs[i].push(LadderSegment::of(seg, select::side_of(&chosen[i], seg)));
         },
     );
     if let Err(msg) = read {
@@ -137,42 +136,4 @@ pub fn ladder(args: &LadderArgs) -> io::Result<ExitCode> {
     out.write_all(text.as_bytes())?;
     out.flush()?;
     Ok(ExitCode::SUCCESS)
-}
-
-/// What the diagram shows of `seg`.
-fn segment(seg: &Segment<'_>, side: Side) -> LadderSegment {
-    let options = seg.flags.syn().then(|| {
-        let o = &seg.options;
-        let mut s = format!("win {} ", seg.window);
-        if let Some(m) = o.mss {
-            let _ = write!(s, "mss {m} ");
-        }
-        if let Some(w) = o.wscale {
-            let _ = write!(s, "ws {w} ");
-        }
-        if o.sack_permitted {
-            s.push_str("sack ");
-        }
-        if o.timestamps.is_some() {
-            s.push_str("ts ");
-        }
-        if o.tfo.is_some() {
-            s.push_str("tfo ");
-        }
-        if seg.payload_len > 0 {
-            let _ = write!(s, "data {} ", seg.payload_len);
-        }
-        s.trim_end().to_string()
-    });
-    LadderSegment {
-        frame: seg.frame,
-        ts: seg.ts,
-        side,
-        flags: seg.flags,
-        seq: seg.seq,
-        ack: seg.ack,
-        len: seg.payload_len,
-        window: seg.window,
-        options,
-    }
 }

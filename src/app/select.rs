@@ -34,6 +34,8 @@ impl Span {
 /// The connections picked, by four-tuple.
 pub(crate) struct Picked {
     by_key: HashMap<FlowKey, Vec<(u64, u64, usize)>>,
+    /// The last frame of any of them: reading stops there.
+    last: u64,
 }
 
 impl Picked {
@@ -45,13 +47,15 @@ impl Picked {
     /// `spans[i]` is picked as number `i`.
     pub(crate) fn of_spans(spans: impl IntoIterator<Item = Span>) -> Self {
         let mut by_key: HashMap<FlowKey, Vec<(u64, u64, usize)>> = HashMap::new();
+        let mut last = 0;
         for (i, s) in spans.into_iter().enumerate() {
+            last = last.max(s.last_frame);
             by_key
                 .entry(FlowKey::new(s.orig, s.resp))
                 .or_default()
                 .push((s.first_frame, s.last_frame, i));
         }
-        Picked { by_key }
+        Picked { by_key, last }
     }
 
     /// The picked connection segment `seg` (frame `frame`) belongs to, if any.
@@ -68,7 +72,8 @@ impl Picked {
     }
 }
 
-/// Reads `files` again (frames passing `filter`) and calls `f` with the number of the picked
+/// Reads `files` again (frames passing `filter`, up to the last frame of a picked connection)
+/// and calls `f` with the number of the picked
 /// connection, the frame's number, the frame and its segment, for every segment of a picked
 /// connection. Errors are the capture's (the first one met) or the filter's.
 pub(crate) fn replay(
@@ -89,6 +94,9 @@ pub(crate) fn replay(
             continue;
         }
         frame += 1;
+        if frame > picked.last {
+            break;
+        }
         let Some(seg) = decoder.decode(&pkt, frame) else {
             continue;
         };

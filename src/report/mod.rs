@@ -1,6 +1,7 @@
 //! Output sinks: JSON lines and terminal tables. The engine never formats output; a sink receives
 //! finished connection records as they leave the table, then the run summary.
 
+mod html;
 mod json;
 pub mod ladder;
 pub mod live;
@@ -10,6 +11,7 @@ mod terminal;
 
 use std::io;
 
+pub use html::HtmlReport;
 pub use json::{AnomalyRecord, ConnJson, JsonSink, SummaryRecord};
 pub use streams::StreamFiles;
 pub use terminal::TableSink;

@@ -17,6 +17,8 @@ mod layers;
 mod generated;
 // Anomaly precision and recall against the generator's ground-truth labels.
 mod labels;
+// `analyze --html` in a headless browser.
+mod html;
 // `tcpaudit ladder` against golden diagrams.
 mod ladder;
 // `analyze -w`: the frames of picked connections written out.

@@ -1,76 +1,14 @@
-//! Ladder (sequence) diagrams of connections, drawn as the TCP textbooks draw them: the
-//! originator's and the responder's lifelines side by side, one arrow per segment in time order,
-//! each endpoint's RFC 9293 state written beside its lifeline where it changes, times in the
-//! margin, anomalies marked on the segment that raised them, and long runs of uneventful data
-//! folded into one line so that a connection of thousands of segments fits a screen.
-//!
-//! Layout (80 columns): relative time and delta, the originator's state, the arrow between the
-//! lifelines, the responder's state.
+//! Ladder diagrams for a terminal. Layout (80 columns): relative time and delta, the
+//! originator's state, the arrow between the lifelines, the responder's state.
 
 use std::fmt::Write as _;
 
+use super::*;
 use crate::detect::{AnomalyKind, Severity};
 use crate::event::ConnRecord;
 use crate::tcp::TcpState;
-use crate::time::{Duration, Timestamp};
-use crate::wire::{SeqNum, Side, TcpFlags};
-
-/// One segment of the connection, as the diagram needs it.
-#[derive(Clone, Debug)]
-pub struct LadderSegment {
-    /// Frame number (as the analysis numbered it).
-    pub frame: u64,
-    /// Capture time.
-    pub ts: Timestamp,
-    /// Its sender.
-    pub side: Side,
-    /// Control bits.
-    pub flags: TcpFlags,
-    /// Sequence number.
-    pub seq: SeqNum,
-    /// Acknowledgment number.
-    pub ack: SeqNum,
-    /// Payload length.
-    pub len: u32,
-    /// Advertised window (unscaled, as on the wire).
-    pub window: u16,
-    /// The options of a SYN or SYN-ACK, written out (`mss 1460 ws 7 sack ts`).
-    pub options: Option<String>,
-}
-
-/// An anomaly raised on a segment.
-#[derive(Clone, Copy, Debug)]
-pub struct LadderMark {
-    /// The frame that raised it.
-    pub frame: u64,
-    /// Which anomaly.
-    pub kind: AnomalyKind,
-    /// How severe (as raised: some kinds are milder in some cases).
-    pub severity: Severity,
-}
-
-/// How to draw.
-#[derive(Clone, Copy, Debug)]
-pub struct LadderStyle {
-    /// Plain ASCII instead of box-drawing characters and arrows.
-    pub ascii: bool,
-    /// ANSI colours (severity of anomalies, states).
-    pub color: bool,
-}
-
-/// Width of the time column (seconds since the connection's first segment).
-const TIME_W: usize = 10;
-/// Width of the delta column.
-const DELTA_W: usize = 8;
-/// Width of each state column ("SYN-RECEIVED").
-const STATE_W: usize = 12;
-/// Width of the arrow, lifelines included.
-const ARROW_W: usize = 33;
-/// Runs of uneventful segments longer than this are folded...
-const FOLD_OVER: usize = 8;
-/// ...keeping this many at the start and at the end.
-const KEEP_HEAD: usize = 3;
-const KEEP_TAIL: usize = 2;
+use crate::time::Timestamp;
+use crate::wire::{SeqNum, Side};
 
 /// The glyphs of one style.
 struct Glyphs {
@@ -143,15 +81,6 @@ pub fn render(
     d.header(out);
     d.rows(out);
     d.footer(out);
-}
-
-/// The sequence number relative numbers count from: the side's SYN, else its first segment.
-fn first_seq(segs: &[LadderSegment], side: Side) -> Option<SeqNum> {
-    let mine = || segs.iter().filter(|s| s.side == side);
-    mine()
-        .find(|s| s.flags.syn())
-        .or_else(|| mine().next())
-        .map(|s| s.seq)
 }
 
 struct Drawer<'a> {
@@ -246,25 +175,14 @@ impl Drawer<'_> {
         }
     }
 
-    /// Whether segment `i` must be drawn: it changed a state, carries SYN, FIN or RST, raised a
-    /// warning or worse, or is its side's first data.
-    fn notable(&self, i: usize) -> bool {
-        let s = &self.segs[i];
-        let first_data = s.len > 0 && !self.segs[..i].iter().any(|p| p.side == s.side && p.len > 0);
-        s.flags.syn()
-            || s.flags.fin()
-            || s.flags.rst()
-            || first_data
-            || self.rec.transitions.iter().any(|t| t.frame == s.frame)
-            || self.marks.iter().any(|m| {
-                m.frame == s.frame && matches!(m.severity, Severity::Warning | Severity::Error)
-            })
-    }
-
     fn rows(&self, out: &mut String) {
-        let notable: Vec<bool> = (0..self.segs.len()).map(|i| self.notable(i)).collect();
         let mut prev_ts = self.rec.first_ts;
-        self.segment_rows(&notable, &mut prev_ts, out);
+        for row in plan(self.rec, self.segs, self.marks) {
+            match row {
+                Row::Segment(i) => self.segment(i, &mut prev_ts, out),
+                Row::Fold(r) => self.fold(r, out),
+            }
+        }
         // Changes caused by another record's segment: a new incarnation's SYN ending this
         // one's TIME-WAIT.
         for t in self
@@ -301,32 +219,6 @@ impl Drawer<'_> {
             self.right_state(&mut line, r);
             out.push_str(&line);
             out.push('\n');
-        }
-    }
-
-    fn segment_rows(&self, notable: &[bool], prev_ts: &mut Timestamp, out: &mut String) {
-        let mut i = 0;
-        while i < self.segs.len() {
-            if notable[i] {
-                self.segment(i, prev_ts, out);
-                i += 1;
-                continue;
-            }
-            let run = notable[i..].iter().take_while(|n| !**n).count();
-            if run <= FOLD_OVER {
-                for k in i..i + run {
-                    self.segment(k, prev_ts, out);
-                }
-            } else {
-                for k in i..i + KEEP_HEAD {
-                    self.segment(k, prev_ts, out);
-                }
-                self.fold(i + KEEP_HEAD..i + run - KEEP_TAIL, out);
-                for k in i + run - KEEP_TAIL..i + run {
-                    self.segment(k, prev_ts, out);
-                }
-            }
-            i += run;
         }
     }
 
@@ -560,87 +452,5 @@ impl Drawer<'_> {
                 r.transitions.len()
             );
         }
-    }
-}
-
-/// `SYN`, `SYN+ACK`, `PSH+ACK`, `FIN+ACK`, `RST`, ... (`none` for a null segment).
-fn flag_names(f: TcpFlags) -> String {
-    let names: Vec<&str> = [
-        (TcpFlags::SYN, "SYN"),
-        (TcpFlags::FIN, "FIN"),
-        (TcpFlags::RST, "RST"),
-        (TcpFlags::PSH, "PSH"),
-        (TcpFlags::URG, "URG"),
-        (TcpFlags::ECE, "ECE"),
-        (TcpFlags::CWR, "CWR"),
-        (TcpFlags::ACK, "ACK"),
-    ]
-    .into_iter()
-    .filter(|(bit, _)| f.has(*bit))
-    .map(|(_, n)| n)
-    .collect();
-    if names.is_empty() {
-        "none".into()
-    } else {
-        names.join("+")
-    }
-}
-
-/// At most `n` characters, the last one `cut` when cut.
-fn trim(s: &str, n: usize, cut: &str) -> String {
-    if s.chars().count() <= n {
-        return s.to_string();
-    }
-    let mut t: String = s.chars().take(n.saturating_sub(1)).collect();
-    t.push_str(cut);
-    t
-}
-
-/// `s` in lines of at most `n` characters, broken at spaces where it can be.
-fn wrap(s: &str, n: usize) -> Vec<String> {
-    let mut lines = vec![String::new()];
-    for word in s.split(' ') {
-        let cur = lines.last_mut().expect("one line at least");
-        if !cur.is_empty() && cur.chars().count() + 1 + word.chars().count() > n {
-            lines.push(word.to_string());
-        } else {
-            if !cur.is_empty() {
-                cur.push(' ');
-            }
-            cur.push_str(word);
-        }
-    }
-    lines
-}
-
-fn secs6(d: Duration) -> String {
-    format!("{:.6}", d.as_secs_f64())
-}
-
-fn secs3(d: Duration) -> String {
-    format!("{:.3} s", d.as_secs_f64())
-}
-
-/// `+120µs`, `+1.2ms`, `+3.4s`, `+2m05s`.
-fn human_delta(d: Duration, mu: &str) -> String {
-    let ns = d.0.max(0);
-    if ns < 1_000_000 {
-        format!("+{}{mu}", ns / 1_000)
-    } else if ns < 1_000_000_000 {
-        format!("+{:.1}ms", ns as f64 / 1e6)
-    } else if ns < 120_000_000_000 {
-        format!("+{:.1}s", ns as f64 / 1e9)
-    } else {
-        format!("+{}m{:02}s", ns / 60_000_000_000, ns / 1_000_000_000 % 60)
-    }
-}
-
-/// `512 B`, `12.3 kB`, `1.7 MB`.
-fn human_bytes(n: u64) -> String {
-    match n {
-        0..1_000 => format!("{n} B"),
-        1_000..1_000_000 => format!("{:.1} kB", n as f64 / 1e3),
-        1_000_000..1_000_000_000 => format!("{:.1} MB", n as f64 / 1e6),
-        _ => format!("{:.1} GB", n as f64 / 1e9),
     }
 }

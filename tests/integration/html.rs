@@ -1,0 +1,128 @@
+//! `analyze --html`: the report in a real browser (headless Chromium): it renders without a
+//! console message (no script error, no blocked load: its Content-Security-Policy forbids every
+//! fetch, so a load it tried would be reported), the anomaly table filters, the ladder of a
+//! named connection shows both sides' states; a screenshot is left in target/ to look at.
+
+use std::path::Path;
+use std::process::Command as Std;
+
+use crate::util::*;
+
+fn chromium() -> Option<&'static str> {
+    ["chromium", "chromium-browser", "google-chrome"]
+        .into_iter()
+        .find(|b| {
+            Std::new(b)
+                .arg("--version")
+                .output()
+                .is_ok_and(|o| o.status.success())
+        })
+}
+
+fn report(capture: &Path, out: &Path) {
+    let o = tcpaudit()
+        .arg("analyze")
+        .arg(capture)
+        .arg("--html")
+        .arg(out)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+}
+
+/// The DOM after the page's script ran, and Chromium's log.
+fn load(browser: &str, url: &str, extra: &[&str]) -> (String, String) {
+    let o = Std::new(browser)
+        .args([
+            "--headless=new",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--hide-scrollbars",
+        ])
+        .args(["--enable-logging=stderr", "--v=0"])
+        .args(extra)
+        .arg(url)
+        .output()
+        .unwrap();
+    (
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn the_report_renders_filters_and_draws_ladders_offline() {
+    let dir = tempfile::tempdir().unwrap();
+    let html = dir.path().join("report.html");
+    report(&fixture("recordings/challenge_ack.pcap"), &html);
+    let text = std::fs::read_to_string(&html).unwrap();
+    // Self-contained: no URL but the SVG namespace, and a policy that forbids fetching.
+    let urls: Vec<String> = text
+        .match_indices("://")
+        .map(|(i, _)| {
+            let scheme = text[..i]
+                .rsplit(|c: char| !c.is_ascii_alphabetic())
+                .next()
+                .unwrap_or("");
+            let rest: String = text[i..]
+                .chars()
+                .take_while(|c| !"\"' ;)".contains(*c))
+                .collect();
+            format!("{scheme}{rest}")
+        })
+        .filter(|u| u != "http://www.w3.org/2000/svg")
+        .collect();
+    assert!(urls.is_empty(), "{urls:?}");
+    assert!(text.contains("Content-Security-Policy\" content=\"default-src 'none';"));
+    let Some(browser) = chromium() else {
+        require(
+            false,
+            "chromium is not installed (apt-get install chromium)",
+        );
+        return;
+    };
+    let url = format!("file://{}", html.display());
+    let (dom, log) = load(browser, &format!("{url}#q=challenge_ack"), &["--dump-dom"]);
+    let console: Vec<&str> = log.lines().filter(|l| l.contains(":CONSOLE")).collect();
+    assert!(console.is_empty(), "{console:?}");
+    // The filter from the link leaves one of the five anomalies.
+    assert_eq!(dom.matches("<tr data-id=").count(), 1, "{dom}");
+    assert!(dom.contains("<tr data-id=\"challenge_ack\""));
+    assert!(dom.contains("<span id=\"count\">1 of 5</span>"), "{dom}");
+    // Connection 1's ladder, with both sides' states.
+    let ladder = &dom[dom
+        .find("id=\"ladder-1\"")
+        .expect("the ladder of connection 1")..];
+    let ladder = &ladder[..ladder.find("</svg>").unwrap()];
+    for (side, state) in [
+        ("orig", "SYN-SENT"),
+        ("orig", "ESTABLISHED"),
+        ("resp", "SYN-RECEIVED"),
+        ("resp", "LAST-ACK"),
+    ] {
+        assert!(
+            ladder.contains(&format!("data-side=\"{side}\"")) && ladder.contains(state),
+            "{side} {state}"
+        );
+    }
+    assert!(ladder.contains("rst_injection_suspected"));
+    // Unfiltered, all five rows; and a screenshot to look at.
+    let (dom, _) = load(browser, &url, &["--dump-dom"]);
+    assert_eq!(dom.matches("<tr data-id=").count(), 5);
+    let shot = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/html-report.png");
+    let arg = format!("--screenshot={}", shot.display());
+    let (_, log) = load(browser, &url, &[&arg, "--window-size=1300,1700"]);
+    assert!(shot.exists(), "{log}");
+}
+
+#[test]
+fn a_big_capture_stays_bounded() {
+    // The generated mixed capture: every table bounded, the file small.
+    let dir = tempfile::tempdir().unwrap();
+    let html = dir.path().join("mixed.html");
+    report(&fixture("generated/mixed.pcap"), &html);
+    let size = std::fs::metadata(&html).unwrap().len();
+    assert!(size < 2 << 20, "{size} bytes");
+    let text = std::fs::read_to_string(&html).unwrap();
+    assert!(text.matches("class=\"ladder\"").count() <= 100);
+}
