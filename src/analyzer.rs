@@ -131,7 +131,7 @@ impl Summary {
         match e {
             Event::Closed(c) => self.account(c),
             Event::Anomaly(a) => self.account_anomaly(a),
-            Event::Opened(_) | Event::StateChanged(..) => {}
+            Event::Opened(_) | Event::StateChanged(..) | Event::Segment(..) => {}
         }
     }
 

@@ -370,6 +370,7 @@ impl AnalysisOpts {
             keep_bytes: self.check_overlaps || self.write_streams.is_some(),
             segment_events: false,
             keep_transitions: self.transitions,
+            segment_stream: false,
             idle_timeout: seconds("idle-timeout", self.idle_timeout)?,
             attempt_timeout: seconds("attempt-timeout", self.attempt_timeout)?,
             handshake_timeout: seconds("handshake-timeout", self.handshake_timeout)?,

@@ -112,8 +112,8 @@ pub fn analyze(args: &AnalyzeArgs) -> io::Result<ExitCode> {
     report_errors(&run)
 }
 
-/// Writes the HTML report to `path`, reading the capture again for the segments of the
-/// connections it draws.
+/// Writes the HTML report to `path`, reading the capture again (up to the last frame drawn)
+/// for the segments of the connections whose ladders it draws.
 fn write_html(
     path: &std::path::Path,
     h: &HtmlReport,

@@ -1,7 +1,6 @@
-//! `tcpaudit ladder`: connections drawn as ladder diagrams. Two passes over the capture: the
-//! ordinary analysis (with stories kept) picks the connections and gives their states and
-//! anomalies; a second read collects the selected connections' segments, numbered as the
-//! analysis numbered them.
+//! `tcpaudit ladder`: connections drawn as ladder diagrams. One pass of the ordinary analysis,
+//! with stories kept and segments handed out: the segments of open connections are kept until
+//! each ends, for those picked, and no longer once every diagram wanted is known.
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -9,14 +8,13 @@ use std::io::{self, IsTerminal, Write};
 use std::process::ExitCode;
 
 use super::fail;
-use super::select::{self, Picked};
 use crate::analyzer::Analyzer;
 use crate::capture::{CaptureSet, PacketFilter};
 use crate::cli::LadderArgs;
 use crate::config::Format;
 use crate::detect::AnomalyKind;
 use crate::event::{ConnRecord, Event};
-use crate::report::ladder::{self, LadderMark, LadderSegment, LadderStyle};
+use crate::report::ladder::{self, LadderMark, LadderSegment, LadderStyle, SegmentCollector};
 use crate::run::{self, RunOptions};
 
 /// `tcpaudit ladder FILE...`.
@@ -31,6 +29,7 @@ pub fn ladder(args: &LadderArgs) -> io::Result<ExitCode> {
         Err(msg) => return fail(msg),
     };
     cfg.flow.keep_transitions = true;
+    cfg.flow.segment_stream = true;
     let mut kinds = Vec::new();
     for id in &args.anomaly {
         match AnomalyKind::from_id(id) {
@@ -42,8 +41,7 @@ pub fn ladder(args: &LadderArgs) -> io::Result<ExitCode> {
             }
         }
     }
-    let new_filter = || args.filter.as_deref().map(PacketFilter::new).transpose();
-    let mut filter = match new_filter() {
+    let mut filter = match args.filter.as_deref().map(PacketFilter::new).transpose() {
         Ok(f) => f,
         Err(msg) => return fail(msg),
     };
@@ -57,8 +55,8 @@ pub fn ladder(args: &LadderArgs) -> io::Result<ExitCode> {
             && (kinds.is_empty() || kinds.iter().any(|k| r.tally.has(*k)))
     };
 
-    // Pass 1: the analysis picks the connections.
-    let mut chosen: Vec<ConnRecord> = Vec::new();
+    let mut chosen: Vec<(ConnRecord, Vec<LadderSegment>, u64)> = Vec::new();
+    let mut segments = SegmentCollector::default();
     let mut marks: HashMap<u64, Vec<LadderMark>> = HashMap::new();
     let mut set = CaptureSet::open(&args.files);
     let mut on_event = |e: Event<'_>| {
@@ -74,9 +72,18 @@ pub fn ladder(args: &LadderArgs) -> io::Result<ExitCode> {
                     });
                 }
             }
+            Event::Segment(r, seg) => {
+                if args.conn.is_empty() || args.conn.contains(&r.id) {
+                    segments.segment(r, seg);
+                }
+            }
             Event::Closed(r) => {
+                let (segs, more) = segments.take(r);
                 if chosen.len() < limit && wanted(r) {
-                    chosen.push(r.clone());
+                    chosen.push((r.clone(), segs, more));
+                    if chosen.len() == limit {
+                        segments.stop();
+                    }
                 } else {
                     marks.remove(&r.id);
                 }
@@ -97,34 +104,22 @@ pub fn ladder(args: &LadderArgs) -> io::Result<ExitCode> {
         eprintln!("tcpaudit: no connection matches");
         return Ok(ExitCode::from(1));
     }
-    chosen.sort_by_key(|r| r.id);
-
-    // Pass 2: their segments.
-    let mut segs: Vec<Vec<LadderSegment>> = vec![Vec::new(); chosen.len()];
-    let picked = Picked::new(&chosen);
-    let read = select::replay(
-        &args.files,
-        args.filter.as_deref(),
-        &picked,
-        |i, _, _, seg| {
-            segs[i].push(LadderSegment::of(seg, select::side_of(&chosen[i], seg)));
-        },
-    );
-    if let Err(msg) = read {
-        return fail(msg);
-    }
+    chosen.sort_by_key(|(r, _, _)| r.id);
 
     let style = LadderStyle {
         ascii: args.ascii,
         color: !args.ascii && io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
     };
     let mut text = String::new();
-    for (i, r) in chosen.iter().enumerate() {
+    for (i, (r, segs, more)) in chosen.iter().enumerate() {
         if i > 0 {
             text.push('\n');
         }
         let m = marks.remove(&r.id).unwrap_or_default();
-        ladder::render(r, &segs[i], &m, style, &mut text);
+        ladder::render(r, segs, &m, style, &mut text);
+        if *more > 0 {
+            let _ = writeln!(text, "  ({more} more segments were not kept)");
+        }
     }
     if !args.opts.all && chosen.len() == limit {
         let _ = writeln!(

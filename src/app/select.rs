@@ -1,5 +1,5 @@
 //! Reading a capture again for the frames of connections picked after a first analysis
-//! (`ladder`, `analyze -w`): frames are numbered as the analysis numbered them (those passing
+//! (`analyze -w`, the ladders of `analyze --html`): frames are numbered as the analysis numbered them (those passing
 //! the filter, from 1) and decoded the same way, so a record's frame range and four-tuple find
 //! exactly its segments.
 

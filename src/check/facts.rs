@@ -225,7 +225,7 @@ pub fn gather(
                 let frames = first_frames.remove(&c.id).unwrap_or_default();
                 facts.conns.push(ConnFacts::from(c, &frames));
             }
-            Event::Opened(_) | Event::StateChanged(..) => {}
+            Event::Opened(_) | Event::StateChanged(..) | Event::Segment(..) => {}
         }
         Ok(())
     };

@@ -9,6 +9,7 @@ pub use record::{Cause, ConnRecord, EndReason, MAX_TRANSITIONS, Transition, Zeek
 pub use story::{CloseKind, Mark, Milestones, StoryStep};
 
 use crate::detect::Anomaly;
+use crate::wire::Segment;
 
 /// One output of the analysis.
 #[derive(Clone, Copy, Debug)]
@@ -18,6 +19,9 @@ pub enum Event<'a> {
     Opened(&'a ConnRecord),
     /// An endpoint of a connection changed state.
     StateChanged(&'a ConnRecord, &'a Transition),
+    /// A segment of a connection, after it was accounted (only when the run asks for them:
+    /// `FlowConfig::segment_stream`).
+    Segment(&'a ConnRecord, &'a Segment<'a>),
     /// An anomaly, as soon as it is decided.
     Anomaly(&'a Anomaly),
     /// A connection record leaving the table (ended, timed out, reused, evicted or at the end

@@ -35,6 +35,9 @@ pub struct FlowConfig {
     /// Keep every connection's state changes on its record (stories, ladder diagrams); they
     /// are announced as events either way.
     pub keep_transitions: bool,
+    /// Hand out every segment with its connection ([`crate::event::Event::Segment`]), for
+    /// outputs that draw connections (ladders, the HTML report).
+    pub segment_stream: bool,
 }
 
 impl Default for FlowConfig {
@@ -51,6 +54,7 @@ impl Default for FlowConfig {
             keep_bytes: false,
             segment_events: false,
             keep_transitions: false,
+            segment_stream: false,
         }
     }
 }

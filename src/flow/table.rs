@@ -284,6 +284,9 @@ impl FlowTable {
         for t in self.changes.drain(..) {
             out(Event::StateChanged(rec, &t));
         }
+        if self.cfg.segment_stream {
+            out(Event::Segment(rec, seg));
+        }
         self.flush_anomalies(out);
     }
 

@@ -495,7 +495,7 @@ impl<W: Write> Sink for JsonSink<W> {
         match e {
             Event::Closed(c) => serde_json::to_writer(&mut self.out, &ConnJson::from(*c))?,
             Event::Anomaly(a) => serde_json::to_writer(&mut self.out, &AnomalyRecord::from(*a))?,
-            Event::Opened(_) | Event::StateChanged(..) => return Ok(()),
+            Event::Opened(_) | Event::StateChanged(..) | Event::Segment(..) => return Ok(()),
         }
         self.out.write_all(b"\n")
     }

@@ -132,7 +132,7 @@ impl HtmlReport {
                 }
             }
             Event::Closed(r) => self.closed(r),
-            Event::StateChanged(..) => {}
+            Event::StateChanged(..) | Event::Segment(..) => {}
         }
     }
 
@@ -186,7 +186,9 @@ impl HtmlReport {
     }
 
     /// Writes the page; `segments[i]` are the segments of the `i`th of
-    /// [`HtmlReport::ladder_records`].
+    /// [`HtmlReport::ladder_records`] (read again from the capture: keeping every open
+    /// connection's segments in case it gets flagged costs more than a second read up to the
+    /// last frame drawn).
     pub fn write(
         &self,
         out: &mut impl Write,

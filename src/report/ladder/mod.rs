@@ -13,12 +13,13 @@ mod text;
 pub use svg::svg;
 pub use text::render;
 
+use std::collections::HashMap;
 use std::fmt::Write as _;
 
 use crate::detect::{AnomalyKind, Severity};
 use crate::event::ConnRecord;
 use crate::time::{Duration, Timestamp};
-use crate::wire::{Segment, SeqNum, Side, TcpFlags};
+use crate::wire::{Endpoint, Segment, SeqNum, Side, TcpFlags};
 
 /// One segment of the connection, as the diagram needs it.
 #[derive(Clone, Debug)]
@@ -87,6 +88,63 @@ impl LadderSegment {
     pub fn relative(&self, isn: [Option<SeqNum>; 2]) -> (u32, u32) {
         let rel = |n: SeqNum, side: Side| isn[side.index()].map_or(n.0, |i| n.0.wrapping_sub(i.0));
         (rel(self.seq, self.side), rel(self.ack, self.side.other()))
+    }
+}
+
+/// Segments kept per connection for its diagram; beyond, the diagram says how many more there
+/// were.
+pub const MAX_SEGMENTS: usize = 20_000;
+
+/// The segments of open connections, kept while an output may still draw them: handed over
+/// when a connection ends ([`SegmentCollector::take`]), forgotten for the rest. One pass over
+/// the capture is enough to draw any connection.
+#[derive(Default)]
+pub struct SegmentCollector {
+    /// Per open connection: its segments with their senders, and how many more were not kept.
+    open: HashMap<u64, Kept, foldhash::fast::RandomState>,
+    stopped: bool,
+}
+
+/// One connection's kept segments (each with its sender) and the count of those not kept.
+type Kept = (Vec<(Endpoint, LadderSegment)>, u64);
+
+impl SegmentCollector {
+    /// Notes segment `seg` of connection `rec`.
+    pub fn segment(&mut self, rec: &ConnRecord, seg: &Segment<'_>) {
+        if self.stopped {
+            return;
+        }
+        let (segs, more) = self.open.entry(rec.id).or_default();
+        if segs.len() < MAX_SEGMENTS {
+            let src = Endpoint::new(seg.src, seg.sport);
+            segs.push((src, LadderSegment::of(seg, Side::Orig)));
+        } else {
+            *more += 1;
+        }
+    }
+
+    /// The segments of `rec`, which has ended, each with its side as the record has it (the
+    /// roles may have been decided after its first segment), and how many were not kept.
+    pub fn take(&mut self, rec: &ConnRecord) -> (Vec<LadderSegment>, u64) {
+        let (segs, more) = self.open.remove(&rec.id).unwrap_or_default();
+        let segs = segs
+            .into_iter()
+            .map(|(src, mut s)| {
+                s.side = if src == rec.orig {
+                    Side::Orig
+                } else {
+                    Side::Resp
+                };
+                s
+            })
+            .collect();
+        (segs, more)
+    }
+
+    /// Keeps nothing more (every diagram wanted is drawn), and frees what is kept.
+    pub fn stop(&mut self) {
+        self.stopped = true;
+        self.open = HashMap::default();
     }
 }
 
