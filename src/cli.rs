@@ -137,6 +137,11 @@ pub struct CheckArgs {
     #[arg(long, value_name = "FILE")]
     pub junit: Option<std::path::PathBuf>,
 
+    /// Write each capture's HTML report (as `analyze --html`) into DIR, named after the
+    /// capture's path: artifacts for a CI run.
+    #[arg(long, value_name = "DIR")]
+    pub html: Option<std::path::PathBuf>,
+
     /// List the expectations that hold, too.
     #[arg(long, short = 'v')]
     pub verbose: bool,

@@ -3,14 +3,13 @@
 use std::io::{self, Write};
 use std::process::ExitCode;
 
-use super::select::{self, Picked, Span};
 use super::write_picked::{Selection, write_picked};
 use super::{fail, report_errors, sink_for, stream_files};
 use crate::analyzer::Analyzer;
 use crate::capture::{CaptureSet, PacketFilter};
 use crate::cli::AnalyzeArgs;
 use crate::event::Event;
-use crate::report::ladder::LadderSegment;
+use crate::report::reread::Span;
 use crate::report::{HtmlReport, InputFile, RunInfo};
 use crate::run::{self, RunOptions};
 
@@ -94,7 +93,7 @@ pub fn analyze(args: &AnalyzeArgs) -> io::Result<ExitCode> {
     drop(sink);
     let _ = io::stdout().flush();
     if let (Some(path), Some(h)) = (&args.html, &html)
-        && let Err(msg) = write_html(path, h, &summary, &run, args)
+        && let Err(msg) = h.write_file(path, &summary, &run, &args.files, args.filter.as_deref())
     {
         return fail(msg);
     }
@@ -110,30 +109,4 @@ pub fn analyze(args: &AnalyzeArgs) -> io::Result<ExitCode> {
         }
     }
     report_errors(&run)
-}
-
-/// Writes the HTML report to `path`, reading the capture again (up to the last frame drawn)
-/// for the segments of the connections whose ladders it draws.
-fn write_html(
-    path: &std::path::Path,
-    h: &HtmlReport,
-    summary: &crate::analyzer::Summary,
-    run: &RunInfo,
-    args: &AnalyzeArgs,
-) -> Result<(), String> {
-    let recs: Vec<_> = h.ladder_records().collect();
-    let mut segs: Vec<Vec<LadderSegment>> = vec![Vec::new(); recs.len()];
-    let picked = Picked::new(recs.iter().copied());
-    select::replay(
-        &args.files,
-        args.filter.as_deref(),
-        &picked,
-        |i, _, _, seg| {
-            segs[i].push(LadderSegment::of(seg, select::side_of(recs[i], seg)));
-        },
-    )?;
-    let err = |e: io::Error| format!("{}: {e}", path.display());
-    let mut out = io::BufWriter::new(std::fs::File::create(path).map_err(err)?);
-    h.write(&mut out, summary, run, &segs).map_err(err)?;
-    out.flush().map_err(err)
 }

@@ -7,7 +7,6 @@ mod analyze;
 mod info;
 mod ladder;
 mod live;
-mod select;
 mod write_picked;
 
 pub use analyze::analyze;
@@ -80,6 +79,7 @@ pub fn check(args: &crate::cli::CheckArgs) -> io::Result<ExitCode> {
         update: args.update,
         tolerance,
         junit: args.junit.clone(),
+        html: args.html.clone(),
         verbose: args.verbose,
     };
     let mut out = io::stdout().lock();

@@ -4,10 +4,10 @@
 
 use std::path::Path;
 
-use super::select::{self, Picked, Span};
 use crate::capture::{CaptureWriter, LinkType};
 use crate::detect::{AnomalyKind, Severity};
 use crate::event::ConnRecord;
+use crate::report::reread::{self as select, Picked, Span};
 
 /// What `--select` asks for; a connection is picked if any of them picks it.
 #[derive(Clone, Debug, PartialEq)]

@@ -9,6 +9,7 @@ use crate::capture::{CaptureSet, PacketFilter};
 use crate::detect::{AnomalyKind, Scope};
 use crate::event::Event;
 use crate::event::{CloseKind, ConnRecord, EndReason};
+use crate::report::{HtmlReport, InputFile, RunInfo};
 use crate::run::{RunOptions, run};
 use crate::tcp::Half;
 use crate::tcp::TcpState;
@@ -188,20 +189,28 @@ pub enum GatherError {
 }
 
 /// Analyses `path` (frames passing `filter`, if any) and keeps what `check` needs.
+/// With `html`, the capture's HTML report is written there too (an error writing it is one of
+/// the capture's errors).
 pub fn gather(
     path: &Path,
     cfg: AnalyzerConfig,
     filter: Option<&str>,
+    html: Option<&Path>,
 ) -> Result<CaptureFacts, GatherError> {
+    let filter_text = filter;
     let mut filter = filter.map(PacketFilter::new).transpose()?;
     let mut set = CaptureSet::open(&[path.to_string_lossy().into_owned()]);
     // Stories give the close's shape; they cost a few dozen bytes per record.
     let mut cfg = cfg;
     cfg.flow.keep_transitions = true;
+    let mut report = html.map(|_| HtmlReport::new(cfg.listeners.backlog));
     let analyzer = Analyzer::new(cfg);
     let mut facts = CaptureFacts::default();
     let mut first_frames: HashMap<u64, HashMap<AnomalyKind, u64>> = HashMap::new();
     let mut on_event = |e: Event<'_>| {
+        if let Some(r) = report.as_mut() {
+            r.event(&e);
+        }
         match e {
             Event::Anomaly(a) => match a.conn_id {
                 Some(id) => {
@@ -237,5 +246,25 @@ pub fn gather(
     facts.conns.sort_by_key(|c| c.id);
     facts.packets = finished.summary.packets;
     facts.errors = set.errors().iter().map(|e| e.to_string()).collect();
+    if let (Some(out), Some(report)) = (html, &report) {
+        let files = vec![path.to_string_lossy().into_owned()];
+        let run = RunInfo {
+            files: set
+                .files()
+                .iter()
+                .map(|f| InputFile::new(f.name(), f.format(), f.compressed()))
+                .collect(),
+            capture: None,
+            filter: None,
+            errors: facts.errors.clone(),
+            skipped_records: 0,
+        };
+        if let Some(dir) = out.parent() {
+            let _ = std::fs::create_dir_all(dir);
+        }
+        if let Err(e) = report.write_file(out, &finished.summary, &run, &files, filter_text) {
+            facts.errors.push(format!("HTML report: {e}"));
+        }
+    }
     Ok(facts)
 }

@@ -39,6 +39,8 @@ pub struct CheckOptions {
     pub tolerance: f64,
     /// Write a JUnit XML report here.
     pub junit: Option<PathBuf>,
+    /// Write each capture's HTML report into this directory.
+    pub html: Option<PathBuf>,
     /// List expectations that hold too.
     pub verbose: bool,
 }
@@ -215,7 +217,13 @@ fn check_capture(job: &Job, opts: &CheckOptions, base: Option<&mut BaselineFile>
         errors: Vec::new(),
         seconds: 0.0,
     };
-    match facts::gather(&job.capture, x.analysis, x.filter.as_deref()) {
+    let html = opts.html.as_deref().map(|dir| html_path(dir, &job.capture));
+    match facts::gather(
+        &job.capture,
+        x.analysis,
+        x.filter.as_deref(),
+        html.as_deref(),
+    ) {
         Err(e) => result.errors.push(e.to_string()),
         Ok(f) => {
             result.errors.extend(f.errors.iter().cloned());
@@ -234,6 +242,17 @@ fn check_capture(job: &Job, opts: &CheckOptions, base: Option<&mut BaselineFile>
     }
     result.seconds = started.elapsed().as_secs_f64();
     result
+}
+
+/// Where a capture's HTML report goes in `dir`: its path with separators as `_`.
+fn html_path(dir: &Path, capture: &Path) -> PathBuf {
+    let name: String = capture
+        .to_string_lossy()
+        .trim_start_matches(['.', '/'])
+        .chars()
+        .map(|c| if c == '/' || c == '\\' { '_' } else { c })
+        .collect();
+    dir.join(format!("{name}.html"))
 }
 
 /// Compares a capture's facts with its baseline snapshot, or records them with `--update`.

@@ -285,6 +285,31 @@ fn who_closed_first_and_how() {
 }
 
 #[test]
+fn html_reports_for_each_capture() {
+    // `check --html DIR`: one report per capture, named after its path, for CI artifacts.
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("reports");
+    let (code, _, err) = check(&[
+        &rec("challenge_ack"),
+        &rec("normal_http"),
+        "--html",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let mut names: Vec<String> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(names.len(), 2, "{names:?}");
+    assert!(names[0].ends_with("challenge_ack.pcap.html"), "{names:?}");
+    let flagged = std::fs::read_to_string(out.join(&names[0])).unwrap();
+    assert!(flagged.contains("id=\"ladder-1\""));
+    let clean = std::fs::read_to_string(out.join(&names[1])).unwrap();
+    assert!(clean.contains("No connection raised a warning or an error."));
+}
+
+#[test]
 fn analysis_options_and_filters_apply() {
     let late = rec("close_wait_late_close");
     let x = "[anomalies]\nrequire = [\"close_wait_stuck\"]\n";

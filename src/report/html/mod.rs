@@ -12,12 +12,14 @@ mod timeline;
 
 use std::collections::BTreeMap;
 use std::io::{self, Write};
+use std::path::Path;
 
 use serde::Serialize;
 
 use self::timeline::{ListenerTimeline, timelines};
 use super::RunInfo;
 use super::ladder::{self, LadderMark, LadderSegment};
+use super::reread::{self, Picked};
 use crate::analyzer::Summary;
 use crate::detect::{Anomaly, AnomalyKind, Detail, Severity, Value};
 use crate::event::{ConnRecord, Event};
@@ -180,16 +182,32 @@ impl HtmlReport {
         });
     }
 
-    /// The connections whose ladders are drawn, in the order their segments are asked for.
-    pub fn ladder_records(&self) -> impl Iterator<Item = &ConnRecord> {
-        self.ladders.iter().map(|(r, _)| r)
+    /// Writes the report to `path`, reading `files` again (frames passing `filter`, up to the
+    /// last frame drawn) for the segments of the connections whose ladders it draws.
+    pub fn write_file(
+        &self,
+        path: &Path,
+        summary: &Summary,
+        run: &RunInfo,
+        files: &[String],
+        filter: Option<&str>,
+    ) -> Result<(), String> {
+        let recs: Vec<&ConnRecord> = self.ladders.iter().map(|(r, _)| r).collect();
+        let mut segs: Vec<Vec<LadderSegment>> = vec![Vec::new(); recs.len()];
+        let picked = Picked::new(recs.iter().copied());
+        reread::replay(files, filter, &picked, |i, _, _, seg| {
+            segs[i].push(LadderSegment::of(seg, reread::side_of(recs[i], seg)));
+        })?;
+        let err = |e: io::Error| format!("{}: {e}", path.display());
+        let mut out = io::BufWriter::new(std::fs::File::create(path).map_err(err)?);
+        self.write(&mut out, summary, run, &segs).map_err(err)?;
+        out.flush().map_err(err)
     }
 
-    /// Writes the page; `segments[i]` are the segments of the `i`th of
-    /// [`HtmlReport::ladder_records`] (read again from the capture: keeping every open
-    /// connection's segments in case it gets flagged costs more than a second read up to the
-    /// last frame drawn).
-    pub fn write(
+    /// Writes the page; `segments[i]` are the segments of the `i`th ladder (read again from the
+    /// capture: keeping every open connection's segments in case it gets flagged costs more than
+    /// a second read up to the last frame drawn).
+    fn write(
         &self,
         out: &mut impl Write,
         summary: &Summary,

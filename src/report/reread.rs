@@ -1,5 +1,5 @@
 //! Reading a capture again for the frames of connections picked after a first analysis
-//! (`analyze -w`, the ladders of `analyze --html`): frames are numbered as the analysis numbered them (those passing
+//! (`analyze -w`, the ladders of the HTML report): frames are numbered as the analysis numbered them (those passing
 //! the filter, from 1) and decoded the same way, so a record's frame range and four-tuple find
 //! exactly its segments.
 
@@ -11,16 +11,16 @@ use crate::wire::{Decoder, Endpoint, FlowKey, Packet, Segment, Side};
 
 /// Where a connection is in the capture: its endpoints and frame range (and its id).
 #[derive(Clone, Copy, Debug)]
-pub(crate) struct Span {
-    pub(crate) id: u64,
-    pub(crate) orig: Endpoint,
-    pub(crate) resp: Endpoint,
-    pub(crate) first_frame: u64,
-    pub(crate) last_frame: u64,
+pub struct Span {
+    pub id: u64,
+    pub orig: Endpoint,
+    pub resp: Endpoint,
+    pub first_frame: u64,
+    pub last_frame: u64,
 }
 
 impl Span {
-    pub(crate) fn of(r: &ConnRecord) -> Self {
+    pub fn of(r: &ConnRecord) -> Self {
         Span {
             id: r.id,
             orig: r.orig,
@@ -32,7 +32,7 @@ impl Span {
 }
 
 /// The connections picked, by four-tuple.
-pub(crate) struct Picked {
+pub struct Picked {
     by_key: HashMap<FlowKey, Vec<(u64, u64, usize)>>,
     /// The last frame of any of them: reading stops there.
     last: u64,
@@ -40,12 +40,12 @@ pub(crate) struct Picked {
 
 impl Picked {
     /// `recs[i]` is picked as number `i`.
-    pub(crate) fn new<'a>(recs: impl IntoIterator<Item = &'a ConnRecord>) -> Self {
+    pub fn new<'a>(recs: impl IntoIterator<Item = &'a ConnRecord>) -> Self {
         Self::of_spans(recs.into_iter().map(Span::of))
     }
 
     /// `spans[i]` is picked as number `i`.
-    pub(crate) fn of_spans(spans: impl IntoIterator<Item = Span>) -> Self {
+    pub fn of_spans(spans: impl IntoIterator<Item = Span>) -> Self {
         let mut by_key: HashMap<FlowKey, Vec<(u64, u64, usize)>> = HashMap::new();
         let mut last = 0;
         for (i, s) in spans.into_iter().enumerate() {
@@ -76,7 +76,7 @@ impl Picked {
 /// and calls `f` with the number of the picked
 /// connection, the frame's number, the frame and its segment, for every segment of a picked
 /// connection. Errors are the capture's (the first one met) or the filter's.
-pub(crate) fn replay(
+pub fn replay(
     files: &[String],
     filter: Option<&str>,
     picked: &Picked,
@@ -111,7 +111,7 @@ pub(crate) fn replay(
 }
 
 /// Which side of `r` sent `seg`.
-pub(crate) fn side_of(r: &ConnRecord, seg: &Segment<'_>) -> Side {
+pub fn side_of(r: &ConnRecord, seg: &Segment<'_>) -> Side {
     if Endpoint::new(seg.src, seg.sport) == r.orig {
         Side::Orig
     } else {
