@@ -74,11 +74,7 @@ pub fn analyze(args: &AnalyzeArgs) -> io::Result<ExitCode> {
         }
     }
     let run = RunInfo {
-        files: set
-            .files()
-            .iter()
-            .map(|f| InputFile::new(f.name(), f.format(), f.compressed()))
-            .collect(),
+        files: InputFile::all(&set),
         capture: None,
         filter: filter.map(|f| f.stats),
         errors: set

@@ -249,11 +249,7 @@ pub fn gather(
     if let (Some(out), Some(report)) = (html, &report) {
         let files = vec![path.to_string_lossy().into_owned()];
         let run = RunInfo {
-            files: set
-                .files()
-                .iter()
-                .map(|f| InputFile::new(f.name(), f.format(), f.compressed()))
-                .collect(),
+            files: InputFile::all(&set),
             capture: None,
             filter: None,
             errors: facts.errors.clone(),

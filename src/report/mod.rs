@@ -45,6 +45,14 @@ impl InputFile {
             compressed,
         }
     }
+
+    /// Describes every file of `set`.
+    pub fn all(set: &crate::capture::CaptureSet) -> Vec<InputFile> {
+        set.files()
+            .iter()
+            .map(|f| InputFile::new(f.name(), f.format(), f.compressed()))
+            .collect()
+    }
 }
 
 /// The live capture a run read (`tcpaudit live`), for the summary.

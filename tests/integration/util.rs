@@ -160,3 +160,23 @@ pub fn handshake() -> Vec<Vec<u8>> {
         ),
     ]
 }
+
+/// The states an active closer's endpoint goes through, as the seeds draw them.
+pub const SEED_CLIENT: [&str; 6] = [
+    "CLOSED",
+    "SYN-SENT",
+    "ESTABLISHED",
+    "FIN-WAIT-1",
+    "FIN-WAIT-2",
+    "TIME-WAIT",
+];
+
+/// The states a passive opener and closer goes through, as the seeds draw them.
+pub const SEED_SERVER: [&str; 6] = [
+    "LISTEN",
+    "SYN-RECEIVED",
+    "ESTABLISHED",
+    "CLOSE-WAIT",
+    "LAST-ACK",
+    "CLOSED",
+];
