@@ -22,7 +22,7 @@ pub fn analyze(args: &AnalyzeArgs) -> io::Result<ExitCode> {
     // The report's ladders and waterfall need the connections' stories.
     let mut html = args.html.as_ref().map(|_| {
         cfg.flow.keep_transitions = true;
-        HtmlReport::new(cfg.listeners.backlog)
+        HtmlReport::new(&cfg)
     });
     let selections = match Selection::parse_all(&args.select) {
         Ok(s) => s,

@@ -203,7 +203,7 @@ pub fn gather(
     // Stories give the close's shape; they cost a few dozen bytes per record.
     let mut cfg = cfg;
     cfg.flow.keep_transitions = true;
-    let mut report = html.map(|_| HtmlReport::new(cfg.listeners.backlog));
+    let mut report = html.map(|_| HtmlReport::new(&cfg));
     let analyzer = Analyzer::new(cfg);
     let mut facts = CaptureFacts::default();
     let mut first_frames: HashMap<u64, HashMap<AnomalyKind, u64>> = HashMap::new();

@@ -94,6 +94,8 @@ pub struct HtmlReport {
     flagged_left_out: u64,
     marks: BTreeMap<u64, Vec<LadderMark>>,
     backlog: u32,
+    /// How long an unanswered attempt stays in the table (it counts as pending until then).
+    attempt_timeout: f64,
 }
 
 /// Whether a connection is flagged: it raised a warning or an error.
@@ -104,10 +106,12 @@ fn flagged(r: &ConnRecord) -> bool {
 }
 
 impl HtmlReport {
-    /// A report whose listener timelines mark `backlog` half-open attempts.
-    pub fn new(backlog: u32) -> Self {
+    /// A report for a run with this configuration (the listener timelines mark its backlog,
+    /// and count an attempt pending until its record left the table).
+    pub fn new(cfg: &crate::analyzer::AnalyzerConfig) -> Self {
         HtmlReport {
-            backlog,
+            backlog: cfg.listeners.backlog,
+            attempt_timeout: cfg.flow.attempt_timeout.as_secs_f64(),
             ..Default::default()
         }
     }
@@ -228,10 +232,12 @@ impl HtmlReport {
                 detail: detail_text(&a.detail),
             })
             .collect();
+        let capture_end = summary.last_ts.map_or(0.0, |t| t.since(base).as_secs_f64());
         let listeners = timelines(
             &self.conns,
             &anomalies_of(&self.anomalies, base),
             self.backlog,
+            (capture_end, self.attempt_timeout),
         );
         let explain = AnomalyKind::ALL
             .iter()
@@ -276,9 +282,20 @@ impl HtmlReport {
         writeln!(
             out,
             "<section id=\"listeners\"><h2>Listeners</h2><p class=\"note\">Attempts per second, \
-             the half-open count (SYN seen, not completed) against the backlog threshold, flood \
-             episodes shaded; the busiest listeners, from the connection records.</p>\
-             <div id=\"lcharts\"></div></section>"
+             the attempts pending (SYN seen, not completed, still in the table) against the \
+             backlog threshold, the share completed, flood episodes shaded; the busiest \
+             listeners, from the connection records.</p>{}\
+             <div id=\"lcharts\"></div></section>",
+            if summary.aggregated_attempts > 0 {
+                format!(
+                    "<p class=\"note warn\">{} attempts beyond the tracking caps were counted \
+                     per listener but kept no record: the timelines leave them out (the \
+                     syn_flood anomaly counts them).</p>",
+                    summary.aggregated_attempts
+                )
+            } else {
+                String::new()
+            }
         )?;
         writeln!(
             out,

@@ -118,7 +118,7 @@
     const lab = (tx, txt) => { const t = svg("text", { x: tx, y: H + 14 }); t.textContent = txt; s.appendChild(t); };
     lab(P, "+" + L.start.toFixed(1) + " s");
     lab(W - 70, "+" + (L.start + n * L.width).toFixed(1) + " s");
-    lab(P + 90, "— SYN/s  — half-open  ┄ completed share (0–1)");
+    lab(P + 90, "— SYN/s  — pending  ┄ completed share (0–1)");
     const ym = svg("text", { x: 2, y: 12 }); ym.textContent = Math.round(ymax); s.appendChild(ym);
     box.appendChild(s);
     lc.appendChild(box);

@@ -37,11 +37,14 @@ pub(super) struct ListenerTimeline {
     floods: Vec<(f64, f64)>,
 }
 
-/// The timelines of the busiest listeners; `floods` are (listener, start, end).
+/// The timelines of the busiest listeners; `floods` are (listener, start, end); `ends` are
+/// the capture's end and how long an unanswered attempt stays in the table, which tell how
+/// long an attempt that never completed was pending.
 pub(super) fn timelines(
     conns: &[ConnRow],
     floods: &[(String, f64, f64)],
     backlog: u32,
+    ends: (f64, f64),
 ) -> Vec<ListenerTimeline> {
     let mut by: HashMap<&str, Vec<&ConnRow>> = HashMap::new();
     for c in conns.iter().filter(|c| c.attempt) {
@@ -57,7 +60,11 @@ pub(super) fn timelines(
         .into_iter()
         .map(|(ep, v)| {
             let start = v.iter().map(|c| c.start).fold(f64::INFINITY, f64::min);
-            let end = v.iter().map(|c| c.end).fold(start, f64::max);
+            let end = v
+                .iter()
+                .map(|c| c.end)
+                .fold(start, f64::max)
+                .max(ends.0.min(start + 3600.0));
             let width = ((end - start) / BUCKETS as f64).max(0.001);
             let n = (((end - start) / width).ceil() as usize).clamp(1, BUCKETS);
             let slot = |t: f64| (((t - start) / width) as usize).min(n - 1);
@@ -66,9 +73,15 @@ pub(super) fn timelines(
                 let b = slot(c.start);
                 syns[b] += 1;
                 completed[b] += c.hs.is_some() as u32;
-                // Half-open from the SYN to the completion, or to the record's end: counted at
+                // Pending from the SYN to the completion, or until the record left the table
+                // (its timeout after its last segment, or the end of the capture): counted at
                 // the end of every bucket it lasts through.
-                let until = c.hs.unwrap_or(c.end);
+                let (capture_end, timeout) = ends;
+                let until = c.hs.unwrap_or(match c.reason {
+                    "timeout" => c.end + timeout,
+                    "capture_end" | "open" => capture_end,
+                    _ => c.end,
+                });
                 let last = ((until - start) / width).floor() as i64 - 1;
                 if last >= b as i64 {
                     delta[b] += 1;
