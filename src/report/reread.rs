@@ -33,7 +33,9 @@ impl Span {
 
 /// The connections picked, by four-tuple.
 pub struct Picked {
-    by_key: HashMap<FlowKey, Vec<(u64, u64, usize)>>,
+    by_key: HashMap<FlowKey, Vec<(u64, u64, usize)>, foldhash::fast::RandomState>,
+    /// The first frame of any of them: frames before it are not looked up.
+    first: u64,
     /// The last frame of any of them: reading stops there.
     last: u64,
 }
@@ -46,16 +48,22 @@ impl Picked {
 
     /// `spans[i]` is picked as number `i`.
     pub fn of_spans(spans: impl IntoIterator<Item = Span>) -> Self {
-        let mut by_key: HashMap<FlowKey, Vec<(u64, u64, usize)>> = HashMap::new();
-        let mut last = 0;
+        let mut by_key: HashMap<FlowKey, Vec<(u64, u64, usize)>, foldhash::fast::RandomState> =
+            HashMap::default();
+        let (mut first, mut last) = (u64::MAX, 0);
         for (i, s) in spans.into_iter().enumerate() {
+            first = first.min(s.first_frame);
             last = last.max(s.last_frame);
             by_key
                 .entry(FlowKey::new(s.orig, s.resp))
                 .or_default()
                 .push((s.first_frame, s.last_frame, i));
         }
-        Picked { by_key, last }
+        Picked {
+            by_key,
+            first,
+            last,
+        }
     }
 
     /// The picked connection segment `seg` (frame `frame`) belongs to, if any.
@@ -96,6 +104,9 @@ pub fn replay(
         frame += 1;
         if frame > picked.last {
             break;
+        }
+        if frame < picked.first {
+            continue;
         }
         let Some(seg) = decoder.decode(&pkt, frame) else {
             continue;
