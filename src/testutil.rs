@@ -73,3 +73,16 @@ pub fn c2s(ms: i64, flags: &str, seq: u32, ack: u32, len: u32) -> Segment<'stati
 pub fn s2c(ms: i64, flags: &str, seq: u32, ack: u32, len: u32) -> Segment<'static> {
     seg(ms, B, A, flags, seq, ack, len)
 }
+
+/// A connection opened by the three-way handshake and closed by the four-way FIN exchange,
+/// the client closing first (A is the client, B the server).
+pub fn fin_closed() -> Vec<Segment<'static>> {
+    vec![
+        c2s(0, "S", 100, 0, 0),
+        s2c(10, "SA", 500, 101, 0),
+        c2s(20, "A", 101, 501, 0),
+        c2s(30, "FA", 101, 501, 0),
+        s2c(40, "FA", 501, 102, 0),
+        c2s(50, "A", 102, 502, 0),
+    ]
+}

@@ -65,11 +65,7 @@ pub fn ladder(args: &LadderArgs) -> io::Result<ExitCode> {
                 if let Some(id) = a.conn_id
                     && (args.conn.is_empty() || args.conn.contains(&id))
                 {
-                    marks.entry(id).or_default().push(LadderMark {
-                        frame: a.frame,
-                        kind: a.kind,
-                        severity: a.severity,
-                    });
+                    marks.entry(id).or_default().push(LadderMark::of(a));
                 }
             }
             Event::Segment(r, seg) => {

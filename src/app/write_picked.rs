@@ -5,7 +5,7 @@
 use std::path::Path;
 
 use crate::capture::{CaptureWriter, LinkType};
-use crate::detect::{AnomalyKind, Severity};
+use crate::detect::AnomalyKind;
 use crate::event::ConnRecord;
 use crate::report::reread::{self as select, Picked, Span};
 
@@ -61,13 +61,9 @@ impl Selection {
 
     /// Whether this selection picks `r`.
     pub(crate) fn picks(&self, r: &ConnRecord) -> bool {
-        let serious = |k: &AnomalyKind| matches!(k.severity(), Severity::Warning | Severity::Error);
         match self {
             Selection::All => true,
-            Selection::Flagged => {
-                r.tally.counts.iter().any(|(k, _)| serious(k))
-                    || r.tally.seg_counts.iter().any(|(k, _)| serious(k))
-            }
+            Selection::Flagged => r.tally.flagged(),
             Selection::Anomaly(kinds) => kinds.iter().any(|k| r.tally.has(*k)),
             Selection::Conn(ids) => ids.contains(&r.id),
         }

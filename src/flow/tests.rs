@@ -84,14 +84,7 @@ fn a_shorter_phase_is_checked_at_its_own_deadline() {
 
 #[test]
 fn closed_connections_wait_out_time_wait_then_leave() {
-    let segs = vec![
-        c2s(0, "S", 100, 0, 0),
-        s2c(10, "SA", 500, 101, 0),
-        c2s(20, "A", 101, 501, 0),
-        c2s(30, "FA", 101, 501, 0),
-        s2c(40, "FA", 501, 102, 0),
-        c2s(50, "A", 102, 502, 0),
-    ];
+    let segs = crate::testutil::fin_closed();
     let two_msl = DetectConfig::default().two_msl().0 / 1_000_000;
     assert!(ended_by(&segs, 50 + two_msl - 1).is_empty());
     let ended = ended_by(&segs, 50 + two_msl + 1);

@@ -18,10 +18,11 @@ use serde::Serialize;
 
 use self::timeline::{ListenerTimeline, timelines};
 use super::RunInfo;
-use super::ladder::{self, LadderMark, LadderSegment};
+use super::json::DetailJson;
+use super::ladder::{self, LadderMark, LadderSegment, esc};
 use super::reread::{self, Picked};
 use crate::analyzer::Summary;
-use crate::detect::{Anomaly, AnomalyKind, Detail, Severity, Value};
+use crate::detect::{Anomaly, AnomalyKind, Severity, Value};
 use crate::event::{ConnRecord, Event};
 use crate::time::Timestamp;
 use crate::wire::Side;
@@ -38,7 +39,7 @@ const JS: &str = include_str!("report.js");
 
 /// One anomaly row.
 #[derive(Serialize)]
-struct AnomalyRow {
+struct AnomalyRow<'a> {
     frame: u64,
     /// Seconds since the capture's first packet.
     t: f64,
@@ -46,7 +47,8 @@ struct AnomalyRow {
     sev: &'static str,
     conn: Option<u64>,
     listener: Option<String>,
-    detail: String,
+    /// As the JSON lines write it; the page shows it as `key=value` pairs.
+    detail: DetailJson<'a>,
 }
 
 /// One connection of the waterfall (times in seconds since the capture's first packet).
@@ -75,7 +77,7 @@ pub(super) struct ConnRow {
 /// The page's data.
 #[derive(Serialize)]
 struct Data<'a> {
-    anomalies: &'a [AnomalyRow],
+    anomalies: &'a [AnomalyRow<'a>],
     conns: &'a [ConnRow],
     listeners: &'a [ListenerTimeline],
     explain: BTreeMap<&'static str, (&'static str, &'static str)>,
@@ -98,13 +100,6 @@ pub struct HtmlReport {
     attempt_timeout: f64,
 }
 
-/// Whether a connection is flagged: it raised a warning or an error.
-fn flagged(r: &ConnRecord) -> bool {
-    let serious = |k: &AnomalyKind| matches!(k.severity(), Severity::Warning | Severity::Error);
-    r.tally.counts.iter().any(|(k, _)| serious(k))
-        || r.tally.seg_counts.iter().any(|(k, _)| serious(k))
-}
-
 impl HtmlReport {
     /// A report for a run with this configuration (the listener timelines mark its backlog,
     /// and count an attempt pending until its record left the table).
@@ -124,11 +119,7 @@ impl HtmlReport {
             }
             Event::Anomaly(a) => {
                 if let Some(id) = a.conn_id {
-                    self.marks.entry(id).or_default().push(LadderMark {
-                        frame: a.frame,
-                        kind: a.kind,
-                        severity: a.severity,
-                    });
+                    self.marks.entry(id).or_default().push(LadderMark::of(a));
                 }
                 if self.anomalies.len() < MAX_ANOMALIES {
                     let listener = a.listener.map(|l| l.to_string());
@@ -144,7 +135,7 @@ impl HtmlReport {
 
     fn closed(&mut self, r: &ConnRecord) {
         let marks = self.marks.remove(&r.id).unwrap_or_default();
-        let flag = flagged(r);
+        let flag = r.tally.flagged();
         if flag {
             if self.ladders.len() < MAX_LADDERS {
                 self.ladders.push((r.clone(), marks));
@@ -229,7 +220,7 @@ impl HtmlReport {
                 sev: a.severity.name(),
                 conn: a.conn_id,
                 listener: listener.clone(),
-                detail: detail_text(&a.detail),
+                detail: DetailJson(&a.detail),
             })
             .collect();
         let capture_end = summary.last_ts.map_or(0.0, |t| t.since(base).as_secs_f64());
@@ -401,62 +392,6 @@ fn anomalies_of(a: &[(Anomaly, Option<String>)], base: Timestamp) -> Vec<(String
             (l.clone().unwrap_or_default(), start, end)
         })
         .collect()
-}
-
-/// Text escaped for HTML.
-fn esc(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-}
-
-/// A detail as one line: `key=value` pairs (lists and maps in brackets).
-fn detail_text(d: &Detail) -> String {
-    fn value(v: &Value, out: &mut String) {
-        match v {
-            Value::Null => out.push('-'),
-            Value::Bool(b) => out.push_str(if *b { "yes" } else { "no" }),
-            Value::U64(n) => out.push_str(&n.to_string()),
-            Value::I64(n) => out.push_str(&n.to_string()),
-            Value::F64(x, d) => out.push_str(&format!("{x:.*}", *d as usize)),
-            Value::Secs(t) => out.push_str(&format!("{:.6}", t.as_secs_f64())),
-            Value::Str(t) => out.push_str(t),
-            Value::Text(t) => out.push_str(t),
-            Value::List(items) => {
-                out.push('[');
-                for (i, x) in items.iter().enumerate() {
-                    if i > 0 {
-                        out.push_str(", ");
-                    }
-                    value(x, out);
-                }
-                out.push(']');
-            }
-            Value::Map(entries) => {
-                out.push('{');
-                for (i, (k, x)) in entries.iter().enumerate() {
-                    if i > 0 {
-                        out.push_str(", ");
-                    }
-                    out.push_str(k);
-                    out.push('=');
-                    value(x, out);
-                }
-                out.push('}');
-            }
-        }
-    }
-    let mut out = String::new();
-    for (i, (k, v)) in d.iter().enumerate() {
-        if i > 0 {
-            out.push(' ');
-        }
-        out.push_str(k);
-        out.push('=');
-        value(v, &mut out);
-    }
-    out
 }
 
 /// "Only the first N ... are shown" when some were left out.

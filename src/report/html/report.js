@@ -18,6 +18,11 @@
   };
 
   // ---- anomaly table: filter, sort, pages -------------------------------------------------
+  // A detail (as the JSON lines write it) as `key=value` pairs, lists and maps in brackets.
+  const show = (v) => Array.isArray(v) ? "[" + v.map(show).join(", ") + "]"
+    : v !== null && typeof v === "object" ? "{" + Object.entries(v).map(([k, x]) => k + "=" + show(x)).join(", ") + "}"
+    : v === null ? "-" : v === true ? "yes" : v === false ? "no" : String(v);
+  for (const a of D.anomalies) a.detail = Object.entries(a.detail).map(([k, v]) => k + "=" + show(v)).join(" ");
   const PAGE = 200;
   const kinds = [...new Set(D.anomalies.map((a) => a.id))].sort();
   for (const k of kinds) $("#kind").appendChild(el("option", {}, k));

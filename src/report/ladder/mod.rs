@@ -10,13 +10,14 @@
 mod svg;
 mod text;
 
+pub(crate) use svg::esc;
 pub use svg::svg;
 pub use text::render;
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
 
-use crate::detect::{AnomalyKind, Severity};
+use crate::detect::{Anomaly, AnomalyKind, Severity};
 use crate::event::ConnRecord;
 use crate::time::{Duration, Timestamp};
 use crate::wire::{Endpoint, Segment, SeqNum, Side, TcpFlags};
@@ -157,6 +158,17 @@ pub struct LadderMark {
     pub kind: AnomalyKind,
     /// How severe (as raised: some kinds are milder in some cases).
     pub severity: Severity,
+}
+
+impl LadderMark {
+    /// The mark of anomaly `a`.
+    pub fn of(a: &Anomaly) -> Self {
+        LadderMark {
+            frame: a.frame,
+            kind: a.kind,
+            severity: a.severity,
+        }
+    }
 }
 
 /// How to draw.

@@ -18,7 +18,7 @@ const ROW: u32 = 26;
 /// Space above the first row (endpoint names and initial states).
 const TOP: u32 = 58;
 
-/// Text escaped for XML.
+/// Text escaped for XML and HTML.
 pub(crate) fn esc(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('<', "&lt;")

@@ -153,18 +153,10 @@ mod tests {
     use super::*;
     use crate::flow::testkit::replay;
     use crate::report::terminal::table;
-    use crate::testutil::{c2s, s2c};
 
     /// A connection closed by the FIN exchange, as the table hands it out.
     fn closed_record() -> ConnRecord {
-        let segs = [
-            c2s(0, "S", 100, 0, 0),
-            s2c(10, "SA", 500, 101, 0),
-            c2s(20, "A", 101, 501, 0),
-            c2s(30, "FA", 101, 501, 0),
-            s2c(40, "FA", 501, 102, 0),
-            c2s(50, "A", 102, 502, 0),
-        ];
+        let segs = crate::testutil::fin_closed();
         replay(&segs).records.remove(0)
     }
 
