@@ -10,7 +10,7 @@ use crate::capture::{CaptureSet, PacketFilter};
 use crate::cli::AnalyzeArgs;
 use crate::event::Event;
 use crate::report::reread::Span;
-use crate::report::{HtmlReport, InputFile, RunInfo};
+use crate::report::{HtmlReport, HtmlSource as Source, InputFile, RunInfo};
 use crate::run::{self, RunOptions};
 
 /// `tcpaudit analyze FILE...`.
@@ -19,10 +19,20 @@ pub fn analyze(args: &AnalyzeArgs) -> io::Result<ExitCode> {
         Ok(c) => c,
         Err(msg) => return fail(msg),
     };
+    // The report's ladders and -w read the capture again: standard input cannot be.
+    if (args.html.is_some() || args.write.is_some()) && args.files.iter().any(|f| f == "-") {
+        return fail("--html and -w read the capture twice: give a file, not standard input");
+    }
     // The report's ladders and waterfall need the connections' stories.
     let mut html = args.html.as_ref().map(|_| {
         cfg.flow.keep_transitions = true;
-        HtmlReport::new(&cfg)
+        HtmlReport::new(
+            &cfg,
+            Source {
+                files: args.files.clone(),
+                filter: args.filter.clone(),
+            },
+        )
     });
     let selections = match Selection::parse_all(&args.select) {
         Ok(s) => s,
@@ -88,8 +98,8 @@ pub fn analyze(args: &AnalyzeArgs) -> io::Result<ExitCode> {
     sink.finish(&summary, &run)?;
     drop(sink);
     let _ = io::stdout().flush();
-    if let (Some(path), Some(h)) = (&args.html, &html)
-        && let Err(msg) = h.write_file(path, &summary, &run, &args.files, args.filter.as_deref())
+    if let (Some(path), Some(h)) = (&args.html, html)
+        && let Err(msg) = h.write_file(path, &summary, &run)
     {
         return fail(msg);
     }

@@ -9,7 +9,7 @@ use crate::capture::{CaptureSet, PacketFilter};
 use crate::detect::{AnomalyKind, Scope};
 use crate::event::Event;
 use crate::event::{CloseKind, ConnRecord, EndReason};
-use crate::report::{HtmlReport, InputFile, RunInfo};
+use crate::report::{HtmlReport, HtmlSource, InputFile, RunInfo};
 use crate::run::{RunOptions, run};
 use crate::tcp::Half;
 use crate::tcp::TcpState;
@@ -203,7 +203,15 @@ pub fn gather(
     // Stories give the close's shape; they cost a few dozen bytes per record.
     let mut cfg = cfg;
     cfg.flow.keep_transitions = true;
-    let mut report = html.map(|_| HtmlReport::new(&cfg));
+    let mut report = html.map(|_| {
+        HtmlReport::new(
+            &cfg,
+            HtmlSource {
+                files: vec![path.to_string_lossy().into_owned()],
+                filter: filter_text.map(str::to_owned),
+            },
+        )
+    });
     let analyzer = Analyzer::new(cfg);
     let mut facts = CaptureFacts::default();
     let mut first_frames: HashMap<u64, HashMap<AnomalyKind, u64>> = HashMap::new();
@@ -246,8 +254,7 @@ pub fn gather(
     facts.conns.sort_by_key(|c| c.id);
     facts.packets = finished.summary.packets;
     facts.errors = set.errors().iter().map(|e| e.to_string()).collect();
-    if let (Some(out), Some(report)) = (html, &report) {
-        let files = vec![path.to_string_lossy().into_owned()];
+    if let (Some(out), Some(report)) = (html, report) {
         let run = RunInfo {
             files: InputFile::all(&set),
             capture: None,
@@ -258,7 +265,7 @@ pub fn gather(
         if let Some(dir) = out.parent() {
             let _ = std::fs::create_dir_all(dir);
         }
-        if let Err(e) = report.write_file(out, &finished.summary, &run, &files, filter_text) {
+        if let Err(e) = report.write_file(out, &finished.summary, &run) {
             facts.errors.push(format!("HTML report: {e}"));
         }
     }

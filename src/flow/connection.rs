@@ -341,7 +341,9 @@ impl Connection {
         if !seg.header_cut {
             self.zeek.on_segment(seg, side == Side::Orig);
         }
+        let changes_before = found.changes.len();
         let facts = self.apply_to_machine(seg, side, keep.transitions, found.changes);
+        let transitioned = found.changes.len() > changes_before;
         let out = &mut *found.anomalies;
 
         let owner = StreamOwner {
@@ -396,19 +398,38 @@ impl Connection {
         self.rules.on_segment(&mut j, &step);
         self.rec.last_seen[side] = seg.ts;
         if keep.transitions {
-            self.tell_story(seg, side, &facts, established_now, cfg);
+            self.tell_story(seg, side, &facts, (established_now, transitioned), cfg);
         }
     }
 
-    /// Notes the segment's part in the connection's story.
+    /// Notes the segment's part in the connection's story (`established_now`: it completed the
+    /// handshake; `transitioned`: it changed a state).
     fn tell_story(
         &mut self,
         seg: &Segment<'_>,
         side: Side,
         facts: &crate::tcp::SegFacts,
-        established_now: bool,
+        (established_now, transitioned): (bool, bool),
         cfg: &DetectConfig,
     ) {
+        let f = seg.flags;
+        // Most segments of a transfer tell nothing new: no flag the story notes, not the
+        // side's first data (its payload so far is this segment's), no state change
+        // (TIME-WAIT is entered by one), nothing acknowledged that shapes the close. Decided
+        // without touching the story, which lives apart from the record.
+        let first_data = seg.payload_len > 0
+            && self.rec.halves[side].payload_bytes == u64::from(seg.payload_len);
+        if self.rec.story.is_some()
+            && !transitioned
+            && !established_now
+            && !facts.acks_fin
+            && !first_data
+            && !f.syn()
+            && !f.fin()
+            && !f.rst()
+        {
+            return;
+        }
         let time_wait = [Side::Orig, Side::Resp]
             .into_iter()
             .find(|s| self.machine.end(*s).state == crate::tcp::TcpState::TimeWait)

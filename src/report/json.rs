@@ -28,6 +28,15 @@ use crate::time::{Duration, Timestamp};
 use crate::wire::Side;
 use crate::wire::{SkipReason, TunnelKind};
 
+/// `serialize_with` helper: a value as the JSON string of its `Display` text, written straight
+/// into the output (no `String` kept per value).
+pub(super) fn as_text<T: std::fmt::Display, S: serde::Serializer>(
+    v: &T,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    s.collect_str(v)
+}
+
 /// Options both sides agreed on (only when both SYN and SYN-ACK were seen).
 #[derive(Serialize)]
 pub struct Negotiated {

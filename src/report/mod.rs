@@ -12,7 +12,7 @@ mod terminal;
 
 use std::io;
 
-pub use html::HtmlReport;
+pub use html::{HtmlReport, Source as HtmlSource};
 pub use json::{AnomalyRecord, ConnJson, JsonSink, SummaryRecord};
 pub use streams::StreamFiles;
 pub use terminal::TableSink;

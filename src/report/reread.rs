@@ -34,10 +34,9 @@ impl Span {
 /// The connections picked, by four-tuple.
 pub struct Picked {
     by_key: HashMap<FlowKey, Vec<(u64, u64, usize)>, foldhash::fast::RandomState>,
-    /// The first frame of any of them: frames before it are not looked up.
-    first: u64,
-    /// The last frame of any of them: reading stops there.
-    last: u64,
+    /// The frames some picked connection spans, as sorted disjoint ranges: frames outside
+    /// them are not even decoded. Reading stops after the last.
+    ranges: Vec<(u64, u64)>,
 }
 
 impl Picked {
@@ -50,19 +49,25 @@ impl Picked {
     pub fn of_spans(spans: impl IntoIterator<Item = Span>) -> Self {
         let mut by_key: HashMap<FlowKey, Vec<(u64, u64, usize)>, foldhash::fast::RandomState> =
             HashMap::default();
-        let (mut first, mut last) = (u64::MAX, 0);
+        let mut ranges = Vec::new();
         for (i, s) in spans.into_iter().enumerate() {
-            first = first.min(s.first_frame);
-            last = last.max(s.last_frame);
+            ranges.push((s.first_frame, s.last_frame));
             by_key
                 .entry(FlowKey::new(s.orig, s.resp))
                 .or_default()
                 .push((s.first_frame, s.last_frame, i));
         }
+        ranges.sort_unstable();
+        let mut merged: Vec<(u64, u64)> = Vec::with_capacity(ranges.len());
+        for (a, b) in ranges {
+            match merged.last_mut() {
+                Some(m) if a <= m.1.saturating_add(1) => m.1 = m.1.max(b),
+                _ => merged.push((a, b)),
+            }
+        }
         Picked {
             by_key,
-            first,
-            last,
+            ranges: merged,
         }
     }
 
@@ -97,15 +102,20 @@ pub fn replay(
     let mut set = CaptureSet::open(files);
     let mut decoder = Decoder::new();
     let mut frame = 0u64;
+    // The range the next frames may fall in.
+    let mut range = 0;
     while let Some(pkt) = set.next_packet() {
         if filter.as_mut().is_some_and(|f| !f.matches(&pkt)) {
             continue;
         }
         frame += 1;
-        if frame > picked.last {
-            break;
+        while picked.ranges.get(range).is_some_and(|r| r.1 < frame) {
+            range += 1;
         }
-        if frame < picked.first {
+        let Some(&(from, _)) = picked.ranges.get(range) else {
+            break;
+        };
+        if frame < from {
             continue;
         }
         let Some(seg) = decoder.decode(&pkt, frame) else {
@@ -127,5 +137,30 @@ pub fn side_of(r: &ConnRecord, seg: &Segment<'_>) -> Side {
         Side::Orig
     } else {
         Side::Resp
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testutil::{A, B};
+
+    #[test]
+    fn frames_outside_every_picked_range_are_skipped() {
+        let span = |id, first_frame, last_frame| Span {
+            id,
+            orig: Endpoint::new(A.0, A.1),
+            resp: Endpoint::new(B.0, B.1),
+            first_frame,
+            last_frame,
+        };
+        let p = Picked::of_spans([
+            span(1, 30, 40),
+            span(2, 5, 10),
+            span(3, 8, 20),
+            span(4, 21, 22),
+        ]);
+        // Overlapping and adjacent ranges merge; the gap 23..=29 stays.
+        assert_eq!(p.ranges, vec![(5, 22), (30, 40)]);
     }
 }

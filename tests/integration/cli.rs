@@ -74,6 +74,26 @@ fn standard_input_is_read_with_a_dash() {
 }
 
 #[test]
+fn html_and_write_refuse_standard_input() {
+    // Both read the capture a second time, which standard input cannot give.
+    let bytes = std::fs::read(fixture("generated/mixed.pcapng.gz")).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    for extra in [["--html", "r.html"], ["-w", "out.pcapng"]] {
+        let out = tcpaudit()
+            .current_dir(dir.path())
+            .args(["analyze", "-"])
+            .args(extra)
+            .write_stdin(bytes.clone())
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{extra:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("not standard input"), "{err}");
+        assert!(!dir.path().join(extra[1]).exists());
+    }
+}
+
+#[test]
 fn several_files_are_one_capture_merged_by_time() {
     // Split a capture into two files by alternate packets; the merge must give the same records.
     let whole = fixture("corpus/gtp-iphone.pcap");

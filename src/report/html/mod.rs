@@ -8,6 +8,8 @@
 //! connections; the report says when it left some out. The data goes into the page as JSON,
 //! which the page's script draws; the ladders are drawn here, as SVG.
 
+mod ladders;
+mod rows;
 mod timeline;
 
 use std::collections::BTreeMap;
@@ -16,47 +18,35 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use self::timeline::{ListenerTimeline, timelines};
+use self::ladders::Ladders;
+pub use self::ladders::{MAX_LADDERS, Source};
+use self::rows::{MAX_ATTEMPTS, RowWriter, Written};
+use self::timeline::{Attempt, timelines};
 use super::RunInfo;
-use super::json::DetailJson;
-use super::ladder::{self, LadderMark, LadderSegment, esc};
-use super::reread::{self, Picked};
+use super::json::as_text;
+use super::ladder::{LadderMark, esc};
 use crate::analyzer::Summary;
-use crate::detect::{Anomaly, AnomalyKind, Severity, Value};
+use crate::detect::{AnomalyKind, Severity};
 use crate::event::{ConnRecord, Event};
 use crate::time::Timestamp;
-use crate::wire::Side;
+use crate::wire::{Endpoint, Side};
 
 /// Anomalies listed in the table at most.
 pub const MAX_ANOMALIES: usize = 20_000;
 /// Connections in the waterfall at most.
 pub const MAX_CONNS: usize = 20_000;
-/// Ladders drawn at most.
-pub const MAX_LADDERS: usize = 100;
 
 const CSS: &str = include_str!("report.css");
 const JS: &str = include_str!("report.js");
-
-/// One anomaly row.
-#[derive(Serialize)]
-struct AnomalyRow<'a> {
-    frame: u64,
-    /// Seconds since the capture's first packet.
-    t: f64,
-    id: &'static str,
-    sev: &'static str,
-    conn: Option<u64>,
-    listener: Option<String>,
-    /// As the JSON lines write it; the page shows it as `key=value` pairs.
-    detail: DetailJson<'a>,
-}
 
 /// One connection of the waterfall (times in seconds since the capture's first packet).
 #[derive(Serialize)]
 pub(super) struct ConnRow {
     pub(super) id: u64,
-    pub(super) orig: String,
-    pub(super) resp: String,
+    #[serde(serialize_with = "as_text")]
+    pub(super) orig: Endpoint,
+    #[serde(serialize_with = "as_text")]
+    pub(super) resp: Endpoint,
     pub(super) start: f64,
     pub(super) end: f64,
     /// The handshake completed.
@@ -69,31 +59,18 @@ pub(super) struct ConnRow {
     pub(super) state: &'static str,
     pub(super) anomalies: Vec<&'static str>,
     pub(super) flagged: bool,
-    /// Opened by a SYN.
-    #[serde(skip)]
-    pub(super) attempt: bool,
-}
-
-/// The page's data.
-#[derive(Serialize)]
-struct Data<'a> {
-    anomalies: &'a [AnomalyRow<'a>],
-    conns: &'a [ConnRow],
-    listeners: &'a [ListenerTimeline],
-    explain: BTreeMap<&'static str, (&'static str, &'static str)>,
 }
 
 /// What the report keeps of a run, from its events.
-#[derive(Default)]
 pub struct HtmlReport {
     first_ts: Option<Timestamp>,
-    anomalies: Vec<(Anomaly, Option<String>)>,
+    rows: RowWriter,
+    anomalies: usize,
     anomalies_left_out: u64,
-    conns: Vec<ConnRow>,
+    conns: usize,
     conns_left_out: u64,
-    /// Flagged connections whose ladders are drawn, with the anomalies raised on them.
-    ladders: Vec<(ConnRecord, Vec<LadderMark>)>,
-    flagged_left_out: u64,
+    /// Flagged connections whose ladders are drawn.
+    ladders: Ladders,
     marks: BTreeMap<u64, Vec<LadderMark>>,
     backlog: u32,
     /// How long an unanswered attempt stays in the table (it counts as pending until then).
@@ -102,12 +79,20 @@ pub struct HtmlReport {
 
 impl HtmlReport {
     /// A report for a run with this configuration (the listener timelines mark its backlog,
-    /// and count an attempt pending until its record left the table).
-    pub fn new(cfg: &crate::analyzer::AnalyzerConfig) -> Self {
+    /// and count an attempt pending until its record left the table) over the capture
+    /// `source`, which it reads again for the segments of the connections it draws.
+    pub fn new(cfg: &crate::analyzer::AnalyzerConfig, source: Source) -> Self {
         HtmlReport {
             backlog: cfg.listeners.backlog,
             attempt_timeout: cfg.flow.attempt_timeout.as_secs_f64(),
-            ..Default::default()
+            ladders: Ladders::new(source),
+            first_ts: None,
+            rows: RowWriter::start(),
+            anomalies: 0,
+            anomalies_left_out: 0,
+            conns: 0,
+            conns_left_out: 0,
+            marks: BTreeMap::new(),
         }
     }
 
@@ -121,9 +106,11 @@ impl HtmlReport {
                 if let Some(id) = a.conn_id {
                     self.marks.entry(id).or_default().push(LadderMark::of(a));
                 }
-                if self.anomalies.len() < MAX_ANOMALIES {
-                    let listener = a.listener.map(|l| l.to_string());
-                    self.anomalies.push((a.clone(), listener));
+                if self.anomalies < MAX_ANOMALIES {
+                    self.anomalies += 1;
+                    let base = self.first_ts.unwrap_or(a.ts);
+                    let t = a.ts.since(base).as_secs_f64();
+                    self.rows.anomaly(a, t, base.as_secs_f64());
                 } else {
                     self.anomalies_left_out += 1;
                 }
@@ -137,26 +124,36 @@ impl HtmlReport {
         let marks = self.marks.remove(&r.id).unwrap_or_default();
         let flag = r.tally.flagged();
         if flag {
-            if self.ladders.len() < MAX_LADDERS {
-                self.ladders.push((r.clone(), marks));
-            } else {
-                self.flagged_left_out += 1;
-            }
-        }
-        if self.conns.len() >= MAX_CONNS {
-            self.conns_left_out += 1;
-            return;
+            self.ladders.offer(r, marks);
         }
         let base = self.first_ts.unwrap_or(r.first_ts);
         let rel = |t: Timestamp| t.since(base).as_secs_f64();
         let story = r.story.as_deref();
-        self.conns.push(ConnRow {
+        let (start, end) = (rel(r.first_ts), rel(r.last_ts));
+        let hs = story.and_then(|m| m.third_ack).map(|m| rel(m.ts));
+        let reason = r.end_reason.map_or("open", |e| e.name());
+        // Every attempt counts in the listener timelines, also beyond the waterfall's cap.
+        if r.saw_start() {
+            self.rows.attempt(Attempt {
+                listener: r.resp,
+                start,
+                end,
+                hs,
+                reason,
+            });
+        }
+        if self.conns >= MAX_CONNS {
+            self.conns_left_out += 1;
+            return;
+        }
+        self.conns += 1;
+        self.rows.conn(ConnRow {
             id: r.id,
-            orig: r.orig.to_string(),
-            resp: r.resp.to_string(),
-            start: rel(r.first_ts),
-            end: rel(r.last_ts),
-            hs: story.and_then(|m| m.third_ack).map(|m| rel(m.ts)),
+            orig: r.orig,
+            resp: r.resp,
+            start,
+            end,
+            hs,
             fin: story
                 .and_then(|m| {
                     [m.first_fin[Side::Orig], m.first_fin[Side::Resp]]
@@ -169,80 +166,67 @@ impl HtmlReport {
             tw: story
                 .and_then(|m| m.time_wait)
                 .map(|(_, _, until)| rel(until)),
-            reason: r.end_reason.map_or("open", |e| e.name()),
+            reason,
             state: r.zeek.conn_state(),
             anomalies: r.tally.counts.iter().map(|(k, _)| k.id()).collect(),
             flagged: flag,
-            attempt: r.saw_start(),
         });
     }
 
-    /// Writes the report to `path`, reading `files` again (frames passing `filter`, up to the
-    /// last frame drawn) for the segments of the connections whose ladders it draws.
+    /// Writes the report to `path`, with the ladders (the second read of the capture for their
+    /// segments may have started during the run: this waits for it).
     pub fn write_file(
-        &self,
+        mut self,
         path: &Path,
         summary: &Summary,
         run: &RunInfo,
-        files: &[String],
-        filter: Option<&str>,
     ) -> Result<(), String> {
-        let recs: Vec<&ConnRecord> = self.ladders.iter().map(|(r, _)| r).collect();
-        let mut segs: Vec<Vec<LadderSegment>> = vec![Vec::new(); recs.len()];
-        let picked = Picked::new(recs.iter().copied());
-        reread::replay(files, filter, &picked, |i, _, _, seg| {
-            segs[i].push(LadderSegment::of(seg, reread::side_of(recs[i], seg)));
-        })?;
+        let rows = self.rows.finish();
+        let ladders = std::mem::take(&mut self.ladders);
+        let left_out = ladders.left_out;
+        let drawn = ladders.finish()?;
         let err = |e: io::Error| format!("{}: {e}", path.display());
         let mut out = io::BufWriter::new(std::fs::File::create(path).map_err(err)?);
-        self.write(&mut out, summary, run, &segs).map_err(err)?;
+        self.write(&mut out, summary, run, &rows, (&drawn, left_out))
+            .map_err(err)?;
         out.flush().map_err(err)
     }
 
-    /// Writes the page; `segments[i]` are the segments of the `i`th ladder (read again from the
-    /// capture: keeping every open connection's segments in case it gets flagged costs more than
-    /// a second read up to the last frame drawn).
+    /// Writes the page with the `ladders` drawn (and how many flagged connections were left out).
     fn write(
         &self,
         out: &mut impl Write,
         summary: &Summary,
         run: &RunInfo,
-        segments: &[Vec<LadderSegment>],
+        rows: &Written,
+        (ladders, ladders_left_out): (&[String], u64),
     ) -> io::Result<()> {
         let base = self.first_ts.or(summary.first_ts).unwrap_or(Timestamp(0));
-        let anomalies: Vec<AnomalyRow> = self
-            .anomalies
-            .iter()
-            .map(|(a, listener)| AnomalyRow {
-                frame: a.frame,
-                t: a.ts.since(base).as_secs_f64(),
-                id: a.kind.id(),
-                sev: a.severity.name(),
-                conn: a.conn_id,
-                listener: listener.clone(),
-                detail: DetailJson(&a.detail),
-            })
-            .collect();
         let capture_end = summary.last_ts.map_or(0.0, |t| t.since(base).as_secs_f64());
         let listeners = timelines(
-            &self.conns,
-            &anomalies_of(&self.anomalies, base),
+            &rows.attempts,
+            &rows.floods,
             self.backlog,
             (capture_end, self.attempt_timeout),
         );
-        let explain = AnomalyKind::ALL
+        let explain: BTreeMap<_, _> = AnomalyKind::ALL
             .iter()
             .map(|k| (k.id(), (k.severity().name(), k.summary())))
             .collect();
-        let data = serde_json::to_string(&Data {
-            anomalies: &anomalies,
-            conns: &self.conns,
-            listeners: &listeners,
-            explain,
-        })
-        .map_err(io::Error::other)?
-        // Inside a <script> element, "</" would end it.
-        .replace("</", "<\\/");
+        let mut data = Vec::with_capacity(rows.anomalies.len() + rows.conns.len() + (1 << 16));
+        data.extend_from_slice(b"{\"anomalies\":[");
+        data.extend_from_slice(&rows.anomalies);
+        data.extend_from_slice(b"],\"conns\":[");
+        data.extend_from_slice(&rows.conns);
+        data.extend_from_slice(b"],\"listeners\":");
+        serde_json::to_writer(&mut data, &listeners).map_err(io::Error::other)?;
+        data.extend_from_slice(b",\"explain\":");
+        serde_json::to_writer(&mut data, &explain).map_err(io::Error::other)?;
+        data.push(b'}');
+        // Inside a <script> element, "</" would end it ("<\/" is the same JSON).
+        let data = String::from_utf8(data)
+            .map_err(io::Error::other)?
+            .replace("</", "<\\/");
 
         let files: Vec<&str> = run.files.iter().map(|f| f.name.as_str()).collect();
         let title = format!("tcpaudit: {}", files.join(", "));
@@ -277,16 +261,26 @@ impl HtmlReport {
              backlog threshold, the share completed, flood episodes shaded; the busiest \
              listeners, from the connection records.</p>{}\
              <div id=\"lcharts\"></div></section>",
-            if summary.aggregated_attempts > 0 {
-                format!(
-                    "<p class=\"note warn\">{} attempts beyond the tracking caps were counted \
-                     per listener but kept no record: the timelines leave them out (the \
-                     syn_flood anomaly counts them).</p>",
-                    summary.aggregated_attempts
-                )
-            } else {
-                String::new()
-            }
+            [
+                (summary.aggregated_attempts > 0).then(|| {
+                    format!(
+                        "<p class=\"note warn\">{} attempts beyond the tracking caps were \
+                         counted per listener but kept no record: the timelines leave them out \
+                         (the syn_flood anomaly counts them).</p>",
+                        summary.aggregated_attempts
+                    )
+                }),
+                (rows.attempts_left_out > 0).then(|| {
+                    format!(
+                        "<p class=\"note warn\">The timelines draw the first {MAX_ATTEMPTS} \
+                         attempts; {} more are left out.</p>",
+                        rows.attempts_left_out
+                    )
+                }),
+            ]
+            .into_iter()
+            .flatten()
+            .collect::<String>()
         )?;
         writeln!(
             out,
@@ -302,32 +296,16 @@ impl HtmlReport {
         writeln!(
             out,
             "<section id=\"ladders\"><h2>Flagged connections</h2>{}",
-            left_out(self.flagged_left_out, "flagged connections", MAX_LADDERS)
+            left_out(ladders_left_out, "flagged connections", MAX_LADDERS)
         )?;
-        if self.ladders.is_empty() {
+        if ladders.is_empty() {
             writeln!(
                 out,
                 "<p class=\"note\">No connection raised a warning or an error.</p>"
             )?;
         }
-        for (i, (r, marks)) in self.ladders.iter().enumerate() {
-            let segs = segments.get(i).map_or(&[][..], Vec::as_slice);
-            let kinds: Vec<&str> = r.tally.counts.iter().map(|(k, _)| k.id()).collect();
-            writeln!(
-                out,
-                "<details id=\"conn-{id}\" class=\"conn\"{open}><summary><b>#{id}</b> {o} → {p} \
-                 <span class=\"cs\">{cs}</span> {k}</summary>{svg}</details>",
-                id = r.id,
-                open = if i < 3 { " open" } else { "" },
-                o = esc(&r.orig.to_string()),
-                p = esc(&r.resp.to_string()),
-                cs = r.zeek.conn_state(),
-                k = kinds
-                    .iter()
-                    .map(|k| format!("<span class=\"tag\">{k}</span>"))
-                    .collect::<String>(),
-                svg = ladder::svg(r, segs, marks),
-            )?;
+        for l in ladders {
+            writeln!(out, "{l}")?;
         }
         writeln!(out, "</section>")?;
         writeln!(
@@ -380,25 +358,42 @@ impl HtmlReport {
     }
 }
 
-/// The listener anomalies (floods) with their extent, in seconds since `base`.
-fn anomalies_of(a: &[(Anomaly, Option<String>)], base: Timestamp) -> Vec<(String, f64, f64)> {
-    a.iter()
-        .filter(|(a, l)| a.kind == AnomalyKind::SynFlood && l.is_some())
-        .map(|(a, l)| {
-            let t = a.ts.since(base).as_secs_f64();
-            let num = |k: &str| a.detail.get(k).and_then(Value::as_f64);
-            let start = num("start").map_or(t, |s| s - base.as_secs_f64());
-            let end = num("end").map_or(t, |s| s - base.as_secs_f64());
-            (l.clone().unwrap_or_default(), start, end)
-        })
-        .collect()
-}
-
 /// "Only the first N ... are shown" when some were left out.
 fn left_out(n: u64, what: &str, max: usize) -> String {
     if n == 0 {
         String::new()
     } else {
         format!("<p class=\"note warn\">The first {max} {what} are shown; {n} more are not.</p>")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analyzer::AnalyzerConfig;
+    use crate::flow::testkit::replay;
+    use crate::testutil::fin_closed;
+
+    #[test]
+    fn timelines_count_every_attempt_and_the_waterfall_stops_at_its_cap() {
+        let rec = replay(&fin_closed()).records.remove(0);
+        let mut report = HtmlReport::new(&AnalyzerConfig::default(), Source::default());
+        let n = MAX_CONNS + 10;
+        for id in 1..=n as u64 {
+            let mut r = rec.clone();
+            r.id = id;
+            report.event(&Event::Opened(&r));
+            report.event(&Event::Closed(&r));
+        }
+        let rows = report.rows.finish();
+        assert_eq!(rows.attempts.len(), n);
+        assert_eq!(report.conns, MAX_CONNS);
+        assert_eq!(report.conns_left_out, 10);
+        // The waterfall's rows are JSON objects, one per connection kept.
+        let conns: Vec<serde_json::Value> =
+            serde_json::from_slice(&[b"[", &rows.conns[..], b"]"].concat()).unwrap();
+        assert_eq!(conns.len(), MAX_CONNS);
+        assert_eq!(conns[0]["orig"], "10.0.0.1:40000");
+        assert_eq!(conns[0]["end"], 0.05);
     }
 }

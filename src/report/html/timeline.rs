@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use serde::Serialize;
 
-use super::ConnRow;
+use crate::wire::Endpoint;
 
 /// Listeners drawn at most (the busiest by attempts).
 const LISTENERS: usize = 6;
@@ -14,6 +14,19 @@ const LISTENERS: usize = 6;
 const BUCKETS: usize = 120;
 /// Fewest attempts for a listener to get a timeline.
 const MIN_ATTEMPTS: usize = 10;
+
+/// A connection attempt (opened by a SYN), in seconds since the capture's first packet.
+pub(super) struct Attempt {
+    /// The responder: the listener it was made to.
+    pub(super) listener: Endpoint,
+    pub(super) start: f64,
+    /// Its last segment.
+    pub(super) end: f64,
+    /// Its handshake completed.
+    pub(super) hs: Option<f64>,
+    /// How its record ended (`EndReason::name`, or `open`).
+    pub(super) reason: &'static str,
+}
 
 /// One listener's timeline.
 #[derive(Serialize)]
@@ -41,20 +54,21 @@ pub(super) struct ListenerTimeline {
 /// the capture's end and how long an unanswered attempt stays in the table, which tell how
 /// long an attempt that never completed was pending.
 pub(super) fn timelines(
-    conns: &[ConnRow],
+    attempts: &[Attempt],
     floods: &[(String, f64, f64)],
     backlog: u32,
     ends: (f64, f64),
 ) -> Vec<ListenerTimeline> {
-    let mut by: HashMap<&str, Vec<&ConnRow>> = HashMap::new();
-    for c in conns.iter().filter(|c| c.attempt) {
-        by.entry(c.resp.as_str()).or_default().push(c);
+    let mut by: HashMap<Endpoint, Vec<&Attempt>> = HashMap::new();
+    for a in attempts {
+        by.entry(a.listener).or_default().push(a);
     }
-    let mut busiest: Vec<(&str, Vec<&ConnRow>)> = by
+    let mut busiest: Vec<(String, Vec<&Attempt>)> = by
         .into_iter()
         .filter(|(_, v)| v.len() >= MIN_ATTEMPTS)
+        .map(|(ep, v)| (ep.to_string(), v))
         .collect();
-    busiest.sort_by(|a, b| b.1.len().cmp(&a.1.len()).then(a.0.cmp(b.0)));
+    busiest.sort_by(|a, b| b.1.len().cmp(&a.1.len()).then(a.0.cmp(&b.0)));
     busiest.truncate(LISTENERS);
     busiest
         .into_iter()
@@ -97,7 +111,7 @@ pub(super) fn timelines(
                 })
                 .collect();
             ListenerTimeline {
-                listener: ep.to_string(),
+                listener: ep.clone(),
                 attempts: v.len(),
                 width,
                 start,
@@ -107,7 +121,7 @@ pub(super) fn timelines(
                 backlog,
                 floods: floods
                     .iter()
-                    .filter(|(l, _, _)| l == ep)
+                    .filter(|(l, _, _)| *l == ep)
                     .map(|(_, a, b)| (*a, *b))
                     .collect(),
             }

@@ -1,0 +1,208 @@
+//! The report's table and waterfall rows, written as JSON on a thread of their own while the
+//! analysis runs: the page's data is ready when the run ends instead of being serialized after
+//! it (the analysis thread only builds each row and hands it over).
+
+use std::sync::mpsc::{Receiver, Sender, channel};
+use std::thread::JoinHandle;
+
+use serde::Serialize;
+
+use super::super::json::{DetailJson, as_text};
+use super::ConnRow;
+use super::timeline::Attempt;
+use crate::detect::{Anomaly, AnomalyKind, Value};
+use crate::wire::Endpoint;
+
+/// Attempts kept for the listener timelines at most (48 bytes each).
+pub const MAX_ATTEMPTS: usize = 1_000_000;
+
+/// One anomaly row as the page reads it.
+#[derive(Serialize)]
+struct AnomalyRow<'a> {
+    frame: u64,
+    /// Seconds since the capture's first packet.
+    t: f64,
+    id: &'static str,
+    sev: &'static str,
+    conn: Option<u64>,
+    #[serde(serialize_with = "opt_text")]
+    listener: Option<Endpoint>,
+    /// As the JSON lines write it; the page shows it as `key=value` pairs.
+    detail: DetailJson<'a>,
+}
+
+fn opt_text<S: serde::Serializer>(v: &Option<Endpoint>, s: S) -> Result<S::Ok, S::Error> {
+    match v {
+        Some(e) => as_text(e, s),
+        None => s.serialize_none(),
+    }
+}
+
+/// What the rows' writer is handed.
+enum Row {
+    /// An anomaly and its time in seconds since the capture's first packet.
+    Anomaly(Anomaly, f64),
+    /// A connection of the waterfall.
+    Conn(ConnRow),
+    /// A connection attempt, for the listener timelines.
+    Attempt(Attempt),
+}
+
+/// The rows written: JSON arrays, the connection attempts (for the listener timelines), and the flood
+/// episodes as (listener, start, end) in seconds since the capture's first packet.
+#[derive(Default)]
+pub(super) struct Written {
+    pub(super) anomalies: Vec<u8>,
+    pub(super) conns: Vec<u8>,
+    pub(super) attempts: Vec<Attempt>,
+    /// Attempts beyond [`MAX_ATTEMPTS`].
+    pub(super) attempts_left_out: u64,
+    pub(super) floods: Vec<(String, f64, f64)>,
+}
+
+impl Written {
+    fn add(&mut self, row: Row, base: f64) {
+        // Writing into a Vec cannot fail; a row that could not be serialized would be a bug
+        // in its Serialize impl, and is left out rather than breaking the page.
+        match row {
+            Row::Anomaly(a, t) => {
+                if a.kind == AnomalyKind::SynFlood
+                    && let Some(l) = a.listener
+                {
+                    let num = |k: &str| a.detail.get(k).and_then(Value::as_f64);
+                    let start = num("start").map_or(t, |s| s - base);
+                    let end = num("end").map_or(t, |s| s - base);
+                    self.floods.push((l.to_string(), start, end));
+                }
+                sep(&mut self.anomalies);
+                let _ = serde_json::to_writer(
+                    &mut self.anomalies,
+                    &AnomalyRow {
+                        frame: a.frame,
+                        t,
+                        id: a.kind.id(),
+                        sev: a.severity.name(),
+                        conn: a.conn_id,
+                        listener: a.listener,
+                        detail: DetailJson(&a.detail),
+                    },
+                );
+            }
+            Row::Conn(c) => {
+                sep(&mut self.conns);
+                let _ = serde_json::to_writer(&mut self.conns, &c);
+            }
+            Row::Attempt(a) if self.attempts.len() < MAX_ATTEMPTS => self.attempts.push(a),
+            Row::Attempt(_) => self.attempts_left_out += 1,
+        }
+    }
+}
+
+/// A comma before every element but the first.
+fn sep(out: &mut Vec<u8>) {
+    if !out.is_empty() {
+        out.push(b',');
+    }
+}
+
+/// Hands rows to the writer thread (or writes them here, if no thread could start).
+pub(super) struct RowWriter {
+    /// Rows go over in batches: a message per row would wake the thread per row, and the
+    /// wakeups would cost the analysis more than the writing saves.
+    batch: Vec<(Row, f64)>,
+    tx: Option<Sender<Vec<(Row, f64)>>>,
+    thread: Option<JoinHandle<Written>>,
+    /// Rows written here when there is no thread.
+    here: Written,
+}
+
+impl RowWriter {
+    /// A writer with its thread started.
+    pub(super) fn start() -> Self {
+        let (tx, rx) = channel::<Vec<(Row, f64)>>();
+        match std::thread::Builder::new()
+            .name("tcpaudit-report".into())
+            .spawn(move || collect(rx))
+        {
+            Ok(h) => RowWriter {
+                batch: Vec::with_capacity(BATCH),
+                tx: Some(tx),
+                thread: Some(h),
+                here: Written::default(),
+            },
+            Err(_) => RowWriter {
+                batch: Vec::new(),
+                tx: None,
+                thread: None,
+                here: Written::default(),
+            },
+        }
+    }
+}
+
+/// Rows per batch.
+const BATCH: usize = 512;
+
+fn collect(rx: Receiver<Vec<(Row, f64)>>) -> Written {
+    let mut w = Written::default();
+    for batch in rx {
+        for (row, base) in batch {
+            w.add(row, base);
+        }
+    }
+    w
+}
+
+impl RowWriter {
+    /// Writes anomaly `a`, raised `t` seconds after the capture's first packet (at `base`,
+    /// in seconds since the epoch).
+    pub(super) fn anomaly(&mut self, a: &Anomaly, t: f64, base: f64) {
+        self.send(Row::Anomaly(a.clone(), t), base);
+    }
+
+    /// Keeps attempt `a` for the listener timelines.
+    pub(super) fn attempt(&mut self, a: Attempt) {
+        self.send(Row::Attempt(a), 0.0);
+    }
+
+    /// Writes connection row `c`.
+    pub(super) fn conn(&mut self, c: ConnRow) {
+        self.send(Row::Conn(c), 0.0);
+    }
+
+    fn send(&mut self, row: Row, base: f64) {
+        if self.tx.is_none() {
+            self.here.add(row, base);
+            return;
+        }
+        self.batch.push((row, base));
+        if self.batch.len() >= BATCH {
+            self.flush();
+        }
+    }
+
+    /// Hands the batch over (or writes it here, if the thread is gone).
+    fn flush(&mut self) {
+        let batch = std::mem::replace(&mut self.batch, Vec::with_capacity(BATCH));
+        let Some(tx) = &self.tx else { return };
+        if let Err(e) = tx.send(batch) {
+            for (row, base) in e.0 {
+                self.here.add(row, base);
+            }
+        }
+    }
+
+    /// Everything written.
+    pub(super) fn finish(&mut self) -> Written {
+        if !self.batch.is_empty() {
+            self.flush();
+        }
+        drop(self.tx.take());
+        // The thread stops only when the channel closes; had it panicked, the rows sent
+        // since went to `here`, and those are what the page gets.
+        match self.thread.take().map(JoinHandle::join) {
+            Some(Ok(w)) => w,
+            _ => std::mem::take(&mut self.here),
+        }
+    }
+}
