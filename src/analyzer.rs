@@ -4,6 +4,7 @@
 //! connection and hands every connection that ends meanwhile to the caller. Nothing here reads
 //! files, sockets or clocks, so offline, live and CI runs share it unchanged.
 
+use crate::proto::AppConfig;
 use std::collections::BTreeMap;
 
 use hashbrown::HashMap;
@@ -131,7 +132,7 @@ impl Summary {
         match e {
             Event::Closed(c) => self.account(c),
             Event::Anomaly(a) => self.account_anomaly(a),
-            Event::Opened(_) | Event::StateChanged(..) | Event::Segment(..) => {}
+            Event::Opened(_) | Event::StateChanged(..) | Event::Segment(..) | Event::App(_) => {}
         }
     }
 
@@ -209,6 +210,8 @@ pub struct AnalyzerConfig {
     /// Verify TCP checksums (off by default: checksum offload makes locally captured segments
     /// look bad).
     pub verify_checksums: bool,
+    /// The application layer (DNS, TLS, HTTP): off by default.
+    pub app: AppConfig,
 }
 
 /// Decoder plus connection table plus summary.
@@ -221,9 +224,15 @@ pub struct Analyzer {
 impl Analyzer {
     /// A fresh analyzer.
     pub fn new(cfg: AnalyzerConfig) -> Self {
+        let mut decoder = Decoder::with_checksums(cfg.verify_checksums);
+        let mut flows = FlowTable::new(cfg.flow, cfg.detect, cfg.listeners);
+        if cfg.app.enabled {
+            decoder.keep_udp(true);
+            flows.parse_app(cfg.app);
+        }
         Analyzer {
-            decoder: Decoder::with_checksums(cfg.verify_checksums),
-            flows: FlowTable::new(cfg.flow, cfg.detect, cfg.listeners),
+            decoder,
+            flows,
             summary: Summary::default(),
         }
     }
@@ -254,6 +263,12 @@ impl Analyzer {
         if let Some(icmp) = self.decoder.take_icmp_error() {
             let summary = &mut self.summary;
             self.flows.icmp_error(&icmp, &mut |e| {
+                summary.record(&e);
+                out(e);
+            });
+        } else if let Some((d, payload)) = self.decoder.take_udp() {
+            let summary = &mut self.summary;
+            self.flows.udp(&d, payload, &mut |e| {
                 summary.record(&e);
                 out(e);
             });

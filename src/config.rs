@@ -5,6 +5,7 @@
 //! written once. Nothing here depends on the command-line parser in `cli`: `check` resolves the
 //! `[analysis]` tables of expectation files with the same code and the same messages.
 
+use crate::proto::AppConfig;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, PoisonError};
 
@@ -283,6 +284,13 @@ pub struct AnalysisOpts {
     #[arg(long)]
     pub transitions: bool,
 
+    /// Parse the application layer: DNS (UDP and TCP), TLS handshakes (server name, versions,
+    /// cipher, ALPN, handshake time) and HTTP/1.x requests and responses (method, host, URI,
+    /// status, sizes, time to first byte, cookies by name and size). JSON lines then carry
+    /// `dns`, `tls` and `http` records; HTTP/2 and QUIC are recognised and counted, not parsed.
+    #[arg(long)]
+    pub app: bool,
+
     /// Verify TCP checksums; bad segments are counted, marked `C`/`c` in the Zeek history and,
     /// as in Zeek, otherwise left out of the Zeek view. Off by default: checksum offload makes
     /// segments captured on their sending host look bad.
@@ -355,6 +363,10 @@ impl AnalysisOpts {
             detect,
             listeners,
             verify_checksums: self.verify_checksums,
+            app: AppConfig {
+                enabled: self.app,
+                ..AppConfig::default()
+            },
         })
     }
 

@@ -84,7 +84,7 @@ pub fn ladder(args: &LadderArgs) -> io::Result<ExitCode> {
                     marks.remove(&r.id);
                 }
             }
-            Event::Opened(_) | Event::StateChanged(..) => {}
+            Event::Opened(_) | Event::StateChanged(..) | Event::App(_) => {}
         }
         Ok(())
     };

@@ -242,7 +242,7 @@ pub fn gather(
                 let frames = first_frames.remove(&c.id).unwrap_or_default();
                 facts.conns.push(ConnFacts::from(c, &frames));
             }
-            Event::Opened(_) | Event::StateChanged(..) | Event::Segment(..) => {}
+            Event::Opened(_) | Event::StateChanged(..) | Event::Segment(..) | Event::App(_) => {}
         }
         Ok(())
     };

@@ -9,6 +9,7 @@ pub use record::{Cause, ConnRecord, EndReason, MAX_TRANSITIONS, Transition, Zeek
 pub use story::{CloseKind, Mark, Milestones, StoryStep};
 
 use crate::detect::Anomaly;
+use crate::proto::AppRecord;
 use crate::wire::Segment;
 
 /// One output of the analysis.
@@ -27,4 +28,6 @@ pub enum Event<'a> {
     /// A connection record leaving the table (ended, timed out, reused, evicted or at the end
     /// of the capture).
     Closed(&'a ConnRecord),
+    /// An application-layer record (DNS, TLS, HTTP), when the run parses them.
+    App(&'a AppRecord),
 }

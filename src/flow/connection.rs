@@ -11,6 +11,7 @@ use crate::compat::ZeekConn;
 use crate::compat::wireshark::{Classes, WsConv, flag as F};
 use crate::detect::{self, Anomaly, ConnRules, ConnView, DetectConfig, Judge, Step, Tally};
 use crate::event::{Cause, ConnRecord, EndReason, StoryStep, Transition, ZeekView};
+use crate::proto::At;
 use crate::tcp::{Half, Handshake, Machine, MachineEvent};
 use crate::time::Timestamp;
 use crate::wire::{Endpoint, IcmpError, PerSide, Segment, SeqNum, Side};
@@ -350,6 +351,11 @@ impl Connection {
             id: self.rec.id,
             orig: self.rec.orig,
             resp: self.rec.resp,
+            rtt: self.rec.handshake.rtt,
+            at: At {
+                ts: seg.ts,
+                frame: seg.frame,
+            },
         };
         if let Some(conflict) = self.streams.segment(owner, seg, side, reasm) {
             let v = view!(self.rec, self.machine);
@@ -579,6 +585,11 @@ impl Connection {
             id: self.rec.id,
             orig: self.rec.orig,
             resp: self.rec.resp,
+            rtt: self.rec.handshake.rtt,
+            at: At {
+                ts: self.rec.last_ts,
+                frame: self.rec.last_frame,
+            },
         };
         self.streams.finish(owner, &mut self.rec.halves, reasm);
     }

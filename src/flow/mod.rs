@@ -2,6 +2,7 @@
 //! [`ConnRecord`] it builds and hands out when it ends, and a bounded [`FlowTable`] whose
 //! timers run on packet time.
 
+mod app;
 mod connection;
 mod direction;
 #[cfg(test)]

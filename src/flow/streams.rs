@@ -1,7 +1,9 @@
 //! Both directions' byte streams of one connection, and where their in-order bytes go.
 
+use crate::proto::{AppLayer, At, ConnRef};
 use crate::tcp::Half;
-use crate::tcp::reassembly::{Budget, OverlapPolicy, Stream};
+use crate::tcp::reassembly::{Budget, OverlapPolicy, Piece, Stream};
+use crate::time::Duration;
 use crate::wire::{Endpoint, PerSide, Segment, Side};
 
 /// Receives the bytes each direction delivers in order (`--write-streams`, tests).
@@ -27,6 +29,8 @@ pub struct ReasmCtx<'a> {
     pub keep: bool,
     /// Receiver of delivered bytes, if any.
     pub sink: &'a mut Option<Box<dyn StreamSink>>,
+    /// The application layer, if the run parses it.
+    pub app: Option<&'a mut AppLayer>,
 }
 
 /// The connection a stream belongs to, as the sink names it.
@@ -38,12 +42,40 @@ pub struct StreamOwner {
     pub orig: Endpoint,
     /// Its responder.
     pub resp: Endpoint,
+    /// Its handshake round trip, if measured.
+    pub rtt: Option<Duration>,
+    /// The segment being accounted (at the end of a stream: the connection's last).
+    pub at: At,
 }
 
-/// Hands delivered bytes to the sink, if there is one.
-fn send(sink: &mut Option<Box<dyn StreamSink>>, c: StreamOwner, side: Side, bytes: &[u8]) {
-    if let Some(k) = sink.as_mut() {
-        k.data(c.id, c.orig, c.resp, side, bytes);
+/// Hands what a stream delivered to the sink and the application layer, if there are any.
+fn send(
+    sink: &mut Option<Box<dyn StreamSink>>,
+    app: &mut Option<&mut AppLayer>,
+    c: StreamOwner,
+    side: Side,
+    p: Piece<'_>,
+) {
+    match p {
+        Piece::Bytes(bytes) => {
+            if let Some(k) = sink.as_mut() {
+                k.data(c.id, c.orig, c.resp, side, bytes);
+            }
+            if let Some(a) = app.as_mut() {
+                let r = ConnRef {
+                    id: c.id,
+                    orig: c.orig,
+                    resp: c.resp,
+                    rtt: c.rtt,
+                };
+                a.data(r, side, c.at, bytes);
+            }
+        }
+        Piece::Gap(n) => {
+            if let Some(a) = app.as_mut() {
+                a.gap(c.id, side, n);
+            }
+        }
     }
 }
 
@@ -71,7 +103,7 @@ impl ConnStreams {
         let f = seg.flags;
         let mut conflict = None;
         if !f.rst() {
-            let sink = &mut *reasm.sink;
+            let (sink, app) = (&mut *reasm.sink, &mut reasm.app);
             let o = self.0[side].segment(
                 seg.seq,
                 f.syn(),
@@ -81,15 +113,15 @@ impl ConnStreams {
                 reasm.keep,
                 reasm.policy,
                 reasm.budget,
-                &mut |b: &[u8]| send(sink, c, side, b),
+                &mut |p: Piece<'_>| send(sink, app, c, side, p),
             );
             conflict = o.conflict;
         }
         if f.ack() {
-            let sink = &mut *reasm.sink;
+            let (sink, app) = (&mut *reasm.sink, &mut reasm.app);
             let peer = side.other();
-            self.0[peer].ack(seg.ack, reasm.keep, reasm.budget, &mut |b: &[u8]| {
-                send(sink, c, peer, b)
+            self.0[peer].ack(seg.ack, reasm.keep, reasm.budget, &mut |p: Piece<'_>| {
+                send(sink, app, c, peer, p)
             });
         }
         conflict
@@ -99,11 +131,11 @@ impl ConnStreams {
     /// writing their totals into `halves`.
     pub fn finish(&mut self, c: StreamOwner, halves: &mut PerSide<Half>, reasm: &mut ReasmCtx<'_>) {
         for s in [Side::Orig, Side::Resp] {
-            let sink = &mut *reasm.sink;
+            let (sink, app) = (&mut *reasm.sink, &mut reasm.app);
             let st = &mut self.0[s];
             let pending = st.pending();
-            st.finish(reasm.keep, reasm.budget, &mut |b: &[u8]| {
-                send(sink, c, s, b)
+            st.finish(reasm.keep, reasm.budget, &mut |p: Piece<'_>| {
+                send(sink, app, c, s, p)
             });
             let h = &mut halves[s];
             h.pending_at_close = pending;
@@ -114,6 +146,9 @@ impl ConnStreams {
         }
         if let Some(k) = reasm.sink.as_mut() {
             k.close(c.id);
+        }
+        if let Some(a) = reasm.app.as_mut() {
+            a.close(c.id);
         }
     }
 }

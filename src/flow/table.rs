@@ -4,6 +4,7 @@
 //! Packets only touch `last_ts`; a timer entry is re-checked when it comes due and either expires
 //! the connection or is pushed again at its real deadline (retina's lazy wheel, as a heap).
 
+use crate::proto::AppLayer;
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 
@@ -55,6 +56,8 @@ pub struct FlowTable {
     changes: Vec<Transition>,
     budget: Budget,
     sink: Option<Box<dyn StreamSink>>,
+    /// The application layer, when the run parses it.
+    pub(super) app: Option<AppLayer>,
     map: HashMap<FlowKey, usize, foldhash::fast::RandomState>,
     /// Boxed: a connection is a few KiB, and a slot moves only a pointer when it is inserted,
     /// removed or sorted (and the slab grows without copying them).
@@ -65,7 +68,7 @@ pub struct FlowTable {
     /// Times stale timer entries were dropped.
     compactions: u64,
     next_id: u64,
-    now: Timestamp,
+    pub(super) now: Timestamp,
     /// Counters.
     pub stats: FlowStats,
 }
@@ -85,6 +88,7 @@ impl FlowTable {
                 ..Budget::default()
             },
             sink: None,
+            app: None,
             map: HashMap::default(),
             conns: Slab::new(),
             timers: BinaryHeap::new(),
@@ -158,8 +162,9 @@ impl FlowTable {
         ReasmCtx {
             budget: &mut self.budget,
             policy: self.cfg.overlap_policy,
-            keep: self.cfg.keep_bytes || self.sink.is_some(),
+            keep: self.cfg.keep_bytes || self.sink.is_some() || self.app.is_some(),
             sink: &mut self.sink,
+            app: self.app.as_mut(),
         }
     }
 
@@ -228,8 +233,9 @@ impl FlowTable {
         let mut reasm = ReasmCtx {
             budget: &mut self.budget,
             policy: self.cfg.overlap_policy,
-            keep: self.cfg.keep_bytes || self.sink.is_some(),
+            keep: self.cfg.keep_bytes || self.sink.is_some() || self.app.is_some(),
             sink: &mut self.sink,
+            app: self.app.as_mut(),
         };
         let c = &mut self.conns[idx];
         c.capture_one_sided = self.stats.capture_one_sided();
@@ -388,13 +394,19 @@ impl FlowTable {
     }
 
     #[inline]
-    fn flush_anomalies(&mut self, out: &mut impl FnMut(Event<'_>)) {
-        // Most segments decide nothing: skip setting up the drain.
-        if self.anomalies.is_empty() {
-            return;
+    pub(super) fn flush_anomalies(&mut self, out: &mut impl FnMut(Event<'_>)) {
+        // Most segments decide nothing: skip setting up the drains.
+        if !self.anomalies.is_empty() {
+            for a in self.anomalies.drain(..) {
+                out(Event::Anomaly(&a));
+            }
         }
-        for a in self.anomalies.drain(..) {
-            out(Event::Anomaly(&a));
+        if let Some(app) = self.app.as_mut()
+            && app.has_records()
+        {
+            for r in app.take() {
+                out(Event::App(&r));
+            }
         }
     }
 
@@ -531,7 +543,10 @@ impl FlowTable {
     }
 
     /// Ends connections whose idle deadline has passed.
-    fn expire(&mut self, out: &mut impl FnMut(Event<'_>)) {
+    pub(super) fn expire(&mut self, out: &mut impl FnMut(Event<'_>)) {
+        if let Some(a) = self.app.as_mut() {
+            a.advance(self.now);
+        }
         // Entries of connections that already ended wait in the heap until their deadline; on a
         // long run with many short connections, drop them once they outnumber the live ones.
         // The next compaction waits until the heap has doubled, so its cost stays linear
@@ -590,6 +605,9 @@ impl FlowTable {
         }
         let now = self.now;
         self.listeners.finish(now, &mut self.anomalies);
+        if let Some(a) = self.app.as_mut() {
+            a.finish();
+        }
         self.flush_anomalies(out);
         self.sink.as_mut().map_or(Ok(()), |s| s.finish())
     }

@@ -24,7 +24,7 @@ pub fn replay_with(segs: &[Segment<'_>], listeners: ListenerConfig) -> Replayed 
     let mut keep = |e: Event<'_>| match e {
         Event::Anomaly(a) => r.anomalies.push(a.clone()),
         Event::Closed(c) => r.records.push(c.clone()),
-        Event::Opened(_) | Event::StateChanged(..) | Event::Segment(..) => {}
+        Event::Opened(_) | Event::StateChanged(..) | Event::Segment(..) | Event::App(_) => {}
     };
     for s in segs {
         t.process(s, &mut keep);

@@ -5,6 +5,7 @@
 //! struct whose field order is the output's, filled from the core's records and counters, with
 //! enums written by their stable names (`name()`, `id()`).
 
+mod app;
 mod counters;
 mod secs;
 mod side;
@@ -504,6 +505,7 @@ impl<W: Write> Sink for JsonSink<W> {
         match e {
             Event::Closed(c) => serde_json::to_writer(&mut self.out, &ConnJson::from(*c))?,
             Event::Anomaly(a) => serde_json::to_writer(&mut self.out, &AnomalyRecord::from(*a))?,
+            Event::App(r) => serde_json::to_writer(&mut self.out, &app::AppJson::from(*r))?,
             Event::Opened(_) | Event::StateChanged(..) | Event::Segment(..) => return Ok(()),
         }
         self.out.write_all(b"\n")

@@ -67,6 +67,15 @@ impl Budget {
     }
 }
 
+/// What a stream hands on, in stream order: bytes, or a hole the capture never filled.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Piece<'a> {
+    /// The next bytes.
+    Bytes(&'a [u8]),
+    /// So many bytes are missing before what follows.
+    Gap(u64),
+}
+
 /// What one segment did to the stream.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Outcome {
@@ -158,7 +167,7 @@ impl Stream {
         keep: bool,
         policy: OverlapPolicy,
         budget: &mut Budget,
-        emit: &mut impl FnMut(&[u8]),
+        emit: &mut impl FnMut(Piece<'_>),
     ) -> Outcome {
         self.start(seq, syn);
         let mut out = Outcome::default();
@@ -225,6 +234,9 @@ impl Stream {
             let lost = span - got;
             self.missed += lost;
             self.next += lost;
+            if keep && lost > 0 {
+                emit(Piece::Gap(lost));
+            }
             out.delivered = got as u32;
             if lost > 0 {
                 self.ahead.retain(|h| h.start + h.len > self.next);
@@ -252,11 +264,11 @@ impl Stream {
         out
     }
 
-    fn deliver(&mut self, bytes: &[u8], budget: &mut Budget, emit: &mut impl FnMut(&[u8])) {
+    fn deliver(&mut self, bytes: &[u8], budget: &mut Budget, emit: &mut impl FnMut(Piece<'_>)) {
         if bytes.is_empty() {
             return;
         }
-        emit(bytes);
+        emit(Piece::Bytes(bytes));
         self.next += bytes.len() as u64;
         self.delivered += bytes.len() as u64;
         // Keep delivered bytes until acknowledged, as far as the budget allows.
@@ -277,7 +289,7 @@ impl Stream {
         &mut self,
         keep: bool,
         budget: &mut Budget,
-        emit: &mut impl FnMut(&[u8]),
+        emit: &mut impl FnMut(Piece<'_>),
     ) -> u32 {
         let mut n = 0;
         while let Some(h) = self.ahead.first() {
@@ -312,7 +324,7 @@ impl Stream {
         seq: SeqNum,
         keep: bool,
         budget: &mut Budget,
-        emit: &mut impl FnMut(&[u8]),
+        emit: &mut impl FnMut(Piece<'_>),
     ) {
         let Some(mut off) = self.offset(seq) else {
             return;
@@ -342,7 +354,13 @@ impl Stream {
     }
 
     /// Gives up the hole before `off` as missed and delivers what waits beyond it.
-    fn skip_to(&mut self, off: u64, keep: bool, budget: &mut Budget, emit: &mut impl FnMut(&[u8])) {
+    fn skip_to(
+        &mut self,
+        off: u64,
+        keep: bool,
+        budget: &mut Budget,
+        emit: &mut impl FnMut(Piece<'_>),
+    ) {
         while self.next < off {
             let target = match self.ahead.first() {
                 Some(h) if h.start < off => h.start.max(self.next),
@@ -350,6 +368,9 @@ impl Stream {
             };
             if target > self.next {
                 self.missed += target - self.next;
+                if keep {
+                    emit(Piece::Gap(target - self.next));
+                }
                 self.next = target;
                 let n = self.recent.len();
                 self.recent.clear();
@@ -359,6 +380,9 @@ impl Stream {
             self.drain_ahead(keep, budget, emit);
             if self.ahead.first().is_none_or(|h| h.start >= off) && self.next < off {
                 self.missed += off - self.next;
+                if keep {
+                    emit(Piece::Gap(off - self.next));
+                }
                 self.next = off;
             }
         }
@@ -366,7 +390,7 @@ impl Stream {
 
     /// The stream ends: waiting segments are delivered across their holes, which count as
     /// missed; every held byte goes back to the budget.
-    pub fn finish(&mut self, keep: bool, budget: &mut Budget, emit: &mut impl FnMut(&[u8])) {
+    pub fn finish(&mut self, keep: bool, budget: &mut Budget, emit: &mut impl FnMut(Piece<'_>)) {
         if let Some(last) = self.ahead.last() {
             let end = self
                 .ahead
@@ -398,7 +422,11 @@ mod tests {
             true,
             OverlapPolicy::First,
             b,
-            &mut |d| out.extend_from_slice(d),
+            &mut |p| {
+                if let Piece::Bytes(d) = p {
+                    out.extend_from_slice(d)
+                }
+            },
         )
     }
 
@@ -419,7 +447,11 @@ mod tests {
             false,
             OverlapPolicy::First,
             b,
-            &mut |d| out.extend_from_slice(d),
+            &mut |p| {
+                if let Piece::Bytes(d) = p {
+                    out.extend_from_slice(d)
+                }
+            },
         )
     }
 
@@ -459,7 +491,11 @@ mod tests {
         let mut out = Vec::new();
         s.start(SeqNum(0), true);
         feed(&mut s, &mut b, &mut out, 11, b"klmn");
-        s.ack(SeqNum(15), true, &mut b, &mut |d| out.extend_from_slice(d));
+        s.ack(SeqNum(15), true, &mut b, &mut |p| {
+            if let Piece::Bytes(d) = p {
+                out.extend_from_slice(d)
+            }
+        });
         assert_eq!(out, b"klmn");
         assert_eq!(s.missed, 10);
         s.finish(true, &mut b, &mut |_| {});

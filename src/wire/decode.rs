@@ -8,6 +8,7 @@ use std::net::IpAddr;
 use etherparse::err::ip::LaxHeaderSliceError;
 use etherparse::{Ipv6ExtensionSlice, LaxIpSlice};
 
+use super::datagram::{Datagram, UdpKeep};
 use super::frag::{FragKey, FragMeta, FragTable};
 use super::icmp::{self, IcmpError};
 use super::link::{self, LinkInfo, Net};
@@ -70,6 +71,8 @@ pub struct Decoder {
     verify_checksums: bool,
     /// The ICMP error the last frame carried, until [`Decoder::take_icmp_error`].
     icmp: Option<IcmpError>,
+    /// The UDP datagram the last frame carried, when asked for.
+    pub(super) udp: UdpKeep,
 }
 
 impl Decoder {
@@ -95,6 +98,7 @@ impl Decoder {
     pub fn decode<'s>(&'s mut self, pkt: &Packet<'s>, frame: u64) -> Option<Segment<'s>> {
         self.stats.frames += 1;
         self.icmp = None;
+        self.udp.last = None;
         let mut info = LinkInfo::default();
         match link::network(pkt.link_type, pkt.data, &mut info) {
             Net::Ip(d) => {
@@ -129,6 +133,20 @@ impl Decoder {
                 None
             }
         }
+    }
+
+    /// Keeps every UDP datagram's payload for [`Decoder::take_udp`] (the application layer's
+    /// DNS); off by default.
+    pub fn keep_udp(&mut self, on: bool) {
+        self.udp.on = on;
+    }
+
+    /// The UDP datagram the last decoded frame carried (it yielded no segment), with its
+    /// payload, when [`Decoder::keep_udp`] is on. Tunnels (VXLAN, GTP-U, Teredo) are not
+    /// datagrams: what they carry is decoded.
+    pub fn take_udp(&mut self) -> Option<(Datagram, &[u8])> {
+        let d = self.udp.last.take()?;
+        Some((d, &self.udp.payload))
     }
 
     /// The ICMP or ICMPv6 error quoting a TCP segment that the last decoded frame carried (it
@@ -301,6 +319,10 @@ impl Decoder {
         let meta = done?;
         if key.proto != 6 {
             self.stats.ip_protocols[key.proto as usize] += 1;
+            if key.proto == 17 {
+                let out = &self.frags.out;
+                self.udp.keep(out, (key.src, key.dst), ctx.ts, ctx.frame);
+            }
             return None;
         }
         let total = self.frags.out.len();
@@ -347,7 +369,7 @@ impl Decoder {
                 self.ip(data, ctx.inside(TunnelKind::IpInIp), depth + 1)
             }
             47 if depth < MAX_TUNNEL_DEPTH => self.gre(data, ctx, depth),
-            17 if depth < MAX_TUNNEL_DEPTH => self.udp(data, ctx, depth),
+            17 if depth < MAX_TUNNEL_DEPTH => self.udp(data, (ip.src, ip.dst), ctx, depth),
             // An ICMP error about a TCP segment is kept for the connection table (and counted
             // apart from other ICMP); any other ICMP is counted by protocol below.
             1 | 58

@@ -7,6 +7,7 @@
 //! Panic-freedom contract: every function here accepts arbitrary bytes; a frame that cannot be
 //! decoded becomes a counted [`SkipReason`], never a panic.
 
+mod datagram;
 mod decode;
 mod endpoint;
 mod frag;
@@ -21,6 +22,7 @@ mod stats;
 mod tcp_header;
 mod tunnel;
 
+pub use datagram::Datagram;
 pub use decode::Decoder;
 pub use endpoint::{Endpoint, FlowKey, PerSide, Side};
 pub use frag::FragStats;

@@ -104,7 +104,13 @@ impl Decoder {
     }
 
     /// UDP: VXLAN, GTP-U and Teredo are looked into; anything else is counted as UDP.
-    pub(super) fn udp<'s>(&'s mut self, d: &'s [u8], ctx: Ctx, depth: u8) -> Option<Segment<'s>> {
+    pub(super) fn udp<'s>(
+        &'s mut self,
+        d: &'s [u8],
+        addrs: (IpAddr, IpAddr),
+        ctx: Ctx,
+        depth: u8,
+    ) -> Option<Segment<'s>> {
         let Some(h) = d.get(..8) else {
             self.stats.ip_protocols[17] += 1;
             return None;
@@ -138,6 +144,7 @@ impl Decoder {
             return self.ip(body, ctx.inside(TunnelKind::Teredo), depth + 1);
         }
         self.stats.ip_protocols[17] += 1;
+        self.udp.keep(d, addrs, ctx.ts, ctx.frame);
         None
     }
 }

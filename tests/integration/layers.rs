@@ -11,6 +11,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("wire", 1),
     ("capture", 2),
     ("tcp", 2),
+    ("proto", 2),
     ("compat", 3),
     ("detect", 4),
     ("event", 5),

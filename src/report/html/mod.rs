@@ -116,7 +116,7 @@ impl HtmlReport {
                 }
             }
             Event::Closed(r) => self.closed(r),
-            Event::StateChanged(..) | Event::Segment(..) => {}
+            Event::StateChanged(..) | Event::Segment(..) | Event::App(_) => {}
         }
     }
 

@@ -1,0 +1,645 @@
+//! HTTP/1.x over a connection's two byte streams: each request and its response, headers parsed
+//! with httparse, bodies skipped by Content-Length or chunk by chunk (never kept), pipelined
+//! requests answered in order, the connection reused for several requests. Cookies are read by
+//! name and size; their values are secrets and only a keyed hash of each is kept.
+
+use std::collections::VecDeque;
+
+use super::{AppConfig, AppRecord, AppStats, At, ConnRef};
+use crate::time::{Duration, Timestamp};
+use crate::wire::Endpoint;
+
+/// Headers parsed per message at most.
+const MAX_HEADERS: usize = 96;
+
+/// A cookie the client sent (Cookie header) or the server set (Set-Cookie).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Cookie {
+    /// Its name.
+    pub name: String,
+    /// `name=value` in bytes.
+    pub size: usize,
+    /// A keyed hash of the value (equal values, equal hashes, within one run).
+    pub value_hash: u64,
+    /// Set-Cookie attributes (empty for a Cookie header's).
+    pub attrs: CookieAttrs,
+}
+
+/// The attributes of a Set-Cookie.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CookieAttrs {
+    /// Domain.
+    pub domain: Option<String>,
+    /// Path.
+    pub path: Option<String>,
+    /// Expires (as written).
+    pub expires: Option<String>,
+    /// Max-Age (as written).
+    pub max_age: Option<String>,
+    /// Secure.
+    pub secure: bool,
+    /// HttpOnly.
+    pub http_only: bool,
+    /// SameSite (as written).
+    pub same_site: Option<String>,
+}
+
+/// An HTTP request and its response.
+#[derive(Clone, Debug, PartialEq)]
+pub struct HttpRecord {
+    /// The request's first byte (the response's, without a request).
+    pub ts: Timestamp,
+    /// Its frame.
+    pub frame: u64,
+    /// The TCP connection.
+    pub conn_id: u64,
+    /// The client.
+    pub orig: Endpoint,
+    /// The server.
+    pub resp: Endpoint,
+    /// 1 for the connection's first request, 2 for the next (Zeek's `trans_depth`).
+    pub trans_depth: u32,
+    /// Method.
+    pub method: Option<String>,
+    /// Host header.
+    pub host: Option<String>,
+    /// Request target.
+    pub uri: Option<String>,
+    /// HTTP version of the request (`1.0`, `1.1`).
+    pub version: Option<String>,
+    /// User-Agent header.
+    pub user_agent: Option<String>,
+    /// Referer header.
+    pub referrer: Option<String>,
+    /// Request body bytes.
+    pub request_body_len: u64,
+    /// Response body bytes.
+    pub response_body_len: u64,
+    /// Status code.
+    pub status_code: Option<u16>,
+    /// Reason phrase.
+    pub status_msg: Option<String>,
+    /// The request's last byte.
+    pub request_end: Option<At>,
+    /// The response's first byte.
+    pub response_start: Option<At>,
+    /// The response's last byte.
+    pub response_end: Option<At>,
+    /// The connection's handshake round trip, to split the wait.
+    pub rtt: Option<Duration>,
+    /// Cookies the request carried.
+    pub cookies: Vec<Cookie>,
+    /// Cookies the response set.
+    pub set_cookies: Vec<Cookie>,
+}
+
+impl HttpRecord {
+    /// Request end to the response's first byte: the server's think time plus one round trip.
+    pub fn ttfb(&self) -> Option<Duration> {
+        Some(self.response_start?.ts.since(self.request_end?.ts))
+    }
+
+    /// The wait less the connection's round trip: the server's own time.
+    pub fn server_time(&self) -> Option<Duration> {
+        let t = self.ttfb()?;
+        Some(Duration((t.0 - self.rtt?.0).max(0)))
+    }
+}
+
+/// How a message's body is framed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Body {
+    /// So many bytes left.
+    Length(u64),
+    /// Chunked: reading a size line.
+    ChunkSize,
+    /// Chunked: so many data bytes left, then CRLF.
+    ChunkData(u64),
+    /// Chunked: the trailer section, up to an empty line.
+    Trailers,
+    /// Until the connection closes.
+    UntilClose,
+}
+
+/// One direction's parsing state.
+#[derive(Debug, Default)]
+struct Dir {
+    /// Bytes of a header block (or a chunk-size or trailer line) not complete yet.
+    buf: Vec<u8>,
+    /// The body being skipped, if in one.
+    body: Option<Body>,
+    /// Where the message being read began.
+    start: Option<At>,
+    /// Stopped: what follows cannot be framed.
+    done: bool,
+    /// The latest bytes' arrival.
+    last: Option<At>,
+}
+
+/// One connection's HTTP.
+#[derive(Debug)]
+pub(super) struct HttpConn {
+    c: ConnRef,
+    req: Dir,
+    resp: Dir,
+    /// Requests read, awaiting their responses, oldest first.
+    pending: VecDeque<HttpRecord>,
+    /// The request whose body is being read.
+    reading: Option<HttpRecord>,
+    /// The transaction whose response is being read.
+    answering: Option<HttpRecord>,
+    depth: u32,
+    key: u64,
+}
+
+impl HttpConn {
+    pub(super) fn new(c: ConnRef, key: u64) -> Self {
+        HttpConn {
+            c,
+            req: Dir::default(),
+            resp: Dir::default(),
+            pending: VecDeque::new(),
+            reading: None,
+            answering: None,
+            depth: 0,
+            key,
+        }
+    }
+
+    /// Client bytes.
+    pub(super) fn request_bytes(
+        &mut self,
+        mut b: &[u8],
+        at: At,
+        cfg: &AppConfig,
+        stats: &mut AppStats,
+    ) {
+        self.req.last = Some(at);
+        while !b.is_empty() && !self.req.done {
+            if self.req.body.is_some() {
+                let (used, ended) = skip_body(&mut self.req, b, cfg, stats);
+                if let Some(r) = self.reading.as_mut() {
+                    r.request_body_len += used as u64;
+                }
+                b = &b[used..];
+                if ended {
+                    self.request_done(at, cfg, stats);
+                }
+                continue;
+            }
+            let Some((head, used)) = header_block(&mut self.req, b, at, cfg, stats) else {
+                return;
+            };
+            b = &b[used..];
+            let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+            let mut req = httparse::Request::new(&mut headers);
+            match req.parse(&head) {
+                Ok(httparse::Status::Complete(_)) => {}
+                _ => {
+                    give_up(&mut self.req, stats, false);
+                    return;
+                }
+            }
+            stats.http_messages += 1;
+            self.depth += 1;
+            let start = self.req.start.take().unwrap_or(at);
+            let mut rec = HttpRecord {
+                ts: start.ts,
+                frame: start.frame,
+                conn_id: self.c.id,
+                orig: self.c.orig,
+                resp: self.c.resp,
+                trans_depth: self.depth,
+                method: req.method.map(str::to_owned),
+                host: None,
+                uri: req.path.map(str::to_owned),
+                version: req.version.map(|v| format!("1.{v}")),
+                user_agent: None,
+                referrer: None,
+                request_body_len: 0,
+                response_body_len: 0,
+                status_code: None,
+                status_msg: None,
+                request_end: None,
+                response_start: None,
+                response_end: None,
+                rtt: self.c.rtt,
+                cookies: Vec::new(),
+                set_cookies: Vec::new(),
+            };
+            let mut framing = Framing::default();
+            for h in req.headers.iter() {
+                let v = String::from_utf8_lossy(h.value);
+                match h.name.to_ascii_lowercase().as_str() {
+                    "host" => rec.host = Some(v.into_owned()),
+                    "user-agent" => rec.user_agent = Some(v.into_owned()),
+                    "referer" => rec.referrer = Some(v.into_owned()),
+                    "cookie" => rec.cookies.extend(cookie_header(&v, self.key)),
+                    name => framing.header(name, &v),
+                }
+            }
+            self.reading = Some(rec);
+            match framing.body(false) {
+                Some(body) => self.req.body = Some(body),
+                None => self.request_done(at, cfg, stats),
+            }
+        }
+    }
+
+    /// The request being read ended at `at`.
+    fn request_done(&mut self, at: At, cfg: &AppConfig, stats: &mut AppStats) {
+        self.req.body = None;
+        if let Some(mut r) = self.reading.take() {
+            r.request_end = Some(at);
+            if self.pending.len() >= cfg.max_pending_requests {
+                give_up(&mut self.req, stats, true);
+                return;
+            }
+            self.pending.push_back(r);
+        }
+    }
+
+    /// Server bytes.
+    pub(super) fn response_bytes(
+        &mut self,
+        mut b: &[u8],
+        at: At,
+        cfg: &AppConfig,
+        stats: &mut AppStats,
+        out: &mut Vec<AppRecord>,
+    ) {
+        self.resp.last = Some(at);
+        while !b.is_empty() && !self.resp.done {
+            if self.resp.body.is_some() {
+                let (used, ended) = skip_body(&mut self.resp, b, cfg, stats);
+                if let Some(r) = self.answering.as_mut() {
+                    r.response_body_len += used as u64;
+                }
+                b = &b[used..];
+                if ended {
+                    self.response_done(at, out);
+                }
+                continue;
+            }
+            let Some((head, used)) = header_block(&mut self.resp, b, at, cfg, stats) else {
+                return;
+            };
+            b = &b[used..];
+            let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+            let mut resp = httparse::Response::new(&mut headers);
+            match resp.parse(&head) {
+                Ok(httparse::Status::Complete(_)) => {}
+                _ => {
+                    give_up(&mut self.resp, stats, false);
+                    return;
+                }
+            }
+            stats.http_messages += 1;
+            let start = self.resp.start.take().unwrap_or(at);
+            let code = resp.code.unwrap_or(0);
+            if (100..200).contains(&code) {
+                if code == 101 {
+                    // Switching protocols: what follows is not HTTP/1.
+                    self.resp.done = true;
+                    self.req.done = true;
+                }
+                continue;
+            }
+            let mut rec = self
+                .pending
+                .pop_front()
+                .unwrap_or_else(|| self.orphan(start));
+            rec.response_start = Some(start);
+            rec.status_code = Some(code);
+            rec.status_msg = resp.reason.map(str::to_owned);
+            let mut framing = Framing::default();
+            for h in resp.headers.iter() {
+                let v = String::from_utf8_lossy(h.value);
+                match h.name.to_ascii_lowercase().as_str() {
+                    "set-cookie" => rec.set_cookies.extend(set_cookie(&v, self.key)),
+                    name => framing.header(name, &v),
+                }
+            }
+            let bodiless = rec.method.as_deref() == Some("HEAD")
+                || code == 204
+                || code == 304
+                || (rec.method.as_deref() == Some("CONNECT") && (200..300).contains(&code));
+            self.answering = Some(rec);
+            match framing.body(true).filter(|_| !bodiless) {
+                Some(body) => self.resp.body = Some(body),
+                None => self.response_done(at, out),
+            }
+        }
+    }
+
+    /// A record for a response whose request the capture lacks.
+    fn orphan(&mut self, start: At) -> HttpRecord {
+        self.depth += 1;
+        HttpRecord {
+            ts: start.ts,
+            frame: start.frame,
+            conn_id: self.c.id,
+            orig: self.c.orig,
+            resp: self.c.resp,
+            trans_depth: self.depth,
+            method: None,
+            host: None,
+            uri: None,
+            version: None,
+            user_agent: None,
+            referrer: None,
+            request_body_len: 0,
+            response_body_len: 0,
+            status_code: None,
+            status_msg: None,
+            request_end: None,
+            response_start: None,
+            response_end: None,
+            rtt: self.c.rtt,
+            cookies: Vec::new(),
+            set_cookies: Vec::new(),
+        }
+    }
+
+    fn response_done(&mut self, at: At, out: &mut Vec<AppRecord>) {
+        self.resp.body = None;
+        if let Some(mut r) = self.answering.take() {
+            r.response_end = Some(at);
+            out.push(AppRecord::Http(r));
+        }
+    }
+
+    /// Bytes missing from `client`'s (else the server's) stream: a body of known length
+    /// absorbs them; anywhere else the direction is given up.
+    pub(super) fn gap(&mut self, client: bool, len: u64, stats: &mut AppStats) {
+        let d = if client {
+            &mut self.req
+        } else {
+            &mut self.resp
+        };
+        match d.body {
+            Some(Body::Length(n)) if len < n => d.body = Some(Body::Length(n - len)),
+            Some(Body::UntilClose) => {}
+            _ => give_up(d, stats, false),
+        }
+    }
+
+    /// The connection ended: a response read until the close ends with its last bytes; one cut
+    /// short keeps no end; requests never answered are written out without a response.
+    pub(super) fn close(&mut self, out: &mut Vec<AppRecord>) {
+        if let Some(mut r) = self.answering.take() {
+            if self.resp.body == Some(Body::UntilClose) {
+                r.response_end = self.resp.last;
+            }
+            out.push(AppRecord::Http(r));
+        }
+        if let Some(r) = self.reading.take() {
+            out.push(AppRecord::Http(r));
+        }
+        out.extend(self.pending.drain(..).map(AppRecord::Http));
+    }
+}
+
+/// Collects a header block into `d.buf` until its empty line; returns the block and how many of
+/// `b`'s bytes it used, or `None` when more bytes are needed (or the block is too big).
+fn header_block(
+    d: &mut Dir,
+    b: &[u8],
+    at: At,
+    cfg: &AppConfig,
+    stats: &mut AppStats,
+) -> Option<(Vec<u8>, usize)> {
+    if d.buf.is_empty() {
+        // Blank lines between messages are tolerated (RFC 9112 §2.2).
+        let skip = b
+            .iter()
+            .take_while(|c| **c == b'\r' || **c == b'\n')
+            .count();
+        if skip == b.len() {
+            return None;
+        }
+        d.start = Some(at);
+        let b = &b[skip..];
+        let (head, used) = collect(d, b, cfg, stats)?;
+        return Some((head, used + skip));
+    }
+    collect(d, b, cfg, stats)
+}
+
+fn collect(
+    d: &mut Dir,
+    b: &[u8],
+    cfg: &AppConfig,
+    stats: &mut AppStats,
+) -> Option<(Vec<u8>, usize)> {
+    // Look for the end from 3 bytes before the new ones (it may straddle).
+    let from = d.buf.len().saturating_sub(3);
+    let old = d.buf.len();
+    d.buf.extend_from_slice(b);
+    match find(&d.buf[from..], b"\r\n\r\n") {
+        Some(i) => {
+            let end = from + i + 4;
+            let used = end - old;
+            d.buf.truncate(end);
+            Some((std::mem::take(&mut d.buf), used))
+        }
+        None => {
+            if d.buf.len() > cfg.max_message {
+                give_up(d, stats, true);
+            }
+            None
+        }
+    }
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+fn give_up(d: &mut Dir, stats: &mut AppStats, oversized: bool) {
+    if !d.done {
+        stats.given_up += 1;
+        stats.oversized += u64::from(oversized);
+    }
+    d.done = true;
+    d.buf = Vec::new();
+    d.body = None;
+}
+
+/// Skips body bytes of `b`; returns how many it used and whether the body ended.
+fn skip_body(d: &mut Dir, b: &[u8], cfg: &AppConfig, stats: &mut AppStats) -> (usize, bool) {
+    let mut used = 0;
+    loop {
+        let rest = &b[used..];
+        match d.body {
+            Some(Body::Length(n)) => {
+                let take = (n.min(rest.len() as u64)) as usize;
+                used += take;
+                let left = n - take as u64;
+                if left == 0 {
+                    return (used, true);
+                }
+                d.body = Some(Body::Length(left));
+                return (used, false);
+            }
+            Some(Body::UntilClose) => return (b.len(), false),
+            Some(Body::ChunkData(n)) => {
+                // The chunk's bytes and its CRLF.
+                let take = (n.min(rest.len() as u64)) as usize;
+                used += take;
+                let left = n - take as u64;
+                if left > 0 {
+                    d.body = Some(Body::ChunkData(left));
+                    return (used, false);
+                }
+                d.body = Some(Body::ChunkSize);
+            }
+            Some(Body::ChunkSize) | Some(Body::Trailers) => {
+                let Some(nl) = rest.iter().position(|c| *c == b'\n') else {
+                    d.buf.extend_from_slice(rest);
+                    if d.buf.len() > 4096.min(cfg.max_message) {
+                        give_up(d, stats, true);
+                    }
+                    return (b.len(), false);
+                };
+                d.buf.extend_from_slice(&rest[..nl]);
+                used += nl + 1;
+                let line = std::mem::take(&mut d.buf);
+                let line = String::from_utf8_lossy(&line);
+                let line = line.trim();
+                if d.body == Some(Body::Trailers) {
+                    if line.is_empty() {
+                        return (used, true);
+                    }
+                    continue;
+                }
+                if line.is_empty() {
+                    // The CRLF after a chunk's data.
+                    continue;
+                }
+                let hex = line.split(';').next().unwrap_or("").trim();
+                match u64::from_str_radix(hex, 16) {
+                    Ok(0) => d.body = Some(Body::Trailers),
+                    Ok(n) => d.body = Some(Body::ChunkData(n)),
+                    Err(_) => {
+                        give_up(d, stats, false);
+                        return (b.len(), true);
+                    }
+                }
+            }
+            None => return (used, true),
+        }
+    }
+}
+
+/// What the headers say about the body.
+#[derive(Default)]
+struct Framing {
+    length: Option<u64>,
+    chunked: bool,
+}
+
+impl Framing {
+    fn header(&mut self, name: &str, v: &str) {
+        match name {
+            "content-length" => self.length = v.trim().parse().ok(),
+            "transfer-encoding" => {
+                self.chunked = v
+                    .rsplit(',')
+                    .next()
+                    .is_some_and(|t| t.trim().eq_ignore_ascii_case("chunked"))
+            }
+            _ => {}
+        }
+    }
+
+    /// The body that follows, if any (a response without length runs until the close).
+    fn body(&self, response: bool) -> Option<Body> {
+        if self.chunked {
+            return Some(Body::ChunkSize);
+        }
+        match self.length {
+            Some(0) => None,
+            Some(n) => Some(Body::Length(n)),
+            None if response => Some(Body::UntilClose),
+            None => None,
+        }
+    }
+}
+
+/// A keyed hash of a cookie value (foldhash with the run's key): equal values match within a
+/// run, and the value cannot be read back.
+fn value_hash(v: &str, key: u64) -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = foldhash::quality::FixedState::with_seed(key).build_hasher();
+    h.write(v.as_bytes());
+    h.finish()
+}
+
+/// The cookies of a Cookie header: `a=1; b=2`.
+fn cookie_header(v: &str, key: u64) -> Vec<Cookie> {
+    v.split(';')
+        .filter_map(|p| {
+            let p = p.trim();
+            let (name, value) = p.split_once('=')?;
+            Some(Cookie {
+                name: name.trim().to_string(),
+                size: p.len(),
+                value_hash: value_hash(value.trim(), key),
+                attrs: CookieAttrs::default(),
+            })
+        })
+        .collect()
+}
+
+/// A Set-Cookie header: `name=value; Path=/; Secure; HttpOnly; SameSite=Lax`.
+fn set_cookie(v: &str, key: u64) -> Option<Cookie> {
+    let mut parts = v.split(';');
+    let first = parts.next()?.trim();
+    let (name, value) = first.split_once('=')?;
+    let mut attrs = CookieAttrs::default();
+    for a in parts {
+        let a = a.trim();
+        let (k, val) = match a.split_once('=') {
+            Some((k, val)) => (k.trim(), Some(val.trim().to_string())),
+            None => (a, None),
+        };
+        match k.to_ascii_lowercase().as_str() {
+            "domain" => attrs.domain = val,
+            "path" => attrs.path = val,
+            "expires" => attrs.expires = val,
+            "max-age" => attrs.max_age = val,
+            "secure" => attrs.secure = true,
+            "httponly" => attrs.http_only = true,
+            "samesite" => attrs.same_site = val,
+            _ => {}
+        }
+    }
+    Some(Cookie {
+        name: name.trim().to_string(),
+        size: first.len(),
+        value_hash: value_hash(value.trim(), key),
+        attrs,
+    })
+}
+
+/// Whether `b` begins an HTTP/1 request line (a method and a space).
+pub(super) fn starts_request(b: &[u8]) -> bool {
+    const METHODS: [&[u8]; 9] = [
+        b"GET ",
+        b"POST ",
+        b"HEAD ",
+        b"PUT ",
+        b"DELETE ",
+        b"OPTIONS ",
+        b"CONNECT ",
+        b"PATCH ",
+        b"TRACE ",
+    ];
+    METHODS.iter().any(|m| b.starts_with(m) || m.starts_with(b))
+}
+
+/// Whether `b` begins an HTTP/1 status line.
+pub(super) fn starts_response(b: &[u8]) -> bool {
+    b.starts_with(b"HTTP/1.") || b"HTTP/1.".starts_with(b)
+}
