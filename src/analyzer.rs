@@ -4,7 +4,7 @@
 //! connection and hands every connection that ends meanwhile to the caller. Nothing here reads
 //! files, sockets or clocks, so offline, live and CI runs share it unchanged.
 
-use crate::proto::AppConfig;
+use crate::proto::{AppConfig, AppRecord, AppStats};
 use std::collections::BTreeMap;
 
 use hashbrown::HashMap;
@@ -70,6 +70,25 @@ pub struct Summary {
     pub stream_error: Option<String>,
     /// Connection records marked one-sided, by the side the capture shows.
     pub one_sided: PerSide<u64>,
+    /// The application layer's records and counters, when it was parsed.
+    pub app: Option<AppSummary>,
+}
+
+/// What the application layer found in a run.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct AppSummary {
+    /// DNS transactions (query and answer, or either alone).
+    pub dns: u64,
+    /// Of those, never answered.
+    pub dns_unanswered: u64,
+    /// TLS handshakes.
+    pub tls: u64,
+    /// HTTP transactions.
+    pub http: u64,
+    /// Sessions (requests sharing a session cookie value).
+    pub sessions: u64,
+    /// The parsers' counters.
+    pub stats: AppStats,
 }
 
 impl Default for Summary {
@@ -91,6 +110,7 @@ impl Default for Summary {
             aggregated_forgotten: 0,
             stream_error: None,
             one_sided: PerSide::default(),
+            app: None,
         }
     }
 }
@@ -132,7 +152,19 @@ impl Summary {
         match e {
             Event::Closed(c) => self.account(c),
             Event::Anomaly(a) => self.account_anomaly(a),
-            Event::Opened(_) | Event::StateChanged(..) | Event::Segment(..) | Event::App(_) => {}
+            Event::App(r) => {
+                let a = self.app.get_or_insert_with(AppSummary::default);
+                match r {
+                    AppRecord::Dns(d) => {
+                        a.dns += 1;
+                        a.dns_unanswered += u64::from(d.status() == "unanswered");
+                    }
+                    AppRecord::Tls(_) => a.tls += 1,
+                    AppRecord::Http(_) => a.http += 1,
+                    AppRecord::Session(_) => a.sessions += 1,
+                }
+            }
+            Event::Opened(_) | Event::StateChanged(..) | Event::Segment(..) => {}
         }
     }
 
@@ -331,6 +363,12 @@ impl Analyzer {
         self.decoder.finish();
         self.summary.decode = self.decoder.stats.clone();
         self.summary.flows = self.flows.stats;
+        if let Some(stats) = self.flows.app_stats() {
+            self.summary
+                .app
+                .get_or_insert_with(AppSummary::default)
+                .stats = stats;
+        }
         self.summary
     }
 }

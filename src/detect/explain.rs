@@ -320,6 +320,30 @@ pub fn explain(kind: AnomalyKind) -> Explanation {
             "An ICMP type 3, 11 or 12 (ICMPv6 type 1 to 4) message whose quoted datagram is TCP, whose quoted four-tuple is a tracked connection's and whose quoted sequence number lies between the sending side's ISN and its SND.NXT (RFC 5927 §4.1). The detail names the type and code, the reporting router's address, which side's segment it quoted, the quoted sequence number (and flags when 14 or more bytes were quoted) and the MTU it announced. The summary counts every such error as linked or unlinked (icmp_errors); they are not counted as non-TCP ICMP. The listener rules count an attempt answered by ICMP as answered. Zeek's conn_state and history ignore ICMP, as Zeek does.",
             "",
         ),
+        SessionCookieCleartext => (
+            "A cookie that identifies a session was sent over plain HTTP, by the server (Set-Cookie) or by the client (Cookie).",
+            "HTTP is stateless: each request stands alone, so a server that must remember a client (a login, a basket) hands it a cookie and keys its state on the value. Whoever presents that value is the session. Over cleartext HTTP the value can be read by anyone on the path (a shared Wi-Fi, a tap) and replayed to impersonate the user: session side-jacking.",
+            "With --app, on HTTP/1.x parsed from the reassembled streams: a cookie is a session id when its name is a conventional session name (JSESSIONID, PHPSESSID, ASP.NET_SessionId, ASPSESSIONID*, connect.sid, session, sessionid, sid) or when a server set it (Set-Cookie) and a client sent the same value back. Reported once per value, on the first transaction that carried it in the clear; the detail names the cookie, the host and the header. Values are never printed, only compared through a keyed hash.",
+            "--app",
+        ),
+        SessionCookieInsecure => (
+            "A server set a session cookie without the Secure attribute (so browsers also send it over plain HTTP) or without HttpOnly (so page scripts, and injected ones, can read it).",
+            "Secure keeps the cookie off cleartext connections; HttpOnly keeps it away from JavaScript, the usual target of cross-site scripting that steals sessions. Missing either makes session theft easier.",
+            "With --app: a Set-Cookie whose cookie is a session id by name, lacking Secure or HttpOnly. Reported once per host and cookie name; the detail says which attributes are present and the SameSite value.",
+            "--app",
+        ),
+        CookieTooLarge => (
+            "A Cookie or Set-Cookie header carried a single cookie larger than 4,096 bytes.",
+            "RFC 6265 §6.1 asks browsers to keep cookies of at least 4,096 bytes, and most keep no more: a larger cookie is silently dropped or truncated, so the state it carries is lost; large cookies also inflate every request to the site.",
+            "With --app: the cookie's name=value (and, for Set-Cookie, its attributes as sent) exceeds 4,096 bytes. Reported on each transaction that carries one; the detail gives the size and the header.",
+            "--app",
+        ),
+        SessionHijackSuspected => (
+            "The same session cookie value was presented by two different client addresses.",
+            "A session belongs to one client; its value appearing from another address is what replaying a stolen cookie looks like (session hijacking). Benign causes exist: a client that changed address (mobile networks, NAT pools, a VPN switching on).",
+            "With --app: per session (cookie name and value hash), the client address of every request that carries it is remembered; the first request from an address other than the first is reported, once per session, with both addresses and the frame where the session was first seen.",
+            "--app",
+        ),
     };
     Explanation {
         meaning,

@@ -197,6 +197,14 @@ catalogue! {
         "The responder repeated its SYN-ACK after the initiator's third ACK: its accept queue was full.";
     IcmpError = "icmp_error", Notice, Connection,
         "A router or host answered a segment with an ICMP error (time exceeded, unreachable, fragmentation needed, packet too big).";
+    SessionCookieCleartext = "session_cookie_cleartext", Warning, Connection,
+        "A session cookie crossed the network in cleartext HTTP: anyone on the path can read it and take over the session (with --app).";
+    SessionCookieInsecure = "session_cookie_insecure", Notice, Connection,
+        "A server set a session cookie without Secure or HttpOnly (with --app).";
+    CookieTooLarge = "cookie_too_large", Warning, Connection,
+        "A cookie over 4,096 bytes, more than browsers promise to keep (with --app).";
+    SessionHijackSuspected = "session_hijack_suspected", Warning, Connection,
+        "One session cookie value was presented from two client addresses: possibly a stolen session (with --app).";
 }
 
 impl AnomalyKind {

@@ -16,6 +16,7 @@ mod rules;
 mod sanity;
 mod segment;
 pub mod segment_classes;
+pub mod session;
 mod tally;
 mod teardown;
 mod view;
@@ -30,6 +31,7 @@ pub use judge::Judge;
 pub use kind::{AnomalyKind, Scope, Severity};
 pub use rules::ConnRules;
 pub use sanity::{IpIdModel, icmp_error};
+pub use session::Sessions;
 pub use tally::{Owner, Tally};
 pub use view::{ConnView, Step};
 

@@ -1,21 +1,64 @@
 //! The connection table's application layer: DNS, TLS and HTTP parsed from the connections'
-//! streams (handed over by reassembly) and from UDP datagrams.
+//! streams (handed over by reassembly) and from UDP datagrams, the session rules run on them,
+//! and the drain that hands anomalies and application records out in order.
 
+use super::Connection;
 use super::FlowTable;
+use crate::detect::{Anomaly, AnomalyKind, Sessions};
 use crate::event::Event;
-use crate::proto::{AppConfig, AppLayer, AppStats};
-use crate::wire::Datagram;
+use crate::proto::{AppConfig, AppLayer, AppRecord, AppStats};
+use crate::wire::{Datagram, FlowKey};
+
+/// The application layer of a table: the parsers, the session rules, and the records decided
+/// but not yet handed out.
+#[derive(Debug)]
+pub(super) struct AppSide {
+    pub(super) layer: AppLayer,
+    sessions: Sessions,
+    pub(super) out: Vec<AppRecord>,
+    /// Anomalies the session rules raised, to count on their connections: (four-tuple,
+    /// connection id, kind).
+    pub(super) tallies: Vec<(FlowKey, u64, AnomalyKind)>,
+}
+
+impl AppSide {
+    /// Moves the parsers' records out, running the session rules on the HTTP ones.
+    pub(super) fn judge(&mut self, anomalies: &mut Vec<Anomaly>) {
+        for r in self.layer.take() {
+            if let AppRecord::Http(h) = &r {
+                let from = anomalies.len();
+                self.sessions.on_http(h, anomalies);
+                let key = FlowKey::new(h.orig, h.resp);
+                self.tallies
+                    .extend(anomalies[from..].iter().map(|a| (key, h.conn_id, a.kind)));
+            }
+            self.out.push(r);
+        }
+    }
+
+    /// The run ended: what the parsers held, then the sessions.
+    pub(super) fn finish(&mut self, anomalies: &mut Vec<Anomaly>) {
+        self.layer.finish();
+        self.judge(anomalies);
+        self.sessions.finish(&mut self.out);
+    }
+}
 
 impl FlowTable {
     /// Parses the application layer (DNS, TLS, HTTP) of every connection, and of the UDP
     /// datagrams given to [`FlowTable::udp`].
     pub fn parse_app(&mut self, cfg: AppConfig) {
-        self.app = Some(AppLayer::new(cfg));
+        self.app = Some(AppSide {
+            layer: AppLayer::new(cfg),
+            sessions: Sessions::default(),
+            out: Vec::new(),
+            tallies: Vec::new(),
+        });
     }
 
     /// The application layer's counters, when it is parsed.
     pub fn app_stats(&self) -> Option<AppStats> {
-        self.app.as_ref().map(AppLayer::stats)
+        self.app.as_ref().map(|a| a.layer.stats())
     }
 
     /// A UDP datagram, for the application layer (DNS).
@@ -25,8 +68,55 @@ impl FlowTable {
             self.expire(out);
         }
         if let Some(a) = self.app.as_mut() {
-            a.udp(d, payload);
+            a.layer.udp(d, payload);
         }
         self.flush_anomalies(out);
+    }
+
+    /// Counts the session rules' anomalies on their connections' tallies (`ending`: a
+    /// connection already out of the table, ending now), so that they weigh as the rules' own.
+    pub(super) fn tally_app(&mut self, mut ending: Option<&mut Connection>) {
+        let Some(app) = self.app.as_mut() else {
+            return;
+        };
+        for (key, id, kind) in app.tallies.drain(..) {
+            let c = match ending.as_deref_mut() {
+                Some(c) if c.record().id == id => Some(c),
+                _ => self
+                    .map
+                    .get(&key)
+                    .map(|&i| &mut *self.conns[i])
+                    .filter(|c| c.record().id == id),
+            };
+            if let Some(c) = c {
+                c.record_mut().tally.count(kind);
+            }
+        }
+    }
+
+    /// [`FlowTable::flush_anomalies`], with `ending` a connection out of the table but not yet
+    /// handed out (the application layer's anomalies count on its tally).
+    pub(super) fn flush_ending(
+        &mut self,
+        ending: Option<&mut Connection>,
+        out: &mut impl FnMut(Event<'_>),
+    ) {
+        // Most segments decide nothing: skip setting up the drains.
+        if let Some(a) = self.app.as_mut().filter(|a| a.layer.has_records()) {
+            a.judge(&mut self.anomalies);
+            self.tally_app(ending);
+        }
+        if !self.anomalies.is_empty() {
+            for a in self.anomalies.drain(..) {
+                out(Event::Anomaly(&a));
+            }
+        }
+        if let Some(a) = self.app.as_mut()
+            && !a.out.is_empty()
+        {
+            for r in a.out.drain(..) {
+                out(Event::App(&r));
+            }
+        }
     }
 }

@@ -4,7 +4,7 @@
 //! Packets only touch `last_ts`; a timer entry is re-checked when it comes due and either expires
 //! the connection or is pushed again at its real deadline (retina's lazy wheel, as a heap).
 
-use crate::proto::AppLayer;
+use super::app::AppSide;
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 
@@ -51,17 +51,17 @@ pub struct FlowTable {
     cfg: FlowConfig,
     detect: DetectConfig,
     listeners: ListenerTracker,
-    anomalies: Vec<Anomaly>,
+    pub(super) anomalies: Vec<Anomaly>,
     /// State changes of the segment being accounted, announced after it.
     changes: Vec<Transition>,
     budget: Budget,
     sink: Option<Box<dyn StreamSink>>,
     /// The application layer, when the run parses it.
-    pub(super) app: Option<AppLayer>,
-    map: HashMap<FlowKey, usize, foldhash::fast::RandomState>,
+    pub(super) app: Option<AppSide>,
+    pub(super) map: HashMap<FlowKey, usize, foldhash::fast::RandomState>,
     /// Boxed: a connection is a few KiB, and a slot moves only a pointer when it is inserted,
     /// removed or sorted (and the slab grows without copying them).
-    conns: Slab<Box<Connection>>,
+    pub(super) conns: Slab<Box<Connection>>,
     timers: BinaryHeap<Reverse<Timer>>,
     /// Heap size beyond which stale timer entries are dropped next.
     compact_at: usize,
@@ -159,12 +159,13 @@ impl FlowTable {
 
     /// What reassembly needs, borrowed from the table.
     fn reasm(&mut self) -> ReasmCtx<'_> {
+        self.budget.retain = self.cfg.keep_bytes || self.sink.is_some();
         ReasmCtx {
             budget: &mut self.budget,
             policy: self.cfg.overlap_policy,
             keep: self.cfg.keep_bytes || self.sink.is_some() || self.app.is_some(),
             sink: &mut self.sink,
-            app: self.app.as_mut(),
+            app: self.app.as_mut().map(|a| &mut a.layer),
         }
     }
 
@@ -230,12 +231,13 @@ impl FlowTable {
             }
         };
         let (keep, detect) = (self.keep(), self.detect);
+        self.budget.retain = self.cfg.keep_bytes || self.sink.is_some();
         let mut reasm = ReasmCtx {
             budget: &mut self.budget,
             policy: self.cfg.overlap_policy,
             keep: self.cfg.keep_bytes || self.sink.is_some() || self.app.is_some(),
             sink: &mut self.sink,
-            app: self.app.as_mut(),
+            app: self.app.as_mut().map(|a| &mut a.layer),
         };
         let c = &mut self.conns[idx];
         c.capture_one_sided = self.stats.capture_one_sided();
@@ -395,19 +397,7 @@ impl FlowTable {
 
     #[inline]
     pub(super) fn flush_anomalies(&mut self, out: &mut impl FnMut(Event<'_>)) {
-        // Most segments decide nothing: skip setting up the drains.
-        if !self.anomalies.is_empty() {
-            for a in self.anomalies.drain(..) {
-                out(Event::Anomaly(&a));
-            }
-        }
-        if let Some(app) = self.app.as_mut()
-            && app.has_records()
-        {
-            for r in app.take() {
-                out(Event::App(&r));
-            }
-        }
+        self.flush_ending(None, out);
     }
 
     /// Opens a connection for `seg`, or aggregates it when it is an attempt beyond the caps.
@@ -500,7 +490,7 @@ impl FlowTable {
             let (resp, frame) = (c.record().resp, c.record().last_frame);
             self.listeners.resolve(resp, r, frame, &mut self.anomalies);
         }
-        self.flush_anomalies(out);
+        self.flush_ending(Some(&mut c), out);
         out(Event::Closed(c.finish_record()));
     }
 
@@ -545,7 +535,7 @@ impl FlowTable {
     /// Ends connections whose idle deadline has passed.
     pub(super) fn expire(&mut self, out: &mut impl FnMut(Event<'_>)) {
         if let Some(a) = self.app.as_mut() {
-            a.advance(self.now);
+            a.layer.advance(self.now);
         }
         // Entries of connections that already ended wait in the heap until their deadline; on a
         // long run with many short connections, drop them once they outnumber the live ones.
@@ -606,7 +596,7 @@ impl FlowTable {
         let now = self.now;
         self.listeners.finish(now, &mut self.anomalies);
         if let Some(a) = self.app.as_mut() {
-            a.finish();
+            a.finish(&mut self.anomalies);
         }
         self.flush_anomalies(out);
         self.sink.as_mut().map_or(Ok(()), |s| s.finish())

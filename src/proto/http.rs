@@ -5,44 +5,13 @@
 
 use std::collections::VecDeque;
 
+use super::cookie::{Cookie, cookie_header, set_cookie};
 use super::{AppConfig, AppRecord, AppStats, At, ConnRef};
 use crate::time::{Duration, Timestamp};
 use crate::wire::Endpoint;
 
 /// Headers parsed per message at most.
 const MAX_HEADERS: usize = 96;
-
-/// A cookie the client sent (Cookie header) or the server set (Set-Cookie).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Cookie {
-    /// Its name.
-    pub name: String,
-    /// `name=value` in bytes.
-    pub size: usize,
-    /// A keyed hash of the value (equal values, equal hashes, within one run).
-    pub value_hash: u64,
-    /// Set-Cookie attributes (empty for a Cookie header's).
-    pub attrs: CookieAttrs,
-}
-
-/// The attributes of a Set-Cookie.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct CookieAttrs {
-    /// Domain.
-    pub domain: Option<String>,
-    /// Path.
-    pub path: Option<String>,
-    /// Expires (as written).
-    pub expires: Option<String>,
-    /// Max-Age (as written).
-    pub max_age: Option<String>,
-    /// Secure.
-    pub secure: bool,
-    /// HttpOnly.
-    pub http_only: bool,
-    /// SameSite (as written).
-    pub same_site: Option<String>,
-}
 
 /// An HTTP request and its response.
 #[derive(Clone, Debug, PartialEq)]
@@ -134,6 +103,8 @@ struct Dir {
     done: bool,
     /// The latest bytes' arrival.
     last: Option<At>,
+    /// A hole broke the framing: bytes are skipped until a delivery begins a message.
+    lost: bool,
 }
 
 /// One connection's HTTP.
@@ -175,11 +146,19 @@ impl HttpConn {
         stats: &mut AppStats,
     ) {
         self.req.last = Some(at);
+        if self.req.lost {
+            if !starts_request(b) {
+                return;
+            }
+            self.req.lost = false;
+            // What was being read is lost with the hole.
+            self.reading = None;
+        }
         while !b.is_empty() && !self.req.done {
             if self.req.body.is_some() {
-                let (used, ended) = skip_body(&mut self.req, b, cfg, stats);
+                let (used, data, ended) = skip_body(&mut self.req, b, cfg, stats);
                 if let Some(r) = self.reading.as_mut() {
-                    r.request_body_len += used as u64;
+                    r.request_body_len += data;
                 }
                 b = &b[used..];
                 if ended {
@@ -193,7 +172,7 @@ impl HttpConn {
             b = &b[used..];
             let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
             let mut req = httparse::Request::new(&mut headers);
-            match req.parse(&head) {
+            match lenient().parse_request(&mut req, &head) {
                 Ok(httparse::Status::Complete(_)) => {}
                 _ => {
                     give_up(&mut self.req, stats, false);
@@ -269,11 +248,21 @@ impl HttpConn {
         out: &mut Vec<AppRecord>,
     ) {
         self.resp.last = Some(at);
+        if self.resp.lost {
+            if !starts_response(b) {
+                return;
+            }
+            self.resp.lost = false;
+            // The response being read is cut; it is written out without its end.
+            if let Some(r) = self.answering.take() {
+                out.push(AppRecord::Http(r));
+            }
+        }
         while !b.is_empty() && !self.resp.done {
             if self.resp.body.is_some() {
-                let (used, ended) = skip_body(&mut self.resp, b, cfg, stats);
+                let (used, data, ended) = skip_body(&mut self.resp, b, cfg, stats);
                 if let Some(r) = self.answering.as_mut() {
-                    r.response_body_len += used as u64;
+                    r.response_body_len += data;
                 }
                 b = &b[used..];
                 if ended {
@@ -287,7 +276,7 @@ impl HttpConn {
             b = &b[used..];
             let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
             let mut resp = httparse::Response::new(&mut headers);
-            match resp.parse(&head) {
+            match lenient().parse_response(&mut resp, &head) {
                 Ok(httparse::Status::Complete(_)) => {}
                 _ => {
                     give_up(&mut self.resp, stats, false);
@@ -370,8 +359,15 @@ impl HttpConn {
     }
 
     /// Bytes missing from `client`'s (else the server's) stream: a body of known length
-    /// absorbs them; anywhere else the direction is given up.
-    pub(super) fn gap(&mut self, client: bool, len: u64, stats: &mut AppStats) {
+    /// absorbs them (one that ends exactly there ends); anywhere else the direction waits for
+    /// the next bytes that begin a message ([`Dir::lost`]).
+    pub(super) fn gap(
+        &mut self,
+        client: bool,
+        len: u64,
+        stats: &mut AppStats,
+        out: &mut Vec<AppRecord>,
+    ) {
         let d = if client {
             &mut self.req
         } else {
@@ -379,8 +375,41 @@ impl HttpConn {
         };
         match d.body {
             Some(Body::Length(n)) if len < n => d.body = Some(Body::Length(n - len)),
+            Some(Body::Length(n)) if len == n => {
+                let at = d.last;
+                if client {
+                    self.req.body = None;
+                    if let Some(mut r) = self.reading.take() {
+                        r.request_end = at;
+                        self.pending.push_back(r);
+                    }
+                } else if let Some(at) = at {
+                    self.response_done(at, out);
+                }
+            }
             Some(Body::UntilClose) => {}
-            _ => give_up(d, stats, false),
+            _ if d.done => {}
+            _ => {
+                stats.given_up += 1;
+                // A response whose header block was under way belongs to the oldest request:
+                // that one's answer is lost, not the next one's.
+                if !client
+                    && d.start.is_some()
+                    && self.answering.is_none()
+                    && let Some(r) = self.pending.pop_front()
+                {
+                    out.push(AppRecord::Http(r));
+                }
+                let d = if client {
+                    &mut self.req
+                } else {
+                    &mut self.resp
+                };
+                d.lost = true;
+                d.buf.clear();
+                d.body = None;
+                d.start = None;
+            }
         }
     }
 
@@ -398,6 +427,20 @@ impl HttpConn {
         }
         out.extend(self.pending.drain(..).map(AppRecord::Http));
     }
+}
+
+/// httparse as tolerant as the servers and browsers that wrote what it reads: a space before
+/// a header's colon, obsolete line folding and invalid header lines (skipped) in responses,
+/// invalid header lines in requests, repeated spaces in the request and status lines.
+fn lenient() -> httparse::ParserConfig {
+    let mut c = httparse::ParserConfig::default();
+    c.allow_spaces_after_header_name_in_responses(true)
+        .allow_obsolete_multiline_headers_in_responses(true)
+        .allow_multiple_spaces_in_request_line_delimiters(true)
+        .allow_multiple_spaces_in_response_status_delimiters(true)
+        .ignore_invalid_headers_in_responses(true)
+        .ignore_invalid_headers_in_requests(true);
+    c
 }
 
 /// Collects a header block into `d.buf` until its empty line; returns the block and how many of
@@ -466,8 +509,22 @@ fn give_up(d: &mut Dir, stats: &mut AppStats, oversized: bool) {
     d.body = None;
 }
 
-/// Skips body bytes of `b`; returns how many it used and whether the body ended.
-fn skip_body(d: &mut Dir, b: &[u8], cfg: &AppConfig, stats: &mut AppStats) -> (usize, bool) {
+/// Skips body bytes of `b`; returns how many it used, how many of those were the body's own
+/// (not chunk framing), and whether the body ended.
+fn skip_body(d: &mut Dir, b: &[u8], cfg: &AppConfig, stats: &mut AppStats) -> (usize, u64, bool) {
+    let mut data = 0;
+    let (used, ended) = skip_framed(d, b, cfg, stats, &mut data);
+    (used, data, ended)
+}
+
+/// [`skip_body`]'s loop; the body's own bytes are added to `data`.
+fn skip_framed(
+    d: &mut Dir,
+    b: &[u8],
+    cfg: &AppConfig,
+    stats: &mut AppStats,
+    data: &mut u64,
+) -> (usize, bool) {
     let mut used = 0;
     loop {
         let rest = &b[used..];
@@ -475,6 +532,7 @@ fn skip_body(d: &mut Dir, b: &[u8], cfg: &AppConfig, stats: &mut AppStats) -> (u
             Some(Body::Length(n)) => {
                 let take = (n.min(rest.len() as u64)) as usize;
                 used += take;
+                *data += take as u64;
                 let left = n - take as u64;
                 if left == 0 {
                     return (used, true);
@@ -482,11 +540,15 @@ fn skip_body(d: &mut Dir, b: &[u8], cfg: &AppConfig, stats: &mut AppStats) -> (u
                 d.body = Some(Body::Length(left));
                 return (used, false);
             }
-            Some(Body::UntilClose) => return (b.len(), false),
+            Some(Body::UntilClose) => {
+                *data += rest.len() as u64;
+                return (b.len(), false);
+            }
             Some(Body::ChunkData(n)) => {
-                // The chunk's bytes and its CRLF.
+                // The chunk's bytes (its CRLF is read as an empty line after).
                 let take = (n.min(rest.len() as u64)) as usize;
                 used += take;
+                *data += take as u64;
                 let left = n - take as u64;
                 if left > 0 {
                     d.body = Some(Body::ChunkData(left));
@@ -565,62 +627,6 @@ impl Framing {
             None => None,
         }
     }
-}
-
-/// A keyed hash of a cookie value (foldhash with the run's key): equal values match within a
-/// run, and the value cannot be read back.
-fn value_hash(v: &str, key: u64) -> u64 {
-    use std::hash::{BuildHasher, Hasher};
-    let mut h = foldhash::quality::FixedState::with_seed(key).build_hasher();
-    h.write(v.as_bytes());
-    h.finish()
-}
-
-/// The cookies of a Cookie header: `a=1; b=2`.
-fn cookie_header(v: &str, key: u64) -> Vec<Cookie> {
-    v.split(';')
-        .filter_map(|p| {
-            let p = p.trim();
-            let (name, value) = p.split_once('=')?;
-            Some(Cookie {
-                name: name.trim().to_string(),
-                size: p.len(),
-                value_hash: value_hash(value.trim(), key),
-                attrs: CookieAttrs::default(),
-            })
-        })
-        .collect()
-}
-
-/// A Set-Cookie header: `name=value; Path=/; Secure; HttpOnly; SameSite=Lax`.
-fn set_cookie(v: &str, key: u64) -> Option<Cookie> {
-    let mut parts = v.split(';');
-    let first = parts.next()?.trim();
-    let (name, value) = first.split_once('=')?;
-    let mut attrs = CookieAttrs::default();
-    for a in parts {
-        let a = a.trim();
-        let (k, val) = match a.split_once('=') {
-            Some((k, val)) => (k.trim(), Some(val.trim().to_string())),
-            None => (a, None),
-        };
-        match k.to_ascii_lowercase().as_str() {
-            "domain" => attrs.domain = val,
-            "path" => attrs.path = val,
-            "expires" => attrs.expires = val,
-            "max-age" => attrs.max_age = val,
-            "secure" => attrs.secure = true,
-            "httponly" => attrs.http_only = true,
-            "samesite" => attrs.same_site = val,
-            _ => {}
-        }
-    }
-    Some(Cookie {
-        name: name.trim().to_string(),
-        size: first.len(),
-        value_hash: value_hash(value.trim(), key),
-        attrs,
-    })
 }
 
 /// Whether `b` begins an HTTP/1 request line (a method and a space).

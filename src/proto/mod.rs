@@ -8,16 +8,23 @@
 //! Every buffer is bounded ([`AppConfig`]): a message that does not fit is counted and its
 //! direction given up, never grown without bound.
 
+mod cookie;
 mod dns;
 mod http;
+mod session;
 mod stream;
 mod tls;
+
+#[cfg(test)]
+mod tests;
 
 use crate::time::{Duration, Timestamp};
 use crate::wire::{Datagram, Endpoint, Side};
 
+pub use cookie::{Cookie, CookieAttrs};
 pub use dns::{DnsFlags, DnsRecord, DnsTransport, class_name, rcode_name, type_name};
-pub use http::{Cookie, CookieAttrs, HttpRecord};
+pub use http::HttpRecord;
+pub use session::{MAX_CLIENTS, MAX_CONNS, MAX_HOSTS, SessionRecord, session_name};
 pub use tls::{TlsRecord, cipher_name, version_name};
 
 use self::dns::DnsTable;
@@ -82,6 +89,8 @@ pub enum AppRecord {
     Tls(TlsRecord),
     /// An HTTP/1.x request and its response.
     Http(HttpRecord),
+    /// A session (the requests carrying one session cookie value), at the end of the run.
+    Session(SessionRecord),
 }
 
 impl AppRecord {
@@ -91,6 +100,7 @@ impl AppRecord {
             AppRecord::Dns(d) => d.conn_id,
             AppRecord::Tls(t) => Some(t.conn_id),
             AppRecord::Http(h) => Some(h.conn_id),
+            AppRecord::Session(_) => None,
         }
     }
 
@@ -100,6 +110,7 @@ impl AppRecord {
             AppRecord::Dns(d) => d.ts,
             AppRecord::Tls(t) => t.ts,
             AppRecord::Http(h) => h.ts,
+            AppRecord::Session(s) => s.first.ts,
         }
     }
 }
@@ -191,7 +202,8 @@ impl AppLayer {
 
     /// `len` bytes of the stream `side` of connection `id` sent are missing from the capture.
     pub fn gap(&mut self, id: u64, side: Side, len: u64) {
-        self.conns.gap(id, side, len, &mut self.stats);
+        self.conns
+            .gap(id, side, len, &mut self.stats, &mut self.out);
     }
 
     /// Connection `id` ended: what it left unfinished is written out.

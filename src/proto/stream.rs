@@ -110,20 +110,33 @@ impl ConnApps {
         }
     }
 
-    pub(super) fn gap(&mut self, id: u64, side: Side, len: u64, stats: &mut AppStats) {
+    pub(super) fn gap(
+        &mut self,
+        id: u64,
+        side: Side,
+        len: u64,
+        stats: &mut AppStats,
+        out: &mut Vec<AppRecord>,
+    ) {
         let Some(app) = self.conns.get_mut(&id) else {
             return;
         };
         match app {
             ConnApp::Http(h) => {
                 stats.gap_bytes += len;
-                h.gap(side == Side::Orig, len, stats);
+                h.gap(side == Side::Orig, len, stats, out);
             }
             ConnApp::Tls(t) if t.skip[side] as u64 >= len => {
                 // Inside application data: only bytes nobody reads are missing.
                 t.skip[side] -= len as usize;
             }
-            ConnApp::Tls(_) | ConnApp::Dns(_) => {
+            ConnApp::Dns(d) => {
+                // The message under way is lost; framing resumes with the next delivery (a
+                // segment usually begins a message).
+                stats.gap_bytes += len;
+                d.bufs[side].clear();
+            }
+            ConnApp::Tls(_) => {
                 stats.gap_bytes += len;
                 stats.given_up += 1;
                 *app = ConnApp::Ignored;
@@ -194,6 +207,33 @@ fn tls_bytes(t: &mut TlsState, side: Side, at: At, mut b: &[u8], stats: &mut App
             continue;
         }
         let buf = &mut t.bufs[side];
+        // An SSL 2.0-format ClientHello (two-byte header with the high bit set) opening the
+        // client's stream: old clients offering TLS this way; the server answers in TLS.
+        let v2 = buf.first().or(b.first()).is_some_and(|h| h & 0x80 != 0)
+            && side == Side::Orig
+            && t.conn.rec.client_versions.is_empty();
+        if v2 {
+            if buf.len() < 2 {
+                let need = (2 - buf.len()).min(b.len());
+                buf.extend_from_slice(&b[..need]);
+                b = &b[need..];
+                if buf.len() < 2 {
+                    return true;
+                }
+            }
+            let len = usize::from(u16::from_be_bytes([buf[0] & 0x7f, buf[1]]));
+            let need = (2 + len - buf.len()).min(b.len());
+            buf.extend_from_slice(&b[..need]);
+            b = &b[need..];
+            if buf.len() == 2 + len {
+                let record = std::mem::take(buf);
+                if !t.conn.sslv2_hello(at, &record) {
+                    stats.given_up += 1;
+                    return false;
+                }
+            }
+            continue;
+        }
         // Complete the 5-byte header first.
         if buf.len() < 5 {
             let need = (5 - buf.len()).min(b.len());

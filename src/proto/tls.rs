@@ -84,9 +84,11 @@ fn grease(v: u16) -> bool {
     v & 0x0f0f == 0x0a0a && v >> 8 == v & 0xff
 }
 
-/// Whether `b` begins a TLS handshake record (a ClientHello from the originator).
+/// Whether `b` begins a TLS handshake record (a ClientHello from the originator), or an SSL
+/// 2.0-format ClientHello offering SSL 3.0 or TLS.
 pub(super) fn starts_tls(b: &[u8]) -> bool {
-    b.len() >= 3 && b[0] == HANDSHAKE && b[1] == 3 && b[2] <= 4
+    (b.len() >= 3 && b[0] == HANDSHAKE && b[1] == 3 && b[2] <= 4)
+        || (b.len() >= 5 && b[0] & 0x80 != 0 && b[2] == 1 && b[3] == 3 && b[4] <= 4)
 }
 
 /// One connection's handshake being watched.
@@ -114,6 +116,21 @@ impl TlsConn {
                 first_data: PerSide::default(),
             },
         }
+    }
+
+    /// An SSL 2.0-format ClientHello (RFC 6101 appendix E.2), header included: its version is
+    /// the one offered; it carries no extensions. False when it is not one.
+    pub(super) fn sslv2_hello(&mut self, at: At, record: &[u8]) -> bool {
+        let Some(&[kind, major, minor]) = record.get(2..5) else {
+            return false;
+        };
+        if kind != 1 || major != 3 {
+            return false;
+        }
+        self.rec.ts = at.ts;
+        self.rec.frame = at.frame;
+        self.rec.client_versions = vec![u16::from_be_bytes([major, minor])];
+        true
     }
 
     /// One whole record (header and body) that `side` sent, at `at`.

@@ -398,6 +398,9 @@ pub struct SummaryRecord<'a> {
     pub icmp_errors: IcmpErrorsJson,
     /// Connections the capture shows one direction of, and whether the whole capture does.
     pub one_sided: OneSidedJson,
+    /// The application layer (`--app`): records written and the parsers' counters.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub app: Option<app::AppSummaryJson>,
 }
 
 /// ICMP errors quoting a TCP segment.
@@ -484,6 +487,7 @@ impl<'a> SummaryRecord<'a> {
                 two_sided: s.flows.two_sided,
                 capture: s.capture_one_sided().map(Side::name),
             },
+            app: s.app.map(app::AppSummaryJson::from),
         }
     }
 }

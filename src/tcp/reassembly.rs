@@ -37,6 +37,10 @@ pub struct Budget {
     pub per_stream_cap: usize,
     /// Segments whose bytes were not held because a bound was reached.
     pub cap_hits: u64,
+    /// Delivered bytes are kept until acknowledged, for overlap checks (on by default); off,
+    /// bytes are still held out of order and delivered, but not compared (the application
+    /// layer alone needs no overlap checks, and the copy is most of its cost).
+    pub retain: bool,
 }
 
 impl Default for Budget {
@@ -47,6 +51,7 @@ impl Default for Budget {
             global_cap: 256 << 20,
             per_stream_cap: 1 << 20,
             cap_hits: 0,
+            retain: true,
         }
     }
 }
@@ -271,6 +276,9 @@ impl Stream {
         emit(Piece::Bytes(bytes));
         self.next += bytes.len() as u64;
         self.delivered += bytes.len() as u64;
+        if !budget.retain {
+            return;
+        }
         // Keep delivered bytes until acknowledged, as far as the budget allows.
         if budget.take(bytes.len(), self.held) {
             self.held += bytes.len();

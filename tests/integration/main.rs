@@ -3,6 +3,8 @@
 // Every unsafe block (namespaces, packet sockets, signals) says why it is sound.
 #![warn(clippy::undocumented_unsafe_blocks)]
 
+// `analyze --app`: DNS, HTTP, TLS and sessions on real captures.
+mod app;
 // `tcpaudit check`: expectations passing and failing, baselines, JUnit XML, project fixtures.
 mod check;
 // The command line: output formats, limits, standard input, merged files, bad input, `explain`.

@@ -195,6 +195,7 @@ const ANALYSIS_KEYS: &[&str] = &[
     "check_overlaps",
     "verify_checksums",
     "zeek_server_ports",
+    "app",
 ];
 
 /// Validates expectation `text` read from `path`.

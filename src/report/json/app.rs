@@ -4,9 +4,10 @@
 use serde::Serialize;
 
 use super::secs::{opt_secs, secs};
+use crate::analyzer::AppSummary;
 use crate::proto::{
-    AppRecord, At, Cookie, DnsRecord, HttpRecord, TlsRecord, cipher_name, class_name, rcode_name,
-    type_name, version_name,
+    AppRecord, At, Cookie, DnsRecord, HttpRecord, SessionRecord, TlsRecord, cipher_name,
+    class_name, rcode_name, type_name, version_name,
 };
 use crate::time::{Duration, Timestamp};
 use crate::wire::Side;
@@ -21,6 +22,8 @@ pub enum AppJson<'a> {
     Tls(TlsJson<'a>),
     /// HTTP.
     Http(HttpJson<'a>),
+    /// A session.
+    Session(SessionJson<'a>),
 }
 
 impl<'a> From<&'a AppRecord> for AppJson<'a> {
@@ -29,6 +32,7 @@ impl<'a> From<&'a AppRecord> for AppJson<'a> {
             AppRecord::Dns(d) => AppJson::Dns(DnsJson::from(d)),
             AppRecord::Tls(t) => AppJson::Tls(TlsJson::from(t)),
             AppRecord::Http(h) => AppJson::Http(HttpJson::from(h)),
+            AppRecord::Session(x) => AppJson::Session(SessionJson::from(x)),
         }
     }
 }
@@ -298,6 +302,87 @@ impl<'a> From<&'a HttpRecord> for HttpJson<'a> {
             server_time: h.server_time(),
             cookies: h.cookies.iter().map(CookieJson::from).collect(),
             set_cookies: h.set_cookies.iter().map(CookieJson::from).collect(),
+        }
+    }
+}
+
+/// `{"type":"session"}`, written at the end of the run.
+#[derive(Serialize)]
+pub struct SessionJson<'a> {
+    #[serde(rename = "type")]
+    kind_type: &'static str,
+    cookie: &'a str,
+    /// Keyed hash of the value, hex (equal within one run only).
+    value_hash: String,
+    basis: &'static str,
+    first: AtJson,
+    last: AtJson,
+    requests: u64,
+    clients: Vec<String>,
+    hosts: &'a [String],
+    conn_ids: &'a [u64],
+}
+
+impl<'a> From<&'a SessionRecord> for SessionJson<'a> {
+    fn from(s: &'a SessionRecord) -> Self {
+        SessionJson {
+            kind_type: "session",
+            cookie: &s.cookie,
+            value_hash: format!("{:016x}", s.value_hash),
+            basis: s.basis,
+            first: AtJson {
+                frame: s.first.frame,
+                ts: s.first.ts,
+            },
+            last: AtJson {
+                frame: s.last.frame,
+                ts: s.last.ts,
+            },
+            requests: s.requests,
+            clients: s.clients.iter().map(ToString::to_string).collect(),
+            hosts: &s.hosts,
+            conn_ids: &s.conns,
+        }
+    }
+}
+
+/// The summary's `app` object.
+#[derive(Serialize)]
+pub struct AppSummaryJson {
+    dns: u64,
+    dns_unanswered: u64,
+    tls: u64,
+    http: u64,
+    sessions: u64,
+    dns_messages: u64,
+    dns_malformed: u64,
+    dns_evicted: u64,
+    http_messages: u64,
+    http2_connections: u64,
+    quic_datagrams: u64,
+    given_up: u64,
+    oversized: u64,
+    gap_bytes: u64,
+}
+
+impl From<AppSummary> for AppSummaryJson {
+    fn from(a: AppSummary) -> Self {
+        let s = a.stats;
+        AppSummaryJson {
+            dns: a.dns,
+            dns_unanswered: a.dns_unanswered,
+            tls: a.tls,
+            http: a.http,
+            sessions: a.sessions,
+            dns_messages: s.dns_messages,
+            dns_malformed: s.dns_malformed,
+            dns_evicted: s.dns_evicted,
+            http_messages: s.http_messages,
+            http2_connections: s.http2,
+            quic_datagrams: s.quic,
+            given_up: s.given_up,
+            oversized: s.oversized,
+            gap_bytes: s.gap_bytes,
         }
     }
 }

@@ -236,6 +236,26 @@ pub(super) fn summary_table(s: &Summary, run: &RunInfo) -> Table {
             )),
         ]);
     }
+    if let Some(a) = &s.app {
+        let st = a.stats;
+        let mut v = format!(
+            "{} DNS ({} unanswered), {} TLS, {} HTTP, {} sessions",
+            a.dns, a.dns_unanswered, a.tls, a.http, a.sessions
+        );
+        if st.http2 + st.quic > 0 {
+            v += &format!(
+                "; counted, not parsed: {} HTTP/2, {} QUIC",
+                st.http2, st.quic
+            );
+        }
+        if st.given_up > 0 {
+            v += &format!(
+                "; {} directions given up ({} oversized)",
+                st.given_up, st.oversized
+            );
+        }
+        t.add_row(vec![Cell::new("application layer"), Cell::new(v)]);
+    }
     if !run.errors.is_empty() {
         t.add_row(vec![Cell::new("errors"), Cell::new(run.errors.len())]);
     }
