@@ -51,7 +51,7 @@ pub struct StreamOwner {
 /// Hands what a stream delivered to the sink and the application layer, if there are any.
 fn send(
     sink: &mut Option<Box<dyn StreamSink>>,
-    app: &mut Option<&mut AppLayer>,
+    (app, done): (&mut Option<&mut AppLayer>, &mut AppDone),
     c: StreamOwner,
     side: Side,
     p: Piece<'_>,
@@ -61,14 +61,16 @@ fn send(
             if let Some(k) = sink.as_mut() {
                 k.data(c.id, c.orig, c.resp, side, bytes);
             }
-            if let Some(a) = app.as_mut() {
+            if let Some(a) = app.as_mut()
+                && !done.0
+            {
                 let r = ConnRef {
                     id: c.id,
                     orig: c.orig,
                     resp: c.resp,
                     rtt: c.rtt,
                 };
-                a.data(r, side, c.at, bytes);
+                done.0 = !a.data(r, side, c.at, bytes);
             }
         }
         Piece::Gap(n) => {
@@ -79,9 +81,14 @@ fn send(
     }
 }
 
-/// The two streams of one connection.
+/// The two streams of one connection, and whether the application layer still wants their
+/// bytes.
 #[derive(Clone, Debug, Default)]
-pub struct ConnStreams(PerSide<Stream>);
+pub struct ConnStreams(PerSide<Stream>, AppDone);
+
+/// The application layer said this connection's bytes no longer matter.
+#[derive(Clone, Copy, Debug, Default)]
+struct AppDone(bool);
 
 impl ConnStreams {
     /// The roles were flipped.
@@ -103,7 +110,7 @@ impl ConnStreams {
         let f = seg.flags;
         let mut conflict = None;
         if !f.rst() {
-            let (sink, app) = (&mut *reasm.sink, &mut reasm.app);
+            let (sink, app, done) = (&mut *reasm.sink, &mut reasm.app, &mut self.1);
             let o = self.0[side].segment(
                 seg.seq,
                 f.syn(),
@@ -113,15 +120,15 @@ impl ConnStreams {
                 reasm.keep,
                 reasm.policy,
                 reasm.budget,
-                &mut |p: Piece<'_>| send(sink, app, c, side, p),
+                &mut |p: Piece<'_>| send(sink, (app, done), c, side, p),
             );
             conflict = o.conflict;
         }
         if f.ack() {
-            let (sink, app) = (&mut *reasm.sink, &mut reasm.app);
+            let (sink, app, done) = (&mut *reasm.sink, &mut reasm.app, &mut self.1);
             let peer = side.other();
             self.0[peer].ack(seg.ack, reasm.keep, reasm.budget, &mut |p: Piece<'_>| {
-                send(sink, app, c, peer, p)
+                send(sink, (app, done), c, peer, p)
             });
         }
         conflict
@@ -131,11 +138,11 @@ impl ConnStreams {
     /// writing their totals into `halves`.
     pub fn finish(&mut self, c: StreamOwner, halves: &mut PerSide<Half>, reasm: &mut ReasmCtx<'_>) {
         for s in [Side::Orig, Side::Resp] {
-            let (sink, app) = (&mut *reasm.sink, &mut reasm.app);
+            let (sink, app, done) = (&mut *reasm.sink, &mut reasm.app, &mut self.1);
             let st = &mut self.0[s];
             let pending = st.pending();
             st.finish(reasm.keep, reasm.budget, &mut |p: Piece<'_>| {
-                send(sink, app, c, s, p)
+                send(sink, (app, done), c, s, p)
             });
             let h = &mut halves[s];
             h.pending_at_close = pending;

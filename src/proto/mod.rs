@@ -8,6 +8,7 @@
 //! Every buffer is bounded ([`AppConfig`]): a message that does not fit is counted and its
 //! direction given up, never grown without bound.
 
+mod body;
 mod cookie;
 mod dns;
 mod http;
@@ -187,8 +188,10 @@ impl AppLayer {
     }
 
     /// `bytes` continue the stream `side` of connection `c` sent; `at` is the segment that
-    /// delivered them.
-    pub fn data(&mut self, c: ConnRef, side: Side, at: At, bytes: &[u8]) {
+    /// delivered them. Returns false once the connection's bytes no longer matter (an unknown
+    /// protocol, a finished TLS handshake, a direction given up): the caller may stop sending
+    /// them, though its holes and end still count.
+    pub fn data(&mut self, c: ConnRef, side: Side, at: At, bytes: &[u8]) -> bool {
         self.conns.data(
             c,
             side,
@@ -197,7 +200,7 @@ impl AppLayer {
             (&self.cfg, &mut self.dns),
             &mut self.stats,
             &mut self.out,
-        );
+        )
     }
 
     /// `len` bytes of the stream `side` of connection `id` sent are missing from the capture.

@@ -55,7 +55,7 @@ struct DnsTcp {
 /// The application state of every connection that sent bytes.
 #[derive(Debug)]
 pub(super) struct ConnApps {
-    conns: HashMap<u64, ConnApp>,
+    conns: HashMap<u64, ConnApp, foldhash::fast::RandomState>,
     /// The run's key for cookie-value hashes.
     key: u64,
 }
@@ -64,7 +64,7 @@ impl Default for ConnApps {
     fn default() -> Self {
         use std::hash::BuildHasher;
         ConnApps {
-            conns: HashMap::new(),
+            conns: HashMap::default(),
             key: std::collections::hash_map::RandomState::new().hash_one(0x7463_7061_7564_6974u64),
         }
     }
@@ -81,7 +81,7 @@ impl ConnApps {
         (cfg, dns): (&AppConfig, &mut DnsTable),
         stats: &mut AppStats,
         out: &mut Vec<AppRecord>,
-    ) {
+    ) -> bool {
         let key = self.key;
         let app = self
             .conns
@@ -108,6 +108,7 @@ impl ConnApps {
             }
             ConnApp::Ignored => {}
         }
+        !matches!(app, ConnApp::Ignored)
     }
 
     pub(super) fn gap(
