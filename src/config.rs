@@ -381,7 +381,8 @@ impl AnalysisOpts {
             max_reassembly_memory: self.max_reassembly_memory,
             keep_bytes: self.check_overlaps || self.write_streams.is_some(),
             segment_events: false,
-            keep_transitions: self.transitions,
+            // Pages draw TIME-WAIT, which the story holds.
+            keep_transitions: self.transitions || self.app,
             segment_stream: false,
             idle_timeout: seconds("idle-timeout", self.idle_timeout)?,
             attempt_timeout: seconds("attempt-timeout", self.attempt_timeout)?,

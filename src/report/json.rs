@@ -7,6 +7,7 @@
 
 mod app;
 mod counters;
+mod page;
 mod secs;
 mod side;
 mod story;
@@ -495,17 +496,23 @@ impl<'a> SummaryRecord<'a> {
 /// Writes JSON lines to any writer.
 pub struct JsonSink<W: Write> {
     out: W,
+    /// Page loads, written at the end (with `--app`).
+    pages: super::page::PageBuilder,
 }
 
 impl<W: Write> JsonSink<W> {
     /// A sink writing to `out`.
     pub fn new(out: W) -> Self {
-        JsonSink { out }
+        JsonSink {
+            out,
+            pages: super::page::PageBuilder::default(),
+        }
     }
 }
 
 impl<W: Write> Sink for JsonSink<W> {
     fn event(&mut self, e: &Event<'_>) -> io::Result<()> {
+        self.pages.event(e);
         match e {
             Event::Closed(c) => serde_json::to_writer(&mut self.out, &ConnJson::from(*c))?,
             Event::Anomaly(a) => serde_json::to_writer(&mut self.out, &AnomalyRecord::from(*a))?,
@@ -521,6 +528,10 @@ impl<W: Write> Sink for JsonSink<W> {
     }
 
     fn finish(&mut self, summary: &Summary, run: &RunInfo) -> io::Result<()> {
+        for p in self.pages.pages() {
+            serde_json::to_writer(&mut self.out, &page::PageJson::from(&p))?;
+            self.out.write_all(b"\n")?;
+        }
         serde_json::to_writer(&mut self.out, &SummaryRecord::new(summary, run))?;
         self.out.write_all(b"\n")?;
         self.out.flush()

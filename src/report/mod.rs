@@ -6,6 +6,7 @@ mod json;
 pub mod ladder;
 pub mod live;
 mod names;
+pub mod page;
 pub mod reread;
 mod streams;
 mod terminal;

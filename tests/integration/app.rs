@@ -271,4 +271,54 @@ fn the_page_load_recording_matches_what_the_client_measured() {
             .contains(client["jsessionid"].as_str().unwrap())),
         "a session value was printed"
     );
+
+    // The page loads: the lookup, then the connections to the address it gave.
+    let pages = of_type(&recs, "page");
+    let names: Vec<&str> = pages.iter().map(|p| p["name"].as_str().unwrap()).collect();
+    assert_eq!(
+        names,
+        [
+            "shop.example",
+            "nothere.example",
+            "shop.example",
+            "static.example",
+            "10.99.0.2"
+        ]
+    );
+    let shop = pages[0];
+    assert_eq!(shop["dns"]["answers"], serde_json::json!(["10.99.0.2"]));
+    let conn = &shop["connections"][0];
+    let uris: Vec<&str> = conn["requests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["uri"].as_str().unwrap())
+        .collect();
+    assert_eq!(uris, ["/", "/app.js", "/data"]);
+    near(conn["connect"].as_f64().unwrap(), "http.connect_start");
+    assert_eq!(conn["closed_by"], "orig");
+    // The client closed first: its TIME-WAIT ends 2 MSL (60 s) after its last ACK.
+    let tw = conn["time_wait_end"].as_f64().unwrap() - conn["close"].as_f64().unwrap();
+    assert!((tw - 60.0).abs() < 0.01, "{tw}");
+    assert_eq!(pages[1]["dns"]["rcode_name"], "NXDOMAIN");
+    assert_eq!(pages[2]["dns"]["rtt"], Value::Null);
+    let tls = &pages[3]["connections"][0];
+    assert_eq!(tls["server_name"], "static.example");
+    near(tls["tls_start"].as_f64().unwrap(), "tls.handshake_start");
+    assert_eq!(pages[4]["client"], "10.99.0.3");
+    assert_eq!(pages[4]["dns"], Value::Null);
+
+    // The same in the terminal, in 80 columns.
+    let out = tcpaudit()
+        .args(["analyze", "--app"])
+        .arg(dir.join("page_load.pcap"))
+        .output()
+        .unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    let pages_text = &text[text.find("Page loads (5)").expect("a page section")..];
+    assert!(
+        pages_text.lines().all(|l| l.chars().count() <= 80),
+        "{pages_text}"
+    );
+    assert!(pages_text.contains("GET /app.js"), "{pages_text}");
 }

@@ -8,6 +8,7 @@ use comfy_table::presets::UTF8_FULL_CONDENSED;
 use comfy_table::{Cell, CellAlignment, ContentArrangement, Table};
 
 mod columns;
+mod pages;
 mod summary;
 
 use columns::CONN_COLUMNS;
@@ -25,6 +26,7 @@ pub struct TableSink<W: Write> {
     rows: BTreeMap<u64, ConnRecord>,
     total: u64,
     worst: Worst,
+    pages: super::page::PageBuilder,
 }
 
 impl<W: Write> TableSink<W> {
@@ -36,12 +38,14 @@ impl<W: Write> TableSink<W> {
             rows: BTreeMap::new(),
             total: 0,
             worst: Worst::default(),
+            pages: super::page::PageBuilder::default(),
         }
     }
 }
 
 impl<W: Write> Sink for TableSink<W> {
     fn event(&mut self, e: &Event<'_>) -> io::Result<()> {
+        self.pages.event(e);
         let Event::Closed(c) = e else {
             return Ok(());
         };
@@ -106,6 +110,7 @@ impl<W: Write> Sink for TableSink<W> {
                 )?;
             }
         }
+        pages::write_pages(&mut self.out, &self.pages.pages(), start)?;
         for e in &run.errors {
             writeln!(self.out, "\nerror: {e}")?;
         }
