@@ -73,6 +73,26 @@ impl FlowTable {
         self.flush_anomalies(out);
     }
 
+    /// Adds the HTTP request under way to the anomalies that interrupt or stall a connection
+    /// (a reset, a zero window, a peer that stopped answering), from `from` on.
+    pub(super) fn annotate_app(&mut self, from: usize) {
+        let Some(app) = self.app.as_ref() else {
+            return;
+        };
+        for a in &mut self.anomalies[from..] {
+            if matches!(
+                a.kind,
+                AnomalyKind::RstAbort
+                    | AnomalyKind::ZeroWindow
+                    | AnomalyKind::KeepaliveTimeout
+                    | AnomalyKind::CloseWaitStuck
+            ) && let Some(r) = a.conn_id.and_then(|id| app.layer.in_flight(id))
+            {
+                a.detail.insert("http_request", r.into());
+            }
+        }
+    }
+
     /// Counts the session rules' anomalies on their connections' tallies (`ending`: a
     /// connection already out of the table, ending now), so that they weigh as the rules' own.
     pub(super) fn tally_app(&mut self, mut ending: Option<&mut Connection>) {
@@ -102,6 +122,9 @@ impl FlowTable {
         out: &mut impl FnMut(Event<'_>),
     ) {
         // Most segments decide nothing: skip setting up the drains.
+        if !self.anomalies.is_empty() && self.app.is_some() {
+            self.annotate_app(0);
+        }
         if let Some(a) = self.app.as_mut().filter(|a| a.layer.has_records()) {
             a.judge(&mut self.anomalies);
             self.tally_app(ending);

@@ -481,6 +481,8 @@ impl FlowTable {
             self.now
         };
         c.finish(why, now, &self.detect, &mut self.anomalies);
+        // Before the streams end, while the application layer still knows the request under way.
+        self.annotate_app(0);
         c.finish_streams(&mut self.reasm());
         self.stats.reassembly_cap_hits = self.budget.cap_hits;
         self.stats.reassembly_peak_bytes = self.budget.peak as u64;

@@ -399,6 +399,15 @@ impl HttpConn {
         }
     }
 
+    /// The request under way: the one being answered, else the oldest unanswered, else the
+    /// one being sent.
+    pub(super) fn in_flight(&self) -> Option<&HttpRecord> {
+        self.answering
+            .as_ref()
+            .or(self.pending.front())
+            .or(self.reading.as_ref())
+    }
+
     /// The connection ended: a response read until the close ends with its last bytes; one cut
     /// short keeps no end; requests never answered are written out without a response.
     pub(super) fn close(&mut self, out: &mut Vec<AppRecord>) {

@@ -209,6 +209,13 @@ impl AppLayer {
             .gap(id, side, len, &mut self.stats, &mut self.out);
     }
 
+    /// The HTTP request under way on connection `id`, as `METHOD target`, if any (the context
+    /// of a reset or a stalled window on it).
+    pub fn in_flight(&self, id: u64) -> Option<String> {
+        let (m, u) = self.conns.in_flight(id)?;
+        Some(format!("{} {}", m.unwrap_or("?"), u.unwrap_or("?")))
+    }
+
     /// Connection `id` ended: what it left unfinished is written out.
     pub fn close(&mut self, id: u64) {
         self.conns.close(id, &mut self.out);

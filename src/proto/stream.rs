@@ -146,6 +146,16 @@ impl ConnApps {
         }
     }
 
+    /// The HTTP request under way on connection `id`: method and target.
+    pub(super) fn in_flight(&self, id: u64) -> Option<(Option<&str>, Option<&str>)> {
+        match self.conns.get(&id)? {
+            ConnApp::Http(h) => h
+                .in_flight()
+                .map(|r| (r.method.as_deref(), r.uri.as_deref())),
+            _ => None,
+        }
+    }
+
     pub(super) fn close(&mut self, id: u64, out: &mut Vec<AppRecord>) {
         if let Some(app) = self.conns.remove(&id) {
             end(app, out);

@@ -322,3 +322,37 @@ fn the_page_load_recording_matches_what_the_client_measured() {
     );
     assert!(pages_text.contains("GET /app.js"), "{pages_text}");
 }
+
+#[test]
+fn a_reset_or_a_zero_window_says_which_request_it_interrupted() {
+    let Some(ssh) = corpus("zeek/http/get-to-ssh-server.pcap") else {
+        return;
+    };
+    let recs = app_records(&ssh);
+    let rst = of_type(&recs, "anomaly")
+        .into_iter()
+        .find(|a| a["kind"] == "rst_abort")
+        .unwrap();
+    assert_eq!(rst["detail"]["http_request"], "GET /");
+    let Some(partial) = corpus("zeek/http/206_example_b.pcap") else {
+        return;
+    };
+    let recs = app_records(&partial);
+    let zw: Vec<&Value> = of_type(&recs, "anomaly")
+        .into_iter()
+        .filter(|a| a["kind"] == "zero_window")
+        .collect();
+    assert!(!zw.is_empty());
+    assert!(zw.iter().all(|a| {
+        a["detail"]["http_request"]
+            .as_str()
+            .is_some_and(|r| r.starts_with("GET /msdownload/"))
+    }));
+    // Without --app the details are as they always were.
+    let out = tcpaudit()
+        .args(["analyze", "-f", "json"])
+        .arg(&ssh)
+        .output()
+        .unwrap();
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("http_request"));
+}
