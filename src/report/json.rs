@@ -8,6 +8,8 @@
 mod app;
 mod counters;
 mod page;
+
+pub(super) use self::page::PageJson;
 mod secs;
 mod side;
 mod story;

@@ -126,3 +126,44 @@ fn a_big_capture_stays_bounded() {
     let text = std::fs::read_to_string(&html).unwrap();
     assert!(text.matches("class=\"ladder\"").count() <= 100);
 }
+
+#[test]
+fn page_loads_are_drawn_with_app() {
+    let dir = tempfile::tempdir().unwrap();
+    let html = dir.path().join("pages.html");
+    let o = tcpaudit()
+        .args(["analyze", "--app"])
+        .arg(fixture("recordings/page_load.pcap"))
+        .arg("--html")
+        .arg(&html)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let text = std::fs::read_to_string(&html).unwrap();
+    assert!(text.contains("<section id=\"pages\">"));
+    // Without --app, no page section.
+    let plain = dir.path().join("plain.html");
+    report(&fixture("recordings/page_load.pcap"), &plain);
+    assert!(
+        !std::fs::read_to_string(&plain)
+            .unwrap()
+            .contains("id=\"pages\"")
+    );
+    let Some(browser) = chromium() else {
+        require(
+            false,
+            "chromium is not installed (apt-get install chromium)",
+        );
+        return;
+    };
+    let (dom, log) = load(
+        browser,
+        &format!("file://{}", html.display()),
+        &["--dump-dom"],
+    );
+    let console: Vec<&str> = log.lines().filter(|l| l.contains(":CONSOLE")).collect();
+    assert!(console.is_empty(), "{console:?}");
+    assert_eq!(dom.matches("<div class=\"page\">").count(), 5, "{dom}");
+    assert!(dom.contains("GET /app.js"));
+    assert!(dom.contains("tls static.example"));
+}

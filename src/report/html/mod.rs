@@ -23,8 +23,9 @@ pub use self::ladders::{MAX_LADDERS, Source};
 use self::rows::{MAX_ATTEMPTS, RowWriter, Written};
 use self::timeline::{Attempt, timelines};
 use super::RunInfo;
-use super::json::as_text;
+use super::json::{PageJson, as_text};
 use super::ladder::{LadderMark, esc};
+use super::page::{Page, PageBuilder};
 use crate::analyzer::Summary;
 use crate::detect::{AnomalyKind, Severity};
 use crate::event::{ConnRecord, Event};
@@ -35,6 +36,8 @@ use crate::wire::{Endpoint, Side};
 pub const MAX_ANOMALIES: usize = 20_000;
 /// Connections in the waterfall at most.
 pub const MAX_CONNS: usize = 20_000;
+/// Page loads drawn at most.
+pub const MAX_PAGES: usize = 200;
 
 const CSS: &str = include_str!("report.css");
 const JS: &str = include_str!("report.js");
@@ -71,6 +74,8 @@ pub struct HtmlReport {
     conns_left_out: u64,
     /// Flagged connections whose ladders are drawn.
     ladders: Ladders,
+    /// Page loads (with `--app`).
+    pages: PageBuilder,
     marks: BTreeMap<u64, Vec<LadderMark>>,
     backlog: u32,
     /// How long an unanswered attempt stays in the table (it counts as pending until then).
@@ -93,11 +98,13 @@ impl HtmlReport {
             conns: 0,
             conns_left_out: 0,
             marks: BTreeMap::new(),
+            pages: PageBuilder::default(),
         }
     }
 
     /// Keeps what the report needs of `e`.
     pub fn event(&mut self, e: &Event<'_>) {
+        self.pages.event(e);
         match *e {
             Event::Opened(r) => {
                 self.first_ts = Some(self.first_ts.map_or(r.first_ts, |t| t.min(r.first_ts)));
@@ -182,12 +189,13 @@ impl HtmlReport {
         run: &RunInfo,
     ) -> Result<(), String> {
         let rows = self.rows.finish();
+        let pages = self.pages.pages();
         let ladders = std::mem::take(&mut self.ladders);
         let left_out = ladders.left_out;
         let drawn = ladders.finish()?;
         let err = |e: io::Error| format!("{}: {e}", path.display());
         let mut out = io::BufWriter::new(std::fs::File::create(path).map_err(err)?);
-        self.write(&mut out, summary, run, &rows, (&drawn, left_out))
+        self.write(&mut out, summary, run, (&rows, &pages), (&drawn, left_out))
             .map_err(err)?;
         out.flush().map_err(err)
     }
@@ -198,7 +206,7 @@ impl HtmlReport {
         out: &mut impl Write,
         summary: &Summary,
         run: &RunInfo,
-        rows: &Written,
+        (rows, pages): (&Written, &[Page]),
         (ladders, ladders_left_out): (&[String], u64),
     ) -> io::Result<()> {
         let base = self.first_ts.or(summary.first_ts).unwrap_or(Timestamp(0));
@@ -220,6 +228,9 @@ impl HtmlReport {
         data.extend_from_slice(&rows.conns);
         data.extend_from_slice(b"],\"listeners\":");
         serde_json::to_writer(&mut data, &listeners).map_err(io::Error::other)?;
+        data.extend_from_slice(b",\"pages\":");
+        let shown: Vec<PageJson> = pages.iter().take(MAX_PAGES).map(PageJson::from).collect();
+        serde_json::to_writer(&mut data, &shown).map_err(io::Error::other)?;
         data.extend_from_slice(b",\"explain\":");
         serde_json::to_writer(&mut data, &explain).map_err(io::Error::other)?;
         data.push(b'}');
@@ -293,6 +304,20 @@ impl HtmlReport {
              <div id=\"wf\"></div><div id=\"wpager\"></div></section>",
             left_out(self.conns_left_out, "connections", MAX_CONNS)
         )?;
+        if !pages.is_empty() {
+            writeln!(
+                out,
+                "<section id=\"pages\"><h2>Page loads</h2>{}<p class=\"note\">Per client, a \
+                 DNS lookup and the connections opened to the addresses it gave (within 30 s): \
+                 connect, TLS, each request (light: waiting for the first byte, dark: \
+                 downloading), close; hover for times.</p><div id=\"pg\"></div></section>",
+                left_out(
+                    pages.len().saturating_sub(MAX_PAGES) as u64,
+                    "page loads",
+                    MAX_PAGES
+                )
+            )?;
+        }
         writeln!(
             out,
             "<section id=\"ladders\"><h2>Flagged connections</h2>{}",

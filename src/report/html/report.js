@@ -185,4 +185,60 @@
     }
   }
   drawWaterfall();
+
+  // ---- page loads -------------------------------------------------------------------------
+  function drawPages() {
+    const box = $("#pg");
+    if (!box) return;
+    const ms = (d) => d === null || d === undefined ? "-" : (d * 1e3).toFixed(1) + " ms";
+    for (const p of D.pages) {
+      const rows = [];
+      if (p.dns) rows.push({ label: "dns " + p.name, a: p.dns.ts, b: p.dns.rtt === null ? p.dns.ts : p.dns.ts + p.dns.rtt,
+        color: "#98a2b3", tip: `query ${p.name}: ${p.dns.rtt === null ? "no answer" : ms(p.dns.rtt)} ${p.dns.rcode_name || ""} ${p.dns.answers.join(" ")}` });
+      for (const c of p.connections) {
+        rows.push({ label: `connect #${c.conn_id} ${c.server}`, a: c.connect, b: c.connect + (c.connect_time || 0), color: "#7f56d9",
+          tip: `#${c.conn_id} handshake ${ms(c.connect_time)}`, link: c.conn_id });
+        if (c.tls_start !== null) rows.push({ label: "tls " + (c.server_name || ""), a: c.tls_start, b: c.tls_start + (c.tls_time || 0),
+          color: "#f79009", tip: `TLS handshake ${ms(c.tls_time)}` });
+        for (const r of c.requests) {
+          const a = r.sent, w = a + (r.send_time || 0) + (r.wait || 0), b = w + (r.download || 0);
+          rows.push({ label: `${r.method || "?"} ${r.uri || "?"}`, a, b, wait: w, color: "#2e90fa",
+            tip: `${r.method} ${r.uri} → ${r.status_code ?? "no response"}, ${r.response_body_len} B: send ${ms(r.send_time)}, wait ${ms(r.wait)}, download ${ms(r.download)}` });
+        }
+        rows.push({ label: `close #${c.conn_id}`, a: c.close, b: c.close, color: c.end_reason === "rst" ? "#d92d20" : "#12b76a",
+          tip: `${c.end_reason}${c.closed_by ? ", " + c.closed_by + " first" : ""}${c.time_wait_end ? ", TIME-WAIT until +" + (c.time_wait_end - p.start).toFixed(1) + " s" : ""}` });
+      }
+      const t0 = p.start, t1 = Math.max(p.end, t0 + 1e-4);
+      const W = 1000, LBL = 260, RH = 16, H = rows.length * RH + 26;
+      const x = (t) => LBL + ((t - t0) / (t1 - t0)) * (W - LBL - 10);
+      const div = el("div", { class: "page" });
+      div.appendChild(el("h3", {}, `${p.name} from ${p.client} · ${ms(p.end - p.start)}`));
+      const s = svg("svg", { width: W, height: H, viewBox: `0 0 ${W} ${H}` });
+      for (let k = 0; k <= 4; k++) {
+        const t = t0 + ((t1 - t0) * k) / 4, xx = x(t);
+        s.appendChild(svg("line", { x1: xx, y1: 14, x2: xx, y2: H, stroke: "#eaecf0" }));
+        const tt = svg("text", { x: xx, y: 10, "text-anchor": k === 0 ? "start" : k === 4 ? "end" : "middle" });
+        tt.textContent = "+" + ((t - t0) * 1e3).toFixed(t1 - t0 < 0.005 ? 3 : 1) + " ms";
+        s.appendChild(tt);
+      }
+      rows.forEach((r, i) => {
+        const yy = 18 + i * RH, g = svg("g"), title = svg("title");
+        title.textContent = r.tip;
+        g.appendChild(title);
+        const label = svg("text", { x: 2, y: yy + 11 });
+        label.textContent = r.label.length > 40 ? r.label.slice(0, 39) + "…" : r.label;
+        if (r.link && document.getElementById("conn-" + r.link)) {
+          const a = svg("a", { href: "#conn-" + r.link });
+          a.appendChild(label); g.appendChild(a);
+        } else g.appendChild(label);
+        const bar = (a, b, color, op) => g.appendChild(svg("rect", { x: x(a), y: yy + 3, width: Math.max(2, x(b) - x(a)), height: RH - 6, fill: color, rx: 2, opacity: op }));
+        if (r.wait !== undefined && r.wait > r.a) { bar(r.a, r.wait, r.color, 0.35); bar(r.wait, r.b, r.color, 1); }
+        else bar(r.a, r.b, r.color, 1);
+        s.appendChild(g);
+      });
+      div.appendChild(s);
+      box.appendChild(div);
+    }
+  }
+  drawPages();
 })();
