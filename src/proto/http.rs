@@ -166,32 +166,11 @@ impl HttpConn {
                 }
             }
             stats.http_messages += 1;
-            self.depth += 1;
             let start = self.req.start.take().unwrap_or(at);
-            let mut rec = HttpRecord {
-                ts: start.ts,
-                frame: start.frame,
-                conn_id: self.c.id,
-                orig: self.c.orig,
-                resp: self.c.resp,
-                trans_depth: self.depth,
-                method: req.method.map(str::to_owned),
-                host: None,
-                uri: req.path.map(str::to_owned),
-                version: req.version.map(|v| format!("1.{v}")),
-                user_agent: None,
-                referrer: None,
-                request_body_len: 0,
-                response_body_len: 0,
-                status_code: None,
-                status_msg: None,
-                request_end: None,
-                response_start: None,
-                response_end: None,
-                rtt: self.c.rtt,
-                cookies: Vec::new(),
-                set_cookies: Vec::new(),
-            };
+            let mut rec = self.record(start);
+            rec.method = req.method.map(str::to_owned);
+            rec.uri = req.path.map(str::to_owned);
+            rec.version = req.version.map(|v| format!("1.{v}"));
             let mut framing = Framing::default();
             for h in req.headers.iter() {
                 let v = String::from_utf8_lossy(h.value);
@@ -283,7 +262,7 @@ impl HttpConn {
             let mut rec = self
                 .pending
                 .pop_front()
-                .unwrap_or_else(|| self.orphan(start));
+                .unwrap_or_else(|| self.record(start));
             rec.response_start = Some(start);
             rec.status_code = Some(code);
             rec.status_msg = resp.reason.map(str::to_owned);
@@ -307,8 +286,9 @@ impl HttpConn {
         }
     }
 
-    /// A record for a response whose request the capture lacks.
-    fn orphan(&mut self, start: At) -> HttpRecord {
+    /// A new transaction beginning at `start` (a request, or a response whose request the
+    /// capture lacks), nothing known of it yet.
+    fn record(&mut self, start: At) -> HttpRecord {
         self.depth += 1;
         HttpRecord {
             ts: start.ts,

@@ -10,7 +10,7 @@ use crate::proto::{
     class_name, rcode_name, type_name, version_name,
 };
 use crate::time::{Duration, Timestamp};
-use crate::wire::Side;
+use crate::wire::{Endpoint, Side};
 
 /// Any application record.
 #[derive(Serialize)]
@@ -33,6 +33,26 @@ impl<'a> From<&'a AppRecord> for AppJson<'a> {
             AppRecord::Tls(t) => AppJson::Tls(TlsJson::from(t)),
             AppRecord::Http(h) => AppJson::Http(HttpJson::from(h)),
             AppRecord::Session(x) => AppJson::Session(SessionJson::from(x)),
+        }
+    }
+}
+
+/// A record's client and server, as connection records write them.
+#[derive(Serialize)]
+pub struct EndsJson {
+    orig_addr: String,
+    orig_port: u16,
+    resp_addr: String,
+    resp_port: u16,
+}
+
+impl EndsJson {
+    fn new(orig: Endpoint, resp: Endpoint) -> Self {
+        EndsJson {
+            orig_addr: orig.addr.to_string(),
+            orig_port: orig.port,
+            resp_addr: resp.addr.to_string(),
+            resp_port: resp.port,
         }
     }
 }
@@ -61,10 +81,8 @@ pub struct DnsJson<'a> {
     ts: Timestamp,
     frame: u64,
     conn_id: Option<u64>,
-    orig_addr: String,
-    orig_port: u16,
-    resp_addr: String,
-    resp_port: u16,
+    #[serde(flatten)]
+    ends: EndsJson,
     proto: &'static str,
     trans_id: u16,
     query: Option<&'a str>,
@@ -100,10 +118,7 @@ impl<'a> From<&'a DnsRecord> for DnsJson<'a> {
             ts: d.ts,
             frame: d.frame,
             conn_id: d.conn_id,
-            orig_addr: d.orig.addr.to_string(),
-            orig_port: d.orig.port,
-            resp_addr: d.resp.addr.to_string(),
-            resp_port: d.resp.port,
+            ends: EndsJson::new(d.orig, d.resp),
             proto: d.transport.name(),
             trans_id: d.trans_id,
             query: d.query.as_deref(),
@@ -137,10 +152,8 @@ pub struct TlsJson<'a> {
     ts: Timestamp,
     frame: u64,
     conn_id: u64,
-    orig_addr: String,
-    orig_port: u16,
-    resp_addr: String,
-    resp_port: u16,
+    #[serde(flatten)]
+    ends: EndsJson,
     server_name: Option<&'a str>,
     client_versions: Vec<String>,
     client_alpn: &'a [String],
@@ -170,10 +183,7 @@ impl<'a> From<&'a TlsRecord> for TlsJson<'a> {
             ts: t.ts,
             frame: t.frame,
             conn_id: t.conn_id,
-            orig_addr: t.orig.addr.to_string(),
-            orig_port: t.orig.port,
-            resp_addr: t.resp.addr.to_string(),
-            resp_port: t.resp.port,
+            ends: EndsJson::new(t.orig, t.resp),
             server_name: t.server_name.as_deref(),
             client_versions: t.client_versions.iter().map(|v| version_text(*v)).collect(),
             client_alpn: &t.client_alpn,
@@ -241,10 +251,8 @@ pub struct HttpJson<'a> {
     ts: Timestamp,
     frame: u64,
     conn_id: u64,
-    orig_addr: String,
-    orig_port: u16,
-    resp_addr: String,
-    resp_port: u16,
+    #[serde(flatten)]
+    ends: EndsJson,
     trans_depth: u32,
     method: Option<&'a str>,
     host: Option<&'a str>,
@@ -279,10 +287,7 @@ impl<'a> From<&'a HttpRecord> for HttpJson<'a> {
             ts: h.ts,
             frame: h.frame,
             conn_id: h.conn_id,
-            orig_addr: h.orig.addr.to_string(),
-            orig_port: h.orig.port,
-            resp_addr: h.resp.addr.to_string(),
-            resp_port: h.resp.port,
+            ends: EndsJson::new(h.orig, h.resp),
             trans_depth: h.trans_depth,
             method: h.method.as_deref(),
             host: h.host.as_deref(),
