@@ -29,6 +29,9 @@ enum ConnApp {
     Http(Box<HttpConn>),
     Tls(Box<TlsState>),
     Dns(Box<DnsTcp>),
+    /// One side's first bytes told nothing: the other side's may (a server answering HTTP to
+    /// a client speaking something else, as the side that sent them says).
+    Undecided(Side),
     /// Not parsed (another protocol, HTTP/2, or given up).
     Ignored,
 }
@@ -87,6 +90,14 @@ impl ConnApps {
             .conns
             .entry(c.id)
             .or_insert_with(|| detect(c, side, at, b, key, stats));
+        if let ConnApp::Undecided(tried) = *app
+            && tried != side
+        {
+            *app = match detect(c, side, at, b, key, stats) {
+                ConnApp::Undecided(_) => ConnApp::Ignored,
+                other => other,
+            };
+        }
         match app {
             ConnApp::Http(h) => match side {
                 Side::Orig => h.request_bytes(b, at, cfg, stats),
@@ -106,7 +117,7 @@ impl ConnApps {
                     *app = ConnApp::Ignored;
                 }
             }
-            ConnApp::Ignored => {}
+            ConnApp::Undecided(_) | ConnApp::Ignored => {}
         }
         !matches!(app, ConnApp::Ignored)
     }
@@ -142,7 +153,7 @@ impl ConnApps {
                 stats.given_up += 1;
                 *app = ConnApp::Ignored;
             }
-            ConnApp::Ignored => {}
+            ConnApp::Undecided(_) | ConnApp::Ignored => {}
         }
     }
 
@@ -204,7 +215,7 @@ fn detect(c: ConnRef, side: Side, at: At, b: &[u8], key: u64, stats: &mut AppSta
                 written: false,
             }))
         }
-        _ => ConnApp::Ignored,
+        _ => ConnApp::Undecided(side),
     }
 }
 

@@ -564,3 +564,26 @@ fn an_sslv2_format_client_hello_opens_a_tls_handshake() {
     assert_eq!(t.client_versions, [0x0301]);
     assert_eq!(t.version, Some(0x0304));
 }
+
+#[test]
+fn a_server_answering_http_to_something_else_is_still_read() {
+    let mut app = on();
+    let c = web(13);
+    app.data(c, Side::Orig, at(0, 1), b"request 0123456789\n");
+    app.data(
+        c,
+        Side::Resp,
+        at(1, 2),
+        b"HTTP/1.0 400 Bad request\r\nContent-Length: 3\r\n\r\nbad",
+    );
+    let out = records(&mut app);
+    let h = http(&out[0]);
+    assert_eq!(
+        (h.method.as_deref(), h.status_code, h.frame),
+        (None, Some(400), 2)
+    );
+    // Neither side's first bytes tell anything: nothing is parsed after.
+    let c = web(14);
+    assert!(app.data(c, Side::Orig, at(0, 1), b"\x00\x01garbage"));
+    assert!(!app.data(c, Side::Resp, at(1, 2), b"\x00\x02garbage"));
+}
