@@ -357,13 +357,19 @@ impl HttpConn {
             _ if d.done => {}
             _ => {
                 stats.given_up += 1;
-                // A response whose header block was under way belongs to the oldest request:
-                // that one's answer is lost, not the next one's.
-                if !client
-                    && d.start.is_some()
+                // A header block cut by the hole still names its request or status when its
+                // first line arrived (a snaplen cut after the request line, as tshark shows it).
+                let start = d.start;
+                let partial = std::mem::take(&mut d.buf);
+                if let Some(start) = start.filter(|_| !partial.is_empty()) {
+                    self.partial_head(client, start, &partial, out);
+                } else if !client
+                    && start.is_some()
                     && self.answering.is_none()
                     && let Some(r) = self.pending.pop_front()
                 {
+                    // A response whose header block was under way belongs to the oldest
+                    // request: that one's answer is lost, not the next one's.
                     out.push(AppRecord::Http(r));
                 }
                 let d = if client {
@@ -376,6 +382,37 @@ impl HttpConn {
                 d.body = None;
                 d.start = None;
             }
+        }
+    }
+
+    /// The first line (and any headers) of a header block that a hole cut, begun at `start`:
+    /// a request joins the pending ones, a response answers the oldest and is written out
+    /// without its end.
+    fn partial_head(&mut self, client: bool, start: At, head: &[u8], out: &mut Vec<AppRecord>) {
+        let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+        if client {
+            let mut req = httparse::Request::new(&mut headers);
+            if lenient().parse_request(&mut req, head).is_err() || req.method.is_none() {
+                return;
+            }
+            let mut rec = self.record(start);
+            rec.method = req.method.map(str::to_owned);
+            rec.uri = req.path.map(str::to_owned);
+            rec.version = req.version.map(|v| format!("1.{v}"));
+            self.pending.push_back(rec);
+        } else {
+            let mut resp = httparse::Response::new(&mut headers);
+            if lenient().parse_response(&mut resp, head).is_err() || resp.code.is_none() {
+                return;
+            }
+            let mut rec = self
+                .pending
+                .pop_front()
+                .unwrap_or_else(|| self.record(start));
+            rec.response_start = Some(start);
+            rec.status_code = resp.code;
+            rec.status_msg = resp.reason.map(str::to_owned);
+            out.push(AppRecord::Http(rec));
         }
     }
 

@@ -511,15 +511,17 @@ fn a_hole_that_swallows_a_body_or_a_message_is_survived() {
         .map(http)
         .map(|h| (h.uri.as_deref(), h.status_code))
         .collect();
-    // /2's response was cut in its header block: it is written without one; /3 gets the 404.
+    // /2's response was cut in its header block after its status line: it keeps the status
+    // (as tshark shows it) and has no end; /3 gets the 404.
     assert_eq!(
         got,
         [
             (Some("/1"), Some(200)),
-            (Some("/2"), None),
+            (Some("/2"), Some(200)),
             (Some("/3"), Some(404))
         ]
     );
+    assert_eq!(http(&out[1]).response_end, None);
 }
 
 #[test]
@@ -586,4 +588,26 @@ fn a_server_answering_http_to_something_else_is_still_read() {
     let c = web(14);
     assert!(app.data(c, Side::Orig, at(0, 1), b"\x00\x01garbage"));
     assert!(!app.data(c, Side::Resp, at(1, 2), b"\x00\x02garbage"));
+}
+
+#[test]
+fn a_request_cut_after_its_first_line_is_still_reported() {
+    // The snaplen cut a request after "GET /x HTTP/1.1\r\nHo": the rest is a hole.
+    let mut app = on();
+    let c = web(15);
+    app.data(c, Side::Orig, at(0, 1), b"GET /x HTTP/1.1\r\nHo");
+    app.gap(15, Side::Orig, 40);
+    app.data(
+        c,
+        Side::Resp,
+        at(1, 2),
+        b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n",
+    );
+    let out = records(&mut app);
+    let h = http(&out[0]);
+    assert_eq!(
+        (h.method.as_deref(), h.uri.as_deref()),
+        (Some("GET"), Some("/x"))
+    );
+    assert_eq!(h.status_code, Some(200));
 }
