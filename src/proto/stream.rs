@@ -10,6 +10,9 @@ use super::tls::{self, TlsConn};
 use super::{AppConfig, AppRecord, AppStats, At, ConnRef};
 use crate::wire::{Datagram, PerSide, Side};
 
+/// Deliveries looked at before a connection that told nothing is left alone.
+const MAX_TRIES: u8 = 8;
+
 /// HTTP/2's connection preface.
 const H2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n";
 /// Largest TLS record (2^14 plus the expansion TLS 1.2 allows).
@@ -29,9 +32,10 @@ enum ConnApp {
     Http(Box<HttpConn>),
     Tls(Box<TlsState>),
     Dns(Box<DnsTcp>),
-    /// One side's first bytes told nothing: the other side's may (a server answering HTTP to
-    /// a client speaking something else, as the side that sent them says).
-    Undecided(Side),
+    /// The first deliveries told nothing; later ones may (a server answering HTTP to a client
+    /// speaking something else; a request after a keep-alive probe's byte on a connection
+    /// picked up midstream). The count of deliveries tried.
+    Undecided(u8),
     /// Not parsed (another protocol, HTTP/2, or given up).
     Ignored,
 }
@@ -90,11 +94,10 @@ impl ConnApps {
             .conns
             .entry(c.id)
             .or_insert_with(|| detect(c, side, at, b, key, stats));
-        if let ConnApp::Undecided(tried) = *app
-            && tried != side
-        {
+        if let ConnApp::Undecided(tried) = *app {
             *app = match detect(c, side, at, b, key, stats) {
-                ConnApp::Undecided(_) => ConnApp::Ignored,
+                ConnApp::Undecided(_) if tried >= MAX_TRIES => ConnApp::Ignored,
+                ConnApp::Undecided(_) => ConnApp::Undecided(tried + 1),
                 other => other,
             };
         }
@@ -215,7 +218,7 @@ fn detect(c: ConnRef, side: Side, at: At, b: &[u8], key: u64, stats: &mut AppSta
                 written: false,
             }))
         }
-        _ => ConnApp::Undecided(side),
+        _ => ConnApp::Undecided(0),
     }
 }
 

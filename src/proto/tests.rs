@@ -584,10 +584,24 @@ fn a_server_answering_http_to_something_else_is_still_read() {
         (h.method.as_deref(), h.status_code, h.frame),
         (None, Some(400), 2)
     );
-    // Neither side's first bytes tell anything: nothing is parsed after.
+    // A keep-alive probe's byte first (a connection picked up midstream), then a request.
+    let c = web(16);
+    app.data(c, Side::Orig, at(0, 1), b"\x00");
+    app.data(
+        c,
+        Side::Orig,
+        at(1, 2),
+        b"GET /ping HTTP/1.1\r\nHost: h\r\n\r\n",
+    );
+    app.data(c, Side::Resp, at(2, 3), b"HTTP/1.1 204 No Content\r\n\r\n");
+    let out = records(&mut app);
+    assert_eq!(http(&out[0]).uri.as_deref(), Some("/ping"));
+    // Deliveries that never tell anything: after a few, nothing more is looked at.
     let c = web(14);
-    assert!(app.data(c, Side::Orig, at(0, 1), b"\x00\x01garbage"));
-    assert!(!app.data(c, Side::Resp, at(1, 2), b"\x00\x02garbage"));
+    let told: Vec<bool> = (0..10)
+        .map(|i| app.data(c, Side::Orig, at(i, i as u64 + 1), b"\x00\x01garbage"))
+        .collect();
+    assert!(told[0] && !told[9], "{told:?}");
 }
 
 #[test]
