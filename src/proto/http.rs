@@ -107,11 +107,25 @@ pub(super) struct HttpConn {
     answering: Option<HttpRecord>,
     depth: u32,
     key: u64,
+    /// The connection's originator is the server.
+    flipped: bool,
 }
 
 impl HttpConn {
-    pub(super) fn new(c: ConnRef, key: u64) -> Self {
+    /// The HTTP of connection `c`; `flipped` when its originator is the server (a connection
+    /// picked up midstream with the server's segment first): the client is then its responder.
+    pub(super) fn new(c: ConnRef, key: u64, flipped: bool) -> Self {
+        let c = if flipped {
+            ConnRef {
+                orig: c.resp,
+                resp: c.orig,
+                ..c
+            }
+        } else {
+            c
+        };
         HttpConn {
+            flipped,
             c,
             req: Dir::default(),
             resp: Dir::default(),
@@ -121,6 +135,11 @@ impl HttpConn {
             depth: 0,
             key,
         }
+    }
+
+    /// Whether `side` of the connection is the client.
+    pub(super) fn is_client(&self, side: crate::wire::Side) -> bool {
+        (side == crate::wire::Side::Orig) != self.flipped
     }
 
     /// Client bytes.

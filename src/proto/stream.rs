@@ -102,10 +102,13 @@ impl ConnApps {
             };
         }
         match app {
-            ConnApp::Http(h) => match side {
-                Side::Orig => h.request_bytes(b, at, cfg, stats),
-                Side::Resp => h.response_bytes(b, at, cfg, stats, out),
-            },
+            ConnApp::Http(h) => {
+                if h.is_client(side) {
+                    h.request_bytes(b, at, cfg, stats);
+                } else {
+                    h.response_bytes(b, at, cfg, stats, out);
+                }
+            }
             ConnApp::Tls(t) => {
                 if !tls_bytes(t, side, at, b, stats) {
                     *app = ConnApp::Ignored;
@@ -139,7 +142,8 @@ impl ConnApps {
         match app {
             ConnApp::Http(h) => {
                 stats.gap_bytes += len;
-                h.gap(side == Side::Orig, len, stats, out);
+                let client = h.is_client(side);
+                h.gap(client, len, stats, out);
             }
             ConnApp::Tls(t) if t.skip[side] as u64 >= len => {
                 // Inside application data: only bytes nobody reads are missing.
@@ -207,8 +211,12 @@ fn detect(c: ConnRef, side: Side, at: At, b: &[u8], key: u64, stats: &mut AppSta
             stats.http2 += 1;
             ConnApp::Ignored
         }
-        Side::Orig if http::starts_request(b) => ConnApp::Http(Box::new(HttpConn::new(c, key))),
-        Side::Resp if http::starts_response(b) => ConnApp::Http(Box::new(HttpConn::new(c, key))),
+        Side::Orig if http::starts_request(b) => http(c, key, false),
+        Side::Resp if http::starts_response(b) => http(c, key, false),
+        // The roles the other way round: a connection picked up midstream with the server's
+        // segment first.
+        Side::Orig if b.len() >= 8 && http::starts_response(b) => http(c, key, true),
+        Side::Resp if b.len() >= 8 && http::starts_request(b) => http(c, key, true),
         _ if tls::starts_tls(b) => {
             stats.tls_handshakes += u64::from(side == Side::Orig);
             ConnApp::Tls(Box::new(TlsState {
@@ -220,6 +228,10 @@ fn detect(c: ConnRef, side: Side, at: At, b: &[u8], key: u64, stats: &mut AppSta
         }
         _ => ConnApp::Undecided(0),
     }
+}
+
+fn http(c: ConnRef, key: u64, flipped: bool) -> ConnApp {
+    ConnApp::Http(Box::new(HttpConn::new(c, key, flipped)))
 }
 
 /// Frames `b` into TLS records; returns false when the direction cannot be framed.

@@ -646,3 +646,42 @@ fn a_request_line_with_a_space_in_its_target_is_read_as_tshark_reads_it() {
     );
     assert_eq!(h.user_agent.as_deref(), Some("bot"));
 }
+
+#[test]
+fn a_connection_picked_up_with_the_servers_segment_first_is_read_the_right_way_round() {
+    let mut app = on();
+    // The table named the server the originator: its segment came first, no SYN seen.
+    let c = ConnRef {
+        id: 18,
+        orig: WEB,
+        resp: CLIENT,
+        rtt: None,
+    };
+    app.data(
+        c,
+        Side::Orig,
+        at(0, 1),
+        b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok",
+    );
+    app.data(
+        c,
+        Side::Resp,
+        at(1, 2),
+        b"GET /next HTTP/1.1\r\nHost: h\r\n\r\n",
+    );
+    app.data(
+        c,
+        Side::Orig,
+        at(2, 3),
+        b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n",
+    );
+    let out = records(&mut app);
+    let got: Vec<(Option<&str>, Option<u16>)> = out
+        .iter()
+        .map(http)
+        .map(|h| (h.uri.as_deref(), h.status_code))
+        .collect();
+    assert_eq!(got, [(None, Some(200)), (Some("/next"), Some(404))]);
+    // Client and server as they really are.
+    assert_eq!((http(&out[1]).orig, http(&out[1]).resp), (CLIENT, WEB));
+}
