@@ -17,6 +17,8 @@ mod stream;
 mod tls;
 
 #[cfg(test)]
+mod http_tests;
+#[cfg(test)]
 mod tests;
 
 use crate::time::{Duration, Timestamp};
