@@ -74,12 +74,12 @@ impl FlowTable {
     }
 
     /// Adds the HTTP request under way to the anomalies that interrupt or stall a connection
-    /// (a reset, a zero window, a peer that stopped answering), from `from` on.
-    pub(super) fn annotate_app(&mut self, from: usize) {
+    /// (a reset, a zero window, a peer that stopped answering).
+    pub(super) fn annotate_app(&mut self) {
         let Some(app) = self.app.as_ref() else {
             return;
         };
-        for a in &mut self.anomalies[from..] {
+        for a in &mut self.anomalies {
             if matches!(
                 a.kind,
                 AnomalyKind::RstAbort
@@ -121,9 +121,10 @@ impl FlowTable {
         ending: Option<&mut Connection>,
         out: &mut impl FnMut(Event<'_>),
     ) {
-        // Most segments decide nothing: skip setting up the drains.
-        if !self.anomalies.is_empty() && self.app.is_some() {
-            self.annotate_app(0);
+        // Most segments decide nothing: skip setting up the drains. A connection ending now
+        // had its anomalies annotated before its streams closed.
+        if ending.is_none() && !self.anomalies.is_empty() {
+            self.annotate_app();
         }
         if let Some(a) = self.app.as_mut().filter(|a| a.layer.has_records()) {
             a.judge(&mut self.anomalies);

@@ -11,7 +11,7 @@ use crate::compat::ZeekConn;
 use crate::compat::wireshark::{Classes, WsConv, flag as F};
 use crate::detect::{self, Anomaly, ConnRules, ConnView, DetectConfig, Judge, Step, Tally};
 use crate::event::{Cause, ConnRecord, EndReason, StoryStep, Transition, ZeekView};
-use crate::proto::At;
+use crate::proto::{At, ConnRef};
 use crate::tcp::{Half, Handshake, Machine, MachineEvent};
 use crate::time::Timestamp;
 use crate::wire::{Endpoint, IcmpError, PerSide, Segment, SeqNum, Side};
@@ -347,16 +347,10 @@ impl Connection {
         let transitioned = found.changes.len() > changes_before;
         let out = &mut *found.anomalies;
 
-        let owner = StreamOwner {
-            id: self.rec.id,
-            orig: self.rec.orig,
-            resp: self.rec.resp,
-            rtt: self.rec.handshake.rtt,
-            at: At {
-                ts: seg.ts,
-                frame: seg.frame,
-            },
-        };
+        let owner = self.stream_owner(At {
+            ts: seg.ts,
+            frame: seg.frame,
+        });
         if let Some(conflict) = self.streams.segment(owner, seg, side, reasm) {
             let v = view!(self.rec, self.machine);
             let mut j = Judge::new(&v, cfg, &mut self.rec.tally, out);
@@ -579,18 +573,25 @@ impl Connection {
         });
     }
 
+    /// This connection, as its streams name it to their receivers, at `at`.
+    fn stream_owner(&self, at: At) -> StreamOwner {
+        StreamOwner {
+            conn: ConnRef {
+                id: self.rec.id,
+                orig: self.rec.orig,
+                resp: self.rec.resp,
+                rtt: self.rec.handshake.rtt,
+            },
+            at,
+        }
+    }
+
     /// Ends both streams (deliveries across remaining holes), returning their memory.
     pub fn finish_streams(&mut self, reasm: &mut ReasmCtx<'_>) {
-        let owner = StreamOwner {
-            id: self.rec.id,
-            orig: self.rec.orig,
-            resp: self.rec.resp,
-            rtt: self.rec.handshake.rtt,
-            at: At {
-                ts: self.rec.last_ts,
-                frame: self.rec.last_frame,
-            },
-        };
+        let owner = self.stream_owner(At {
+            ts: self.rec.last_ts,
+            frame: self.rec.last_frame,
+        });
         self.streams.finish(owner, &mut self.rec.halves, reasm);
     }
 

@@ -3,7 +3,6 @@
 use crate::proto::{AppLayer, At, ConnRef};
 use crate::tcp::Half;
 use crate::tcp::reassembly::{Budget, OverlapPolicy, Piece, Stream};
-use crate::time::Duration;
 use crate::wire::{Endpoint, PerSide, Segment, Side};
 
 /// Receives the bytes each direction delivers in order (`--write-streams`, tests).
@@ -33,18 +32,13 @@ pub struct ReasmCtx<'a> {
     pub app: Option<&'a mut AppLayer>,
 }
 
-/// The connection a stream belongs to, as the sink names it.
+/// The connection a stream belongs to, and the segment being accounted (at the end of a
+/// stream: the connection's last).
 #[derive(Clone, Copy)]
 pub struct StreamOwner {
-    /// Connection id.
-    pub id: u64,
-    /// Its originator.
-    pub orig: Endpoint,
-    /// Its responder.
-    pub resp: Endpoint,
-    /// Its handshake round trip, if measured.
-    pub rtt: Option<Duration>,
-    /// The segment being accounted (at the end of a stream: the connection's last).
+    /// The connection.
+    pub conn: ConnRef,
+    /// The segment.
     pub at: At,
 }
 
@@ -58,24 +52,19 @@ fn send(
 ) {
     match p {
         Piece::Bytes(bytes) => {
+            let r = c.conn;
             if let Some(k) = sink.as_mut() {
-                k.data(c.id, c.orig, c.resp, side, bytes);
+                k.data(r.id, r.orig, r.resp, side, bytes);
             }
             if let Some(a) = app.as_mut()
                 && !done.0
             {
-                let r = ConnRef {
-                    id: c.id,
-                    orig: c.orig,
-                    resp: c.resp,
-                    rtt: c.rtt,
-                };
                 done.0 = !a.data(r, side, c.at, bytes);
             }
         }
         Piece::Gap(n) => {
             if let Some(a) = app.as_mut() {
-                a.gap(c.id, side, n);
+                a.gap(c.conn.id, side, n);
             }
         }
     }
@@ -152,10 +141,10 @@ impl ConnStreams {
             h.reassembly_cap_hits = st.cap_hits;
         }
         if let Some(k) = reasm.sink.as_mut() {
-            k.close(c.id);
+            k.close(c.conn.id);
         }
         if let Some(a) = reasm.app.as_mut() {
-            a.close(c.id);
+            a.close(c.conn.id);
         }
     }
 }

@@ -85,6 +85,9 @@ impl FlowTable {
             budget: Budget {
                 per_stream_cap: cfg.max_stream_buffer,
                 global_cap: cfg.max_reassembly_memory,
+                // Delivered bytes are compared with retransmissions when overlaps are checked
+                // (and whenever a stream sink takes the bytes).
+                retain: cfg.keep_bytes,
                 ..Budget::default()
             },
             sink: None,
@@ -142,6 +145,7 @@ impl FlowTable {
     /// Sends every direction's in-order bytes to `sink` (`--write-streams`).
     pub fn set_stream_sink(&mut self, sink: Box<dyn StreamSink>) {
         self.sink = Some(sink);
+        self.budget.retain = true;
     }
 
     /// The listener tracker (for its counters).
@@ -159,11 +163,11 @@ impl FlowTable {
 
     /// What reassembly needs, borrowed from the table.
     fn reasm(&mut self) -> ReasmCtx<'_> {
-        self.budget.retain = self.cfg.keep_bytes || self.sink.is_some();
+        let keep = self.budget.retain || self.app.is_some();
         ReasmCtx {
             budget: &mut self.budget,
             policy: self.cfg.overlap_policy,
-            keep: self.cfg.keep_bytes || self.sink.is_some() || self.app.is_some(),
+            keep,
             sink: &mut self.sink,
             app: self.app.as_mut().map(|a| &mut a.layer),
         }
@@ -231,11 +235,11 @@ impl FlowTable {
             }
         };
         let (keep, detect) = (self.keep(), self.detect);
-        self.budget.retain = self.cfg.keep_bytes || self.sink.is_some();
+        let keep_bytes = self.budget.retain || self.app.is_some();
         let mut reasm = ReasmCtx {
             budget: &mut self.budget,
             policy: self.cfg.overlap_policy,
-            keep: self.cfg.keep_bytes || self.sink.is_some() || self.app.is_some(),
+            keep: keep_bytes,
             sink: &mut self.sink,
             app: self.app.as_mut().map(|a| &mut a.layer),
         };
@@ -482,7 +486,7 @@ impl FlowTable {
         };
         c.finish(why, now, &self.detect, &mut self.anomalies);
         // Before the streams end, while the application layer still knows the request under way.
-        self.annotate_app(0);
+        self.annotate_app();
         c.finish_streams(&mut self.reasm());
         self.stats.reassembly_cap_hits = self.budget.cap_hits;
         self.stats.reassembly_peak_bytes = self.budget.peak as u64;

@@ -96,28 +96,6 @@ pub enum AppRecord {
     Session(SessionRecord),
 }
 
-impl AppRecord {
-    /// The TCP connection it rode on, if any.
-    pub fn conn_id(&self) -> Option<u64> {
-        match self {
-            AppRecord::Dns(d) => d.conn_id,
-            AppRecord::Tls(t) => Some(t.conn_id),
-            AppRecord::Http(h) => Some(h.conn_id),
-            AppRecord::Session(_) => None,
-        }
-    }
-
-    /// When it started.
-    pub fn ts(&self) -> Timestamp {
-        match self {
-            AppRecord::Dns(d) => d.ts,
-            AppRecord::Tls(t) => t.ts,
-            AppRecord::Http(h) => h.ts,
-            AppRecord::Session(s) => s.first.ts,
-        }
-    }
-}
-
 /// Counters of the application layer.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct AppStats {
@@ -129,8 +107,6 @@ pub struct AppStats {
     pub dns_evicted: u64,
     /// HTTP requests and responses parsed.
     pub http_messages: u64,
-    /// TLS handshakes seen (ClientHello).
-    pub tls_handshakes: u64,
     /// Connection directions recognised as HTTP/2 (the preface), counted, not parsed.
     pub http2: u64,
     /// UDP datagrams that look like QUIC long-header packets, counted, not parsed.

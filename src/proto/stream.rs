@@ -217,15 +217,12 @@ fn detect(c: ConnRef, side: Side, at: At, b: &[u8], key: u64, stats: &mut AppSta
         // segment first.
         Side::Orig if b.len() >= 8 && http::starts_response(b) => http(c, key, true),
         Side::Resp if b.len() >= 8 && http::starts_request(b) => http(c, key, true),
-        _ if tls::starts_tls(b) => {
-            stats.tls_handshakes += u64::from(side == Side::Orig);
-            ConnApp::Tls(Box::new(TlsState {
-                conn: TlsConn::new(c, at),
-                bufs: PerSide::default(),
-                skip: PerSide::default(),
-                written: false,
-            }))
-        }
+        _ if tls::starts_tls(b) => ConnApp::Tls(Box::new(TlsState {
+            conn: TlsConn::new(c, at),
+            bufs: PerSide::default(),
+            skip: PerSide::default(),
+            written: false,
+        })),
         _ => ConnApp::Undecided(0),
     }
 }

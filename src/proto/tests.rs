@@ -34,7 +34,6 @@ fn dgram(ms: i64, frame: u64, src: Endpoint, dst: Endpoint) -> Datagram {
         frame,
         src,
         dst,
-        declared: 0,
     }
 }
 

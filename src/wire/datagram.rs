@@ -21,8 +21,6 @@ pub struct Datagram {
     pub src: Endpoint,
     /// Receiver.
     pub dst: Endpoint,
-    /// Payload bytes the UDP header declares (the captured ones may be fewer).
-    pub declared: u32,
 }
 
 /// The last datagram and its payload, while the application layer wants them.
@@ -57,7 +55,6 @@ impl UdpKeep {
             frame,
             src: Endpoint::new(src, port(0)),
             dst: Endpoint::new(dst, port(2)),
-            declared: declared as u32,
         });
     }
 }
