@@ -77,21 +77,48 @@ impl Duration {
     }
 }
 
-/// Writes `ns` nanoseconds as a decimal number of seconds: six decimals, or nine when the value
-/// carries sub-microsecond precision. Exact, unlike going through `f64`.
-fn write_decimal_secs(f: &mut impl fmt::Write, ns: i64) -> fmt::Result {
-    let neg = ns < 0;
+/// The longest text [`decimal_secs`] writes: a sign, 10 digits of seconds (`i64::MAX` ns is
+/// 9,223,372,036 s), the point and 9 decimals.
+pub const DECIMAL_SECS_MAX: usize = 21;
+
+/// `ns` nanoseconds as a decimal number of seconds, written into `buf`: six decimals, or nine
+/// when the value carries sub-microsecond precision. Exact, unlike going through `f64`, and
+/// without the formatting machinery: JSON output writes a few of these per record.
+pub fn decimal_secs(ns: i64, buf: &mut [u8; DECIMAL_SECS_MAX]) -> &str {
     let abs = ns.unsigned_abs();
-    let secs = abs / 1_000_000_000;
-    let frac = abs % 1_000_000_000;
-    if neg {
-        f.write_char('-')?;
-    }
-    if frac.is_multiple_of(1000) {
-        write!(f, "{secs}.{:06}", frac / 1000)
+    let (mut whole, frac) = (abs / 1_000_000_000, abs % 1_000_000_000);
+    let (mut frac, places) = if frac.is_multiple_of(1000) {
+        (frac / 1000, 6)
     } else {
-        write!(f, "{secs}.{frac:09}")
+        (frac, 9)
+    };
+    // Written backwards from the end: decimals, the point, the whole seconds, the sign.
+    let mut at = buf.len();
+    for _ in 0..places {
+        at -= 1;
+        buf[at] = b'0' + (frac % 10) as u8;
+        frac /= 10;
     }
+    at -= 1;
+    buf[at] = b'.';
+    loop {
+        at -= 1;
+        buf[at] = b'0' + (whole % 10) as u8;
+        whole /= 10;
+        if whole == 0 {
+            break;
+        }
+    }
+    if ns < 0 {
+        at -= 1;
+        buf[at] = b'-';
+    }
+    // Only ASCII digits, '.' and '-' were written.
+    std::str::from_utf8(&buf[at..]).unwrap_or_default()
+}
+
+fn write_decimal_secs(f: &mut impl fmt::Write, ns: i64) -> fmt::Result {
+    f.write_str(decimal_secs(ns, &mut [0; DECIMAL_SECS_MAX]))
 }
 
 impl fmt::Display for Timestamp {
@@ -121,5 +148,9 @@ mod tests {
             "1700000000.123456789"
         );
         assert_eq!(Duration(-1_500_000).to_string(), "-0.001500");
+        assert_eq!(Duration(0).to_string(), "0.000000");
+        assert_eq!(Duration(999).to_string(), "0.000000999");
+        assert_eq!(Timestamp(i64::MIN).to_string(), "-9223372036.854775808");
+        assert_eq!(Timestamp(i64::MAX).to_string(), "9223372036.854775807");
     }
 }

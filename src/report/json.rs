@@ -7,6 +7,7 @@
 
 mod app;
 mod counters;
+mod line;
 mod page;
 
 pub(super) use self::page::PageJson;
@@ -498,6 +499,8 @@ impl<'a> SummaryRecord<'a> {
 /// Writes JSON lines to any writer.
 pub struct JsonSink<W: Write> {
     out: W,
+    /// Each line is built here, then written at once.
+    line: Vec<u8>,
     /// Page loads, written at the end (with `--app`).
     pages: super::page::PageBuilder,
 }
@@ -507,8 +510,13 @@ impl<W: Write> JsonSink<W> {
     pub fn new(out: W) -> Self {
         JsonSink {
             out,
+            line: Vec::with_capacity(4096),
             pages: super::page::PageBuilder::default(),
         }
+    }
+
+    fn write<T: Serialize>(&mut self, value: &T) -> io::Result<()> {
+        line::write_line(&mut self.out, &mut self.line, value)
     }
 }
 
@@ -516,26 +524,22 @@ impl<W: Write> Sink for JsonSink<W> {
     fn event(&mut self, e: &Event<'_>) -> io::Result<()> {
         self.pages.event(e);
         match e {
-            Event::Closed(c) => serde_json::to_writer(&mut self.out, &ConnJson::from(*c))?,
-            Event::Anomaly(a) => serde_json::to_writer(&mut self.out, &AnomalyRecord::from(*a))?,
-            Event::App(r) => serde_json::to_writer(&mut self.out, &app::AppJson::from(*r))?,
-            Event::Opened(_) | Event::StateChanged(..) | Event::Segment(..) => return Ok(()),
+            Event::Closed(c) => self.write(&ConnJson::from(*c)),
+            Event::Anomaly(a) => self.write(&AnomalyRecord::from(*a)),
+            Event::App(r) => self.write(&app::AppJson::from(*r)),
+            Event::Opened(_) | Event::StateChanged(..) | Event::Segment(..) => Ok(()),
         }
-        self.out.write_all(b"\n")
     }
 
     fn status(&mut self, status: &super::live::LiveStatus) -> io::Result<()> {
-        serde_json::to_writer(&mut self.out, status)?;
-        self.out.write_all(b"\n")
+        self.write(status)
     }
 
     fn finish(&mut self, summary: &Summary, run: &RunInfo) -> io::Result<()> {
         for p in self.pages.pages() {
-            serde_json::to_writer(&mut self.out, &page::PageJson::from(&p))?;
-            self.out.write_all(b"\n")?;
+            self.write(&page::PageJson::from(&p))?;
         }
-        serde_json::to_writer(&mut self.out, &SummaryRecord::new(summary, run))?;
-        self.out.write_all(b"\n")?;
+        self.write(&SummaryRecord::new(summary, run))?;
         self.out.flush()
     }
 }

@@ -2,34 +2,43 @@
 //! when the value carries sub-microsecond precision), never rounded through an `f64`.
 
 use serde::Serializer;
-use serde_json::value::RawValue;
+use serde::ser::SerializeStruct;
 
-use crate::time::{Duration, Timestamp};
+use crate::time::{DECIMAL_SECS_MAX, Duration, Timestamp, decimal_secs};
 
 /// A capture time or span, as the nanoseconds JSON writes in seconds.
 pub trait Nanos: Copy {
-    /// The value's decimal text in seconds (`Display` of the core types already writes it
-    /// exactly).
-    fn decimal(self) -> String;
+    /// The value in nanoseconds.
+    fn nanos(self) -> i64;
 }
 
 impl Nanos for Timestamp {
-    fn decimal(self) -> String {
-        self.to_string()
+    fn nanos(self) -> i64 {
+        self.0
     }
 }
 
 impl Nanos for Duration {
-    fn decimal(self) -> String {
-        self.to_string()
+    fn nanos(self) -> i64 {
+        self.0
     }
 }
+
+/// The struct name serde_json writes as the raw JSON text of its one field: what its own
+/// `RawValue` serializes as (serde_json's `raw_value` feature). `RawValue::from_string` would
+/// allocate the text and parse it again to validate it, for every time of every record; the
+/// text here is a number by construction. `seconds_keep_exact_decimals` below fails should
+/// serde_json ever stop honouring the name.
+pub(super) const RAW_JSON: &str = "$serde_json::private::RawValue";
 
 /// `serialize_with` helper: a time or duration as a JSON number of seconds. The decimal text goes
 /// out as a raw number, so `1700000000.123456` keeps every digit.
 pub fn secs<T: Nanos, S: Serializer>(t: &T, s: S) -> Result<S::Ok, S::Error> {
-    let raw = RawValue::from_string(t.decimal()).map_err(serde::ser::Error::custom)?;
-    serde::Serialize::serialize(&raw, s)
+    let mut buf = [0; DECIMAL_SECS_MAX];
+    let text = decimal_secs(t.nanos(), &mut buf);
+    let mut raw = s.serialize_struct(RAW_JSON, 1)?;
+    raw.serialize_field(RAW_JSON, text)?;
+    raw.end()
 }
 
 /// `serialize_with` helper: [`secs`], or null.
