@@ -16,6 +16,7 @@ mod table;
 pub(crate) mod testkit;
 #[cfg(test)]
 mod tests;
+mod timers;
 
 pub use crate::event::{ConnRecord, EndReason};
 pub use crate::wire::{Endpoint, FlowKey, Side};

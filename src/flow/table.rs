@@ -1,12 +1,10 @@
-//! The connection table: a seeded hash map from four-tuple to a slab slot, a lazy timer heap on
-//! packet time, and a hard cap on tracked connections.
+//! The connection table: a seeded hash map from four-tuple to a slab slot, lazy timers on
+//! packet time ([`super::timers`]), and a hard cap on tracked connections.
 //!
 //! Packets only touch `last_ts`; a timer entry is re-checked when it comes due and either expires
-//! the connection or is pushed again at its real deadline (retina's lazy wheel, as a heap).
+//! the connection or is pushed again at its real deadline (retina's lazy wheel).
 
 use super::app::AppSide;
-use std::cmp::Reverse;
-use std::collections::BinaryHeap;
 
 use hashbrown::HashMap;
 use slab::Slab;
@@ -14,6 +12,7 @@ use slab::Slab;
 use super::connection::{Found, Keep};
 use super::limits::{FlowConfig, FlowStats};
 use super::streams::{ReasmCtx, StreamSink};
+use super::timers::{Timer, Timers};
 use super::{Connection, EndReason, Endpoint, FlowKey, Side};
 use crate::detect::flood::{Resolution, Told};
 use crate::detect::{Anomaly, DetectConfig, ListenerConfig, ListenerTracker};
@@ -37,15 +36,6 @@ enum Phase {
     Open,
 }
 
-/// A timer entry: connection `id` in slab slot `slot` is due at `deadline` (nanoseconds).
-/// Ordered by deadline first, so the heap's top is the entry due soonest.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-struct Timer {
-    deadline: i64,
-    slot: usize,
-    id: u64,
-}
-
 /// The connection table.
 pub struct FlowTable {
     cfg: FlowConfig,
@@ -62,7 +52,7 @@ pub struct FlowTable {
     /// Boxed: a connection is a few KiB, and a slot moves only a pointer when it is inserted,
     /// removed or sorted (and the slab grows without copying them).
     pub(super) conns: Slab<Box<Connection>>,
-    timers: BinaryHeap<Reverse<Timer>>,
+    timers: Timers,
     /// Heap size beyond which stale timer entries are dropped next.
     compact_at: usize,
     /// Times stale timer entries were dropped.
@@ -94,7 +84,7 @@ impl FlowTable {
             app: None,
             map: HashMap::default(),
             conns: Slab::new(),
-            timers: BinaryHeap::new(),
+            timers: Timers::default(),
             compact_at: 0,
             compactions: 0,
             next_id: 1,
@@ -392,11 +382,11 @@ impl FlowTable {
     }
 
     fn push_timer(&mut self, deadline: Timestamp, slot: usize, id: u64) {
-        self.timers.push(Reverse(Timer {
+        self.timers.push(Timer {
             deadline: deadline.0,
             slot,
             id,
-        }));
+        });
     }
 
     #[inline]
@@ -515,7 +505,7 @@ impl FlowTable {
         self.conns.iter().map(|(_, c)| c.record())
     }
 
-    /// Entries in the timer heap (live and stale), for tests of its bound.
+    /// Timer entries (live and stale), for tests of its bound.
     pub fn timer_entries(&self) -> usize {
         self.timers.len()
     }
@@ -543,22 +533,18 @@ impl FlowTable {
         if let Some(a) = self.app.as_mut() {
             a.layer.advance(self.now);
         }
-        // Entries of connections that already ended wait in the heap until their deadline; on a
+        // Entries of connections that already ended wait among the timers until their deadline; on a
         // long run with many short connections, drop them once they outnumber the live ones.
-        // The next compaction waits until the heap has doubled, so its cost stays linear
+        // The next compaction waits until the timers have doubled, so its cost stays linear
         // overall whatever the number of entries per live connection.
         if self.timers.len() > self.compact_at.max(4 * self.conns.len() + 4096) {
             let mut timers = std::mem::take(&mut self.timers);
-            timers.retain(|Reverse(t)| self.live(t));
+            timers.retain(|t| self.live(t));
             self.compact_at = 2 * timers.len();
             self.timers = timers;
             self.compactions += 1;
         }
-        while let Some(&Reverse(t)) = self.timers.peek() {
-            if t.deadline > self.now.0 {
-                break;
-            }
-            self.timers.pop();
+        while let Some(t) = self.timers.pop_due(self.now.0) {
             if !self.live(&t) {
                 continue;
             }
@@ -579,7 +565,7 @@ impl FlowTable {
 
     /// Evicts the connection whose timer is due soonest.
     fn evict_one(&mut self, out: &mut impl FnMut(Event<'_>)) {
-        while let Some(Reverse(t)) = self.timers.pop() {
+        while let Some(t) = self.timers.pop_first() {
             if self.live(&t) {
                 let c = self.remove(t.slot);
                 self.stats.evicted += 1;
