@@ -65,7 +65,7 @@ fn put_decimal(out: &mut [u8], v: u16) -> usize {
 }
 
 /// A four-tuple with its two endpoints in canonical order, so both directions map to one key.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub struct FlowKey {
     /// The lower endpoint.
     pub lo: Endpoint,
@@ -80,18 +80,40 @@ impl FlowKey {
         // Any order both directions agree on will do; comparing integers is cheaper than
         // `Endpoint`'s derived order (an enum, then octets one by one). The two ends of one
         // segment share an address family, so equal ranks are equal endpoints.
-        let rank = |e: &Endpoint| {
-            let a = match e.addr {
-                IpAddr::V4(a) => u32::from(a) as u128,
-                IpAddr::V6(a) => u128::from(a),
-            };
-            (a, e.port)
-        };
+        let rank = |e: &Endpoint| (addr_bits(e.addr), e.port);
         if rank(&src) <= rank(&dst) {
             FlowKey { lo: src, hi: dst }
         } else {
             FlowKey { lo: dst, hi: src }
         }
+    }
+}
+
+/// An address's bits as one integer (IPv4 in the low 32 bits).
+#[inline]
+fn addr_bits(a: IpAddr) -> u128 {
+    match a {
+        IpAddr::V4(a) => u32::from(a) as u128,
+        IpAddr::V6(a) => u128::from(a),
+    }
+}
+
+/// Hashed on every packet: the addresses and ports as two or three integers rather than field
+/// by field through the `IpAddr` enums (an IPv4 pair and the ports fill one word each). Keys
+/// of different families that share bits hash alike and are told apart by `Eq`.
+impl std::hash::Hash for FlowKey {
+    #[inline]
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        match (self.lo.addr, self.hi.addr) {
+            (IpAddr::V4(a), IpAddr::V4(b)) => {
+                h.write_u64(u64::from(u32::from(a)) << 32 | u64::from(u32::from(b)));
+            }
+            (a, b) => {
+                h.write_u128(addr_bits(a));
+                h.write_u128(addr_bits(b));
+            }
+        }
+        h.write_u32(u32::from(self.lo.port) << 16 | u32::from(self.hi.port));
     }
 }
 
