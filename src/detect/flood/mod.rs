@@ -104,7 +104,10 @@ pub struct Resolution {
 #[derive(Default)]
 pub struct ListenerTracker {
     cfg: ListenerConfig,
-    listeners: HashMap<Endpoint, Listener, foldhash::fast::RandomState>,
+    /// Boxed: a listener's state is over a kilobyte, and up to [`MAX_LISTENERS`] of them (a
+    /// flood to random ports creates them all) would otherwise fill twice as many map buckets,
+    /// and be copied whenever the map grows.
+    listeners: HashMap<Endpoint, Box<Listener>, foldhash::fast::RandomState>,
     tracked_total: u32,
     pending: PendingAttempts,
     /// Attempts counted here instead of as connection records (a tracking cap was hit).
