@@ -147,6 +147,11 @@ impl Timers {
                 !due
             });
             self.far -= before - slot.len();
+            // A drained slot fills again only over the next turn: give its memory back, or every
+            // slot would keep the most it ever held.
+            if slot.is_empty() {
+                *slot = Vec::new();
+            }
             at += 1;
         }
         self.cursor = to;
