@@ -15,7 +15,7 @@ use std::collections::VecDeque;
 use std::hash::BuildHasher;
 use std::net::IpAddr;
 
-use hashbrown::HashMap;
+use hashbrown::{HashMap, HashTable};
 
 use super::MAX_LISTENERS;
 use crate::time::{Duration, Timestamp};
@@ -58,13 +58,17 @@ impl AttemptCounts {
     }
 }
 
-/// One aggregated attempt.
+/// One aggregated attempt, in SYN order.
 #[derive(Clone, Copy, Debug)]
 struct Pending {
+    /// Its four-tuple, hashed ([`PendingAttempts::key`]).
+    key: u64,
     isn: u32,
     resp_isn: u32,
     born: i64,
     state: u8,
+    /// A later SYN with another ISN replaced it (a new attempt on the same four-tuple).
+    replaced: bool,
 }
 
 /// What a segment of an aggregated attempt told.
@@ -90,12 +94,22 @@ pub enum Told {
 }
 
 /// The aggregated attempts still remembered, and every listener's counts of them.
+///
+/// The attempts live in a queue in SYN order, which is also the order they are forgotten in;
+/// an index finds an attempt's place in the queue by its key. The index holds 4-byte positions
+/// rather than the attempts, so that under a flood, when it holds a few hundred thousand and
+/// removes one for every one it adds, its size (doubled by hashbrown's deleted markers) stays a
+/// few megabytes.
 #[derive(Default)]
 pub(super) struct PendingAttempts {
     hasher: foldhash::fast::RandomState,
-    map: HashMap<u64, Pending, foldhash::fast::RandomState>,
-    /// Keys in SYN order, with their SYN time, to forget them when their lifetime is over.
-    order: VecDeque<(u64, i64)>,
+    /// Attempts in SYN order, replaced ones included until their turn comes.
+    queue: VecDeque<Pending>,
+    /// How many attempts have left the front of the queue (positions count from the first
+    /// attempt ever; 32 bits wrap harmlessly, the queue being shorter).
+    popped: u32,
+    /// The queue position of every attempt not replaced, hashed by its key.
+    index: HashTable<u32>,
     /// Aggregated attempts remembered at most.
     pub(super) cap: usize,
     /// Attempts forgotten before their lifetime because the table was full.
@@ -117,6 +131,16 @@ impl PendingAttempts {
         self.hasher.hash_one((orig, listener.addr, listener.port))
     }
 
+    /// The queue slot of the attempt with `key` (the key is a hash already: it is its own).
+    fn slot(&self, key: u64) -> Option<usize> {
+        let (queue, popped) = (&self.queue, self.popped);
+        self.index
+            .find(key, |&pos| {
+                queue[pos.wrapping_sub(popped) as usize].key == key
+            })
+            .map(|&pos| pos.wrapping_sub(popped) as usize)
+    }
+
     /// The counts of `listener` (those beyond [`MAX_LISTENERS`] are counted together).
     fn counts(&mut self, listener: Endpoint) -> &mut AttemptCounts {
         let n = self.counts.len();
@@ -130,15 +154,19 @@ impl PendingAttempts {
     /// Forgets attempts whose lifetime is over at `now`, and the oldest one if the table is
     /// still full.
     fn expire(&mut self, now: Timestamp) {
-        while let Some(&(key, born)) = self.order.front() {
-            let full = self.order.len() >= self.cap.max(1);
-            let alive = Timestamp(born).add(LIFETIME) > now;
+        while let Some(&p) = self.queue.front() {
+            let full = self.queue.len() >= self.cap.max(1);
+            let alive = Timestamp(p.born).add(LIFETIME) > now;
             if !full && alive {
                 break;
             }
-            self.order.pop_front();
-            if self.map.get(&key).is_some_and(|p| p.born == born) {
-                self.map.remove(&key);
+            self.queue.pop_front();
+            let pos = self.popped;
+            self.popped = pos.wrapping_add(1);
+            if !p.replaced {
+                if let Ok(e) = self.index.find_entry(p.key, |&q| q == pos) {
+                    e.remove();
+                }
                 self.forgotten_early += alive as u64;
             }
         }
@@ -146,11 +174,10 @@ impl PendingAttempts {
 
     /// Whether a SYN from `orig` to `listener` with `isn` repeats an aggregated attempt.
     pub(super) fn holds(&self, listener: Endpoint, orig: (IpAddr, u16), isn: SeqNum) -> bool {
-        !self.map.is_empty()
+        !self.index.is_empty()
             && self
-                .map
-                .get(&self.key(orig, listener))
-                .is_some_and(|p| p.isn == isn.0)
+                .slot(self.key(orig, listener))
+                .is_some_and(|i| self.queue[i].isn == isn.0)
     }
 
     /// A SYN from `orig` to `listener` that no connection record holds. Returns whether it is a
@@ -164,19 +191,34 @@ impl PendingAttempts {
     ) -> bool {
         self.expire(ts);
         let key = self.key(orig, listener);
-        if self.map.get(&key).is_some_and(|p| p.isn == isn.0) {
-            return false;
+        let pos = self.popped.wrapping_add(self.queue.len() as u32);
+        match self.slot(key) {
+            Some(i) if self.queue[i].isn == isn.0 => return false,
+            // A new attempt on the four-tuple: the old one is forgotten (its counts stay).
+            Some(i) => {
+                self.queue[i].replaced = true;
+                let (queue, popped) = (&self.queue, self.popped);
+                if let Some(q) = self
+                    .index
+                    .find_mut(key, |&q| queue[q.wrapping_sub(popped) as usize].key == key)
+                {
+                    *q = pos;
+                }
+            }
+            None => {
+                self.index.insert_unique(key, pos, |&q| {
+                    self.queue[q.wrapping_sub(self.popped) as usize].key
+                });
+            }
         }
-        self.map.insert(
+        self.queue.push_back(Pending {
             key,
-            Pending {
-                isn: isn.0,
-                resp_isn: 0,
-                born: ts.0,
-                state: 0,
-            },
-        );
-        self.order.push_back((key, ts.0));
+            isn: isn.0,
+            resp_isn: 0,
+            born: ts.0,
+            state: 0,
+            replaced: false,
+        });
         let c = self.counts(listener);
         c.attempts += 1;
         c.unanswered += 1;
@@ -192,14 +234,15 @@ impl PendingAttempts {
         from_listener: bool,
         seg: (SeqNum, SeqNum, crate::wire::TcpFlags),
     ) -> Told {
-        if self.map.is_empty() {
+        if self.index.is_empty() {
             return Told::Nothing;
         }
         let (seq, ack, flags) = seg;
         let key = self.key(orig, listener);
-        let Some(p) = self.map.get_mut(&key) else {
+        let Some(i) = self.slot(key) else {
             return Told::Nothing;
         };
+        let p = &mut self.queue[i];
         let before = p.state;
         let told = if from_listener {
             if flags.is_syn_ack() && ack == SeqNum(p.isn).add(1) {
@@ -266,7 +309,7 @@ impl PendingAttempts {
 
     /// Aggregated attempts remembered now.
     pub(super) fn len(&self) -> usize {
-        self.map.len()
+        self.index.len()
     }
 }
 
@@ -353,5 +396,37 @@ mod tests {
         t.syn(l, orig(10), SeqNum(10), at(200));
         assert_eq!((t.len(), t.forgotten_early), (1, 1));
         assert_eq!(t.all_counts().0[&l].attempts, 6, "counts stay");
+    }
+
+    #[test]
+    fn a_new_isn_on_the_four_tuple_replaces_the_attempt() {
+        let l = Endpoint::new("10.0.0.1".parse().unwrap(), 80);
+        let mut t = table(3);
+        assert!(t.syn(l, orig(0), SeqNum(100), at(0)));
+        assert!(
+            t.syn(l, orig(0), SeqNum(500), at(1)),
+            "another ISN: a new attempt"
+        );
+        assert_eq!(t.len(), 1);
+        assert!(!t.holds(l, orig(0), SeqNum(100)));
+        assert!(t.holds(l, orig(0), SeqNum(500)));
+        // Only the new attempt is answered by a SYN-ACK for its ISN.
+        let old = (SeqNum(7), SeqNum(101), SYN_ACK);
+        assert_eq!(t.segment(l, orig(0), true, old), Told::Nothing);
+        // The replaced attempt leaving the front of the queue (room for two more) does not
+        // take the new one with it, nor count as forgotten.
+        t.syn(l, orig(1), SeqNum(1), at(2));
+        t.syn(l, orig(2), SeqNum(2), at(2));
+        assert_eq!((t.len(), t.forgotten_early), (3, 0));
+        assert!(t.holds(l, orig(0), SeqNum(500)));
+        let new = (SeqNum(7), SeqNum(501), SYN_ACK);
+        assert_eq!(t.segment(l, orig(0), true, new), Told::Answered);
+        // Thousands of attempts through a small table: only the newest stay findable.
+        for i in 0..5000u16 {
+            t.syn(l, orig(100 + i), SeqNum(u32::from(i)), at(3));
+        }
+        assert_eq!(t.len(), 3);
+        assert!(t.holds(l, orig(5099), SeqNum(4999)));
+        assert!(!t.holds(l, orig(100), SeqNum(0)));
     }
 }
