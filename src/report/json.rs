@@ -27,11 +27,12 @@ use self::side::{HalfJson, HandshakeJson};
 use self::story::StoryJson;
 use super::{InputFile, RunInfo, Sink};
 use crate::analyzer::Summary;
-use crate::detect::{Anomaly, Detail, Value, secs_f64};
+use crate::detect::{Anomaly, AnomalyKind, Detail, Value, secs_f64};
 use crate::event::{ConnRecord, EndReason, Event};
 use crate::time::{Duration, Timestamp};
-use crate::wire::Side;
-use crate::wire::{SkipReason, TunnelKind};
+use crate::wire::{PerSide, Side};
+use crate::wire::{SkipReason, TunnelKind, ipv4_text};
+use std::net::IpAddr;
 
 /// `serialize_with` helper: a value as the JSON string of its `Display` text, written straight
 /// into the output (no `String` kept per value).
@@ -40,6 +41,20 @@ pub(super) fn as_text<T: std::fmt::Display, S: serde::Serializer>(
     s: S,
 ) -> Result<S::Ok, S::Error> {
     s.collect_str(v)
+}
+
+/// An address as the JSON string of its text, written straight into the output: IPv4 (nearly
+/// every record, twice) without an allocation or the formatting machinery.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AddrText(pub IpAddr);
+
+impl Serialize for AddrText {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self.0 {
+            IpAddr::V4(a) => s.serialize_str(ipv4_text(a, &mut [0; 15])),
+            IpAddr::V6(a) => s.collect_str(&a),
+        }
+    }
 }
 
 /// Options both sides agreed on (only when both SYN and SYN-ACK were seen).
@@ -68,11 +83,11 @@ pub struct ConnJson<'a> {
     /// Previous incarnation of the same four-tuple.
     pub prev_id: Option<u64>,
     /// Originator address.
-    pub orig_addr: String,
+    pub orig_addr: AddrText,
     /// Originator port.
     pub orig_port: u16,
     /// Responder address.
-    pub resp_addr: String,
+    pub resp_addr: AddrText,
     /// Responder port.
     pub resp_port: u16,
     /// Outermost VLAN id.
@@ -124,11 +139,11 @@ pub struct ConnJson<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub zeek_rows: Option<Vec<ZeekRowRecord<'a>>>,
     /// Anomaly ids raised on this connection, in the order first seen.
-    pub anomalies: Vec<&'static str>,
+    pub anomalies: TallyIds<'a>,
     /// Occurrences per anomaly id.
-    pub anomaly_counts: BTreeMap<&'static str, u32>,
+    pub anomaly_counts: ById<'a, u32>,
     /// Segment classes (Wireshark's) per id and direction.
-    pub segment_counts: BTreeMap<&'static str, SideCounts>,
+    pub segment_counts: ById<'a, PerSide<u32>>,
     /// Segments the receiver's state could not accept (state-machine "unexpected segment").
     pub unexpected_segments: u32,
     /// `orig` or `resp` when the capture shows only that side's segments although the other
@@ -156,9 +171,9 @@ impl<'a> From<&'a ConnRecord> for ConnJson<'a> {
             kind: "connection",
             id: c.id,
             prev_id: c.prev_id,
-            orig_addr: c.orig.addr.to_string(),
+            orig_addr: AddrText(c.orig.addr),
             orig_port: c.orig.port,
-            resp_addr: c.resp.addr.to_string(),
+            resp_addr: AddrText(c.resp.addr),
             resp_port: c.resp.port,
             vlan: c.vlan,
             tunnel: c.tunnel.map(TunnelKind::name),
@@ -190,26 +205,67 @@ impl<'a> From<&'a ConnRecord> for ConnJson<'a> {
                     })
                     .collect()
             }),
-            anomalies: c.tally.counts.iter().map(|(k, _)| k.id()).collect(),
-            anomaly_counts: c.tally.counts.iter().map(|(k, n)| (k.id(), *n)).collect(),
-            segment_counts: c
-                .tally
-                .seg_counts
-                .iter()
-                .map(|(k, n)| {
-                    (
-                        k.id(),
-                        SideCounts {
-                            orig: n[Side::Orig],
-                            resp: n[Side::Resp],
-                        },
-                    )
-                })
-                .collect(),
+            anomalies: TallyIds(&c.tally.counts),
+            anomaly_counts: ById(&c.tally.counts),
+            segment_counts: ById(&c.tally.seg_counts),
             unexpected_segments: c.unexpected,
             one_sided: c.one_sided.map(Side::name),
             story: StoryJson::of(c),
         }
+    }
+}
+
+/// The ids of a connection's tally, in its order (first seen), written without collecting them.
+pub struct TallyIds<'a>(pub &'a [(AnomalyKind, u32)]);
+
+impl Serialize for TallyIds<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.0.iter().map(|(k, _)| k.id()))
+    }
+}
+
+/// A connection's tally as an object keyed by id, the keys in alphabetical order (as a sorted
+/// map writes them), without building one: the entries are few, their order is sorted on the
+/// stack.
+pub struct ById<'a, T>(pub &'a [(AnomalyKind, T)]);
+
+impl<T> ById<'_, T> {
+    /// Positions of the entries in id order.
+    fn order(&self) -> ([u8; AnomalyKind::COUNT], usize) {
+        let mut order = [0u8; AnomalyKind::COUNT];
+        // A kind appears once in a tally, so there are at most COUNT entries.
+        let n = self.0.len().min(AnomalyKind::COUNT);
+        for (i, o) in order.iter_mut().enumerate().take(n) {
+            *o = i as u8;
+        }
+        order[..n].sort_unstable_by_key(|&i| self.0[i as usize].0.id());
+        (order, n)
+    }
+}
+
+impl Serialize for ById<'_, u32> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let (order, n) = self.order();
+        s.collect_map(order[..n].iter().map(|&i| {
+            let (k, v) = &self.0[i as usize];
+            (k.id(), *v)
+        }))
+    }
+}
+
+impl Serialize for ById<'_, PerSide<u32>> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let (order, n) = self.order();
+        s.collect_map(order[..n].iter().map(|&i| {
+            let (k, v) = &self.0[i as usize];
+            (
+                k.id(),
+                SideCounts {
+                    orig: v[Side::Orig],
+                    resp: v[Side::Resp],
+                },
+            )
+        }))
     }
 }
 
@@ -244,7 +300,7 @@ pub struct AnomalyRecord<'a> {
     /// Connection concerned.
     pub conn_id: Option<u64>,
     /// Listener address (the responder for connection anomalies).
-    pub listener_addr: Option<String>,
+    pub listener_addr: Option<AddrText>,
     /// Listener port.
     pub listener_port: Option<u16>,
     /// First frame showing it.
@@ -263,7 +319,7 @@ impl<'a> From<&'a Anomaly> for AnomalyRecord<'a> {
             kind: a.kind.id(),
             severity: a.severity.name(),
             conn_id: a.conn_id,
-            listener_addr: a.listener.map(|l| l.addr.to_string()),
+            listener_addr: a.listener.map(|l| AddrText(l.addr)),
             listener_port: a.listener.map(|l| l.port),
             frame: a.frame,
             ts: a.ts,

@@ -26,14 +26,7 @@ impl fmt::Display for Endpoint {
             // write are several times cheaper than the formatting machinery per part.
             IpAddr::V4(a) => {
                 let mut buf = [0u8; 21]; // "255.255.255.255:65535"
-                let mut n = 0;
-                for (i, o) in a.octets().into_iter().enumerate() {
-                    if i > 0 {
-                        buf[n] = b'.';
-                        n += 1;
-                    }
-                    n += put_decimal(&mut buf[n..], u16::from(o));
-                }
+                let mut n = put_ipv4(&mut buf, a);
                 buf[n] = b':';
                 n += 1;
                 n += put_decimal(&mut buf[n..], self.port);
@@ -43,6 +36,28 @@ impl fmt::Display for Endpoint {
             IpAddr::V6(a) => write!(f, "[{a}]:{}", self.port),
         }
     }
+}
+
+/// Writes `a` in dotted decimal at the start of `out` (room for 15 bytes) and returns the
+/// length.
+fn put_ipv4(out: &mut [u8], a: std::net::Ipv4Addr) -> usize {
+    let mut n = 0;
+    for (i, o) in a.octets().into_iter().enumerate() {
+        if i > 0 {
+            out[n] = b'.';
+            n += 1;
+        }
+        n += put_decimal(&mut out[n..], u16::from(o));
+    }
+    n
+}
+
+/// `a` in dotted decimal, written into `buf`: without the formatting machinery, which every
+/// output would otherwise go through twice per record.
+pub fn ipv4_text(a: std::net::Ipv4Addr, buf: &mut [u8; 15]) -> &str {
+    let n = put_ipv4(buf, a);
+    // Only ASCII digits and dots were written.
+    std::str::from_utf8(&buf[..n]).unwrap_or_default()
 }
 
 /// Writes `v` in decimal at the start of `out` (room for 5 digits) and returns the length.

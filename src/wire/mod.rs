@@ -24,7 +24,7 @@ mod tunnel;
 
 pub use datagram::Datagram;
 pub use decode::Decoder;
-pub use endpoint::{Endpoint, FlowKey, PerSide, Side};
+pub use endpoint::{Endpoint, FlowKey, PerSide, Side, ipv4_text};
 pub use frag::FragStats;
 pub use icmp::IcmpError;
 pub use link_type::LinkType;

@@ -40,18 +40,18 @@ impl<'a> From<&'a AppRecord> for AppJson<'a> {
 /// A record's client and server, as connection records write them.
 #[derive(Serialize)]
 pub struct EndsJson {
-    orig_addr: String,
+    orig_addr: super::AddrText,
     orig_port: u16,
-    resp_addr: String,
+    resp_addr: super::AddrText,
     resp_port: u16,
 }
 
 impl EndsJson {
     fn new(orig: Endpoint, resp: Endpoint) -> Self {
         EndsJson {
-            orig_addr: orig.addr.to_string(),
+            orig_addr: super::AddrText(orig.addr),
             orig_port: orig.port,
-            resp_addr: resp.addr.to_string(),
+            resp_addr: super::AddrText(resp.addr),
             resp_port: resp.port,
         }
     }
