@@ -24,6 +24,9 @@ pub const MAX_TRACKED: usize = 65_536;
 struct Tracked {
     rec: SessionRecord,
     hijack_reported: bool,
+    /// Sessions seen before it: the order of first use among sessions first used by one
+    /// frame (value hashes are keyed per run and cannot order them reproducibly).
+    seq: usize,
 }
 
 /// The sessions of a run.
@@ -135,9 +138,11 @@ impl Sessions {
                     raise(AnomalyKind::SessionCookieCleartext, c, at).with("header", "cookie"),
                 );
             }
+            let seq = self.by_value.len();
             self.by_value.insert(
                 key.clone(),
                 Tracked {
+                    seq,
                     rec: SessionRecord {
                         cookie: c.name.clone(),
                         value_hash: c.value_hash,
@@ -191,9 +196,9 @@ impl Sessions {
 
     /// The sessions seen, as records, in order of first use.
     pub fn finish(&mut self, out: &mut Vec<AppRecord>) {
-        let mut all: Vec<SessionRecord> = self.by_value.drain().map(|(_, t)| t.rec).collect();
-        all.sort_by_key(|s| (s.first.frame, s.cookie.clone()));
-        out.extend(all.into_iter().map(AppRecord::Session));
+        let mut all: Vec<Tracked> = self.by_value.drain().map(|(_, t)| t).collect();
+        all.sort_by_key(|t| (t.rec.first.frame, t.seq));
+        out.extend(all.into_iter().map(|t| AppRecord::Session(t.rec)));
     }
 }
 
