@@ -51,6 +51,13 @@ pub fn analyze(args: &AnalyzeArgs) -> io::Result<ExitCode> {
         io::BufWriter::with_capacity(1 << 16, stdout.lock()),
     );
     let mut set = CaptureSet::open(&args.files);
+    // Nothing to read: the reasons alone, not an empty report before them.
+    if set.files().is_empty() {
+        for e in set.errors() {
+            eprintln!("tcpaudit: error: {e}");
+        }
+        return Ok(ExitCode::from(2));
+    }
     let mut analyzer = Analyzer::new(cfg);
     match stream_files(&args.opts) {
         Ok(Some(s)) => analyzer.set_stream_sink(Box::new(s)),

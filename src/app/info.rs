@@ -59,7 +59,7 @@ pub fn explain(id: Option<&str>) -> io::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     };
     let Some(k) = AnomalyKind::from_id(id) else {
-        eprintln!("tcpaudit: error: unknown anomaly id '{id}'; `tcpaudit explain` lists them");
+        eprintln!("tcpaudit: error: {}", AnomalyKind::unknown(id));
         return Ok(ExitCode::from(2));
     };
     let e = crate::detect::explain(k);

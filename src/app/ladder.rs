@@ -35,9 +35,7 @@ pub fn ladder(args: &LadderArgs) -> io::Result<ExitCode> {
         match AnomalyKind::from_id(id) {
             Some(k) => kinds.push(k),
             None => {
-                return fail(format!(
-                    "unknown anomaly id '{id}' (tcpaudit explain lists them)"
-                ));
+                return fail(AnomalyKind::unknown(id));
             }
         }
     }

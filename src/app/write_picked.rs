@@ -38,9 +38,8 @@ impl Selection {
             Some(("anomaly", ids)) => ids
                 .split(',')
                 .map(|id| {
-                    AnomalyKind::from_id(id.trim()).ok_or_else(|| {
-                        format!("--select: unknown anomaly id '{id}' (tcpaudit explain lists them)")
-                    })
+                    AnomalyKind::from_id(id.trim())
+                        .ok_or_else(|| format!("--select: {}", AnomalyKind::unknown(id.trim())))
                 })
                 .collect::<Result<_, _>>()
                 .map(Selection::Anomaly),

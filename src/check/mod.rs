@@ -120,6 +120,21 @@ pub enum CheckError {
         /// The capture.
         path: PathBuf,
     },
+    /// No capture found has expectations (and no `--expect` or baseline applies): a gate that
+    /// checks nothing would pass for ever.
+    #[error(
+        "nothing to check: {}: write expect.toml in the directory or CAPTURE.expect.toml beside \
+         a capture, pass --expect FILE, or use --baseline",
+        match *found {
+            0 => "no capture found".to_string(),
+            1 => "the capture found has no expectations".to_string(),
+            n => format!("none of the {n} captures found has expectations"),
+        }
+    )]
+    NothingToCheck {
+        /// Captures found (all without expectations).
+        found: usize,
+    },
     /// A path that is neither a file nor a directory.
     #[error("{}: no such file or directory", path.display())]
     NotFound {
@@ -160,6 +175,11 @@ struct BaselineFile<'a> {
 /// Runs the checks; progress and failures go to `out`.
 pub fn run(opts: &CheckOptions, out: &mut dyn Write) -> Result<CheckReport, CheckError> {
     let plan = discover::plan(opts)?;
+    if plan.jobs.is_empty() {
+        return Err(CheckError::NothingToCheck {
+            found: plan.skipped.len(),
+        });
+    }
     let mut report = CheckReport {
         captures: Vec::with_capacity(plan.jobs.len()),
         skipped: plan.skipped,

@@ -213,6 +213,41 @@ impl AnomalyKind {
         Self::ALL.iter().copied().find(|k| k.id() == id)
     }
 
+    /// The id a mistyped `id` most likely meant: the same id in other case or with `-` or
+    /// spaces for `_` (`SYN_FLOOD`, `syn-flood`), else the nearest within a few edits.
+    pub fn nearest(id: &str) -> Option<AnomalyKind> {
+        let wanted: String = id
+            .trim()
+            .chars()
+            .map(|c| match c {
+                '-' | ' ' => '_',
+                c => c.to_ascii_lowercase(),
+            })
+            .collect();
+        if let Some(k) = Self::from_id(&wanted) {
+            return Some(k);
+        }
+        // A third of the id's length, at least 2: `syn_flod` finds syn_flood, `xyz` nothing.
+        let most = (wanted.len() / 3).max(2);
+        Self::ALL
+            .iter()
+            .map(|k| (edits(&wanted, k.id()), *k))
+            .filter(|(d, _)| *d <= most)
+            .min_by_key(|(d, _)| *d)
+            .map(|(_, k)| k)
+    }
+
+    /// The error for an id that is none: with the nearest id when one is close.
+    pub fn unknown(id: &str) -> String {
+        match Self::nearest(id) {
+            Some(k) => format!(
+                "unknown anomaly id '{id}'; did you mean {}? (`tcpaudit explain` lists them)",
+                k.id()
+            ),
+            None => format!("unknown anomaly id '{id}' (`tcpaudit explain` lists them)"),
+        }
+    }
+
     /// Index for per-kind counters.
     pub const fn index(self) -> usize {
         self as usize
@@ -220,6 +255,24 @@ impl AnomalyKind {
 
     /// Number of kinds.
     pub const COUNT: usize = Self::ALL.len();
+}
+
+/// Levenshtein distance between two short ASCII ids, one row of the table at a time.
+fn edits(a: &str, b: &str) -> usize {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, &ca) in a.iter().enumerate() {
+        let mut diag = row[0];
+        row[0] = i + 1;
+        for (j, &cb) in b.iter().enumerate() {
+            let next = (diag + usize::from(ca != cb))
+                .min(row[j] + 1)
+                .min(row[j + 1] + 1);
+            diag = row[j + 1];
+            row[j + 1] = next;
+        }
+    }
+    row[b.len()]
 }
 
 impl fmt::Display for AnomalyKind {

@@ -367,6 +367,19 @@ fn expectation_files_beside_captures_and_per_directory() {
         out.contains("skipped ") && out.contains("normal_http.pcap"),
         "{out}"
     );
+    // A directory where no capture has expectations checks nothing: an error, not a pass.
+    let bare = tempfile::tempdir().unwrap();
+    copy("normal_http", bare.path());
+    let (code, _, err) = check(&[bare.path().to_str().unwrap()]);
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("nothing to check: the capture found has no expectations"),
+        "{err}"
+    );
+    let empty = tempfile::tempdir().unwrap();
+    let (code, _, err) = check(&[empty.path().to_str().unwrap()]);
+    assert_eq!(code, 2);
+    assert!(err.contains("nothing to check: no capture found"), "{err}");
     let lone = dir.path().join("normal_http.pcap");
     let (code, _, err) = check(&[lone.to_str().unwrap()]);
     assert_eq!(code, 2);

@@ -344,6 +344,49 @@ fn explain_lists_every_id_and_explains_one() {
         .assert()
         .code(2)
         .stderr(predicate::str::contains("no_such_id"));
+    // A mistyped id gets the one meant: another case, dashes, a letter wrong or missing.
+    for (typo, meant) in [
+        ("SYN_FLOOD", "syn_flood"),
+        ("syn-flood", "syn_flood"),
+        ("rst_abrt", "rst_abort"),
+        ("missing_thrid_ack", "missing_third_ack"),
+    ] {
+        tcpaudit()
+            .args(["explain", typo])
+            .assert()
+            .code(2)
+            .stdout("")
+            .stderr(predicate::str::contains(format!("did you mean {meant}?")));
+    }
+    tcpaudit()
+        .args(["explain", "xyz"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("did you mean").not());
+}
+
+#[test]
+fn a_missing_input_prints_only_the_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("missing.pcap");
+    for format in ["table", "json"] {
+        tcpaudit()
+            .args(["analyze", "-f", format])
+            .arg(&missing)
+            .assert()
+            .code(2)
+            .stdout("")
+            .stderr(predicate::str::contains("missing.pcap: No such file"));
+    }
+    // One readable file among them: the run goes on and the error is reported after it.
+    tcpaudit()
+        .args(["analyze"])
+        .arg(&missing)
+        .arg(fixture("generated/mixed.pcap"))
+        .assert()
+        .code(2)
+        .stdout(predicate::str::contains("connections"))
+        .stderr(predicate::str::contains("missing.pcap: No such file"));
 }
 
 #[test]

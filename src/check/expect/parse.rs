@@ -51,15 +51,8 @@ impl Ctx<'_> {
     }
 
     fn kind(&self, s: &Spanned<String>) -> Result<AnomalyKind, ExpectError> {
-        AnomalyKind::from_id(s.get_ref()).ok_or_else(|| {
-            self.err(
-                s.span(),
-                format!(
-                    "unknown anomaly id '{}' (`tcpaudit explain` lists them)",
-                    s.get_ref()
-                ),
-            )
-        })
+        AnomalyKind::from_id(s.get_ref())
+            .ok_or_else(|| self.err(s.span(), AnomalyKind::unknown(s.get_ref())))
     }
 
     fn kinds(&self, v: &[Spanned<String>]) -> Result<Vec<AnomalyKind>, ExpectError> {
