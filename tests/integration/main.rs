@@ -9,6 +9,8 @@ mod app;
 mod check;
 // The command line: output formats, limits, standard input, merged files, bad input, `explain`.
 mod cli;
+// The README against the tool: anomaly severities agree with the catalogue.
+mod docs;
 // Listener statistics under real SYN floods (../shared/pcaps/stopddos) against tshark's figures.
 mod flood_stats;
 // Public captures in fixtures/corpus: conversations equal tshark's, format-specific facts hold.

@@ -1,0 +1,66 @@
+//! The README's anomaly tables against the catalogue (`tcpaudit explain`): every id is in a
+//! table, with the severity the tool gives it.
+
+use std::collections::BTreeMap;
+
+use crate::util::*;
+
+/// Every id with its severity and scope, as `tcpaudit explain` lists them.
+fn catalogue() -> BTreeMap<String, (String, String)> {
+    let out = tcpaudit().arg("explain").output().unwrap();
+    assert!(out.status.success());
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .skip(1)
+        .filter_map(|l| {
+            let mut w = l.split_whitespace();
+            let (id, sev, scope) = (w.next()?, w.next()?, w.next()?);
+            // The list ends before a blank line and a sentence.
+            ["info", "notice", "warning", "error"]
+                .contains(&sev)
+                .then(|| (id.to_string(), (sev.to_string(), scope.to_string())))
+        })
+        .collect()
+}
+
+#[test]
+fn the_readme_tables_give_every_anomaly_its_severity() {
+    let ids = catalogue();
+    assert!(ids.len() >= 49, "{} ids", ids.len());
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let mut documented: BTreeMap<String, String> = BTreeMap::new();
+    let mut wrong = Vec::new();
+    for line in readme.lines().filter(|l| l.starts_with("| `")) {
+        let cells: Vec<&str> = line.split('|').map(str::trim).collect();
+        let (first, severity) = (cells[1], cells[2]);
+        // The severity column's first word ("error, notice when offload" is an error first).
+        let sev = severity
+            .split(|c: char| !c.is_ascii_alphabetic())
+            .next()
+            .unwrap_or("");
+        if !["info", "notice", "warning", "error"].contains(&sev) {
+            continue;
+        }
+        for id in first.split('`').skip(1).step_by(2) {
+            let Some((want, _)) = ids.get(id) else {
+                continue;
+            };
+            if want != sev {
+                wrong.push(format!("{id}: README says {sev}, explain says {want}"));
+            }
+            documented.insert(id.to_string(), sev.to_string());
+        }
+    }
+    assert!(
+        wrong.is_empty(),
+        "severities disagree:\n{}",
+        wrong.join("\n")
+    );
+    let missing: Vec<&String> = ids
+        .keys()
+        .filter(|id| !documented.contains_key(*id))
+        .collect();
+    assert!(missing.is_empty(), "ids in no README table: {missing:?}");
+}
