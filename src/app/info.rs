@@ -1,5 +1,5 @@
 //! `tcpaudit interfaces` and `tcpaudit explain`: what can be captured on, what an anomaly id
-//! means.
+//! (or a state, a conn_state code, a history letter) means.
 
 use std::io::{self, Write};
 use std::process::ExitCode;
@@ -54,11 +54,19 @@ pub fn explain(id: Option<&str>) -> io::Result<ExitCode> {
         }
         writeln!(
             out,
-            "\n`tcpaudit explain <id>` tells what an anomaly means, why it matters and how it is decided."
+            "\n`tcpaudit explain <id>` tells what an anomaly means, why it matters and how it is decided.\n\
+             `tcpaudit explain states|conn_state|history` lists the other words a record prints: \
+             RFC 9293 states\n(or one: TIME-WAIT), Zeek's conn_state codes (SF) and history \
+             letters (d)."
         )?;
         return Ok(ExitCode::SUCCESS);
     };
     let Some(k) = AnomalyKind::from_id(id) else {
+        // The other words a record prints: states, conn_state codes, history letters.
+        if let Some(text) = super::glossary::lookup(id) {
+            write!(out, "{text}")?;
+            return Ok(ExitCode::SUCCESS);
+        }
         eprintln!("tcpaudit: error: {}", AnomalyKind::unknown(id));
         return Ok(ExitCode::from(2));
     };

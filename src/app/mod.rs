@@ -4,6 +4,7 @@
 //! the arguments are invalid.
 
 mod analyze;
+mod glossary;
 mod info;
 mod ladder;
 mod live;

@@ -363,6 +363,23 @@ fn explain_lists_every_id_and_explains_one() {
         .assert()
         .code(2)
         .stderr(predicate::str::contains("did you mean").not());
+    // The other words a record prints.
+    for (term, says) in [
+        ("TIME-WAIT", "2*MSL"),
+        ("close_wait", "close_wait_stuck"),
+        ("SF", "Normal establishment and termination"),
+        ("RSTOS0", "SYN followed by a RST"),
+        ("d", "the responder's (D is the originator's)"),
+        ("history", "a SYN-ACK"),
+        ("states", "SYN-RECEIVED"),
+        ("conn_state", "REJ"),
+    ] {
+        tcpaudit()
+            .args(["explain", term])
+            .assert()
+            .success()
+            .stdout(predicate::str::contains(says));
+    }
 }
 
 #[test]
