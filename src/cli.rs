@@ -9,7 +9,15 @@ use crate::config::{AnalysisOpts, BackendArg, LiveRequest};
 /// Audits TCP connections in capture files and live traffic: every connection, how it opened,
 /// what each side negotiated, how it ended, and what deviated from RFC 9293.
 #[derive(Debug, Parser)]
-#[command(name = "tcpaudit", version, about, propagate_version = true)]
+#[command(
+    name = "tcpaudit",
+    version,
+    about,
+    propagate_version = true,
+    after_help = "As in tcpdump: `tcpaudit -r FILE [FILTER]` is `tcpaudit analyze -r FILE [FILTER]`, \
+                  `tcpaudit -i IFACE [FILTER]` is `tcpaudit live -i IFACE [FILTER]`, and \
+                  `tcpaudit -D` lists the interfaces."
+)]
 pub struct Cli {
     /// What to do.
     #[command(subcommand)]
@@ -43,14 +51,24 @@ pub enum Command {
 /// Arguments of `tcpaudit analyze`.
 #[derive(Debug, Args)]
 pub struct AnalyzeArgs {
-    /// Capture files; several files are one capture, merged in timestamp order.
-    #[arg(required = true, value_name = "FILE")]
+    /// Capture files; several files are one capture, merged in timestamp order. With -r, these
+    /// words are a tcpdump filter instead, as tcpdump reads them (`-r f.pcap tcp port 80`).
+    #[arg(value_name = "FILE", required_unless_present = "read")]
     pub files: Vec<String>,
+
+    /// A capture file to read, as tcpdump's -r (repeatable); the words after the options are
+    /// then a filter expression.
+    #[arg(short = 'r', value_name = "FILE")]
+    pub read: Vec<String>,
 
     /// Analyse only frames matching this tcpdump filter expression (compiled by libpcap, which
     /// must be installed).
     #[arg(long, value_name = "EXPR")]
     pub filter: Option<String>,
+
+    /// Stop after this many frames (as tcpdump -c).
+    #[arg(short = 'c', long = "count", value_name = "N")]
+    pub count: Option<u64>,
 
     /// Also write the frames of the connections --select picks (by default every connection
     /// with a warning or an error) to FILE, with their original timestamps: pcapng (each frame
@@ -74,6 +92,61 @@ pub struct AnalyzeArgs {
     /// Analysis and output options.
     #[command(flatten)]
     pub opts: AnalysisOpts,
+}
+
+/// Words of a tcpdump filter expression: a capture path that does not exist and is one of
+/// these was most likely meant as a filter.
+const FILTER_WORDS: [&str; 22] = [
+    "tcp",
+    "udp",
+    "icmp",
+    "icmp6",
+    "ip",
+    "ip6",
+    "arp",
+    "vlan",
+    "host",
+    "net",
+    "port",
+    "portrange",
+    "src",
+    "dst",
+    "and",
+    "or",
+    "not",
+    "ether",
+    "proto",
+    "less",
+    "greater",
+    "!",
+];
+
+impl AnalyzeArgs {
+    /// The capture files and the filter expression, from the positional words, `-r` and
+    /// `--filter`: with `-r` the words are the filter, without it they are the files.
+    pub fn inputs(&self) -> Result<(Vec<String>, Option<String>), String> {
+        if self.read.is_empty() {
+            let looks_like_filter = |f: &String| {
+                FILTER_WORDS.contains(&f.as_str()) && !std::path::Path::new(f).exists()
+            };
+            if let Some(at) = self.files.iter().position(looks_like_filter) {
+                let expr = self.files[at..].join(" ");
+                return Err(format!(
+                    "{}: no such file; a filter goes after -r files (`tcpaudit analyze -r FILE \
+                     {expr}`) or in --filter '{expr}'",
+                    self.files[at]
+                ));
+            }
+            return Ok((self.files.clone(), self.filter.clone()));
+        }
+        let words = (!self.files.is_empty()).then(|| self.files.join(" "));
+        match (words, &self.filter) {
+            (Some(_), Some(_)) => Err(
+                "the filter is given twice: as words after the -r files and with --filter".into(),
+            ),
+            (words, filter) => Ok((self.read.clone(), words.or_else(|| filter.clone()))),
+        }
+    }
 }
 
 /// Arguments of `tcpaudit ladder`.

@@ -15,12 +15,16 @@ use crate::run::{self, RunOptions};
 
 /// `tcpaudit analyze FILE...`.
 pub fn analyze(args: &AnalyzeArgs) -> io::Result<ExitCode> {
+    let (files, filter_expr) = match args.inputs() {
+        Ok(x) => x,
+        Err(msg) => return fail(msg),
+    };
     let mut cfg = match args.opts.config() {
         Ok(c) => c,
         Err(msg) => return fail(msg),
     };
     // The report's ladders and -w read the capture again: standard input cannot be.
-    if (args.html.is_some() || args.write.is_some()) && args.files.iter().any(|f| f == "-") {
+    if (args.html.is_some() || args.write.is_some()) && files.iter().any(|f| f == "-") {
         return fail("--html and -w read the capture twice: give a file, not standard input");
     }
     // The report's ladders and waterfall need the connections' stories.
@@ -29,8 +33,8 @@ pub fn analyze(args: &AnalyzeArgs) -> io::Result<ExitCode> {
         HtmlReport::new(
             &cfg,
             Source {
-                files: args.files.clone(),
-                filter: args.filter.clone(),
+                files: files.clone(),
+                filter: filter_expr.clone(),
             },
         )
     });
@@ -38,7 +42,7 @@ pub fn analyze(args: &AnalyzeArgs) -> io::Result<ExitCode> {
         Ok(s) => s,
         Err(msg) => return fail(msg),
     };
-    let mut filter = match &args.filter {
+    let mut filter = match &filter_expr {
         Some(expr) => match PacketFilter::new(expr) {
             Ok(f) => Some(f),
             Err(msg) => return fail(msg),
@@ -50,7 +54,7 @@ pub fn analyze(args: &AnalyzeArgs) -> io::Result<ExitCode> {
         &args.opts,
         io::BufWriter::with_capacity(1 << 16, stdout.lock()),
     );
-    let mut set = CaptureSet::open(&args.files);
+    let mut set = CaptureSet::open(&files);
     // Nothing to read: the reasons alone, not an empty report before them.
     if set.files().is_empty() {
         for e in set.errors() {
@@ -67,6 +71,7 @@ pub fn analyze(args: &AnalyzeArgs) -> io::Result<ExitCode> {
     // A failed write (closed pipe) stops reading; the error is returned after the run.
     let opts = RunOptions {
         filter: filter.as_mut(),
+        count: args.count,
         ..RunOptions::default()
     };
     // With -w, the connections to write are remembered as they end.
@@ -111,7 +116,7 @@ pub fn analyze(args: &AnalyzeArgs) -> io::Result<ExitCode> {
         return fail(msg);
     }
     if let Some(path) = &args.write {
-        match write_picked(path, &args.files, args.filter.as_deref(), &spans) {
+        match write_picked(path, &files, filter_expr.as_deref(), &spans) {
             Ok(n) => eprintln!(
                 "tcpaudit: wrote {n} frames of {} connection{} to {}",
                 spans.len(),

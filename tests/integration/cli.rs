@@ -418,3 +418,58 @@ fn table_report_summarises_anomalies() {
         .stdout(predicate::str::contains("Anomalies by listener"))
         .stdout(predicate::str::contains("Worst connections"));
 }
+
+#[test]
+fn tcpdump_habits_read_with_r_filter_as_words_and_stop_with_c() {
+    let f = fixture("generated/mixed.pcap");
+    let json = |args: &[&str]| {
+        let out = tcpaudit().args(args).output().unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        summary(&json_lines(&out.stdout))
+    };
+    let path = f.to_str().unwrap();
+    // `tcpaudit -r FILE` is `tcpaudit analyze FILE`.
+    let plain = json(&["analyze", "-f", "json", path]);
+    let top = json(&["-r", path, "-f", "json"]);
+    assert_eq!(top["connections"], plain["connections"]);
+    assert_eq!(top["packets"], plain["packets"]);
+    // -c stops after that many frames.
+    assert_eq!(
+        json(&["analyze", "-c", "100", "-f", "json", path])["packets"],
+        100
+    );
+    // A filter as words after -r files, as tcpdump takes it.
+    if require(
+        tcpaudit::capture::libpcap::libpcap().is_ok(),
+        "libpcap not installed: filter words not tested",
+    ) {
+        let words = json(&["analyze", "-r", path, "-f", "json", "tcp", "port", "80"]);
+        let flag = json(&["analyze", "-f", "json", "--filter", "tcp port 80", path]);
+        assert_eq!(words["filter"]["expr"], "tcp port 80");
+        assert_eq!(words["filter"], flag["filter"]);
+        assert_eq!(words["connections"], flag["connections"]);
+    }
+    // Without -r, filter words are taken for files: the error says where the filter goes.
+    tcpaudit()
+        .args(["analyze", path, "tcp", "port", "80"])
+        .assert()
+        .code(2)
+        .stdout("")
+        .stderr(predicate::str::contains(
+            "tcp: no such file; a filter goes after -r files (`tcpaudit analyze -r FILE tcp port 80`)",
+        ));
+    tcpaudit()
+        .args(["analyze", "-r", path, "--filter", "tcp", "port", "80"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("the filter is given twice"));
+    // `tcpaudit -D` is `tcpaudit interfaces`.
+    let d = tcpaudit().arg("-D").output().unwrap();
+    let i = tcpaudit().arg("interfaces").output().unwrap();
+    assert_eq!((d.status.code(), d.stdout), (i.status.code(), i.stdout));
+}
