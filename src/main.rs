@@ -7,7 +7,7 @@ use std::ffi::OsString;
 use std::io;
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::{CommandFactory, FromArgMatches};
 use tcpaudit::app;
 use tcpaudit::cli::{Cli, Command};
 
@@ -25,8 +25,38 @@ fn tcpdump_style(mut args: Vec<OsString>) -> Vec<OsString> {
     args
 }
 
+/// `--version`: the release and the commit built; the long form (`--version` rather than `-V`)
+/// adds the libpcap found at run time, which filters and `--backend pcap` need.
+fn with_versions(cmd: clap::Command) -> clap::Command {
+    let short = format!(
+        "{} (commit {})",
+        env!("CARGO_PKG_VERSION"),
+        env!("TCPAUDIT_COMMIT")
+    );
+    let pcap = match tcpaudit::capture::libpcap::libpcap() {
+        Ok(lib) => lib.version().to_string(),
+        Err(e) => format!("not available ({e}): filters and --backend pcap need it"),
+    };
+    let long = format!("{short}\nlibpcap: {pcap}");
+    // clap keeps version strings for the life of the program; this is built once.
+    cmd.version(&*Box::leak(short.into_boxed_str()))
+        .long_version(&*Box::leak(long.into_boxed_str()))
+}
+
 fn main() -> ExitCode {
-    let cli = Cli::parse_from(tcpdump_style(std::env::args_os().collect()));
+    let args = tcpdump_style(std::env::args_os().collect());
+    let cmd = Cli::command();
+    // Only a version request pays for looking libpcap up.
+    let wants_version = args.iter().any(|a| a == "--version" || a == "-V");
+    let cmd = if wants_version {
+        with_versions(cmd)
+    } else {
+        cmd
+    };
+    let cli = match Cli::from_arg_matches(&cmd.get_matches_from(args)) {
+        Ok(cli) => cli,
+        Err(e) => e.exit(),
+    };
     let result = match cli.command {
         Command::Analyze(args) => app::analyze(&args),
         Command::Live(args) => app::live(&args),

@@ -473,3 +473,30 @@ fn tcpdump_habits_read_with_r_filter_as_words_and_stop_with_c() {
     let i = tcpaudit().arg("interfaces").output().unwrap();
     assert_eq!((d.status.code(), d.stdout), (i.status.code(), i.stdout));
 }
+
+#[test]
+fn version_names_the_commit_and_the_libpcap_found() {
+    let out = tcpaudit().arg("--version").output().unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    let first = text.lines().next().unwrap_or("");
+    assert!(
+        first.starts_with(&format!("tcpaudit {} (commit ", env!("CARGO_PKG_VERSION"))),
+        "{text}"
+    );
+    assert!(
+        !first.contains("commit unknown"),
+        "built from a git checkout: {text}"
+    );
+    if require(
+        tcpaudit::capture::libpcap::libpcap().is_ok(),
+        "libpcap not installed: its version line not tested",
+    ) {
+        assert!(text.contains("\nlibpcap: libpcap version "), "{text}");
+    } else {
+        assert!(text.contains("\nlibpcap: not available"), "{text}");
+    }
+    // -V is the short form: the release and commit only.
+    let short = tcpaudit().arg("-V").output().unwrap();
+    assert_eq!(String::from_utf8(short.stdout).unwrap().trim(), first);
+}
