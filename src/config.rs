@@ -150,6 +150,11 @@ pub struct AnalysisOpts {
     #[arg(long, default_value_t = 50, value_name = "N")]
     pub limit: usize,
 
+    /// Seed of the Community ID on JSON records (0, the default everywhere, unless the sites
+    /// comparing records agree on another).
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    pub community_id_seed: u16,
+
     /// Maximum segment lifetime in seconds; closed connections are remembered for 2*MSL
     /// (TIME-WAIT). 30 s gives Linux's 60 s TIME-WAIT; RFC 9293 suggests 120.
     #[arg(long, default_value_t = DetectConfig::default().msl.as_secs_f64(), value_name = "SECS")]

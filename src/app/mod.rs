@@ -31,7 +31,7 @@ pub(crate) fn fail(msg: impl std::fmt::Display) -> io::Result<ExitCode> {
 /// The sink for an output format.
 pub(crate) fn sink_for<'w>(opts: &AnalysisOpts, out: impl Write + 'w) -> Box<dyn Sink + 'w> {
     match opts.format {
-        Format::Json => Box::new(JsonSink::new(out)),
+        Format::Json => Box::new(JsonSink::new(out).community_id_seed(opts.community_id_seed)),
         Format::Table => Box::new(TableSink::new(out, (!opts.all).then_some(opts.limit))),
     }
 }

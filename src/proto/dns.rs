@@ -27,6 +27,14 @@ pub enum DnsTransport {
 }
 
 impl DnsTransport {
+    /// The IP protocol number (UDP 17, TCP 6).
+    pub fn ip_proto(self) -> u8 {
+        match self {
+            DnsTransport::Udp => 17,
+            DnsTransport::Tcp => 6,
+        }
+    }
+
     /// Zeek's `proto` field.
     pub const fn name(self) -> &'static str {
         match self {

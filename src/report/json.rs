@@ -25,6 +25,7 @@ use self::secs::opt_secs;
 pub(super) use self::secs::secs;
 use self::side::{HalfJson, HandshakeJson};
 use self::story::StoryJson;
+use super::community_id::{TCP, community_id};
 use super::{InputFile, RunInfo, Sink};
 use crate::analyzer::Summary;
 use crate::detect::{Anomaly, AnomalyKind, Detail, Value, secs_f64};
@@ -90,6 +91,9 @@ pub struct ConnJson<'a> {
     pub resp_addr: AddrText,
     /// Responder port.
     pub resp_port: u16,
+    /// The Community ID of the four-tuple (v1), to join with Zeek, Suricata, Arkime and
+    /// Wireshark records.
+    pub community_id: String,
     /// Outermost VLAN id.
     pub vlan: Option<u16>,
     /// Tunnel the connection was found in ([`TunnelKind::name`]).
@@ -156,7 +160,15 @@ pub struct ConnJson<'a> {
 }
 
 impl<'a> From<&'a ConnRecord> for ConnJson<'a> {
+    /// The record, its Community ID with seed 0.
     fn from(c: &'a ConnRecord) -> Self {
+        ConnJson::with_seed(c, 0)
+    }
+}
+
+impl<'a> ConnJson<'a> {
+    /// The record, its Community ID with `seed`.
+    pub fn with_seed(c: &'a ConnRecord, seed: u16) -> Self {
         let negotiated = match (c.half(Side::Orig).options, c.half(Side::Resp).options) {
             (Some(o), Some(r)) => Some(Negotiated {
                 window_scaling: o.wscale.is_some() && r.wscale.is_some(),
@@ -175,6 +187,7 @@ impl<'a> From<&'a ConnRecord> for ConnJson<'a> {
             orig_port: c.orig.port,
             resp_addr: AddrText(c.resp.addr),
             resp_port: c.resp.port,
+            community_id: community_id(c.orig, c.resp, TCP, seed),
             vlan: c.vlan,
             tunnel: c.tunnel.map(TunnelKind::name),
             first_ts: c.first_ts,
@@ -555,6 +568,8 @@ impl<'a> SummaryRecord<'a> {
 /// Writes JSON lines to any writer.
 pub struct JsonSink<W: Write> {
     out: W,
+    /// Seed of the records' Community IDs.
+    seed: u16,
     /// Each line is built here, then written at once.
     line: Vec<u8>,
     /// Page loads, written at the end (with `--app`).
@@ -566,9 +581,16 @@ impl<W: Write> JsonSink<W> {
     pub fn new(out: W) -> Self {
         JsonSink {
             out,
+            seed: 0,
             line: Vec::with_capacity(4096),
             pages: super::page::PageBuilder::default(),
         }
+    }
+
+    /// Community IDs with `seed` instead of 0.
+    pub fn community_id_seed(mut self, seed: u16) -> Self {
+        self.seed = seed;
+        self
     }
 
     fn write<T: Serialize>(&mut self, value: &T) -> io::Result<()> {
@@ -580,9 +602,9 @@ impl<W: Write> Sink for JsonSink<W> {
     fn event(&mut self, e: &Event<'_>) -> io::Result<()> {
         self.pages.event(e);
         match e {
-            Event::Closed(c) => self.write(&ConnJson::from(*c)),
+            Event::Closed(c) => self.write(&ConnJson::with_seed(c, self.seed)),
             Event::Anomaly(a) => self.write(&AnomalyRecord::from(*a)),
-            Event::App(r) => self.write(&app::AppJson::from(*r)),
+            Event::App(r) => self.write(&app::AppJson::from(*r).reseed(self.seed)),
             Event::Opened(_) | Event::StateChanged(..) | Event::Segment(..) => Ok(()),
         }
     }

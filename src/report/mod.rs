@@ -1,6 +1,7 @@
 //! Output sinks: JSON lines and terminal tables. The engine never formats output; a sink receives
 //! finished connection records as they leave the table, then the run summary.
 
+pub mod community_id;
 mod html;
 mod json;
 pub mod ladder;

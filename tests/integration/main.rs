@@ -11,6 +11,8 @@ mod check;
 mod cli;
 // The README against the tool: anomaly severities agree with the catalogue.
 mod docs;
+// Formats other tools read: Community IDs against Wireshark's.
+mod formats;
 // Listener statistics under real SYN floods (../shared/pcaps/stopddos) against tshark's figures.
 mod flood_stats;
 // Public captures in fixtures/corpus: conversations equal tshark's, format-specific facts hold.

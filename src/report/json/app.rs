@@ -1,6 +1,7 @@
 //! The JSON forms of application-layer records: `{"type":"dns"}`, `{"type":"tls"}` and
 //! `{"type":"http"}`, with Zeek's dns.log, ssl.log and http.log field names where Zeek has one.
 
+use crate::report::community_id::{TCP, community_id};
 use serde::Serialize;
 
 use super::secs::{opt_secs, secs};
@@ -26,6 +27,19 @@ pub enum AppJson<'a> {
     Session(SessionJson<'a>),
 }
 
+impl AppJson<'_> {
+    /// Community IDs with `seed` instead of 0.
+    pub fn reseed(mut self, seed: u16) -> Self {
+        match &mut self {
+            AppJson::Dns(d) => d.ends.reseed(seed),
+            AppJson::Tls(t) => t.ends.reseed(seed),
+            AppJson::Http(h) => h.ends.reseed(seed),
+            AppJson::Session(_) => {}
+        }
+        self
+    }
+}
+
 impl<'a> From<&'a AppRecord> for AppJson<'a> {
     fn from(r: &'a AppRecord) -> Self {
         match r {
@@ -37,22 +51,39 @@ impl<'a> From<&'a AppRecord> for AppJson<'a> {
     }
 }
 
-/// A record's client and server, as connection records write them.
+/// A record's client and server, as connection records write them, with the flow's Community
+/// ID.
 #[derive(Serialize)]
 pub struct EndsJson {
     orig_addr: super::AddrText,
     orig_port: u16,
     resp_addr: super::AddrText,
     resp_port: u16,
+    community_id: String,
+    /// IP protocol, for the Community ID with another seed.
+    #[serde(skip)]
+    proto: u8,
 }
 
 impl EndsJson {
-    fn new(orig: Endpoint, resp: Endpoint) -> Self {
+    /// The ends of a record carried over IP protocol `proto`; Community ID seed 0.
+    fn new(orig: Endpoint, resp: Endpoint, proto: u8) -> Self {
         EndsJson {
             orig_addr: super::AddrText(orig.addr),
             orig_port: orig.port,
             resp_addr: super::AddrText(resp.addr),
             resp_port: resp.port,
+            community_id: community_id(orig, resp, proto, 0),
+            proto,
+        }
+    }
+
+    /// The Community ID with `seed` instead of 0.
+    fn reseed(&mut self, seed: u16) {
+        if seed != 0 {
+            let orig = Endpoint::new(self.orig_addr.0, self.orig_port);
+            let resp = Endpoint::new(self.resp_addr.0, self.resp_port);
+            self.community_id = community_id(orig, resp, self.proto, seed);
         }
     }
 }
@@ -118,7 +149,7 @@ impl<'a> From<&'a DnsRecord> for DnsJson<'a> {
             ts: d.ts,
             frame: d.frame,
             conn_id: d.conn_id,
-            ends: EndsJson::new(d.orig, d.resp),
+            ends: EndsJson::new(d.orig, d.resp, d.transport.ip_proto()),
             proto: d.transport.name(),
             trans_id: d.trans_id,
             query: d.query.as_deref(),
@@ -183,7 +214,7 @@ impl<'a> From<&'a TlsRecord> for TlsJson<'a> {
             ts: t.ts,
             frame: t.frame,
             conn_id: t.conn_id,
-            ends: EndsJson::new(t.orig, t.resp),
+            ends: EndsJson::new(t.orig, t.resp, TCP),
             server_name: t.server_name.as_deref(),
             client_versions: t.client_versions.iter().map(|v| version_text(*v)).collect(),
             client_alpn: &t.client_alpn,
@@ -287,7 +318,7 @@ impl<'a> From<&'a HttpRecord> for HttpJson<'a> {
             ts: h.ts,
             frame: h.frame,
             conn_id: h.conn_id,
-            ends: EndsJson::new(h.orig, h.resp),
+            ends: EndsJson::new(h.orig, h.resp, TCP),
             trans_depth: h.trans_depth,
             method: h.method.as_deref(),
             host: h.host.as_deref(),
