@@ -64,3 +64,31 @@ fn the_readme_tables_give_every_anomaly_its_severity() {
         .collect();
     assert!(missing.is_empty(), "ids in no README table: {missing:?}");
 }
+
+/// The README's first expectation file is what a new user copies: it must pass on a healthy
+/// capture (and fail on one with a flood).
+#[test]
+fn the_readmes_first_expectation_passes_on_a_healthy_capture() {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let at = readme
+        .find("The smallest expectation file")
+        .expect("README: the smallest expectation file");
+    let block = &readme[at..];
+    let start = block.find("```toml\n").unwrap() + "```toml\n".len();
+    let toml = &block[start..start + block[start..].find("```").unwrap()];
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("expect.toml"), toml).unwrap();
+    std::fs::copy(
+        fixture("recordings/normal_http.pcap"),
+        dir.path().join("normal_http.pcap"),
+    )
+    .unwrap();
+    tcpaudit().arg("check").arg(dir.path()).assert().success();
+    std::fs::copy(
+        fixture("generated/flood.pcap"),
+        dir.path().join("flood.pcap"),
+    )
+    .unwrap();
+    tcpaudit().arg("check").arg(dir.path()).assert().code(1);
+}
