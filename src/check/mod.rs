@@ -275,6 +275,30 @@ fn html_path(dir: &Path, capture: &Path) -> PathBuf {
     dir.join(format!("{name}.html"))
 }
 
+/// A capture's key in a baseline: its path relative to the baseline file's directory (`/`
+/// separators, `..` where it lies outside), so that `x`, `./x` and an absolute path name the
+/// same capture wherever `check` runs from. The path as given when either cannot be resolved.
+fn baseline_key(capture: &Path, baseline: &Path) -> String {
+    let dir = match baseline.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let (Ok(capture), Ok(dir)) = (std::fs::canonicalize(capture), std::fs::canonicalize(dir))
+    else {
+        return capture.display().to_string();
+    };
+    let (c, d): (Vec<_>, Vec<_>) = (capture.components().collect(), dir.components().collect());
+    let common = c.iter().zip(&d).take_while(|(a, b)| a == b).count();
+    let parts: Vec<String> = std::iter::repeat_n("..".to_string(), d.len() - common)
+        .chain(
+            c[common..]
+                .iter()
+                .map(|p| p.as_os_str().to_string_lossy().into_owned()),
+        )
+        .collect();
+    parts.join("/")
+}
+
 /// Compares a capture's facts with its baseline snapshot, or records them with `--update`.
 fn against_baseline(
     base: &mut BaselineFile,
@@ -283,12 +307,20 @@ fn against_baseline(
     result: &mut CaptureResult,
 ) {
     let name = &result.capture;
+    let key = baseline_key(Path::new(name), base.path);
     let now = baseline::snapshot(f);
     if opts.update {
-        base.baseline.captures.insert(name.clone(), now);
+        // A key written by an older release (the path as given) gives way to the new one.
+        base.baseline.captures.remove(name);
+        base.baseline.captures.insert(key, now);
         return;
     }
-    match base.baseline.captures.get(name) {
+    let old = base
+        .baseline
+        .captures
+        .get(&key)
+        .or_else(|| base.baseline.captures.get(name));
+    match old {
         Some(old) => {
             let hint = format!(
                 "tcpaudit check {} --baseline {} --update   # if the change is intended",

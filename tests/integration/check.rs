@@ -468,7 +468,8 @@ fn baselines_record_and_catch_regressions() {
     assert!(out.contains("baseline written"), "{out}");
     let snapshot: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&base).unwrap()).unwrap();
-    let entry = &snapshot["captures"][c];
+    // Keyed by the path relative to the baseline file, not as it was given.
+    let entry = &snapshot["captures"]["service.pcap"];
     assert_eq!(entry["connections"], 1);
     assert_eq!(entry["outcomes"][0]["conn_state"], "SF");
     let retx = entry["anomalies"]["retransmission"].as_u64().unwrap();
@@ -480,10 +481,25 @@ fn baselines_record_and_catch_regressions() {
         out.contains("ok    ") && out.contains("3 expectations hold"),
         "{out}"
     );
+    // The same capture named another way, from another directory: the same entry.
+    let from_dir = tcpaudit()
+        .current_dir(dir.path())
+        .args(["check", "./service.pcap", "--baseline", "baseline.json"])
+        .output()
+        .unwrap();
+    assert_eq!(from_dir.status.code(), Some(0), "{from_dir:?}");
+    let sub = dir.path().join("sub");
+    std::fs::create_dir(&sub).unwrap();
+    let from_sub = tcpaudit()
+        .current_dir(&sub)
+        .args(["check", "../service.pcap", "--baseline", "../baseline.json"])
+        .output()
+        .unwrap();
+    assert_eq!(from_sub.status.code(), Some(0), "{from_sub:?}");
 
     // Lower the baseline's count: growth within the tolerance passes, beyond it fails.
     let mut edited = snapshot.clone();
-    edited["captures"][c]["anomalies"]["retransmission"] = (retx - 1).into();
+    edited["captures"]["service.pcap"]["anomalies"]["retransmission"] = (retx - 1).into();
     std::fs::write(&base, serde_json::to_string(&edited).unwrap()).unwrap();
     let (code, out, _) = check(&[c, "--baseline", b, "--tolerance", "1"]);
     assert_eq!(code, 0, "{out}");
