@@ -46,6 +46,13 @@ pub enum Command {
         /// An anomaly id (`half_open`, `syn_flood`, ...); without it, all ids are listed.
         id: Option<String>,
     },
+    /// Print a shell completion script: `tcpaudit completions bash >
+    /// /etc/bash_completion.d/tcpaudit` (zsh: a `_tcpaudit` file on $fpath; fish:
+    /// ~/.config/fish/completions/tcpaudit.fish).
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
 }
 
 /// Arguments of `tcpaudit analyze`.

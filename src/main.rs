@@ -4,7 +4,7 @@
 //! arguments). A closed output pipe (`| head`) is not an error.
 
 use std::ffi::OsString;
-use std::io;
+use std::io::{self, Write};
 use std::process::ExitCode;
 
 use clap::{CommandFactory, FromArgMatches};
@@ -64,6 +64,12 @@ fn main() -> ExitCode {
         Command::Check(args) => app::check(&args),
         Command::Ladder(args) => app::ladder(&args),
         Command::Explain { id } => app::explain(id.as_deref()),
+        Command::Completions { shell } => {
+            // Built in memory: the generator panics on a failed write (`| head`).
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "tcpaudit", &mut script);
+            io::stdout().write_all(&script).map(|()| ExitCode::SUCCESS)
+        }
     };
     match result {
         Ok(code) => code,

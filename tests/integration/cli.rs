@@ -500,3 +500,53 @@ fn version_names_the_commit_and_the_libpcap_found() {
     let short = tcpaudit().arg("-V").output().unwrap();
     assert_eq!(String::from_utf8(short.stdout).unwrap().trim(), first);
 }
+
+#[test]
+fn completions_load_in_bash_and_cover_the_subcommands() {
+    let out = tcpaudit().args(["completions", "bash"]).output().unwrap();
+    assert!(out.status.success());
+    let script = String::from_utf8(out.stdout).unwrap();
+    for sub in [
+        "analyze",
+        "live",
+        "check",
+        "ladder",
+        "explain",
+        "interfaces",
+    ] {
+        assert!(
+            script.contains(sub),
+            "{sub} missing from the bash completions"
+        );
+    }
+    if !require(
+        std::process::Command::new("bash")
+            .arg("--version")
+            .output()
+            .is_ok(),
+        "bash is not installed",
+    ) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("tcpaudit.bash");
+    std::fs::write(&file, &script).unwrap();
+    // Parses, loads, and registers a completion for the command.
+    let check = std::process::Command::new("bash")
+        .arg("-c")
+        .arg(format!(
+            "bash -n {0} && source {0} && complete -p tcpaudit",
+            file.display()
+        ))
+        .output()
+        .unwrap();
+    assert!(check.status.success(), "{check:?}");
+    assert!(String::from_utf8_lossy(&check.stdout).contains("tcpaudit"));
+    for shell in ["zsh", "fish"] {
+        tcpaudit()
+            .args(["completions", shell])
+            .assert()
+            .success()
+            .stdout(predicate::str::contains("tcpaudit"));
+    }
+}
