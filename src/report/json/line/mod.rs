@@ -54,6 +54,48 @@ impl ser::Error for Error {
     }
 }
 
+/// The integer widths below 64 bits, each written as its 64-bit value is (the serializers'
+/// `serialize_i64` and `serialize_u64` say how).
+macro_rules! widen_integers {
+    () => {
+        fn serialize_i8(self, v: i8) -> Result<(), Error> {
+            self.serialize_i64(v.into())
+        }
+        fn serialize_i16(self, v: i16) -> Result<(), Error> {
+            self.serialize_i64(v.into())
+        }
+        fn serialize_i32(self, v: i32) -> Result<(), Error> {
+            self.serialize_i64(v.into())
+        }
+        fn serialize_u8(self, v: u8) -> Result<(), Error> {
+            self.serialize_u64(v.into())
+        }
+        fn serialize_u16(self, v: u16) -> Result<(), Error> {
+            self.serialize_u64(v.into())
+        }
+        fn serialize_u32(self, v: u32) -> Result<(), Error> {
+            self.serialize_u64(v.into())
+        }
+    };
+}
+pub(crate) use widen_integers;
+
+/// A serde compound trait implemented for [`Compound`] by its `SerializeSeq` methods.
+macro_rules! delegate_to_seq {
+    ($trait:ident, $method:ident) => {
+        impl ser::$trait for Compound<'_, '_> {
+            type Ok = ();
+            type Error = Error;
+            fn $method<T: Serialize + ?Sized>(&mut self, v: &T) -> Result<(), Error> {
+                ser::SerializeSeq::serialize_element(self, v)
+            }
+            fn end(self) -> Result<(), Error> {
+                ser::SerializeSeq::end(self)
+            }
+        }
+    };
+}
+
 /// The serializer: appends to its buffer.
 struct Line<'b> {
     buf: &'b mut Vec<u8>,
@@ -177,15 +219,7 @@ impl<'a, 'b> ser::Serializer for &'a mut Line<'b> {
             .extend_from_slice(if v { b"true" } else { b"false" });
         Ok(())
     }
-    fn serialize_i8(self, v: i8) -> Result<(), Error> {
-        self.serialize_i64(v.into())
-    }
-    fn serialize_i16(self, v: i16) -> Result<(), Error> {
-        self.serialize_i64(v.into())
-    }
-    fn serialize_i32(self, v: i32) -> Result<(), Error> {
-        self.serialize_i64(v.into())
-    }
+    widen_integers!();
     fn serialize_i64(self, v: i64) -> Result<(), Error> {
         fmt_num(self.buf, |f, b| f.write_i64(b, v));
         Ok(())
@@ -193,15 +227,6 @@ impl<'a, 'b> ser::Serializer for &'a mut Line<'b> {
     fn serialize_i128(self, v: i128) -> Result<(), Error> {
         fmt_num(self.buf, |f, b| f.write_i128(b, v));
         Ok(())
-    }
-    fn serialize_u8(self, v: u8) -> Result<(), Error> {
-        self.serialize_u64(v.into())
-    }
-    fn serialize_u16(self, v: u16) -> Result<(), Error> {
-        self.serialize_u64(v.into())
-    }
-    fn serialize_u32(self, v: u32) -> Result<(), Error> {
-        self.serialize_u64(v.into())
     }
     fn serialize_u64(self, v: u64) -> Result<(), Error> {
         fmt_num(self.buf, |f, b| f.write_u64(b, v));
@@ -333,38 +358,10 @@ impl ser::SerializeSeq for Compound<'_, '_> {
     }
 }
 
-impl ser::SerializeTuple for Compound<'_, '_> {
-    type Ok = ();
-    type Error = Error;
-    fn serialize_element<T: Serialize + ?Sized>(&mut self, v: &T) -> Result<(), Error> {
-        ser::SerializeSeq::serialize_element(self, v)
-    }
-    fn end(self) -> Result<(), Error> {
-        ser::SerializeSeq::end(self)
-    }
-}
-
-impl ser::SerializeTupleStruct for Compound<'_, '_> {
-    type Ok = ();
-    type Error = Error;
-    fn serialize_field<T: Serialize + ?Sized>(&mut self, v: &T) -> Result<(), Error> {
-        ser::SerializeSeq::serialize_element(self, v)
-    }
-    fn end(self) -> Result<(), Error> {
-        ser::SerializeSeq::end(self)
-    }
-}
-
-impl ser::SerializeTupleVariant for Compound<'_, '_> {
-    type Ok = ();
-    type Error = Error;
-    fn serialize_field<T: Serialize + ?Sized>(&mut self, v: &T) -> Result<(), Error> {
-        ser::SerializeSeq::serialize_element(self, v)
-    }
-    fn end(self) -> Result<(), Error> {
-        ser::SerializeSeq::end(self)
-    }
-}
+// Tuples of every kind are arrays, written as sequences are.
+delegate_to_seq!(SerializeTuple, serialize_element);
+delegate_to_seq!(SerializeTupleStruct, serialize_field);
+delegate_to_seq!(SerializeTupleVariant, serialize_field);
 
 impl ser::SerializeMap for Compound<'_, '_> {
     type Ok = ();

@@ -4,7 +4,7 @@
 use serde::ser::{self, Serialize};
 use serde_json::ser::Formatter;
 
-use super::{Error, fmt_num, push_str};
+use super::{Error, fmt_num, push_str, widen_integers};
 
 /// Refuses what a key or raw text cannot be.
 fn refuse(what: &str) -> Error {
@@ -23,21 +23,28 @@ macro_rules! refuse_rest {
     };
 }
 
+/// The associated types of a serializer of scalars: it writes no compound value.
+macro_rules! scalar_only {
+    () => {
+        type Ok = ();
+        type Error = Error;
+        type SerializeSeq = ser::Impossible<(), Error>;
+        type SerializeTuple = ser::Impossible<(), Error>;
+        type SerializeTupleStruct = ser::Impossible<(), Error>;
+        type SerializeTupleVariant = ser::Impossible<(), Error>;
+        type SerializeMap = ser::Impossible<(), Error>;
+        type SerializeStruct = ser::Impossible<(), Error>;
+        type SerializeStructVariant = ser::Impossible<(), Error>;
+    };
+}
+
 /// The text of a [`RAW_JSON`] struct: a string written without quotes or escapes.
 pub(super) struct RawText<'b> {
     pub(super) buf: &'b mut Vec<u8>,
 }
 
 impl ser::Serializer for RawText<'_> {
-    type Ok = ();
-    type Error = Error;
-    type SerializeSeq = ser::Impossible<(), Error>;
-    type SerializeTuple = ser::Impossible<(), Error>;
-    type SerializeTupleStruct = ser::Impossible<(), Error>;
-    type SerializeTupleVariant = ser::Impossible<(), Error>;
-    type SerializeMap = ser::Impossible<(), Error>;
-    type SerializeStruct = ser::Impossible<(), Error>;
-    type SerializeStructVariant = ser::Impossible<(), Error>;
+    scalar_only!();
 
     fn serialize_str(self, v: &str) -> Result<(), Error> {
         self.buf.extend_from_slice(v.as_bytes());
@@ -98,15 +105,7 @@ impl MapKey<'_> {
 }
 
 impl ser::Serializer for MapKey<'_> {
-    type Ok = ();
-    type Error = Error;
-    type SerializeSeq = ser::Impossible<(), Error>;
-    type SerializeTuple = ser::Impossible<(), Error>;
-    type SerializeTupleStruct = ser::Impossible<(), Error>;
-    type SerializeTupleVariant = ser::Impossible<(), Error>;
-    type SerializeMap = ser::Impossible<(), Error>;
-    type SerializeStruct = ser::Impossible<(), Error>;
-    type SerializeStructVariant = ser::Impossible<(), Error>;
+    scalar_only!();
 
     fn serialize_str(self, v: &str) -> Result<(), Error> {
         push_str(self.buf, v);
@@ -119,26 +118,9 @@ impl ser::Serializer for MapKey<'_> {
     fn serialize_bool(self, v: bool) -> Result<(), Error> {
         self.quoted(|b| b.extend_from_slice(if v { b"true" } else { b"false" }))
     }
-    fn serialize_i8(self, v: i8) -> Result<(), Error> {
-        self.serialize_i64(v.into())
-    }
-    fn serialize_i16(self, v: i16) -> Result<(), Error> {
-        self.serialize_i64(v.into())
-    }
-    fn serialize_i32(self, v: i32) -> Result<(), Error> {
-        self.serialize_i64(v.into())
-    }
+    widen_integers!();
     fn serialize_i64(self, v: i64) -> Result<(), Error> {
         self.quoted(|b| fmt_num(b, |f, b| f.write_i64(b, v)))
-    }
-    fn serialize_u8(self, v: u8) -> Result<(), Error> {
-        self.serialize_u64(v.into())
-    }
-    fn serialize_u16(self, v: u16) -> Result<(), Error> {
-        self.serialize_u64(v.into())
-    }
-    fn serialize_u32(self, v: u32) -> Result<(), Error> {
-        self.serialize_u64(v.into())
     }
     fn serialize_u64(self, v: u64) -> Result<(), Error> {
         self.quoted(|b| fmt_num(b, |f, b| f.write_u64(b, v)))
