@@ -92,3 +92,39 @@ fn the_readmes_first_expectation_passes_on_a_healthy_capture() {
     .unwrap();
     tcpaudit().arg("check").arg(dir.path()).assert().code(1);
 }
+
+/// Every long option `--help` lists for a command is in the man page and the README: the
+/// hand-written pages cannot fall behind the parser.
+#[test]
+fn every_option_is_in_the_man_page_and_the_readme() {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let man = std::fs::read_to_string(format!("{root}/man/tcpaudit.1")).unwrap();
+    let readme = std::fs::read_to_string(format!("{root}/README.md")).unwrap();
+    let mut missing = Vec::new();
+    let mut seen = 0;
+    for cmd in ["analyze", "live", "check", "ladder"] {
+        let out = tcpaudit().args([cmd, "--help"]).output().unwrap();
+        assert!(out.status.success());
+        let help = String::from_utf8(out.stdout).unwrap();
+        let options: std::collections::BTreeSet<&str> = help
+            .split(|c: char| !(c.is_ascii_alphanumeric() || c == '-'))
+            .filter(|w| w.starts_with("--") && w.len() > 2)
+            .filter(|w| !["--help", "--version"].contains(w))
+            .collect();
+        for opt in options {
+            seen += 1;
+            if !man.contains(&opt.replace('-', "\\-")) {
+                missing.push(format!("man page: {cmd} {opt}"));
+            }
+            if !readme.contains(&format!("{opt}`")) && !readme.contains(&format!("{opt} ")) {
+                missing.push(format!("README: {cmd} {opt}"));
+            }
+        }
+    }
+    assert!(seen > 40, "only {seen} options found in --help");
+    assert!(
+        missing.is_empty(),
+        "undocumented options:\n{}",
+        missing.join("\n")
+    );
+}
