@@ -87,6 +87,30 @@ pub enum Format {
     Json,
 }
 
+/// When terminal output is coloured.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    /// On a terminal, unless NO_COLOR is set (and not empty).
+    Auto,
+    /// Always (also into a pipe or a file).
+    Always,
+    /// Never.
+    Never,
+}
+
+impl ColorChoice {
+    /// Whether to colour output going to a terminal (`terminal`) or not.
+    pub fn enabled(self, terminal: bool) -> bool {
+        match self {
+            ColorChoice::Always => true,
+            ColorChoice::Never => false,
+            ColorChoice::Auto => {
+                terminal && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+            }
+        }
+    }
+}
+
 /// Which bytes win in a conflicting overlap.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum OverlapArg {
@@ -149,6 +173,11 @@ pub struct AnalysisOpts {
     /// Connections shown in the table.
     #[arg(long, default_value_t = 50, value_name = "N")]
     pub limit: usize,
+
+    /// Colour severities in tables and ladders: `auto` on a terminal unless NO_COLOR is set,
+    /// `always`, `never`.
+    #[arg(long, value_enum, default_value_t = ColorChoice::Auto, value_name = "WHEN")]
+    pub color: ColorChoice,
 
     /// Seed of the Community ID on JSON records (0, the default everywhere, unless the sites
     /// comparing records agree on another).

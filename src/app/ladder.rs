@@ -102,7 +102,7 @@ pub fn ladder(args: &LadderArgs) -> io::Result<ExitCode> {
 
     let style = LadderStyle {
         ascii: args.ascii,
-        color: !args.ascii && io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
+        color: !args.ascii && args.opts.color.enabled(io::stdout().is_terminal()),
     };
     let mut text = String::new();
     for (i, (r, segs, more)) in chosen.iter().enumerate() {

@@ -15,7 +15,7 @@ pub use info::{explain, interfaces};
 pub use ladder::ladder;
 pub use live::live;
 
-use std::io::{self, Write};
+use std::io::{self, IsTerminal, Write};
 use std::process::ExitCode;
 
 use crate::config::{self, AnalysisOpts, Format};
@@ -32,7 +32,10 @@ pub(crate) fn fail(msg: impl std::fmt::Display) -> io::Result<ExitCode> {
 pub(crate) fn sink_for<'w>(opts: &AnalysisOpts, out: impl Write + 'w) -> Box<dyn Sink + 'w> {
     match opts.format {
         Format::Json => Box::new(JsonSink::new(out).community_id_seed(opts.community_id_seed)),
-        Format::Table => Box::new(TableSink::new(out, (!opts.all).then_some(opts.limit))),
+        Format::Table => Box::new(
+            TableSink::new(out, (!opts.all).then_some(opts.limit))
+                .colour(opts.color.enabled(io::stdout().is_terminal())),
+        ),
     }
 }
 

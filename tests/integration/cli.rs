@@ -550,3 +550,76 @@ fn completions_load_in_bash_and_cover_the_subcommands() {
             .stdout(predicate::str::contains("tcpaudit"));
     }
 }
+
+#[test]
+fn severities_are_coloured_when_asked_and_never_into_a_pipe_by_default() {
+    let f = fixture("generated/flood.pcap");
+    let run = |args: &[&str], no_color: bool| {
+        let mut cmd = tcpaudit();
+        cmd.arg("analyze").args(args).arg(&f);
+        if no_color {
+            cmd.env("NO_COLOR", "1");
+        } else {
+            cmd.env_remove("NO_COLOR");
+        }
+        let out = cmd.output().unwrap();
+        assert!(out.status.success());
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let always = run(&["--color", "always"], false);
+    // syn_flood is an error (bold red), missing_third_ack a warning (yellow).
+    assert!(always.contains("\x1b[38;5;9m\x1b[1m syn_flood"), "{always}");
+    assert!(
+        always.contains("\x1b[38;5;11m missing_third_ack"),
+        "{always}"
+    );
+    // Into a pipe `auto` is plain, and so is `never`; NO_COLOR does not override `always`.
+    for (args, no_color) in [(&[][..], false), (&["--color", "never"][..], false)] {
+        assert!(!run(args, no_color).contains('\x1b'), "{args:?}");
+    }
+    assert!(run(&["--color", "always"], true).contains('\x1b'));
+    // The same tables either way, once the escapes are taken out.
+    let plain = run(&["--color", "never"], false);
+    let stripped = always
+        .replace("\x1b[38;5;9m", "")
+        .replace("\x1b[38;5;11m", "")
+        .replace("\x1b[38;5;14m", "")
+        .replace("\x1b[1m", "")
+        .replace("\x1b[2m", "")
+        .replace("\x1b[0m", "")
+        .replace("\x1b[39m", "");
+    assert!(
+        !stripped.contains('\x1b'),
+        "an escape the test does not know: {stripped}"
+    );
+    assert_eq!(stripped, plain);
+    // On a terminal (a pseudo-terminal from script(1)) `auto` colours, unless NO_COLOR is set.
+    if require(
+        std::process::Command::new("script")
+            .arg("--version")
+            .output()
+            .is_ok(),
+        "script(1) is not installed (apt-get install bsdutils): the terminal case not tested",
+    ) {
+        let on_tty = |no_color: bool| {
+            let mut cmd = std::process::Command::new("script");
+            cmd.args(["-qec"])
+                .arg(format!(
+                    "{} analyze {}",
+                    env!("CARGO_BIN_EXE_tcpaudit"),
+                    f.display()
+                ))
+                .arg("/dev/null");
+            if no_color {
+                cmd.env("NO_COLOR", "1");
+            } else {
+                cmd.env_remove("NO_COLOR");
+            }
+            let out = cmd.output().unwrap();
+            assert!(out.status.success(), "{out:?}");
+            String::from_utf8_lossy(&out.stdout).contains("\x1b[38;5;9m")
+        };
+        assert!(on_tty(false), "auto on a terminal is coloured");
+        assert!(!on_tty(true), "NO_COLOR turns auto off");
+    }
+}

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::io::{self, Write};
 
 use comfy_table::presets::UTF8_FULL_CONDENSED;
-use comfy_table::{Cell, CellAlignment, ContentArrangement, Table};
+use comfy_table::{Attribute, Cell, CellAlignment, Color, ContentArrangement, Table};
 
 mod columns;
 mod pages;
@@ -16,12 +16,15 @@ use summary::{Worst, anomaly_tables, breakdown_table, summary_table};
 
 use super::{RunInfo, Sink};
 use crate::analyzer::Summary;
+use crate::detect::Severity;
 use crate::event::{ConnRecord, Event};
 use crate::time::{Duration, Timestamp};
 
 /// Collects the first `limit` connections by id (or all) and prints tables at the end.
 pub struct TableSink<W: Write> {
     out: W,
+    /// Severities in colour.
+    colour: bool,
     limit: Option<usize>,
     rows: BTreeMap<u64, ConnRecord>,
     total: u64,
@@ -34,12 +37,21 @@ impl<W: Write> TableSink<W> {
     pub fn new(out: W, limit: Option<usize>) -> Self {
         TableSink {
             out,
+            colour: false,
             limit,
             rows: BTreeMap::new(),
             total: 0,
             worst: Worst::default(),
             pages: super::page::PageBuilder::default(),
         }
+    }
+}
+
+impl<W: Write> TableSink<W> {
+    /// Severities in colour (red errors, yellow warnings, cyan notices, dim info).
+    pub fn colour(mut self, on: bool) -> Self {
+        self.colour = on;
+        self
     }
 }
 
@@ -93,7 +105,7 @@ impl<W: Write> Sink for TableSink<W> {
             }
             writeln!(self.out, "\nTop listeners\n{t}")?;
         }
-        anomaly_tables(&mut self.out, s, &self.worst)?;
+        anomaly_tables(&mut self.out, s, &self.worst, self.colour)?;
         if !self.rows.is_empty() {
             let titles: Vec<&str> = CONN_COLUMNS.iter().map(|c| c.title).collect();
             let mut t = table(&titles);
@@ -129,6 +141,21 @@ pub(crate) fn table(header: &[&str]) -> Table {
     }
     t.set_header(header.iter().map(Cell::new));
     t
+}
+
+/// A severity (or what carries it) in its colour, when `colour`; the table then styles its
+/// cells whether or not it writes to a terminal (the choice was made by `--color`).
+pub(crate) fn severity_cell(text: impl std::fmt::Display, sev: Severity, colour: bool) -> Cell {
+    let cell = Cell::new(text);
+    if !colour {
+        return cell;
+    }
+    match sev {
+        Severity::Error => cell.fg(Color::Red).add_attribute(Attribute::Bold),
+        Severity::Warning => cell.fg(Color::Yellow),
+        Severity::Notice => cell.fg(Color::Cyan),
+        Severity::Info => cell.add_attribute(Attribute::Dim),
+    }
 }
 
 fn num(n: u64) -> Cell {

@@ -5,7 +5,7 @@ use std::io::{self, Write};
 
 use comfy_table::{Cell, Table};
 
-use super::{num, secs, table, utc};
+use super::{num, secs, severity_cell, table, utc};
 use crate::analyzer::Summary;
 use crate::detect::{AnomalyKind, Severity};
 use crate::event::{ConnRecord, EndReason};
@@ -300,8 +300,21 @@ pub(super) fn breakdown_table(s: &Summary, run: &RunInfo) -> Option<Table> {
     any.then_some(t)
 }
 
+/// With `colour`, the table styles its cells into a pipe too (`--color always`). Without, no
+/// cell carries a style, so none is written even on a terminal.
+fn styled(t: &mut comfy_table::Table, colour: bool) {
+    if colour {
+        t.enforce_styling();
+    }
+}
+
 /// Anomalies by kind, by listener, and the worst connections.
-pub(super) fn anomaly_tables(out: &mut impl Write, s: &Summary, worst: &Worst) -> io::Result<()> {
+pub(super) fn anomaly_tables(
+    out: &mut impl Write,
+    s: &Summary,
+    worst: &Worst,
+    colour: bool,
+) -> io::Result<()> {
     let kinds: Vec<AnomalyKind> = AnomalyKind::ALL
         .iter()
         .copied()
@@ -311,6 +324,7 @@ pub(super) fn anomaly_tables(out: &mut impl Write, s: &Summary, worst: &Worst) -
         return writeln!(out, "\nNo anomalies.");
     }
     let mut t = table(&["anomaly", "severity", "reported", "occurrences", "meaning"]);
+    styled(&mut t, colour);
     let mut sorted = kinds.clone();
     sorted.sort_by_key(|k| {
         (
@@ -320,8 +334,8 @@ pub(super) fn anomaly_tables(out: &mut impl Write, s: &Summary, worst: &Worst) -
     });
     for k in sorted {
         t.add_row(vec![
-            Cell::new(k.id()),
-            Cell::new(k.severity()),
+            severity_cell(k.id(), k.severity(), colour),
+            severity_cell(k.severity(), k.severity(), colour),
             num(s.anomaly_events[k.index()]),
             num(s.anomaly_occurrences[k.index()].max(s.anomaly_events[k.index()])),
             Cell::new(k.summary()),
@@ -359,13 +373,14 @@ pub(super) fn anomaly_tables(out: &mut impl Write, s: &Summary, worst: &Worst) -
             "occurrences",
             "anomalies",
         ]);
+        styled(&mut t, colour);
         for w in &worst.0 {
             let list: Vec<&str> = w.kinds.iter().map(|k| k.id()).collect();
             t.add_row(vec![
                 Cell::new(w.id),
                 Cell::new(w.orig),
                 Cell::new(w.resp),
-                Cell::new(w.severity),
+                severity_cell(w.severity, w.severity, colour),
                 num(w.occurrences),
                 Cell::new(list.join(", ")),
             ]);
