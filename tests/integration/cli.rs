@@ -623,3 +623,29 @@ fn severities_are_coloured_when_asked_and_never_into_a_pipe_by_default() {
         assert!(!on_tty(true), "NO_COLOR turns auto off");
     }
 }
+
+#[test]
+fn piped_tables_take_their_width_from_columns() {
+    let f = fixture("generated/flood.pcap");
+    let widest = |columns: Option<&str>| {
+        let mut cmd = tcpaudit();
+        cmd.arg("analyze").arg(&f);
+        match columns {
+            Some(c) => cmd.env("COLUMNS", c),
+            None => cmd.env_remove("COLUMNS"),
+        };
+        let out = cmd.output().unwrap();
+        assert!(out.status.success());
+        String::from_utf8(out.stdout)
+            .unwrap()
+            .lines()
+            .map(|l| l.chars().count())
+            .max()
+            .unwrap_or(0)
+    };
+    // Without a terminal or COLUMNS a table is as wide as its longest cells...
+    assert!(widest(None) > 120);
+    // ...with COLUMNS every line fits.
+    assert!(widest(Some("80")) <= 80, "{}", widest(Some("80")));
+    assert!(widest(Some("100")) <= 100);
+}

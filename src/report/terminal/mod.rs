@@ -117,7 +117,7 @@ impl<W: Write> Sink for TableSink<W> {
             if shown < self.total {
                 writeln!(
                     self.out,
-                    "{} of {} connections shown (lowest ids); --all shows every one, --format json streams them.",
+                    "{} of {} connections shown (lowest ids); --all shows all, -f json streams them.",
                     shown, self.total
                 )?;
             }
@@ -134,6 +134,15 @@ pub(crate) fn table(header: &[&str]) -> Table {
     let mut t = Table::new();
     t.load_style(UTF8_FULL_CONDENSED)
         .set_content_arrangement(ContentArrangement::Dynamic);
+    // Piped, the table knows no width: COLUMNS, when set, gives it one (`COLUMNS=80 tcpaudit
+    // ... | less`).
+    if t.width().is_none()
+        && let Some(w) = std::env::var("COLUMNS")
+            .ok()
+            .and_then(|c| c.parse::<u16>().ok())
+    {
+        t.set_width(w);
+    }
     // A pseudo-terminal that reports no size (script, some CI runners) would squeeze every
     // column to one character.
     if t.width().is_some_and(|w| w < 40) {
