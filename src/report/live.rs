@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use crate::analyzer::Analyzer;
 use crate::capture::live::CaptureStats;
-use crate::detect::Anomaly;
+use crate::detect::{Anomaly, Detail, Value};
 use crate::tcp::TcpState;
 use crate::time::Timestamp;
 use crate::wire::Side;
@@ -136,8 +136,7 @@ impl Newest {
     /// Remembers an anomaly (and forgets the oldest beyond eight).
     pub fn push(&mut self, a: &Anomaly) {
         let whom = whom(a, false);
-        let detail = serde_json::to_string(&super::json::DetailJson(&a.detail)).unwrap_or_default();
-        let detail: String = detail.chars().take(60).collect();
+        let detail = detail_words(&a.detail, 60);
         self.rows
             .push_front([clock(a.ts), a.kind.id().to_string(), whom, detail]);
         self.rows.truncate(Self::KEEP);
@@ -170,8 +169,58 @@ pub fn anomaly_line(a: &Anomaly) -> String {
         a.kind.id(),
         whom,
         a.frame,
-        serde_json::to_string(&super::json::DetailJson(&a.detail)).unwrap_or_default()
+        detail_words(&a.detail, usize::MAX)
     )
+}
+
+/// An anomaly's details in words, `key=value` in the rule's order (lists comma-separated,
+/// durations in seconds), as many whole pairs as fit in `max` characters, then `...`.
+pub fn detail_words(d: &Detail, max: usize) -> String {
+    fn value(v: &Value, out: &mut String) {
+        match v {
+            Value::Null => out.push('-'),
+            Value::Bool(b) => out.push_str(if *b { "yes" } else { "no" }),
+            Value::U64(n) => out.push_str(&n.to_string()),
+            Value::I64(n) => out.push_str(&n.to_string()),
+            Value::F64(x, decimals) => out.push_str(&format!("{x:.*}", *decimals as usize)),
+            Value::Secs(d) => out.push_str(&format!("{}s", d.as_secs_f64())),
+            Value::Str(t) => out.push_str(t),
+            Value::Text(t) => out.push_str(t),
+            Value::List(items) => {
+                for (i, x) in items.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    value(x, out);
+                }
+            }
+            Value::Map(entries) => {
+                for (i, (k, x)) in entries.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    out.push_str(k);
+                    out.push(':');
+                    value(x, out);
+                }
+            }
+        }
+    }
+    let mut out = String::new();
+    for (k, v) in d.iter() {
+        let mut pair = format!("{k}=");
+        value(v, &mut pair);
+        let sep = usize::from(!out.is_empty());
+        if out.chars().count() + sep + pair.chars().count() > max {
+            out.push_str(if out.is_empty() { "..." } else { " ..." });
+            break;
+        }
+        if sep == 1 {
+            out.push(' ');
+        }
+        out.push_str(&pair);
+    }
+    out
 }
 
 /// The terminal view: capture counters, connections by state, busiest listeners, newest
@@ -241,4 +290,33 @@ pub fn render(status: &LiveStatus, interface: &str, backend: &str, newest: &Newe
     }
     out.push_str("\nCtrl-C ends the capture and prints the final report.\n");
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::detect::AnomalyKind;
+    use crate::time::Duration;
+
+    #[test]
+    fn details_read_as_words_and_are_cut_between_pairs() {
+        let a = Anomaly::new(AnomalyKind::RstAbort, 7, Timestamp(0))
+            .with("count", 3u64)
+            .with("ratio", Value::F64(0.4567, 2))
+            .with("after", Value::Secs(Duration::from_millis(1500)))
+            .with("evidence", Value::Str("late"))
+            .with(
+                "sources",
+                Value::List(vec![Value::Text("10.0.0.1".into()), Value::U64(4)]),
+            );
+        let all = detail_words(&a.detail, usize::MAX);
+        assert_eq!(
+            all,
+            "count=3 ratio=0.46 after=1.5s evidence=late sources=10.0.0.1,4"
+        );
+        // Cut before the pair that does not fit, never inside one.
+        assert_eq!(detail_words(&a.detail, 20), "count=3 ratio=0.46 ...");
+        assert_eq!(detail_words(&a.detail, 3), "...");
+        assert!(!anomaly_line(&a).contains('{'), "{}", anomaly_line(&a));
+    }
 }
