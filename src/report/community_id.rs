@@ -18,16 +18,22 @@ pub const TCP: u8 = 6;
 /// seed, both addresses, the protocol, a zero byte and both ports, in network byte order, the
 /// smaller address (then port) first.
 pub fn community_id(a: Endpoint, b: Endpoint, proto: u8, seed: u16) -> String {
+    // Network byte order: IPv4 in the first 4 bytes, IPv6 in all 16.
     let bytes = |ip: IpAddr| match ip {
-        IpAddr::V4(v4) => v4.octets().to_vec(),
-        IpAddr::V6(v6) => v6.octets().to_vec(),
+        IpAddr::V4(v4) => {
+            let mut b = [0u8; 16];
+            b[..4].copy_from_slice(&v4.octets());
+            (b, 4)
+        }
+        IpAddr::V6(v6) => (v6.octets(), 16),
     };
-    let (ka, kb) = ((bytes(a.addr), a.port), (bytes(b.addr), b.port));
+    let ((a_addr, a_len), (b_addr, b_len)) = (bytes(a.addr), bytes(b.addr));
+    let (ka, kb) = ((&a_addr[..a_len], a.port), (&b_addr[..b_len], b.port));
     let ((lo_addr, lo_port), (hi_addr, hi_port)) = if ka <= kb { (ka, kb) } else { (kb, ka) };
     let mut h = Sha1::new();
     h.update(seed.to_be_bytes());
-    h.update(&lo_addr);
-    h.update(&hi_addr);
+    h.update(lo_addr);
+    h.update(hi_addr);
     h.update([proto, 0]);
     h.update(lo_port.to_be_bytes());
     h.update(hi_port.to_be_bytes());

@@ -604,7 +604,7 @@ impl<W: Write> Sink for JsonSink<W> {
         match e {
             Event::Closed(c) => self.write(&ConnJson::with_seed(c, self.seed)),
             Event::Anomaly(a) => self.write(&AnomalyRecord::from(*a)),
-            Event::App(r) => self.write(&app::AppJson::from(*r).reseed(self.seed)),
+            Event::App(r) => self.write(&app::AppJson::new(r, self.seed)),
             Event::Opened(_) | Event::StateChanged(..) | Event::Segment(..) => Ok(()),
         }
     }

@@ -15,6 +15,7 @@ use std::collections::VecDeque;
 use std::hash::BuildHasher;
 use std::net::IpAddr;
 
+use hashbrown::hash_table::Entry;
 use hashbrown::{HashMap, HashTable};
 
 use super::MAX_LISTENERS;
@@ -192,24 +193,30 @@ impl PendingAttempts {
         self.expire(ts);
         let key = self.key(orig, listener);
         let pos = self.popped.wrapping_add(self.queue.len() as u32);
-        match self.slot(key) {
-            Some(i) if self.queue[i].isn == isn.0 => return false,
-            // A new attempt on the four-tuple: the old one is forgotten (its counts stay).
-            Some(i) => {
-                self.queue[i].replaced = true;
-                let (queue, popped) = (&self.queue, self.popped);
-                if let Some(q) = self
-                    .index
-                    .find_mut(key, |&q| queue[q.wrapping_sub(popped) as usize].key == key)
-                {
-                    *q = pos;
+        // One probe: a retransmission (same ISN) is no new attempt; another ISN on the
+        // four-tuple is, and the old attempt is forgotten (its counts stay).
+        let (queue, popped) = (&self.queue, self.popped);
+        let at = |q: u32| q.wrapping_sub(popped) as usize;
+        let replaced =
+            match self
+                .index
+                .entry(key, |&q| queue[at(q)].key == key, |&q| queue[at(q)].key)
+            {
+                Entry::Occupied(mut e) => {
+                    let i = at(*e.get());
+                    if queue[i].isn == isn.0 {
+                        return false;
+                    }
+                    *e.get_mut() = pos;
+                    Some(i)
                 }
-            }
-            None => {
-                self.index.insert_unique(key, pos, |&q| {
-                    self.queue[q.wrapping_sub(self.popped) as usize].key
-                });
-            }
+                Entry::Vacant(e) => {
+                    e.insert(pos);
+                    None
+                }
+            };
+        if let Some(i) = replaced {
+            self.queue[i].replaced = true;
         }
         self.queue.push_back(Pending {
             key,

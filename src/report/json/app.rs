@@ -27,27 +27,22 @@ pub enum AppJson<'a> {
     Session(SessionJson<'a>),
 }
 
-impl AppJson<'_> {
-    /// Community IDs with `seed` instead of 0.
-    pub fn reseed(mut self, seed: u16) -> Self {
-        match &mut self {
-            AppJson::Dns(d) => d.ends.reseed(seed),
-            AppJson::Tls(t) => t.ends.reseed(seed),
-            AppJson::Http(h) => h.ends.reseed(seed),
-            AppJson::Session(_) => {}
+impl<'a> AppJson<'a> {
+    /// The record, its flow's Community ID with `seed`.
+    pub fn new(r: &'a AppRecord, seed: u16) -> Self {
+        match r {
+            AppRecord::Dns(d) => AppJson::Dns(DnsJson::new(d, seed)),
+            AppRecord::Tls(t) => AppJson::Tls(TlsJson::new(t, seed)),
+            AppRecord::Http(h) => AppJson::Http(HttpJson::new(h, seed)),
+            AppRecord::Session(x) => AppJson::Session(SessionJson::from(x)),
         }
-        self
     }
 }
 
 impl<'a> From<&'a AppRecord> for AppJson<'a> {
+    /// The record, its Community ID with seed 0.
     fn from(r: &'a AppRecord) -> Self {
-        match r {
-            AppRecord::Dns(d) => AppJson::Dns(DnsJson::from(d)),
-            AppRecord::Tls(t) => AppJson::Tls(TlsJson::from(t)),
-            AppRecord::Http(h) => AppJson::Http(HttpJson::from(h)),
-            AppRecord::Session(x) => AppJson::Session(SessionJson::from(x)),
-        }
+        AppJson::new(r, 0)
     }
 }
 
@@ -60,30 +55,17 @@ pub struct EndsJson {
     resp_addr: super::AddrText,
     resp_port: u16,
     community_id: String,
-    /// IP protocol, for the Community ID with another seed.
-    #[serde(skip)]
-    proto: u8,
 }
 
 impl EndsJson {
-    /// The ends of a record carried over IP protocol `proto`; Community ID seed 0.
-    fn new(orig: Endpoint, resp: Endpoint, proto: u8) -> Self {
+    /// The ends of a record carried over IP protocol `proto`, with the Community ID `seed`.
+    fn new(orig: Endpoint, resp: Endpoint, proto: u8, seed: u16) -> Self {
         EndsJson {
             orig_addr: super::AddrText(orig.addr),
             orig_port: orig.port,
             resp_addr: super::AddrText(resp.addr),
             resp_port: resp.port,
-            community_id: community_id(orig, resp, proto, 0),
-            proto,
-        }
-    }
-
-    /// The Community ID with `seed` instead of 0.
-    fn reseed(&mut self, seed: u16) {
-        if seed != 0 {
-            let orig = Endpoint::new(self.orig_addr.0, self.orig_port);
-            let resp = Endpoint::new(self.resp_addr.0, self.resp_port);
-            self.community_id = community_id(orig, resp, self.proto, seed);
+            community_id: community_id(orig, resp, proto, seed),
         }
     }
 }
@@ -142,14 +124,14 @@ pub struct DnsJson<'a> {
     status: &'static str,
 }
 
-impl<'a> From<&'a DnsRecord> for DnsJson<'a> {
-    fn from(d: &'a DnsRecord) -> Self {
+impl<'a> DnsJson<'a> {
+    fn new(d: &'a DnsRecord, seed: u16) -> Self {
         DnsJson {
             kind_type: "dns",
             ts: d.ts,
             frame: d.frame,
             conn_id: d.conn_id,
-            ends: EndsJson::new(d.orig, d.resp, d.transport.ip_proto()),
+            ends: EndsJson::new(d.orig, d.resp, d.transport.ip_proto(), seed),
             proto: d.transport.name(),
             trans_id: d.trans_id,
             query: d.query.as_deref(),
@@ -207,14 +189,14 @@ fn version_text(v: u16) -> String {
     version_name(v).map_or_else(|| format!("0x{v:04x}"), str::to_owned)
 }
 
-impl<'a> From<&'a TlsRecord> for TlsJson<'a> {
-    fn from(t: &'a TlsRecord) -> Self {
+impl<'a> TlsJson<'a> {
+    fn new(t: &'a TlsRecord, seed: u16) -> Self {
         TlsJson {
             kind_type: "tls",
             ts: t.ts,
             frame: t.frame,
             conn_id: t.conn_id,
-            ends: EndsJson::new(t.orig, t.resp, TCP),
+            ends: EndsJson::new(t.orig, t.resp, TCP, seed),
             server_name: t.server_name.as_deref(),
             client_versions: t.client_versions.iter().map(|v| version_text(*v)).collect(),
             client_alpn: &t.client_alpn,
@@ -311,14 +293,14 @@ pub struct HttpJson<'a> {
     set_cookies: Vec<CookieJson<'a>>,
 }
 
-impl<'a> From<&'a HttpRecord> for HttpJson<'a> {
-    fn from(h: &'a HttpRecord) -> Self {
+impl<'a> HttpJson<'a> {
+    fn new(h: &'a HttpRecord, seed: u16) -> Self {
         HttpJson {
             kind_type: "http",
             ts: h.ts,
             frame: h.frame,
             conn_id: h.conn_id,
-            ends: EndsJson::new(h.orig, h.resp, TCP),
+            ends: EndsJson::new(h.orig, h.resp, TCP, seed),
             trans_depth: h.trans_depth,
             method: h.method.as_deref(),
             host: h.host.as_deref(),
