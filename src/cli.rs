@@ -4,7 +4,7 @@
 use clap::{Args, Parser, Subcommand};
 
 use crate::capture::live::LiveConfig;
-use crate::config::{AnalysisOpts, BackendArg, LiveRequest};
+use crate::config::{AnalysisOpts, BackendArg, LiveRequest, OutputOpts};
 
 /// Audits TCP connections in capture files and live traffic: every connection, how it opened,
 /// what each side negotiated, how it ended, and what deviated from RFC 9293.
@@ -99,6 +99,10 @@ pub struct AnalyzeArgs {
     /// Analysis and output options.
     #[command(flatten)]
     pub opts: AnalysisOpts,
+
+    /// Output files.
+    #[command(flatten)]
+    pub output: OutputOpts,
 }
 
 /// Words of a tcpdump filter expression: a capture path that does not exist and is one of
@@ -287,6 +291,10 @@ pub struct LiveArgs {
     /// Analysis and output options.
     #[command(flatten)]
     pub opts: AnalysisOpts,
+
+    /// Output files.
+    #[command(flatten)]
+    pub output: OutputOpts,
 }
 
 impl LiveArgs {

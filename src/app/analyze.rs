@@ -50,10 +50,14 @@ pub fn analyze(args: &AnalyzeArgs) -> io::Result<ExitCode> {
         None => None,
     };
     let stdout = io::stdout();
-    let mut sink = sink_for(
+    let mut sink = match sink_for(
         &args.opts,
+        &args.output,
         io::BufWriter::with_capacity(1 << 16, stdout.lock()),
-    );
+    ) {
+        Ok(s) => s,
+        Err(msg) => return fail(msg),
+    };
     let mut set = CaptureSet::open(&files);
     // Nothing to read: the reasons alone, not an empty report before them.
     if set.files().is_empty() {

@@ -51,14 +51,24 @@ pub fn live(args: &LiveArgs) -> io::Result<ExitCode> {
         Ok(s) => s,
         Err(msg) => return fail(msg),
     };
+    // The -o directory is made while privileged (and then probed as --user).
+    if let Err(msg) = super::output_dir(args.opts.format, &args.output) {
+        return fail(msg);
+    }
     if live::is_root() && args.user != "root" {
         if let Err(msg) = live::drop_privileges(&args.user) {
             return fail(msg);
         }
-        if let Some(dir) = &args.opts.write_streams
-            && let Err(e) = config::probe_streams_dir(dir, &args.user)
-        {
-            return fail(e);
+        let dirs = [
+            ("--write-streams", args.opts.write_streams.as_ref()),
+            ("-o", args.output.output_dir.as_ref()),
+        ];
+        for (option, dir) in dirs {
+            if let Some(dir) = dir
+                && let Err(e) = config::probe_dir_writable(option, dir, &args.user)
+            {
+                return fail(e);
+            }
         }
     }
     let mut analyzer = Analyzer::new(cfg);
@@ -85,7 +95,10 @@ pub fn live(args: &LiveArgs) -> io::Result<ExitCode> {
     }
     let view = view_for(args.opts.format, io::stdout().is_terminal());
     // Standard output is line-buffered: every JSON record is flushed as it is written.
-    let mut sink = sink_for(&args.opts, io::stdout());
+    let mut sink = match sink_for(&args.opts, &args.output, io::stdout()) {
+        Ok(s) => s,
+        Err(msg) => return fail(msg),
+    };
     let mut screen = io::stdout();
     let cfg = MonitorConfig {
         refresh,

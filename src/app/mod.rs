@@ -18,9 +18,15 @@ pub use live::live;
 use std::io::{self, IsTerminal, Write};
 use std::process::ExitCode;
 
-use crate::config::{self, AnalysisOpts, Format};
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use crate::config::{self, AnalysisOpts, Format, OutputOpts};
 use crate::monitor::View;
-use crate::report::{JsonSink, RunInfo, Sink, StreamFiles, TableSink};
+use crate::report::{
+    ANOMALY, APP, CONNECTION, CsvTable, EveSink, JsonSink, ParquetTable, Rotation, RunInfo, Sink,
+    StreamFiles, TableSink, TablesSink, ZeekSink,
+};
 
 /// Prints `msg` as an error; the run failed (exit status 2).
 pub(crate) fn fail(msg: impl std::fmt::Display) -> io::Result<ExitCode> {
@@ -28,23 +34,95 @@ pub(crate) fn fail(msg: impl std::fmt::Display) -> io::Result<ExitCode> {
     Ok(ExitCode::from(2))
 }
 
-/// The sink for an output format.
-pub(crate) fn sink_for<'w>(opts: &AnalysisOpts, out: impl Write + 'w) -> Box<dyn Sink + 'w> {
-    match opts.format {
-        Format::Json => Box::new(JsonSink::new(out).community_id_seed(opts.community_id_seed)),
+/// The sink for an output format, writing records to `out` and, for the file-writing formats
+/// given `-o DIR`, into files there.
+pub(crate) fn sink_for<'w>(
+    opts: &AnalysisOpts,
+    output: &OutputOpts,
+    out: impl Write + 'w,
+) -> Result<Box<dyn Sink + 'w>, String> {
+    let seed = opts.community_id_seed;
+    let dir = output_dir(opts.format, output)?;
+    let file = |name: &str| -> Result<Box<dyn Write + 'w>, String> {
+        let path = dir.as_deref().unwrap_or(Path::new(".")).join(name);
+        fs::File::create(&path)
+            .map(|f| Box::new(io::BufWriter::with_capacity(1 << 16, f)) as Box<dyn Write + 'w>)
+            .map_err(|e| format!("{}: {e}", path.display()))
+    };
+    Ok(match opts.format {
+        Format::Json => Box::new(JsonSink::new(out).community_id_seed(seed)),
         Format::Table => Box::new(
             TableSink::new(out, (!opts.all).then_some(opts.limit))
                 .colour(opts.color.enabled(io::stdout().is_terminal())),
         ),
+        Format::Eve => Box::new(EveSink::new(out, seed)),
+        Format::Zeek if dir.is_some() => Box::new(ZeekSink::new(
+            file("conn.log")?,
+            Some(file("anomaly.log")?),
+            seed,
+        )),
+        Format::Zeek => Box::new(ZeekSink::new(out, None, seed)),
+        Format::Csv if dir.is_some() => Box::new(TablesSink::new(
+            CsvTable::new(file("connections.csv")?, CONNECTION),
+            Some(CsvTable::new(file("anomalies.csv")?, ANOMALY)),
+            opts.app
+                .then(|| file("app.csv").map(|f| CsvTable::new(f, APP)))
+                .transpose()?,
+            seed,
+        )),
+        Format::Csv => Box::new(TablesSink::new(
+            CsvTable::new(out, CONNECTION),
+            None,
+            None,
+            seed,
+        )),
+        Format::Parquet => {
+            let dir = dir.as_deref().unwrap_or(Path::new("."));
+            let rotation = Rotation {
+                records: output.rotate_records.max(1),
+                seconds: output.rotate_seconds,
+            };
+            let table = |name, columns| {
+                ParquetTable::new(dir, name, columns, rotation)
+                    .map_err(|e| format!("{}: {e}", dir.display()))
+            };
+            Box::new(TablesSink::new(
+                table("connections", CONNECTION)?,
+                Some(table("anomalies", ANOMALY)?),
+                opts.app.then(|| table("app", APP)).transpose()?,
+                seed,
+            ))
+        }
+    })
+}
+
+/// The `-o` directory, created if missing; an error when the format does not write files, or
+/// writes only files and has none.
+pub(crate) fn output_dir(format: Format, output: &OutputOpts) -> Result<Option<PathBuf>, String> {
+    match (&output.output_dir, format) {
+        (Some(dir), Format::Zeek | Format::Csv | Format::Parquet) => {
+            fs::create_dir_all(dir).map_err(|e| format!("-o {}: {e}", dir.display()))?;
+            Ok(Some(dir.clone()))
+        }
+        (Some(_), _) => Err(
+            "-o DIR is for -f zeek, csv and parquet (table, json and eve \
+                             records go to standard output)"
+                .into(),
+        ),
+        (None, Format::Parquet) => {
+            Err("-f parquet writes files: give their directory with -o DIR".into())
+        }
+        (None, _) => Ok(None),
     }
 }
 
 /// How a live run in `format` shows its progress (`terminal`: standard output is one).
 pub(crate) fn view_for(format: Format, terminal: bool) -> View {
     match format {
-        Format::Json => View::Json,
         Format::Table if terminal => View::Terminal,
         Format::Table => View::Log,
+        // Records for other tools: every event to the sink (JSON adds status records).
+        _ => View::Json,
     }
 }
 

@@ -7,6 +7,7 @@
 
 mod app;
 mod counters;
+mod eve;
 mod line;
 mod page;
 
@@ -20,12 +21,16 @@ use std::io::{self, Write};
 
 use serde::Serialize;
 
+pub use self::app::AppJson;
 use self::counters::{FilterJson, FlowStatsJson, FragStatsJson, ListenerRecord};
+pub use self::eve::EveSink;
+pub use self::secs::Nanos;
 use self::secs::opt_secs;
 pub(super) use self::secs::secs;
 use self::side::{HalfJson, HandshakeJson};
 use self::story::StoryJson;
 use super::community_id::{TCP, community_id};
+use super::iso_time::{iso, opt_iso};
 use super::{InputFile, RunInfo, Sink};
 use crate::analyzer::Summary;
 use crate::detect::{Anomaly, AnomalyKind, Detail, Value, secs_f64};
@@ -104,6 +109,13 @@ pub struct ConnJson<'a> {
     /// Last segment time.
     #[serde(serialize_with = "secs")]
     pub last_ts: Timestamp,
+    /// `first_ts` as ISO 8601 text in UTC, with every digit the capture has (JSON readers
+    /// that parse numbers as doubles lose the nanoseconds of `first_ts`).
+    #[serde(serialize_with = "iso")]
+    pub first_time: Timestamp,
+    /// `last_ts` as ISO 8601 text.
+    #[serde(serialize_with = "iso")]
+    pub last_time: Timestamp,
     /// `last_ts - first_ts`, seconds.
     #[serde(serialize_with = "secs")]
     pub duration: Duration,
@@ -192,6 +204,8 @@ impl<'a> ConnJson<'a> {
             tunnel: c.tunnel.map(TunnelKind::name),
             first_ts: c.first_ts,
             last_ts: c.last_ts,
+            first_time: c.first_ts,
+            last_time: c.last_ts,
             duration: c.duration(),
             first_frame: c.first_frame,
             last_frame: c.last_frame,
@@ -321,6 +335,9 @@ pub struct AnomalyRecord<'a> {
     /// Its time.
     #[serde(serialize_with = "secs")]
     pub ts: Timestamp,
+    /// `ts` as ISO 8601 text in UTC, every digit kept.
+    #[serde(serialize_with = "iso")]
+    pub time: Timestamp,
     /// Kind-specific facts (documented in `tcpaudit explain <id>`).
     pub detail: DetailJson<'a>,
 }
@@ -336,6 +353,7 @@ impl<'a> From<&'a Anomaly> for AnomalyRecord<'a> {
             listener_port: a.listener.map(|l| l.port),
             frame: a.frame,
             ts: a.ts,
+            time: a.ts,
             detail: DetailJson(&a.detail),
         }
     }
@@ -427,6 +445,12 @@ pub struct SummaryRecord<'a> {
     /// Last frame time.
     #[serde(serialize_with = "opt_secs")]
     pub last_ts: Option<Timestamp>,
+    /// `first_ts` as ISO 8601 text in UTC, every digit kept.
+    #[serde(serialize_with = "opt_iso")]
+    pub first_time: Option<Timestamp>,
+    /// `last_ts` as ISO 8601 text.
+    #[serde(serialize_with = "opt_iso")]
+    pub last_time: Option<Timestamp>,
     /// TCP segments decoded.
     pub tcp_segments: u64,
     /// TCP segments whose payload the snaplen cut (analysed all the same).
@@ -512,6 +536,8 @@ impl<'a> SummaryRecord<'a> {
             wire_bytes: s.wire_bytes,
             first_ts: s.first_ts,
             last_ts: s.last_ts,
+            first_time: s.first_ts,
+            last_time: s.last_ts,
             tcp_segments: d.tcp_segments,
             truncated_segments: d.truncated_segments,
             malformed_options: d.malformed_options,

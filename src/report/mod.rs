@@ -2,22 +2,34 @@
 //! finished connection records as they leave the table, then the run summary.
 
 pub mod community_id;
+mod csv;
+mod flat;
 mod html;
+pub mod iso_time;
 mod json;
 pub mod ladder;
 pub mod live;
 mod names;
 pub mod page;
+mod parquet;
 pub mod reread;
 mod streams;
+mod tables;
 mod terminal;
+mod tuples;
+mod zeek_log;
 
 use std::io;
 
+pub use csv::CsvTable;
+pub use flat::{ANOMALY, APP, CONNECTION, Column};
 pub use html::{HtmlReport, Source as HtmlSource};
-pub use json::{AnomalyRecord, ConnJson, JsonSink, SummaryRecord};
+pub use json::{AnomalyRecord, ConnJson, EveSink, JsonSink, SummaryRecord};
+pub use parquet::{Rotation, Table as ParquetTable};
 pub use streams::StreamFiles;
+pub use tables::TablesSink;
 pub use terminal::TableSink;
+pub use zeek_log::ZeekSink;
 
 use crate::analyzer::Summary;
 use crate::capture::FileFormat;

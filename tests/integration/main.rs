@@ -41,6 +41,8 @@ mod live_replay;
 // Helpers for the live tests (no tests): network namespaces, a running `tcpaudit live`.
 #[cfg(target_os = "linux")]
 mod live_util;
+// Zeek logs, EVE records, CSV and Parquet read back by Zeek log readers and DuckDB.
+mod outputs;
 // Helpers (no tests): the ../shared/pcaps corpus, tshark conversation tables, comparison.
 mod oracle;
 // Reassembled streams equal PcapPlusPlus's expected payloads (fixtures/reassembly).

@@ -2,6 +2,7 @@
 //! `{"type":"http"}`, with Zeek's dns.log, ssl.log and http.log field names where Zeek has one.
 
 use crate::report::community_id::{TCP, community_id};
+use crate::report::iso_time::iso;
 use serde::Serialize;
 
 use super::secs::{opt_secs, secs};
@@ -92,6 +93,8 @@ pub struct DnsJson<'a> {
     kind_type: &'static str,
     #[serde(serialize_with = "secs")]
     ts: Timestamp,
+    #[serde(serialize_with = "iso")]
+    time: Timestamp,
     frame: u64,
     conn_id: Option<u64>,
     #[serde(flatten)]
@@ -129,6 +132,7 @@ impl<'a> DnsJson<'a> {
         DnsJson {
             kind_type: "dns",
             ts: d.ts,
+            time: d.ts,
             frame: d.frame,
             conn_id: d.conn_id,
             ends: EndsJson::new(d.orig, d.resp, d.transport.ip_proto(), seed),
@@ -163,6 +167,8 @@ pub struct TlsJson<'a> {
     kind_type: &'static str,
     #[serde(serialize_with = "secs")]
     ts: Timestamp,
+    #[serde(serialize_with = "iso")]
+    time: Timestamp,
     frame: u64,
     conn_id: u64,
     #[serde(flatten)]
@@ -194,6 +200,7 @@ impl<'a> TlsJson<'a> {
         TlsJson {
             kind_type: "tls",
             ts: t.ts,
+            time: t.ts,
             frame: t.frame,
             conn_id: t.conn_id,
             ends: EndsJson::new(t.orig, t.resp, TCP, seed),
@@ -262,6 +269,8 @@ pub struct HttpJson<'a> {
     kind_type: &'static str,
     #[serde(serialize_with = "secs")]
     ts: Timestamp,
+    #[serde(serialize_with = "iso")]
+    time: Timestamp,
     frame: u64,
     conn_id: u64,
     #[serde(flatten)]
@@ -298,6 +307,7 @@ impl<'a> HttpJson<'a> {
         HttpJson {
             kind_type: "http",
             ts: h.ts,
+            time: h.ts,
             frame: h.frame,
             conn_id: h.conn_id,
             ends: EndsJson::new(h.orig, h.resp, TCP, seed),

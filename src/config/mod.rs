@@ -54,12 +54,14 @@ pub enum ConfigError {
     /// `check --tolerance` that is negative or not a number.
     #[error("--tolerance must be a non-negative fraction, not {0}")]
     Tolerance(f64),
-    /// `live --write-streams` into a directory the unprivileged user cannot write.
+    /// `live --write-streams` or `-o` into a directory the unprivileged user cannot write.
     #[error(
-        "--write-streams {}: not writable by user {user} (choose another directory, or -Z root)",
+        "{option} {}: not writable by user {user} (choose another directory, or -Z root)",
         dir.display()
     )]
-    StreamsNotWritable {
+    DirNotWritable {
+        /// The option that named it.
+        option: &'static str,
         /// The directory.
         dir: PathBuf,
         /// The user the analysis runs as.
@@ -85,6 +87,44 @@ pub enum Format {
     Table,
     /// JSON lines: one object per connection, then a summary object.
     Json,
+    /// Zeek ASCII logs: conn.log on standard output (with -o DIR: conn.log and anomaly.log).
+    Zeek,
+    /// Suricata EVE-style JSON lines: a `flow` record per connection, an `anomaly` record per
+    /// anomaly.
+    Eve,
+    /// CSV: the connection table on standard output (with -o DIR: connections.csv,
+    /// anomalies.csv and, with --app, app.csv).
+    Csv,
+    /// Parquet files in the -o directory: connections, anomalies and, with --app, app.
+    Parquet,
+}
+
+impl Format {
+    /// Whether records go to standard output one by one (no terminal tables, no view): the
+    /// formats other tools read.
+    pub fn is_records(self) -> bool {
+        !matches!(self, Format::Table)
+    }
+}
+
+/// Where the file-writing formats write, and when Parquet files rotate.
+#[derive(Debug, Clone, Args)]
+pub struct OutputOpts {
+    /// Directory the output files go to (created if missing): `-f parquet`
+    /// writes connections-NNNNNN.parquet, anomalies-NNNNNN.parquet and app-NNNNNN.parquet
+    /// there; `-f zeek` conn.log and anomaly.log; `-f csv` connections.csv, anomalies.csv and
+    /// app.csv.
+    #[arg(short = 'o', long = "output-dir", value_name = "DIR")]
+    pub output_dir: Option<PathBuf>,
+
+    /// Records per Parquet file: past it the table's next file is started.
+    #[arg(long, default_value_t = 1_000_000, value_name = "N")]
+    pub rotate_records: u64,
+
+    /// Capture seconds per Parquet file: a record this long after its file's first starts the
+    /// next file (for live runs whose files are read while they go on).
+    #[arg(long, value_name = "SECS")]
+    pub rotate_seconds: Option<f64>,
 }
 
 /// When terminal output is coloured.
@@ -511,12 +551,14 @@ impl LiveRequest<'_> {
     }
 }
 
-/// Checks that `dir` (`--write-streams`) can be written now, once privileges were dropped to
-/// `user`: the directory was chosen as root, and finding out at the first stream would lose it.
-pub fn probe_streams_dir(dir: &Path, user: &str) -> Result<(), ConfigError> {
+/// Checks that `dir` (of `option`: `--write-streams`, `-o`) can be written now, once privileges
+/// were dropped to `user`: the directory was chosen as root, and finding out at the first
+/// stream or file would lose it.
+pub fn probe_dir_writable(option: &'static str, dir: &Path, user: &str) -> Result<(), ConfigError> {
     let probe = dir.join(".tcpaudit-write-test");
     if std::fs::write(&probe, b"").is_err() {
-        return Err(ConfigError::StreamsNotWritable {
+        return Err(ConfigError::DirNotWritable {
+            option,
             dir: dir.to_path_buf(),
             user: user.to_string(),
         });
@@ -535,91 +577,4 @@ pub fn tolerance(fraction: f64) -> Result<f64, ConfigError> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn args(words: &[&str]) -> Vec<String> {
-        words.iter().map(|w| w.to_string()).collect()
-    }
-
-    #[test]
-    fn no_options_resolve_to_the_core_defaults() {
-        let cfg = AnalysisOpts::from_args(&[]).unwrap().config().unwrap();
-        assert_eq!(
-            format!("{cfg:?}"),
-            format!("{:?}", AnalyzerConfig::default()),
-            "the clap defaults are read from the core's Default impls"
-        );
-    }
-
-    #[test]
-    fn messages_name_the_option() {
-        let err = |w: &[&str]| AnalysisOpts::from_args(&args(w)).unwrap_err().to_string();
-        assert_eq!(
-            err(&["--msl=-3"]),
-            "--msl must be a non-negative number of seconds, not -3"
-        );
-        assert_eq!(
-            err(&["--max-connections=0"]),
-            "--max-connections must be at least 1"
-        );
-        assert_eq!(
-            err(&["--flood-window=20"]),
-            "--flood-window must be between 1 and 16 seconds, not 20"
-        );
-        assert_eq!(
-            err(&["--zeek-server-ports=80,x"]),
-            "--zeek-server-ports takes port numbers separated by commas, not '80,x'"
-        );
-        assert!(err(&["--mls=3"]).starts_with("unexpected argument '--mls"));
-    }
-
-    #[test]
-    fn port_lists_are_leaked_once() {
-        let ports = |list: &str| {
-            AnalysisOpts::from_args(&args(&[&format!("--zeek-server-ports={list}")]))
-                .unwrap()
-                .config()
-                .unwrap()
-                .detect
-                .zeek_server_ports
-        };
-        let a = ports("22, 8080");
-        let b = ports("22,8080");
-        assert_eq!(a, &[22, 8080]);
-        assert!(std::ptr::eq(a, b), "the same list is interned once");
-        assert_eq!(ports("none"), &[] as &[u16]);
-        assert_eq!(ports("9090"), &[9090]);
-    }
-
-    #[test]
-    fn live_requests_are_checked() {
-        let req = |refresh: f64, duration: Option<f64>| LiveRequest {
-            interface: "lo",
-            filter: None,
-            backend: BackendArg::Auto,
-            snaplen: 10,
-            promiscuous: true,
-            buffer_mib: 0,
-            refresh,
-            duration,
-        };
-        let ok = req(2.0, Some(1.5)).resolve().unwrap();
-        assert_eq!(ok.capture.snaplen, 64);
-        assert_eq!(ok.capture.buffer_bytes, 1 << 20);
-        assert_eq!(ok.duration, Some(std::time::Duration::from_millis(1500)));
-        assert_eq!(
-            req(0.05, None).resolve().unwrap_err().to_string(),
-            "--refresh must be at least 0.1 seconds, not 0.05"
-        );
-        assert_eq!(
-            req(1.0, Some(0.0)).resolve().unwrap_err().to_string(),
-            "--duration must be a positive number of seconds, not 0"
-        );
-        assert!(tolerance(0.0).is_ok());
-        assert_eq!(
-            tolerance(-1.0).unwrap_err().to_string(),
-            "--tolerance must be a non-negative fraction, not -1"
-        );
-    }
-}
+mod tests;
