@@ -136,6 +136,12 @@ impl AnalyzeArgs {
     /// The capture files and the filter expression, from the positional words, `-r` and
     /// `--filter`: with `-r` the words are the filter, without it they are the files.
     pub fn inputs(&self) -> Result<(Vec<String>, Option<String>), String> {
+        let (files, filter) = self.inputs_as_given()?;
+        stdin_once(&files)?;
+        Ok((files, filter))
+    }
+
+    fn inputs_as_given(&self) -> Result<(Vec<String>, Option<String>), String> {
         if self.read.is_empty() {
             let looks_like_filter = |f: &String| {
                 FILTER_WORDS.contains(&f.as_str()) && !std::path::Path::new(f).exists()
@@ -158,6 +164,15 @@ impl AnalyzeArgs {
             (words, filter) => Ok((self.read.clone(), words.or_else(|| filter.clone()))),
         }
     }
+}
+
+/// Standard input (`-`) can be read once: given twice, the second reader would see what the
+/// first left.
+pub fn stdin_once(files: &[String]) -> Result<(), String> {
+    if files.iter().filter(|f| *f == "-").count() > 1 {
+        return Err("standard input (-) is given more than once: it can be read once".into());
+    }
+    Ok(())
 }
 
 /// Arguments of `tcpaudit ladder`.

@@ -74,9 +74,10 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(e) if e.kind() == io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+        // What reaches here is a failed write (reading errors are reported by the commands).
         Err(e) => {
             eprintln!("tcpaudit: error: {e}");
-            ExitCode::from(2)
+            ExitCode::from(tcpaudit::app::exit::OUTPUT)
         }
     }
 }

@@ -4,7 +4,7 @@ use std::io::{self, Write};
 use std::process::ExitCode;
 
 use super::write_picked::{Selection, write_picked};
-use super::{fail, report_errors, sink_for, stream_files};
+use super::{Named, exit, fail, fail_output, report_errors, sink_for, stream_files};
 use crate::analyzer::Analyzer;
 use crate::capture::{CaptureSet, PacketFilter};
 use crate::cli::AnalyzeArgs;
@@ -53,10 +53,13 @@ pub fn analyze(args: &AnalyzeArgs) -> io::Result<ExitCode> {
     let mut sink = match sink_for(
         &args.opts,
         &args.output,
-        io::BufWriter::with_capacity(1 << 16, stdout.lock()),
+        Named::new(
+            io::BufWriter::with_capacity(1 << 16, stdout.lock()),
+            "standard output",
+        ),
     ) {
         Ok(s) => s,
-        Err(msg) => return fail(msg),
+        Err(f) => return f.exit(),
     };
     let mut set = CaptureSet::open(&files);
     // Nothing to read: the reasons alone, not an empty report before them.
@@ -64,13 +67,13 @@ pub fn analyze(args: &AnalyzeArgs) -> io::Result<ExitCode> {
         for e in set.errors() {
             eprintln!("tcpaudit: error: {e}");
         }
-        return Ok(ExitCode::from(2));
+        return Ok(ExitCode::from(exit::INPUT));
     }
     let mut analyzer = Analyzer::new(cfg);
     match stream_files(&args.opts) {
         Ok(Some(s)) => analyzer.set_stream_sink(Box::new(s)),
         Ok(None) => {}
-        Err(msg) => return fail(msg),
+        Err(f) => return f.exit(),
     }
     // A failed write (closed pipe) stops reading; the error is returned after the run.
     let opts = RunOptions {
@@ -92,8 +95,10 @@ pub fn analyze(args: &AnalyzeArgs) -> io::Result<ExitCode> {
         }
         sink.event(&e)
     };
-    let finished = run::run(&mut set, analyzer, &mut emit, opts)?;
-    let summary = finished.summary;
+    let summary = match run::run(&mut set, analyzer, &mut emit, opts) {
+        Ok(finished) => finished.summary,
+        Err(e) => return output_stopped(e, &mut set),
+    };
     if let Some(f) = &filter {
         for w in f.errors() {
             eprintln!("tcpaudit: warning: {w}");
@@ -111,13 +116,16 @@ pub fn analyze(args: &AnalyzeArgs) -> io::Result<ExitCode> {
             .collect(),
         skipped_records: set.files().iter().map(|f| f.skipped_records()).sum(),
     };
-    sink.finish(&summary, &run)?;
+    if let Err(e) = sink.finish(&summary, &run) {
+        drop(sink);
+        return output_stopped(e, &mut set);
+    }
     drop(sink);
     let _ = io::stdout().flush();
     if let (Some(path), Some(h)) = (&args.html, html)
         && let Err(msg) = h.write_file(path, &summary, &run)
     {
-        return fail(msg);
+        return fail_output(msg);
     }
     if let Some(path) = &args.write {
         match write_picked(path, &files, filter_expr.as_deref(), &spans) {
@@ -127,8 +135,28 @@ pub fn analyze(args: &AnalyzeArgs) -> io::Result<ExitCode> {
                 if spans.len() == 1 { "" } else { "s" },
                 path.display()
             ),
-            Err(msg) => return fail(msg),
+            Err(msg) => return fail_output(msg),
         }
     }
     report_errors(&run)
+}
+
+/// The output stopped before the run finished: a closed standard output (`| head`) is no
+/// error, another write error is one (exit status 4). Either way the rest of the input is
+/// still read (not analysed), so that a damaged capture is reported and its exit status is 3
+/// whatever happened to the output.
+fn output_stopped(e: io::Error, set: &mut CaptureSet) -> io::Result<ExitCode> {
+    while set.next_packet().is_some() {}
+    let closed = e.kind() == io::ErrorKind::BrokenPipe;
+    if !closed {
+        eprintln!("tcpaudit: error: {e}");
+    }
+    for err in set.errors() {
+        eprintln!("tcpaudit: error: {err}");
+    }
+    Ok(ExitCode::from(match (set.errors().is_empty(), closed) {
+        (false, _) => exit::INPUT,
+        (true, false) => exit::OUTPUT,
+        (true, true) => 0,
+    }))
 }

@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 use std::io::{self, IsTerminal, Write};
 use std::process::ExitCode;
 
-use super::fail;
+use super::{fail, fail_input};
 use crate::analyzer::Analyzer;
 use crate::capture::{CaptureSet, PacketFilter};
 use crate::cli::LadderArgs;
@@ -23,6 +23,9 @@ pub fn ladder(args: &LadderArgs) -> io::Result<ExitCode> {
         return fail(
             "ladder draws text; for the story as JSON use `analyze -f json --transitions`",
         );
+    }
+    if let Err(msg) = crate::cli::stdin_once(&args.files) {
+        return fail(msg);
     }
     let mut cfg = match args.opts.config() {
         Ok(c) => c,
@@ -92,7 +95,7 @@ pub fn ladder(args: &LadderArgs) -> io::Result<ExitCode> {
     };
     run::run(&mut set, Analyzer::new(cfg), &mut on_event, opts)?;
     if let Some(e) = set.errors().first() {
-        return fail(e);
+        return fail_input(e);
     }
     if chosen.is_empty() {
         eprintln!("tcpaudit: no connection matches");

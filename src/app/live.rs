@@ -5,7 +5,9 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
-use super::{fail, report_errors, sink_for, stream_files, view_for};
+use super::{
+    Named, fail, fail_input, fail_output, report_errors, sink_for, stream_files, view_for,
+};
 use crate::analyzer::Analyzer;
 use crate::capture::CaptureWriter;
 use crate::capture::live;
@@ -30,7 +32,10 @@ pub fn live(args: &LiveArgs) -> io::Result<ExitCode> {
     let filter = live_cfg.filter.clone();
     let mut source = match live::open(&live_cfg) {
         Ok(s) => s,
-        Err(e) => return fail(e),
+        // A filter that does not compile is a bad argument; the rest (no such interface, no
+        // privilege, no libpcap) is a capture that could not be opened.
+        Err(e @ live::LiveError::Filter(_)) => return fail(e),
+        Err(e) => return fail_input(e),
     };
     // Files are opened while still privileged; the analysis then runs as --user.
     let writer = match &args.write {
@@ -42,18 +47,18 @@ pub fn live(args: &LiveArgs) -> io::Result<ExitCode> {
                 &args.interface,
             ) {
                 Ok(w) => Some((path.clone(), w)),
-                Err(e) => return fail(format!("{}: {e}", path.display())),
+                Err(e) => return fail_output(format!("{}: {e}", path.display())),
             }
         }
         None => None,
     };
     let streams = match stream_files(&args.opts) {
         Ok(s) => s,
-        Err(msg) => return fail(msg),
+        Err(f) => return f.exit(),
     };
     // The -o directory is made while privileged (and then probed as --user).
-    if let Err(msg) = super::output_dir(args.opts.format, &args.output) {
-        return fail(msg);
+    if let Err(f) = super::output_dir(args.opts.format, &args.output) {
+        return f.exit();
     }
     if live::is_root() && args.user != "root" {
         if let Err(msg) = live::drop_privileges(&args.user) {
@@ -67,7 +72,7 @@ pub fn live(args: &LiveArgs) -> io::Result<ExitCode> {
             if let Some(dir) = dir
                 && let Err(e) = config::probe_dir_writable(option, dir, &args.user)
             {
-                return fail(e);
+                return fail_output(e);
             }
         }
     }
@@ -95,9 +100,13 @@ pub fn live(args: &LiveArgs) -> io::Result<ExitCode> {
     }
     let view = view_for(args.opts.format, io::stdout().is_terminal());
     // Standard output is line-buffered: every JSON record is flushed as it is written.
-    let mut sink = match sink_for(&args.opts, &args.output, io::stdout()) {
+    let mut sink = match sink_for(
+        &args.opts,
+        &args.output,
+        Named::new(io::stdout(), "standard output"),
+    ) {
         Ok(s) => s,
-        Err(msg) => return fail(msg),
+        Err(f) => return f.exit(),
     };
     let mut screen = io::stdout();
     let cfg = MonitorConfig {

@@ -84,10 +84,10 @@ impl CheckReport {
         self.captures.iter().any(|c| !c.errors.is_empty())
     }
 
-    /// 0 everything holds, 1 an expectation failed, 2 a capture could not be checked.
+    /// 0 everything holds, 1 an expectation failed, 3 a capture could not be checked (read).
     pub fn exit_code(&self) -> u8 {
         if self.errored() {
-            2
+            3
         } else if self.failed() > 0 {
             1
         } else {

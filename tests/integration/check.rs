@@ -385,7 +385,7 @@ fn expectation_files_beside_captures_and_per_directory() {
     assert_eq!(code, 2);
     assert!(err.contains("no expectations: write"), "{err}");
     let (code, _, err) = check(&[refused.with_extension("nope").to_str().unwrap()]);
-    assert_eq!(code, 2);
+    assert_eq!(code, 3);
     assert!(err.contains("no such file or directory"), "{err}");
 }
 
@@ -461,7 +461,7 @@ fn baselines_record_and_catch_regressions() {
     std::fs::copy(rec("retransmission"), &capture).unwrap();
     // No baseline yet: an error that says how to make one.
     let (code, _, err) = check(&[c, "--baseline", b]);
-    assert_eq!(code, 2);
+    assert_eq!(code, 3);
     assert!(err.contains("write it with --update"), "{err}");
     let (code, out, err) = check(&[c, "--baseline", b, "--update"]);
     assert_eq!(code, 0, "{out}{err}");
@@ -532,11 +532,11 @@ fn baselines_record_and_catch_regressions() {
     let other = dir.path().join("other.pcap");
     std::fs::copy(rec("refused"), &other).unwrap();
     let (code, _, _) = check(&[other.to_str().unwrap(), "--baseline", b]);
-    assert_eq!(code, 2);
+    assert_eq!(code, 3);
     // A baseline that is not one.
     std::fs::write(&base, "{not json").unwrap();
     let (code, _, err) = check(&[c, "--baseline", b]);
-    assert_eq!(code, 2);
+    assert_eq!(code, 3);
     assert!(err.contains("not a tcpaudit baseline"), "{err}");
 }
 
@@ -564,7 +564,7 @@ fn junit_reports_validate_against_the_schema() {
         "--junit",
         report.to_str().unwrap(),
     ]);
-    assert_eq!(code, 2, "an unreadable capture makes the run fail: {out}");
+    assert_eq!(code, 3, "an unreadable capture makes the run fail: {out}");
     assert!(out.contains("ERROR ") && out.contains("truncated"), "{out}");
     let xml = std::fs::read_to_string(&report).unwrap();
     let parsed = quick_junit::Report::deserialize_from_str(&xml).unwrap();

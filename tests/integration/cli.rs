@@ -129,7 +129,7 @@ fn a_file_that_is_not_a_capture_is_named_with_its_offset() {
         .args(["analyze"])
         .arg(&f)
         .assert()
-        .code(2)
+        .code(3)
         .stderr(predicate::str::contains("notes.txt: not a capture file"))
         .stderr(predicate::str::contains("byte offset 0"));
 }
@@ -143,13 +143,13 @@ fn empty_and_missing_files_are_errors() {
         .arg("analyze")
         .arg(&f)
         .assert()
-        .code(2)
+        .code(3)
         .stderr(predicate::str::contains("empty file"));
     tcpaudit()
         .arg("analyze")
         .arg(dir.path().join("nope.pcap"))
         .assert()
-        .code(2)
+        .code(3)
         .stderr(predicate::str::contains("nope.pcap"));
 }
 
@@ -164,7 +164,7 @@ fn truncated_file_reports_offset_and_keeps_what_was_read() {
         .arg(&f)
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(out.status.code(), Some(3));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
         err.contains("cut.pcap: truncated packet record at byte offset"),
@@ -192,7 +192,7 @@ fn absurd_record_length_is_an_error_not_an_allocation() {
         .args(["analyze", "-f", "json"])
         .arg(&f)
         .assert()
-        .code(2)
+        .code(3)
         .stderr(predicate::str::contains(format!(
             "absurd packet record length 4294967280 at byte offset {good_len}"
         )))
@@ -205,7 +205,7 @@ fn good_files_are_analysed_even_when_another_is_bad() {
     let bad = dir.path().join("bad.pcap");
     std::fs::write(&bad, [0u8; 64]).unwrap();
     let (code, recs, err) = analyze_json(&[&bad, &fixture("corpus/miss_end_data.pcap")]);
-    assert_eq!(code, 2);
+    assert_eq!(code, 3);
     assert!(err.contains("bad.pcap"));
     assert_eq!(connections(&recs).len(), 1);
 }
@@ -391,7 +391,7 @@ fn a_missing_input_prints_only_the_error() {
             .args(["analyze", "-f", format])
             .arg(&missing)
             .assert()
-            .code(2)
+            .code(3)
             .stdout("")
             .stderr(predicate::str::contains("missing.pcap: No such file"));
     }
@@ -401,7 +401,7 @@ fn a_missing_input_prints_only_the_error() {
         .arg(&missing)
         .arg(fixture("generated/mixed.pcap"))
         .assert()
-        .code(2)
+        .code(3)
         .stdout(predicate::str::contains("connections"))
         .stderr(predicate::str::contains("missing.pcap: No such file"));
 }

@@ -41,7 +41,7 @@ fn without_cap_net_raw_the_message_says_how_to_get_it() {
     ) {
         return;
     }
-    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert_eq!(out.status.code(), Some(3), "{err}");
     for want in [
         "cannot capture on lo: permission denied",
         "CAP_NET_RAW",
@@ -75,7 +75,7 @@ fn a_bad_filter_or_interface_fails_before_capturing() {
             .args(["live", "-i", "no-such-if0"])
             .output()
             .unwrap();
-        assert_eq!(out.status.code(), Some(2));
+        assert_eq!(out.status.code(), Some(3));
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(err.contains("no interface named 'no-such-if0'"), "{err}");
     }
@@ -220,7 +220,7 @@ fn without_libpcap_only_filters_fail() {
     assert_eq!(out.status.code(), Some(0));
     assert!(String::from_utf8_lossy(&out.stdout).contains(".lo"));
     let out = run("live -i lo --duration 0.3 -f json tcp");
-    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(out.status.code(), Some(3));
     assert!(String::from_utf8_lossy(&out.stderr).contains("filter expressions need libpcap"));
     let out = run("live -i lo --duration 0.3 -f json");
     assert_eq!(

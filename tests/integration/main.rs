@@ -45,6 +45,8 @@ mod live_util;
 mod outputs;
 // Helpers (no tests): the ../shared/pcaps corpus, tshark conversation tables, comparison.
 mod oracle;
+// Pipelines: exit statuses whatever happens to standard output, standard input read once.
+mod pipelines;
 // Reassembled streams equal PcapPlusPlus's expected payloads (fixtures/reassembly).
 mod reassembly;
 // Linux TCP recorded in network namespaces (fixtures/recordings): exactly the expected anomalies.
