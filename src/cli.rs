@@ -35,7 +35,8 @@ pub enum Command {
     /// List the interfaces `live -i` can capture on (like `tcpdump -D`).
     Interfaces,
     /// Hold captures against expectations (TOML) or a baseline: a regression gate for CI.
-    /// Exit status 0: everything holds; 1: an expectation failed; 2: the run failed.
+    /// Exit status 0: everything holds; 1: an expectation failed; 2: bad arguments or
+    /// expectations; 3: a capture could not be read.
     Check(CheckArgs),
     /// Draw connections as ladder diagrams: both endpoints' lifelines, one arrow per segment,
     /// each side's RFC 9293 state where it changes, anomalies on the segments that raised them.
@@ -53,6 +54,10 @@ pub enum Command {
         /// The shell.
         shell: clap_complete::Shell,
     },
+    /// Print the man page (roff), generated from the same definition as --help: `tcpaudit man
+    /// > /usr/local/share/man/man1/tcpaudit.1`.
+    #[command(hide = true)]
+    Man,
 }
 
 /// Arguments of `tcpaudit analyze`.

@@ -70,6 +70,9 @@ fn main() -> ExitCode {
             clap_complete::generate(shell, &mut Cli::command(), "tcpaudit", &mut script);
             io::stdout().write_all(&script).map(|()| ExitCode::SUCCESS)
         }
+        Command::Man => io::stdout()
+            .write_all(app::man_page().as_bytes())
+            .map(|()| ExitCode::SUCCESS),
     };
     match result {
         Ok(code) => code,

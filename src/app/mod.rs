@@ -8,12 +8,14 @@ mod glossary;
 mod info;
 mod ladder;
 mod live;
+mod manual;
 mod write_picked;
 
 pub use analyze::analyze;
 pub use info::{explain, interfaces};
 pub use ladder::ladder;
 pub use live::live;
+pub use manual::man_page;
 
 use std::fs;
 use std::io::{self, IsTerminal, Write};

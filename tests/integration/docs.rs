@@ -128,3 +128,118 @@ fn every_option_is_in_the_man_page_and_the_readme() {
         missing.join("\n")
     );
 }
+
+/// man/tcpaudit.1 is what `tcpaudit man` generates from the option definitions (run the tests
+/// with `TCPAUDIT_UPDATE_MAN=1` to refresh it), and groff renders it without a warning.
+#[test]
+fn the_man_page_is_generated_from_the_options_and_renders_cleanly() {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let path = format!("{root}/man/tcpaudit.1");
+    let out = tcpaudit().arg("man").output().unwrap();
+    assert!(out.status.success());
+    let generated = String::from_utf8(out.stdout).unwrap();
+    if std::env::var_os("TCPAUDIT_UPDATE_MAN").is_some() {
+        std::fs::write(&path, &generated).unwrap();
+    }
+    let page = std::fs::read_to_string(&path).unwrap();
+    assert!(
+        page == generated,
+        "man/tcpaudit.1 is out of date: run `TCPAUDIT_UPDATE_MAN=1 cargo test man_page`"
+    );
+    for section in [
+        "ANALYZE OPTIONS",
+        "LIVE OPTIONS",
+        "CHECK OPTIONS",
+        "EXIT STATUS",
+    ] {
+        assert!(page.contains(section), "{section}");
+    }
+    if !require(
+        std::process::Command::new("groff")
+            .arg("-v")
+            .output()
+            .is_ok(),
+        "groff is not installed (apt-get install groff-base)",
+    ) {
+        return;
+    }
+    let render = std::process::Command::new("groff")
+        .args(["-man", "-ww", "-z", &path])
+        .output()
+        .unwrap();
+    assert!(render.status.success());
+    let warnings = String::from_utf8_lossy(&render.stderr);
+    assert!(warnings.is_empty(), "groff warns:\n{warnings}");
+    if require(
+        std::process::Command::new("man")
+            .arg("--version")
+            .output()
+            .is_ok(),
+        "man is not installed (apt-get install man-db)",
+    ) {
+        let man = std::process::Command::new("man")
+            .args(["-l", &path])
+            .env("MANWIDTH", "80")
+            .env("MAN_KEEP_FORMATTING", "0")
+            .output()
+            .unwrap();
+        assert!(man.status.success());
+        assert!(
+            String::from_utf8_lossy(&man.stderr).is_empty(),
+            "{}",
+            String::from_utf8_lossy(&man.stderr)
+        );
+        // Overstrike bold (`E\x08E`) comes out into a pipe: keep the last of each pair.
+        let text = String::from_utf8_lossy(&man.stdout);
+        let mut plain = String::new();
+        for c in text.chars() {
+            if c == '\x08' {
+                plain.pop();
+            } else {
+                plain.push(c);
+            }
+        }
+        assert!(plain.contains("EXIT STATUS"), "{plain}");
+    }
+}
+
+/// The README's tables of the CSV and Parquet columns list every column of each table, in
+/// order, with its meaning as the code documents it.
+#[test]
+fn the_readme_lists_every_flat_column() {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let section = readme
+        .split("## Formats for other tools")
+        .nth(1)
+        .unwrap()
+        .split("\n## ")
+        .next()
+        .unwrap();
+    for (title, columns) in [
+        ("The connection table", tcpaudit::report::CONNECTION),
+        ("The anomaly table", tcpaudit::report::ANOMALY),
+        ("The application table", tcpaudit::report::APP),
+    ] {
+        let table = section
+            .split(title)
+            .nth(1)
+            .unwrap_or_else(|| panic!("{title}"));
+        let rows: Vec<&str> = table
+            .lines()
+            .skip_while(|l| !l.starts_with('|'))
+            .take_while(|l| l.starts_with('|'))
+            .skip(2)
+            .collect();
+        assert_eq!(rows.len(), columns.len(), "{title}");
+        for (row, c) in rows.iter().zip(columns) {
+            assert!(
+                row.starts_with(&format!("| `{}` |", c.name)),
+                "{title}: {row} vs {}",
+                c.name
+            );
+            assert!(row.contains(c.doc), "{title}: {row} lacks '{}'", c.doc);
+            assert_eq!(row.contains("or null"), c.nullable, "{title}: {row}");
+        }
+    }
+}

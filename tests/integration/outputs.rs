@@ -426,3 +426,75 @@ fn output_directory_misuse_is_an_argument_error() {
         assert!(out.stdout.is_empty());
     }
 }
+
+/// README's "At scale" example: its commands run as written, and its query, run by DuckDB over
+/// their output, gives the table the README shows.
+#[test]
+fn the_readmes_at_scale_example_gives_its_table() {
+    if !python_with("duckdb") {
+        return;
+    }
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let section = readme
+        .split("\n## At scale\n")
+        .nth(1)
+        .unwrap()
+        .split("\n## ")
+        .next()
+        .unwrap();
+    let block = |lang: &str| -> String {
+        section
+            .split(&format!("```{lang}\n"))
+            .nth(1)
+            .unwrap()
+            .split("```")
+            .next()
+            .unwrap()
+            .to_string()
+    };
+    let dir = tempfile::tempdir().unwrap();
+    std::os::unix::fs::symlink(fixture(""), dir.path().join("fixtures")).unwrap();
+    for line in block("sh").lines() {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        assert_eq!(words[0], "tcpaudit", "{line}");
+        let out = tcpaudit()
+            .args(&words[1..])
+            .current_dir(dir.path())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{line}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let sql = dir.path().join("query.sql");
+    std::fs::write(&sql, block("sql")).unwrap();
+    let script = r#"
+import duckdb, sys
+for row in duckdb.sql(open(sys.argv[1]).read()).fetchall():
+    print("| " + " | ".join(str(v) for v in row) + " |")
+"#;
+    let out = Std::new("python3")
+        .args(["-c", script])
+        .arg(&sql)
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let got = String::from_utf8(out.stdout).unwrap();
+    let shown: Vec<&str> = section
+        .split("```\n\n| listener")
+        .nth(1)
+        .unwrap()
+        .lines()
+        .skip(2)
+        .take_while(|l| l.starts_with('|'))
+        .collect();
+    assert_eq!(got.lines().collect::<Vec<_>>(), shown);
+}
