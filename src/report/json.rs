@@ -5,6 +5,7 @@
 //! struct whose field order is the output's, filled from the core's records and counters, with
 //! enums written by their stable names (`name()`, `id()`).
 
+mod anomaly;
 mod app;
 mod counters;
 mod eve;
@@ -21,6 +22,7 @@ use std::io::{self, Write};
 
 use serde::Serialize;
 
+pub use self::anomaly::{AnomalyRecord, DetailJson};
 pub use self::app::AppJson;
 use self::counters::{FilterJson, FlowStatsJson, FragStatsJson, ListenerRecord};
 pub use self::eve::EveSink;
@@ -31,9 +33,10 @@ use self::side::{HalfJson, HandshakeJson};
 use self::story::StoryJson;
 use super::community_id::{TCP, community_id};
 use super::iso_time::{iso, opt_iso};
+use super::tuples::OpenConns;
 use super::{InputFile, RunInfo, Sink};
 use crate::analyzer::Summary;
-use crate::detect::{Anomaly, AnomalyKind, Detail, Value, secs_f64};
+use crate::detect::AnomalyKind;
 use crate::event::{ConnRecord, EndReason, Event};
 use crate::time::{Duration, Timestamp};
 use crate::wire::{PerSide, Side};
@@ -314,115 +317,6 @@ pub struct ZeekRowRecord<'a> {
     pub history: &'a str,
 }
 
-/// The JSON form of an anomaly.
-#[derive(Serialize)]
-pub struct AnomalyRecord<'a> {
-    /// Always `anomaly`.
-    #[serde(rename = "type")]
-    pub kind_type: &'static str,
-    /// Stable id ([`crate::detect::AnomalyKind::id`]).
-    pub kind: &'static str,
-    /// Severity ([`crate::detect::Severity::name`]).
-    pub severity: &'static str,
-    /// Connection concerned.
-    pub conn_id: Option<u64>,
-    /// Listener address (the responder for connection anomalies).
-    pub listener_addr: Option<AddrText>,
-    /// Listener port.
-    pub listener_port: Option<u16>,
-    /// First frame showing it.
-    pub frame: u64,
-    /// Its time.
-    #[serde(serialize_with = "secs")]
-    pub ts: Timestamp,
-    /// `ts` as ISO 8601 text in UTC, every digit kept.
-    #[serde(serialize_with = "iso")]
-    pub time: Timestamp,
-    /// Kind-specific facts (documented in `tcpaudit explain <id>`).
-    pub detail: DetailJson<'a>,
-}
-
-impl<'a> From<&'a Anomaly> for AnomalyRecord<'a> {
-    fn from(a: &'a Anomaly) -> Self {
-        AnomalyRecord {
-            kind_type: "anomaly",
-            kind: a.kind.id(),
-            severity: a.severity.name(),
-            conn_id: a.conn_id,
-            listener_addr: a.listener.map(|l| AddrText(l.addr)),
-            listener_port: a.listener.map(|l| l.port),
-            frame: a.frame,
-            ts: a.ts,
-            time: a.ts,
-            detail: DetailJson(&a.detail),
-        }
-    }
-}
-
-/// An anomaly's details as a JSON object, keys in alphabetical order.
-pub struct DetailJson<'a>(pub &'a Detail);
-
-impl Serialize for DetailJson<'_> {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::SerializeMap;
-        let mut entries: Vec<_> = self.0.iter().collect();
-        entries.sort_by_key(|(k, _)| *k);
-        let mut m = s.serialize_map(Some(entries.len()))?;
-        for (k, v) in entries {
-            m.serialize_entry(k, &ValueJson(v))?;
-        }
-        m.end()
-    }
-}
-
-/// One detail value as JSON: durations and times in seconds with microsecond precision, ratios
-/// rounded to the decimals worth showing.
-struct ValueJson<'a>(&'a Value);
-
-impl Serialize for ValueJson<'_> {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::{SerializeMap, SerializeSeq};
-        match self.0 {
-            Value::Null => s.serialize_none(),
-            Value::Bool(b) => s.serialize_bool(*b),
-            Value::U64(n) => s.serialize_u64(*n),
-            Value::I64(n) => s.serialize_i64(*n),
-            Value::F64(x, decimals) => {
-                let scale = 10f64.powi(*decimals as i32);
-                finite(s, (x * scale).round() / scale)
-            }
-            Value::Secs(d) => finite(s, secs_f64(*d)),
-            Value::Str(t) => s.serialize_str(t),
-            Value::Text(t) => s.serialize_str(t),
-            Value::List(v) => {
-                let mut seq = s.serialize_seq(Some(v.len()))?;
-                for x in v {
-                    seq.serialize_element(&ValueJson(x))?;
-                }
-                seq.end()
-            }
-            Value::Map(entries) => {
-                let mut sorted: Vec<_> = entries.iter().collect();
-                sorted.sort_by_key(|(k, _)| *k);
-                let mut m = s.serialize_map(Some(sorted.len()))?;
-                for (k, v) in sorted {
-                    m.serialize_entry(k, &ValueJson(v))?;
-                }
-                m.end()
-            }
-        }
-    }
-}
-
-/// A number, or null when it is not finite (JSON has no NaN).
-fn finite<S: serde::Serializer>(s: S, x: f64) -> Result<S::Ok, S::Error> {
-    if x.is_finite() {
-        s.serialize_f64(x)
-    } else {
-        s.serialize_none()
-    }
-}
-
 /// The JSON form of the run summary.
 #[derive(Serialize)]
 pub struct SummaryRecord<'a> {
@@ -600,6 +494,8 @@ pub struct JsonSink<W: Write> {
     line: Vec<u8>,
     /// Page loads, written at the end (with `--app`).
     pages: super::page::PageBuilder,
+    /// The open connections, for the Community ID of their anomalies.
+    open: OpenConns,
 }
 
 impl<W: Write> JsonSink<W> {
@@ -610,6 +506,7 @@ impl<W: Write> JsonSink<W> {
             seed: 0,
             line: Vec::with_capacity(4096),
             pages: super::page::PageBuilder::default(),
+            open: OpenConns::default(),
         }
     }
 
@@ -627,9 +524,13 @@ impl<W: Write> JsonSink<W> {
 impl<W: Write> Sink for JsonSink<W> {
     fn event(&mut self, e: &Event<'_>) -> io::Result<()> {
         self.pages.event(e);
+        self.open.event(e);
         match e {
             Event::Closed(c) => self.write(&ConnJson::with_seed(c, self.seed)),
-            Event::Anomaly(a) => self.write(&AnomalyRecord::from(*a)),
+            Event::Anomaly(a) => {
+                let conn = self.open.get(a.conn_id);
+                self.write(&AnomalyRecord::new(a, conn, self.seed))
+            }
             Event::App(r) => self.write(&app::AppJson::new(r, self.seed)),
             Event::Opened(_) | Event::StateChanged(..) | Event::Segment(..) => Ok(()),
         }

@@ -232,6 +232,7 @@ fn eve_records_have_suricatas_shape_and_agree_with_json() {
             let f = flows.iter().find(|f| f["tcpaudit"]["id"] == id).unwrap();
             assert_eq!(a["flow_id"], f["flow_id"]);
             assert_eq!(a["community_id"], f["community_id"]);
+            assert_eq!(w["community_id"], f["community_id"], "JSON anomaly of {id}");
         }
     }
 }
