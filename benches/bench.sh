@@ -12,7 +12,7 @@
 # Environment:
 #   DIR      where captures and results go (default: <repo>/target/bench)
 #   RUNS     rounds (default 5)
-#   BIN      tcpaudit binary (default: <repo>/target/release/tcpaudit, built here)
+#   BIN      tcpaudit binary (default: <repo>/target/dist/tcpaudit, built here)
 #   THREADS  thread counts for the --threads rows (e.g. "1 2"; default none)
 #
 # Needs: python3, cargo, /usr/bin/time (GNU time), tcpdump, gcc and libpcap headers for the
@@ -66,9 +66,9 @@ BYTES="$(stat -c %s "$FILE")"
 
 # ---- build ------------------------------------------------------------------
 if [[ -z "${BIN:-}" ]]; then
-  echo "== cargo build --release"
-  ( cd "$REPO" && cargo build --release --locked )
-  BIN="$REPO/target/release/tcpaudit"
+  echo "== cargo build --profile dist"
+  ( cd "$REPO" && cargo build --profile dist --locked )
+  BIN="$REPO/target/dist/tcpaudit"
 fi
 REV="$(cd "$REPO" && git describe --always --dirty 2>/dev/null || echo unknown)"
 

@@ -15,7 +15,7 @@ SCRIPT_DIR="$(cd "$(dirname "$0")" && pwd)"
 REPO="$(cd "$SCRIPT_DIR/.." && pwd)"
 GEN="$REPO/../shared/tools/gen-pcap.py"
 DIR="${DIR:-$REPO/target/bench}"
-BIN="$REPO/target/release/tcpaudit"
+BIN="$REPO/target/dist/tcpaudit"
 TX=tcpa-bench-tx
 RX=tcpa-bench-rx
 SECS_PER_RATE="${SECS_PER_RATE:-5}"
@@ -34,7 +34,7 @@ if [[ ! -s $CAP ]]; then
     python3 "$GEN" -o "$CAP" --labels "$DIR/live-bench.jsonl" --connections 20000 --seed 7 \
         --duration 30 --snaplen 96 -q
 fi
-( cd "$REPO" && cargo build --release -q )
+( cd "$REPO" && cargo build --profile dist -q )
 
 ns_down() { ip netns del "$TX" 2>/dev/null || true; ip netns del "$RX" 2>/dev/null || true; }
 cleanup() { set +e; [[ -n ${TA_PID:-} ]] && kill "$TA_PID" 2>/dev/null; ns_down; }

@@ -4,11 +4,11 @@
 # CPU (user + sys) time and their ratios.
 #
 # Usage: benches/options-cost.sh FILE OPTIONS...      e.g. FILE --app   or   FILE --html /tmp/r.html
-# Environment: RUNS (default 7), BIN (default <repo>/target/release/tcpaudit).
+# Environment: RUNS (default 7), BIN (default <repo>/target/dist/tcpaudit).
 # Needs /usr/bin/time (GNU time) and python3. Say the load (printed last) with any figure.
 set -euo pipefail
 REPO="$(cd "$(dirname "$0")/.." && pwd)"
-BIN="${BIN:-$REPO/target/release/tcpaudit}"
+BIN="${BIN:-$REPO/target/dist/tcpaudit}"
 RUNS="${RUNS:-7}"
 FILE="$1"
 shift
