@@ -243,10 +243,13 @@ impl Stream {
                 self.delivered += got;
             }
             let lost = span - got;
-            self.missed += lost;
-            self.next += lost;
-            if keep && lost > 0 {
-                emit(Piece::Gap(lost));
+            if lost > 0 {
+                self.missed += lost;
+                self.next += lost;
+                self.forget_recent(budget);
+                if keep {
+                    emit(Piece::Gap(lost));
+                }
             }
             // Held ranges the cut bytes passed are dropped by the drain.
             let n = got + self.drain_ahead(keep, budget, emit);
@@ -306,11 +309,19 @@ impl Stream {
             self.recent.extend(bytes);
         } else {
             // Overlap checks restart after this point.
-            let n = self.recent.len();
-            self.recent.clear();
-            self.held -= n;
-            budget.give(n);
+            self.forget_recent(budget);
         }
+    }
+
+    /// Drops the delivered bytes kept for overlap checks. They are compared by their distance
+    /// from `next`, so they must go whenever `next` jumps over bytes never delivered (a hole,
+    /// bytes the snaplen cut); kept across the jump they would be compared with the wrong
+    /// offsets and raise false conflicts.
+    fn forget_recent(&mut self, budget: &mut Budget) {
+        let n = self.recent.len();
+        self.recent.clear();
+        self.held -= n;
+        budget.give(n);
     }
 
     /// Delivers held ranges that became contiguous, each in one piece (held ranges never
@@ -407,10 +418,7 @@ impl Stream {
                     emit(Piece::Gap(target - self.next));
                 }
                 self.next = target;
-                let n = self.recent.len();
-                self.recent.clear();
-                self.held -= n;
-                budget.give(n);
+                self.forget_recent(budget);
             }
             self.drain_ahead(keep, budget, emit);
             if self.ahead.first_start().is_none_or(|s| s >= off) && self.next < off {
@@ -419,6 +427,7 @@ impl Stream {
                     emit(Piece::Gap(off - self.next));
                 }
                 self.next = off;
+                self.forget_recent(budget);
             }
         }
     }

@@ -338,6 +338,61 @@ fn held_overlaps_follow_the_overlap_policy() {
 }
 
 #[test]
+fn bytes_after_a_cut_are_compared_at_their_own_offsets() {
+    let data = b"0123456789abcdefghij";
+    for ack_gap in [false, true] {
+        let mut s = Stream::default();
+        let mut b = Budget::default();
+        let (mut pieces, mut out) = (Vec::new(), Vec::new());
+        s.start(SeqNum(0), true);
+        let first = OverlapPolicy::First;
+        if ack_gap {
+            // Bytes 10..15 wait beyond a hole the peer then acknowledges past (up to 20).
+            feed_cut(
+                &mut s,
+                &mut b,
+                &mut pieces,
+                &mut out,
+                11,
+                &data[10..15],
+                5,
+                true,
+                first,
+            );
+            s.ack(SeqNum(21), true, &mut b, &mut |_| {});
+        } else {
+            // The snaplen kept 5 of 20 bytes.
+            feed_cut(
+                &mut s,
+                &mut b,
+                &mut pieces,
+                &mut out,
+                1,
+                &data[..5],
+                20,
+                true,
+                first,
+            );
+        }
+        assert_eq!(s.next_offset(), 20);
+        // The whole range again, with the true bytes.
+        let o = feed_cut(
+            &mut s,
+            &mut b,
+            &mut pieces,
+            &mut out,
+            1,
+            data,
+            20,
+            true,
+            first,
+        );
+        assert_eq!((o.repeated, o.conflict), (20, None));
+        assert_eq!(s.conflicts, 0);
+    }
+}
+
+#[test]
 fn segment_cut_to_nothing_ahead_still_ends_the_stream_there() {
     let mut s = Stream::default();
     let mut b = Budget::default();
@@ -400,6 +455,8 @@ proptest! {
         s.finish(keep, &mut b, &mut |p| record(&mut pieces, &mut out, p));
         prop_assert_eq!(b.used, 0);
         prop_assert_eq!(s.delivered + s.missed, s.next_offset());
+        // Every segment carries the true bytes: no overlap may look like a conflict.
+        prop_assert_eq!(s.conflicts, 0);
         if keep {
             // Bytes handed on are the data at their offset; gaps skip.
             let (mut at, mut pos) = (0usize, 0usize);
