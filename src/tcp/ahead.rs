@@ -35,21 +35,19 @@ struct Run {
 /// One direction's held ranges, beyond the next expected byte.
 #[derive(Clone, Debug, Default)]
 pub struct Ahead {
-    /// Start offset → run; disjoint, and never touching (touching runs are one run).
+    /// Start offset → run; disjoint, and never touching (touching runs are one run). No
+    /// running totals beside it: a connection's state stays as small as it was.
     runs: BTreeMap<u64, Run>,
-    /// Sum of the runs' lengths.
-    len: u64,
-    /// Sum of the runs' kept bytes.
-    kept: usize,
     /// Map operations and ranges visited so far (see the module's bound).
     #[cfg(test)]
     steps: std::cell::Cell<u64>,
 }
 
 impl Ahead {
-    /// Bytes held beyond holes (each offset once).
+    /// Bytes held beyond holes (each offset once). Walks the ranges: asked once, when the
+    /// stream ends.
     pub fn pending(&self) -> u64 {
-        self.len
+        self.runs.iter().map(|(s, r)| r.end - s).sum()
     }
 
     /// Separate ranges held.
@@ -60,7 +58,8 @@ impl Ahead {
     /// What the held ranges cost the budget: their kept bytes and [`RANGE_COST`] per range.
     #[cfg(test)]
     pub fn charged(&self) -> usize {
-        self.kept + self.runs.len() * RANGE_COST
+        let kept: usize = self.runs.values().map(|r| r.data.len()).sum();
+        kept + self.runs.len() * RANGE_COST
     }
 
     /// Start of the first held range.
@@ -162,34 +161,25 @@ impl Ahead {
             }
         }
         self.step(1);
-        self.len += acc.end - at;
-        self.kept += acc.data.len();
         self.runs.insert(at, acc);
     }
 
     /// Removes the run starting at `s`.
     fn take(&mut self, s: u64) -> Option<Run> {
         self.step(1);
-        let r = self.runs.remove(&s)?;
-        self.len -= r.end - s;
-        self.kept -= r.data.len();
-        Some(r)
+        self.runs.remove(&s)
     }
 
     /// Removes the first held range: its start, end and kept bytes.
     pub fn pop_first(&mut self) -> Option<(u64, u64, VecDeque<u8>)> {
         self.step(1);
         let (s, r) = self.runs.pop_first()?;
-        self.len -= r.end - s;
-        self.kept -= r.data.len();
         Some((s, r.end, r.data))
     }
 
     /// Forgets every held range (and frees the map).
     pub fn clear(&mut self) {
         self.runs = BTreeMap::new();
-        self.len = 0;
-        self.kept = 0;
     }
 }
 
