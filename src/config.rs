@@ -285,7 +285,7 @@ pub struct AnalysisOpts {
     pub overlap_policy: OverlapArg,
 
     /// Bytes held per direction for reassembly (out of order, or delivered and not yet
-    /// acknowledged; each separate range held out of order counts 64 bytes more); beyond it
+    /// acknowledged; each separate range held out of order counts 96 bytes more); beyond it
     /// segments are not held, and the summary counts them.
     #[arg(
         long,

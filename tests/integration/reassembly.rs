@@ -146,18 +146,18 @@ fn descending_segments_are_held_as_one_range() {
     let table = &summary(&recs)["table"];
     assert_eq!(table["reassembly_cap_hits"], 0);
     // One merged range, charged its bookkeeping (ranges only: no bytes kept).
-    assert_eq!(table["reassembly_peak_bytes"], 64);
+    assert_eq!(table["reassembly_peak_bytes"], 96);
 }
 
 #[test]
 fn held_ranges_beyond_the_stream_buffer_are_counted() {
-    // Every other byte beyond a hole: separate ranges of 64 bytes' bookkeeping each, 10 of
-    // which fit in 640 bytes; the other 90 are refused and counted.
+    // Every other byte beyond a hole: separate ranges of 96 bytes' bookkeeping each, 10 of
+    // which fit in 960 bytes; the other 90 are refused and counted.
     let dir = tempfile::tempdir().unwrap();
     let f = dir.path().join("sparse.pcap");
     write_pcap(&f, 101, &one_byte_segments((1..=100).map(|i| i * 2)));
     let out = tcpaudit()
-        .args(["analyze", "-f", "json", "--max-stream-buffer", "640"])
+        .args(["analyze", "-f", "json", "--max-stream-buffer", "960"])
         .arg(&f)
         .output()
         .unwrap();
@@ -166,9 +166,9 @@ fn held_ranges_beyond_the_stream_buffer_are_counted() {
     assert_eq!(connections(&recs)[0]["orig"]["reassembly_cap_hits"], 90);
     let table = &summary(&recs)["table"];
     assert_eq!(table["reassembly_cap_hits"], 90);
-    assert_eq!(table["reassembly_peak_bytes"], 640);
+    assert_eq!(table["reassembly_peak_bytes"], 960);
     let out = tcpaudit()
-        .args(["analyze", "--max-stream-buffer", "640"])
+        .args(["analyze", "--max-stream-buffer", "960"])
         .arg(&f)
         .env("COLUMNS", "200")
         .output()

@@ -52,7 +52,7 @@ pub struct FlowStatsJson {
     pub aggregated_segments: u64,
     /// Segments reassembly could not hold (its bytes or its range: memory bounds).
     pub reassembly_cap_hits: u64,
-    /// Most bytes reassembly held at once (64 per range held out of order, besides kept
+    /// Most bytes reassembly held at once (96 per range held out of order, besides kept
     /// bytes).
     pub reassembly_peak_bytes: u64,
 }
