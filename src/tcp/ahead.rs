@@ -13,8 +13,8 @@
 //! neighbours and at most one range per [`RANGE_COST`] of its bytes (a segment touching more
 //! ranges frees more bookkeeping than its bytes cost, so it is always accepted). Kept bytes are
 //! copied once on arrival, and on a merge the smaller side is copied into the larger, so a byte
-//! is copied at most log2(per-direction bound) more times. [`Ahead::steps`] counts these
-//! operations so tests can hold them to the bound.
+//! is copied at most log2(per-direction bound) more times. In test builds `Ahead::steps` counts
+//! these operations so tests can hold them to the bound.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::ops::Bound::{Excluded, Unbounded};
@@ -38,7 +38,7 @@ struct Run {
 #[derive(Clone, Debug, Default)]
 pub struct Ahead {
     /// Start offset → run; disjoint, and never touching (touching runs are one run). No
-    /// running totals beside it: a connection's state stays as small as it was.
+    /// running totals beside it: every connection carries two of these, idle or not.
     runs: BTreeMap<u64, Run>,
     /// Map operations and ranges visited so far (see the module's bound).
     #[cfg(test)]
