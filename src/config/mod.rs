@@ -325,7 +325,8 @@ pub struct AnalysisOpts {
     pub overlap_policy: OverlapArg,
 
     /// Bytes held per direction for reassembly (out of order, or delivered and not yet
-    /// acknowledged); beyond it segments are not held, and the summary counts them.
+    /// acknowledged; each separate range held out of order counts 96 bytes more); beyond it
+    /// segments are not held, and the summary counts them.
     #[arg(
         long,
         default_value_t = FlowConfig::default().max_stream_buffer,

@@ -23,7 +23,8 @@ pub struct FlowConfig {
     pub max_connections: usize,
     /// Which bytes win when a retransmission disagrees with bytes already seen.
     pub overlap_policy: OverlapPolicy,
-    /// Bytes held per direction (out of order, or delivered and not yet acknowledged).
+    /// Bytes held per direction (out of order, or delivered and not yet acknowledged), each
+    /// separate range held out of order counting [`crate::tcp::reassembly::RANGE_COST`] more.
     pub max_stream_buffer: usize,
     /// Bytes held over all streams.
     pub max_reassembly_memory: usize,
@@ -75,9 +76,11 @@ pub struct FlowStats {
     /// Segments of attempts beyond the half-open caps, counted per listener instead of becoming
     /// connection records (a flood of spoofed SYNs cannot grow memory).
     pub aggregated_segments: u64,
-    /// Segments whose bytes reassembly could not hold (a memory bound was reached).
+    /// Segments reassembly could not hold (out of order or for overlap checks: a memory bound
+    /// was reached).
     pub reassembly_cap_hits: u64,
-    /// Most bytes reassembly held at once.
+    /// Most bytes reassembly held at once (kept bytes, and each range held out of order at
+    /// [`crate::tcp::reassembly::RANGE_COST`]).
     pub reassembly_peak_bytes: u64,
     /// ICMP errors quoting a segment of a tracked connection.
     pub icmp_errors_linked: u64,

@@ -92,7 +92,7 @@ pub struct Half {
     pub pending_at_close: u64,
     /// Retransmissions whose bytes differed from the bytes first seen (with --check-overlaps).
     pub overlap_conflicts: u32,
-    /// Segments whose bytes reassembly could not hold (memory bounds).
+    /// Segments reassembly could not hold (its bytes or its range: memory bounds).
     pub reassembly_cap_hits: u32,
     /// Segments Wireshark would flag as retransmissions (fast and spurious included).
     pub retransmitted_packets: u32,

@@ -2,8 +2,10 @@
 //!
 //! Offsets are 64-bit and relative to the stream's first byte, so sequence-number wrap-around
 //! is invisible above this file. Segments ahead of the next expected byte wait in an
-//! out-of-order buffer bounded per direction and globally ([`Budget`]); hitting a bound is
-//! counted and the segment's bytes are dropped (never unbounded memory, never a crash). A hole
+//! out-of-order buffer of merged ranges (`Ahead`: O(log n) per segment, whatever the arrival
+//! order) bounded per direction and globally ([`Budget`]), which is charged for each held
+//! range's bookkeeping ([`RANGE_COST`]) as well as for kept bytes; hitting a bound is counted
+//! and the segment is not held (never unbounded memory, never a crash). A hole
 //! is given up as missed bytes (Zeek's `missed_bytes`) when the peer acknowledges data beyond it
 //! or the stream ends. Retransmitted bytes are compared with the bytes already seen while those
 //! are still unacknowledged; when they differ the overlap is a conflict, resolved by
@@ -11,6 +13,8 @@
 
 use std::collections::VecDeque;
 
+use super::ahead::Ahead;
+pub use super::ahead::RANGE_COST;
 use crate::wire::SeqNum;
 
 /// Which bytes win when a retransmission disagrees with bytes already seen.
@@ -24,7 +28,8 @@ pub enum OverlapPolicy {
     Last,
 }
 
-/// Memory shared by every stream: the bytes held out of order or for overlap checks.
+/// Memory shared by every stream: the bytes held out of order or for overlap checks, and
+/// [`RANGE_COST`] for each range held out of order.
 #[derive(Clone, Copy, Debug)]
 pub struct Budget {
     /// Bytes held now, over all streams.
@@ -35,7 +40,7 @@ pub struct Budget {
     pub global_cap: usize,
     /// Bound per direction (default 1 MiB).
     pub per_stream_cap: usize,
-    /// Segments whose bytes were not held because a bound was reached.
+    /// Segments not held (bytes or range) because a bound was reached.
     pub cap_hits: u64,
     /// Delivered bytes are kept until acknowledged, for overlap checks (on by default); off,
     /// bytes are still held out of order and delivered, but not compared (the application
@@ -94,14 +99,6 @@ pub struct Outcome {
     pub conflict: Option<(u64, u32)>,
 }
 
-/// A segment waiting beyond a hole: its range, and its bytes when bytes are kept.
-#[derive(Clone, Debug)]
-struct Held {
-    start: u64,
-    len: u64,
-    data: Vec<u8>,
-}
-
 /// One direction's stream.
 #[derive(Clone, Debug, Default)]
 pub struct Stream {
@@ -111,11 +108,15 @@ pub struct Stream {
     next: u64,
     /// Offset the peer acknowledged.
     acked: u64,
-    /// Out-of-order segments above `next`, sorted by start, possibly overlapping.
-    ahead: Vec<Held>,
+    /// Out-of-order ranges above `next`, merged.
+    ahead: Ahead,
+    /// Furthest offset a held segment reached (a segment the snaplen cut to nothing marks it
+    /// without holding a range): the end of the stream finishes there.
+    furthest: u64,
     /// Delivered bytes not yet acknowledged, kept for overlap checks (contiguous, ending at
     /// `next`).
     recent: VecDeque<u8>,
+    /// What this stream is charged in the budget: `recent`, and the held ranges.
     held: usize,
     /// Bytes skipped over as holes.
     pub missed: u64,
@@ -135,9 +136,14 @@ impl Stream {
         self.next
     }
 
-    /// Bytes waiting beyond a hole.
+    /// Bytes waiting beyond a hole (each offset once).
     pub fn pending(&self) -> u64 {
-        self.ahead.iter().map(|h| h.len).sum()
+        self.ahead.pending()
+    }
+
+    /// Separate ranges waiting beyond holes.
+    pub fn held_ranges(&self) -> usize {
+        self.ahead.ranges()
     }
 
     /// The stream offset of `seq`, unwrapped around the next expected byte.
@@ -237,36 +243,54 @@ impl Stream {
                 self.delivered += got;
             }
             let lost = span - got;
-            self.missed += lost;
-            self.next += lost;
-            if keep && lost > 0 {
-                emit(Piece::Gap(lost));
-            }
-            out.delivered = got as u32;
             if lost > 0 {
-                self.ahead.retain(|h| h.start + h.len > self.next);
+                self.missed += lost;
+                self.next += lost;
+                self.forget_recent(budget);
+                if keep {
+                    emit(Piece::Gap(lost));
+                }
             }
-            out.delivered += self.drain_ahead(keep, budget, emit);
+            // Held ranges the cut bytes passed are dropped by the drain.
+            let n = got + self.drain_ahead(keep, budget, emit);
+            out.delivered = u32::try_from(n).unwrap_or(u32::MAX);
         } else {
             out.ahead = true;
-            let hold = if keep { bytes.len() } else { 0 };
-            if budget.take(hold, self.held) {
-                self.held += hold;
-                let pos = self.ahead.partition_point(|h| h.start <= from);
-                let data = if keep { bytes.to_vec() } else { Vec::new() };
-                self.ahead.insert(
-                    pos,
-                    Held {
-                        start: from,
-                        len: bytes.len() as u64,
-                        data,
-                    },
-                );
-            } else {
-                self.cap_hits += 1;
-            }
+            self.hold(from, bytes, keep, policy, budget);
         }
         out
+    }
+
+    /// Holds the captured bytes at `from` out of order (only their range unless `keep`), if
+    /// the budget allows what they add (bytes not held yet, one range less the ranges they
+    /// merge with); a segment that merges ranges away gives memory back.
+    fn hold(
+        &mut self,
+        from: u64,
+        bytes: &[u8],
+        keep: bool,
+        policy: OverlapPolicy,
+        budget: &mut Budget,
+    ) {
+        if bytes.is_empty() {
+            // Nothing captured to hold, but the stream reached `from`.
+            self.furthest = self.furthest.max(from);
+            return;
+        }
+        let growth = self.ahead.growth(from, bytes.len() as u64, keep);
+        if growth > 0 {
+            if !budget.take(growth as usize, self.held) {
+                self.cap_hits += 1;
+                return;
+            }
+            self.held += growth as usize;
+        } else {
+            self.held -= growth.unsigned_abs() as usize;
+            budget.give(growth.unsigned_abs() as usize);
+        }
+        self.ahead
+            .insert(from, bytes, keep, policy == OverlapPolicy::Last);
+        self.furthest = self.furthest.max(from + bytes.len() as u64);
     }
 
     fn deliver(&mut self, bytes: &[u8], budget: &mut Budget, emit: &mut impl FnMut(Piece<'_>)) {
@@ -285,38 +309,52 @@ impl Stream {
             self.recent.extend(bytes);
         } else {
             // Overlap checks restart after this point.
-            let n = self.recent.len();
-            self.recent.clear();
-            self.held -= n;
-            budget.give(n);
+            self.forget_recent(budget);
         }
     }
 
-    /// Delivers buffered segments that became contiguous.
+    /// Drops the delivered bytes kept for overlap checks. They are compared by their distance
+    /// from `next`, so they must go whenever `next` jumps over bytes never delivered (a hole,
+    /// bytes the snaplen cut); kept across the jump they would be compared with the wrong
+    /// offsets and raise false conflicts.
+    fn forget_recent(&mut self, budget: &mut Budget) {
+        let n = self.recent.len();
+        self.recent.clear();
+        self.held -= n;
+        budget.give(n);
+    }
+
+    /// Delivers held ranges that became contiguous, each in one piece (held ranges never
+    /// touch, so this is one range unless a segment covered several); ranges wholly below
+    /// `next` are dropped. Returns the bytes delivered.
     fn drain_ahead(
         &mut self,
         keep: bool,
         budget: &mut Budget,
         emit: &mut impl FnMut(Piece<'_>),
-    ) -> u32 {
+    ) -> u64 {
         let mut n = 0;
-        while let Some(h) = self.ahead.first() {
-            if h.start > self.next {
+        while self.ahead.first_start().is_some_and(|s| s <= self.next) {
+            let Some((start, end, data)) = self.ahead.pop_first() else {
                 break;
-            }
-            let h = self.ahead.remove(0);
-            self.held -= h.data.len();
-            budget.give(h.data.len());
-            let end = h.start + h.len;
+            };
+            // Given back first, so that keeping the delivered bytes can reuse the memory.
+            let cost = data.len() + RANGE_COST;
+            self.held -= cost;
+            budget.give(cost);
             if end > self.next {
-                let skip = (self.next - h.start) as usize;
+                let skip = (self.next - start) as usize;
                 if keep {
-                    let bytes = &h.data[skip.min(h.data.len())..];
-                    n += bytes.len() as u32;
-                    self.deliver(bytes, budget, emit);
+                    let (a, b) = data.as_slices();
+                    let skip_a = skip.min(a.len());
+                    let skip_b = (skip - skip_a).min(b.len());
+                    for part in [&a[skip_a..], &b[skip_b..]] {
+                        n += part.len() as u64;
+                        self.deliver(part, budget, emit);
+                    }
                 } else {
                     let got = end - self.next;
-                    n += got as u32;
+                    n += got;
                     self.next = end;
                     self.delivered += got;
                 }
@@ -370,8 +408,8 @@ impl Stream {
         emit: &mut impl FnMut(Piece<'_>),
     ) {
         while self.next < off {
-            let target = match self.ahead.first() {
-                Some(h) if h.start < off => h.start.max(self.next),
+            let target = match self.ahead.first_start() {
+                Some(s) if s < off => s.max(self.next),
                 _ => off,
             };
             if target > self.next {
@@ -380,18 +418,16 @@ impl Stream {
                     emit(Piece::Gap(target - self.next));
                 }
                 self.next = target;
-                let n = self.recent.len();
-                self.recent.clear();
-                self.held -= n;
-                budget.give(n);
+                self.forget_recent(budget);
             }
             self.drain_ahead(keep, budget, emit);
-            if self.ahead.first().is_none_or(|h| h.start >= off) && self.next < off {
+            if self.ahead.first_start().is_none_or(|s| s >= off) && self.next < off {
                 self.missed += off - self.next;
                 if keep {
                     emit(Piece::Gap(off - self.next));
                 }
                 self.next = off;
+                self.forget_recent(budget);
             }
         }
     }
@@ -399,14 +435,8 @@ impl Stream {
     /// The stream ends: waiting segments are delivered across their holes, which count as
     /// missed; every held byte goes back to the budget.
     pub fn finish(&mut self, keep: bool, budget: &mut Budget, emit: &mut impl FnMut(Piece<'_>)) {
-        if let Some(last) = self.ahead.last() {
-            let end = self
-                .ahead
-                .iter()
-                .map(|h| h.start + h.len)
-                .max()
-                .unwrap_or(last.start);
-            self.skip_to(end, keep, budget, emit);
+        if self.furthest > self.next {
+            self.skip_to(self.furthest, keep, budget, emit);
         }
         budget.give(self.held);
         self.held = 0;
@@ -416,173 +446,5 @@ impl Stream {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use proptest::prelude::*;
-
-    fn feed(s: &mut Stream, b: &mut Budget, out: &mut Vec<u8>, seq: u32, data: &[u8]) -> Outcome {
-        s.segment(
-            SeqNum(seq),
-            false,
-            false,
-            data,
-            data.len() as u32,
-            true,
-            OverlapPolicy::First,
-            b,
-            &mut |p| {
-                if let Piece::Bytes(d) = p {
-                    out.extend_from_slice(d)
-                }
-            },
-        )
-    }
-
-    /// Ranges only: the segment's bytes are looked at, not kept.
-    fn feed_ranges(
-        s: &mut Stream,
-        b: &mut Budget,
-        out: &mut Vec<u8>,
-        seq: u32,
-        data: &[u8],
-    ) -> Outcome {
-        s.segment(
-            SeqNum(seq),
-            false,
-            false,
-            data,
-            data.len() as u32,
-            false,
-            OverlapPolicy::First,
-            b,
-            &mut |p| {
-                if let Piece::Bytes(d) = p {
-                    out.extend_from_slice(d)
-                }
-            },
-        )
-    }
-
-    #[test]
-    fn in_order_out_of_order_and_wraparound() {
-        let mut s = Stream::default();
-        let mut b = Budget::default();
-        let mut out = Vec::new();
-        let base = u32::MAX - 3;
-        s.segment(
-            SeqNum(base),
-            true,
-            false,
-            &[],
-            0,
-            true,
-            OverlapPolicy::First,
-            &mut b,
-            &mut |_| {},
-        );
-        feed(&mut s, &mut b, &mut out, base.wrapping_add(5), b"efgh");
-        assert!(out.is_empty());
-        feed(&mut s, &mut b, &mut out, base.wrapping_add(1), b"abcd");
-        assert_eq!(out, b"abcdefgh");
-        let o = feed(&mut s, &mut b, &mut out, base.wrapping_add(3), b"cd");
-        assert_eq!(o.repeated, 2);
-        assert_eq!(o.conflict, None);
-        let o = feed(&mut s, &mut b, &mut out, base.wrapping_add(3), b"XX");
-        assert_eq!(o.conflict, Some((2, 2)));
-        assert_eq!(out, b"abcdefgh");
-    }
-
-    #[test]
-    fn acked_hole_counts_as_missed() {
-        let mut s = Stream::default();
-        let mut b = Budget::default();
-        let mut out = Vec::new();
-        s.start(SeqNum(0), true);
-        feed(&mut s, &mut b, &mut out, 11, b"klmn");
-        s.ack(SeqNum(15), true, &mut b, &mut |p| {
-            if let Piece::Bytes(d) = p {
-                out.extend_from_slice(d)
-            }
-        });
-        assert_eq!(out, b"klmn");
-        assert_eq!(s.missed, 10);
-        s.finish(true, &mut b, &mut |_| {});
-        assert_eq!(b.used, 0);
-    }
-
-    #[test]
-    fn buffer_bounds_are_counted_not_exceeded() {
-        let mut s = Stream::default();
-        let mut b = Budget {
-            per_stream_cap: 10,
-            ..Budget::default()
-        };
-        let mut out = Vec::new();
-        s.start(SeqNum(0), true);
-        for i in 0..5u32 {
-            feed(&mut s, &mut b, &mut out, 100 + i * 6, b"abcdef");
-        }
-        assert!(b.used <= 10);
-        assert!(s.cap_hits >= 3);
-        s.finish(true, &mut b, &mut |_| {});
-        assert_eq!(b.used, 0);
-    }
-
-    proptest! {
-        /// Any order (with duplicates) of a stream's segments delivers the same bytes.
-        #[test]
-        fn any_order_gives_the_same_stream(
-            cuts in proptest::collection::btree_set(1usize..200, 0..20),
-            order in proptest::collection::vec(0usize..64, 1..80),
-        ) {
-            let data: Vec<u8> = (0..200u32).map(|i| (i * 7 + 3) as u8).collect();
-            let mut bounds: Vec<usize> = std::iter::once(0).chain(cuts).chain(std::iter::once(200)).collect();
-            bounds.dedup();
-            let segs: Vec<(usize, usize)> = bounds.windows(2).map(|w| (w[0], w[1])).collect();
-            let mut s = Stream::default();
-            let mut b = Budget::default();
-            let mut out = Vec::new();
-            s.start(SeqNum(1000), true);
-            // Send in the shuffled order (indices may repeat), then every segment once in order.
-            for i in order.iter().map(|i| i % segs.len()).chain(0..segs.len()) {
-                let (a, e) = segs[i];
-                feed(&mut s, &mut b, &mut out, 1001 + a as u32, &data[a..e]);
-            }
-            prop_assert_eq!(&out, &data);
-            prop_assert_eq!(s.missed, 0);
-            prop_assert_eq!(s.conflicts, 0);
-        }
-
-        /// Segments repacketized on retransmission (arbitrary overlapping ranges, as TCP
-        /// senders coalesce or split data when they resend) deliver the same bytes, with or
-        /// without keeping them.
-        #[test]
-        fn overlapping_resegmentation_gives_the_same_stream(
-            ranges in proptest::collection::vec((0usize..300, 1usize..120), 0..40),
-            keep in any::<bool>(),
-        ) {
-            let data: Vec<u8> = (0..300u32).map(|i| (i * 13 + 5) as u8).collect();
-            let mut s = Stream::default();
-            let mut b = Budget::default();
-            let mut out = Vec::new();
-            s.start(SeqNum(u32::MAX - 150), true);
-            let base = u32::MAX - 149; // the stream wraps around zero halfway
-            let whole = (0..300).step_by(100).map(|a| (a, 100));
-            for (a, len) in ranges.into_iter().chain(whole) {
-                let e = (a + len).min(300);
-                let seq = base.wrapping_add(a as u32);
-                if keep {
-                    feed(&mut s, &mut b, &mut out, seq, &data[a..e]);
-                } else {
-                    feed_ranges(&mut s, &mut b, &mut out, seq, &data[a..e]);
-                }
-            }
-            prop_assert_eq!(s.delivered, 300);
-            if keep {
-                prop_assert_eq!(&out, &data);
-            }
-            prop_assert_eq!(s.missed, 0);
-            prop_assert_eq!(s.conflicts, 0);
-        }
-    }
-}
+#[path = "reassembly_tests.rs"]
+mod tests;

@@ -107,3 +107,75 @@ fn conflicting_overlap_is_reported_with_check_overlaps() {
     let (_, recs, _) = analyze_json(&[&f]);
     assert!(recs.iter().all(|r| r["kind"] != "overlap_conflict"));
 }
+
+/// The handshake, then one-byte client segments at the given stream offsets.
+fn one_byte_segments(offsets: impl Iterator<Item = u32>) -> Vec<(u64, Vec<u8>)> {
+    let mut frames: Vec<Vec<u8>> = handshake();
+    for off in offsets {
+        let (a, b) = ([10, 0, 0, 1], [10, 0, 0, 2]);
+        frames.push(ipv4_tcp(
+            a,
+            b,
+            40000,
+            80,
+            1001 + off,
+            5001,
+            "AP",
+            &[off as u8],
+        ));
+    }
+    frames
+        .into_iter()
+        .enumerate()
+        .map(|(i, f)| (1_000_000 + i as u64 * 10, f))
+        .collect()
+}
+
+#[test]
+fn descending_segments_are_held_as_one_range() {
+    // 3,000 one-byte segments sent backwards: every one but the last waits beyond a hole.
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("descending.pcap");
+    write_pcap(&f, 101, &one_byte_segments((0..3000).rev()));
+    let (code, recs, err) = analyze_json(&[&f]);
+    assert_eq!(code, 0, "{err}");
+    let c = &connections(&recs)[0];
+    assert_eq!(c["orig"]["stream_bytes"], 3000);
+    assert_eq!(c["orig"]["missed_bytes"], 0);
+    assert_eq!(c["orig"]["reassembly_cap_hits"], 0);
+    let table = &summary(&recs)["table"];
+    assert_eq!(table["reassembly_cap_hits"], 0);
+    // One merged range, charged its bookkeeping (ranges only: no bytes kept).
+    assert_eq!(table["reassembly_peak_bytes"], 96);
+}
+
+#[test]
+fn held_ranges_beyond_the_stream_buffer_are_counted() {
+    // Every other byte beyond a hole: separate ranges of 96 bytes' bookkeeping each, 10 of
+    // which fit in 960 bytes; the other 90 are refused and counted.
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("sparse.pcap");
+    write_pcap(&f, 101, &one_byte_segments((1..=100).map(|i| i * 2)));
+    let out = tcpaudit()
+        .args(["analyze", "-f", "json", "--max-stream-buffer", "960"])
+        .arg(&f)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let recs = json_lines(&out.stdout);
+    assert_eq!(connections(&recs)[0]["orig"]["reassembly_cap_hits"], 90);
+    let table = &summary(&recs)["table"];
+    assert_eq!(table["reassembly_cap_hits"], 90);
+    assert_eq!(table["reassembly_peak_bytes"], 960);
+    let out = tcpaudit()
+        .args(["analyze", "--max-stream-buffer", "960"])
+        .arg(&f)
+        .env("COLUMNS", "200")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("reassembly bound hit") && text.contains("90 segments not held"),
+        "{text}"
+    );
+}

@@ -50,9 +50,10 @@ pub struct FlowStatsJson {
     pub peak_tracked: u64,
     /// Segments of attempts beyond the half-open caps, counted per listener.
     pub aggregated_segments: u64,
-    /// Segments whose bytes reassembly could not hold.
+    /// Segments reassembly could not hold (its bytes or its range: memory bounds).
     pub reassembly_cap_hits: u64,
-    /// Most bytes reassembly held at once.
+    /// Most bytes reassembly held at once (96 per range held out of order, besides kept
+    /// bytes).
     pub reassembly_peak_bytes: u64,
 }
 

@@ -39,7 +39,7 @@ pub struct HalfJson {
     pub pending_at_close: u64,
     /// Retransmissions whose bytes differed from the bytes first seen.
     pub overlap_conflicts: u32,
-    /// Segments whose bytes reassembly could not hold.
+    /// Segments reassembly could not hold (its bytes or its range: memory bounds).
     pub reassembly_cap_hits: u32,
     /// Segments Wireshark would flag as retransmissions.
     pub retransmitted_packets: u32,

@@ -191,6 +191,16 @@ pub(super) fn summary_table(s: &Summary, run: &RunInfo) -> Table {
             Cell::new(format!("{} (raise --max-connections)", s.flows.evicted)),
         ]);
     }
+    if s.flows.reassembly_cap_hits > 0 {
+        t.add_row(vec![
+            Cell::new("  reassembly bound hit"),
+            Cell::new(format!(
+                "{} segments not held out of order or for overlap checks (raise \
+                 --max-stream-buffer, --max-reassembly-memory)",
+                s.flows.reassembly_cap_hits
+            )),
+        ]);
+    }
     let f = &s.flows;
     if f.icmp_errors_linked + f.icmp_errors_unlinked > 0 {
         t.add_row(vec![
