@@ -284,6 +284,9 @@ impl Analyzer {
         }
         s.last_ts = Some(s.last_ts.map_or(pkt.ts, |t| t.max(pkt.ts)));
         let frame = s.packets;
+        // What the decoder holds (IP fragments) as of the previous frame counts against the
+        // memory bound with the table's own state.
+        self.flows.set_outside_bytes(self.decoder.memory_bytes());
         if let Some(seg) = self.decoder.decode(pkt, frame) {
             let summary = &mut self.summary;
             self.flows.process(&seg, &mut |e| {

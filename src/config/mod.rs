@@ -268,6 +268,13 @@ pub struct AnalysisOpts {
     #[arg(long, default_value_t = FlowConfig::default().max_connections, value_name = "N")]
     pub max_connections: usize,
 
+    /// Memory for the whole analysis (connection records, reassembly, IP fragments, listener
+    /// and application-layer state), in bytes or with a K, M or G suffix (powers of 1024);
+    /// when it is reached, the connections due soonest are ended with reason `evicted` (and
+    /// counted). Reassembly gets at most a quarter of it.
+    #[arg(long, default_value = "1G", value_parser = parse_size, value_name = "SIZE")]
+    pub max_memory: usize,
+
     /// Seconds in CLOSE-WAIT after which `close_wait_stuck` is raised while the capture goes on.
     #[arg(
         long,
@@ -464,8 +471,32 @@ impl AnalysisOpts {
             handshake_timeout: seconds("handshake-timeout", self.handshake_timeout)?,
             half_closed_timeout: seconds("half-closed-timeout", self.half_closed_timeout)?,
             max_connections: self.max_connections,
+            max_memory: self.max_memory,
         })
     }
+}
+
+/// A size in bytes: a number, optionally followed by K, M or G (powers of 1024; a trailing `B`
+/// or `iB` is allowed: `256M`, `1GiB`).
+pub fn parse_size(text: &str) -> Result<usize, String> {
+    let t = text.trim();
+    let t = t
+        .strip_suffix("iB")
+        .or_else(|| t.strip_suffix('B'))
+        .unwrap_or(t);
+    let (digits, shift) = match t.char_indices().last() {
+        Some((i, 'K' | 'k')) => (&t[..i], 10),
+        Some((i, 'M' | 'm')) => (&t[..i], 20),
+        Some((i, 'G' | 'g')) => (&t[..i], 30),
+        _ => (t, 0),
+    };
+    digits
+        .trim()
+        .parse::<usize>()
+        .ok()
+        .and_then(|n| n.checked_mul(1 << shift))
+        .filter(|&n| n > 0)
+        .ok_or_else(|| format!("'{text}' is not a size (bytes, or a number with K, M or G)"))
 }
 
 /// A time option: a non-negative, finite number of seconds.

@@ -85,3 +85,15 @@ fn live_requests_are_checked() {
         "--tolerance must be a non-negative fraction, not -1"
     );
 }
+
+#[test]
+fn sizes_take_binary_suffixes() {
+    assert_eq!(parse_size("1G"), Ok(1 << 30));
+    assert_eq!(parse_size("256M"), Ok(256 << 20));
+    assert_eq!(parse_size("512KiB"), Ok(512 << 10));
+    assert_eq!(parse_size("4096"), Ok(4096));
+    assert_eq!(parse_size("2gb"), Ok(2 << 30));
+    for bad in ["", "0", "M", "-1G", "1T", "1.5G"] {
+        assert!(parse_size(bad).is_err(), "{bad}");
+    }
+}

@@ -58,6 +58,8 @@ pub struct FlowTable {
     /// Times stale timer entries were dropped.
     compactions: u64,
     next_id: u64,
+    /// Bytes held before the table (IP fragments), charged to the same memory bound.
+    outside_bytes: usize,
     pub(super) now: Timestamp,
     /// Counters.
     pub stats: FlowStats,
@@ -74,7 +76,9 @@ impl FlowTable {
             changes: Vec::new(),
             budget: Budget {
                 per_stream_cap: cfg.max_stream_buffer,
-                global_cap: cfg.max_reassembly_memory,
+                // Reassembly may take a quarter of the memory bound: the rest is what
+                // evicting connections can free as connections arrive.
+                global_cap: cfg.max_reassembly_memory.min(cfg.max_memory / 4),
                 // Delivered bytes are compared with retransmissions when overlaps are checked
                 // (and whenever a stream sink takes the bytes).
                 retain: cfg.keep_bytes,
@@ -88,9 +92,26 @@ impl FlowTable {
             compact_at: 0,
             compactions: 0,
             next_id: 1,
+            outside_bytes: 0,
             now: Timestamp(i64::MIN),
             stats: FlowStats::default(),
         }
+    }
+
+    /// Tells the table how many bytes are held before it (IP fragments waiting for the rest
+    /// of their datagram), so they count against `--max-memory` with its own.
+    pub fn set_outside_bytes(&mut self, bytes: usize) {
+        self.outside_bytes = bytes;
+    }
+
+    /// Bytes held now, as charged to `--max-memory`: connections, reassembly, listener and
+    /// application state, and what is held before the table.
+    pub fn memory_in_use(&self) -> usize {
+        self.conns.len() * super::CONNECTION_BYTES
+            + self.budget.used
+            + self.listeners.memory_bytes()
+            + self.app.as_ref().map_or(0, |a| a.layer.memory_bytes())
+            + self.outside_bytes
     }
 
     /// Connections tracked now.
@@ -435,6 +456,13 @@ impl FlowTable {
         if self.conns.len() >= self.cfg.max_connections {
             self.evict_one(out);
         }
+        // Room for one more connection under the memory bound: end those due soonest.
+        let mut in_use = self.memory_in_use() + super::CONNECTION_BYTES;
+        while in_use > self.cfg.max_memory && self.evict_one(out) {
+            self.stats.evicted_memory += 1;
+            in_use = self.memory_in_use() + super::CONNECTION_BYTES;
+        }
+        self.stats.peak_memory_bytes = self.stats.peak_memory_bytes.max(in_use as u64);
         let id = self.next_id;
         self.next_id += 1;
         self.stats.connections += 1;
@@ -563,16 +591,17 @@ impl FlowTable {
         }
     }
 
-    /// Evicts the connection whose timer is due soonest.
-    fn evict_one(&mut self, out: &mut impl FnMut(Event<'_>)) {
+    /// Evicts the connection whose timer is due soonest; false when none is left.
+    fn evict_one(&mut self, out: &mut impl FnMut(Event<'_>)) -> bool {
         while let Some(t) = self.timers.pop_first() {
             if self.live(&t) {
                 let c = self.remove(t.slot);
                 self.stats.evicted += 1;
                 self.end(c, EndReason::Evicted, out);
-                return;
+                return true;
             }
         }
+        false
     }
 
     /// Ends every remaining connection (end of capture), in id order, then the listener

@@ -293,6 +293,12 @@ pub(super) struct DnsTable {
 }
 
 impl DnsTable {
+    /// Bytes of the pending queries and their deadlines.
+    pub(super) fn memory_bytes(&self) -> usize {
+        self.pending.capacity() * (std::mem::size_of::<(Key, DnsRecord)>() + 1)
+            + self.deadlines.capacity() * std::mem::size_of::<(Timestamp, Key, u64)>()
+    }
+
     /// Notes message `m`, seen at `w`.
     pub(super) fn message(
         &mut self,

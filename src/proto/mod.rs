@@ -142,6 +142,12 @@ impl AppLayer {
         }
     }
 
+    /// Bytes of state held now: pending DNS queries and each connection's parser state (charged
+    /// to `--max-memory`).
+    pub fn memory_bytes(&self) -> usize {
+        self.dns.memory_bytes() + self.conns.memory_bytes()
+    }
+
     /// A UDP datagram and its payload.
     pub fn udp(&mut self, d: &Datagram, payload: &[u8]) {
         self.dns.expire(d.ts, &mut self.out);

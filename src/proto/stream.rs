@@ -78,6 +78,12 @@ impl Default for ConnApps {
 }
 
 impl ConnApps {
+    /// Bytes of the parsers' per-connection state (the table's slots; message bytes buffered
+    /// inside them are not counted).
+    pub(super) fn memory_bytes(&self) -> usize {
+        self.conns.capacity() * (std::mem::size_of::<(u64, ConnApp)>() + 1)
+    }
+
     #[allow(clippy::too_many_arguments)]
     pub(super) fn data(
         &mut self,

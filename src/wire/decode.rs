@@ -168,7 +168,12 @@ impl Decoder {
         }
     }
 
-    /// Counts fragments still pending at the end of the capture.
+    /// Bytes of IP fragments held for reassembly (charged to `--max-memory`).
+    pub fn memory_bytes(&self) -> usize {
+        self.frags.memory_bytes()
+    }
+
+    /// The run ended: fragments still pending are counted incomplete.
     pub fn finish(&mut self) {
         self.frags.finish();
         self.stats.fragments = self.frags.stats;

@@ -62,6 +62,8 @@ pub(crate) struct FragTable {
     /// The last reassembled transport payload.
     pub out: Vec<u8>,
     pub stats: FragStats,
+    /// Bytes of pending datagrams' buffers.
+    held: usize,
 }
 
 impl FragTable {
@@ -104,7 +106,9 @@ impl FragTable {
             dg.meta = meta;
         }
         if dg.data.len() < end {
+            let before = dg.data.capacity();
             dg.data.resize(end, 0);
+            self.held += dg.data.capacity() - before;
         }
         dg.data[offset as usize..end].copy_from_slice(payload);
         if !more {
@@ -114,6 +118,7 @@ impl FragTable {
         let complete = matches!((dg.total, dg.have.as_slice()), (Some(t), [(0, e)]) if *e >= t);
         if complete {
             let dg = self.map.remove(&key)?;
+            self.held -= dg.data.capacity();
             let total = dg.total.unwrap_or(0) as usize;
             self.out.clear();
             self.out.extend_from_slice(&dg.data[..total]);
@@ -130,17 +135,29 @@ impl FragTable {
             }
             self.order.pop_front();
             if self.map.get(&key).is_some_and(|d| d.first_ts == first) {
-                self.map.remove(&key);
-                self.stats.incomplete += 1;
+                self.drop_pending(&key);
             }
+        }
+    }
+
+    /// Bytes held by pending datagrams (their buffers and table slots), charged to
+    /// `--max-memory`.
+    pub fn memory_bytes(&self) -> usize {
+        self.held + self.map.capacity() * (std::mem::size_of::<(FragKey, Datagram)>() + 1)
+    }
+
+    /// Drops a pending datagram, incomplete.
+    fn drop_pending(&mut self, key: &FragKey) {
+        if let Some(dg) = self.map.remove(key) {
+            self.held -= dg.data.capacity();
+            self.stats.incomplete += 1;
         }
     }
 
     fn evict_oldest(&mut self) {
         while let Some((key, first)) = self.order.pop_front() {
             if self.map.get(&key).is_some_and(|d| d.first_ts == first) {
-                self.map.remove(&key);
-                self.stats.incomplete += 1;
+                self.drop_pending(&key);
                 return;
             }
         }
@@ -151,6 +168,7 @@ impl FragTable {
         self.stats.incomplete += self.map.len() as u64;
         self.map.clear();
         self.order.clear();
+        self.held = 0;
     }
 }
 

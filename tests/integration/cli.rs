@@ -649,3 +649,49 @@ fn piped_tables_take_their_width_from_columns() {
     assert!(widest(Some("80")) <= 80, "{}", widest(Some("80")));
     assert!(widest(Some("100")) <= 100);
 }
+
+/// `--max-memory` bounds what the analysis holds: a capture of 8,000 four-tuples of one ACK
+/// each (no SYN) under a 4 MiB bound ends the connections due soonest with reason `evicted`,
+/// counted in the summary, never charging more than the bound; every connection still gets
+/// its record.
+#[test]
+fn the_memory_bound_evicts_instead_of_growing() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("tuples.pcap");
+    let frames: Vec<(u64, Vec<u8>)> = (0..8_000u32)
+        .map(|i| {
+            let src = [10, 1, (i >> 8) as u8, i as u8];
+            let f = ipv4_tcp(src, [10, 200, 0, 1], 40_000, 443, 1000 + i, 5000, "A", &[]);
+            (1_700_000_000_000_000 + u64::from(i), f)
+        })
+        .collect();
+    // Raw IPv4 frames (link type 101).
+    write_pcap(&path, 101, &frames);
+    for (bound, evicts) in [("4M", true), ("1G", false)] {
+        let out = tcpaudit()
+            .args(["analyze", "-f", "json", "--max-memory", bound])
+            .arg(&path)
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        let recs = json_lines(&out.stdout);
+        assert_eq!(connections(&recs).len(), 8_000);
+        let t = &summary(&recs)["table"];
+        let limit = tcpaudit::config::parse_size(bound).unwrap() as u64;
+        assert!(t["peak_memory_bytes"].as_u64().unwrap() <= limit, "{t}");
+        assert_eq!(
+            t["evicted_memory"].as_u64().unwrap() > 0,
+            evicts,
+            "{bound}: {t}"
+        );
+        assert_eq!(t["evicted"], t["evicted_memory"]);
+        assert_eq!(summary(&recs)["end_reasons"]["evicted"], t["evicted"]);
+    }
+    let out = tcpaudit()
+        .args(["analyze", "--max-memory", "lots"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("is not a size"));
+}

@@ -146,6 +146,15 @@ pub struct ListenerLoad {
 const PENDING_PER_CAP: u32 = 4;
 
 impl ListenerTracker {
+    /// Bytes of listener state held now (charged to `--max-memory`): each tracked listener's
+    /// boxed state and map slot, and the aggregated attempts.
+    pub fn memory_bytes(&self) -> usize {
+        let slot = std::mem::size_of::<(Endpoint, Box<Listener>)>() + 1;
+        self.listeners.len() * std::mem::size_of::<Listener>()
+            + self.listeners.capacity() * slot
+            + self.pending.memory_bytes()
+    }
+
     /// A tracker with the given thresholds.
     pub fn new(cfg: ListenerConfig) -> Self {
         ListenerTracker {

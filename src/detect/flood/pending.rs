@@ -120,6 +120,12 @@ pub(super) struct PendingAttempts {
 }
 
 impl PendingAttempts {
+    /// Bytes of the queue and its index.
+    pub(super) fn memory_bytes(&self) -> usize {
+        self.queue.capacity() * std::mem::size_of::<Pending>()
+            + self.index.capacity() * (std::mem::size_of::<u32>() + 1)
+    }
+
     /// An empty table remembering at most `cap` attempts.
     pub(super) fn new(cap: usize) -> Self {
         PendingAttempts {

@@ -44,8 +44,12 @@ pub struct FlowStatsJson {
     pub reused_tuples: u64,
     /// Records ended by idle timeout.
     pub timed_out: u64,
-    /// Records evicted to respect the cap.
+    /// Records evicted to respect the caps (`--max-connections`, `--max-memory`).
     pub evicted: u64,
+    /// Of those, evicted to respect `--max-memory`.
+    pub evicted_memory: u64,
+    /// Most bytes the analysis held at once, as charged to `--max-memory`.
+    pub peak_memory_bytes: u64,
     /// Most connections tracked at once.
     pub peak_tracked: u64,
     /// Segments of attempts beyond the half-open caps, counted per listener.
@@ -64,6 +68,8 @@ impl From<FlowStats> for FlowStatsJson {
             reused_tuples: f.reused_tuples,
             timed_out: f.timed_out,
             evicted: f.evicted,
+            evicted_memory: f.evicted_memory,
+            peak_memory_bytes: f.peak_memory_bytes,
             peak_tracked: f.peak_tracked,
             aggregated_segments: f.aggregated_segments,
             reassembly_cap_hits: f.reassembly_cap_hits,

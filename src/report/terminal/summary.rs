@@ -185,10 +185,17 @@ pub(super) fn summary_table(s: &Summary, run: &RunInfo) -> Table {
             Cell::new(s.flows.reused_tuples),
         ]);
     }
-    if s.flows.evicted > 0 {
+    let by_count = s.flows.evicted - s.flows.evicted_memory;
+    if by_count > 0 {
         t.add_row(vec![
             Cell::new("  evicted (table full)"),
-            Cell::new(format!("{} (raise --max-connections)", s.flows.evicted)),
+            Cell::new(format!("{by_count} (raise --max-connections)")),
+        ]);
+    }
+    if s.flows.evicted_memory > 0 {
+        t.add_row(vec![
+            Cell::new("  evicted (memory bound)"),
+            Cell::new(format!("{} (raise --max-memory)", s.flows.evicted_memory)),
         ]);
     }
     if s.flows.reassembly_cap_hits > 0 {
