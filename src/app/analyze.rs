@@ -52,6 +52,7 @@ pub fn analyze(args: &AnalyzeArgs) -> io::Result<ExitCode> {
     let stdout = io::stdout();
     let mut sink = sink_for(
         &args.opts,
+        args.wide,
         io::BufWriter::with_capacity(1 << 16, stdout.lock()),
     );
     let mut set = CaptureSet::open(&files);

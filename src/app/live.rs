@@ -85,7 +85,7 @@ pub fn live(args: &LiveArgs) -> io::Result<ExitCode> {
     }
     let view = view_for(args.opts.format, io::stdout().is_terminal());
     // Standard output is line-buffered: every JSON record is flushed as it is written.
-    let mut sink = sink_for(&args.opts, io::stdout());
+    let mut sink = sink_for(&args.opts, args.wide, io::stdout());
     let mut screen = io::stdout();
     let cfg = MonitorConfig {
         refresh,

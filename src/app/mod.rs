@@ -28,13 +28,18 @@ pub(crate) fn fail(msg: impl std::fmt::Display) -> io::Result<ExitCode> {
     Ok(ExitCode::from(2))
 }
 
-/// The sink for an output format.
-pub(crate) fn sink_for<'w>(opts: &AnalysisOpts, out: impl Write + 'w) -> Box<dyn Sink + 'w> {
+/// The sink for an output format (`wide`: every column of the connection table).
+pub(crate) fn sink_for<'w>(
+    opts: &AnalysisOpts,
+    wide: bool,
+    out: impl Write + 'w,
+) -> Box<dyn Sink + 'w> {
     match opts.format {
         Format::Json => Box::new(JsonSink::new(out).community_id_seed(opts.community_id_seed)),
         Format::Table => Box::new(
             TableSink::new(out, (!opts.all).then_some(opts.limit))
-                .colour(opts.color.enabled(io::stdout().is_terminal())),
+                .colour(opts.color.enabled(io::stdout().is_terminal()))
+                .wide(wide),
         ),
     }
 }
