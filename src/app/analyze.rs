@@ -1,14 +1,18 @@
 //! `tcpaudit analyze`: capture files through the run loop into a sink.
 
-use std::io::{self, Write};
+use std::io::{self, IsTerminal, Write};
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
 
 use super::write_picked::{Selection, write_picked};
 use super::{fail, report_errors, sink_for, stream_files};
 use crate::analyzer::Analyzer;
-use crate::capture::{CaptureSet, PacketFilter};
+use crate::capture::{BytesRead, CaptureSet, PacketFilter};
 use crate::cli::AnalyzeArgs;
+use crate::config::Format;
 use crate::event::Event;
+use crate::report::progress::FileProgress;
 use crate::report::reread::Span;
 use crate::report::{HtmlReport, HtmlSource as Source, InputFile, RunInfo};
 use crate::run::{self, RunOptions};
@@ -55,7 +59,12 @@ pub fn analyze(args: &AnalyzeArgs) -> io::Result<ExitCode> {
         args.wide,
         io::BufWriter::with_capacity(1 << 16, stdout.lock()),
     );
-    let mut set = CaptureSet::open(&files);
+    // A bar on standard error while reading, unless it would be drawn between JSON lines on
+    // the same terminal.
+    let json_on_terminal = args.opts.format == Format::Json && io::stdout().is_terminal();
+    let show_progress = !args.quiet && io::stderr().is_terminal() && !json_on_terminal;
+    let read = show_progress.then(BytesRead::default);
+    let mut set = CaptureSet::open_counted(&files, read.as_ref());
     // Nothing to read: the reasons alone, not an empty report before them.
     if set.files().is_empty() {
         for e in set.errors() {
@@ -70,9 +79,12 @@ pub fn analyze(args: &AnalyzeArgs) -> io::Result<ExitCode> {
         Err(msg) => return fail(msg),
     }
     // A failed write (closed pipe) stops reading; the error is returned after the run.
+    let frames = Arc::new(AtomicU64::new(0));
+    let progress = read.map(|r| FileProgress::start(r, total_size(&files), Arc::clone(&frames)));
     let opts = RunOptions {
         filter: filter.as_mut(),
         count: args.count,
+        frames_read: progress.is_some().then_some(&*frames),
         ..RunOptions::default()
     };
     // With -w, the connections to write are remembered as they end.
@@ -89,7 +101,11 @@ pub fn analyze(args: &AnalyzeArgs) -> io::Result<ExitCode> {
         }
         sink.event(&e)
     };
-    let finished = run::run(&mut set, analyzer, &mut emit, opts)?;
+    let finished = run::run(&mut set, analyzer, &mut emit, opts);
+    if let Some(p) = progress {
+        p.finish();
+    }
+    let finished = finished?;
     let summary = finished.summary;
     if let Some(f) = &filter {
         for w in f.errors() {
@@ -128,4 +144,16 @@ pub fn analyze(args: &AnalyzeArgs) -> io::Result<ExitCode> {
         }
     }
     report_errors(&run)
+}
+
+/// The size of the capture files together, when every one is a file whose size is known (not
+/// standard input or a pipe); gzip files count their compressed size, as the bar does.
+fn total_size(files: &[String]) -> Option<u64> {
+    files
+        .iter()
+        .map(|f| {
+            let m = (f != "-").then(|| std::fs::metadata(f).ok()).flatten()?;
+            m.is_file().then_some(m.len())
+        })
+        .sum()
 }

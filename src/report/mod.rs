@@ -8,6 +8,7 @@ pub mod ladder;
 pub mod live;
 mod names;
 pub mod page;
+pub mod progress;
 pub mod reread;
 mod streams;
 mod terminal;
