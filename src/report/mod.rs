@@ -6,6 +6,7 @@ mod html;
 mod json;
 pub mod ladder;
 pub mod live;
+pub mod live_view;
 mod names;
 pub mod page;
 pub mod progress;
