@@ -41,6 +41,10 @@ mod live_replay;
 // Helpers for the live tests (no tests): network namespaces, a running `tcpaudit live`.
 #[cfg(target_os = "linux")]
 mod live_util;
+// tcpaudit in tmux panes of 80×24 and 200×50: tables fit, nothing is cut in two, the progress bar
+// leaves no trace, the live view starts with its status line and fits (root).
+#[cfg(target_os = "linux")]
+mod terminal;
 // Helpers (no tests): the ../shared/pcaps corpus, tshark conversation tables, comparison.
 mod oracle;
 // Reassembled streams equal PcapPlusPlus's expected payloads (fixtures/reassembly).

@@ -120,16 +120,22 @@ const END_ANOMALIES: Column = Column {
         })
     },
 };
-/// The end reason, and how many kinds of anomaly below it.
-const END_COUNT: Column = Column {
-    title: "end, anomalies",
+/// Both final states, the end reason and how many kinds of anomaly, one under the other.
+const STATES_END: Column = Column {
+    title: "final states, end",
     give: Give::Wrap,
     cell: |c, _| {
-        Cell::new(match c.tally.counts.len() {
-            0 => end(c),
-            1 => format!("{}\n1 kind", end(c)),
-            n => format!("{}\n{n} kinds", end(c)),
-        })
+        let count = match c.tally.counts.len() {
+            0 => String::new(),
+            1 => ", 1 anomaly".to_string(),
+            n => format!(", {n} anomalies"),
+        };
+        Cell::new(format!(
+            "{}\n{}\n{}{count}",
+            c.states[Side::Orig],
+            c.states[Side::Resp],
+            end(c)
+        ))
     },
 };
 
@@ -142,7 +148,8 @@ pub(super) const CONN_COLUMNS: &[&Column] = &[
 /// The layouts the table takes as the screen narrows, widest first: options, handshake ms,
 /// start, bytes, packets and duration are dropped in that order; then originator and
 /// responder share a column (one above the other, beside their final states); then the end
-/// reason moves above the anomalies; last, the anomalies are counted instead of listed.
+/// reason moves above the anomalies; last, the final states, the end reason and the number of
+/// kinds of anomaly share one column.
 /// README.md and man/tcpaudit.1 give the same order.
 const LAYOUTS: &[&[&Column]] = &[
     CONN_COLUMNS,
@@ -162,7 +169,7 @@ const LAYOUTS: &[&[&Column]] = &[
     &[&ID, &ORIG, &RESP, &STATES, &END, &ANOMALIES],
     &[&ID, &ENDPOINTS, &STATES, &END, &ANOMALIES],
     &[&ID, &ENDPOINTS, &STATES, &END_ANOMALIES],
-    &[&ID, &ENDPOINTS, &STATES, &END_COUNT],
+    &[&ID, &ENDPOINTS, &STATES_END],
 ];
 
 /// The widest layout whose columns fit `width` without splitting a kept cell or a word (the

@@ -60,7 +60,8 @@ pub(crate) fn fit(t: &mut Table, gives: &[Give]) -> bool {
         mins.push(min);
         let constraint = match give {
             Give::Keep => ColumnConstraint::ContentWidth,
-            Give::Wrap => ColumnConstraint::LowerBoundary(Width::Fixed(min as u16)),
+            // comfy-table's boundaries count the column's padding (a space each side).
+            Give::Wrap => ColumnConstraint::LowerBoundary(Width::Fixed(min as u16 + 2)),
         };
         if let Some(c) = t.column_mut(i)
             && !c.is_hidden()

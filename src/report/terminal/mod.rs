@@ -147,11 +147,17 @@ impl<W: Write> Sink for TableSink<W> {
             writeln!(self.out, "\nConnections\n{t}")?;
             let shown = self.rows.len() as u64;
             if shown < self.total {
-                writeln!(
-                    self.out,
-                    "{} of {} connections shown (lowest ids); --all shows all, -f json streams them.",
-                    shown, self.total
-                )?;
+                let long = format!(
+                    "{shown} of {} connections shown (lowest ids); --all shows all, -f json \
+                     streams them.",
+                    self.total
+                );
+                let short = format!(
+                    "{shown} of {} connections shown; --all shows all.",
+                    self.total
+                );
+                let fits = screen_width().is_none_or(|w| long.chars().count() <= w as usize);
+                writeln!(self.out, "{}", if fits { long } else { short })?;
             }
         }
         pages::write_pages(&mut self.out, &self.pages.pages(), start)?;
