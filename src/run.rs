@@ -176,7 +176,7 @@ pub fn run<S: PacketSource>(
         match got {
             Ok(Next::Packet(pkt)) => {
                 progress.frames += 1;
-                if progress.frames % PUBLISH_EVERY == 0
+                if progress.frames.is_multiple_of(PUBLISH_EVERY)
                     && let Some(f) = opts.frames_read
                 {
                     f.store(progress.frames, Ordering::Relaxed);
