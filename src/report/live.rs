@@ -241,4 +241,25 @@ mod tests {
             anomaly_line(&a, None)
         );
     }
+
+    #[test]
+    fn anomalies_name_their_connection_by_its_four_tuple() {
+        let mut a = Anomaly::new(AnomalyKind::ConnectionRefused, 9, Timestamp(0));
+        a.conn_id = Some(77);
+        a.listener = Some(Endpoint::new([10, 0, 0, 2].into(), 81));
+        let tuple = (
+            Endpoint::new([10, 0, 0, 1].into(), 40000),
+            Endpoint::new([10, 0, 0, 2].into(), 81),
+        );
+        let line = anomaly_line(&a, Some(tuple));
+        assert!(
+            line.contains(
+                "connection_refused 10.0.0.1:40000 → 10.0.0.2:81 (connection 77) frame 9"
+            ),
+            "{line}"
+        );
+        // Without the endpoints (a connection the view never saw open): its id and listener.
+        let line = anomaly_line(&a, None);
+        assert!(line.contains("connection 77 to 10.0.0.2:81"), "{line}");
+    }
 }

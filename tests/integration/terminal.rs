@@ -229,7 +229,7 @@ fn analyze_fits_80x24_and_200x50_and_the_progress_bar_leaves_nothing() {
             !text.contains('━') && !text.contains(" left"),
             "{cols}x{rows}: the progress bar left a trace:\n{text}"
         );
-        assert!(text.contains("\nConnections\n"), "{cols}x{rows}: {text}");
+        assert!(text.contains("\nConnections"), "{cols}x{rows}: {text}");
         assert!(text.contains("final states"), "{cols}x{rows}: {text}");
         for state in ["TIME-WAIT", "CLOSED", "SYN-RECEIVED"] {
             assert!(text.contains(state), "{cols}x{rows}: no {state}:\n{text}");
@@ -258,7 +258,7 @@ fn piped_tables_fit_columns_down_to_60() {
             .unwrap();
         let text = String::from_utf8(out.stdout).unwrap();
         let section = |name: &str| {
-            text.split(&format!("\n{name}\n"))
+            text.split(&format!("\n{name}"))
                 .nth(1)
                 .and_then(|s| s.split("\n\n").next())
                 .unwrap_or_else(|| panic!("{cols}: no {name} table:\n{text}"))

@@ -144,7 +144,14 @@ impl<W: Write> Sink for TableSink<W> {
             }
             let gives: Vec<Give> = columns.iter().map(|c| c.give).collect();
             fit(&mut t, &gives);
-            writeln!(self.out, "\nConnections\n{t}")?;
+            // Say that columns gave way, and how to get them back.
+            let narrowed = match width {
+                Some(w) if columns.len() < columns::CONN_COLUMNS.len() => {
+                    format!(" (fitted to {w} columns; --wide shows every column)")
+                }
+                _ => String::new(),
+            };
+            writeln!(self.out, "\nConnections{narrowed}\n{t}")?;
             let shown = self.rows.len() as u64;
             if shown < self.total {
                 let long = format!(
