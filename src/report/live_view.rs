@@ -129,6 +129,11 @@ fn status_line(s: &LiveStatus, interface: &str, backend: &str, cols: usize) -> S
             "{interface} {up} · {} pkts {:.0}/s · drops {}/{} · {} conns",
             s.packets, s.packets_per_s, s.dropped, s.if_dropped, s.tracked
         ),
+        // The drops first: what is cut from a very narrow terminal is the rest.
+        format!(
+            "drops {}/{} · {} pkts {:.0}/s · {up}",
+            s.dropped, s.if_dropped, s.packets, s.packets_per_s
+        ),
     ];
     let last = forms[forms.len() - 1].clone();
     forms
@@ -435,7 +440,7 @@ mod tests {
 
     #[test]
     fn the_view_fits_the_terminal_with_the_status_line_first() {
-        for (cols, rows) in [(80, 24), (200, 50), (60, 15), (100, 10)] {
+        for (cols, rows) in [(80, 24), (200, 50), (60, 15), (100, 10), (40, 6), (20, 2)] {
             let text = render(&busy_status(), "eth0", "afpacket", &newest(), (cols, rows));
             let lines: Vec<&str> = text.lines().collect();
             assert!(lines.len() < rows as usize, "{cols}x{rows}: {text}");
