@@ -242,6 +242,10 @@ fn analyze_fits_80x24_and_200x50_and_the_progress_bar_leaves_nothing() {
             );
         } else {
             assert!(!text.contains("handshake ms"), "{text}");
+            assert!(
+                text.contains("Connections (fitted to 80 columns; --wide shows all)"),
+                "{text}"
+            );
         }
     }
 }

@@ -147,7 +147,7 @@ impl<W: Write> Sink for TableSink<W> {
             // Say that columns gave way, and how to get them back.
             let narrowed = match width {
                 Some(w) if columns.len() < columns::CONN_COLUMNS.len() => {
-                    format!(" (fitted to {w} columns; --wide shows every column)")
+                    format!(" (fitted to {w} columns; --wide shows all)")
                 }
                 _ => String::new(),
             };

@@ -366,12 +366,15 @@ pub(super) fn anomaly_tables(
     });
     // Narrow, the meaning goes under its id instead of in a column of a few characters, and
     // lines between the rows keep each meaning with its id.
-    let t = first_fitting(2, |variant| {
+    // Narrow, the meaning goes under its id instead of in a column of a few characters, with
+    // lines between the rows to keep each meaning with its id; narrower, the severity joins
+    // the id too.
+    let t = first_fitting(3, |variant| {
         let beside = variant == 0;
-        let header: &[&str] = if beside {
-            &["anomaly", "severity", "reported", "occurrences", "meaning"]
-        } else {
-            &["anomaly", "severity", "reported", "occurrences"]
+        let header: &[&str] = match variant {
+            0 => &["anomaly", "severity", "reported", "occurrences", "meaning"],
+            1 => &["anomaly", "severity", "reported", "occurrences"],
+            _ => &["anomaly", "reported", "occurrences"],
         };
         let mut t = table(header);
         if !beside {
@@ -379,41 +382,36 @@ pub(super) fn anomaly_tables(
         }
         styled(&mut t, colour);
         for k in &sorted {
-            let (id, summary) = (k.id(), k.summary());
-            let mut row = vec![
-                severity_cell(
-                    if beside {
-                        id.to_string()
-                    } else {
-                        format!("{id}\n{summary}")
-                    },
-                    k.severity(),
-                    colour,
-                ),
-                severity_cell(k.severity(), k.severity(), colour),
+            let (id, summary, sev) = (k.id(), k.summary(), k.severity());
+            let first = match variant {
+                0 => id.to_string(),
+                1 => format!("{id}\n{summary}"),
+                _ => format!("{id} ({sev})\n{summary}"),
+            };
+            let mut row = vec![severity_cell(first, sev, colour)];
+            if variant < 2 {
+                row.push(severity_cell(sev, sev, colour));
+            }
+            row.extend([
                 num(s.anomaly_events[k.index()]),
                 num(s.anomaly_occurrences[k.index()].max(s.anomaly_events[k.index()])),
-            ];
+            ]);
             if beside {
                 row.push(Cell::new(summary));
             }
             t.add_row(row);
         }
+        let mut gives = vec![Give::Keep; t.column_count()];
         if beside {
             // A meaning column of a few characters reads worse than the meaning under its id:
             // without room for a few words the column is kept whole, so the layout does not fit.
-            let meaning = if meaning_fits(&t) {
-                Give::Wrap
-            } else {
-                Give::Keep
-            };
-            (
-                t,
-                vec![Give::Keep, Give::Keep, Give::Keep, Give::Keep, meaning],
-            )
+            if meaning_fits(&t) {
+                gives[4] = Give::Wrap;
+            }
         } else {
-            (t, vec![Give::Wrap, Give::Keep, Give::Keep, Give::Keep])
+            gives[0] = Give::Wrap;
         }
+        (t, gives)
     });
     writeln!(
         out,
