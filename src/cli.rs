@@ -101,6 +101,16 @@ pub struct AnalyzeArgs {
     #[arg(long, value_name = "SPEC", requires = "write")]
     pub select: Vec<String>,
 
+    /// Show every column of the connection table, however wide the terminal (by default
+    /// columns are dropped or merged until the table fits).
+    #[arg(long)]
+    pub wide: bool,
+
+    /// No progress bar while reading (it is drawn on standard error only when that is a
+    /// terminal).
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
+
     /// Analysis and output options.
     #[command(flatten)]
     pub opts: AnalysisOpts,
@@ -307,6 +317,10 @@ pub struct LiveArgs {
     /// Seconds between refreshes of the live view (and of JSON status records).
     #[arg(long, default_value_t = 2.0, value_name = "SECS")]
     pub refresh: f64,
+
+    /// Show every column of the final connection table, however wide the terminal.
+    #[arg(long)]
+    pub wide: bool,
 
     /// Analysis and output options.
     #[command(flatten)]

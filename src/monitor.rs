@@ -4,6 +4,7 @@
 //! the `-w` copy, and the capture's counters in the final summary.
 
 use std::cell::RefCell;
+use std::collections::HashMap;
 use std::io::{self, Write};
 use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
@@ -13,9 +14,11 @@ use crate::analyzer::{Analyzer, Summary};
 use crate::capture::live::LiveSource;
 use crate::capture::{CaptureWriter, Live};
 use crate::event::Event;
-use crate::report::live::{LiveStatus, Newest, anomaly_line, render};
+use crate::report::live::{LiveStatus, anomaly_line};
+use crate::report::live_view::{Newest, render, screen_size};
 use crate::report::{LiveInfo, RunInfo, Sink};
 use crate::run::{self, RunOptions, wall_clock};
+use crate::wire::Endpoint;
 
 /// How a live run shows its progress.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -58,6 +61,9 @@ struct Outputs<'a> {
     screen: &'a mut dyn Write,
     view: View,
     newest: Newest,
+    /// The endpoints of the connections tracked, by id: an anomaly names only its connection's
+    /// id, and the view and the log lines name the four-tuple (only kept for those).
+    tuples: HashMap<u64, (Endpoint, Endpoint)>,
     error: Option<io::Error>,
 }
 
@@ -71,13 +77,28 @@ impl Outputs<'_> {
     }
 
     fn event(&mut self, e: Event<'_>) {
-        if let Event::Anomaly(a) = e {
-            self.newest.push(a);
+        if self.view != View::Json {
+            // Anomalies come before the Closed event of their connection, so its endpoints
+            // are still here for them.
+            match e {
+                Event::Opened(c) => {
+                    self.tuples.insert(c.id, (c.orig, c.resp));
+                }
+                Event::Closed(c) => {
+                    self.tuples.remove(&c.id);
+                }
+                Event::Anomaly(a) => {
+                    let tuple = a.conn_id.and_then(|id| self.tuples.get(&id).copied());
+                    self.newest.push(a, tuple);
+                    if self.view == View::Log {
+                        let r = writeln!(self.screen, "{}", anomaly_line(a, tuple));
+                        return self.keep(r);
+                    }
+                }
+                _ => {}
+            }
         }
-        let r = match (self.view, e) {
-            (View::Log, Event::Anomaly(a)) => writeln!(self.screen, "{}", anomaly_line(a)),
-            _ => self.sink.event(&e),
-        };
+        let r = self.sink.event(&e);
         self.keep(r);
     }
 
@@ -85,7 +106,10 @@ impl Outputs<'_> {
         let r = match self.view {
             View::Json => self.sink.status(status),
             View::Terminal => {
-                let text = render(status, interface, backend, &self.newest);
+                // Redrawn at the terminal's size each time, so a resize takes effect at the
+                // next refresh.
+                let size = screen_size().unwrap_or((80, 24));
+                let text = render(status, interface, backend, &self.newest, size);
                 // Home the cursor and clear the screen, then draw.
                 write!(self.screen, "\x1b[H\x1b[2J{text}").and_then(|_| self.screen.flush())
             }
@@ -110,6 +134,7 @@ pub fn run(
         screen,
         view,
         newest: Newest::default(),
+        tuples: HashMap::new(),
         error: None,
     });
     let mut errors = Vec::new();

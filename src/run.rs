@@ -6,7 +6,7 @@
 //! on the wall clock, and a stop request first drains what the kernel already captured.
 
 use std::io;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
 use crate::analyzer::{Analyzer, Summary};
@@ -57,7 +57,14 @@ pub struct RunOptions<'a> {
     pub on_frame: Option<&'a mut dyn FnMut(&Packet<'_>)>,
     /// Called every so often (live only).
     pub every: Option<(Duration, Periodic<'a>)>,
+    /// Frames read so far, published every [`PUBLISH_EVERY`] frames and at the end, for a
+    /// progress display on another thread.
+    pub frames_read: Option<&'a AtomicU64>,
 }
+
+/// How often [`RunOptions::frames_read`] is brought up to date: rarely enough that the store
+/// costs nothing per packet, often enough for a rate shown ten times a second.
+pub const PUBLISH_EVERY: u64 = 4096;
 
 /// How far a run has got.
 #[derive(Debug)]
@@ -169,6 +176,11 @@ pub fn run<S: PacketSource>(
         match got {
             Ok(Next::Packet(pkt)) => {
                 progress.frames += 1;
+                if progress.frames.is_multiple_of(PUBLISH_EVERY)
+                    && let Some(f) = opts.frames_read
+                {
+                    f.store(progress.frames, Ordering::Relaxed);
+                }
                 if let Some(f) = opts.on_frame.as_mut() {
                     f(&pkt);
                 }
@@ -200,6 +212,9 @@ pub fn run<S: PacketSource>(
                 out.error = Some(e);
             }
         }
+    }
+    if let Some(f) = opts.frames_read {
+        f.store(progress.frames, Ordering::Relaxed);
     }
     let summary = analyzer.finish(&mut |e| out.event(e));
     if let Some(e) = out.error {

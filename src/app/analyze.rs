@@ -1,14 +1,17 @@
 //! `tcpaudit analyze`: capture files through the run loop into a sink.
 
-use std::io::{self, Write};
+use std::io::{self, IsTerminal, Write};
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
 
 use super::write_picked::{Selection, write_picked};
 use super::{Named, exit, fail, fail_output, report_errors, sink_for, stream_files};
 use crate::analyzer::Analyzer;
-use crate::capture::{CaptureSet, PacketFilter};
+use crate::capture::{BytesRead, CaptureSet, PacketFilter};
 use crate::cli::AnalyzeArgs;
 use crate::event::Event;
+use crate::report::progress::FileProgress;
 use crate::report::reread::Span;
 use crate::report::{HtmlReport, HtmlSource as Source, InputFile, RunInfo};
 use crate::run::{self, RunOptions};
@@ -53,6 +56,7 @@ pub fn analyze(args: &AnalyzeArgs) -> io::Result<ExitCode> {
     let mut sink = match sink_for(
         &args.opts,
         &args.output,
+        args.wide,
         Named::new(
             io::BufWriter::with_capacity(1 << 16, stdout.lock()),
             "standard output",
@@ -61,7 +65,12 @@ pub fn analyze(args: &AnalyzeArgs) -> io::Result<ExitCode> {
         Ok(s) => s,
         Err(f) => return f.exit(),
     };
-    let mut set = CaptureSet::open(&files);
+    // A bar on standard error while reading, unless it would be drawn between records on the
+    // same terminal.
+    let records_on_terminal = args.opts.format.is_records() && io::stdout().is_terminal();
+    let show_progress = !args.quiet && io::stderr().is_terminal() && !records_on_terminal;
+    let read = show_progress.then(BytesRead::default);
+    let mut set = CaptureSet::open_counted(&files, read.as_ref());
     // Nothing to read: the reasons alone, not an empty report before them.
     if set.files().is_empty() {
         for e in set.errors() {
@@ -76,9 +85,12 @@ pub fn analyze(args: &AnalyzeArgs) -> io::Result<ExitCode> {
         Err(f) => return f.exit(),
     }
     // A failed write (closed pipe) stops reading; the error is returned after the run.
+    let frames = Arc::new(AtomicU64::new(0));
+    let progress = read.map(|r| FileProgress::start(r, total_size(&files), Arc::clone(&frames)));
     let opts = RunOptions {
         filter: filter.as_mut(),
         count: args.count,
+        frames_read: progress.is_some().then_some(&*frames),
         ..RunOptions::default()
     };
     // With -w, the connections to write are remembered as they end.
@@ -95,7 +107,11 @@ pub fn analyze(args: &AnalyzeArgs) -> io::Result<ExitCode> {
         }
         sink.event(&e)
     };
-    let summary = match run::run(&mut set, analyzer, &mut emit, opts) {
+    let finished = run::run(&mut set, analyzer, &mut emit, opts);
+    if let Some(p) = progress {
+        p.finish();
+    }
+    let summary = match finished {
         Ok(finished) => finished.summary,
         Err(e) => return output_stopped(e, &mut set),
     };
@@ -159,4 +175,16 @@ fn output_stopped(e: io::Error, set: &mut CaptureSet) -> io::Result<ExitCode> {
         (true, false) => exit::OUTPUT,
         (true, true) => 0,
     }))
+}
+
+/// The size of the capture files together, when every one is a file whose size is known (not
+/// standard input or a pipe); gzip files count their compressed size, as the bar does.
+fn total_size(files: &[String]) -> Option<u64> {
+    files
+        .iter()
+        .map(|f| {
+            let m = (f != "-").then(|| std::fs::metadata(f).ok()).flatten()?;
+            m.is_file().then_some(m.len())
+        })
+        .sum()
 }

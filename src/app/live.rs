@@ -80,8 +80,9 @@ pub fn live(args: &LiveArgs) -> io::Result<ExitCode> {
     if let Some(s) = streams {
         analyzer.set_stream_sink(Box::new(s));
     }
+    // Short enough for 80 columns (the filter aside): on a terminal the view is drawn below.
     eprintln!(
-        "tcpaudit: listening on {} ({}), link-type {}, snaplen {} bytes{}",
+        "tcpaudit: listening on {} ({}, {}, snaplen {}){}",
         source.info().interface,
         source.info().backend,
         source.info().link_type,
@@ -103,6 +104,7 @@ pub fn live(args: &LiveArgs) -> io::Result<ExitCode> {
     let mut sink = match sink_for(
         &args.opts,
         &args.output,
+        args.wide,
         Named::new(io::stdout(), "standard output"),
     ) {
         Ok(s) => s,
@@ -130,7 +132,7 @@ pub fn live(args: &LiveArgs) -> io::Result<ExitCode> {
     let _ = io::stdout().flush();
     if let Some(c) = &outcome.run.capture {
         eprintln!(
-            "tcpaudit: {} packets received by filter, {} dropped by kernel, {} dropped by interface",
+            "tcpaudit: {} packets received by filter; dropped: {} by kernel, {} by interface",
             c.received, c.dropped, c.if_dropped
         );
     }

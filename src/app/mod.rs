@@ -121,6 +121,7 @@ impl<W: Write> Write for Named<W> {
 pub(crate) fn sink_for<'w>(
     opts: &AnalysisOpts,
     output: &OutputOpts,
+    wide: bool,
     out: impl Write + 'w,
 ) -> Result<Box<dyn Sink + 'w>, Failure> {
     let seed = opts.community_id_seed;
@@ -141,7 +142,8 @@ pub(crate) fn sink_for<'w>(
         Format::Json => Box::new(JsonSink::new(out).community_id_seed(seed)),
         Format::Table => Box::new(
             TableSink::new(out, (!opts.all).then_some(opts.limit))
-                .colour(opts.color.enabled(io::stdout().is_terminal())),
+                .colour(opts.color.enabled(io::stdout().is_terminal()))
+                .wide(wide),
         ),
         Format::Eve => Box::new(EveSink::new(out, seed)),
         Format::Zeek if dir.is_some() => Box::new(ZeekSink::new(

@@ -102,6 +102,16 @@ impl CaptureFile {
     /// Opens a file by path; `-` means standard input. With `prefetch`, a second thread reads
     /// ahead while packets are parsed.
     pub fn open(path: &str, prefetch: bool) -> Result<Self, CaptureError> {
+        Self::open_counted(path, prefetch, None)
+    }
+
+    /// [`open`](Self::open), adding the bytes read from the file (compressed, if it is) to
+    /// `read`.
+    pub fn open_counted(
+        path: &str,
+        prefetch: bool,
+        read: Option<&super::BytesRead>,
+    ) -> Result<Self, CaptureError> {
         let input: Box<dyn Read + Send> = if path == "-" {
             Box::new(io::stdin())
         } else {
@@ -110,6 +120,10 @@ impl CaptureFile {
                 source,
             })?;
             Box::new(f)
+        };
+        let input = match read {
+            Some(r) => r.wrap(input),
+            None => input,
         };
         Self::from_reader(path, input, prefetch)
     }

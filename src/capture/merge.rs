@@ -1,7 +1,7 @@
 //! Several capture files read as one capture, merged by timestamp (rotated files, per-interface
 //! captures). A file that fails part-way stops contributing; its error is kept for the report.
 
-use super::{CaptureError, CaptureFile, Packet};
+use super::{BytesRead, CaptureError, CaptureFile, Packet};
 
 /// Most files read ahead on threads of their own (each holds about 5 MiB of chunks).
 pub const PREFETCH_MAX_FILES: usize = 16;
@@ -19,10 +19,16 @@ impl CaptureSet {
     /// and the rest are still read. Up to [`PREFETCH_MAX_FILES`] files are each read ahead on a
     /// thread of their own; larger sets are read in place to bound threads and memory.
     pub fn open(paths: &[String]) -> Self {
+        Self::open_counted(paths, None)
+    }
+
+    /// [`open`](Self::open), adding the bytes read from every file to `read` (for a progress
+    /// display).
+    pub fn open_counted(paths: &[String], read: Option<&BytesRead>) -> Self {
         let mut set = CaptureSet::default();
         let prefetch = paths.len() <= PREFETCH_MAX_FILES;
         for p in paths {
-            match CaptureFile::open(p, prefetch) {
+            match CaptureFile::open_counted(p, prefetch, read) {
                 Ok(f) => set.push(f),
                 Err(e) => set.errors.push(e),
             }

@@ -4,6 +4,7 @@
 //! A source yields borrowed [`Packet`]s; nothing is copied per packet. Errors name the file and the
 //! byte offset, and everything read before the error has already been delivered.
 
+mod counting;
 mod file;
 mod filter;
 pub mod libpcap;
@@ -15,6 +16,7 @@ mod prefetch;
 mod source;
 mod write;
 
+pub use counting::BytesRead;
 pub use file::{CaptureFile, FileFormat};
 pub use filter::{FilterError, FilterStats, PacketFilter};
 pub use merge::CaptureSet;

@@ -1,9 +1,8 @@
-//! What `tcpaudit live` shows while it runs: a status snapshot (JSON `"type": "status"` records)
-//! and the terminal view redrawn from it.
+//! What `tcpaudit live` shows while it runs: a status snapshot (JSON `"type": "status"` records,
+//! and the terminal view drawn from it in [`super::live_view`]) and anomalies in words.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::BTreeMap;
 
-use comfy_table::{Cell, CellAlignment};
 use serde::Serialize;
 
 use crate::analyzer::Analyzer;
@@ -11,7 +10,7 @@ use crate::capture::live::CaptureStats;
 use crate::detect::{Anomaly, Detail, Value};
 use crate::tcp::TcpState;
 use crate::time::Timestamp;
-use crate::wire::Side;
+use crate::wire::{Endpoint, Side};
 
 /// Connections per endpoint state.
 #[derive(Clone, Copy, Debug, Default, Serialize)]
@@ -123,51 +122,39 @@ impl LiveStatus {
     }
 }
 
-/// The newest anomalies, for the terminal view.
-#[derive(Default)]
-pub struct Newest {
-    rows: VecDeque<[String; 4]>,
-}
-
-impl Newest {
-    /// Rows kept.
-    const KEEP: usize = 8;
-
-    /// Remembers an anomaly (and forgets the oldest beyond eight).
-    pub fn push(&mut self, a: &Anomaly) {
-        let whom = whom(a, false);
-        let detail = detail_words(&a.detail, 60);
-        self.rows
-            .push_front([clock(a.ts), a.kind.id().to_string(), whom, detail]);
-        self.rows.truncate(Self::KEEP);
-    }
-}
-
-fn clock(t: Timestamp) -> String {
+/// `HH:MM:SS.mmm` of a timestamp (UTC).
+pub(crate) fn clock(t: Timestamp) -> String {
     let s = t.0.div_euclid(1_000_000_000).rem_euclid(86_400);
     let ms = t.0.rem_euclid(1_000_000_000) / 1_000_000;
     format!("{:02}:{:02}:{:02}.{ms:03}", s / 3600, s / 60 % 60, s % 60)
 }
 
-/// "connection 3" (with `to_listener`: "connection 3 to 10.0.0.2:80"), or "listener ...".
-fn whom(a: &Anomaly, to_listener: bool) -> String {
-    match (a.conn_id, a.listener) {
-        (Some(id), Some(l)) if to_listener => format!("connection {id} to {l}"),
-        (Some(id), _) => format!("connection {id}"),
-        (None, Some(l)) => format!("listener {l}"),
-        (None, None) => String::new(),
+/// Whom an anomaly concerns: its connection's four-tuple (`orig → resp`) when known (the
+/// anomaly record carries only the connection's id), else "connection 3" (with `to_listener`:
+/// "connection 3 to 10.0.0.2:80"), or "listener ...".
+pub(crate) fn whom(a: &Anomaly, tuple: Option<(Endpoint, Endpoint)>, to_listener: bool) -> String {
+    match (a.conn_id, a.listener, tuple) {
+        (Some(_), _, Some((o, r))) => format!("{o} → {r}"),
+        (Some(id), Some(l), None) if to_listener => format!("connection {id} to {l}"),
+        (Some(id), _, None) => format!("connection {id}"),
+        (None, Some(l), _) => format!("listener {l}"),
+        (None, None, _) => String::new(),
     }
 }
 
-/// One line per anomaly, for a live run whose output is not a terminal.
-pub fn anomaly_line(a: &Anomaly) -> String {
-    let whom = whom(a, true);
+/// One line per anomaly, for a live run whose output is not a terminal; `tuple` is its
+/// connection's endpoints, when known.
+pub fn anomaly_line(a: &Anomaly, tuple: Option<(Endpoint, Endpoint)>) -> String {
+    let whom = whom(a, tuple, true);
+    let conn = match (a.conn_id, tuple) {
+        (Some(id), Some(_)) => format!(" (connection {id})"),
+        _ => String::new(),
+    };
     format!(
-        "{} {:<7} {} {} frame {} {}",
+        "{} {:<7} {} {whom}{conn} frame {} {}",
         clock(a.ts),
         a.kind.severity().to_string(),
         a.kind.id(),
-        whom,
         a.frame,
         detail_words(&a.detail, usize::MAX)
     )
@@ -223,75 +210,6 @@ pub fn detail_words(d: &Detail, max: usize) -> String {
     out
 }
 
-/// The terminal view: capture counters, connections by state, busiest listeners, newest
-/// anomalies.
-pub fn render(status: &LiveStatus, interface: &str, backend: &str, newest: &Newest) -> String {
-    let up = status.uptime as u64;
-    let mut out = format!(
-        "tcpaudit live on {interface} ({backend}) · up {:02}:{:02}:{:02} · {} packets ({:.0}/s) · \
-         {} dropped by kernel, {} by interface · {} connections tracked, {} ended\n",
-        up / 3600,
-        up / 60 % 60,
-        up % 60,
-        status.packets,
-        status.packets_per_s,
-        status.dropped,
-        status.if_dropped,
-        status.tracked,
-        status.ended,
-    );
-    let mut t = super::terminal::table(&["state", "originators", "responders"]);
-    for (name, c) in &status.states {
-        t.add_row(vec![
-            Cell::new(name),
-            Cell::new(c.orig).set_alignment(CellAlignment::Right),
-            Cell::new(c.resp).set_alignment(CellAlignment::Right),
-        ]);
-    }
-    out.push_str(&format!("\nConnections by state\n{t}\n"));
-    if !status.listeners.is_empty() {
-        let mut t = super::terminal::table(&["listener", "half-open", "SYN/s", "under way"]);
-        for l in &status.listeners {
-            let mut episode = Vec::new();
-            if l.flood {
-                episode.push("syn_flood");
-            }
-            if l.backlog {
-                episode.push("half_open_backlog");
-            }
-            let addr = if l.addr.contains(':') {
-                format!("[{}]:{}", l.addr, l.port)
-            } else {
-                format!("{}:{}", l.addr, l.port)
-            };
-            t.add_row(vec![
-                Cell::new(addr),
-                Cell::new(l.half_open).set_alignment(CellAlignment::Right),
-                Cell::new(format!("{:.1}", l.syn_rate)).set_alignment(CellAlignment::Right),
-                Cell::new(episode.join(", ")),
-            ]);
-        }
-        out.push_str(&format!("\nBusiest listeners\n{t}\n"));
-    }
-    if !newest.rows.is_empty() {
-        let mut t = super::terminal::table(&["time", "anomaly", "where", "detail"]);
-        for r in &newest.rows {
-            t.add_row(r.iter().map(Cell::new).collect::<Vec<_>>());
-        }
-        out.push_str(&format!("\nNewest anomalies\n{t}\n"));
-    }
-    let counts: Vec<String> = status
-        .anomalies
-        .iter()
-        .map(|(k, n)| format!("{k} {n}"))
-        .collect();
-    if !counts.is_empty() {
-        out.push_str(&format!("\nAnomalies so far: {}\n", counts.join(", ")));
-    }
-    out.push_str("\nCtrl-C ends the capture and prints the final report.\n");
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -317,6 +235,31 @@ mod tests {
         // Cut before the pair that does not fit, never inside one.
         assert_eq!(detail_words(&a.detail, 20), "count=3 ratio=0.46 ...");
         assert_eq!(detail_words(&a.detail, 3), "...");
-        assert!(!anomaly_line(&a).contains('{'), "{}", anomaly_line(&a));
+        assert!(
+            !anomaly_line(&a, None).contains('{'),
+            "{}",
+            anomaly_line(&a, None)
+        );
+    }
+
+    #[test]
+    fn anomalies_name_their_connection_by_its_four_tuple() {
+        let mut a = Anomaly::new(AnomalyKind::ConnectionRefused, 9, Timestamp(0));
+        a.conn_id = Some(77);
+        a.listener = Some(Endpoint::new([10, 0, 0, 2].into(), 81));
+        let tuple = (
+            Endpoint::new([10, 0, 0, 1].into(), 40000),
+            Endpoint::new([10, 0, 0, 2].into(), 81),
+        );
+        let line = anomaly_line(&a, Some(tuple));
+        assert!(
+            line.contains(
+                "connection_refused 10.0.0.1:40000 → 10.0.0.2:81 (connection 77) frame 9"
+            ),
+            "{line}"
+        );
+        // Without the endpoints (a connection the view never saw open): its id and listener.
+        let line = anomaly_line(&a, None);
+        assert!(line.contains("connection 77 to 10.0.0.2:81"), "{line}");
     }
 }

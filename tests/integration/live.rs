@@ -223,7 +223,9 @@ fn live_final_report_after_sigterm() {
     })
     .join()
     .unwrap();
-    assert!(live.wait_for(|| live.has_line("connection_refused connection")));
+    // Each line names the connection's four-tuple.
+    assert!(live.wait_for(|| live.has_line("connection_refused 10.231.0.1:")));
+    assert!(live.has_line("→ 10.231.0.2:81 (connection "));
     let (code, lines, err) = live.stop();
     assert_eq!(code, 0, "{err}");
     let text = lines.join("\n");

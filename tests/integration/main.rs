@@ -43,6 +43,10 @@ mod live_replay;
 mod live_util;
 // Zeek logs, EVE records, CSV and Parquet read back by Zeek log readers and DuckDB.
 mod outputs;
+// tcpaudit in tmux panes of 80×24 and 200×50: tables fit, nothing is cut in two, the progress bar
+// leaves no trace, the live view starts with its status line and fits (root).
+#[cfg(target_os = "linux")]
+mod terminal;
 // Helpers (no tests): the ../shared/pcaps corpus, tshark conversation tables, comparison.
 mod oracle;
 // Pipelines: exit statuses whatever happens to standard output, standard input read once.

@@ -8,10 +8,24 @@ use comfy_table::presets::UTF8_FULL_CONDENSED;
 use comfy_table::{Attribute, Cell, CellAlignment, Color, ContentArrangement, Table};
 
 mod columns;
+mod fit;
 mod pages;
 mod summary;
 
-use columns::CONN_COLUMNS;
+pub(crate) use fit::{Give, first_fitting, fit};
+
+/// Titles of the top listeners table.
+const LISTENER_TITLES: [&str; 6] = [
+    "listener",
+    "attempts",
+    "answered",
+    "established",
+    "refused",
+    "unanswered",
+];
+/// The same, abbreviated for a narrow screen.
+const LISTENER_SHORT_TITLES: [&str; 6] =
+    ["listener", "tries", "answ.", "estab.", "refused", "unansw."];
 use summary::{Worst, anomaly_tables, breakdown_table, summary_table};
 
 use super::{RunInfo, Sink};
@@ -25,6 +39,8 @@ pub struct TableSink<W: Write> {
     out: W,
     /// Severities in colour.
     colour: bool,
+    /// Every column of the connection table, however wide.
+    wide: bool,
     limit: Option<usize>,
     rows: BTreeMap<u64, ConnRecord>,
     total: u64,
@@ -38,6 +54,7 @@ impl<W: Write> TableSink<W> {
         TableSink {
             out,
             colour: false,
+            wide: false,
             limit,
             rows: BTreeMap::new(),
             total: 0,
@@ -51,6 +68,13 @@ impl<W: Write> TableSink<W> {
     /// Severities in colour (red errors, yellow warnings, cyan notices, dim info).
     pub fn colour(mut self, on: bool) -> Self {
         self.colour = on;
+        self
+    }
+
+    /// Every column of the connection table whatever the width (`--wide`), instead of the
+    /// columns that fit.
+    pub fn wide(mut self, on: bool) -> Self {
+        self.wide = on;
         self
     }
 }
@@ -85,41 +109,62 @@ impl<W: Write> Sink for TableSink<W> {
         }
         let listeners = s.top_listeners(10);
         if !listeners.is_empty() {
-            let mut t = table(&[
-                "listener",
-                "attempts",
-                "answered",
-                "established",
-                "refused",
-                "unanswered",
-            ]);
-            for (e, c) in listeners {
-                t.add_row(vec![
-                    Cell::new(e),
-                    num(c.attempts),
-                    num(c.answered),
-                    num(c.established),
-                    num(c.refused),
-                    num(c.unanswered),
-                ]);
-            }
+            // Narrow, the titles are abbreviated (the counts themselves are short).
+            let t = first_fitting(2, |variant| {
+                let mut t = table(if variant == 0 {
+                    &LISTENER_TITLES
+                } else {
+                    &LISTENER_SHORT_TITLES
+                });
+                for (e, c) in &listeners {
+                    t.add_row(vec![
+                        Cell::new(e),
+                        num(c.attempts),
+                        num(c.answered),
+                        num(c.established),
+                        num(c.refused),
+                        num(c.unanswered),
+                    ]);
+                }
+                (t, vec![Give::Keep; 6])
+            });
             writeln!(self.out, "\nTop listeners\n{t}")?;
         }
         anomaly_tables(&mut self.out, s, &self.worst, self.colour)?;
         if !self.rows.is_empty() {
-            let titles: Vec<&str> = CONN_COLUMNS.iter().map(|c| c.title).collect();
+            let width = if self.wide { None } else { screen_width() };
+            let columns = columns::layout(width, self.rows.values(), start);
+            let titles: Vec<&str> = columns.iter().map(|c| c.title).collect();
             let mut t = table(&titles);
-            for c in self.rows.values() {
-                t.add_row(CONN_COLUMNS.iter().map(|col| (col.cell)(c, start)));
+            if self.wide {
+                t.set_content_arrangement(ContentArrangement::Disabled);
             }
-            writeln!(self.out, "\nConnections\n{t}")?;
+            for c in self.rows.values() {
+                t.add_row(columns.iter().map(|col| (col.cell)(c, start)));
+            }
+            let gives: Vec<Give> = columns.iter().map(|c| c.give).collect();
+            fit(&mut t, &gives);
+            // Say that columns gave way, and how to get them back.
+            let narrowed = match width {
+                Some(w) if columns.len() < columns::CONN_COLUMNS.len() => {
+                    format!(" (fitted to {w} columns; --wide shows all)")
+                }
+                _ => String::new(),
+            };
+            writeln!(self.out, "\nConnections{narrowed}\n{t}")?;
             let shown = self.rows.len() as u64;
             if shown < self.total {
-                writeln!(
-                    self.out,
-                    "{} of {} connections shown (lowest ids); --all shows all, -f json streams them.",
-                    shown, self.total
-                )?;
+                let long = format!(
+                    "{shown} of {} connections shown (lowest ids); --all shows all, -f json \
+                     streams them.",
+                    self.total
+                );
+                let short = format!(
+                    "{shown} of {} connections shown; --all shows all.",
+                    self.total
+                );
+                let fits = screen_width().is_none_or(|w| long.chars().count() <= w as usize);
+                writeln!(self.out, "{}", if fits { long } else { short })?;
             }
         }
         pages::write_pages(&mut self.out, &self.pages.pages(), start)?;
@@ -130,23 +175,27 @@ impl<W: Write> Sink for TableSink<W> {
     }
 }
 
+/// The width tables are drawn in: the terminal's, else (piped) `COLUMNS` when it is set
+/// (`COLUMNS=80 tcpaudit ... | less`), else none (every column as wide as its content).
+pub(crate) fn screen_width() -> Option<u16> {
+    let w = Table::new().width().or_else(|| {
+        std::env::var("COLUMNS")
+            .ok()
+            .and_then(|c| c.parse::<u16>().ok())
+    })?;
+    // A pseudo-terminal that reports no size (script, some CI runners) would squeeze every
+    // column to one character.
+    Some(if w < 40 { 120 } else { w })
+}
+
+/// A table in the report's style, as wide as the screen ([`screen_width`]) at most; [`fit`]
+/// then keeps its cells from being split inside a word.
 pub(crate) fn table(header: &[&str]) -> Table {
     let mut t = Table::new();
     t.load_style(UTF8_FULL_CONDENSED)
         .set_content_arrangement(ContentArrangement::Dynamic);
-    // Piped, the table knows no width: COLUMNS, when set, gives it one (`COLUMNS=80 tcpaudit
-    // ... | less`).
-    if t.width().is_none()
-        && let Some(w) = std::env::var("COLUMNS")
-            .ok()
-            .and_then(|c| c.parse::<u16>().ok())
-    {
+    if let Some(w) = screen_width() {
         t.set_width(w);
-    }
-    // A pseudo-terminal that reports no size (script, some CI runners) would squeeze every
-    // column to one character.
-    if t.width().is_some_and(|w| w < 40) {
-        t.set_width(120);
     }
     t.set_header(header.iter().map(Cell::new));
     t

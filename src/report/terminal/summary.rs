@@ -5,6 +5,7 @@ use std::io::{self, Write};
 
 use comfy_table::{Cell, Table};
 
+use super::fit::{Give, first_fitting, fit};
 use super::{num, secs, severity_cell, table, utc};
 use crate::analyzer::Summary;
 use crate::detect::{AnomalyKind, Severity};
@@ -132,9 +133,21 @@ pub(super) fn summary_table(s: &Summary, run: &RunInfo) -> Table {
         ]);
     }
     if let (Some(a), Some(b)) = (s.first_ts, s.last_ts) {
+        // On one line the span needs about 110 columns; narrower, it breaks after the arrow
+        // rather than inside a timestamp.
+        let arrow = if t.width().is_some_and(|w| w < 110) {
+            "→\n"
+        } else {
+            "→ "
+        };
         t.add_row(vec![
             Cell::new("time span"),
-            Cell::new(format!("{} → {} ({} s)", utc(a), utc(b), secs(b.since(a)))),
+            Cell::new(format!(
+                "{} {arrow}{} ({} s)",
+                utc(a),
+                utc(b),
+                secs(b.since(a))
+            )),
         ]);
     }
     let d = &s.decode;
@@ -276,6 +289,7 @@ pub(super) fn summary_table(s: &Summary, run: &RunInfo) -> Table {
     if !run.errors.is_empty() {
         t.add_row(vec![Cell::new("errors"), Cell::new(run.errors.len())]);
     }
+    fit(&mut t, &[Give::Keep, Give::Wrap]);
     t
 }
 
@@ -314,6 +328,7 @@ pub(super) fn breakdown_table(s: &Summary, run: &RunInfo) -> Option<Table> {
             any = true;
         }
     }
+    fit(&mut t, &[Give::Wrap, Give::Keep]);
     any.then_some(t)
 }
 
@@ -323,6 +338,25 @@ fn styled(t: &mut comfy_table::Table, colour: bool) {
     if colour {
         t.enforce_styling();
     }
+}
+
+/// Whether the meaning column of the anomaly table gets room for a few words (24 characters)
+/// beside the other columns.
+fn meaning_fits(t: &Table) -> bool {
+    let Some(w) = t.width() else {
+        return true;
+    };
+    let others: Vec<usize> = (0..4)
+        .map(|i| {
+            let cells: Vec<String> = t
+                .column_cells_with_header_iter(i)
+                .map(|c| c.map(|c| c.content()).unwrap_or_default())
+                .collect();
+            super::fit::min_width(cells.iter().map(String::as_str), Give::Keep)
+        })
+        .chain([24])
+        .collect();
+    super::fit::framed(others) <= w as usize
 }
 
 /// Anomalies by kind, by listener, and the worst connections.
@@ -340,8 +374,6 @@ pub(super) fn anomaly_tables(
     if kinds.is_empty() {
         return writeln!(out, "\nNo anomalies.");
     }
-    let mut t = table(&["anomaly", "severity", "reported", "occurrences", "meaning"]);
-    styled(&mut t, colour);
     let mut sorted = kinds.clone();
     sorted.sort_by_key(|k| {
         (
@@ -349,15 +381,55 @@ pub(super) fn anomaly_tables(
             std::cmp::Reverse(s.anomaly_events[k.index()]),
         )
     });
-    for k in sorted {
-        t.add_row(vec![
-            severity_cell(k.id(), k.severity(), colour),
-            severity_cell(k.severity(), k.severity(), colour),
-            num(s.anomaly_events[k.index()]),
-            num(s.anomaly_occurrences[k.index()].max(s.anomaly_events[k.index()])),
-            Cell::new(k.summary()),
-        ]);
-    }
+    // Narrow, the meaning goes under its id instead of in a column of a few characters, and
+    // lines between the rows keep each meaning with its id.
+    // Narrow, the meaning goes under its id instead of in a column of a few characters, with
+    // lines between the rows to keep each meaning with its id; narrower, the severity joins
+    // the id too.
+    let t = first_fitting(3, |variant| {
+        let beside = variant == 0;
+        let header: &[&str] = match variant {
+            0 => &["anomaly", "severity", "reported", "occurrences", "meaning"],
+            1 => &["anomaly", "severity", "reported", "occurrences"],
+            _ => &["anomaly", "reported", "occurrences"],
+        };
+        let mut t = table(header);
+        if !beside {
+            t.load_style(comfy_table::presets::UTF8_FULL);
+        }
+        styled(&mut t, colour);
+        for k in &sorted {
+            let (id, summary, sev) = (k.id(), k.summary(), k.severity());
+            let first = match variant {
+                0 => id.to_string(),
+                1 => format!("{id}\n{summary}"),
+                _ => format!("{id} ({sev})\n{summary}"),
+            };
+            let mut row = vec![severity_cell(first, sev, colour)];
+            if variant < 2 {
+                row.push(severity_cell(sev, sev, colour));
+            }
+            row.extend([
+                num(s.anomaly_events[k.index()]),
+                num(s.anomaly_occurrences[k.index()].max(s.anomaly_events[k.index()])),
+            ]);
+            if beside {
+                row.push(Cell::new(summary));
+            }
+            t.add_row(row);
+        }
+        let mut gives = vec![Give::Keep; t.column_count()];
+        if beside {
+            // A meaning column of a few characters reads worse than the meaning under its id:
+            // without room for a few words the column is kept whole, so the layout does not fit.
+            if meaning_fits(&t) {
+                gives[4] = Give::Wrap;
+            }
+        } else {
+            gives[0] = Give::Wrap;
+        }
+        (t, gives)
+    });
     writeln!(
         out,
         "\nAnomalies (`tcpaudit explain <id>` for details)\n{t}"
@@ -379,29 +451,66 @@ pub(super) fn anomaly_tables(
                 .collect();
             t.add_row(vec![Cell::new(e), Cell::new(list.join(", "))]);
         }
+        fit(&mut t, &[Give::Keep, Give::Wrap]);
         writeln!(out, "\nAnomalies by listener\n{t}")?;
     }
     if !worst.0.is_empty() {
-        let mut t = table(&[
-            "id",
-            "originator",
-            "responder",
-            "worst",
-            "occurrences",
-            "anomalies",
-        ]);
-        styled(&mut t, colour);
-        for w in &worst.0 {
-            let list: Vec<&str> = w.kinds.iter().map(|k| k.id()).collect();
-            t.add_row(vec![
-                Cell::new(w.id),
-                Cell::new(w.orig),
-                Cell::new(w.resp),
-                severity_cell(w.severity, w.severity, colour),
-                num(w.occurrences),
-                Cell::new(list.join(", ")),
-            ]);
-        }
+        // Narrow, originator and responder share a column, one above the other; narrower,
+        // the worst severity and the occurrences go above the anomalies.
+        let t = first_fitting(3, |variant| {
+            let header: &[&str] = match variant {
+                0 => &[
+                    "id",
+                    "originator",
+                    "responder",
+                    "worst",
+                    "occurrences",
+                    "anomalies",
+                ],
+                1 => &[
+                    "id",
+                    "originator\nresponder",
+                    "worst",
+                    "occurrences",
+                    "anomalies",
+                ],
+                _ => &["id", "originator\nresponder", "worst, anomalies"],
+            };
+            let mut t = table(header);
+            styled(&mut t, colour);
+            for w in &worst.0 {
+                let list = w
+                    .kinds
+                    .iter()
+                    .map(|k| k.id())
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                let mut row = vec![Cell::new(w.id)];
+                if variant == 0 {
+                    row.extend([Cell::new(w.orig), Cell::new(w.resp)]);
+                } else {
+                    row.push(Cell::new(format!("{}\n{}", w.orig, w.resp)));
+                }
+                if variant < 2 {
+                    row.extend([
+                        severity_cell(w.severity, w.severity, colour),
+                        num(w.occurrences),
+                        Cell::new(list),
+                    ]);
+                } else {
+                    row.push(severity_cell(
+                        format!("{} ×{}\n{list}", w.severity, w.occurrences),
+                        w.severity,
+                        colour,
+                    ));
+                }
+                t.add_row(row);
+            }
+            let n = t.column_count();
+            let mut gives = vec![Give::Keep; n];
+            gives[n - 1] = Give::Wrap;
+            (t, gives)
+        });
         writeln!(out, "\nWorst connections\n{t}")?;
     }
     Ok(())
