@@ -3,6 +3,7 @@
 //! timers run on packet time.
 
 mod app;
+mod attempt;
 mod connection;
 mod direction;
 #[cfg(test)]
