@@ -444,3 +444,4 @@ mod tests {
         assert_eq!(t.busiest(later, 1).len(), 1, "the new listener is tracked");
     }
 }
+
