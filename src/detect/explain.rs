@@ -22,14 +22,14 @@ pub fn explain(kind: AnomalyKind) -> Explanation {
     let (meaning, why, rule, tuning) = match kind {
         SynRetransmission => (
             "The initiator sent its SYN again with the same initial sequence number.",
-            "A repeated SYN means the first SYN or its SYN-ACK was lost or delayed: every copy costs the client its retransmission timeout (1 s, then 2 s, 4 s ... on Linux), so connection setup took seconds instead of a round trip.",
-            "A SYN without ACK from the originator whose sequence number equals its ISN, while the connection is not finished. Reported once per connection with the number of copies and the gaps between them (RFC 6298 §5.5 back-off; Linux tcp_syn_retries = 6).",
+            "A repeated SYN means the first SYN or its SYN-ACK was lost or delayed: every copy costs the client a retransmission timeout, so connection setup took seconds instead of a round trip. Linux starts at 1 s (RFC 6298 §2.1). Recent kernels keep the first retransmissions at 1 s (net.ipv4.tcp_syn_linear_timeouts, 4 by default) and only then double: recorded here on Linux 6.18 the gaps were 1, 1, 1, 1, 1, 2, 4, 8 s. Older kernels double at once (1, 2, 4, 8 ... s). Linux gives up after tcp_syn_retries (6 by default; recent kernels add tcp_syn_linear_timeouts to it) with ETIMEDOUT.",
+            "A SYN without ACK from the originator whose sequence number equals its ISN, while the connection is not finished. Reported once per connection with the number of copies and the gaps between them (RFC 6298 §5.5 back-off); the same series is on the record (orig.syn_backoff), and a SYN that stops being repeated with no answer, the sender silent for twice its last gap, is retransmission_giveup.",
             "",
         ),
         SynackRetransmission => (
             "The responder sent its SYN-ACK again.",
             "The server did not receive the third ACK in time and retransmitted with an exponential back-off (1, 2, 4, 8, 16 s on Linux, tcp_synack_retries = 5). Repeated SYN-ACKs that are never answered are what a SYN flood leaves in the half-open queue.",
-            "A SYN-ACK from the responder whose sequence number equals its ISN, seen more than once. Reported once with the copies and the gaps between them.",
+            "A SYN-ACK from the responder whose sequence number equals its ISN, seen more than once. Reported once with the copies and the gaps between them; the same series is on the record (resp.syn_backoff). Linux does not space SYN-ACKs linearly: recorded here on Linux 6.18 with tcp_synack_retries = 2 the gaps were 1.01 and 2.02 s.",
             "",
         ),
         MissingThirdAck => (
@@ -101,7 +101,7 @@ pub fn explain(kind: AnomalyKind) -> Explanation {
         PrematureReuse2msl => (
             "A four-tuple was used by a new connection within 2*MSL of the previous connection's close.",
             "TIME-WAIT lasts 2*MSL so that segments of the old connection die out before the same four-tuple carries a new one; reusing it early risks old data being accepted by the new connection. RFC 6191 makes it safe when the new SYN's timestamp (or, without timestamps, its ISN) is greater than the old connection's.",
-            "A SYN with a new ISN on a four-tuple whose previous incarnation closed (both FINs) less than 2*MSL earlier. The detail says which side held TIME-WAIT (the side that sent the first FIN), the gap, and whether RFC 6191 makes the reuse safe.",
+            "A SYN with a new ISN on a four-tuple whose previous incarnation closed (both FINs) less than 2*MSL earlier. The detail says which side held TIME-WAIT (the side that sent the first FIN), the gap, and whether RFC 6191 makes the reuse safe. Without timestamps the basis is the ISN, and ISN reuse within the clock's wrap is the hazard: an ISN clock (RFC 6528's M) runs through the 32-bit space in a fixed time (Linux ticks every 64 ns, 15.6 million a second: a wrap every 275 s; RFC 793's 4 µs clock: 4.8 h), so a new incarnation's ISN is beyond the old sequence space only while the clock has not wrapped since. The detail adds isn_step, the new ISN minus the old incarnation's ISN from the same sender, and isn_step_per_s, that step over the time between the two SYNs: about 15.6 million on Linux, when both ISNs come from the clock.",
             "--msl",
         ),
         TimewaitAssassination => (
@@ -343,6 +343,24 @@ pub fn explain(kind: AnomalyKind) -> Explanation {
             "A session belongs to one client; its value appearing from another address is what replaying a stolen cookie looks like (session hijacking). Benign causes exist: a client that changed address (mobile networks, NAT pools, a VPN switching on).",
             "With --app: per session (cookie name and value hash), the client address of every request that carries it is remembered; the first request from an address other than the first is reported, once per session, with both addresses and the frame where the session was first seen.",
             "--app",
+        ),
+        PredictableIsn => (
+            "One host chose initial sequence numbers another host could guess: the same number, zero, or small steps across connections to different four-tuples.",
+            "An ISN is a secret that keeps off-path attackers out of a connection: whoever can guess it can inject data or RSTs, or spoof a whole connection from a trusted address (RFC 6528, after Morris 1985 and Mitnick 1994). RFC 6528 makes it ISN = M + F: M a clock (Linux ticks every 64 ns, not the 4 µs of RFC 793 or the 4 ms some notes quote), F a keyed hash of the four-tuple, so ISNs on one four-tuple follow the clock and ISNs on different four-tuples look random. A constant or stepping ISN across four-tuples is a hand-made or broken stack: a scanner (hping3 -M, masscan), an embedded TCP, or a load balancer or SYN proxy answering for many servers.",
+            "Per sending host (at most 4,096, then new hosts are not tracked), from the first copy of every SYN and SYN-ACK: each ISN is compared with the host's previous one on a different four-tuple. A step is predictable when the new ISN lies 0 to 2^20 - 1 above the previous one (a clock without a hash, a counter, or the same number; a keyed hash lands there once in 4,096 pairs), and an ISN of 0 counts too. Raised once per host when at least 3 of its steps are predictable and they are at least three quarters of its steps; the detail gives the host, isns, steps, predictable_steps, constant_steps, zero_isns, max_predictable_step and the first ISNs. Incarnations of the same four-tuple are compared apart: they estimate the host's ISN clock instead (summary isn_hosts: clock_rate_per_s and tick_ns, from the ISN step over the time between the SYNs).",
+            "",
+        ),
+        RetransmissionGiveup => (
+            "A sender retransmitted the same unacknowledged segment (data, FIN or its SYN) with a growing timeout, then stopped and went silent, or reset the connection: its retransmission timer gave up.",
+            "The application behind it got an error (ETIMEDOUT on Linux) and the connection is gone for it, while the peer may still hold it open. How long a sender tries is a setting: Linux retransmits data until tcp_retries2 (15 by default: about 924.6 s with a 200 ms minimum RTO, the timeout doubling up to 120 s) and SYNs until tcp_syn_retries; a sender that gives up after a few seconds has a lowered tcp_retries2, a TCP_USER_TIMEOUT or an application deadline. The gaps between copies show the back-off (RFC 6298 §5.5): each about twice the one before.",
+            "At the end of the record: a side's latest retransmitted segment (at least 3 copies, the original included, all of the same sequence number) was never acknowledged after its last copy, and that side then sent nothing for at least twice its last gap (the next, doubled timeout would have fired) before the record ended, or sent a RST. Not on one-sided captures. The detail gives from, what (data, fin, syn, syn_ack), seq, copies, gaps, first (the original's time), last_copy, span (original to last copy), silent_for, ended_by (silence or rst) and, for data, linux_tcp_retries2 (the range of tcp_retries2 values under which Linux, with a 200 ms RTO base, would give up exactly there) and linux_default_giveup (924.6 s). The series is also on the record (retransmission_backoff, syn_backoff).",
+            "",
+        ),
+        FinalAckLost => (
+            "The passive closer, in LAST-ACK, sent its FIN again, and the active closer, in TIME-WAIT, acknowledged it again: the first ACK of that FIN never arrived.",
+            "This is what TIME-WAIT is for, first of all: the active closer cannot know whether its last ACK arrived, so it stays for 2*MSL to answer a repeated FIN (one MSL for its ACK to die out, one for the repeated FIN), and restarts its 2*MSL timer when it does (RFC 9293 §3.10.7.4: \"acknowledge it, and restart the 2 MSL timeout\"). Without TIME-WAIT the FIN would have met a RST and the passive closer's application an error. One such story is benign; many point to loss of small segments on the path (a firewall dropping pure ACKs, for instance).",
+            "A FIN from a side that had already sent the same FIN (no new data), reaching a peer in TIME-WAIT, followed by that peer's ACK of it. Reported once per connection when the ACK comes (or at the end, with answer none); the detail gives from, fin_frame (the first FIN), repeat_frame, repeat_after (time from the first FIN), first_ack_frame (the ACK the capture saw before the repeat: it was lost after the capture point; null when it was not captured), answer_frame and time_wait_until (the answer's time plus 2*MSL: the restarted TIME-WAIT's end, also the record's time_wait_until). The repeated FIN and the answering ACK are not also reported as retransmission and duplicate_ack; the record still counts them as Wireshark classifies them.",
+            "--msl",
         ),
     };
     Explanation {

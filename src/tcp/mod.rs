@@ -2,6 +2,7 @@
 //! machine, what each half of the connection sent, handshake timing, stream reassembly and
 //! transfer metrics (RTT, windows, flight).
 
+pub mod backoff;
 mod half;
 mod handshake;
 mod machine;
