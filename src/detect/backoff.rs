@@ -136,9 +136,11 @@ impl BackoffRules {
             let seen_last = j.conn.last_seen[side];
             let s = &mut self.series[side];
             let rst = s.rst_after;
+            // A responder that stops repeating its SYN-ACK gave its half-open request up: that
+            // is half_open's story (and a flood's hundreds of them), not this one.
             let b = match (&mut s.current, &mut s.syn) {
                 (Some(b), _) if b.end == SeriesEnd::Open => b,
-                (_, Some(b)) if b.end == SeriesEnd::Open => b,
+                (_, Some(b)) if b.end == SeriesEnd::Open && b.what == Resent::Syn => b,
                 _ => continue,
             };
             // Anything but a RST after the last copy means the sender went on.
