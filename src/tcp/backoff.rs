@@ -186,7 +186,7 @@ mod tests {
 
     #[test]
     fn copies_and_gaps() {
-        let t = |ms| Timestamp(ms * 1_000_000);
+        let t = |ms: i64| Timestamp(ms * 1_000_000);
         let mut b = Backoff::new(Resent::Data, SeqNum(1), Some((4, t(1000))), (8, t(1200)));
         b.copy(t(1600));
         b.copy(t(2400));
