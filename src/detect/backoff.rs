@@ -111,7 +111,7 @@ impl BackoffRules {
             &mut s.current
         };
         if let Some(b) = slot.as_mut().filter(|b| b.seq == seg.seq) {
-            b.copy(seg.ts);
+            b.copy((seg.frame, seg.ts));
             b.end = SeriesEnd::Open;
             return;
         }
@@ -182,15 +182,17 @@ fn giveup(b: &Backoff, side: Side, now: Timestamp, wait: Duration) -> Anomaly {
     } else {
         "silence"
     };
+    // Shown by the last copy: nothing followed it.
     let mut a = Anomaly::new(
         AnomalyKind::RetransmissionGiveup,
-        b.first_copy_frame,
+        b.last_copy_frame,
         b.last_copy,
     )
     .with("from", side.name())
     .with("what", b.what.name())
     .with("seq", b.seq.0)
     .with("copies", b.copies)
+    .with("first_copy_frame", b.first_copy_frame)
     .with("gaps", gaps)
     .with("first", b.original.map(|o| secs(o.1.since_epoch())))
     .with("last_copy", secs(b.last_copy.since_epoch()))

@@ -67,6 +67,10 @@ impl FinalAckRules {
         let c = j.conn;
         for s in [Side::Orig, Side::Resp] {
             if c.machine.end(s).state != TcpState::TimeWait {
+                // Left TIME-WAIT early (a RST, RFC 1337): no 2*MSL runs any more.
+                if self.time_wait_until.is_some_and(|(held, _)| held == s) {
+                    self.time_wait_until = None;
+                }
                 continue;
             }
             // Entered on the peer's FIN, or restarted by its own answer (RFC 9293 §3.10.7.4:

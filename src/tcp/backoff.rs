@@ -81,6 +81,8 @@ pub struct Backoff {
     /// Time between consecutive copies, the first from the original (when known); at most
     /// [`MAX_GAPS`] are kept.
     pub gaps: Vec<Duration>,
+    /// Frame of the last copy.
+    pub last_copy_frame: u64,
     /// Time of the last copy.
     pub last_copy: Timestamp,
     /// How it ended (set when the record ends).
@@ -107,17 +109,19 @@ impl Backoff {
             first_copy_frame: frame,
             copies: 2,
             gaps,
+            last_copy_frame: frame,
             last_copy: ts,
             end: SeriesEnd::Open,
         }
     }
 
-    /// Adds a copy sent at `ts`.
-    pub fn copy(&mut self, ts: Timestamp) {
+    /// Adds a copy sent in frame `frame` at `ts`.
+    pub fn copy(&mut self, (frame, ts): (u64, Timestamp)) {
         if self.gaps.len() < MAX_GAPS {
             self.gaps.push(ts.since(self.last_copy));
         }
         self.copies += 1;
+        self.last_copy_frame = frame;
         self.last_copy = ts;
     }
 
@@ -188,9 +192,9 @@ mod tests {
     fn copies_and_gaps() {
         let t = |ms: i64| Timestamp(ms * 1_000_000);
         let mut b = Backoff::new(Resent::Data, SeqNum(1), Some((4, t(1000))), (8, t(1200)));
-        b.copy(t(1600));
-        b.copy(t(2400));
-        assert_eq!(b.copies, 4);
+        b.copy((9, t(1600)));
+        b.copy((10, t(2400)));
+        assert_eq!((b.copies, b.last_copy_frame), (4, 10));
         assert_eq!(b.gaps, [200, 400, 800].map(Duration::from_millis));
         assert_eq!(b.span(), Duration::from_millis(1400));
         assert_eq!(b.last_gap(), Some(Duration::from_millis(800)));

@@ -29,6 +29,8 @@ pub struct BackoffJson {
     pub copies: u32,
     /// Seconds between consecutive copies, the first from the original (at most 16).
     pub gaps: Vec<f64>,
+    /// Frame of the last copy.
+    pub last_copy_frame: u64,
     /// Time of the last copy.
     #[serde(serialize_with = "secs")]
     pub last_copy: Timestamp,
@@ -49,6 +51,7 @@ impl From<&Backoff> for BackoffJson {
             first_copy_frame: b.first_copy_frame,
             copies: b.copies,
             gaps: b.gaps.iter().map(|g| crate::detect::secs_f64(*g)).collect(),
+            last_copy_frame: b.last_copy_frame,
             last_copy: b.last_copy,
             span: b.span(),
             end: b.end.name(),
