@@ -160,7 +160,9 @@ fn a_sender_whose_acks_are_blackholed_backs_off_and_gives_up() {
         "{g:?}"
     );
     let a = anomaly(&recs, "retransmission_giveup");
+    assert_eq!(a["frame"], 11, "reported at the last copy");
     let d = &a["detail"];
+    assert_eq!(d["first_copy_frame"], 8);
     assert_eq!(
         (d["from"].as_str(), d["what"].as_str()),
         (Some("orig"), Some("data"))
