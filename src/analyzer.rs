@@ -10,7 +10,8 @@ use std::collections::BTreeMap;
 use hashbrown::HashMap;
 
 use crate::detect::flood::{AttemptCounts, MAX_LISTENERS};
-use crate::detect::{Anomaly, AnomalyKind, DetectConfig, ListenerConfig, ListenerLoad};
+use crate::detect::isn::HostIsn;
+use crate::detect::{Anomaly, AnomalyKind, DetectConfig, ListenerConfig, ListenerLoad, Scope};
 use crate::event::Event;
 use crate::event::{ConnRecord, EndReason};
 use crate::flow::{FlowConfig, FlowStats, FlowTable, StreamSink};
@@ -72,7 +73,13 @@ pub struct Summary {
     pub one_sided: PerSide<u64>,
     /// The application layer's records and counters, when it was parsed.
     pub app: Option<AppSummary>,
+    /// The hosts whose ISNs told something (a clock sample, or a predictable step), most ISNs
+    /// first, at most [`MAX_ISN_SUMMARY`].
+    pub isn_hosts: Vec<(std::net::IpAddr, HostIsn)>,
 }
+
+/// Hosts listed in [`Summary::isn_hosts`].
+pub const MAX_ISN_SUMMARY: usize = 16;
 
 /// What the application layer found in a run.
 #[derive(Clone, Copy, Debug, Default)]
@@ -111,6 +118,7 @@ impl Default for Summary {
             stream_error: None,
             one_sided: PerSide::default(),
             app: None,
+            isn_hosts: Vec::new(),
         }
     }
 }
@@ -170,7 +178,8 @@ impl Summary {
 
     fn account_anomaly(&mut self, a: &Anomaly) {
         self.anomaly_events[a.kind.index()] += 1;
-        if let Some(l) = a.listener {
+        // A host-scoped anomaly names its host in `listener` (port 0): no listener.
+        if let Some(l) = a.listener.filter(|_| a.kind.scope() != Scope::Host) {
             let n = self.anomalies_by_listener.len();
             if n < MAX_LISTENERS || self.anomalies_by_listener.contains_key(&l) {
                 self.anomalies_by_listener
@@ -362,6 +371,13 @@ impl Analyzer {
             self.summary.listener_counts(*ep).add(c);
         }
         self.summary.other_listeners.add(&other);
+        let mut isn: Vec<_> = (self.flows.isn().hosts())
+            .filter(|(_, h)| h.clock_samples > 0 || h.predictable_steps > 0)
+            .map(|(a, h)| (*a, h.clone()))
+            .collect();
+        isn.sort_unstable_by(|a, b| b.1.isns.cmp(&a.1.isns).then(a.0.cmp(&b.0)));
+        isn.truncate(MAX_ISN_SUMMARY);
+        self.summary.isn_hosts = isn;
         self.summary.stream_error = sink_result.err();
         self.decoder.finish();
         self.summary.decode = self.decoder.stats.clone();

@@ -5,7 +5,7 @@ use super::expect::{
     ConnSelector, CountRange, CountScope, EndpointPattern, Expectations, NamedExpect,
 };
 use super::facts::{CaptureFacts, ConnFacts};
-use crate::detect::{AnomalyKind, Scope};
+use crate::detect::AnomalyKind;
 use crate::time::Duration;
 
 /// The result of one expectation.
@@ -91,7 +91,7 @@ fn in_scope(c: &ConnFacts, s: &CountScope) -> bool {
 fn occurrences(f: &CaptureFacts, kind: AnomalyKind, scope: &CountScope) -> (u64, Vec<String>) {
     let mut n = 0;
     let mut where_ = Vec::new();
-    if kind.scope() == Scope::Listener {
+    if kind.scope().beyond_connections() {
         for e in f.listener_events.iter().filter(|e| e.kind == kind) {
             let ok = scope.orig.is_none()
                 && scope.listener.is_none_or(|l| l.matches(e.listener))

@@ -157,7 +157,7 @@ impl CaptureFacts {
     /// Occurrences of `kind` over the capture.
     pub fn total(&self, kind: AnomalyKind) -> u64 {
         match kind.scope() {
-            Scope::Listener => self
+            Scope::Listener | Scope::Host => self
                 .listener_events
                 .iter()
                 .filter(|e| e.kind == kind)

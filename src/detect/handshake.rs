@@ -454,8 +454,10 @@ impl HandshakeRules {
         });
     }
 
-    /// Reports SYN and SYN-ACK retransmissions once, with the gaps between copies (Linux backs
-    /// off 1, 2, 4, 8, 16 s: RFC 6298 §5.5 and tcp_syn_retries / tcp_synack_retries).
+    /// Reports SYN and SYN-ACK retransmissions once, with the gaps between copies (RFC 6298
+    /// §5.5 back-off from 1 s: Linux doubles SYN-ACK timeouts, 1, 2, 4 ... s, tcp_synack_retries;
+    /// recent kernels keep the first SYN timeouts at 1 s, tcp_syn_linear_timeouts, before
+    /// doubling; tcp_syn_retries).
     fn report_repeats(&mut self, j: &mut Judge<'_>) {
         for (kind, r) in [
             (AnomalyKind::SynRetransmission, &mut self.syns),

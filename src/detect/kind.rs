@@ -44,16 +44,25 @@ pub enum Scope {
     Connection,
     /// A listening endpoint (server address and port), over a window of time.
     Listener,
+    /// A sending host (an address), across its connections.
+    Host,
 }
 
 impl Scope {
-    /// `segment`, `connection` or `listener`.
+    /// `segment`, `connection`, `listener` or `host`.
     pub const fn name(self) -> &'static str {
         match self {
             Scope::Segment => "segment",
             Scope::Connection => "connection",
             Scope::Listener => "listener",
+            Scope::Host => "host",
         }
+    }
+
+    /// Whether anomalies of this scope belong to no single connection (listener and host
+    /// episodes).
+    pub const fn beyond_connections(self) -> bool {
+        matches!(self, Scope::Listener | Scope::Host)
     }
 }
 
@@ -205,6 +214,12 @@ catalogue! {
         "A cookie over 4,096 bytes, more than browsers promise to keep (with --app).";
     SessionHijackSuspected = "session_hijack_suspected", Warning, Connection,
         "One session cookie value was presented from two client addresses: possibly a stolen session (with --app).";
+    PredictableIsn = "predictable_isn", Warning, Host,
+        "A host's initial sequence numbers across different four-tuples are guessable: constant, zero or small steps (RFC 6528 asks for a clock plus a keyed hash).";
+    RetransmissionGiveup = "retransmission_giveup", Warning, Connection,
+        "A sender retransmitted unacknowledged data (or its SYN) with a growing timeout, then stopped and went silent or reset: its retransmission timer gave up.";
+    FinalAckLost = "final_ack_lost", Notice, Connection,
+        "The passive closer repeated its FIN from LAST-ACK and the active closer's TIME-WAIT acknowledged it again: the last ACK was lost (the first reason TIME-WAIT lasts 2*MSL).";
 }
 
 impl AnomalyKind {

@@ -5,9 +5,12 @@
 //! listening endpoint; [`reuse`] judges a new incarnation against the previous one.
 
 mod anomaly;
+mod backoff;
 mod explain;
+pub mod final_ack;
 pub mod flood;
 mod handshake;
+pub mod isn;
 mod judge;
 mod keepalive;
 mod kind;

@@ -3,7 +3,7 @@
 use super::anomaly::secs;
 use super::judge::Judge;
 use super::view::ConnView;
-use super::{Anomaly, AnomalyKind};
+use super::{Anomaly, AnomalyKind, Value};
 use crate::tcp::TcpState;
 use crate::wire::{Endpoint, Segment, Side};
 
@@ -66,6 +66,25 @@ pub fn on_new_incarnation(old: &ConnView<'_>, syn: &Segment<'_>, j: &mut Judge<'
             .with("two_msl", secs(cfg.two_msl()))
             .with("rfc6191_safe", safe)
             .with("basis", basis);
+        // The ISN clock across incarnations (RFC 6528's M; seed 001): the step from the old
+        // ISN of the same sender over the time between the two SYNs (Linux: 15.6 million a
+        // second, one tick every 64 ns; the 32-bit space wraps in about 275 s).
+        let old_syn = if sender == Side::Orig {
+            old.handshake.syn_ts
+        } else {
+            old.handshake.synack_ts
+        };
+        if let (Some(isn), Some(at)) = (old.half(sender).isn, old_syn) {
+            let step = syn.seq.0.wrapping_sub(isn.0);
+            let dt = syn.ts.since(at).as_secs_f64();
+            a = a.with("isn_step", step);
+            if dt > 0.0 {
+                a = a.with(
+                    "isn_step_per_s",
+                    Value::F64((f64::from(step) / dt).round(), 0),
+                );
+            }
+        }
         if !safe {
             a = a.with(
                 "risk",

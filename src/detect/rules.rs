@@ -5,6 +5,8 @@
 //! in this folder and one line in each method here.
 
 use super::Tally;
+use super::backoff::BackoffRules;
+use super::final_ack::FinalAckRules;
 use super::handshake::HandshakeRules;
 use super::judge::Judge;
 use super::keepalive::KeepaliveRules;
@@ -24,6 +26,10 @@ pub struct ConnRules {
     pub keepalive: KeepaliveRules,
     segment: SegmentRules,
     sanity: SanityRules,
+    /// Retransmission back-off and give-up.
+    pub backoff: BackoffRules,
+    /// The lost final ACK and the end of TIME-WAIT.
+    pub final_ack: FinalAckRules,
 }
 
 impl ConnRules {
@@ -34,6 +40,8 @@ impl ConnRules {
         self.keepalive.swap_sides();
         self.segment.swap_sides();
         self.sanity.swap_sides();
+        self.backoff.swap_sides();
+        self.final_ack.swap_sides();
         tally.swap_sides();
     }
 
@@ -45,6 +53,8 @@ impl ConnRules {
         self.keepalive.on_segment(j, st);
         self.segment.on_segment(j, st);
         self.sanity.on_segment(j, st);
+        self.backoff.on_segment(st);
+        self.final_ack.on_segment(j, st);
     }
 
     /// Runs the end-of-connection rules, for a record leaving the table at `now`.
@@ -52,5 +62,7 @@ impl ConnRules {
         self.handshake.on_finish(j);
         self.teardown.on_finish(j, now);
         self.keepalive.on_finish(j);
+        self.backoff.on_finish(j, now);
+        self.final_ack.on_finish(j);
     }
 }

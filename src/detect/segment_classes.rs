@@ -1,6 +1,7 @@
 //! Wireshark's segment classes (`tcp.analysis.*`, computed by [`crate::compat::wireshark`])
 //! reported as segment anomalies, and reassembly's overlap conflicts.
 
+use super::final_ack;
 use super::judge::Judge;
 use super::{Anomaly, AnomalyKind};
 use crate::compat::wireshark::{Classes, flag as F};
@@ -32,8 +33,22 @@ const CLASS_KINDS: [(u16, AnomalyKind); 13] = [
 
 /// Counts and reports the Wireshark classes of one segment sent by `side`.
 pub fn on_classes(j: &mut Judge<'_>, seg: &Segment<'_>, side: Side, cls: Classes) {
+    // A FIN repeated into the peer's TIME-WAIT and the TIME-WAIT's answer tell the story of a
+    // lost final ACK (final_ack_lost), not of a retransmission and a duplicate ACK; the record
+    // still counts them as Wireshark classifies them.
+    let final_ack_story = cls.has(F::RETRANSMISSION | F::DUPLICATE_ACK)
+        && (final_ack::repeated_fin_into_time_wait(j.conn, seg, side)
+            || final_ack::time_wait_answer(j.conn, seg, side));
     for (bit, kind) in CLASS_KINDS {
         if !cls.has(bit) {
+            continue;
+        }
+        if final_ack_story
+            && matches!(
+                kind,
+                AnomalyKind::Retransmission | AnomalyKind::DuplicateAck
+            )
+        {
             continue;
         }
         j.raise_segment(kind, side, || {

@@ -179,6 +179,10 @@ pub struct ConnRecord {
     /// (asymmetric routing, a tap on one direction): verdicts that need the other direction's
     /// evidence are not raised.
     pub one_sided: Option<Side>,
+    /// The side holding TIME-WAIT and when its 2·MSL ends: its last segment (the last ACK,
+    /// restarted by each answer to a repeated FIN) plus 2·MSL. Filled when the record is
+    /// finished.
+    pub time_wait_until: Option<(Side, Timestamp)>,
 }
 
 impl ConnRecord {
@@ -221,6 +225,7 @@ impl ConnRecord {
         self.first_fin = self.first_fin.map(Side::other);
         self.first_rst = self.first_rst.map(Side::other);
         self.one_sided = self.one_sided.map(Side::other);
+        self.time_wait_until = self.time_wait_until.map(|(s, t)| (s.other(), t));
         for t in &mut self.transitions {
             t.side = t.side.other();
             t.cause.from = t.cause.from.other();

@@ -51,7 +51,8 @@ pub struct Milestones {
     pub first_fin: PerSide<Option<Mark>>,
     /// The first RST and its sender.
     pub rst: Option<(Side, Mark)>,
-    /// The side that entered TIME-WAIT, where, and when its 2·MSL ends.
+    /// The side that entered TIME-WAIT, where, and when its 2·MSL ends (restarted by each
+    /// segment it sends from TIME-WAIT).
     pub time_wait: Option<(Side, Mark, Timestamp)>,
     /// Each side's FIN was acknowledged by a segment that carried no FIN of the peer's own.
     fin_acked_alone: PerSide<bool>,
@@ -113,10 +114,13 @@ impl Milestones {
         if step.acks_fin && !f.fin() {
             self.fin_acked_alone[side.other()] = true;
         }
-        if let Some((s, until)) = step.time_wait
-            && self.time_wait.is_none()
-        {
-            self.time_wait = Some((s, here, until));
+        if let Some((s, until)) = step.time_wait {
+            match &mut self.time_wait {
+                None => self.time_wait = Some((s, here, until)),
+                // The TIME-WAIT side answered again (a repeated FIN): its 2·MSL restarts.
+                Some((held, _, end)) if *held == s && side == s => *end = until,
+                Some(_) => {}
+            }
         }
     }
 

@@ -120,6 +120,7 @@ impl Connection {
             tally: Tally::default(),
             segment_classes: Vec::new(),
             one_sided: None,
+            time_wait_until: None,
         };
         Connection {
             rec,
@@ -600,7 +601,9 @@ impl Connection {
         let rec = &mut self.rec;
         for (side, h) in rec.halves.iter_mut() {
             (h.keepalive_probes, h.keepalive_interval) = self.rules.keepalive.probes(side);
+            (h.backoff, h.syn_backoff) = self.rules.backoff.take(side);
         }
+        rec.time_wait_until = self.rules.final_ack.time_wait_until();
         rec.zeek = ZeekView {
             rows: self
                 .zeek

@@ -13,6 +13,7 @@ mod limits;
 mod rule_tests;
 mod streams;
 mod table;
+mod table_isn;
 #[cfg(test)]
 pub(crate) mod testkit;
 #[cfg(test)]

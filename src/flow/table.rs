@@ -16,6 +16,7 @@ use super::streams::{ReasmCtx, StreamSink};
 use super::timers::{Timer, Timers};
 use super::{Connection, EndReason, Endpoint, FlowKey, Side};
 use crate::detect::flood::Told;
+use crate::detect::isn::IsnTracker;
 use crate::detect::{Anomaly, DetectConfig, ListenerConfig, ListenerTracker};
 use crate::event::{ConnRecord, Event, Transition};
 use crate::tcp::reassembly::Budget;
@@ -42,6 +43,8 @@ pub struct FlowTable {
     cfg: FlowConfig,
     detect: DetectConfig,
     listeners: ListenerTracker,
+    /// ISN sketches per sending host (flow/isn.rs).
+    pub(super) isn: IsnTracker,
     pub(super) anomalies: Vec<Anomaly>,
     /// State changes of the segment being accounted, announced after it.
     changes: Vec<Transition>,
@@ -73,6 +76,7 @@ impl FlowTable {
             cfg,
             detect,
             listeners: ListenerTracker::new(listeners),
+            isn: IsnTracker::default(),
             anomalies: Vec::new(),
             changes: Vec::new(),
             budget: Budget {
@@ -294,6 +298,7 @@ impl FlowTable {
                     .resolve(resp, r, seg.frame, &mut self.anomalies);
             }
         }
+        self.note_isn(seg, idx);
         // A new connection gets its timer; a phase with a shorter timeout (handshake answered,
         // half-closed, closed and waiting out TIME-WAIT) is checked at its own deadline when
         // that comes before the one scheduled.

@@ -7,6 +7,7 @@
 
 mod anomaly;
 mod app;
+mod backoff;
 mod counters;
 mod eve;
 mod line;
@@ -169,6 +170,12 @@ pub struct ConnJson<'a> {
     /// side was talking (asymmetric routing, a one-direction tap); verdicts that need the
     /// other direction are then not raised.
     pub one_sided: Option<&'static str>,
+    /// The side holding TIME-WAIT when the record ended, and when its 2·MSL ends (its last
+    /// segment, an answer to a repeated FIN included, plus 2·MSL).
+    pub time_wait_side: Option<&'static str>,
+    /// See `time_wait_side`.
+    #[serde(serialize_with = "opt_secs")]
+    pub time_wait_until: Option<Timestamp>,
     /// The connection's story (`--transitions`): state changes and milestones.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub story: Option<StoryJson>,
@@ -240,6 +247,8 @@ impl<'a> ConnJson<'a> {
             segment_counts: ById(&c.tally.seg_counts),
             unexpected_segments: c.unexpected,
             one_sided: c.one_sided.map(Side::name),
+            time_wait_side: c.time_wait_until.map(|t| t.0.name()),
+            time_wait_until: c.time_wait_until.map(|t| t.1),
             story: StoryJson::of(c),
         }
     }
@@ -392,6 +401,8 @@ pub struct SummaryRecord<'a> {
     /// The application layer (`--app`): records written and the parsers' counters.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub app: Option<app::AppSummaryJson>,
+    /// Hosts whose ISNs sampled their ISN clock or stepped predictably (at most 16).
+    pub isn_hosts: Vec<backoff::IsnHostJson>,
 }
 
 /// ICMP errors quoting a TCP segment.
@@ -481,6 +492,9 @@ impl<'a> SummaryRecord<'a> {
                 capture: s.capture_one_sided().map(Side::name),
             },
             app: s.app.map(app::AppSummaryJson::from),
+            isn_hosts: (s.isn_hosts.iter())
+                .map(|(a, h)| backoff::IsnHostJson::new(*a, h))
+                .collect(),
         }
     }
 }

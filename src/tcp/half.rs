@@ -118,6 +118,11 @@ pub struct Half {
     pub keepalive_probes: u32,
     /// Time between this side's last two keep-alive probes (Linux: tcp_keepalive_intvl, 75 s).
     pub keepalive_interval: Option<crate::time::Duration>,
+    /// This side's longest series of copies of one data or FIN segment (filled when the record
+    /// is finished; boxed: most connections retransmit nothing).
+    pub backoff: Option<Box<super::backoff::Backoff>>,
+    /// This side's series of SYN (or SYN-ACK) copies, when it repeated one.
+    pub syn_backoff: Option<Box<super::backoff::Backoff>>,
 }
 
 impl Half {

@@ -3,6 +3,7 @@
 //! transfer metrics (RTT, windows, flight).
 
 mod ahead;
+pub mod backoff;
 mod half;
 mod handshake;
 mod machine;

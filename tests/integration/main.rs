@@ -57,6 +57,8 @@ mod reassembly;
 mod recordings;
 // Segment sanity on real captures: SPAN-port duplicates, checksums against tshark's validation.
 mod sanity;
+// The TCP notes on real captures: the ISN clock, back-off and give-up, the lost final ACK.
+mod seeds;
 // The ../shared/pcaps corpus: conversations, Zeek states, attacks, segment classes, RTTs.
 mod shared_corpus;
 // Helpers: running the binary, fixtures, JSON lines, pcap writing, `require`.

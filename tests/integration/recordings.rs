@@ -165,6 +165,28 @@ const EXPECTED: &[(&str, &[&str], &[&str], &str)] = &[
     // The router's ICMP time exceeded answers the SYN: no unanswered attempt, no overflow.
     ("ttl_expired_syn", &[], &["icmp_error"], "S0"),
     ("one_sided", &[], &[], "SH"),
+    // record_seeds.sh. No TIME-WAIT is kept (tcp_max_tw_buckets=0), which the capture cannot
+    // show: the reconnections look premature.
+    ("isn_clock", &[], &["premature_reuse_2msl"], "SF"),
+    ("isn_predictable", &[], &["predictable_isn"], "RSTO"),
+    // The second connection only marks the time; killing the listener resets it.
+    (
+        "retransmission_giveup",
+        &[],
+        &["retransmission_giveup", "rst_abort"],
+        "S1",
+    ),
+    (
+        "syn_giveup",
+        &[],
+        &[
+            "connection_refused",
+            "retransmission_giveup",
+            "syn_retransmission",
+        ],
+        "S0",
+    ),
+    ("final_ack_lost", &[], &["final_ack_lost"], "SF"),
 ];
 
 #[test]

@@ -444,4 +444,3 @@ mod tests {
         assert_eq!(t.busiest(later, 1).len(), 1, "the new listener is tracked");
     }
 }
-

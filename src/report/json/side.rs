@@ -3,6 +3,7 @@
 
 use serde::Serialize;
 
+use super::backoff::BackoffJson;
 use super::secs::opt_secs;
 use crate::tcp::{Half, Handshake, SynOptions};
 use crate::time::{Duration, Timestamp};
@@ -92,6 +93,10 @@ pub struct HalfJson {
     /// Seconds between this side's last two keep-alive probes.
     #[serde(serialize_with = "opt_secs")]
     pub keepalive_interval: Option<Duration>,
+    /// This side's longest series of copies of one data or FIN segment.
+    pub retransmission_backoff: Option<BackoffJson>,
+    /// This side's SYN (or SYN-ACK) copies, when it repeated one.
+    pub syn_backoff: Option<BackoffJson>,
 }
 
 impl From<&Half> for HalfJson {
@@ -134,6 +139,8 @@ impl From<&Half> for HalfJson {
             icmp_errors: h.icmp_errors,
             keepalive_probes: h.keepalive_probes,
             keepalive_interval: h.keepalive_interval,
+            retransmission_backoff: h.backoff.as_deref().map(BackoffJson::from),
+            syn_backoff: h.syn_backoff.as_deref().map(BackoffJson::from),
         }
     }
 }

@@ -1,0 +1,39 @@
+//! The table's part in the ISN sketches: every first SYN and SYN-ACK of a side goes to the
+//! sending host's sketch (the rules are in `detect/isn.rs`).
+
+use super::table::FlowTable;
+use crate::detect::isn::IsnTracker;
+use crate::wire::{Endpoint, Segment};
+
+impl FlowTable {
+    /// Feeds the ISN of `seg` to its sender's sketch when it is the first SYN or SYN-ACK its
+    /// side of connection `idx` sent (retransmissions repeat the ISN and tell nothing new).
+    #[inline]
+    pub(super) fn note_isn(&mut self, seg: &Segment<'_>, idx: usize) {
+        let f = seg.flags;
+        if !f.syn() || f.rst() {
+            return;
+        }
+        let Some(c) = self.conns.get(idx) else {
+            return;
+        };
+        if c.record().half(c.side_of(seg)).syns != 1 {
+            return;
+        }
+        let (src, dst) = (
+            Endpoint::new(seg.src, seg.sport),
+            Endpoint::new(seg.dst, seg.dport),
+        );
+        self.isn.on_isn(
+            (src, dst),
+            seg.seq.0,
+            (seg.frame, seg.ts),
+            &mut self.anomalies,
+        );
+    }
+
+    /// ISN sketches of every sending host seen.
+    pub fn isn(&self) -> &IsnTracker {
+        &self.isn
+    }
+}
