@@ -205,6 +205,14 @@ catalogue! {
         "A cookie over 4,096 bytes, more than browsers promise to keep (with --app).";
     SessionHijackSuspected = "session_hijack_suspected", Warning, Connection,
         "One session cookie value was presented from two client addresses: possibly a stolen session (with --app).";
+    BadDataOffset = "bad_data_offset", Error, Connection,
+        "A segment's data offset (header length) was below 20 bytes or beyond the segment: a malformed or crafted header the receiver drops.";
+    EcnCongestion = "ecn_congestion", Notice, Connection,
+        "A router marked this connection's packets Congestion Experienced (ECN): the path was congested and the sender was told to slow down without a loss.";
+    EcnEchoMissing = "ecn_echo_missing", Warning, Connection,
+        "Packets arrived marked Congestion Experienced but the receiver never echoed ECE: ECN is broken on this path or stack.";
+    ReceiveWindowLimited = "receive_window_limited", Warning, Connection,
+        "The sender kept filling the receiver's advertised window, round trip after round trip: throughput was window / RTT, set by the receiver, not by the network.";
 }
 
 impl AnomalyKind {

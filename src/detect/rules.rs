@@ -52,5 +52,6 @@ impl ConnRules {
         self.handshake.on_finish(j);
         self.teardown.on_finish(j, now);
         self.keepalive.on_finish(j);
+        super::signals::on_finish(j);
     }
 }

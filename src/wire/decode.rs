@@ -14,7 +14,7 @@ use super::icmp::{self, IcmpError};
 use super::link::{self, LinkInfo, Net};
 use super::tcp_header::{Ip, parse_tcp, plain_tcp};
 use super::tunnel::{MAX_TUNNEL_DEPTH, TunnelKind, mobile_ipv6_addresses};
-use super::{DecodeStats, Segment, SkipReason};
+use super::{BadTcpHeader, DecodeStats, Segment, SkipReason};
 use crate::time::Timestamp;
 use crate::wire::Packet;
 
@@ -71,6 +71,9 @@ pub struct Decoder {
     verify_checksums: bool,
     /// The ICMP error the last frame carried, until [`Decoder::take_icmp_error`].
     icmp: Option<IcmpError>,
+    /// The TCP header with an impossible data offset the last frame carried, until
+    /// [`Decoder::take_bad_header`].
+    bad_header: Option<BadTcpHeader>,
     /// The UDP datagram the last frame carried, when asked for.
     pub(super) udp: UdpKeep,
 }
@@ -98,6 +101,7 @@ impl Decoder {
     pub fn decode<'s>(&'s mut self, pkt: &Packet<'s>, frame: u64) -> Option<Segment<'s>> {
         self.stats.frames += 1;
         self.icmp = None;
+        self.bad_header = None;
         self.udp.last = None;
         let mut info = LinkInfo::default();
         match link::network(pkt.link_type, pkt.data, &mut info) {
@@ -155,6 +159,12 @@ impl Decoder {
         self.icmp.take()
     }
 
+    /// The TCP header with an impossible data offset that the last decoded frame carried (it
+    /// yielded no segment), for the connection table to tie to its connection.
+    pub fn take_bad_header(&mut self) -> Option<BadTcpHeader> {
+        self.bad_header.take()
+    }
+
     /// Keeps `body` (an ICMP message from `reporter`) when it is an error quoting TCP; returns
     /// whether it was.
     fn icmp_error(&mut self, v6: bool, body: &[u8], reporter: IpAddr, ctx: Ctx) -> bool {
@@ -179,7 +189,15 @@ impl Decoder {
         // The common case, TCP directly in IPv4 (no options, not fragmented) or IPv6 (no extension
         // headers), is read in place; everything else goes through etherparse's lax slicer.
         if let Some((ip, t, declared)) = plain_tcp(d) {
-            return parse_tcp(&mut self.stats, t, declared, ip, ctx, self.verify_checksums);
+            return parse_tcp(
+                &mut self.stats,
+                &mut self.bad_header,
+                t,
+                declared,
+                ip,
+                ctx,
+                self.verify_checksums,
+            );
         }
         // Sliced here, not in a helper: returning the slice would copy it for every datagram.
         let ip = match LaxIpSlice::from_slice(d) {
@@ -329,6 +347,7 @@ impl Decoder {
         let ip_len = meta.header_len + total as u32;
         parse_tcp(
             &mut self.stats,
+            &mut self.bad_header,
             &self.frags.out,
             total,
             Ip {
@@ -359,6 +378,7 @@ impl Decoder {
         match proto {
             6 => parse_tcp(
                 &mut self.stats,
+                &mut self.bad_header,
                 data,
                 declared,
                 ip,
