@@ -11,6 +11,9 @@ use crate::wire::{BadTcpHeader, Side};
 /// Round trips in which the sender must have filled the receiver's window before the
 /// transfer counts as limited by it ("repeatedly": one full window is normal slow start).
 pub const WINDOW_LIMITED_ROUNDS: u32 = 3;
+/// The best round trip's throughput must reach at least this fraction (1/2) of one window
+/// per RTT.
+const WINDOW_PACE_DIVISOR: u64 = 2;
 
 /// bad_data_offset: a header with an impossible data offset, tied to its connection.
 pub fn bad_data_offset(j: &mut Judge<'_>, b: &BadTcpHeader, side: Side) {
@@ -84,12 +87,20 @@ fn window_limited(j: &mut Judge<'_>, side: Side) {
         return;
     };
     let rtt = h.metrics.srtt.or(c.handshake.rtt);
+    let win = f.limiting_window;
+    // The window must have been what set the pace: the best round trip's throughput comes
+    // near one window per RTT. A sender far below it was held back by something else (the
+    // application, a small RTT measured near the receiver), whatever its flight touched.
+    let achieved = f.throughput_peak().or(f.throughput_avg());
+    let per_rtt = rtt.and_then(|r| rate(win as u64, r));
+    match (achieved, per_rtt) {
+        (Some(a), Some(p)) if a * WINDOW_PACE_DIVISOR >= p => {}
+        _ => return,
+    }
     let scaling = peer.options.is_some_and(|o| o.wscale.is_some())
         && h.options.is_some_and(|o| o.wscale.is_some());
-    let win = f.limiting_window;
     let k = AnomalyKind::ReceiveWindowLimited;
     j.raise(k, || {
-        let per_rtt = rtt.and_then(|r| rate(win as u64, r));
         let bdp = match (f.burst_rate, rtt) {
             (Some(b), Some(r)) => Value::U64((b as i128 * r.0 as i128 / 1_000_000_000) as u64),
             _ => Value::Null,
