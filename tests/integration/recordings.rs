@@ -165,6 +165,26 @@ const EXPECTED: &[(&str, &[&str], &[&str], &str)] = &[
     // The router's ICMP time exceeded answers the SYN: no unanswered attempt, no overflow.
     ("ttl_expired_syn", &[], &["icmp_error"], "S0"),
     ("one_sided", &[], &[], "SH"),
+    // CE marks echoed through a router, and a segment with a data offset of 3.
+    (
+        "ecn_routed",
+        &[],
+        &["bad_data_offset", "ecn_congestion"],
+        "SF",
+    ),
+    (
+        "ecn_echo_cleared",
+        &[],
+        // The router wipes the echo: the sender never hears of the marks.
+        &["ecn_congestion", "ecn_echo_missing", "half_close"],
+        "SF",
+    ),
+    (
+        "window_limited_noscale",
+        &[],
+        &["half_close", "receive_window_limited"],
+        "SF",
+    ),
 ];
 
 #[test]
