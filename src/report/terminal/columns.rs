@@ -70,6 +70,10 @@ pub(super) const CONN_COLUMNS: &[Column] = &[
         cell: |c, _| Cell::new(options(c)),
     },
     Column {
+        title: "path →/←",
+        cell: |c, _| Cell::new(path(c)),
+    },
+    Column {
         title: "final states",
         cell: |c, _| {
             Cell::new(format!(
@@ -144,6 +148,36 @@ fn options(c: &ConnRecord) -> String {
     s
 }
 
+/// What each direction's headers said about the path, one fact a line: hops from each side
+/// to the capture point (from its TTL), CE marks and their echoes when there were any, and
+/// each side's mean throughput when it sent data.
+fn path(c: &ConnRecord) -> String {
+    let (o, r) = (c.half(Side::Orig), c.half(Side::Resp));
+    let hops = |h: &crate::tcp::Half| h.initial_ttl().map_or("-".into(), |t| t.1.to_string());
+    let mut lines = vec![format!("hops {}/{}", hops(o), hops(r))];
+    if o.signals.ip_ce + r.signals.ip_ce > 0 {
+        lines.push(format!(
+            "ce {}/{} ece {}/{}",
+            o.signals.ip_ce, r.signals.ip_ce, o.signals.ece, r.signals.ece
+        ));
+    }
+    let rate = |h: &crate::tcp::Half| h.flow.throughput_avg().map_or("-".into(), human_rate);
+    if o.flow.throughput_avg().is_some() || r.flow.throughput_avg().is_some() {
+        lines.push(format!("{} / {}", rate(o), rate(r)));
+    }
+    lines.join("\n")
+}
+
+/// Bytes per second with a unit: `830 B/s`, `1.03 MB/s`.
+fn human_rate(bps: u64) -> String {
+    match bps {
+        0..1_000 => format!("{bps} B/s"),
+        1_000..1_000_000 => format!("{:.1} kB/s", bps as f64 / 1e3),
+        1_000_000..1_000_000_000 => format!("{:.2} MB/s", bps as f64 / 1e6),
+        _ => format!("{:.2} GB/s", bps as f64 / 1e9),
+    }
+}
+
 fn opt<T: std::fmt::Display>(v: Option<T>) -> String {
     v.map_or("-".into(), |v| v.to_string())
 }
@@ -177,6 +211,8 @@ mod tests {
         assert_eq!(cell("handshake ms"), "10.00 + 10.00");
         assert_eq!(cell("final states"), "TIME-WAIT\nCLOSED");
         assert_eq!(cell("end"), "fin");
+        assert_eq!(cell("path →/←"), "hops 0/0");
+        assert_eq!(human_rate(1_034_621), "1.03 MB/s");
         assert_eq!(cell("anomalies"), "");
         // The rendered table has as many titles as each row has cells.
         let titles: Vec<&str> = CONN_COLUMNS.iter().map(|c| c.title).collect();
