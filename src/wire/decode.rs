@@ -438,6 +438,34 @@ mod tests {
             prop_assert!(got || accounted >= 1 || s.fragments.fragments > 0 || s.frames == 1);
         }
 
+        /// A TCP header whose data offset cannot be right yields no segment but is kept, with
+        /// its ports, for the table; every other frame leaves nothing kept.
+        #[test]
+        fn impossible_data_offsets_are_kept_for_the_table(offset in 0u8..16, extra in 0usize..8) {
+            let mut data = vec![0u8; 40 + extra];
+            data[0] = 0x45;
+            data[2..4].copy_from_slice(&((40 + extra) as u16).to_be_bytes());
+            data[8] = 64;
+            data[9] = 6;
+            data[20..22].copy_from_slice(&40001u16.to_be_bytes());
+            data[22..24].copy_from_slice(&8080u16.to_be_bytes());
+            data[32] = offset << 4;
+            data[33] = 0x10;
+            let mut d = Decoder::new();
+            let pkt = Packet { ts: Timestamp(0), link_type: LinkType::RAW, data: &data, orig_len: data.len() as u32 };
+            let seg = d.decode(&pkt, 7).map(|s| s.data_offset);
+            let bad = d.take_bad_header();
+            // The TCP part is 20 + extra bytes: offsets 5 up to that many words are fine.
+            let fits = offset >= 5 && (offset as usize * 4) <= 20 + extra;
+            prop_assert_eq!(seg, fits.then_some(offset));
+            prop_assert_eq!(bad.is_some(), !fits);
+            if let Some(b) = bad {
+                prop_assert_eq!((b.frame, b.sport, b.dport, b.data_offset), (7, 40001, 8080, offset));
+                prop_assert_eq!(b.reason(), if offset < 5 { "below_minimum" } else { "beyond_segment" });
+                prop_assert_eq!(d.stats.skipped[SkipReason::TcpBadHeader as usize], 1);
+            }
+        }
+
         /// IPv4+TCP with random header bytes after a valid version nibble.
         #[test]
         fn arbitrary_ip_headers_never_panic(mut data in proptest::collection::vec(any::<u8>(), 20..120)) {
