@@ -124,6 +124,10 @@ fn flags_ecn_marks_and_offsets_agree_with_tshark_and_the_marking_router() {
     assert_eq!(u(&o["cwr"]) as f64, num(cli, " cwr ") - 1.0);
     assert_eq!(u(&r["ece"]) as f64, num(srv, " ece ") - 1.0);
     assert_eq!(u(&r["cwr"]) as f64, num(srv, " cwr "));
+    // The client's kernel counted the same ECT(0) and CE packets arriving.
+    let cli_view = "counters at the end, cli";
+    assert_eq!(counter(&view, cli_view, "IpExtInCEPkts"), u(&r["ip_ce"]));
+    assert_eq!(counter(&view, cli_view, "IpExtInECT0Pkts"), u(&r["ip_ect"]));
     // The router's CE rule counted the marks it set: the client saw each of them.
     let marked = nft_counters(&view, "router: nft list ruleset");
     assert_eq!(marked, vec![u(&r["ip_ce"])]);
@@ -193,8 +197,13 @@ fn hops_come_from_the_initial_ttl() {
         (u(&c["orig"]["ttl_initial"]), u(&c["orig"]["hops"])),
         (64, 0)
     );
-    // The router counted what it forwarded.
-    assert!(counter(&view, "router: nstat -as", "IpForwDatagrams") > 0);
+    // The router forwarded every frame of the capture.
+    let frames =
+        u(&c["orig"]["packets"]) + u(&c["orig"]["bad_data_offsets"]) + u(&c["resp"]["packets"]);
+    assert_eq!(
+        counter(&view, "router: nstat -as", "IpForwDatagrams"),
+        frames
+    );
     // ttl_expired_syn: the second connection through the same kind of router.
     let (code, recs, _) = analyze_json(&[&fixture("recordings/ttl_expired_syn.pcap")]);
     assert_eq!(code, 0);
@@ -216,6 +225,10 @@ fn cleared_ecn_echoes_are_missing_echoes() {
     assert_eq!(nft_counters(&view, "client: nft list ruleset"), vec![6]);
     assert_eq!(u(&o["ip_ce"]) as f64, num(cli, " ce "));
     assert_eq!(u(&o["ip_ce"]), 6);
+    // The server's kernel counted them arriving, and the ECT(0) ones.
+    let srv_view = "counters at the end, srv";
+    assert_eq!(counter(&view, srv_view, "IpExtInCEPkts"), 6);
+    assert_eq!(counter(&view, srv_view, "IpExtInECT0Pkts"), u(&o["ip_ect"]));
     // The router wiped ECE from every segment the server echoed with; only the SYN-ACK's
     // ECE (ECN setup, before any mark) is left.
     let cleared: u64 = nft_counters(&view, "router: nft list ruleset").iter().sum();
