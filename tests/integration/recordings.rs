@@ -185,6 +185,7 @@ const EXPECTED: &[(&str, &[&str], &[&str], &str)] = &[
         &["half_close", "receive_window_limited"],
         "SF",
     ),
+    ("urgent_data", &[], &["half_close"], "SF"),
 ];
 
 #[test]

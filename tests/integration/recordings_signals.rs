@@ -312,6 +312,29 @@ fn a_window_limited_upload_agrees_with_the_kernel_and_tshark() {
 }
 
 #[test]
+fn urgent_data_shows_as_urg_with_its_pointer() {
+    let (c, _) = record("urgent_data");
+    let view = kernel_view("urgent_data");
+    for (h, t) in [
+        (&c["orig"], tshark_line(&view, C2S)),
+        (&c["resp"], tshark_line(&view, S2C)),
+    ] {
+        assert_eq!(u(&h["urg"]) as f64, num(t, " urg "));
+        assert_eq!(u(&h["psh"]) as f64, num(t, " psh "));
+        assert_eq!(u(&h["pure_acks"]) as f64, num(t, "pure acks "));
+        assert_eq!(u(&h["data_acks"]) as f64, num(t, "data segments "));
+    }
+    // tcpdump: frame 6, `Flags [P.U], seq 201:202, urg 1`.
+    assert_eq!(
+        (u(&c["orig"]["urg"]), u(&c["orig"]["urgent_pointer"])),
+        (1, 1)
+    );
+    // The urgent byte is still a stream byte on the wire (the server's socket took it out of
+    // band): 200 + 1 + 100.
+    assert_eq!(u(&c["orig"]["stream_bytes"]), 301);
+}
+
+#[test]
 fn delayed_acks_are_timed_as_tshark_times_them() {
     // zero_window: the server, one veth away from the capture, delays its ACK of frame 7 by
     // Linux's 40 ms minimum (tshark: ack_rtt 0.040940 on frame 8); its other pure ACKs answer
