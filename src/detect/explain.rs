@@ -347,7 +347,7 @@ pub fn explain(kind: AnomalyKind) -> Explanation {
         BadDataOffset => (
             "A TCP header's data offset, the field saying how long the header is in 32-bit words, was below 5 (the fixed header alone is 20 bytes) or pointed past the end of the segment the IP header declares.",
             "The header length is what separates the options from the data (RFC 9293 §3.1): with a wrong one nothing after the fixed 20 bytes can be read, and the receiver drops the segment (Linux counts it in TcpInErrs). No working stack sends it: it is corruption, a broken middlebox, a fuzzer or a crafted probe (hping3 -O), and a device that does read such a segment sees a different connection from the endpoints.",
-            "The decoder finds the offset below 5, or the header it claims longer than the TCP length the IP header declares. The segment is counted in the summary's skipped frames (tcp_bad_header) as before and, when its four-tuple belongs to a tracked connection, tied to it: the side's bad_data_offsets counts it and this anomaly names the frame, the offset, the header length it claims, the TCP length and why it is wrong (below_minimum, beyond_segment). Its flags and numbers are not believed: no state changes.",
+            "The decoder finds the offset below 5, or the header it claims longer than the TCP length the IP header declares. The segment is counted in the summary's skipped frames (tcp_bad_header), as every frame that yields no segment is, and, when its four-tuple belongs to a tracked connection, tied to it: the side's bad_data_offsets counts it and this anomaly names the frame, the offset, the header length it claims, the TCP length and why it is wrong (below_minimum, beyond_segment). Its flags and numbers are not believed: no state changes.",
             "",
         ),
         EcnCongestion => (
@@ -359,7 +359,7 @@ pub fn explain(kind: AnomalyKind) -> Explanation {
         EcnEchoMissing => (
             "Packets of one side arrived marked Congestion Experienced, ECN was negotiated, and the other side never set ECE on an ACK afterwards.",
             "The echo is how the sender learns of the congestion (RFC 3168 §6.1.3): without it the sender keeps its rate while the router keeps marking, and ECN only makes the queue longer. It means a middlebox clearing TCP flags, or a receiver stack whose ECN is broken.",
-            "At the end of the connection: the side's segments with CE outnumber nothing the peer echoed: no segment of the peer other than its SYN or SYN-ACK carried ECE, although the peer sent ACKs after the first CE mark, and both SYN and SYN-ACK negotiated ECN. A capture taken before the marking router sees no CE and raises nothing.",
+            "At the end of the connection: some of the side's segments arrived with CE, and no segment of the peer other than its SYN or SYN-ACK carried ECE, although the peer sent ACKs after the first CE mark, and both SYN and SYN-ACK negotiated ECN. A capture taken before the marking router sees no CE and raises nothing. A connection that negotiated Accurate ECN (RFC 9768: its SYN-ACK answers with another combination of AE, CWR and ECE) echoes marks with a counter in those three bits, not with ECE alone, and is not judged.",
             "",
         ),
         ReceiveWindowLimited => (
