@@ -86,6 +86,10 @@ fn window_limited(j: &mut Judge<'_>, side: Side) {
     let Some((frame, ts)) = f.first_window_limited else {
         return;
     };
+    // Without both SYNs the window scale is unknown and a scaled window looks tiny.
+    if h.options.is_none() || peer.options.is_none() {
+        return;
+    }
     let rtt = h.metrics.srtt.or(c.handshake.rtt);
     let win = f.limiting_window;
     // The window must have been what set the pace: the best round trip's throughput comes
