@@ -95,7 +95,14 @@ fn window_limited(j: &mut Judge<'_>, side: Side) {
     // The window must have been what set the pace: the best round trip's throughput comes
     // near one window per RTT. A sender far below it was held back by something else (the
     // application, a small RTT measured near the receiver), whatever its flight touched.
-    let achieved = f.throughput_peak().or(f.throughput_avg());
+    // The best interval counts only when it spans about a round trip: one much shorter (fixed
+    // at the first data from a handshake quicker than the data path) times a single burst.
+    let spans_rtt = match (f.interval, rtt) {
+        (Some(i), Some(r)) => i.0 * 2 >= r.0,
+        _ => false,
+    };
+    let peak = f.throughput_peak().filter(|_| spans_rtt);
+    let achieved = peak.or(f.throughput_avg());
     let per_rtt = rtt.and_then(|r| rate(win as u64, r));
     match (achieved, per_rtt) {
         (Some(a), Some(p)) if a * WINDOW_PACE_DIVISOR >= p => {}
