@@ -310,6 +310,12 @@ impl Analyzer {
                 summary.record(&e);
                 out(e);
             });
+        } else if let Some(b) = self.decoder.take_bad_header() {
+            let summary = &mut self.summary;
+            self.flows.bad_header(&b, &mut |e| {
+                summary.record(&e);
+                out(e);
+            });
         } else if let Some((d, payload)) = self.decoder.take_udp() {
             let summary = &mut self.summary;
             self.flows.udp(&d, payload, &mut |e| {

@@ -47,6 +47,7 @@ pub fn seg(
         flags: TcpFlags(f),
         window: 65535,
         urgent: 0,
+        data_offset: 5,
         checksum: 0,
         options: TcpOptions::default(),
         payload: &[],

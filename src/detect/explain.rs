@@ -362,6 +362,30 @@ pub fn explain(kind: AnomalyKind) -> Explanation {
             "A FIN from a side that had already sent the same FIN (no new data), reaching a peer in TIME-WAIT, followed by that peer's ACK of it. Reported once per connection when the ACK comes (or at the end, with answer none); the detail gives from, fin_frame (the first FIN), repeat_frame, repeat_after (time from the first FIN), first_ack_frame (the ACK the capture saw before the repeat: it was lost after the capture point; null when it was not captured), answer_frame and time_wait_until (the answer's time plus 2*MSL: the restarted TIME-WAIT's end, also the record's time_wait_until). The repeated FIN and the answering ACK are not also reported as retransmission and duplicate_ack; the record still counts them as Wireshark classifies them.",
             "--msl",
         ),
+        BadDataOffset => (
+            "A TCP header's data offset, the field saying how long the header is in 32-bit words, was below 5 (the fixed header alone is 20 bytes) or pointed past the end of the segment the IP header declares.",
+            "The header length is what separates the options from the data (RFC 9293 §3.1): with a wrong one nothing after the fixed 20 bytes can be read, and the receiver drops the segment (Linux counts it in TcpInErrs). No working stack sends it: it is corruption, a broken middlebox, a fuzzer or a crafted probe (hping3 -O), and a device that does read such a segment sees a different connection from the endpoints.",
+            "The decoder finds the offset below 5, or the header it claims longer than the TCP length the IP header declares. The segment is counted in the summary's skipped frames (tcp_bad_header), as every frame that yields no segment is, and, when its four-tuple belongs to a tracked connection, tied to it: the side's bad_data_offsets counts it and this anomaly names the frame, the offset, the header length it claims, the TCP length and why it is wrong (below_minimum, beyond_segment). Its flags and numbers are not believed: no state changes.",
+            "",
+        ),
+        EcnCongestion => (
+            "A router on the way to the capture point set Congestion Experienced (CE) in the IP header of this connection's ECN-capable packets.",
+            "With ECN (RFC 3168) a congested router marks packets instead of dropping them: the receiver echoes the mark with ECE on its ACKs, and the sender halves its congestion window once per round trip and says so with CWR. The transfer slows down without a loss or a retransmission timeout; a connection that keeps getting marks runs through a congested queue.",
+            "Segments whose IP ECN field is CE (3). Reported once, at the first marked segment, with the side whose packets were marked, how many were, whether ECN was negotiated on the SYN and SYN-ACK, how many ACKs of the receiver carried ECE and how many segments of the sender carried CWR. Each side's ip_ect, ip_ce, ece and cwr counts are on the record.",
+            "",
+        ),
+        EcnEchoMissing => (
+            "Packets of one side arrived marked Congestion Experienced, ECN was negotiated, and the other side never set ECE on an ACK afterwards.",
+            "The echo is how the sender learns of the congestion (RFC 3168 §6.1.3): without it the sender keeps its rate while the router keeps marking, and ECN only makes the queue longer. It means a middlebox clearing TCP flags, or a receiver stack whose ECN is broken.",
+            "At the end of the connection: some of the side's segments arrived with CE, and no segment of the peer other than its SYN or SYN-ACK carried ECE, although the peer sent ACKs after the first CE mark, and both SYN and SYN-ACK negotiated ECN. A capture taken before the marking router sees no CE and raises nothing. A connection that negotiated Accurate ECN (RFC 9768: its SYN-ACK answers with another combination of AE, CWR and ECE) echoes marks with a counter in those three bits, not with ECE alone, and is not judged.",
+            "",
+        ),
+        ReceiveWindowLimited => (
+            "The sender stopped at the edge of the window the receiver offered, again and again: its bytes in flight left no room for another full segment in that window, in several round trips.",
+            "A sender can have at most one window of data unacknowledged, so throughput is at most window / RTT whatever the path can carry. The 16-bit window field caps the window at 65,535 bytes unless both sides negotiate window scaling (RFC 7323): 65,535 bytes per 50 ms is 1.3 MB/s, per 100 ms 5 Mbit/s. The cure is at the receiver (a larger receive buffer, window scaling on, an application that reads faster), not in the network.",
+            "Per data segment, measured at the capture point: the sender's bytes in flight after it (SND.NXT minus the receiver's latest ACK) plus its largest segment exceed the receiver's latest scaled window. Counted once per round trip (the sender's smoothed RTT, else the handshake's); reported at the end of a connection whose SYN and SYN-ACK were both seen (otherwise the window scale is unknown) when that happened in at least 3 round trips and the best round trip's throughput (the mean when the transfer took less than one, or when the interval it was measured over is under half the RTT) reached at least half of window / RTT (a sender far below it was held back by something else, such as its application), at the first such segment. The detail gives the window, whether scaling was negotiated, the RTT, window / RTT, the throughput achieved (mean and best round trip), the fastest burst the sender sent back to back, and the bandwidth-delay product (that burst rate times the RTT) a window would have needed to keep the path busy. Bytes in flight show only where the capture sees data before its ACKs: at the sender or on the path, not at the receiver.",
+            "",
+        ),
     };
     Explanation {
         meaning,

@@ -220,6 +220,14 @@ catalogue! {
         "A sender retransmitted unacknowledged data (or its SYN) with a growing timeout, then stopped and went silent or reset: its retransmission timer gave up.";
     FinalAckLost = "final_ack_lost", Notice, Connection,
         "The passive closer repeated its FIN from LAST-ACK and the active closer's TIME-WAIT acknowledged it again: the last ACK was lost (the first reason TIME-WAIT lasts 2*MSL).";
+    BadDataOffset = "bad_data_offset", Error, Connection,
+        "A segment's data offset (header length) was below 20 bytes or beyond the segment: a malformed or crafted header the receiver drops.";
+    EcnCongestion = "ecn_congestion", Notice, Connection,
+        "A router marked this connection's packets Congestion Experienced (ECN): the path was congested and the sender was told to slow down without a loss.";
+    EcnEchoMissing = "ecn_echo_missing", Warning, Connection,
+        "Packets arrived marked Congestion Experienced but the receiver never echoed ECE: ECN is broken on this path or stack.";
+    ReceiveWindowLimited = "receive_window_limited", Warning, Connection,
+        "The sender kept filling the receiver's advertised window, round trip after round trip: throughput was window / RTT, set by the receiver, not by the network.";
 }
 
 impl AnomalyKind {

@@ -20,6 +20,7 @@ mod sanity;
 mod segment;
 pub mod segment_classes;
 pub mod session;
+pub mod signals;
 mod tally;
 mod teardown;
 mod view;
@@ -35,6 +36,7 @@ pub use kind::{AnomalyKind, Scope, Severity};
 pub use rules::ConnRules;
 pub use sanity::{IpIdModel, icmp_error};
 pub use session::Sessions;
+pub use signals::bad_data_offset;
 pub use tally::{Owner, Tally};
 pub use view::{ConnView, Step};
 

@@ -64,5 +64,6 @@ impl ConnRules {
         self.keepalive.on_finish(j);
         self.backoff.on_finish(j, now);
         self.final_ack.on_finish(j);
+        super::signals::on_finish(j);
     }
 }

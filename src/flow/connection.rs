@@ -12,9 +12,9 @@ use crate::compat::wireshark::{Classes, WsConv, flag as F};
 use crate::detect::{self, Anomaly, ConnRules, ConnView, DetectConfig, Judge, Step, Tally};
 use crate::event::{Cause, ConnRecord, EndReason, StoryStep, Transition, ZeekView};
 use crate::proto::{At, ConnRef};
-use crate::tcp::{Half, Handshake, Machine, MachineEvent};
+use crate::tcp::{Half, Handshake, Machine, MachineEvent, SentCtx, account_sent};
 use crate::time::Timestamp;
-use crate::wire::{Endpoint, IcmpError, PerSide, Segment, SeqNum, Side};
+use crate::wire::{BadTcpHeader, Endpoint, IcmpError, PerSide, Segment, SeqNum, Side};
 
 /// What a run keeps on each record beyond the record itself.
 #[derive(Clone, Copy, Debug, Default)]
@@ -310,6 +310,23 @@ impl Connection {
         detect::icmp_error(&mut j, e, side);
     }
 
+    /// Accounts a header with an impossible data offset `side` sent: counts it on that side
+    /// and raises `bad_data_offset`; the state machine never sees it.
+    pub(crate) fn bad_header(
+        &mut self,
+        b: &BadTcpHeader,
+        side: Side,
+        cfg: &DetectConfig,
+        out: &mut Vec<Anomaly>,
+    ) {
+        self.rec.halves[side]
+            .signals
+            .bad_offset(b.frame, b.ts, b.data_offset);
+        let v = view!(self.rec, self.machine);
+        let mut j = Judge::new(&v, cfg, &mut self.rec.tally, out);
+        detect::bad_data_offset(&mut j, b, side);
+    }
+
     /// Accounts one segment sent by `side`: counters, the state machine, then the connection
     /// rules; the anomalies it raised and the state changes it caused go to `found`.
     pub fn update(
@@ -367,16 +384,13 @@ impl Connection {
                 self.rec.segment_classes.push((seg.frame, classes));
             }
         }
-        let peer = side.other();
-        let peer_ack = self.machine.end(peer).rcv_nxt;
-        let wscale = self.machine.end(side).wscale;
-        self.rec.halves[side]
-            .metrics
-            .sent(seg, facts.snd_nxt_before, peer_ack, wscale);
-        if f.ack() {
-            let tsecr = seg.options.timestamps.map(|t| t.1);
-            self.rec.halves[peer].metrics.acked(seg.ack, tsecr, seg.ts);
-        }
+        let sent = SentCtx {
+            snd_nxt_before: facts.snd_nxt_before,
+            peer_ack: self.machine.end(side.other()).rcv_nxt,
+            wscale: self.machine.end(side).wscale,
+            handshake_rtt: self.rec.handshake.rtt,
+        };
+        account_sent(&mut self.rec.halves, side, seg, sent);
 
         // The originator's first acknowledgment of the responder's SYN completes the handshake.
         // An acknowledgment the responder cannot accept (RFC 9293 §3.10.7.4) completes nothing.

@@ -6,6 +6,8 @@
 
 use super::app::AppSide;
 
+mod bad_header;
+
 use hashbrown::HashMap;
 use slab::Slab;
 

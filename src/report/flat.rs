@@ -185,6 +185,55 @@ pub const CONNECTION: &[Column] = &[
         "anomaly ids raised, comma-separated, first seen first",
     ),
     col("one_sided", Str, true, "side of a one-sided capture"),
+    // Appended: what the headers said about the path, per side.
+    col(
+        "orig_hops",
+        U64,
+        true,
+        "routers between the originator and the capture point (from its TTL)",
+    ),
+    col(
+        "resp_hops",
+        U64,
+        true,
+        "routers between the responder and the capture point",
+    ),
+    col(
+        "orig_ip_ce",
+        U64,
+        false,
+        "the originator's segments that arrived marked CE (ECN)",
+    ),
+    col(
+        "resp_ip_ce",
+        U64,
+        false,
+        "the responder's segments that arrived marked CE",
+    ),
+    col(
+        "orig_throughput_avg",
+        U64,
+        true,
+        "the originator's new bytes per second, first to last new data",
+    ),
+    col(
+        "resp_throughput_avg",
+        U64,
+        true,
+        "the responder's new bytes per second",
+    ),
+    col(
+        "orig_window_limited_rounds",
+        U64,
+        false,
+        "round trips in which the responder's window held the originator back",
+    ),
+    col(
+        "resp_window_limited_rounds",
+        U64,
+        false,
+        "round trips in which the originator's window held the responder back",
+    ),
 ];
 
 /// Hands the values of connection `c` to `row`, in [`CONNECTION`]'s order.
@@ -225,6 +274,18 @@ pub fn connection_row<R: Row>(c: &ConnRecord, seed: u16, row: &mut R) {
     row.str(Some(c.zeek.history()));
     row.str(Some(&anomaly_ids(c)));
     row.str(c.one_sided.map(Side::name));
+    for h in [o, r] {
+        row.u64(h.initial_ttl().map(|t| t.1.into()));
+    }
+    for h in [o, r] {
+        row.u64(Some(h.signals.ip_ce.into()));
+    }
+    for h in [o, r] {
+        row.u64(h.flow.throughput_avg());
+    }
+    for h in [o, r] {
+        row.u64(Some(h.flow.window_limited_rounds.into()));
+    }
 }
 
 /// The anomaly ids of a record, comma-separated, in the order first seen.

@@ -2,8 +2,10 @@
 //! metrics. A connection has two halves, one per direction.
 
 use super::metrics::Metrics;
-use crate::time::Timestamp;
-use crate::wire::{Segment, SeqNum, TcpFlags, Tfo};
+use super::signals::HeaderSignals;
+use super::throughput::{FlowCtx, WindowFlow};
+use crate::time::{Duration, Timestamp};
+use crate::wire::{PerSide, Segment, SeqNum, Side, TcpFlags, Tfo};
 
 /// What one side announced in its SYN (or SYN-ACK).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -123,9 +125,64 @@ pub struct Half {
     pub backoff: Option<Box<super::backoff::Backoff>>,
     /// This side's series of SYN (or SYN-ACK) copies, when it repeated one.
     pub syn_backoff: Option<Box<super::backoff::Backoff>>,
+    /// Header flags and fields this side sent, and how it acknowledged the peer's data.
+    pub signals: HeaderSignals,
+    /// This side's window fields, the throughput of its new data, and how often the peer's
+    /// window held it back.
+    pub flow: WindowFlow,
+}
+
+/// What the connection's state says about a segment `side` sent, for [`account_sent`].
+#[derive(Clone, Copy, Debug)]
+pub struct SentCtx {
+    /// The sender's SND.NXT before the segment.
+    pub snd_nxt_before: Option<SeqNum>,
+    /// The highest acknowledgment the peer sent.
+    pub peer_ack: Option<SeqNum>,
+    /// The window scale shift in force for the sender's windows.
+    pub wscale: u8,
+    /// The handshake's round-trip time, when it was seen.
+    pub handshake_rtt: Option<Duration>,
+}
+
+/// Accounts the transfer side of one segment `side` sent: its metrics (RTT, windows,
+/// flight), header signals, window and throughput figures, and what it tells about the peer
+/// (the acknowledgment it carries, the peer's delayed-ACK clock).
+#[inline]
+pub fn account_sent(halves: &mut PerSide<Half>, side: Side, seg: &Segment<'_>, cx: SentCtx) {
+    let peer = side.other();
+    let peer_window = halves[peer].flow.last_window;
+    let h = &mut halves[side];
+    h.metrics
+        .sent(seg, cx.snd_nxt_before, cx.peer_ack, cx.wscale);
+    h.signals.sent(seg);
+    let flow = FlowCtx {
+        snd_nxt_before: cx.snd_nxt_before,
+        peer_ack: cx.peer_ack,
+        peer_window,
+        // The sender's own samples time the data path; before the first, the handshake's.
+        rtt: h.metrics.srtt.or(cx.handshake_rtt),
+    };
+    h.flow.sent(seg, cx.wscale, flow);
+    let p = &mut halves[peer];
+    p.signals.peer_sent(seg);
+    if seg.flags.ack() {
+        let tsecr = seg.options.timestamps.map(|t| t.1);
+        p.metrics.acked(seg.ack, tsecr, seg.ts);
+    }
 }
 
 impl Half {
+    /// The initial TTL this side most likely used, the smallest of the usual ones (64: Linux,
+    /// macOS, the BSDs; 128: Windows; 255: network gear, Solaris) not below the highest TTL
+    /// seen, and so the hops its segments travelled to the capture point (each router
+    /// decrements the TTL by one, RFC 791 §3.2; RFC 8200 §3 for the hop limit).
+    pub fn initial_ttl(&self) -> Option<(u8, u8)> {
+        let seen = self.ttl_max?;
+        let initial = [64u8, 128, 255].into_iter().find(|&i| i >= seen)?;
+        Some((initial, initial - seen))
+    }
+
     /// Accounts one segment this side sent: counters, its ISN and SYN options, its first FIN
     /// and RST.
     #[inline]

@@ -9,11 +9,13 @@ mod handshake;
 mod machine;
 pub mod metrics;
 pub mod reassembly;
+pub mod signals;
 mod state;
 #[cfg(test)]
 mod tests;
+pub mod throughput;
 
-pub use half::{Half, SynOptions};
+pub use half::{Half, SentCtx, SynOptions, account_sent};
 pub use handshake::Handshake;
 pub use machine::{EndState, Machine, MachineEvent, RstFit, SegClass, SegFacts};
 pub use state::TcpState;

@@ -14,7 +14,7 @@ use super::icmp::{self, IcmpError};
 use super::link::{self, LinkInfo, Net};
 use super::tcp_header::{Ip, parse_tcp, plain_tcp};
 use super::tunnel::{MAX_TUNNEL_DEPTH, TunnelKind, mobile_ipv6_addresses};
-use super::{DecodeStats, Segment, SkipReason};
+use super::{BadTcpHeader, DecodeStats, Segment, SkipReason};
 use crate::time::Timestamp;
 use crate::wire::Packet;
 
@@ -71,6 +71,9 @@ pub struct Decoder {
     verify_checksums: bool,
     /// The ICMP error the last frame carried, until [`Decoder::take_icmp_error`].
     icmp: Option<IcmpError>,
+    /// The TCP header with an impossible data offset the last frame carried, until
+    /// [`Decoder::take_bad_header`].
+    bad_header: Option<BadTcpHeader>,
     /// The UDP datagram the last frame carried, when asked for.
     pub(super) udp: UdpKeep,
 }
@@ -98,6 +101,7 @@ impl Decoder {
     pub fn decode<'s>(&'s mut self, pkt: &Packet<'s>, frame: u64) -> Option<Segment<'s>> {
         self.stats.frames += 1;
         self.icmp = None;
+        self.bad_header = None;
         self.udp.last = None;
         let mut info = LinkInfo::default();
         match link::network(pkt.link_type, pkt.data, &mut info) {
@@ -155,6 +159,12 @@ impl Decoder {
         self.icmp.take()
     }
 
+    /// The TCP header with an impossible data offset that the last decoded frame carried (it
+    /// yielded no segment), for the connection table to tie to its connection.
+    pub fn take_bad_header(&mut self) -> Option<BadTcpHeader> {
+        self.bad_header.take()
+    }
+
     /// Keeps `body` (an ICMP message from `reporter`) when it is an error quoting TCP; returns
     /// whether it was.
     fn icmp_error(&mut self, v6: bool, body: &[u8], reporter: IpAddr, ctx: Ctx) -> bool {
@@ -184,7 +194,15 @@ impl Decoder {
         // The common case, TCP directly in IPv4 (no options, not fragmented) or IPv6 (no extension
         // headers), is read in place; everything else goes through etherparse's lax slicer.
         if let Some((ip, t, declared)) = plain_tcp(d) {
-            return parse_tcp(&mut self.stats, t, declared, ip, ctx, self.verify_checksums);
+            return parse_tcp(
+                &mut self.stats,
+                &mut self.bad_header,
+                t,
+                declared,
+                ip,
+                ctx,
+                self.verify_checksums,
+            );
         }
         // Sliced here, not in a helper: returning the slice would copy it for every datagram.
         let ip = match LaxIpSlice::from_slice(d) {
@@ -334,6 +352,7 @@ impl Decoder {
         let ip_len = meta.header_len + total as u32;
         parse_tcp(
             &mut self.stats,
+            &mut self.bad_header,
             &self.frags.out,
             total,
             Ip {
@@ -364,6 +383,7 @@ impl Decoder {
         match proto {
             6 => parse_tcp(
                 &mut self.stats,
+                &mut self.bad_header,
                 data,
                 declared,
                 ip,
@@ -421,6 +441,34 @@ mod tests {
             let accounted = s.tcp_segments + s.skipped_total() + s.non_tcp_total()
                 + s.fragments.fragments;
             prop_assert!(got || accounted >= 1 || s.fragments.fragments > 0 || s.frames == 1);
+        }
+
+        /// A TCP header whose data offset cannot be right yields no segment but is kept, with
+        /// its ports, for the table; every other frame leaves nothing kept.
+        #[test]
+        fn impossible_data_offsets_are_kept_for_the_table(offset in 0u8..16, extra in 0usize..8) {
+            let mut data = vec![0u8; 40 + extra];
+            data[0] = 0x45;
+            data[2..4].copy_from_slice(&((40 + extra) as u16).to_be_bytes());
+            data[8] = 64;
+            data[9] = 6;
+            data[20..22].copy_from_slice(&40001u16.to_be_bytes());
+            data[22..24].copy_from_slice(&8080u16.to_be_bytes());
+            data[32] = offset << 4;
+            data[33] = 0x10;
+            let mut d = Decoder::new();
+            let pkt = Packet { ts: Timestamp(0), link_type: LinkType::RAW, data: &data, orig_len: data.len() as u32 };
+            let seg = d.decode(&pkt, 7).map(|s| s.data_offset);
+            let bad = d.take_bad_header();
+            // The TCP part is 20 + extra bytes: offsets 5 up to that many words are fine.
+            let fits = offset >= 5 && (offset as usize * 4) <= 20 + extra;
+            prop_assert_eq!(seg, fits.then_some(offset));
+            prop_assert_eq!(bad.is_some(), !fits);
+            if let Some(b) = bad {
+                prop_assert_eq!((b.frame, b.sport, b.dport, b.data_offset), (7, 40001, 8080, offset));
+                prop_assert_eq!(b.reason(), if offset < 5 { "below_minimum" } else { "beyond_segment" });
+                prop_assert_eq!(d.stats.skipped[SkipReason::TcpBadHeader as usize], 1);
+            }
         }
 
         /// IPv4+TCP with random header bytes after a valid version nibble.

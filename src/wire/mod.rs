@@ -7,6 +7,7 @@
 //! Panic-freedom contract: every function here accepts arbitrary bytes; a frame that cannot be
 //! decoded becomes a counted [`SkipReason`], never a panic.
 
+mod bad_header;
 mod datagram;
 mod decode;
 mod endpoint;
@@ -22,6 +23,7 @@ mod stats;
 mod tcp_header;
 mod tunnel;
 
+pub use bad_header::BadTcpHeader;
 pub use datagram::Datagram;
 pub use decode::Decoder;
 pub use endpoint::{Endpoint, FlowKey, PerSide, Side, ipv4_text};

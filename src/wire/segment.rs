@@ -27,7 +27,7 @@ impl TcpFlags {
     pub const ECE: u16 = 0x040;
     /// Congestion Window Reduced.
     pub const CWR: u16 = 0x080;
-    /// ECN nonce (RFC 3540, historic).
+    /// ECN nonce (RFC 3540, historic); the same bit is AE in Accurate ECN (RFC 9768).
     pub const NS: u16 = 0x100;
 
     /// Whether every bit of `mask` is set.
@@ -124,6 +124,8 @@ pub struct Segment<'a> {
     pub window: u16,
     /// Urgent pointer.
     pub urgent: u16,
+    /// Data offset field: the header length in 32-bit words (5-15).
+    pub data_offset: u8,
     /// TCP checksum field as sent.
     pub checksum: u16,
     /// Parsed options.

@@ -4,7 +4,7 @@
 use std::net::IpAddr;
 
 use super::decode::Ctx;
-use super::{DecodeStats, Segment, SeqNum, SkipReason, TcpFlags, TcpOptions};
+use super::{BadTcpHeader, DecodeStats, Segment, SeqNum, SkipReason, TcpFlags, TcpOptions};
 
 /// IP-level facts of a segment.
 pub(super) struct Ip {
@@ -69,8 +69,10 @@ pub(super) fn plain_tcp(d: &[u8]) -> Option<(Ip, &[u8], usize)> {
 /// Reads the TCP header from `t`; `declared` is the TCP length according to the IP header.
 /// A header whose fixed 20 bytes were captured but whose options the snaplen cut still yields a
 /// segment (options parsed as far as they go, marked truncated), as a 64-byte snaplen produces.
+/// A header with an impossible data offset yields none; its fixed fields go to `bad`.
 pub(super) fn parse_tcp<'s>(
     stats: &mut DecodeStats,
+    bad: &mut Option<BadTcpHeader>,
     t: &'s [u8],
     declared: usize,
     ip: Ip,
@@ -82,8 +84,25 @@ pub(super) fn parse_tcp<'s>(
         return None;
     };
     let hlen = (h[12] >> 4) as usize * 4;
+    let be16 = |o: usize| u16::from_be_bytes([h[o], h[o + 1]]);
+    let be32 = |o: usize| u32::from_be_bytes([h[o], h[o + 1], h[o + 2], h[o + 3]]);
     if hlen < 20 || declared < hlen {
         stats.skipped[SkipReason::TcpBadHeader as usize] += 1;
+        // Still counted as skipped above (the summary's figure is unchanged); the ports and
+        // sequence number are intact, so the connection table can tie it to its connection.
+        *bad = Some(BadTcpHeader {
+            ts: ctx.ts,
+            frame: ctx.frame,
+            src: ip.src,
+            dst: ip.dst,
+            sport: be16(0),
+            dport: be16(2),
+            seq: SeqNum(be32(4)),
+            flags: TcpFlags(be16(12) & 0x01ff),
+            data_offset: h[12] >> 4,
+            tcp_len: declared as u32,
+            ttl: ip.ttl,
+        });
         return None;
     }
     let options_cut = t.len() < hlen;
@@ -102,8 +121,6 @@ pub(super) fn parse_tcp<'s>(
     if let Some(k) = ctx.tunnel {
         stats.tunnels[k as usize] += 1;
     }
-    let be16 = |o: usize| u16::from_be_bytes([h[o], h[o + 1]]);
-    let be32 = |o: usize| u32::from_be_bytes([h[o], h[o + 1], h[o + 2], h[o + 3]]);
     Some(Segment {
         ts: ctx.ts,
         frame: ctx.frame,
@@ -117,6 +134,7 @@ pub(super) fn parse_tcp<'s>(
         window: be16(14),
         checksum: be16(16),
         urgent: be16(18),
+        data_offset: h[12] >> 4,
         options,
         payload: captured,
         payload_len,

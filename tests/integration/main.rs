@@ -55,6 +55,8 @@ mod pipelines;
 mod reassembly;
 // Linux TCP recorded in network namespaces (fixtures/recordings): exactly the expected anomalies.
 mod recordings;
+// Header flags, ECN, windows, throughput and hops on recordings, against the kernel and tshark.
+mod recordings_signals;
 // Segment sanity on real captures: SPAN-port duplicates, checksums against tshark's validation.
 mod sanity;
 // The TCP notes on real captures: the ISN clock, back-off and give-up, the lost final ACK.

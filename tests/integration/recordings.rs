@@ -187,6 +187,27 @@ const EXPECTED: &[(&str, &[&str], &[&str], &str)] = &[
         "S0",
     ),
     ("final_ack_lost", &[], &["final_ack_lost"], "SF"),
+    // CE marks echoed through a router, and a segment with a data offset of 3.
+    (
+        "ecn_routed",
+        &[],
+        &["bad_data_offset", "ecn_congestion"],
+        "SF",
+    ),
+    (
+        "ecn_echo_cleared",
+        &[],
+        // The router wipes the echo: the sender never hears of the marks.
+        &["ecn_congestion", "ecn_echo_missing", "half_close"],
+        "SF",
+    ),
+    (
+        "window_limited_noscale",
+        &[],
+        &["half_close", "receive_window_limited"],
+        "SF",
+    ),
+    ("urgent_data", &[], &["half_close"], "SF"),
 ];
 
 #[test]

@@ -2,6 +2,7 @@
 //! connection table with segments built in virtual time. Client ISN 100, server ISN 500.
 
 mod handshake;
+mod signals;
 mod timers;
 
 use crate::detect::{Anomaly, AnomalyKind, DetectConfig, ListenerConfig};

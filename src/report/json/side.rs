@@ -97,11 +97,70 @@ pub struct HalfJson {
     pub retransmission_backoff: Option<BackoffJson>,
     /// This side's SYN (or SYN-ACK) copies, when it repeated one.
     pub syn_backoff: Option<BackoffJson>,
+    // Header fields and flags, ECN, windows, throughput and hops, appended in their turn.
+    /// The initial TTL this side most likely used (64, 128 or 255).
+    pub ttl_initial: Option<u8>,
+    /// Hops from this side to the capture point: `ttl_initial - ttl_max`.
+    pub hops: Option<u8>,
+    /// Segments with PSH.
+    pub psh: u32,
+    /// Segments with URG.
+    pub urg: u32,
+    /// Segments with URG and a non-zero urgent pointer.
+    pub urgent_pointer: u32,
+    /// Segments other than SYNs with ECE (echoes of CE marks).
+    pub ece: u32,
+    /// Segments other than SYNs with CWR.
+    pub cwr: u32,
+    /// Segments with the AE (formerly NS) bit.
+    pub ae: u32,
+    /// Segments sent ECN-capable (IP ECT(0) or ECT(1)).
+    pub ip_ect: u32,
+    /// Segments that arrived marked Congestion Experienced (IP CE).
+    pub ip_ce: u32,
+    /// Data offsets seen (header length in 32-bit words), smallest first.
+    pub data_offsets: Vec<u8>,
+    /// Segments with an impossible data offset.
+    pub bad_data_offsets: u32,
+    /// Pure ACKs (no payload, SYN, FIN or RST).
+    pub pure_acks: u32,
+    /// ACKs carried by data.
+    pub data_acks: u32,
+    /// Pure ACKs timed from the peer's data they acknowledged (no data sent back meanwhile).
+    pub ack_delay_samples: u32,
+    /// Shortest such delay, seconds.
+    #[serde(serialize_with = "opt_secs")]
+    pub ack_delay_min: Option<Duration>,
+    /// Mean delay.
+    #[serde(serialize_with = "opt_secs")]
+    pub ack_delay_avg: Option<Duration>,
+    /// Longest delay.
+    #[serde(serialize_with = "opt_secs")]
+    pub ack_delay_max: Option<Duration>,
+    /// Smallest raw 16-bit window field, outside SYNs.
+    pub window_raw_min: Option<u16>,
+    /// Largest raw 16-bit window field, outside SYNs.
+    pub window_raw_max: Option<u16>,
+    /// The shift applied to this side's window fields (0 without window scaling).
+    pub window_shift: u8,
+    /// Mean throughput of new data, bytes per second.
+    pub throughput_avg: Option<u64>,
+    /// Best interval's throughput, bytes per second.
+    pub throughput_peak: Option<u64>,
+    /// The interval `throughput_peak` is measured over, seconds.
+    #[serde(serialize_with = "opt_secs")]
+    pub throughput_interval: Option<Duration>,
+    /// Fastest back-to-back burst, bytes per second.
+    pub burst_rate: Option<u64>,
+    /// Segments after which the peer's window had no room for another full segment.
+    pub window_limited_segments: u32,
+    /// Round trips in which that happened.
+    pub window_limited_rounds: u32,
 }
 
 impl From<&Half> for HalfJson {
     fn from(h: &Half) -> Self {
-        let m = &h.metrics;
+        let (m, g, w) = (&h.metrics, &h.signals, &h.flow);
         HalfJson {
             packets: h.packets,
             ip_bytes: h.ip_bytes,
@@ -141,6 +200,33 @@ impl From<&Half> for HalfJson {
             keepalive_interval: h.keepalive_interval,
             retransmission_backoff: h.backoff.as_deref().map(BackoffJson::from),
             syn_backoff: h.syn_backoff.as_deref().map(BackoffJson::from),
+            ttl_initial: h.initial_ttl().map(|t| t.0),
+            hops: h.initial_ttl().map(|t| t.1),
+            psh: g.psh,
+            urg: g.urg,
+            urgent_pointer: g.urgent_pointer,
+            ece: g.ece,
+            cwr: g.cwr,
+            ae: g.ae,
+            ip_ect: g.ip_ect,
+            ip_ce: g.ip_ce,
+            data_offsets: g.data_offsets().collect(),
+            bad_data_offsets: g.bad_data_offsets,
+            pure_acks: g.pure_acks,
+            data_acks: g.data_acks,
+            ack_delay_samples: g.ack_delay_samples,
+            ack_delay_min: g.ack_delay_min,
+            ack_delay_avg: g.ack_delay_avg,
+            ack_delay_max: g.ack_delay_max,
+            window_raw_min: w.raw_window_min,
+            window_raw_max: w.raw_window_max,
+            window_shift: w.window_shift,
+            throughput_avg: w.throughput_avg(),
+            throughput_peak: w.throughput_peak(),
+            throughput_interval: w.throughput_avg().and(w.interval),
+            burst_rate: w.burst_rate,
+            window_limited_segments: w.window_limited_segments,
+            window_limited_rounds: w.window_limited_rounds,
         }
     }
 }

@@ -435,6 +435,28 @@ impl Drawer<'_> {
                 facts.push(format!("{} sent the only FIN", s.name()));
             }
         }
+        // What the IP headers said about the path, when there is something to say: a side
+        // behind routers, congestion marks.
+        for side in [Side::Orig, Side::Resp] {
+            let h = r.half(side);
+            if let Some((initial, hops)) = h.initial_ttl().filter(|t| t.1 > 0) {
+                let ttl = h.ttl_max.unwrap_or(initial);
+                facts.push(format!(
+                    "{} {hops} hop{} away (ttl {ttl}, initial {initial})",
+                    side.name(),
+                    if hops == 1 { "" } else { "s" }
+                ));
+            }
+            if h.signals.ip_ce > 0 {
+                let echoes = r.half(side.other()).signals.ece;
+                facts.push(format!(
+                    "{} ce-marked {} (echoed by {} ece)",
+                    side.name(),
+                    h.signals.ip_ce,
+                    echoes
+                ));
+            }
+        }
         let kinds: Vec<&str> = r.tally.counts.iter().map(|(k, _)| k.id()).collect();
         facts.push(if kinds.is_empty() {
             "no connection anomaly".to_string()

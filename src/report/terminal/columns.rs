@@ -80,6 +80,11 @@ const OPTIONS: Column = Column {
     give: Give::Wrap,
     cell: |c, _| Cell::new(options(c)),
 };
+const PATH: Column = Column {
+    title: "path →/←",
+    give: Give::Keep,
+    cell: |c, _| Cell::new(path(c)),
+};
 const STATES: Column = Column {
     title: "final states",
     give: Give::Keep,
@@ -141,11 +146,11 @@ const STATES_END: Column = Column {
 
 /// Every column, in order: the table at any width with `--wide`, and whenever it fits.
 pub(super) const CONN_COLUMNS: &[&Column] = &[
-    &ID, &ORIG, &RESP, &START, &DURATION, &PKTS, &BYTES, &HANDSHAKE, &OPTIONS, &STATES, &END,
-    &ANOMALIES,
+    &ID, &ORIG, &RESP, &START, &DURATION, &PKTS, &BYTES, &HANDSHAKE, &OPTIONS, &PATH, &STATES,
+    &END, &ANOMALIES,
 ];
 
-/// The layouts the table takes as the screen narrows, widest first: options, handshake ms,
+/// The layouts the table takes as the screen narrows, widest first: path, options, handshake ms,
 /// start, bytes, packets and duration are dropped in that order; then originator and
 /// responder share a column (one above the other, beside their final states); then the end
 /// reason moves above the anomalies; last, the final states, the end reason and the number of
@@ -153,6 +158,10 @@ pub(super) const CONN_COLUMNS: &[&Column] = &[
 /// README.md and man/tcpaudit.1 give the same order.
 const LAYOUTS: &[&[&Column]] = &[
     CONN_COLUMNS,
+    &[
+        &ID, &ORIG, &RESP, &START, &DURATION, &PKTS, &BYTES, &HANDSHAKE, &OPTIONS, &STATES, &END,
+        &ANOMALIES,
+    ],
     &[
         &ID, &ORIG, &RESP, &START, &DURATION, &PKTS, &BYTES, &HANDSHAKE, &STATES, &END, &ANOMALIES,
     ],
@@ -268,6 +277,36 @@ fn options(c: &ConnRecord) -> String {
     s
 }
 
+/// What each direction's headers said about the path, one fact a line: hops from each side
+/// to the capture point (from its TTL), CE marks and their echoes when there were any, and
+/// each side's mean throughput when it sent data.
+fn path(c: &ConnRecord) -> String {
+    let (o, r) = (c.half(Side::Orig), c.half(Side::Resp));
+    let hops = |h: &crate::tcp::Half| h.initial_ttl().map_or("-".into(), |t| t.1.to_string());
+    let mut lines = vec![format!("hops {}/{}", hops(o), hops(r))];
+    if o.signals.ip_ce + r.signals.ip_ce > 0 {
+        lines.push(format!(
+            "ce {}/{} ece {}/{}",
+            o.signals.ip_ce, r.signals.ip_ce, o.signals.ece, r.signals.ece
+        ));
+    }
+    let rate = |h: &crate::tcp::Half| h.flow.throughput_avg().map_or("-".into(), human_rate);
+    if o.flow.throughput_avg().is_some() || r.flow.throughput_avg().is_some() {
+        lines.push(format!("{} / {}", rate(o), rate(r)));
+    }
+    lines.join("\n")
+}
+
+/// Bytes per second with a unit: `830 B/s`, `1.03 MB/s`.
+fn human_rate(bps: u64) -> String {
+    match bps {
+        0..1_000 => format!("{bps} B/s"),
+        1_000..1_000_000 => format!("{:.1} kB/s", bps as f64 / 1e3),
+        1_000_000..1_000_000_000 => format!("{:.2} MB/s", bps as f64 / 1e6),
+        _ => format!("{:.2} GB/s", bps as f64 / 1e9),
+    }
+}
+
 fn opt<T: std::fmt::Display>(v: Option<T>) -> String {
     v.map_or("-".into(), |v| v.to_string())
 }
@@ -305,6 +344,8 @@ mod tests {
             "10.0.0.1:40000\n10.0.0.2:80"
         );
         assert_eq!(cell("end"), "fin");
+        assert_eq!(cell("path →/←"), "hops 0/0");
+        assert_eq!(human_rate(1_034_621), "1.03 MB/s");
         assert_eq!(cell("anomalies"), "");
         // The rendered table has as many titles as each row has cells.
         let titles: Vec<&str> = CONN_COLUMNS.iter().map(|c| c.title).collect();
