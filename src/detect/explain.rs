@@ -280,7 +280,7 @@ pub fn explain(kind: AnomalyKind) -> Explanation {
         ),
         Keepalive => (
             "A keep-alive probe on an idle connection.",
-            "Keep-alives (RFC 9293 §3.8.4, off by default, two hours on Linux) detect dead peers and keep NAT state alive. Informational; see keepalive_timeout for probes nobody answers.",
+            "Keep-alives (RFC 9293 §3.8.4, off by default) detect dead peers and keep NAT state alive. Linux sends the first after tcp_keepalive_time (7,200 s) of idleness, the next every tcp_keepalive_intvl (75 seconds, not minutes, whatever some notes say) while unanswered, and gives up after tcp_keepalive_probes (9, not 10); the record gives the interval it saw (keepalive_interval). Informational; see keepalive_timeout for probes nobody answers.",
             "A segment with no SYN, FIN or RST, at most one byte of payload, and sequence number SND.NXT - 1, from a synchronized endpoint while the peer's window is not zero (a zero-window probe looks the same).",
             "",
         ),
