@@ -115,7 +115,7 @@ pub fn opt_iso<T: Nanos, S: Serializer>(t: &Option<T>, s: S) -> Result<S::Ok, S:
 
 /// Year, month (1–12) and day (1–31) of a day count from 1970-01-01 in the proleptic Gregorian
 /// calendar (Hinnant, "chrono-Compatible Low-Level Date Algorithms").
-fn civil_from_days(days: i64) -> (i64, u32, u32) {
+pub(super) fn civil_from_days(days: i64) -> (i64, u32, u32) {
     let z = days + 719_468;
     let era = z.div_euclid(146_097);
     let doe = z.rem_euclid(146_097);

@@ -11,13 +11,7 @@ use crate::util::*;
 
 /// The JSON records of `analyze --app -f json` on the mixed fixture.
 fn json_records() -> Vec<Value> {
-    let out = tcpaudit()
-        .args(["analyze", "--app", "-f", "json"])
-        .arg(fixture("generated/mixed.pcap"))
-        .output()
-        .unwrap();
-    assert!(out.status.success());
-    json_lines(&out.stdout)
+    json_lines(run(&["-f", "json"]).as_bytes())
 }
 
 /// Runs `analyze --app` on the mixed fixture with `args`; its standard output.

@@ -232,21 +232,13 @@ fn right(text: String) -> Cell {
     Cell::new(text).set_alignment(CellAlignment::Right)
 }
 
-/// `YYYY-MM-DD HH:MM:SS.ffffff UTC` without a date library (civil-from-days, H. Hinnant).
+/// `YYYY-MM-DD HH:MM:SS.ffffff UTC` without a date library (the calendar arithmetic of
+/// [`crate::report::iso_time`]).
 pub fn utc(ts: Timestamp) -> String {
     let secs = ts.0.div_euclid(1_000_000_000);
     let micros = ts.0.rem_euclid(1_000_000_000) / 1000;
-    let days = secs.div_euclid(86_400);
     let sod = secs.rem_euclid(86_400);
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + (m <= 2) as i64;
+    let (y, m, d) = super::iso_time::civil_from_days(secs.div_euclid(86_400));
     format!(
         "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}.{micros:06} UTC",
         sod / 3600,
