@@ -378,6 +378,23 @@ print(json.dumps(out, default=str))
     for k in out["kinds"].as_array().unwrap() {
         assert_eq!(kinds[k[0].as_str().unwrap()], k[1].as_u64().unwrap());
     }
+    // Rotation by capture time: a new file once a record is 10 s after its file's first.
+    let timed = dir.path().join("timed");
+    let o = tcpaudit()
+        .args(["analyze", "--rotate-seconds", "10", "-f", "parquet", "-o"])
+        .arg(&timed)
+        .arg(fixture("generated/mixed.pcap"))
+        .output()
+        .unwrap();
+    assert!(o.status.success());
+    let count = r#"
+import duckdb, sys
+print(duckdb.sql(f"select count(*), count(distinct filename) from read_parquet('{sys.argv[1]}/connections-*.parquet', filename=true)").fetchall()[0])
+"#;
+    let got = python(count, &[timed.to_str().unwrap()]);
+    let (rows, files) = got.trim().trim_matches(['(', ')']).split_once(", ").unwrap();
+    assert_eq!(rows.parse::<usize>().unwrap(), conns.len());
+    assert!(files.parse::<usize>().unwrap() > 1, "{got}");
 }
 
 /// Each connection's `first_ts` in nanoseconds, from the text of the JSON number (a parsed
