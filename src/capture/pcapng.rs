@@ -48,7 +48,7 @@ impl PcapNgParser {
         PcapNgParser {
             big_endian: false,
             interfaces: Vec::new(),
-            last_ts: Timestamp(0),
+            last_ts: Timestamp::EPOCH,
         }
     }
 
@@ -124,7 +124,7 @@ impl PcapNgParser {
             Block::EnhancedPacket(epb) => match self.interfaces.get(epb.if_id as usize) {
                 Some(iface) => {
                     let units = ((epb.ts_high as u64) << 32) | epb.ts_low as u64;
-                    let ts = Timestamp(
+                    let ts = Timestamp::from_nanos(
                         units_to_nanos(units, iface.tsresol)
                             .saturating_add(iface.tsoffset.saturating_mul(1_000_000_000)),
                     );

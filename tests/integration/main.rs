@@ -7,6 +7,8 @@
 mod app;
 // `tcpaudit check`: expectations passing and failing, baselines, JUnit XML, project fixtures.
 mod check;
+// Absurd frame timestamps: counted as capture clock faults, no panic, sane RTTs.
+mod clock;
 // The command line: output formats, limits, standard input, merged files, bad input, `explain`.
 mod cli;
 // The README against the tool: anomaly severities agree with the catalogue.
