@@ -43,6 +43,8 @@ mod live_replay;
 // Helpers for the live tests (no tests): network namespaces, a running `tcpaudit live`.
 #[cfg(target_os = "linux")]
 mod live_util;
+// Mutated fixtures through the whole analysis (the fuzz targets' drivers): no panic.
+mod mutation;
 // Helpers (no tests): the ../shared/pcaps corpus, tshark conversation tables, comparison.
 mod oracle;
 // Reassembled streams equal PcapPlusPlus's expected payloads (fixtures/reassembly).
