@@ -16,8 +16,8 @@ use crate::event::Event;
 use crate::event::{ConnRecord, EndReason};
 use crate::flow::{FlowConfig, FlowStats, FlowTable, StreamSink};
 use crate::tcp::TcpState;
-use crate::time::Timestamp;
-use crate::wire::{DecodeStats, Decoder, Endpoint, Packet, PerSide, Side};
+use crate::time::{CaptureClock, Timestamp, clock::Release};
+use crate::wire::{DecodeStats, Decoder, Endpoint, LinkType, Packet, PerSide, Side};
 
 /// Non-zero counts indexed by [`AnomalyKind::index`], keyed by id.
 fn by_id(counts: &[u64; AnomalyKind::COUNT]) -> BTreeMap<&'static str, u64> {
@@ -44,6 +44,10 @@ pub struct Summary {
     pub first_ts: Option<Timestamp>,
     /// Timestamp of the last frame.
     pub last_ts: Option<Timestamp>,
+    /// Frames whose timestamp no capture clock can have given (before 1970, after 2099, or
+    /// more than a year from the capture's time so far): analysed at the capture's time
+    /// instead (see [`CaptureClock`]), and the times above leave them out.
+    pub clock_faults: u64,
     /// Decoder counters.
     pub decode: DecodeStats,
     /// Connection table counters.
@@ -105,6 +109,7 @@ impl Default for Summary {
             wire_bytes: 0,
             first_ts: None,
             last_ts: None,
+            clock_faults: 0,
             decode: DecodeStats::default(),
             flows: FlowStats::default(),
             end_reasons: [0; EndReason::COUNT],
@@ -153,6 +158,14 @@ impl Summary {
     /// Anomaly occurrences counted on connection records, by id (only ids that occurred).
     pub fn anomaly_occurrences_by_id(&self) -> BTreeMap<&'static str, u64> {
         by_id(&self.anomaly_occurrences)
+    }
+
+    /// Widens the capture's time span to `ts`, a plausible frame time.
+    fn saw_time(&mut self, ts: Timestamp) {
+        if self.first_ts.is_none() {
+            self.first_ts = Some(ts);
+        }
+        self.last_ts = Some(self.last_ts.map_or(ts, |t| t.max(ts)));
     }
 
     /// Counts what one event tells.
@@ -259,7 +272,22 @@ pub struct AnalyzerConfig {
 pub struct Analyzer {
     decoder: Decoder,
     flows: FlowTable,
+    clock: CaptureClock,
+    /// Frames the clock holds until it knows their time.
+    held: Vec<HeldFrame>,
     summary: Summary,
+}
+
+/// Frames held while the capture has no plausible time yet: past these, they are analysed at
+/// the epoch (a capture whose every time is absurd still gets analysed, in order).
+const MAX_HELD: usize = 16;
+
+/// A frame held until the clock knows its time (see [`Analyzer::push`]).
+struct HeldFrame {
+    frame: u64,
+    link_type: LinkType,
+    orig_len: u32,
+    data: Vec<u8>,
 }
 
 impl Analyzer {
@@ -274,6 +302,8 @@ impl Analyzer {
         Analyzer {
             decoder,
             flows,
+            clock: CaptureClock::new(),
+            held: Vec::new(),
             summary: Summary::default(),
         }
     }
@@ -284,15 +314,62 @@ impl Analyzer {
     }
 
     /// Accounts one frame; connection records and anomalies decided meanwhile go to `out`.
+    ///
+    /// Frame times are screened by a [`CaptureClock`] first, so that no time difference the
+    /// engine takes can be absurd (or overflow): a frame whose time is a fault is analysed at
+    /// the capture's time; one that leaps years ahead, or comes before any plausible time, is
+    /// held (copied) until a later frame tells which time it is to be analysed at.
     pub fn push(&mut self, pkt: &Packet<'_>, out: &mut impl FnMut(Event<'_>)) {
+        let v = self.clock.check(pkt.ts);
         let s = &mut self.summary;
         s.packets += 1;
         s.wire_bytes += pkt.orig_len as u64;
-        if s.first_ts.is_none() {
-            s.first_ts = Some(pkt.ts);
-        }
-        s.last_ts = Some(s.last_ts.map_or(pkt.ts, |t| t.max(pkt.ts)));
+        s.clock_faults = self.clock.faults();
         let frame = s.packets;
+        if let Some(r) = v.release {
+            self.release(r, out);
+        }
+        let Some(ts) = v.at else {
+            if self.held.len() >= MAX_HELD {
+                // Only frames before any plausible time pile up: analysed at the epoch.
+                let r = self.clock.end();
+                self.release(r, out);
+            }
+            self.held.push(HeldFrame {
+                frame,
+                link_type: pkt.link_type,
+                orig_len: pkt.orig_len,
+                data: pkt.data.to_vec(),
+            });
+            return;
+        };
+        if !v.fault {
+            self.summary.saw_time(ts);
+        }
+        self.analyse(&Packet { ts, ..*pkt }, frame, out);
+    }
+
+    /// Analyses the frames held by the clock at the time it gives them, in their order.
+    fn release(&mut self, r: Release, out: &mut impl FnMut(Event<'_>)) {
+        if self.held.is_empty() {
+            return;
+        }
+        if !r.fault {
+            self.summary.saw_time(r.at);
+        }
+        for h in std::mem::take(&mut self.held) {
+            let pkt = Packet {
+                ts: r.at,
+                link_type: h.link_type,
+                data: &h.data,
+                orig_len: h.orig_len,
+            };
+            self.analyse(&pkt, h.frame, out);
+        }
+    }
+
+    /// Decodes frame number `frame` and hands what it holds to the connection table.
+    fn analyse(&mut self, pkt: &Packet<'_>, frame: u64, out: &mut impl FnMut(Event<'_>)) {
         // What the decoder holds (IP fragments) as of the previous frame counts against the
         // memory bound with the table's own state.
         self.flows.set_outside_bytes(self.decoder.memory_bytes());
@@ -364,6 +441,9 @@ impl Analyzer {
 
     /// Ends the run: every open connection and pending anomaly goes to `out`; returns the summary.
     pub fn finish(mut self, out: &mut impl FnMut(Event<'_>)) -> Summary {
+        let r = self.clock.end();
+        self.release(r, out);
+        self.summary.clock_faults = self.clock.faults();
         let summary = &mut self.summary;
         let sink_result = self.flows.finish(&mut |e| {
             summary.record(&e);

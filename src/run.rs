@@ -189,7 +189,7 @@ pub fn run<S: PacketSource>(
                 }
             }
             Ok(Next::Idle) if opts.live => {
-                let lagged = wall_clock().add(crate::time::Duration(-TIMER_LAG.0));
+                let lagged = wall_clock().sub(TIMER_LAG);
                 analyzer.tick(lagged, &mut |e| out.event(e));
             }
             Ok(Next::Idle) => {}

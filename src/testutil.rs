@@ -36,7 +36,7 @@ pub fn seg(
         };
     }
     Segment {
-        ts: Timestamp(ms * 1_000_000),
+        ts: Timestamp::from_millis(ms),
         frame: ms as u64,
         src: from.0,
         dst: to.0,

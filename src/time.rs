@@ -5,33 +5,105 @@
 
 use std::fmt;
 
-/// A point in capture time, in nanoseconds since the Unix epoch (may be negative for odd files).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Timestamp(pub i64);
+pub mod clock;
 
-/// A span of capture time, in nanoseconds.
+pub use clock::CaptureClock;
+
+/// A point in capture time, in nanoseconds since the Unix epoch (may be negative for odd files).
+///
+/// Arithmetic goes through the methods and operators below, which saturate at the ends of the
+/// range instead of overflowing: a capture can carry any 64-bit timestamp, and one frame with
+/// an extreme time must not abort a debug build nor wrap into nonsense in a release build.
+/// The nanoseconds are read with [`Timestamp::as_nanos`]; the field is visible in the crate
+/// only because display code formats it directly.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Duration(pub i64);
+pub struct Timestamp(pub(crate) i64);
+
+/// A span of capture time, in nanoseconds; saturating like [`Timestamp`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Duration(pub(crate) i64);
+
+/// Nanoseconds in a second.
+const NANOS: i64 = 1_000_000_000;
+
+/// Saturates an `i128` intermediate back into the `i64` nanosecond range.
+const fn clamp_i128(v: i128) -> i64 {
+    if v > i64::MAX as i128 {
+        i64::MAX
+    } else if v < i64::MIN as i128 {
+        i64::MIN
+    } else {
+        v as i64
+    }
+}
 
 impl Timestamp {
-    /// Builds a timestamp from whole seconds and nanoseconds.
-    pub const fn from_secs_nanos(secs: i64, nanos: i64) -> Self {
-        Timestamp(secs.saturating_mul(1_000_000_000).saturating_add(nanos))
+    /// The Unix epoch, 1970-01-01 00:00:00 UTC.
+    pub const EPOCH: Timestamp = Timestamp(0);
+    /// The earliest representable time (about 1677), before any real capture.
+    pub const MIN: Timestamp = Timestamp(i64::MIN);
+    /// The latest representable time (about 2262), after any real capture.
+    pub const MAX: Timestamp = Timestamp(i64::MAX);
+
+    /// A timestamp `ns` nanoseconds after the epoch.
+    pub const fn from_nanos(ns: i64) -> Self {
+        Timestamp(ns)
     }
 
-    /// Time elapsed from `earlier` to `self` (negative if `earlier` is later).
+    /// Builds a timestamp from whole seconds and nanoseconds.
+    pub const fn from_secs_nanos(secs: i64, nanos: i64) -> Self {
+        Timestamp(secs.saturating_mul(NANOS).saturating_add(nanos))
+    }
+
+    /// A timestamp `ms` milliseconds after the epoch (tests and synthetic traffic).
+    pub const fn from_millis(ms: i64) -> Self {
+        Timestamp(ms.saturating_mul(1_000_000))
+    }
+
+    /// Nanoseconds since the epoch.
+    pub const fn as_nanos(self) -> i64 {
+        self.0
+    }
+
+    /// Time elapsed from `earlier` to `self` (negative if `earlier` is later), saturating.
     pub const fn since(self, earlier: Timestamp) -> Duration {
         Duration(self.0.saturating_sub(earlier.0))
     }
 
-    /// This timestamp moved forward by `d`.
+    /// Time elapsed from `earlier` to `self`, or `None` when it does not fit in a [`Duration`]
+    /// (the two are more than 292 years apart).
+    pub const fn checked_since(self, earlier: Timestamp) -> Option<Duration> {
+        match self.0.checked_sub(earlier.0) {
+            Some(d) => Some(Duration(d)),
+            None => None,
+        }
+    }
+
+    /// Nanoseconds from `earlier` to `self` as C's unsigned 64-bit arithmetic gives them: an
+    /// earlier `self` wraps to a huge value. Only for emulating tools that compare times that
+    /// way (Wireshark's `guint64` differences); everything else uses [`Timestamp::since`].
+    pub const fn wrapping_since_unsigned(self, earlier: Timestamp) -> u64 {
+        self.0.wrapping_sub(earlier.0) as u64
+    }
+
+    /// This timestamp moved forward by `d` (backward if `d` is negative), saturating.
     pub const fn add(self, d: Duration) -> Timestamp {
         Timestamp(self.0.saturating_add(d.0))
     }
 
+    /// This timestamp moved back by `d`, saturating.
+    pub const fn sub(self, d: Duration) -> Timestamp {
+        Timestamp(self.0.saturating_sub(d.0))
+    }
+
     /// Whole seconds since the epoch (rounded down).
     pub const fn whole_secs(self) -> i64 {
-        self.0.div_euclid(1_000_000_000)
+        self.0.div_euclid(NANOS)
+    }
+
+    /// Nanoseconds past the whole second ([`Timestamp::whole_secs`]), in `0..1_000_000_000`.
+    pub const fn subsec_nanos(self) -> i64 {
+        self.0.rem_euclid(NANOS)
     }
 
     /// Time since the epoch.
@@ -46,9 +118,24 @@ impl Timestamp {
 }
 
 impl Duration {
+    /// No time.
+    pub const ZERO: Duration = Duration(0);
+    /// The longest span (about 292 years).
+    pub const MAX: Duration = Duration(i64::MAX);
+
+    /// A duration of `ns` nanoseconds.
+    pub const fn from_nanos(ns: i64) -> Self {
+        Duration(ns)
+    }
+
+    /// A duration of microseconds.
+    pub const fn from_micros(us: i64) -> Self {
+        Duration(us.saturating_mul(1_000))
+    }
+
     /// A duration of whole seconds.
     pub const fn from_secs(s: i64) -> Self {
-        Duration(s.saturating_mul(1_000_000_000))
+        Duration(s.saturating_mul(NANOS))
     }
 
     /// A duration of milliseconds.
@@ -56,9 +143,25 @@ impl Duration {
         Duration(ms.saturating_mul(1_000_000))
     }
 
-    /// A duration from fractional seconds (command-line options).
+    /// A duration from fractional seconds (command-line options); NaN gives zero and values
+    /// beyond the range saturate, as Rust's float-to-integer conversion does.
     pub fn from_secs_f64(s: f64) -> Self {
         Duration((s * 1e9).round() as i64)
+    }
+
+    /// The duration in nanoseconds.
+    pub const fn as_nanos(self) -> i64 {
+        self.0
+    }
+
+    /// Whole milliseconds (rounded toward zero).
+    pub const fn whole_millis(self) -> i64 {
+        self.0 / 1_000_000
+    }
+
+    /// Whole microseconds (rounded toward zero).
+    pub const fn whole_micros(self) -> i64 {
+        self.0 / 1_000
     }
 
     /// The duration in seconds.
@@ -68,12 +171,138 @@ impl Duration {
 
     /// Whole seconds (rounded toward zero).
     pub const fn whole_secs(self) -> i64 {
-        self.0 / 1_000_000_000
+        self.0 / NANOS
+    }
+
+    /// Whether the span is longer than zero.
+    pub const fn is_positive(self) -> bool {
+        self.0 > 0
+    }
+
+    /// Whether the span runs backwards.
+    pub const fn is_negative(self) -> bool {
+        self.0 < 0
+    }
+
+    /// The length of the span whichever way it runs, saturating (`MIN` gives `MAX`).
+    pub const fn abs(self) -> Duration {
+        Duration(self.0.saturating_abs())
+    }
+
+    /// The sum, saturating.
+    pub const fn saturating_add(self, other: Duration) -> Duration {
+        Duration(self.0.saturating_add(other.0))
+    }
+
+    /// The difference, saturating.
+    pub const fn saturating_sub(self, other: Duration) -> Duration {
+        Duration(self.0.saturating_sub(other.0))
     }
 
     /// `n` times this duration, saturating.
     pub const fn saturating_mul(self, n: i64) -> Duration {
         Duration(self.0.saturating_mul(n))
+    }
+
+    /// This duration divided by `n` (rounded toward zero); zero when `n` is zero, so an empty
+    /// average is zero rather than a panic.
+    pub const fn div(self, n: i64) -> Duration {
+        match self.0.checked_div(n) {
+            Some(d) => Duration(d),
+            // Only `n == 0`, or `MIN / -1`, whose true value saturates.
+            None if n == 0 => Duration(0),
+            None => Duration(i64::MAX),
+        }
+    }
+
+    /// `self * num / den`, computed without intermediate overflow and saturating; zero when
+    /// `den` is zero. For scaling by a fraction such as RFC 6298's 1/8.
+    pub const fn mul_div(self, num: i64, den: i64) -> Duration {
+        if den == 0 {
+            return Duration(0);
+        }
+        Duration(clamp_i128(self.0 as i128 * num as i128 / den as i128))
+    }
+
+    /// The weighted mean `(self * weight + other * (den - weight)) / den` (rounded toward
+    /// zero), without intermediate overflow: an exponentially weighted moving average step
+    /// such as RFC 6298's `SRTT <- 7/8 SRTT + 1/8 R'` is `srtt.blend(7, r, 8)`.
+    pub const fn blend(self, weight: i64, other: Duration, den: i64) -> Duration {
+        if den == 0 {
+            return Duration(0);
+        }
+        let sum =
+            self.0 as i128 * weight as i128 + other.0 as i128 * (den as i128 - weight as i128);
+        Duration(clamp_i128(sum / den as i128))
+    }
+
+    /// The duration limited to `lo..=hi` (`lo` wins should they cross, unlike `Ord::clamp`,
+    /// which panics).
+    pub fn clamp_to(self, lo: Duration, hi: Duration) -> Duration {
+        self.min(hi).max(lo)
+    }
+}
+
+/// `a - b`: the span from `b` to `a`, saturating (see [`Timestamp::since`]).
+impl std::ops::Sub for Timestamp {
+    type Output = Duration;
+    fn sub(self, earlier: Timestamp) -> Duration {
+        self.since(earlier)
+    }
+}
+
+/// `t + d`, saturating.
+impl std::ops::Add<Duration> for Timestamp {
+    type Output = Timestamp;
+    fn add(self, d: Duration) -> Timestamp {
+        Timestamp::add(self, d)
+    }
+}
+
+/// `t - d`, saturating.
+impl std::ops::Sub<Duration> for Timestamp {
+    type Output = Timestamp;
+    fn sub(self, d: Duration) -> Timestamp {
+        Timestamp::sub(self, d)
+    }
+}
+
+/// `a + b`, saturating.
+impl std::ops::Add for Duration {
+    type Output = Duration;
+    fn add(self, other: Duration) -> Duration {
+        self.saturating_add(other)
+    }
+}
+
+/// `a - b`, saturating.
+impl std::ops::Sub for Duration {
+    type Output = Duration;
+    fn sub(self, other: Duration) -> Duration {
+        self.saturating_sub(other)
+    }
+}
+
+/// `-d`, saturating (`-MIN` is `MAX`).
+impl std::ops::Neg for Duration {
+    type Output = Duration;
+    fn neg(self) -> Duration {
+        Duration(self.0.saturating_neg())
+    }
+}
+
+/// `d * n`, saturating.
+impl std::ops::Mul<i64> for Duration {
+    type Output = Duration;
+    fn mul(self, n: i64) -> Duration {
+        self.saturating_mul(n)
+    }
+}
+
+/// `a += b`, saturating.
+impl std::ops::AddAssign for Duration {
+    fn add_assign(&mut self, other: Duration) {
+        *self = *self + other;
     }
 }
 
@@ -152,5 +381,57 @@ mod tests {
         assert_eq!(Duration(999).to_string(), "0.000000999");
         assert_eq!(Timestamp(i64::MIN).to_string(), "-9223372036.854775808");
         assert_eq!(Timestamp(i64::MAX).to_string(), "9223372036.854775807");
+    }
+
+    #[test]
+    fn arithmetic_saturates_instead_of_overflowing() {
+        let (lo, hi) = (Timestamp::MIN, Timestamp::MAX);
+        assert_eq!(hi - lo, Duration::MAX);
+        assert_eq!(lo - hi, Duration::from_nanos(i64::MIN));
+        assert_eq!(hi.checked_since(lo), None);
+        assert_eq!(hi + Duration::MAX, hi);
+        assert_eq!(lo - Duration::MAX, lo);
+        assert_eq!(lo.since(hi).abs(), Duration::MAX);
+        assert_eq!(-Duration::from_nanos(i64::MIN), Duration::MAX);
+        assert_eq!(Duration::MAX * 4 + Duration::MAX, Duration::MAX);
+        assert_eq!(Duration::from_secs(i64::MAX), Duration::MAX);
+        assert_eq!(Duration::from_secs_f64(f64::NAN), Duration::ZERO);
+        assert_eq!(Duration::from_secs_f64(1e300), Duration::MAX);
+        assert_eq!(Duration::MAX.div(0), Duration::ZERO);
+        assert_eq!(Duration::from_nanos(i64::MIN).div(-1), Duration::MAX);
+        assert_eq!(Duration::MAX.mul_div(3, 2), Duration::MAX);
+        assert_eq!(
+            Duration::MAX.mul_div(3, 4),
+            Duration::from_nanos(i64::MAX / 4 * 3 + 2)
+        );
+        assert_eq!(
+            Duration::from_millis(10).clamp_to(Duration::from_secs(1), Duration::ZERO),
+            Duration::from_secs(1)
+        );
+        assert_eq!(hi.wrapping_since_unsigned(lo), u64::MAX);
+        assert_eq!(
+            lo.wrapping_since_unsigned(lo.add(Duration::from_nanos(1))),
+            u64::MAX
+        );
+    }
+
+    #[test]
+    fn blend_is_the_integer_weighted_mean_without_overflow() {
+        let (s, r) = (Duration::from_nanos(800), Duration::from_nanos(17));
+        assert_eq!(s.blend(7, r, 8), Duration::from_nanos((7 * 800 + 17) / 8));
+        assert_eq!(s.blend(3, r, 4), Duration::from_nanos((3 * 800 + 17) / 4));
+        assert_eq!(Duration::MAX.blend(7, Duration::MAX, 8), Duration::MAX);
+        let min = Duration::from_nanos(i64::MIN);
+        assert_eq!(min.blend(7, min, 8), min);
+        assert_eq!(s.blend(7, r, 0), Duration::ZERO);
+    }
+
+    #[test]
+    fn parts_of_a_timestamp_round_down() {
+        let t = Timestamp::from_nanos(-1);
+        assert_eq!((t.whole_secs(), t.subsec_nanos()), (-1, 999_999_999));
+        let t = Timestamp::from_secs_nanos(5, 7);
+        assert_eq!((t.whole_secs(), t.subsec_nanos()), (5, 7));
+        assert_eq!(Timestamp::from_millis(i64::MAX), Timestamp::MAX);
     }
 }

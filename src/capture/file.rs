@@ -509,7 +509,11 @@ mod robustness {
         .unwrap();
         let mut v = Vec::new();
         while let Some(p) = f.next_packet().unwrap() {
-            v.push((p.ts.0, p.data.len(), p.data.iter().map(|&b| b as u64).sum()));
+            v.push((
+                p.ts.as_nanos(),
+                p.data.len(),
+                p.data.iter().map(|&b| b as u64).sum(),
+            ));
         }
         v
     }

@@ -57,7 +57,7 @@ impl PcapNgParser {
         PcapNgParser {
             big_endian: false,
             interfaces: Vec::new(),
-            last_ts: Timestamp(0),
+            last_ts: Timestamp::EPOCH,
         }
     }
 

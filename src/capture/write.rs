@@ -150,7 +150,7 @@ impl<W: Write> CaptureWriter<W> {
                 )));
             }
         };
-        let ns = pkt.ts.0;
+        let ns = pkt.ts.as_nanos();
         let caplen = pkt.data.len() as u32;
         match self.format {
             WriteFormat::Pcap => {
@@ -217,7 +217,7 @@ mod tests {
         let mut w = CaptureWriter::create(&path, LinkType::ETHERNET, 262_144, "veth0").unwrap();
         for (ts, data, len) in &frames {
             w.write(&Packet {
-                ts: Timestamp(*ts),
+                ts: Timestamp::from_nanos(*ts),
                 link_type: LinkType::ETHERNET,
                 data,
                 orig_len: *len,
@@ -229,7 +229,7 @@ mod tests {
         let mut f = CaptureFile::open(path.to_str().unwrap(), false).unwrap();
         for (ts, data, len) in &frames {
             let p = f.next_packet().unwrap().expect("a frame");
-            assert_eq!(p.ts, Timestamp(*ts), "{format:?}");
+            assert_eq!(p.ts, Timestamp::from_nanos(*ts), "{format:?}");
             assert_eq!(p.data, &data[..]);
             assert_eq!(p.orig_len, *len);
             assert_eq!(p.link_type, LinkType::ETHERNET);
@@ -247,7 +247,7 @@ mod tests {
     fn pcapng_takes_several_link_types_and_comments_pcap_refuses_a_second_type() {
         let dir = tempfile::tempdir().unwrap();
         let pkt = |ts: i64, link_type: LinkType| Packet {
-            ts: Timestamp(ts),
+            ts: Timestamp::from_nanos(ts),
             link_type,
             data: &[0x45, 0, 0, 20],
             orig_len: 4,
@@ -262,9 +262,12 @@ mod tests {
         w.flush().unwrap();
         drop(w);
         let mut f = CaptureFile::open(path.to_str().unwrap(), false).unwrap();
-        let types: Vec<(i64, LinkType)> =
-            std::iter::from_fn(|| f.next_packet().unwrap().map(|p| (p.ts.0, p.link_type)))
-                .collect();
+        let types: Vec<(i64, LinkType)> = std::iter::from_fn(|| {
+            f.next_packet()
+                .unwrap()
+                .map(|p| (p.ts.as_nanos(), p.link_type))
+        })
+        .collect();
         assert_eq!(
             types,
             [

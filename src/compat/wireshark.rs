@@ -6,6 +6,7 @@
 
 use std::collections::VecDeque;
 
+use crate::time::{Duration, Timestamp};
 use crate::wire::{Segment, SeqNum, Side};
 
 /// Analysis flags of one segment (Wireshark's `TCP_A_*`).
@@ -72,7 +73,7 @@ struct DirState {
     /// `lastack`: the last acknowledgment number sent.
     lastack: u32,
     /// `lastacktime`: when it was sent (ns).
-    lastacktime: i64,
+    lastacktime: Timestamp,
     /// `lastnondupack`: the frame of the last ACK that was not a duplicate.
     lastnondupack: u64,
     /// `dupacknum`: duplicate ACKs in the current run. The ACK-of-unseen-segment check sets it to
@@ -83,7 +84,7 @@ struct DirState {
     /// `maxseqtobeacked`: the highest sequence number the peer may acknowledge.
     maxseqtobeacked: u32,
     /// `nextseqtime`: when `nextseq` last advanced (ns).
-    nextseqtime: i64,
+    nextseqtime: Timestamp,
 }
 
 impl Default for DirState {
@@ -96,12 +97,12 @@ impl Default for DirState {
             lastsegmentflags: 0,
             unacked: VecDeque::new(),
             lastack: 0,
-            lastacktime: 0,
+            lastacktime: Timestamp::EPOCH,
             lastnondupack: 0,
             dupacknum: 0,
             nextseq: 0,
             maxseqtobeacked: 0,
-            nextseqtime: 0,
+            nextseqtime: Timestamp::EPOCH,
         }
     }
 }
@@ -129,10 +130,11 @@ impl Classes {
 pub struct WsConv {
     /// Per direction, indexed by [`Side::index`].
     dirs: [DirState; 2],
-    /// `ts_mru_syn`: time of the most recent SYN (ns, 0 before any).
-    ts_mru_syn: i64,
-    /// `ts_first_rtt`: the initial RTT (ns, 0 while unknown).
-    ts_first_rtt: i64,
+    /// `ts_mru_syn`: time of the most recent SYN (the epoch before any, as Wireshark's zero
+    /// `nstime_t`).
+    ts_mru_syn: Timestamp,
+    /// `ts_first_rtt`: the initial RTT (zero while unknown).
+    ts_first_rtt: Duration,
 }
 
 // Sequence numbers are compared in `SeqNum`'s serial order. Its `<` and `<=` are exactly
@@ -168,7 +170,7 @@ impl WsConv {
         }
         self.analyze(seg, from, &mut ta);
 
-        let now = seg.ts.0;
+        let now = seg.ts;
         if syn {
             if !ack {
                 self.ts_mru_syn = now;
@@ -176,8 +178,8 @@ impl WsConv {
             self.dirs[fi].is_first_ack = true;
         }
         if ack && !syn {
-            if self.ts_mru_syn != 0 && self.ts_first_rtt == 0 {
-                self.ts_first_rtt = now - self.ts_mru_syn;
+            if self.ts_mru_syn != Timestamp::EPOCH && self.ts_first_rtt == Duration::ZERO {
+                self.ts_first_rtt = now.since(self.ts_mru_syn);
             }
             self.dirs[fi].is_first_ack = false;
         }
@@ -201,7 +203,7 @@ impl WsConv {
         let (syn, fin, rst, ack) = (f.syn(), f.fin(), f.rst(), f.ack());
         let (seq, ackn, len) = (seg.seq.0, seg.ack.0, seg.payload_len);
         let window = seg.window as u32;
-        let now = seg.ts.0;
+        let now = seg.ts;
         let ts_first_rtt = self.ts_first_rtt;
         let [orig, resp] = &mut self.dirs;
         let (fwd, rev) = match from {
@@ -302,7 +304,7 @@ impl WsConv {
                     break 'check;
                 }
                 // guint64 arithmetic in C: a timestamp going backwards makes the difference huge.
-                let since = |t: i64| (now.wrapping_sub(t)) as u64;
+                let since = |t: Timestamp| now.wrapping_since_unsigned(t);
                 let fast = seq_not_advanced
                     && rev.dupacknum >= 2
                     && rev.lastack == seq
@@ -311,10 +313,11 @@ impl WsConv {
                     ta.flags |= FAST_RETRANSMISSION;
                     break 'check;
                 }
-                let threshold = if ts_first_rtt == 0 {
+                // A negative iRTT (the clock stepped back) is a huge unsigned threshold in C too.
+                let threshold = if ts_first_rtt == Duration::ZERO {
                     OOO_DEFAULT_NS as u64
                 } else {
-                    ts_first_rtt as u64
+                    ts_first_rtt.as_nanos() as u64
                 };
                 let adj = (syn || fin) as u32;
                 if seq_not_advanced
@@ -362,7 +365,7 @@ impl WsConv {
     }
 
     /// The initial RTT (Wireshark's iRTT: first pure ACK after the most recent SYN), once known.
-    pub fn initial_rtt(&self) -> Option<crate::time::Duration> {
-        (self.ts_first_rtt != 0).then_some(crate::time::Duration(self.ts_first_rtt))
+    pub fn initial_rtt(&self) -> Option<Duration> {
+        (self.ts_first_rtt != Duration::ZERO).then_some(self.ts_first_rtt)
     }
 }

@@ -83,7 +83,7 @@ impl Value {
 
 /// Seconds with microsecond precision, as details show durations.
 pub fn secs_f64(d: Duration) -> f64 {
-    (d.0 / 1000) as f64 / 1e6
+    d.whole_micros() as f64 / 1e6
 }
 
 /// A duration as a detail value.

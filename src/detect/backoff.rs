@@ -146,7 +146,7 @@ impl BackoffRules {
             // Anything but a RST after the last copy means the sender went on.
             let silent = seen_last <= b.last_copy;
             let Some(gap) = b.last_gap() else { continue };
-            let wait = Duration(gap.0.saturating_mul(2).min(RTO_MAX.0));
+            let wait = gap.saturating_mul(2).min(RTO_MAX);
             b.end = if b.copies < GIVEUP_MIN_COPIES {
                 continue;
             } else if rst {
@@ -204,7 +204,7 @@ fn giveup(b: &Backoff, side: Side, now: Timestamp, wait: Duration) -> Anomaly {
         let first_copy = b.original.map(|o| o.1.add(b.gaps[0]));
         if let Some(first) = first_copy {
             let elapsed = b.last_copy.since(first);
-            let range = linux_retries2_range(elapsed, Duration(elapsed.0 + wait.0));
+            let range = linux_retries2_range(elapsed, elapsed.saturating_add(wait));
             let range = range.map(|(lo, hi)| Value::List(vec![lo.into(), hi.into()]));
             a = a.with("linux_tcp_retries2", range);
         }

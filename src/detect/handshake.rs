@@ -121,10 +121,11 @@ impl HandshakeRules {
         let (tsval0, at) = self.synack_tsval?;
         let (tsval, _) = st.seg.options.timestamps?;
         let elapsed = st.seg.ts.since(at);
-        if self.synacks.count != 1 || elapsed.0 < 0 || elapsed.0 >= 1_000_000_000 {
+        if self.synacks.count != 1 || elapsed.is_negative() || elapsed >= Duration::from_secs(1) {
             return None;
         }
-        let lag = i64::from(tsval.wrapping_sub(tsval0) as i32) - elapsed.0 / 1_000_000;
+        // Both terms are below 2^31 in magnitude: no overflow.
+        let lag = i64::from(tsval.wrapping_sub(tsval0) as i32) - elapsed.whole_millis();
         if !COOKIE_LAG_MS.contains(&lag) {
             return None;
         }

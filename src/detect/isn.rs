@@ -112,7 +112,7 @@ impl HostIsn {
             if step != 0 && step < 1 << 31 && gap.0 > 0 && gap < MAX_CLOCK_GAP {
                 self.clock_samples += 1;
                 self.clock_ticks += u64::from(step);
-                self.clock_time = Duration(self.clock_time.0 + gap.0);
+                self.clock_time = self.clock_time.saturating_add(gap);
                 let rate = f64::from(step) / gap.as_secs_f64();
                 let (lo, hi) = self.clock_range.unwrap_or((rate, rate));
                 self.clock_range = Some((lo.min(rate), hi.max(rate)));

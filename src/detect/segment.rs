@@ -5,7 +5,7 @@ use super::judge::Judge;
 use super::view::Step;
 use super::{Anomaly, AnomalyKind, Severity};
 use crate::tcp::TcpState;
-use crate::time::Timestamp;
+use crate::time::{Duration, Timestamp};
 use crate::wire::{PerSide, Segment, SeqNum, Side};
 
 /// What makes two segments the same packet for capture-duplicate detection.
@@ -112,12 +112,12 @@ impl SegmentRules {
         let (seg, side) = (st.seg, st.side);
         let key = DupKey::of(seg);
         let limit = match seg.ip_id {
-            Some(id) if id != 0 => 10_000_000,
-            _ => 1_000_000,
+            Some(id) if id != 0 => Duration::from_millis(10),
+            _ => Duration::from_millis(1),
         };
         if let Some((prev, at)) = self.last_seg[side]
             && prev == key
-            && seg.ts.since(at).0 < limit
+            && seg.ts.since(at) < limit
         {
             let k = AnomalyKind::CaptureDuplicate;
             j.raise_segment(k, side, || {

@@ -223,7 +223,7 @@ mod tests {
     fn txn(client: u8, frame: u64, cookies: Vec<Cookie>, set: Vec<Cookie>) -> HttpRecord {
         let ep = |a: u8, port| Endpoint::new(IpAddr::V4(Ipv4Addr::new(10, 0, 0, a)), port);
         HttpRecord {
-            ts: Timestamp(frame as i64 * 1_000_000),
+            ts: Timestamp::from_millis(frame as i64),
             frame,
             conn_id: frame,
             orig: ep(client, 40000),

@@ -98,7 +98,7 @@ fn window_limited(j: &mut Judge<'_>, side: Side) {
     // The best interval counts only when it spans about a round trip: one much shorter (fixed
     // at the first data from a handshake quicker than the data path) times a single burst.
     let spans_rtt = match (f.interval, rtt) {
-        (Some(i), Some(r)) => i.0 * 2 >= r.0,
+        (Some(i), Some(r)) => i.saturating_mul(2) >= r,
         _ => false,
     };
     let peak = f.throughput_peak().filter(|_| spans_rtt);

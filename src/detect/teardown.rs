@@ -73,7 +73,7 @@ impl TeardownRules {
                         // Read from before the segment: the RST has already moved the
                         // endpoint on.
                         let held = seg.ts.since(facts.receiver_since);
-                        let remaining = Duration(j.cfg.two_msl().0.saturating_sub(held.0).max(0));
+                        let remaining = (j.cfg.two_msl() - held).max(Duration::ZERO);
                         Anomaly::new(k, seg.frame, seg.ts)
                             .with("time_wait_side", peer.name())
                             .with("held", secs(held))

@@ -102,7 +102,7 @@ fn a_forged_rst_with_another_ttl_raises_ttl_anomaly_too() {
 /// An ICMP error from `router` quoting a segment from `src` with sequence number `seq`.
 fn icmp(ms: i64, router: [u8; 4], src: (IpAddr, u16), dst: (IpAddr, u16), seq: u32) -> IcmpError {
     IcmpError {
-        ts: Timestamp(ms * 1_000_000),
+        ts: Timestamp::from_millis(ms),
         frame: ms as u64,
         reporter: IpAddr::from(router),
         v6: false,

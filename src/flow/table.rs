@@ -100,7 +100,7 @@ impl FlowTable {
             compactions: 0,
             next_id: 1,
             outside_bytes: 0,
-            now: Timestamp(i64::MIN),
+            now: Timestamp::MIN,
             stats: FlowStats::default(),
         }
     }
@@ -412,7 +412,7 @@ impl FlowTable {
 
     fn push_timer(&mut self, deadline: Timestamp, slot: usize, id: u64) {
         self.timers.push(Timer {
-            deadline: deadline.0,
+            deadline: deadline.as_nanos(),
             slot,
             id,
         });
@@ -560,7 +560,7 @@ impl FlowTable {
     /// tracked and no earlier deadline replaced it.
     fn live(&self, t: &Timer) -> bool {
         self.conns.get(t.slot).is_some_and(|c| {
-            c.record().id == t.id && c.timer_at.is_some_and(|at| at.0 == t.deadline)
+            c.record().id == t.id && c.timer_at.is_some_and(|at| at.as_nanos() == t.deadline)
         })
     }
 
@@ -580,7 +580,7 @@ impl FlowTable {
             self.timers = timers;
             self.compactions += 1;
         }
-        while let Some(t) = self.timers.pop_due(self.now.0) {
+        while let Some(t) = self.timers.pop_due(self.now.as_nanos()) {
             if !self.live(&t) {
                 continue;
             }

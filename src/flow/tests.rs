@@ -24,7 +24,7 @@ fn ended_by(segs: &[Segment<'static>], at_ms: i64) -> Vec<ConnRecord> {
     for s in segs {
         t.process(s, &mut keep);
     }
-    t.advance(Timestamp(at_ms * 1_000_000), &mut keep);
+    t.advance(Timestamp::from_millis(at_ms), &mut keep);
     out
 }
 
@@ -60,7 +60,7 @@ fn each_phase_ends_after_its_own_timeout() {
     ];
     for (what, segs, timeout) in cases {
         let last = segs.last().unwrap().ts;
-        let due = last.add(timeout).0 / 1_000_000;
+        let due = last.add(timeout).since_epoch().whole_millis();
         assert!(ended_by(&segs, due - 1).is_empty(), "{what}: ended early");
         let ended = ended_by(&segs, due + 1);
         assert_eq!(ended.len(), 1, "{what}: not ended at its timeout");
@@ -85,7 +85,7 @@ fn a_shorter_phase_is_checked_at_its_own_deadline() {
 #[test]
 fn closed_connections_wait_out_time_wait_then_leave() {
     let segs = crate::testutil::fin_closed();
-    let two_msl = DetectConfig::default().two_msl().0 / 1_000_000;
+    let two_msl = DetectConfig::default().two_msl().whole_millis();
     assert!(ended_by(&segs, 50 + two_msl - 1).is_empty());
     let ended = ended_by(&segs, 50 + two_msl + 1);
     assert_eq!(ended.len(), 1);
@@ -102,8 +102,8 @@ fn the_clock_never_runs_backwards() {
     let mut n = 0;
     let mut ended = |e: Event<'_>| n += matches!(e, Event::Closed(_)) as u32;
     t.process(&c2s(secs_in_ms(1000), "S", 100, 0, 0), &mut ended);
-    t.advance(Timestamp(0), &mut ended);
-    assert_eq!(t.now(), Timestamp(secs_in_ms(1000) * 1_000_000));
+    t.advance(Timestamp::EPOCH, &mut ended);
+    assert_eq!(t.now(), Timestamp::from_millis(secs_in_ms(1000)));
     assert_eq!((n, t.len()), (0, 1));
 }
 
@@ -111,7 +111,7 @@ fn the_clock_never_runs_backwards() {
 fn ended_connections_do_not_pile_up_in_the_timer_heap() {
     // MSL 0: a closed connection leaves at the next packet.
     let detect = DetectConfig {
-        msl: Duration(0),
+        msl: Duration::ZERO,
         ..DetectConfig::default()
     };
     let mut t = FlowTable::new(FlowConfig::default(), detect, ListenerConfig::default());
@@ -145,9 +145,9 @@ fn a_midstream_connection_whose_peer_has_not_spoken_is_open_not_an_attempt() {
         c2s(0, "PA", 1000, 5000, 100),
         c2s(10, "PA", 1100, 5000, 100),
     ];
-    let attempt = FlowConfig::default().attempt_timeout.0 / 1_000_000;
+    let attempt = FlowConfig::default().attempt_timeout.whole_millis();
     assert!(ended_by(&segs, 10 + attempt + 1).is_empty());
-    let idle = FlowConfig::default().idle_timeout.0 / 1_000_000;
+    let idle = FlowConfig::default().idle_timeout.whole_millis();
     assert_eq!(ended_by(&segs, 10 + idle + 1).len(), 1);
 }
 

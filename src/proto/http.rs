@@ -72,7 +72,7 @@ impl HttpRecord {
     /// The wait less the connection's round trip: the server's own time.
     pub fn server_time(&self) -> Option<Duration> {
         let t = self.ttfb()?;
-        Some(Duration((t.0 - self.rtt?.0).max(0)))
+        Some((t - self.rtt?).max(Duration::ZERO))
     }
 }
 

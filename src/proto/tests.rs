@@ -23,14 +23,14 @@ pub(super) fn on() -> AppLayer {
 
 pub(super) fn at(ms: i64, frame: u64) -> At {
     At {
-        ts: Timestamp(ms * 1_000_000),
+        ts: Timestamp::from_millis(ms),
         frame,
     }
 }
 
 fn dgram(ms: i64, frame: u64, src: Endpoint, dst: Endpoint) -> Datagram {
     Datagram {
-        ts: Timestamp(ms * 1_000_000),
+        ts: Timestamp::from_millis(ms),
         frame,
         src,
         dst,
@@ -116,9 +116,9 @@ fn a_query_is_matched_to_its_answer_and_a_repeat_is_counted() {
 fn an_unanswered_query_is_written_after_its_timeout_and_an_answer_alone_too() {
     let mut app = on();
     app.udp(&dgram(0, 1, CLIENT, SERVER), &query(1, "lost.example"));
-    app.advance(Timestamp(9_000_000_000));
+    app.advance(Timestamp::from_secs_nanos(9, 0));
     assert!(!app.has_records());
-    app.advance(Timestamp(10_000_000_000));
+    app.advance(Timestamp::from_secs_nanos(10, 0));
     let out = records(&mut app);
     assert_eq!(dns(&out[0]).status(), "unanswered");
     app.udp(

@@ -374,6 +374,8 @@ pub struct SummaryRecord<'a> {
     pub fragments: FragStatsJson,
     /// Records in capture files that could not become packets.
     pub skipped_records: u64,
+    /// Frames whose timestamp was a capture clock fault (analysed at the capture's time).
+    pub clock_faults: u64,
     /// Connection records.
     pub connections: u64,
     /// Connection records by end reason.
@@ -465,6 +467,7 @@ impl<'a> SummaryRecord<'a> {
                 .collect(),
             fragments: FragStatsJson::from(d.fragments),
             skipped_records: run.skipped_records,
+            clock_faults: s.clock_faults,
             connections: s.flows.connections,
             end_reasons: EndReason::ALL
                 .iter()

@@ -133,8 +133,11 @@ impl Backoff {
     /// Time from the original (or the first copy) to the last copy.
     pub fn span(&self) -> Duration {
         let first = self.original.map(|o| o.1);
-        let sum: i64 = self.gaps.iter().map(|g| g.0).sum();
-        first.map_or(Duration(sum), |f| self.last_copy.since(f))
+        let sum = self
+            .gaps
+            .iter()
+            .fold(Duration::ZERO, |s, g| s.saturating_add(*g));
+        first.map_or(sum, |f| self.last_copy.since(f))
     }
 
     /// Whether it ended with a give-up.

@@ -54,9 +54,7 @@ impl Handshake {
                     self.ack_had_data = seg.payload_len > 0;
                     let leg = seg.ts.since(synack);
                     self.synack_to_ack = Some(leg);
-                    self.rtt = self
-                        .syn_to_synack
-                        .map(|a| Duration(a.0.saturating_add(leg.0)));
+                    self.rtt = self.syn_to_synack.map(|a| a + leg);
                 }
             }
             _ => {}

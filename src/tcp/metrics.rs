@@ -56,7 +56,7 @@ pub struct Metrics {
     pub bytes_in_flight_max: u32,
     /// Segments advertising a zero window (no SYN, FIN or RST).
     pub zero_windows: u32,
-    rtt_sum: i64,
+    rtt_sum: Duration,
     timed: VecDeque<Timed>,
 }
 
@@ -156,28 +156,26 @@ impl Metrics {
     fn sample(&mut self, r: Duration) {
         // Zero is below the capture clock's resolution (Wireshark shows no ack_rtt then);
         // negative means the capture's clock stepped back.
-        if r.0 <= 0 {
+        if !r.is_positive() {
             return;
         }
-        self.rtt_samples += 1;
-        self.rtt_sum += r.0;
+        self.rtt_samples = self.rtt_samples.saturating_add(1);
+        // Saturating: only samples adding up to 292 years could reach the bound.
+        self.rtt_sum += r;
         self.rtt_min = Some(self.rtt_min.map_or(r, |m| m.min(r)));
         self.rtt_max = Some(self.rtt_max.map_or(r, |m| m.max(r)));
-        self.rtt_avg = Some(Duration(self.rtt_sum / self.rtt_samples as i64));
-        // RFC 6298 §2.2 and §2.3 (alpha = 1/8, beta = 1/4, K = 4).
+        self.rtt_avg = Some(self.rtt_sum.div(i64::from(self.rtt_samples)));
+        // RFC 6298 §2.2 and §2.3 (alpha = 1/8, beta = 1/4, K = 4), as weighted means computed
+        // without overflow whatever the sample.
         let (srtt, rttvar) = match (self.srtt, self.rttvar) {
-            (Some(s), Some(v)) => {
-                let v = Duration((3 * v.0 + (s.0 - r.0).abs()) / 4);
-                let s = Duration((7 * s.0 + r.0) / 8);
-                (s, v)
-            }
-            _ => (r, Duration(r.0 / 2)),
+            (Some(s), Some(v)) => (s.blend(7, r, 8), v.blend(3, (s - r).abs(), 4)),
+            _ => (r, r.div(2)),
         };
         self.srtt = Some(srtt);
         self.rttvar = Some(rttvar);
         // §2.4 with a 1 ms clock granularity; §2.4 and §2.5 bounds.
-        let rto = Duration(srtt.0 + (4 * rttvar.0).max(1_000_000));
-        self.rto = Some(rto.max(RTO_MIN).min(RTO_MAX));
+        let rto = srtt + (rttvar * 4).max(Duration::from_millis(1));
+        self.rto = Some(rto.clamp_to(RTO_MIN, RTO_MAX));
     }
 }
 

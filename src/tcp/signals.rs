@@ -143,7 +143,7 @@ impl HeaderSignals {
             return; // the capture clock stepped back
         }
         self.ack_delay_samples += 1;
-        self.ack_delay_sum += d.0;
+        self.ack_delay_sum = self.ack_delay_sum.saturating_add(d.as_nanos());
         self.ack_delay_min = Some(self.ack_delay_min.map_or(d, |m| m.min(d)));
         self.ack_delay_max = Some(self.ack_delay_max.map_or(d, |m| m.max(d)));
         self.ack_delay_avg = Some(Duration(self.ack_delay_sum / self.ack_delay_samples as i64));

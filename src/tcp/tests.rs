@@ -269,7 +269,7 @@ fn time_wait_superseded_by_a_new_incarnation_closes() {
     r.send(s2c(40, "FA", 501, 102, 0));
     r.send(c2s(50, "A", 102, 502, 0));
     let mut n = 0;
-    r.m.supersede(crate::time::Timestamp(60), &mut |_| n += 1);
+    r.m.supersede(crate::time::Timestamp::from_nanos(60), &mut |_| n += 1);
     assert_eq!(r.states(), (Closed, Closed));
     assert_eq!(n, 1);
 }

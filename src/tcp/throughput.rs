@@ -134,8 +134,8 @@ impl WindowFlow {
         let width = self.interval.unwrap_or(MAX_INTERVAL);
         if ts.since(self.bucket.0) >= width {
             // Buckets stay aligned to the first data: skip the empty ones between.
-            let n = ts.since(self.bucket.0).0 / width.0;
-            self.bucket = (self.bucket.0.add(Duration(n * width.0)), 0);
+            let n = ts.since(self.bucket.0).as_nanos() / width.as_nanos().max(1);
+            self.bucket = (self.bucket.0.add(width.saturating_mul(n)), 0);
         }
         self.bucket.1 += new;
         self.peak_bytes = self.peak_bytes.max(self.bucket.1);
@@ -146,7 +146,7 @@ impl WindowFlow {
         let Some(rtt) = rtt else {
             return;
         };
-        let gap = Duration(rtt.0 / BURST_GAP_DIVISOR);
+        let gap = rtt.div(BURST_GAP_DIVISOR);
         match &mut self.burst {
             Some((start, last, bytes, n)) if ts.since(*last) <= gap => {
                 *last = ts;

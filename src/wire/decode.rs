@@ -435,7 +435,7 @@ mod tests {
         #[test]
         fn arbitrary_frames_never_panic(lt in 0usize..LINK_TYPES.len(), data in proptest::collection::vec(any::<u8>(), 0..200)) {
             let mut d = Decoder::new();
-            let pkt = Packet { ts: Timestamp(0), link_type: LinkType(LINK_TYPES[lt]), data: &data, orig_len: data.len() as u32 };
+            let pkt = Packet { ts: Timestamp::EPOCH, link_type: LinkType(LINK_TYPES[lt]), data: &data, orig_len: data.len() as u32 };
             let got = d.decode(&pkt, 1).is_some();
             let s = &d.stats;
             let accounted = s.tcp_segments + s.skipped_total() + s.non_tcp_total()
@@ -477,7 +477,7 @@ mod tests {
             data[0] = 0x45;
             data[9] = 6;
             let mut d = Decoder::new();
-            let pkt = Packet { ts: Timestamp(0), link_type: LinkType::RAW, data: &data, orig_len: 1500 };
+            let pkt = Packet { ts: Timestamp::EPOCH, link_type: LinkType::RAW, data: &data, orig_len: 1500 };
             let _ = d.decode(&pkt, 1);
         }
     }

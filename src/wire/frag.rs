@@ -206,11 +206,17 @@ mod tests {
         let mut t = FragTable::default();
         let m = FragMeta::default();
         assert!(
-            t.insert(key(), Timestamp(0), 16, false, &[3; 4], m)
+            t.insert(key(), Timestamp::EPOCH, 16, false, &[3; 4], m)
                 .is_none()
         );
-        assert!(t.insert(key(), Timestamp(0), 0, true, &[1; 8], m).is_none());
-        assert!(t.insert(key(), Timestamp(0), 8, true, &[2; 8], m).is_some());
+        assert!(
+            t.insert(key(), Timestamp::EPOCH, 0, true, &[1; 8], m)
+                .is_none()
+        );
+        assert!(
+            t.insert(key(), Timestamp::EPOCH, 8, true, &[2; 8], m)
+                .is_some()
+        );
         assert_eq!(t.out.len(), 20);
         assert_eq!(&t.out[14..], &[2, 2, 3, 3, 3, 3]);
     }
@@ -219,12 +225,12 @@ mod tests {
     fn incomplete_datagrams_expire() {
         let mut t = FragTable::default();
         let m = FragMeta::default();
-        t.insert(key(), Timestamp(0), 0, true, &[1; 8], m);
+        t.insert(key(), Timestamp::EPOCH, 0, true, &[1; 8], m);
         let mut k2 = key();
         k2.id = 8;
         t.insert(
             k2,
-            Timestamp(0).add(Duration::from_secs(31)),
+            Timestamp::EPOCH.add(Duration::from_secs(31)),
             0,
             true,
             &[1; 8],

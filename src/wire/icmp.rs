@@ -195,7 +195,7 @@ mod tests {
             false,
             &time_exceeded_v4(),
             "10.0.0.254".parse().unwrap(),
-            Timestamp(0),
+            Timestamp::EPOCH,
             7,
         )
         .expect("an error quoting TCP");
@@ -210,11 +210,14 @@ mod tests {
     fn echo_and_short_quotes_are_not_errors() {
         let r: IpAddr = "10.0.0.254".parse().unwrap();
         assert_eq!(
-            parse(false, &[8, 0, 0, 0, 0, 1, 0, 1], r, Timestamp(0), 1),
+            parse(false, &[8, 0, 0, 0, 0, 1, 0, 1], r, Timestamp::EPOCH, 1),
             None
         );
         let b = time_exceeded_v4();
-        assert_eq!(parse(false, &b[..b.len() - 1], r, Timestamp(0), 1), None);
+        assert_eq!(
+            parse(false, &b[..b.len() - 1], r, Timestamp::EPOCH, 1),
+            None
+        );
     }
 
     #[test]
@@ -235,7 +238,14 @@ mod tests {
         );
         b.extend(ip6);
         b.extend([0x01, 0xbb, 0xc0, 0x00, 0, 0, 0, 5, 0, 0, 0, 0, 0x50, 0x18]);
-        let e = parse(true, &b, "2001:db8::fe".parse().unwrap(), Timestamp(0), 1).unwrap();
+        let e = parse(
+            true,
+            &b,
+            "2001:db8::fe".parse().unwrap(),
+            Timestamp::EPOCH,
+            1,
+        )
+        .unwrap();
         assert_eq!(e.name(), "packet_too_big");
         assert_eq!(e.mtu, Some(1280));
         assert_eq!((e.sport, e.dport), (443, 49152));

@@ -7,6 +7,8 @@
 mod app;
 // `tcpaudit check`: expectations passing and failing, baselines, JUnit XML, project fixtures.
 mod check;
+// Absurd frame timestamps: counted as capture clock faults, no panic, sane RTTs.
+mod clock;
 // The command line: output formats, limits, standard input, merged files, bad input, `explain`.
 mod cli;
 // The README against the tool: anomaly severities agree with the catalogue.
@@ -47,6 +49,8 @@ mod outputs;
 // leaves no trace, the live view starts with its status line and fits (root).
 #[cfg(target_os = "linux")]
 mod terminal;
+// Mutated fixtures through the whole analysis (the fuzz targets' drivers): no panic.
+mod mutation;
 // Helpers (no tests): the ../shared/pcaps corpus, tshark conversation tables, comparison.
 mod oracle;
 // Pipelines: exit statuses whatever happens to standard output, standard input read once.

@@ -392,7 +392,11 @@ import duckdb, sys
 print(duckdb.sql(f"select count(*), count(distinct filename) from read_parquet('{sys.argv[1]}/connections-*.parquet', filename=true)").fetchall()[0])
 "#;
     let got = python(count, &[timed.to_str().unwrap()]);
-    let (rows, files) = got.trim().trim_matches(['(', ')']).split_once(", ").unwrap();
+    let (rows, files) = got
+        .trim()
+        .trim_matches(['(', ')'])
+        .split_once(", ")
+        .unwrap();
     assert_eq!(rows.parse::<usize>().unwrap(), conns.len());
     assert!(files.parse::<usize>().unwrap() > 1, "{got}");
 }

@@ -87,7 +87,7 @@ impl ZeekConn {
     /// first (as the half-duplex SSH baselines show: the packet that crosses the attempt timer
     /// opens the next row), then the reuse check of a row that has seen packets.
     pub fn on_segment(&mut self, seg: &Segment<'_>, from_orig: bool) {
-        if self.cur.packets > 0 && (self.cur.timers_end_row(seg.ts.0) || self.cur.is_reuse(seg)) {
+        if self.cur.packets > 0 && (self.cur.timers_end_row(seg.ts) || self.cur.is_reuse(seg)) {
             let done = std::mem::replace(&mut self.cur, ZeekRow::new(seg, from_orig, self.ports));
             self.rows.push((done.conn_state(), done.history));
         }

@@ -4,6 +4,7 @@
 //! `conn_state` that conn/main.zeek derives from the two endpoint states.
 
 use super::endpoint::{ZEndpoint, ZState};
+use crate::time::{Duration, Timestamp};
 use crate::wire::Segment;
 
 /// `HIST_SYN_PKT`: the first of the history bits of `Session::CheckHistory`, one per letter
@@ -22,10 +23,10 @@ const HIST_ACK: u32 = 0x20;
 /// `HIST_MULTI_FLAG_PKT`.
 const HIST_MULTI_FLAG: u32 = 0x40;
 
-/// `tcp_attempt_delay`: an unanswered SYN's row is logged and removed this long (ns) after it.
-const ATTEMPT_DELAY: i64 = 5_000_000_000;
-/// `tcp_close_delay`: a row is removed this long (ns) after its connection closed completely.
-const CLOSE_DELAY: i64 = 5_000_000_000;
+/// `tcp_attempt_delay`: an unanswered SYN's row is logged and removed this long after it.
+const ATTEMPT_DELAY: Duration = Duration::from_secs(5);
+/// `tcp_close_delay`: a row is removed this long after its connection closed completely.
+const CLOSE_DELAY: Duration = Duration::from_secs(5);
 
 /// The parts of one segment that Zeek's per-packet steps read (its `TCP_Flags`, `len`,
 /// `base_seq`, `seg_len`, `seq_one_past_segment` and time), taken once per packet.
@@ -49,7 +50,7 @@ struct SegFields {
     /// `seq_one_past_segment`.
     seq_one_past: u32,
     /// Capture time (ns).
-    ts: i64,
+    ts: Timestamp,
 }
 
 impl SegFields {
@@ -68,7 +69,7 @@ impl SegFields {
             seg_len,
             seq: seg.seq.0,
             seq_one_past: seg.seq.0.wrapping_add(seg_len as u32),
-            ts: seg.ts.0,
+            ts: seg.ts,
         }
     }
 }
@@ -87,11 +88,11 @@ pub(super) struct ZeekRow {
     /// `is_partial`: the connection was picked up without its opening SYN.
     is_partial: bool,
     /// Zeek's `last_time`: stops advancing once both endpoints closed.
-    last_time: i64,
+    last_time: Timestamp,
     /// The attempt timer (an unanswered SYN is logged and removed 5 s later).
-    attempt_due: Option<i64>,
+    attempt_due: Option<Timestamp>,
     /// Removal after a complete close.
-    close_due: Option<i64>,
+    close_due: Option<Timestamp>,
     /// Packets processed in this row.
     pub(super) packets: u32,
 }
@@ -109,7 +110,7 @@ impl ZeekRow {
             ep: [ZEndpoint::default(), ZEndpoint::default()],
             reversed,
             is_partial: !seg.flags.is_syn_only(),
-            last_time: seg.ts.0,
+            last_time: seg.ts,
             attempt_due: None,
             close_due: None,
             packets: 0,
@@ -160,7 +161,7 @@ impl ZeekRow {
     }
 
     /// Fires the attempt and close timers due at `now`; true if one of them ends the row.
-    pub(super) fn timers_end_row(&mut self, now: i64) -> bool {
+    pub(super) fn timers_end_row(&mut self, now: Timestamp) -> bool {
         if self.attempt_due.is_some_and(|d| d <= now) {
             // `AttemptTimer`: only a still unanswered SYN (or SYN-ACK) is removed.
             self.attempt_due = None;
@@ -403,7 +404,7 @@ impl ZeekRow {
                 return self.fin_rst(i, s.fin, s.rst);
             }
             self.ep[i].set_state(if s.ack { SynAckSent } else { SynSent });
-            self.attempt_due = Some(s.ts.saturating_add(ATTEMPT_DELAY));
+            self.attempt_due = Some(s.ts + ATTEMPT_DELAY);
         }
         self.fin_rst(i, s.fin, s.rst);
         // Some stacks ACK an initial SYN before sending their SYN-ACK; that bare ACK from the
@@ -496,7 +497,7 @@ impl ZeekRow {
             || self.ep[p].state == ZState::Inactive;
         if complete && self.close_due.is_none() {
             self.attempt_due = None;
-            self.close_due = Some(self.last_time.saturating_add(CLOSE_DELAY));
+            self.close_due = Some(self.last_time + CLOSE_DELAY);
         }
     }
 

@@ -16,21 +16,23 @@ use std::collections::{BTreeMap, BinaryHeap};
 
 use hashbrown::HashMap;
 
+use crate::time::{Duration, Timestamp};
+
 /// Linux's first SYN-ACK retransmission timeout (TCP_TIMEOUT_INIT, RFC 6298 (2.1)).
-const FIRST_RTO: i64 = 1_000_000_000;
+const FIRST_RTO: Duration = Duration::from_secs(1);
 /// Timer slack allowed before an expected retransmission counts as missing.
-const SLACK: i64 = 250_000_000;
+const SLACK: Duration = Duration::from_millis(250);
 
 /// One answered attempt still followed.
 #[derive(Clone, Copy, Debug)]
 struct Attempt {
-    /// Its first SYN-ACK (ns).
-    first: i64,
-    /// Its latest SYN-ACK copy (ns).
-    last: i64,
+    /// Its first SYN-ACK.
+    first: Timestamp,
+    /// Its latest SYN-ACK copy.
+    last: Timestamp,
     copies: u32,
-    /// When the listener gives it up unless it completes first (ns).
-    end: i64,
+    /// When the listener gives it up unless it completes first.
+    end: Timestamp,
 }
 
 /// The attempts one listener holds, and their number over time.
@@ -38,15 +40,15 @@ struct Attempt {
 pub(super) struct Held {
     attempts: HashMap<u64, Attempt, foldhash::fast::RandomState>,
     /// Attempts with a single SYN-ACK, by the time they are judged (cookie or held).
-    judge: BinaryHeap<Reverse<(i64, u64)>>,
-    /// Changes of the count by time (ns), with the frame of the SYN-ACK that raised it.
-    changes: BTreeMap<i64, (i32, u64)>,
+    judge: BinaryHeap<Reverse<(Timestamp, u64)>>,
+    /// Changes of the count by time, with the frame of the SYN-ACK that raised it.
+    changes: BTreeMap<Timestamp, (i32, u64)>,
     /// Changes before this time are applied to `level` and can no longer move.
-    folded: i64,
+    folded: Timestamp,
     /// The count at `folded`.
     level: i64,
-    /// The latest SYN-ACK repeat the listener sent (ns).
-    last_repeat: Option<i64>,
+    /// The latest SYN-ACK repeat the listener sent.
+    last_repeat: Option<Timestamp>,
 }
 
 impl Default for Held {
@@ -55,7 +57,7 @@ impl Default for Held {
             attempts: HashMap::default(),
             judge: BinaryHeap::new(),
             changes: BTreeMap::new(),
-            folded: i64::MIN,
+            folded: Timestamp::MIN,
             level: 0,
             last_repeat: None,
         }
@@ -69,7 +71,7 @@ impl Held {
     }
 
     /// Copy number `copies` of the SYN-ACK of attempt `id` was sent at `t` (frame `frame`).
-    pub(super) fn synack(&mut self, id: u64, copies: u32, t: i64, frame: u64) {
+    pub(super) fn synack(&mut self, id: u64, copies: u32, t: Timestamp, frame: u64) {
         if copies <= 1 {
             let end = t + FIRST_RTO + SLACK;
             self.attempts.insert(
@@ -92,15 +94,15 @@ impl Held {
         };
         // The timeout doubles with each retransmission: the next one (or the give-up) is due
         // twice the last gap after this copy.
-        let gap = (t - a.last).max(FIRST_RTO / 2);
-        let (old_end, new_end) = (a.end, t + 2 * gap + SLACK);
+        let gap = t.since(a.last).max(FIRST_RTO.div(2));
+        let (old_end, new_end) = (a.end, t + gap * 2 + SLACK);
         (a.last, a.copies, a.end) = (t, copies, new_end);
         self.change(old_end, 1, 0);
         self.change(new_end, -1, 0);
     }
 
     /// Attempt `id` completed or was reset at `t`: the listener holds it no more.
-    pub(super) fn ended(&mut self, id: u64, t: i64) {
+    pub(super) fn ended(&mut self, id: u64, t: Timestamp) {
         if let Some(a) = self.attempts.remove(&id)
             && t < a.end
         {
@@ -120,7 +122,12 @@ impl Held {
     /// Judges the attempts whose single SYN-ACK was due for a repeat by `now`, then applies the
     /// changes no judgment can move any more, calling `at` with each new count and its time and
     /// frame. With `cookies`, the listener is known to answer with SYN cookies.
-    pub(super) fn advance(&mut self, now: i64, cookies: bool, mut at: impl FnMut(u32, i64, u64)) {
+    pub(super) fn advance(
+        &mut self,
+        now: Timestamp,
+        cookies: bool,
+        mut at: impl FnMut(u32, Timestamp, u64),
+    ) {
         while let Some(&Reverse((due, id))) = self.judge.peek() {
             if due > now {
                 break;
@@ -150,7 +157,7 @@ impl Held {
                 break;
             }
             let (t, (d, frame)) = entry.remove_entry();
-            self.level += i64::from(d);
+            self.level = self.level.saturating_add(i64::from(d));
             self.folded = t;
             at(self.level.max(0) as u32, t, frame);
         }
@@ -158,13 +165,13 @@ impl Held {
 
     /// Adds `d` to the count from `t` on; a change before the folded times is applied to the
     /// level directly (it can only come from an attempt that was judged late).
-    fn change(&mut self, t: i64, d: i32, frame: u64) {
+    fn change(&mut self, t: Timestamp, d: i32, frame: u64) {
         if t <= self.folded {
-            self.level += i64::from(d);
+            self.level = self.level.saturating_add(i64::from(d));
             return;
         }
         let e = self.changes.entry(t).or_insert((0, 0));
-        e.0 += d;
+        e.0 = e.0.saturating_add(d);
         if d > 0 && frame != 0 {
             e.1 = frame;
         }
@@ -177,9 +184,13 @@ mod tests {
 
     const S: i64 = 1_000_000_000;
 
+    fn t(ns: i64) -> Timestamp {
+        Timestamp::from_nanos(ns)
+    }
+
     fn peak(h: &mut Held, now: i64, cookies: bool) -> u32 {
         let mut p = 0;
-        h.advance(now, cookies, |lvl, _, _| p = p.max(lvl));
+        h.advance(t(now), cookies, |lvl, _, _| p = p.max(lvl));
         p
     }
 
@@ -187,18 +198,18 @@ mod tests {
     fn a_queued_attempt_is_held_until_it_completes_or_is_given_up() {
         let mut h = Held::default();
         // Attempt 1: SYN-ACK at 0, 1 and 3 s, given up 4 s later. Attempt 2 completes at 0.5 s.
-        h.synack(1, 1, 0, 10);
-        h.synack(2, 1, S / 10, 11);
-        h.ended(2, S / 2);
-        h.synack(1, 2, S, 12);
-        h.synack(1, 3, 3 * S, 13);
+        h.synack(1, 1, t(0), 10);
+        h.synack(2, 1, t(S / 10), 11);
+        h.ended(2, t(S / 2));
+        h.synack(1, 2, t(S), 12);
+        h.synack(1, 3, t(3 * S), 13);
         h.gone(1);
         let mut levels = Vec::new();
-        h.advance(20 * S, false, |lvl, t, _| levels.push((t, lvl)));
+        h.advance(t(20 * S), false, |lvl, at, _| levels.push((at, lvl)));
         assert_eq!(levels.iter().map(|l| l.1).max(), Some(2));
         // Held until 3 s + 2 × 2 s (+ slack).
         let last = levels.last().copied().unwrap();
-        assert_eq!(last, (7 * S + SLACK, 0));
+        assert_eq!(last, (t(7 * S) + SLACK, 0));
     }
 
     #[test]
@@ -206,13 +217,13 @@ mod tests {
         let mut h = Held::default();
         // Nine queued attempts (repeated at 1 s), then 200 cookie SYN-ACKs never repeated.
         for id in 0..9 {
-            h.synack(id, 1, id as i64, 1);
+            h.synack(id, 1, t(id as i64), 1);
         }
         for id in 9..209 {
-            h.synack(id, 1, S / 100 + id as i64 * 1_000_000, 2);
+            h.synack(id, 1, t(S / 100 + id as i64 * 1_000_000), 2);
         }
         for id in 0..9 {
-            h.synack(id, 2, S + id as i64, 3);
+            h.synack(id, 2, t(S + id as i64), 3);
         }
         assert_eq!(peak(&mut h, 10 * S, false), 9);
     }
@@ -221,12 +232,12 @@ mod tests {
     fn a_listener_that_never_repeats_holds_its_attempts_for_the_first_timeout() {
         let mut h = Held::default();
         for id in 0..5 {
-            h.synack(id, 1, id as i64 * 1_000, 1);
+            h.synack(id, 1, t(id as i64 * 1_000), 1);
         }
         assert_eq!(peak(&mut h, 10 * S, false), 5);
         let mut h = Held::default();
         for id in 0..5 {
-            h.synack(id, 1, id as i64 * 1_000, 1);
+            h.synack(id, 1, t(id as i64 * 1_000), 1);
         }
         assert_eq!(
             peak(&mut h, 10 * S, true),
@@ -238,9 +249,9 @@ mod tests {
     #[test]
     fn nothing_is_read_before_it_is_judged() {
         let mut h = Held::default();
-        h.synack(1, 1, 0, 1);
+        h.synack(1, 1, t(0), 1);
         let mut seen = 0;
-        h.advance(S / 2, false, |_, _, _| seen += 1);
+        h.advance(t(S / 2), false, |_, _, _| seen += 1);
         assert_eq!(
             seen, 0,
             "the first SYN-ACK may still turn out to be a cookie"

@@ -118,10 +118,10 @@ impl Episode {
     }
 
     /// Notes that the listener held `held` attempts from `t` on (the SYN-ACK of `frame`).
-    fn observe_held(&mut self, held: u32, t: i64, frame: u64) {
+    fn observe_held(&mut self, held: u32, t: Timestamp, frame: u64) {
         if held > self.held_peak {
             self.held_peak = held;
-            self.held_peak_at = (frame, Timestamp(t));
+            self.held_peak_at = (frame, t);
         }
     }
 }
@@ -270,7 +270,7 @@ impl Listener {
     pub(super) fn aggregated_told(&mut self, told: Told, ts: Timestamp) {
         match told {
             // An aggregated attempt keeps no SYN time to measure the answer by.
-            Told::Answered => self.answered(ts, Duration(0)),
+            Told::Answered => self.answered(ts, Duration::ZERO),
             Told::Established => {
                 self.saw(ts);
                 if let Some(b) = self.bucket_at(ts) {
@@ -295,7 +295,7 @@ impl Listener {
 
     /// Copy number `copies` of the SYN-ACK of tracked attempt `conn` was sent at `ts`.
     pub(super) fn synack(&mut self, conn: u64, copies: u32, frame: u64, ts: Timestamp) {
-        self.held.synack(conn, copies, ts.0, frame);
+        self.held.synack(conn, copies, ts, frame);
         self.advance_held(ts);
     }
 
@@ -303,7 +303,7 @@ impl Listener {
     fn advance_held(&mut self, now: Timestamp) {
         let (flood, backlog) = (&mut self.flood, &mut self.backlog);
         self.held
-            .advance(now.0, self.cookie_reported, |held, t, frame| {
+            .advance(now, self.cookie_reported, |held, t, frame| {
                 for e in [flood.as_mut(), backlog.as_mut()].into_iter().flatten() {
                     e.observe_held(held, t, frame);
                 }
@@ -327,7 +327,7 @@ impl Listener {
     pub(super) fn resolve(&mut self, r: Resolution, frame: u64, window: Duration) {
         self.tracked = self.tracked.saturating_sub(1);
         if r.completed || r.reset {
-            self.held.ended(r.conn, r.at.0);
+            self.held.ended(r.conn, r.at);
         } else {
             self.held.gone(r.conn);
         }
@@ -342,7 +342,7 @@ impl Listener {
             f.synacks_reset += (r.reset_by_initiator && r.answered) as u64;
         }
         // Watched, not only answered, for 1.5 s: the first SYN-ACK retransmission was due.
-        let waited_long = r.watched.0 >= 1_500_000_000;
+        let waited_long = r.watched >= Duration::from_millis(1500);
         for e in [self.flood.as_mut(), self.backlog.as_mut()]
             .into_iter()
             .flatten()
@@ -369,7 +369,7 @@ impl Listener {
             && !r.completed
             && waited
             && let Some(last) = self.last_answer
-            && r.started.since(last).0.abs() <= window.0
+            && r.started.since(last).abs() <= window
         {
             self.unanswered_while_answering += 1;
             self.first_overflow.get_or_insert((frame, r.started));
@@ -444,7 +444,7 @@ impl Listener {
     /// Ends the episodes under way (end of capture) and reports a queue overflow once.
     pub(super) fn finish(&mut self, ep: Endpoint, ts: Timestamp, out: &mut Vec<Anomaly>) {
         // The capture is over: every attempt is as it was last seen.
-        self.advance_held(Timestamp(i64::MAX));
+        self.advance_held(Timestamp::MAX);
         if let Some(e) = self.flood.take() {
             out.push(self.flood_anomaly(ep, &e));
         }
@@ -497,7 +497,7 @@ impl Listener {
     fn flood_anomaly(&self, ep: Endpoint, e: &Episode) -> Anomaly {
         let (peak, _, basis) = e.half_open_peak(self.answered > 0);
         let dur = e.last_syn.since(e.first_syn);
-        let rate = if dur.0 > 0 {
+        let rate = if dur.is_positive() {
             e.attempts as f64 / dur.as_secs_f64()
         } else {
             e.attempts as f64

@@ -418,7 +418,7 @@ mod tests {
             )
         };
         let done = |at: Timestamp| Resolution {
-            watched: Duration(0),
+            watched: Duration::ZERO,
             syn_repeated: false,
             completed: true,
             responded: true,
@@ -433,12 +433,12 @@ mod tests {
         };
         // A day of clients, each connecting once to its own server, all answered at once.
         for i in 0..MAX_LISTENERS {
-            let at = Timestamp(i as i64 * 1_000_000);
+            let at = Timestamp::from_millis(i as i64);
             t.attempt(ep(i), src, i as u64, at, &mut out);
             t.resolve(ep(i), done(at), i as u64, &mut out);
         }
         // Later, a new listener: the idle ones make room.
-        let later = Timestamp(MAX_LISTENERS as i64 * 1_000_000).add(Duration::from_secs(60));
+        let later = Timestamp::from_millis(MAX_LISTENERS as i64).add(Duration::from_secs(60));
         t.attempt(ep(MAX_LISTENERS), src, 0, later, &mut out);
         assert_eq!(t.untracked_listener_attempts, 0);
         assert_eq!(t.busiest(later, 1).len(), 1, "the new listener is tracked");

@@ -66,7 +66,7 @@ struct Pending {
     key: u64,
     isn: u32,
     resp_isn: u32,
-    born: i64,
+    born: Timestamp,
     state: u8,
     /// A later SYN with another ISN replaced it (a new attempt on the same four-tuple).
     replaced: bool,
@@ -163,7 +163,7 @@ impl PendingAttempts {
     fn expire(&mut self, now: Timestamp) {
         while let Some(&p) = self.queue.front() {
             let full = self.queue.len() >= self.cap.max(1);
-            let alive = Timestamp(p.born).add(LIFETIME) > now;
+            let alive = p.born.add(LIFETIME) > now;
             if !full && alive {
                 break;
             }
@@ -228,7 +228,7 @@ impl PendingAttempts {
             key,
             isn: isn.0,
             resp_isn: 0,
-            born: ts.0,
+            born: ts,
             state: 0,
             replaced: false,
         });
@@ -344,7 +344,7 @@ mod tests {
     }
 
     fn at(s: i64) -> Timestamp {
-        Timestamp(s * 1_000_000_000)
+        Timestamp::from_secs_nanos(s, 0)
     }
 
     #[test]

@@ -379,7 +379,7 @@ fn the_same_packet_twice_is_a_capture_duplicate_not_a_retransmission_by_us() {
     let mut s = handshake();
     let data = c2s(30, "PA", 101, 501, 100);
     let mut copy = data.clone();
-    copy.ts = crate::time::Timestamp(data.ts.0 + 50_000); // 50 µs later, same IP ID
+    copy.ts = data.ts + crate::time::Duration::from_micros(50); // 50 µs later, same IP ID
     copy.frame += 1;
     s.extend([data, copy]);
     let a = run(s);
@@ -474,7 +474,7 @@ fn an_old_ack_arriving_late_is_no_window_shrink() {
     let mut s = handshake();
     let fresh = s2c(50, "A", 501, 301, 0);
     let mut stale = s2c(40, "A", 501, 201, 0);
-    stale.ts = crate::time::Timestamp(55_000_000);
+    stale.ts = crate::time::Timestamp::from_millis(55);
     stale.frame = 55;
     s.extend([c2s(30, "PA", 101, 501, 200), fresh, stale]);
     let a = run(s);

@@ -209,7 +209,10 @@ impl HtmlReport {
         (rows, pages): (&Written, &[Page]),
         (ladders, ladders_left_out): (&[String], u64),
     ) -> io::Result<()> {
-        let base = self.first_ts.or(summary.first_ts).unwrap_or(Timestamp(0));
+        let base = self
+            .first_ts
+            .or(summary.first_ts)
+            .unwrap_or(Timestamp::EPOCH);
         let capture_end = summary.last_ts.map_or(0.0, |t| t.since(base).as_secs_f64());
         let listeners = timelines(
             &rows.attempts,

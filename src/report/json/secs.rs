@@ -14,13 +14,13 @@ pub trait Nanos: Copy {
 
 impl Nanos for Timestamp {
     fn nanos(self) -> i64 {
-        self.0
+        self.as_nanos()
     }
 }
 
 impl Nanos for Duration {
     fn nanos(self) -> i64 {
-        self.0
+        self.as_nanos()
     }
 }
 
@@ -66,8 +66,8 @@ mod tests {
     #[test]
     fn seconds_keep_exact_decimals() {
         let json = serde_json::to_string(&Probe {
-            ts: Timestamp(5_000_001_000),
-            d: Some(Duration(-1_500_001)),
+            ts: Timestamp::from_nanos(5_000_001_000),
+            d: Some(Duration::from_nanos(-1_500_001)),
             none: None,
         })
         .unwrap();

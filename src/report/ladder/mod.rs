@@ -312,7 +312,7 @@ pub(super) fn secs3(d: Duration) -> String {
 
 /// `+120µs`, `+1.2ms`, `+3.4s`, `+2m05s`.
 pub fn human_delta(d: Duration, mu: &str) -> String {
-    let ns = d.0.max(0);
+    let ns = d.as_nanos().max(0);
     if ns < 1_000_000 {
         format!("+{}{mu}", ns / 1_000)
     } else if ns < 1_000_000_000 {

@@ -73,8 +73,8 @@ fn writes_what_serde_json_writes() {
         ints: (-128, i64::MIN, u64::MAX, i128::MIN, u128::MAX),
         floats: [0.0, -1.5, 1e300, f64::NAN, f64::INFINITY],
         single: 0.1,
-        ts: Timestamp(1_700_000_000_029_710_000),
-        d: Some(Duration(-1_500_001)),
+        ts: Timestamp::from_nanos(1_700_000_000_029_710_000),
+        d: Some(Duration::from_nanos(-1_500_001)),
         none: None,
         shapes: vec![
             Shape::Unit,
