@@ -77,7 +77,13 @@ impl FlowTable {
         FlowTable {
             cfg,
             detect,
-            listeners: ListenerTracker::new(listeners),
+            listeners: {
+                let mut t = ListenerTracker::new(listeners);
+                // Listener state may take half of the memory bound: past it, new listeners'
+                // attempts are only counted (connections can be evicted; listeners cannot).
+                t.set_memory_limit(cfg.max_memory / 2);
+                t
+            },
             isn: IsnTracker::default(),
             anomalies: Vec::new(),
             changes: Vec::new(),
@@ -458,6 +464,8 @@ impl FlowTable {
                 &mut self.anomalies,
             );
             self.stats.aggregated_segments += 1;
+            let in_use = self.memory_in_use() as u64;
+            self.stats.peak_memory_bytes = self.stats.peak_memory_bytes.max(in_use);
             self.flush_anomalies(out);
             return None;
         }

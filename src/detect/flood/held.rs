@@ -65,6 +65,13 @@ impl Default for Held {
 }
 
 impl Held {
+    /// Bytes the held attempts take on the heap (B-tree entries at about twice their size).
+    pub(super) fn heap_bytes(&self) -> usize {
+        self.attempts.capacity() * (std::mem::size_of::<(u64, Attempt)>() + 1)
+            + self.judge.capacity() * std::mem::size_of::<Reverse<(Timestamp, u64)>>()
+            + self.changes.len() * 2 * std::mem::size_of::<(Timestamp, (i32, u64))>()
+    }
+
     /// Attempts followed (answered, not yet judged, completed or given up).
     pub(super) fn followed(&self) -> usize {
         self.attempts.len()

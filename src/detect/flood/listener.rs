@@ -153,6 +153,11 @@ pub(super) struct Listener {
 }
 
 impl Listener {
+    /// Bytes this listener holds on the heap besides its own state.
+    pub(super) fn heap_bytes(&self) -> usize {
+        self.sources.heap_bytes() + self.held.heap_bytes()
+    }
+
     /// The bucket of `ts`'s second, emptied first if it last held an older second.
     fn bucket(&mut self, ts: Timestamp) -> &mut Bucket {
         let sec = ts.whole_secs();

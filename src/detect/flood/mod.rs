@@ -120,7 +120,18 @@ pub struct ListenerTracker {
     pub untracked_listener_attempts: u64,
     /// Capture second of the last sweep of idle listeners.
     last_sweep: Option<i64>,
+    /// What the listeners held on the heap when last measured (every
+    /// [`MEASURE_EVERY`] listener accesses: measuring visits every listener).
+    heap: usize,
+    /// Listener accesses since the heap was measured.
+    since_measured: u32,
+    /// Bytes listener state may take (half of `--max-memory`); no new listener is tracked
+    /// beyond it (their attempts are counted as untracked).
+    memory_limit: usize,
 }
+
+/// Listener accesses between two measures of their heap.
+const MEASURE_EVERY: u32 = 4096;
 
 /// Listeners tracked at once.
 pub const MAX_LISTENERS: usize = 65_536;
@@ -152,7 +163,19 @@ impl ListenerTracker {
         let slot = std::mem::size_of::<(Endpoint, Box<Listener>)>() + 1;
         self.listeners.len() * std::mem::size_of::<Listener>()
             + self.listeners.capacity() * slot
+            + self.heap
             + self.pending.memory_bytes()
+    }
+
+    /// Bounds the listener state to `bytes` (half of `--max-memory`).
+    pub fn set_memory_limit(&mut self, bytes: usize) {
+        self.memory_limit = bytes;
+    }
+
+    /// Measures the listeners' heap again.
+    fn measure(&mut self) {
+        self.heap = self.listeners.values().map(|l| l.heap_bytes()).sum();
+        self.since_measured = 0;
     }
 
     /// A tracker with the given thresholds.
@@ -232,9 +255,19 @@ impl ListenerTracker {
     /// The state of listener `ep`, created on its first attempt; none when [`MAX_LISTENERS`] are
     /// tracked and none of them is idle.
     fn listener(&mut self, ep: Endpoint, ts: Timestamp) -> Option<&mut Listener> {
-        if self.listeners.len() >= MAX_LISTENERS && !self.listeners.contains_key(&ep) {
-            self.forget_idle(ts);
-            if self.listeners.len() >= MAX_LISTENERS {
+        self.since_measured += 1;
+        if self.since_measured >= MEASURE_EVERY {
+            self.measure();
+        }
+        let full = |t: &Self| {
+            t.listeners.len() >= MAX_LISTENERS
+                || (t.memory_limit > 0 && t.memory_bytes() >= t.memory_limit)
+        };
+        if full(self) && !self.listeners.contains_key(&ep) {
+            if self.forget_idle(ts) {
+                self.measure();
+            }
+            if full(self) {
                 self.untracked_listener_attempts += 1;
                 return None;
             }
@@ -245,14 +278,16 @@ impl ListenerTracker {
     /// Forgets listeners with nothing pending (no tracked attempt, no episode under way, no
     /// attempt in the window), at most once per second of capture time, so a run of days
     /// keeps tracking new listeners within the same memory.
-    fn forget_idle(&mut self, ts: Timestamp) {
+    /// Whether it swept (not when it already did in this second).
+    fn forget_idle(&mut self, ts: Timestamp) -> bool {
         let sec = ts.whole_secs();
         if self.last_sweep == Some(sec) {
-            return;
+            return false;
         }
         self.last_sweep = Some(sec);
         let w = self.cfg.window;
         self.listeners.retain(|_, l| !l.is_idle(ts, w));
+        true
     }
 
     /// A connection attempt (a SYN opening a connection record) from `src`.

@@ -55,6 +55,13 @@ pub(super) struct Sources {
 }
 
 impl Sources {
+    /// Bytes this listener's source bookkeeping holds on the heap.
+    pub(super) fn heap_bytes(&self) -> usize {
+        self.distinct.size_of()
+            + self.heavy.capacity() * std::mem::size_of::<Counter>()
+            + self.slot.capacity() * (std::mem::size_of::<([u8; 16], usize)>() + 1)
+    }
+
     /// Counts one attempt from `src`.
     pub(super) fn see(&mut self, src: IpAddr) {
         self.total += 1;
