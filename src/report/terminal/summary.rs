@@ -317,6 +317,13 @@ pub(super) fn breakdown_table(s: &Summary, run: &RunInfo) -> Option<Table> {
         ]);
         any = true;
     }
+    if s.clock_faults > 0 {
+        t.add_row(vec![
+            Cell::new("capture clock faults (analysed at the capture's time)"),
+            num(s.clock_faults),
+        ]);
+        any = true;
+    }
     for (name, n) in crate::report::names::non_tcp(d) {
         t.add_row(vec![Cell::new(format!("non-TCP: {name}")), num(n)]);
         any = true;
