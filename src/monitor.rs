@@ -4,7 +4,6 @@
 //! the `-w` copy, and the capture's counters in the final summary.
 
 use std::cell::RefCell;
-use std::collections::HashMap;
 use std::io::{self, Write};
 use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
@@ -16,9 +15,8 @@ use crate::capture::{CaptureWriter, Live};
 use crate::event::Event;
 use crate::report::live::{LiveStatus, anomaly_line};
 use crate::report::live_view::{Newest, render, screen_size};
-use crate::report::{LiveInfo, RunInfo, Sink};
+use crate::report::{LiveInfo, OpenConns, RunInfo, Sink};
 use crate::run::{self, RunOptions, wall_clock};
-use crate::wire::Endpoint;
 
 /// How a live run shows its progress.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -63,7 +61,7 @@ struct Outputs<'a> {
     newest: Newest,
     /// The endpoints of the connections tracked, by id: an anomaly names only its connection's
     /// id, and the view and the log lines name the four-tuple (only kept for those).
-    tuples: HashMap<u64, (Endpoint, Endpoint)>,
+    open: OpenConns,
     error: Option<io::Error>,
 }
 
@@ -80,22 +78,14 @@ impl Outputs<'_> {
         if self.view != View::Json {
             // Anomalies come before the Closed event of their connection, so its endpoints
             // are still here for them.
-            match e {
-                Event::Opened(c) => {
-                    self.tuples.insert(c.id, (c.orig, c.resp));
+            self.open.event(&e);
+            if let Event::Anomaly(a) = e {
+                let tuple = self.open.get(a.conn_id).map(|c| (c.orig, c.resp));
+                self.newest.push(a, tuple);
+                if self.view == View::Log {
+                    let r = writeln!(self.screen, "{}", anomaly_line(a, tuple));
+                    return self.keep(r);
                 }
-                Event::Closed(c) => {
-                    self.tuples.remove(&c.id);
-                }
-                Event::Anomaly(a) => {
-                    let tuple = a.conn_id.and_then(|id| self.tuples.get(&id).copied());
-                    self.newest.push(a, tuple);
-                    if self.view == View::Log {
-                        let r = writeln!(self.screen, "{}", anomaly_line(a, tuple));
-                        return self.keep(r);
-                    }
-                }
-                _ => {}
             }
         }
         let r = self.sink.event(&e);
@@ -134,7 +124,7 @@ pub fn run(
         screen,
         view,
         newest: Newest::default(),
-        tuples: HashMap::new(),
+        open: OpenConns::default(),
         error: None,
     });
     let mut errors = Vec::new();

@@ -24,13 +24,14 @@ mod zeek_log;
 use std::io;
 
 pub use csv::CsvTable;
-pub use flat::{ANOMALY, APP, CONNECTION, Column};
+pub use flat::{ANOMALY, APP, CONNECTION, Column, ConnRef};
 pub use html::{HtmlReport, Source as HtmlSource};
 pub use json::{AnomalyRecord, ConnJson, EveSink, JsonSink, SummaryRecord};
 pub use parquet::{Rotation, Table as ParquetTable};
 pub use streams::StreamFiles;
 pub use tables::TablesSink;
 pub use terminal::TableSink;
+pub use tuples::OpenConns;
 pub use zeek_log::ZeekSink;
 
 use crate::analyzer::Summary;

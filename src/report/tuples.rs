@@ -72,9 +72,11 @@ pub struct OpenConns {
 
 impl OpenConns {
     /// Follows connections opening, changing roles and closing. Call it before the event is
-    /// written, so a record's own anomalies find it.
+    /// written, so a record's own anomalies find it. Endpoints change only when the roles flip,
+    /// so a state change of a record that never flipped costs no lookup.
     pub fn event(&mut self, e: &Event<'_>) {
         match e {
+            Event::StateChanged(r, _) if !r.flipped => {}
             Event::Opened(r) | Event::StateChanged(r, _) => {
                 self.open.insert(
                     r.id,

@@ -208,8 +208,6 @@ pub struct ZeekSink<W: Write> {
     anomalies: Option<ZeekLog<W>>,
     open: OpenConns,
     seed: u16,
-    first: Option<Timestamp>,
-    last: Option<Timestamp>,
     left_out: u64,
 }
 
@@ -221,8 +219,6 @@ impl<W: Write> ZeekSink<W> {
             anomalies: anomalies.map(|w| ZeekLog::new(w, "anomaly", ANOMALY_FIELDS)),
             open: OpenConns::default(),
             seed,
-            first: None,
-            last: None,
             left_out: 0,
         }
     }
@@ -324,11 +320,7 @@ impl<W: Write> Sink for ZeekSink<W> {
     fn event(&mut self, e: &Event<'_>) -> io::Result<()> {
         self.open.event(e);
         match e {
-            Event::Closed(c) => {
-                self.first = Some(self.first.map_or(c.first_ts, |f| f.min(c.first_ts)));
-                self.last = Some(self.last.map_or(c.last_ts, |l| l.max(c.last_ts)));
-                self.connection(c)
-            }
+            Event::Closed(c) => self.connection(c),
             Event::Anomaly(a) => self.anomaly(a),
             Event::Opened(_) | Event::StateChanged(..) | Event::Segment(..) | Event::App(_) => {
                 Ok(())
@@ -337,7 +329,8 @@ impl<W: Write> Sink for ZeekSink<W> {
     }
 
     fn finish(&mut self, summary: &Summary, _run: &RunInfo) -> io::Result<()> {
-        let end = summary.last_ts.or(self.last);
+        // Records exist only when packets did, so the summary has the capture's last time.
+        let end = summary.last_ts;
         self.conn.close(end)?;
         if let Some(l) = self.anomalies.as_mut() {
             l.close(end)?;
