@@ -106,6 +106,12 @@ pub struct AnalyzeArgs {
     #[arg(long)]
     pub wide: bool,
 
+    /// Threads to analyse with: 0 (the default) means one per core. With two or more, frames
+    /// are read and decoded on a thread of their own while the connections are analysed on
+    /// another; the output is the same whatever the number. More than two are not used yet.
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    pub threads: usize,
+
     /// No progress bar while reading (it is drawn on standard error only when that is a
     /// terminal).
     #[arg(long, short = 'q')]
@@ -255,6 +261,12 @@ pub struct CheckArgs {
     /// capture's path: artifacts for a CI run.
     #[arg(long, value_name = "DIR")]
     pub html: Option<std::path::PathBuf>,
+
+    /// Threads to analyse with: 0 (the default) means one per core. With two or more, frames
+    /// are read and decoded on a thread of their own while the connections are analysed on
+    /// another; the output is the same whatever the number. More than two are not used yet.
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    pub threads: usize,
 
     /// List the expectations that hold, too.
     #[arg(long, short = 'v')]

@@ -107,7 +107,8 @@ pub fn analyze(args: &AnalyzeArgs) -> io::Result<ExitCode> {
         }
         sink.event(&e)
     };
-    let finished = run::run(&mut set, analyzer, &mut emit, opts);
+    let threads = crate::config::threads(args.threads);
+    let finished = run::run_offline(&mut set, analyzer, &mut emit, opts, threads);
     if let Some(p) = progress {
         p.finish();
     }

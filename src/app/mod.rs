@@ -254,6 +254,7 @@ pub fn check(args: &crate::cli::CheckArgs) -> io::Result<ExitCode> {
         junit: args.junit.clone(),
         html: args.html.clone(),
         verbose: args.verbose,
+        threads: crate::config::threads(args.threads),
     };
     // A reader that stops early (`| head`) does not change the verdict: the checks go on,
     // their output is dropped, and the exit status is the gate's.

@@ -10,7 +10,7 @@ use crate::detect::{AnomalyKind, Scope};
 use crate::event::Event;
 use crate::event::{CloseKind, ConnRecord, EndReason};
 use crate::report::{HtmlReport, HtmlSource, InputFile, RunInfo};
-use crate::run::{RunOptions, run};
+use crate::run::{RunOptions, run_offline};
 use crate::tcp::Half;
 use crate::tcp::TcpState;
 use crate::time::Duration;
@@ -190,12 +190,13 @@ pub enum GatherError {
 
 /// Analyses `path` (frames passing `filter`, if any) and keeps what `check` needs.
 /// With `html`, the capture's HTML report is written there too (an error writing it is one of
-/// the capture's errors).
+/// the capture's errors). `threads` as [`crate::run::run_offline`] takes them.
 pub fn gather(
     path: &Path,
     cfg: AnalyzerConfig,
     filter: Option<&str>,
     html: Option<&Path>,
+    threads: usize,
 ) -> Result<CaptureFacts, GatherError> {
     let filter_text = filter;
     let mut filter = filter.map(PacketFilter::new).transpose()?;
@@ -250,7 +251,8 @@ pub fn gather(
         filter: filter.as_mut(),
         ..RunOptions::default()
     };
-    let finished = run(&mut set, analyzer, &mut on_event, opts).map_err(GatherError::Io)?;
+    let finished =
+        run_offline(&mut set, analyzer, &mut on_event, opts, threads).map_err(GatherError::Io)?;
     facts.conns.sort_by_key(|c| c.id);
     facts.packets = finished.summary.packets;
     facts.errors = set.errors().iter().map(|e| e.to_string()).collect();

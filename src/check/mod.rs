@@ -43,6 +43,8 @@ pub struct CheckOptions {
     pub html: Option<PathBuf>,
     /// List expectations that hold too.
     pub verbose: bool,
+    /// Threads per capture's analysis (see [`crate::run::run_offline`]).
+    pub threads: usize,
 }
 
 /// One capture's results.
@@ -243,6 +245,7 @@ fn check_capture(job: &Job, opts: &CheckOptions, base: Option<&mut BaselineFile>
         x.analysis,
         x.filter.as_deref(),
         html.as_deref(),
+        opts.threads,
     ) {
         Err(e) => result.errors.push(e.to_string()),
         Ok(f) => {

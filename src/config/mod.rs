@@ -610,3 +610,11 @@ pub fn tolerance(fraction: f64) -> Result<f64, ConfigError> {
 
 #[cfg(test)]
 mod tests;
+
+/// The threads a run over files uses for `--threads N`: N, or one per core for 0.
+pub fn threads(n: usize) -> usize {
+    if n > 0 {
+        return n;
+    }
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}

@@ -172,6 +172,13 @@ impl FlowTable {
         self.budget.retain = true;
     }
 
+    /// Whether segments' payload bytes are read (reassembly keeping them, the application
+    /// layer, stream files); otherwise the table reads headers and how many payload bytes were
+    /// captured, never the bytes themselves.
+    pub fn reads_payload(&self) -> bool {
+        self.budget.retain || self.app.is_some()
+    }
+
     /// The listener tracker (for its counters).
     pub fn listeners(&self) -> &ListenerTracker {
         &self.listeners

@@ -155,3 +155,38 @@ pub struct Segment<'a> {
     /// The segment was carried inside a tunnel (outermost kind).
     pub tunnel: Option<super::TunnelKind>,
 }
+impl Segment<'_> {
+    /// The same segment with other payload bytes: a copy that can outlive the frame it was
+    /// decoded from (with no bytes), or one lent the bytes again from where they were kept.
+    /// Every field is named, so a field added to the segment cannot be forgotten here.
+    pub fn with_payload<'b>(&self, payload: &'b [u8]) -> Segment<'b> {
+        Segment {
+            ts: self.ts,
+            frame: self.frame,
+            src: self.src,
+            dst: self.dst,
+            sport: self.sport,
+            dport: self.dport,
+            seq: self.seq,
+            ack: self.ack,
+            flags: self.flags,
+            window: self.window,
+            urgent: self.urgent,
+            data_offset: self.data_offset,
+            checksum: self.checksum,
+            options: self.options,
+            payload,
+            payload_len: self.payload_len,
+            ip_len: self.ip_len,
+            frame_len: self.frame_len,
+            ttl: self.ttl,
+            ip_id: self.ip_id,
+            ip_ecn: self.ip_ecn,
+            truncated: self.truncated,
+            header_cut: self.header_cut,
+            checksum_ok: self.checksum_ok,
+            vlan: self.vlan,
+            tunnel: self.tunnel,
+        }
+    }
+}

@@ -15,6 +15,10 @@ use crate::event::Event;
 use crate::time::Timestamp;
 use crate::wire::Packet;
 
+mod threaded;
+
+pub use threaded::run_offline;
+
 /// After a stop request a live source is read until it is empty and at least this long has
 /// passed, so no frame captured before the request is lost (a TPACKET_V3 block is handed over
 /// within 50 ms)...
@@ -26,7 +30,7 @@ const DRAIN_MAX: Duration = Duration::from_secs(3);
 /// its connection already expired.
 const TIMER_LAG: crate::time::Duration = crate::time::Duration::from_secs(1);
 /// Longest wait for a live frame, so stop requests and refreshes are noticed promptly.
-const MAX_WAIT: Duration = Duration::from_millis(100);
+pub(crate) const MAX_WAIT: Duration = Duration::from_millis(100);
 
 /// Wall-clock now, in the kernel's capture clock (CLOCK_REALTIME).
 pub fn wall_clock() -> Timestamp {
@@ -96,13 +100,13 @@ pub struct Finished {
 
 /// The first error writing events; once there is one, the run stops and later events are
 /// dropped.
-struct Emitter<'e> {
-    emit: &'e mut dyn FnMut(Event<'_>) -> io::Result<()>,
-    error: Option<io::Error>,
+pub(crate) struct Emitter<'e> {
+    pub(crate) emit: &'e mut dyn FnMut(Event<'_>) -> io::Result<()>,
+    pub(crate) error: Option<io::Error>,
 }
 
 impl Emitter<'_> {
-    fn event(&mut self, e: Event<'_>) {
+    pub(crate) fn event(&mut self, e: Event<'_>) {
         if self.error.is_none()
             && let Err(err) = (self.emit)(e)
         {

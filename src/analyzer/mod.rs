@@ -16,8 +16,14 @@ use crate::event::Event;
 use crate::event::{ConnRecord, EndReason};
 use crate::flow::{FlowConfig, FlowStats, FlowTable, StreamSink};
 use crate::tcp::TcpState;
-use crate::time::{CaptureClock, Timestamp, clock::Release};
-use crate::wire::{DecodeStats, Decoder, Endpoint, LinkType, Packet, PerSide, Side};
+use crate::time::Timestamp;
+use crate::wire::{DecodeStats, Endpoint, Packet, PerSide, Side};
+
+mod batch;
+mod intake;
+
+pub use batch::Batch;
+pub use intake::{Decoded, FrameCounts, Intake};
 
 /// Non-zero counts indexed by [`AnomalyKind::index`], keyed by id.
 fn by_id(counts: &[u64; AnomalyKind::COUNT]) -> BTreeMap<&'static str, u64> {
@@ -160,12 +166,14 @@ impl Summary {
         by_id(&self.anomaly_occurrences)
     }
 
-    /// Widens the capture's time span to `ts`, a plausible frame time.
-    fn saw_time(&mut self, ts: Timestamp) {
-        if self.first_ts.is_none() {
-            self.first_ts = Some(ts);
-        }
-        self.last_ts = Some(self.last_ts.map_or(ts, |t| t.max(ts)));
+    /// Takes the intake's counts of the frames themselves.
+    #[inline]
+    fn set_frame_counts(&mut self, c: &FrameCounts) {
+        self.packets = c.packets;
+        self.wire_bytes = c.wire_bytes;
+        self.first_ts = c.first_ts;
+        self.last_ts = c.last_ts;
+        self.clock_faults = c.clock_faults;
     }
 
     /// Counts what one event tells.
@@ -268,145 +276,66 @@ pub struct AnalyzerConfig {
     pub app: AppConfig,
 }
 
-/// Decoder plus connection table plus summary.
+/// The intake (clock and decoder) plus the engine (connection table and summary).
 pub struct Analyzer {
-    decoder: Decoder,
-    flows: FlowTable,
-    clock: CaptureClock,
-    /// Frames the clock holds until it knows their time.
-    held: Vec<HeldFrame>,
-    summary: Summary,
+    intake: Intake,
+    engine: Engine,
 }
 
-/// Frames held while the capture has no plausible time yet: past these, they are analysed at
-/// the epoch (a capture whose every time is absurd still gets analysed, in order).
-const MAX_HELD: usize = 16;
-
-/// A frame held until the clock knows its time (see [`Analyzer::push`]).
-struct HeldFrame {
-    frame: u64,
-    link_type: LinkType,
-    orig_len: u32,
-    data: Vec<u8>,
+/// The analyzer's second half: the connection table and what it counts. It takes what the
+/// [`Intake`] decoded, on the same thread or another one.
+pub struct Engine {
+    flows: FlowTable,
+    summary: Summary,
 }
 
 impl Analyzer {
     /// A fresh analyzer.
     pub fn new(cfg: AnalyzerConfig) -> Self {
-        let mut decoder = Decoder::with_checksums(cfg.verify_checksums);
         let mut flows = FlowTable::new(cfg.flow, cfg.detect, cfg.listeners);
         if cfg.app.enabled {
-            decoder.keep_udp(true);
             flows.parse_app(cfg.app);
         }
         Analyzer {
-            decoder,
-            flows,
-            clock: CaptureClock::new(),
-            held: Vec::new(),
-            summary: Summary::default(),
+            intake: Intake::new(cfg.verify_checksums, cfg.app.enabled),
+            engine: Engine {
+                flows,
+                summary: Summary::default(),
+            },
         }
     }
 
     /// Sends every direction's in-order bytes to `sink` (`--write-streams`).
     pub fn set_stream_sink(&mut self, sink: Box<dyn StreamSink>) {
-        self.flows.set_stream_sink(sink);
+        self.engine.flows.set_stream_sink(sink);
     }
 
     /// Accounts one frame; connection records and anomalies decided meanwhile go to `out`.
-    ///
-    /// Frame times are screened by a [`CaptureClock`] first, so that no time difference the
-    /// engine takes can be absurd (or overflow): a frame whose time is a fault is analysed at
-    /// the capture's time; one that leaps years ahead, or comes before any plausible time, is
-    /// held (copied) until a later frame tells which time it is to be analysed at.
+    /// (How frame times are screened: [`Intake::push`].)
+    #[inline]
     pub fn push(&mut self, pkt: &Packet<'_>, out: &mut impl FnMut(Event<'_>)) {
-        let v = self.clock.check(pkt.ts);
-        let s = &mut self.summary;
-        s.packets += 1;
-        s.wire_bytes += pkt.orig_len as u64;
-        s.clock_faults = self.clock.faults();
-        let frame = s.packets;
-        if let Some(r) = v.release {
-            self.release(r, out);
-        }
-        let Some(ts) = v.at else {
-            if self.held.len() >= MAX_HELD {
-                // Only frames before any plausible time pile up: analysed at the epoch.
-                let r = self.clock.end();
-                self.release(r, out);
-            }
-            self.held.push(HeldFrame {
-                frame,
-                link_type: pkt.link_type,
-                orig_len: pkt.orig_len,
-                data: pkt.data.to_vec(),
-            });
-            return;
-        };
-        if !v.fault {
-            self.summary.saw_time(ts);
-        }
-        self.analyse(&Packet { ts, ..*pkt }, frame, out);
+        let engine = &mut self.engine;
+        self.intake
+            .push(pkt, &mut |outside, d| engine.take(outside, d, out));
+        engine.summary.set_frame_counts(self.intake.counts());
     }
 
-    /// Analyses the frames held by the clock at the time it gives them, in their order.
-    fn release(&mut self, r: Release, out: &mut impl FnMut(Event<'_>)) {
-        if self.held.is_empty() {
-            return;
-        }
-        if !r.fault {
-            self.summary.saw_time(r.at);
-        }
-        for h in std::mem::take(&mut self.held) {
-            let pkt = Packet {
-                ts: r.at,
-                link_type: h.link_type,
-                data: &h.data,
-                orig_len: h.orig_len,
-            };
-            self.analyse(&pkt, h.frame, out);
-        }
+    /// The two halves, for a run that puts them on two threads; [`Analyzer::join`] puts them
+    /// back together.
+    pub fn split(self) -> (Intake, Engine) {
+        (self.intake, self.engine)
     }
 
-    /// Decodes frame number `frame` and hands what it holds to the connection table.
-    fn analyse(&mut self, pkt: &Packet<'_>, frame: u64, out: &mut impl FnMut(Event<'_>)) {
-        // What the decoder holds (IP fragments) as of the previous frame counts against the
-        // memory bound with the table's own state.
-        self.flows.set_outside_bytes(self.decoder.memory_bytes());
-        if let Some(seg) = self.decoder.decode(pkt, frame) {
-            let summary = &mut self.summary;
-            self.flows.process(&seg, &mut |e| {
-                summary.record(&e);
-                out(e);
-            });
-            return;
-        }
-        if let Some(icmp) = self.decoder.take_icmp_error() {
-            let summary = &mut self.summary;
-            self.flows.icmp_error(&icmp, &mut |e| {
-                summary.record(&e);
-                out(e);
-            });
-        } else if let Some(b) = self.decoder.take_bad_header() {
-            let summary = &mut self.summary;
-            self.flows.bad_header(&b, &mut |e| {
-                summary.record(&e);
-                out(e);
-            });
-        } else if let Some((d, payload)) = self.decoder.take_udp() {
-            let summary = &mut self.summary;
-            self.flows.udp(&d, payload, &mut |e| {
-                summary.record(&e);
-                out(e);
-            });
-        }
+    /// The analyzer whose halves [`Analyzer::split`] gave.
+    pub fn join(intake: Intake, engine: Engine) -> Self {
+        Analyzer { intake, engine }
     }
 
     /// Moves the clock to `now` without a packet (live capture on a quiet link): connections
     /// idle past their timeout end and go to `out`.
     pub fn tick(&mut self, now: Timestamp, out: &mut impl FnMut(Event<'_>)) {
-        let summary = &mut self.summary;
-        self.flows.advance(now, &mut |e| {
+        let summary = &mut self.engine.summary;
+        self.engine.flows.advance(now, &mut |e| {
             summary.record(&e);
             out(e);
         });
@@ -415,35 +344,70 @@ impl Analyzer {
     /// What is going on now, for a live view: connections tracked by each endpoint's state,
     /// and the `busiest` listeners by load.
     pub fn snapshot(&self, busiest: usize) -> Snapshot {
+        let flows = &self.engine.flows;
         let mut states = [PerSide::<u64>::default(); TcpState::ALL.len()];
-        for c in self.flows.records() {
+        for c in flows.records() {
             for (side, state) in c.states.iter() {
                 states[*state as usize][side] += 1;
             }
         }
         Snapshot {
-            tracked: self.flows.len(),
+            tracked: flows.len(),
             states,
-            listeners: self.flows.listeners().busiest(self.flows.now(), busiest),
+            listeners: flows.listeners().busiest(flows.now(), busiest),
         }
     }
 
     /// What has been counted so far (the decoder's and table's counters are filled in by
     /// [`Analyzer::finish`]).
     pub fn summary(&self) -> &Summary {
-        &self.summary
+        &self.engine.summary
     }
 
     /// Frames decoded into TCP segments so far.
     pub fn tcp_segments(&self) -> u64 {
-        self.decoder.stats.tcp_segments
+        self.intake.tcp_segments()
     }
 
     /// Ends the run: every open connection and pending anomaly goes to `out`; returns the summary.
-    pub fn finish(mut self, out: &mut impl FnMut(Event<'_>)) -> Summary {
-        let r = self.clock.end();
-        self.release(r, out);
-        self.summary.clock_faults = self.clock.faults();
+    pub fn finish(self, out: &mut impl FnMut(Event<'_>)) -> Summary {
+        let Analyzer {
+            mut intake,
+            mut engine,
+        } = self;
+        intake.end(&mut |outside, d| engine.take(outside, d, out));
+        engine.summary.set_frame_counts(intake.counts());
+        engine.summary.decode = intake.finish();
+        engine.finish(out)
+    }
+}
+
+impl Engine {
+    /// Whether the connection table reads segments' payload bytes (reassembly that keeps
+    /// them, the application layer, stream files); without, headers and lengths are enough.
+    pub fn reads_payload(&self) -> bool {
+        self.flows.reads_payload()
+    }
+
+    /// Accounts what one frame carried; `outside` is what the intake held before it.
+    #[inline]
+    pub fn take(&mut self, outside: usize, d: Decoded<'_>, out: &mut impl FnMut(Event<'_>)) {
+        self.flows.set_outside_bytes(outside);
+        let summary = &mut self.summary;
+        let out = &mut |e: Event<'_>| {
+            summary.record(&e);
+            out(e);
+        };
+        match d {
+            Decoded::Segment(seg) => self.flows.process(&seg, out),
+            Decoded::Icmp(icmp) => self.flows.icmp_error(&icmp, out),
+            Decoded::BadHeader(b) => self.flows.bad_header(&b, out),
+            Decoded::Udp(d, payload) => self.flows.udp(&d, payload, out),
+        }
+    }
+
+    /// Ends the table: every open connection and pending anomaly goes to `out`.
+    fn finish(mut self, out: &mut impl FnMut(Event<'_>)) -> Summary {
         let summary = &mut self.summary;
         let sink_result = self.flows.finish(&mut |e| {
             summary.record(&e);
@@ -465,8 +429,6 @@ impl Analyzer {
         isn.truncate(MAX_ISN_SUMMARY);
         self.summary.isn_hosts = isn;
         self.summary.stream_error = sink_result.err();
-        self.decoder.finish();
-        self.summary.decode = self.decoder.stats.clone();
         self.summary.flows = self.flows.stats;
         if let Some(stats) = self.flows.app_stats() {
             self.summary
