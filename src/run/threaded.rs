@@ -139,8 +139,7 @@ impl Front<'_> {
             f.store(frames, Ordering::Relaxed);
         }
         // Frames the clock still holds are the capture's last.
-        self.intake
-            .end(&mut |outside, d| batch.push(outside, d));
+        self.intake.end(&mut |outside, d| batch.push(outside, d));
         if !batch.is_empty() {
             self.hand_over(&mut batch);
         }

@@ -67,5 +67,7 @@ mod sanity;
 mod seeds;
 // The ../shared/pcaps corpus: conversations, Zeek states, attacks, segment classes, RTTs.
 mod shared_corpus;
+// --threads gives the output of one thread.
+mod threads;
 // Helpers: running the binary, fixtures, JSON lines, pcap writing, `require`.
 mod util;
