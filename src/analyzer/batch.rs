@@ -22,20 +22,14 @@ const BYTES: usize = 1 << 20;
 /// were captured. A longer payload (an IPv6 jumbogram) is copied instead.
 static ZEROS: [u8; 1 << 16] = [0; 1 << 16];
 
-/// Where a segment's payload is found again.
-#[derive(Debug)]
-enum Payload {
-    /// In the batch's buffer.
-    Kept(Range<usize>),
-    /// Not kept: this many bytes were captured.
-    Zeros(usize),
-}
-
 /// One decoded item and the intake's fragment memory before it; payload as a range of the
 /// batch's buffer.
 #[derive(Debug)]
 enum Item {
-    Segment(Segment<'static>, Payload, usize),
+    /// A segment lent zeros for its payload (the bytes were not kept).
+    Segment(Segment<'static>, usize),
+    /// A segment whose payload bytes are this range of the buffer.
+    Kept(Segment<'static>, Range<usize>, usize),
     Icmp(IcmpError, usize),
     BadHeader(BadTcpHeader, usize),
     Udp(Datagram, Range<usize>, usize),
@@ -66,12 +60,12 @@ impl Batch {
     pub fn push(&mut self, outside: usize, d: Decoded<'_>) {
         let item = match d {
             Decoded::Segment(s) => {
-                let p = if self.payload || s.payload.len() > ZEROS.len() {
-                    Payload::Kept(self.keep(s.payload))
+                if self.payload || s.payload.len() > ZEROS.len() {
+                    let r = self.keep(s.payload);
+                    Item::Kept(s.with_payload(&[]), r, outside)
                 } else {
-                    Payload::Zeros(s.payload.len())
-                };
-                Item::Segment(s.with_payload(&[]), p, outside)
+                    Item::Segment(s.with_payload(&ZEROS[..s.payload.len()]), outside)
+                }
             }
             Decoded::Icmp(e) => Item::Icmp(e, outside),
             Decoded::BadHeader(b) => Item::BadHeader(b, outside),
@@ -105,20 +99,21 @@ impl Batch {
     /// (its memory is kept for the next use).
     pub fn drain(&mut self, f: &mut impl FnMut(usize, Decoded<'_>)) {
         let bytes = &self.bytes;
-        for item in self.items.drain(..) {
+        for item in &self.items {
             match item {
-                Item::Segment(s, p, outside) => {
-                    let payload = match p {
-                        Payload::Kept(r) => &bytes[r],
-                        Payload::Zeros(n) => &ZEROS[..n],
-                    };
-                    f(outside, Decoded::Segment(s.with_payload(payload)));
+                Item::Segment(s, outside) => f(*outside, Decoded::Segment(s)),
+                Item::Kept(s, r, outside) => {
+                    f(
+                        *outside,
+                        Decoded::Segment(&s.with_payload(&bytes[r.clone()])),
+                    );
                 }
-                Item::Icmp(e, outside) => f(outside, Decoded::Icmp(e)),
-                Item::BadHeader(b, outside) => f(outside, Decoded::BadHeader(b)),
-                Item::Udp(d, r, outside) => f(outside, Decoded::Udp(d, &bytes[r])),
+                Item::Icmp(e, outside) => f(*outside, Decoded::Icmp(*e)),
+                Item::BadHeader(b, outside) => f(*outside, Decoded::BadHeader(*b)),
+                Item::Udp(d, r, outside) => f(*outside, Decoded::Udp(*d, &bytes[r.clone()])),
             }
         }
+        self.items.clear();
         self.bytes.clear();
     }
 }
@@ -136,7 +131,7 @@ mod tests {
             let mut s = c2s(1, "PA", 100, 200, 40);
             s.payload = &data;
             s.frame = 4;
-            b.push(5, Decoded::Segment(s));
+            b.push(5, Decoded::Segment(&s));
             assert!(!b.is_empty());
             let mut seen = Vec::new();
             b.drain(&mut |outside, d| {

@@ -13,8 +13,8 @@ use crate::wire::{
 /// What one frame carries for the connection table.
 #[derive(Debug)]
 pub enum Decoded<'a> {
-    /// A TCP segment.
-    Segment(Segment<'a>),
+    /// A TCP segment (lent: a batch hands out the copy it keeps without copying it again).
+    Segment(&'a Segment<'a>),
     /// An ICMP error quoting a TCP segment.
     Icmp(IcmpError),
     /// A TCP header whose data offset is impossible.
@@ -177,7 +177,7 @@ fn decode(
     // memory bound with the table's own state.
     let outside = decoder.memory_bytes();
     if let Some(seg) = decoder.decode(pkt, frame) {
-        f(outside, Decoded::Segment(seg));
+        f(outside, Decoded::Segment(&seg));
         return;
     }
     if let Some(icmp) = decoder.take_icmp_error() {

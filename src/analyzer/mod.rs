@@ -399,7 +399,7 @@ impl Engine {
             out(e);
         };
         match d {
-            Decoded::Segment(seg) => self.flows.process(&seg, out),
+            Decoded::Segment(seg) => self.flows.process(seg, out),
             Decoded::Icmp(icmp) => self.flows.icmp_error(&icmp, out),
             Decoded::BadHeader(b) => self.flows.bad_header(&b, out),
             Decoded::Udp(d, payload) => self.flows.udp(&d, payload, out),
