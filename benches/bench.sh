@@ -13,7 +13,8 @@
 #   DIR      where captures and results go (default: <repo>/target/bench)
 #   RUNS     rounds (default 5)
 #   BIN      tcpaudit binary (default: <repo>/target/dist/tcpaudit, built here)
-#   THREADS  thread counts for the --threads rows (e.g. "1 2"; default none)
+#   THREADS  thread counts for rows with an explicit --threads, table and json (default "1";
+#            the tcpaudit-table and tcpaudit-json rows use the default, one thread per core)
 #
 # Needs: python3, cargo, /usr/bin/time (GNU time), tcpdump, gcc and libpcap headers for the
 # floor. On Debian: apt-get install -y tcpdump time gcc libpcap-dev
@@ -27,7 +28,7 @@ SHARED="$(cd "$SCRIPT_DIR/../../shared" && pwd)"
 GEN="$SHARED/tools/gen-pcap.py"
 DIR="${DIR:-$REPO/target/bench}"
 RUNS="${RUNS:-5}"
-THREADS="${THREADS-}"
+THREADS="${THREADS-1}"
 PROFILE="${1:-medium}"
 shift || true
 
@@ -85,8 +86,8 @@ CMDS=(
   "$BIN analyze -f json $FILE"
 )
 for n in $THREADS; do
-  NAMES+=("tcpaudit-threads-$n")
-  CMDS+=("$BIN analyze --threads $n $FILE")
+  NAMES+=("tcpaudit-table-threads-$n" "tcpaudit-json-threads-$n")
+  CMDS+=("$BIN analyze --threads $n $FILE" "$BIN analyze -f json --threads $n $FILE")
 done
 for extra in "$@"; do
   NAMES+=("tcpaudit-${extra%%=*}")
@@ -129,5 +130,13 @@ for n, (med, lo, hi, cpu, rss) in rows.items():
           f"| {rss / 1024:.0f} | {med / floor:.2f} | {med / dump:.2f} |")
 if "tcpaudit-json" in rows:
     print(f"\njson / table: {rows['tcpaudit-json'][0] / rows['tcpaudit-table'][0]:.2f}")
+for n in names:
+    if n.startswith("tcpaudit-table-threads-"):
+        t = n.removeprefix("tcpaudit-table-threads-")
+        j = rows.get(f"tcpaudit-json-threads-{t}")
+        line = f"--threads {t}: table {rows[n][0] / rows['tcpaudit-table'][0]:.2f}x the default"
+        if j:
+            line += f", json / table {j[0] / rows[n][0]:.2f}"
+        print(line)
 EOF
 echo "per-run lines (wall user sys maxrss-KiB): $RES/*.runs"
