@@ -52,13 +52,14 @@ pub fn analyze(args: &AnalyzeArgs) -> io::Result<ExitCode> {
         },
         None => None,
     };
-    let stdout = io::stdout();
+    // Not locked: the sink may write from the output thread (`--threads`); the buffer makes a
+    // write to standard output, and its lock, rare.
     let mut sink = match sink_for(
         &args.opts,
         &args.output,
         args.wide,
         Named::new(
-            io::BufWriter::with_capacity(1 << 16, stdout.lock()),
+            io::BufWriter::with_capacity(1 << 16, io::stdout()),
             "standard output",
         ),
     ) {
