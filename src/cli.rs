@@ -106,10 +106,9 @@ pub struct AnalyzeArgs {
     #[arg(long)]
     pub wide: bool,
 
-    /// Threads to analyse with: 0 (the default) means one per core. With two, frames are read
-    /// and decoded on a thread of their own while the connections are analysed on another;
-    /// with three or more, the output is written on a third. The output is the same whatever
-    /// the number; more than three are not used yet.
+    /// Threads to analyse with: 0 (the default) means one per core. With two or more, frames
+    /// are read and decoded on a thread of their own while the connections are analysed on
+    /// another; the output is the same whatever the number. More than two are not used yet.
     #[arg(long, default_value_t = 0, value_name = "N")]
     pub threads: usize,
 
@@ -263,10 +262,9 @@ pub struct CheckArgs {
     #[arg(long, value_name = "DIR")]
     pub html: Option<std::path::PathBuf>,
 
-    /// Threads to analyse with: 0 (the default) means one per core. With two, frames are read
-    /// and decoded on a thread of their own while the connections are analysed on another;
-    /// with three or more, the output is written on a third. The output is the same whatever
-    /// the number; more than three are not used yet.
+    /// Threads to analyse with: 0 (the default) means one per core. With two or more, frames
+    /// are read and decoded on a thread of their own while the connections are analysed on
+    /// another; the output is the same whatever the number. More than two are not used yet.
     #[arg(long, default_value_t = 0, value_name = "N")]
     pub threads: usize,
 

@@ -52,14 +52,13 @@ pub fn analyze(args: &AnalyzeArgs) -> io::Result<ExitCode> {
         },
         None => None,
     };
-    // Not locked: the sink may write from the output thread (`--threads`); the buffer makes a
-    // write to standard output, and its lock, rare.
+    let stdout = io::stdout();
     let mut sink = match sink_for(
         &args.opts,
         &args.output,
         args.wide,
         Named::new(
-            io::BufWriter::with_capacity(1 << 16, io::stdout()),
+            io::BufWriter::with_capacity(1 << 16, stdout.lock()),
             "standard output",
         ),
     ) {

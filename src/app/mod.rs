@@ -122,11 +122,11 @@ pub(crate) fn sink_for<'w>(
     opts: &AnalysisOpts,
     output: &OutputOpts,
     wide: bool,
-    out: impl Write + Send + 'w,
-) -> Result<Box<dyn Sink + Send + 'w>, Failure> {
+    out: impl Write + 'w,
+) -> Result<Box<dyn Sink + 'w>, Failure> {
     let seed = opts.community_id_seed;
     let dir = output_dir(opts.format, output)?;
-    let file = |name: &str| -> Result<Box<dyn Write + Send + 'w>, Failure> {
+    let file = |name: &str| -> Result<Box<dyn Write + 'w>, Failure> {
         let path = dir.as_deref().unwrap_or(Path::new(".")).join(name);
         let named = |f| {
             Named::new(
@@ -135,7 +135,7 @@ pub(crate) fn sink_for<'w>(
             )
         };
         fs::File::create(&path)
-            .map(|f| Box::new(named(f)) as Box<dyn Write + Send + 'w>)
+            .map(|f| Box::new(named(f)) as Box<dyn Write + 'w>)
             .map_err(|e| Failure::Output(format!("{}: {e}", path.display())))
     };
     Ok(match opts.format {

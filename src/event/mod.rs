@@ -2,11 +2,8 @@
 //! endpoints changing state, anomalies, connection records leaving the table
 //! ([`ConnRecord`]). Sinks read these and nothing of the engine's insides.
 
-mod owned;
 mod record;
 mod story;
-
-pub use owned::OwnedEvent;
 
 pub use record::{Cause, ConnRecord, EndReason, MAX_TRANSITIONS, Transition, ZeekView};
 pub use story::{CloseKind, Mark, Milestones, StoryStep};

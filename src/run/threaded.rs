@@ -15,25 +15,21 @@ use std::time::Instant;
 
 use crate::analyzer::{Analyzer, Batch, Intake};
 use crate::capture::{Next, PacketFilter, PacketSource, SourceError};
-use crate::event::{Event, OwnedEvent};
+use crate::event::Event;
 
 use super::{Emitter, Finished, MAX_WAIT, PUBLISH_EVERY, RunOptions};
 
 /// Batches decoded ahead of the engine: enough to ride out a slow stretch on either side,
 /// few enough that the memory they hold (about 200 KB each without payload) stays small.
 const QUEUE: usize = 8;
-/// Events the engine collects before handing them to the output thread.
-const EVENTS: usize = 256;
 
-/// Runs `analyzer` over `src` like [`super::run`], on `threads` threads: with two, the intake
-/// (reading, screening and decoding frames) gets a thread of its own; with three or more, the
-/// output too (`emit` is then called there, with copies of the events, in the same order).
-/// More are not used. Runs that need the halves together (live sources, periodic calls, a
-/// callback per frame) use one.
+/// Runs `analyzer` over `src` like [`super::run`], on `threads` threads: with two or more the
+/// intake gets a thread of its own (more are not used: see the module's documentation). Runs
+/// that need the halves together (live sources, periodic calls, a callback per frame) use one.
 pub fn run_offline<S: PacketSource + Send>(
     src: &mut S,
     analyzer: Analyzer,
-    emit: &mut (dyn FnMut(Event<'_>) -> io::Result<()> + Send),
+    emit: &mut dyn FnMut(Event<'_>) -> io::Result<()>,
     opts: RunOptions<'_>,
     threads: usize,
 ) -> io::Result<Finished> {
@@ -41,6 +37,7 @@ pub fn run_offline<S: PacketSource + Send>(
         return super::run(src, analyzer, emit, opts);
     }
     let started = Instant::now();
+    let mut out = Emitter { emit, error: None };
     let (intake, mut engine) = analyzer.split();
     let payload = engine.reads_payload();
     let (full_tx, full_rx) = mpsc::sync_channel::<Batch>(QUEUE);
@@ -57,155 +54,33 @@ pub fn run_offline<S: PacketSource + Send>(
         empty: empty_rx,
         payload,
     };
-    thread::scope(|s| {
+    let (intake, frames, source_error) = thread::scope(|s| {
         let reader = thread::Builder::new()
             .name("tcpaudit-decode".into())
             .spawn_scoped(s, || front.run(src))?;
-        let mut out = if threads >= 3 {
-            Output::thread(s, emit, &halt)?
-        } else {
-            Output::Here(Emitter { emit, error: None })
-        };
         for mut batch in full_rx {
             batch.drain(&mut |outside, d| engine.take(outside, d, &mut |e| out.event(e)));
-            out.batch_done();
-            if out.failed() {
+            if out.error.is_some() {
                 halt.store(true, Ordering::Relaxed);
             }
             // The reader may have finished and gone: the batch is simply dropped then.
             let _ = empty_tx.send(batch);
         }
-        let (intake, frames, source_error) = match reader.join() {
-            Ok(done) => done,
+        match reader.join() {
+            Ok(done) => Ok::<_, io::Error>(done),
             Err(p) => panic::resume_unwind(p),
-        };
-        let summary = Analyzer::join(intake, engine).finish(&mut |e| out.event(e));
-        out.end()?;
-        Ok(Finished {
-            summary,
-            frames,
-            elapsed: started.elapsed(),
-            source_error,
-        })
+        }
+    })?;
+    let summary = Analyzer::join(intake, engine).finish(&mut |e| out.event(e));
+    if let Some(e) = out.error {
+        return Err(e);
+    }
+    Ok(Finished {
+        summary,
+        frames,
+        elapsed: started.elapsed(),
+        source_error,
     })
-}
-
-/// Where the engine's events go: written here, or copied to the output thread.
-enum Output<'e, 's> {
-    /// Written on the engine's thread.
-    Here(Emitter<'e>),
-    /// Collected and handed to the output thread.
-    Thread {
-        pending: Vec<OwnedEvent>,
-        events: mpsc::SyncSender<Vec<OwnedEvent>>,
-        spent: mpsc::Receiver<Vec<OwnedEvent>>,
-        writer: thread::ScopedJoinHandle<'s, Option<io::Error>>,
-        halt: &'s AtomicBool,
-    },
-}
-
-impl<'e: 's, 's> Output<'e, 's> {
-    /// Starts the output thread, which calls `emit` with every event it is handed, in order,
-    /// until the first error (then it sets `halt` and drops the rest).
-    fn thread<'scope>(
-        s: &'s thread::Scope<'s, 'scope>,
-        emit: &'e mut (dyn FnMut(Event<'_>) -> io::Result<()> + Send),
-        halt: &'s AtomicBool,
-    ) -> io::Result<Self> {
-        let (events, rx) = mpsc::sync_channel::<Vec<OwnedEvent>>(QUEUE);
-        let (spent_tx, spent) = mpsc::channel::<Vec<OwnedEvent>>();
-        let writer = thread::Builder::new()
-            .name("tcpaudit-output".into())
-            .spawn_scoped(s, move || {
-                let mut error = None;
-                for mut v in rx {
-                    if error.is_none() {
-                        for e in &v {
-                            if let Err(err) = emit(e.as_event()) {
-                                error = Some(err);
-                                halt.store(true, Ordering::Relaxed);
-                                break;
-                            }
-                        }
-                    }
-                    v.clear();
-                    let _ = spent_tx.send(v);
-                }
-                error
-            })?;
-        Ok(Output::Thread {
-            pending: Vec::with_capacity(EVENTS),
-            events,
-            spent,
-            writer,
-            halt,
-        })
-    }
-
-    /// One event of the engine's.
-    #[inline]
-    fn event(&mut self, e: Event<'_>) {
-        match self {
-            Output::Here(out) => out.event(e),
-            Output::Thread { pending, .. } => {
-                pending.push(OwnedEvent::of(&e));
-                if pending.len() >= EVENTS {
-                    self.hand_over();
-                }
-            }
-        }
-    }
-
-    /// A batch of frames was accounted: what it decided goes out now, so the output follows
-    /// the input closely.
-    fn batch_done(&mut self) {
-        if let Output::Thread { pending, .. } = self
-            && !pending.is_empty()
-        {
-            self.hand_over();
-        }
-    }
-
-    /// Hands the events collected to the output thread.
-    fn hand_over(&mut self) {
-        if let Output::Thread {
-            pending,
-            events,
-            spent,
-            ..
-        } = self
-        {
-            let next = spent
-                .try_recv()
-                .unwrap_or_else(|_| Vec::with_capacity(EVENTS));
-            // A send fails only when the writer has gone, after an error it reports itself.
-            let _ = events.send(std::mem::replace(pending, next));
-        }
-    }
-
-    /// Whether writing failed.
-    fn failed(&self) -> bool {
-        match self {
-            Output::Here(out) => out.error.is_some(),
-            Output::Thread { halt, .. } => halt.load(Ordering::Relaxed),
-        }
-    }
-
-    /// Writes what is left and returns the first write error.
-    fn end(mut self) -> io::Result<()> {
-        self.batch_done();
-        let error = match self {
-            Output::Here(out) => out.error,
-            Output::Thread { events, writer, .. } => {
-                drop(events);
-                match writer.join() {
-                    Ok(e) => e,
-                    Err(p) => panic::resume_unwind(p),
-                }
-            }
-        };
-        error.map_or(Ok(()), Err)
-    }
 }
 
 /// The reading thread's part.
