@@ -8,8 +8,9 @@
 //! anomaly, connection closed with its [`event::ConnRecord`], application record). With
 //! application parsing on, [`proto`] reads DNS, TLS and HTTP/1.x from the connections'
 //! reassembled streams and from UDP datagrams. [`analyzer`] is the facade over
-//! all of that, and [`run`] the one loop that drives any source through it into a [`report`]
-//! sink.
+//! all of that, in two halves (the intake, which screens frame times and decodes, and the
+//! engine, which holds the connection table) that a run may put on two threads, and [`run`]
+//! the one loop that drives any source through it into a [`report`] sink.
 //!
 //! The core ([`wire`], [`tcp`], [`compat`], [`detect`], [`event`], [`flow`], [`analyzer`]) is
 //! sans-IO: it takes frames and their timestamps as input and never touches files, sockets or
