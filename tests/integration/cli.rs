@@ -703,7 +703,7 @@ fn the_memory_bound_evicts_instead_of_growing() {
 fn a_flood_to_random_ports_stays_within_the_memory_bound() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("flood-ports.pcap");
-    let syns = 20_000u32;
+    let syns = 10_000u32;
     let frames: Vec<(u64, Vec<u8>)> = (0..syns)
         .map(|i| {
             let src = (0x0b00_0000 ^ i.wrapping_mul(2_654_435_761)).to_be_bytes();
