@@ -271,7 +271,8 @@ pub struct AnalysisOpts {
     /// Memory for the whole analysis (connection records, reassembly, IP fragments, listener
     /// and application-layer state), in bytes or with a K, M or G suffix (powers of 1024);
     /// when it is reached, the connections due soonest are ended with reason `evicted` (and
-    /// counted). Reassembly gets at most a quarter of it.
+    /// counted), and a new connection attempt (a SYN) is counted for its listener instead of
+    /// evicting one (as beyond --max-half-open). Reassembly gets at most a quarter of it.
     #[arg(long, default_value = "1G", value_parser = parse_size, value_name = "SIZE")]
     pub max_memory: usize,
 

@@ -4,10 +4,12 @@ use crate::tcp::reassembly::OverlapPolicy;
 use crate::time::Duration;
 
 /// What one tracked connection costs, as charged to `--max-memory`: its state (boxed) and
-/// what comes with it: the allocator's header, its slab, map and timer slots and its record's
-/// small vectors. Measured: a million connections of one ACK each took 3.24 KB apiece in peak
-/// RSS beyond the run's base (`benches/tuples-gen.py`, README "Memory").
-pub const CONNECTION_BYTES: usize = std::mem::size_of::<super::Connection>() + 336;
+/// what comes with it: the allocator's header, its slab and map slots and its record's small
+/// vectors. Measured: a million connections of one ACK each took 3.24 KB apiece in peak RSS
+/// beyond the run's base (`benches/tuples-gen.py`, README "Memory"), a 24-byte timer entry
+/// included; timer entries are charged as they are held instead (a connection may leave stale
+/// ones behind until they are dropped).
+pub const CONNECTION_BYTES: usize = std::mem::size_of::<super::Connection>() + 312;
 
 /// Limits and timeouts of the table. Defaults are documented in README and `tcpaudit --help`.
 #[derive(Clone, Copy, Debug)]

@@ -42,6 +42,9 @@ pub(super) struct Timers {
     cursor: i64,
     /// Entries in the wheel's slots.
     far: usize,
+    /// Entries the wheel's slots have room for (their capacities, kept up to date: summing
+    /// 4,096 slots whenever the memory bound is checked would cost more than the check).
+    far_capacity: usize,
 }
 
 impl Default for Timers {
@@ -51,6 +54,7 @@ impl Default for Timers {
             slots: Vec::new(),
             cursor: i64::MIN,
             far: 0,
+            far_capacity: 0,
         }
     }
 }
@@ -59,6 +63,13 @@ impl Timers {
     /// Entries held, live or stale.
     pub fn len(&self) -> usize {
         self.near.len() + self.far
+    }
+
+    /// Bytes the entries take, live or stale, with the room their vectors hold for more.
+    pub fn memory_bytes(&self) -> usize {
+        let entry = std::mem::size_of::<Timer>();
+        (self.near.capacity() + self.far_capacity) * entry
+            + self.slots.capacity() * std::mem::size_of::<Vec<Timer>>()
     }
 
     /// Adds an entry.
@@ -70,7 +81,10 @@ impl Timers {
             if self.slots.is_empty() {
                 self.slots = vec![Vec::new(); SLOTS];
             }
-            self.slots[at.rem_euclid(SLOTS as i64) as usize].push(t);
+            let slot = &mut self.slots[at.rem_euclid(SLOTS as i64) as usize];
+            let before = slot.capacity();
+            slot.push(t);
+            self.far_capacity += slot.capacity() - before;
             self.far += 1;
         }
     }
@@ -101,22 +115,21 @@ impl Timers {
         self.near.pop().map(|Reverse(t)| t)
     }
 
-    /// Keeps only the entries `keep` accepts.
+    /// Keeps only the entries `keep` accepts, and gives back the room of those dropped when
+    /// they were most of it (the memory bound charges the room, not the entries).
     pub fn retain(&mut self, mut keep: impl FnMut(&Timer) -> bool) {
         self.near.retain(|Reverse(t)| keep(t));
+        if self.near.capacity() > 2 * self.near.len() {
+            self.near.shrink_to_fit();
+        }
         for s in &mut self.slots {
             s.retain(&mut keep);
+            if s.capacity() > 2 * s.len() {
+                s.shrink_to_fit();
+            }
         }
         self.far = self.slots.iter().map(Vec::len).sum();
-    }
-
-    /// Drops every entry.
-    pub fn clear(&mut self) {
-        self.near.clear();
-        for s in &mut self.slots {
-            s.clear();
-        }
-        self.far = 0;
+        self.far_capacity = self.slots.iter().map(Vec::capacity).sum();
     }
 
     /// Moves the entries of every tick up to `to` into `near`.
@@ -150,6 +163,7 @@ impl Timers {
             // A drained slot fills again only over the next turn: give its memory back, or every
             // slot would keep the most it ever held.
             if slot.is_empty() {
+                self.far_capacity -= slot.capacity();
                 *slot = Vec::new();
             }
             at += 1;
@@ -218,12 +232,14 @@ mod tests {
                 }
             }
             assert_eq!(wheel.len(), heap.len());
+            let capacity: usize = wheel.slots.iter().map(Vec::capacity).sum();
+            assert_eq!(wheel.far_capacity, capacity, "round {round}");
+            assert!(wheel.memory_bytes() >= wheel.len() * std::mem::size_of::<Timer>());
         }
         while let Some(Reverse(t)) = heap.pop() {
             assert_eq!(wheel.pop_first(), Some(t));
         }
         assert_eq!(wheel.pop_first(), None);
-        wheel.clear();
         assert_eq!(wheel.len(), 0);
     }
 }

@@ -695,3 +695,43 @@ fn the_memory_bound_evicts_instead_of_growing() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("is not a size"));
 }
+
+/// A flood of spoofed SYNs to random ports under a small `--max-memory`: the attempts the bound
+/// cannot hold as records are counted per listener (aggregated) instead of evicting tracked
+/// ones, and the charged peak stays under the bound; with room, every attempt is a record.
+#[test]
+fn a_flood_to_random_ports_stays_within_the_memory_bound() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("flood-ports.pcap");
+    let syns = 10_000u32;
+    let frames: Vec<(u64, Vec<u8>)> = (0..syns)
+        .map(|i| {
+            let src = (0x0b00_0000 ^ i.wrapping_mul(2_654_435_761)).to_be_bytes();
+            let dport = 1 + (i.wrapping_mul(40_503) % 65_535) as u16;
+            let sport = 1024 + (i % 60_000) as u16;
+            let f = ipv4_tcp(src, [172, 16, 0, 10], sport, dport, i, 0, "S", &[]);
+            (1_700_000_000_000_000 + u64::from(i) * 10, f)
+        })
+        .collect();
+    write_pcap(&path, 101, &frames);
+    for (bound, aggregates) in [("8M", true), ("1G", false)] {
+        let out = tcpaudit()
+            .args(["analyze", "-f", "json", "--max-memory", bound])
+            .arg(&path)
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        let recs = json_lines(&out.stdout);
+        let t = &summary(&recs)["table"];
+        let limit = tcpaudit::config::parse_size(bound).unwrap() as u64;
+        assert!(t["peak_memory_bytes"].as_u64().unwrap() <= limit, "{t}");
+        assert_eq!(t["evicted"], 0, "{bound}: {t}");
+        let (tracked, aggregated) = (
+            t["connections"].as_u64().unwrap(),
+            t["aggregated_segments"].as_u64().unwrap(),
+        );
+        assert_eq!(tracked + aggregated, u64::from(syns), "{bound}: {t}");
+        assert_eq!(aggregated > tracked, aggregates, "{bound}: {t}");
+        assert_eq!(connections(&recs).len() as u64, tracked);
+    }
+}

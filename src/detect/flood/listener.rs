@@ -134,8 +134,10 @@ pub(super) struct Listener {
     buckets: [Bucket; BUCKETS],
     sources: Sources,
     held: Held,
-    flood: Option<Episode>,
-    backlog: Option<Episode>,
+    /// Boxed: an episode is about 200 bytes and most listeners never have one, while 65,536
+    /// listeners may be tracked at once.
+    flood: Option<Box<Episode>>,
+    backlog: Option<Box<Episode>>,
     last_answer: Option<Timestamp>,
     /// The longest a SYN of this listener waited for its SYN-ACK.
     slowest_answer: Duration,
@@ -153,9 +155,21 @@ pub(super) struct Listener {
 }
 
 impl Listener {
-    /// Bytes this listener holds on the heap besides its own state.
-    pub(super) fn heap_bytes(&self) -> usize {
-        self.sources.heap_bytes() + self.held.heap_bytes()
+    /// What a listener is charged to `--max-memory` from its first attempt: its state, boxed
+    /// (with the allocator's header), and the most its source bookkeeping can take. Held
+    /// attempts come on top ([`Listener::held_bytes`]).
+    pub(super) const FIXED_BYTES: usize =
+        std::mem::size_of::<Listener>() + 16 + super::sources::MAX_HEAP_BYTES;
+
+    /// Bytes this listener really holds: its boxed state and what its sources take.
+    #[cfg(test)]
+    pub(super) fn actual_bytes(&self) -> usize {
+        std::mem::size_of::<Listener>() + self.sources.heap_bytes() + self.held.heap_bytes()
+    }
+
+    /// Bytes the attempts this listener holds in SYN-RECEIVED take on the heap.
+    pub(super) fn held_bytes(&self) -> usize {
+        self.held.heap_bytes()
     }
 
     /// The bucket of `ts`'s second, emptied first if it last held an older second.
@@ -417,7 +431,7 @@ impl Listener {
                 e.attempts = attempts;
                 e.first_syn = self.window_first(ts, cfg.window).unwrap_or(ts);
                 e.aggregated = aggregated;
-                self.flood = Some(e);
+                self.flood = Some(Box::new(e));
             }
             Some(e) => {
                 e.observe(gauge, frame, ts);
@@ -432,7 +446,9 @@ impl Listener {
         // half_open_backlog: the gauge crosses the backlog threshold (Linux minimum
         // tcp_max_syn_backlog 128, Documentation/networking/ip-sysctl.rst).
         match &mut self.backlog {
-            None if gauge >= cfg.backlog => self.backlog = Some(Episode::new(frame, ts, gauge)),
+            None if gauge >= cfg.backlog => {
+                self.backlog = Some(Box::new(Episode::new(frame, ts, gauge)))
+            }
             Some(e) => {
                 e.observe(gauge, frame, ts);
                 if gauge < cfg.backlog

@@ -120,18 +120,17 @@ pub struct ListenerTracker {
     pub untracked_listener_attempts: u64,
     /// Capture second of the last sweep of idle listeners.
     last_sweep: Option<i64>,
-    /// What the listeners held on the heap when last measured (every
-    /// [`MEASURE_EVERY`] listener accesses: measuring visits every listener).
-    heap: usize,
-    /// Listener accesses since the heap was measured.
-    since_measured: u32,
+    /// What the listeners' held attempts (`held.rs`) take on the heap, kept up to date at every
+    /// change: they grow with the attempts a listener answers, unlike the rest of a listener's
+    /// state, which is charged at its largest from the start ([`Listener::FIXED_BYTES`]).
+    held_heap: usize,
     /// Bytes listener state may take (half of `--max-memory`); no new listener is tracked
     /// beyond it (their attempts are counted as untracked).
     memory_limit: usize,
+    /// Bytes of `--max-memory` the rest of the analysis leaves to listener state, as last told
+    /// ([`ListenerTracker::set_room`]); none set, no limit.
+    room: Option<usize>,
 }
-
-/// Listener accesses between two measures of their heap.
-const MEASURE_EVERY: u32 = 4096;
 
 /// Listeners tracked at once.
 pub const MAX_LISTENERS: usize = 65_536;
@@ -157,25 +156,66 @@ pub struct ListenerLoad {
 const PENDING_PER_CAP: u32 = 4;
 
 impl ListenerTracker {
-    /// Bytes of listener state held now (charged to `--max-memory`): each tracked listener's
-    /// boxed state and map slot, and the aggregated attempts.
+    /// Bytes of listener state held now (charged to `--max-memory`): each tracked listener at
+    /// the most its state and source bookkeeping can take, its map slot, the attempts it holds
+    /// in SYN-RECEIVED, and the aggregated attempts.
     pub fn memory_bytes(&self) -> usize {
-        let slot = std::mem::size_of::<(Endpoint, Box<Listener>)>() + 1;
-        self.listeners.len() * std::mem::size_of::<Listener>()
-            + self.listeners.capacity() * slot
-            + self.heap
-            + self.pending.memory_bytes()
+        self.listeners_bytes() + self.pending.memory_bytes()
     }
 
-    /// Bounds the listener state to `bytes` (half of `--max-memory`).
+    /// Bytes of the listeners themselves.
+    fn listeners_bytes(&self) -> usize {
+        let slot = std::mem::size_of::<(Endpoint, Box<Listener>)>();
+        self.listeners.len() * Listener::FIXED_BYTES
+            + sources::table_bytes(self.listeners.capacity(), slot)
+            + self.held_heap
+    }
+
+    /// Bounds the listener state to `bytes` (half of `--max-memory`): the aggregated attempts
+    /// and their counts get a share of it that they never outgrow, listeners the rest.
     pub fn set_memory_limit(&mut self, bytes: usize) {
         self.memory_limit = bytes;
+        self.pending.set_budget(bytes / 4);
     }
 
-    /// Measures the listeners' heap again.
-    fn measure(&mut self) {
-        self.heap = self.listeners.values().map(|l| l.heap_bytes()).sum();
-        self.since_measured = 0;
+    /// Tells the tracker how many bytes of `--max-memory` the rest of the analysis leaves it
+    /// now: a new listener must fit in them as well as in its own limit.
+    pub fn set_room(&mut self, bytes: usize) {
+        self.room = Some(bytes);
+    }
+
+    /// Bytes the aggregated attempts may still take before they reach their share
+    /// ([`ListenerTracker::set_memory_limit`]): reserved against the bound.
+    pub fn headroom_bytes(&self) -> usize {
+        if self.memory_limit == 0 {
+            return 0;
+        }
+        self.pending
+            .budget_bytes()
+            .saturating_sub(self.pending.memory_bytes())
+    }
+
+    /// Whether one more listener would take listener state past its bound (the aggregated
+    /// attempts' share counted in full, as they may still grow into it).
+    fn full(&self) -> bool {
+        if self.listeners.len() >= MAX_LISTENERS {
+            return true;
+        }
+        if self.memory_limit == 0 {
+            return false;
+        }
+        let limit = self.memory_limit.min(self.room.unwrap_or(usize::MAX));
+        self.listeners_bytes() + Listener::FIXED_BYTES
+            > limit.saturating_sub(self.pending.budget_bytes())
+    }
+
+    /// Applies `f` to listener `ep`, if tracked, keeping the held attempts' bytes up to date.
+    fn with<R>(&mut self, ep: &Endpoint, f: impl FnOnce(&mut Listener) -> R) -> Option<R> {
+        let l = self.listeners.get_mut(ep)?;
+        let before = l.held_bytes();
+        let r = f(l);
+        self.held_heap = self.held_heap + l.held_bytes() - before;
+        Some(r)
     }
 
     /// A tracker with the given thresholds.
@@ -255,19 +295,9 @@ impl ListenerTracker {
     /// The state of listener `ep`, created on its first attempt; none when [`MAX_LISTENERS`] are
     /// tracked and none of them is idle.
     fn listener(&mut self, ep: Endpoint, ts: Timestamp) -> Option<&mut Listener> {
-        self.since_measured += 1;
-        if self.since_measured >= MEASURE_EVERY {
-            self.measure();
-        }
-        let full = |t: &Self| {
-            t.listeners.len() >= MAX_LISTENERS
-                || (t.memory_limit > 0 && t.memory_bytes() >= t.memory_limit)
-        };
-        if full(self) && !self.listeners.contains_key(&ep) {
-            if self.forget_idle(ts) {
-                self.measure();
-            }
-            if full(self) {
+        if !self.listeners.contains_key(&ep) && self.full() {
+            self.forget_idle(ts);
+            if self.full() {
                 self.untracked_listener_attempts += 1;
                 return None;
             }
@@ -278,16 +308,15 @@ impl ListenerTracker {
     /// Forgets listeners with nothing pending (no tracked attempt, no episode under way, no
     /// attempt in the window), at most once per second of capture time, so a run of days
     /// keeps tracking new listeners within the same memory.
-    /// Whether it swept (not when it already did in this second).
-    fn forget_idle(&mut self, ts: Timestamp) -> bool {
+    fn forget_idle(&mut self, ts: Timestamp) {
         let sec = ts.whole_secs();
         if self.last_sweep == Some(sec) {
-            return false;
+            return;
         }
         self.last_sweep = Some(sec);
         let w = self.cfg.window;
         self.listeners.retain(|_, l| !l.is_idle(ts, w));
-        true
+        self.held_heap = self.listeners.values().map(|l| l.held_bytes()).sum();
     }
 
     /// A connection attempt (a SYN opening a connection record) from `src`.
@@ -382,9 +411,7 @@ impl ListenerTracker {
 
     /// Copy number `copies` of the SYN-ACK of tracked attempt `conn` to listener `ep`.
     pub fn synack(&mut self, ep: Endpoint, conn: u64, copies: u32, frame: u64, ts: Timestamp) {
-        if let Some(l) = self.listeners.get_mut(&ep) {
-            l.synack(conn, copies, frame, ts);
-        }
+        self.with(&ep, |l| l.synack(conn, copies, frame, ts));
     }
 
     /// A completed handshake with the listener showed a timestamp cookie: its SYN-ACK's TSval
@@ -408,19 +435,17 @@ impl ListenerTracker {
     /// A tracked attempt is over.
     pub fn resolve(&mut self, ep: Endpoint, r: Resolution, frame: u64, out: &mut Vec<Anomaly>) {
         let window = self.cfg.window;
-        let Some(l) = self.listeners.get_mut(&ep) else {
+        if self.with(&ep, |l| l.resolve(r, frame, window)).is_none() {
             return;
-        };
-        l.resolve(r, frame, window);
+        }
         self.tracked_total = self.tracked_total.saturating_sub(1);
         self.evaluate(ep, frame, r.at, out);
     }
 
     /// Starts and ends episodes for `ep` at time `ts`.
     fn evaluate(&mut self, ep: Endpoint, frame: u64, ts: Timestamp, out: &mut Vec<Anomaly>) {
-        if let Some(l) = self.listeners.get_mut(&ep) {
-            l.evaluate(ep, &self.cfg, frame, ts, out);
-        }
+        let cfg = self.cfg;
+        self.with(&ep, |l| l.evaluate(ep, &cfg, frame, ts, out));
     }
 
     /// Ends every episode (end of capture) and reports queue overflows, in listener order.
@@ -428,9 +453,7 @@ impl ListenerTracker {
         let mut eps: Vec<Endpoint> = self.listeners.keys().copied().collect();
         eps.sort();
         for ep in eps {
-            if let Some(l) = self.listeners.get_mut(&ep) {
-                l.finish(ep, ts, out);
-            }
+            self.with(&ep, |l| l.finish(ep, ts, out));
         }
     }
 }
@@ -438,6 +461,37 @@ impl ListenerTracker {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Listeners admitted while there was room keep counting sources afterwards (a flood to
+    /// random ports reaches every listener again and again): what they can grow to was charged
+    /// when they were admitted, so listener state never passes its limit.
+    #[test]
+    fn listener_state_stays_within_its_limit_however_its_sources_grow() {
+        let limit = 1 << 20;
+        let mut t = ListenerTracker::new(ListenerConfig::default());
+        t.set_memory_limit(limit);
+        let mut out = Vec::new();
+        let ep = |i: u32| Endpoint::new(IpAddr::from([10, 0, 0, 1]), 1 + i as u16);
+        for round in 0..300u32 {
+            for i in 0..1_000u32 {
+                let src = IpAddr::from((0x0b00_0000 + round * 1_000 + i).to_be_bytes());
+                let at = Timestamp::from_millis(i64::from(round));
+                t.aggregate(ep(i), src, 1_000, SeqNum(round), 0, at, &mut out);
+            }
+            assert!(
+                t.memory_bytes() <= limit,
+                "round {round}: {}",
+                t.memory_bytes()
+            );
+        }
+        assert!(t.untracked_listener_attempts > 0, "the limit was reached");
+        let actual: usize = t.listeners.values().map(|l| l.actual_bytes()).sum();
+        assert!(
+            actual <= t.listeners_bytes(),
+            "{actual} > {}",
+            t.listeners_bytes()
+        );
+    }
 
     #[test]
     fn idle_listeners_are_forgotten_so_new_ones_are_still_tracked() {

@@ -19,12 +19,16 @@ use hashbrown::hash_table::Entry;
 use hashbrown::{HashMap, HashTable};
 
 use super::MAX_LISTENERS;
+use super::sources::table_bytes;
 use crate::time::{Duration, Timestamp};
 use crate::wire::{Endpoint, SeqNum};
 
 /// How long an aggregated attempt is remembered after its SYN: past Linux's last SYN
 /// retransmission (127 s), as the connection table's attempt timeout.
 const LIFETIME: Duration = Duration::from_secs(130);
+
+/// Bytes of one listener's entry in the counts.
+const COUNTS_ENTRY: usize = std::mem::size_of::<(Endpoint, AttemptCounts)>();
 
 /// Outcome bits of an aggregated attempt.
 const ANSWERED: u8 = 1;
@@ -116,20 +120,48 @@ pub(super) struct PendingAttempts {
     /// Attempts forgotten before their lifetime because the table was full.
     pub(super) forgotten_early: u64,
     counts: HashMap<Endpoint, AttemptCounts, foldhash::fast::RandomState>,
+    /// Listeners counted on their own in `counts`, at most; the attempts of any other are
+    /// counted together in `other`.
+    max_listeners: usize,
     other: AttemptCounts,
 }
 
 impl PendingAttempts {
-    /// Bytes of the queue and its index.
+    /// Bytes of the queue, its index and the per-listener counts.
     pub(super) fn memory_bytes(&self) -> usize {
         self.queue.capacity() * std::mem::size_of::<Pending>()
-            + self.index.capacity() * (std::mem::size_of::<u32>() + 1)
+            + table_bytes(self.index.capacity(), std::mem::size_of::<u32>())
+            + table_bytes(self.counts.capacity(), COUNTS_ENTRY)
+    }
+
+    /// The most [`PendingAttempts::memory_bytes`] can reach with the current caps: the queue
+    /// at its largest capacity (a power of two), the index twice as large as its entries need
+    /// (hashbrown keeps deleted markers until it rehashes), and every listener's counts.
+    pub(super) fn budget_bytes(&self) -> usize {
+        let cap = self.cap.max(1);
+        cap.next_power_of_two() * std::mem::size_of::<Pending>()
+            + 2 * table_bytes(cap, std::mem::size_of::<u32>())
+            + table_bytes(self.max_listeners, COUNTS_ENTRY)
+    }
+
+    /// Bounds [`PendingAttempts::budget_bytes`] to `bytes` (under a small `--max-memory`): fewer
+    /// listeners counted on their own (their counts may take half of it), then fewer attempts
+    /// remembered (the oldest are forgotten early, and counted). The defaults fit in any bound
+    /// of 64 MiB or more, which this leaves as they are.
+    pub(super) fn set_budget(&mut self, bytes: usize) {
+        while self.max_listeners > 1 && table_bytes(self.max_listeners, COUNTS_ENTRY) > bytes / 2 {
+            self.max_listeners /= 2;
+        }
+        while self.cap > 1 && self.budget_bytes() > bytes {
+            self.cap /= 2;
+        }
     }
 
     /// An empty table remembering at most `cap` attempts.
     pub(super) fn new(cap: usize) -> Self {
         PendingAttempts {
             cap,
+            max_listeners: MAX_LISTENERS,
             ..Default::default()
         }
     }
@@ -148,10 +180,11 @@ impl PendingAttempts {
             .map(|&pos| pos.wrapping_sub(popped) as usize)
     }
 
-    /// The counts of `listener` (those beyond [`MAX_LISTENERS`] are counted together).
+    /// The counts of `listener` (those beyond [`MAX_LISTENERS`], or beyond what the memory
+    /// bound allows, are counted together).
     fn counts(&mut self, listener: Endpoint) -> &mut AttemptCounts {
         let n = self.counts.len();
-        if n < MAX_LISTENERS || self.counts.contains_key(&listener) {
+        if n < self.max_listeners || self.counts.contains_key(&listener) {
             self.counts.entry(listener).or_default()
         } else {
             &mut self.other

@@ -3,10 +3,11 @@
 //! with a stated error) and the busiest sources by Space-Saving (each with a guaranteed bound on
 //! how much it may be over-counted).
 
-use std::collections::HashMap;
+use std::hash::BuildHasher;
 use std::net::IpAddr;
 
 use cardinality_estimator::CardinalityEstimator;
+use hashbrown::HashTable;
 
 use crate::detect::Value;
 
@@ -20,6 +21,19 @@ pub(super) const DISTINCT_STD_ERROR: f64 = 0.01625;
 /// Lemmas 3.3 and 3.4).
 const HEAVY: usize = 64;
 const _: () = assert!(HEAVY <= 64, "Sources::at_least holds one bit per counter");
+
+/// Bytes of the distinct-source estimate at its largest: HyperLogLog++ registers at precision
+/// 12 (4,096 of 6 bits, and 3 words of bookkeeping: 771 words) and the pointer to them.
+const SKETCH_BYTES: usize = (4096 * 6 / 32 + 3) * 4 + 8;
+
+/// The most [`Sources::heap_bytes`] can be, whatever the attempts: the estimate's registers,
+/// [`HEAVY`] counters and their index's 256 buckets with its control bytes (64 entries need
+/// 128, but hashbrown doubles a table that runs out of room to deleted markers while more than
+/// half full, and Space-Saving replaces counters at every new source once all are taken).
+/// Charged for every listener from its first attempt, so that listeners already tracked can
+/// never grow their state past the memory bound.
+pub(super) const MAX_HEAP_BYTES: usize =
+    SKETCH_BYTES + HEAVY * std::mem::size_of::<Counter>() + 256 * 2 + 16;
 
 /// Sources reported in an anomaly's detail.
 const REPORTED: usize = 8;
@@ -42,9 +56,12 @@ pub(super) struct Sources {
     distinct: CardinalityEstimator<[u8; 16]>,
     /// Space-Saving counters, grown up to [`HEAVY`] (a listener with few sources holds few).
     heavy: Vec<Counter>,
-    /// Which counter each source in `heavy` has (as [`key`]), so that counting an attempt is
-    /// one lookup however many counters there are.
-    slot: HashMap<[u8; 16], usize, foldhash::fast::RandomState>,
+    /// Which counter each source in `heavy` has, hashed by its [`key`], so that counting an
+    /// attempt is one lookup however many counters there are. One byte per entry (the counter's
+    /// position), not the 16-byte key and a word: a flood to random ports fills 65,536
+    /// listeners' tables, where a map of keys took 3 KiB each.
+    slot: HashTable<u8>,
+    hasher: foldhash::fast::FixedState,
     /// The counters (bit i for `heavy[i]`) known to hold the least count, `least`; empty when
     /// it must be found again. A counter leaves it when counted again, so finding the least
     /// counter scans all of them once per [`HEAVY`] replacements at most in a spoofed flood.
@@ -55,18 +72,36 @@ pub(super) struct Sources {
 }
 
 impl Sources {
-    /// Bytes this listener's source bookkeeping holds on the heap.
+    /// Bytes this listener's source bookkeeping holds on the heap (at most [`MAX_HEAP_BYTES`]).
+    #[cfg(test)]
     pub(super) fn heap_bytes(&self) -> usize {
         self.distinct.size_of()
             + self.heavy.capacity() * std::mem::size_of::<Counter>()
-            + self.slot.capacity() * (std::mem::size_of::<([u8; 16], usize)>() + 1)
+            + table_bytes(self.slot.capacity(), std::mem::size_of::<u8>())
+    }
+
+    /// The counter of the source with key `k`, hashed `h`.
+    fn find(&self, h: u64, k: &[u8; 16]) -> Option<usize> {
+        let heavy = &self.heavy;
+        self.slot
+            .find(h, |&i| key(heavy[i as usize].addr) == *k)
+            .map(|&i| i as usize)
+    }
+
+    /// Files counter `i` under hash `h`.
+    fn file(&mut self, h: u64, i: usize) {
+        let (heavy, hasher) = (&self.heavy, &self.hasher);
+        self.slot.insert_unique(h, i as u8, |&j| {
+            hasher.hash_one(key(heavy[j as usize].addr))
+        });
     }
 
     /// Counts one attempt from `src`.
     pub(super) fn see(&mut self, src: IpAddr) {
         self.total += 1;
         let k = key(src);
-        if let Some(&i) = self.slot.get(&k) {
+        let h = self.hasher.hash_one(k);
+        if let Some(i) = self.find(h, &k) {
             // A source with a counter was inserted into the estimate when it got the counter.
             self.at_least &= !(1 << i);
             self.heavy[i].count += 1;
@@ -74,7 +109,7 @@ impl Sources {
         }
         self.distinct.insert(&k);
         if self.heavy.len() < HEAVY {
-            self.slot.insert(k, self.heavy.len());
+            self.file(h, self.heavy.len());
             self.heavy.push(Counter {
                 addr: src,
                 count: 1,
@@ -93,13 +128,17 @@ impl Sources {
         let i = self.at_least.trailing_zeros() as usize;
         self.at_least &= !(1 << i);
         let count = self.least;
-        self.slot.remove(&key(self.heavy[i].addr));
-        self.slot.insert(k, i);
+        let old = key(self.heavy[i].addr);
+        let old_h = self.hasher.hash_one(old);
+        if let Ok(e) = self.slot.find_entry(old_h, |&j| j as usize == i) {
+            e.remove();
+        }
         self.heavy[i] = Counter {
             addr: src,
             count: count + 1,
             over: count,
         };
+        self.file(h, i);
     }
 
     /// Distinct sources: exact up to 128, then a HyperLogLog++ estimate within
@@ -150,6 +189,21 @@ impl Sources {
                 .collect(),
         )
     }
+}
+
+/// Bytes a hashbrown table able to hold `capacity` entries of `entry` bytes takes: its buckets
+/// (a power of two, at most 7/8 full from 8 on) with a control byte each, and a group's worth
+/// of trailing control bytes.
+pub(super) fn table_bytes(capacity: usize, entry: usize) -> usize {
+    if capacity == 0 {
+        return 0;
+    }
+    let buckets = if capacity < 8 {
+        (capacity + 1).next_power_of_two()
+    } else {
+        (capacity * 8 / 7).next_power_of_two()
+    };
+    buckets * (entry + 1) + 16
 }
 
 /// The address as 16 bytes (IPv4 mapped into IPv6), so both families hash alike.
@@ -213,6 +267,23 @@ mod tests {
         assert!(
             (n - 40_000.0).abs() <= 3.0 * DISTINCT_STD_ERROR * 40_000.0,
             "estimated {n} of 40000"
+        );
+    }
+
+    #[test]
+    fn a_listener_never_holds_more_than_its_reserve() {
+        let mut s = Sources::default();
+        let mut most = 0;
+        for i in 0..100_000 {
+            s.see(addr(i));
+            s.see(addr(i / 3));
+            most = most.max(s.heap_bytes());
+        }
+        assert!(most <= MAX_HEAP_BYTES, "{most} > {MAX_HEAP_BYTES}");
+        // The reserve is what a flood's listener takes, not a multiple of it.
+        assert!(
+            most * 10 >= MAX_HEAP_BYTES * 9,
+            "{most} of {MAX_HEAP_BYTES}"
         );
     }
 

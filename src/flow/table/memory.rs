@@ -1,0 +1,39 @@
+//! What the table charges to `--max-memory`, and the room it leaves the listener tracker.
+
+use super::FlowTable;
+use crate::flow::CONNECTION_BYTES;
+
+impl FlowTable {
+    /// Tells the table how many bytes are held before it (IP fragments waiting for the rest
+    /// of their datagram), so they count against `--max-memory` with its own.
+    pub fn set_outside_bytes(&mut self, bytes: usize) {
+        self.outside_bytes = bytes;
+    }
+
+    /// Bytes held now, as charged to `--max-memory`: connections, their timers (live and
+    /// stale), reassembly, listener and application state, and what is held before the table.
+    pub fn memory_in_use(&self) -> usize {
+        self.conns.len() * CONNECTION_BYTES
+            + self.timers.memory_bytes()
+            + self.budget.used
+            + self.listeners.memory_bytes()
+            + self.app.as_ref().map_or(0, |a| a.layer.memory_bytes())
+            + self.outside_bytes
+    }
+
+    /// Bytes committed under `--max-memory`: those held now, and the room the aggregated
+    /// attempts of a flood may still grow into (reserved, so that connections admitted before
+    /// a flood cannot take it).
+    pub(super) fn committed(&self) -> usize {
+        self.memory_in_use() + self.listeners.headroom_bytes()
+    }
+
+    /// Tells the listener tracker how much of the memory bound the rest of the analysis leaves
+    /// it, `coming` bytes about to be taken included: a listener admitted after connections
+    /// filled the bound would take it past the bound.
+    pub(super) fn listener_room(&mut self, coming: usize) {
+        let others = self.memory_in_use() - self.listeners.memory_bytes() + coming;
+        self.listeners
+            .set_room(self.cfg.max_memory.saturating_sub(others));
+    }
+}

@@ -1,0 +1,72 @@
+//! The memory bound: what the table holds is charged as it is held (timer entries included),
+//! evictions take their timer entries along, and a flood of attempts is aggregated rather than
+//! allowed to evict connections or grow past the bound.
+
+use std::net::{IpAddr, Ipv4Addr};
+
+use super::FlowTable;
+use crate::detect::{DetectConfig, ListenerConfig};
+use crate::flow::{CONNECTION_BYTES, FlowConfig};
+use crate::testutil::c2s;
+use crate::wire::Segment;
+
+/// Segment `i` of its own four-tuple (its source address), `flags` from the client.
+fn tuple(i: u32, flags: &str) -> Segment<'static> {
+    let mut s = c2s(i64::from(i), flags, 1000 + i, 5000, 0);
+    s.src = IpAddr::V4(Ipv4Addr::from(0x0a01_0000 + i));
+    s
+}
+
+fn table(max_memory: usize) -> FlowTable {
+    let cfg = FlowConfig {
+        max_memory,
+        ..FlowConfig::default()
+    };
+    FlowTable::new(cfg, DetectConfig::default(), ListenerConfig::default())
+}
+
+#[test]
+fn evicted_connections_leave_no_timer_entries_behind_and_timers_are_charged() {
+    let bound = 300 * CONNECTION_BYTES;
+    let mut t = table(bound);
+    for i in 0..5_000 {
+        t.process(&tuple(i, "A"), &mut |_| {});
+        assert!(
+            t.memory_in_use() <= bound,
+            "segment {i}: {}",
+            t.memory_in_use()
+        );
+    }
+    assert!(t.stats.evicted_memory > 4_000, "{:?}", t.stats);
+    // One entry per tracked connection: each evicted one took its own along.
+    assert_eq!(t.timer_entries(), t.len());
+    let entries = t.timer_entries() * std::mem::size_of::<super::Timer>();
+    assert!(t.timers.memory_bytes() >= entries);
+    assert_eq!(
+        t.memory_in_use(),
+        t.len() * CONNECTION_BYTES + t.timers.memory_bytes() + t.listeners.memory_bytes()
+    );
+}
+
+#[test]
+fn a_flood_to_random_ports_is_aggregated_within_the_bound_without_evicting() {
+    let bound = 4 << 20;
+    let mut t = table(bound);
+    let syns = 40_000u32;
+    for i in 0..syns {
+        let mut s = tuple(i, "S");
+        s.src = IpAddr::V4(Ipv4Addr::from(0x0b00_0000 ^ i.wrapping_mul(2_654_435_761)));
+        s.dport = 1 + (i.wrapping_mul(40_503) % 65_535) as u16;
+        t.process(&s, &mut |_| {});
+        assert!(t.memory_in_use() <= bound, "SYN {i}: {}", t.memory_in_use());
+    }
+    // Attempts beyond what the bound holds are counted, not traded for tracked ones.
+    assert_eq!(t.stats.evicted, 0, "{:?}", t.stats);
+    assert!(t.stats.aggregated_segments > 30_000, "{:?}", t.stats);
+    assert_eq!(
+        t.stats.connections + t.stats.aggregated_segments,
+        u64::from(syns)
+    );
+    assert!(t.stats.peak_memory_bytes <= bound as u64);
+    assert!(t.listeners().memory_bytes() <= bound / 2);
+}
