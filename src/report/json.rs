@@ -510,6 +510,8 @@ pub struct JsonSink<W: Write> {
     seed: u16,
     /// Each line is built here, then written at once.
     line: Vec<u8>,
+    /// Parts of a line written by other means before they join it.
+    aside: Vec<u8>,
     /// Page loads, written at the end (with `--app`).
     pages: super::page::PageBuilder,
     /// The open connections, for the Community ID of their anomalies.
@@ -523,6 +525,7 @@ impl<W: Write> JsonSink<W> {
             out,
             seed: 0,
             line: Vec::with_capacity(4096),
+            aside: Vec::new(),
             pages: super::page::PageBuilder::default(),
             open: OpenConns::default(),
         }
@@ -539,11 +542,12 @@ impl<W: Write> JsonSink<W> {
     }
 
     /// Writes the line `f` builds (without its newline) at once.
-    fn write_direct(&mut self, f: impl FnOnce(&mut Vec<u8>)) -> io::Result<()> {
-        self.line.clear();
-        f(&mut self.line);
-        self.line.push(b'\n');
-        self.out.write_all(&self.line)
+    fn write_direct(&mut self, f: impl FnOnce(&mut direct::Out<'_>)) -> io::Result<()> {
+        let mut o = direct::Out::new(&mut self.line, &mut self.aside);
+        f(&mut o);
+        o.raw(b"\n");
+        let n = o.len();
+        self.out.write_all(&self.line[..n])
     }
 }
 
@@ -556,11 +560,11 @@ impl<W: Write> Sink for JsonSink<W> {
             // bytes as their structs serialize to.
             Event::Closed(c) => {
                 let seed = self.seed;
-                self.write_direct(|line| direct::write_conn(line, c, seed))
+                self.write_direct(|o| direct::write_conn(o, c, seed))
             }
             Event::Anomaly(a) => {
                 let (conn, seed) = (self.open.get(a.conn_id), self.seed);
-                self.write_direct(|line| direct::write_anomaly(line, a, conn, seed))
+                self.write_direct(|o| direct::write_anomaly(o, a, conn, seed))
             }
             Event::App(r) => self.write(&app::AppJson::new(r, self.seed)),
             Event::Opened(_) | Event::StateChanged(..) | Event::Segment(..) => Ok(()),

@@ -6,15 +6,14 @@ use crate::report::community_id::{COMMUNITY_ID_LEN, TCP, community_id_text};
 use crate::report::flat::ConnRef;
 use crate::report::json::DetailJson;
 
-/// Appends the JSON object of `a` (no newline) to `buf`: the anomaly of connection `conn` (if it
-/// concerns one), its Community ID with `seed`.
+/// Writes the JSON object of `a` (no newline): the anomaly of connection `conn` (if it concerns
+/// one), its Community ID with `seed`.
 pub(in crate::report::json) fn write_anomaly(
-    buf: &mut Vec<u8>,
+    o: &mut Out<'_>,
     a: &Anomaly,
     conn: Option<ConnRef>,
     seed: u16,
 ) {
-    let o = &mut Out(buf);
     o.raw(b"{\"type\":\"anomaly\",\"kind\":");
     o.str(a.kind.id());
     o.raw(k!("severity"));

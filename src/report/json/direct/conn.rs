@@ -9,9 +9,8 @@ use crate::report::json::ById;
 use crate::report::json::story::StoryJson;
 use crate::wire::{PerSide, Side, TunnelKind};
 
-/// Appends the JSON object of `c` (no newline) to `buf`, its Community ID with `seed`.
-pub(in crate::report::json) fn write_conn(buf: &mut Vec<u8>, c: &ConnRecord, seed: u16) {
-    let o = &mut Out(buf);
+/// Writes the JSON object of `c` (no newline), its Community ID with `seed`.
+pub(in crate::report::json) fn write_conn(o: &mut Out<'_>, c: &ConnRecord, seed: u16) {
     o.raw(b"{\"type\":\"connection\",\"id\":");
     o.u(c.id);
     o.raw(k!("prev_id"));

@@ -54,20 +54,116 @@ const fn octets() -> [([u8; 3], u8); 256] {
     t
 }
 
-/// The line under construction.
-pub(super) struct Out<'b>(pub(super) &'b mut Vec<u8>);
+/// 10 to the power of 0 to 19: where the digit count of a `u64` steps.
+static POW10: [u64; 20] = {
+    let mut t = [1u64; 20];
+    let mut i = 1;
+    while i < 20 {
+        t[i] = t[i - 1] * 10;
+        i += 1;
+    }
+    t
+};
 
-impl Out<'_> {
-    /// Bytes as they are: keys, punctuation.
-    #[inline]
-    fn raw(&mut self, b: &[u8]) {
-        self.0.extend_from_slice(b);
+/// The two-digit text of 0 to 99.
+static PAIRS: [[u8; 2]; 100] = pairs();
+
+const fn pairs() -> [[u8; 2]; 100] {
+    let mut t = [[0u8; 2]; 100];
+    let mut v = 0;
+    while v < 100 {
+        t[v] = [b'0' + (v / 10) as u8, b'0' + (v % 10) as u8];
+        v += 1;
+    }
+    t
+}
+
+/// A line under construction, written at `at` into a buffer whose bytes are all scratch (it
+/// keeps its length from line to line, so it is zero-filled once, not per line).
+///
+/// Writing into a slice of known room, not pushing onto the `Vec`, lets a key be a few moves
+/// instead of a capacity check and a call to `memcpy`, and a number be written in place
+/// instead of formatted aside and copied: a connection record has some 150 fields.
+pub(in crate::report::json) struct Out<'b> {
+    buf: &'b mut Vec<u8>,
+    at: usize,
+    /// Where what is written by other means goes first (see [`Out::spill`]).
+    aside: &'b mut Vec<u8>,
+}
+
+impl<'b> Out<'b> {
+    /// A line written from the start of `buf`, with `aside` for what is written by other
+    /// means.
+    pub(in crate::report::json) fn new(buf: &'b mut Vec<u8>, aside: &'b mut Vec<u8>) -> Self {
+        Out { buf, at: 0, aside }
     }
 
-    /// An unsigned integer.
+    /// The length written: the line is the first that many bytes of the buffer.
+    pub(in crate::report::json) fn len(&self) -> usize {
+        self.at
+    }
+
+    /// The next `n` bytes of the buffer, which grows when they are not there.
+    #[inline]
+    fn room(&mut self, n: usize) -> &mut [u8] {
+        if self.buf.len() - self.at < n {
+            self.grow(n);
+        }
+        &mut self.buf[self.at..self.at + n]
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn grow(&mut self, n: usize) {
+        let len = (self.at + n).max(2 * self.buf.len()).max(4096);
+        self.buf.resize(len, 0);
+    }
+
+    /// Bytes as they are: keys, punctuation.
+    #[inline]
+    pub(in crate::report::json) fn raw(&mut self, b: &[u8]) {
+        self.room(b.len()).copy_from_slice(b);
+        self.at += b.len();
+    }
+
+    /// An unsigned integer, as `itoa` (and so `serde_json`) writes it.
     #[inline]
     fn u(&mut self, v: impl Into<u64>) {
-        self.raw(itoa::Buffer::new().format(v.into()).as_bytes());
+        let v = v.into();
+        if v < 10 {
+            self.room(1)[0] = b'0' + v as u8;
+            self.at += 1;
+        } else {
+            self.u_long(v);
+        }
+    }
+
+    /// [`Out::u`] of 10 and more: its digits counted from its bit length, then written from
+    /// the last, four at a time (as `itoa` does).
+    fn u_long(&mut self, mut v: u64) {
+        let guess = ((64 - v.leading_zeros()) * 1233 >> 12) as usize;
+        let n = (guess + usize::from(v >= POW10[guess])).max(1);
+        let out = self.room(n);
+        let mut i = n;
+        while v >= 10_000 {
+            let r = (v % 10_000) as usize;
+            v /= 10_000;
+            out[i - 4..i - 2].copy_from_slice(&PAIRS[r / 100]);
+            out[i - 2..i].copy_from_slice(&PAIRS[r % 100]);
+            i -= 4;
+        }
+        let mut v = v as usize;
+        if v >= 100 {
+            out[i - 2..i].copy_from_slice(&PAIRS[v % 100]);
+            v /= 100;
+            i -= 2;
+        }
+        if v >= 10 {
+            out[i - 2..i].copy_from_slice(&PAIRS[v]);
+        } else {
+            out[i - 1] = b'0' + v as u8;
+        }
+        self.at += n;
     }
 
     /// An unsigned integer, or null.
@@ -94,7 +190,16 @@ impl Out<'_> {
     /// A string, escaped as `serde_json` escapes it.
     #[inline]
     fn str(&mut self, s: &str) {
-        line::push_str(self.0, s);
+        let b = s.as_bytes();
+        if b.iter().any(|&c| line::ESCAPE[usize::from(c)] != 0) {
+            self.spill(|buf| line::push_str(buf, s));
+            return;
+        }
+        let out = self.room(b.len() + 2);
+        out[0] = b'"';
+        out[1..=b.len()].copy_from_slice(b);
+        out[b.len() + 1] = b'"';
+        self.at += b.len() + 2;
     }
 
     /// A string, or null.
@@ -107,28 +212,39 @@ impl Out<'_> {
     }
 
     /// A time or duration as a number of seconds, as [`super::secs`] writes it (through
-    /// [`crate::time::decimal_secs`]): the whole seconds through `itoa`, then six decimals, or
-    /// nine when the value has sub-microsecond precision.
+    /// [`crate::time::decimal_secs`]): the whole seconds, then six decimals, or nine when the
+    /// value has sub-microsecond precision.
     #[inline]
     fn secs(&mut self, t: impl Nanos) {
         let ns = t.nanos();
         let abs = ns.unsigned_abs();
-        let (whole, frac) = (abs / 1_000_000_000, abs % 1_000_000_000);
         if ns < 0 {
             self.raw(b"-");
         }
-        self.u(whole);
-        let (mut frac, places) = if frac.is_multiple_of(1000) {
-            (frac / 1000, 6)
+        self.u(abs / 1_000_000_000);
+        let frac = abs % 1_000_000_000;
+        if frac.is_multiple_of(1000) {
+            self.decimals(frac / 1000, 6);
         } else {
-            (frac, 9)
-        };
-        let mut buf = [b'.'; 10];
-        for slot in buf[1..=places].iter_mut().rev() {
-            *slot = b'0' + (frac % 10) as u8;
-            frac /= 10;
+            self.decimals(frac, 9);
         }
-        self.raw(&buf[..=places]);
+    }
+
+    /// `.` and `v` in exactly `places` digits (6 or 9).
+    #[inline]
+    fn decimals(&mut self, mut v: u64, places: usize) {
+        let out = self.room(places + 1);
+        out[0] = b'.';
+        let mut i = places + 1;
+        while i > 2 {
+            i -= 2;
+            out[i..i + 2].copy_from_slice(&PAIRS[(v % 100) as usize]);
+            v /= 100;
+        }
+        if i == 2 {
+            out[1] = b'0' + (v % 10) as u8;
+        }
+        self.at += places + 1;
     }
 
     /// [`Out::secs`], or null.
@@ -140,13 +256,18 @@ impl Out<'_> {
         }
     }
 
-    /// A time as exact ISO 8601 text, as [`crate::report::iso_time::iso`] writes it.
+    /// A time as exact ISO 8601 text, as [`crate::report::iso_time::iso`] writes it: in place,
+    /// between its quotes (digits and punctuation, nothing to escape).
     #[inline]
     fn iso(&mut self, t: impl Nanos) {
-        // Digits and punctuation only: nothing to escape.
-        self.raw(b"\"");
-        self.raw(IsoTime::exact(t).bytes(&mut [0; iso_time::MAX]));
-        self.raw(b"\"");
+        let out = self.room(iso_time::MAX + 2);
+        out[0] = b'"';
+        let text: &mut [u8; iso_time::MAX] = (&mut out[1..=iso_time::MAX])
+            .try_into()
+            .unwrap_or_else(|_| unreachable!("a slice of MAX bytes"));
+        let n = IsoTime::exact(t).bytes(text).len();
+        out[n + 1] = b'"';
+        self.at += n + 2;
     }
 
     /// An address as [`super::AddrText`] writes it.
@@ -155,28 +276,40 @@ impl Out<'_> {
         match a {
             // Digits and dots: nothing to escape.
             IpAddr::V4(a) => {
-                let [a, b, c, d] = a.octets();
-                let mut buf = [0; 17];
-                let mut at = 0;
-                for (octet, after) in [(a, b'.'), (b, b'.'), (c, b'.'), (d, b'"')] {
+                let out = self.room(17);
+                out[0] = b'"';
+                let mut at = 1;
+                for (octet, after) in a.octets().into_iter().zip(*b"...\"") {
                     let (text, len) = OCTETS[usize::from(octet)];
-                    buf[at..at + 3].copy_from_slice(&text);
-                    buf[at + usize::from(len)] = after;
+                    out[at..at + 3].copy_from_slice(&text);
+                    out[at + usize::from(len)] = after;
                     at += usize::from(len) + 1;
                 }
-                self.raw(b"\"");
-                self.raw(&buf[..at]);
+                self.at += at;
             }
             IpAddr::V6(_) => self.serde(&super::AddrText(a)),
         }
+    }
+
+    /// Writes what `f` appends to a `Vec`: for what is written by other means (a string to
+    /// escape, the serde path). It goes aside first, then into place, so that the line's
+    /// buffer keeps its length (cut short, it would be zero-filled again as it grows back).
+    fn spill(&mut self, f: impl FnOnce(&mut Vec<u8>)) {
+        self.aside.clear();
+        f(self.aside);
+        let aside = std::mem::take(self.aside);
+        self.raw(&aside);
+        *self.aside = aside;
     }
 
     /// Any value through the serde path, into the same buffer.
     fn serde<T: Serialize + ?Sized>(&mut self, v: &T) {
         // The line serializer fails only on map keys that are not scalars, which no record
         // type has; the tests write every record both ways.
-        let r = line::to_buf(self.0, v);
-        debug_assert!(r.is_ok(), "{r:?}");
+        self.spill(|buf| {
+            let r = line::to_buf(buf, v);
+            debug_assert!(r.is_ok(), "{r:?}");
+        });
     }
 }
 

@@ -31,10 +31,16 @@ fn captures(dir: &Path, out: &mut Vec<PathBuf>) {
 
 /// Writes `serde_form` through the line serializer and `direct` by hand; panics with both on a
 /// difference.
-fn same(what: &str, serde_form: impl serde::Serialize, direct: impl FnOnce(&mut Vec<u8>)) {
+fn same(what: &str, serde_form: impl serde::Serialize, direct: impl FnOnce(&mut Out<'_>)) {
     let (mut a, mut b) = (Vec::new(), Vec::new());
     to_buf(&mut a, &serde_form).unwrap();
-    direct(&mut b);
+    // Scratch bytes that are not zeros, as a buffer holds after longer lines.
+    b.resize(3, b'x');
+    let mut aside = Vec::new();
+    let mut o = Out::new(&mut b, &mut aside);
+    direct(&mut o);
+    let n = o.len();
+    b.truncate(n);
     if a != b {
         let (a, b) = (String::from_utf8_lossy(&a), String::from_utf8_lossy(&b));
         let at = a.bytes().zip(b.bytes()).take_while(|(x, y)| x == y).count();
@@ -69,15 +75,15 @@ fn every_fixture_record_is_written_as_serde_writes_it() {
             match &e {
                 Event::Closed(c) => {
                     conns += 1;
-                    same(&name, ConnJson::with_seed(c, seed), |b| {
-                        write_conn(b, c, seed)
+                    same(&name, ConnJson::with_seed(c, seed), |o| {
+                        write_conn(o, c, seed)
                     });
                 }
                 Event::Anomaly(a) => {
                     anomalies += 1;
                     let conn = open.get(a.conn_id);
-                    same(&name, AnomalyRecord::new(a, conn, seed), |b| {
-                        write_anomaly(b, a, conn, seed)
+                    same(&name, AnomalyRecord::new(a, conn, seed), |o| {
+                        write_anomaly(o, a, conn, seed)
                     });
                 }
                 _ => {}
@@ -107,15 +113,57 @@ fn seconds_and_addresses_match_their_text_forms() {
     ];
     for ns in cases {
         let mut b = Vec::new();
-        Out(&mut b).secs(Duration::from_nanos(ns));
+        let mut aside = Vec::new();
+        let mut o = Out::new(&mut b, &mut aside);
+        o.secs(Duration::from_nanos(ns));
+        let n = o.len();
+        b.truncate(n);
         let want = decimal_secs(ns, &mut [0; DECIMAL_SECS_MAX]).to_owned();
         assert_eq!(String::from_utf8(b).unwrap(), want, "{ns}");
     }
     for v in 0..=255u8 {
         let a = std::net::Ipv4Addr::new(v, 255 - v, v / 3, 7);
         let mut b = Vec::new();
-        Out(&mut b).addr(a.into());
+        let mut aside = Vec::new();
+        let mut o = Out::new(&mut b, &mut aside);
+        o.addr(a.into());
+        let n = o.len();
+        b.truncate(n);
         let want = format!("\"{a}\"");
+        assert_eq!(String::from_utf8(b).unwrap(), want);
+    }
+}
+
+#[test]
+fn integers_and_strings_match_serde_json() {
+    let mut ints = vec![0, 9, 10, 99, 100, 101, 999, u64::MAX, u64::MAX / 10];
+    ints.extend((0..20).map(|p| 10u64.pow(p)));
+    ints.extend((1..20).map(|p| 10u64.pow(p) - 1));
+    for v in ints {
+        let mut b = vec![b'x'; 5];
+        let mut aside = Vec::new();
+        let mut o = Out::new(&mut b, &mut aside);
+        o.u(v);
+        let n = o.len();
+        b.truncate(n);
+        assert_eq!(String::from_utf8(b).unwrap(), v.to_string());
+    }
+    for s in [
+        "",
+        "plain",
+        "quote \" and \\ slash",
+        "tab\tnew\nline\u{1}",
+        "é ü 🙂",
+    ] {
+        let mut b = Vec::new();
+        let mut aside = Vec::new();
+        let mut o = Out::new(&mut b, &mut aside);
+        o.raw(b"[");
+        o.str(s);
+        o.raw(b",1]");
+        let n = o.len();
+        b.truncate(n);
+        let want = serde_json::to_string(&(s, 1)).unwrap();
         assert_eq!(String::from_utf8(b).unwrap(), want);
     }
 }
