@@ -225,13 +225,21 @@ mod tests {
                         1..=20 => 3,
                         _ => 1,
                     };
-                    let id = if rng % 997 == 0 { next / 2 } else { next };
+                    let id = if rng.is_multiple_of(997) {
+                        next / 2
+                    } else {
+                        next
+                    };
                     open.insert(id, conn(step));
                     model.insert(id, conn(step));
                 }
                 // Closes, most of them among the recent ids; a few of the long-lived ones.
                 6..=11 => {
-                    let back = if rng % 50 == 0 { rng % next } else { rng % 64 };
+                    let back = if rng.is_multiple_of(50) {
+                        rng % next
+                    } else {
+                        rng % 64
+                    };
                     let id = next.saturating_sub(back);
                     open.remove(id);
                     model.remove(&id);

@@ -141,7 +141,9 @@ impl<'b> Out<'b> {
     /// [`Out::u`] of 10 and more: its digits counted from its bit length, then written from
     /// the last, four at a time (as `itoa` does).
     fn u_long(&mut self, mut v: u64) {
-        let guess = ((64 - v.leading_zeros()) * 1233 >> 12) as usize;
+        // 1233 / 4096 is just above log10(2): the digit count of the bit length's lowest
+        // value, which `v` may pass by one digit.
+        let guess = (((64 - v.leading_zeros()) * 1233) >> 12) as usize;
         let n = (guess + usize::from(v >= POW10[guess])).max(1);
         let out = self.room(n);
         let mut i = n;
