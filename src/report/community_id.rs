@@ -18,6 +18,21 @@ pub const TCP: u8 = 6;
 /// seed, both addresses, the protocol, a zero byte and both ports, in network byte order, the
 /// smaller address (then port) first.
 pub fn community_id(a: Endpoint, b: Endpoint, proto: u8, seed: u16) -> String {
+    community_id_text(a, b, proto, seed, &mut [0; COMMUNITY_ID_LEN]).to_owned()
+}
+
+/// Length of a Community ID: `1:` and the base64 of a 20-byte SHA-1.
+pub const COMMUNITY_ID_LEN: usize = 30;
+
+/// [`community_id`], written into `buf`: the JSON lines write one per record, and need no
+/// `String` for it.
+pub fn community_id_text(
+    a: Endpoint,
+    b: Endpoint,
+    proto: u8,
+    seed: u16,
+    buf: &mut [u8; COMMUNITY_ID_LEN],
+) -> &str {
     // Network byte order: IPv4 in the first 4 bytes, IPv6 in all 16.
     let bytes = |ip: IpAddr| match ip {
         IpAddr::V4(v4) => {
@@ -37,7 +52,13 @@ pub fn community_id(a: Endpoint, b: Endpoint, proto: u8, seed: u16) -> String {
     h.update([proto, 0]);
     h.update(lo_port.to_be_bytes());
     h.update(hi_port.to_be_bytes());
-    format!("1:{}", STANDARD.encode(h.finalize()))
+    buf[..2].copy_from_slice(b"1:");
+    // 20 bytes make 28 base64 characters, which is the room left.
+    let n = STANDARD
+        .encode_slice(h.finalize(), &mut buf[2..])
+        .unwrap_or_default();
+    // Base64 is ASCII.
+    std::str::from_utf8(&buf[..2 + n]).unwrap_or_default()
 }
 
 #[cfg(test)]

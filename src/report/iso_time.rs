@@ -29,7 +29,7 @@ pub struct IsoTime {
 }
 
 /// The longest text: `-YYYY-MM-DDTHH:MM:SS.nnnnnnnnn+0000` fits in 40 bytes.
-const MAX: usize = 40;
+pub(super) const MAX: usize = 40;
 
 impl IsoTime {
     /// `t` in the exact style.
@@ -50,6 +50,13 @@ impl IsoTime {
 
     /// The text, written into `buf`.
     pub fn write<'b>(&self, buf: &'b mut [u8; MAX]) -> &'b str {
+        // Only ASCII digits and punctuation are written.
+        std::str::from_utf8(self.bytes(buf)).unwrap_or_default()
+    }
+
+    /// The text as bytes, written into `buf`: for writers of bytes, which need not check that
+    /// they are UTF-8.
+    pub fn bytes<'b>(&self, buf: &'b mut [u8; MAX]) -> &'b [u8] {
         let secs = self.ns.div_euclid(1_000_000_000);
         let frac = self.ns.rem_euclid(1_000_000_000) as u64;
         let (days, day_secs) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
@@ -83,8 +90,7 @@ impl IsoTime {
             }
         }
         let end = w.at;
-        // Only ASCII digits and punctuation were written.
-        std::str::from_utf8(&buf[..end]).unwrap_or_default()
+        &buf[..end]
     }
 }
 

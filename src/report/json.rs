@@ -9,6 +9,7 @@ mod anomaly;
 mod app;
 mod backoff;
 mod counters;
+mod direct;
 mod eve;
 mod line;
 mod page;
@@ -509,6 +510,8 @@ pub struct JsonSink<W: Write> {
     seed: u16,
     /// Each line is built here, then written at once.
     line: Vec<u8>,
+    /// Parts of a line written by other means before they join it.
+    aside: Vec<u8>,
     /// Page loads, written at the end (with `--app`).
     pages: super::page::PageBuilder,
     /// The open connections, for the Community ID of their anomalies.
@@ -522,6 +525,7 @@ impl<W: Write> JsonSink<W> {
             out,
             seed: 0,
             line: Vec::with_capacity(4096),
+            aside: Vec::new(),
             pages: super::page::PageBuilder::default(),
             open: OpenConns::default(),
         }
@@ -536,6 +540,15 @@ impl<W: Write> JsonSink<W> {
     fn write<T: Serialize>(&mut self, value: &T) -> io::Result<()> {
         line::write_line(&mut self.out, &mut self.line, value)
     }
+
+    /// Writes the line `f` builds (without its newline) at once.
+    fn write_direct(&mut self, f: impl FnOnce(&mut direct::Out<'_>)) -> io::Result<()> {
+        let mut o = direct::Out::new(&mut self.line, &mut self.aside);
+        f(&mut o);
+        o.raw(b"\n");
+        let n = o.len();
+        self.out.write_all(&self.line[..n])
+    }
 }
 
 impl<W: Write> Sink for JsonSink<W> {
@@ -543,10 +556,15 @@ impl<W: Write> Sink for JsonSink<W> {
         self.pages.event(e);
         self.open.event(e);
         match e {
-            Event::Closed(c) => self.write(&ConnJson::with_seed(c, self.seed)),
+            // The records written by the thousand are written by hand (`direct`), the same
+            // bytes as their structs serialize to.
+            Event::Closed(c) => {
+                let seed = self.seed;
+                self.write_direct(|o| direct::write_conn(o, c, seed))
+            }
             Event::Anomaly(a) => {
-                let conn = self.open.get(a.conn_id);
-                self.write(&AnomalyRecord::new(a, conn, self.seed))
+                let (conn, seed) = (self.open.get(a.conn_id), self.seed);
+                self.write_direct(|o| direct::write_anomaly(o, a, conn, seed))
             }
             Event::App(r) => self.write(&app::AppJson::new(r, self.seed)),
             Event::Opened(_) | Event::StateChanged(..) | Event::Segment(..) => Ok(()),

@@ -119,7 +119,7 @@ const fn escape_table() -> [u8; 256] {
     t[b'\\' as usize] = b'\\';
     t
 }
-static ESCAPE: [u8; 256] = escape_table();
+pub(super) static ESCAPE: [u8; 256] = escape_table();
 
 /// `s` as a JSON string, quotes included.
 pub(super) fn push_str(buf: &mut Vec<u8>, s: &str) {

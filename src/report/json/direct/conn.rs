@@ -1,0 +1,159 @@
+//! A connection record, field for field as [`super::super::ConnJson`] serializes.
+
+use super::half::{write_half, write_handshake};
+use super::{Out, k};
+use crate::detect::AnomalyKind;
+use crate::event::{ConnRecord, EndReason};
+use crate::report::community_id::{COMMUNITY_ID_LEN, TCP, community_id_text};
+use crate::report::json::ById;
+use crate::report::json::story::StoryJson;
+use crate::wire::{PerSide, Side, TunnelKind};
+
+/// Writes the JSON object of `c` (no newline), its Community ID with `seed`.
+pub(in crate::report::json) fn write_conn(o: &mut Out<'_>, c: &ConnRecord, seed: u16) {
+    o.raw(b"{\"type\":\"connection\",\"id\":");
+    o.u(c.id);
+    o.raw(k!("prev_id"));
+    o.opt_u(c.prev_id);
+    o.raw(k!("orig_addr"));
+    o.addr(c.orig.addr);
+    o.raw(k!("orig_port"));
+    o.u(c.orig.port);
+    o.raw(k!("resp_addr"));
+    o.addr(c.resp.addr);
+    o.raw(k!("resp_port"));
+    o.u(c.resp.port);
+    o.raw(k!("community_id"));
+    o.str(community_id_text(
+        c.orig,
+        c.resp,
+        TCP,
+        seed,
+        &mut [0; COMMUNITY_ID_LEN],
+    ));
+    o.raw(k!("vlan"));
+    o.opt_u(c.vlan);
+    o.raw(k!("tunnel"));
+    o.opt_str(c.tunnel.map(TunnelKind::name));
+    o.raw(k!("first_ts"));
+    o.secs(c.first_ts);
+    o.raw(k!("last_ts"));
+    o.secs(c.last_ts);
+    o.raw(k!("first_time"));
+    o.iso(c.first_ts);
+    o.raw(k!("last_time"));
+    o.iso(c.last_ts);
+    o.raw(k!("duration"));
+    o.secs(c.duration());
+    o.raw(k!("first_frame"));
+    o.u(c.first_frame);
+    o.raw(k!("last_frame"));
+    o.u(c.last_frame);
+    o.raw(k!("saw_start"));
+    o.bool(c.saw_start());
+    o.raw(k!("flipped"));
+    o.bool(c.flipped);
+    o.raw(k!("orig"));
+    write_half(o, c.half(Side::Orig));
+    o.raw(k!("resp"));
+    write_half(o, c.half(Side::Resp));
+    o.raw(k!("negotiated"));
+    match (c.half(Side::Orig).options, c.half(Side::Resp).options) {
+        (Some(a), Some(b)) => {
+            o.raw(b"{\"window_scaling\":");
+            o.bool(a.wscale.is_some() && b.wscale.is_some());
+            o.raw(k!("sack"));
+            o.bool(a.sack_permitted && b.sack_permitted);
+            o.raw(k!("timestamps"));
+            o.bool(a.timestamps && b.timestamps);
+            o.raw(k!("ecn"));
+            o.bool(a.ecn && b.ecn);
+            o.raw(k!("tfo"));
+            o.bool(a.tfo.is_some());
+            o.raw(b"}");
+        }
+        _ => o.null(),
+    }
+    o.raw(k!("handshake"));
+    write_handshake(o, &c.handshake);
+    o.raw(k!("first_fin"));
+    o.opt_str(c.first_fin.map(Side::name));
+    o.raw(k!("first_rst"));
+    o.opt_str(c.first_rst.map(Side::name));
+    o.raw(k!("end_reason"));
+    o.opt_str(c.end_reason.map(EndReason::name));
+    o.raw(k!("orig_state"));
+    o.str(c.states[Side::Orig].name());
+    o.raw(k!("resp_state"));
+    o.str(c.states[Side::Resp].name());
+    o.raw(k!("conn_state"));
+    o.str(c.zeek.conn_state());
+    o.raw(k!("history"));
+    o.str(c.zeek.history());
+    if c.zeek.split() {
+        o.raw(k!("zeek_rows"));
+        o.raw(b"[");
+        for (i, (conn_state, history)) in c.zeek.rows.iter().enumerate() {
+            o.raw(if i == 0 {
+                b"{\"conn_state\":"
+            } else {
+                b",{\"conn_state\":"
+            });
+            o.str(conn_state);
+            o.raw(k!("history"));
+            o.str(history);
+            o.raw(b"}");
+        }
+        o.raw(b"]");
+    }
+    let tally = &c.tally.counts;
+    o.raw(k!("anomalies"));
+    o.raw(b"[");
+    for (i, (kind, _)) in tally.iter().enumerate() {
+        if i > 0 {
+            o.raw(b",");
+        }
+        o.str(kind.id());
+    }
+    o.raw(b"]");
+    o.raw(k!("anomaly_counts"));
+    by_id(o, &ById(tally), |o, n| o.u(*n));
+    o.raw(k!("segment_counts"));
+    by_id(o, &ById(&c.tally.seg_counts), |o, n: &PerSide<u32>| {
+        o.raw(b"{\"orig\":");
+        o.u(n[Side::Orig]);
+        o.raw(k!("resp"));
+        o.u(n[Side::Resp]);
+        o.raw(b"}");
+    });
+    o.raw(k!("unexpected_segments"));
+    o.u(c.unexpected);
+    o.raw(k!("one_sided"));
+    o.opt_str(c.one_sided.map(Side::name));
+    o.raw(k!("time_wait_side"));
+    o.opt_str(c.time_wait_until.map(|t| t.0.name()));
+    o.raw(k!("time_wait_until"));
+    o.opt_secs(c.time_wait_until.map(|t| t.1));
+    if let Some(story) = StoryJson::of(c) {
+        o.raw(k!("story"));
+        o.serde(&story);
+    }
+    o.raw(b"}");
+}
+
+/// A tally as an object keyed by id in id order, as [`ById`] serializes it, each value written
+/// by `value`.
+fn by_id<T>(o: &mut Out<'_>, tally: &ById<'_, T>, value: impl Fn(&mut Out<'_>, &T)) {
+    let (order, n) = tally.order();
+    o.raw(b"{");
+    for (i, &at) in order[..n].iter().enumerate() {
+        let (kind, v): &(AnomalyKind, T) = &tally.0[at as usize];
+        if i > 0 {
+            o.raw(b",");
+        }
+        o.str(kind.id());
+        o.raw(b":");
+        value(o, v);
+    }
+    o.raw(b"}");
+}
