@@ -61,6 +61,41 @@ pub fn community_id_text(
     std::str::from_utf8(&buf[..2 + n]).unwrap_or_default()
 }
 
+/// Record ids [`CommunityIds`] remembers at once (a power of two).
+const REMEMBERED: usize = 4096;
+
+/// The TCP Community IDs of recent connection records, by record id: a connection's anomalies
+/// and its own record share one, which is worth computing once (a SHA-1 each). A record id
+/// names one four-tuple for the whole run, and the ID does not depend on which end is the
+/// originator, so a remembered ID is never stale.
+pub struct CommunityIds {
+    seed: u16,
+    /// Slot `id % REMEMBERED`: the record id it holds (0: none; ids start at 1) and its ID.
+    slots: Box<[(u64, [u8; COMMUNITY_ID_LEN])]>,
+}
+
+impl CommunityIds {
+    /// An empty memory of IDs computed with `seed`.
+    pub fn new(seed: u16) -> Self {
+        CommunityIds {
+            seed,
+            slots: vec![(0, [0; COMMUNITY_ID_LEN]); REMEMBERED].into_boxed_slice(),
+        }
+    }
+
+    /// The Community ID of record `id`, the connection between `a` and `b`.
+    #[inline]
+    pub fn get(&mut self, id: u64, a: Endpoint, b: Endpoint) -> &str {
+        let slot = &mut self.slots[id as usize & (REMEMBERED - 1)];
+        if slot.0 != id || id == 0 {
+            let n = community_id_text(a, b, TCP, self.seed, &mut slot.1).len();
+            // Always the whole buffer; a shorter text (impossible) is not remembered.
+            slot.0 = if n == COMMUNITY_ID_LEN { id } else { 0 };
+        }
+        std::str::from_utf8(&slot.1).unwrap_or_default()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -71,6 +106,24 @@ mod tests {
 
     /// The TCP rows of the specification's reference data (baseline/baseline_deflt.json and
     /// baseline_seed1.json), both directions.
+    #[test]
+    fn remembered_ids_are_the_ids() {
+        let (a, b, c) = (
+            ep("10.0.0.1", 40000),
+            ep("10.0.0.2", 80),
+            ep("10.0.0.3", 443),
+        );
+        let mut ids = CommunityIds::new(7);
+        for _ in 0..2 {
+            assert_eq!(ids.get(1, a, b), community_id(a, b, TCP, 7));
+            // Either end first: the same ID.
+            assert_eq!(ids.get(1, b, a), community_id(a, b, TCP, 7));
+            // Another record in the same slot takes it over.
+            let other = 1 + REMEMBERED as u64;
+            assert_eq!(ids.get(other, a, c), community_id(a, c, TCP, 7));
+        }
+    }
+
     #[test]
     fn matches_the_specification_baseline() {
         let cases = [

@@ -33,7 +33,7 @@ use self::secs::opt_secs;
 pub(super) use self::secs::secs;
 use self::side::{HalfJson, HandshakeJson};
 use self::story::StoryJson;
-use super::community_id::{TCP, community_id};
+use super::community_id::{CommunityIds, TCP, community_id};
 use super::iso_time::{iso, opt_iso};
 use super::tuples::OpenConns;
 use super::{InputFile, RunInfo, Sink};
@@ -516,6 +516,8 @@ pub struct JsonSink<W: Write> {
     pages: super::page::PageBuilder,
     /// The open connections, for the Community ID of their anomalies.
     open: OpenConns,
+    /// Community IDs computed lately, for a connection's anomalies and record to share.
+    ids: CommunityIds,
 }
 
 impl<W: Write> JsonSink<W> {
@@ -528,12 +530,14 @@ impl<W: Write> JsonSink<W> {
             aside: Vec::new(),
             pages: super::page::PageBuilder::default(),
             open: OpenConns::default(),
+            ids: CommunityIds::new(0),
         }
     }
 
     /// Community IDs with `seed` instead of 0.
     pub fn community_id_seed(mut self, seed: u16) -> Self {
         self.seed = seed;
+        self.ids = CommunityIds::new(seed);
         self
     }
 
@@ -541,10 +545,14 @@ impl<W: Write> JsonSink<W> {
         line::write_line(&mut self.out, &mut self.line, value)
     }
 
-    /// Writes the line `f` builds (without its newline) at once.
-    fn write_direct(&mut self, f: impl FnOnce(&mut direct::Out<'_>)) -> io::Result<()> {
+    /// Writes the line `f` builds (without its newline) at once; `f` takes the Community IDs
+    /// remembered.
+    fn write_direct(
+        &mut self,
+        f: impl FnOnce(&mut direct::Out<'_>, &mut CommunityIds),
+    ) -> io::Result<()> {
         let mut o = direct::Out::new(&mut self.line, &mut self.aside);
-        f(&mut o);
+        f(&mut o, &mut self.ids);
         o.raw(b"\n");
         let n = o.len();
         self.out.write_all(&self.line[..n])
@@ -558,13 +566,10 @@ impl<W: Write> Sink for JsonSink<W> {
         match e {
             // The records written by the thousand are written by hand (`direct`), the same
             // bytes as their structs serialize to.
-            Event::Closed(c) => {
-                let seed = self.seed;
-                self.write_direct(|o| direct::write_conn(o, c, seed))
-            }
+            Event::Closed(c) => self.write_direct(|o, ids| direct::write_conn(o, c, ids)),
             Event::Anomaly(a) => {
-                let (conn, seed) = (self.open.get(a.conn_id), self.seed);
-                self.write_direct(|o| direct::write_anomaly(o, a, conn, seed))
+                let conn = self.open.get(a.conn_id);
+                self.write_direct(|o, ids| direct::write_anomaly(o, a, conn, ids))
             }
             Event::App(r) => self.write(&app::AppJson::new(r, self.seed)),
             Event::Opened(_) | Event::StateChanged(..) | Event::Segment(..) => Ok(()),

@@ -2,17 +2,17 @@
 
 use super::{Out, k};
 use crate::detect::Anomaly;
-use crate::report::community_id::{COMMUNITY_ID_LEN, TCP, community_id_text};
+use crate::report::community_id::CommunityIds;
 use crate::report::flat::ConnRef;
 use crate::report::json::DetailJson;
 
 /// Writes the JSON object of `a` (no newline): the anomaly of connection `conn` (if it concerns
-/// one), its Community ID with `seed`.
+/// one), its Community ID from `ids`.
 pub(in crate::report::json) fn write_anomaly(
     o: &mut Out<'_>,
     a: &Anomaly,
     conn: Option<ConnRef>,
-    seed: u16,
+    ids: &mut CommunityIds,
 ) {
     o.raw(b"{\"type\":\"anomaly\",\"kind\":");
     o.str(a.kind.id());
@@ -21,15 +21,9 @@ pub(in crate::report::json) fn write_anomaly(
     o.raw(k!("conn_id"));
     o.opt_u(a.conn_id);
     o.raw(k!("community_id"));
-    match conn {
-        Some(c) => o.str(community_id_text(
-            c.orig,
-            c.resp,
-            TCP,
-            seed,
-            &mut [0; COMMUNITY_ID_LEN],
-        )),
-        None => o.null(),
+    match (conn, a.conn_id) {
+        (Some(c), Some(id)) => o.str(ids.get(id, c.orig, c.resp)),
+        _ => o.null(),
     }
     o.raw(k!("listener_addr"));
     match a.listener {

@@ -4,13 +4,13 @@ use super::half::{write_half, write_handshake};
 use super::{Out, k};
 use crate::detect::AnomalyKind;
 use crate::event::{ConnRecord, EndReason};
-use crate::report::community_id::{COMMUNITY_ID_LEN, TCP, community_id_text};
+use crate::report::community_id::CommunityIds;
 use crate::report::json::ById;
 use crate::report::json::story::StoryJson;
 use crate::wire::{PerSide, Side, TunnelKind};
 
-/// Writes the JSON object of `c` (no newline), its Community ID with `seed`.
-pub(in crate::report::json) fn write_conn(o: &mut Out<'_>, c: &ConnRecord, seed: u16) {
+/// Writes the JSON object of `c` (no newline), its Community ID from `ids`.
+pub(in crate::report::json) fn write_conn(o: &mut Out<'_>, c: &ConnRecord, ids: &mut CommunityIds) {
     o.raw(b"{\"type\":\"connection\",\"id\":");
     o.u(c.id);
     o.raw(k!("prev_id"));
@@ -24,13 +24,7 @@ pub(in crate::report::json) fn write_conn(o: &mut Out<'_>, c: &ConnRecord, seed:
     o.raw(k!("resp_port"));
     o.u(c.resp.port);
     o.raw(k!("community_id"));
-    o.str(community_id_text(
-        c.orig,
-        c.resp,
-        TCP,
-        seed,
-        &mut [0; COMMUNITY_ID_LEN],
-    ));
+    o.str(ids.get(c.id, c.orig, c.resp));
     o.raw(k!("vlan"));
     o.opt_u(c.vlan);
     o.raw(k!("tunnel"));

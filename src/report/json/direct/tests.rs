@@ -12,6 +12,7 @@ use crate::report::tuples::OpenConns;
 use crate::run::{RunOptions, run};
 
 use super::{Out, write_anomaly, write_conn};
+use crate::report::community_id::CommunityIds;
 
 /// The capture files under `dir`, recursively.
 fn captures(dir: &Path, out: &mut Vec<PathBuf>) {
@@ -76,14 +77,14 @@ fn every_fixture_record_is_written_as_serde_writes_it() {
                 Event::Closed(c) => {
                     conns += 1;
                     same(&name, ConnJson::with_seed(c, seed), |o| {
-                        write_conn(o, c, seed)
+                        write_conn(o, c, &mut CommunityIds::new(seed))
                     });
                 }
                 Event::Anomaly(a) => {
                     anomalies += 1;
                     let conn = open.get(a.conn_id);
                     same(&name, AnomalyRecord::new(a, conn, seed), |o| {
-                        write_anomaly(o, a, conn, seed)
+                        write_anomaly(o, a, conn, &mut CommunityIds::new(seed))
                     });
                 }
                 _ => {}
