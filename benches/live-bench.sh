@@ -59,8 +59,8 @@ start_tcpaudit() {
     exit 1
 }
 
-# CPU seconds tcpaudit has used so far (user + system).
-cpu_secs() { awk -v hz="$(getconf CLK_TCK)" '{ printf "%.2f", ($14 + $15) / hz }' "/proc/$TA_PID/stat"; }
+# CPU seconds tcpaudit has used so far: user and system.
+cpu_secs() { awk -v hz="$(getconf CLK_TCK)" '{ printf "%.2f %.2f", $14 / hz, $15 / hz }' "/proc/$TA_PID/stat"; }
 
 stop_tcpaudit() {
     kill -TERM "$TA_PID"
@@ -86,8 +86,8 @@ rates)
     # compare with the live rows'.
     offline=$( { /usr/bin/time -f '%U %S' "$BIN" analyze -f json --threads 1 "$CAP" >/dev/null; } 2>&1 | tail -1)
     frames=$("$BIN" analyze -f json --threads 1 "$CAP" | python3 -c 'import json,sys; print([json.loads(l) for l in sys.stdin if "\"type\":\"summary\"" in l][-1]["packets"])')
-    echo "offline (analyze -f json --threads 1): $frames frames, CPU $(python3 -c "u, s = map(float, '$offline'.split()); print(f'{(u + s) / $frames * 1e6:.2f}')") µs per frame"
-    printf "| offered pps | sent pps | analysed | received by filter | dropped by kernel | unread at stop | dropped %% | CPU µs per frame |\n|---|---:|---:|---:|---:|---:|---:|---:|\n"
+    echo "offline (analyze -f json --threads 1): $frames frames, CPU $(python3 -c "u, s = map(float, '$offline'.split()); print(f'{(u + s) / $frames * 1e6:.2f} µs per frame ({u / $frames * 1e6:.2f} user)')")"
+    printf "| offered pps | sent pps | analysed | received by filter | dropped by kernel | unread at stop | dropped %% | CPU µs per frame (user) |\n|---|---:|---:|---:|---:|---:|---:|---:|\n"
     for rate in "${RATES[@]}"; do
         out="$DIR/live-bench-$rate.json"
         start_tcpaudit "$out"
@@ -104,7 +104,7 @@ rates)
         cpu=$(cpu_secs)
         stop_tcpaudit
         read -r analysed received dropped unread < <(summary "$out")
-        per_frame=$(python3 -c "print(f'{$cpu / max($analysed, 1) * 1e6:.2f}')")
+        per_frame=$(python3 -c "u, s = map(float, '$cpu'.split()); n = max($analysed, 1); print(f'{(u + s) / n * 1e6:.2f} ({u / n * 1e6:.2f})')")
         sent=$(cat "$log".* | awk '/Rated:/ { for (i = 1; i <= NF; i++) if ($i == "pps") s += $(i-1) } END { printf "%.0f", s }')
         pct=$(python3 -c "print(f'{100*$dropped/max($received,1):.2f}')")
         printf "| %s | %s | %s | %s | %s | %s | %s | %s |\n" "$rate" "${sent:-?}" "$analysed" "$received" "$dropped" "$unread" "$pct" "$per_frame"
