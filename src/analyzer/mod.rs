@@ -52,7 +52,7 @@ pub struct Summary {
     pub last_ts: Option<Timestamp>,
     /// Frames whose timestamp no capture clock can have given (before 1970, after 2099, or
     /// more than a year from the capture's time so far): analysed at the capture's time
-    /// instead (see [`CaptureClock`]), and the times above leave them out.
+    /// instead (see [`crate::time::CaptureClock`]), and the times above leave them out.
     pub clock_faults: u64,
     /// Decoder counters.
     pub decode: DecodeStats,

@@ -1,7 +1,14 @@
 //! A run over capture files on two threads: one reads, screens and decodes frames (the
 //! analyzer's [`Intake`]), the other accounts them to connections and writes the output (its
-//! [`Engine`]). The halves meet only through [`Batch`]es handed over in order, and nothing goes
-//! back from the engine to the intake, so the output is the one thread's, byte for byte.
+//! [`crate::analyzer::Engine`]). The halves meet only through [`Batch`]es handed over in order,
+//! and nothing goes back from the engine to the intake, so the output is the one thread's, byte
+//! for byte.
+//!
+//! More threads are not used: the engine is one thread, because what one connection's segment
+//! does can depend on state shared between connections (a listener's flood verdict, a host's
+//! ISN sketch, the capture's one-sidedness, the memory bound). Writing the output on a third
+//! thread was measured to cost more than it saves: every event would be copied out with its
+//! whole record.
 //!
 //! Live captures keep one thread: they wait on the ring, move timers on the wall clock and call
 //! the live view in between, all of which wants the two halves together.
@@ -24,7 +31,7 @@ use super::{Emitter, Finished, MAX_WAIT, PUBLISH_EVERY, RunOptions};
 const QUEUE: usize = 8;
 
 /// Runs `analyzer` over `src` like [`super::run`], on `threads` threads: with two or more the
-/// intake gets a thread of its own (more are not used: see the module's documentation). Runs
+/// intake gets a thread of its own (more are not used: the module's documentation says why). Runs
 /// that need the halves together (live sources, periodic calls, a callback per frame) use one.
 pub fn run_offline<S: PacketSource + Send>(
     src: &mut S,
