@@ -39,6 +39,10 @@ struct Attempt {
 #[derive(Clone, Debug)]
 pub(super) struct Held {
     attempts: HashMap<u64, Attempt, foldhash::fast::RandomState>,
+    /// The most attempts held at once: the table is charged for this many, not by its
+    /// capacity, which after removals depends on the per-run seeded hasher (and would make
+    /// the run's peak memory differ from run to run).
+    most: usize,
     /// Attempts with a single SYN-ACK, by the time they are judged (cookie or held).
     judge: BinaryHeap<Reverse<(Timestamp, u64)>>,
     /// Changes of the count by time, with the frame of the SYN-ACK that raised it.
@@ -55,6 +59,7 @@ impl Default for Held {
     fn default() -> Self {
         Held {
             attempts: HashMap::default(),
+            most: 0,
             judge: BinaryHeap::new(),
             changes: BTreeMap::new(),
             folded: Timestamp::MIN,
@@ -67,7 +72,7 @@ impl Default for Held {
 impl Held {
     /// Bytes the held attempts take on the heap (B-tree entries at about twice their size).
     pub(super) fn heap_bytes(&self) -> usize {
-        self.attempts.capacity() * (std::mem::size_of::<(u64, Attempt)>() + 1)
+        super::sources::table_bytes(self.most, std::mem::size_of::<(u64, Attempt)>())
             + self.judge.capacity() * std::mem::size_of::<Reverse<(Timestamp, u64)>>()
             + self.changes.len() * 2 * std::mem::size_of::<(Timestamp, (i32, u64))>()
     }
@@ -90,6 +95,7 @@ impl Held {
                     end,
                 },
             );
+            self.most = self.most.max(self.attempts.len());
             self.change(t, 1, frame);
             self.change(end, -1, 0);
             self.judge.push(Reverse((end, id)));
