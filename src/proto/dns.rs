@@ -288,6 +288,9 @@ struct Key {
 #[derive(Debug, Default)]
 pub(super) struct DnsTable {
     pending: HashMap<Key, DnsRecord>,
+    /// The most queries pending at once, which the table is charged for (see
+    /// [`crate::wire::table_bytes`]).
+    most: usize,
     /// (deadline, key), oldest first; entries whose query was answered are skipped.
     deadlines: VecDeque<(Timestamp, Key, u64)>,
 }
@@ -295,7 +298,7 @@ pub(super) struct DnsTable {
 impl DnsTable {
     /// Bytes of the pending queries and their deadlines.
     pub(super) fn memory_bytes(&self) -> usize {
-        self.pending.capacity() * (std::mem::size_of::<(Key, DnsRecord)>() + 1)
+        crate::wire::table_bytes(self.most, std::mem::size_of::<(Key, DnsRecord)>())
             + self.deadlines.capacity() * std::mem::size_of::<(Timestamp, Key, u64)>()
     }
 
@@ -346,6 +349,7 @@ impl DnsTable {
             self.deadlines
                 .push_back((w.at.ts.add(cfg.dns_timeout), key, w.at.frame));
             self.pending.insert(key, rec);
+            self.most = self.most.max(self.pending.len());
             return;
         }
         let mut rec = match self.pending.remove(&key) {

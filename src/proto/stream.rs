@@ -3,6 +3,7 @@
 //! DNS messages after their two-byte length).
 
 use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 
 use super::dns::{self, DnsTable, DnsTransport, Where};
 use super::http::{self, HttpConn};
@@ -63,6 +64,9 @@ struct DnsTcp {
 #[derive(Debug)]
 pub(super) struct ConnApps {
     conns: HashMap<u64, ConnApp, foldhash::fast::RandomState>,
+    /// The most connections held at once, which the table is charged for (see
+    /// [`crate::wire::table_bytes`]).
+    most: usize,
     /// The run's key for cookie-value hashes.
     key: u64,
 }
@@ -72,6 +76,7 @@ impl Default for ConnApps {
         use std::hash::BuildHasher;
         ConnApps {
             conns: HashMap::default(),
+            most: 0,
             key: std::collections::hash_map::RandomState::new().hash_one(0x7463_7061_7564_6974u64),
         }
     }
@@ -81,7 +86,7 @@ impl ConnApps {
     /// Bytes of the parsers' per-connection state (the table's slots; message bytes buffered
     /// inside them are not counted).
     pub(super) fn memory_bytes(&self) -> usize {
-        self.conns.capacity() * (std::mem::size_of::<(u64, ConnApp)>() + 1)
+        crate::wire::table_bytes(self.most, std::mem::size_of::<(u64, ConnApp)>())
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -96,10 +101,14 @@ impl ConnApps {
         out: &mut Vec<AppRecord>,
     ) -> bool {
         let key = self.key;
-        let app = self
-            .conns
-            .entry(c.id)
-            .or_insert_with(|| detect(c, side, at, b, key, stats));
+        let held = self.conns.len();
+        let app = match self.conns.entry(c.id) {
+            Entry::Occupied(o) => o.into_mut(),
+            Entry::Vacant(v) => {
+                self.most = self.most.max(held + 1);
+                v.insert(detect(c, side, at, b, key, stats))
+            }
+        };
         if let ConnApp::Undecided(tried) = *app {
             *app = match detect(c, side, at, b, key, stats) {
                 ConnApp::Undecided(_) if tried >= MAX_TRIES => ConnApp::Ignored,

@@ -58,6 +58,9 @@ pub struct FragStats {
 #[derive(Default)]
 pub(crate) struct FragTable {
     map: HashMap<FragKey, Datagram, foldhash::fast::RandomState>,
+    /// The most datagrams pending at once, which the table is charged for (see
+    /// [`super::table_bytes`]).
+    most: usize,
     order: VecDeque<(FragKey, Timestamp)>,
     /// The last reassembled transport payload.
     pub out: Vec<u8>,
@@ -99,6 +102,7 @@ impl FragTable {
                     meta,
                 },
             );
+            self.most = self.most.max(self.map.len());
             self.order.push_back((key, ts));
         }
         let dg = self.map.get_mut(&key)?;
@@ -143,7 +147,7 @@ impl FragTable {
     /// Bytes held by pending datagrams (their buffers and table slots), charged to
     /// `--max-memory`.
     pub fn memory_bytes(&self) -> usize {
-        self.held + self.map.capacity() * (std::mem::size_of::<(FragKey, Datagram)>() + 1)
+        self.held + super::table_bytes(self.most, std::mem::size_of::<(FragKey, Datagram)>())
     }
 
     /// Drops a pending datagram, incomplete.

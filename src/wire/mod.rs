@@ -20,6 +20,7 @@ mod packet;
 mod segment;
 mod seq;
 mod stats;
+mod table_bytes;
 mod tcp_header;
 mod tunnel;
 
@@ -35,4 +36,5 @@ pub use packet::Packet;
 pub use segment::{Segment, TcpFlags};
 pub use seq::SeqNum;
 pub use stats::{DecodeStats, SkipReason};
+pub use table_bytes::table_bytes;
 pub use tunnel::TunnelKind;

@@ -191,19 +191,10 @@ impl Sources {
     }
 }
 
-/// Bytes a hashbrown table able to hold `capacity` entries of `entry` bytes takes: its buckets
-/// (a power of two, at most 7/8 full from 8 on) with a control byte each, and a group's worth
-/// of trailing control bytes.
+/// Bytes a hashbrown table of `capacity` entries of `entry` bytes takes
+/// ([`crate::wire::table_bytes`]).
 pub(super) fn table_bytes(capacity: usize, entry: usize) -> usize {
-    if capacity == 0 {
-        return 0;
-    }
-    let buckets = if capacity < 8 {
-        (capacity + 1).next_power_of_two()
-    } else {
-        (capacity * 8 / 7).next_power_of_two()
-    };
-    buckets * (entry + 1) + 16
+    crate::wire::table_bytes(capacity, entry)
 }
 
 /// The address as 16 bytes (IPv4 mapped into IPv6), so both families hash alike.
