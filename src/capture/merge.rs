@@ -16,7 +16,7 @@ pub struct CaptureSet {
 
 impl CaptureSet {
     /// Opens every path (`-` is standard input). Files that cannot be opened are recorded as errors
-    /// and the rest are still read. Up to [`PREFETCH_MAX_FILES`] files are each read ahead on a
+    /// and the rest are still read. Up to `PREFETCH_MAX_FILES` files are each read ahead on a
     /// thread of their own; larger sets are read in place to bound threads and memory.
     pub fn open(paths: &[String]) -> Self {
         Self::open_counted(paths, None)

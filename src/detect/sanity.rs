@@ -29,7 +29,7 @@ pub enum IpIdModel {
     Zero,
     /// The same non-zero ID every time.
     Constant,
-    /// Consecutive IDs within [`IP_ID_JUMP`] of each other: one counter.
+    /// Consecutive IDs within `IP_ID_JUMP` of each other: one counter.
     Counter,
     /// Consecutive IDs jump: random IDs, or a counter shared by a busy host.
     Random,

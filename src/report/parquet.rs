@@ -143,7 +143,7 @@ impl Table {
     }
 
     /// Starts a record at capture time `ts`: rotates the file when it is full or its time
-    /// window has passed. Fill the record through [`Row`], then call [`Table::end_row`].
+    /// window has passed. Fill the record through `Row`, then call [`Table::end_row`].
     pub fn begin_row(&mut self, ts: Option<Timestamp>) -> io::Result<()> {
         if let Some(e) = self.error.take() {
             return Err(e);

@@ -71,7 +71,7 @@ impl Uid {
 /// ids given so far: they are kept in a window indexed by id, where opening one is a push at its
 /// end and closing or finding one a single index. (A hash map of tens of thousands of open
 /// connections cost two cache misses per insert and two per removal, a cost the JSON lines paid
-/// for every connection.) A record still open when the window reaches [`WINDOW`] ids moves to a
+/// for every connection.) A record still open when the window reaches `WINDOW` ids moves to a
 /// map, so that a long-lived connection does not make the window grow with every connection
 /// after it.
 #[derive(Default)]

@@ -1,8 +1,8 @@
 //! Decoding captured frames into borrowed TCP [`Segment`] views.
 //!
-//! Link layers and tunnels are peeled by hand ([`link`]), IP and TCP headers are sliced with
+//! Link layers and tunnels are peeled by hand (`link`), IP and TCP headers are sliced with
 //! etherparse's lax parser so snaplen-cut frames still yield headers, and TCP options go through a
-//! tolerant walker ([`options`]). Lengths come from the IP header, never from the captured bytes.
+//! tolerant walker (`options`). Lengths come from the IP header, never from the captured bytes.
 //!
 //! Panic-freedom contract: every function here accepts arbitrary bytes; a frame that cannot be
 //! decoded becomes a counted [`SkipReason`], never a panic.

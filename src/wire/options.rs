@@ -34,7 +34,7 @@ pub struct TcpOptions {
     pub tfo: Option<Tfo>,
     /// Unknown options as (kind, total length).
     pub unknown: [(u8, u8); MAX_UNKNOWN],
-    /// Number of unknown options seen (may exceed [`MAX_UNKNOWN`]).
+    /// Number of unknown options seen (may exceed `MAX_UNKNOWN`).
     pub unknown_count: u8,
     /// An option had an impossible length, or a known option the wrong length.
     pub malformed: bool,

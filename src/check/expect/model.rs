@@ -172,9 +172,9 @@ pub enum ConnSelector {
     OrigState(TcpState),
     /// The responder's final state.
     RespState(TcpState),
-    /// The side that sent the first FIN: `orig`, `resp` or `none` ([`ACTIVE_CLOSERS`]).
+    /// The side that sent the first FIN: `orig`, `resp` or `none` (`ACTIVE_CLOSERS`).
     ActiveCloser(&'static str),
-    /// How the FINs went: `four_way`, `three_way`, `simultaneous` or `none` ([`CLOSES`]).
+    /// How the FINs went: `four_way`, `three_way`, `simultaneous` or `none` (`CLOSES`).
     Close(&'static str),
 }
 

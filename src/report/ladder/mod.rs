@@ -204,8 +204,8 @@ pub enum Row {
 }
 
 /// The rows of `rec`'s diagram: every segment that changed a state, carries SYN, FIN or RST,
-/// raised a warning or worse, or is its side's first data; runs of more than [`FOLD_OVER`]
-/// others keep their first [`KEEP_HEAD`] and last [`KEEP_TAIL`] segments around a fold.
+/// raised a warning or worse, or is its side's first data; runs of more than `FOLD_OVER`
+/// others keep their first `KEEP_HEAD` and last `KEEP_TAIL` segments around a fold.
 pub fn plan(rec: &ConnRecord, segs: &[LadderSegment], marks: &[LadderMark]) -> Vec<Row> {
     let mut seen_data = [false; 2];
     let notable: Vec<bool> = segs
