@@ -650,6 +650,22 @@ fn piped_tables_take_their_width_from_columns() {
     assert!(widest(Some("100")) <= 100);
 }
 
+/// The JSON records of `analyze --max-memory BOUND PATH`, after checking that the run succeeded
+/// and never charged more than the bound.
+fn within_bound(path: &std::path::Path, bound: &str) -> Vec<serde_json::Value> {
+    let out = tcpaudit()
+        .args(["analyze", "-f", "json", "--max-memory", bound])
+        .arg(path)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let recs = json_lines(&out.stdout);
+    let t = &summary(&recs)["table"];
+    let limit = tcpaudit::config::parse_size(bound).unwrap() as u64;
+    assert!(t["peak_memory_bytes"].as_u64().unwrap() <= limit, "{t}");
+    recs
+}
+
 /// `--max-memory` bounds what the analysis holds: a capture of 8,000 four-tuples of one ACK
 /// each (no SYN) under a 4 MiB bound ends the connections due soonest with reason `evicted`,
 /// counted in the summary, never charging more than the bound; every connection still gets
@@ -668,17 +684,9 @@ fn the_memory_bound_evicts_instead_of_growing() {
     // Raw IPv4 frames (link type 101).
     write_pcap(&path, 101, &frames);
     for (bound, evicts) in [("4M", true), ("1G", false)] {
-        let out = tcpaudit()
-            .args(["analyze", "-f", "json", "--max-memory", bound])
-            .arg(&path)
-            .output()
-            .unwrap();
-        assert!(out.status.success());
-        let recs = json_lines(&out.stdout);
+        let recs = within_bound(&path, bound);
         assert_eq!(connections(&recs).len(), 8_000);
         let t = &summary(&recs)["table"];
-        let limit = tcpaudit::config::parse_size(bound).unwrap() as u64;
-        assert!(t["peak_memory_bytes"].as_u64().unwrap() <= limit, "{t}");
         assert_eq!(
             t["evicted_memory"].as_u64().unwrap() > 0,
             evicts,
@@ -715,16 +723,8 @@ fn a_flood_to_random_ports_stays_within_the_memory_bound() {
         .collect();
     write_pcap(&path, 101, &frames);
     for (bound, aggregates) in [("8M", true), ("1G", false)] {
-        let out = tcpaudit()
-            .args(["analyze", "-f", "json", "--max-memory", bound])
-            .arg(&path)
-            .output()
-            .unwrap();
-        assert!(out.status.success());
-        let recs = json_lines(&out.stdout);
+        let recs = within_bound(&path, bound);
         let t = &summary(&recs)["table"];
-        let limit = tcpaudit::config::parse_size(bound).unwrap() as u64;
-        assert!(t["peak_memory_bytes"].as_u64().unwrap() <= limit, "{t}");
         assert_eq!(t["evicted"], 0, "{bound}: {t}");
         let (tracked, aggregated) = (
             t["connections"].as_u64().unwrap(),

@@ -72,7 +72,7 @@ impl Default for Held {
 impl Held {
     /// Bytes the held attempts take on the heap (B-tree entries at about twice their size).
     pub(super) fn heap_bytes(&self) -> usize {
-        super::sources::table_bytes(self.most, std::mem::size_of::<(u64, Attempt)>())
+        crate::wire::table_bytes(self.most, std::mem::size_of::<(u64, Attempt)>())
             + self.judge.capacity() * std::mem::size_of::<Reverse<(Timestamp, u64)>>()
             + self.changes.len() * 2 * std::mem::size_of::<(Timestamp, (i32, u64))>()
     }

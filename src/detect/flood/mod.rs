@@ -167,7 +167,7 @@ impl ListenerTracker {
     fn listeners_bytes(&self) -> usize {
         let slot = std::mem::size_of::<(Endpoint, Box<Listener>)>();
         self.listeners.len() * Listener::FIXED_BYTES
-            + sources::table_bytes(self.listeners.capacity(), slot)
+            + crate::wire::table_bytes(self.listeners.capacity(), slot)
             + self.held_heap
     }
 

@@ -19,8 +19,8 @@ use hashbrown::hash_table::Entry;
 use hashbrown::{HashMap, HashTable};
 
 use super::MAX_LISTENERS;
-use super::sources::table_bytes;
 use crate::time::{Duration, Timestamp};
+use crate::wire::table_bytes;
 use crate::wire::{Endpoint, SeqNum};
 
 /// How long an aggregated attempt is remembered after its SYN: past Linux's last SYN

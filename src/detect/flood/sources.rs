@@ -77,7 +77,7 @@ impl Sources {
     pub(super) fn heap_bytes(&self) -> usize {
         self.distinct.size_of()
             + self.heavy.capacity() * std::mem::size_of::<Counter>()
-            + table_bytes(self.slot.capacity(), std::mem::size_of::<u8>())
+            + crate::wire::table_bytes(self.slot.capacity(), std::mem::size_of::<u8>())
     }
 
     /// The counter of the source with key `k`, hashed `h`.
@@ -189,12 +189,6 @@ impl Sources {
                 .collect(),
         )
     }
-}
-
-/// Bytes a hashbrown table of `capacity` entries of `entry` bytes takes
-/// ([`crate::wire::table_bytes`]).
-pub(super) fn table_bytes(capacity: usize, entry: usize) -> usize {
-    crate::wire::table_bytes(capacity, entry)
 }
 
 /// The address as 16 bytes (IPv4 mapped into IPv6), so both families hash alike.
