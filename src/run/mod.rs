@@ -70,6 +70,23 @@ pub struct RunOptions<'a> {
 /// costs nothing per packet, often enough for a rate shown ten times a second.
 pub const PUBLISH_EVERY: u64 = 4096;
 
+/// Counts one frame read, bringing [`RunOptions::frames_read`] up to date every
+/// [`PUBLISH_EVERY`] frames.
+#[inline]
+fn count_frame(frames: &mut u64, published: Option<&AtomicU64>) {
+    *frames += 1;
+    if frames.is_multiple_of(PUBLISH_EVERY) {
+        publish(published, *frames);
+    }
+}
+
+/// Publishes `frames` as the frames read so far, when someone asked for them.
+fn publish(published: Option<&AtomicU64>, frames: u64) {
+    if let Some(f) = published {
+        f.store(frames, Ordering::Relaxed);
+    }
+}
+
 /// How far a run has got.
 #[derive(Debug)]
 pub struct Progress {
@@ -179,12 +196,7 @@ pub fn run<S: PacketSource>(
         drained = matches!(got, Ok(Next::Idle));
         match got {
             Ok(Next::Packet(pkt)) => {
-                progress.frames += 1;
-                if progress.frames.is_multiple_of(PUBLISH_EVERY)
-                    && let Some(f) = opts.frames_read
-                {
-                    f.store(progress.frames, Ordering::Relaxed);
-                }
+                count_frame(&mut progress.frames, opts.frames_read);
                 if let Some(f) = opts.on_frame.as_mut() {
                     f(&pkt);
                 }
@@ -217,9 +229,7 @@ pub fn run<S: PacketSource>(
             }
         }
     }
-    if let Some(f) = opts.frames_read {
-        f.store(progress.frames, Ordering::Relaxed);
-    }
+    publish(opts.frames_read, progress.frames);
     let summary = analyzer.finish(&mut |e| out.event(e));
     if let Some(e) = out.error {
         return Err(e);

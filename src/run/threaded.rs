@@ -24,7 +24,7 @@ use crate::analyzer::{Analyzer, Batch, Intake};
 use crate::capture::{Next, PacketFilter, PacketSource, SourceError};
 use crate::event::Event;
 
-use super::{Emitter, Finished, MAX_WAIT, PUBLISH_EVERY, RunOptions};
+use super::{Emitter, Finished, MAX_WAIT, RunOptions, count_frame, publish};
 
 /// Batches decoded ahead of the engine: enough to ride out a slow stretch on either side,
 /// few enough that the memory they hold (about 200 KB each without payload) stays small.
@@ -120,12 +120,7 @@ impl Front<'_> {
             }
             match src.next(MAX_WAIT) {
                 Ok(Next::Packet(pkt)) => {
-                    frames += 1;
-                    if frames.is_multiple_of(PUBLISH_EVERY)
-                        && let Some(f) = self.frames_read
-                    {
-                        f.store(frames, Ordering::Relaxed);
-                    }
+                    count_frame(&mut frames, self.frames_read);
                     if self.filter.as_mut().is_none_or(|f| f.matches(&pkt)) {
                         self.intake
                             .push(&pkt, &mut |outside, d| batch.push(outside, d));
@@ -142,9 +137,7 @@ impl Front<'_> {
                 }
             }
         }
-        if let Some(f) = self.frames_read {
-            f.store(frames, Ordering::Relaxed);
-        }
+        publish(self.frames_read, frames);
         // Frames the clock still holds are the capture's last.
         self.intake.end(&mut |outside, d| batch.push(outside, d));
         if !batch.is_empty() {
