@@ -15,6 +15,8 @@
 #   BIN      tcpaudit binary (default: <repo>/target/dist/tcpaudit, built here)
 #   THREADS  thread counts for rows with an explicit --threads, table and json (default "1";
 #            the tcpaudit-table and tcpaudit-json rows use the default, one thread per core)
+#   BASE_BIN an earlier tcpaudit binary to compare with, side by side: adds base-table and
+#            base-json rows (its defaults) and prints this build's time over the base's
 #
 # Needs: python3, cargo, /usr/bin/time (GNU time), tcpdump, gcc and libpcap headers for the
 # floor. On Debian: apt-get install -y tcpdump time gcc libpcap-dev
@@ -35,7 +37,7 @@ shift || true
 case "$PROFILE" in
   medium) GEN_ARGS=(--connections 47000 --seed 2 --duration 120) ;;
   large)  GEN_ARGS=(--connections 235000 --seed 3 --duration 600 --snaplen 96) ;;
-  -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
+  -h|--help) sed -n '2,24p' "$0"; exit 0 ;;
   *) echo "bench.sh: unknown profile '$PROFILE' (medium|large)" >&2; exit 2 ;;
 esac
 
@@ -89,6 +91,10 @@ for n in $THREADS; do
   NAMES+=("tcpaudit-table-threads-$n" "tcpaudit-json-threads-$n")
   CMDS+=("$BIN analyze --threads $n $FILE" "$BIN analyze -f json --threads $n $FILE")
 done
+if [[ -n "${BASE_BIN:-}" ]]; then
+  NAMES+=(base-table base-json)
+  CMDS+=("$BASE_BIN analyze $FILE" "$BASE_BIN analyze -f json $FILE")
+fi
 for extra in "$@"; do
   NAMES+=("tcpaudit-${extra%%=*}")
   CMDS+=("$BIN analyze ${extra#*=} $FILE")
@@ -138,5 +144,11 @@ for n in names:
         if j:
             line += f", json / table {j[0] / rows[n][0]:.2f}"
         print(line)
+if "base-table" in rows:
+    for n in ("table", "json"):
+        print(f"{n}: this build {rows['tcpaudit-' + n][0] / rows['base-' + n][0]:.2f}x the base "
+              f"(CPU {rows['tcpaudit-' + n][3] / rows['base-' + n][3]:.2f}x)", end="")
+        t1 = rows.get(f"tcpaudit-{n}-threads-1")
+        print(f", --threads 1 {t1[0] / rows['base-' + n][0]:.2f}x" if t1 else "")
 EOF
 echo "per-run lines (wall user sys maxrss-KiB): $RES/*.runs"
