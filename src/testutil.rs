@@ -1,6 +1,8 @@
-//! Segment builders for unit tests in virtual time (no capture files, no clock).
+//! Segment builders for unit tests in virtual time (no capture files, no clock), and the list of
+//! fixture captures for tests that sweep them all.
 
 use std::net::{IpAddr, Ipv4Addr};
+use std::path::{Path, PathBuf};
 
 use crate::time::Timestamp;
 use crate::wire::{Segment, SeqNum, TcpFlags, TcpOptions};
@@ -86,4 +88,31 @@ pub fn fin_closed() -> Vec<Segment<'static>> {
         s2c(40, "FA", 501, 102, 0),
         c2s(50, "A", 102, 502, 0),
     ]
+}
+
+/// Every capture file under `fixtures/` (pcap, pcapng, gzip), sorted; asserts there are many.
+pub fn fixture_captures() -> Vec<PathBuf> {
+    fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
+        for e in entries.flatten() {
+            let p = e.path();
+            let name = p.to_string_lossy();
+            if p.is_dir() {
+                walk(&p, out);
+            } else if name.ends_with(".pcap") || name.ends_with(".pcapng") || name.ends_with(".gz")
+            {
+                out.push(p);
+            }
+        }
+    }
+    let mut files = Vec::new();
+    walk(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures"),
+        &mut files,
+    );
+    files.sort();
+    assert!(files.len() > 50, "{} captures", files.len());
+    files
 }

@@ -369,6 +369,11 @@ impl Analyzer {
         self.intake.tcp_segments()
     }
 
+    /// Frames pushed so far: the number of the last one.
+    pub fn frames(&self) -> u64 {
+        self.intake.counts().packets
+    }
+
     /// Ends the run: every open connection and pending anomaly goes to `out`; returns the summary.
     pub fn finish(self, out: &mut impl FnMut(Event<'_>)) -> Summary {
         let Analyzer {

@@ -8,7 +8,7 @@ use std::sync::atomic::AtomicU64;
 use super::write_picked::{Selection, write_picked};
 use super::{Named, exit, fail, fail_output, report_errors, sink_for, stream_files};
 use crate::analyzer::Analyzer;
-use crate::capture::{BytesRead, CaptureSet, PacketFilter};
+use crate::capture::{BytesRead, CaptureSet, FrameIndex, PacketFilter};
 use crate::cli::AnalyzeArgs;
 use crate::event::Event;
 use crate::report::progress::FileProgress;
@@ -30,6 +30,8 @@ pub fn analyze(args: &AnalyzeArgs) -> io::Result<ExitCode> {
     if (args.html.is_some() || args.write.is_some()) && files.iter().any(|f| f == "-") {
         return fail("--html and -w read the capture twice: give a file, not standard input");
     }
+    // Both read the capture a second time, seeking to the frames they want.
+    let index = (args.html.is_some() || args.write.is_some()).then(FrameIndex::default);
     // The report's ladders and waterfall need the connections' stories.
     let mut html = args.html.as_ref().map(|_| {
         cfg.flow.keep_transitions = true;
@@ -38,6 +40,7 @@ pub fn analyze(args: &AnalyzeArgs) -> io::Result<ExitCode> {
             Source {
                 files: files.clone(),
                 filter: filter_expr.clone(),
+                index: index.clone().unwrap_or_default(),
             },
         )
     });
@@ -91,6 +94,7 @@ pub fn analyze(args: &AnalyzeArgs) -> io::Result<ExitCode> {
         filter: filter.as_mut(),
         count: args.count,
         frames_read: progress.is_some().then_some(&*frames),
+        frame_index: index.as_ref(),
         ..RunOptions::default()
     };
     // With -w, the connections to write are remembered as they end.
@@ -145,7 +149,7 @@ pub fn analyze(args: &AnalyzeArgs) -> io::Result<ExitCode> {
         return fail_output(msg);
     }
     if let Some(path) = &args.write {
-        match write_picked(path, &files, filter_expr.as_deref(), &spans) {
+        match write_picked(path, &files, filter_expr.as_deref(), index.as_ref(), &spans) {
             Ok(n) => eprintln!(
                 "tcpaudit: wrote {n} frames of {} connection{} to {}",
                 spans.len(),

@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use crate::capture::{CaptureWriter, LinkType};
+use crate::capture::{CaptureWriter, FrameIndex, LinkType};
 use crate::detect::AnomalyKind;
 use crate::event::ConnRecord;
 use crate::report::reread::{self as select, Picked, Span};
@@ -75,13 +75,14 @@ pub(crate) fn write_picked(
     path: &Path,
     files: &[String],
     filter: Option<&str>,
+    index: Option<&FrameIndex>,
     spans: &[Span],
 ) -> Result<u64, String> {
     let picked = Picked::of_spans(spans.iter().copied());
     let err = |e: std::io::Error| format!("{}: {e}", path.display());
     let mut writer: Option<CaptureWriter> = None;
     let mut failed: Option<String> = None;
-    select::replay(files, filter, &picked, |i, frame, pkt, _| {
+    select::replay(files, filter, &picked, index, |i, frame, pkt, _| {
         if failed.is_some() {
             return;
         }

@@ -6,7 +6,7 @@
 //! borrow it, so memory does not depend on the file size.
 
 use std::fs::File;
-use std::io::{self, Cursor, Read};
+use std::io::{self, Cursor, Read, Seek, SeekFrom};
 
 use flate2::read::MultiGzDecoder;
 
@@ -87,6 +87,10 @@ pub struct CaptureFile {
     pending: Option<Pending>,
     /// Packets with no usable interface or timestamp (pcapng), counted rather than dropped silently.
     skipped_records: u64,
+    /// Opened by path (not standard input): records can be read again from their offset.
+    seekable: bool,
+    /// Byte offset of the record of the packet handed out last.
+    last_record: u64,
 }
 
 impl std::fmt::Debug for CaptureFile {
@@ -125,7 +129,37 @@ impl CaptureFile {
             Some(r) => r.wrap(input),
             None => input,
         };
-        Self::from_reader(path, input, prefetch)
+        let mut me = Self::from_reader(path, input, prefetch)?;
+        me.seekable = path != "-";
+        Ok(me)
+    }
+
+    /// `path`, an uncompressed pcap file, read from the record at byte `offset` (as
+    /// [`record_offset`](Self::record_offset) gave it) on, as if that record followed the file
+    /// header.
+    pub fn resume_at(path: &str, offset: u64) -> Result<Self, CaptureError> {
+        let open = |source| CaptureError::Open {
+            file: path.to_string(),
+            source,
+        };
+        let mut f = File::open(path).map_err(open)?;
+        let mut header = [0u8; super::pcap::FILE_HEADER];
+        f.read_exact(&mut header).map_err(open)?;
+        f.seek(SeekFrom::Start(offset)).map_err(open)?;
+        let me = Self::from_reader(path, Box::new(Cursor::new(header).chain(f)), true)?;
+        if me.format != FileFormat::Pcap || me.compressed {
+            return Err(open(io::Error::other(
+                "only a pcap file is read from an offset",
+            )));
+        }
+        Ok(me)
+    }
+
+    /// Where the record of the packet handed out last starts, if the file can be read again
+    /// from there ([`resume_at`](Self::resume_at)): an uncompressed pcap file opened by path.
+    pub fn record_offset(&self) -> Option<u64> {
+        (self.seekable && self.format == FileFormat::Pcap && !self.compressed)
+            .then_some(self.last_record)
     }
 
     /// Reads a capture from any byte stream; `name` is used in messages.
@@ -149,6 +183,8 @@ impl CaptureFile {
             compressed: false,
             pending: None,
             skipped_records: 0,
+            seekable: false,
+            last_record: 0,
         };
         let b = &mut me.input;
         b.fill(4)?;
@@ -256,6 +292,7 @@ impl CaptureFile {
         let Some(p) = self.pending.take() else {
             return Ok(None);
         };
+        self.last_record = self.input.offset(self.input.start);
         self.input.start = p.record_end;
         self.input.prefetch_next();
         Ok(Some(Packet {

@@ -36,6 +36,13 @@ impl CaptureSet {
         set
     }
 
+    /// `path`, an uncompressed pcap file, read from the record at byte `offset` on.
+    pub fn resume_at(path: &str, offset: u64) -> Result<Self, CaptureError> {
+        let mut set = CaptureSet::default();
+        set.push(CaptureFile::resume_at(path, offset)?);
+        Ok(set)
+    }
+
     /// Adds an already opened file.
     pub fn push(&mut self, f: CaptureFile) {
         self.files.push(f);

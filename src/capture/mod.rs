@@ -7,6 +7,7 @@
 mod counting;
 mod file;
 mod filter;
+mod index;
 pub mod libpcap;
 pub mod live;
 mod merge;
@@ -19,6 +20,7 @@ mod write;
 pub use counting::BytesRead;
 pub use file::{CaptureFile, FileFormat};
 pub use filter::{FilterError, FilterStats, PacketFilter};
+pub use index::FrameIndex;
 pub use merge::CaptureSet;
 pub use source::{Live, Next, PacketSource, SourceError};
 pub use write::{CaptureWriter, WriteFormat};

@@ -7,7 +7,7 @@ use super::{CaptureError, LinkType};
 use crate::time::Timestamp;
 
 /// Length of the file header.
-const FILE_HEADER: usize = 24;
+pub(super) const FILE_HEADER: usize = 24;
 
 /// What the file header says about every record that follows.
 #[derive(Clone, Copy, Debug)]

@@ -42,11 +42,24 @@ pub trait PacketSource {
     fn source_info(&self) -> Option<&SourceInfo> {
         None
     }
+
+    /// Where the frame last read starts, if it can be read again from there (one uncompressed
+    /// pcap file): for a [`FrameIndex`](super::FrameIndex).
+    fn record_offset(&self) -> Option<u64> {
+        None
+    }
 }
 
 impl PacketSource for CaptureSet {
     fn next(&mut self, _wait: Duration) -> Result<Next<'_>, SourceError> {
         Ok(self.next_packet().map_or(Next::End, Next::Packet))
+    }
+
+    fn record_offset(&self) -> Option<u64> {
+        match self.files() {
+            [one] => one.record_offset(),
+            _ => None,
+        }
     }
 }
 

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use crate::analyzer::{Analyzer, AnalyzerConfig};
-use crate::capture::{CaptureSet, PacketFilter};
+use crate::capture::{CaptureSet, FrameIndex, PacketFilter};
 use crate::detect::{AnomalyKind, Scope};
 use crate::event::Event;
 use crate::event::{CloseKind, ConnRecord, EndReason};
@@ -204,12 +204,14 @@ pub fn gather(
     // Stories give the close's shape; they cost a few dozen bytes per record.
     let mut cfg = cfg;
     cfg.flow.keep_transitions = true;
+    let index = FrameIndex::default();
     let mut report = html.map(|_| {
         HtmlReport::new(
             &cfg,
             HtmlSource {
                 files: vec![path.to_string_lossy().into_owned()],
                 filter: filter_text.map(str::to_owned),
+                index: index.clone(),
             },
         )
     });
@@ -249,6 +251,7 @@ pub fn gather(
     };
     let opts = RunOptions {
         filter: filter.as_mut(),
+        frame_index: html.is_some().then_some(&index),
         ..RunOptions::default()
     };
     let finished =

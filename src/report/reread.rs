@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 
-use crate::capture::{CaptureSet, PacketFilter};
+use crate::capture::{CaptureSet, FrameIndex, PacketFilter};
 use crate::event::ConnRecord;
 use crate::wire::{Decoder, Endpoint, FlowKey, Packet, Segment, Side};
 
@@ -88,11 +88,14 @@ impl Picked {
 /// Reads `files` again (frames passing `filter`, up to the last frame of a picked connection)
 /// and calls `f` with the number of the picked
 /// connection, the frame's number, the frame and its segment, for every segment of a picked
-/// connection. Errors are the capture's (the first one met) or the filter's.
+/// connection. Errors are the capture's (the first one met) or the filter's. With an `index`
+/// of where the analysis found its frames, stretches of the file before a picked connection's
+/// first frame are skipped by seeking.
 pub fn replay(
     files: &[String],
     filter: Option<&str>,
     picked: &Picked,
+    index: Option<&FrameIndex>,
     mut f: impl FnMut(usize, u64, &Packet<'_>, &Segment<'_>),
 ) -> Result<(), String> {
     let mut filter = filter
@@ -116,6 +119,23 @@ pub fn replay(
             break;
         };
         if frame < from {
+            // Far from the next range: start reading again at the last indexed frame before
+            // it (the frames skipped are outside every range, as the ones skipped here are).
+            if let (Some(ix), [file]) = (index, files)
+                && let Some((at, offset)) = ix.at_or_before(from)
+                && at > frame + FrameIndex::EVERY / 2
+                && let Ok(resumed) = CaptureSet::resume_at(file, offset)
+            {
+                set = resumed;
+                frame = at - 1;
+            }
+            continue;
+        }
+        // Most frames in range belong to other connections: a plain TCP frame's endpoints
+        // say so without decoding it (the decoder keeps no state for such frames).
+        if let Some((src, dst)) = Decoder::plain_endpoints(&pkt)
+            && !picked.by_key.contains_key(&FlowKey::new(src, dst))
+        {
             continue;
         }
         let Some(seg) = decoder.decode(&pkt, frame) else {
@@ -144,6 +164,109 @@ pub fn side_of(r: &ConnRecord, seg: &Segment<'_>) -> Side {
 mod tests {
     use super::*;
     use crate::testutil::{A, B};
+
+    /// The shortcut that skips frames of other connections names the endpoints the full decode
+    /// finds, on every frame of every fixture (and applies to most of them).
+    #[test]
+    fn plain_endpoints_agree_with_the_decoder() {
+        let (mut plain, mut frames) = (0u64, 0u64);
+        for file in crate::testutil::fixture_captures() {
+            let name = file.display().to_string();
+            let mut set = CaptureSet::open(std::slice::from_ref(&name));
+            let mut decoder = Decoder::new();
+            while let Some(pkt) = set.next_packet() {
+                frames += 1;
+                let quick = Decoder::plain_endpoints(&pkt);
+                let full = decoder
+                    .decode(&pkt, frames)
+                    .map(|s| (Endpoint::new(s.src, s.sport), Endpoint::new(s.dst, s.dport)));
+                if let Some(q) = quick {
+                    plain += 1;
+                    assert!(
+                        full.is_none_or(|f| f == q),
+                        "{name}: frame {frames}: {q:?} against {full:?}"
+                    );
+                }
+            }
+        }
+        assert!(plain * 2 > frames, "{plain} of {frames} frames plain");
+    }
+
+    /// A pcap of 30,000 raw IPv4 frames: connection `k` (source port 10,000 + k) sends frames
+    /// 30k+1 to 30k+30, with sequence numbers counting frames.
+    fn many_frames(path: &std::path::Path) {
+        use crate::capture::{CaptureWriter, LinkType};
+        let mut w = CaptureWriter::create(path, LinkType::RAW, 65_535, "t").unwrap();
+        for i in 0..30_000u32 {
+            let port = 10_000 + (i / 30) as u16;
+            let mut f = vec![
+                0x45, 0, 0, 40, 0, 0, 0, 0, 64, 6, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2,
+            ];
+            f.extend_from_slice(&port.to_be_bytes());
+            f.extend_from_slice(&80u16.to_be_bytes());
+            f.extend_from_slice(&i.to_be_bytes());
+            f.extend_from_slice(&[0, 0, 0, 0, 0x50, 0x10, 0xff, 0xff, 0, 0, 0, 0]);
+            w.write(&Packet {
+                ts: crate::time::Timestamp::from_nanos(i64::from(i) * 1_000),
+                link_type: LinkType::RAW,
+                data: &f,
+                orig_len: 40,
+            })
+            .unwrap();
+        }
+        w.flush().unwrap();
+    }
+
+    /// With the index of where frames start, the second read seeks past most of the file and
+    /// finds exactly the frames it finds by reading everything.
+    #[test]
+    fn seeking_with_the_index_finds_the_same_frames() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("many.pcap");
+        many_frames(&path);
+        let file = path.to_str().unwrap().to_string();
+        let index = FrameIndex::default();
+        let mut set = CaptureSet::open(std::slice::from_ref(&file));
+        let mut frame = 0;
+        while set.next_packet().is_some() {
+            frame += 1;
+            index.note(frame, || crate::capture::PacketSource::record_offset(&set));
+        }
+        assert_eq!(frame, 30_000);
+        // Read again from an indexed frame: it is the frame the index says.
+        let (at, offset) = index.at_or_before(20_000).unwrap();
+        assert_eq!(at, 16_385);
+        let mut resumed = CaptureSet::resume_at(&file, offset).unwrap();
+        let p = resumed.next_packet().unwrap();
+        assert_eq!(p.data[24..28], (at as u32 - 1).to_be_bytes());
+
+        let conn = |k: u64| Span {
+            id: k,
+            orig: Endpoint::new(A.0, 10_000 + k as u16),
+            resp: Endpoint::new(B.0, 80),
+            first_frame: 30 * k + 1,
+            last_frame: 30 * k + 30,
+        };
+        let picked = Picked::of_spans([conn(3), conn(600), conn(990)]);
+        let found = |index: Option<&FrameIndex>| {
+            let mut v = Vec::new();
+            replay(
+                std::slice::from_ref(&file),
+                None,
+                &picked,
+                index,
+                |i, frame, _, seg| {
+                    v.push((i, frame, seg.seq.0));
+                },
+            )
+            .unwrap();
+            v
+        };
+        let all = found(None);
+        assert_eq!(all.len(), 90);
+        assert_eq!(all[30], (1, 18_001, 18_000));
+        assert_eq!(found(Some(&index)), all);
+    }
 
     #[test]
     fn frames_outside_every_picked_range_are_skipped() {

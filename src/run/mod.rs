@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
 use crate::analyzer::{Analyzer, Summary};
-use crate::capture::{Next, PacketFilter, PacketSource, SourceError};
+use crate::capture::{FrameIndex, Next, PacketFilter, PacketSource, SourceError};
 use crate::event::Event;
 use crate::time::Timestamp;
 use crate::wire::Packet;
@@ -64,6 +64,9 @@ pub struct RunOptions<'a> {
     /// Frames read so far, published every [`PUBLISH_EVERY`] frames and at the end, for a
     /// progress display on another thread.
     pub frames_read: Option<&'a AtomicU64>,
+    /// Where analysed frames start in the file, noted every so often for a second read
+    /// (`--html`, `-w`).
+    pub frame_index: Option<&'a FrameIndex>,
 }
 
 /// How often [`RunOptions::frames_read`] is brought up to date: rarely enough that the store
@@ -202,6 +205,9 @@ pub fn run<S: PacketSource>(
                 }
                 if opts.filter.as_mut().is_none_or(|f| f.matches(&pkt)) {
                     analyzer.push(&pkt, &mut |e| out.event(e));
+                    if let Some(ix) = opts.frame_index {
+                        ix.note(analyzer.frames(), || src.record_offset());
+                    }
                 }
             }
             Ok(Next::Idle) if opts.live => {

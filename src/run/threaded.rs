@@ -21,7 +21,7 @@ use std::thread;
 use std::time::Instant;
 
 use crate::analyzer::{Analyzer, Batch, Intake};
-use crate::capture::{Next, PacketFilter, PacketSource, SourceError};
+use crate::capture::{FrameIndex, Next, PacketFilter, PacketSource, SourceError};
 use crate::event::Event;
 
 use super::{Emitter, Finished, MAX_WAIT, RunOptions, count_frame, publish};
@@ -56,6 +56,7 @@ pub fn run_offline<S: PacketSource + Send>(
         count: opts.count,
         stop: opts.stop,
         frames_read: opts.frames_read,
+        frame_index: opts.frame_index,
         halt: &halt,
         full: full_tx,
         empty: empty_rx,
@@ -97,6 +98,7 @@ struct Front<'a> {
     count: Option<u64>,
     stop: Option<&'a AtomicBool>,
     frames_read: Option<&'a AtomicU64>,
+    frame_index: Option<&'a FrameIndex>,
     /// Set by the engine when the output failed: reading stops.
     halt: &'a AtomicBool,
     full: mpsc::SyncSender<Batch>,
@@ -124,6 +126,9 @@ impl Front<'_> {
                     if self.filter.as_mut().is_none_or(|f| f.matches(&pkt)) {
                         self.intake
                             .push(&pkt, &mut |outside, d| batch.push(outside, d));
+                        if let Some(ix) = self.frame_index {
+                            ix.note(self.intake.counts().packets, || src.record_offset());
+                        }
                         if batch.is_full() && !self.hand_over(&mut batch) {
                             break;
                         }

@@ -14,7 +14,7 @@ use super::icmp::{self, IcmpError};
 use super::link::{self, LinkInfo, Net};
 use super::tcp_header::{Ip, parse_tcp, plain_tcp};
 use super::tunnel::{MAX_TUNNEL_DEPTH, TunnelKind, mobile_ipv6_addresses};
-use super::{BadTcpHeader, DecodeStats, Segment, SkipReason};
+use super::{BadTcpHeader, DecodeStats, Endpoint, Segment, SkipReason};
 use crate::time::Timestamp;
 use crate::wire::Packet;
 
@@ -95,6 +95,23 @@ impl Decoder {
     /// Counts a frame that yielded no segment, by reason.
     pub(super) fn skip(&mut self, r: SkipReason) {
         self.stats.skipped[r as usize] += 1;
+    }
+
+    /// The sending and receiving endpoints of a frame holding TCP directly in IPv4 (no options,
+    /// not a fragment) or IPv6 (no extension headers), read without decoding the segment and
+    /// without touching any decoder state; `None` for any other frame, which only
+    /// [`decode`](Self::decode) can place. A second read of a capture looking for a few
+    /// connections skips most frames with this.
+    pub fn plain_endpoints(pkt: &Packet<'_>) -> Option<(Endpoint, Endpoint)> {
+        let Net::Ip(d) = link::network(pkt.link_type, pkt.data, &mut LinkInfo::default()) else {
+            return None;
+        };
+        let (ip, t, _) = plain_tcp(d)?;
+        let port = |at: usize| Some(u16::from_be_bytes([*t.get(at)?, *t.get(at + 1)?]));
+        Some((
+            Endpoint::new(ip.src, port(0)?),
+            Endpoint::new(ip.dst, port(2)?),
+        ))
     }
 
     /// Decodes one frame. Returns the TCP segment it carries, if any; everything else is counted.

@@ -11,6 +11,7 @@ use std::thread::JoinHandle;
 
 use super::super::ladder::{self, LadderMark, LadderSegment, esc};
 use super::super::reread::{self, Picked};
+use crate::capture::FrameIndex;
 use crate::event::ConnRecord;
 
 /// Ladders drawn at most.
@@ -23,6 +24,8 @@ pub struct Source {
     pub files: Vec<String>,
     /// The packet filter the analysis applied, if any.
     pub filter: Option<String>,
+    /// Where the analysis found its frames, noted as it read them.
+    pub index: FrameIndex,
 }
 
 /// The connections picked for ladders, and the drawing once it started.
@@ -44,6 +47,11 @@ impl Ladders {
             source,
             ..Default::default()
         }
+    }
+
+    /// Whether every ladder is picked (later connections are only counted).
+    pub(super) fn full(&self) -> bool {
+        self.picked >= MAX_LADDERS
     }
 
     /// Offers flagged connection `r` with the anomalies raised on it.
@@ -90,6 +98,7 @@ fn draw(source: &Source, picks: &[(ConnRecord, Vec<LadderMark>)]) -> Result<Vec<
         &source.files,
         source.filter.as_deref(),
         &picked,
+        Some(&source.index),
         |i, _, _, seg| {
             segs[i].push(LadderSegment::of(seg, reread::side_of(&picks[i].0, seg)));
         },

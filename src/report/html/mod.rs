@@ -110,7 +110,10 @@ impl HtmlReport {
                 self.first_ts = Some(self.first_ts.map_or(r.first_ts, |t| t.min(r.first_ts)));
             }
             Event::Anomaly(a) => {
-                if let Some(id) = a.conn_id {
+                // Marks are kept for connections that may still get a ladder.
+                if let Some(id) = a.conn_id
+                    && !self.ladders.full()
+                {
                     self.marks.entry(id).or_default().push(LadderMark::of(a));
                 }
                 if self.anomalies < MAX_ANOMALIES {
@@ -132,6 +135,9 @@ impl HtmlReport {
         let flag = r.tally.flagged();
         if flag {
             self.ladders.offer(r, marks);
+            if self.ladders.full() {
+                self.marks = BTreeMap::new();
+            }
         }
         let base = self.first_ts.unwrap_or(r.first_ts);
         let rel = |t: Timestamp| t.since(base).as_secs_f64();
@@ -237,10 +243,6 @@ impl HtmlReport {
         data.extend_from_slice(b",\"explain\":");
         serde_json::to_writer(&mut data, &explain).map_err(io::Error::other)?;
         data.push(b'}');
-        // Inside a <script> element, "</" would end it ("<\/" is the same JSON).
-        let data = String::from_utf8(data)
-            .map_err(io::Error::other)?
-            .replace("</", "<\\/");
 
         let files: Vec<&str> = run.files.iter().map(|f| f.name.as_str()).collect();
         let title = format!("tcpaudit: {}", files.join(", "));
@@ -336,13 +338,14 @@ impl HtmlReport {
             writeln!(out, "{l}")?;
         }
         writeln!(out, "</section>")?;
-        writeln!(
+        write!(
             out,
             "<footer>tcpaudit {} · self-contained: open offline, nothing is fetched</footer>\
-             <script id=\"data\" type=\"application/json\">{data}</script><script>{JS}</script>\
-             </body></html>",
+             <script id=\"data\" type=\"application/json\">",
             env!("CARGO_PKG_VERSION")
-        )
+        )?;
+        write_in_script(out, &data)?;
+        writeln!(out, "</script><script>{JS}</script></body></html>")
     }
 
     fn header(&self, out: &mut impl Write, s: &Summary, files: &[&str]) -> io::Result<()> {
@@ -395,9 +398,28 @@ fn left_out(n: u64, what: &str, max: usize) -> String {
     }
 }
 
+/// Writes JSON `data` inside a `<script>` element, where "</" would end the element: it is
+/// written "<\\/", the same JSON (every "</" in JSON is inside a string, where "\\/" means "/").
+fn write_in_script(out: &mut impl Write, data: &[u8]) -> io::Result<()> {
+    let mut from = 0;
+    for i in memchr::memmem::find_iter(data, b"</") {
+        out.write_all(&data[from..=i])?;
+        out.write_all(b"\\")?;
+        from = i + 1;
+    }
+    out.write_all(&data[from..])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn data_in_the_script_element_cannot_end_it() {
+        let mut out = Vec::new();
+        write_in_script(&mut out, br#"{"a":"</script><b>","b":"x</"}<"#).unwrap();
+        assert_eq!(out, br#"{"a":"<\/script><b>","b":"x<\/"}<"#);
+    }
     use crate::analyzer::AnalyzerConfig;
     use crate::flow::testkit::replay;
     use crate::testutil::fin_closed;

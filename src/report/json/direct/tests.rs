@@ -1,8 +1,6 @@
 //! The hand-written records against the serde path, byte for byte, on every record of every
 //! fixture capture (stories kept, so that their objects are written too).
 
-use std::path::{Path, PathBuf};
-
 use crate::analyzer::{Analyzer, AnalyzerConfig};
 use crate::capture::CaptureSet;
 use crate::event::Event;
@@ -10,25 +8,10 @@ use crate::report::json::line::to_buf;
 use crate::report::json::{AnomalyRecord, ConnJson};
 use crate::report::tuples::OpenConns;
 use crate::run::{RunOptions, run};
+use crate::testutil::fixture_captures;
 
 use super::{Out, write_anomaly, write_conn};
 use crate::report::community_id::CommunityIds;
-
-/// The capture files under `dir`, recursively.
-fn captures(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    for e in entries.flatten() {
-        let p = e.path();
-        let name = p.to_string_lossy();
-        if p.is_dir() {
-            captures(&p, out);
-        } else if name.ends_with(".pcap") || name.ends_with(".pcapng") || name.ends_with(".gz") {
-            out.push(p);
-        }
-    }
-}
 
 /// Writes `serde_form` through the line serializer and `direct` by hand; panics with both on a
 /// difference.
@@ -55,13 +38,7 @@ fn same(what: &str, serde_form: impl serde::Serialize, direct: impl FnOnce(&mut 
 
 #[test]
 fn every_fixture_record_is_written_as_serde_writes_it() {
-    let mut files = Vec::new();
-    captures(
-        &Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures"),
-        &mut files,
-    );
-    files.sort();
-    assert!(files.len() > 50, "{} captures", files.len());
+    let files = fixture_captures();
     let (mut conns, mut anomalies) = (0, 0);
     for file in &files {
         let name = file.display().to_string();
