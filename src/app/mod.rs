@@ -139,7 +139,11 @@ pub(crate) fn sink_for<'w>(
             .map_err(|e| Failure::Output(format!("{}: {e}", path.display())))
     };
     Ok(match opts.format {
-        Format::Json => Box::new(JsonSink::new(out).community_id_seed(seed)),
+        Format::Json => Box::new(
+            JsonSink::new(out)
+                .community_id_seed(seed)
+                .stories(opts.transitions || opts.app),
+        ),
         Format::Table => Box::new(
             TableSink::new(out, (!opts.all).then_some(opts.limit))
                 .colour(opts.color.enabled(io::stdout().is_terminal()))

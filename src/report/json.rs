@@ -518,6 +518,8 @@ pub struct JsonSink<W: Write> {
     open: OpenConns,
     /// Community IDs computed lately, for a connection's anomalies and record to share.
     ids: CommunityIds,
+    /// Write the `story` of records that have one.
+    stories: bool,
 }
 
 impl<W: Write> JsonSink<W> {
@@ -531,7 +533,16 @@ impl<W: Write> JsonSink<W> {
             pages: super::page::PageBuilder::default(),
             open: OpenConns::default(),
             ids: CommunityIds::new(0),
+            stories: true,
         }
+    }
+
+    /// Whether records carry their `story` object when they have one (the default). Off, a
+    /// story kept for another output (the HTML report's waterfall) stays out of the JSON, which
+    /// shows it only when asked (`--transitions`, `--app`).
+    pub fn stories(mut self, on: bool) -> Self {
+        self.stories = on;
+        self
     }
 
     /// Community IDs with `seed` instead of 0.
@@ -566,7 +577,10 @@ impl<W: Write> Sink for JsonSink<W> {
         match e {
             // The records written by the thousand are written by hand (`direct`), the same
             // bytes as their structs serialize to.
-            Event::Closed(c) => self.write_direct(|o, ids| direct::write_conn(o, c, ids)),
+            Event::Closed(c) => {
+                let stories = self.stories;
+                self.write_direct(|o, ids| direct::write_conn(o, c, ids, stories))
+            }
             Event::Anomaly(a) => {
                 let conn = self.open.get(a.conn_id);
                 self.write_direct(|o, ids| direct::write_anomaly(o, a, conn, ids))

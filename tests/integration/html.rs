@@ -167,3 +167,38 @@ fn page_loads_are_drawn_with_app() {
     assert!(dom.contains("GET /app.js"));
     assert!(dom.contains("tls static.example"));
 }
+
+/// The report keeps every connection's story for its waterfall; the JSON lines written beside it
+/// stay as they are without `--transitions`: no `story` objects (the interface says "only with
+/// `--transitions`"), byte for byte the run without `--html`.
+#[test]
+fn json_records_are_the_same_with_and_without_html() {
+    let dir = tempfile::tempdir().unwrap();
+    let capture = fixture("recordings/page_load.pcap");
+    let json = |extra: &[&str]| {
+        let o = tcpaudit()
+            .args(["analyze", "-f", "json"])
+            .args(extra)
+            .arg(&capture)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        o.stdout
+    };
+    let html = dir.path().join("r.html");
+    let plain = json(&[]);
+    let with_html = json(&["--html", html.to_str().unwrap()]);
+    assert!(!connections(&json_lines(&plain)).is_empty());
+    assert_eq!(
+        String::from_utf8_lossy(&with_html),
+        String::from_utf8_lossy(&plain)
+    );
+    // Asked for, the stories are there (with and without the report).
+    for extra in [
+        &["--transitions"][..],
+        &["--transitions", "--html", html.to_str().unwrap()],
+    ] {
+        let conns = connections(&json_lines(&json(extra)));
+        assert!(conns.iter().all(|c| c.get("story").is_some()), "{extra:?}");
+    }
+}

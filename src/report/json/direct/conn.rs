@@ -9,8 +9,14 @@ use crate::report::json::ById;
 use crate::report::json::story::StoryJson;
 use crate::wire::{PerSide, Side, TunnelKind};
 
-/// Writes the JSON object of `c` (no newline), its Community ID from `ids`.
-pub(in crate::report::json) fn write_conn(o: &mut Out<'_>, c: &ConnRecord, ids: &mut CommunityIds) {
+/// Writes the JSON object of `c` (no newline), its Community ID from `ids`, its story (if it has
+/// one) with `stories`.
+pub(in crate::report::json) fn write_conn(
+    o: &mut Out<'_>,
+    c: &ConnRecord,
+    ids: &mut CommunityIds,
+    stories: bool,
+) {
     o.raw(b"{\"type\":\"connection\",\"id\":");
     o.u(c.id);
     o.raw(k!("prev_id"));
@@ -128,7 +134,7 @@ pub(in crate::report::json) fn write_conn(o: &mut Out<'_>, c: &ConnRecord, ids: 
     o.opt_str(c.time_wait_until.map(|t| t.0.name()));
     o.raw(k!("time_wait_until"));
     o.opt_secs(c.time_wait_until.map(|t| t.1));
-    if let Some(story) = StoryJson::of(c) {
+    if let Some(story) = StoryJson::of(c).filter(|_| stories) {
         o.raw(k!("story"));
         o.serde(&story);
     }

@@ -54,7 +54,7 @@ fn every_fixture_record_is_written_as_serde_writes_it() {
                 Event::Closed(c) => {
                     conns += 1;
                     same(&name, ConnJson::with_seed(c, seed), |o| {
-                        write_conn(o, c, &mut CommunityIds::new(seed))
+                        write_conn(o, c, &mut CommunityIds::new(seed), true)
                     });
                 }
                 Event::Anomaly(a) => {
