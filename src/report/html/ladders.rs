@@ -68,8 +68,10 @@ impl Ladders {
             // A thread that cannot start leaves the drawing to the end of the run.
             match std::thread::Builder::new()
                 .name("tcpaudit-ladders".into())
-                .spawn(move || draw(&source, &picks))
-            {
+                .spawn(move || {
+                    super::background();
+                    draw(&source, &picks)
+                }) {
                 Ok(h) => self.drawing = Some(h),
                 Err(_) => self.picks = Vec::new(),
             }

@@ -398,6 +398,19 @@ fn left_out(n: u64, what: &str, max: usize) -> String {
     }
 }
 
+/// Lowers the calling thread's scheduling priority (nice 10; threads it starts inherit it):
+/// the report's helper threads then use what the analysis leaves of the CPUs instead of taking
+/// turns with it. Best effort: where the system refuses, the priority stays as it was.
+fn background() {
+    #[cfg(target_os = "linux")]
+    // SAFETY: gettid has no arguments; setpriority with the calling thread's id changes only
+    // that thread's nice value (Linux keeps it per thread).
+    unsafe {
+        let tid = libc::syscall(libc::SYS_gettid) as libc::id_t;
+        libc::setpriority(libc::PRIO_PROCESS, tid, 10);
+    }
+}
+
 /// Writes JSON `data` inside a `<script>` element, where "</" would end the element: it is
 /// written "<\\/", the same JSON (every "</" in JSON is inside a string, where "\\/" means "/").
 fn write_in_script(out: &mut impl Write, data: &[u8]) -> io::Result<()> {

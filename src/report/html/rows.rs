@@ -168,8 +168,10 @@ impl RowWriter {
         let (tx, rx) = channel::<Vec<(Row, f64)>>();
         match std::thread::Builder::new()
             .name("tcpaudit-report".into())
-            .spawn(move || collect(rx))
-        {
+            .spawn(move || {
+                super::background();
+                collect(rx)
+            }) {
             Ok(h) => RowWriter {
                 batch: Vec::with_capacity(BATCH),
                 tx: Some(tx),
