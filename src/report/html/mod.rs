@@ -230,11 +230,9 @@ impl HtmlReport {
             .iter()
             .map(|k| (k.id(), (k.severity().name(), k.summary())))
             .collect();
-        let mut data = Vec::with_capacity(rows.anomalies.len() + rows.conns.len() + (1 << 16));
-        data.extend_from_slice(b"{\"anomalies\":[");
-        data.extend_from_slice(&rows.anomalies);
-        data.extend_from_slice(b"],\"conns\":[");
-        data.extend_from_slice(&rows.conns);
+        // The page's data follows the rows, which are written as they are (not copied into
+        // one buffer first).
+        let mut data = Vec::with_capacity(1 << 16);
         data.extend_from_slice(b"],\"listeners\":");
         serde_json::to_writer(&mut data, &listeners).map_err(io::Error::other)?;
         data.extend_from_slice(b",\"pages\":");
@@ -344,7 +342,16 @@ impl HtmlReport {
              <script id=\"data\" type=\"application/json\">",
             env!("CARGO_PKG_VERSION")
         )?;
-        write_in_script(out, &data)?;
+        // Each piece starts and ends with JSON punctuation, so no "</" straddles two of them.
+        for piece in [
+            &b"{\"anomalies\":["[..],
+            &rows.anomalies,
+            b"],\"conns\":[",
+            &rows.conns,
+            &data,
+        ] {
+            write_in_script(out, piece)?;
+        }
         writeln!(out, "</script><script>{JS}</script></body></html>")
     }
 
