@@ -5,8 +5,9 @@
 # Usage: sudo benches/live-bench.sh rates [RATE ...]   drops per rate (default 50k..800k pps, then top speed)
 #        sudo benches/live-bench.sh long [SECS] [PPS]   peak memory over a long run (default 600 s at 50k pps),
 #                                                      every loop of the capture with new addresses
-# Environment: DIR (default <repo>/target/bench), SECS_PER_RATE (default 5), SENDERS (tcpreplay
-# processes sending at once, default 1; each offers the rate), BUFFER_MIB (tcpaudit's ring, default 64).
+# Environment: DIR (default <repo>/target/bench), BIN (default <repo>/target/dist/tcpaudit),
+# SECS_PER_RATE (default 5), SENDERS (tcpreplay processes sending at once, default 1; each offers
+# the rate), BUFFER_MIB (tcpaudit's ring, default 64).
 # Needs root, iproute2, tcpreplay, python3 (apt-get install -y iproute2 tcpreplay python3).
 # Everything runs inside two network namespaces this script creates and deletes.
 set -euo pipefail
@@ -15,7 +16,7 @@ SCRIPT_DIR="$(cd "$(dirname "$0")" && pwd)"
 REPO="$(cd "$SCRIPT_DIR/.." && pwd)"
 GEN="$REPO/../shared/tools/gen-pcap.py"
 DIR="${DIR:-$REPO/target/bench}"
-BIN="$REPO/target/dist/tcpaudit"
+BIN="${BIN:-$REPO/target/dist/tcpaudit}"
 TX=tcpa-bench-tx
 RX=tcpa-bench-rx
 SECS_PER_RATE="${SECS_PER_RATE:-5}"
