@@ -46,7 +46,7 @@ pub struct FrameCounts {
     pub first_ts: Option<Timestamp>,
     /// The latest plausible frame time.
     pub last_ts: Option<Timestamp>,
-    /// Frames whose time was a fault (see [`CaptureClock`]).
+    /// Frames whose time was a fault (see [`CaptureClock`], which counts them).
     pub clock_faults: u64,
 }
 
@@ -97,7 +97,6 @@ impl Intake {
         let c = &mut self.counts;
         c.packets += 1;
         c.wire_bytes += pkt.orig_len as u64;
-        c.clock_faults = self.clock.faults();
         let frame = c.packets;
         if let Some(r) = v.release {
             self.release(r, f);
@@ -126,7 +125,6 @@ impl Intake {
     pub fn end(&mut self, f: &mut impl FnMut(usize, Decoded<'_>)) {
         let r = self.clock.end();
         self.release(r, f);
-        self.counts.clock_faults = self.clock.faults();
     }
 
     /// Decodes the frames held by the clock at the time it gives them, in their order.
@@ -149,8 +147,16 @@ impl Intake {
     }
 
     /// What has been counted of the frames so far.
-    pub fn counts(&self) -> &FrameCounts {
-        &self.counts
+    pub fn counts(&self) -> FrameCounts {
+        FrameCounts {
+            clock_faults: self.clock.faults(),
+            ..self.counts
+        }
+    }
+
+    /// Frames pushed so far: the number of the last one.
+    pub fn frames(&self) -> u64 {
+        self.counts.packets
     }
 
     /// Frames decoded into TCP segments so far.

@@ -240,12 +240,13 @@ impl Summary {
 
     /// The counts of listener `ep` (those beyond [`MAX_LISTENERS`] are counted together).
     fn listener_counts(&mut self, ep: Endpoint) -> &mut ListenerCounts {
-        let n = self.listeners.len();
-        match self.listeners.get_mut(&ep) {
-            Some(_) => self.listeners.get_mut(&ep).expect("present"),
-            None if n < MAX_LISTENERS => self.listeners.entry(ep).or_default(),
-            None => &mut self.other_listeners,
+        if self.listeners.len() < MAX_LISTENERS {
+            return self.listeners.entry(ep).or_default();
         }
+        // One lookup: the map and the shared counts are different fields.
+        self.listeners
+            .get_mut(&ep)
+            .unwrap_or(&mut self.other_listeners)
     }
 }
 
@@ -317,7 +318,7 @@ impl Analyzer {
         let engine = &mut self.engine;
         self.intake
             .push(pkt, &mut |outside, d| engine.take(outside, d, out));
-        engine.summary.set_frame_counts(self.intake.counts());
+        engine.summary.set_frame_counts(&self.intake.counts());
     }
 
     /// The two halves, for a run that puts them on two threads; [`Analyzer::join`] puts them
@@ -371,7 +372,7 @@ impl Analyzer {
 
     /// Frames pushed so far: the number of the last one.
     pub fn frames(&self) -> u64 {
-        self.intake.counts().packets
+        self.intake.frames()
     }
 
     /// Ends the run: every open connection and pending anomaly goes to `out`; returns the summary.
@@ -381,7 +382,7 @@ impl Analyzer {
             mut engine,
         } = self;
         intake.end(&mut |outside, d| engine.take(outside, d, out));
-        engine.summary.set_frame_counts(intake.counts());
+        engine.summary.set_frame_counts(&intake.counts());
         engine.summary.decode = intake.finish();
         engine.finish(out)
     }

@@ -127,7 +127,7 @@ impl Front<'_> {
                         self.intake
                             .push(&pkt, &mut |outside, d| batch.push(outside, d));
                         if let Some(ix) = self.frame_index {
-                            ix.note(self.intake.counts().packets, || src.record_offset());
+                            ix.note(self.intake.frames(), || src.record_offset());
                         }
                         if batch.is_full() && !self.hand_over(&mut batch) {
                             break;
