@@ -71,14 +71,14 @@ impl Picked {
         }
     }
 
-    /// The picked connection segment `seg` (frame `frame`) belongs to, if any.
-    fn find(&self, seg: &Segment<'_>, frame: u64) -> Option<usize> {
-        let key = FlowKey::new(
-            Endpoint::new(seg.src, seg.sport),
-            Endpoint::new(seg.dst, seg.dport),
-        );
-        self.by_key
-            .get(&key)?
+    /// The frame ranges and numbers of the picked connections between `a` and `b`.
+    fn spans(&self, a: Endpoint, b: Endpoint) -> Option<&[(u64, u64, usize)]> {
+        self.by_key.get(&FlowKey::new(a, b)).map(Vec::as_slice)
+    }
+
+    /// The picked connection among `spans` whose range holds frame `frame`, if any.
+    fn at(spans: &[(u64, u64, usize)], frame: u64) -> Option<usize> {
+        spans
             .iter()
             .find(|(first, last, _)| (*first..=*last).contains(&frame))
             .map(|(_, _, i)| *i)
@@ -133,15 +133,23 @@ pub fn replay(
         }
         // Most frames in range belong to other connections: a plain TCP frame's endpoints
         // say so without decoding it (the decoder keeps no state for such frames).
-        if let Some((src, dst)) = Decoder::plain_endpoints(&pkt)
-            && !picked.by_key.contains_key(&FlowKey::new(src, dst))
-        {
-            continue;
-        }
+        let plain = match Decoder::plain_endpoints(&pkt) {
+            Some((src, dst)) => match picked.spans(src, dst) {
+                Some(spans) => Some(spans),
+                None => continue,
+            },
+            None => None,
+        };
         let Some(seg) = decoder.decode(&pkt, frame) else {
             continue;
         };
-        if let Some(i) = picked.find(&seg, frame) {
+        let spans = plain.or_else(|| {
+            picked.spans(
+                Endpoint::new(seg.src, seg.sport),
+                Endpoint::new(seg.dst, seg.dport),
+            )
+        });
+        if let Some(i) = spans.and_then(|s| Picked::at(s, frame)) {
             f(i, frame, &pkt, &seg);
         }
     }

@@ -134,7 +134,8 @@ pub(in crate::report::json) fn write_conn(
     o.opt_str(c.time_wait_until.map(|t| t.0.name()));
     o.raw(k!("time_wait_until"));
     o.opt_secs(c.time_wait_until.map(|t| t.1));
-    if let Some(story) = StoryJson::of(c).filter(|_| stories) {
+    // Not built at all when not written: a story kept for another output is left alone.
+    if stories && let Some(story) = StoryJson::of(c) {
         o.raw(k!("story"));
         o.serde(&story);
     }
