@@ -35,6 +35,8 @@ pub fn analyze(args: &AnalyzeArgs) -> io::Result<ExitCode> {
     // The report's ladders and waterfall need the connections' stories.
     let mut html = args.html.as_ref().map(|_| {
         cfg.flow.keep_transitions = true;
+        // Its waterfall colours connections by Zeek's conn_state; its ladders name it.
+        cfg.flow.zeek_view = true;
         HtmlReport::new(
             &cfg,
             Source {

@@ -32,6 +32,8 @@ pub fn ladder(args: &LadderArgs) -> io::Result<ExitCode> {
         Err(msg) => return fail(msg),
     };
     cfg.flow.keep_transitions = true;
+    // The ladder's heading gives Zeek's conn_state and history.
+    cfg.flow.zeek_view = true;
     cfg.flow.segment_stream = true;
     let mut kinds = Vec::new();
     for id in &args.anomaly {

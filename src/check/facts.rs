@@ -204,6 +204,8 @@ pub fn gather(
     // Stories give the close's shape; they cost a few dozen bytes per record.
     let mut cfg = cfg;
     cfg.flow.keep_transitions = true;
+    // Expectations may name Zeek's conn_state and history.
+    cfg.flow.zeek_view = true;
     let index = FrameIndex::default();
     let mut report = html.map(|_| {
         HtmlReport::new(

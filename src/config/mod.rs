@@ -466,6 +466,8 @@ impl AnalysisOpts {
             segment_events: false,
             // Pages draw TIME-WAIT, which the story holds.
             keep_transitions: self.transitions || self.app,
+            // Every output but the terminal tables shows Zeek's conn_state and history.
+            zeek_view: self.format.is_records(),
             segment_stream: false,
             idle_timeout: seconds("idle-timeout", self.idle_timeout)?,
             attempt_timeout: seconds("attempt-timeout", self.attempt_timeout)?,

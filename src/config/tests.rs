@@ -7,12 +7,22 @@ fn args(words: &[&str]) -> Vec<String> {
 
 #[test]
 fn no_options_resolve_to_the_core_defaults() {
-    let cfg = AnalysisOpts::from_args(&[]).unwrap().config().unwrap();
+    // A record format: the core's default record carries Zeek's view.
+    let cfg = AnalysisOpts::from_args(&args(&["-f", "json"]))
+        .unwrap()
+        .config()
+        .unwrap();
     assert_eq!(
         format!("{cfg:?}"),
         format!("{:?}", AnalyzerConfig::default()),
         "the clap defaults are read from the core's Default impls"
     );
+    // The terminal tables do not show Zeek's view, so the run does not emulate it; nothing
+    // else differs.
+    let mut table = AnalysisOpts::from_args(&[]).unwrap().config().unwrap();
+    assert!(!table.flow.zeek_view);
+    table.flow.zeek_view = true;
+    assert_eq!(format!("{table:?}"), format!("{cfg:?}"));
 }
 
 #[test]

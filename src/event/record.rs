@@ -168,7 +168,8 @@ pub struct ConnRecord {
     pub first_unexpected: Option<u64>,
     /// Time of each side's latest segment.
     pub last_seen: PerSide<Timestamp>,
-    /// Zeek's view: `conn_state` and `history` as Zeek's conn.log would print them.
+    /// Zeek's view: `conn_state` and `history` as Zeek's conn.log would print them (empty
+    /// when the run does not emulate it: [`crate::flow::FlowConfig::zeek_view`]).
     pub zeek: ZeekView,
     /// Anomalies counted on this connection.
     pub tally: Tally,

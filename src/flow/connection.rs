@@ -23,6 +23,8 @@ pub struct Keep {
     pub segment_classes: bool,
     /// The state changes (stories, ladder diagrams).
     pub transitions: bool,
+    /// Zeek's view (conn_state and history rows): emulated only for outputs that show it.
+    pub zeek: bool,
 }
 
 /// Where a segment's findings go: the anomalies it raised and the state changes it caused.
@@ -40,7 +42,8 @@ pub struct Connection {
     machine: Machine,
     streams: ConnStreams,
     ws: WsConv,
-    zeek: ZeekConn,
+    /// Zeek's connection, when the run keeps Zeek's view ([`Keep::zeek`]).
+    zeek: Option<ZeekConn>,
     rules: ConnRules,
     /// The connection counts as a half-open attempt of its listener until resolved.
     pub(crate) attempt_open: bool,
@@ -84,7 +87,8 @@ macro_rules! view {
 impl Connection {
     /// Opens a record for the first segment of a four-tuple. The segment's sender is the
     /// originator unless the segment is a SYN-ACK (then its receiver is, as Zeek decides).
-    pub fn new(id: u64, seg: &Segment<'_>, cfg: &DetectConfig) -> Self {
+    /// Zeek's view is emulated when `zeek` asks for it.
+    pub fn new(id: u64, seg: &Segment<'_>, cfg: &DetectConfig, zeek: bool) -> Self {
         let src = Endpoint::new(seg.src, seg.sport);
         let dst = Endpoint::new(seg.dst, seg.dport);
         let flipped = seg.flags.is_syn_ack();
@@ -127,7 +131,7 @@ impl Connection {
             machine,
             streams: ConnStreams::default(),
             ws: WsConv::default(),
-            zeek: ZeekConn::new(seg, !flipped, cfg.zeek_server_ports),
+            zeek: zeek.then(|| ZeekConn::new(seg, !flipped, cfg.zeek_server_ports)),
             rules: ConnRules::default(),
             attempt_open: false,
             timer_at: None,
@@ -254,7 +258,9 @@ impl Connection {
         self.machine.swap();
         self.streams.swap();
         self.ws.swap();
-        self.zeek.our_roles_swapped();
+        if let Some(z) = &mut self.zeek {
+            z.our_roles_swapped();
+        }
         self.rules.swap_sides(&mut self.rec.tally);
         self.directions.swap();
     }
@@ -357,8 +363,10 @@ impl Connection {
         self.directions.on_segment(seg, side, syn_isn, peer_seen);
         self.refresh_one_sided();
         // Zeek ignores a segment whose header the snaplen cut (weird `truncated_header`).
-        if !seg.header_cut {
-            self.zeek.on_segment(seg, side == Side::Orig);
+        if !seg.header_cut
+            && let Some(z) = &mut self.zeek
+        {
+            z.on_segment(seg, side == Side::Orig);
         }
         let changes_before = found.changes.len();
         let facts = self.apply_to_machine(seg, side, keep.transitions, found.changes);
@@ -618,14 +626,15 @@ impl Connection {
             (h.backoff, h.syn_backoff) = self.rules.backoff.take(side);
         }
         rec.time_wait_until = self.rules.final_ack.time_wait_until();
-        rec.zeek = ZeekView {
-            rows: self
-                .zeek
-                .rows()
-                .into_iter()
-                .map(|(state, history)| (state, history.to_string()))
-                .collect(),
-        };
+        if let Some(z) = &self.zeek {
+            rec.zeek = ZeekView {
+                rows: z
+                    .rows()
+                    .into_iter()
+                    .map(|(state, history)| (state, history.to_string()))
+                    .collect(),
+            };
+        }
         rec
     }
 }

@@ -176,6 +176,7 @@ impl FlowTable {
         Keep {
             segment_classes: self.cfg.segment_events,
             transitions: self.cfg.keep_transitions,
+            zeek: self.cfg.zeek_view,
         }
     }
 
@@ -486,7 +487,7 @@ impl FlowTable {
         self.stats.connections += 1;
         // Its timer is set once its first segment is accounted (process), in the phase that
         // segment puts it in.
-        let mut c = Box::new(Connection::new(id, seg, &self.detect));
+        let mut c = Box::new(Connection::new(id, seg, &self.detect, self.cfg.zeek_view));
         if attempt {
             c.attempt_open = true;
             self.listener_room(super::CONNECTION_BYTES);
