@@ -79,11 +79,7 @@ impl Tally {
         out: &mut Vec<Anomaly>,
     ) {
         if self.count(kind) {
-            let mut a = build();
-            debug_assert_eq!(a.kind, kind);
-            a.conn_id = Some(owner.conn_id);
-            a.listener = Some(owner.listener);
-            out.push(a);
+            report(kind, owner, None, build, out);
         }
     }
 
@@ -110,15 +106,32 @@ impl Tally {
             }
         };
         if n == 1 || (n >= 10 && power_of_ten(n)) {
-            let mut a = build();
-            debug_assert_eq!(a.kind, kind);
-            a.conn_id = Some(owner.conn_id);
-            a.listener = Some(owner.listener);
-            a.detail.insert("count", n.into());
-            a.detail.insert("from", side.name().into());
-            out.push(a);
+            report(kind, owner, Some((n, side)), build, out);
         }
     }
+}
+
+/// Builds and sends out an anomaly (with `count` and `from` for a segment class). Cold and out
+/// of line: most segments report nothing, and the builders' code (details, formatting) kept
+/// inside the rules would crowd the per-segment path out of the instruction cache.
+#[cold]
+#[inline(never)]
+fn report(
+    kind: AnomalyKind,
+    owner: Owner,
+    segment: Option<(u32, Side)>,
+    build: impl FnOnce() -> Anomaly,
+    out: &mut Vec<Anomaly>,
+) {
+    let mut a = build();
+    debug_assert_eq!(a.kind, kind);
+    a.conn_id = Some(owner.conn_id);
+    a.listener = Some(owner.listener);
+    if let Some((n, side)) = segment {
+        a.detail.insert("count", n.into());
+        a.detail.insert("from", side.name().into());
+    }
+    out.push(a);
 }
 
 fn power_of_ten(mut n: u32) -> bool {
