@@ -58,7 +58,15 @@ pub struct Metrics {
     pub zero_windows: u32,
     rtt_sum: Duration,
     timed: VecDeque<Timed>,
+    /// Some timed segment ends before the one timed before it, or the ends span 2^30 bytes or
+    /// more. Until then the ends rise from front to back within less than 2^30, and the
+    /// segments an acknowledgment covers are the front ones (see [`Metrics::acked`]).
+    timed_unordered: bool,
 }
+
+/// Ends of timed segments closer than this to the oldest one keep serial-number comparisons
+/// consistent among them (RFC 1982 needs less than 2^31).
+const IN_ORDER_SPAN: u32 = 1 << 30;
 
 impl Metrics {
     /// A segment this side sent. `snd_nxt_before` is its SND.NXT before the segment,
@@ -100,10 +108,15 @@ impl Metrics {
             }
         }
         if self.timed.len() < MAX_TIMED {
+            // A FIN sent with the data is acknowledged with it.
+            let end = if f.fin() { end.add(1) } else { end };
+            if let (Some(first), Some(last)) = (self.timed.front(), self.timed.back()) {
+                self.timed_unordered |=
+                    end < last.end || end.0.wrapping_sub(first.end.0) >= IN_ORDER_SPAN;
+            }
             self.timed.push_back(Timed {
                 start,
-                // A FIN sent with the data is acknowledged with it.
-                end: if f.fin() { end.add(1) } else { end },
+                end,
                 sent: seg.ts,
                 tsval: seg.options.timestamps.map(|t| t.0),
                 resent,
@@ -125,12 +138,25 @@ impl Metrics {
         // Segments ending exactly at the ACK, oldest first: Wireshark times the first of them
         // (the original transmission); with a retransmission among them only an echoed
         // timestamp says which copy is answered.
-        let mut covered = false;
+        let mut covered = 0;
         let mut first: Option<Timed> = None;
         let mut echoed: Option<Timed> = None;
         let mut ambiguous = false;
-        for t in self.timed.iter().filter(|t| t.end <= ack) {
-            covered = true;
+        // In order, the covered segments are the front ones: those whose end lies at most `a`
+        // bytes past the oldest end. (With `a` at 2^31 or more, serial order would put the
+        // acknowledgment behind the oldest end and some later ends ahead of it.)
+        let prefix = self.timed.front().and_then(|t| {
+            let a = ack.0.wrapping_sub(t.end.0);
+            (!self.timed_unordered && a < 1 << 31).then_some(a)
+        });
+        for t in &self.timed {
+            if t.end <= ack {
+                covered += 1;
+            } else if prefix.is_some() {
+                break;
+            } else {
+                continue;
+            }
             if t.end != ack {
                 continue;
             }
@@ -140,16 +166,23 @@ impl Metrics {
                 echoed = Some(*t);
             }
         }
-        if !covered {
+        if covered == 0 {
             return;
         }
         let timed = if ambiguous { echoed } else { first };
         if let Some(t) = timed {
             self.sample(at.since(t.sent));
         }
-        self.timed.retain(|t| t.end > ack);
-        if self.timed.is_empty() && self.timed.capacity() > 32 {
-            self.timed = VecDeque::new();
+        if prefix.is_some() {
+            self.timed.drain(..covered);
+        } else {
+            self.timed.retain(|t| t.end > ack);
+        }
+        if self.timed.is_empty() {
+            self.timed_unordered = false;
+            if self.timed.capacity() > 32 {
+                self.timed = VecDeque::new();
+            }
         }
     }
 
@@ -283,5 +316,85 @@ mod tests {
         assert_eq!(m.timed.len(), MAX_TIMED);
         ack(&mut m, 20_000, 101 + 10_000 * 10, None);
         assert!(m.timed.is_empty());
+    }
+
+    /// What acknowledgments leave behind: the samples and the segments still timed.
+    fn outcome(m: &Metrics) -> String {
+        let timed: Vec<_> = m.timed.iter().map(|t| (t.start, t.end, t.resent)).collect();
+        format!(
+            "{} {:?} {:?} {:?} {:?} {:?} {timed:?}",
+            m.rtt_samples, m.rtt_min, m.rtt_max, m.rtt_avg, m.srtt, m.rto
+        )
+    }
+
+    /// Acknowledgments taken from the front of segments timed in order give what the full scan
+    /// of every timed segment gives, whatever the order of sending, retransmissions, sequence
+    /// wrap-around and acknowledgments far off (2^30 and 2^31 bytes away).
+    #[test]
+    fn in_order_acknowledgments_match_the_full_scan() {
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        let mut rng = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        let mut fast_path_used = 0;
+        for round in 0..300 {
+            let (mut fast, mut scan) = (Metrics::default(), Metrics::default());
+            let mut next = 0xffff_f000u32.wrapping_add(round * 7919);
+            for step in 0..200i64 {
+                let ms = step * 3;
+                let r = rng();
+                if r % 3 != 0 {
+                    // Send: new data mostly, sometimes an earlier range again, rarely a jump.
+                    let len = 1 + (r >> 8) as u32 % 1460;
+                    let seq = match (r >> 20) % 16 {
+                        0 => next.wrapping_sub(len.wrapping_mul(2)),
+                        1 => next.wrapping_add(1 << 30),
+                        _ => next,
+                    };
+                    let mut seg = c2s(ms, "PA", seq, 1, len);
+                    seg.options.timestamps = Some((step as u32, 0));
+                    for m in [&mut fast, &mut scan] {
+                        m.sent(&seg, Some(SeqNum(next)), None, 0);
+                    }
+                    next = next.max_serial(seq.wrapping_add(len));
+                } else {
+                    // Acknowledge: a timed end, between ends, or far off.
+                    let ack = match (r >> 8) % 8 {
+                        0 => next.wrapping_add(1 << 31),
+                        1 => next.wrapping_sub(1 << 30),
+                        2 | 3 => next.wrapping_sub((r >> 16) as u32 % 3000),
+                        _ => fast
+                            .timed
+                            .get((r >> 16) as usize % fast.timed.len().max(1))
+                            .map_or(next, |t| t.end.0),
+                    };
+                    let tsecr = Some((r >> 40) as u32 % 200);
+                    fast_path_used += u32::from(!fast.timed_unordered);
+                    scan.timed_unordered = true;
+                    let at = s2c(ms, "A", 1, ack, 0).ts;
+                    fast.acked(SeqNum(ack), tsecr, at);
+                    scan.acked(SeqNum(ack), tsecr, at);
+                }
+                assert_eq!(outcome(&fast), outcome(&scan), "round {round} step {step}");
+            }
+        }
+        assert!(fast_path_used > 5_000, "{fast_path_used}");
+    }
+
+    trait MaxSerial {
+        fn max_serial(self, other: u32) -> u32;
+    }
+
+    impl MaxSerial for u32 {
+        fn max_serial(self, other: u32) -> u32 {
+            if SeqNum(other) > SeqNum(self) {
+                other
+            } else {
+                self
+            }
+        }
     }
 }
