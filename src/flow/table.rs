@@ -421,7 +421,10 @@ impl FlowTable {
 
     #[inline]
     pub(super) fn flush_anomalies(&mut self, out: &mut impl FnMut(Event<'_>)) {
-        self.flush_ending(None, out);
+        // Most segments decide nothing: no call then.
+        if !self.anomalies.is_empty() || self.app.is_some() {
+            self.flush_ending(None, out);
+        }
     }
 
     /// Opens a connection for `seg`, or aggregates it when it is an attempt beyond the caps.
