@@ -114,6 +114,15 @@ impl FlowTable {
         }
     }
 
+    /// Hands out the anomalies decided and the application layer's records.
+    #[inline]
+    pub(super) fn flush_anomalies(&mut self, out: &mut impl FnMut(Event<'_>)) {
+        // Most segments decide nothing: no call then.
+        if !self.anomalies.is_empty() || self.app.is_some() {
+            self.flush_ending(None, out);
+        }
+    }
+
     /// [`FlowTable::flush_anomalies`], with `ending` a connection out of the table but not yet
     /// handed out (the application layer's anomalies count on its tally).
     pub(super) fn flush_ending(

@@ -419,14 +419,6 @@ impl FlowTable {
         });
     }
 
-    #[inline]
-    pub(super) fn flush_anomalies(&mut self, out: &mut impl FnMut(Event<'_>)) {
-        // Most segments decide nothing: no call then.
-        if !self.anomalies.is_empty() || self.app.is_some() {
-            self.flush_ending(None, out);
-        }
-    }
-
     /// Opens a connection for `seg`, or aggregates it when it is an attempt beyond the caps.
     fn open(
         &mut self,
