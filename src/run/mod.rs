@@ -247,3 +247,6 @@ pub fn run<S: PacketSource>(
         source_error,
     })
 }
+
+#[cfg(test)]
+mod same_findings;

@@ -1,0 +1,50 @@
+//! Runs over the fixtures that compare configurations which must not change the findings.
+
+use crate::analyzer::{Analyzer, AnalyzerConfig};
+use crate::capture::CaptureSet;
+use crate::event::Event;
+
+use super::{RunOptions, run};
+
+/// Every event of a run over `file`, as text; Zeek's view cleared from the records.
+fn events_without_zeek(file: &std::path::Path, zeek_view: bool) -> Vec<String> {
+    let mut cfg = AnalyzerConfig::default();
+    cfg.flow.keep_transitions = true;
+    cfg.flow.zeek_view = zeek_view;
+    let mut set = CaptureSet::open(&[file.display().to_string()]);
+    let mut out = Vec::new();
+    let mut on_event = |e: Event<'_>| {
+        out.push(match e {
+            Event::Closed(c) => {
+                let mut c = c.clone();
+                assert_eq!(c.zeek.rows.is_empty(), !zeek_view, "{}", file.display());
+                c.zeek = Default::default();
+                format!("closed {c:?}")
+            }
+            e => format!("{e:?}"),
+        });
+        Ok(())
+    };
+    run(
+        &mut set,
+        Analyzer::new(cfg),
+        &mut on_event,
+        RunOptions::default(),
+    )
+    .unwrap();
+    out
+}
+
+/// Runs whose outputs do not show Zeek's view do not emulate it: that must change nothing
+/// else, on any record, anomaly or state change of any fixture.
+#[test]
+fn leaving_out_zeeks_view_changes_nothing_else() {
+    let mut events = 0;
+    for file in crate::testutil::fixture_captures() {
+        let with = events_without_zeek(&file, true);
+        let without = events_without_zeek(&file, false);
+        assert_eq!(with, without, "{}", file.display());
+        events += with.len();
+    }
+    assert!(events > 10_000, "{events}");
+}
