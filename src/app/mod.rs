@@ -142,7 +142,7 @@ pub(crate) fn sink_for<'w>(
         Format::Json => Box::new(
             JsonSink::new(out)
                 .community_id_seed(seed)
-                .stories(opts.transitions || opts.app),
+                .stories(opts.stories_asked()),
         ),
         Format::Table => Box::new(
             TableSink::new(out, (!opts.all).then_some(opts.limit))

@@ -396,6 +396,13 @@ struct OptsOnly {
 }
 
 impl AnalysisOpts {
+    /// Whether the user asked for connection stories: with `--transitions`, and with `--app`,
+    /// whose pages draw TIME-WAIT from them. Records show them only then, even when another
+    /// output (the HTML report) keeps them.
+    pub fn stories_asked(&self) -> bool {
+        self.transitions || self.app
+    }
+
     /// Parses analysis options given as command-line words (`--msl`, `60`, ...), with the same
     /// defaults and checks as the command line.
     pub fn from_args(args: &[String]) -> Result<AnalysisOpts, ConfigError> {
@@ -464,8 +471,7 @@ impl AnalysisOpts {
             max_reassembly_memory: self.max_reassembly_memory,
             keep_bytes: self.check_overlaps || self.write_streams.is_some(),
             segment_events: false,
-            // Pages draw TIME-WAIT, which the story holds.
-            keep_transitions: self.transitions || self.app,
+            keep_transitions: self.stories_asked(),
             // Every output but the terminal tables shows Zeek's conn_state and history.
             zeek_view: self.format.is_records(),
             segment_stream: false,

@@ -142,17 +142,19 @@ impl Metrics {
         let mut first: Option<Timed> = None;
         let mut echoed: Option<Timed> = None;
         let mut ambiguous = false;
-        // In order, the covered segments are the front ones: those whose end lies at most `a`
-        // bytes past the oldest end. (With `a` at 2^31 or more, serial order would put the
-        // acknowledgment behind the oldest end and some later ends ahead of it.)
-        let prefix = self.timed.front().and_then(|t| {
-            let a = ack.0.wrapping_sub(t.end.0);
-            (!self.timed_unordered && a < 1 << 31).then_some(a)
-        });
+        // In order, the covered segments are the front ones: those whose end lies no further
+        // past the oldest end than the acknowledgment does. (With the acknowledgment 2^31 bytes
+        // or more past the oldest end, serial order would put it behind that end and some later
+        // ends ahead of it.)
+        let prefix = !self.timed_unordered
+            && self
+                .timed
+                .front()
+                .is_some_and(|t| ack.0.wrapping_sub(t.end.0) < 1 << 31);
         for t in &self.timed {
             if t.end <= ack {
                 covered += 1;
-            } else if prefix.is_some() {
+            } else if prefix {
                 break;
             } else {
                 continue;
@@ -173,7 +175,7 @@ impl Metrics {
         if let Some(t) = timed {
             self.sample(at.since(t.sent));
         }
-        if prefix.is_some() {
+        if prefix {
             self.timed.drain(..covered);
         } else {
             self.timed.retain(|t| t.end > ack);

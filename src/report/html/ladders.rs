@@ -56,7 +56,7 @@ impl Ladders {
 
     /// Offers flagged connection `r` with the anomalies raised on it.
     pub(super) fn offer(&mut self, r: &ConnRecord, marks: Vec<LadderMark>) {
-        if self.picked >= MAX_LADDERS {
+        if self.full() {
             self.left_out += 1;
             return;
         }

@@ -433,6 +433,9 @@ fn write_in_script(out: &mut impl Write, data: &[u8]) -> io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::analyzer::AnalyzerConfig;
+    use crate::flow::testkit::replay;
+    use crate::testutil::fin_closed;
 
     #[test]
     fn data_in_the_script_element_cannot_end_it() {
@@ -440,9 +443,6 @@ mod tests {
         write_in_script(&mut out, br#"{"a":"</script><b>","b":"x</"}<"#).unwrap();
         assert_eq!(out, br#"{"a":"<\/script><b>","b":"x<\/"}<"#);
     }
-    use crate::analyzer::AnalyzerConfig;
-    use crate::flow::testkit::replay;
-    use crate::testutil::fin_closed;
 
     #[test]
     fn timelines_count_every_attempt_and_the_waterfall_stops_at_its_cap() {
