@@ -60,44 +60,28 @@ impl FrameCounts {
     }
 }
 
-/// The clock, the decoder and the frames held between them.
-pub struct Intake {
-    decoder: Decoder,
+/// Frame times screened by a [`CaptureClock`], with the frames it holds until it knows their
+/// time. The analysis and a second read of the capture (the report's ladders) screen alike, so
+/// both see a frame at the same time.
+#[derive(Default)]
+pub struct Screen {
     clock: CaptureClock,
     /// Frames the clock holds until it knows their time.
     held: Vec<HeldFrame>,
-    counts: FrameCounts,
 }
 
-impl Intake {
-    /// An intake whose decoder verifies checksums when asked and keeps UDP datagrams for the
-    /// application layer when asked.
-    pub fn new(verify_checksums: bool, keep_udp: bool) -> Self {
-        let mut decoder = Decoder::with_checksums(verify_checksums);
-        decoder.keep_udp(keep_udp);
-        Intake {
-            decoder,
-            clock: CaptureClock::new(),
-            held: Vec::new(),
-            counts: FrameCounts::default(),
-        }
-    }
-
-    /// Takes one frame; what it carries (and what frames held before it carry, once their
-    /// time is known) goes to `f` with the bytes the decoder held before it (IP fragments,
-    /// charged to the memory bound).
-    ///
-    /// Frame times are screened by a [`CaptureClock`] first, so that no time difference the
-    /// engine takes can be absurd (or overflow): a frame whose time is a fault is analysed at
-    /// the capture's time; one that leaps years ahead, or comes before any plausible time, is
-    /// held (copied) until a later frame tells which time it is to be analysed at.
+impl Screen {
+    /// Screens frame number `frame`: `f` gets it (and frames held before it, once their time
+    /// is known, first) with the time to take it at and whether that time is a fault's stand-in,
+    /// or nothing yet when the clock holds it (a copy).
     #[inline]
-    pub fn push(&mut self, pkt: &Packet<'_>, f: &mut impl FnMut(usize, Decoded<'_>)) {
+    pub fn push(
+        &mut self,
+        pkt: &Packet<'_>,
+        frame: u64,
+        f: &mut impl FnMut(&Packet<'_>, u64, bool),
+    ) {
         let v = self.clock.check(pkt.ts);
-        let c = &mut self.counts;
-        c.packets += 1;
-        c.wire_bytes += pkt.orig_len as u64;
-        let frame = c.packets;
         if let Some(r) = v.release {
             self.release(r, f);
         }
@@ -115,26 +99,22 @@ impl Intake {
             });
             return;
         };
-        if !v.fault {
-            self.counts.saw_time(ts);
-        }
-        decode(&mut self.decoder, &Packet { ts, ..*pkt }, frame, f);
+        f(&Packet { ts, ..*pkt }, frame, v.fault);
     }
 
     /// The end of the capture: frames still held go to `f` at the time the clock gives them.
-    pub fn end(&mut self, f: &mut impl FnMut(usize, Decoded<'_>)) {
+    pub fn end(&mut self, f: &mut impl FnMut(&Packet<'_>, u64, bool)) {
         let r = self.clock.end();
         self.release(r, f);
     }
 
-    /// Decodes the frames held by the clock at the time it gives them, in their order.
-    fn release(&mut self, r: Release, f: &mut impl FnMut(usize, Decoded<'_>)) {
-        if self.held.is_empty() {
-            return;
-        }
-        if !r.fault {
-            self.counts.saw_time(r.at);
-        }
+    /// Frames whose time was a fault, counted by the clock.
+    pub fn faults(&self) -> u64 {
+        self.clock.faults()
+    }
+
+    /// Hands out the frames held at the time the clock gives them, in their order.
+    fn release(&mut self, r: Release, f: &mut impl FnMut(&Packet<'_>, u64, bool)) {
         for h in std::mem::take(&mut self.held) {
             let pkt = Packet {
                 ts: r.at,
@@ -142,14 +122,69 @@ impl Intake {
                 data: &h.data,
                 orig_len: h.orig_len,
             };
-            decode(&mut self.decoder, &pkt, h.frame, f);
+            f(&pkt, h.frame, r.fault);
         }
+    }
+}
+
+/// The clock, the decoder and the frames held between them.
+pub struct Intake {
+    decoder: Decoder,
+    screen: Screen,
+    counts: FrameCounts,
+}
+
+impl Intake {
+    /// An intake whose decoder verifies checksums when asked and keeps UDP datagrams for the
+    /// application layer when asked.
+    pub fn new(verify_checksums: bool, keep_udp: bool) -> Self {
+        let mut decoder = Decoder::with_checksums(verify_checksums);
+        decoder.keep_udp(keep_udp);
+        Intake {
+            decoder,
+            screen: Screen::default(),
+            counts: FrameCounts::default(),
+        }
+    }
+
+    /// Takes one frame; what it carries (and what frames held before it carry, once their
+    /// time is known) goes to `f` with the bytes the decoder held before it (IP fragments,
+    /// charged to the memory bound).
+    ///
+    /// Frame times are screened by a [`CaptureClock`] first, so that no time difference the
+    /// engine takes can be absurd (or overflow): a frame whose time is a fault is analysed at
+    /// the capture's time; one that leaps years ahead, or comes before any plausible time, is
+    /// held (copied) until a later frame tells which time it is to be analysed at.
+    #[inline]
+    pub fn push(&mut self, pkt: &Packet<'_>, f: &mut impl FnMut(usize, Decoded<'_>)) {
+        let c = &mut self.counts;
+        c.packets += 1;
+        c.wire_bytes += pkt.orig_len as u64;
+        let frame = c.packets;
+        let (decoder, counts) = (&mut self.decoder, &mut self.counts);
+        self.screen.push(pkt, frame, &mut |pkt, frame, fault| {
+            if !fault {
+                counts.saw_time(pkt.ts);
+            }
+            decode(decoder, pkt, frame, f);
+        });
+    }
+
+    /// The end of the capture: frames still held go to `f` at the time the clock gives them.
+    pub fn end(&mut self, f: &mut impl FnMut(usize, Decoded<'_>)) {
+        let (decoder, counts) = (&mut self.decoder, &mut self.counts);
+        self.screen.end(&mut |pkt, frame, fault| {
+            if !fault {
+                counts.saw_time(pkt.ts);
+            }
+            decode(decoder, pkt, frame, f);
+        });
     }
 
     /// What has been counted of the frames so far.
     pub fn counts(&self) -> FrameCounts {
         FrameCounts {
-            clock_faults: self.clock.faults(),
+            clock_faults: self.screen.faults(),
             ..self.counts
         }
     }

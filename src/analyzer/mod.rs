@@ -23,7 +23,7 @@ mod batch;
 mod intake;
 
 pub use batch::Batch;
-pub use intake::{Decoded, FrameCounts, Intake};
+pub use intake::{Decoded, FrameCounts, Intake, Screen};
 
 /// Non-zero counts indexed by [`AnomalyKind::index`], keyed by id.
 fn by_id(counts: &[u64; AnomalyKind::COUNT]) -> BTreeMap<&'static str, u64> {

@@ -32,11 +32,11 @@ pub fn analyze(args: &AnalyzeArgs) -> io::Result<ExitCode> {
     }
     // Both read the capture a second time, seeking to the frames they want.
     let index = (args.html.is_some() || args.write.is_some()).then(FrameIndex::default);
-    // The report's ladders and waterfall need the connections' stories.
+    // The report's ladders and waterfall need the connections' stories. (Its ladders name
+    // Zeek's conn_state: they rebuild Zeek's view from the segments they read again, so the
+    // analysis emulates Zeek only when the output format shows it.)
     let mut html = args.html.as_ref().map(|_| {
         cfg.flow.keep_transitions = true;
-        // Its waterfall colours connections by Zeek's conn_state; its ladders name it.
-        cfg.flow.zeek_view = true;
         HtmlReport::new(
             &cfg,
             Source {

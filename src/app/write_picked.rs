@@ -82,7 +82,7 @@ pub(crate) fn write_picked(
     let err = |e: std::io::Error| format!("{}: {e}", path.display());
     let mut writer: Option<CaptureWriter> = None;
     let mut failed: Option<String> = None;
-    select::replay(files, filter, &picked, index, |i, frame, pkt, _| {
+    select::replay(files, filter, &picked, index, false, |i, frame, pkt, _| {
         if failed.is_some() {
             return;
         }

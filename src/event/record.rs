@@ -239,8 +239,10 @@ impl ConnRecord {
         self.states[t.side] = t.to;
         self.transition_count += 1;
         if keep && self.transitions.len() < MAX_TRANSITIONS {
+            // Room for a whole handshake and close (ten changes), so that most records
+            // allocate once: growing from 8 reallocated nearly every record.
             if self.transitions.capacity() == 0 {
-                self.transitions.reserve_exact(8);
+                self.transitions.reserve_exact(12);
             }
             self.transitions.push(t);
         }

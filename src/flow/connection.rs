@@ -362,11 +362,8 @@ impl Connection {
         let syn_isn = if h.sent_syn { h.isn } else { None };
         self.directions.on_segment(seg, side, syn_isn, peer_seen);
         self.refresh_one_sided();
-        // Zeek ignores a segment whose header the snaplen cut (weird `truncated_header`).
-        if !seg.header_cut
-            && let Some(z) = &mut self.zeek
-        {
-            z.on_segment(seg, side == Side::Orig);
+        if let Some(z) = &mut self.zeek {
+            z.on_captured(seg, side == Side::Orig);
         }
         let changes_before = found.changes.len();
         let facts = self.apply_to_machine(seg, side, keep.transitions, found.changes);

@@ -106,6 +106,13 @@ fn the_report_renders_filters_and_draws_ladders_offline() {
         );
     }
     assert!(ladder.contains("rst_injection_suspected"));
+    // Its summary names Zeek's conn_state and history as `-f json` gives them (rebuilt from the
+    // segments the ladder read again), and its waterfall bar both final RFC states.
+    assert!(
+        dom.contains("title=\"Zeek conn_state RSTO, history ShADaRFdf\">RSTO</span>"),
+        "{dom}"
+    );
+    assert!(dom.contains("CLOSED/CLOSED (rst)"), "{dom}");
     // Unfiltered, all five rows; and a screenshot to look at.
     let (dom, _) = load(browser, &url, &["--dump-dom"]);
     assert_eq!(dom.matches("<tr data-id=").count(), 5);

@@ -62,8 +62,11 @@ fn live_capture_on_a_veth_streams_what_happens() {
         ],
     );
     let srv = Netns::run(&ns.server, || {
+        // Both ports listen from the start (a thread keeps its creator's namespace): 8080 bound
+        // only after port 80's exchange refused the client's connection on a loaded machine.
+        let second = std::thread::spawn(http_server(8080, 1));
         http_server(80, 1)();
-        http_server(8080, 1)();
+        second.join().unwrap();
     });
     std::thread::sleep(Duration::from_millis(200));
     Netns::run(&ns.client, || {

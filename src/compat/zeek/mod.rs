@@ -50,6 +50,21 @@ impl ZeekConn {
         }
     }
 
+    /// Follows a connection from its segments alone, in order, each with whether tcpaudit's
+    /// originator sent it: the first creates the view in `view`, every one goes through
+    /// [`Self::on_captured`]. What a report reading the capture again rebuilds this way is the
+    /// view the analysis would have kept (its roles may flip meanwhile: Zeek's orientation is
+    /// its own, so the final roles from the start give the same rows).
+    pub fn follow(
+        view: &mut Option<ZeekConn>,
+        seg: &Segment<'_>,
+        from_orig: bool,
+        server_ports: &'static [u16],
+    ) {
+        view.get_or_insert_with(|| ZeekConn::new(seg, from_orig, server_ports))
+            .on_captured(seg, from_orig);
+    }
+
     /// The current (last) row's history.
     pub fn history(&self) -> &str {
         &self.cur.history
@@ -83,10 +98,20 @@ impl ZeekConn {
         self.cur.reversed = !self.cur.reversed;
     }
 
+    /// Processes one captured segment sent by tcpaudit's `from_orig` side, as Zeek would see
+    /// it: a segment whose header the snaplen cut is ignored (Zeek's `truncated_header` weird).
+    /// This is all a connection's segments, in order, ever go through, so that a view rebuilt
+    /// later from the same segments (a report reading the capture again) is the same view.
+    pub fn on_captured(&mut self, seg: &Segment<'_>, from_orig: bool) {
+        if !seg.header_cut {
+            self.on_segment(seg, from_orig);
+        }
+    }
+
     /// Processes one segment sent by tcpaudit's `from_orig` side. Timers due by its time fire
     /// first (as the half-duplex SSH baselines show: the packet that crosses the attempt timer
     /// opens the next row), then the reuse check of a row that has seen packets.
-    pub fn on_segment(&mut self, seg: &Segment<'_>, from_orig: bool) {
+    fn on_segment(&mut self, seg: &Segment<'_>, from_orig: bool) {
         if self.cur.packets > 0 && (self.cur.timers_end_row(seg.ts) || self.cur.is_reuse(seg)) {
             let done = std::mem::replace(&mut self.cur, ZeekRow::new(seg, from_orig, self.ports));
             self.rows.push((done.conn_state(), done.history));

@@ -59,7 +59,8 @@ pub(super) struct ConnRow {
     /// TIME-WAIT's end.
     pub(super) tw: Option<f64>,
     pub(super) reason: &'static str,
-    pub(super) state: &'static str,
+    /// Both endpoints' final RFC 9293 states, originator first.
+    pub(super) states: [&'static str; 2],
     pub(super) anomalies: Vec<&'static str>,
     pub(super) flagged: bool,
 }
@@ -90,7 +91,7 @@ impl HtmlReport {
         HtmlReport {
             backlog: cfg.listeners.backlog,
             attempt_timeout: cfg.flow.attempt_timeout.as_secs_f64(),
-            ladders: Ladders::new(source),
+            ladders: Ladders::new(source, cfg),
             first_ts: None,
             rows: RowWriter::start(),
             anomalies: 0,
@@ -180,7 +181,7 @@ impl HtmlReport {
                 .and_then(|m| m.time_wait)
                 .map(|(_, _, until)| rel(until)),
             reason,
-            state: r.zeek.conn_state(),
+            states: [r.states[Side::Orig].name(), r.states[Side::Resp].name()],
             anomalies: r.tally.counts.iter().map(|(k, _)| k.id()).collect(),
             flagged: flag,
         });

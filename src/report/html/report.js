@@ -155,7 +155,7 @@
       const yy = 20 + i * RH;
       const g = svg("g");
       const title = svg("title");
-      title.textContent = `#${c.id} ${c.orig} → ${c.resp} ${c.state} (${c.reason})` + (c.anomalies.length ? "\n" + c.anomalies.join(", ") : "");
+      title.textContent = `#${c.id} ${c.orig} → ${c.resp} ${c.states[0]}/${c.states[1]} (${c.reason})` + (c.anomalies.length ? "\n" + c.anomalies.join(", ") : "");
       g.appendChild(title);
       const label = svg("text", { x: 2, y: yy + 9 });
       label.textContent = `#${c.id} ${c.resp}`;

@@ -127,8 +127,11 @@ impl ConnRow {
         num(out, b",\"tw\":", self.tw);
         out.extend_from_slice(b",\"reason\":");
         name(out, self.reason);
-        out.extend_from_slice(b",\"state\":");
-        name(out, self.state);
+        out.extend_from_slice(b",\"states\":[");
+        name(out, self.states[0]);
+        out.push(b',');
+        name(out, self.states[1]);
+        out.push(b']');
         out.extend_from_slice(b",\"anomalies\":[");
         for (i, a) in self.anomalies.iter().enumerate() {
             if i > 0 {
@@ -274,7 +277,7 @@ mod tests {
                 fin: None,
                 tw: Some(123_456.789),
                 reason: "fin",
-                state: "SF",
+                states: ["TIME-WAIT", "CLOSED"],
                 anomalies: vec!["rst_abort", "retransmission"],
                 flagged: true,
             },
@@ -288,7 +291,7 @@ mod tests {
                 fin: Some(-0.0),
                 tw: None,
                 reason: "open",
-                state: "OTH",
+                states: ["SYN-SENT", "LISTEN"],
                 anomalies: vec![],
                 flagged: false,
             },

@@ -59,7 +59,7 @@ pub(super) fn timelines(
     backlog: u32,
     ends: (f64, f64),
 ) -> Vec<ListenerTimeline> {
-    let mut by: HashMap<Endpoint, Vec<&Attempt>> = HashMap::new();
+    let mut by: HashMap<Endpoint, Vec<&Attempt>, foldhash::fast::RandomState> = HashMap::default();
     for a in attempts {
         by.entry(a.listener).or_default().push(a);
     }
