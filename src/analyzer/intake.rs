@@ -30,6 +30,8 @@ const MAX_HELD: usize = 16;
 /// A frame held until the clock knows its time (see [`Intake::push`]).
 struct HeldFrame {
     frame: u64,
+    /// Its own time, as captured.
+    ts: Timestamp,
     link_type: LinkType,
     orig_len: u32,
     data: Vec<u8>,
@@ -72,14 +74,15 @@ pub struct Screen {
 
 impl Screen {
     /// Screens frame number `frame`: `f` gets it (and frames held before it, once their time
-    /// is known, first) with the time to take it at and whether that time is a fault's stand-in,
-    /// or nothing yet when the clock holds it (a copy).
+    /// is known, first) at the time to take it at, with its number, whether that time is a
+    /// fault's stand-in and its own time (as captured), or nothing yet when the clock holds it
+    /// (a copy).
     #[inline]
     pub fn push(
         &mut self,
         pkt: &Packet<'_>,
         frame: u64,
-        f: &mut impl FnMut(&Packet<'_>, u64, bool),
+        f: &mut impl FnMut(&Packet<'_>, u64, bool, Timestamp),
     ) {
         let v = self.clock.check(pkt.ts);
         if let Some(r) = v.release {
@@ -93,17 +96,18 @@ impl Screen {
             }
             self.held.push(HeldFrame {
                 frame,
+                ts: pkt.ts,
                 link_type: pkt.link_type,
                 orig_len: pkt.orig_len,
                 data: pkt.data.to_vec(),
             });
             return;
         };
-        f(&Packet { ts, ..*pkt }, frame, v.fault);
+        f(&Packet { ts, ..*pkt }, frame, v.fault, pkt.ts);
     }
 
     /// The end of the capture: frames still held go to `f` at the time the clock gives them.
-    pub fn end(&mut self, f: &mut impl FnMut(&Packet<'_>, u64, bool)) {
+    pub fn end(&mut self, f: &mut impl FnMut(&Packet<'_>, u64, bool, Timestamp)) {
         let r = self.clock.end();
         self.release(r, f);
     }
@@ -114,7 +118,7 @@ impl Screen {
     }
 
     /// Hands out the frames held at the time the clock gives them, in their order.
-    fn release(&mut self, r: Release, f: &mut impl FnMut(&Packet<'_>, u64, bool)) {
+    fn release(&mut self, r: Release, f: &mut impl FnMut(&Packet<'_>, u64, bool, Timestamp)) {
         for h in std::mem::take(&mut self.held) {
             let pkt = Packet {
                 ts: r.at,
@@ -122,7 +126,7 @@ impl Screen {
                 data: &h.data,
                 orig_len: h.orig_len,
             };
-            f(&pkt, h.frame, r.fault);
+            f(&pkt, h.frame, r.fault, h.ts);
         }
     }
 }
@@ -162,7 +166,7 @@ impl Intake {
         c.wire_bytes += pkt.orig_len as u64;
         let frame = c.packets;
         let (decoder, counts) = (&mut self.decoder, &mut self.counts);
-        self.screen.push(pkt, frame, &mut |pkt, frame, fault| {
+        self.screen.push(pkt, frame, &mut |pkt, frame, fault, _| {
             if !fault {
                 counts.saw_time(pkt.ts);
             }
@@ -173,7 +177,7 @@ impl Intake {
     /// The end of the capture: frames still held go to `f` at the time the clock gives them.
     pub fn end(&mut self, f: &mut impl FnMut(usize, Decoded<'_>)) {
         let (decoder, counts) = (&mut self.decoder, &mut self.counts);
-        self.screen.end(&mut |pkt, frame, fault| {
+        self.screen.end(&mut |pkt, frame, fault, _| {
             if !fault {
                 counts.saw_time(pkt.ts);
             }

@@ -8,6 +8,7 @@ use std::collections::HashMap;
 use crate::analyzer::Screen;
 use crate::capture::{CaptureSet, FrameIndex, PacketFilter};
 use crate::event::ConnRecord;
+use crate::time::Timestamp;
 use crate::wire::{Decoder, Endpoint, FlowKey, Packet, Segment, Side};
 
 /// Where a connection is in the capture: its endpoints and frame range (and its id).
@@ -93,8 +94,8 @@ impl Picked {
 }
 
 /// Reads `files` again (frames passing `filter`, up to the last frame of a picked connection)
-/// and calls `f` with the number of the picked
-/// connection, the frame's number, the frame and its segment, for every segment of a picked
+/// and calls `f` with the number of the picked connection, the frame's number, the frame (as
+/// captured) and its segment (at the time the analysis gave it), for every segment of a picked
 /// connection. Errors are the capture's (the first one met) or the filter's. With an `index`
 /// of where the analysis found its frames, stretches of the file before a picked connection's
 /// first frame are skipped by seeking. `checksums`: verify TCP checksums, as the analysis did
@@ -117,7 +118,7 @@ pub fn replay(
     // there (frames skipped by seeking are not screened: the clock only misjudges a leap of
     // years that straddles the skip).
     let mut screen = Screen::default();
-    let mut visit = |pkt: &Packet<'_>, frame: u64, _: bool| {
+    let mut visit = |pkt: &Packet<'_>, frame: u64, _: bool, own: Timestamp| {
         let quick = Decoder::plain_endpoints(pkt);
         if !picked.covers(frame) {
             // Outside every range only what the decoder keeps across frames matters: the IP
@@ -146,7 +147,8 @@ pub fn replay(
             )
         });
         if let Some(i) = spans.and_then(|s| Picked::at(s, frame)) {
-            f(i, frame, pkt, &seg);
+            // The segment at the analysis's time, the frame as captured.
+            f(i, frame, &Packet { ts: own, ..*pkt }, &seg);
         }
     };
     let mut frame = 0u64;

@@ -108,6 +108,46 @@ fn frames_keep_their_numbers_in_comments_and_tshark_reads_them() {
     assert_eq!(lines[13], "14\ttcpaudit frame 14, connection #1");
 }
 
+/// Frames are written with the times they were captured at, also where the analysis took
+/// another (frame 2 of pcapng-example is dated 2061: a clock fault the analysis screens), and
+/// the written connection analyses as it did.
+#[test]
+fn frames_keep_their_own_times() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("one.pcapng");
+    let capture = fixture("corpus/pcapng-example.pcapng");
+    let (recs, err) = write(&capture, &out, &["--select", "conn=1"]);
+    assert!(err.contains("wrote 59 frames of 1 connection"), "{err}");
+    let again = json_lines(
+        &tcpaudit()
+            .args(["analyze", "-f", "json"])
+            .arg(&out)
+            .output()
+            .unwrap()
+            .stdout,
+    );
+    let first = |recs: &[Value]| outcome(&connections(recs)[0]);
+    assert_eq!(first(&again), first(&recs));
+    if !require(
+        Std::new("tshark").arg("-v").output().is_ok(),
+        "tshark is not installed (apt-get install tshark)",
+    ) {
+        return;
+    }
+    let times = |f: &Path| {
+        let o = Std::new("tshark")
+            .arg("-r")
+            .arg(f)
+            .args(["-c", "3", "-T", "fields", "-e", "frame.time_epoch"])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    };
+    let written = times(&out);
+    assert!(written.contains("2894531997.938836488"), "{written}");
+    assert_eq!(written, times(&capture));
+}
+
 #[test]
 fn selections_and_formats() {
     let dir = tempfile::tempdir().unwrap();
