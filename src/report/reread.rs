@@ -3,13 +3,13 @@
 //! the filter, from 1) and decoded the same way, so a record's frame range and four-tuple find
 //! exactly its segments.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 
 use crate::analyzer::Screen;
 use crate::capture::{CaptureSet, FrameIndex, PacketFilter};
 use crate::event::ConnRecord;
 use crate::time::Timestamp;
-use crate::wire::{Decoder, Endpoint, FlowKey, Packet, Segment, Side};
+use crate::wire::{Decoder, Endpoint, FlowKey, LinkType, Packet, Segment, Side};
 
 /// Where a connection is in the capture: its endpoints and frame range (and its id).
 #[derive(Clone, Copy, Debug)]
@@ -96,17 +96,19 @@ impl Picked {
 /// Reads `files` again (frames passing `filter`, up to the last frame of a picked connection)
 /// and calls `f` with the number of the picked connection, the frame's number, the frame (as
 /// captured) and its segment (at the time the analysis gave it), for every segment of a picked
-/// connection. Errors are the capture's (the first one met) or the filter's. With an `index`
-/// of where the analysis found its frames, stretches of the file before a picked connection's
-/// first frame are skipped by seeking. `checksums`: verify TCP checksums, as the analysis did
-/// when asked (a segment's verdict is part of what it tells Zeek's view).
+/// connection. A segment reassembled from IP fragments comes after its earlier fragments'
+/// frames, each given without a segment (the frame that completed it is the segment's). Errors
+/// are the capture's (the first one met) or the filter's. With an `index` of where the
+/// analysis found its frames, stretches of the file before a picked connection's first frame
+/// are skipped by seeking. `checksums`: verify TCP checksums, as the analysis did when asked (a
+/// segment's verdict is part of what it tells Zeek's view).
 pub fn replay(
     files: &[String],
     filter: Option<&str>,
     picked: &Picked,
     index: Option<&FrameIndex>,
     checksums: bool,
-    mut f: impl FnMut(usize, u64, &Packet<'_>, &Segment<'_>),
+    mut f: impl FnMut(usize, u64, &Packet<'_>, Option<&Segment<'_>>),
 ) -> Result<(), String> {
     let mut filter = filter
         .map(PacketFilter::new)
@@ -118,13 +120,16 @@ pub fn replay(
     // there (frames skipped by seeking are not screened: the clock only misjudges a leap of
     // years that straddles the skip).
     let mut screen = Screen::default();
+    let mut fragments = Fragments::default();
     let mut visit = |pkt: &Packet<'_>, frame: u64, _: bool, own: Timestamp| {
         let quick = Decoder::plain_endpoints(pkt);
         if !picked.covers(frame) {
             // Outside every range only what the decoder keeps across frames matters: the IP
             // fragments of a segment that may complete in a range.
             if quick.is_none() {
-                decoder.decode(pkt, frame);
+                let taken = decoder.fragments_taken();
+                let _ = decoder.decode(pkt, frame);
+                fragments.keep(&decoder, taken, pkt, frame, own);
             }
             return;
         }
@@ -137,18 +142,34 @@ pub fn replay(
             },
             None => None,
         };
+        let taken = decoder.fragments_taken();
         let Some(seg) = decoder.decode(pkt, frame) else {
+            fragments.keep(&decoder, taken, pkt, frame, own);
             return;
         };
-        let spans = plain.or_else(|| {
-            picked.spans(
-                Endpoint::new(seg.src, seg.sport),
-                Endpoint::new(seg.dst, seg.dport),
-            )
-        });
+        // The frame as captured, its segment at the analysis's time.
+        let captured = Packet { ts: own, ..*pkt };
+        if let Some(spans) = plain {
+            // A plain frame is no fragment.
+            if let Some(i) = Picked::at(spans, frame) {
+                f(i, frame, &captured, Some(&seg));
+            }
+            return;
+        }
+        // Its payload may be the decoder's (reassembled from fragments): copied, so that the
+        // decoder can say which frames the fragments came in.
+        let payload = seg.payload.to_vec();
+        let seg = seg.with_payload(&payload);
+        let earlier = fragments.take(decoder.reassembled_from(frame));
+        let spans = picked.spans(
+            Endpoint::new(seg.src, seg.sport),
+            Endpoint::new(seg.dst, seg.dport),
+        );
         if let Some(i) = spans.and_then(|s| Picked::at(s, frame)) {
-            // The segment at the analysis's time, the frame as captured.
-            f(i, frame, &Packet { ts: own, ..*pkt }, &seg);
+            for (n, copy) in &earlier {
+                f(i, *n, &copy.packet(), None);
+            }
+            f(i, frame, &captured, Some(&seg));
         }
     };
     let mut frame = 0u64;
@@ -183,6 +204,75 @@ pub fn replay(
     match set.errors().first() {
         Some(e) => Err(e.to_string()),
         None => Ok(()),
+    }
+}
+
+/// Copies of the frames that carried IP fragments, as captured, until the segment they make
+/// up is found (a picked connection's frames include them all). Bounded: the oldest go first.
+#[derive(Default)]
+struct Fragments {
+    kept: VecDeque<(u64, OwnedFrame)>,
+}
+
+/// A frame copied, with its own time.
+struct OwnedFrame {
+    ts: Timestamp,
+    link_type: LinkType,
+    orig_len: u32,
+    data: Vec<u8>,
+}
+
+impl OwnedFrame {
+    fn packet(&self) -> Packet<'_> {
+        Packet {
+            ts: self.ts,
+            link_type: self.link_type,
+            data: &self.data,
+            orig_len: self.orig_len,
+        }
+    }
+}
+
+impl Fragments {
+    /// Fragment frames kept at most: four per datagram the decoder holds in flight.
+    const MAX: usize = 4 * crate::wire::MAX_PENDING_FRAGMENTS;
+
+    /// Keeps frame `frame` when decoding it took a fragment (`taken`: the decoder's count
+    /// before).
+    fn keep(
+        &mut self,
+        decoder: &Decoder,
+        taken: u64,
+        pkt: &Packet<'_>,
+        frame: u64,
+        own: Timestamp,
+    ) {
+        if decoder.fragments_taken() == taken {
+            return;
+        }
+        if self.kept.len() >= Self::MAX {
+            self.kept.pop_front();
+        }
+        let copy = OwnedFrame {
+            ts: own,
+            link_type: pkt.link_type,
+            orig_len: pkt.orig_len,
+            data: pkt.data.to_vec(),
+        };
+        self.kept.push_back((frame, copy));
+    }
+
+    /// The kept frames among `frames` (a reassembled segment's, its own last), in order.
+    fn take(&mut self, frames: &[u64]) -> Vec<(u64, OwnedFrame)> {
+        let Some((_, earlier)) = frames.split_last() else {
+            return Vec::new();
+        };
+        let (mut mine, rest): (Vec<_>, Vec<_>) = std::mem::take(&mut self.kept)
+            .into_iter()
+            .partition(|(n, _)| earlier.contains(n));
+        self.kept = rest.into();
+        mine.sort_by_key(|(n, _)| *n);
+        mine
     }
 }
 
@@ -297,7 +387,7 @@ mod tests {
                 index,
                 false,
                 |i, frame, _, seg| {
-                    v.push((i, frame, seg.seq.0));
+                    v.push((i, frame, seg.map(|s| s.seq.0)));
                 },
             )
             .unwrap();
@@ -305,7 +395,7 @@ mod tests {
         };
         let all = found(None);
         assert_eq!(all.len(), 90);
-        assert_eq!(all[30], (1, 18_001, 18_000));
+        assert_eq!(all[30], (1, 18_001, Some(18_000)));
         assert_eq!(found(Some(&index)), all);
     }
 
@@ -366,6 +456,7 @@ mod tests {
             None,
             false,
             |i, _, _, seg| {
+                let Some(seg) = seg else { return };
                 let from_orig = side_of(&recs[i], seg) == Side::Orig;
                 ZeekConn::follow(&mut rebuilt[i], seg, from_orig, LIKELY_SERVER_PORTS);
             },

@@ -200,6 +200,20 @@ impl Decoder {
         self.frags.memory_bytes()
     }
 
+    /// Fragments taken so far (each IP fragment a frame carried, whole or cut).
+    pub fn fragments_taken(&self) -> u64 {
+        self.frags.stats.fragments
+    }
+
+    /// The frames of the fragments the segment just decoded from frame `frame` was reassembled
+    /// from, `frame` last; empty when it was not reassembled.
+    pub fn reassembled_from(&self, frame: u64) -> &[u64] {
+        match self.frags.out_frames.last() {
+            Some(&last) if last == frame => &self.frags.out_frames,
+            _ => &[],
+        }
+    }
+
     /// The run ended: fragments still pending are counted incomplete.
     pub fn finish(&mut self) {
         self.frags.finish();
@@ -352,9 +366,15 @@ impl Decoder {
             self.skip(SkipReason::FragmentTruncated);
             return None;
         }
-        let done = self
-            .frags
-            .insert(key, ctx.ts, frag.offset, frag.more, &data[..declared], meta);
+        let done = self.frags.insert(
+            key,
+            ctx.frame,
+            ctx.ts,
+            frag.offset,
+            frag.more,
+            &data[..declared],
+            meta,
+        );
         self.stats.fragments = self.frags.stats;
         let meta = done?;
         if key.proto != 6 {

@@ -34,6 +34,9 @@ pub(crate) struct FragMeta {
 
 struct Datagram {
     first_ts: Timestamp,
+    /// The frames its fragments came in, in their order (a second read of the capture writes
+    /// them all out with the segment).
+    frames: Vec<u64>,
     data: Vec<u8>,
     have: Vec<(u32, u32)>,
     total: Option<u32>,
@@ -64,17 +67,29 @@ pub(crate) struct FragTable {
     order: VecDeque<(FragKey, Timestamp)>,
     /// The last reassembled transport payload.
     pub out: Vec<u8>,
+    /// The frames of the last reassembled datagram's fragments, the last one included.
+    pub out_frames: Vec<u64>,
     pub stats: FragStats,
     /// Bytes of pending datagrams' buffers.
     held: usize,
 }
 
+impl Datagram {
+    /// Its buffers' bytes, charged to the memory bound.
+    fn bytes(&self) -> usize {
+        self.data.capacity() + self.frames.capacity() * std::mem::size_of::<u64>()
+    }
+}
+
 impl FragTable {
-    /// Adds one fragment. Returns the datagram's metadata once it is complete; its transport
-    /// payload is then in `self.out`.
+    /// Adds one fragment, which came in frame `frame`. Returns the datagram's metadata once it
+    /// is complete; its transport payload is then in `self.out`, its fragments' frames in
+    /// `self.out_frames`.
+    #[allow(clippy::too_many_arguments)]
     pub fn insert(
         &mut self,
         key: FragKey,
+        frame: u64,
         ts: Timestamp,
         offset: u32,
         more: bool,
@@ -96,6 +111,7 @@ impl FragTable {
                 key,
                 Datagram {
                     first_ts: ts,
+                    frames: Vec::new(),
                     data: Vec::new(),
                     have: Vec::new(),
                     total: None,
@@ -115,6 +131,9 @@ impl FragTable {
             self.held += dg.data.capacity() - before;
         }
         dg.data[offset as usize..end].copy_from_slice(payload);
+        let before = dg.frames.capacity();
+        dg.frames.push(frame);
+        self.held += (dg.frames.capacity() - before) * std::mem::size_of::<u64>();
         if !more {
             dg.total = Some(end as u32);
         }
@@ -122,10 +141,11 @@ impl FragTable {
         let complete = matches!((dg.total, dg.have.as_slice()), (Some(t), [(0, e)]) if *e >= t);
         if complete {
             let dg = self.map.remove(&key)?;
-            self.held -= dg.data.capacity();
+            self.held -= dg.bytes();
             let total = dg.total.unwrap_or(0) as usize;
             self.out.clear();
             self.out.extend_from_slice(&dg.data[..total]);
+            self.out_frames = dg.frames;
             self.stats.reassembled += 1;
             return Some(dg.meta);
         }
@@ -153,7 +173,7 @@ impl FragTable {
     /// Drops a pending datagram, incomplete.
     fn drop_pending(&mut self, key: &FragKey) {
         if let Some(dg) = self.map.remove(key) {
-            self.held -= dg.data.capacity();
+            self.held -= dg.bytes();
             self.stats.incomplete += 1;
         }
     }
@@ -210,15 +230,15 @@ mod tests {
         let mut t = FragTable::default();
         let m = FragMeta::default();
         assert!(
-            t.insert(key(), Timestamp::EPOCH, 16, false, &[3; 4], m)
+            t.insert(key(), 0, Timestamp::EPOCH, 16, false, &[3; 4], m)
                 .is_none()
         );
         assert!(
-            t.insert(key(), Timestamp::EPOCH, 0, true, &[1; 8], m)
+            t.insert(key(), 0, Timestamp::EPOCH, 0, true, &[1; 8], m)
                 .is_none()
         );
         assert!(
-            t.insert(key(), Timestamp::EPOCH, 8, true, &[2; 8], m)
+            t.insert(key(), 0, Timestamp::EPOCH, 8, true, &[2; 8], m)
                 .is_some()
         );
         assert_eq!(t.out.len(), 20);
@@ -229,11 +249,12 @@ mod tests {
     fn incomplete_datagrams_expire() {
         let mut t = FragTable::default();
         let m = FragMeta::default();
-        t.insert(key(), Timestamp::EPOCH, 0, true, &[1; 8], m);
+        t.insert(key(), 0, Timestamp::EPOCH, 0, true, &[1; 8], m);
         let mut k2 = key();
         k2.id = 8;
         t.insert(
             k2,
+            0,
             Timestamp::EPOCH.add(Duration::from_secs(31)),
             0,
             true,

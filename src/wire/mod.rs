@@ -28,7 +28,7 @@ pub use bad_header::BadTcpHeader;
 pub use datagram::Datagram;
 pub use decode::Decoder;
 pub use endpoint::{Endpoint, FlowKey, PerSide, Side, ipv4_text};
-pub use frag::FragStats;
+pub use frag::{FragStats, MAX_PENDING as MAX_PENDING_FRAGMENTS};
 pub use icmp::IcmpError;
 pub use link_type::LinkType;
 pub use options::{TcpOptions, Tfo};

@@ -108,6 +108,29 @@ fn frames_keep_their_numbers_in_comments_and_tshark_reads_them() {
     assert_eq!(lines[13], "14\ttcpaudit frame 14, connection #1");
 }
 
+/// A segment reassembled from IP fragments is written as all the frames that carried them, so
+/// the connection analyses again as it did (one fragment alone could not be reassembled).
+#[test]
+fn fragmented_segments_are_written_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    for name in ["frag-ip-tcp.pcap", "frag-ppp-ip-tcp-syn.pcap"] {
+        let out = dir.path().join(format!("{name}.pcapng"));
+        let (recs, err) = write(
+            &fixture(&format!("corpus/{name}")),
+            &out,
+            &["--select", "conn=1"],
+        );
+        assert!(
+            err.contains("wrote 3 frames of 1 connection"),
+            "{name}: {err}"
+        );
+        let (code, again, _) = analyze_json(&[&out]);
+        assert_eq!(code, 0);
+        let outcomes = |r: &[Value]| connections(r).iter().map(outcome).collect::<Vec<_>>();
+        assert_eq!(outcomes(&again), outcomes(&recs), "{name}");
+    }
+}
+
 /// Frames are written with the times they were captured at, also where the analysis took
 /// another (frame 2 of pcapng-example is dated 2061: a clock fault the analysis screens), and
 /// the written connection analyses as it did.

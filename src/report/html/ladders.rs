@@ -135,6 +135,8 @@ fn draw(how: &Reread, picks: &[(ConnRecord, Vec<LadderMark>)]) -> Result<Vec<Str
         Some(&source.index),
         how.checksums,
         |i, _, _, seg| {
+            // Earlier fragments' frames come without a segment: the segment is the last's.
+            let Some(seg) = seg else { return };
             let side = reread::side_of(&picks[i].0, seg);
             let f = &mut found[i];
             f.segs.push(LadderSegment::of(seg, side));
