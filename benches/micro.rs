@@ -10,44 +10,19 @@ use divan::{Bencher, black_box, counter::ItemsCount};
 use tcpaudit::analyzer::{Analyzer, AnalyzerConfig};
 use tcpaudit::capture::CaptureSet;
 use tcpaudit::tcp::Machine;
-use tcpaudit::time::Timestamp;
-use tcpaudit::wire::{Decoder, LinkType, Packet, Side};
+use tcpaudit::wire::{Decoder, OwnedPacket, Side};
 
 fn main() {
     divan::main();
 }
 
-/// A captured frame, owned.
-struct Frame {
-    ts: Timestamp,
-    link_type: LinkType,
-    data: Vec<u8>,
-    orig_len: u32,
-}
-
-impl Frame {
-    fn packet(&self) -> Packet<'_> {
-        Packet {
-            ts: self.ts,
-            link_type: self.link_type,
-            data: &self.data,
-            orig_len: self.orig_len,
-        }
-    }
-}
-
 /// The fixture's frames.
-fn frames() -> Vec<Frame> {
+fn frames() -> Vec<OwnedPacket> {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/generated/mixed.pcap");
     let mut set = CaptureSet::open(&[path.to_string()]);
     let mut out = Vec::new();
     while let Some(p) = set.next_packet() {
-        out.push(Frame {
-            ts: p.ts,
-            link_type: p.link_type,
-            data: p.data.to_vec(),
-            orig_len: p.orig_len,
-        });
+        out.push(OwnedPacket::of(&p));
     }
     assert!(set.errors().is_empty(), "{path}: {:?}", set.errors());
     assert!(out.len() > 1000, "{path}: only {} frames", out.len());

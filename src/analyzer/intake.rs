@@ -7,7 +7,7 @@
 
 use crate::time::{CaptureClock, Timestamp, clock::Release};
 use crate::wire::{
-    BadTcpHeader, Datagram, DecodeStats, Decoder, IcmpError, LinkType, Packet, Segment,
+    BadTcpHeader, Datagram, DecodeStats, Decoder, IcmpError, OwnedPacket, Packet, Segment,
 };
 
 /// What one frame carries for the connection table.
@@ -30,11 +30,8 @@ const MAX_HELD: usize = 16;
 /// A frame held until the clock knows its time (see [`Intake::push`]).
 struct HeldFrame {
     frame: u64,
-    /// Its own time, as captured.
-    ts: Timestamp,
-    link_type: LinkType,
-    orig_len: u32,
-    data: Vec<u8>,
+    /// The frame as captured (its own time).
+    copy: OwnedPacket,
 }
 
 /// What the intake counts of the frames themselves.
@@ -96,10 +93,7 @@ impl Screen {
             }
             self.held.push(HeldFrame {
                 frame,
-                ts: pkt.ts,
-                link_type: pkt.link_type,
-                orig_len: pkt.orig_len,
-                data: pkt.data.to_vec(),
+                copy: OwnedPacket::of(pkt),
             });
             return;
         };
@@ -122,11 +116,9 @@ impl Screen {
         for h in std::mem::take(&mut self.held) {
             let pkt = Packet {
                 ts: r.at,
-                link_type: h.link_type,
-                data: &h.data,
-                orig_len: h.orig_len,
+                ..h.copy.packet()
             };
-            f(&pkt, h.frame, r.fault, h.ts);
+            f(&pkt, h.frame, r.fault, h.copy.ts);
         }
     }
 }

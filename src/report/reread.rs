@@ -9,7 +9,7 @@ use crate::analyzer::Screen;
 use crate::capture::{CaptureSet, FrameIndex, PacketFilter};
 use crate::event::ConnRecord;
 use crate::time::Timestamp;
-use crate::wire::{Decoder, Endpoint, FlowKey, LinkType, Packet, Segment, Side};
+use crate::wire::{Decoder, Endpoint, FlowKey, OwnedPacket, Packet, Segment, Side};
 
 /// Where a connection is in the capture: its endpoints and frame range (and its id).
 #[derive(Clone, Copy, Debug)]
@@ -211,26 +211,7 @@ pub fn replay(
 /// up is found (a picked connection's frames include them all). Bounded: the oldest go first.
 #[derive(Default)]
 struct Fragments {
-    kept: VecDeque<(u64, OwnedFrame)>,
-}
-
-/// A frame copied, with its own time.
-struct OwnedFrame {
-    ts: Timestamp,
-    link_type: LinkType,
-    orig_len: u32,
-    data: Vec<u8>,
-}
-
-impl OwnedFrame {
-    fn packet(&self) -> Packet<'_> {
-        Packet {
-            ts: self.ts,
-            link_type: self.link_type,
-            data: &self.data,
-            orig_len: self.orig_len,
-        }
-    }
+    kept: VecDeque<(u64, OwnedPacket)>,
 }
 
 impl Fragments {
@@ -253,17 +234,13 @@ impl Fragments {
         if self.kept.len() >= Self::MAX {
             self.kept.pop_front();
         }
-        let copy = OwnedFrame {
-            ts: own,
-            link_type: pkt.link_type,
-            orig_len: pkt.orig_len,
-            data: pkt.data.to_vec(),
-        };
+        // As captured: with its own time.
+        let copy = OwnedPacket::of(&Packet { ts: own, ..*pkt });
         self.kept.push_back((frame, copy));
     }
 
     /// The kept frames among `frames` (a reassembled segment's, its own last), in order.
-    fn take(&mut self, frames: &[u64]) -> Vec<(u64, OwnedFrame)> {
+    fn take(&mut self, frames: &[u64]) -> Vec<(u64, OwnedPacket)> {
         let Some((_, earlier)) = frames.split_last() else {
             return Vec::new();
         };
@@ -288,10 +265,9 @@ pub fn side_of(r: &ConnRecord, seg: &Segment<'_>) -> Side {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::analyzer::{Analyzer, AnalyzerConfig};
+    use crate::analyzer::AnalyzerConfig;
     use crate::compat::{LIKELY_SERVER_PORTS, ZeekConn};
     use crate::event::Event;
-    use crate::run::{RunOptions, run};
     use crate::testutil::{A, B};
     use crate::wire::FlowKey;
 
@@ -425,21 +401,12 @@ mod tests {
     fn records(file: &str) -> Vec<ConnRecord> {
         let mut cfg = AnalyzerConfig::default();
         cfg.flow.zeek_view = true;
-        let mut set = CaptureSet::open(&[file.to_string()]);
         let mut out = Vec::new();
-        let mut on_event = |e: Event<'_>| {
+        crate::run::run_capture(std::path::Path::new(file), cfg, |e| {
             if let Event::Closed(c) = e {
                 out.push(c.clone());
             }
-            Ok(())
-        };
-        run(
-            &mut set,
-            Analyzer::new(cfg),
-            &mut on_event,
-            RunOptions::default(),
-        )
-        .unwrap();
+        });
         out
     }
 

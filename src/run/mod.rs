@@ -248,5 +248,27 @@ pub fn run<S: PacketSource>(
     })
 }
 
+/// Runs the analysis configured by `cfg` over capture `file`, every event to `on_event` (for
+/// tests that sweep the fixtures).
+#[cfg(test)]
+pub(crate) fn run_capture(
+    file: &std::path::Path,
+    cfg: crate::analyzer::AnalyzerConfig,
+    mut on_event: impl FnMut(Event<'_>),
+) {
+    let mut set = crate::capture::CaptureSet::open(&[file.display().to_string()]);
+    let mut emit = |e: Event<'_>| {
+        on_event(e);
+        Ok(())
+    };
+    run(
+        &mut set,
+        Analyzer::new(cfg),
+        &mut emit,
+        RunOptions::default(),
+    )
+    .unwrap();
+}
+
 #[cfg(test)]
 mod same_findings;

@@ -1,19 +1,15 @@
 //! Runs over the fixtures that compare configurations which must not change the findings.
 
-use crate::analyzer::{Analyzer, AnalyzerConfig};
-use crate::capture::CaptureSet;
+use crate::analyzer::AnalyzerConfig;
 use crate::event::Event;
-
-use super::{RunOptions, run};
 
 /// Every event of a run over `file`, as text; Zeek's view cleared from the records.
 fn events_without_zeek(file: &std::path::Path, zeek_view: bool) -> Vec<String> {
     let mut cfg = AnalyzerConfig::default();
     cfg.flow.keep_transitions = true;
     cfg.flow.zeek_view = zeek_view;
-    let mut set = CaptureSet::open(&[file.display().to_string()]);
     let mut out = Vec::new();
-    let mut on_event = |e: Event<'_>| {
+    crate::run::run_capture(file, cfg, |e| {
         out.push(match e {
             Event::Closed(c) => {
                 let mut c = c.clone();
@@ -23,15 +19,7 @@ fn events_without_zeek(file: &std::path::Path, zeek_view: bool) -> Vec<String> {
             }
             e => format!("{e:?}"),
         });
-        Ok(())
-    };
-    run(
-        &mut set,
-        Analyzer::new(cfg),
-        &mut on_event,
-        RunOptions::default(),
-    )
-    .unwrap();
+    });
     out
 }
 

@@ -32,7 +32,7 @@ pub use frag::{FragStats, MAX_PENDING as MAX_PENDING_FRAGMENTS};
 pub use icmp::IcmpError;
 pub use link_type::LinkType;
 pub use options::{TcpOptions, Tfo};
-pub use packet::Packet;
+pub use packet::{OwnedPacket, Packet};
 pub use segment::{Segment, TcpFlags};
 pub use seq::SeqNum;
 pub use stats::{DecodeStats, SkipReason};
