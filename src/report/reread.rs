@@ -128,8 +128,12 @@ pub fn replay(
             // fragments of a segment that may complete in a range.
             if quick.is_none() {
                 let taken = decoder.fragments_taken();
-                let _ = decoder.decode(pkt, frame);
-                fragments.keep(&decoder, taken, pkt, frame, own);
+                if decoder.decode(pkt, frame).is_some() {
+                    // A segment outside every range: its fragments' copies go.
+                    fragments.take(decoder.reassembled_from(frame));
+                } else {
+                    fragments.keep(&decoder, taken, pkt, frame, own);
+                }
             }
             return;
         }
@@ -208,15 +212,20 @@ pub fn replay(
 }
 
 /// Copies of the frames that carried IP fragments, as captured, until the segment they make
-/// up is found (a picked connection's frames include them all). Bounded: the oldest go first.
+/// up is found (a picked connection's frames include them all). Bounded in number and bytes:
+/// the oldest go first (a segment whose earlier fragments went is written without them).
 #[derive(Default)]
 struct Fragments {
     kept: VecDeque<(u64, OwnedPacket)>,
+    /// Bytes of the frames kept.
+    bytes: usize,
 }
 
 impl Fragments {
     /// Fragment frames kept at most: four per datagram the decoder holds in flight.
     const MAX: usize = 4 * crate::wire::MAX_PENDING_FRAGMENTS;
+    /// Their bytes at most.
+    const MAX_BYTES: usize = 16 << 20;
 
     /// Keeps frame `frame` when decoding it took a fragment (`taken`: the decoder's count
     /// before).
@@ -231,11 +240,15 @@ impl Fragments {
         if decoder.fragments_taken() == taken {
             return;
         }
-        if self.kept.len() >= Self::MAX {
-            self.kept.pop_front();
+        while self.kept.len() >= Self::MAX || self.bytes + pkt.data.len() > Self::MAX_BYTES {
+            let Some((_, old)) = self.kept.pop_front() else {
+                break;
+            };
+            self.bytes -= old.data.len();
         }
         // As captured: with its own time.
         let copy = OwnedPacket::of(&Packet { ts: own, ..*pkt });
+        self.bytes += copy.data.len();
         self.kept.push_back((frame, copy));
     }
 
@@ -248,6 +261,7 @@ impl Fragments {
             .into_iter()
             .partition(|(n, _)| earlier.contains(n));
         self.kept = rest.into();
+        self.bytes -= mine.iter().map(|(_, p)| p.data.len()).sum::<usize>();
         mine.sort_by_key(|(n, _)| *n);
         mine
     }
@@ -392,6 +406,47 @@ mod tests {
         ]);
         // Overlapping and adjacent ranges merge; the gap 23..=29 stays.
         assert_eq!(p.ranges, vec![(5, 22), (30, 40)]);
+    }
+
+    /// The copies of fragment frames stay under both bounds, oldest out first, and a
+    /// reassembled segment takes its own in frame order.
+    #[test]
+    fn fragment_copies_are_bounded() {
+        let decoder = Decoder::new();
+        // The decoder took no fragment: `taken` other than its count says it took one.
+        let took = decoder.fragments_taken() + 1;
+        let big = vec![0u8; 9_000];
+        let pkt = Packet {
+            ts: Timestamp::EPOCH,
+            link_type: crate::wire::LinkType(1),
+            data: &big,
+            orig_len: 9_000,
+        };
+        let mut f = Fragments::default();
+        for frame in 1..=5_000 {
+            f.keep(&decoder, took, &pkt, frame, Timestamp::EPOCH);
+            assert!(f.kept.len() <= Fragments::MAX);
+            assert!(f.bytes <= Fragments::MAX_BYTES);
+        }
+        let n = Fragments::MAX_BYTES / 9_000;
+        assert_eq!(f.kept.len(), n);
+        assert_eq!(f.kept.front().unwrap().0, 5_001 - n as u64);
+        // Not taken: a frame that took no fragment.
+        f.keep(
+            &decoder,
+            decoder.fragments_taken(),
+            &pkt,
+            6_000,
+            Timestamp::EPOCH,
+        );
+        assert_eq!(f.kept.back().unwrap().0, 5_000);
+        let mine = f.take(&[4_999, 4_998, 5_000, 7_000]);
+        assert_eq!(
+            mine.iter().map(|(n, _)| *n).collect::<Vec<_>>(),
+            [4_998, 4_999, 5_000]
+        );
+        assert_eq!(f.bytes, (n - 3) * 9_000);
+        assert!(f.take(&[]).is_empty());
     }
 
     // Zeek's view rebuilt from a second read of the capture (what the HTML report's ladders
