@@ -5,7 +5,10 @@
 //! apart is what lets a run put them on two threads ([`super::Batch`]) with results identical to
 //! one thread: nothing flows back from the table to the intake.
 
-use crate::time::{CaptureClock, Timestamp, clock::Release};
+use crate::time::{
+    CaptureClock, Timestamp,
+    clock::{Release, Verdict},
+};
 use crate::wire::{
     BadTcpHeader, Datagram, DecodeStats, Decoder, IcmpError, OwnedPacket, Packet, Segment,
 };
@@ -74,7 +77,7 @@ impl Screen {
     /// is known, first) at the time to take it at, with its number, whether that time is a
     /// fault's stand-in and its own time (as captured), or nothing yet when the clock holds it
     /// (a copy).
-    #[inline]
+    #[inline(always)]
     pub fn push(
         &mut self,
         pkt: &Packet<'_>,
@@ -82,6 +85,27 @@ impl Screen {
         f: &mut impl FnMut(&Packet<'_>, u64, bool, Timestamp),
     ) {
         let v = self.clock.check(pkt.ts);
+        // Nearly every frame: taken at once, nothing held before it. Kept small so that `f` is
+        // inlined here (called through the rest, it cost the intake 1% more instructions).
+        if v.release.is_none()
+            && let Some(ts) = v.at
+        {
+            f(&Packet { ts, ..*pkt }, frame, v.fault, pkt.ts);
+            return;
+        }
+        self.push_held(v, pkt, frame, f);
+    }
+
+    /// [`Self::push`] of a frame that releases held frames or is held itself.
+    #[cold]
+    #[inline(never)]
+    fn push_held(
+        &mut self,
+        v: Verdict,
+        pkt: &Packet<'_>,
+        frame: u64,
+        f: &mut impl FnMut(&Packet<'_>, u64, bool, Timestamp),
+    ) {
         if let Some(r) = v.release {
             self.release(r, f);
         }
