@@ -153,23 +153,29 @@ pub fn replay(
         };
         // The frame as captured, its segment at the analysis's time.
         let captured = Packet { ts: own, ..*pkt };
-        if let Some(spans) = plain {
-            // A plain frame is no fragment.
-            if let Some(i) = Picked::at(spans, frame) {
+        let spans = plain.or_else(|| {
+            picked.spans(
+                Endpoint::new(seg.src, seg.sport),
+                Endpoint::new(seg.dst, seg.dport),
+            )
+        });
+        let pick = spans.and_then(|s| Picked::at(s, frame));
+        // A payload among the frame's bytes is the frame's own (always so for a plain frame);
+        // one outside them is the decoder's, reassembled from fragments.
+        let bytes = pkt.data.as_ptr_range();
+        let at = seg.payload.as_ptr();
+        if bytes.start <= at && at <= bytes.end {
+            if let Some(i) = pick {
                 f(i, frame, &captured, Some(&seg));
             }
             return;
         }
-        // Its payload may be the decoder's (reassembled from fragments): copied, so that the
-        // decoder can say which frames the fragments came in.
+        // Copied, so that the decoder can then say which frames the fragments came in (their
+        // copies go, picked or not).
         let payload = seg.payload.to_vec();
         let seg = seg.with_payload(&payload);
         let earlier = fragments.take(decoder.reassembled_from(frame));
-        let spans = picked.spans(
-            Endpoint::new(seg.src, seg.sport),
-            Endpoint::new(seg.dst, seg.dport),
-        );
-        if let Some(i) = spans.and_then(|s| Picked::at(s, frame)) {
+        if let Some(i) = pick {
             for (n, copy) in &earlier {
                 f(i, *n, &copy.packet(), None);
             }
