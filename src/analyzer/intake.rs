@@ -181,24 +181,17 @@ impl Intake {
         c.packets += 1;
         c.wire_bytes += pkt.orig_len as u64;
         let frame = c.packets;
-        let (decoder, counts) = (&mut self.decoder, &mut self.counts);
-        self.screen.push(pkt, frame, &mut |pkt, frame, fault, _| {
-            if !fault {
-                counts.saw_time(pkt.ts);
-            }
-            decode(decoder, pkt, frame, f);
-        });
+        self.screen.push(
+            pkt,
+            frame,
+            &mut take(&mut self.decoder, &mut self.counts, f),
+        );
     }
 
     /// The end of the capture: frames still held go to `f` at the time the clock gives them.
     pub fn end(&mut self, f: &mut impl FnMut(usize, Decoded<'_>)) {
-        let (decoder, counts) = (&mut self.decoder, &mut self.counts);
-        self.screen.end(&mut |pkt, frame, fault, _| {
-            if !fault {
-                counts.saw_time(pkt.ts);
-            }
-            decode(decoder, pkt, frame, f);
-        });
+        self.screen
+            .end(&mut take(&mut self.decoder, &mut self.counts, f));
     }
 
     /// What has been counted of the frames so far.
@@ -223,6 +216,22 @@ impl Intake {
     pub fn finish(&mut self) -> DecodeStats {
         self.decoder.finish();
         self.decoder.stats.clone()
+    }
+}
+
+/// What the intake does with a frame the clock has screened: its time widens the capture's
+/// span (unless it stands in for a fault), and it is decoded for `f`.
+#[inline(always)]
+fn take<'a, F: FnMut(usize, Decoded<'_>)>(
+    decoder: &'a mut Decoder,
+    counts: &'a mut FrameCounts,
+    f: &'a mut F,
+) -> impl FnMut(&Packet<'_>, u64, bool, Timestamp) + 'a {
+    move |pkt, frame, fault, _| {
+        if !fault {
+            counts.saw_time(pkt.ts);
+        }
+        decode(decoder, pkt, frame, f);
     }
 }
 

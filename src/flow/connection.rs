@@ -23,8 +23,6 @@ pub struct Keep {
     pub segment_classes: bool,
     /// The state changes (stories, ladder diagrams).
     pub transitions: bool,
-    /// Zeek's view (conn_state and history rows): emulated only for outputs that show it.
-    pub zeek: bool,
 }
 
 /// Where a segment's findings go: the anomalies it raised and the state changes it caused.
@@ -42,7 +40,7 @@ pub struct Connection {
     machine: Machine,
     streams: ConnStreams,
     ws: WsConv,
-    /// Zeek's connection, when the run keeps Zeek's view ([`Keep::zeek`]).
+    /// Zeek's connection, when the run keeps Zeek's view ([`crate::flow::FlowConfig::zeek_view`]).
     zeek: Option<ZeekConn>,
     rules: ConnRules,
     /// The connection counts as a half-open attempt of its listener until resolved.
@@ -627,7 +625,6 @@ impl Connection {
             rec.zeek = ZeekView {
                 rows: z
                     .rows()
-                    .into_iter()
                     .map(|(state, history)| (state, history.to_string()))
                     .collect(),
             };

@@ -176,7 +176,6 @@ impl FlowTable {
         Keep {
             segment_classes: self.cfg.segment_events,
             transitions: self.cfg.keep_transitions,
-            zeek: self.cfg.zeek_view,
         }
     }
 

@@ -122,24 +122,12 @@ pub fn replay(
     let mut screen = Screen::default();
     let mut fragments = Fragments::default();
     let mut visit = |pkt: &Packet<'_>, frame: u64, _: bool, own: Timestamp| {
-        let quick = Decoder::plain_endpoints(pkt);
-        if !picked.covers(frame) {
-            // Outside every range only what the decoder keeps across frames matters: the IP
-            // fragments of a segment that may complete in a range.
-            if quick.is_none() {
-                let taken = decoder.fragments_taken();
-                if decoder.decode(pkt, frame).is_some() {
-                    // A segment outside every range: its fragments' copies go.
-                    fragments.take(decoder.reassembled_from(frame));
-                } else {
-                    fragments.keep(&decoder, taken, pkt, frame, own);
-                }
-            }
-            return;
-        }
-        // Most frames in range belong to other connections: a plain TCP frame's endpoints
-        // say so without decoding it (the decoder keeps no state for such frames).
-        let plain = match quick {
+        // Most frames belong to other connections or fall outside every picked range: a plain
+        // TCP frame's endpoints say so without decoding it (it is no fragment, and the decoder
+        // keeps no state for it). Any other frame is decoded, in range or not: it may be an IP
+        // fragment of a segment that completes in a range.
+        let plain = match Decoder::plain_endpoints(pkt) {
+            Some(_) if !picked.covers(frame) => return,
             Some((src, dst)) => match picked.spans(src, dst) {
                 Some(spans) => Some(spans),
                 None => return,
@@ -151,15 +139,16 @@ pub fn replay(
             fragments.keep(&decoder, taken, pkt, frame, own);
             return;
         };
+        let pick = plain
+            .or_else(|| {
+                picked.spans(
+                    Endpoint::new(seg.src, seg.sport),
+                    Endpoint::new(seg.dst, seg.dport),
+                )
+            })
+            .and_then(|s| Picked::at(s, frame));
         // The frame as captured, its segment at the analysis's time.
         let captured = Packet { ts: own, ..*pkt };
-        let spans = plain.or_else(|| {
-            picked.spans(
-                Endpoint::new(seg.src, seg.sport),
-                Endpoint::new(seg.dst, seg.dport),
-            )
-        });
-        let pick = spans.and_then(|s| Picked::at(s, frame));
         // A payload among the frame's bytes is the frame's own (always so for a plain frame);
         // one outside them is the decoder's, reassembled from fragments.
         let bytes = pkt.data.as_ptr_range();
@@ -233,8 +222,8 @@ impl Fragments {
     /// Their bytes at most.
     const MAX_BYTES: usize = 16 << 20;
 
-    /// Keeps frame `frame` when decoding it took a fragment (`taken`: the decoder's count
-    /// before).
+    /// Keeps frame `frame` (`own`: its own time) when decoding it took a fragment (`taken`:
+    /// the decoder's count before).
     fn keep(
         &mut self,
         decoder: &Decoder,
@@ -494,7 +483,7 @@ mod tests {
         for (r, z) in recs.iter().zip(&rebuilt) {
             let kept: Vec<(&str, &str)> =
                 r.zeek.rows.iter().map(|(s, h)| (*s, h.as_str())).collect();
-            let again = z.as_ref().map(ZeekConn::rows).unwrap_or_default();
+            let again: Vec<_> = z.iter().flat_map(ZeekConn::rows).collect();
             let key = FlowKey::new(r.orig, r.resp);
             shared += usize::from(
                 recs.iter()

@@ -76,11 +76,11 @@ impl ZeekConn {
     }
 
     /// Every row Zeek would log, in order, as (conn_state, history); the last is the current one.
-    pub fn rows(&self) -> Vec<(&'static str, &str)> {
-        let mut v: Vec<(&'static str, &str)> =
-            self.rows.iter().map(|(s, h)| (*s, h.as_str())).collect();
-        v.push((self.cur.conn_state(), &self.cur.history));
-        v
+    pub fn rows(&self) -> impl Iterator<Item = (&'static str, &str)> {
+        self.rows
+            .iter()
+            .map(|(s, h)| (*s, h.as_str()))
+            .chain([(self.cur.conn_state(), self.cur.history.as_str())])
     }
 
     /// Whether Zeek would log more than one row for this connection.
