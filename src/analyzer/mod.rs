@@ -231,7 +231,7 @@ impl Summary {
         self.listener_counts(c.resp).add(&AttemptCounts {
             attempts: 1,
             answered: answered as u64,
-            established: c.established as u64,
+            established: c.established() as u64,
             refused: (!answered && resp.rsts > 0) as u64,
             // An attempt a router answered with an ICMP error is not unanswered.
             unanswered: (resp.packets == 0 && c.half(Side::Orig).icmp_errors == 0) as u64,
@@ -304,6 +304,12 @@ impl Analyzer {
                 summary: Summary::default(),
             },
         }
+    }
+
+    /// Keeps connection stories only while `wanted` holds (see
+    /// [`crate::flow::FlowTable::keep_stories_while`]).
+    pub fn keep_stories_while(&mut self, wanted: std::sync::Arc<std::sync::atomic::AtomicBool>) {
+        self.engine.flows.keep_stories_while(wanted);
     }
 
     /// Sends every direction's in-order bytes to `sink` (`--write-streams`).

@@ -32,9 +32,9 @@ pub fn analyze(args: &AnalyzeArgs) -> io::Result<ExitCode> {
     }
     // Both read the capture a second time, seeking to the frames they want.
     let index = (args.html.is_some() || args.write.is_some()).then(FrameIndex::default);
-    // The report's ladders and waterfall need the connections' stories. (Its ladders name
-    // Zeek's conn_state: they rebuild Zeek's view from the segments they read again, so the
-    // analysis emulates Zeek only when the output format shows it.)
+    // The report's ladders need the connections' stories. (They name Zeek's conn_state: they
+    // rebuild Zeek's view from the segments they read again, so the analysis emulates Zeek
+    // only when the output format shows it.)
     let mut html = args.html.as_ref().map(|_| {
         cfg.flow.keep_transitions = true;
         HtmlReport::new(
@@ -84,6 +84,12 @@ pub fn analyze(args: &AnalyzeArgs) -> io::Result<ExitCode> {
         return Ok(ExitCode::from(exit::INPUT));
     }
     let mut analyzer = Analyzer::new(cfg);
+    // Unless the records show them, stories are kept only until the report's ladders are picked.
+    if let Some(h) = &html
+        && !args.opts.stories_asked()
+    {
+        analyzer.keep_stories_while(h.stories_wanted());
+    }
     match stream_files(&args.opts) {
         Ok(Some(s)) => analyzer.set_stream_sink(Box::new(s)),
         Ok(None) => {}

@@ -148,8 +148,9 @@ pub struct ConnRecord {
     pub first_rst: Option<Side>,
     /// When the connection closed (both FINs, or the first RST).
     pub closed_ts: Option<Timestamp>,
-    /// The originator acknowledged the responder's SYN: the handshake completed.
-    pub established: bool,
+    /// When the originator acknowledged the responder's SYN: the handshake completed then
+    /// (the time of the segment that did, a pure ACK or data).
+    pub established_at: Option<Timestamp>,
     /// Why the record ended; set when it leaves the table.
     pub end_reason: Option<EndReason>,
     /// Each endpoint's RFC 9293 state (at its latest segment; timers not applied).
@@ -191,6 +192,11 @@ impl ConnRecord {
     #[inline]
     pub fn half(&self, side: Side) -> &Half {
         &self.halves[side]
+    }
+
+    /// Whether the handshake completed (the originator acknowledged the responder's SYN).
+    pub fn established(&self) -> bool {
+        self.established_at.is_some()
     }
 
     /// Whether the capture saw the connection open: a SYN from the originator.

@@ -18,7 +18,7 @@ pub(super) fn resolution(c: &Connection, at: Timestamp, ended: Timestamp) -> Res
         _ => false,
     };
     Resolution {
-        completed: r.established,
+        completed: r.established(),
         // An attempt a router answered (time exceeded, unreachable) was answered, by the
         // network: the listener never had it to answer.
         responded: r.half(Side::Resp).sent_synack

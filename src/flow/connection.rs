@@ -76,7 +76,7 @@ macro_rules! view {
             closed_ts: $rec.closed_ts,
             first_fin: $rec.first_fin,
             first_rst: $rec.first_rst,
-            established: $rec.established,
+            established: $rec.established_at.is_some(),
             one_sided: $rec.one_sided,
         }
     };
@@ -109,7 +109,7 @@ impl Connection {
             first_fin: None,
             first_rst: None,
             closed_ts: None,
-            established: false,
+            established_at: None,
             end_reason: None,
             states: machine.ends.map(|_, e| e.state),
             transitions: Vec::new(),
@@ -200,7 +200,7 @@ impl Connection {
         };
         seg.flags.is_syn_only()
             && side == Side::Orig
-            && r.established
+            && r.established()
             && r.closed_ts.is_some_and(|t| t < seg.ts)
             && orig.isn == Some(seg.seq)
             && same_tsval()
@@ -402,8 +402,10 @@ impl Connection {
             && facts.handshake_ack != Some(false)
             && !f.syn()
             && !f.rst()
-            && !self.rec.established;
-        self.rec.established |= established_now;
+            && !self.rec.established();
+        if established_now {
+            self.rec.established_at = Some(seg.ts);
+        }
         let step = Step {
             seg,
             side,

@@ -7,15 +7,19 @@
 use super::app::AppSide;
 
 mod bad_header;
+mod keep;
 mod memory;
 #[cfg(test)]
 mod memory_tests;
+
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 
 use hashbrown::HashMap;
 use slab::Slab;
 
 use super::attempt::resolution;
-use super::connection::{Found, Keep};
+use super::connection::Found;
 use super::limits::{FlowConfig, FlowStats};
 use super::streams::{ReasmCtx, StreamSink};
 use super::timers::{Timer, Timers};
@@ -57,6 +61,8 @@ pub struct FlowTable {
     sink: Option<Box<dyn StreamSink>>,
     /// The application layer, when the run parses it.
     pub(super) app: Option<AppSide>,
+    /// Stories are kept while this holds (see [`FlowTable::keep_stories_while`]).
+    stories_wanted: Option<Arc<AtomicBool>>,
     pub(super) map: HashMap<FlowKey, usize, foldhash::fast::RandomState>,
     /// Boxed: a connection is a few KiB, and a slot moves only a pointer when it is inserted,
     /// removed or sorted (and the slab grows without copying them).
@@ -102,6 +108,7 @@ impl FlowTable {
             },
             sink: None,
             app: None,
+            stories_wanted: None,
             map: HashMap::default(),
             conns: Slab::new(),
             timers: Timers::default(),
@@ -133,7 +140,7 @@ impl FlowTable {
             // Only a SYN makes an attempt: a connection picked up midstream whose other side
             // has not spoken yet is open (one-sided captures, a quiet peer).
             Phase::Attempt
-        } else if r.half(Side::Orig).syns > 0 && !r.established {
+        } else if r.half(Side::Orig).syns > 0 && !r.established() {
             Phase::Handshake
         } else if r.first_fin.is_some() {
             Phase::HalfClosed
@@ -169,14 +176,6 @@ impl FlowTable {
     /// The listener tracker (for its counters).
     pub fn listeners(&self) -> &ListenerTracker {
         &self.listeners
-    }
-
-    /// What the records keep beyond themselves.
-    fn keep(&self) -> Keep {
-        Keep {
-            segment_classes: self.cfg.segment_events,
-            transitions: self.cfg.keep_transitions,
-        }
     }
 
     /// What reassembly needs, borrowed from the table.
@@ -293,7 +292,7 @@ impl FlowTable {
                 self.listeners
                     .answered(c.record().resp, seg.ts, c.record().first_ts);
             }
-            if c.record().established || c.record().first_rst.is_some() {
+            if c.record().established() || c.record().first_rst.is_some() {
                 c.attempt_open = false;
                 let (resp, r) = (c.record().resp, resolution(c, seg.ts, seg.ts));
                 self.listeners

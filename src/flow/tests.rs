@@ -228,3 +228,53 @@ fn many_open_connections_with_several_timer_entries_compact_rarely() {
         segs.len()
     );
 }
+
+/// An output that needs only some stories (the HTML report's ladders) clears the flag once it
+/// has them: the connections after that keep none, and their records are otherwise the same.
+#[test]
+fn stories_stop_when_no_output_wants_them() {
+    let cfg = FlowConfig {
+        keep_transitions: true,
+        ..FlowConfig::default()
+    };
+    let mut t = FlowTable::new(cfg, DetectConfig::default(), ListenerConfig::default());
+    let wanted = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+    t.keep_stories_while(std::sync::Arc::clone(&wanted));
+    let mut out = Vec::new();
+    let mut keep = |e: Event<'_>| {
+        if let Event::Closed(c) = e {
+            out.push(c.clone());
+        }
+    };
+    let fin_closed = crate::testutil::fin_closed();
+    for s in &fin_closed {
+        t.process(s, &mut keep);
+    }
+    wanted.store(false, std::sync::atomic::Ordering::Relaxed);
+    // The same exchange later, from another client port.
+    for s in &fin_closed {
+        let mut s = s.clone();
+        s.ts = s.ts.add(Duration::from_secs(1));
+        if s.sport == fin_closed[0].sport {
+            s.sport += 1;
+        } else {
+            s.dport += 1;
+        }
+        t.process(&s, &mut keep);
+    }
+    t.finish(&mut keep).unwrap();
+    out.sort_by_key(|r| r.id);
+    let [first, second] = &out[..] else {
+        panic!("{out:?}")
+    };
+    assert_eq!(first.transitions.len(), 10);
+    assert!(first.story.is_some());
+    assert!(second.transitions.is_empty());
+    assert!(second.story.is_none());
+    assert_eq!(second.transition_count, 10);
+    assert_eq!(first.states, second.states);
+    assert_eq!(
+        first.established_at.map(|t| t.add(Duration::from_secs(1))),
+        second.established_at
+    );
+}

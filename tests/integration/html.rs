@@ -175,8 +175,8 @@ fn page_loads_are_drawn_with_app() {
     assert!(dom.contains("tls static.example"));
 }
 
-/// The report keeps every connection's story for its waterfall; the JSON lines written beside it
-/// stay as they are without `--transitions`: no `story` objects (the interface says "only with
+/// The report keeps stories for its ladders; the JSON lines written beside it stay as they are
+/// without `--transitions`: no `story` objects (the interface says "only with
 /// `--transitions`"), byte for byte the run without `--html`.
 #[test]
 fn json_records_are_the_same_with_and_without_html() {
@@ -207,5 +207,107 @@ fn json_records_are_the_same_with_and_without_html() {
     ] {
         let conns = connections(&json_lines(&json(extra)));
         assert!(conns.iter().all(|c| c.get("story").is_some()), "{extra:?}");
+    }
+}
+
+/// The report's data: the JSON in its `<script id="data">` element.
+fn report_data(html: &Path) -> serde_json::Value {
+    let text = std::fs::read_to_string(html).unwrap();
+    let start = text
+        .find("<script id=\"data\" type=\"application/json\">")
+        .unwrap();
+    let body = &text[start..];
+    let body = &body[body.find('>').unwrap() + 1..body.find("</script>").unwrap()];
+    serde_json::from_str(&body.replace("<\\/", "</")).unwrap()
+}
+
+/// The waterfall is drawn from the records' own fields, so the analysis keeps stories only
+/// until the ladders are picked (the first 100 of generated/mixed's flagged connections):
+/// the report is byte for byte the one made with every story kept (`--transitions`), and each
+/// bar's handshake, first FIN and TIME-WAIT end are the records' (the handshake completed at
+/// the story's third ACK, TIME-WAIT held until `time_wait_until`: none where a RST ended it).
+#[test]
+fn the_waterfall_comes_from_the_records_and_stories_stop_at_the_last_ladder() {
+    let dir = tempfile::tempdir().unwrap();
+    // On mixed, records leave the table soon after their last segment: the last ladder is
+    // picked at connection 181 of 349 (by default, at the end of the capture).
+    let soon = [
+        "--msl",
+        "0.05",
+        "--idle-timeout",
+        "1",
+        "--attempt-timeout",
+        "1",
+        "--handshake-timeout",
+        "1",
+    ];
+    for (capture, opts) in [
+        ("generated/mixed.pcap", &soon[..]),
+        ("recordings/timewait_assassination.pcap", &[]),
+    ] {
+        let capture = fixture(capture);
+        let run = |extra: &[&str], html: &Path| {
+            let o = tcpaudit()
+                .args(["analyze", "-f", "json"])
+                .args(opts)
+                .args(extra)
+                .arg(&capture)
+                .arg("--html")
+                .arg(html)
+                .output()
+                .unwrap();
+            assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+            o.stdout
+        };
+        let (lean, full) = (dir.path().join("lean.html"), dir.path().join("full.html"));
+        run(&[], &lean);
+        let records = connections(&json_lines(&run(&["--transitions"], &full)));
+        assert!(
+            std::fs::read(&lean).unwrap() == std::fs::read(&full).unwrap(),
+            "{}: the report differs from the one with every story kept",
+            capture.display()
+        );
+        let data = report_data(&lean);
+        // The waterfall lists connections as they end; the records are sorted by id.
+        let mut rows = data["conns"].as_array().unwrap().clone();
+        rows.sort_by_key(|r| r["id"].as_u64());
+        assert_eq!(rows.len(), records.len());
+        let base = records
+            .iter()
+            .map(|r| r["first_ts"].as_f64().unwrap())
+            .fold(f64::MAX, f64::min);
+        let rel = |v: &serde_json::Value| v.as_f64().map(|t| t - base);
+        let close = |a: Option<f64>, b: Option<f64>| match (a, b) {
+            (Some(a), Some(b)) => (a - b).abs() < 2e-6,
+            (a, b) => a.is_none() && b.is_none(),
+        };
+        let mut tw = 0;
+        for (row, r) in rows.iter().zip(&records) {
+            assert_eq!(row["id"], r["id"]);
+            let m = &r["story"]["milestones"];
+            let fin = [
+                rel(&m["first_fin_orig"]["ts"]),
+                rel(&m["first_fin_resp"]["ts"]),
+            ]
+            .into_iter()
+            .flatten()
+            .reduce(f64::min);
+            assert!(
+                close(row["hs"].as_f64(), rel(&m["third_ack"]["ts"])),
+                "{row} {r}"
+            );
+            assert!(close(row["fin"].as_f64(), fin), "{row} {r}");
+            assert!(
+                close(row["tw"].as_f64(), rel(&r["time_wait_until"])),
+                "{row} {r}"
+            );
+            tw += usize::from(row["tw"].is_number());
+        }
+        if capture.ends_with("timewait_assassination.pcap") {
+            assert_eq!(rows[0]["tw"], serde_json::Value::Null);
+            assert!(records[0]["story"]["milestones"]["time_wait"].is_object());
+        } else {
+            assert!(tw > 50, "{tw}");
+        }
     }
 }

@@ -78,7 +78,7 @@ fn a_handshake_step_acknowledging_the_wrong_number_does_not_complete() {
         r.anomalies
     );
     let rec = &r.records[0];
-    assert!(!rec.established);
+    assert!(!rec.established());
     assert_eq!(rec.handshake.rtt, None);
     assert_eq!(rec.states[Side::Resp], crate::tcp::TcpState::SynReceived);
     // A SYN-ACK acknowledging something other than the SYN.

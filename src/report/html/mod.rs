@@ -15,6 +15,8 @@ mod timeline;
 use std::collections::BTreeMap;
 use std::io::{self, Write};
 use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use serde::Serialize;
 
@@ -81,6 +83,8 @@ pub struct HtmlReport {
     backlog: u32,
     /// How long an unanswered attempt stays in the table (it counts as pending until then).
     attempt_timeout: f64,
+    /// Cleared once every ladder is picked: the report needs no more stories.
+    stories_wanted: Arc<AtomicBool>,
 }
 
 impl HtmlReport {
@@ -100,7 +104,16 @@ impl HtmlReport {
             conns_left_out: 0,
             marks: BTreeMap::new(),
             pages: PageBuilder::default(),
+            stories_wanted: Arc::new(AtomicBool::new(true)),
         }
+    }
+
+    /// Holds while the report needs connection stories: the ladders draw the state changes of
+    /// the first `MAX_LADDERS` flagged connections, and nothing else in the report reads
+    /// them (the waterfall is drawn from the records' own fields). For
+    /// [`crate::analyzer::Analyzer::keep_stories_while`].
+    pub fn stories_wanted(&self) -> Arc<AtomicBool> {
+        Arc::clone(&self.stories_wanted)
     }
 
     /// Keeps what the report needs of `e`.
@@ -138,13 +151,15 @@ impl HtmlReport {
             self.ladders.offer(r, marks);
             if self.ladders.full() {
                 self.marks = BTreeMap::new();
+                self.stories_wanted.store(false, Ordering::Relaxed);
             }
         }
         let base = self.first_ts.unwrap_or(r.first_ts);
         let rel = |t: Timestamp| t.since(base).as_secs_f64();
-        let story = r.story.as_deref();
+        // Drawn from the record's own fields: the analysis keeps no story for connections that
+        // cannot get a ladder any more.
         let (start, end) = (rel(r.first_ts), rel(r.last_ts));
-        let hs = story.and_then(|m| m.third_ack).map(|m| rel(m.ts));
+        let hs = r.established_at.map(rel);
         let reason = r.end_reason.map_or("open", |e| e.name());
         // Every attempt counts in the listener timelines, also beyond the waterfall's cap.
         if r.saw_start() {
@@ -168,18 +183,8 @@ impl HtmlReport {
             start,
             end,
             hs,
-            fin: story
-                .and_then(|m| {
-                    [m.first_fin[Side::Orig], m.first_fin[Side::Resp]]
-                        .into_iter()
-                        .flatten()
-                        .map(|m| m.ts)
-                        .min()
-                })
-                .map(rel),
-            tw: story
-                .and_then(|m| m.time_wait)
-                .map(|(_, _, until)| rel(until)),
+            fin: r.halves.iter().filter_map(|(_, h)| h.fin_ts).min().map(rel),
+            tw: r.time_wait_until.map(|(_, until)| rel(until)),
             reason,
             states: [r.states[Side::Orig].name(), r.states[Side::Resp].name()],
             anomalies: r.tally.counts.iter().map(|(k, _)| k.id()).collect(),

@@ -158,8 +158,11 @@ fn sep(out: &mut Vec<u8>) {
 pub(super) struct RowWriter {
     /// Rows go over in batches: a message per row would wake the thread per row, and the
     /// wakeups would cost the analysis more than the writing saves.
-    batch: Vec<(Row, f64)>,
-    tx: Option<Sender<Vec<(Row, f64)>>>,
+    batch: Batch,
+    tx: Option<Sender<Batch>>,
+    /// Batches the thread has emptied, to be filled again: a new one per batch would be a
+    /// large allocation made here and freed there, each time.
+    back: Option<Receiver<Batch>>,
     thread: Option<JoinHandle<Written>>,
     /// Rows written here when there is no thread.
     here: Written,
@@ -168,22 +171,25 @@ pub(super) struct RowWriter {
 impl RowWriter {
     /// A writer with its thread started.
     pub(super) fn start() -> Self {
-        let (tx, rx) = channel::<Vec<(Row, f64)>>();
+        let (tx, rx) = channel::<Batch>();
+        let (back_tx, back) = channel::<Batch>();
         match std::thread::Builder::new()
             .name("tcpaudit-report".into())
             .spawn(move || {
                 super::background();
-                collect(rx)
+                collect(rx, back_tx)
             }) {
             Ok(h) => RowWriter {
                 batch: Vec::with_capacity(BATCH),
                 tx: Some(tx),
+                back: Some(back),
                 thread: Some(h),
                 here: Written::default(),
             },
             Err(_) => RowWriter {
                 batch: Vec::new(),
                 tx: None,
+                back: None,
                 thread: None,
                 here: Written::default(),
             },
@@ -194,12 +200,18 @@ impl RowWriter {
 /// Rows per batch.
 const BATCH: usize = 512;
 
-fn collect(rx: Receiver<Vec<(Row, f64)>>) -> Written {
+/// Rows with the capture's start (seconds since the epoch), as handed over.
+type Batch = Vec<(Row, f64)>;
+
+/// The writer thread: writes every batch it receives and hands it back empty.
+fn collect(rx: Receiver<Batch>, back: Sender<Batch>) -> Written {
     let mut w = Written::default();
-    for batch in rx {
-        for (row, base) in batch {
+    for mut batch in rx {
+        for (row, base) in batch.drain(..) {
             w.add(row, base);
         }
+        // The analysis may be done with batches: then this one is dropped.
+        let _ = back.send(batch);
     }
     w
 }
@@ -234,7 +246,12 @@ impl RowWriter {
 
     /// Hands the batch over (or writes it here, if the thread is gone).
     fn flush(&mut self) {
-        let batch = std::mem::replace(&mut self.batch, Vec::with_capacity(BATCH));
+        let next = self
+            .back
+            .as_ref()
+            .and_then(|b| b.try_recv().ok())
+            .unwrap_or_else(|| Vec::with_capacity(BATCH));
+        let batch = std::mem::replace(&mut self.batch, next);
         let Some(tx) = &self.tx else { return };
         if let Err(e) = tx.send(batch) {
             for (row, base) in e.0 {
