@@ -92,6 +92,12 @@ macro_rules! catalogue {
                 match self { $(AnomalyKind::$variant => Severity::$sev,)* }
             }
 
+            /// Whether an occurrence flags its connection as worth a closer look: a warning or
+            /// an error by default.
+            pub const fn flags_connection(self) -> bool {
+                matches!(self.severity(), Severity::Warning | Severity::Error)
+            }
+
             /// Connection or listener.
             pub const fn scope(self) -> Scope {
                 match self { $(AnomalyKind::$variant => Scope::$scope,)* }

@@ -6,7 +6,7 @@
 //! The anomaly itself, with its details, is built only when it is reported: the builder is a
 //! closure the tally calls or not.
 
-use super::{Anomaly, AnomalyKind, Severity};
+use super::{Anomaly, AnomalyKind};
 use crate::wire::{Endpoint, PerSide, Side};
 
 /// Per-kind counts of one connection.
@@ -49,9 +49,8 @@ impl Tally {
 
     /// Whether anything counted is a warning or an error (a connection worth a closer look).
     pub fn flagged(&self) -> bool {
-        let serious = |k: &AnomalyKind| matches!(k.severity(), Severity::Warning | Severity::Error);
-        self.counts.iter().any(|(k, _)| serious(k))
-            || self.seg_counts.iter().any(|(k, _)| serious(k))
+        self.counts.iter().any(|(k, _)| k.flags_connection())
+            || self.seg_counts.iter().any(|(k, _)| k.flags_connection())
     }
 
     /// Segments of class `kind` counted from `side`.
