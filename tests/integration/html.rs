@@ -222,15 +222,15 @@ fn report_data(html: &Path) -> serde_json::Value {
 }
 
 /// The waterfall is drawn from the records' own fields, so the analysis keeps stories only
-/// until the ladders' connections are chosen (the first 100 of mixed's connections flagged):
+/// until the ladders are picked (the first 100 of mixed's flagged connections to close):
 /// the report is byte for byte the one made with every story kept (`--transitions`), and each
 /// bar's handshake, first FIN and TIME-WAIT end are the records' (the handshake completed at
 /// the story's third ACK, TIME-WAIT held until `time_wait_until`: none where a RST ended it).
 #[test]
 fn the_waterfall_comes_from_the_records_and_stories_stop_at_the_last_ladder() {
     let dir = tempfile::tempdir().unwrap();
-    // On mixed, records leave the table soon after their last segment: the last ladder's
-    // connection is chosen at connection 181 of 349 (by default, at the end of the capture).
+    // On mixed, records leave the table soon after their last segment: the last ladder is
+    // picked at connection 181 of 349 (by default, at the end of the capture).
     let soon = [
         "--msl",
         "0.05",

@@ -1,13 +1,11 @@
-//! The report's ladder diagrams: the first [`MAX_LADDERS`] connections flagged (chosen as a
-//! warning or an error is raised on them), drawn as SVG from their segments, which a second read
-//! of the capture finds by four-tuple and frame range once they closed.
+//! The report's ladder diagrams: the first [`MAX_LADDERS`] flagged connections, drawn as SVG
+//! from their segments, which a second read of the capture finds by four-tuple and frame range.
 //!
 //! The second read starts on its own thread as soon as the last ladder is picked, while the
 //! analysis goes on: on a big capture the picks are made early, and the reread (up to the last
 //! frame drawn) is done by the time the analysis ends. Keeping every open connection's segments
 //! in case it gets flagged costs far more than reading the capture twice.
 
-use std::collections::HashSet;
 use std::fmt::Write as _;
 use std::thread::JoinHandle;
 
@@ -55,10 +53,6 @@ pub(super) struct Ladders {
     drawing: Option<JoinHandle<Result<Vec<String>, String>>>,
     /// How many were picked (the picks move to the drawing thread).
     picked: usize,
-    /// Connections chosen as they were flagged and not closed yet.
-    chosen: HashSet<u64>,
-    /// How many were chosen.
-    choices: usize,
 }
 
 impl Ladders {
@@ -74,43 +68,17 @@ impl Ladders {
         }
     }
 
-    /// Notes that connection `id` was flagged (see
-    /// [`crate::detect::AnomalyKind::flags_connection`]): the first [`MAX_LADDERS`] are chosen.
-    pub(super) fn flagged(&mut self, id: u64) {
-        self.choose(id);
+    /// Whether every ladder is picked (later connections are only counted).
+    pub(super) fn full(&self) -> bool {
+        self.picked >= MAX_LADDERS
     }
 
-    /// Chooses connection `id` if there is room; whether it is chosen.
-    fn choose(&mut self, id: u64) -> bool {
-        if self.chosen.contains(&id) {
-            return true;
-        }
-        if self.all_chosen() {
-            return false;
-        }
-        self.chosen.insert(id);
-        self.choices += 1;
-        true
-    }
-
-    /// Whether every ladder's connection is chosen.
-    pub(super) fn all_chosen(&self) -> bool {
-        self.choices >= MAX_LADDERS
-    }
-
-    /// Whether connection `id` may still get a ladder.
-    pub(super) fn may_draw(&self, id: u64) -> bool {
-        !self.all_chosen() || self.chosen.contains(&id)
-    }
-
-    /// Offers flagged connection `r`, closed, with the anomalies raised on it: it is drawn if it
-    /// was chosen (a connection flagged only as it closed is chosen then, if there is room).
+    /// Offers flagged connection `r` with the anomalies raised on it.
     pub(super) fn offer(&mut self, r: &ConnRecord, marks: Vec<LadderMark>) {
-        if !self.choose(r.id) {
+        if self.full() {
             self.left_out += 1;
             return;
         }
-        self.chosen.remove(&r.id);
         self.picks.push((r.clone(), marks));
         self.picked += 1;
         if self.picked == MAX_LADDERS {

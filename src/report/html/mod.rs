@@ -83,7 +83,7 @@ pub struct HtmlReport {
     backlog: u32,
     /// How long an unanswered attempt stays in the table (it counts as pending until then).
     attempt_timeout: f64,
-    /// Cleared once every ladder's connection is chosen: the report needs no more stories.
+    /// Cleared once every ladder is picked: the report needs no more stories.
     stories_wanted: Arc<AtomicBool>,
 }
 
@@ -109,7 +109,7 @@ impl HtmlReport {
     }
 
     /// Holds while the report needs connection stories: the ladders draw the state changes of
-    /// the first `MAX_LADDERS` connections flagged, and nothing else in the report reads
+    /// the first `MAX_LADDERS` flagged connections to close, and nothing else in the report reads
     /// them (the waterfall is drawn from the records' own fields). For
     /// [`crate::analyzer::Analyzer::keep_stories_while`].
     pub fn stories_wanted(&self) -> Arc<AtomicBool> {
@@ -133,15 +133,11 @@ impl HtmlReport {
                 self.first_ts = Some(self.first_ts.map_or(r.first_ts, |t| t.min(r.first_ts)));
             }
             Event::Anomaly(a) => {
-                if let Some(id) = a.conn_id {
-                    if a.kind.flags_connection() && !self.ladders.all_chosen() {
-                        self.ladders.flagged(id);
-                        self.if_all_chosen();
-                    }
-                    // Marks are kept for connections that may still get a ladder.
-                    if self.ladders.may_draw(id) {
-                        self.marks.entry(id).or_default().push(LadderMark::of(a));
-                    }
+                // Marks are kept for connections that may still get a ladder.
+                if let Some(id) = a.conn_id
+                    && !self.ladders.full()
+                {
+                    self.marks.entry(id).or_default().push(LadderMark::of(a));
                 }
                 if self.anomalies < MAX_ANOMALIES {
                     self.anomalies += 1;
@@ -157,24 +153,17 @@ impl HtmlReport {
         }
     }
 
-    /// Once every ladder's connection is chosen, the others need no marks, and the analysis
-    /// no more stories.
-    fn if_all_chosen(&mut self) {
-        if self.ladders.all_chosen() {
-            let ladders = &self.ladders;
-            self.marks.retain(|id, _| ladders.may_draw(*id));
-            self.stories_wanted.store(false, Ordering::Relaxed);
-        }
-    }
-
     fn closed(&mut self, r: &ConnRecord) {
         let marks = self.marks.remove(&r.id).unwrap_or_default();
         let flag = r.tally.flagged();
         if flag {
-            let before = self.ladders.all_chosen();
             self.ladders.offer(r, marks);
-            if !before {
-                self.if_all_chosen();
+            if self.ladders.full() {
+                self.marks = BTreeMap::new();
+                // The ladders are the first flagged connections to close (those that close
+                // early span few frames: the second read stays short), so every connection
+                // still open may get one until the last is picked.
+                self.stories_wanted.store(false, Ordering::Relaxed);
             }
         }
         let base = self.first_ts.unwrap_or(r.first_ts);
@@ -473,46 +462,28 @@ mod tests {
         assert_eq!(out, br#"{"a":"<\/script><b>","b":"x<\/"}<"#);
     }
 
-    /// The ladders' connections are the first flagged (not the first to close flagged): once
-    /// they are chosen, the analysis is told it may stop keeping stories, and a flagged
-    /// connection not chosen is counted as left out.
+    /// The report wants stories until its last ladder is picked (the first `MAX_LADDERS`
+    /// flagged connections to close); connections not flagged do not count.
     #[test]
-    fn ladders_are_chosen_as_connections_are_flagged() {
+    fn stories_are_wanted_until_the_last_ladder_is_picked() {
         let rec = replay(&fin_closed()).records.remove(0);
         let serious = AnomalyKind::ALL
             .iter()
             .find(|k| k.flags_connection())
             .unwrap();
-        let notice = AnomalyKind::ALL
-            .iter()
-            .find(|k| k.severity() == Severity::Notice)
-            .unwrap();
         let mut report = HtmlReport::new(&AnalyzerConfig::default(), Source::default());
         let wanted = report.stories_wanted();
-        let raise = |report: &mut HtmlReport, id: u64, kind: AnomalyKind| {
-            let mut a = crate::detect::Anomaly::new(kind, id, rec.first_ts);
-            a.conn_id = Some(id);
-            report.event(&Event::Anomaly(&a));
-        };
-        let n = MAX_LADDERS as u64;
-        raise(&mut report, 1, *notice);
-        for id in 2..=n {
-            raise(&mut report, id, *serious);
-        }
-        assert!(wanted.load(Ordering::Relaxed));
-        raise(&mut report, n + 1, *serious);
-        assert!(!wanted.load(Ordering::Relaxed));
-        assert!(report.ladders.all_chosen());
-        // Connection 1 turned serious too late; its notice's mark is dropped.
-        raise(&mut report, 1, *serious);
-        assert!(!report.marks.contains_key(&1));
-        for id in 1..=n + 1 {
+        for id in 1..=2 * MAX_LADDERS as u64 {
             let mut r = rec.clone();
             r.id = id;
-            r.tally.counts = vec![(*serious, 1)];
+            if id % 2 == 0 {
+                r.tally.counts = vec![(*serious, 1)];
+            }
+            assert!(wanted.load(Ordering::Relaxed), "{id}");
             report.event(&Event::Closed(&r));
         }
-        assert_eq!(report.ladders.left_out, 1);
+        assert!(!wanted.load(Ordering::Relaxed));
+        assert!(report.ladders.full());
     }
 
     #[test]
