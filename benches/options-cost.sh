@@ -23,13 +23,21 @@ for _ in $(seq "$RUNS"); do
 done
 python3 - "$*" "$(printf '%s;' "${plain[@]}")" "$(printf '%s;' "${with[@]}")" <<'PY'
 import statistics, sys
-def parse(s):
-    runs = [list(map(float, r.split())) for r in s.split(";") if r.strip()]
-    return statistics.median(r[0] for r in runs), statistics.median(r[1] + r[2] for r in runs)
-(pw, pc), (ww, wc) = parse(sys.argv[2]), parse(sys.argv[3])
+def runs(s):
+    return [list(map(float, r.split())) for r in s.split(";") if r.strip()]
+def medians(rs):
+    return statistics.median(r[0] for r in rs), statistics.median(r[1] + r[2] for r in rs)
+plain, with_ = runs(sys.argv[2]), runs(sys.argv[3])
+(pw, pc), (ww, wc) = medians(plain), medians(with_)
 print(f"plain            wall {pw:.3f} s  cpu {pc:.3f} s")
 print(f"{sys.argv[1]:<16} wall {ww:.3f} s  cpu {wc:.3f} s")
 ratio = lambda a, b: f"{a / b:.2f}x" if b > 0 else "-"
-print(f"ratio            wall {ratio(ww, pw)}  cpu {ratio(wc, pc)}")
+print(f"ratio            wall {ratio(ww, pw)}  cpu {ratio(wc, pc)}  (of the medians)")
+# Each run against the plain run just before it: the pairs share the load of their moment.
+pairs = [(w[0] / p[0], (w[1] + w[2]) / (p[1] + p[2])) for p, w in zip(plain, with_)
+         if p[0] > 0 and p[1] + p[2] > 0]
+if pairs:
+    print(f"per pair         wall {statistics.median(x for x, _ in pairs):.2f}x  "
+          f"cpu {statistics.median(c for _, c in pairs):.2f}x  (medians of {len(pairs)} pairs)")
 PY
 echo "load: $(cut -d' ' -f1-3 /proc/loadavg)"
