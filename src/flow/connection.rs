@@ -40,8 +40,10 @@ pub struct Connection {
     machine: Machine,
     streams: ConnStreams,
     ws: WsConv,
-    /// Zeek's connection, when the run keeps Zeek's view ([`crate::flow::FlowConfig::zeek_view`]).
-    zeek: Option<ZeekConn>,
+    /// Zeek's connection, when the run keeps Zeek's view ([`crate::flow::FlowConfig::zeek_view`]):
+    /// boxed, so that a run without it (the terminal tables) does not carry its bytes in every
+    /// connection.
+    zeek: Option<Box<ZeekConn>>,
     rules: ConnRules,
     /// The connection counts as a half-open attempt of its listener until resolved.
     pub(crate) attempt_open: bool,
@@ -129,7 +131,7 @@ impl Connection {
             machine,
             streams: ConnStreams::default(),
             ws: WsConv::default(),
-            zeek: zeek.then(|| ZeekConn::new(seg, !flipped, cfg.zeek_server_ports)),
+            zeek: zeek.then(|| Box::new(ZeekConn::new(seg, !flipped, cfg.zeek_server_ports))),
             rules: ConnRules::default(),
             attempt_open: false,
             timer_at: None,

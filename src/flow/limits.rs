@@ -11,6 +11,10 @@ use crate::time::Duration;
 /// ones behind until they are dropped).
 pub const CONNECTION_BYTES: usize = std::mem::size_of::<super::Connection>() + 312;
 
+/// What Zeek's view adds to a connection when the run keeps it (boxed apart, with the
+/// allocator's header).
+pub const ZEEK_VIEW_BYTES: usize = std::mem::size_of::<crate::compat::ZeekConn>() + 16;
+
 /// Limits and timeouts of the table. Defaults are documented in README and `tcpaudit --help`.
 #[derive(Clone, Copy, Debug)]
 pub struct FlowConfig {
@@ -55,6 +59,14 @@ pub struct FlowConfig {
     /// Hand out every segment with its connection ([`crate::event::Event::Segment`]), for
     /// outputs that draw connections (ladders, the HTML report).
     pub segment_stream: bool,
+}
+
+impl FlowConfig {
+    /// What one tracked connection costs under this configuration, as charged to
+    /// `--max-memory` ([`CONNECTION_BYTES`], and [`ZEEK_VIEW_BYTES`] when it keeps Zeek's view).
+    pub const fn connection_bytes(&self) -> usize {
+        CONNECTION_BYTES + if self.zeek_view { ZEEK_VIEW_BYTES } else { 0 }
+    }
 }
 
 impl Default for FlowConfig {

@@ -446,7 +446,7 @@ impl FlowTable {
                 || self
                     .listeners
                     .is_aggregated(&dst, seg.src, seg.sport, seg.seq)
-                || self.committed() + super::CONNECTION_BYTES > self.cfg.max_memory)
+                || self.committed() + self.cfg.connection_bytes() > self.cfg.max_memory)
         {
             self.listener_room(0);
             self.listeners.aggregate(
@@ -468,7 +468,7 @@ impl FlowTable {
             self.evict_one(out);
         }
         // Room for one more connection under the memory bound: end those due soonest.
-        while self.committed() + super::CONNECTION_BYTES > self.cfg.max_memory
+        while self.committed() + self.cfg.connection_bytes() > self.cfg.max_memory
             && self.evict_one(out)
         {
             self.stats.evicted_memory += 1;

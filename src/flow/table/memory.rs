@@ -1,8 +1,6 @@
 //! What the table charges to `--max-memory`, and the room it leaves the listener tracker.
 
 use super::FlowTable;
-use crate::flow::CONNECTION_BYTES;
-
 impl FlowTable {
     /// Tells the table how many bytes are held before it (IP fragments waiting for the rest
     /// of their datagram), so they count against `--max-memory` with its own.
@@ -13,7 +11,7 @@ impl FlowTable {
     /// Bytes held now, as charged to `--max-memory`: connections, their timers (live and
     /// stale), reassembly, listener and application state, and what is held before the table.
     pub fn memory_in_use(&self) -> usize {
-        self.conns.len() * CONNECTION_BYTES
+        self.conns.len() * self.cfg.connection_bytes()
             + self.timers.memory_bytes()
             + self.budget.used
             + self.listeners.memory_bytes()

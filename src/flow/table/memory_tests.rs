@@ -6,7 +6,7 @@ use std::net::{IpAddr, Ipv4Addr};
 
 use super::FlowTable;
 use crate::detect::{DetectConfig, ListenerConfig};
-use crate::flow::{CONNECTION_BYTES, FlowConfig};
+use crate::flow::FlowConfig;
 use crate::testutil::c2s;
 use crate::wire::Segment;
 
@@ -27,7 +27,7 @@ fn table(max_memory: usize) -> FlowTable {
 
 #[test]
 fn evicted_connections_leave_no_timer_entries_behind_and_timers_are_charged() {
-    let bound = 300 * CONNECTION_BYTES;
+    let bound = 300 * FlowConfig::default().connection_bytes();
     let mut t = table(bound);
     for i in 0..5_000 {
         t.process(&tuple(i, "A"), &mut |_| {});
@@ -44,7 +44,7 @@ fn evicted_connections_leave_no_timer_entries_behind_and_timers_are_charged() {
     assert!(t.timers.memory_bytes() >= entries);
     assert_eq!(
         t.memory_in_use(),
-        t.len() * CONNECTION_BYTES + t.timers.memory_bytes() + t.listeners.memory_bytes()
+        t.len() * t.cfg.connection_bytes() + t.timers.memory_bytes() + t.listeners.memory_bytes()
     );
 }
 
@@ -69,4 +69,20 @@ fn a_flood_to_random_ports_is_aggregated_within_the_bound_without_evicting() {
     );
     assert!(t.stats.peak_memory_bytes <= bound as u64);
     assert!(t.listeners().memory_bytes() <= bound / 2);
+}
+
+/// Zeek's view is allocated only by runs that keep it, and charged only then.
+#[test]
+fn zeeks_view_is_charged_only_when_kept() {
+    let charge = |zeek_view: bool| {
+        let cfg = FlowConfig {
+            zeek_view,
+            ..FlowConfig::default()
+        };
+        let mut t = FlowTable::new(cfg, DetectConfig::default(), ListenerConfig::default());
+        t.process(&tuple(1, "S"), &mut |_| {});
+        t.memory_in_use() - t.timers.memory_bytes() - t.listeners.memory_bytes()
+    };
+    assert_eq!(charge(false), crate::flow::CONNECTION_BYTES);
+    assert_eq!(charge(true), charge(false) + crate::flow::ZEEK_VIEW_BYTES);
 }
