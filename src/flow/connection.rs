@@ -78,7 +78,7 @@ macro_rules! view {
             closed_ts: $rec.closed_ts,
             first_fin: $rec.first_fin,
             first_rst: $rec.first_rst,
-            established: $rec.established_at.is_some(),
+            established: $rec.established(),
             one_sided: $rec.one_sided,
         }
     };

@@ -5,10 +5,11 @@ use crate::time::Duration;
 
 /// What one tracked connection costs, as charged to `--max-memory`: its state (boxed) and
 /// what comes with it: the allocator's header, its slab and map slots and its record's small
-/// vectors. Measured: a million connections of one ACK each took 3.24 KB apiece in peak RSS
-/// beyond the run's base (`benches/tuples-gen.py`, README "Memory"), a 24-byte timer entry
-/// included; timer entries are charged as they are held instead (a connection may leave stale
-/// ones behind until they are dropped).
+/// vectors. Measured: 100,000 connections of one ACK each, tracked at once, took 3,878 bytes
+/// apiece in peak RSS beyond the run's base with the table output (4,379 with JSON, which keeps
+/// Zeek's view: [`ZEEK_VIEW_BYTES`]), a 24-byte timer entry included (`benches/tuples-gen.py`,
+/// README "Memory"); timer entries are charged as they are held instead (a connection may leave
+/// stale ones behind until they are dropped).
 pub const CONNECTION_BYTES: usize = std::mem::size_of::<super::Connection>() + 312;
 
 /// What Zeek's view adds to a connection when the run keeps it (boxed apart, with the
@@ -33,9 +34,9 @@ pub struct FlowConfig {
     pub half_closed_timeout: Duration,
     /// Connections tracked at once; beyond it the connection due soonest is evicted.
     pub max_connections: usize,
-    /// Bytes for everything the analysis holds (connections at [`CONNECTION_BYTES`] each,
-    /// reassembly, fragments, listener and application state); beyond it the connections due
-    /// soonest are evicted. Default 1 GiB.
+    /// Bytes for everything the analysis holds (connections at
+    /// [`FlowConfig::connection_bytes`] each, reassembly, fragments, listener and application
+    /// state); beyond it the connections due soonest are evicted. Default 1 GiB.
     pub max_memory: usize,
     /// Which bytes win when a retransmission disagrees with bytes already seen.
     pub overlap_policy: OverlapPolicy,

@@ -8,8 +8,8 @@ use crate::flow::connection::Keep;
 
 impl FlowTable {
     /// Keeps the stories `FlowConfig::keep_transitions` asks for only while `wanted` holds: an
-    /// output that needs some records' stories (the HTML report's ladders, picked from the first
-    /// connections flagged) clears it once it has them, and the segments after that tell none.
+    /// output that needs some records' stories (the HTML report's ladders: the first flagged
+    /// connections to close) clears it once it has them, and the segments after that tell none.
     pub fn keep_stories_while(&mut self, wanted: Arc<AtomicBool>) {
         self.stories_wanted = Some(wanted);
     }
