@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 use super::{LadderMark, LadderSegment, Row, first_seq, flag_names, human_bytes, plan};
 use crate::event::ConnRecord;
 use crate::tcp::TcpState;
-use crate::wire::Side;
+use crate::wire::{PerSide, Side};
 
 /// Drawing width, and where the lifelines stand.
 const WIDTH: u32 = 820;
@@ -74,13 +74,13 @@ pub fn svg(rec: &ConnRecord, segs: &[LadderSegment], marks: &[LadderMark]) -> St
             Row::Segment(i) => {
                 let s = &segs[i];
                 arrow(&mut o, rec, s, isn, y);
-                for (k, t) in rec
-                    .transitions
-                    .iter()
-                    .filter(|t| t.frame == s.frame)
-                    .enumerate()
-                {
-                    state(&mut o, t.side, t.to, y + 4 + 13 * (k as u32 / 2));
+                // A side may change twice on one segment (CLOSE-WAIT then LAST-ACK, when the
+                // FIN it acknowledges is the one it answers with its own): stacked, not drawn
+                // over each other.
+                let mut stacked = PerSide::<u32>::default();
+                for t in rec.transitions.iter().filter(|t| t.frame == s.frame) {
+                    state(&mut o, t.side, t.to, y + 4 + 13 * stacked[t.side]);
+                    stacked[t.side] += 1;
                 }
                 for m in marks.iter().filter(|m| m.frame == s.frame) {
                     y += ROW;
@@ -176,4 +176,62 @@ fn arrow(
         ly = y - 7,
         id = rec.id,
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::detect::{DetectConfig, ListenerConfig};
+    use crate::event::Event;
+    use crate::flow::{FlowConfig, FlowTable};
+    use crate::testutil::fin_closed;
+
+    /// No two state labels of one side are drawn at the same height: in the four-way close the
+    /// server's FIN+ACK takes it to CLOSE-WAIT and on to LAST-ACK at once.
+    #[test]
+    fn state_labels_of_one_segment_are_stacked() {
+        let cfg = FlowConfig {
+            keep_transitions: true,
+            ..FlowConfig::default()
+        };
+        let mut t = FlowTable::new(cfg, DetectConfig::default(), ListenerConfig::default());
+        let segs = fin_closed();
+        let mut recs = Vec::new();
+        let mut keep = |e: Event<'_>| {
+            if let Event::Closed(c) = e {
+                recs.push(c.clone());
+            }
+        };
+        for s in &segs {
+            t.process(s, &mut keep);
+        }
+        t.finish(&mut keep).unwrap();
+        let rec = &recs[0];
+        let drawn: Vec<LadderSegment> = segs
+            .iter()
+            .map(|s| {
+                let side = if s.src == segs[0].src {
+                    Side::Orig
+                } else {
+                    Side::Resp
+                };
+                LadderSegment::of(s, side)
+            })
+            .collect();
+        let out = svg(rec, &drawn, &[]);
+        let mut at: Vec<(String, String)> = Vec::new();
+        for l in out.split("<text class=\"state\" ").skip(1) {
+            let attr = |name: &str| {
+                let from = l.find(&format!("{name}=\"")).unwrap() + name.len() + 2;
+                l[from..from + l[from..].find('"').unwrap()].to_string()
+            };
+            at.push((attr("data-side"), attr("y")));
+        }
+        assert!(at.len() >= 10, "{at:?}");
+        let mut unique = at.clone();
+        unique.sort();
+        unique.dedup();
+        assert_eq!(unique.len(), at.len(), "{at:?}");
+        assert!(out.contains(">CLOSE-WAIT<") && out.contains(">LAST-ACK<"));
+    }
 }
