@@ -16,7 +16,16 @@ pub struct Replayed {
 
 /// Feeds `segs` to a table with default settings and `listeners`, then ends the run.
 pub fn replay_with(segs: &[Segment<'_>], listeners: ListenerConfig) -> Replayed {
-    let mut t = FlowTable::new(FlowConfig::default(), DetectConfig::default(), listeners);
+    replay_configured(segs, FlowConfig::default(), listeners)
+}
+
+/// Feeds `segs` to a table configured by `cfg` and `listeners`, then ends the run.
+pub fn replay_configured(
+    segs: &[Segment<'_>],
+    cfg: FlowConfig,
+    listeners: ListenerConfig,
+) -> Replayed {
+    let mut t = FlowTable::new(cfg, DetectConfig::default(), listeners);
     let mut r = Replayed {
         anomalies: Vec::new(),
         records: Vec::new(),

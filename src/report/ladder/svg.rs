@@ -181,9 +181,9 @@ fn arrow(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::detect::{DetectConfig, ListenerConfig};
-    use crate::event::Event;
-    use crate::flow::{FlowConfig, FlowTable};
+    use crate::detect::ListenerConfig;
+    use crate::flow::FlowConfig;
+    use crate::flow::testkit::replay_configured;
     use crate::testutil::fin_closed;
 
     /// No two state labels of one side are drawn at the same height: in the four-way close the
@@ -194,18 +194,8 @@ mod tests {
             keep_transitions: true,
             ..FlowConfig::default()
         };
-        let mut t = FlowTable::new(cfg, DetectConfig::default(), ListenerConfig::default());
         let segs = fin_closed();
-        let mut recs = Vec::new();
-        let mut keep = |e: Event<'_>| {
-            if let Event::Closed(c) = e {
-                recs.push(c.clone());
-            }
-        };
-        for s in &segs {
-            t.process(s, &mut keep);
-        }
-        t.finish(&mut keep).unwrap();
+        let recs = replay_configured(&segs, cfg, ListenerConfig::default()).records;
         let rec = &recs[0];
         let drawn: Vec<LadderSegment> = segs
             .iter()
