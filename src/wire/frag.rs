@@ -125,15 +125,13 @@ impl FragTable {
         if offset == 0 {
             dg.meta = meta;
         }
+        let before = dg.bytes();
         if dg.data.len() < end {
-            let before = dg.data.capacity();
             dg.data.resize(end, 0);
-            self.held += dg.data.capacity() - before;
         }
         dg.data[offset as usize..end].copy_from_slice(payload);
-        let before = dg.frames.capacity();
         dg.frames.push(frame);
-        self.held += (dg.frames.capacity() - before) * std::mem::size_of::<u64>();
+        self.held += dg.bytes() - before;
         if !more {
             dg.total = Some(end as u32);
         }

@@ -7,9 +7,8 @@
 //! in case it gets flagged costs far more than reading the capture twice.
 
 use std::fmt::Write as _;
-use std::thread::JoinHandle;
-
 use std::sync::Arc;
+use std::thread::JoinHandle;
 
 use super::super::ladder::{self, LadderMark, LadderSegment, esc};
 use super::super::reread::{self, Picked};
