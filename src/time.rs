@@ -4,6 +4,7 @@
 //! offline run is deterministic and a replay gives the same answer as the live run did.
 
 use std::fmt;
+use std::num::NonZeroI64;
 
 pub mod clock;
 
@@ -14,14 +15,19 @@ pub use clock::CaptureClock;
 /// Arithmetic goes through the methods and operators below, which saturate at the ends of the
 /// range instead of overflowing: a capture can carry any 64-bit timestamp, and one frame with
 /// an extreme time must not abort a debug build nor wrap into nonsense in a release build.
-/// The nanoseconds are read with [`Timestamp::as_nanos`]; the field is visible in the crate
-/// only because display code formats it directly.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Timestamp(pub(crate) i64);
+/// The nanoseconds are read with [`Timestamp::as_nanos`].
+///
+/// Stored with its sign bit flipped in a non-zero integer, so that `Option<Timestamp>` takes
+/// 8 bytes, not 16: a connection holds dozens of optional times, and a flood holds tens of
+/// thousands of connections. The one value given up, `i64::MIN` nanoseconds, saturates to the
+/// next ([`Timestamp::MIN`]).
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Timestamp(NonZeroI64);
 
-/// A span of capture time, in nanoseconds; saturating like [`Timestamp`].
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Duration(pub(crate) i64);
+/// A span of capture time, in nanoseconds; saturating like [`Timestamp`], and stored like it
+/// (`Option<Duration>` takes 8 bytes; `i64::MIN` nanoseconds saturates to `-MAX`).
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Duration(NonZeroI64);
 
 /// Nanoseconds in a second.
 const NANOS: i64 = 1_000_000_000;
@@ -39,42 +45,48 @@ const fn clamp_i128(v: i128) -> i64 {
 
 impl Timestamp {
     /// The Unix epoch, 1970-01-01 00:00:00 UTC.
-    pub const EPOCH: Timestamp = Timestamp(0);
-    /// The earliest representable time (about 1677), before any real capture.
-    pub const MIN: Timestamp = Timestamp(i64::MIN);
+    pub const EPOCH: Timestamp = Timestamp::from_nanos(0);
+    /// The earliest representable time (about 1677), before any real capture: `i64::MIN + 1`
+    /// nanoseconds.
+    pub const MIN: Timestamp = Timestamp::from_nanos(i64::MIN + 1);
     /// The latest representable time (about 2262), after any real capture.
-    pub const MAX: Timestamp = Timestamp(i64::MAX);
+    pub const MAX: Timestamp = Timestamp::from_nanos(i64::MAX);
 
-    /// A timestamp `ns` nanoseconds after the epoch.
+    /// A timestamp `ns` nanoseconds after the epoch (`i64::MIN` saturates to [`Timestamp::MIN`]).
     pub const fn from_nanos(ns: i64) -> Self {
-        Timestamp(ns)
+        // The sign bit flipped is zero only for `i64::MIN`, which is not stored.
+        let ns = if ns == i64::MIN { i64::MIN + 1 } else { ns };
+        match NonZeroI64::new(ns ^ i64::MIN) {
+            Some(v) => Timestamp(v),
+            None => Timestamp(NonZeroI64::MAX),
+        }
     }
 
     /// Builds a timestamp from whole seconds and nanoseconds.
     pub const fn from_secs_nanos(secs: i64, nanos: i64) -> Self {
-        Timestamp(secs.saturating_mul(NANOS).saturating_add(nanos))
+        Timestamp::from_nanos(secs.saturating_mul(NANOS).saturating_add(nanos))
     }
 
     /// A timestamp `ms` milliseconds after the epoch (tests and synthetic traffic).
     pub const fn from_millis(ms: i64) -> Self {
-        Timestamp(ms.saturating_mul(1_000_000))
+        Timestamp::from_nanos(ms.saturating_mul(1_000_000))
     }
 
     /// Nanoseconds since the epoch.
     pub const fn as_nanos(self) -> i64 {
-        self.0
+        self.0.get() ^ i64::MIN
     }
 
     /// Time elapsed from `earlier` to `self` (negative if `earlier` is later), saturating.
     pub const fn since(self, earlier: Timestamp) -> Duration {
-        Duration(self.0.saturating_sub(earlier.0))
+        Duration::from_nanos(self.as_nanos().saturating_sub(earlier.as_nanos()))
     }
 
     /// Time elapsed from `earlier` to `self`, or `None` when it does not fit in a [`Duration`]
     /// (the two are more than 292 years apart).
     pub const fn checked_since(self, earlier: Timestamp) -> Option<Duration> {
-        match self.0.checked_sub(earlier.0) {
-            Some(d) => Some(Duration(d)),
+        match self.as_nanos().checked_sub(earlier.as_nanos()) {
+            Some(d) => Some(Duration::from_nanos(d)),
             None => None,
         }
     }
@@ -83,135 +95,140 @@ impl Timestamp {
     /// earlier `self` wraps to a huge value. Only for emulating tools that compare times that
     /// way (Wireshark's `guint64` differences); everything else uses [`Timestamp::since`].
     pub const fn wrapping_since_unsigned(self, earlier: Timestamp) -> u64 {
-        self.0.wrapping_sub(earlier.0) as u64
+        self.as_nanos().wrapping_sub(earlier.as_nanos()) as u64
     }
 
     /// This timestamp moved forward by `d` (backward if `d` is negative), saturating.
     pub const fn add(self, d: Duration) -> Timestamp {
-        Timestamp(self.0.saturating_add(d.0))
+        Timestamp::from_nanos(self.as_nanos().saturating_add(d.as_nanos()))
     }
 
     /// This timestamp moved back by `d`, saturating.
     pub const fn sub(self, d: Duration) -> Timestamp {
-        Timestamp(self.0.saturating_sub(d.0))
+        Timestamp::from_nanos(self.as_nanos().saturating_sub(d.as_nanos()))
     }
 
     /// Whole seconds since the epoch (rounded down).
     pub const fn whole_secs(self) -> i64 {
-        self.0.div_euclid(NANOS)
+        self.as_nanos().div_euclid(NANOS)
     }
 
     /// Nanoseconds past the whole second ([`Timestamp::whole_secs`]), in `0..1_000_000_000`.
     pub const fn subsec_nanos(self) -> i64 {
-        self.0.rem_euclid(NANOS)
+        self.as_nanos().rem_euclid(NANOS)
     }
 
     /// Time since the epoch.
     pub const fn since_epoch(self) -> Duration {
-        Duration(self.0)
+        Duration::from_nanos(self.as_nanos())
     }
 
     /// Seconds since the epoch as a float (for display only; JSON uses exact decimals).
     pub fn as_secs_f64(self) -> f64 {
-        self.0 as f64 / 1e9
+        self.as_nanos() as f64 / 1e9
     }
 }
 
 impl Duration {
     /// No time.
-    pub const ZERO: Duration = Duration(0);
+    pub const ZERO: Duration = Duration::from_nanos(0);
     /// The longest span (about 292 years).
-    pub const MAX: Duration = Duration(i64::MAX);
+    pub const MAX: Duration = Duration::from_nanos(i64::MAX);
 
-    /// A duration of `ns` nanoseconds.
+    /// A duration of `ns` nanoseconds (`i64::MIN` saturates to `-MAX`).
     pub const fn from_nanos(ns: i64) -> Self {
-        Duration(ns)
+        // The sign bit flipped is zero only for `i64::MIN`, which is not stored.
+        let ns = if ns == i64::MIN { i64::MIN + 1 } else { ns };
+        match NonZeroI64::new(ns ^ i64::MIN) {
+            Some(v) => Duration(v),
+            None => Duration(NonZeroI64::MAX),
+        }
     }
 
     /// A duration of microseconds.
     pub const fn from_micros(us: i64) -> Self {
-        Duration(us.saturating_mul(1_000))
+        Duration::from_nanos(us.saturating_mul(1_000))
     }
 
     /// A duration of whole seconds.
     pub const fn from_secs(s: i64) -> Self {
-        Duration(s.saturating_mul(NANOS))
+        Duration::from_nanos(s.saturating_mul(NANOS))
     }
 
     /// A duration of milliseconds.
     pub const fn from_millis(ms: i64) -> Self {
-        Duration(ms.saturating_mul(1_000_000))
+        Duration::from_nanos(ms.saturating_mul(1_000_000))
     }
 
     /// A duration from fractional seconds (command-line options); NaN gives zero and values
     /// beyond the range saturate, as Rust's float-to-integer conversion does.
     pub fn from_secs_f64(s: f64) -> Self {
-        Duration((s * 1e9).round() as i64)
+        Duration::from_nanos((s * 1e9).round() as i64)
     }
 
     /// The duration in nanoseconds.
     pub const fn as_nanos(self) -> i64 {
-        self.0
+        self.0.get() ^ i64::MIN
     }
 
     /// Whole milliseconds (rounded toward zero).
     pub const fn whole_millis(self) -> i64 {
-        self.0 / 1_000_000
+        self.as_nanos() / 1_000_000
     }
 
     /// Whole microseconds (rounded toward zero).
     pub const fn whole_micros(self) -> i64 {
-        self.0 / 1_000
+        self.as_nanos() / 1_000
     }
 
     /// The duration in seconds.
     pub fn as_secs_f64(self) -> f64 {
-        self.0 as f64 / 1e9
+        self.as_nanos() as f64 / 1e9
     }
 
     /// Whole seconds (rounded toward zero).
     pub const fn whole_secs(self) -> i64 {
-        self.0 / NANOS
+        self.as_nanos() / NANOS
     }
 
     /// Whether the span is longer than zero.
     pub const fn is_positive(self) -> bool {
-        self.0 > 0
+        self.as_nanos() > 0
     }
 
     /// Whether the span runs backwards.
     pub const fn is_negative(self) -> bool {
-        self.0 < 0
+        self.as_nanos() < 0
     }
 
     /// The length of the span whichever way it runs, saturating (`MIN` gives `MAX`).
     pub const fn abs(self) -> Duration {
-        Duration(self.0.saturating_abs())
+        Duration::from_nanos(self.as_nanos().saturating_abs())
     }
 
     /// The sum, saturating.
     pub const fn saturating_add(self, other: Duration) -> Duration {
-        Duration(self.0.saturating_add(other.0))
+        Duration::from_nanos(self.as_nanos().saturating_add(other.as_nanos()))
     }
 
     /// The difference, saturating.
     pub const fn saturating_sub(self, other: Duration) -> Duration {
-        Duration(self.0.saturating_sub(other.0))
+        Duration::from_nanos(self.as_nanos().saturating_sub(other.as_nanos()))
     }
 
     /// `n` times this duration, saturating.
     pub const fn saturating_mul(self, n: i64) -> Duration {
-        Duration(self.0.saturating_mul(n))
+        Duration::from_nanos(self.as_nanos().saturating_mul(n))
     }
 
     /// This duration divided by `n` (rounded toward zero); zero when `n` is zero, so an empty
     /// average is zero rather than a panic.
     pub const fn div(self, n: i64) -> Duration {
-        match self.0.checked_div(n) {
-            Some(d) => Duration(d),
+        match self.as_nanos().checked_div(n) {
+            Some(d) => Duration::from_nanos(d),
             // Only `n == 0`, or `MIN / -1`, whose true value saturates.
-            None if n == 0 => Duration(0),
-            None => Duration(i64::MAX),
+            None if n == 0 => Duration::from_nanos(0),
+            None => Duration::from_nanos(i64::MAX),
         }
     }
 
@@ -219,9 +236,11 @@ impl Duration {
     /// `den` is zero. For scaling by a fraction such as RFC 6298's 1/8.
     pub const fn mul_div(self, num: i64, den: i64) -> Duration {
         if den == 0 {
-            return Duration(0);
+            return Duration::from_nanos(0);
         }
-        Duration(clamp_i128(self.0 as i128 * num as i128 / den as i128))
+        Duration::from_nanos(clamp_i128(
+            self.as_nanos() as i128 * num as i128 / den as i128,
+        ))
     }
 
     /// The weighted mean `(self * weight + other * (den - weight)) / den` (rounded toward
@@ -229,11 +248,11 @@ impl Duration {
     /// such as RFC 6298's `SRTT <- 7/8 SRTT + 1/8 R'` is `srtt.blend(7, r, 8)`.
     pub const fn blend(self, weight: i64, other: Duration, den: i64) -> Duration {
         if den == 0 {
-            return Duration(0);
+            return Duration::from_nanos(0);
         }
-        let sum =
-            self.0 as i128 * weight as i128 + other.0 as i128 * (den as i128 - weight as i128);
-        Duration(clamp_i128(sum / den as i128))
+        let sum = self.as_nanos() as i128 * weight as i128
+            + other.as_nanos() as i128 * (den as i128 - weight as i128);
+        Duration::from_nanos(clamp_i128(sum / den as i128))
     }
 
     /// The duration limited to `lo..=hi` (`lo` wins should they cross, unlike `Ord::clamp`,
@@ -287,7 +306,7 @@ impl std::ops::Sub for Duration {
 impl std::ops::Neg for Duration {
     type Output = Duration;
     fn neg(self) -> Duration {
-        Duration(self.0.saturating_neg())
+        Duration::from_nanos(self.as_nanos().saturating_neg())
     }
 }
 
@@ -352,13 +371,67 @@ fn write_decimal_secs(f: &mut impl fmt::Write, ns: i64) -> fmt::Result {
 
 impl fmt::Display for Timestamp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write_decimal_secs(f, self.0)
+        write_decimal_secs(f, self.as_nanos())
+    }
+}
+
+/// Shows the nanoseconds, as the plain integer it stands for.
+impl fmt::Debug for Timestamp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("Timestamp").field(&self.as_nanos()).finish()
+    }
+}
+
+/// The epoch.
+impl Default for Timestamp {
+    fn default() -> Self {
+        Timestamp::EPOCH
+    }
+}
+
+/// Earlier times first (the stored bits do not sort as the times do).
+impl Ord for Timestamp {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.as_nanos().cmp(&other.as_nanos())
+    }
+}
+
+impl PartialOrd for Timestamp {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
     }
 }
 
 impl fmt::Display for Duration {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write_decimal_secs(f, self.0)
+        write_decimal_secs(f, self.as_nanos())
+    }
+}
+
+/// Shows the nanoseconds, as the plain integer it stands for.
+impl fmt::Debug for Duration {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("Duration").field(&self.as_nanos()).finish()
+    }
+}
+
+/// No time.
+impl Default for Duration {
+    fn default() -> Self {
+        Duration::ZERO
+    }
+}
+
+/// Shorter (or more negative) spans first.
+impl Ord for Duration {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.as_nanos().cmp(&other.as_nanos())
+    }
+}
+
+impl PartialOrd for Duration {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
     }
 }
 
@@ -369,18 +442,51 @@ mod tests {
     #[test]
     fn decimal_seconds_are_exact() {
         assert_eq!(
-            Timestamp(1_700_000_000_123_456_000).to_string(),
+            Timestamp::from_nanos(1_700_000_000_123_456_000).to_string(),
             "1700000000.123456"
         );
         assert_eq!(
-            Timestamp(1_700_000_000_123_456_789).to_string(),
+            Timestamp::from_nanos(1_700_000_000_123_456_789).to_string(),
             "1700000000.123456789"
         );
-        assert_eq!(Duration(-1_500_000).to_string(), "-0.001500");
-        assert_eq!(Duration(0).to_string(), "0.000000");
-        assert_eq!(Duration(999).to_string(), "0.000000999");
-        assert_eq!(Timestamp(i64::MIN).to_string(), "-9223372036.854775808");
-        assert_eq!(Timestamp(i64::MAX).to_string(), "9223372036.854775807");
+        assert_eq!(Duration::from_nanos(-1_500_000).to_string(), "-0.001500");
+        assert_eq!(Duration::from_nanos(0).to_string(), "0.000000");
+        assert_eq!(Duration::from_nanos(999).to_string(), "0.000000999");
+        assert_eq!(
+            Timestamp::from_nanos(i64::MIN).to_string(),
+            "-9223372036.854775807"
+        );
+        assert_eq!(
+            Timestamp::from_nanos(i64::MAX).to_string(),
+            "9223372036.854775807"
+        );
+    }
+
+    #[test]
+    fn optional_times_take_one_word_and_sort_as_the_times_do() {
+        assert_eq!(std::mem::size_of::<Option<Timestamp>>(), 8);
+        assert_eq!(std::mem::size_of::<Option<Duration>>(), 8);
+        let ns = [i64::MIN + 1, -1_000, -1, 0, 1, 1_000, i64::MAX];
+        for &n in &ns {
+            assert_eq!(Timestamp::from_nanos(n).as_nanos(), n);
+            assert_eq!(Duration::from_nanos(n).as_nanos(), n);
+        }
+        for w in ns.windows(2) {
+            assert!(
+                Timestamp::from_nanos(w[0]) < Timestamp::from_nanos(w[1]),
+                "{w:?}"
+            );
+            assert!(
+                Duration::from_nanos(w[0]) < Duration::from_nanos(w[1]),
+                "{w:?}"
+            );
+        }
+        // The one value not stored saturates to its neighbour.
+        assert_eq!(Timestamp::from_nanos(i64::MIN), Timestamp::MIN);
+        assert_eq!(Duration::from_nanos(i64::MIN), -Duration::MAX);
+        assert_eq!(Timestamp::default(), Timestamp::EPOCH);
+        assert_eq!(Duration::default(), Duration::ZERO);
+        assert_eq!(format!("{:?}", Timestamp::from_nanos(-5)), "Timestamp(-5)");
     }
 
     #[test]
@@ -408,7 +514,8 @@ mod tests {
             Duration::from_millis(10).clamp_to(Duration::from_secs(1), Duration::ZERO),
             Duration::from_secs(1)
         );
-        assert_eq!(hi.wrapping_since_unsigned(lo), u64::MAX);
+        // `MIN` is one nanosecond above `i64::MIN` (see `Timestamp`).
+        assert_eq!(hi.wrapping_since_unsigned(lo), u64::MAX - 1);
         assert_eq!(
             lo.wrapping_since_unsigned(lo.add(Duration::from_nanos(1))),
             u64::MAX

@@ -197,7 +197,7 @@ impl PcapNgParser {
         record_end: usize,
     ) -> Option<Pending> {
         let iface = self.interfaces.get(if_id as usize)?;
-        let ts = Timestamp(
+        let ts = Timestamp::from_nanos(
             units_to_nanos(units, iface.tsresol)
                 .saturating_add(iface.tsoffset.saturating_mul(1_000_000_000)),
         );
@@ -438,7 +438,7 @@ mod long_blocks {
             CaptureFile::from_reader("t", Box::new(std::io::Cursor::new(bytes)), false).unwrap();
         let mut out = Vec::new();
         while let Some(p) = f.next_packet().unwrap() {
-            out.push((p.ts.0, p.data.len(), p.link_type.0));
+            out.push((p.ts.as_nanos(), p.data.len(), p.link_type.0));
         }
         out
     }

@@ -109,7 +109,7 @@ impl HostIsn {
         // A newer incarnation of a recent four-tuple: a clock sample.
         if let Some((_, old, at)) = self.recent.iter().flatten().rev().find(|r| r.0 == t) {
             let (step, gap) = (isn.wrapping_sub(*old), ts.since(*at));
-            if step != 0 && step < 1 << 31 && gap.0 > 0 && gap < MAX_CLOCK_GAP {
+            if step != 0 && step < 1 << 31 && gap.as_nanos() > 0 && gap < MAX_CLOCK_GAP {
                 self.clock_samples += 1;
                 self.clock_ticks += u64::from(step);
                 self.clock_time = self.clock_time.saturating_add(gap);
@@ -220,7 +220,7 @@ pub fn rate_value(rate: f64) -> Value {
 
 /// The duration of one tick of a clock running at `rate` per second.
 pub fn tick(rate: f64) -> Value {
-    secs(Duration((1e9 / rate).round() as i64))
+    secs(Duration::from_nanos((1e9 / rate).round() as i64))
 }
 
 #[cfg(test)]
@@ -233,7 +233,7 @@ mod tests {
 
     fn feed(t: &mut IsnTracker, sport: u16, isn: u32, ms: i64, out: &mut Vec<Anomaly>) {
         let (c, s) = (ep([10, 0, 0, 1], sport), ep([10, 0, 0, 2], 80));
-        t.on_isn((c, s), isn, (1, Timestamp(ms * 1_000_000)), out);
+        t.on_isn((c, s), isn, (1, Timestamp::from_nanos(ms * 1_000_000)), out);
     }
 
     #[test]
@@ -288,7 +288,12 @@ mod tests {
         let (mut t, mut out) = (IsnTracker::default(), Vec::new());
         for i in 0..MAX_ISN_HOSTS as u32 + 3 {
             let a = ep(i.to_be_bytes(), 1);
-            t.on_isn((a, ep([10, 0, 0, 2], 80)), i, (1, Timestamp(0)), &mut out);
+            t.on_isn(
+                (a, ep([10, 0, 0, 2], 80)),
+                i,
+                (1, Timestamp::from_nanos(0)),
+                &mut out,
+            );
         }
         assert_eq!(t.hosts().count(), MAX_ISN_HOSTS);
         assert_eq!(t.untracked, 3);

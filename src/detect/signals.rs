@@ -113,7 +113,9 @@ fn window_limited(j: &mut Judge<'_>, side: Side) {
     let k = AnomalyKind::ReceiveWindowLimited;
     j.raise(k, || {
         let bdp = match (f.burst_rate, rtt) {
-            (Some(b), Some(r)) => Value::U64((b as i128 * r.0 as i128 / 1_000_000_000) as u64),
+            (Some(b), Some(r)) => {
+                Value::U64((b as i128 * r.as_nanos() as i128 / 1_000_000_000) as u64)
+            }
             _ => Value::Null,
         };
         Anomaly::new(k, frame, ts)
@@ -134,5 +136,5 @@ fn window_limited(j: &mut Judge<'_>, side: Side) {
 
 /// `bytes` per `d`, in bytes per second.
 fn rate(bytes: u64, d: Duration) -> Option<u64> {
-    (d.0 > 0).then(|| (bytes as i128 * 1_000_000_000 / d.0 as i128) as u64)
+    (d.as_nanos() > 0).then(|| (bytes as i128 * 1_000_000_000 / d.as_nanos() as i128) as u64)
 }

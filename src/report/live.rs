@@ -124,8 +124,8 @@ impl LiveStatus {
 
 /// `HH:MM:SS.mmm` of a timestamp (UTC).
 pub(crate) fn clock(t: Timestamp) -> String {
-    let s = t.0.div_euclid(1_000_000_000).rem_euclid(86_400);
-    let ms = t.0.rem_euclid(1_000_000_000) / 1_000_000;
+    let s = t.as_nanos().div_euclid(1_000_000_000).rem_euclid(86_400);
+    let ms = t.as_nanos().rem_euclid(1_000_000_000) / 1_000_000;
     format!("{:02}:{:02}:{:02}.{ms:03}", s / 3600, s / 60 % 60, s % 60)
 }
 
@@ -218,7 +218,7 @@ mod tests {
 
     #[test]
     fn details_read_as_words_and_are_cut_between_pairs() {
-        let a = Anomaly::new(AnomalyKind::RstAbort, 7, Timestamp(0))
+        let a = Anomaly::new(AnomalyKind::RstAbort, 7, Timestamp::from_nanos(0))
             .with("count", 3u64)
             .with("ratio", Value::F64(0.4567, 2))
             .with("after", Value::Secs(Duration::from_millis(1500)))
@@ -244,7 +244,7 @@ mod tests {
 
     #[test]
     fn anomalies_name_their_connection_by_its_four_tuple() {
-        let mut a = Anomaly::new(AnomalyKind::ConnectionRefused, 9, Timestamp(0));
+        let mut a = Anomaly::new(AnomalyKind::ConnectionRefused, 9, Timestamp::from_nanos(0));
         a.conn_id = Some(77);
         a.listener = Some(Endpoint::new([10, 0, 0, 2].into(), 81));
         let tuple = (

@@ -202,7 +202,7 @@ mod tests {
         let conn = |n: u64| ConnRef {
             orig: Endpoint::new("10.0.0.1".parse().unwrap(), (n % 60_000) as u16),
             resp: Endpoint::new("10.0.0.2".parse().unwrap(), 80),
-            first_ts: Timestamp(n as i64),
+            first_ts: Timestamp::from_nanos(n as i64),
         };
         let same = |a: Option<ConnRef>, b: Option<&ConnRef>| match (a, b) {
             (Some(a), Some(b)) => a.orig == b.orig && a.first_ts == b.first_ts,
@@ -268,9 +268,9 @@ mod tests {
     fn uid_is_zeek_shaped_stable_and_order_free() {
         let a = Endpoint::new("10.0.0.1".parse().unwrap(), 40000);
         let b = Endpoint::new("10.0.0.2".parse().unwrap(), 80);
-        let u = Uid::of(7, Timestamp(1_000), a, b);
-        assert_eq!(u, Uid::of(7, Timestamp(1_000), b, a));
-        assert_ne!(u, Uid::of(8, Timestamp(1_000), a, b));
+        let u = Uid::of(7, Timestamp::from_nanos(1_000), a, b);
+        assert_eq!(u, Uid::of(7, Timestamp::from_nanos(1_000), b, a));
+        assert_ne!(u, Uid::of(8, Timestamp::from_nanos(1_000), a, b));
         let mut buf = [0; Uid::LEN];
         let t = u.text(&mut buf);
         assert!(t.starts_with('C') && t.len() == 18, "{t}");

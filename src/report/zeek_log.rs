@@ -110,7 +110,7 @@ impl<W: Write> ZeekLog<W> {
     }
 
     fn close(&mut self, at: Option<Timestamp>) -> io::Result<()> {
-        let at = at.unwrap_or(Timestamp(0));
+        let at = at.unwrap_or(Timestamp::from_nanos(0));
         self.header(at)?;
         writeln!(self.out, "#close\t{}", zeek_date(at))?;
         self.out.flush()

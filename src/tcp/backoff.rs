@@ -193,7 +193,7 @@ mod tests {
 
     #[test]
     fn copies_and_gaps() {
-        let t = |ms: i64| Timestamp(ms * 1_000_000);
+        let t = |ms: i64| Timestamp::from_nanos(ms * 1_000_000);
         let mut b = Backoff::new(Resent::Data, SeqNum(1), Some((4, t(1000))), (8, t(1200)));
         b.copy((9, t(1600)));
         b.copy((10, t(2400)));

@@ -139,14 +139,16 @@ impl HeaderSignals {
     }
 
     fn sample(&mut self, d: Duration) {
-        if d.0 < 0 {
+        if d.as_nanos() < 0 {
             return; // the capture clock stepped back
         }
         self.ack_delay_samples += 1;
         self.ack_delay_sum = self.ack_delay_sum.saturating_add(d.as_nanos());
         self.ack_delay_min = Some(self.ack_delay_min.map_or(d, |m| m.min(d)));
         self.ack_delay_max = Some(self.ack_delay_max.map_or(d, |m| m.max(d)));
-        self.ack_delay_avg = Some(Duration(self.ack_delay_sum / self.ack_delay_samples as i64));
+        self.ack_delay_avg = Some(Duration::from_nanos(
+            self.ack_delay_sum / self.ack_delay_samples as i64,
+        ));
     }
 }
 

@@ -14,9 +14,9 @@ use crate::wire::Segment;
 
 /// Throughput intervals never shorter than this (a capture clock's resolution is 1 µs and the
 /// handshake of two local namespaces takes tens of microseconds).
-const MIN_INTERVAL: Duration = Duration(1_000_000);
+const MIN_INTERVAL: Duration = Duration::from_nanos(1_000_000);
 /// Nor longer than one second.
-const MAX_INTERVAL: Duration = Duration(1_000_000_000);
+const MAX_INTERVAL: Duration = Duration::from_nanos(1_000_000_000);
 
 /// Segments further apart than a quarter of the RTT start a new burst (a train of segments
 /// sent back to back, whose rate shows what the path carries).
@@ -153,9 +153,9 @@ impl WindowFlow {
                 *bytes += new;
                 *n += 1;
                 let took = ts.since(*start);
-                if *n >= BURST_MIN_SEGMENTS && took.0 > 0 {
+                if *n >= BURST_MIN_SEGMENTS && took.as_nanos() > 0 {
                     // Bytes after the first segment over the time they took to follow it.
-                    let rate = (*bytes as i128 * 1_000_000_000 / took.0 as i128) as u64;
+                    let rate = (*bytes as i128 * 1_000_000_000 / took.as_nanos() as i128) as u64;
                     self.burst_rate = Some(self.burst_rate.map_or(rate, |r| r.max(rate)));
                 }
             }
@@ -183,7 +183,8 @@ impl WindowFlow {
     pub fn throughput_avg(&self) -> Option<u64> {
         let (a, b) = self.data_span?;
         let d = b.since(a);
-        (d.0 > 0).then(|| (self.new_bytes as i128 * 1_000_000_000 / d.0 as i128) as u64)
+        (d.as_nanos() > 0)
+            .then(|| (self.new_bytes as i128 * 1_000_000_000 / d.as_nanos() as i128) as u64)
     }
 
     /// The best interval's throughput, bytes per second; None when the new data took less
@@ -194,7 +195,7 @@ impl WindowFlow {
         if b.since(a) < w {
             return None;
         }
-        Some((self.peak_bytes as i128 * 1_000_000_000 / w.0 as i128) as u64)
+        Some((self.peak_bytes as i128 * 1_000_000_000 / w.as_nanos() as i128) as u64)
     }
 }
 

@@ -235,8 +235,8 @@ fn right(text: String) -> Cell {
 /// `YYYY-MM-DD HH:MM:SS.ffffff UTC` without a date library (the calendar arithmetic of
 /// [`crate::report::iso_time`]).
 pub fn utc(ts: Timestamp) -> String {
-    let secs = ts.0.div_euclid(1_000_000_000);
-    let micros = ts.0.rem_euclid(1_000_000_000) / 1000;
+    let secs = ts.as_nanos().div_euclid(1_000_000_000);
+    let micros = ts.as_nanos().rem_euclid(1_000_000_000) / 1000;
     let sod = secs.rem_euclid(86_400);
     let (y, m, d) = super::iso_time::civil_from_days(secs.div_euclid(86_400));
     format!(
@@ -257,6 +257,9 @@ mod tests {
             utc(Timestamp::from_secs_nanos(1_700_000_000, 1_000)),
             "2023-11-14 22:13:20.000001 UTC"
         );
-        assert_eq!(utc(Timestamp(0)), "1970-01-01 00:00:00.000000 UTC");
+        assert_eq!(
+            utc(Timestamp::from_nanos(0)),
+            "1970-01-01 00:00:00.000000 UTC"
+        );
     }
 }

@@ -131,8 +131,10 @@ fn phases(p: &Page) -> Vec<Phase> {
 
 /// The waterfall bar of `ph` within [`from`, `to`].
 fn bar(ph: &Phase, from: Timestamp, to: Timestamp) -> String {
-    let span = to.since(from).0.max(1) as f64;
-    let col = |t: Timestamp| (((t.since(from).0 as f64 / span) * BAR as f64) as usize).min(BAR - 1);
+    let span = to.since(from).as_nanos().max(1) as f64;
+    let col = |t: Timestamp| {
+        (((t.since(from).as_nanos() as f64 / span) * BAR as f64) as usize).min(BAR - 1)
+    };
     let (a, b) = (col(ph.start), col(ph.end));
     let w = ph.wait_until.map(col);
     (0..BAR)

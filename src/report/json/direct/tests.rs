@@ -87,7 +87,8 @@ fn seconds_and_addresses_match_their_text_forms() {
         1_700_000_000_123_456_000,
         1_700_000_000_123_456_789,
         i64::MAX,
-        i64::MIN,
+        // The earliest a time or span can be (`i64::MIN` saturates to it).
+        i64::MIN + 1,
     ];
     for ns in cases {
         let mut b = Vec::new();
