@@ -4,7 +4,7 @@
 //! how much it may be over-counted).
 
 use std::hash::BuildHasher;
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv6Addr};
 
 use cardinality_estimator::CardinalityEstimator;
 use hashbrown::HashTable;
@@ -39,10 +39,12 @@ pub(super) const MAX_HEAP_BYTES: usize =
 const REPORTED: usize = 8;
 
 /// One Space-Saving counter: a source, its counted attempts and how many of them may belong to
-/// the sources it replaced.
+/// the sources it replaced. The source is kept as its 16-byte [`key`] (32 bytes a counter, not
+/// the 40 an `IpAddr` takes with its tag): a flood to random ports fills 65,536 listeners'
+/// counters.
 #[derive(Clone, Copy, Debug)]
 struct Counter {
-    addr: IpAddr,
+    key: [u8; 16],
     count: u64,
     over: u64,
 }
@@ -69,6 +71,9 @@ pub(super) struct Sources {
     least: u64,
     /// Attempts counted.
     total: u64,
+    /// The sources are IPv6 addresses (a listener's sources share its family): how a
+    /// counter's key reads back.
+    v6: bool,
 }
 
 impl Sources {
@@ -84,21 +89,21 @@ impl Sources {
     fn find(&self, h: u64, k: &[u8; 16]) -> Option<usize> {
         let heavy = &self.heavy;
         self.slot
-            .find(h, |&i| key(heavy[i as usize].addr) == *k)
+            .find(h, |&i| heavy[i as usize].key == *k)
             .map(|&i| i as usize)
     }
 
     /// Files counter `i` under hash `h`.
     fn file(&mut self, h: u64, i: usize) {
         let (heavy, hasher) = (&self.heavy, &self.hasher);
-        self.slot.insert_unique(h, i as u8, |&j| {
-            hasher.hash_one(key(heavy[j as usize].addr))
-        });
+        self.slot
+            .insert_unique(h, i as u8, |&j| hasher.hash_one(heavy[j as usize].key));
     }
 
     /// Counts one attempt from `src`.
     pub(super) fn see(&mut self, src: IpAddr) {
         self.total += 1;
+        self.v6 = src.is_ipv6();
         let k = key(src);
         let h = self.hasher.hash_one(k);
         if let Some(i) = self.find(h, &k) {
@@ -111,7 +116,7 @@ impl Sources {
         if self.heavy.len() < HEAVY {
             self.file(h, self.heavy.len());
             self.heavy.push(Counter {
-                addr: src,
+                key: k,
                 count: 1,
                 over: 0,
             });
@@ -128,17 +133,26 @@ impl Sources {
         let i = self.at_least.trailing_zeros() as usize;
         self.at_least &= !(1 << i);
         let count = self.least;
-        let old = key(self.heavy[i].addr);
+        let old = self.heavy[i].key;
         let old_h = self.hasher.hash_one(old);
         if let Ok(e) = self.slot.find_entry(old_h, |&j| j as usize == i) {
             e.remove();
         }
         self.heavy[i] = Counter {
-            addr: src,
+            key: k,
             count: count + 1,
             over: count,
         };
         self.file(h, i);
+    }
+
+    /// The source counter `c` counts.
+    fn addr(&self, c: &Counter) -> IpAddr {
+        let v6 = Ipv6Addr::from(c.key);
+        match v6.to_ipv4_mapped() {
+            Some(v4) if !self.v6 => IpAddr::V4(v4),
+            _ => IpAddr::V6(v6),
+        }
     }
 
     /// Distinct sources: exact up to 128, then a HyperLogLog++ estimate within
@@ -174,14 +188,14 @@ impl Sources {
             (b.count - b.over)
                 .cmp(&(a.count - a.over))
                 .then(b.count.cmp(&a.count))
-                .then(a.addr.cmp(&b.addr))
+                .then(a.key.cmp(&b.key))
         });
         Value::List(
             v.into_iter()
                 .take(REPORTED)
                 .map(|c| {
                     Value::Map(vec![
-                        ("addr", Value::Text(c.addr.to_string())),
+                        ("addr", Value::Text(self.addr(c).to_string())),
                         ("attempts_max", c.count.into()),
                         ("attempts_min", (c.count - c.over).into()),
                     ])
@@ -235,6 +249,32 @@ mod tests {
                 ("attempts_max", Value::U64(5)),
                 ("attempts_min", Value::U64(5)),
             ])
+        );
+    }
+
+    #[test]
+    fn sources_read_back_in_their_listeners_family() {
+        assert_eq!(std::mem::size_of::<Counter>(), 32);
+        let mut s = Sources::default();
+        // An IPv4-mapped address on an IPv6 listener stays an IPv6 address.
+        let mapped: IpAddr = "::ffff:192.0.2.1".parse().unwrap();
+        let plain: IpAddr = "2001:db8::1".parse().unwrap();
+        for a in [mapped, mapped, plain] {
+            s.see(a);
+        }
+        let names: Vec<Value> = top(&s)
+            .into_iter()
+            .map(|e| match e {
+                Value::Map(m) => m[0].1.clone(),
+                other => panic!("an entry is a map: {other:?}"),
+            })
+            .collect();
+        assert_eq!(
+            names,
+            [
+                Value::Text("::ffff:192.0.2.1".into()),
+                Value::Text("2001:db8::1".into())
+            ]
         );
     }
 
@@ -306,15 +346,15 @@ mod tests {
             for &i in &stream {
                 let src = addr(i % 7 * 50 + i % 61);
                 s.see(src);
-                if let Some(c) = naive.iter_mut().find(|c| c.addr == src) {
+                if let Some(c) = naive.iter_mut().find(|c| c.key == key(src)) {
                     c.count += 1;
                 } else if naive.len() < HEAVY {
-                    naive.push(Counter { addr: src, count: 1, over: 0 });
+                    naive.push(Counter { key: key(src), count: 1, over: 0 });
                 } else if let Some(c) = naive.iter_mut().min_by_key(|c| c.count) {
-                    *c = Counter { addr: src, count: c.count + 1, over: c.count };
+                    *c = Counter { key: key(src), count: c.count + 1, over: c.count };
                 }
             }
-            let key = |c: &Counter| (c.addr, c.count, c.over);
+            let key = |c: &Counter| (c.key, c.count, c.over);
             proptest::prop_assert_eq!(
                 s.heavy.iter().map(key).collect::<Vec<_>>(),
                 naive.iter().map(key).collect::<Vec<_>>()
