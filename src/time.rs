@@ -389,14 +389,17 @@ impl Default for Timestamp {
     }
 }
 
-/// Earlier times first (the stored bits do not sort as the times do).
+/// Earlier times first: the stored bits, read unsigned, sort as the times do (the sign bit
+/// flipped maps signed order onto unsigned order).
 impl Ord for Timestamp {
+    #[inline]
     fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-        self.as_nanos().cmp(&other.as_nanos())
+        (self.0.get() as u64).cmp(&(other.0.get() as u64))
     }
 }
 
 impl PartialOrd for Timestamp {
+    #[inline]
     fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
         Some(self.cmp(other))
     }
@@ -422,14 +425,17 @@ impl Default for Duration {
     }
 }
 
-/// Shorter (or more negative) spans first.
+/// Shorter (or more negative) spans first (the stored bits read unsigned, as for
+/// [`Timestamp`]).
 impl Ord for Duration {
+    #[inline]
     fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-        self.as_nanos().cmp(&other.as_nanos())
+        (self.0.get() as u64).cmp(&(other.0.get() as u64))
     }
 }
 
 impl PartialOrd for Duration {
+    #[inline]
     fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
         Some(self.cmp(other))
     }
