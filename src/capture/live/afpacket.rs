@@ -143,14 +143,13 @@ impl Ring {
         };
 
         let proto = (libc::ETH_P_ALL as u16).to_be();
+        // Protocol 0: the socket receives nothing until `bind` names the protocol, after the
+        // ring exists (as libpcap opens it). Created with ETH_P_ALL it would receive at once,
+        // into its ordinary queue, while PACKET_RX_RING zeroes the ring and waits out an RCU
+        // grace period: on a busy link that is tens of milliseconds of frames, 256 of them
+        // queued where the ring never reads them and the rest counted as dropped.
         // SAFETY: plain socket creation; the descriptor is owned right away.
-        let raw = unsafe {
-            libc::socket(
-                libc::AF_PACKET,
-                sock_type | libc::SOCK_CLOEXEC,
-                proto as i32,
-            )
-        };
+        let raw = unsafe { libc::socket(libc::AF_PACKET, sock_type | libc::SOCK_CLOEXEC, 0) };
         if raw < 0 {
             let e = io::Error::last_os_error();
             if matches!(e.raw_os_error(), Some(libc::EPERM) | Some(libc::EACCES)) {
