@@ -7,7 +7,7 @@ use std::cell::RefCell;
 use std::io::{self, Write};
 use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::analyzer::{Analyzer, Summary};
 use crate::capture::live::LiveSource;
@@ -53,6 +53,12 @@ pub struct Outcome {
     pub run: RunInfo,
 }
 
+/// Longest a record waits in the sink's buffer while frames keep coming. The output is written
+/// in batches, not one system call per record (at 200,000 frames a second a JSON run writes
+/// about 9,000 lines a second), and a reader still sees each record within this, or as soon as
+/// the capture goes idle.
+const FLUSH_AFTER: Duration = Duration::from_millis(100);
+
 /// Where events, status and the view go; the first write error is kept and stops the run.
 struct Outputs<'a> {
     sink: &'a mut dyn Sink,
@@ -63,6 +69,9 @@ struct Outputs<'a> {
     /// id, and the view and the log lines name the four-tuple (only kept for those).
     open: OpenConns,
     error: Option<io::Error>,
+    /// Written to the sink since its last flush, and when that flush was.
+    unflushed: bool,
+    flushed_at: Instant,
 }
 
 impl Outputs<'_> {
@@ -90,6 +99,20 @@ impl Outputs<'_> {
         }
         let r = self.sink.event(&e);
         self.keep(r);
+        self.unflushed = true;
+        if self.flushed_at.elapsed() >= FLUSH_AFTER {
+            self.flush();
+        }
+    }
+
+    /// Writes out what the sink holds.
+    fn flush(&mut self) {
+        if self.unflushed {
+            let r = self.sink.flush();
+            self.keep(r);
+            self.unflushed = false;
+        }
+        self.flushed_at = Instant::now();
     }
 
     fn status(&mut self, status: &LiveStatus, interface: &str, backend: &str) {
@@ -106,6 +129,8 @@ impl Outputs<'_> {
             View::Log => Ok(()),
         };
         self.keep(r);
+        self.unflushed = true;
+        self.flush();
     }
 }
 
@@ -126,6 +151,8 @@ pub fn run(
         newest: Newest::default(),
         open: OpenConns::default(),
         error: None,
+        unflushed: false,
+        flushed_at: Instant::now(),
     });
     let mut errors = Vec::new();
     let mut on_frame = |pkt: &crate::wire::Packet<'_>| {
@@ -152,6 +179,11 @@ pub fn run(
         o.event(e);
         o.error.take().map_or(Ok(()), Err)
     };
+    let mut idle = || {
+        let mut o = outs.borrow_mut();
+        o.flush();
+        o.error.take().map_or(Ok(()), Err)
+    };
     let opts = RunOptions {
         count: cfg.count,
         duration: cfg.duration,
@@ -159,6 +191,7 @@ pub fn run(
         live: true,
         on_frame: Some(&mut on_frame),
         every: Some((cfg.refresh, &mut refresh)),
+        on_idle: Some(&mut idle),
         ..RunOptions::default()
     };
     let finished = run::run(&mut Live(&mut *source), analyzer, &mut emit, opts)?;

@@ -100,12 +100,16 @@ pub fn live(args: &LiveArgs) -> io::Result<ExitCode> {
         signal_hook::flag::register(sig, Arc::clone(&stop))?;
     }
     let view = view_for(args.opts.format, io::stdout().is_terminal());
-    // Standard output is line-buffered: every JSON record is flushed as it is written.
+    // Records reach standard output in batches (the monitor flushes the sink when the capture
+    // goes idle, at every refresh and at most 100 ms after a record), not one write per line.
     let mut sink = match sink_for(
         &args.opts,
         &args.output,
         args.wide,
-        Named::new(io::stdout(), "standard output"),
+        Named::new(
+            io::BufWriter::with_capacity(1 << 16, io::stdout()),
+            "standard output",
+        ),
     ) {
         Ok(s) => s,
         Err(f) => return f.exit(),

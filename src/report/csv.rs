@@ -54,6 +54,11 @@ impl<W: Write> CsvTable<W> {
         self.out.write_all(&self.line)
     }
 
+    /// Writes out the rows buffered so far.
+    pub fn flush(&mut self) -> io::Result<()> {
+        self.out.flush()
+    }
+
     /// Writes the header of a table that got no record, and flushes.
     pub fn finish(&mut self) -> io::Result<()> {
         self.header()?;

@@ -594,6 +594,10 @@ impl<W: Write> Sink for JsonSink<W> {
         self.write(status)
     }
 
+    fn flush(&mut self) -> io::Result<()> {
+        self.out.flush()
+    }
+
     fn finish(&mut self, summary: &Summary, run: &RunInfo) -> io::Result<()> {
         for p in self.pages.pages() {
             self.write(&page::PageJson::from(&p))?;

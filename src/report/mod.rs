@@ -127,4 +127,11 @@ pub trait Sink {
     fn status(&mut self, _status: &live::LiveStatus) -> io::Result<()> {
         Ok(())
     }
+    /// Writes out what the sink's buffers hold, so that a reader of a live run's output sees
+    /// every record decided so far (a live run calls it when the capture is idle, at every
+    /// refresh and at most 100 ms after a record). Sinks that write only at the end have
+    /// nothing to do.
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
 }

@@ -21,6 +21,11 @@ pub trait TableOut: Row {
     fn end(&mut self) -> io::Result<()>;
     /// Writes what is left; the table is complete.
     fn finish(&mut self) -> io::Result<()>;
+    /// Writes out the rows buffered so far (a file format that writes in row groups keeps
+    /// them until a group is full).
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
 }
 
 impl TableOut for Table {
@@ -44,6 +49,9 @@ impl<W: Write> TableOut for CsvTable<W> {
     }
     fn finish(&mut self) -> io::Result<()> {
         CsvTable::finish(self)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        CsvTable::flush(self)
     }
 }
 
@@ -112,6 +120,17 @@ impl<T: TableOut> Sink for TablesSink<T> {
             },
             Event::Opened(_) | Event::StateChanged(..) | Event::Segment(..) => Ok(()),
         }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.conns.flush()?;
+        for t in [self.anomalies.as_mut(), self.app.as_mut()]
+            .into_iter()
+            .flatten()
+        {
+            t.flush()?;
+        }
+        Ok(())
     }
 
     fn finish(&mut self, _summary: &Summary, _run: &RunInfo) -> io::Result<()> {

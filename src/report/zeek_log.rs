@@ -328,6 +328,14 @@ impl<W: Write> Sink for ZeekSink<W> {
         }
     }
 
+    fn flush(&mut self) -> io::Result<()> {
+        self.conn.out.flush()?;
+        match self.anomalies.as_mut() {
+            Some(l) => l.out.flush(),
+            None => Ok(()),
+        }
+    }
+
     fn finish(&mut self, summary: &Summary, _run: &RunInfo) -> io::Result<()> {
         // Records exist only when packets did, so the summary has the capture's last time.
         let end = summary.last_ts;

@@ -61,6 +61,9 @@ pub struct RunOptions<'a> {
     pub on_frame: Option<&'a mut dyn FnMut(&Packet<'_>)>,
     /// Called every so often (live only).
     pub every: Option<(Duration, Periodic<'a>)>,
+    /// Called when a live source had no frame for a while (its timers were moved on): the
+    /// moment to write out buffered output.
+    pub on_idle: Option<&'a mut dyn FnMut() -> io::Result<()>>,
     /// Frames read so far, published every [`PUBLISH_EVERY`] frames and at the end, for a
     /// progress display on another thread.
     pub frames_read: Option<&'a AtomicU64>,
@@ -213,6 +216,12 @@ pub fn run<S: PacketSource>(
             Ok(Next::Idle) if opts.live => {
                 let lagged = wall_clock().sub(TIMER_LAG);
                 analyzer.tick(lagged, &mut |e| out.event(e));
+                if let Some(idle) = opts.on_idle.as_mut()
+                    && let Err(e) = idle()
+                    && out.error.is_none()
+                {
+                    out.error = Some(e);
+                }
             }
             Ok(Next::Idle) => {}
             Ok(Next::End) => break,

@@ -216,6 +216,10 @@ impl<W: Write> Sink for EveSink<W> {
         }
     }
 
+    fn flush(&mut self) -> io::Result<()> {
+        self.out.flush()
+    }
+
     fn finish(&mut self, _summary: &Summary, _run: &RunInfo) -> io::Result<()> {
         self.out.flush()
     }
