@@ -65,7 +65,7 @@ else
   echo "== generating $FILE"
   ( set -x; python3 "$GEN" -o "$FILE" "${GEN_ARGS[@]}" -q )
 fi
-BYTES="$(stat -c %s "$FILE")"
+BYTES="$(stat -L -c %s "$FILE")"
 
 # ---- build ------------------------------------------------------------------
 if [[ -z "${BIN:-}" ]]; then
