@@ -17,17 +17,66 @@ pub use clock::CaptureClock;
 /// an extreme time must not abort a debug build nor wrap into nonsense in a release build.
 /// The nanoseconds are read with [`Timestamp::as_nanos`].
 ///
-/// Stored with its sign bit flipped in a non-zero integer, so that `Option<Timestamp>` takes
-/// 8 bytes, not 16: a connection holds dozens of optional times, and a flood holds tens of
-/// thousands of connections. The one value given up, `i64::MIN` nanoseconds, saturates to the
-/// next ([`Timestamp::MIN`]).
-#[derive(Clone, Copy, PartialEq, Eq, Hash)]
-pub struct Timestamp(NonZeroI64);
+/// `Option<Timestamp>` takes 8 bytes, not 16 (see [`Nanos`]); `i64::MIN` nanoseconds saturates
+/// to [`Timestamp::MIN`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Timestamp(Nanos);
 
 /// A span of capture time, in nanoseconds; saturating like [`Timestamp`], and stored like it
 /// (`Option<Duration>` takes 8 bytes; `i64::MIN` nanoseconds saturates to `-MAX`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Duration(Nanos);
+
+/// Nanoseconds stored with the sign bit flipped in a non-zero integer, so that an optional
+/// time or span takes 8 bytes, not 16: a connection holds dozens of them, and a flood holds
+/// tens of thousands of connections. The one value given up, `i64::MIN`, saturates to the next.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
-pub struct Duration(NonZeroI64);
+struct Nanos(NonZeroI64);
+
+impl Nanos {
+    const fn new(ns: i64) -> Self {
+        // The sign bit flipped is zero only for `i64::MIN`, which is not stored.
+        let ns = if ns == i64::MIN { i64::MIN + 1 } else { ns };
+        match NonZeroI64::new(ns ^ i64::MIN) {
+            Some(v) => Nanos(v),
+            None => Nanos(NonZeroI64::MAX),
+        }
+    }
+
+    const fn get(self) -> i64 {
+        self.0.get() ^ i64::MIN
+    }
+}
+
+/// Zero.
+impl Default for Nanos {
+    fn default() -> Self {
+        Nanos::new(0)
+    }
+}
+
+/// The plain integer it stands for.
+impl fmt::Debug for Nanos {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.get().fmt(f)
+    }
+}
+
+/// The stored bits, read unsigned, sort as the values do (the flipped sign bit maps signed
+/// order onto unsigned order): no conversion back.
+impl Ord for Nanos {
+    #[inline]
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        (self.0.get() as u64).cmp(&(other.0.get() as u64))
+    }
+}
+
+impl PartialOrd for Nanos {
+    #[inline]
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
 
 /// Nanoseconds in a second.
 const NANOS: i64 = 1_000_000_000;
@@ -54,12 +103,7 @@ impl Timestamp {
 
     /// A timestamp `ns` nanoseconds after the epoch (`i64::MIN` saturates to [`Timestamp::MIN`]).
     pub const fn from_nanos(ns: i64) -> Self {
-        // The sign bit flipped is zero only for `i64::MIN`, which is not stored.
-        let ns = if ns == i64::MIN { i64::MIN + 1 } else { ns };
-        match NonZeroI64::new(ns ^ i64::MIN) {
-            Some(v) => Timestamp(v),
-            None => Timestamp(NonZeroI64::MAX),
-        }
+        Timestamp(Nanos::new(ns))
     }
 
     /// Builds a timestamp from whole seconds and nanoseconds.
@@ -74,7 +118,7 @@ impl Timestamp {
 
     /// Nanoseconds since the epoch.
     pub const fn as_nanos(self) -> i64 {
-        self.0.get() ^ i64::MIN
+        self.0.get()
     }
 
     /// Time elapsed from `earlier` to `self` (negative if `earlier` is later), saturating.
@@ -137,12 +181,7 @@ impl Duration {
 
     /// A duration of `ns` nanoseconds (`i64::MIN` saturates to `-MAX`).
     pub const fn from_nanos(ns: i64) -> Self {
-        // The sign bit flipped is zero only for `i64::MIN`, which is not stored.
-        let ns = if ns == i64::MIN { i64::MIN + 1 } else { ns };
-        match NonZeroI64::new(ns ^ i64::MIN) {
-            Some(v) => Duration(v),
-            None => Duration(NonZeroI64::MAX),
-        }
+        Duration(Nanos::new(ns))
     }
 
     /// A duration of microseconds.
@@ -168,7 +207,7 @@ impl Duration {
 
     /// The duration in nanoseconds.
     pub const fn as_nanos(self) -> i64 {
-        self.0.get() ^ i64::MIN
+        self.0.get()
     }
 
     /// Whole milliseconds (rounded toward zero).
@@ -375,69 +414,9 @@ impl fmt::Display for Timestamp {
     }
 }
 
-/// Shows the nanoseconds, as the plain integer it stands for.
-impl fmt::Debug for Timestamp {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_tuple("Timestamp").field(&self.as_nanos()).finish()
-    }
-}
-
-/// The epoch.
-impl Default for Timestamp {
-    fn default() -> Self {
-        Timestamp::EPOCH
-    }
-}
-
-/// Earlier times first: the stored bits, read unsigned, sort as the times do (the sign bit
-/// flipped maps signed order onto unsigned order).
-impl Ord for Timestamp {
-    #[inline]
-    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-        (self.0.get() as u64).cmp(&(other.0.get() as u64))
-    }
-}
-
-impl PartialOrd for Timestamp {
-    #[inline]
-    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
-        Some(self.cmp(other))
-    }
-}
-
 impl fmt::Display for Duration {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write_decimal_secs(f, self.as_nanos())
-    }
-}
-
-/// Shows the nanoseconds, as the plain integer it stands for.
-impl fmt::Debug for Duration {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_tuple("Duration").field(&self.as_nanos()).finish()
-    }
-}
-
-/// No time.
-impl Default for Duration {
-    fn default() -> Self {
-        Duration::ZERO
-    }
-}
-
-/// Shorter (or more negative) spans first (the stored bits read unsigned, as for
-/// [`Timestamp`]).
-impl Ord for Duration {
-    #[inline]
-    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-        (self.0.get() as u64).cmp(&(other.0.get() as u64))
-    }
-}
-
-impl PartialOrd for Duration {
-    #[inline]
-    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
-        Some(self.cmp(other))
     }
 }
 

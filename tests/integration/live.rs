@@ -136,10 +136,7 @@ fn live_capture_on_a_veth_streams_what_happens() {
 /// attempts and the flood while it happens, and the run reports `syn_flood`.
 #[test]
 fn live_sees_a_spoofed_syn_flood_while_it_happens() {
-    if !require(is_root(), "live capture needs root (CI runs as root)") {
-        return;
-    }
-    if !require(have("ip"), "needs iproute2 (apt-get install -y iproute2)") {
+    if !live_prerequisites() {
         return;
     }
     let ns = Netns::new("flood");
@@ -211,10 +208,7 @@ fn live_sees_a_spoofed_syn_flood_while_it_happens() {
 
 #[test]
 fn live_final_report_after_sigterm() {
-    if !require(is_root(), "live capture needs root (CI runs as root)") {
-        return;
-    }
-    if !require(have("ip"), "needs iproute2 (apt-get install -y iproute2)") {
+    if !live_prerequisites() {
         return;
     }
     let ns = Netns::new("report");
@@ -249,10 +243,7 @@ fn live_final_report_after_sigterm() {
 
 #[test]
 fn live_stops_on_count_and_duration() {
-    if !require(is_root(), "live capture needs root (CI runs as root)") {
-        return;
-    }
-    if !require(have("ip"), "needs iproute2 (apt-get install -y iproute2)") {
+    if !live_prerequisites() {
         return;
     }
     let ns = Netns::new("stop");
@@ -340,10 +331,7 @@ fn live_stops_on_count_and_duration() {
 /// and the rest of those tens of milliseconds counted as dropped.)
 #[test]
 fn live_started_on_a_busy_link_drops_nothing() {
-    if !require(is_root(), "live capture needs root (CI runs as root)") {
-        return;
-    }
-    if !require(have("ip"), "needs iproute2 (apt-get install -y iproute2)") {
+    if !live_prerequisites() {
         return;
     }
     let ns = Netns::new("busy");

@@ -67,11 +67,23 @@ impl Replay {
     }
 }
 
+/// A live run writing JSON lines, a status record every `refresh`, until stopped.
+fn json_monitor(refresh: Duration) -> tcpaudit::monitor::MonitorConfig {
+    tcpaudit::monitor::MonitorConfig {
+        refresh,
+        count: None,
+        duration: None,
+        view: tcpaudit::monitor::View::Json,
+        writer: None,
+        filter: None,
+    }
+}
+
 /// The capture loop itself, without a network or privileges: records and status stream out,
 /// quiet time moves the timers on the wall clock, a stop request ends the run with the summary.
 #[test]
 fn monitor_loop_streams_ticks_and_stops() {
-    use tcpaudit::monitor::{MonitorConfig, View, run};
+    use tcpaudit::monitor::run;
     let mut source = Replay::of("recordings/normal_http.pcap");
     let n = source.frames.len() as u64;
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
@@ -84,14 +96,7 @@ fn monitor_loop_streams_ticks_and_stops() {
     let mut screen = Vec::new();
     let outcome = {
         let mut sink = tcpaudit::report::JsonSink::new(&mut out);
-        let cfg = MonitorConfig {
-            refresh: Duration::from_millis(100),
-            count: None,
-            duration: None,
-            view: View::Json,
-            writer: None,
-            filter: None,
-        };
+        let cfg = json_monitor(Duration::from_millis(100));
         let analyzer = tcpaudit::analyzer::Analyzer::new(Default::default());
         let started = Instant::now();
         let o = run(&mut source, analyzer, cfg, &mut sink, &mut screen, &stop).unwrap();
@@ -143,7 +148,7 @@ impl std::io::Write for Counted {
 /// as soon as the capture goes quiet, long before the next refresh or the end of the run.
 #[test]
 fn monitor_writes_records_in_batches_and_all_of_them_when_the_capture_goes_quiet() {
-    use tcpaudit::monitor::{MonitorConfig, View, run};
+    use tcpaudit::monitor::run;
     let mut source = Replay::of("generated/mixed.pcap");
     let written = Counted::default();
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
@@ -161,15 +166,8 @@ fn monitor_writes_records_in_batches_and_all_of_them_when_the_capture_goes_quiet
         1 << 16,
         written.clone(),
     ));
-    let cfg = MonitorConfig {
-        // No refresh within the run: only the quiet capture can have flushed the records.
-        refresh: Duration::from_secs(30),
-        count: None,
-        duration: None,
-        view: View::Json,
-        writer: None,
-        filter: None,
-    };
+    // No refresh within the run: only the quiet capture can have flushed the records.
+    let cfg = json_monitor(Duration::from_secs(30));
     let analyzer = tcpaudit::analyzer::Analyzer::new(Default::default());
     let o = run(&mut source, analyzer, cfg, &mut sink, &mut screen, &stop).unwrap();
     use tcpaudit::report::Sink;

@@ -43,6 +43,13 @@ pub fn sh(args: &[&str]) {
     );
 }
 
+/// Whether a live test can run here: root and iproute2 (see [`require`]: under CI a missing
+/// one fails the test).
+pub fn live_prerequisites() -> bool {
+    require(is_root(), "live capture needs root (CI runs as root)")
+        && require(have("ip"), "needs iproute2 (apt-get install -y iproute2)")
+}
+
 /// Two namespaces joined by a veth pair: client 10.231.0.1 (`tcpa-c`), server 10.231.0.2
 /// (`tcpa-s`). Deleted when dropped.
 pub struct Netns {
