@@ -17,8 +17,9 @@ pub use clock::CaptureClock;
 /// an extreme time must not abort a debug build nor wrap into nonsense in a release build.
 /// The nanoseconds are read with [`Timestamp::as_nanos`].
 ///
-/// `Option<Timestamp>` takes 8 bytes, not 16 (see [`Nanos`]); `i64::MIN` nanoseconds saturates
-/// to [`Timestamp::MIN`].
+/// The nanoseconds are stored with their sign bit flipped in a non-zero integer, so that
+/// `Option<Timestamp>` takes 8 bytes, not 16; `i64::MIN` nanoseconds saturates to
+/// [`Timestamp::MIN`].
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Timestamp(Nanos);
 
