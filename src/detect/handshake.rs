@@ -67,7 +67,8 @@ pub struct HandshakeRules {
     syns: Repeats,
     /// Copies of the responder's SYN-ACK (same ISN).
     pub synacks: Repeats,
-    stale: Option<StaleSyn>,
+    /// Boxed: only a record opened by an old duplicate SYN has one.
+    stale: Option<Box<StaleSyn>>,
     /// The initiator's first acknowledgment of the SYN-ACK carried data or FIN.
     completed_by_data: bool,
     /// The responder answered that data with RST: it had given the connection up.
@@ -165,7 +166,7 @@ impl HandshakeRules {
         after_close: Option<Duration>,
         time_wait: bool,
     ) {
-        self.stale = Some(StaleSyn {
+        self.stale = Some(Box::new(StaleSyn {
             frame,
             ts,
             sender: Side::Orig,
@@ -173,7 +174,7 @@ impl HandshakeRules {
             after_close,
             time_wait,
             prev_id,
-        });
+        }));
     }
 
     /// Rules evaluated on each segment, after the state machine applied it.
@@ -490,7 +491,7 @@ impl HandshakeRules {
             time_wait,
             prev_id,
             ..
-        }) = self.stale.take()
+        }) = self.stale.take().map(|s| *s)
         else {
             return;
         };

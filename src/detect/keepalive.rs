@@ -12,29 +12,44 @@ use crate::wire::{PerSide, Side};
 /// The keep-alive family's state on one connection.
 #[derive(Clone, Debug, Default)]
 pub struct KeepaliveRules {
-    /// Keep-alive probes per side left unanswered so far.
-    unanswered: PerSide<u32>,
-    /// Each side's first unanswered probe.
-    first_probe: PerSide<Option<(u64, Timestamp)>>,
     /// Each side's last segment was a Linux zero-window probe awaiting its answer.
     zwp_pending: PerSide<bool>,
-    /// Keep-alive probes each side sent.
-    probes: PerSide<u32>,
+    /// The keep-alive probes seen, from the first on (boxed: most connections send none).
+    probes: Option<Box<Probes>>,
+}
+
+/// Each side's keep-alive probes.
+#[derive(Clone, Debug, Default)]
+struct Probes {
+    /// Probes per side left unanswered so far.
+    unanswered: PerSide<u32>,
+    /// Each side's first unanswered probe.
+    first: PerSide<Option<(u64, Timestamp)>>,
+    /// Probes each side sent.
+    sent: PerSide<u32>,
     /// Time of each side's last probe.
-    last_probe: PerSide<Option<Timestamp>>,
+    last: PerSide<Option<Timestamp>>,
     /// Time between each side's last two probes.
     interval: PerSide<Option<Duration>>,
+}
+
+impl Probes {
+    fn swap(&mut self) {
+        self.unanswered.swap();
+        self.first.swap();
+        self.sent.swap();
+        self.last.swap();
+        self.interval.swap();
+    }
 }
 
 impl KeepaliveRules {
     /// The roles were flipped.
     pub fn swap_sides(&mut self) {
-        self.unanswered.swap();
-        self.first_probe.swap();
         self.zwp_pending.swap();
-        self.probes.swap();
-        self.last_probe.swap();
-        self.interval.swap();
+        if let Some(p) = &mut self.probes {
+            p.swap();
+        }
     }
 
     /// Rules evaluated on each segment, after the state machine applied it.
@@ -44,8 +59,10 @@ impl KeepaliveRules {
         let (seg, side, facts) = (st.seg, st.side, st.facts);
         let peer = side.other();
         // Anything from the peer answers this side's outstanding probes.
-        self.unanswered[peer] = 0;
-        self.first_probe[peer] = None;
+        if let Some(p) = &mut self.probes {
+            p.unanswered[peer] = 0;
+            p.first[peer] = None;
+        }
 
         // keepalive: RFC 9293 §3.8.4 (RFC 1122 4.2.3.6): SEG.SEQ = SND.NXT - 1 with no data or
         // one garbage octet, no SYN/FIN/RST, on a synchronized connection. A zero-length probe
@@ -57,12 +74,13 @@ impl KeepaliveRules {
             && facts.snd_nxt_before.is_some_and(|n| seg.seq.add(1) == n)
             && c.machine.end(peer).window > 0;
         if is_probe {
-            self.probes[side] += 1;
-            if let Some(prev) = self.last_probe[side].replace(seg.ts) {
-                self.interval[side] = Some(seg.ts.since(prev));
+            let p = self.probes.get_or_insert_default();
+            p.sent[side] += 1;
+            if let Some(prev) = p.last[side].replace(seg.ts) {
+                p.interval[side] = Some(seg.ts.since(prev));
             }
-            self.unanswered[side] += 1;
-            self.first_probe[side].get_or_insert((seg.frame, seg.ts));
+            p.unanswered[side] += 1;
+            p.first[side].get_or_insert((seg.frame, seg.ts));
             let k = AnomalyKind::Keepalive;
             j.raise(k, || {
                 Anomaly::new(k, seg.frame, seg.ts)
@@ -74,7 +92,7 @@ impl KeepaliveRules {
         self.zero_window_probes(j, st);
         // keepalive_timeout: the prober gives up (RST) after unanswered probes (Linux: after
         // tcp_keepalive_probes = 9 probes tcp_keepalive_intvl = 75 s apart).
-        if facts.class == SegClass::Rst && self.unanswered[side] > 0 {
+        if facts.class == SegClass::Rst && self.unanswered(side) > 0 {
             self.timeout(j, side, "rst");
         }
     }
@@ -116,13 +134,20 @@ impl KeepaliveRules {
 
     /// The keep-alive probes `side` sent, and the time between its last two.
     pub fn probes(&self, side: Side) -> (u32, Option<Duration>) {
-        (self.probes[side], self.interval[side])
+        self.probes
+            .as_ref()
+            .map_or((0, None), |p| (p.sent[side], p.interval[side]))
+    }
+
+    /// The probes `side` sent that are not answered yet.
+    fn unanswered(&self, side: Side) -> u32 {
+        self.probes.as_ref().map_or(0, |p| p.unanswered[side])
     }
 
     /// Rules evaluated when the connection leaves the table.
     pub fn on_finish(&mut self, j: &mut Judge<'_>) {
         for s in [Side::Orig, Side::Resp] {
-            if self.unanswered[s] >= j.cfg.keepalive_unanswered {
+            if self.unanswered(s) >= j.cfg.keepalive_unanswered {
                 self.timeout(j, s, "end_of_record");
             }
         }
@@ -131,8 +156,12 @@ impl KeepaliveRules {
     /// keepalive_timeout: `s` gave up probing (`how`: its RST, or the record's end).
     fn timeout(&mut self, j: &mut Judge<'_>, s: Side, how: &'static str) {
         let c = j.conn;
-        let (frame, ts) = self.first_probe[s].unwrap_or(c.last);
-        let unanswered = std::mem::take(&mut self.unanswered[s]);
+        // Only called with probes unanswered, so with probes seen.
+        let Some(p) = self.probes.as_mut() else {
+            return;
+        };
+        let (frame, ts) = p.first[s].unwrap_or(c.last);
+        let unanswered = std::mem::take(&mut p.unanswered[s]);
         let k = AnomalyKind::KeepaliveTimeout;
         j.raise(k, || {
             Anomaly::new(k, frame, ts)

@@ -130,8 +130,8 @@ pub struct SanityRules {
     /// Each direction's TTL: that of its first segment other than a RST (an injected RST may
     /// come first: the Great Firewall's arrives before the server's SYN-ACK).
     ttl: PerSide<Option<u8>>,
-    /// A RST a direction sent before its first other segment.
-    early_rst: PerSide<Option<EarlyRst>>,
+    /// A RST a direction sent before its first other segment (boxed: few connections have one).
+    early_rst: PerSide<Option<Box<EarlyRst>>>,
     /// Each direction's IPv4 IDs.
     ip_ids: PerSide<IpIds>,
     /// The first accepted RST.
@@ -160,16 +160,18 @@ impl SanityRules {
             None if !is_rst => {
                 self.ttl[side] = Some(seg.ttl);
                 if let Some(rst) = self.early_rst[side].take() {
-                    early_rst(j, side, rst, seg.ttl);
+                    early_rst(j, side, *rst, seg.ttl);
                 }
                 seg.ttl
             }
             None => {
-                self.early_rst[side].get_or_insert(EarlyRst {
-                    frame: seg.frame,
-                    ts: seg.ts,
-                    ttl: seg.ttl,
-                    flags: seg.flags,
+                self.early_rst[side].get_or_insert_with(|| {
+                    Box::new(EarlyRst {
+                        frame: seg.frame,
+                        ts: seg.ts,
+                        ttl: seg.ttl,
+                        flags: seg.flags,
+                    })
                 });
                 seg.ttl
             }

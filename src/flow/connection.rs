@@ -325,9 +325,7 @@ impl Connection {
         cfg: &DetectConfig,
         out: &mut Vec<Anomaly>,
     ) {
-        self.rec.halves[side]
-            .signals
-            .bad_offset(b.frame, b.ts, b.data_offset);
+        self.rec.halves[side].signals.bad_offset(b.data_offset);
         let v = view!(self.rec, self.machine);
         let mut j = Judge::new(&v, cfg, &mut self.rec.tally, out);
         detect::bad_data_offset(&mut j, b, side);

@@ -38,8 +38,6 @@ pub struct HeaderSignals {
     /// Segments with an impossible data offset (below 5 words or beyond the segment), which
     /// yield no segment and are tied to the connection by their four-tuple.
     pub bad_data_offsets: u32,
-    /// Frame and time of the first of them, with the offset it carried.
-    pub first_bad_offset: Option<(u64, Timestamp, u8)>,
     /// ACKs without payload, SYN, FIN or RST.
     pub pure_acks: u32,
     /// ACKs carried by a segment with payload (piggybacked).
@@ -131,11 +129,11 @@ impl HeaderSignals {
         (0..16u8).filter(|o| self.data_offsets & (1 << o) != 0)
     }
 
-    /// A segment with an impossible data offset this side sent.
-    pub fn bad_offset(&mut self, frame: u64, ts: Timestamp, offset: u8) {
+    /// A segment with an impossible data offset this side sent (its frame and time are in the
+    /// `bad_data_offset` anomaly it raises).
+    pub fn bad_offset(&mut self, offset: u8) {
         self.bad_data_offsets += 1;
         self.data_offsets |= 1 << (offset & 0xf);
-        self.first_bad_offset.get_or_insert((frame, ts, offset));
     }
 
     fn sample(&mut self, d: Duration) {
