@@ -86,3 +86,14 @@ fn zeeks_view_is_charged_only_when_kept() {
     assert_eq!(charge(false), crate::flow::CONNECTION_BYTES);
     assert_eq!(charge(true), charge(false) + crate::flow::ZEEK_VIEW_BYTES);
 }
+
+/// A connection's state has a budget: every tracked connection pays for each byte, and a flood
+/// holds 65,536 of them at once. A field that pushes it past this should be boxed, or allocated
+/// when first needed (as the keep-alive probes and an early RST are), or the budget raised with
+/// a reason. Optional times take 8 bytes (see `time::Timestamp`).
+#[test]
+fn a_connection_stays_within_its_budget() {
+    let size = std::mem::size_of::<crate::flow::Connection>();
+    assert!(size <= 3_072, "a connection's state takes {size} bytes");
+    assert_eq!(std::mem::size_of::<Option<crate::time::Timestamp>>(), 8);
+}
