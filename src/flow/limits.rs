@@ -5,8 +5,8 @@ use crate::time::Duration;
 
 /// What one tracked connection costs, as charged to `--max-memory`: its state (boxed) and
 /// what comes with it: the allocator's header, its slab and map slots and its record's small
-/// vectors. Measured: 100,000 connections of one ACK each, tracked at once, took 3,878 bytes
-/// apiece in peak RSS beyond the run's base with the table output (4,379 with JSON, which keeps
+/// vectors. Measured: 100,000 connections of one ACK each, tracked at once, took 3,092 bytes
+/// apiece in peak RSS beyond the run's base with the table output (3,580 with JSON, which keeps
 /// Zeek's view: [`ZEEK_VIEW_BYTES`]), a 24-byte timer entry included (`benches/tuples-gen.py`,
 /// README "Memory"); timer entries are charged as they are held instead (a connection may leave
 /// stale ones behind until they are dropped).

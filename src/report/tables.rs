@@ -81,6 +81,15 @@ impl<T: TableOut> TablesSink<T> {
     }
 }
 
+impl<T: TableOut> TablesSink<T> {
+    /// Every table it writes: the connections', then the anomalies' and the application
+    /// records' when it has them.
+    fn tables(&mut self) -> impl Iterator<Item = &mut T> {
+        std::iter::once(&mut self.conns)
+            .chain(self.anomalies.as_mut().into_iter().chain(self.app.as_mut()))
+    }
+}
+
 impl<T: TableOut> Sink for TablesSink<T> {
     fn event(&mut self, e: &Event<'_>) -> io::Result<()> {
         self.open.event(e);
@@ -123,24 +132,11 @@ impl<T: TableOut> Sink for TablesSink<T> {
     }
 
     fn flush(&mut self) -> io::Result<()> {
-        self.conns.flush()?;
-        for t in [self.anomalies.as_mut(), self.app.as_mut()]
-            .into_iter()
-            .flatten()
-        {
-            t.flush()?;
-        }
-        Ok(())
+        self.tables().try_for_each(TableOut::flush)
     }
 
     fn finish(&mut self, _summary: &Summary, _run: &RunInfo) -> io::Result<()> {
-        self.conns.finish()?;
-        for t in [self.anomalies.as_mut(), self.app.as_mut()]
-            .into_iter()
-            .flatten()
-        {
-            t.finish()?;
-        }
+        self.tables().try_for_each(TableOut::finish)?;
         if self.left_out > 0 {
             eprintln!(
                 "tcpaudit: note: {} anomaly and application records are not in this table \

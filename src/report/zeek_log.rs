@@ -316,6 +316,13 @@ impl<W: Write> ZeekSink<W> {
     }
 }
 
+impl<W: Write> ZeekSink<W> {
+    /// Every log it writes: conn.log, then anomaly.log when it has one.
+    fn logs(&mut self) -> impl Iterator<Item = &mut ZeekLog<W>> {
+        std::iter::once(&mut self.conn).chain(self.anomalies.as_mut())
+    }
+}
+
 impl<W: Write> Sink for ZeekSink<W> {
     fn event(&mut self, e: &Event<'_>) -> io::Result<()> {
         self.open.event(e);
@@ -329,20 +336,13 @@ impl<W: Write> Sink for ZeekSink<W> {
     }
 
     fn flush(&mut self) -> io::Result<()> {
-        self.conn.out.flush()?;
-        match self.anomalies.as_mut() {
-            Some(l) => l.out.flush(),
-            None => Ok(()),
-        }
+        self.logs().try_for_each(|l| l.out.flush())
     }
 
     fn finish(&mut self, summary: &Summary, _run: &RunInfo) -> io::Result<()> {
         // Records exist only when packets did, so the summary has the capture's last time.
         let end = summary.last_ts;
-        self.conn.close(end)?;
-        if let Some(l) = self.anomalies.as_mut() {
-            l.close(end)?;
-        }
+        self.logs().try_for_each(|l| l.close(end))?;
         if self.left_out > 0 {
             eprintln!(
                 "tcpaudit: note: {} anomalies are not in conn.log alone (its rows list their \

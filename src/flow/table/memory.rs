@@ -1,6 +1,7 @@
 //! What the table charges to `--max-memory`, and the room it leaves the listener tracker.
 
 use super::FlowTable;
+
 impl FlowTable {
     /// Tells the table how many bytes are held before it (IP fragments waiting for the rest
     /// of their datagram), so they count against `--max-memory` with its own.
