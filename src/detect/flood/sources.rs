@@ -3,7 +3,8 @@
 //! with a stated error) and the busiest sources by Space-Saving (each with a guaranteed bound on
 //! how much it may be over-counted).
 
-use std::hash::BuildHasher;
+use std::cell::Cell;
+use std::hash::{BuildHasher, BuildHasherDefault};
 use std::net::{IpAddr, Ipv6Addr};
 
 use cardinality_estimator::CardinalityEstimator;
@@ -35,6 +36,135 @@ const SKETCH_BYTES: usize = (4096 * 6 / 32 + 3) * 4 + 8;
 pub(super) const MAX_HEAP_BYTES: usize =
     SKETCH_BYTES + HEAVY * std::mem::size_of::<Counter>() + 256 * 2 + 16;
 
+/// Distinct sources kept as a list of the estimate's encoded hashes before the
+/// HyperLogLog++ registers are made: 4 bytes a source, so the list stays below the registers' 3 KiB
+/// ([`SKETCH_BYTES`]) up to here. A flood to random ports gives 65,536 listeners about 150
+/// sources each; as registers that was 200 MB, as lists it is about 65 MB.
+const LIST_MAX: usize = 768;
+const _: () = assert!(LIST_MAX * 4 <= SKETCH_BYTES);
+
+/// The estimate's sources are exact up to here (the crate keeps a list of hashes), its
+/// registers' estimate beyond.
+const EXACT_MAX: usize = 128;
+
+/// The crate's precision and register width (its defaults): the encoding below is its own.
+const P: u32 = 12;
+const W: u32 = 6;
+
+/// A source's hash as the estimate encodes it (cardinality-estimator's `encode_hash`): the
+/// hash's low 25 bits and the rank of its bits above the precision. Two sources whose encodings
+/// are equal count once, in the crate's list as in its registers.
+fn encode(hash: u64) -> u32 {
+    let idx = (hash as u32) & ((1 << (32 - W - 1)) - 1);
+    let rank = (!hash >> P).trailing_zeros() + 1;
+    (idx << W) | rank
+}
+
+/// A hash that [`encode`]s to `e`, so a listed source can be handed to the registers: the low
+/// 25 bits are the encoding's, and the run of one bits from bit 12 that the rank counts is
+/// continued above bit 24 when the low bits cannot hold it.
+fn decode(e: u32) -> u64 {
+    let idx = u64::from(e >> W);
+    let ones = (e & ((1 << W) - 1)).saturating_sub(1);
+    let low_ones = 32 - W - 1 - P;
+    if ones <= low_ones {
+        idx
+    } else {
+        idx | (((1u64 << (ones - low_ones)) - 1) << (32 - W - 1))
+    }
+}
+
+/// The estimator's hasher, applied the way it applies it, so a listed source's hash is the one
+/// the crate would have computed.
+fn hash(k: &[u8; 16]) -> u64 {
+    BuildHasherDefault::<wyhash::WyHash>::default().hash_one(k)
+}
+
+/// A listener's distinct sources: their encoded hashes in the order first seen while few; the
+/// HyperLogLog++ registers past [`LIST_MAX`]. The estimate is the crate's in both forms: a list of
+/// up to 128 is its count, and a longer one is estimated by registers made from it when asked,
+/// inserting in the order the sources came. (The registers keep maxima, which no order changes,
+/// but the crate keeps their harmonic sum as an `f32` updated at each insertion, whose rounding
+/// the order can change: the same order gives the same estimate to the last digit.)
+#[derive(Clone, Debug)]
+enum Distinct {
+    List {
+        hashes: Vec<u32>,
+        /// The estimate of a list longer than [`EXACT_MAX`], and the length it was made at.
+        estimated: Cell<(usize, u64)>,
+    },
+    Sketch(CardinalityEstimator<[u8; 16]>),
+}
+
+impl Default for Distinct {
+    fn default() -> Self {
+        Distinct::List {
+            hashes: Vec::new(),
+            estimated: Cell::new((0, 0)),
+        }
+    }
+}
+
+impl Distinct {
+    /// Registers made from `hashes`.
+    fn sketch(hashes: &[u32]) -> CardinalityEstimator<[u8; 16]> {
+        let mut s = CardinalityEstimator::new();
+        for &e in hashes {
+            s.insert_hash(decode(e));
+        }
+        s
+    }
+
+    fn insert(&mut self, k: &[u8; 16]) {
+        let h = hash(k);
+        match self {
+            Distinct::Sketch(s) => s.insert_hash(h),
+            Distinct::List { hashes, .. } => {
+                let e = encode(h);
+                if hashes.contains(&e) {
+                    return;
+                }
+                if hashes.len() == LIST_MAX {
+                    let mut s = Self::sketch(hashes);
+                    s.insert_hash(h);
+                    *self = Distinct::Sketch(s);
+                    return;
+                }
+                if hashes.len() == hashes.capacity() {
+                    // Doubling, but never past the list's largest.
+                    let want = (hashes.capacity() * 2).clamp(4, LIST_MAX);
+                    hashes.reserve_exact(want - hashes.len());
+                }
+                hashes.push(e);
+            }
+        }
+    }
+
+    fn estimate(&self) -> u64 {
+        match self {
+            Distinct::Sketch(s) => s.estimate() as u64,
+            Distinct::List { hashes, .. } if hashes.len() <= EXACT_MAX => hashes.len() as u64,
+            Distinct::List { hashes, estimated } => {
+                let (at, n) = estimated.get();
+                if at == hashes.len() {
+                    return n;
+                }
+                let n = Self::sketch(hashes).estimate() as u64;
+                estimated.set((hashes.len(), n));
+                n
+            }
+        }
+    }
+
+    #[cfg(test)]
+    fn heap_bytes(&self) -> usize {
+        match self {
+            Distinct::Sketch(s) => s.size_of(),
+            Distinct::List { hashes, .. } => hashes.capacity() * 4,
+        }
+    }
+}
+
 /// Sources reported in an anomaly's detail.
 const REPORTED: usize = 8;
 
@@ -53,9 +183,9 @@ struct Counter {
 #[derive(Clone, Debug, Default)]
 pub(super) struct Sources {
     /// Distinct sources: HyperLogLog++ at the crate's default precision 12 with 6-bit registers
-    /// (3 KiB once a listener has seen more than 128 sources, a list of hashes below that),
-    /// hashed by WyHash with a fixed seed so estimates are reproducible.
-    distinct: CardinalityEstimator<[u8; 16]>,
+    /// (3 KiB once a listener has seen more than [`LIST_MAX`] sources, a list of hashes below
+    /// that), hashed by WyHash with a fixed seed so estimates are reproducible.
+    distinct: Distinct,
     /// Space-Saving counters, grown up to [`HEAVY`] (a listener with few sources holds few).
     heavy: Vec<Counter>,
     /// Which counter each source in `heavy` has, hashed by its [`key`], so that counting an
@@ -80,7 +210,7 @@ impl Sources {
     /// Bytes this listener's source bookkeeping holds on the heap (at most [`MAX_HEAP_BYTES`]).
     #[cfg(test)]
     pub(super) fn heap_bytes(&self) -> usize {
-        self.distinct.size_of()
+        self.distinct.heap_bytes()
             + self.heavy.capacity() * std::mem::size_of::<Counter>()
             + crate::wire::table_bytes(self.slot.capacity(), std::mem::size_of::<u8>())
     }
@@ -158,12 +288,12 @@ impl Sources {
     /// Distinct sources: exact up to 128, then a HyperLogLog++ estimate within
     /// ±[`DISTINCT_STD_ERROR`] (one standard error).
     pub(super) fn distinct(&self) -> u64 {
-        self.distinct.estimate() as u64
+        self.distinct.estimate()
     }
 
     /// Whether [`Sources::distinct`] is exact (at most 128 sources, kept as a list).
     pub(super) fn distinct_is_exact(&self) -> bool {
-        self.distinct.estimate() <= 128
+        self.distinct() <= EXACT_MAX as u64
     }
 
     /// The most any Space-Saving counter over-counts (0 while every source has its own counter).
@@ -250,6 +380,60 @@ mod tests {
                 ("attempts_min", Value::U64(5)),
             ])
         );
+    }
+
+    #[test]
+    fn the_list_of_sources_estimates_what_the_crate_estimates_at_every_size() {
+        // Encoding and decoding agree on hashes of every rank, the long runs of ones included.
+        // (A hash whose 52 bits above the precision are all ones overflows the crate's rank
+        // field; one in 2^52, and the crate mixes it into another register itself.)
+        for h in [
+            0,
+            u64::MAX >> 1,
+            0x01ff_f000,
+            0x7fff_ffff_ffff_f000,
+            0x0000_00ff_ffff_f123,
+        ] {
+            assert_eq!(encode(decode(encode(h))), encode(h), "{h:#x}");
+        }
+        let mut list = Distinct::default();
+        let mut crate_own = CardinalityEstimator::<[u8; 16]>::new();
+        let mut rng = 0x9e37_79b9_7f4a_7c15u64;
+        for i in 0..3_000u32 {
+            // Sources coming back as well as new ones.
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            let k = key(addr(if rng.is_multiple_of(4) { i / 2 } else { i }));
+            assert_eq!(encode(decode(encode(hash(&k)))), encode(hash(&k)));
+            list.insert(&k);
+            crate_own.insert(&k);
+            assert_eq!(list.estimate(), crate_own.estimate() as u64, "after {i}");
+        }
+        assert!(matches!(list, Distinct::Sketch(_)));
+    }
+
+    #[test]
+    fn a_listener_with_a_few_hundred_sources_keeps_them_in_a_kibibyte() {
+        let mut s = Sources::default();
+        for i in 0..150 {
+            s.see(addr(i));
+        }
+        let mut crate_own = CardinalityEstimator::<[u8; 16]>::new();
+        for i in 0..150 {
+            crate_own.insert(&key(addr(i)));
+        }
+        assert_eq!(s.distinct(), crate_own.estimate() as u64);
+        assert!(!s.distinct_is_exact());
+        // 150 hashes of 4 bytes in a list grown to 256, not 3 KiB of registers.
+        assert_eq!(s.distinct.heap_bytes(), 1_024);
+        for i in 150..LIST_MAX as u32 {
+            s.see(addr(i));
+        }
+        assert!(s.distinct.heap_bytes() <= SKETCH_BYTES);
+        assert!(matches!(s.distinct, Distinct::List { .. }));
+        s.see(addr(LIST_MAX as u32));
+        assert!(matches!(s.distinct, Distinct::Sketch(_)));
     }
 
     #[test]
