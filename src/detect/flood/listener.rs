@@ -515,7 +515,7 @@ impl Listener {
     /// The `syn_flood` anomaly of episode `e`. Its extent and rate come from the SYNs of its
     /// attempts (first to last), not from when it was recognised or ended, so they do not
     /// depend on how many attempts were tracked as records.
-    fn flood_anomaly(&self, ep: Endpoint, e: &Episode) -> Anomaly {
+    fn flood_anomaly(&mut self, ep: Endpoint, e: &Episode) -> Anomaly {
         let (peak, _, basis) = e.half_open_peak(self.answered > 0);
         let dur = e.last_syn.since(e.first_syn);
         let rate = if dur.is_positive() {

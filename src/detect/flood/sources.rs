@@ -3,7 +3,6 @@
 //! with a stated error) and the busiest sources by Space-Saving (each with a guaranteed bound on
 //! how much it may be over-counted).
 
-use std::cell::Cell;
 use std::hash::{BuildHasher, BuildHasherDefault};
 use std::net::{IpAddr, Ipv6Addr};
 
@@ -81,27 +80,21 @@ fn hash(k: &[u8; 16]) -> u64 {
 }
 
 /// A listener's distinct sources: their encoded hashes in the order first seen while few; the
-/// HyperLogLog++ registers past [`LIST_MAX`]. The estimate is the crate's in both forms: a list of
-/// up to 128 is its count, and a longer one is estimated by registers made from it when asked,
+/// HyperLogLog++ registers past [`LIST_MAX`], or once an estimate of more than 128 is asked for
+/// (then the registers are made from the list, so asking again costs nothing). The estimate is
+/// the crate's in both forms: a list of up to 128 is its count, and the registers are made by
 /// inserting in the order the sources came. (The registers keep maxima, which no order changes,
 /// but the crate keeps their harmonic sum as an `f32` updated at each insertion, whose rounding
 /// the order can change: the same order gives the same estimate to the last digit.)
 #[derive(Clone, Debug)]
 enum Distinct {
-    List {
-        hashes: Vec<u32>,
-        /// The estimate of a list longer than [`EXACT_MAX`], and the length it was made at.
-        estimated: Cell<(usize, u64)>,
-    },
+    List(Vec<u32>),
     Sketch(CardinalityEstimator<[u8; 16]>),
 }
 
 impl Default for Distinct {
     fn default() -> Self {
-        Distinct::List {
-            hashes: Vec::new(),
-            estimated: Cell::new((0, 0)),
-        }
+        Distinct::List(Vec::new())
     }
 }
 
@@ -119,7 +112,7 @@ impl Distinct {
         let h = hash(k);
         match self {
             Distinct::Sketch(s) => s.insert_hash(h),
-            Distinct::List { hashes, .. } => {
+            Distinct::List(hashes) => {
                 let e = encode(h);
                 if hashes.contains(&e) {
                     return;
@@ -140,17 +133,14 @@ impl Distinct {
         }
     }
 
-    fn estimate(&self) -> u64 {
+    fn estimate(&mut self) -> u64 {
         match self {
             Distinct::Sketch(s) => s.estimate() as u64,
-            Distinct::List { hashes, .. } if hashes.len() <= EXACT_MAX => hashes.len() as u64,
-            Distinct::List { hashes, estimated } => {
-                let (at, n) = estimated.get();
-                if at == hashes.len() {
-                    return n;
-                }
-                let n = Self::sketch(hashes).estimate() as u64;
-                estimated.set((hashes.len(), n));
+            Distinct::List(hashes) if hashes.len() <= EXACT_MAX => hashes.len() as u64,
+            Distinct::List(hashes) => {
+                let s = Self::sketch(hashes);
+                let n = s.estimate() as u64;
+                *self = Distinct::Sketch(s);
                 n
             }
         }
@@ -160,7 +150,7 @@ impl Distinct {
     fn heap_bytes(&self) -> usize {
         match self {
             Distinct::Sketch(s) => s.size_of(),
-            Distinct::List { hashes, .. } => hashes.capacity() * 4,
+            Distinct::List(hashes) => hashes.capacity() * 4,
         }
     }
 }
@@ -183,8 +173,9 @@ struct Counter {
 #[derive(Clone, Debug, Default)]
 pub(super) struct Sources {
     /// Distinct sources: HyperLogLog++ at the crate's default precision 12 with 6-bit registers
-    /// (3 KiB once a listener has seen more than [`LIST_MAX`] sources, a list of hashes below
-    /// that), hashed by WyHash with a fixed seed so estimates are reproducible.
+    /// (3 KiB once a listener has seen more than [`LIST_MAX`] sources or an estimate beyond 128
+    /// was asked for, a list of hashes before that), hashed by WyHash with a fixed seed so
+    /// estimates are reproducible.
     distinct: Distinct,
     /// Space-Saving counters, grown up to [`HEAVY`] (a listener with few sources holds few).
     heavy: Vec<Counter>,
@@ -287,12 +278,12 @@ impl Sources {
 
     /// Distinct sources: exact up to 128, then a HyperLogLog++ estimate within
     /// ±[`DISTINCT_STD_ERROR`] (one standard error).
-    pub(super) fn distinct(&self) -> u64 {
+    pub(super) fn distinct(&mut self) -> u64 {
         self.distinct.estimate()
     }
 
     /// Whether [`Sources::distinct`] is exact (at most 128 sources, kept as a list).
-    pub(super) fn distinct_is_exact(&self) -> bool {
+    pub(super) fn distinct_is_exact(&mut self) -> bool {
         self.distinct() <= EXACT_MAX as u64
     }
 
@@ -396,21 +387,34 @@ mod tests {
         ] {
             assert_eq!(encode(decode(encode(h))), encode(h), "{h:#x}");
         }
-        let mut list = Distinct::default();
-        let mut crate_own = CardinalityEstimator::<[u8; 16]>::new();
+        // Sources coming back as well as new ones.
         let mut rng = 0x9e37_79b9_7f4a_7c15u64;
-        for i in 0..3_000u32 {
-            // Sources coming back as well as new ones.
-            rng ^= rng << 13;
-            rng ^= rng >> 7;
-            rng ^= rng << 17;
-            let k = key(addr(if rng.is_multiple_of(4) { i / 2 } else { i }));
-            assert_eq!(encode(decode(encode(hash(&k)))), encode(hash(&k)));
-            list.insert(&k);
-            crate_own.insert(&k);
-            assert_eq!(list.estimate(), crate_own.estimate() as u64, "after {i}");
+        let stream: Vec<[u8; 16]> = (0..3_000u32)
+            .map(|i| {
+                rng ^= rng << 13;
+                rng ^= rng >> 7;
+                rng ^= rng << 17;
+                key(addr(if rng.is_multiple_of(4) { i / 2 } else { i }))
+            })
+            .collect();
+        let mut crate_own = CardinalityEstimator::<[u8; 16]>::new();
+        let mut asked_each_time = Distinct::default();
+        for (i, k) in stream.iter().enumerate() {
+            assert_eq!(encode(decode(encode(hash(k)))), encode(hash(k)));
+            crate_own.insert(k);
+            asked_each_time.insert(k);
+            let expected = crate_own.estimate() as u64;
+            assert_eq!(asked_each_time.estimate(), expected, "after {i}");
+            // Asked only now: a list of every size up to the largest, then the registers.
+            if i % 97 == 0 || (120..140).contains(&i) || (760..790).contains(&i) {
+                let mut asked_once = Distinct::default();
+                for k in &stream[..=i] {
+                    asked_once.insert(k);
+                }
+                assert_eq!(asked_once.estimate(), expected, "after {i}");
+            }
         }
-        assert!(matches!(list, Distinct::Sketch(_)));
+        assert!(matches!(asked_each_time, Distinct::Sketch(_)));
     }
 
     #[test]
@@ -419,21 +423,24 @@ mod tests {
         for i in 0..150 {
             s.see(addr(i));
         }
-        let mut crate_own = CardinalityEstimator::<[u8; 16]>::new();
-        for i in 0..150 {
-            crate_own.insert(&key(addr(i)));
-        }
-        assert_eq!(s.distinct(), crate_own.estimate() as u64);
-        assert!(!s.distinct_is_exact());
         // 150 hashes of 4 bytes in a list grown to 256, not 3 KiB of registers.
         assert_eq!(s.distinct.heap_bytes(), 1_024);
         for i in 150..LIST_MAX as u32 {
             s.see(addr(i));
         }
         assert!(s.distinct.heap_bytes() <= SKETCH_BYTES);
-        assert!(matches!(s.distinct, Distinct::List { .. }));
+        assert!(matches!(s.distinct, Distinct::List(_)));
         s.see(addr(LIST_MAX as u32));
         assert!(matches!(s.distinct, Distinct::Sketch(_)));
+        // Asking for more than 128 makes the registers at once: asking again costs nothing.
+        let mut s = Sources::default();
+        for i in 0..150 {
+            s.see(addr(i));
+        }
+        let n = s.distinct();
+        assert!(!s.distinct_is_exact());
+        assert!(matches!(s.distinct, Distinct::Sketch(_)));
+        assert_eq!(s.distinct(), n);
     }
 
     #[test]
