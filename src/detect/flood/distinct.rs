@@ -36,7 +36,9 @@ fn encode(hash: u64) -> u32 {
 
 /// A hash that [`encode`]s to `e`, so a listed source can be handed to the registers: the low
 /// 25 bits are the encoding's, and the run of one bits from bit 12 that the rank counts is
-/// continued above bit 24 when the low bits cannot hold it.
+/// continued above bit 24 when the low bits cannot hold it. (The one hash in 2^52 whose bits
+/// above the precision are all ones overflows the crate's 6-bit rank into its index; its
+/// encoding decodes to another hash, as the crate itself files it under another register.)
 fn decode(e: u32) -> u64 {
     let idx = u64::from(e >> W);
     let ones = (e & ((1 << W) - 1)).saturating_sub(1);
@@ -63,7 +65,9 @@ fn hash(k: &[u8; 16]) -> u64 {
 /// the order can change: the same order gives the same estimate to the last digit.)
 #[derive(Clone, Debug)]
 pub(super) enum Distinct {
+    /// The encoded hashes, each once, in the order their sources first came.
     List(Vec<u32>),
+    /// The registers.
     Sketch(CardinalityEstimator<[u8; 16]>),
 }
 
@@ -83,6 +87,7 @@ impl Distinct {
         s
     }
 
+    /// Counts the source whose [`super::sources::key`] is `k`.
     pub(super) fn insert(&mut self, k: &[u8; 16]) {
         let h = hash(k);
         match self {
@@ -108,6 +113,8 @@ impl Distinct {
         }
     }
 
+    /// The number of distinct sources: exact up to [`EXACT_MAX`], the registers' estimate
+    /// beyond (made now from the list if need be, and kept).
     pub(super) fn estimate(&mut self) -> u64 {
         match self {
             Distinct::Sketch(s) => s.estimate() as u64,
@@ -121,6 +128,7 @@ impl Distinct {
         }
     }
 
+    /// Bytes held on the heap.
     #[cfg(test)]
     pub(super) fn heap_bytes(&self) -> usize {
         match self {
