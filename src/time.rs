@@ -267,8 +267,8 @@ impl Duration {
         match self.as_nanos().checked_div(n) {
             Some(d) => Duration::from_nanos(d),
             // Only `n == 0`, or `MIN / -1`, whose true value saturates.
-            None if n == 0 => Duration::from_nanos(0),
-            None => Duration::from_nanos(i64::MAX),
+            None if n == 0 => Duration::ZERO,
+            None => Duration::MAX,
         }
     }
 
@@ -276,7 +276,7 @@ impl Duration {
     /// `den` is zero. For scaling by a fraction such as RFC 6298's 1/8.
     pub const fn mul_div(self, num: i64, den: i64) -> Duration {
         if den == 0 {
-            return Duration::from_nanos(0);
+            return Duration::ZERO;
         }
         Duration::from_nanos(clamp_i128(
             self.as_nanos() as i128 * num as i128 / den as i128,
@@ -288,7 +288,7 @@ impl Duration {
     /// such as RFC 6298's `SRTT <- 7/8 SRTT + 1/8 R'` is `srtt.blend(7, r, 8)`.
     pub const fn blend(self, weight: i64, other: Duration, den: i64) -> Duration {
         if den == 0 {
-            return Duration::from_nanos(0);
+            return Duration::ZERO;
         }
         let sum = self.as_nanos() as i128 * weight as i128
             + other.as_nanos() as i128 * (den as i128 - weight as i128);

@@ -291,7 +291,7 @@ mod tests {
             t.on_isn(
                 (a, ep([10, 0, 0, 2], 80)),
                 i,
-                (1, Timestamp::from_nanos(0)),
+                (1, Timestamp::EPOCH),
                 &mut out,
             );
         }

@@ -218,7 +218,7 @@ mod tests {
 
     #[test]
     fn details_read_as_words_and_are_cut_between_pairs() {
-        let a = Anomaly::new(AnomalyKind::RstAbort, 7, Timestamp::from_nanos(0))
+        let a = Anomaly::new(AnomalyKind::RstAbort, 7, Timestamp::EPOCH)
             .with("count", 3u64)
             .with("ratio", Value::F64(0.4567, 2))
             .with("after", Value::Secs(Duration::from_millis(1500)))
@@ -244,7 +244,7 @@ mod tests {
 
     #[test]
     fn anomalies_name_their_connection_by_its_four_tuple() {
-        let mut a = Anomaly::new(AnomalyKind::ConnectionRefused, 9, Timestamp::from_nanos(0));
+        let mut a = Anomaly::new(AnomalyKind::ConnectionRefused, 9, Timestamp::EPOCH);
         a.conn_id = Some(77);
         a.listener = Some(Endpoint::new([10, 0, 0, 2].into(), 81));
         let tuple = (

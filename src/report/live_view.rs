@@ -408,7 +408,7 @@ mod tests {
             .collect();
         LiveStatus {
             kind: "status",
-            ts: Timestamp::from_nanos(0),
+            ts: Timestamp::EPOCH,
             uptime: 3725.0,
             packets: 123_456_789,
             packets_per_s: 45_678.0,
@@ -429,7 +429,7 @@ mod tests {
         let orig = Endpoint::new("2001:db8:1::31e7".parse().unwrap(), 39320);
         let resp = Endpoint::new("2001:db8:2::4e".parse().unwrap(), 5432);
         for i in 0..8u64 {
-            let mut a = Anomaly::new(AnomalyKind::Retransmission, i, Timestamp::from_nanos(0))
+            let mut a = Anomaly::new(AnomalyKind::Retransmission, i, Timestamp::EPOCH)
                 .with("count", 3u64)
                 .with("bytes", 1460u64);
             a.conn_id = Some(77);

@@ -79,9 +79,7 @@ impl<T: TableOut> TablesSink<T> {
             left_out: 0,
         }
     }
-}
 
-impl<T: TableOut> TablesSink<T> {
     /// Every table it writes: the connections', then the anomalies' and the application
     /// records' when it has them.
     fn tables(&mut self) -> impl Iterator<Item = &mut T> {

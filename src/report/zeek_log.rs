@@ -110,7 +110,7 @@ impl<W: Write> ZeekLog<W> {
     }
 
     fn close(&mut self, at: Option<Timestamp>) -> io::Result<()> {
-        let at = at.unwrap_or(Timestamp::from_nanos(0));
+        let at = at.unwrap_or(Timestamp::EPOCH);
         self.header(at)?;
         writeln!(self.out, "#close\t{}", zeek_date(at))?;
         self.out.flush()
@@ -314,9 +314,7 @@ impl<W: Write> ZeekSink<W> {
         }
         l.row(a.ts)
     }
-}
 
-impl<W: Write> ZeekSink<W> {
     /// Every log it writes: conn.log, then anomaly.log when it has one.
     fn logs(&mut self) -> impl Iterator<Item = &mut ZeekLog<W>> {
         std::iter::once(&mut self.conn).chain(self.anomalies.as_mut())

@@ -494,7 +494,7 @@ mod tests {
             data[32] = offset << 4;
             data[33] = 0x10;
             let mut d = Decoder::new();
-            let pkt = Packet { ts: Timestamp::from_nanos(0), link_type: LinkType::RAW, data: &data, orig_len: data.len() as u32 };
+            let pkt = Packet { ts: Timestamp::EPOCH, link_type: LinkType::RAW, data: &data, orig_len: data.len() as u32 };
             let seg = d.decode(&pkt, 7).map(|s| s.data_offset);
             let bad = d.take_bad_header();
             // The TCP part is 20 + extra bytes: offsets 5 up to that many words are fine.

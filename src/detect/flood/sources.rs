@@ -25,7 +25,7 @@ const _: () = assert!(HEAVY <= 64, "Sources::at_least holds one bit per counter"
 /// [`HEAVY`] counters with their 16-byte keys. Charged for every listener from its first
 /// attempt, so that listeners already tracked can never grow their state past the memory bound.
 pub(super) const MAX_HEAP_BYTES: usize =
-    SKETCH_BYTES + HEAVY * (std::mem::size_of::<Counter>() + 16);
+    SKETCH_BYTES + HEAVY * (std::mem::size_of::<Counter>() + std::mem::size_of::<[u8; 16]>());
 
 /// Sources reported in an anomaly's detail.
 const REPORTED: usize = 8;
@@ -67,17 +67,20 @@ impl Keys {
         }
     }
 
-    /// The counter whose source's key is `k`, if one is.
+    /// The counter whose source's key is `k`, if one is. The counters are at most [`HEAVY`],
+    /// so a scan costs about what a hash lookup did (2% more instructions under a one-listener
+    /// flood, 4% fewer under a random-port one) and needs no index beside them (a hash table of
+    /// 64 entries took 528 bytes a listener).
     fn find(&self, k: &[u8; 16]) -> Option<usize> {
         match self {
-            Keys::V4(v) if k[..12] == MAPPED => position_v4(v, narrow(*k)),
+            Keys::V4(v) if k[..12] == MAPPED => position(v, narrow(*k)),
             Keys::V4(_) => None,
             Keys::V6(v) => v.iter().position(|y| y == k),
         }
     }
 
     /// Makes room for `k`: the keys become 16 bytes when `k` is no IPv4 address.
-    fn admit(&mut self, k: &[u8; 16]) {
+    fn widen_for(&mut self, k: &[u8; 16]) {
         if let Keys::V4(v) = self
             && k[..12] != MAPPED
         {
@@ -87,16 +90,18 @@ impl Keys {
         }
     }
 
-    /// Adds `k` (after [`Keys::admit`]).
+    /// Adds `k`.
     fn push(&mut self, k: [u8; 16]) {
+        self.widen_for(&k);
         match self {
             Keys::V4(v) => v.push(narrow(k)),
             Keys::V6(v) => v.push(k),
         }
     }
 
-    /// Puts `k` in place of key number `i` (after [`Keys::admit`]).
+    /// Puts `k` in place of key number `i`.
     fn set(&mut self, i: usize, k: [u8; 16]) {
+        self.widen_for(&k);
         match self {
             Keys::V4(v) => v[i] = narrow(k),
             Keys::V6(v) => v[i] = k,
@@ -126,13 +131,10 @@ fn narrow(k: [u8; 16]) -> u32 {
     u32::from_ne_bytes([k[12], k[13], k[14], k[15]])
 }
 
-/// Where IPv4 key `x` is in `v`. The counters are at most [`HEAVY`], so a scan costs about what a
-/// hash lookup did (2% more instructions under a one-listener flood, 4% fewer under a
-/// random-port one) and needs no index beside them (a hash table of 64 entries took 528 bytes a
-/// listener). In a spoofed flood nearly every source is new and the whole list is scanned, so
-/// it is compared eight keys at a time into a bit mask, without a branch per key: the compiler
-/// makes that vector compares.
-fn position_v4(v: &[u32], x: u32) -> Option<usize> {
+/// Where IPv4 key `x` is in `v`, compared eight keys at a time into a bit mask without a branch
+/// per key, which the compiler makes vector compares: in a spoofed flood nearly every source is
+/// new, so the keys are scanned whole at every attempt.
+fn position(v: &[u32], x: u32) -> Option<usize> {
     let mut chunks = v.chunks_exact(8);
     for (c, chunk) in (&mut chunks).enumerate() {
         let mut hits = 0u32;
@@ -151,7 +153,7 @@ fn position_v4(v: &[u32], x: u32) -> Option<usize> {
 #[derive(Clone, Debug, Default)]
 pub(super) struct Sources {
     /// Distinct sources: HyperLogLog++ at the crate's default precision 12 with 6-bit registers
-    /// (3 KiB once a listener has seen more than [`LIST_MAX`] sources or an estimate beyond 128
+    /// (3 KiB once a listener has seen more than [`LIST_MAX`](super::distinct::LIST_MAX) sources or an estimate beyond 128
     /// was asked for, a list of hashes before that), hashed by WyHash with a fixed seed so
     /// estimates are reproducible.
     distinct: Distinct,
@@ -192,7 +194,6 @@ impl Sources {
             return;
         }
         self.distinct.insert(&k);
-        self.keys.admit(&k);
         if self.heavy.len() < HEAVY {
             self.keys.push(k);
             self.heavy.push(Counter { count: 1, over: 0 });

@@ -257,9 +257,6 @@ mod tests {
             utc(Timestamp::from_secs_nanos(1_700_000_000, 1_000)),
             "2023-11-14 22:13:20.000001 UTC"
         );
-        assert_eq!(
-            utc(Timestamp::from_nanos(0)),
-            "1970-01-01 00:00:00.000000 UTC"
-        );
+        assert_eq!(utc(Timestamp::EPOCH), "1970-01-01 00:00:00.000000 UTC");
     }
 }
