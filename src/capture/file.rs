@@ -479,17 +479,8 @@ impl InputBuffer {
     /// them was the largest single cost of the parsing thread.
     #[inline]
     fn prefetch_next(&self) {
-        #[cfg(target_arch = "x86_64")]
-        {
-            use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
-            let next = self.start;
-            for off in [0usize, 64, 128] {
-                if let Some(b) = self.buf.get(next + off) {
-                    // SAFETY: a prefetch is only a hint: it never faults, and the pointer is
-                    // within the buffer anyway.
-                    unsafe { _mm_prefetch::<_MM_HINT_T0>((b as *const u8).cast::<i8>()) };
-                }
-            }
+        if let Some(next) = self.buf.get(self.start) {
+            super::prefetch_frame(next);
         }
     }
 }

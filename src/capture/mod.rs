@@ -28,6 +28,25 @@ pub use write::{CaptureWriter, WriteFormat};
 // The frame and link-type vocabulary lives in `wire`, below every layer that uses it.
 pub use crate::wire::{LinkType, Packet};
 
+/// Asks the CPU to start loading the three cache lines at `at` (a frame's record header and the
+/// protocol headers after it) while the frame before is analysed: they were written by another
+/// core (the reader thread, or the kernel for a live ring) and waiting for them is one of the
+/// largest costs of reading a frame. Only a hint: nothing happens off x86-64.
+#[inline]
+pub(crate) fn prefetch_frame(at: *const u8) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
+        for off in [0usize, 64, 128] {
+            // SAFETY: a prefetch never faults, whatever the address, and `wrapping_add` forms
+            // the address without claiming it is inside any object.
+            unsafe { _mm_prefetch::<_MM_HINT_T0>(at.wrapping_add(off).cast::<i8>()) };
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = at;
+}
+
 /// Why reading a capture failed. Every variant names the file; most name the byte offset.
 #[derive(Debug, thiserror::Error)]
 pub enum CaptureError {

@@ -33,6 +33,12 @@ pub trait PacketSource {
     /// run; an error returned here ends the source.
     fn next(&mut self, wait: Duration) -> Result<Next<'_>, SourceError>;
 
+    /// Whether the last [`Self::next`] waited for frames, so that the run must read the clock
+    /// again to know the time; a source that cannot tell says it waited. Files never wait.
+    fn waited(&self) -> bool {
+        true
+    }
+
     /// What the kernel counted so far (live captures; files count nothing).
     fn capture_stats(&mut self) -> CaptureStats {
         CaptureStats::default()
@@ -55,6 +61,10 @@ impl PacketSource for CaptureSet {
         Ok(self.next_packet().map_or(Next::End, Next::Packet))
     }
 
+    fn waited(&self) -> bool {
+        false
+    }
+
     fn record_offset(&self) -> Option<u64> {
         match self.files() {
             [one] => one.record_offset(),
@@ -66,6 +76,10 @@ impl PacketSource for CaptureSet {
 impl<T: LiveSource + ?Sized> PacketSource for T {
     fn next(&mut self, wait: Duration) -> Result<Next<'_>, SourceError> {
         Ok(self.next_packet(wait)?.map_or(Next::Idle, Next::Packet))
+    }
+
+    fn waited(&self) -> bool {
+        LiveSource::waited(self)
     }
 
     fn capture_stats(&mut self) -> CaptureStats {
@@ -83,6 +97,10 @@ pub struct Live<'a>(pub &'a mut dyn LiveSource);
 impl PacketSource for Live<'_> {
     fn next(&mut self, wait: Duration) -> Result<Next<'_>, SourceError> {
         self.0.next(wait)
+    }
+
+    fn waited(&self) -> bool {
+        LiveSource::waited(&*self.0)
     }
 
     fn capture_stats(&mut self) -> CaptureStats {

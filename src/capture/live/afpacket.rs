@@ -46,6 +46,9 @@ pub struct Ring {
     user_filter: Option<(BpfProgram, &'static Libpcap)>,
     stats: CaptureStats,
     scratch: Vec<u8>,
+    /// Whether the last call to `next_packet` polled the socket (see
+    /// [`LiveSource::waited`]).
+    waited: bool,
 }
 
 // SAFETY: the ring mapping is owned by this value alone and only touched through &mut self.
@@ -239,6 +242,7 @@ impl Ring {
             blocks,
             current: 0,
             cursor: None,
+            waited: true,
             info: SourceInfo {
                 interface: cfg.interface.clone(),
                 backend: "afpacket",
@@ -352,6 +356,7 @@ impl Ring {
 impl LiveSource for Ring {
     fn next_packet(&mut self, wait: Duration) -> Result<Option<Packet<'_>>, LiveError> {
         let mut waited = false;
+        self.waited = false;
         loop {
             if let Some((left, offset)) = self.cursor {
                 if left == 0 {
@@ -370,6 +375,10 @@ impl LiveSource for Ring {
                     offset
                 };
                 self.cursor = Some((left - 1, next));
+                if left > 1 {
+                    // The next frame of the block, written by the kernel on another core.
+                    crate::capture::prefetch_frame(base.wrapping_add(next));
+                }
                 // The sockaddr_ll follows the header, 16-byte aligned.
                 let sll_off = offset + size_of::<libc::tpacket3_hdr>().next_multiple_of(16);
                 // SAFETY: inside the block, written by the kernel for this frame.
@@ -449,7 +458,12 @@ impl LiveSource for Ring {
             }
             self.poll(wait)?;
             waited = true;
+            self.waited = true;
         }
+    }
+
+    fn waited(&self) -> bool {
+        self.waited
     }
 
     fn stats(&mut self) -> CaptureStats {

@@ -172,6 +172,12 @@ pub trait LiveSource {
     /// The next frame, or `None` when `wait` passed without one (so the caller can refresh its
     /// view, check for a stop request or advance its timers).
     fn next_packet(&mut self, wait: Duration) -> Result<Option<Packet<'_>>, LiveError>;
+    /// Whether the last [`Self::next_packet`] waited for the kernel, so that time has passed
+    /// since the call before; a frame taken from a batch the kernel had already handed over
+    /// (a ring block) did not. A source that cannot tell says it waited.
+    fn waited(&self) -> bool {
+        true
+    }
     /// What the kernel counted so far.
     fn stats(&mut self) -> CaptureStats;
     /// The interface, backend, link type and snaplen.
