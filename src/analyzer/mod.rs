@@ -353,8 +353,8 @@ impl Analyzer {
     pub fn snapshot(&self, busiest: usize) -> Snapshot {
         let flows = &self.engine.flows;
         let mut states = [PerSide::<u64>::default(); TcpState::ALL.len()];
-        for c in flows.records() {
-            for (side, state) in c.states.iter() {
+        for ends in flows.states() {
+            for (side, state) in ends.iter() {
                 states[*state as usize][side] += 1;
             }
         }

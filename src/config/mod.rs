@@ -481,6 +481,7 @@ impl AnalysisOpts {
             half_closed_timeout: seconds("half-closed-timeout", self.half_closed_timeout)?,
             max_connections: self.max_connections,
             max_memory: self.max_memory,
+            compact_syns_from: FlowConfig::default().compact_syns_from,
         })
     }
 }

@@ -96,6 +96,7 @@ impl FlowTable {
     /// Counts the session rules' anomalies on their connections' tallies (`ending`: a
     /// connection already out of the table, ending now), so that they weigh as the rules' own.
     pub(super) fn tally_app(&mut self, mut ending: Option<&mut Connection>) {
+        let rebuild = self.rebuild();
         let Some(app) = self.app.as_mut() else {
             return;
         };
@@ -105,7 +106,7 @@ impl FlowTable {
                 _ => self
                     .map
                     .get(&key)
-                    .map(|&i| &mut *self.conns[i])
+                    .map(|&i| self.conns[i].full(&rebuild))
                     .filter(|c| c.record().id == id),
             };
             if let Some(c) = c {

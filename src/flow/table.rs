@@ -7,10 +7,14 @@
 use super::app::AppSide;
 
 mod bad_header;
+mod incarnation;
 mod keep;
 mod memory;
 #[cfg(test)]
 mod memory_tests;
+mod slot;
+
+use slot::Slot;
 
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
@@ -27,10 +31,11 @@ use super::{Connection, EndReason, Endpoint, FlowKey, Side};
 use crate::detect::flood::Told;
 use crate::detect::isn::IsnTracker;
 use crate::detect::{Anomaly, DetectConfig, ListenerConfig, ListenerTracker};
-use crate::event::{ConnRecord, Event, Transition};
+use crate::event::{Event, Transition};
+use crate::tcp::TcpState;
 use crate::tcp::reassembly::Budget;
 use crate::time::{Duration, Timestamp};
-use crate::wire::{IcmpError, Segment};
+use crate::wire::{IcmpError, PerSide, Segment};
 
 /// The idle phases of a connection, each with its own timeout.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -65,8 +70,9 @@ pub struct FlowTable {
     stories_wanted: Option<Arc<AtomicBool>>,
     pub(super) map: HashMap<FlowKey, usize, foldhash::fast::RandomState>,
     /// Boxed: a connection is a few KiB, and a slot moves only a pointer when it is inserted,
-    /// removed or sorted (and the slab grows without copying them).
-    pub(super) conns: Slab<Box<Connection>>,
+    /// removed or sorted (and the slab grows without copying them). Under a SYN flood, an
+    /// attempt that has shown only its SYN is kept as that SYN ([`slot`]).
+    pub(super) conns: Slab<Slot>,
     timers: Timers,
     /// Heap size beyond which stale timer entries are dropped next.
     compact_at: usize,
@@ -160,6 +166,15 @@ impl FlowTable {
         }
     }
 
+    /// How long the connection in `slot` may stay idle in its current phase (an attempt kept
+    /// as its SYN is in the attempt phase).
+    fn slot_timeout(&self, slot: &Slot) -> Duration {
+        match slot.idle_since() {
+            (_, Some(c)) => self.timeout_for(c),
+            (_, None) => self.cfg.attempt_timeout,
+        }
+    }
+
     /// Sends every direction's in-order bytes to `sink` (`--write-streams`).
     pub fn set_stream_sink(&mut self, sink: Box<dyn StreamSink>) {
         self.sink = Some(sink);
@@ -200,14 +215,16 @@ impl FlowTable {
         let src = Endpoint::new(seg.src, seg.sport);
         let dst = Endpoint::new(seg.dst, seg.dport);
         let key = FlowKey::new(src, dst);
-        let (idx, side) = match self.map.get(&key) {
+        // Whether the segment opened a record here (not a new incarnation of a tracked one,
+        // which the table links to its predecessor).
+        let (idx, side, opened) = match self.map.get(&key) {
             Some(&idx) => {
-                let c = &self.conns[idx];
+                let c = self.conn(idx);
                 let side = c.side_of(seg);
                 // Both checks look at SYN-only segments alone and return at once for the rest.
                 let replay = c.is_replay(seg, side);
                 if !(replay || c.is_new_incarnation(seg, side)) {
-                    (idx, side)
+                    (idx, side, false)
                 } else {
                     let next = if replay {
                         self.replay(idx, key, seg, out)
@@ -217,7 +234,7 @@ impl FlowTable {
                     let Some(idx) = next else {
                         return;
                     };
-                    (idx, self.conns[idx].side_of(seg))
+                    (idx, self.conn(idx).side_of(seg), false)
                 }
             }
             None => {
@@ -248,10 +265,11 @@ impl FlowTable {
                     return;
                 };
                 self.map.insert(key, idx);
-                (idx, self.conns[idx].side_of(seg))
+                (idx, self.conn(idx).side_of(seg), true)
             }
         };
         let (keep, detect) = (self.keep(), self.detect);
+        let rebuild = self.rebuild();
         let keep_bytes = self.budget.retain || self.app.is_some();
         let mut reasm = ReasmCtx {
             budget: &mut self.budget,
@@ -260,7 +278,7 @@ impl FlowTable {
             sink: &mut self.sink,
             app: self.app.as_mut().map(|a| &mut a.layer),
         };
-        let c = &mut self.conns[idx];
+        let c = self.conns[idx].full(&rebuild);
         c.capture_one_sided = self.stats.capture_one_sided();
         let (proved_before, two_before) = (c.proved_one_sided(), c.two_sided());
         let had_synack = c.record().half(Side::Resp).sent_synack;
@@ -303,14 +321,14 @@ impl FlowTable {
         // A new connection gets its timer; a phase with a shorter timeout (handshake answered,
         // half-closed, closed and waiting out TIME-WAIT) is checked at its own deadline when
         // that comes before the one scheduled.
-        let deadline = seg.ts.add(self.timeout_for(&self.conns[idx]));
-        let c = &mut self.conns[idx];
+        let deadline = seg.ts.add(self.slot_timeout(&self.conns[idx]));
+        let c = self.conns[idx].full(&rebuild);
         if c.timer_at.is_none_or(|at| deadline < at) {
             c.timer_at = Some(deadline);
             let id = c.record().id;
             self.push_timer(deadline, idx, id);
         }
-        let rec = self.conns[idx].record();
+        let rec = self.conns[idx].full(&rebuild).record();
         for t in self.changes.drain(..) {
             out(Event::StateChanged(rec, &t));
         }
@@ -318,6 +336,9 @@ impl FlowTable {
             out(Event::Segment(rec, seg));
         }
         self.flush_anomalies(out);
+        if opened {
+            self.compact_syn(idx, seg, keep);
+        }
     }
 
     /// Links an ICMP error to the connection whose segment it quotes (the quoted segment's
@@ -331,7 +352,7 @@ impl FlowTable {
         let src = Endpoint::new(e.src, e.sport);
         let key = FlowKey::new(src, Endpoint::new(e.dst, e.dport));
         let linked = self.map.get(&key).copied().filter(|&idx| {
-            let c = &self.conns[idx];
+            let c = self.conn(idx);
             c.sent_seq(c.view().side_of(src), e.seq)
         });
         let Some(idx) = linked else {
@@ -339,74 +360,11 @@ impl FlowTable {
             return;
         };
         self.stats.icmp_errors_linked += 1;
-        let c = &mut self.conns[idx];
+        let rebuild = self.rebuild();
+        let c = self.conns[idx].full(&rebuild);
         let side = c.view().side_of(src);
         c.icmp_error(e, side, &self.detect, &mut self.anomalies);
         self.flush_anomalies(out);
-    }
-
-    /// A SYN with a new ISN on the tracked four-tuple `key` (slot `idx`, sent by `side` as
-    /// that incarnation knew it): the old incarnation ends, a new one opens. Returns the new
-    /// one's slot, unless the attempt was aggregated.
-    fn reincarnate(
-        &mut self,
-        idx: usize,
-        key: FlowKey,
-        seg: &Segment<'_>,
-        side: Side,
-        out: &mut impl FnMut(Event<'_>),
-    ) -> Option<usize> {
-        let mut old = self.conns.remove(idx);
-        self.map.remove(&key);
-        self.stats.reused_tuples += 1;
-        let dst = Endpoint::new(seg.dst, seg.dport);
-        let opened = self.open(seg, dst, out);
-        if let Some(new) = opened {
-            let c = &mut self.conns[new];
-            c.record_mut().prev_id = Some(old.record().id);
-            let old = old.view();
-            c.judge(&self.detect, &mut self.anomalies, |j| {
-                crate::detect::reuse::on_new_incarnation(&old, seg, j)
-            });
-        }
-        // The old incarnation's TIME-WAIT ends here (RFC 9293 §3.10.7.4, RFC 6191).
-        old.supersede(seg, side, self.cfg.keep_transitions, &mut self.changes);
-        let rec = old.record();
-        for t in self.changes.drain(..) {
-            out(Event::StateChanged(rec, &t));
-        }
-        self.end(old, EndReason::Reused, out);
-        let idx = opened?;
-        self.map.insert(key, idx);
-        Some(idx)
-    }
-
-    /// An old duplicate of the SYN of the finished connection in slot `idx` arrived: the
-    /// finished record leaves the table as it was, and the duplicate, with whatever answers it
-    /// draws (a new SYN-ACK from a listener, a re-sent ACK from TIME-WAIT, the initiator's RST),
-    /// opens a record of its own linked to it. Returns the new record's slot, unless the
-    /// attempt was aggregated.
-    fn replay(
-        &mut self,
-        idx: usize,
-        key: FlowKey,
-        seg: &Segment<'_>,
-        out: &mut impl FnMut(Event<'_>),
-    ) -> Option<usize> {
-        let old = self.conns.remove(idx);
-        self.map.remove(&key);
-        let dst = Endpoint::new(seg.dst, seg.dport);
-        let opened = self.open_as(seg, dst, false, out);
-        if let Some(new) = opened {
-            let c = &mut self.conns[new];
-            c.record_mut().prev_id = Some(old.record().id);
-            c.mark_replay(seg, old.record());
-            c.continue_from(&old);
-        }
-        self.end(old, EndReason::Reused, out);
-        let idx = opened?;
-        self.map.insert(key, idx);
-        Some(idx)
     }
 
     fn push_timer(&mut self, deadline: Timestamp, slot: usize, id: u64) {
@@ -492,14 +450,14 @@ impl FlowTable {
                 &mut self.anomalies,
             );
         }
-        let idx = self.conns.insert(c);
+        let idx = self.conns.insert(Slot::Full(c));
         self.stats.peak_tracked = self.stats.peak_tracked.max(self.conns.len() as u64);
-        out(Event::Opened(self.conns[idx].record()));
+        out(Event::Opened(self.conn(idx).record()));
         Some(idx)
     }
 
     fn remove(&mut self, idx: usize) -> Box<Connection> {
-        let c = self.conns.remove(idx);
+        let c = self.conns.remove(idx).into_full(&self.rebuild());
         let key = FlowKey::new(c.record().orig, c.record().resp);
         if self.map.get(&key) == Some(&idx) {
             self.map.remove(&key);
@@ -541,9 +499,9 @@ impl FlowTable {
         }
     }
 
-    /// The records of the connections tracked now, in no particular order.
-    pub fn records(&self) -> impl Iterator<Item = &ConnRecord> {
-        self.conns.iter().map(|(_, c)| c.record())
+    /// Both ends' states of each connection tracked now, in no particular order.
+    pub fn states(&self) -> impl Iterator<Item = &PerSide<TcpState>> {
+        self.conns.iter().map(|(_, c)| c.states())
     }
 
     /// Timer entries (live and stale), for tests of its bound.
@@ -565,7 +523,7 @@ impl FlowTable {
     /// tracked and no earlier deadline replaced it.
     fn live(&self, t: &Timer) -> bool {
         self.conns.get(t.slot).is_some_and(|c| {
-            c.record().id == t.id && c.timer_at.is_some_and(|at| at.as_nanos() == t.deadline)
+            c.id() == t.id && c.timer_at().is_some_and(|at| at.as_nanos() == t.deadline)
         })
     }
 
@@ -589,10 +547,10 @@ impl FlowTable {
             if !self.live(&t) {
                 continue;
             }
-            let c = &self.conns[t.slot];
-            let real = c.record().last_ts.add(self.timeout_for(c));
+            let slot = &self.conns[t.slot];
+            let real = slot.idle_since().0.add(self.slot_timeout(slot));
             if real > self.now {
-                self.conns[t.slot].timer_at = Some(real);
+                self.conns[t.slot].set_timer_at(real);
                 self.push_timer(real, t.slot, t.id);
                 continue;
             }
@@ -624,12 +582,13 @@ impl FlowTable {
         // connections, RSS did not move while they were written out), and each connection is
         // freed as it is written. The map and the timers are given back first: nothing looks a
         // connection up any more.
-        let mut rest: Vec<Box<Connection>> = self.conns.drain().collect();
+        let mut rest: Vec<Slot> = self.conns.drain().collect();
         self.map = HashMap::default();
         self.timers = Timers::default();
-        rest.sort_unstable_by_key(|c| c.record().id);
+        rest.sort_unstable_by_key(Slot::id);
+        let rebuild = self.rebuild();
         for c in rest {
-            self.end(c, EndReason::CaptureEnd, out);
+            self.end(c.into_full(&rebuild), EndReason::CaptureEnd, out);
         }
         let now = self.now;
         self.listeners.finish(now, &mut self.anomalies);

@@ -14,9 +14,10 @@ impl FlowTable {
         if !f.syn() || f.rst() {
             return;
         }
-        let Some(c) = self.conns.get(idx) else {
+        if !self.conns.contains(idx) {
             return;
-        };
+        }
+        let c = self.conn(idx);
         if c.record().half(c.side_of(seg)).syns != 1 {
             return;
         }

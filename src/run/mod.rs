@@ -268,13 +268,13 @@ pub fn run<S: PacketSource>(
 }
 
 /// Runs the analysis configured by `cfg` over capture `file`, every event to `on_event` (for
-/// tests that sweep the fixtures).
+/// tests that sweep the fixtures); returns the summary.
 #[cfg(test)]
 pub(crate) fn run_capture(
     file: &std::path::Path,
     cfg: crate::analyzer::AnalyzerConfig,
     mut on_event: impl FnMut(Event<'_>),
-) {
+) -> crate::analyzer::Summary {
     let mut set = crate::capture::CaptureSet::open(&[file.display().to_string()]);
     let mut emit = |e: Event<'_>| {
         on_event(e);
@@ -286,7 +286,8 @@ pub(crate) fn run_capture(
         &mut emit,
         RunOptions::default(),
     )
-    .unwrap();
+    .unwrap()
+    .summary
 }
 
 #[cfg(test)]

@@ -268,6 +268,11 @@ impl ListenerTracker {
         v
     }
 
+    /// Half-open attempts tracked as connection records now, over all listeners.
+    pub fn half_open_tracked(&self) -> u32 {
+        self.tracked_total
+    }
+
     /// Whether a new attempt to `listener` may become a connection record, or must be aggregated.
     pub fn may_track(&self, listener: &Endpoint) -> bool {
         if self.tracked_total >= self.cfg.max_half_open_total {

@@ -19,7 +19,8 @@ impl FlowTable {
         let Some(&idx) = self.map.get(&key) else {
             return;
         };
-        let c = &mut self.conns[idx];
+        let rebuild = self.rebuild();
+        let c = self.conns[idx].full(&rebuild);
         let side = c.view().side_of(src);
         c.bad_header(b, side, &self.detect, &mut self.anomalies);
         self.flush_anomalies(out);
