@@ -5,11 +5,14 @@ use crate::time::Duration;
 
 /// What one tracked connection costs, as charged to `--max-memory`: its state (boxed) and
 /// what comes with it: the allocator's header, its slab and map slots and its record's small
-/// vectors. Measured: 100,000 connections of one ACK each, tracked at once, took 3,092 bytes
-/// apiece in peak RSS beyond the run's base with the table output (3,580 with JSON, which keeps
-/// Zeek's view: [`ZEEK_VIEW_BYTES`]), a 24-byte timer entry included (`benches/tuples-gen.py`,
-/// README "Memory"); timer entries are charged as they are held instead (a connection may leave
-/// stale ones behind until they are dropped).
+/// vectors. Measured: 100,000 connections of an ACK and its answer each, tracked at once, took
+/// 3,099 bytes apiece in peak RSS beyond the run's base with the table output (3,578 with JSON,
+/// which keeps Zeek's view: [`ZEEK_VIEW_BYTES`]), a 24-byte timer entry included
+/// (`benches/tuples-gen.py --answered`, README "Memory"); timer entries are charged as they are
+/// held instead (a connection may leave stale ones behind until they are dropped). A connection
+/// held as the one segment it has shown ([`FlowConfig::compact_from`]) takes about 310 bytes but
+/// is charged the same, so that what the bound decides does not depend on when connections are
+/// held that way.
 pub const CONNECTION_BYTES: usize = std::mem::size_of::<super::Connection>() + 312;
 
 /// What Zeek's view adds to a connection when the run keeps it (boxed apart, with the
@@ -61,10 +64,16 @@ pub struct FlowConfig {
     /// outputs that draw connections (ladders, the HTML report).
     pub segment_stream: bool,
     /// Half-open attempts tracked at once from which an attempt that has shown only its SYN is
-    /// kept as that SYN (about 250 bytes) rather than in full (about 3 KiB), and rebuilt from it
-    /// when it is next needed (about 1 µs). Default 1,024: a SYN flood reaches it, ordinary
+    /// kept as that SYN (about 310 bytes with its slot and timer) rather than in full (about
+    /// 3 KiB), and rebuilt from it when it is next needed (about 1 µs). Default 1,024: a SYN flood reaches it, ordinary
     /// traffic (a few attempts per round trip) does not. 0 keeps every such attempt compact.
     pub compact_syns_from: u32,
+    /// Connections tracked at once from which a connection opened by a segment other than a
+    /// SYN (an ACK, a RST, a SYN-ACK), that has shown nothing else, is kept as that segment in
+    /// the same way. Default 16,384: scans and backscatter open a record per probe, while
+    /// ordinary connections, past the start of a capture, open with a SYN. 0 keeps every such
+    /// connection compact.
+    pub compact_from: u32,
 }
 
 impl FlowConfig {
@@ -93,6 +102,7 @@ impl Default for FlowConfig {
             zeek_view: true,
             segment_stream: false,
             compact_syns_from: 1024,
+            compact_from: 16_384,
         }
     }
 }
@@ -102,8 +112,9 @@ impl Default for FlowConfig {
 pub struct FlowStats {
     /// Connection records opened.
     pub connections: u64,
-    /// Attempts kept as their SYN alone for a time (see [`FlowConfig::compact_syns_from`]).
-    pub syns_kept: u64,
+    /// Connections kept as the segment that opened them for a time (see
+    /// [`FlowConfig::compact_syns_from`] and [`FlowConfig::compact_from`]).
+    pub lone_kept: u64,
     /// Records opened because a four-tuple was reused by a new SYN.
     pub reused_tuples: u64,
     /// Records ended by idle timeout.

@@ -71,7 +71,8 @@ pub struct FlowTable {
     pub(super) map: HashMap<FlowKey, usize, foldhash::fast::RandomState>,
     /// Boxed: a connection is a few KiB, and a slot moves only a pointer when it is inserted,
     /// removed or sorted (and the slab grows without copying them). Under a SYN flood, an
-    /// attempt that has shown only its SYN is kept as that SYN ([`slot`]).
+    /// attempt that has shown only its SYN is kept as that SYN, and so under a scan is a
+    /// connection opened by a lone ACK or RST ([`slot`]).
     pub(super) conns: Slab<Slot>,
     timers: Timers,
     /// Heap size beyond which stale timer entries are dropped next.
@@ -156,7 +157,7 @@ impl FlowTable {
     }
 
     /// How long `c` may stay idle in its current phase.
-    fn timeout_for(&self, c: &Connection) -> Duration {
+    pub(super) fn timeout_for(&self, c: &Connection) -> Duration {
         match Self::phase(c) {
             Phase::Closed => self.detect.two_msl(),
             Phase::Attempt => self.cfg.attempt_timeout,
@@ -166,12 +167,11 @@ impl FlowTable {
         }
     }
 
-    /// How long the connection in `slot` may stay idle in its current phase (an attempt kept
-    /// as its SYN is in the attempt phase).
+    /// How long the connection in `slot` may stay idle in its current phase.
     fn slot_timeout(&self, slot: &Slot) -> Duration {
         match slot.idle_since() {
-            (_, Some(c)) => self.timeout_for(c),
-            (_, None) => self.cfg.attempt_timeout,
+            (_, Ok(c)) => self.timeout_for(c),
+            (_, Err(idle)) => idle,
         }
     }
 
@@ -337,7 +337,7 @@ impl FlowTable {
         }
         self.flush_anomalies(out);
         if opened {
-            self.compact_syn(idx, seg, keep);
+            self.compact(idx, seg, keep);
         }
     }
 

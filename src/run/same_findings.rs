@@ -37,22 +37,25 @@ fn leaving_out_zeeks_view_changes_nothing_else() {
     assert!(events > 10_000, "{events}");
 }
 
-/// Every event of a run over `file` as text, with lone SYNs kept compact from `compact_from`
-/// half-open attempts on; and how many were.
+/// Every event of a run over `file` as text, with connections that have shown one segment kept
+/// as that segment from `compact_from` half-open attempts or tracked connections on; and how
+/// many were.
 fn events_compacting(file: &std::path::Path, compact_from: u32) -> (Vec<String>, u64) {
     let mut cfg = AnalyzerConfig::default();
     cfg.flow.keep_transitions = true;
     cfg.flow.compact_syns_from = compact_from;
+    cfg.flow.compact_from = compact_from;
     let mut out = Vec::new();
     let summary = crate::run::run_capture(file, cfg, |e| out.push(format!("{e:?}")));
-    (out, summary.flows.syns_kept)
+    (out, summary.flows.lone_kept)
 }
 
-/// Keeping every attempt that has shown only its SYN as that SYN, and rebuilding it when it is
-/// next needed, changes no record, anomaly or state change of any fixture (debug builds also
-/// compare each rebuilt connection with the one it replaced, field for field).
+/// Keeping every connection that has shown only the segment that opened it as that segment,
+/// and rebuilding it when it is next needed, changes no record, anomaly or state change of any
+/// fixture (debug builds also compare each rebuilt connection with the one it replaced, field
+/// for field).
 #[test]
-fn keeping_lone_syns_as_their_syn_changes_nothing() {
+fn keeping_lone_segments_as_themselves_changes_nothing() {
     let (mut kept, mut events) = (0, 0);
     for file in crate::testutil::fixture_captures() {
         let (full, none_kept) = events_compacting(&file, u32::MAX);
@@ -62,6 +65,9 @@ fn keeping_lone_syns_as_their_syn_changes_nothing() {
         kept += n;
         events += full.len();
     }
-    assert!(kept > 1_000, "{kept} attempts kept as their SYN");
+    assert!(
+        kept > 1_000,
+        "{kept} connections kept as their first segment"
+    );
     assert!(events > 10_000, "{events}");
 }

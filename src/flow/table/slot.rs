@@ -1,19 +1,23 @@
-//! A tracked connection as the table holds it: in full, or, while half-open attempts are many
-//! (a SYN flood), an attempt that has shown nothing but its first SYN as that SYN alone.
+//! A tracked connection as the table holds it: in full, or, under hostile traffic, a connection
+//! that has shown nothing but the segment that opened it as that segment alone.
 //!
 //! A connection in full takes about 3 KiB (its record, the reference machine, both streams,
-//! the Wireshark and Zeek emulations, the rules' state); a flood to random ports holds 65,536
-//! such attempts (`ListenerConfig::max_half_open_total`), most of which never see a second
-//! segment. Everything a connection knows after its first segment follows from that segment
-//! and a few facts of the table at the time, so the SYN (a decoded header, no payload) and
-//! those facts are kept instead, and the connection is rebuilt from them, by the same code
-//! that built it, whenever it is next needed: a segment of its four-tuple, an ICMP error about
-//! it, its timer, its eviction, the end of the capture. Debug builds check at every compaction
-//! that the rebuilt connection is the one it replaces, field for field.
+//! the Wireshark and Zeek emulations, the rules' state). A SYN flood to random ports holds
+//! 65,536 attempts (`ListenerConfig::max_half_open_total`) and a scan or backscatter one record
+//! per probe, most of which never see a second segment. Everything a connection knows after its
+//! first segment follows from that segment and a few facts of the table at the time, so the
+//! segment (a decoded header without payload) and those facts are kept instead, and the
+//! connection is rebuilt from them, by the same code that built it, whenever it is next needed:
+//! a segment of its four-tuple, an ICMP error about it, its timer, its eviction, the end of the
+//! capture. Debug builds check at every compaction that the rebuilt connection is the one it
+//! replaces, field for field.
 //!
-//! Rebuilding costs a connection's creation and one segment's accounting (about 1 µs), so it
-//! is done only past [`FlowConfig::compact_syns_from`](crate::flow::FlowConfig) half-open
-//! attempts at once, which ordinary traffic (a handful per round trip) does not reach.
+//! Rebuilding costs a connection's creation and one segment's accounting (about 1 µs), so it is
+//! done only where traffic is hostile: for SYN attempts from
+//! [`FlowConfig::compact_syns_from`](crate::flow::FlowConfig) half-open attempts at once, which
+//! ordinary traffic (a handful per round trip) does not reach, and for connections opened by any
+//! other segment from [`FlowConfig::compact_from`](crate::flow::FlowConfig) connections tracked
+//! at once (past the start of a capture, ordinary connections open with a SYN).
 
 use super::FlowTable;
 use crate::detect::DetectConfig;
@@ -23,7 +27,7 @@ use crate::flow::streams::ReasmCtx;
 use crate::tcp::TcpState;
 use crate::tcp::reassembly::Budget;
 use crate::tcp::reassembly::OverlapPolicy;
-use crate::time::Timestamp;
+use crate::time::{Duration, Timestamp};
 use crate::wire::{PerSide, Segment, Side};
 
 /// One slot of the table.
@@ -31,14 +35,14 @@ use crate::wire::{PerSide, Segment, Side};
 pub(crate) enum Slot {
     /// The connection, in full.
     Full(Box<Connection>),
-    /// An attempt seen only as its first SYN.
-    Syn(Box<LoneSyn>),
+    /// A connection seen only as the segment that opened it.
+    Lone(Box<Lone>),
 }
 
-/// An attempt that has shown only its first SYN: what rebuilding it takes.
+/// A connection that has shown only the segment that opened it: what rebuilding it takes.
 #[derive(Debug)]
-pub(crate) struct LoneSyn {
-    /// The SYN (it carried no payload).
+pub(crate) struct Lone {
+    /// The segment (it carried no payload).
     seg: Segment<'static>,
     /// The record's id.
     id: u64,
@@ -48,8 +52,13 @@ pub(crate) struct LoneSyn {
     capture_one_sided: bool,
     /// When the table's timer for it is due.
     timer_at: Option<Timestamp>,
+    /// How long it may stay idle (its phase cannot change without a segment, which rebuilds
+    /// it).
+    idle: Duration,
     /// Both ends' states (for the live view's counts).
     states: PerSide<TcpState>,
+    /// It counts as a half-open attempt of its listener.
+    attempt: bool,
 }
 
 /// The table's settings a rebuild needs (copied, so that a slot can be rebuilt while other
@@ -62,15 +71,15 @@ pub(in crate::flow) struct Rebuild {
     budget: (usize, usize, bool),
 }
 
-impl LoneSyn {
-    /// The connection this SYN built, built again: opened as an attempt, the SYN accounted
-    /// with the table's facts of the time. What the SYN decided then (anomalies, state changes)
-    /// was handed out then, and is dropped here; reassembly's shared budget, which a SYN
-    /// without payload does not touch, is a scratch one.
+impl Lone {
+    /// The connection this segment built, built again: opened as it was (an attempt or not),
+    /// the segment accounted with the table's facts of the time. What the segment decided then
+    /// (anomalies, state changes) was handed out then, and is dropped here; reassembly's shared
+    /// budget, which a segment without payload does not touch, is a scratch one.
     fn rebuild(&self, r: &Rebuild) -> Box<Connection> {
         let seg = &self.seg;
         let mut c = Box::new(Connection::new(self.id, seg, &r.detect, r.zeek_view));
-        c.attempt_open = true;
+        c.attempt_open = self.attempt;
         c.capture_one_sided = self.capture_one_sided;
         let (global_cap, per_stream_cap, retain) = r.budget;
         let mut budget = Budget {
@@ -100,22 +109,22 @@ impl LoneSyn {
 }
 
 impl Slot {
-    /// The connection, rebuilt first if the slot holds its SYN.
+    /// The connection, rebuilt first if the slot holds its first segment.
     pub(in crate::flow) fn full(&mut self, r: &Rebuild) -> &mut Connection {
-        if let Slot::Syn(s) = self {
+        if let Slot::Lone(s) = self {
             *self = Slot::Full(s.rebuild(r));
         }
         match self {
             Slot::Full(c) => c,
-            Slot::Syn(_) => unreachable!("the slot was just rebuilt"),
+            Slot::Lone(_) => unreachable!("the slot was just rebuilt"),
         }
     }
 
-    /// The connection, out of its slot, rebuilt if the slot held its SYN.
+    /// The connection, out of its slot, rebuilt if the slot held its first segment.
     pub(in crate::flow) fn into_full(self, r: &Rebuild) -> Box<Connection> {
         match self {
             Slot::Full(c) => c,
-            Slot::Syn(s) => s.rebuild(r),
+            Slot::Lone(s) => s.rebuild(r),
         }
     }
 
@@ -123,7 +132,7 @@ impl Slot {
     pub(in crate::flow) fn id(&self) -> u64 {
         match self {
             Slot::Full(c) => c.record().id,
-            Slot::Syn(s) => s.id,
+            Slot::Lone(s) => s.id,
         }
     }
 
@@ -131,7 +140,7 @@ impl Slot {
     pub(in crate::flow) fn timer_at(&self) -> Option<Timestamp> {
         match self {
             Slot::Full(c) => c.timer_at,
-            Slot::Syn(s) => s.timer_at,
+            Slot::Lone(s) => s.timer_at,
         }
     }
 
@@ -139,7 +148,7 @@ impl Slot {
     pub(in crate::flow) fn set_timer_at(&mut self, at: Timestamp) {
         match self {
             Slot::Full(c) => c.timer_at = Some(at),
-            Slot::Syn(s) => s.timer_at = Some(at),
+            Slot::Lone(s) => s.timer_at = Some(at),
         }
     }
 
@@ -147,16 +156,16 @@ impl Slot {
     pub(in crate::flow) fn states(&self) -> &PerSide<TcpState> {
         match self {
             Slot::Full(c) => &c.record().states,
-            Slot::Syn(s) => &s.states,
+            Slot::Lone(s) => &s.states,
         }
     }
 
     /// The last time the connection was active, and the connection unless the slot holds
-    /// its SYN (whose idle phase is then an attempt's and its last time the SYN's).
-    pub(in crate::flow) fn idle_since(&self) -> (Timestamp, Option<&Connection>) {
+    /// its first segment (then how long it may stay idle).
+    pub(in crate::flow) fn idle_since(&self) -> (Timestamp, Result<&Connection, Duration>) {
         match self {
-            Slot::Full(c) => (c.record().last_ts, Some(c)),
-            Slot::Syn(s) => (s.seg.ts, None),
+            Slot::Full(c) => (c.record().last_ts, Ok(c)),
+            Slot::Lone(s) => (s.seg.ts, Err(s.idle)),
         }
     }
 }
@@ -182,48 +191,50 @@ impl FlowTable {
         self.conns[idx].full(&r)
     }
 
-    /// Keeps the connection in slot `idx`, just opened by `seg`, as that SYN alone when it is
-    /// an attempt that has shown nothing else and half-open attempts are many. Not with the
-    /// application layer or a stream sink, which keep state of their own by slot.
-    pub(in crate::flow) fn compact_syn(&mut self, idx: usize, seg: &Segment<'_>, keep: Keep) {
-        if self.listeners.half_open_tracked() < self.cfg.compact_syns_from
-            || self.app.is_some()
+    /// Keeps the connection in slot `idx`, just opened by `seg`, as that segment alone when
+    /// it has shown nothing else and the traffic looks hostile (see the module's comment). Not
+    /// with the application layer or a stream sink, which keep state of their own by slot.
+    pub(in crate::flow) fn compact(&mut self, idx: usize, seg: &Segment<'_>, keep: Keep) {
+        if self.app.is_some()
             || self.sink.is_some()
-            || !seg.flags.is_syn_only()
             || seg.payload_len != 0
             || !seg.payload.is_empty()
         {
             return;
         }
+        let (half_open, tracked) = (self.listeners.half_open_tracked(), self.conns.len());
         let Slot::Full(c) = &self.conns[idx] else {
             return;
         };
+        let hostile = if c.attempt_open {
+            half_open >= self.cfg.compact_syns_from
+        } else {
+            !seg.flags.is_syn_only() && tracked >= self.cfg.compact_from as usize
+        };
         let r = c.record();
-        if !c.attempt_open
-            || r.half(Side::Orig).packets != 1
-            || r.half(Side::Resp).packets != 0
-            || c.side_of(seg) != Side::Orig
-        {
+        if !hostile || r.half(Side::Orig).packets + r.half(Side::Resp).packets != 1 {
             return;
         }
-        let syn = LoneSyn {
+        let lone = Lone {
             seg: seg.with_payload(&[]),
             id: r.id,
             keep,
             capture_one_sided: c.capture_one_sided,
             timer_at: c.timer_at,
+            idle: self.timeout_for(c),
             states: r.states,
+            attempt: c.attempt_open,
         };
         #[cfg(debug_assertions)]
         {
-            let rebuilt = syn.rebuild(&self.rebuild());
+            let rebuilt = lone.rebuild(&self.rebuild());
             assert_eq!(
                 format!("{rebuilt:?}"),
                 format!("{c:?}"),
-                "a connection rebuilt from its SYN differs from the one it replaces"
+                "a connection rebuilt from its first segment differs from the one it replaces"
             );
         }
-        self.conns[idx] = Slot::Syn(Box::new(syn));
-        self.stats.syns_kept = self.stats.syns_kept.saturating_add(1);
+        self.conns[idx] = Slot::Lone(Box::new(lone));
+        self.stats.lone_kept = self.stats.lone_kept.saturating_add(1);
     }
 }
