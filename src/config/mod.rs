@@ -482,6 +482,7 @@ impl AnalysisOpts {
             max_connections: self.max_connections,
             max_memory: self.max_memory,
             compact_syns_from: FlowConfig::default().compact_syns_from,
+            compact: true,
             compact_from: FlowConfig::default().compact_from,
         })
     }

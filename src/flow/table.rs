@@ -269,7 +269,13 @@ impl FlowTable {
             }
         };
         let (keep, detect) = (self.keep(), self.detect);
-        let rebuild = self.rebuild();
+        // Every arm above left the slot in full: this is never called.
+        let (caps, zeek_view, policy) = (
+            self.budget_caps(),
+            self.cfg.zeek_view,
+            self.cfg.overlap_policy,
+        );
+        let rebuild = || slot::Rebuild::of(&detect, zeek_view, policy, caps);
         let keep_bytes = self.budget.retain || self.app.is_some();
         let mut reasm = ReasmCtx {
             budget: &mut self.budget,
@@ -278,7 +284,7 @@ impl FlowTable {
             sink: &mut self.sink,
             app: self.app.as_mut().map(|a| &mut a.layer),
         };
-        let c = self.conns[idx].full(&rebuild);
+        let c = self.conns[idx].full(rebuild);
         c.capture_one_sided = self.stats.capture_one_sided();
         let (proved_before, two_before) = (c.proved_one_sided(), c.two_sided());
         let had_synack = c.record().half(Side::Resp).sent_synack;
@@ -322,13 +328,13 @@ impl FlowTable {
         // half-closed, closed and waiting out TIME-WAIT) is checked at its own deadline when
         // that comes before the one scheduled.
         let deadline = seg.ts.add(self.slot_timeout(&self.conns[idx]));
-        let c = self.conns[idx].full(&rebuild);
+        let c = self.conns[idx].full(rebuild);
         if c.timer_at.is_none_or(|at| deadline < at) {
             c.timer_at = Some(deadline);
             let id = c.record().id;
             self.push_timer(deadline, idx, id);
         }
-        let rec = self.conns[idx].full(&rebuild).record();
+        let rec = self.conns[idx].full(rebuild).record();
         for t in self.changes.drain(..) {
             out(Event::StateChanged(rec, &t));
         }
@@ -361,7 +367,7 @@ impl FlowTable {
         };
         self.stats.icmp_errors_linked += 1;
         let rebuild = self.rebuild();
-        let c = self.conns[idx].full(&rebuild);
+        let c = self.conns[idx].full(|| rebuild);
         let side = c.view().side_of(src);
         c.icmp_error(e, side, &self.detect, &mut self.anomalies);
         self.flush_anomalies(out);
@@ -457,7 +463,8 @@ impl FlowTable {
     }
 
     fn remove(&mut self, idx: usize) -> Box<Connection> {
-        let c = self.conns.remove(idx).into_full(&self.rebuild());
+        let rebuild = self.rebuild();
+        let c = self.conns.remove(idx).into_full(|| rebuild);
         let key = FlowKey::new(c.record().orig, c.record().resp);
         if self.map.get(&key) == Some(&idx) {
             self.map.remove(&key);
@@ -588,7 +595,7 @@ impl FlowTable {
         rest.sort_unstable_by_key(Slot::id);
         let rebuild = self.rebuild();
         for c in rest {
-            self.end(c.into_full(&rebuild), EndReason::CaptureEnd, out);
+            self.end(c.into_full(|| rebuild), EndReason::CaptureEnd, out);
         }
         let now = self.now;
         self.listeners.finish(now, &mut self.anomalies);

@@ -8,12 +8,17 @@ use crate::wire::{Endpoint, Segment};
 impl FlowTable {
     /// Feeds the ISN of `seg` to its sender's sketch when it is the first SYN or SYN-ACK its
     /// side of connection `idx` sent (retransmissions repeat the ISN and tell nothing new).
+    /// Only the flags are looked at here, for every segment; the rest is out of line.
     #[inline]
     pub(super) fn note_isn(&mut self, seg: &Segment<'_>, idx: usize) {
         let f = seg.flags;
-        if !f.syn() || f.rst() {
-            return;
+        if f.syn() && !f.rst() {
+            self.note_syn_isn(seg, idx);
         }
+    }
+
+    /// [`Self::note_isn`] of a SYN or SYN-ACK.
+    fn note_syn_isn(&mut self, seg: &Segment<'_>, idx: usize) {
         if !self.conns.contains(idx) {
             return;
         }

@@ -37,14 +37,14 @@ fn leaving_out_zeeks_view_changes_nothing_else() {
     assert!(events > 10_000, "{events}");
 }
 
-/// Every event of a run over `file` as text, with connections that have shown one segment kept
-/// as that segment from `compact_from` half-open attempts or tracked connections on; and how
-/// many were.
-fn events_compacting(file: &std::path::Path, compact_from: u32) -> (Vec<String>, u64) {
+/// Every event of a run over `file` as text, with every connection that has shown one segment
+/// kept as that segment, or none; and how many were.
+fn events_compacting(file: &std::path::Path, compact: bool) -> (Vec<String>, u64) {
     let mut cfg = AnalyzerConfig::default();
     cfg.flow.keep_transitions = true;
-    cfg.flow.compact_syns_from = compact_from;
-    cfg.flow.compact_from = compact_from;
+    cfg.flow.compact = compact;
+    cfg.flow.compact_syns_from = 0;
+    cfg.flow.compact_from = 0;
     let mut out = Vec::new();
     let summary = crate::run::run_capture(file, cfg, |e| out.push(format!("{e:?}")));
     (out, summary.flows.lone_kept)
@@ -58,8 +58,8 @@ fn events_compacting(file: &std::path::Path, compact_from: u32) -> (Vec<String>,
 fn keeping_lone_segments_as_themselves_changes_nothing() {
     let (mut kept, mut events) = (0, 0);
     for file in crate::testutil::fixture_captures() {
-        let (full, none_kept) = events_compacting(&file, u32::MAX);
-        let (compact, n) = events_compacting(&file, 0);
+        let (full, none_kept) = events_compacting(&file, false);
+        let (compact, n) = events_compacting(&file, true);
         assert_eq!(none_kept, 0, "{}", file.display());
         assert_eq!(full, compact, "{}", file.display());
         kept += n;

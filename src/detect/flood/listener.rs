@@ -155,6 +155,11 @@ pub(super) struct Listener {
 }
 
 impl Listener {
+    /// Whether a `syn_flood` episode is under way.
+    pub(super) fn flooded(&self) -> bool {
+        self.flood.is_some()
+    }
+
     /// What a listener is charged to `--max-memory` from its first attempt: its state, boxed
     /// (with the allocator's header), and the most its source bookkeeping can take. Held
     /// attempts come on top ([`Listener::held_bytes`]).

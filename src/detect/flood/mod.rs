@@ -273,6 +273,11 @@ impl ListenerTracker {
         self.tracked_total
     }
 
+    /// Whether `listener` is under a `syn_flood` episode now.
+    pub fn flooded(&self, listener: &Endpoint) -> bool {
+        self.listeners.get(listener).is_some_and(|l| l.flooded())
+    }
+
     /// Whether a new attempt to `listener` may become a connection record, or must be aggregated.
     pub fn may_track(&self, listener: &Endpoint) -> bool {
         if self.tracked_total >= self.cfg.max_half_open_total {

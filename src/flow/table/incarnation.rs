@@ -19,14 +19,14 @@ impl FlowTable {
         side: Side,
         out: &mut impl FnMut(Event<'_>),
     ) -> Option<usize> {
-        let mut old = self.conns.remove(idx).into_full(&self.rebuild());
+        let mut old = self.conns.remove(idx).into_full(|| self.rebuild());
         self.map.remove(&key);
         self.stats.reused_tuples += 1;
         let dst = Endpoint::new(seg.dst, seg.dport);
         let opened = self.open(seg, dst, out);
         if let Some(new) = opened {
             let rebuild = self.rebuild();
-            let c = self.conns[new].full(&rebuild);
+            let c = self.conns[new].full(|| rebuild);
             c.record_mut().prev_id = Some(old.record().id);
             let old = old.view();
             c.judge(&self.detect, &mut self.anomalies, |j| {
@@ -57,7 +57,7 @@ impl FlowTable {
         seg: &Segment<'_>,
         out: &mut impl FnMut(Event<'_>),
     ) -> Option<usize> {
-        let old = self.conns.remove(idx).into_full(&self.rebuild());
+        let old = self.conns.remove(idx).into_full(|| self.rebuild());
         self.map.remove(&key);
         let dst = Endpoint::new(seg.dst, seg.dport);
         let opened = self.open_as(seg, dst, false, out);

@@ -98,14 +98,14 @@ fn a_connection_stays_within_its_budget() {
     assert_eq!(std::mem::size_of::<Option<crate::time::Timestamp>>(), 8);
 }
 
-/// Under a SYN flood, past 1,024 half-open attempts at once, an attempt that shows only its SYN
+/// Under a SYN flood, past 8,192 half-open attempts at once, an attempt that shows only its SYN
 /// is held as that SYN; an answer brings it back in full, with both segments counted, and every
 /// record comes out at the end whichever way it was held.
 #[test]
 fn a_flood_s_lone_syns_are_held_as_their_syn_until_answered() {
     use super::Slot;
     let mut t = table(1 << 30);
-    let syns = 3_000u32;
+    let syns = 10_000u32;
     let flood = |i: u32| {
         let mut s = tuple(i, "S");
         s.src = IpAddr::V4(Ipv4Addr::from(0x0b00_0000 ^ i.wrapping_mul(2_654_435_761)));
@@ -121,13 +121,13 @@ fn a_flood_s_lone_syns_are_held_as_their_syn_until_answered() {
             .filter(|(_, s)| matches!(s, Slot::Lone(_)))
             .count() as u64
     };
-    // From the 1,024th on: it is half-open as it is accounted.
-    let first = u64::from(syns) - 1_023;
+    // From the 8,192nd on: it is half-open as it is accounted.
+    let first = u64::from(syns) - 8_191;
     assert_eq!(t.stats.lone_kept, first, "{:?}", t.stats);
     assert_eq!(held(&t), first);
     // The last attempt's SYN-ACK.
     let syn = flood(syns - 1);
-    let mut answer = crate::testutil::s2c(3_001, "SA", 7_000, syn.seq.0.wrapping_add(1), 0);
+    let mut answer = crate::testutil::s2c(10_001, "SA", 7_000, syn.seq.0.wrapping_add(1), 0);
     (answer.src, answer.sport, answer.dst, answer.dport) = (syn.dst, syn.dport, syn.src, syn.sport);
     t.process(&answer, &mut |_| {});
     assert_eq!(held(&t), first - 1);

@@ -13,9 +13,9 @@
 //! replaces, field for field.
 //!
 //! Rebuilding costs a connection's creation and one segment's accounting (about 1 µs), so it is
-//! done only where traffic is hostile: for SYN attempts from
-//! [`FlowConfig::compact_syns_from`](crate::flow::FlowConfig) half-open attempts at once, which
-//! ordinary traffic (a handful per round trip) does not reach, and for connections opened by any
+//! done only where traffic is hostile: for SYN attempts to a listener under a `syn_flood`, or
+//! from [`FlowConfig::compact_syns_from`](crate::flow::FlowConfig) half-open attempts at once,
+//! which ordinary traffic does not reach, and for connections opened by any
 //! other segment from [`FlowConfig::compact_from`](crate::flow::FlowConfig) connections tracked
 //! at once (past the start of a capture, ordinary connections open with a SYN).
 
@@ -71,6 +71,24 @@ pub(in crate::flow) struct Rebuild {
     budget: (usize, usize, bool),
 }
 
+impl Rebuild {
+    /// What rebuilding a slot takes, from a table's detection settings, whether it keeps Zeek's
+    /// view, its overlap policy and its reassembly bounds (global, per stream, bytes kept).
+    pub(in crate::flow) fn of(
+        detect: &DetectConfig,
+        zeek_view: bool,
+        policy: OverlapPolicy,
+        budget: (usize, usize, bool),
+    ) -> Self {
+        Rebuild {
+            detect: *detect,
+            zeek_view,
+            policy,
+            budget,
+        }
+    }
+}
+
 impl Lone {
     /// The connection this segment built, built again: opened as it was (an attempt or not),
     /// the segment accounted with the table's facts of the time. What the segment decided then
@@ -109,10 +127,12 @@ impl Lone {
 }
 
 impl Slot {
-    /// The connection, rebuilt first if the slot holds its first segment.
-    pub(in crate::flow) fn full(&mut self, r: &Rebuild) -> &mut Connection {
+    /// The connection, rebuilt first (with what `r` gives, asked for only then) if the slot
+    /// holds its first segment.
+    #[inline]
+    pub(in crate::flow) fn full(&mut self, r: impl FnOnce() -> Rebuild) -> &mut Connection {
         if let Slot::Lone(s) = self {
-            *self = Slot::Full(s.rebuild(r));
+            *self = Slot::Full(s.rebuild(&r()));
         }
         match self {
             Slot::Full(c) => c,
@@ -121,10 +141,10 @@ impl Slot {
     }
 
     /// The connection, out of its slot, rebuilt if the slot held its first segment.
-    pub(in crate::flow) fn into_full(self, r: &Rebuild) -> Box<Connection> {
+    pub(in crate::flow) fn into_full(self, r: impl FnOnce() -> Rebuild) -> Box<Connection> {
         match self {
             Slot::Full(c) => c,
-            Slot::Lone(s) => s.rebuild(r),
+            Slot::Lone(s) => s.rebuild(&r()),
         }
     }
 
@@ -173,29 +193,34 @@ impl Slot {
 impl FlowTable {
     /// What rebuilding a slot takes.
     pub(in crate::flow) fn rebuild(&self) -> Rebuild {
-        Rebuild {
-            detect: self.detect,
-            zeek_view: self.cfg.zeek_view,
-            policy: self.cfg.overlap_policy,
-            budget: (
-                self.budget.global_cap,
-                self.budget.per_stream_cap,
-                self.budget.retain,
-            ),
-        }
+        Rebuild::of(
+            &self.detect,
+            self.cfg.zeek_view,
+            self.cfg.overlap_policy,
+            self.budget_caps(),
+        )
     }
 
-    /// The connection in slot `idx`, rebuilt first if the slot holds its SYN.
+    /// The reassembly bounds a rebuild takes: global, per stream, and whether bytes are kept.
+    pub(in crate::flow) fn budget_caps(&self) -> (usize, usize, bool) {
+        let b = &self.budget;
+        (b.global_cap, b.per_stream_cap, b.retain)
+    }
+
+    /// The connection in slot `idx`, rebuilt first if the slot holds its first segment.
+    #[inline]
     pub(in crate::flow) fn conn(&mut self, idx: usize) -> &mut Connection {
-        let r = self.rebuild();
-        self.conns[idx].full(&r)
+        let (detect, caps) = (&self.detect, self.budget_caps());
+        let (zeek_view, policy) = (self.cfg.zeek_view, self.cfg.overlap_policy);
+        self.conns[idx].full(|| Rebuild::of(detect, zeek_view, policy, caps))
     }
 
     /// Keeps the connection in slot `idx`, just opened by `seg`, as that segment alone when
     /// it has shown nothing else and the traffic looks hostile (see the module's comment). Not
     /// with the application layer or a stream sink, which keep state of their own by slot.
     pub(in crate::flow) fn compact(&mut self, idx: usize, seg: &Segment<'_>, keep: Keep) {
-        if self.app.is_some()
+        if !self.cfg.compact
+            || self.app.is_some()
             || self.sink.is_some()
             || seg.payload_len != 0
             || !seg.payload.is_empty()
@@ -207,7 +232,7 @@ impl FlowTable {
             return;
         };
         let hostile = if c.attempt_open {
-            half_open >= self.cfg.compact_syns_from
+            half_open >= self.cfg.compact_syns_from || self.listeners.flooded(&c.record().resp)
         } else {
             !seg.flags.is_syn_only() && tracked >= self.cfg.compact_from as usize
         };
