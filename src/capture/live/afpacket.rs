@@ -355,7 +355,6 @@ impl Ring {
 
 impl LiveSource for Ring {
     fn next_packet(&mut self, wait: Duration) -> Result<Option<Packet<'_>>, LiveError> {
-        let mut waited = false;
         self.waited = false;
         loop {
             if let Some((left, offset)) = self.cursor {
@@ -453,11 +452,10 @@ impl LiveSource for Ring {
                 self.cursor = Some((bh.num_pkts, bh.offset_to_first_pkt as usize));
                 continue;
             }
-            if waited {
+            if self.waited {
                 return Ok(None);
             }
             self.poll(wait)?;
-            waited = true;
             self.waited = true;
         }
     }

@@ -46,9 +46,9 @@ pub(crate) struct Lone {
     seg: Segment<'static>,
     /// The record's id.
     id: u64,
-    /// What the records kept beyond themselves when the SYN was accounted.
+    /// What the records kept beyond themselves when the segment was accounted.
     keep: Keep,
-    /// The table's view of the capture's sidedness when the SYN was accounted.
+    /// The table's view of the capture's sidedness when the segment was accounted.
     capture_one_sided: bool,
     /// When the table's timer for it is due.
     timer_at: Option<Timestamp>,
