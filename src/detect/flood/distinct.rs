@@ -104,8 +104,11 @@ impl Distinct {
                     return;
                 }
                 if hashes.len() == hashes.capacity() {
-                    // Doubling, but never past the list's largest.
-                    let want = (hashes.capacity() * 2).clamp(4, LIST_MAX);
+                    // By a quarter (at least 8), never past the list's largest: a flood to
+                    // random ports leaves 65,536 lists of about 150, and doubling would leave
+                    // a third of each unused (256 places for 150: 26 MB in all).
+                    let cap = hashes.capacity();
+                    let want = (cap + (cap / 4).max(8)).min(LIST_MAX);
                     hashes.reserve_exact(want - hashes.len());
                 }
                 hashes.push(e);
