@@ -31,11 +31,123 @@ pub(super) const MAX_HEAP_BYTES: usize =
 const REPORTED: usize = 8;
 
 /// One Space-Saving counter: its counted attempts and how many of them may belong to the
-/// sources it replaced. The source it counts is in [`Keys`], at the same position.
-#[derive(Clone, Copy, Debug)]
+/// sources it replaced. The source it counts is in [`Keys`], at the same position. Kept in
+/// [`Counts`]; charged at this size.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct Counter {
     count: u64,
     over: u64,
+}
+
+/// The counters' counts and over-counts, in 4-byte words: one word each while the listener
+/// has counted at most `u32::MAX` attempts (the counts add up to the attempts, so none can be
+/// larger), two (low, high) beyond. A flood to random ports fills 65,536 listeners' 64
+/// counters: 8 bytes a counter instead of 16 is 34 MB. Whether the words are wide is kept by
+/// [`Sources`] (in what was its padding), so a listener's state keeps its size.
+#[derive(Clone, Debug, Default)]
+struct Counts(Vec<u32>);
+
+impl Counts {
+    /// Words per counter.
+    fn stride(wide: bool) -> usize {
+        if wide { 4 } else { 2 }
+    }
+
+    fn len(&self, wide: bool) -> usize {
+        self.0.len() / Self::stride(wide)
+    }
+
+    fn get(&self, wide: bool, i: usize) -> Counter {
+        Self::decode(wide, &self.0[i * Self::stride(wide)..])
+    }
+
+    /// The counter whose words `w` starts with.
+    #[inline]
+    fn decode(wide: bool, w: &[u32]) -> Counter {
+        if wide {
+            Counter {
+                count: u64::from(w[0]) | u64::from(w[1]) << 32,
+                over: u64::from(w[2]) | u64::from(w[3]) << 32,
+            }
+        } else {
+            Counter {
+                count: u64::from(w[0]),
+                over: u64::from(w[1]),
+            }
+        }
+    }
+
+    fn iter(&self, wide: bool) -> impl Iterator<Item = Counter> + '_ {
+        (self.0.chunks_exact(Self::stride(wide))).map(move |w| Self::decode(wide, w))
+    }
+
+    /// The words of `c`; the caller has widened the counts if the attempts passed `u32::MAX`.
+    fn words(wide: bool, c: Counter) -> impl Iterator<Item = u32> {
+        let w = if wide {
+            [
+                c.count as u32,
+                (c.count >> 32) as u32,
+                c.over as u32,
+                (c.over >> 32) as u32,
+            ]
+        } else {
+            [c.count as u32, c.over as u32, 0, 0]
+        };
+        w.into_iter().take(Self::stride(wide))
+    }
+
+    /// Sets counter `i` (`None`: a new one at the end).
+    fn set(&mut self, wide: bool, i: Option<usize>, c: Counter) {
+        if !wide {
+            // The counts add up to the attempts, which the caller keeps within u32 here.
+            let (count, over) = (c.count as u32, c.over as u32);
+            match i {
+                Some(i) => self.0[2 * i..2 * i + 2].copy_from_slice(&[count, over]),
+                None => self.0.extend_from_slice(&[count, over]),
+            }
+            return;
+        }
+        match i {
+            Some(i) => {
+                let at = i * Self::stride(wide);
+                for (k, w) in Self::words(wide, c).enumerate() {
+                    self.0[at + k] = w;
+                }
+            }
+            None => self.0.extend(Self::words(wide, c)),
+        }
+    }
+
+    /// Counter `i` counts one more attempt.
+    fn bump(&mut self, wide: bool, i: usize) {
+        if !wide {
+            self.0[2 * i] += 1;
+            return;
+        }
+        let c = self.get(wide, i);
+        self.set(
+            wide,
+            Some(i),
+            Counter {
+                count: c.count + 1,
+                ..c
+            },
+        );
+    }
+
+    /// The same counts in wide words.
+    fn widened(&self) -> Self {
+        let mut w = Counts(Vec::with_capacity(self.0.len() * 2));
+        for c in self.iter(false) {
+            w.set(true, None, c);
+        }
+        w
+    }
+
+    #[cfg(test)]
+    fn heap_bytes(&self) -> usize {
+        self.0.capacity() * 4
+    }
 }
 
 /// The first 12 bytes of an IPv4 address's [`key`] (an IPv4-mapped IPv6 address).
@@ -158,7 +270,7 @@ pub(super) struct Sources {
     /// estimates are reproducible.
     distinct: Distinct,
     /// Space-Saving counters, grown up to [`HEAVY`] (a listener with few sources holds few).
-    heavy: Vec<Counter>,
+    heavy: Counts,
     /// The source each counter counts.
     keys: Keys,
     /// The counters (bit i for `heavy[i]`) known to hold the least count, `least`; empty when
@@ -171,37 +283,42 @@ pub(super) struct Sources {
     /// The sources are IPv6 addresses (a listener's sources share its family): how a
     /// counter's key reads back.
     v6: bool,
+    /// The counts are in wide words ([`Counts`]).
+    wide: bool,
 }
 
 impl Sources {
     /// Bytes this listener's source bookkeeping holds on the heap (at most [`MAX_HEAP_BYTES`]).
     #[cfg(test)]
     pub(super) fn heap_bytes(&self) -> usize {
-        self.distinct.heap_bytes()
-            + self.heavy.capacity() * std::mem::size_of::<Counter>()
-            + self.keys.heap_bytes()
+        self.distinct.heap_bytes() + self.heavy.heap_bytes() + self.keys.heap_bytes()
     }
 
     /// Counts one attempt from `src`.
     pub(super) fn see(&mut self, src: IpAddr) {
         self.total += 1;
+        if self.total > u64::from(u32::MAX) && !self.wide {
+            self.heavy = self.heavy.widened();
+            self.wide = true;
+        }
+        let wide = self.wide;
         self.v6 = src.is_ipv6();
         let k = key(src);
         if let Some(i) = self.keys.find(&k) {
             // A source with a counter was inserted into the estimate when it got the counter.
             self.at_least &= !(1 << i);
-            self.heavy[i].count += 1;
+            self.heavy.bump(wide, i);
             return;
         }
         self.distinct.insert(&k);
-        if self.heavy.len() < HEAVY {
+        if self.heavy.len(wide) < HEAVY {
             self.keys.push(k);
-            self.heavy.push(Counter { count: 1, over: 0 });
+            self.heavy.set(wide, None, Counter { count: 1, over: 0 });
             return;
         }
         if self.at_least == 0 {
-            self.least = self.heavy.iter().map(|c| c.count).min().unwrap_or(0);
-            for (i, c) in self.heavy.iter().enumerate() {
+            self.least = self.heavy.iter(wide).map(|c| c.count).min().unwrap_or(0);
+            for (i, c) in self.heavy.iter(wide).enumerate() {
                 self.at_least |= u64::from(c.count == self.least) << i;
             }
         }
@@ -211,10 +328,14 @@ impl Sources {
         self.at_least &= !(1 << i);
         let count = self.least;
         self.keys.set(i, k);
-        self.heavy[i] = Counter {
-            count: count + 1,
-            over: count,
-        };
+        self.heavy.set(
+            wide,
+            Some(i),
+            Counter {
+                count: count + 1,
+                over: count,
+            },
+        );
     }
 
     /// The source counter `i` counts.
@@ -239,10 +360,14 @@ impl Sources {
 
     /// The most any Space-Saving counter over-counts (0 while every source has its own counter).
     pub(super) fn max_overcount(&self) -> u64 {
-        if self.heavy.len() < HEAVY {
+        if self.heavy.len(self.wide) < HEAVY {
             0
         } else {
-            self.heavy.iter().map(|c| c.count).min().unwrap_or(0)
+            self.heavy
+                .iter(self.wide)
+                .map(|c| c.count)
+                .min()
+                .unwrap_or(0)
         }
     }
 
@@ -250,7 +375,7 @@ impl Sources {
     /// attempt is certain, and the certain part (count minus over-count) is at least the
     /// over-count. Busiest first, as `[{addr, attempts_max, attempts_min}]`.
     pub(super) fn top(&self) -> Value {
-        let mut v: Vec<(usize, &Counter)> = (self.heavy.iter().enumerate())
+        let mut v: Vec<(usize, Counter)> = (self.heavy.iter(self.wide).enumerate())
             .filter(|(_, c)| c.count > c.over && c.count - c.over >= c.over)
             .collect();
         v.sort_by(|(i, a), (j, b)| {
@@ -333,8 +458,9 @@ mod tests {
         for i in 0..150 {
             s.see(addr(i));
         }
-        // 150 hashes of 4 bytes in a list grown to 256, not 3 KiB of registers.
-        assert_eq!(s.distinct.heap_bytes(), 1_024);
+        // 150 hashes of 4 bytes in a list grown by quarters to 150 places (doubling would
+        // have made 256), not 3 KiB of registers.
+        assert_eq!(s.distinct.heap_bytes(), 600);
         for i in 150..LIST_MAX as u32 {
             s.see(addr(i));
         }
@@ -351,6 +477,35 @@ mod tests {
         assert!(!s.distinct_is_exact());
         assert!(matches!(s.distinct, Distinct::Sketch(_)));
         assert_eq!(s.distinct(), n);
+    }
+
+    /// The counts are kept in 4 bytes until the attempts pass `u32::MAX`, then widened with
+    /// every count kept, and a count beyond `u32` is kept exactly.
+    #[test]
+    fn counters_widen_before_a_count_could_pass_u32() {
+        let mut s = Sources::default();
+        for i in 0..100 {
+            s.see(addr(i % 70));
+        }
+        assert!(!s.wide);
+        assert_eq!(s.heavy.heap_bytes(), 64 * 8);
+        let i = s.keys.find(&key(addr(0))).unwrap();
+        let mut want: Vec<Counter> = s.heavy.iter(false).collect();
+        s.total = u64::from(u32::MAX) - 1;
+        s.see(addr(0));
+        assert!(!s.wide, "at u32::MAX attempts");
+        s.see(addr(0));
+        assert!(s.wide, "past u32::MAX attempts");
+        want[i].count += 2;
+        assert_eq!(s.heavy.iter(true).collect::<Vec<_>>(), want);
+        let big = Counter {
+            count: (1 << 40) + 7,
+            over: (1 << 33) + 3,
+        };
+        s.heavy.set(true, Some(i), big);
+        assert_eq!(s.heavy.get(true, i), big);
+        s.heavy.bump(true, i);
+        assert_eq!(s.heavy.get(true, i).count, (1 << 40) + 8);
     }
 
     #[test]
@@ -465,7 +620,7 @@ mod tests {
                     *c = (key(src), c.1 + 1, c.1);
                 }
             }
-            let counters: Vec<_> = (s.heavy.iter().enumerate())
+            let counters: Vec<_> = (s.heavy.iter(s.wide).enumerate())
                 .map(|(i, c)| (s.keys.get(i), c.count, c.over))
                 .collect();
             proptest::prop_assert_eq!(counters, naive);
