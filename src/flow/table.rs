@@ -167,14 +167,6 @@ impl FlowTable {
         }
     }
 
-    /// How long the connection in `slot` may stay idle in its current phase.
-    fn slot_timeout(&self, slot: &Slot) -> Duration {
-        match slot.idle_since() {
-            (_, Ok(c)) => self.timeout_for(c),
-            (_, Err(idle)) => idle,
-        }
-    }
-
     /// Sends every direction's in-order bytes to `sink` (`--write-streams`).
     pub fn set_stream_sink(&mut self, sink: Box<dyn StreamSink>) {
         self.sink = Some(sink);
@@ -555,7 +547,7 @@ impl FlowTable {
                 continue;
             }
             let slot = &self.conns[t.slot];
-            let real = slot.idle_since().0.add(self.slot_timeout(slot));
+            let real = slot.last_ts().add(self.slot_timeout(slot));
             if real > self.now {
                 self.conns[t.slot].set_timer_at(real);
                 self.push_timer(real, t.slot, t.id);

@@ -105,8 +105,8 @@ impl Distinct {
                 }
                 if hashes.len() == hashes.capacity() {
                     // By a quarter (at least 8), never past the list's largest: a flood to
-                    // random ports leaves 65,536 lists of about 150, and doubling would leave
-                    // a third of each unused (256 places for 150: 26 MB in all).
+                    // random ports leaves 65,536 lists of about 150, and doubling left 40% of
+                    // each unused (256 places for 150: 26 MB in all).
                     let cap = hashes.capacity();
                     let want = (cap + (cap / 4).max(8)).min(LIST_MAX);
                     hashes.reserve_exact(want - hashes.len());

@@ -41,7 +41,7 @@ struct Counter {
 
 /// The counters' counts and over-counts, in 4-byte words: one word each while the listener
 /// has counted at most `u32::MAX` attempts (the counts add up to the attempts, so none can be
-/// larger), two (low, high) beyond. A flood to random ports fills 65,536 listeners' 64
+/// larger), two beyond (the low halves, then the high ones). A flood to random ports fills 65,536 listeners' 64
 /// counters: 8 bytes a counter instead of 16 is 34 MB. Whether the words are wide is kept by
 /// [`Sources`] (in what was its padding), so a listener's state keeps its size.
 #[derive(Clone, Debug, Default)]
@@ -61,19 +61,14 @@ impl Counts {
         Self::decode(wide, &self.0[i * Self::stride(wide)..])
     }
 
-    /// The counter whose words `w` starts with.
+    /// The counter whose words `w` starts with: the count's and over-count's low halves, then
+    /// (wide) their high halves.
     #[inline]
     fn decode(wide: bool, w: &[u32]) -> Counter {
-        if wide {
-            Counter {
-                count: u64::from(w[0]) | u64::from(w[1]) << 32,
-                over: u64::from(w[2]) | u64::from(w[3]) << 32,
-            }
-        } else {
-            Counter {
-                count: u64::from(w[0]),
-                over: u64::from(w[1]),
-            }
+        let high = |j: usize| if wide { u64::from(w[j]) << 32 } else { 0 };
+        Counter {
+            count: u64::from(w[0]) | high(2),
+            over: u64::from(w[1]) | high(3),
         }
     }
 
@@ -81,40 +76,32 @@ impl Counts {
         (self.0.chunks_exact(Self::stride(wide))).map(move |w| Self::decode(wide, w))
     }
 
-    /// The words of `c`; the caller has widened the counts if the attempts passed `u32::MAX`.
-    fn words(wide: bool, c: Counter) -> impl Iterator<Item = u32> {
-        let w = if wide {
-            [
-                c.count as u32,
-                (c.count >> 32) as u32,
-                c.over as u32,
-                (c.over >> 32) as u32,
-            ]
+    /// Sets counter `i` (`None`: a new one at the end). Narrow words keep the low halves
+    /// only: the caller has widened the counts once the attempts passed `u32::MAX`.
+    fn set(&mut self, wide: bool, i: Option<usize>, c: Counter) {
+        let low = [c.count as u32, c.over as u32];
+        if wide {
+            self.put(
+                i,
+                [
+                    low[0],
+                    low[1],
+                    (c.count >> 32) as u32,
+                    (c.over >> 32) as u32,
+                ],
+            );
         } else {
-            [c.count as u32, c.over as u32, 0, 0]
-        };
-        w.into_iter().take(Self::stride(wide))
+            self.put(i, low);
+        }
     }
 
-    /// Sets counter `i` (`None`: a new one at the end).
-    fn set(&mut self, wide: bool, i: Option<usize>, c: Counter) {
-        if !wide {
-            // The counts add up to the attempts, which the caller keeps within u32 here.
-            let (count, over) = (c.count as u32, c.over as u32);
-            match i {
-                Some(i) => self.0[2 * i..2 * i + 2].copy_from_slice(&[count, over]),
-                None => self.0.extend_from_slice(&[count, over]),
-            }
-            return;
-        }
+    /// Puts the `N` words of counter `i` (`None`: a new one at the end). `N` is known where
+    /// it is called, so the words are moved in place rather than through `memcpy`.
+    #[inline]
+    fn put<const N: usize>(&mut self, i: Option<usize>, w: [u32; N]) {
         match i {
-            Some(i) => {
-                let at = i * Self::stride(wide);
-                for (k, w) in Self::words(wide, c).enumerate() {
-                    self.0[at + k] = w;
-                }
-            }
-            None => self.0.extend(Self::words(wide, c)),
+            Some(i) => self.0[i * N..(i + 1) * N].copy_from_slice(&w),
+            None => self.0.extend_from_slice(&w),
         }
     }
 

@@ -180,12 +180,11 @@ impl Slot {
         }
     }
 
-    /// The last time the connection was active, and the connection unless the slot holds
-    /// its first segment (then how long it may stay idle).
-    pub(in crate::flow) fn idle_since(&self) -> (Timestamp, Result<&Connection, Duration>) {
+    /// The last time the connection was active.
+    pub(in crate::flow) fn last_ts(&self) -> Timestamp {
         match self {
-            Slot::Full(c) => (c.record().last_ts, Ok(c)),
-            Slot::Lone(s) => (s.seg.ts, Err(s.idle)),
+            Slot::Full(c) => c.record().last_ts,
+            Slot::Lone(s) => s.seg.ts,
         }
     }
 }
@@ -199,6 +198,15 @@ impl FlowTable {
             self.cfg.overlap_policy,
             self.budget_caps(),
         )
+    }
+
+    /// How long the connection in `slot` may stay idle in its current phase (a held one's
+    /// phase cannot change without a segment, which rebuilds it).
+    pub(in crate::flow) fn slot_timeout(&self, slot: &Slot) -> Duration {
+        match slot {
+            Slot::Full(c) => self.timeout_for(c),
+            Slot::Lone(s) => s.idle,
+        }
     }
 
     /// The reassembly bounds a rebuild takes: global, per stream, and whether bytes are kept.
