@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::collections::hash_map::Entry;
 use std::io;
 use std::path::{Path, PathBuf};
-use std::rc::Rc;
+use std::sync::Arc;
 
 use super::expect::{self, Expectations};
 use super::{CheckError, CheckOptions};
@@ -16,7 +16,7 @@ pub(super) struct Job {
     pub(super) capture: PathBuf,
     /// Its expectations, validated (one file may serve a whole directory); `None` when only a
     /// baseline holds it.
-    pub(super) expect: Option<Rc<Expectations>>,
+    pub(super) expect: Option<Arc<Expectations>>,
 }
 
 /// The captures of a run.
@@ -78,7 +78,7 @@ fn find(opts: &CheckOptions) -> Result<Found, CheckError> {
 /// Reads each expectation file once, however many captures it serves.
 fn load(found: Vec<(PathBuf, Option<PathBuf>)>) -> Result<Vec<Job>, CheckError> {
     // `None` for a file that failed: its error is reported once.
-    let mut read: HashMap<PathBuf, Option<Rc<Expectations>>> = HashMap::new();
+    let mut read: HashMap<PathBuf, Option<Arc<Expectations>>> = HashMap::new();
     let mut errors = Vec::new();
     let mut jobs = Vec::with_capacity(found.len());
     for (capture, file) in found {
@@ -87,7 +87,7 @@ fn load(found: Vec<(PathBuf, Option<PathBuf>)>) -> Result<Vec<Job>, CheckError> 
             Some(Entry::Occupied(known)) => known.get().clone(),
             Some(Entry::Vacant(new)) => {
                 let loaded = match expect::load(new.key()) {
-                    Ok(x) => Some(Rc::new(x)),
+                    Ok(x) => Some(Arc::new(x)),
                     Err(e) => {
                         errors.push(e);
                         None

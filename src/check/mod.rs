@@ -10,6 +10,7 @@ pub mod evaluate;
 pub mod expect;
 pub mod facts;
 pub mod junit;
+mod parallel;
 mod print;
 
 use std::io::{self, Write};
@@ -43,7 +44,8 @@ pub struct CheckOptions {
     pub html: Option<PathBuf>,
     /// List expectations that hold too.
     pub verbose: bool,
-    /// Threads per capture's analysis (see [`crate::run::run_offline`]).
+    /// Threads: several captures are analysed at once, a thread each; a single capture's
+    /// analysis gets them all (see [`crate::run::run_offline`]).
     pub threads: usize,
 }
 
@@ -197,11 +199,12 @@ pub fn run(opts: &CheckOptions, out: &mut dyn Write) -> Result<CheckReport, Chec
         }),
         (None, _) => None,
     };
-    for job in &plan.jobs {
-        let result = check_capture(job, opts, base.as_mut());
+    parallel::check_all(&plan.jobs, opts, &mut |a| {
+        let result = finish_capture(a, opts, base.as_mut());
         print::capture(out, &result, opts.verbose).map_err(CheckError::Output)?;
         report.captures.push(result);
-    }
+        Ok(())
+    })?;
     if let Some(BaselineFile { path, baseline: b }) = &mut base
         && opts.update
     {
@@ -225,9 +228,16 @@ pub fn run(opts: &CheckOptions, out: &mut dyn Write) -> Result<CheckReport, Chec
     Ok(report)
 }
 
-/// Analyses one capture and holds it against its expectations and the baseline (or records it
-/// in the baseline, with `--update`).
-fn check_capture(job: &Job, opts: &CheckOptions, base: Option<&mut BaselineFile>) -> CaptureResult {
+/// A capture analysed and held against its expectations, not yet against the baseline.
+struct Analysed {
+    result: CaptureResult,
+    /// Its facts, kept for the baseline when the run has one.
+    facts: Option<CaptureFacts>,
+}
+
+/// Analyses one capture on `threads` threads and holds it against its expectations. The part
+/// of a capture's check that captures do not share, so that several can run at once.
+fn analyse_capture(job: &Job, opts: &CheckOptions, threads: usize) -> Analysed {
     let started = Instant::now();
     let name = job.capture.display().to_string();
     let no_file = Expectations::default();
@@ -240,12 +250,13 @@ fn check_capture(job: &Job, opts: &CheckOptions, base: Option<&mut BaselineFile>
         seconds: 0.0,
     };
     let html = opts.html.as_deref().map(|dir| html_path(dir, &job.capture));
+    let mut facts = None;
     match facts::gather(
         &job.capture,
         x.analysis,
         x.filter.as_deref(),
         html.as_deref(),
-        opts.threads,
+        threads,
     ) {
         Err(e) => result.errors.push(e.to_string()),
         Ok(f) => {
@@ -258,12 +269,26 @@ fn check_capture(job: &Job, opts: &CheckOptions, base: Option<&mut BaselineFile>
                 };
                 result.outcomes = evaluate::evaluate(x, &f, &rerun);
             }
-            if let Some(base) = base {
-                against_baseline(base, &f, opts, &mut result);
-            }
+            facts = opts.baseline.is_some().then_some(f);
         }
     }
     result.seconds = started.elapsed().as_secs_f64();
+    Analysed { result, facts }
+}
+
+/// Holds an analysed capture against the baseline (or records it there, with `--update`):
+/// captures share the baseline, so this part runs one capture at a time, in order.
+fn finish_capture(
+    a: Analysed,
+    opts: &CheckOptions,
+    base: Option<&mut BaselineFile>,
+) -> CaptureResult {
+    let Analysed { mut result, facts } = a;
+    if let (Some(base), Some(f)) = (base, facts) {
+        let started = Instant::now();
+        against_baseline(base, &f, opts, &mut result);
+        result.seconds += started.elapsed().as_secs_f64();
+    }
     result
 }
 

@@ -661,3 +661,90 @@ fn readme_expectation_examples_parse() {
         }
     }
 }
+
+/// `--threads`: with several captures analysed at once, `check` reports what it reports one
+/// capture at a time, in the same order: standard output, exit status, the JUnit report (but
+/// for the times) and the baseline written. The captures mix passing, failing and unreadable
+/// ones and a slow one first, so that later captures finish before it and must wait.
+#[test]
+fn several_captures_at_once_report_what_one_at_a_time_reports() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    // The largest recording first: the others overtake it.
+    let mut sizes: Vec<(u64, String)> = std::fs::read_dir(fixture("recordings"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "pcap"))
+        .map(|p| {
+            (
+                p.metadata().unwrap().len(),
+                p.to_string_lossy().into_owned(),
+            )
+        })
+        .collect();
+    sizes.sort();
+    sizes.reverse();
+    assert!(sizes.len() >= 12, "{} recordings", sizes.len());
+    for (i, (_, src)) in sizes.iter().take(12).enumerate() {
+        std::fs::copy(src, d.join(format!("c{i:02}.pcap"))).unwrap();
+    }
+    std::fs::write(d.join("c12.pcap"), b"not a capture at all").unwrap();
+    // Every capture gets the directory's expectations; some hold, some do not.
+    expect_file(d, "expect.toml", "[anomalies]\nforbid = [\"rst_abort\"]\n");
+    let path = d.to_str().unwrap();
+    // The same report and baseline files each time: their paths are printed.
+    let run = |threads: &str| {
+        let junit = d.join("junit.xml");
+        let base = d.join("baseline.json");
+        let _ = std::fs::remove_file(&base);
+        let (code, out, err) = check(&[
+            path,
+            "--threads",
+            threads,
+            "--junit",
+            junit.to_str().unwrap(),
+        ]);
+        let (ucode, uout, uerr) = check(&[
+            path,
+            "--threads",
+            threads,
+            "--baseline",
+            base.to_str().unwrap(),
+            "--update",
+        ]);
+        let junit = std::fs::read_to_string(junit).unwrap();
+        let times = without_times(&junit);
+        (
+            (code, out, err, ucode, uout, uerr),
+            times,
+            std::fs::read_to_string(base).unwrap(),
+        )
+    };
+    let (one, one_junit, one_base) = run("1");
+    assert_eq!(one.0, 3, "an unreadable capture: {}{}", one.1, one.2);
+    assert!(
+        one.1.contains("FAIL  ") && one.1.contains("ok    "),
+        "{}",
+        one.1
+    );
+    for threads in ["2", "5"] {
+        let (many, many_junit, many_base) = run(threads);
+        assert_eq!(many, one, "--threads {threads}");
+        assert_eq!(many_junit, one_junit, "--threads {threads}");
+        assert_eq!(many_base, one_base, "--threads {threads}");
+    }
+}
+
+/// A JUnit report with its `time` attributes blanked (how long each capture took).
+fn without_times(xml: &str) -> String {
+    let mut out = String::with_capacity(xml.len());
+    let mut rest = xml;
+    while let Some(at) = rest.find("time=\"") {
+        out.push_str(&rest[..at + 6]);
+        rest = &rest[at + 6..];
+        let end = rest.find('"').unwrap_or(rest.len());
+        rest = &rest[end..];
+    }
+    out.push_str(rest);
+    out
+}
