@@ -262,11 +262,11 @@ pub struct CheckArgs {
     #[arg(long, value_name = "DIR")]
     pub html: Option<std::path::PathBuf>,
 
-    /// Threads to check with: 0 (the default) means one per core. Several captures are
-    /// analysed at once, a thread each (and each within its own memory bound); a single capture
-    /// gets two, its frames read and decoded on one while its connections are analysed on the
-    /// other. Results are reported in the order the captures were found, the same whatever the
-    /// number.
+    /// Threads to check with: 0 (the default) means one per core. Up to that many captures are
+    /// analysed at once, each within its own memory bound; threads left over go to each
+    /// capture's analysis, which uses two at most (frames read and decoded on one, connections
+    /// analysed on the other). Results are reported in the order the captures were found: the
+    /// same whatever the number.
     #[arg(long, default_value_t = 0, value_name = "N")]
     pub threads: usize,
 

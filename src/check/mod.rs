@@ -44,8 +44,8 @@ pub struct CheckOptions {
     pub html: Option<PathBuf>,
     /// List expectations that hold too.
     pub verbose: bool,
-    /// Threads: several captures are analysed at once, a thread each; a single capture's
-    /// analysis gets them all (see [`crate::run::run_offline`]).
+    /// Threads: up to this many captures are analysed at once, and threads left over go to
+    /// each capture's analysis (see [`crate::run::run_offline`]).
     pub threads: usize,
 }
 

@@ -20,9 +20,10 @@ use super::{Analysed, CheckError, CheckOptions, analyse_capture};
 /// How far the workers may run ahead of the capture reported last, in captures per worker.
 const AHEAD: usize = 4;
 
-/// Captures analysed at once, and threads for each one's analysis, out of `threads`: a single
-/// capture gets them all (its frames read and decoded on a thread of their own, see
-/// [`crate::run::run_offline`]); several captures get one thread each.
+/// Captures analysed at once, and threads for each one's analysis, out of `threads`: as many
+/// captures as there are threads, and the threads left over shared among them (a single
+/// capture gets them all: its frames read and decoded on a thread of their own, see
+/// [`crate::run::run_offline`]).
 pub(super) fn split(threads: usize, captures: usize) -> (usize, usize) {
     let at_once = threads.min(captures).max(1);
     (at_once, (threads / at_once).max(1))
