@@ -465,6 +465,8 @@ impl AnalysisOpts {
         if self.max_connections == 0 {
             return Err(ConfigError::MaxConnections);
         }
+        // No option sets these: when connections are held as their first segment.
+        let held = FlowConfig::default();
         Ok(FlowConfig {
             overlap_policy: self.overlap_policy.into(),
             max_stream_buffer: self.max_stream_buffer,
@@ -481,9 +483,9 @@ impl AnalysisOpts {
             half_closed_timeout: seconds("half-closed-timeout", self.half_closed_timeout)?,
             max_connections: self.max_connections,
             max_memory: self.max_memory,
-            compact_syns_from: FlowConfig::default().compact_syns_from,
-            compact: true,
-            compact_from: FlowConfig::default().compact_from,
+            compact_syns_from: held.compact_syns_from,
+            compact: held.compact,
+            compact_from: held.compact_from,
         })
     }
 }

@@ -41,9 +41,10 @@ struct Counter {
 
 /// The counters' counts and over-counts, in 4-byte words: one word each while the listener
 /// has counted at most `u32::MAX` attempts (the counts add up to the attempts, so none can be
-/// larger), two beyond (the low halves, then the high ones). A flood to random ports fills 65,536 listeners' 64
-/// counters: 8 bytes a counter instead of 16 is 34 MB. Whether the words are wide is kept by
-/// [`Sources`] (in what was its padding), so a listener's state keeps its size.
+/// larger), two beyond (the low halves, then the high ones). A flood to random ports fills
+/// 65,536 listeners' 64 counters: 8 bytes a counter instead of 16 is 34 MB. Whether the words
+/// are wide is kept by [`Sources`] (in what was its padding), so a listener's state keeps its
+/// size.
 #[derive(Clone, Debug, Default)]
 struct Counts(Vec<u32>);
 
