@@ -21,17 +21,21 @@ pub use clock::CaptureClock;
 /// `Option<Timestamp>` takes 8 bytes, not 16; `i64::MIN` nanoseconds saturates to
 /// [`Timestamp::MIN`].
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+// Encoded as part of a frozen connection (flow::connection::frozen).
+#[derive(serde::Serialize, serde::Deserialize)]
 pub struct Timestamp(Nanos);
 
 /// A span of capture time, in nanoseconds; saturating like [`Timestamp`], and stored like it
 /// (`Option<Duration>` takes 8 bytes; `i64::MIN` nanoseconds saturates to `-MAX`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+// Encoded as part of a frozen connection (flow::connection::frozen).
+#[derive(serde::Serialize, serde::Deserialize)]
 pub struct Duration(Nanos);
 
 /// Nanoseconds stored with the sign bit flipped in a non-zero integer, so that an optional
 /// time or span takes 8 bytes, not 16: a connection holds dozens of them, and a flood holds
 /// tens of thousands of connections. The one value given up, `i64::MIN`, saturates to the next.
-#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 struct Nanos(NonZeroI64);
 
 impl Nanos {

@@ -5,4 +5,4 @@
 pub mod wireshark;
 mod zeek;
 
-pub use zeek::{LIKELY_SERVER_PORTS, ZState, ZeekConn};
+pub use zeek::{LIKELY_SERVER_PORTS, ZState, ZeekConn, rows_codec as zeek_rows_codec};

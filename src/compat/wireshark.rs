@@ -54,7 +54,7 @@ const OOO_DEFAULT_NS: i64 = 3_000_000;
 
 /// The state of one direction, named after Wireshark's `tcp_flow_t` and its
 /// `tcp_analyze_seq_info_t` (it is not one of tcpaudit's flows: hence the name).
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 struct DirState {
     /// `base_seq`: the sequence number relative numbering starts from (the SYN's, or one below
     /// the first seen).
@@ -108,7 +108,7 @@ impl Default for DirState {
 }
 
 /// The classes Wireshark gives one segment, and its duplicate-ACK number.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Classes {
     /// [`flag`] bits.
     pub flags: u16,
@@ -126,7 +126,7 @@ impl Classes {
 }
 
 /// Wireshark's analysis state for one connection.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
 pub struct WsConv {
     /// Per direction, indexed by [`Side::index`].
     dirs: [DirState; 2],

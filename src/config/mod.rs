@@ -270,9 +270,11 @@ pub struct AnalysisOpts {
 
     /// Memory for the whole analysis (connection records, reassembly, IP fragments, listener
     /// and application-layer state), in bytes or with a K, M or G suffix (powers of 1024);
-    /// when it is reached, the connections due soonest are ended with reason `evicted` (and
-    /// counted), and a new connection attempt (a SYN) is counted for its listener instead of
-    /// evicting one (as beyond --max-half-open). Reassembly gets at most a quarter of it.
+    /// when it is reached, closed connections waiting out 2*MSL are first kept encoded (about
+    /// half their size, decoded exactly when needed), then the connections due soonest are
+    /// ended with reason `evicted` (and counted), and a new connection attempt (a SYN) is
+    /// counted for its listener instead of evicting one (as beyond --max-half-open).
+    /// Reassembly gets at most a quarter of it.
     #[arg(long, default_value = "1G", value_parser = parse_size, value_name = "SIZE")]
     pub max_memory: usize,
 
@@ -465,7 +467,7 @@ impl AnalysisOpts {
         if self.max_connections == 0 {
             return Err(ConfigError::MaxConnections);
         }
-        // No option sets these: when connections are held as their first segment.
+        // No option sets these: when connections are held as their first segment or encoded.
         let held = FlowConfig::default();
         Ok(FlowConfig {
             overlap_policy: self.overlap_policy.into(),
@@ -486,6 +488,7 @@ impl AnalysisOpts {
             compact_syns_from: held.compact_syns_from,
             compact: held.compact,
             compact_from: held.compact_from,
+            freeze_from: held.freeze_from,
         })
     }
 }

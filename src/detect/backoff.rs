@@ -24,7 +24,7 @@ pub const GIVEUP_MIN_COPIES: u32 = 3;
 const RTO_MAX: Duration = Duration::from_secs(120);
 
 /// The first transmission of a side's oldest unacknowledged segment.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, serde::Serialize, serde::Deserialize)]
 struct Head {
     seq: SeqNum,
     frame: u64,
@@ -32,7 +32,7 @@ struct Head {
 }
 
 /// One side's series.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
 struct Series {
     /// The SYN's (or SYN-ACK's) copies.
     syn: Option<Box<Backoff>>,
@@ -45,7 +45,7 @@ struct Series {
 }
 
 /// The back-off family's state on one connection.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
 pub struct BackoffRules {
     head: PerSide<Option<Head>>,
     /// The head before the latest acknowledgment moved it on: a copy of it means the

@@ -13,7 +13,7 @@ use crate::time::Timestamp;
 use crate::wire::{PerSide, Segment, Side};
 
 /// A FIN repeated into a peer's TIME-WAIT, waiting for the peer's answer.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, serde::Serialize, serde::Deserialize)]
 struct Repeat {
     from: Side,
     frame: u64,
@@ -21,7 +21,7 @@ struct Repeat {
 }
 
 /// The final-ACK family's state on one connection.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
 pub struct FinalAckRules {
     /// Frame of each side's first FIN.
     fin_frame: PerSide<Option<u64>>,

@@ -10,7 +10,7 @@ use crate::time::{Duration, Timestamp};
 use crate::wire::{Segment, Side, TcpFlags};
 
 /// A repeated handshake segment: when it was first repeated and the gaps between repeats.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
 pub struct Repeats {
     /// Copies seen, the original included.
     pub count: u32,
@@ -45,13 +45,13 @@ impl Repeats {
 }
 
 /// A SYN repeated after the connection finished, waiting for the answers that describe it.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 struct StaleSyn {
     frame: u64,
     ts: Timestamp,
     sender: Side,
     /// The first two segments after it, named.
-    answers: Vec<Value>,
+    answers: Vec<String>,
     /// Time since the finished connection it duplicates closed.
     after_close: Option<Duration>,
     /// An endpoint of that connection was in TIME-WAIT.
@@ -61,7 +61,7 @@ struct StaleSyn {
 }
 
 /// The handshake family's state on one connection.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
 pub struct HandshakeRules {
     /// Copies of the originator's SYN (same ISN).
     syns: Repeats,
@@ -347,9 +347,7 @@ impl HandshakeRules {
             } else {
                 "peer"
             };
-            stale
-                .answers
-                .push(Value::Text(format!("{who}: {}", answer_name(seg))));
+            stale.answers.push(format!("{who}: {}", answer_name(seg)));
             if stale.answers.len() == 2 {
                 self.emit_stale(j);
             }
@@ -500,7 +498,7 @@ impl HandshakeRules {
             let answers = if answers.is_empty() {
                 vec![Value::Str("none")]
             } else {
-                answers
+                answers.into_iter().map(Value::Text).collect()
             };
             Anomaly::new(k, frame, ts)
                 .with("after_close", after_close.map(secs))

@@ -10,7 +10,7 @@ use crate::time::{Duration, Timestamp};
 use crate::wire::{PerSide, Side};
 
 /// The keep-alive family's state on one connection.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
 pub struct KeepaliveRules {
     /// Each side's last segment was a Linux zero-window probe awaiting its answer.
     zwp_pending: PerSide<bool>,
@@ -19,7 +19,7 @@ pub struct KeepaliveRules {
 }
 
 /// Each side's keep-alive probes.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
 struct Probes {
     /// Probes per side left unanswered so far.
     unanswered: PerSide<u32>,

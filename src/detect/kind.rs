@@ -69,7 +69,7 @@ impl Scope {
 macro_rules! catalogue {
     ($( $variant:ident = $id:literal, $sev:ident, $scope:ident, $summary:literal; )*) => {
         /// Every anomaly tcpaudit reports.
-        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
         #[repr(u8)]
         pub enum AnomalyKind {
             $(

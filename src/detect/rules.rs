@@ -17,7 +17,7 @@ use super::view::Step;
 use crate::time::Timestamp;
 
 /// The rule families of one connection, and its anomaly tally.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
 pub struct ConnRules {
     /// Handshake rules.
     pub handshake: HandshakeRules,

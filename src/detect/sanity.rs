@@ -49,7 +49,7 @@ impl IpIdModel {
 }
 
 /// What one direction's IPv4 IDs looked like so far.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Copy, Debug, Default, serde::Serialize, serde::Deserialize)]
 struct IpIds {
     /// The last non-zero ID.
     last: Option<u16>,
@@ -109,14 +109,14 @@ impl IpIds {
 }
 
 /// A RST the receiver accepted: who sent it, in which frame.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, serde::Serialize, serde::Deserialize)]
 struct AcceptedRst {
     from: Side,
     frame: u64,
 }
 
 /// A RST a direction sent before any other segment, judged once its TTL is known.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, serde::Serialize, serde::Deserialize)]
 struct EarlyRst {
     frame: u64,
     ts: Timestamp,
@@ -125,7 +125,7 @@ struct EarlyRst {
 }
 
 /// The header-sanity family's state on one connection.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
 pub struct SanityRules {
     /// Each direction's TTL: that of its first segment other than a RST (an injected RST may
     /// come first: the Great Firewall's arrives before the server's SYN-ACK).

@@ -9,7 +9,7 @@ use crate::time::{Duration, Timestamp};
 use crate::wire::{PerSide, Segment, SeqNum, Side};
 
 /// What makes two segments the same packet for capture-duplicate detection.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 struct DupKey {
     seq: u32,
     len: u32,
@@ -37,7 +37,7 @@ impl DupKey {
 }
 
 /// Sequence, ACK and right window edge of a side's last window-bearing segment.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, serde::Serialize, serde::Deserialize)]
 struct WindowRef {
     seq: SeqNum,
     ack: SeqNum,
@@ -45,7 +45,7 @@ struct WindowRef {
 }
 
 /// The segment-sanity family's state on one connection.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
 pub struct SegmentRules {
     bad_checksums: PerSide<u32>,
     /// Each side's previous segment, for capture duplicates.

@@ -10,7 +10,7 @@ use super::{Anomaly, AnomalyKind};
 use crate::wire::{Endpoint, PerSide, Side};
 
 /// Per-kind counts of one connection.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
 pub struct Tally {
     /// Occurrences of connection anomalies, kinds in first-seen order.
     pub counts: Vec<(AnomalyKind, u32)>,

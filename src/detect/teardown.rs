@@ -10,14 +10,14 @@ use crate::time::{Duration, Timestamp};
 use crate::wire::{PerSide, Side};
 
 /// An in-window RST waiting for the challenge ACK of its receiver.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, serde::Serialize, serde::Deserialize)]
 struct PendingChallenge {
     rst_frame: u64,
     receiver: Side,
 }
 
 /// The teardown family's state on one connection.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
 pub struct TeardownRules {
     challenge: Option<PendingChallenge>,
     /// When each side entered CLOSE-WAIT (while it is there).

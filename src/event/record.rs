@@ -10,7 +10,7 @@ use crate::time::{Duration, Timestamp};
 use crate::wire::{Endpoint, PerSide, SeqNum, Side, TcpFlags, TunnelKind};
 
 /// How a connection record came to an end.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, serde::Serialize, serde::Deserialize)]
 pub enum EndReason {
     /// Both sides sent FIN.
     Fin,
@@ -53,7 +53,7 @@ impl EndReason {
 }
 
 /// The segment that caused a state change.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Cause {
     /// Its sender.
     pub from: Side,
@@ -68,7 +68,7 @@ pub struct Cause {
 }
 
 /// One endpoint's state change, with the segment that caused it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Transition {
     /// The endpoint that changed state.
     pub side: Side,
@@ -90,9 +90,10 @@ pub const MAX_TRANSITIONS: usize = 32;
 
 /// The rows Zeek's conn.log would write for a connection (usually one; its timers or a SYN on
 /// a closed four-tuple split some into several). Filled when the record leaves the table.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ZeekView {
     /// `(conn_state, history)` of every row, the current one last.
+    #[serde(with = "crate::compat::zeek_rows_codec")]
     pub rows: Vec<(&'static str, String)>,
 }
 
@@ -114,7 +115,7 @@ impl ZeekView {
 }
 
 /// One TCP connection incarnation.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct ConnRecord {
     /// 1-based id, in order of first segment.
     pub id: u64,

@@ -8,7 +8,7 @@ use crate::time::Timestamp;
 use crate::wire::{PerSide, Segment, Side};
 
 /// Where something happened: a frame and its time.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Mark {
     /// Frame number.
     pub frame: u64,
@@ -37,7 +37,7 @@ pub struct StoryStep {
 }
 
 /// The milestones of one connection.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Milestones {
     /// The originator's first SYN.
     pub syn: Option<Mark>,

@@ -106,7 +106,7 @@ impl FlowTable {
                 _ => self
                     .map
                     .get(&key)
-                    .map(|&i| self.conns[i].full(|| rebuild))
+                    .map(|&i| self.conns.full(i, || rebuild))
                     .filter(|c| c.record().id == id),
             };
             if let Some(c) = c {

@@ -16,7 +16,7 @@
 use crate::wire::{PerSide, Segment, SeqNum, Side};
 
 /// What a connection's segments say about the directions captured.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Copy, Debug, Default, serde::Serialize, serde::Deserialize)]
 pub(crate) struct Directions {
     /// Each side's first acknowledgment number.
     first_ack: PerSide<Option<SeqNum>>,

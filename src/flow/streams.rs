@@ -72,14 +72,19 @@ fn send(
 
 /// The two streams of one connection, and whether the application layer still wants their
 /// bytes.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
 pub struct ConnStreams(PerSide<Stream>, AppDone);
 
 /// The application layer said this connection's bytes no longer matter.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Copy, Debug, Default, serde::Serialize, serde::Deserialize)]
 struct AppDone(bool);
 
 impl ConnStreams {
+    /// Bytes both streams hold (see [`Stream::held_bytes`]).
+    pub fn held_bytes(&self) -> usize {
+        self.0[Side::Orig].held_bytes() + self.0[Side::Resp].held_bytes()
+    }
+
     /// The roles were flipped.
     pub fn swap(&mut self) {
         self.0.swap();

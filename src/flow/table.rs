@@ -13,14 +13,16 @@ mod memory;
 #[cfg(test)]
 mod memory_tests;
 mod slot;
+mod slots;
 
 use slot::Slot;
+use slots::Slots;
 
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
 use hashbrown::HashMap;
-use slab::Slab;
 
 use super::attempt::resolution;
 use super::connection::Found;
@@ -73,12 +75,17 @@ pub struct FlowTable {
     /// removed or sorted (and the slab grows without copying them). Under a SYN flood, an
     /// attempt that has shown only its SYN is kept as that SYN, and so under a scan is a
     /// connection opened by a lone ACK or RST ([`slot`]).
-    pub(super) conns: Slab<Slot>,
+    pub(super) conns: Slots,
     timers: Timers,
     /// Heap size beyond which stale timer entries are dropped next.
     compact_at: usize,
     /// Times stale timer entries were dropped.
     compactions: u64,
+    /// Where connections are encoded before they are frozen (kept for its capacity).
+    freeze_buf: Vec<u8>,
+    /// Connections that closed, in order (slot, id): frozen once settled from
+    /// [`FlowConfig::freeze_from`] connections tracked, or when memory is short.
+    closed: VecDeque<(u32, u64)>,
     next_id: u64,
     /// Bytes held before the table (IP fragments), charged to the same memory bound.
     outside_bytes: usize,
@@ -117,10 +124,12 @@ impl FlowTable {
             app: None,
             stories_wanted: None,
             map: HashMap::default(),
-            conns: Slab::new(),
+            conns: Slots::default(),
             timers: Timers::default(),
             compact_at: 0,
             compactions: 0,
+            freeze_buf: Vec::new(),
+            closed: VecDeque::new(),
             next_id: 1,
             outside_bytes: 0,
             now: Timestamp::MIN,
@@ -276,10 +285,11 @@ impl FlowTable {
             sink: &mut self.sink,
             app: self.app.as_mut().map(|a| &mut a.layer),
         };
-        let c = self.conns[idx].full(rebuild);
+        let c = self.conns.full(idx, rebuild);
         c.capture_one_sided = self.stats.capture_one_sided();
         let (proved_before, two_before) = (c.proved_one_sided(), c.two_sided());
         let had_synack = c.record().half(Side::Resp).sent_synack;
+        let closed_before = c.record().is_closed();
         let synacks_before = c.synack_copies();
         let mut found = Found {
             anomalies: &mut self.anomalies,
@@ -320,13 +330,14 @@ impl FlowTable {
         // half-closed, closed and waiting out TIME-WAIT) is checked at its own deadline when
         // that comes before the one scheduled.
         let deadline = seg.ts.add(self.slot_timeout(&self.conns[idx]));
-        let c = self.conns[idx].full(rebuild);
+        let c = self.conns.full(idx, rebuild);
         if c.timer_at.is_none_or(|at| deadline < at) {
             c.timer_at = Some(deadline);
             let id = c.record().id;
             self.push_timer(deadline, idx, id);
         }
-        let rec = self.conns[idx].full(rebuild).record();
+        let rec = self.conns.full(idx, rebuild).record();
+        let closed = !closed_before && rec.is_closed();
         for t in self.changes.drain(..) {
             out(Event::StateChanged(rec, &t));
         }
@@ -336,6 +347,8 @@ impl FlowTable {
         self.flush_anomalies(out);
         if opened {
             self.compact(idx, seg, keep);
+        } else if closed {
+            self.note_closed(idx);
         }
     }
 
@@ -359,7 +372,7 @@ impl FlowTable {
         };
         self.stats.icmp_errors_linked += 1;
         let rebuild = self.rebuild();
-        let c = self.conns[idx].full(|| rebuild);
+        let c = self.conns.full(idx, || rebuild);
         let side = c.view().side_of(src);
         c.icmp_error(e, side, &self.detect, &mut self.anomalies);
         self.flush_anomalies(out);
@@ -397,12 +410,13 @@ impl FlowTable {
         // SYN instead of a record and an eviction each (which made a flood to random ports
         // under a small bound several times slower), and it cannot flush out the connections
         // the table holds.
+        let room = self.freeze_for_room(self.cfg.connection_bytes());
         if attempt
             && (!self.listeners.may_track(&dst)
                 || self
                     .listeners
                     .is_aggregated(&dst, seg.src, seg.sport, seg.seq)
-                || self.committed() + self.cfg.connection_bytes() > self.cfg.max_memory)
+                || !room)
         {
             self.listener_room(0);
             self.listeners.aggregate(
@@ -500,7 +514,7 @@ impl FlowTable {
 
     /// Both ends' states of each connection tracked now, in no particular order.
     pub fn states(&self) -> impl Iterator<Item = &PerSide<TcpState>> {
-        self.conns.iter().map(|(_, c)| c.states())
+        self.conns.iter().map(Slot::states)
     }
 
     /// Timer entries (live and stale), for tests of its bound.
@@ -531,6 +545,9 @@ impl FlowTable {
         if let Some(a) = self.app.as_mut() {
             a.layer.advance(self.now);
         }
+        if self.conns.len() >= self.cfg.freeze_from as usize {
+            self.freeze_settled();
+        }
         // Entries of connections that already ended wait among the timers until their deadline; on a
         // long run with many short connections, drop them once they outnumber the live ones.
         // The next compaction waits until the timers have doubled, so its cost stays linear
@@ -549,7 +566,7 @@ impl FlowTable {
             let slot = &self.conns[t.slot];
             let real = slot.last_ts().add(self.slot_timeout(slot));
             if real > self.now {
-                self.conns[t.slot].set_timer_at(real);
+                self.conns.set_timer_at(t.slot, real);
                 self.push_timer(real, t.slot, t.id);
                 continue;
             }
@@ -581,7 +598,8 @@ impl FlowTable {
         // connections, RSS did not move while they were written out), and each connection is
         // freed as it is written. The map and the timers are given back first: nothing looks a
         // connection up any more.
-        let mut rest: Vec<Slot> = self.conns.drain().collect();
+        self.stats.thawed = self.conns.thawed();
+        let mut rest = self.conns.drain();
         self.map = HashMap::default();
         self.timers = Timers::default();
         rest.sort_unstable_by_key(Slot::id);

@@ -28,14 +28,14 @@ use std::ops::Bound::{Excluded, Unbounded};
 pub const RANGE_COST: usize = 96;
 
 /// Contiguous held bytes: where they end, and the bytes themselves when bytes are kept.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
 struct Run {
     end: u64,
     data: VecDeque<u8>,
 }
 
 /// One direction's held ranges, beyond the next expected byte.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
 pub struct Ahead {
     /// Start offset → run; disjoint, and never touching (touching runs are one run). No
     /// running totals beside it: every connection carries two of these, idle or not.

@@ -9,7 +9,7 @@ use crate::wire::SeqNum;
 pub const MAX_GAPS: usize = 16;
 
 /// What the repeated segment carried.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Resent {
     /// Payload.
     Data,
@@ -39,7 +39,7 @@ impl Resent {
 }
 
 /// How a series ended.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum SeriesEnd {
     /// The peer acknowledged the segment after a copy.
     Acked,
@@ -66,7 +66,7 @@ impl SeriesEnd {
 }
 
 /// The copies of one segment (same sequence number) one side sent.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Backoff {
     /// What it carried.
     pub what: Resent,

@@ -8,7 +8,7 @@ use crate::time::{Duration, Timestamp};
 use crate::wire::{PerSide, Segment, SeqNum, Side, TcpFlags, Tfo};
 
 /// What one side announced in its SYN (or SYN-ACK).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct SynOptions {
     /// Maximum segment size.
     pub mss: Option<u16>,
@@ -51,7 +51,7 @@ impl SynOptions {
 }
 
 /// Per-direction counters and facts; `half[Side::Orig]` is what the originator sent.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
 pub struct Half {
     /// Segments sent.
     pub packets: u64,

@@ -5,7 +5,7 @@ use crate::time::{Duration, Timestamp};
 use crate::wire::{PerSide, Segment, SeqNum, Side};
 
 /// Handshake timing, measured at the capture point.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Copy, Debug, Default, serde::Serialize, serde::Deserialize)]
 pub struct Handshake {
     /// The SYN the SYN-ACK answered (the most recent SYN before it).
     pub syn_ts: Option<Timestamp>,

@@ -71,7 +71,7 @@ impl RstFit {
 }
 
 /// One endpoint as the wire shows it.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, serde::Serialize, serde::Deserialize)]
 pub struct EndState {
     /// Current state.
     pub state: TcpState,
@@ -161,7 +161,7 @@ pub struct SegFacts {
 }
 
 /// Both endpoints of one connection.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct Machine {
     /// The two endpoints.
     pub ends: PerSide<EndState>,

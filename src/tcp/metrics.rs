@@ -21,7 +21,7 @@ const RTO_MAX: Duration = Duration::from_secs(60);
 const MAX_TIMED: usize = 256;
 
 /// A data segment waiting for its acknowledgment.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, serde::Serialize, serde::Deserialize)]
 struct Timed {
     start: SeqNum,
     end: SeqNum,
@@ -32,7 +32,7 @@ struct Timed {
 }
 
 /// Transfer metrics of what one side sent.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
 pub struct Metrics {
     /// RTT samples taken (data of this side to the peer's ACK ending at it).
     pub rtt_samples: u32,

@@ -100,7 +100,7 @@ pub struct Outcome {
 }
 
 /// One direction's stream.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
 pub struct Stream {
     /// Sequence number of stream offset 0.
     base: Option<SeqNum>,
@@ -139,6 +139,12 @@ impl Stream {
     /// Bytes waiting beyond a hole (each offset once).
     pub fn pending(&self) -> u64 {
         self.ahead.pending()
+    }
+
+    /// Bytes the stream holds, as charged to the budget: out-of-order ranges, and delivered
+    /// bytes kept for overlap checks.
+    pub fn held_bytes(&self) -> usize {
+        self.held
     }
 
     /// Separate ranges waiting beyond holes.

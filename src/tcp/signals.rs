@@ -11,7 +11,7 @@ use crate::wire::{Segment, SeqNum, TcpFlags};
 const CE: u8 = 3;
 
 /// Header flags and fields one side sent, and how it acknowledged the other side's data.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
 pub struct HeaderSignals {
     /// Segments with PSH.
     pub psh: u32,

@@ -3,7 +3,9 @@
 use std::fmt;
 
 /// The state of one endpoint of a connection, as inferred from the wire.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 pub enum TcpState {
     /// No connection state at all.
     Closed,

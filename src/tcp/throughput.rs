@@ -25,7 +25,7 @@ const BURST_GAP_DIVISOR: i64 = 4;
 const BURST_MIN_SEGMENTS: u32 = 4;
 
 /// What a side's window and new data looked like.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
 pub struct WindowFlow {
     /// Smallest raw 16-bit window field this side sent, outside SYNs.
     pub raw_window_min: Option<u16>,

@@ -4,7 +4,9 @@ use std::fmt;
 use std::net::IpAddr;
 
 /// An address and port.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, PartialOrd, Ord)]
+#[derive(
+    Clone, Copy, PartialEq, Eq, Hash, Debug, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 pub struct Endpoint {
     /// IP address.
     pub addr: IpAddr,
@@ -133,7 +135,7 @@ impl std::hash::Hash for FlowKey {
 }
 
 /// Which end of a connection: the originator (the side that opened it) or the responder.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, serde::Serialize, serde::Deserialize)]
 pub enum Side {
     /// The originator (Zeek's `orig`).
     Orig,
@@ -168,7 +170,7 @@ impl Side {
 
 /// One value per side of a connection, indexed by [`Side`]. Per-side state kept this way moves
 /// with a role flip in one [`PerSide::swap`], so no field can be forgotten.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct PerSide<T>([T; 2]);
 
 impl<T> PerSide<T> {

@@ -7,7 +7,7 @@ use super::SeqNum;
 pub const MAX_UNKNOWN: usize = 4;
 
 /// TCP Fast Open option (RFC 7413 kind 34, or experimental kind 254 with ExID 0xF989).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Tfo {
     /// Cookie length in bytes; 0 is a cookie request.
     pub cookie_len: u8,

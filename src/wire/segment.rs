@@ -7,7 +7,7 @@ use super::{SeqNum, TcpOptions};
 use crate::time::Timestamp;
 
 /// TCP control bits (RFC 9293 §3.1, plus ECE/CWR of RFC 3168 and the historic NS bit).
-#[derive(Clone, Copy, Default, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Default, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub struct TcpFlags(pub u16);
 
 impl TcpFlags {

@@ -5,7 +5,7 @@ use std::fmt;
 
 /// A 32-bit TCP sequence or acknowledgment number. Comparisons wrap: `a < b` means `b` lies less
 /// than 2^31 ahead of `a`. Never compare the raw `u32`s.
-#[derive(Clone, Copy, Default, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Default, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub struct SeqNum(pub u32);
 
 impl SeqNum {

@@ -15,7 +15,7 @@ use super::{Segment, SkipReason};
 pub(super) const MAX_TUNNEL_DEPTH: u8 = 4;
 
 /// Encapsulations tcpaudit looks through.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[repr(usize)]
 pub enum TunnelKind {
     /// IPv4 or IPv6 inside IP (protocols 4 and 41).

@@ -8,7 +8,7 @@ use super::scaled::Scaled;
 use crate::wire::SeqNum;
 
 /// Zeek endpoint states (`TCP_ENDPOINT_*`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub enum ZState {
     /// Nothing seen.
     #[default]
@@ -37,7 +37,7 @@ const TOO_LARGE_SEQ_DELTA: i32 = 1_048_576;
 
 /// One endpoint (`TCP_Endpoint`). Sequence numbers are absolute unless named relative; relative
 /// ones count from `start_seq`, so the first data byte after a SYN is 1.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
 pub(super) struct ZEndpoint {
     /// `state`.
     pub(super) state: ZState,

@@ -29,13 +29,16 @@ pub const LIKELY_SERVER_PORTS: &[u16] = &[
 /// Zeek's view of a connection: the conn.log rows Zeek would write for its packets. Zeek ends a
 /// row on its own timers or when a SYN reuses the four-tuple, and logs later packets of the same
 /// connection as a new row; tcpaudit keeps them all in one record and lists the rows.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct ZeekConn {
     /// Finished rows, as (conn_state, history).
+    #[serde(with = "rows_codec")]
     rows: Vec<(&'static str, String)>,
     /// The row in progress.
     cur: ZeekRow,
-    /// Zeek's `likely_server_ports`, to orient each new row.
+    /// Zeek's `likely_server_ports`, to orient each new row. Not encoded: it is the run's
+    /// setting, given back by [`Self::restore_server_ports`].
+    #[serde(skip)]
     ports: &'static [u16],
 }
 
@@ -63,6 +66,11 @@ impl ZeekConn {
     ) {
         view.get_or_insert_with(|| ZeekConn::new(seg, from_orig, server_ports))
             .on_captured(seg, from_orig);
+    }
+
+    /// Gives a decoded view the run's `likely_server_ports` (the one part not encoded).
+    pub fn restore_server_ports(&mut self, server_ports: &'static [u16]) {
+        self.ports = server_ports;
     }
 
     /// The current (last) row's history.
@@ -121,5 +129,51 @@ impl ZeekConn {
             return;
         }
         self.cur.on_segment(seg, from_orig);
+    }
+}
+
+/// Every `conn_state` Zeek writes (conn/main.zeek), so that an encoded row keeps its state as
+/// an index and a decoded one gets back the same static name.
+const CONN_STATES: [&str; 13] = [
+    "S0", "S1", "SF", "REJ", "S2", "S3", "RSTO", "RSTR", "RSTOS0", "RSTRH", "SH", "SHR", "OTH",
+];
+
+/// Serde's way with rows of `(conn_state, history)`: each state as its index in the list of
+/// Zeek's states (a connection is encoded while it waits out its end, see `flow::table`).
+pub mod rows_codec {
+    use super::CONN_STATES;
+    use serde::de::Error as _;
+    use serde::ser::Error as _;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    /// Writes the rows, each state as its index.
+    pub fn serialize<S: Serializer>(
+        rows: &[(&'static str, String)],
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
+        let mut out = Vec::with_capacity(rows.len());
+        for (state, history) in rows {
+            let i = CONN_STATES
+                .iter()
+                .position(|c| c == state)
+                .ok_or_else(|| S::Error::custom(format!("not a Zeek conn_state: {state}")))?;
+            out.push((i as u8, history));
+        }
+        s.collect_seq(out)
+    }
+
+    /// Reads rows written by [`serialize`].
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<Vec<(&'static str, String)>, D::Error> {
+        Vec::<(u8, String)>::deserialize(d)?
+            .into_iter()
+            .map(|(i, history)| {
+                CONN_STATES
+                    .get(usize::from(i))
+                    .map(|state| (*state, history))
+                    .ok_or_else(|| D::Error::custom(format!("no Zeek conn_state {i}")))
+            })
+            .collect()
     }
 }

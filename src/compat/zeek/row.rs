@@ -75,7 +75,7 @@ impl SegFields {
 }
 
 /// One Zeek conn.log row in progress: history and endpoint states.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub(super) struct ZeekRow {
     /// The `history` field, as built so far.
     pub(super) history: String,

@@ -4,7 +4,7 @@
 //! (`Session::ScaledHistoryEntry`, and the `*_cnt`/`*_thresh` pairs of `TCP_Endpoint`).
 
 /// A log-scale counter: [`Scaled::hit`] is true at the 1st, 10th, 100th … occurrence.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, serde::Serialize, serde::Deserialize)]
 pub(super) struct Scaled {
     /// Occurrences since the last reset (Zeek's `*_cnt`).
     count: u32,

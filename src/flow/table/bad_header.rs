@@ -20,7 +20,7 @@ impl FlowTable {
             return;
         };
         let rebuild = self.rebuild();
-        let c = self.conns[idx].full(|| rebuild);
+        let c = self.conns.full(idx, || rebuild);
         let side = c.view().side_of(src);
         c.bad_header(b, side, &self.detect, &mut self.anomalies);
         self.flush_anomalies(out);

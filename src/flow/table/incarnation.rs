@@ -26,7 +26,7 @@ impl FlowTable {
         let opened = self.open(seg, dst, out);
         if let Some(new) = opened {
             let rebuild = self.rebuild();
-            let c = self.conns[new].full(|| rebuild);
+            let c = self.conns.full(new, || rebuild);
             c.record_mut().prev_id = Some(old.record().id);
             let old = old.view();
             c.judge(&self.detect, &mut self.anomalies, |j| {

@@ -9,11 +9,13 @@ impl FlowTable {
         self.outside_bytes = bytes;
     }
 
-    /// Bytes held now, as charged to `--max-memory`: connections, their timers (live and
-    /// stale), reassembly, listener and application state, and what is held before the table.
+    /// Bytes held now, as charged to `--max-memory`: connections (frozen ones by their size),
+    /// their timers (live and stale), reassembly, listener and application state, and what is held before the table.
     pub fn memory_in_use(&self) -> usize {
-        self.conns.len() * self.cfg.connection_bytes()
+        self.conns.unfrozen() * self.cfg.connection_bytes()
+            + self.conns.frozen_bytes()
             + self.timers.memory_bytes()
+            + self.closed.capacity() * std::mem::size_of::<(u32, u64)>()
             + self.budget.used
             + self.listeners.memory_bytes()
             + self.app.as_ref().map_or(0, |a| a.layer.memory_bytes())

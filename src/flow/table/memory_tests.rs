@@ -118,7 +118,7 @@ fn a_flood_s_lone_syns_are_held_as_their_syn_until_answered() {
     let held = |t: &FlowTable| {
         t.conns
             .iter()
-            .filter(|(_, s)| matches!(s, Slot::Lone(_)))
+            .filter(|s| matches!(s, Slot::Lone(_)))
             .count() as u64
     };
     // From the 8,192nd on: it is half-open as it is accounted.
@@ -141,4 +141,50 @@ fn a_flood_s_lone_syns_are_held_as_their_syn_until_answered() {
     assert_eq!(closed.len(), syns as usize);
     assert!(closed.windows(2).all(|w| w[0].0 < w[1].0), "in id order");
     assert_eq!(closed.last(), Some(&(u64::from(syns), 1)));
+}
+
+/// When a connection would not fit under the bound, closed connections are frozen, those that
+/// closed first first, before any is evicted: the table then holds about twice as many, each
+/// charged by its encoded size, and every record still comes out whole.
+#[test]
+fn closed_connections_are_frozen_before_any_is_evicted() {
+    use super::Slot;
+    let per = FlowConfig::default().connection_bytes();
+    let bound = 300 * per;
+    let mut t = table(bound);
+    let n = 1_000u32;
+    for i in 0..n {
+        // Picked up midstream, then reset: closed.
+        t.process(&tuple(i, "A"), &mut |_| {});
+        t.process(&tuple(i, "R"), &mut |_| {});
+        assert!(t.memory_in_use() <= bound, "{i}: {}", t.memory_in_use());
+    }
+    let frozen = t
+        .conns
+        .iter()
+        .filter(|s| matches!(s, Slot::Frozen(_)))
+        .count();
+    assert!(t.stats.frozen > 0 && frozen as u64 <= t.stats.frozen);
+    // Without freezing, 300 connections would fit (fewer with the timers).
+    assert!(t.len() > 600, "{} tracked, {:?}", t.len(), t.stats);
+    assert_eq!(
+        t.memory_in_use(),
+        (t.len() - frozen) * per
+            + t.conns.frozen_bytes()
+            + t.timers.memory_bytes()
+            + t.closed.capacity() * std::mem::size_of::<(u32, u64)>()
+            + t.listeners.memory_bytes()
+    );
+    let mut closed = Vec::new();
+    t.finish(&mut |e| {
+        if let crate::event::Event::Closed(r) = e {
+            closed.push((
+                r.half(crate::wire::Side::Orig).packets,
+                r.first_rst.is_some(),
+            ));
+        }
+    })
+    .unwrap();
+    assert_eq!(closed.len() as u64 + t.stats.evicted, u64::from(n));
+    assert!(closed.iter().all(|&c| c == (2, true)), "{closed:?}");
 }

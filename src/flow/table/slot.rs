@@ -30,6 +30,11 @@ use crate::tcp::reassembly::OverlapPolicy;
 use crate::time::{Duration, Timestamp};
 use crate::wire::{PerSide, Segment, Side};
 
+/// How long a closed connection stays in full before it is frozen: the last ACK of a close,
+/// and the retransmissions of a FIN or RST whose answer was lost, come within a round trip or
+/// a few; each segment of a frozen connection costs a decoding, and an encoding again.
+const SETTLE: Duration = Duration::from_secs(1);
+
 /// One slot of the table.
 #[derive(Debug)]
 pub(crate) enum Slot {
@@ -37,6 +42,29 @@ pub(crate) enum Slot {
     Full(Box<Connection>),
     /// A connection seen only as the segment that opened it.
     Lone(Box<Lone>),
+    /// A closed connection, encoded while it waits out 2*MSL.
+    Frozen(Box<Frozen>),
+}
+
+/// What a frozen connection takes beyond its encoded bytes: [`Frozen`], and what any connection
+/// takes beside its state (as in [`crate::flow::CONNECTION_BYTES`]), with one more allocator's
+/// header.
+const FROZEN_BYTES: usize = std::mem::size_of::<Frozen>() + 312 + 16;
+
+/// A closed connection, encoded (see `flow::connection::frozen`), with what the table reads of
+/// it without decoding it.
+#[derive(Debug)]
+pub(crate) struct Frozen {
+    /// The connection, encoded.
+    bytes: Box<[u8]>,
+    /// The record's id.
+    id: u64,
+    /// When the table's timer for it is due.
+    timer_at: Option<Timestamp>,
+    /// Its last segment's time.
+    last_ts: Timestamp,
+    /// Both ends' states (for the live view's counts).
+    states: PerSide<TcpState>,
 }
 
 /// A connection that has shown only the segment that opened it: what rebuilding it takes.
@@ -131,20 +159,35 @@ impl Slot {
     /// holds its first segment.
     #[inline]
     pub(in crate::flow) fn full(&mut self, r: impl FnOnce() -> Rebuild) -> &mut Connection {
-        if let Slot::Lone(s) = self {
-            *self = Slot::Full(s.rebuild(&r()));
+        match self {
+            Slot::Full(_) => {}
+            Slot::Lone(s) => *self = Slot::Full(s.rebuild(&r())),
+            Slot::Frozen(f) => *self = Slot::Full(Connection::decode(&f.bytes, &r().detect)),
         }
         match self {
             Slot::Full(c) => c,
-            Slot::Lone(_) => unreachable!("the slot was just rebuilt"),
+            Slot::Lone(_) | Slot::Frozen(_) => unreachable!("the slot was just rebuilt"),
         }
     }
 
-    /// The connection, out of its slot, rebuilt if the slot held its first segment.
+    /// The connection, out of its slot, rebuilt if the slot held its first segment or decoded
+    /// if it was frozen.
     pub(in crate::flow) fn into_full(self, r: impl FnOnce() -> Rebuild) -> Box<Connection> {
         match self {
             Slot::Full(c) => c,
             Slot::Lone(s) => s.rebuild(&r()),
+            Slot::Frozen(f) => Connection::decode(&f.bytes, &r().detect),
+        }
+    }
+
+    /// What a frozen connection takes, as charged to `--max-memory`: its encoded bytes, its
+    /// descriptor, and what every connection takes besides its state (allocators' headers,
+    /// slab and map slots, timer entry: see [`crate::flow::CONNECTION_BYTES`]); 0 for a slot
+    /// in another form.
+    pub(in crate::flow) fn frozen_bytes(&self) -> usize {
+        match self {
+            Slot::Frozen(f) => f.bytes.len() + FROZEN_BYTES,
+            Slot::Full(_) | Slot::Lone(_) => 0,
         }
     }
 
@@ -153,6 +196,7 @@ impl Slot {
         match self {
             Slot::Full(c) => c.record().id,
             Slot::Lone(s) => s.id,
+            Slot::Frozen(f) => f.id,
         }
     }
 
@@ -161,6 +205,7 @@ impl Slot {
         match self {
             Slot::Full(c) => c.timer_at,
             Slot::Lone(s) => s.timer_at,
+            Slot::Frozen(f) => f.timer_at,
         }
     }
 
@@ -169,6 +214,7 @@ impl Slot {
         match self {
             Slot::Full(c) => c.timer_at = Some(at),
             Slot::Lone(s) => s.timer_at = Some(at),
+            Slot::Frozen(f) => f.timer_at = Some(at),
         }
     }
 
@@ -177,6 +223,7 @@ impl Slot {
         match self {
             Slot::Full(c) => &c.record().states,
             Slot::Lone(s) => &s.states,
+            Slot::Frozen(f) => &f.states,
         }
     }
 
@@ -185,6 +232,7 @@ impl Slot {
         match self {
             Slot::Full(c) => c.record().last_ts,
             Slot::Lone(s) => s.seg.ts,
+            Slot::Frozen(f) => f.last_ts,
         }
     }
 }
@@ -206,6 +254,9 @@ impl FlowTable {
         match slot {
             Slot::Full(c) => self.timeout_for(c),
             Slot::Lone(s) => s.idle,
+            // Only a closed connection is frozen, and its phase cannot change without a
+            // segment, which decodes it.
+            Slot::Frozen(_) => self.detect.two_msl(),
         }
     }
 
@@ -215,12 +266,14 @@ impl FlowTable {
         (b.global_cap, b.per_stream_cap, b.retain)
     }
 
-    /// The connection in slot `idx`, rebuilt first if the slot holds its first segment.
-    #[inline]
+    /// The connection in slot `idx`, rebuilt first if the slot holds its first segment, or
+    /// decoded if it was frozen.
+    #[inline(always)]
     pub(in crate::flow) fn conn(&mut self, idx: usize) -> &mut Connection {
         let (detect, caps) = (&self.detect, self.budget_caps());
         let (zeek_view, policy) = (self.cfg.zeek_view, self.cfg.overlap_policy);
-        self.conns[idx].full(|| Rebuild::of(detect, zeek_view, policy, caps))
+        self.conns
+            .full(idx, || Rebuild::of(detect, zeek_view, policy, caps))
     }
 
     /// Keeps the connection in slot `idx`, just opened by `seg`, as that segment alone when
@@ -267,7 +320,91 @@ impl FlowTable {
                 "a connection rebuilt from its first segment differs from the one it replaces"
             );
         }
-        self.conns[idx] = Slot::Lone(Box::new(lone));
+        self.conns.set(idx, Slot::Lone(Box::new(lone)));
         self.stats.lone_kept = self.stats.lone_kept.saturating_add(1);
+    }
+
+    /// Notes that the connection in slot `idx`, in full, has just closed: closed connections
+    /// are frozen in the order they closed, once settled or when memory is short.
+    pub(in crate::flow) fn note_closed(&mut self, idx: usize) {
+        let id = self.conns[idx].id();
+        // Entries of connections gone or no longer in full are dropped once they outnumber
+        // the connections tracked, so the list stays within twice the table (and its cost
+        // linear overall).
+        if self.closed.len() > 2 * self.conns.len() + 1024 {
+            let conns = &self.conns;
+            self.closed.retain(
+                |&(i, id)| matches!(conns.get(i as usize), Some(s @ Slot::Full(_)) if s.id() == id),
+            );
+        }
+        // Slab indices stay below the number of connections tracked at once, which the
+        // memory bound keeps far below 2^32.
+        self.closed.push_back((idx as u32, id));
+    }
+
+    /// From [`FlowConfig::freeze_from`](crate::flow::FlowConfig) connections tracked at once,
+    /// freezes the connections that closed [`SETTLE`] ago or more.
+    pub(in crate::flow) fn freeze_settled(&mut self) {
+        while self.conns.len() >= self.cfg.freeze_from as usize
+            && let Some(&(idx, id)) = self.closed.front()
+        {
+            if let Some(Slot::Full(c)) = self.conns.get(idx as usize)
+                && c.record().id == id
+                && c.record()
+                    .closed_ts
+                    .is_some_and(|at| at.add(SETTLE) > self.now)
+            {
+                break;
+            }
+            self.closed.pop_front();
+            self.freeze(idx as usize, id);
+        }
+    }
+
+    /// Freezes closed connections, those that closed first first, until `coming` more bytes
+    /// fit under `--max-memory` (before anything is evicted to make room); false when none
+    /// is left to freeze and they still do not fit.
+    pub(in crate::flow) fn freeze_for_room(&mut self, coming: usize) -> bool {
+        while self.committed() + coming > self.cfg.max_memory {
+            let Some((idx, id)) = self.closed.pop_front() else {
+                return false;
+            };
+            self.freeze(idx as usize, id);
+        }
+        true
+    }
+
+    /// Keeps connection `id`, in slot `idx`, encoded if it is still tracked there in full, both
+    /// its ends have closed and its streams hold no bytes (see `flow::connection::frozen`).
+    fn freeze(&mut self, idx: usize, id: u64) {
+        let Some(Slot::Full(c)) = self.conns.get(idx) else {
+            return;
+        };
+        let r = c.record();
+        if r.id != id || !r.is_closed() || c.held_bytes() != 0 {
+            return;
+        }
+        // One scratch buffer for every encoding, and one allocation of the exact size each.
+        let buf = c.encode(std::mem::take(&mut self.freeze_buf));
+        let frozen = Frozen {
+            bytes: Box::from(&buf[..]),
+            id: r.id,
+            timer_at: c.timer_at,
+            last_ts: r.last_ts,
+            states: r.states,
+        };
+        self.freeze_buf = buf;
+        self.freeze_buf.clear();
+        #[cfg(debug_assertions)]
+        {
+            let decoded = Connection::decode(&frozen.bytes, &self.detect);
+            assert_eq!(
+                format!("{decoded:?}"),
+                format!("{c:?}"),
+                "a decoded connection differs from the one encoded"
+            );
+        }
+        self.conns.set(idx, Slot::Frozen(Box::new(frozen)));
+        self.stats.frozen = self.stats.frozen.saturating_add(1);
     }
 }

@@ -5,6 +5,8 @@
 //! handshake timing, Zeek's view, the reference machine, reassembly, Wireshark's classes,
 //! transfer metrics, then the connection rules.
 
+mod frozen;
+
 use super::direction::Directions;
 use super::streams::{ConnStreams, ReasmCtx, StreamOwner};
 use crate::compat::ZeekConn;
@@ -34,7 +36,7 @@ pub struct Found<'a> {
 }
 
 /// One TCP connection incarnation being tracked.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct Connection {
     rec: ConnRecord,
     machine: Machine,

@@ -1,0 +1,143 @@
+//! The table's slots, with what the frozen ones among them take: a frozen connection is charged
+//! to `--max-memory` by its encoded size, so every change of a slot's form goes through here.
+
+use super::slot::{Rebuild, Slot};
+use crate::flow::Connection;
+use crate::time::Timestamp;
+use slab::Slab;
+
+/// The slots of the table (a slab: a connection's index stays its own while it is tracked).
+#[derive(Debug, Default)]
+pub(crate) struct Slots {
+    slab: Slab<Slot>,
+    /// Slots holding a frozen connection.
+    frozen: usize,
+    /// What those take, as charged (see [`Slot::frozen_bytes`]).
+    frozen_bytes: usize,
+    /// Times a frozen connection was decoded while tracked.
+    thawed: u64,
+}
+
+impl Slots {
+    /// Slots in use.
+    pub(crate) fn len(&self) -> usize {
+        self.slab.len()
+    }
+
+    /// Whether no slot is in use.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.slab.is_empty()
+    }
+
+    /// Slots in use that hold a connection in full or as its first segment (charged as one
+    /// in full).
+    pub(crate) fn unfrozen(&self) -> usize {
+        self.slab.len() - self.frozen
+    }
+
+    /// What the frozen slots take, as charged.
+    pub(crate) fn frozen_bytes(&self) -> usize {
+        self.frozen_bytes
+    }
+
+    /// Times a frozen connection was decoded while tracked (for a segment, an ICMP error or a
+    /// new incarnation; not for its end).
+    pub(crate) fn thawed(&self) -> u64 {
+        self.thawed
+    }
+
+    /// Whether slot `idx` is in use.
+    pub(crate) fn contains(&self, idx: usize) -> bool {
+        self.slab.contains(idx)
+    }
+
+    /// Slot `idx`, if in use.
+    pub(crate) fn get(&self, idx: usize) -> Option<&Slot> {
+        self.slab.get(idx)
+    }
+
+    /// Every slot in use.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = &Slot> {
+        self.slab.iter().map(|(_, s)| s)
+    }
+
+    /// Puts `slot` in a free slot; returns its index.
+    pub(crate) fn insert(&mut self, slot: Slot) -> usize {
+        self.charge(&slot);
+        self.slab.insert(slot)
+    }
+
+    /// Replaces the slot `idx` holds (a change of form).
+    pub(crate) fn set(&mut self, idx: usize, slot: Slot) {
+        self.charge(&slot);
+        let old = std::mem::replace(&mut self.slab[idx], slot);
+        self.discharge(&old);
+    }
+
+    /// Takes slot `idx` out.
+    pub(crate) fn remove(&mut self, idx: usize) -> Slot {
+        let old = self.slab.remove(idx);
+        self.discharge(&old);
+        old
+    }
+
+    /// Takes every slot out, in no order.
+    pub(crate) fn drain(&mut self) -> Vec<Slot> {
+        (self.frozen, self.frozen_bytes) = (0, 0);
+        self.slab.drain().collect()
+    }
+
+    /// The connection in slot `idx`, rebuilt or decoded first if it is not held in full.
+    #[inline(always)]
+    pub(crate) fn full(&mut self, idx: usize, r: impl FnOnce() -> Rebuild) -> &mut Connection {
+        // Called several times for every segment, nearly always on a connection in full: the
+        // slot is looked up once, and the rest kept out of the way.
+        let slot = &mut self.slab[idx];
+        if !matches!(slot, Slot::Full(_)) {
+            if let Slot::Frozen(_) = slot {
+                self.thawed += 1;
+                self.frozen -= 1;
+                self.frozen_bytes -= slot.frozen_bytes();
+            }
+            unfold(slot, r);
+        }
+        match slot {
+            Slot::Full(c) => c,
+            Slot::Lone(_) | Slot::Frozen(_) => unreachable!("the slot was just unfolded"),
+        }
+    }
+
+    /// Sets when the table's timer for the connection in slot `idx` is due.
+    pub(crate) fn set_timer_at(&mut self, idx: usize, at: Timestamp) {
+        self.slab[idx].set_timer_at(at);
+    }
+
+    fn charge(&mut self, slot: &Slot) {
+        if let Slot::Frozen(_) = slot {
+            self.frozen += 1;
+            self.frozen_bytes += slot.frozen_bytes();
+        }
+    }
+
+    fn discharge(&mut self, slot: &Slot) {
+        if let Slot::Frozen(_) = slot {
+            self.frozen -= 1;
+            self.frozen_bytes -= slot.frozen_bytes();
+        }
+    }
+}
+
+/// Rebuilds or decodes the connection in `slot`.
+#[cold]
+#[inline(never)]
+fn unfold(slot: &mut Slot, r: impl FnOnce() -> Rebuild) {
+    slot.full(r);
+}
+
+impl std::ops::Index<usize> for Slots {
+    type Output = Slot;
+
+    fn index(&self, idx: usize) -> &Slot {
+        &self.slab[idx]
+    }
+}
