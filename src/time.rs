@@ -35,8 +35,24 @@ pub struct Duration(Nanos);
 /// Nanoseconds stored with the sign bit flipped in a non-zero integer, so that an optional
 /// time or span takes 8 bytes, not 16: a connection holds dozens of them, and a flood holds
 /// tens of thousands of connections. The one value given up, `i64::MIN`, saturates to the next.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
 struct Nanos(NonZeroI64);
+
+/// Encoded as the plain integer: in a frozen connection (variable-length numbers), a short span
+/// then takes a byte or two and a time nine, where the stored bits would take ten each.
+impl serde::Serialize for Nanos {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_i64(self.get())
+    }
+}
+
+/// Read back from the plain integer ([`Nanos::get`] never gives `i64::MIN`, so nothing
+/// saturates on the way).
+impl<'de> serde::Deserialize<'de> for Nanos {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        <i64 as serde::Deserialize>::deserialize(d).map(Nanos::new)
+    }
+}
 
 impl Nanos {
     const fn new(ns: i64) -> Self {

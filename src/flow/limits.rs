@@ -81,7 +81,7 @@ pub struct FlowConfig {
     /// connection compact.
     pub compact_from: u32,
     /// Connections tracked at once from which a connection whose ends have both closed, and
-    /// whose streams hold no bytes, is kept encoded a second after it closed (about 1.3 KB
+    /// whose streams hold no bytes, is kept encoded a second after it closed (about 1.2 KB
     /// against some 3-4 KiB in full) while it waits out 2*MSL, and decoded when it is next
     /// needed (a late segment, a new incarnation, its timer). Closed connections are also
     /// frozen, those that closed first first, when a connection would not fit under

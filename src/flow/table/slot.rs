@@ -385,16 +385,13 @@ impl FlowTable {
             return;
         }
         // One scratch buffer for every encoding, and one allocation of the exact size each.
-        let buf = c.encode(std::mem::take(&mut self.freeze_buf));
         let frozen = Frozen {
-            bytes: Box::from(&buf[..]),
+            bytes: Box::from(c.encode(&mut self.freeze_buf)),
             id: r.id,
             timer_at: c.timer_at,
             last_ts: r.last_ts,
             states: r.states,
         };
-        self.freeze_buf = buf;
-        self.freeze_buf.clear();
         #[cfg(debug_assertions)]
         {
             let decoded = Connection::decode(&frozen.bytes, &self.detect);
