@@ -54,6 +54,14 @@ pub fn config(sel: u8) -> AnalyzerConfig {
     cfg.flow.segment_events = sel & 16 != 0;
     cfg.flow.segment_stream = sel & 32 != 0;
     cfg.verify_checksums = sel & 64 != 0;
+    if sel & 128 != 0 {
+        // Every connection held in its compact forms as soon as it may be: rebuilt from its
+        // first segment, or decoded once closed, whenever it is next needed (debug builds
+        // compare each with the connection it replaced).
+        cfg.flow.compact_syns_from = 0;
+        cfg.flow.compact_from = 0;
+        cfg.flow.freeze_from = 0;
+    }
     cfg
 }
 

@@ -74,7 +74,8 @@ pub struct FlowTable {
     /// Boxed: a connection is a few KiB, and a slot moves only a pointer when it is inserted,
     /// removed or sorted (and the slab grows without copying them). Under a SYN flood, an
     /// attempt that has shown only its SYN is kept as that SYN, and so under a scan is a
-    /// connection opened by a lone ACK or RST ([`slot`]).
+    /// connection opened by a lone ACK or RST; when memory is short, closed connections are
+    /// kept encoded ([`slot`]).
     pub(super) conns: Slots,
     timers: Timers,
     /// Heap size beyond which stale timer entries are dropped next.

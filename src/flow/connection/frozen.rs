@@ -7,8 +7,8 @@
 //! with postcard (integers as variable-length numbers, no field names), one takes about
 //! 1.2 KB (1.5 with Zeek's view); the table keeps it so when memory is short (or beyond a
 //! number of connections tracked at once), and decodes it when it is next needed (see
-//! `flow::table::slot`). The encoding is the connection, field
-//! for field, but for the run's settings it refers to, which are given back on decoding.
+//! `flow::table::slot`). The encoding is the connection, field for field, but for the run's
+//! settings it refers to, which are given back on decoding.
 
 use super::Connection;
 use crate::detect::DetectConfig;

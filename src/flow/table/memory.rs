@@ -10,7 +10,8 @@ impl FlowTable {
     }
 
     /// Bytes held now, as charged to `--max-memory`: connections (frozen ones by their size),
-    /// their timers (live and stale), reassembly, listener and application state, and what is held before the table.
+    /// their timers (live and stale), the list of closed ones, reassembly, listener and
+    /// application state, and what is held before the table.
     pub fn memory_in_use(&self) -> usize {
         self.conns.unfrozen() * self.cfg.connection_bytes()
             + self.conns.frozen_bytes()

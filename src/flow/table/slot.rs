@@ -1,5 +1,6 @@
-//! A tracked connection as the table holds it: in full, or, under hostile traffic, a connection
-//! that has shown nothing but the segment that opened it as that segment alone.
+//! A tracked connection as the table holds it: in full; under hostile traffic, a connection
+//! that has shown nothing but the segment that opened it as that segment alone; when memory is
+//! short, a closed connection encoded (frozen, below).
 //!
 //! A connection in full takes about 3 KiB (its record, the reference machine, both streams,
 //! the Wireshark and Zeek emulations, the rules' state). A SYN flood to random ports holds
@@ -18,6 +19,13 @@
 //! which ordinary traffic does not reach, and for connections opened by any
 //! other segment from [`FlowConfig::compact_from`](crate::flow::FlowConfig) connections tracked
 //! at once (past the start of a capture, ordinary connections open with a SYN).
+//!
+//! A frozen connection is one whose ends have both closed, encoded whole (see
+//! `flow::connection::frozen`: about 1.2 KB) while it waits out 2*MSL, and decoded, exactly, at
+//! the same moments. Encoding and decoding one costs about 10 µs, so connections are frozen,
+//! those that closed first first, only when a new one would not fit under `--max-memory`
+//! (before any is evicted), or from [`FlowConfig::freeze_from`](crate::flow::FlowConfig)
+//! connections tracked at once (off by default). A frozen connection is charged by its size.
 
 use super::FlowTable;
 use crate::detect::DetectConfig;
@@ -156,7 +164,7 @@ impl Lone {
 
 impl Slot {
     /// The connection, rebuilt first (with what `r` gives, asked for only then) if the slot
-    /// holds its first segment.
+    /// holds its first segment, or decoded if it was frozen.
     #[inline]
     pub(in crate::flow) fn full(&mut self, r: impl FnOnce() -> Rebuild) -> &mut Connection {
         match self {
