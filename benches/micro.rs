@@ -1,6 +1,7 @@
 //! Micro-benchmarks of the three stages a packet goes through: decoding a frame into a TCP
 //! segment, the reference state machine, and the whole connection table (every rule, both
-//! emulations, reassembly, timers). `cargo bench --bench micro`; figures are per frame.
+//! emulations, reassembly, timers), and the same with every closed connection frozen.
+//! `cargo bench --bench micro`; figures are per frame.
 //!
 //! The inputs are the generated fixture `fixtures/generated/mixed.pcap` (349 connections of
 //! every scenario the generator knows, 7,635 frames), read into memory once, so that
@@ -96,5 +97,24 @@ fn flow_table(b: Bencher) {
         }
         let summary = analyzer.finish(&mut |_| events += 1);
         black_box((events, summary.packets))
+    });
+}
+
+/// `flow_table` with every closed connection frozen a second after it closes and decoded when
+/// next needed (`FlowConfig::freeze_from` 0; by default only when memory is short): the
+/// difference is what freezing costs (an encoding and a decoding per connection).
+#[divan::bench]
+fn flow_table_freezing(b: Bencher) {
+    let frames = frames();
+    let mut cfg = AnalyzerConfig::default();
+    cfg.flow.freeze_from = 0;
+    b.counter(ItemsCount::new(frames.len())).bench_local(|| {
+        let mut analyzer = Analyzer::new(cfg);
+        let mut events = 0u64;
+        for f in &frames {
+            analyzer.push(&f.packet(), &mut |_| events += 1);
+        }
+        let summary = analyzer.finish(&mut |_| events += 1);
+        black_box((events, summary.flows.frozen, summary.packets))
     });
 }
