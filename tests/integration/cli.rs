@@ -704,6 +704,50 @@ fn the_memory_bound_evicts_instead_of_growing() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("is not a size"));
 }
 
+/// Under `--max-memory`, closed connections are kept encoded before any is evicted: 8,000
+/// connections picked up midstream and reset (closed, waiting out 2*MSL) under a 4 MiB bound,
+/// where about 1,100 fit in full, are tracked by the thousands (3,499), counted as frozen in
+/// the summary and its terminal line, and each still gets its whole record.
+#[test]
+fn the_memory_bound_freezes_closed_connections_before_evicting() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("closed.pcap");
+    let frames: Vec<(u64, Vec<u8>)> = (0..8_000u32)
+        .flat_map(|i| {
+            let src = [10, 1, (i >> 8) as u8, i as u8];
+            let t = 1_700_000_000_000_000 + 2 * u64::from(i);
+            let ack = ipv4_tcp(src, [10, 200, 0, 1], 40_000, 443, 1000 + i, 5000, "A", &[]);
+            let rst = ipv4_tcp(src, [10, 200, 0, 1], 40_000, 443, 1000 + i, 5000, "R", &[]);
+            [(t, ack), (t + 1, rst)]
+        })
+        .collect();
+    write_pcap(&path, 101, &frames);
+    let recs = within_bound(&path, "4M");
+    let t = &summary(&recs)["table"];
+    let conns = connections(&recs);
+    assert_eq!(conns.len(), 8_000);
+    assert!(t["frozen"].as_u64().unwrap() > 2_000, "{t}");
+    assert!(t["peak_tracked"].as_u64().unwrap() > 2_000, "{t}");
+    assert!(t["evicted"].as_u64().unwrap() < 6_000, "{t}");
+    // Frozen, evicted or not, each record is the connection as it closed.
+    assert!(
+        conns
+            .iter()
+            .all(|c| c["end_reason"] == "rst" && c["orig"]["packets"] == 2),
+        "{t}"
+    );
+    let out = tcpaudit()
+        .args(["analyze", "--max-memory", "4M"])
+        .arg(&path)
+        .env("COLUMNS", "200")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("frozen (memory bound)"), "{text}");
+    let none = within_bound(&path, "1G");
+    assert_eq!(summary(&none)["table"]["frozen"], 0);
+}
+
 /// A flood of spoofed SYNs to random ports under a small `--max-memory`: the attempts the bound
 /// cannot hold as records are counted per listener (aggregated) instead of evicting tracked
 /// ones, and the charged peak stays under the bound; with room, every attempt is a record.

@@ -48,6 +48,9 @@ pub struct FlowStatsJson {
     pub evicted: u64,
     /// Of those, evicted to respect `--max-memory`.
     pub evicted_memory: u64,
+    /// Closed connections kept encoded while they waited out 2*MSL, to stay under
+    /// `--max-memory` before evicting any.
+    pub frozen: u64,
     /// Most bytes the analysis held at once, as charged to `--max-memory`.
     pub peak_memory_bytes: u64,
     /// Most connections tracked at once.
@@ -69,6 +72,7 @@ impl From<FlowStats> for FlowStatsJson {
             timed_out: f.timed_out,
             evicted: f.evicted,
             evicted_memory: f.evicted_memory,
+            frozen: f.frozen,
             peak_memory_bytes: f.peak_memory_bytes,
             peak_tracked: f.peak_tracked,
             aggregated_segments: f.aggregated_segments,

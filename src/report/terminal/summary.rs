@@ -205,6 +205,15 @@ pub(super) fn summary_table(s: &Summary, run: &RunInfo) -> Table {
             Cell::new(format!("{by_count} (raise --max-connections)")),
         ]);
     }
+    if s.flows.frozen > 0 {
+        t.add_row(vec![
+            Cell::new("  frozen (memory bound)"),
+            Cell::new(format!(
+                "{} closed connections kept encoded (raise --max-memory)",
+                s.flows.frozen
+            )),
+        ]);
+    }
     if s.flows.evicted_memory > 0 {
         t.add_row(vec![
             Cell::new("  evicted (memory bound)"),
