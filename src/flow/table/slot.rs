@@ -163,28 +163,28 @@ impl Lone {
 }
 
 impl Slot {
-    /// The connection, rebuilt first (with what `r` gives, asked for only then) if the slot
-    /// holds its first segment, or decoded if it was frozen.
-    #[inline]
-    pub(in crate::flow) fn full(&mut self, r: impl FnOnce() -> Rebuild) -> &mut Connection {
+    /// Rebuilds the connection (with what `r` gives) if the slot holds its first segment, or
+    /// decodes it if it was frozen; the slot then holds it in full. Out of line: nearly every
+    /// slot met is in full already.
+    #[cold]
+    #[inline(never)]
+    pub(in crate::flow) fn unfold(&mut self, r: impl FnOnce() -> Rebuild) {
         match self {
             Slot::Full(_) => {}
             Slot::Lone(s) => *self = Slot::Full(s.rebuild(&r())),
             Slot::Frozen(f) => *self = Slot::Full(Connection::decode(&f.bytes, &r().detect)),
         }
-        match self {
-            Slot::Full(c) => c,
-            Slot::Lone(_) | Slot::Frozen(_) => unreachable!("the slot was just rebuilt"),
-        }
     }
 
     /// The connection, out of its slot, rebuilt if the slot held its first segment or decoded
     /// if it was frozen.
-    pub(in crate::flow) fn into_full(self, r: impl FnOnce() -> Rebuild) -> Box<Connection> {
+    pub(in crate::flow) fn into_full(mut self, r: impl FnOnce() -> Rebuild) -> Box<Connection> {
+        if !matches!(self, Slot::Full(_)) {
+            self.unfold(r);
+        }
         match self {
             Slot::Full(c) => c,
-            Slot::Lone(s) => s.rebuild(&r()),
-            Slot::Frozen(f) => Connection::decode(&f.bytes, &r().detect),
+            Slot::Lone(_) | Slot::Frozen(_) => unreachable!("the slot was just unfolded"),
         }
     }
 
@@ -320,14 +320,11 @@ impl FlowTable {
             attempt: c.attempt_open,
         };
         #[cfg(debug_assertions)]
-        {
-            let rebuilt = lone.rebuild(&self.rebuild());
-            assert_eq!(
-                format!("{rebuilt:?}"),
-                format!("{c:?}"),
-                "a connection rebuilt from its first segment differs from the one it replaces"
-            );
-        }
+        assert_same(
+            &lone.rebuild(&self.rebuild()),
+            c,
+            "rebuilt from its first segment",
+        );
         self.conns.set(idx, Slot::Lone(Box::new(lone)));
         self.stats.lone_kept = self.stats.lone_kept.saturating_add(1);
     }
@@ -401,15 +398,23 @@ impl FlowTable {
             states: r.states,
         };
         #[cfg(debug_assertions)]
-        {
-            let decoded = Connection::decode(&frozen.bytes, &self.detect);
-            assert_eq!(
-                format!("{decoded:?}"),
-                format!("{c:?}"),
-                "a decoded connection differs from the one encoded"
-            );
-        }
+        assert_same(
+            &Connection::decode(&frozen.bytes, &self.detect),
+            c,
+            "decoded",
+        );
         self.conns.set(idx, Slot::Frozen(Box::new(frozen)));
         self.stats.frozen = self.stats.frozen.saturating_add(1);
     }
+}
+
+/// Debug builds check each compact form as it is made: what it gives back (`back`, `how`) is
+/// the connection it replaces, field for field.
+#[cfg(debug_assertions)]
+fn assert_same(back: &Connection, original: &Connection, how: &str) {
+    assert_eq!(
+        format!("{back:?}"),
+        format!("{original:?}"),
+        "a connection {how} differs from the one it replaces"
+    );
 }

@@ -10,12 +10,35 @@ use slab::Slab;
 #[derive(Debug, Default)]
 pub(crate) struct Slots {
     slab: Slab<Slot>,
-    /// Slots holding a frozen connection.
-    frozen: usize,
-    /// What those take, as charged (see [`Slot::frozen_bytes`]).
-    frozen_bytes: usize,
+    /// What the frozen slots take.
+    frozen: Frozen,
     /// Times a frozen connection was decoded while tracked.
     thawed: u64,
+}
+
+/// The frozen slots, and what they take as charged (see [`Slot::frozen_bytes`]).
+#[derive(Debug, Default)]
+struct Frozen {
+    slots: usize,
+    bytes: usize,
+}
+
+impl Frozen {
+    /// `slot` comes in (nothing unless it is frozen).
+    fn add(&mut self, slot: &Slot) {
+        if let Slot::Frozen(_) = slot {
+            self.slots += 1;
+            self.bytes += slot.frozen_bytes();
+        }
+    }
+
+    /// `slot` goes out, or changes form (nothing unless it was frozen).
+    fn remove(&mut self, slot: &Slot) {
+        if let Slot::Frozen(_) = slot {
+            self.slots -= 1;
+            self.bytes -= slot.frozen_bytes();
+        }
+    }
 }
 
 impl Slots {
@@ -32,12 +55,12 @@ impl Slots {
     /// Slots in use that hold a connection in full or as its first segment (charged as one
     /// in full).
     pub(crate) fn unfrozen(&self) -> usize {
-        self.slab.len() - self.frozen
+        self.slab.len() - self.frozen.slots
     }
 
     /// What the frozen slots take, as charged.
     pub(crate) fn frozen_bytes(&self) -> usize {
-        self.frozen_bytes
+        self.frozen.bytes
     }
 
     /// Times a frozen connection was decoded while tracked (for a segment, an ICMP error or a
@@ -63,27 +86,27 @@ impl Slots {
 
     /// Puts `slot` in a free slot; returns its index.
     pub(crate) fn insert(&mut self, slot: Slot) -> usize {
-        self.charge(&slot);
+        self.frozen.add(&slot);
         self.slab.insert(slot)
     }
 
     /// Replaces the slot `idx` holds (a change of form).
     pub(crate) fn set(&mut self, idx: usize, slot: Slot) {
-        self.charge(&slot);
+        self.frozen.add(&slot);
         let old = std::mem::replace(&mut self.slab[idx], slot);
-        self.discharge(&old);
+        self.frozen.remove(&old);
     }
 
     /// Takes slot `idx` out.
     pub(crate) fn remove(&mut self, idx: usize) -> Slot {
         let old = self.slab.remove(idx);
-        self.discharge(&old);
+        self.frozen.remove(&old);
         old
     }
 
     /// Takes every slot out, in no order.
     pub(crate) fn drain(&mut self) -> Vec<Slot> {
-        (self.frozen, self.frozen_bytes) = (0, 0);
+        self.frozen = Frozen::default();
         self.slab.drain().collect()
     }
 
@@ -94,12 +117,9 @@ impl Slots {
         // slot is looked up once, and the rest kept out of the way.
         let slot = &mut self.slab[idx];
         if !matches!(slot, Slot::Full(_)) {
-            if let Slot::Frozen(_) = slot {
-                self.thawed += 1;
-                self.frozen -= 1;
-                self.frozen_bytes -= slot.frozen_bytes();
-            }
-            unfold(slot, r);
+            self.thawed += u64::from(matches!(slot, Slot::Frozen(_)));
+            self.frozen.remove(slot);
+            slot.unfold(r);
         }
         match slot {
             Slot::Full(c) => c,
@@ -111,27 +131,6 @@ impl Slots {
     pub(crate) fn set_timer_at(&mut self, idx: usize, at: Timestamp) {
         self.slab[idx].set_timer_at(at);
     }
-
-    fn charge(&mut self, slot: &Slot) {
-        if let Slot::Frozen(_) = slot {
-            self.frozen += 1;
-            self.frozen_bytes += slot.frozen_bytes();
-        }
-    }
-
-    fn discharge(&mut self, slot: &Slot) {
-        if let Slot::Frozen(_) = slot {
-            self.frozen -= 1;
-            self.frozen_bytes -= slot.frozen_bytes();
-        }
-    }
-}
-
-/// Rebuilds or decodes the connection in `slot`.
-#[cold]
-#[inline(never)]
-fn unfold(slot: &mut Slot, r: impl FnOnce() -> Rebuild) {
-    slot.full(r);
 }
 
 impl std::ops::Index<usize> for Slots {
