@@ -141,6 +141,22 @@ pub struct WsConv {
 // Wireshark's LT_SEQ and LE_SEQ. Its `>` is GT_SEQ except for two numbers exactly 2^31 apart,
 // where GT_SEQ holds both ways and `>` neither; the emulation has always used `>`.
 impl WsConv {
+    /// Gives back the room of each direction's queue of unacknowledged segments once it is
+    /// empty: a closed connection keeps none, and waits out 2*MSL with its queues empty.
+    pub fn release_spare(&mut self) {
+        for d in &mut self.dirs {
+            if d.unacked.is_empty() && d.unacked.capacity() > 0 {
+                d.unacked = VecDeque::new();
+            }
+        }
+    }
+
+    /// Entries the queues of unacknowledged segments have room for.
+    #[cfg(test)]
+    pub(crate) fn queue_capacity(&self) -> usize {
+        self.dirs.iter().map(|d| d.unacked.capacity()).sum()
+    }
+
     /// Classifies one segment sent by side `from` (in tcpaudit's orientation; the analysis
     /// itself is symmetric).
     pub fn segment(&mut self, seg: &Segment<'_>, from: Side) -> Classes {

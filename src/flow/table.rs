@@ -297,6 +297,9 @@ impl FlowTable {
             changes: &mut self.changes,
         };
         c.update(seg, side, &detect, &mut reasm, keep, &mut found);
+        if c.record().is_closed() {
+            c.release_spare();
+        }
         self.stats.proved_one_sided += u64::from(!proved_before && c.proved_one_sided());
         self.stats.two_sided += u64::from(!two_before && c.two_sided());
         if let Some((lag, decoded)) = c.take_cookie_lag() {
@@ -542,7 +545,23 @@ impl FlowTable {
     }
 
     /// Ends connections whose idle deadline has passed.
+    #[inline]
     pub(super) fn expire(&mut self, out: &mut impl FnMut(Event<'_>)) {
+        // Most packets move the clock within a timer tick, with nothing else to do: that is
+        // checked here, inline, and the pass itself is made only when something may be due.
+        if self.app.is_some()
+            || self.conns.len() >= self.cfg.freeze_from as usize
+            || self.timers.len() > self.compact_at.max(4 * self.conns.len() + 4096)
+            || self.timers.may_be_due(self.now.as_nanos())
+        {
+            self.expire_due(out);
+        }
+    }
+
+    /// [`FlowTable::expire`]'s pass: the application layer's clock, settled closed connections
+    /// frozen, stale timer entries dropped, and every connection whose timer is due ended.
+    #[inline(never)]
+    fn expire_due(&mut self, out: &mut impl FnMut(Event<'_>)) {
         if let Some(a) = self.app.as_mut() {
             a.layer.advance(self.now);
         }

@@ -69,6 +69,20 @@ pub struct Metrics {
 const IN_ORDER_SPAN: u32 = 1 << 30;
 
 impl Metrics {
+    /// Entries the queue of timed segments has room for.
+    #[cfg(test)]
+    pub(crate) fn queue_capacity(&self) -> usize {
+        self.timed.capacity()
+    }
+
+    /// Gives back the room of the timed segments once none is waiting for its acknowledgment
+    /// (see [`crate::compat::wireshark::WsConv::release_spare`]).
+    pub fn release_spare(&mut self) {
+        if self.timed.is_empty() && self.timed.capacity() > 0 {
+            self.timed = VecDeque::new();
+        }
+    }
+
     /// A segment this side sent. `snd_nxt_before` is its SND.NXT before the segment,
     /// `peer_ack` the highest acknowledgment the peer has sent, `wscale` this side's window
     /// scale in force.

@@ -7,7 +7,7 @@ use std::net::{IpAddr, Ipv4Addr};
 use super::FlowTable;
 use crate::detect::{DetectConfig, ListenerConfig};
 use crate::flow::FlowConfig;
-use crate::testutil::c2s;
+use crate::testutil::{c2s, s2c};
 use crate::wire::Segment;
 
 /// Segment `i` of its own four-tuple (its source address), `flags` from the client.
@@ -187,4 +187,33 @@ fn closed_connections_are_frozen_before_any_is_evicted() {
     .unwrap();
     assert_eq!(closed.len() as u64 + t.stats.evicted, u64::from(n));
     assert!(closed.iter().all(|&c| c == (2, true)), "{closed:?}");
+}
+
+/// A closed connection waits out 2*MSL with nothing in flight: the queues its data filled
+/// (segments timed for RTT samples, Wireshark's unacknowledged segments) are given back by
+/// the segment that empties them once both ends have closed, not kept until it ends.
+#[test]
+fn a_closed_connection_keeps_no_room_for_segments_in_flight() {
+    let mut t = table(1 << 30);
+    let mut segs = vec![
+        c2s(0, "S", 100, 0, 0),
+        s2c(10, "SA", 500, 101, 0),
+        c2s(20, "A", 101, 501, 0),
+    ];
+    for i in 0..20u32 {
+        segs.push(c2s(30 + i64::from(i), "PA", 101 + 100 * i, 501, 100));
+    }
+    segs.push(s2c(60, "A", 501, 2101, 0));
+    segs.push(c2s(70, "FA", 2101, 501, 0));
+    segs.push(s2c(80, "FA", 501, 2102, 0));
+    let last_ack = c2s(90, "A", 2102, 502, 0);
+    for s in &segs {
+        t.process(s, &mut |_| {});
+    }
+    let idx = *t.map.values().next().expect("one connection");
+    // Both ends have closed, the server's FIN is not acknowledged yet: its queues hold it.
+    assert!(t.conn(idx).record().is_closed());
+    assert!(t.conn(idx).queue_capacity() > 0);
+    t.process(&last_ack, &mut |_| {});
+    assert_eq!(t.conn(idx).queue_capacity(), 0);
 }
