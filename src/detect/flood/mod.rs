@@ -185,15 +185,18 @@ impl ListenerTracker {
         self.room = Some(bytes);
     }
 
-    /// Bytes the aggregated attempts may still take before they reach their share
-    /// ([`ListenerTracker::set_memory_limit`]): reserved against the bound.
-    pub fn headroom_bytes(&self) -> usize {
-        if self.memory_limit == 0 {
-            return 0;
-        }
-        self.pending
-            .budget_bytes()
-            .saturating_sub(self.pending.memory_bytes())
+    /// [`ListenerTracker::memory_bytes`] and the bytes the aggregated attempts may still take
+    /// before they reach their share ([`ListenerTracker::set_memory_limit`]), reserved against
+    /// the bound. The table asks for it before every new attempt, so the aggregated attempts'
+    /// bytes are summed once for both.
+    pub fn committed_bytes(&self) -> usize {
+        let pending = self.pending.memory_bytes();
+        let headroom = if self.memory_limit == 0 {
+            0
+        } else {
+            self.pending.budget_bytes().saturating_sub(pending)
+        };
+        self.listeners_bytes() + pending + headroom
     }
 
     /// Whether one more listener would take listener state past its bound (the aggregated

@@ -124,6 +124,9 @@ pub(super) struct PendingAttempts {
     /// counted together in `other`.
     max_listeners: usize,
     other: AttemptCounts,
+    /// [`PendingAttempts::budget_bytes`], kept: it changes only with the caps, and the table
+    /// asks for it before every new attempt.
+    budget: usize,
 }
 
 impl PendingAttempts {
@@ -138,10 +141,16 @@ impl PendingAttempts {
     /// at its largest capacity (a power of two), the index twice as large as its entries need
     /// (hashbrown keeps deleted markers until it rehashes), and every listener's counts.
     pub(super) fn budget_bytes(&self) -> usize {
-        let cap = self.cap.max(1);
+        self.budget
+    }
+
+    /// [`PendingAttempts::budget_bytes`] for at most `cap` attempts and `max_listeners`
+    /// listeners counted on their own.
+    fn budget_for(cap: usize, max_listeners: usize) -> usize {
+        let cap = cap.max(1);
         cap.next_power_of_two() * std::mem::size_of::<Pending>()
             + 2 * table_bytes(cap, std::mem::size_of::<u32>())
-            + table_bytes(self.max_listeners, COUNTS_ENTRY)
+            + table_bytes(max_listeners, COUNTS_ENTRY)
     }
 
     /// Bounds [`PendingAttempts::budget_bytes`] to `bytes` (under a small `--max-memory`): fewer
@@ -152,9 +161,10 @@ impl PendingAttempts {
         while self.max_listeners > 1 && table_bytes(self.max_listeners, COUNTS_ENTRY) > bytes / 2 {
             self.max_listeners /= 2;
         }
-        while self.cap > 1 && self.budget_bytes() > bytes {
+        while self.cap > 1 && Self::budget_for(self.cap, self.max_listeners) > bytes {
             self.cap /= 2;
         }
+        self.budget = Self::budget_for(self.cap, self.max_listeners);
     }
 
     /// An empty table remembering at most `cap` attempts.
@@ -162,6 +172,7 @@ impl PendingAttempts {
         PendingAttempts {
             cap,
             max_listeners: MAX_LISTENERS,
+            budget: Self::budget_for(cap, MAX_LISTENERS),
             ..Default::default()
         }
     }

@@ -13,12 +13,19 @@ impl FlowTable {
     /// their timers (live and stale), the list of closed ones, reassembly, listener and
     /// application state, and what is held before the table.
     pub fn memory_in_use(&self) -> usize {
+        self.others_bytes() + self.listeners.memory_bytes()
+    }
+
+    /// [`FlowTable::memory_in_use`] but for the listener tracker's state, which is what a SYN
+    /// of a flood changes: the tracker is given its room from this, and under a flood (where
+    /// the table is asked for its memory a few times per SYN) the listeners' part is summed
+    /// only where it is needed.
+    fn others_bytes(&self) -> usize {
         self.conns.unfrozen() * self.cfg.connection_bytes()
             + self.conns.frozen_bytes()
             + self.timers.memory_bytes()
             + self.closed.capacity() * std::mem::size_of::<(u32, u64)>()
             + self.budget.used
-            + self.listeners.memory_bytes()
             + self.app.as_ref().map_or(0, |a| a.layer.memory_bytes())
             + self.outside_bytes
     }
@@ -27,14 +34,14 @@ impl FlowTable {
     /// attempts of a flood may still grow into (reserved, so that connections admitted before
     /// a flood cannot take it).
     pub(super) fn committed(&self) -> usize {
-        self.memory_in_use() + self.listeners.headroom_bytes()
+        self.others_bytes() + self.listeners.committed_bytes()
     }
 
     /// Tells the listener tracker how much of the memory bound the rest of the analysis leaves
     /// it, `coming` bytes about to be taken included: a listener admitted after connections
     /// filled the bound would take it past the bound.
     pub(super) fn listener_room(&mut self, coming: usize) {
-        let others = self.memory_in_use() - self.listeners.memory_bytes() + coming;
+        let others = self.others_bytes() + coming;
         self.listeners
             .set_room(self.cfg.max_memory.saturating_sub(others));
     }
