@@ -370,7 +370,11 @@ impl WsConv {
         fwd.lastsegmentflags = ta.flags;
         // Acknowledged segments leave the reverse direction's list.
         rev.unacked.retain(|&end| SeqNum(end) > SeqNum(ackn));
-        if rev.unacked.is_empty() && rev.unacked.capacity() > 64 {
+        // Once a burst is acknowledged its room goes back: the bound charges a connection a
+        // fixed size, and an idle one would otherwise keep its largest burst's. (A queue
+        // emptied and refilled each exchange reallocates beyond 16 entries: 0.1% more
+        // instructions on a generated capture.)
+        if rev.unacked.is_empty() && rev.unacked.capacity() > 16 {
             rev.unacked = VecDeque::new();
         }
     }

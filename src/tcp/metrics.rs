@@ -196,7 +196,8 @@ impl Metrics {
         }
         if self.timed.is_empty() {
             self.timed_unordered = false;
-            if self.timed.capacity() > 32 {
+            // A burst's room goes back once it is acknowledged (as in `WsConv::analyze`).
+            if self.timed.capacity() > 8 {
                 self.timed = VecDeque::new();
             }
         }
