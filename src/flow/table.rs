@@ -297,6 +297,8 @@ impl FlowTable {
             changes: &mut self.changes,
         };
         c.update(seg, side, &detect, &mut reasm, keep, &mut found);
+        // A closed connection's queues empty with its last segments; it waits out 2*MSL
+        // without their room (cheap once given back: the queues are then unallocated).
         if c.record().is_closed() {
             c.release_spare();
         }

@@ -151,8 +151,8 @@ impl Connection {
 
     /// Gives back the room of the per-segment queues that are empty. The table calls it on
     /// closed connections: most connections it holds on ordinary traffic are closed ones
-    /// waiting out 2*MSL, and their queues, grown while data was in flight, would otherwise
-    /// stay allocated until they end (up to 1.3 KB a connection).
+    /// waiting out 2*MSL, and the room an acknowledged burst leaves their queues (up to 640
+    /// bytes a connection) would otherwise stay allocated, uncharged, until they end.
     pub(crate) fn release_spare(&mut self) {
         for (_, h) in self.rec.halves.iter_mut() {
             h.metrics.release_spare();
