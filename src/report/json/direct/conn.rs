@@ -19,40 +19,29 @@ pub(in crate::report::json) fn write_conn(
 ) {
     o.raw(b"{\"type\":\"connection\",\"id\":");
     o.u(c.id);
-    o.raw(k!("prev_id"));
-    o.opt_u(c.prev_id);
+    o.key_opt_u(k!("prev_id"), c.prev_id);
     o.raw(k!("orig_addr"));
     o.addr(c.orig.addr);
-    o.raw(k!("orig_port"));
-    o.u(c.orig.port);
+    o.key_u(k!("orig_port"), c.orig.port);
     o.raw(k!("resp_addr"));
     o.addr(c.resp.addr);
-    o.raw(k!("resp_port"));
-    o.u(c.resp.port);
+    o.key_u(k!("resp_port"), c.resp.port);
     o.raw(k!("community_id"));
     o.str(ids.get(c.id, c.orig, c.resp));
-    o.raw(k!("vlan"));
-    o.opt_u(c.vlan);
+    o.key_opt_u(k!("vlan"), c.vlan);
     o.raw(k!("tunnel"));
     o.opt_str(c.tunnel.map(TunnelKind::name));
-    o.raw(k!("first_ts"));
-    o.secs(c.first_ts);
-    o.raw(k!("last_ts"));
-    o.secs(c.last_ts);
+    o.key_secs(k!("first_ts"), c.first_ts);
+    o.key_secs(k!("last_ts"), c.last_ts);
     o.raw(k!("first_time"));
     o.iso(c.first_ts);
     o.raw(k!("last_time"));
     o.iso(c.last_ts);
-    o.raw(k!("duration"));
-    o.secs(c.duration());
-    o.raw(k!("first_frame"));
-    o.u(c.first_frame);
-    o.raw(k!("last_frame"));
-    o.u(c.last_frame);
-    o.raw(k!("saw_start"));
-    o.bool(c.saw_start());
-    o.raw(k!("flipped"));
-    o.bool(c.flipped);
+    o.key_secs(k!("duration"), c.duration());
+    o.key_u(k!("first_frame"), c.first_frame);
+    o.key_u(k!("last_frame"), c.last_frame);
+    o.key_bool(k!("saw_start"), c.saw_start());
+    o.key_bool(k!("flipped"), c.flipped);
     o.raw(k!("orig"));
     write_half(o, c.half(Side::Orig));
     o.raw(k!("resp"));
@@ -62,14 +51,10 @@ pub(in crate::report::json) fn write_conn(
         (Some(a), Some(b)) => {
             o.raw(b"{\"window_scaling\":");
             o.bool(a.wscale.is_some() && b.wscale.is_some());
-            o.raw(k!("sack"));
-            o.bool(a.sack_permitted && b.sack_permitted);
-            o.raw(k!("timestamps"));
-            o.bool(a.timestamps && b.timestamps);
-            o.raw(k!("ecn"));
-            o.bool(a.ecn && b.ecn);
-            o.raw(k!("tfo"));
-            o.bool(a.tfo.is_some());
+            o.key_bool(k!("sack"), a.sack_permitted && b.sack_permitted);
+            o.key_bool(k!("timestamps"), a.timestamps && b.timestamps);
+            o.key_bool(k!("ecn"), a.ecn && b.ecn);
+            o.key_bool(k!("tfo"), a.tfo.is_some());
             o.raw(b"}");
         }
         _ => o.null(),
@@ -122,18 +107,15 @@ pub(in crate::report::json) fn write_conn(
     by_id(o, &ById(&c.tally.seg_counts), |o, n: &PerSide<u32>| {
         o.raw(b"{\"orig\":");
         o.u(n[Side::Orig]);
-        o.raw(k!("resp"));
-        o.u(n[Side::Resp]);
+        o.key_u(k!("resp"), n[Side::Resp]);
         o.raw(b"}");
     });
-    o.raw(k!("unexpected_segments"));
-    o.u(c.unexpected);
+    o.key_u(k!("unexpected_segments"), c.unexpected);
     o.raw(k!("one_sided"));
     o.opt_str(c.one_sided.map(Side::name));
     o.raw(k!("time_wait_side"));
     o.opt_str(c.time_wait_until.map(|t| t.0.name()));
-    o.raw(k!("time_wait_until"));
-    o.opt_secs(c.time_wait_until.map(|t| t.1));
+    o.key_opt_secs(k!("time_wait_until"), c.time_wait_until.map(|t| t.1));
     // Not built at all when not written: a story kept for another output is left alone.
     if stories && let Some(story) = StoryJson::of(c) {
         o.raw(k!("story"));

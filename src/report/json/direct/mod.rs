@@ -4,7 +4,8 @@
 //! The serde path ([`super::ConnJson`] through [`super::line`]) builds a struct of some 150
 //! fields per connection, then walks it field by field through serde's generic calls, each key
 //! written as three pieces. Here each key is one constant together with the comma before it
-//! (`,"prev_id":`), numbers go through `itoa` (what `serde_json` uses), and nothing is built in
+//! (`,"prev_id":`), written with its value after one check of the room for both; numbers are
+//! written in place by `itoa`'s method (what `serde_json` uses), and nothing is built in
 //! between. The structs stay the schema's reference: the tests write every record of the
 //! fixture captures both ways and compare the bytes, so the two cannot drift apart. Rare nested
 //! objects (a story, a retransmission series, anomaly details) still go through serde, into the
@@ -78,6 +79,86 @@ const fn pairs() -> [[u8; 2]; 100] {
     t
 }
 
+/// The most bytes [`digits`] writes: `u64::MAX` has 20 digits.
+const MAX_U64: usize = 20;
+
+/// The most bytes [`secs`] writes: a sign, the 10 digits of the largest whole seconds an `i64`
+/// of nanoseconds holds, a point and 9 decimals.
+const MAX_SECS: usize = 21;
+
+/// Writes `v` in decimal at the start of `out` (at least [`MAX_U64`] bytes), as `itoa` (and so
+/// `serde_json`) writes it, and returns its length.
+#[inline(always)]
+fn digits(out: &mut [u8], v: u64) -> usize {
+    if v < 10 {
+        out[0] = b'0' + v as u8;
+        1
+    } else {
+        digits_long(out, v)
+    }
+}
+
+/// [`digits`] of 10 and more: the digit count from the bit length, then the digits from the
+/// last, four at a time (as `itoa` does).
+fn digits_long(out: &mut [u8], mut v: u64) -> usize {
+    // 1233 / 4096 is just above log10(2): the digit count of the bit length's lowest
+    // value, which `v` may pass by one digit.
+    let guess = (((64 - v.leading_zeros()) * 1233) >> 12) as usize;
+    let n = (guess + usize::from(v >= POW10[guess])).max(1);
+    let out = &mut out[..n];
+    let mut i = n;
+    while v >= 10_000 {
+        let r = (v % 10_000) as usize;
+        v /= 10_000;
+        out[i - 4..i - 2].copy_from_slice(&PAIRS[r / 100]);
+        out[i - 2..i].copy_from_slice(&PAIRS[r % 100]);
+        i -= 4;
+    }
+    let mut v = v as usize;
+    if v >= 100 {
+        out[i - 2..i].copy_from_slice(&PAIRS[v % 100]);
+        v /= 100;
+        i -= 2;
+    }
+    if v >= 10 {
+        out[i - 2..i].copy_from_slice(&PAIRS[v]);
+    } else {
+        out[i - 1] = b'0' + v as u8;
+    }
+    n
+}
+
+/// Writes `ns` nanoseconds as seconds at the start of `out` (at least [`MAX_SECS`] bytes), as
+/// [`super::secs`] writes them (through [`crate::time::decimal_secs`]): the whole seconds,
+/// then six decimals, or nine when the value has sub-microsecond precision. Returns the
+/// length.
+#[inline]
+fn secs(out: &mut [u8], ns: i64) -> usize {
+    let abs = ns.unsigned_abs();
+    let sign = usize::from(ns < 0);
+    out[0] = b'-';
+    let mut n = sign + digits(&mut out[sign..], abs / 1_000_000_000);
+    let frac = abs % 1_000_000_000;
+    let (mut v, places) = if frac.is_multiple_of(1000) {
+        (frac / 1000, 6)
+    } else {
+        (frac, 9)
+    };
+    let out = &mut out[n..n + places + 1];
+    out[0] = b'.';
+    let mut i = places + 1;
+    while i > 2 {
+        i -= 2;
+        out[i..i + 2].copy_from_slice(&PAIRS[(v % 100) as usize]);
+        v /= 100;
+    }
+    if i == 2 {
+        out[1] = b'0' + (v % 10) as u8;
+    }
+    n += places + 1;
+    n
+}
+
 /// A line under construction, written at `at` into a buffer whose bytes are all scratch (it
 /// keeps its length from line to line, so it is zero-filled once, not per line).
 ///
@@ -129,42 +210,7 @@ impl<'b> Out<'b> {
     /// An unsigned integer, as `itoa` (and so `serde_json`) writes it.
     #[inline]
     fn u(&mut self, v: impl Into<u64>) {
-        let v = v.into();
-        if v < 10 {
-            self.room(1)[0] = b'0' + v as u8;
-            self.at += 1;
-        } else {
-            self.u_long(v);
-        }
-    }
-
-    /// [`Out::u`] of 10 and more: its digits counted from its bit length, then written from
-    /// the last, four at a time (as `itoa` does).
-    fn u_long(&mut self, mut v: u64) {
-        // 1233 / 4096 is just above log10(2): the digit count of the bit length's lowest
-        // value, which `v` may pass by one digit.
-        let guess = (((64 - v.leading_zeros()) * 1233) >> 12) as usize;
-        let n = (guess + usize::from(v >= POW10[guess])).max(1);
-        let out = self.room(n);
-        let mut i = n;
-        while v >= 10_000 {
-            let r = (v % 10_000) as usize;
-            v /= 10_000;
-            out[i - 4..i - 2].copy_from_slice(&PAIRS[r / 100]);
-            out[i - 2..i].copy_from_slice(&PAIRS[r % 100]);
-            i -= 4;
-        }
-        let mut v = v as usize;
-        if v >= 100 {
-            out[i - 2..i].copy_from_slice(&PAIRS[v % 100]);
-            v /= 100;
-            i -= 2;
-        }
-        if v >= 10 {
-            out[i - 2..i].copy_from_slice(&PAIRS[v]);
-        } else {
-            out[i - 1] = b'0' + v as u8;
-        }
+        let n = digits(self.room(MAX_U64), v.into());
         self.at += n;
     }
 
@@ -218,35 +264,8 @@ impl<'b> Out<'b> {
     /// value has sub-microsecond precision.
     #[inline]
     fn secs(&mut self, t: impl Nanos) {
-        let ns = t.nanos();
-        let abs = ns.unsigned_abs();
-        if ns < 0 {
-            self.raw(b"-");
-        }
-        self.u(abs / 1_000_000_000);
-        let frac = abs % 1_000_000_000;
-        if frac.is_multiple_of(1000) {
-            self.decimals(frac / 1000, 6);
-        } else {
-            self.decimals(frac, 9);
-        }
-    }
-
-    /// `.` and `v` in exactly `places` digits (6 or 9).
-    #[inline]
-    fn decimals(&mut self, mut v: u64, places: usize) {
-        let out = self.room(places + 1);
-        out[0] = b'.';
-        let mut i = places + 1;
-        while i > 2 {
-            i -= 2;
-            out[i..i + 2].copy_from_slice(&PAIRS[(v % 100) as usize]);
-            v /= 100;
-        }
-        if i == 2 {
-            out[1] = b'0' + (v % 10) as u8;
-        }
-        self.at += places + 1;
+        let n = secs(self.room(MAX_SECS), t.nanos());
+        self.at += n;
     }
 
     /// [`Out::secs`], or null.
@@ -256,6 +275,62 @@ impl<'b> Out<'b> {
             Some(t) => self.secs(t),
             None => self.null(),
         }
+    }
+
+    /// A key (as [`k!`] makes it) and an unsigned integer, with one check of the room for
+    /// both: most of a record's fields are written this way, and a check per piece cost as
+    /// much as the writing.
+    #[inline]
+    fn key_u(&mut self, key: &[u8], v: impl Into<u64>) {
+        let k = key.len();
+        let out = self.room(k + MAX_U64);
+        out[..k].copy_from_slice(key);
+        let n = digits(&mut out[k..], v.into());
+        self.at += k + n;
+    }
+
+    /// A key and an unsigned integer or null (see [`Out::key_u`]).
+    #[inline]
+    fn key_opt_u(&mut self, key: &[u8], v: Option<impl Into<u64>>) {
+        match v {
+            Some(v) => self.key_u(key, v),
+            None => self.key_raw(key, b"null"),
+        }
+    }
+
+    /// A key and a number of seconds (see [`Out::key_u`] and [`Out::secs`]).
+    #[inline]
+    fn key_secs(&mut self, key: &[u8], t: impl Nanos) {
+        let k = key.len();
+        let out = self.room(k + MAX_SECS);
+        out[..k].copy_from_slice(key);
+        let n = secs(&mut out[k..], t.nanos());
+        self.at += k + n;
+    }
+
+    /// A key and a number of seconds or null (see [`Out::key_secs`]).
+    #[inline]
+    fn key_opt_secs(&mut self, key: &[u8], t: Option<impl Nanos>) {
+        match t {
+            Some(t) => self.key_secs(key, t),
+            None => self.key_raw(key, b"null"),
+        }
+    }
+
+    /// A key and `true` or `false` (see [`Out::key_u`]).
+    #[inline]
+    fn key_bool(&mut self, key: &[u8], v: bool) {
+        self.key_raw(key, if v { b"true" } else { b"false" });
+    }
+
+    /// A key and bytes as they are, in one piece of room.
+    #[inline]
+    fn key_raw(&mut self, key: &[u8], v: &[u8]) {
+        let (k, n) = (key.len(), v.len());
+        let out = self.room(k + n);
+        out[..k].copy_from_slice(key);
+        out[k..].copy_from_slice(v);
+        self.at += k + n;
     }
 
     /// A time as exact ISO 8601 text, as [`crate::report::iso_time::iso`] writes it: in place,

@@ -99,6 +99,15 @@ fn seconds_and_addresses_match_their_text_forms() {
         b.truncate(n);
         let want = decimal_secs(ns, &mut [0; DECIMAL_SECS_MAX]).to_owned();
         assert_eq!(String::from_utf8(b).unwrap(), want, "{ns}");
+        // With its key, in the room checked once for both.
+        let mut b = Vec::new();
+        let mut o = Out::new(&mut b, &mut aside);
+        o.key_opt_secs(b",\"t\":", Some(Duration::from_nanos(ns)));
+        o.key_opt_secs(b",\"u\":", None::<Duration>);
+        let n = o.len();
+        b.truncate(n);
+        let want = format!(",\"t\":{want},\"u\":null");
+        assert_eq!(String::from_utf8(b).unwrap(), want, "{ns}");
     }
     for v in 0..=255u8 {
         let a = std::net::Ipv4Addr::new(v, 255 - v, v / 3, 7);
@@ -123,9 +132,14 @@ fn integers_and_strings_match_serde_json() {
         let mut aside = Vec::new();
         let mut o = Out::new(&mut b, &mut aside);
         o.u(v);
+        o.key_u(b",\"k\":", v);
+        o.key_opt_u(b",\"o\":", Some(v));
+        o.key_opt_u(b",\"n\":", None::<u64>);
+        o.key_bool(b",\"b\":", v % 2 == 0);
         let n = o.len();
         b.truncate(n);
-        assert_eq!(String::from_utf8(b).unwrap(), v.to_string());
+        let want = format!("{v},\"k\":{v},\"o\":{v},\"n\":null,\"b\":{}", v % 2 == 0);
+        assert_eq!(String::from_utf8(b).unwrap(), want);
     }
     for s in [
         "",
