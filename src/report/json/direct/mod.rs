@@ -282,10 +282,18 @@ impl<'b> Out<'b> {
     /// much as the writing.
     #[inline]
     fn key_u(&mut self, key: &[u8], v: impl Into<u64>) {
+        let v = v.into();
+        self.key_then(key, MAX_U64, |out| digits(out, v));
+    }
+
+    /// A key, then what `value` writes into the room after it (at most `most` bytes; it
+    /// returns how many), with one check of the room for both.
+    #[inline(always)]
+    fn key_then(&mut self, key: &[u8], most: usize, value: impl FnOnce(&mut [u8]) -> usize) {
         let k = key.len();
-        let out = self.room(k + MAX_U64);
+        let out = self.room(k + most);
         out[..k].copy_from_slice(key);
-        let n = digits(&mut out[k..], v.into());
+        let n = value(&mut out[k..]);
         self.at += k + n;
     }
 
@@ -301,11 +309,8 @@ impl<'b> Out<'b> {
     /// A key and a number of seconds (see [`Out::key_u`] and [`Out::secs`]).
     #[inline]
     fn key_secs(&mut self, key: &[u8], t: impl Nanos) {
-        let k = key.len();
-        let out = self.room(k + MAX_SECS);
-        out[..k].copy_from_slice(key);
-        let n = secs(&mut out[k..], t.nanos());
-        self.at += k + n;
+        let ns = t.nanos();
+        self.key_then(key, MAX_SECS, |out| secs(out, ns));
     }
 
     /// A key and a number of seconds or null (see [`Out::key_secs`]).
