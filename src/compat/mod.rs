@@ -5,4 +5,7 @@
 pub mod wireshark;
 mod zeek;
 
-pub use zeek::{LIKELY_SERVER_PORTS, ZState, ZeekConn, rows_codec as zeek_rows_codec};
+pub use zeek::{
+    CONN_STATES as ZEEK_CONN_STATES, LIKELY_SERVER_PORTS, ZState, ZeekConn,
+    rows_codec as zeek_rows_codec,
+};

@@ -443,8 +443,10 @@ impl FlowTable {
         if self.conns.len() >= self.cfg.max_connections {
             self.evict_one(out);
         }
-        // Room for one more connection under the memory bound: end those due soonest.
-        while self.committed() + self.cfg.connection_bytes() > self.cfg.max_memory
+        // Room for one more connection under the memory bound: end those due soonest (when
+        // freezing closed ones above did not make it).
+        while !room
+            && self.committed() + self.cfg.connection_bytes() > self.cfg.max_memory
             && self.evict_one(out)
         {
             self.stats.evicted_memory += 1;
@@ -552,8 +554,8 @@ impl FlowTable {
         // Most packets move the clock within a timer tick, with nothing else to do: that is
         // checked here, inline, and the pass itself is made only when something may be due.
         if self.app.is_some()
-            || self.conns.len() >= self.cfg.freeze_from as usize
-            || self.timers.len() > self.compact_at.max(4 * self.conns.len() + 4096)
+            || self.freezes_settled()
+            || self.stale_timers_pile_up()
             || self.timers.may_be_due(self.now.as_nanos())
         {
             self.expire_due(out);
@@ -567,14 +569,12 @@ impl FlowTable {
         if let Some(a) = self.app.as_mut() {
             a.layer.advance(self.now);
         }
-        if self.conns.len() >= self.cfg.freeze_from as usize {
-            self.freeze_settled();
-        }
+        self.freeze_settled();
         // Entries of connections that already ended wait among the timers until their deadline; on a
         // long run with many short connections, drop them once they outnumber the live ones.
         // The next compaction waits until the timers have doubled, so its cost stays linear
         // overall whatever the number of entries per live connection.
-        if self.timers.len() > self.compact_at.max(4 * self.conns.len() + 4096) {
+        if self.stale_timers_pile_up() {
             let mut timers = std::mem::take(&mut self.timers);
             timers.retain(|t| self.live(t));
             self.compact_at = 2 * timers.len();
@@ -598,6 +598,12 @@ impl FlowTable {
             }
             self.end(c, EndReason::Timeout, out);
         }
+    }
+
+    /// Whether the timer entries have grown past what compacting them waits for.
+    #[inline]
+    fn stale_timers_pile_up(&self) -> bool {
+        self.timers.len() > self.compact_at.max(4 * self.conns.len() + 4096)
     }
 
     /// Evicts the connection whose timer is due soonest; false when none is left.

@@ -78,9 +78,7 @@ impl Metrics {
     /// Gives back the room of the timed segments once none is waiting for its acknowledgment
     /// (see [`crate::compat::wireshark::WsConv::release_spare`]).
     pub fn release_spare(&mut self) {
-        if self.timed.is_empty() && self.timed.capacity() > 0 {
-            self.timed = VecDeque::new();
-        }
+        crate::wire::give_back_room(&mut self.timed, 0);
     }
 
     /// A segment this side sent. `snd_nxt_before` is its SND.NXT before the segment,
@@ -197,9 +195,7 @@ impl Metrics {
         if self.timed.is_empty() {
             self.timed_unordered = false;
             // A burst's room goes back once it is acknowledged (as in `WsConv::analyze`).
-            if self.timed.capacity() > 8 {
-                self.timed = VecDeque::new();
-            }
+            crate::wire::give_back_room(&mut self.timed, 8);
         }
     }
 

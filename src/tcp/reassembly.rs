@@ -399,9 +399,7 @@ impl Stream {
             self.held -= n;
             budget.give(n);
             // Idle connections should not keep a buffer around.
-            if self.recent.is_empty() && self.recent.capacity() > 4 << 10 {
-                self.recent = VecDeque::new();
-            }
+            crate::wire::give_back_room(&mut self.recent, 4 << 10);
         }
     }
 

@@ -1,4 +1,17 @@
-//! What a hash table costs, as charged to `--max-memory`.
+//! What a hash table costs, as charged to `--max-memory`, and how a queue gives its room back.
+
+use std::collections::VecDeque;
+
+/// Gives back the room of `q` if it is empty and has room for more than `keep` entries: a
+/// queue that empties and fills again each exchange keeps a little room (no allocation per
+/// exchange), and one that held a burst does not keep the burst's room while its connection
+/// idles or waits out its end.
+#[inline]
+pub fn give_back_room<T>(q: &mut VecDeque<T>, keep: usize) {
+    if q.is_empty() && q.capacity() > keep {
+        *q = VecDeque::new();
+    }
+}
 
 /// Bytes a hashbrown table sized for `most` entries of `entry` bytes takes: its buckets (a
 /// power of two, at most 7/8 full from 8 on) with a control byte each, and a group's worth of

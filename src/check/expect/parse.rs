@@ -19,10 +19,7 @@ use crate::flow::EndReason;
 use crate::tcp::TcpState;
 use crate::time::Duration;
 
-/// Zeek's conn_state values.
-const CONN_STATES: &[&str] = &[
-    "S0", "S1", "SF", "REJ", "S2", "S3", "RSTO", "RSTR", "RSTOS0", "RSTRH", "SH", "SHR", "OTH",
-];
+use crate::compat::ZEEK_CONN_STATES as CONN_STATES;
 
 /// Where a byte offset of `text` is: (line, column), 1-based.
 fn line_col(text: &str, offset: usize) -> (usize, usize) {

@@ -132,9 +132,10 @@ impl ZeekConn {
     }
 }
 
-/// Every `conn_state` Zeek writes (conn/main.zeek), so that an encoded row keeps its state as
-/// an index and a decoded one gets back the same static name.
-const CONN_STATES: [&str; 13] = [
+/// Every `conn_state` Zeek writes (conn/main.zeek): an encoded row keeps its state as an index
+/// into it (and a decoded one gets back the same static name), and expectation files are
+/// checked against it.
+pub const CONN_STATES: [&str; 13] = [
     "S0", "S1", "SF", "REJ", "S2", "S3", "RSTO", "RSTR", "RSTOS0", "RSTRH", "SH", "SHR", "OTH",
 ];
 

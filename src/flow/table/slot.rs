@@ -347,10 +347,17 @@ impl FlowTable {
         self.closed.push_back((idx as u32, id));
     }
 
+    /// Whether closed connections are frozen once settled: from
+    /// [`FlowConfig::freeze_from`](crate::flow::FlowConfig) connections tracked at once.
+    #[inline]
+    pub(in crate::flow) fn freezes_settled(&self) -> bool {
+        self.conns.len() >= self.cfg.freeze_from as usize
+    }
+
     /// From [`FlowConfig::freeze_from`](crate::flow::FlowConfig) connections tracked at once,
     /// freezes the connections that closed [`SETTLE`] ago or more.
     pub(in crate::flow) fn freeze_settled(&mut self) {
-        while self.conns.len() >= self.cfg.freeze_from as usize
+        while self.freezes_settled()
             && let Some(&(idx, id)) = self.closed.front()
         {
             if let Some(Slot::Full(c)) = self.conns.get(idx as usize)

@@ -136,6 +136,7 @@ fn digits_long(out: &mut [u8], mut v: u64) -> usize {
 fn secs(out: &mut [u8], ns: i64) -> usize {
     let abs = ns.unsigned_abs();
     let sign = usize::from(ns < 0);
+    // Written either way: the digits overwrite it when there is no sign.
     out[0] = b'-';
     let mut n = sign + digits(&mut out[sign..], abs / 1_000_000_000);
     let frac = abs % 1_000_000_000;
