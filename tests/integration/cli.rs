@@ -736,13 +736,7 @@ fn the_memory_bound_freezes_closed_connections_before_evicting() {
             .all(|c| c["end_reason"] == "rst" && c["orig"]["packets"] == 2),
         "{t}"
     );
-    let out = tcpaudit()
-        .args(["analyze", "--max-memory", "4M"])
-        .arg(&path)
-        .env("COLUMNS", "200")
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
+    let text = table_text(&["--max-memory", "4M"], &path);
     assert!(text.contains("frozen (memory bound)"), "{text}");
     let none = within_bound(&path, "1G");
     assert_eq!(summary(&none)["table"]["frozen"], 0);

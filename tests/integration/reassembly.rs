@@ -167,13 +167,7 @@ fn held_ranges_beyond_the_stream_buffer_are_counted() {
     let table = &summary(&recs)["table"];
     assert_eq!(table["reassembly_cap_hits"], 90);
     assert_eq!(table["reassembly_peak_bytes"], 960);
-    let out = tcpaudit()
-        .args(["analyze", "--max-stream-buffer", "960"])
-        .arg(&f)
-        .env("COLUMNS", "200")
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
+    let text = table_text(&["--max-stream-buffer", "960"], &f);
     assert!(
         text.contains("reassembly bound hit") && text.contains("90 segments not held"),
         "{text}"

@@ -34,6 +34,19 @@ pub fn tcpaudit() -> Command {
     Command::cargo_bin("tcpaudit").expect("binary built")
 }
 
+/// The terminal tables of `tcpaudit analyze ARGS FILE`, 200 columns wide (so that no line of
+/// the summary is wrapped).
+pub fn table_text(args: &[&str], file: &Path) -> String {
+    let out = tcpaudit()
+        .arg("analyze")
+        .args(args)
+        .arg(file)
+        .env("COLUMNS", "200")
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 /// A file under fixtures/.
 pub fn fixture(rel: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
