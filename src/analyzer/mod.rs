@@ -77,6 +77,10 @@ pub struct Summary {
     /// Aggregated attempts forgotten early because too many were outstanding at once (their
     /// later answers are not counted; 0 unless far beyond the caps).
     pub aggregated_forgotten: u64,
+    /// Attempts to listeners that could not be tracked (beyond 65,536 listeners, 4,096 on one
+    /// address, or listener state's share of `--max-memory`): aggregated and counted per
+    /// listener, judged by no listener rule.
+    pub untracked_listener_attempts: u64,
     /// Errors writing streams (`--write-streams`).
     pub stream_error: Option<String>,
     /// Connection records marked one-sided, by the side the capture shows.
@@ -126,6 +130,7 @@ impl Default for Summary {
             anomalies_by_listener: HashMap::default(),
             aggregated_attempts: 0,
             aggregated_forgotten: 0,
+            untracked_listener_attempts: 0,
             stream_error: None,
             one_sided: PerSide::default(),
             app: None,
@@ -428,6 +433,7 @@ impl Engine {
         let tracker = self.flows.listeners();
         self.summary.aggregated_attempts = tracker.aggregated;
         self.summary.aggregated_forgotten = tracker.aggregated_forgotten_early();
+        self.summary.untracked_listener_attempts = tracker.untracked_listener_attempts;
         let (per_listener, other) = tracker.aggregated_counts();
         for (ep, c) in per_listener {
             self.summary.listener_counts(*ep).add(c);

@@ -418,7 +418,7 @@ impl FlowTable {
         // the table holds.
         let room = self.freeze_for_room(self.cfg.connection_bytes());
         if attempt
-            && (!self.listeners.may_track(&dst)
+            && (!self.may_track(dst, seg.ts)
                 || self
                     .listeners
                     .is_aggregated(&dst, seg.src, seg.sport, seg.seq)

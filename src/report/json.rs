@@ -395,6 +395,10 @@ pub struct SummaryRecord<'a> {
     /// later segments, such as SYN retransmissions, are not attributed; 0 unless far beyond the
     /// caps).
     pub aggregated_forgotten: u64,
+    /// Attempts to listeners that could not be tracked (beyond 65,536 listeners, 4,096 on one
+    /// address, or listener state's share of `--max-memory`): counted in `top_listeners`,
+    /// judged by no listener rule.
+    pub untracked_listener_attempts: u64,
     /// Capture errors.
     pub errors: &'a [String],
     /// ICMP errors quoting a TCP segment (not in `non_tcp`), linked to a connection or not.
@@ -484,6 +488,7 @@ impl<'a> SummaryRecord<'a> {
             anomaly_occurrences: s.anomaly_occurrences_by_id(),
             aggregated_attempts: s.aggregated_attempts,
             aggregated_forgotten: s.aggregated_forgotten,
+            untracked_listener_attempts: s.untracked_listener_attempts,
             errors: &run.errors,
             icmp_errors: IcmpErrorsJson {
                 linked: s.flows.icmp_errors_linked,

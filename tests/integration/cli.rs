@@ -742,6 +742,20 @@ fn the_memory_bound_freezes_closed_connections_before_evicting() {
     assert_eq!(summary(&none)["table"]["frozen"], 0);
 }
 
+/// Writes `syns` SYNs from spoofed sources, 10 µs apart, SYN `i` from source port, to
+/// address and port `to(i)`.
+fn write_syn_flood(path: &std::path::Path, syns: u32, to: impl Fn(u32) -> (u16, [u8; 4], u16)) {
+    let frames: Vec<(u64, Vec<u8>)> = (0..syns)
+        .map(|i| {
+            let src = (0x0b00_0000 ^ i.wrapping_mul(2_654_435_761)).to_be_bytes();
+            let (sport, dst, dport) = to(i);
+            let f = ipv4_tcp(src, dst, sport, dport, i, 0, "S", &[]);
+            (1_700_000_000_000_000 + u64::from(i) * 10, f)
+        })
+        .collect();
+    write_pcap(path, 101, &frames);
+}
+
 /// A flood of spoofed SYNs to random ports under a small `--max-memory`: the attempts the bound
 /// cannot hold as records are counted per listener (aggregated) instead of evicting tracked
 /// ones, and the charged peak stays under the bound; with room, every attempt is a record.
@@ -750,16 +764,12 @@ fn a_flood_to_random_ports_stays_within_the_memory_bound() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("flood-ports.pcap");
     let syns = 10_000u32;
-    let frames: Vec<(u64, Vec<u8>)> = (0..syns)
-        .map(|i| {
-            let src = (0x0b00_0000 ^ i.wrapping_mul(2_654_435_761)).to_be_bytes();
-            let dport = 1 + (i.wrapping_mul(40_503) % 65_535) as u16;
-            let sport = 1024 + (i % 60_000) as u16;
-            let f = ipv4_tcp(src, [172, 16, 0, 10], sport, dport, i, 0, "S", &[]);
-            (1_700_000_000_000_000 + u64::from(i) * 10, f)
-        })
-        .collect();
-    write_pcap(&path, 101, &frames);
+    write_syn_flood(&path, syns, |i| {
+        let sport = 1024 + (i % 60_000) as u16;
+        // Over four hosts: fewer ports each than one host's listeners may take (below).
+        let dst = [172, 16, 0, 10 + (i % 4) as u8];
+        (sport, dst, 1 + (i.wrapping_mul(40_503) % 65_535) as u16)
+    });
     for (bound, aggregates) in [("8M", true), ("1G", false)] {
         let recs = within_bound(&path, bound);
         let t = &summary(&recs)["table"];
@@ -772,4 +782,31 @@ fn a_flood_to_random_ports_stays_within_the_memory_bound() {
         assert_eq!(aggregated > tracked, aggregates, "{bound}: {t}");
         assert_eq!(connections(&recs).len() as u64, tracked);
     }
+}
+
+/// A flood across the ports of one host takes at most 4,096 of the listeners tracked at once,
+/// whatever the memory bound: attempts to its other ports are counted per listener
+/// (aggregated, no record), and the summary says how many no listener rule judged.
+#[test]
+fn a_flood_across_one_hosts_ports_takes_at_most_4096_listeners() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("flood-one-host.pcap");
+    write_syn_flood(&path, 6_000, |i| (40_000, [172, 16, 0, 10], 1 + i as u16));
+    let recs = within_bound(&path, "1G");
+    let s = summary(&recs);
+    assert_eq!(s["table"]["connections"], 4_096, "{s}");
+    assert_eq!(s["table"]["aggregated_segments"], 1_904, "{s}");
+    assert_eq!(s["untracked_listener_attempts"], 1_904, "{s}");
+    // Top listeners still counts every attempt (one each here).
+    let top = s["top_listeners"].as_array().unwrap();
+    assert!(top.iter().all(|l| l["attempts"] == 1), "{s}");
+    let text = table_text(&[], &path);
+    assert!(text.contains("listener cap hit"), "{text}");
+    assert!(!text.contains("half-open cap hit"), "{text}");
+    assert!(
+        text.contains(
+            "1904 attempts counted per listener, not tracked: their listeners were beyond"
+        ),
+        "{text}"
+    );
 }

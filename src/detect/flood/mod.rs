@@ -117,8 +117,17 @@ pub struct ListenerTracker {
     pub aggregated_syn_retransmissions: u64,
     /// Listeners whose attempts hit the per-listener cap at least once.
     pub capped_listeners: u64,
-    /// Listeners beyond [`MAX_LISTENERS`] whose attempts are not tracked.
+    /// Attempts to listeners that could not be tracked (beyond [`MAX_LISTENERS`],
+    /// [`MAX_LISTENERS_PER_HOST`] on one address, or listener state's share of the memory
+    /// bound): aggregated, so counted per listener, but judged by no listener rule.
     pub untracked_listener_attempts: u64,
+    /// Listeners tracked now, per address ([`MAX_LISTENERS_PER_HOST`]).
+    per_host: HashMap<IpAddr, u32, foldhash::fast::RandomState>,
+    /// The most addresses `per_host` has held at once (what its table is charged from: it
+    /// loses entries as listeners are forgotten), and that charge (kept: the table's memory is
+    /// summed a few times per SYN under a flood).
+    per_host_most: usize,
+    per_host_bytes: usize,
     /// Capture second of the last sweep of idle listeners.
     last_sweep: Option<i64>,
     /// What the listeners' held attempts (`held.rs`) take on the heap, kept up to date at every
@@ -135,6 +144,14 @@ pub struct ListenerTracker {
 
 /// Listeners tracked at once.
 pub const MAX_LISTENERS: usize = 65_536;
+
+/// Listeners tracked at once on one address. A flood or a scan across the ports of one host
+/// (every SYN to another port) would otherwise take all [`MAX_LISTENERS`], some 2 KB each with
+/// their sources and counts, and leave no room for any other host's listeners; beyond it the
+/// host's new ports are counted per listener, like attempts beyond the half-open caps, and
+/// judged by no listener rule (the summary says how many attempts). A host serving more ports
+/// than this within a window (10 s) is rare; its busiest ports are the first to be tracked.
+pub const MAX_LISTENERS_PER_HOST: u32 = 4_096;
 
 /// One listener's load right now, for the live view.
 #[derive(Clone, Copy, Debug)]
@@ -169,6 +186,7 @@ impl ListenerTracker {
         let slot = std::mem::size_of::<(Endpoint, Box<Listener>)>();
         self.listeners.len() * Listener::FIXED_BYTES
             + crate::wire::table_bytes(self.listeners.capacity(), slot)
+            + self.per_host_bytes
             + self.held_heap
     }
 
@@ -199,10 +217,14 @@ impl ListenerTracker {
         self.listeners_bytes() + pending + headroom
     }
 
-    /// Whether one more listener would take listener state past its bound (the aggregated
-    /// attempts' share counted in full, as they may still grow into it).
-    fn full(&self) -> bool {
-        if self.listeners.len() >= MAX_LISTENERS {
+    /// Whether listener `ep` cannot be tracked now: [`MAX_LISTENERS`] are, or
+    /// [`MAX_LISTENERS_PER_HOST`] of its address, or one more would take listener state past
+    /// its bound (the aggregated attempts' share counted in full, as they may still grow into
+    /// it).
+    fn full(&self, ep: &Endpoint) -> bool {
+        if self.listeners.len() >= MAX_LISTENERS
+            || self.per_host.get(&ep.addr).copied().unwrap_or(0) >= MAX_LISTENERS_PER_HOST
+        {
             return true;
         }
         if self.memory_limit == 0 {
@@ -281,14 +303,23 @@ impl ListenerTracker {
         self.listeners.get(listener).is_some_and(|l| l.flooded())
     }
 
-    /// Whether a new attempt to `listener` may become a connection record, or must be aggregated.
-    pub fn may_track(&self, listener: &Endpoint) -> bool {
+    /// Whether a new attempt to `listener` may become a connection record, or must be
+    /// aggregated (the half-open caps); `None` when that depends on whether the listener, not
+    /// tracked yet, can be ([`ListenerTracker::track`]).
+    pub fn may_track(&self, listener: &Endpoint) -> Option<bool> {
         if self.tracked_total >= self.cfg.max_half_open_total {
-            return false;
+            return Some(false);
         }
-        self.listeners
-            .get(listener)
-            .is_none_or(|l| l.tracked < self.cfg.max_half_open_per_listener)
+        let cap = self.cfg.max_half_open_per_listener;
+        self.listeners.get(listener).map(|l| l.tracked < cap)
+    }
+
+    /// Tracks `listener` from `ts` if there is room (idle listeners forgotten to make it);
+    /// whether it is tracked and an attempt to it may become a connection record. An attempt
+    /// no listener can judge is aggregated, so that the half-open caps bound those too.
+    pub fn track(&mut self, listener: Endpoint, ts: Timestamp) -> bool {
+        let cap = self.cfg.max_half_open_per_listener;
+        self.listener(listener, ts).is_some_and(|l| l.tracked < cap)
     }
 
     /// Whether a SYN from `src` to `listener` retransmits an attempt that was aggregated (it
@@ -306,14 +337,21 @@ impl ListenerTracker {
             || self.tracked_total >= self.cfg.max_half_open_total
     }
 
-    /// The state of listener `ep`, created on its first attempt; none when [`MAX_LISTENERS`] are
-    /// tracked and none of them is idle.
+    /// The state of listener `ep`, created on its first attempt; none when it cannot be
+    /// tracked ([`ListenerTracker::full`]) and no idle listener makes room.
     fn listener(&mut self, ep: Endpoint, ts: Timestamp) -> Option<&mut Listener> {
-        if !self.listeners.contains_key(&ep) && self.full() {
-            self.forget_idle(ts);
-            if self.full() {
-                self.untracked_listener_attempts += 1;
-                return None;
+        if !self.listeners.contains_key(&ep) {
+            if self.full(&ep) {
+                self.forget_idle(ts);
+                if self.full(&ep) {
+                    return None;
+                }
+            }
+            *self.per_host.entry(ep.addr).or_default() += 1;
+            if self.per_host.len() > self.per_host_most {
+                self.per_host_most = self.per_host.len();
+                let entry = std::mem::size_of::<(IpAddr, u32)>();
+                self.per_host_bytes = crate::wire::table_bytes(self.per_host_most, entry);
             }
         }
         Some(self.listeners.entry(ep).or_default())
@@ -329,7 +367,17 @@ impl ListenerTracker {
         }
         self.last_sweep = Some(sec);
         let w = self.cfg.window;
-        self.listeners.retain(|_, l| !l.is_idle(ts, w));
+        let per_host = &mut self.per_host;
+        self.listeners.retain(|ep, l| {
+            let keep = !l.is_idle(ts, w);
+            if !keep && let Some(n) = per_host.get_mut(&ep.addr) {
+                *n -= 1;
+                if *n == 0 {
+                    per_host.remove(&ep.addr);
+                }
+            }
+            keep
+        });
         self.held_heap = self.listeners.values().map(|l| l.held_bytes()).sum();
     }
 
@@ -343,6 +391,9 @@ impl ListenerTracker {
         out: &mut Vec<Anomaly>,
     ) {
         let Some(l) = self.listener(ep, ts) else {
+            // Not reached from the table, which tracks an attempt only once its listener is
+            // (`may_track`).
+            self.untracked_listener_attempts += 1;
             return;
         };
         l.tracked += 1;
@@ -371,6 +422,7 @@ impl ListenerTracker {
         self.aggregated += 1;
         let cap = self.cfg.max_half_open_per_listener;
         let Some(l) = self.listener(ep, ts) else {
+            self.untracked_listener_attempts += 1;
             return;
         };
         let first_cap = l.tracked >= cap && !l.capped;

@@ -1,6 +1,8 @@
 //! What the table charges to `--max-memory`, and the room it leaves the listener tracker.
 
 use super::FlowTable;
+use crate::time::Timestamp;
+use crate::wire::Endpoint;
 
 impl FlowTable {
     /// Tells the table how many bytes are held before it (IP fragments waiting for the rest
@@ -44,5 +46,17 @@ impl FlowTable {
         let others = self.others_bytes() + coming;
         self.listeners
             .set_room(self.cfg.max_memory.saturating_sub(others));
+    }
+
+    /// Whether an attempt to `listener` may become a connection record (the listener tracker's
+    /// [`ListenerTracker::may_track`](crate::detect::ListenerTracker::may_track)); a listener
+    /// it starts tracking for it must fit in the room the rest of the table leaves, the record
+    /// included.
+    pub(super) fn may_track(&mut self, listener: Endpoint, ts: Timestamp) -> bool {
+        if let Some(may) = self.listeners.may_track(&listener) {
+            return may;
+        }
+        self.listener_room(crate::flow::CONNECTION_BYTES);
+        self.listeners.track(listener, ts)
     }
 }

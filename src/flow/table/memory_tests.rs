@@ -71,6 +71,42 @@ fn a_flood_to_random_ports_is_aggregated_within_the_bound_without_evicting() {
     assert!(t.listeners().memory_bytes() <= bound / 2);
 }
 
+/// A flood across the ports of one host takes at most `MAX_LISTENERS_PER_HOST` listeners: the
+/// host's other ports are aggregated from their first attempt (no record, no listener state),
+/// counted as untracked, and another host's listener is still tracked and judged afterwards.
+#[test]
+fn a_flood_across_one_hosts_ports_takes_a_bounded_share_of_listeners() {
+    use crate::detect::flood::MAX_LISTENERS_PER_HOST;
+    let mut t = table(FlowConfig::default().max_memory);
+    let ports = MAX_LISTENERS_PER_HOST + 1_000;
+    for i in 0..ports {
+        let mut s = tuple(i, "S");
+        s.dport = 1 + i as u16;
+        t.process(&s, &mut |_| {});
+    }
+    let cap = u64::from(MAX_LISTENERS_PER_HOST);
+    assert_eq!(t.stats.connections, cap, "{:?}", t.stats);
+    assert_eq!(t.stats.aggregated_segments, u64::from(ports) - cap);
+    assert_eq!(
+        t.listeners().untracked_listener_attempts,
+        u64::from(ports) - cap
+    );
+    assert_eq!(t.listeners().half_open_tracked(), MAX_LISTENERS_PER_HOST);
+    // Another host's listener.
+    let mut s = tuple(ports, "S");
+    s.dst = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 7));
+    t.process(&s, &mut |_| {});
+    assert_eq!(t.stats.connections, cap + 1, "{:?}", t.stats);
+    assert_eq!(
+        t.listeners().half_open_tracked(),
+        MAX_LISTENERS_PER_HOST + 1
+    );
+    assert_eq!(
+        t.listeners().untracked_listener_attempts,
+        u64::from(ports) - cap
+    );
+}
+
 /// Zeek's view is allocated only by runs that keep it, and charged only then.
 #[test]
 fn zeeks_view_is_charged_only_when_kept() {
@@ -110,6 +146,8 @@ fn a_flood_s_lone_syns_are_held_as_their_syn_until_answered() {
         let mut s = tuple(i, "S");
         s.src = IpAddr::V4(Ipv4Addr::from(0x0b00_0000 ^ i.wrapping_mul(2_654_435_761)));
         s.dport = 1 + (i.wrapping_mul(40_503) % 65_535) as u16;
+        // Over four hosts: fewer ports each than one host's listeners may take.
+        s.dst = IpAddr::V4(Ipv4Addr::new(172, 16, 0, 10 + (i % 4) as u8));
         s
     };
     for i in 0..syns {

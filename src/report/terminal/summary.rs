@@ -256,12 +256,28 @@ pub(super) fn summary_table(s: &Summary, run: &RunInfo) -> Table {
             )),
         ]);
     }
-    if s.aggregated_attempts > 0 {
+    // Attempts aggregated because their listener could not be tracked are told apart: raising
+    // --max-half-open does nothing for them.
+    let half_open_capped = s
+        .aggregated_attempts
+        .saturating_sub(s.untracked_listener_attempts);
+    if half_open_capped > 0 {
         t.add_row(vec![
             Cell::new("  half-open cap hit"),
             Cell::new(format!(
-                "{} attempts counted per listener, not tracked (raise --max-half-open)",
-                s.aggregated_attempts
+                "{half_open_capped} attempts counted per listener, not tracked (raise \
+                 --max-half-open)"
+            )),
+        ]);
+    }
+    if s.untracked_listener_attempts > 0 {
+        t.add_row(vec![
+            Cell::new("  listener cap hit"),
+            Cell::new(format!(
+                "{} attempts counted per listener, not tracked: their listeners were beyond \
+                 the caps (65,536; 4,096 on one address; half of --max-memory) and no listener \
+                 rule judged them",
+                s.untracked_listener_attempts
             )),
         ]);
     }
