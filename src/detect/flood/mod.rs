@@ -123,10 +123,11 @@ pub struct ListenerTracker {
     pub untracked_listener_attempts: u64,
     /// Listeners tracked now, per address ([`MAX_LISTENERS_PER_HOST`]).
     per_host: HashMap<IpAddr, u32, foldhash::fast::RandomState>,
-    /// The most addresses `per_host` has held at once (what its table is charged from: it
-    /// loses entries as listeners are forgotten), and that charge (kept: the table's memory is
-    /// summed a few times per SYN under a flood).
+    /// The most addresses `per_host` has held at once: what its table is charged from, as it
+    /// loses entries when listeners are forgotten.
     per_host_most: usize,
+    /// The charge for `per_host`, kept: the table's memory is summed a few times per SYN under
+    /// a flood.
     per_host_bytes: usize,
     /// Capture second of the last sweep of idle listeners.
     last_sweep: Option<i64>,
@@ -150,7 +151,8 @@ pub const MAX_LISTENERS: usize = 65_536;
 /// their sources and counts, and leave no room for any other host's listeners; beyond it the
 /// host's new ports are counted per listener, like attempts beyond the half-open caps, and
 /// judged by no listener rule (the summary says how many attempts). A host serving more ports
-/// than this within a window (10 s) is rare; its busiest ports are the first to be tracked.
+/// than this within a window (10 s) is rare; the ports it is seen serving first are tracked,
+/// and one idle for a window gives its place to the next.
 pub const MAX_LISTENERS_PER_HOST: u32 = 4_096;
 
 /// One listener's load right now, for the live view.
