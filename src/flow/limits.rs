@@ -66,7 +66,8 @@ pub struct FlowConfig {
     /// Half-open attempts tracked at once from which an attempt that has shown only its SYN is
     /// kept as that SYN (about 310 bytes with its slot and timer) rather than in full (about
     /// 3 KiB), and rebuilt from it when it is next needed (about 1 µs), as it is meanwhile for
-    /// a listener under a `syn_flood`. Default 8,192: a flood to many listeners reaches it,
+    /// a listener under a `syn_flood`, and once any attempt has been aggregated beyond a cap
+    /// (half-open or listeners). Default 8,192: a flood to many listeners reaches it,
     /// ordinary traffic does not (a capture of 235,000 generated connections, whose unanswered
     /// attempts wait out their 130 s, holds more than 1,024 at times). 0 keeps every such
     /// attempt compact.

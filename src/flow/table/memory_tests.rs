@@ -73,7 +73,8 @@ fn a_flood_to_random_ports_is_aggregated_within_the_bound_without_evicting() {
 
 /// A flood across the ports of one host takes at most `MAX_LISTENERS_PER_HOST` listeners: the
 /// host's other ports are aggregated from their first attempt (no record, no listener state),
-/// counted as untracked, and another host's listener is still tracked and judged afterwards.
+/// counted as untracked, and another host's listener is still tracked and judged afterwards
+/// (its attempt held as its SYN: attempts have been aggregated, the traffic is hostile).
 #[test]
 fn a_flood_across_one_hosts_ports_takes_a_bounded_share_of_listeners() {
     use crate::detect::flood::MAX_LISTENERS_PER_HOST;
@@ -92,11 +93,14 @@ fn a_flood_across_one_hosts_ports_takes_a_bounded_share_of_listeners() {
         u64::from(ports) - cap
     );
     assert_eq!(t.listeners().half_open_tracked(), MAX_LISTENERS_PER_HOST);
-    // Another host's listener.
+    // Every record was made before the first attempt was aggregated: all are held in full.
+    assert_eq!(t.stats.lone_kept, 0, "{:?}", t.stats);
+    // Another host's listener; attempts having been aggregated, its SYN is held as itself.
     let mut s = tuple(ports, "S");
     s.dst = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 7));
     t.process(&s, &mut |_| {});
     assert_eq!(t.stats.connections, cap + 1, "{:?}", t.stats);
+    assert_eq!(t.stats.lone_kept, 1, "{:?}", t.stats);
     assert_eq!(
         t.listeners().half_open_tracked(),
         MAX_LISTENERS_PER_HOST + 1

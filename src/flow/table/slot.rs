@@ -301,7 +301,12 @@ impl FlowTable {
             return;
         };
         let hostile = if c.attempt_open {
-            half_open >= self.cfg.compact_syns_from || self.listeners.flooded(&c.record().resp)
+            // Attempts aggregated beyond a cap (half-open, or listeners) are hostile traffic
+            // already: a flood across a host's ports makes its listeners' attempts so long
+            // before any of them reaches a flood or the half-open threshold.
+            half_open >= self.cfg.compact_syns_from
+                || self.listeners.aggregated > 0
+                || self.listeners.flooded(&c.record().resp)
         } else {
             !seg.flags.is_syn_only() && tracked >= self.cfg.compact_from as usize
         };
