@@ -14,8 +14,9 @@
 //! replaces, field for field.
 //!
 //! Rebuilding costs a connection's creation and one segment's accounting (about 1 µs), so it is
-//! done only where traffic is hostile: for SYN attempts to a listener under a `syn_flood`, or
-//! from [`FlowConfig::compact_syns_from`](crate::flow::FlowConfig) half-open attempts at once,
+//! done only where traffic is hostile: for SYN attempts to a listener under a `syn_flood`, once
+//! any attempt has been aggregated beyond a cap (half-open or listeners), or from
+//! [`FlowConfig::compact_syns_from`](crate::flow::FlowConfig) half-open attempts at once,
 //! which ordinary traffic does not reach, and for connections opened by any
 //! other segment from [`FlowConfig::compact_from`](crate::flow::FlowConfig) connections tracked
 //! at once (past the start of a capture, ordinary connections open with a SYN).
@@ -301,9 +302,9 @@ impl FlowTable {
             return;
         };
         let hostile = if c.attempt_open {
-            // Attempts aggregated beyond a cap (half-open, or listeners) are hostile traffic
-            // already: a flood across a host's ports makes its listeners' attempts so long
-            // before any of them reaches a flood or the half-open threshold.
+            // Once attempts have been aggregated beyond a cap (half-open, or listeners) the
+            // traffic is hostile: a flood across a host's ports is aggregated long before any
+            // listener is flooded or the half-open threshold is reached.
             half_open >= self.cfg.compact_syns_from
                 || self.listeners.aggregated > 0
                 || self.listeners.flooded(&c.record().resp)
