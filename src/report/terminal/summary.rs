@@ -8,6 +8,7 @@ use comfy_table::{Cell, Table};
 use super::fit::{Give, first_fitting, fit};
 use super::{num, secs, severity_cell, table, utc};
 use crate::analyzer::Summary;
+use crate::detect::flood::{MAX_LISTENERS, MAX_LISTENERS_PER_HOST};
 use crate::detect::{AnomalyKind, Severity};
 use crate::event::{ConnRecord, EndReason};
 use crate::report::RunInfo;
@@ -271,6 +272,8 @@ pub(super) fn summary_table(s: &Summary, run: &RunInfo) -> Table {
         ]);
     }
     if s.untracked_listener_attempts > 0 {
+        // The row names the caps: it must change with them.
+        const _: () = assert!(MAX_LISTENERS == 65_536 && MAX_LISTENERS_PER_HOST == 4_096);
         t.add_row(vec![
             Cell::new("  listener cap hit"),
             Cell::new(format!(
