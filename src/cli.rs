@@ -108,7 +108,8 @@ pub struct AnalyzeArgs {
 
     /// Threads to analyse with: 0 (the default) means one per core. With two or more, frames
     /// are read and decoded on a thread of their own while the connections are analysed on
-    /// another; the output is the same whatever the number. More than two are not used yet.
+    /// another; with three or more, JSON, EVE, Zeek, CSV and Parquet records are written on a
+    /// third. The output is the same whatever the number. More than three are not used.
     #[arg(long, default_value_t = 0, value_name = "N")]
     pub threads: usize,
 

@@ -14,7 +14,7 @@ use crate::detect::isn::HostIsn;
 use crate::detect::{Anomaly, AnomalyKind, DetectConfig, ListenerConfig, ListenerLoad, Scope};
 use crate::event::Event;
 use crate::event::{ConnRecord, EndReason};
-use crate::flow::{FlowConfig, FlowStats, FlowTable, StreamSink};
+use crate::flow::{FlowConfig, FlowStats, FlowTable, Spent, StreamSink};
 use crate::tcp::TcpState;
 use crate::time::Timestamp;
 use crate::wire::{DecodeStats, Endpoint, Packet, PerSide, Side};
@@ -400,6 +400,12 @@ impl Analyzer {
 }
 
 impl Engine {
+    /// Hands every connection to `spent` once its [`Event::Closed`] has been emitted (see
+    /// [`FlowTable::set_spent`]).
+    pub fn set_spent(&mut self, spent: Spent) {
+        self.flows.set_spent(spent);
+    }
+
     /// Whether the connection table reads segments' payload bytes (reassembly that keeps
     /// them, the application layer, stream files); without, headers and lengths are enough.
     pub fn reads_payload(&self) -> bool {

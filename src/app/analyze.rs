@@ -10,6 +10,7 @@ use super::{Named, exit, fail, fail_output, report_errors, sink_for, stream_file
 use crate::analyzer::Analyzer;
 use crate::capture::{BytesRead, CaptureSet, FrameIndex, PacketFilter};
 use crate::cli::AnalyzeArgs;
+use crate::config::Format;
 use crate::event::Event;
 use crate::report::progress::FileProgress;
 use crate::report::reread::Span;
@@ -103,6 +104,9 @@ pub fn analyze(args: &AnalyzeArgs) -> io::Result<ExitCode> {
         count: args.count,
         frames_read: progress.is_some().then_some(&*frames),
         frame_index: index.as_ref(),
+        // The line-per-record formats are written on a thread of their own; the report reads
+        // every event, and the tables cost too little to be worth the copies.
+        records_only: html.is_none() && !matches!(args.opts.format, Format::Table),
         ..RunOptions::default()
     };
     // With -w, the connections to write are remembered as they end.

@@ -5,7 +5,7 @@
 mod record;
 mod story;
 
-pub use record::{Cause, ConnRecord, EndReason, MAX_TRANSITIONS, Transition, ZeekView};
+pub use record::{Cause, ConnRecord, EndReason, MAX_TRANSITIONS, Opening, Transition, ZeekView};
 pub use story::{CloseKind, Mark, Milestones, StoryStep};
 
 use crate::detect::Anomaly;

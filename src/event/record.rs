@@ -188,7 +188,84 @@ pub struct ConnRecord {
     pub time_wait_until: Option<(Side, Timestamp)>,
 }
 
+/// What a record holds when its first segment opens it, before that segment is accounted: all
+/// a [`ConnRecord::opened`] record is made of. Small, so that an opening can be sent to another
+/// thread and the record rebuilt there (see [`crate::run::RunOptions::records_only`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Opening {
+    /// The record's id.
+    pub id: u64,
+    /// The originator.
+    pub orig: Endpoint,
+    /// The responder.
+    pub resp: Endpoint,
+    /// Time of the first segment.
+    pub ts: Timestamp,
+    /// Frame number of the first segment.
+    pub frame: u64,
+    /// The first segment was a SYN-ACK: its receiver is the originator.
+    pub flipped: bool,
+    /// The first segment's VLAN id.
+    pub vlan: Option<u16>,
+    /// The tunnel the first segment came through.
+    pub tunnel: Option<TunnelKind>,
+    /// Both endpoints' states as the first segment found them.
+    pub states: PerSide<TcpState>,
+}
+
 impl ConnRecord {
+    /// The record `o` opens: nothing of its first segment accounted yet.
+    pub fn opened(o: &Opening) -> ConnRecord {
+        ConnRecord {
+            id: o.id,
+            prev_id: None,
+            orig: o.orig,
+            resp: o.resp,
+            first_ts: o.ts,
+            last_ts: o.ts,
+            first_frame: o.frame,
+            last_frame: o.frame,
+            halves: PerSide::default(),
+            flipped: o.flipped,
+            vlan: o.vlan,
+            tunnel: o.tunnel,
+            handshake: Handshake::default(),
+            first_fin: None,
+            first_rst: None,
+            closed_ts: None,
+            established_at: None,
+            end_reason: None,
+            states: o.states,
+            transitions: Vec::new(),
+            transition_count: 0,
+            story: None,
+            unexpected: 0,
+            first_unexpected: None,
+            last_seen: PerSide::both(o.ts),
+            zeek: ZeekView::default(),
+            tally: Tally::default(),
+            segment_classes: Vec::new(),
+            one_sided: None,
+            time_wait_until: None,
+        }
+    }
+
+    /// What [`ConnRecord::opened`] made this record of (its state when it opened, whatever
+    /// happened to it since).
+    pub fn opening(&self) -> Opening {
+        Opening {
+            id: self.id,
+            orig: self.orig,
+            resp: self.resp,
+            ts: self.first_ts,
+            frame: self.first_frame,
+            flipped: self.flipped,
+            vlan: self.vlan,
+            tunnel: self.tunnel,
+            states: self.states,
+        }
+    }
+
     /// What `side` sent.
     #[inline]
     pub fn half(&self, side: Side) -> &Half {

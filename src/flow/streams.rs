@@ -5,8 +5,9 @@ use crate::tcp::Half;
 use crate::tcp::reassembly::{Budget, OverlapPolicy, Piece, Stream};
 use crate::wire::{Endpoint, PerSide, Segment, Side};
 
-/// Receives the bytes each direction delivers in order (`--write-streams`, tests).
-pub trait StreamSink {
+/// Receives the bytes each direction delivers in order (`--write-streams`, tests). `Send`, so
+/// that the engine holding it can run on a thread of its own.
+pub trait StreamSink: Send {
     /// `bytes` continue the stream that `side` of connection `id` (`orig` to `resp`) sent.
     fn data(&mut self, id: u64, orig: Endpoint, resp: Endpoint, side: Side, bytes: &[u8]);
     /// Connection `id` ended: no more bytes for it.

@@ -12,9 +12,11 @@ mod keep;
 mod memory;
 #[cfg(test)]
 mod memory_tests;
+mod outlets;
 mod slot;
 mod slots;
 
+pub use outlets::Spent;
 use slot::Slot;
 use slots::Slots;
 
@@ -66,6 +68,8 @@ pub struct FlowTable {
     changes: Vec<Transition>,
     budget: Budget,
     sink: Option<Box<dyn StreamSink>>,
+    /// Takes every connection once its record has been handed out ([`FlowTable::set_spent`]).
+    spent: Option<Spent>,
     /// The application layer, when the run parses it.
     pub(super) app: Option<AppSide>,
     /// Stories are kept while this holds (see [`FlowTable::keep_stories_while`]).
@@ -122,6 +126,7 @@ impl FlowTable {
                 ..Budget::default()
             },
             sink: None,
+            spent: None,
             app: None,
             stories_wanted: None,
             map: HashMap::default(),
@@ -175,19 +180,6 @@ impl FlowTable {
             Phase::HalfClosed => self.cfg.half_closed_timeout,
             Phase::Open => self.cfg.idle_timeout,
         }
-    }
-
-    /// Sends every direction's in-order bytes to `sink` (`--write-streams`).
-    pub fn set_stream_sink(&mut self, sink: Box<dyn StreamSink>) {
-        self.sink = Some(sink);
-        self.budget.retain = true;
-    }
-
-    /// Whether segments' payload bytes are read (reassembly keeping them, the application
-    /// layer, stream files); otherwise the table reads headers and how many payload bytes were
-    /// captured, never the bytes themselves.
-    pub fn reads_payload(&self) -> bool {
-        self.budget.retain || self.app.is_some()
     }
 
     /// The listener tracker (for its counters).
@@ -508,6 +500,9 @@ impl FlowTable {
         }
         self.flush_ending(Some(&mut c), out);
         out(Event::Closed(c.finish_record()));
+        if let Some(spent) = &mut self.spent {
+            spent(c);
+        }
     }
 
     /// Moves the table's clock to `now` without a packet (live capture on a quiet link), ending

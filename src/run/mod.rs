@@ -15,6 +15,7 @@ use crate::event::Event;
 use crate::time::Timestamp;
 use crate::wire::Packet;
 
+mod copied;
 mod threaded;
 
 pub use threaded::run_offline;
@@ -76,6 +77,12 @@ pub struct RunOptions<'a> {
     /// Where analysed frames start in the file, noted every so often for a second read
     /// (`--html`, `-w`).
     pub frame_index: Option<&'a FrameIndex>,
+    /// The emitter writes line-per-record output: it ignores [`Event::Segment`] and the
+    /// [`Event::StateChanged`] of records whose roles never flipped (their endpoints are those
+    /// [`Event::Opened`] showed). A run on two or more threads may then call it on a thread of
+    /// its own with copies of the other events, so that writing the output (a JSON record costs
+    /// some 16,000 instructions) overlaps the analysis; the events it ignores are not passed on.
+    pub records_only: bool,
 }
 
 /// How often [`RunOptions::frames_read`] is brought up to date: rarely enough that the store

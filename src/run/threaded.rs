@@ -4,11 +4,16 @@
 //! and nothing goes back from the engine to the intake, so the output is the one thread's, byte
 //! for byte.
 //!
-//! More threads are not used: the engine is one thread, because what one connection's segment
-//! does can depend on state shared between connections (a listener's flood verdict, a host's
-//! ISN sketch, the capture's one-sidedness, the memory bound). Writing the output on a third
-//! thread was measured to cost more than it saves: every event would be copied out with its
-//! whole record.
+//! Given a third thread, a line-per-record output ([`super::RunOptions::records_only`]) is
+//! written on it (the caller's) while the engine runs on its own ([`write_apart`]): writing a
+//! JSON record costs as much as a few segments' analysis. What crosses is small: a record opening as
+//! its [`crate::event::Opening`], a finished record as its connection itself (the table hands
+//! it over instead of dropping it), an anomaly boxed. The writer takes them in the engine's
+//! order, so the output is again the one thread's.
+//!
+//! The engine itself stays one thread, because what one connection's segment does can depend on
+//! state shared between connections (a listener's flood verdict, a host's ISN sketch, the
+//! capture's one-sidedness, the memory bound).
 //!
 //! Live captures keep one thread: they wait on the ring, move timers on the wall clock and call
 //! the live view in between, all of which wants the two halves together.
@@ -17,22 +22,25 @@ use std::io;
 use std::panic;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc;
-use std::thread;
+use std::thread::{self, ScopedJoinHandle};
 use std::time::Instant;
 
-use crate::analyzer::{Analyzer, Batch, Intake};
+use crate::analyzer::{Analyzer, Batch, Engine, Intake, Summary};
 use crate::capture::{FrameIndex, Next, PacketFilter, PacketSource, SourceError};
 use crate::event::Event;
 
+use super::copied::{Copied, EVENTS, Spent};
 use super::{Emitter, Finished, MAX_WAIT, RunOptions, count_frame, publish};
+use crate::flow::Connection;
 
 /// Batches decoded ahead of the engine: enough to ride out a slow stretch on either side,
 /// few enough that the memory they hold (about 200 KB each without payload) stays small.
 const QUEUE: usize = 8;
 
 /// Runs `analyzer` over `src` like [`super::run`], on `threads` threads: with two or more the
-/// intake gets a thread of its own (more are not used: the module's documentation says why). Runs
-/// that need the halves together (live sources, periodic calls, a callback per frame) use one.
+/// intake gets a thread of its own, and with three or more a records-only emitter another (the
+/// module's documentation says what is not split further, and why). Runs that need the halves together
+/// (live sources, periodic calls, a callback per frame) use one.
 pub fn run_offline<S: PacketSource + Send>(
     src: &mut S,
     analyzer: Analyzer,
@@ -62,10 +70,15 @@ pub fn run_offline<S: PacketSource + Send>(
         empty: empty_rx,
         payload,
     };
-    let (intake, frames, source_error) = thread::scope(|s| {
+    // A third thread, when there is one, writes a line-per-record output.
+    let apart = opts.records_only && threads >= 3;
+    let (summary, frames, source_error) = thread::scope(|s| {
         let reader = thread::Builder::new()
             .name("tcpaudit-decode".into())
             .spawn_scoped(s, || front.run(src))?;
+        if apart {
+            return write_apart(s, engine, reader, full_rx, empty_tx, &halt, &mut out);
+        }
         for mut batch in full_rx {
             batch.drain(&mut |outside, d| engine.take(outside, d, &mut |e| out.event(e)));
             if out.error.is_some() {
@@ -74,12 +87,10 @@ pub fn run_offline<S: PacketSource + Send>(
             // The reader may have finished and gone: the batch is simply dropped then.
             let _ = empty_tx.send(batch);
         }
-        match reader.join() {
-            Ok(done) => Ok::<_, io::Error>(done),
-            Err(p) => panic::resume_unwind(p),
-        }
+        let (intake, frames, source_error) = joined(reader);
+        let summary = Analyzer::join(intake, engine).finish(&mut |e| out.event(e));
+        Ok::<_, io::Error>((summary, frames, source_error))
     })?;
-    let summary = Analyzer::join(intake, engine).finish(&mut |e| out.event(e));
     if let Some(e) = out.error {
         return Err(e);
     }
@@ -89,6 +100,153 @@ pub fn run_offline<S: PacketSource + Send>(
         elapsed: started.elapsed(),
         source_error,
     })
+}
+
+/// What the reading thread hands back: the intake, the frames read and the error that ended the
+/// source early, if any.
+type Read = (Intake, u64, Option<SourceError>);
+
+/// The reading thread's result, its panic carried on.
+fn joined(reader: ScopedJoinHandle<'_, Read>) -> Read {
+    match reader.join() {
+        Ok(done) => done,
+        Err(p) => panic::resume_unwind(p),
+    }
+}
+
+/// The engine on a thread of its own, copying out the events a records-only emitter writes
+/// (see [`super::RunOptions::records_only`]); this thread writes them, in the engine's order.
+fn write_apart<'scope>(
+    s: &'scope thread::Scope<'scope, '_>,
+    mut engine: Engine,
+    reader: ScopedJoinHandle<'scope, Read>,
+    full: mpsc::Receiver<Batch>,
+    empty: mpsc::Sender<Batch>,
+    halt: &'scope AtomicBool,
+    out: &mut Emitter<'_>,
+) -> io::Result<(Summary, u64, Option<SourceError>)> {
+    let (copies_tx, copies_rx) = mpsc::sync_channel::<Vec<Copied>>(QUEUE);
+    let (spare_tx, spare_rx) = mpsc::channel::<Vec<Copied>>();
+    let analysis = thread::Builder::new()
+        .name("tcpaudit-engine".into())
+        .spawn_scoped(s, move || {
+            let (spent_tx, spent) = mpsc::channel();
+            engine.set_spent(Box::new(move |c| {
+                let _ = spent_tx.send(c);
+            }));
+            let mut copier = Copier {
+                copies: Vec::with_capacity(EVENTS),
+                waiting: 0,
+                spent,
+                full: copies_tx,
+                spare: spare_rx,
+                halt,
+            };
+            for mut batch in full {
+                batch.drain(&mut |outside, d| engine.take(outside, d, &mut |e| copier.push(&e)));
+                let _ = empty.send(batch);
+            }
+            let (intake, frames, source_error) = joined(reader);
+            let summary = Analyzer::join(intake, engine).finish(&mut |e| copier.push(&e));
+            copier.finish();
+            (summary, frames, source_error)
+        })?;
+    for copies in copies_rx {
+        for c in &copies {
+            c.emit(&mut |e| out.event(e));
+        }
+        if out.error.is_some() {
+            halt.store(true, Ordering::Relaxed);
+        }
+        // The copies go back whole, to be dropped by the thread that made them: memory freed
+        // on another thread than the one that allocated it contends for the allocator's lock
+        // (measured: 0.8% of the engine's time waking the lock's waiters). The engine may have
+        // finished and gone: the vector is simply dropped here then.
+        let _ = spare_tx.send(copies);
+    }
+    match analysis.join() {
+        Ok(done) => Ok(done),
+        Err(p) => panic::resume_unwind(p),
+    }
+}
+
+/// The engine thread's side of [`write_apart`]: copies of events, handed over in order.
+struct Copier<'a> {
+    copies: Vec<Copied>,
+    /// Finished records among `copies` whose connections have not been taken yet: the last
+    /// ones.
+    waiting: usize,
+    /// The connections the table is done with, in the order of their records.
+    spent: mpsc::Receiver<Box<Connection>>,
+    full: mpsc::SyncSender<Vec<Copied>>,
+    spare: mpsc::Receiver<Vec<Copied>>,
+    /// Set once writing failed: nothing more is copied.
+    halt: &'a AtomicBool,
+}
+
+impl Copier<'_> {
+    /// Copies `e` when it is one the emitter reads.
+    fn push(&mut self, e: &Event<'_>) {
+        if self.halt.load(Ordering::Relaxed) {
+            // Nothing is written any more: the finished connections are only dropped.
+            while self.spent.try_recv().is_ok() {}
+            return;
+        }
+        let Some(c) = Copied::of(e) else {
+            return;
+        };
+        // The table hands a connection over right after its record's event: those of the
+        // records before this event are here.
+        self.take_spent();
+        if self.copies.len() >= EVENTS {
+            self.hand_over();
+        }
+        self.waiting += usize::from(matches!(c, Copied::Closed(_)));
+        self.copies.push(c);
+    }
+
+    /// Puts the connections the table handed over in place of their records.
+    fn take_spent(&mut self) {
+        let n = self.copies.len();
+        for slot in &mut self.copies[n - self.waiting..] {
+            if let Copied::Closed(f) = slot
+                && let Spent::Waiting(id) = *f
+            {
+                let c = self
+                    .spent
+                    .try_recv()
+                    .expect("a finished connection handed over");
+                assert_eq!(c.record().id, id, "finished connections out of order");
+                *f = Spent::Here(c);
+            }
+        }
+        self.waiting = 0;
+    }
+
+    /// Hands the copies so far to the writing thread (every finished record taken).
+    fn hand_over(&mut self) {
+        if self.copies.is_empty() {
+            return;
+        }
+        let next = match self.spare.try_recv() {
+            Ok(mut written) => {
+                written.clear();
+                written
+            }
+            Err(_) => Vec::with_capacity(EVENTS),
+        };
+        // The writer has gone only when it panicked: the copies are dropped then.
+        let _ = self.full.send(std::mem::replace(&mut self.copies, next));
+    }
+
+    /// Hands everything over: the engine has finished.
+    fn finish(&mut self) {
+        if self.halt.load(Ordering::Relaxed) {
+            return;
+        }
+        self.take_spent();
+        self.hand_over();
+    }
 }
 
 /// The reading thread's part.
@@ -161,3 +319,6 @@ impl Front<'_> {
         self.full.send(std::mem::replace(batch, next)).is_ok()
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -41,18 +41,23 @@ fn truncated_capture(dir: &std::path::Path) -> String {
 fn a_closed_output_still_reports_a_damaged_capture_in_every_format() {
     let dir = tempfile::tempdir().unwrap();
     let cut = truncated_capture(dir.path());
-    for format in ["json", "table", "eve", "zeek", "csv"] {
-        let (code, err) = head_1(&["analyze", "--all", "-f", format, &cut]);
-        assert_eq!(code, Some(3), "{format}: {err}");
-        assert!(err.contains("truncated"), "{format}: {err}");
-        assert!(!err.contains("Broken pipe"), "{format}: {err}");
-    }
-    // An intact capture whose reader stops early: no error.
-    let good = fixture("generated/mixed.pcap");
-    for format in ["json", "table"] {
-        let (code, err) = head_1(&["analyze", "--all", "-f", format, good.to_str().unwrap()]);
-        assert_eq!(code, Some(0), "{format}: {err}");
-        assert!(err.is_empty(), "{format}: {err}");
+    // On one thread, two, and three (the records written on the third).
+    for threads in ["1", "2", "3"] {
+        for format in ["json", "table", "eve", "zeek", "csv"] {
+            let args = ["analyze", "--all", "--threads", threads, "-f", format];
+            let (code, err) = head_1(&[&args[..], &[cut.as_str()]].concat());
+            assert_eq!(code, Some(3), "{format} {threads}: {err}");
+            assert!(err.contains("truncated"), "{format} {threads}: {err}");
+            assert!(!err.contains("Broken pipe"), "{format} {threads}: {err}");
+        }
+        // An intact capture whose reader stops early: no error.
+        let good = fixture("generated/mixed.pcap");
+        for format in ["json", "table"] {
+            let args = ["analyze", "--all", "--threads", threads, "-f", format];
+            let (code, err) = head_1(&[&args[..], &[good.to_str().unwrap()]].concat());
+            assert_eq!(code, Some(0), "{format} {threads}: {err}");
+            assert!(err.is_empty(), "{format} {threads}: {err}");
+        }
     }
 }
 
@@ -101,18 +106,21 @@ fn a_failed_write_names_its_destination() {
         .write(true)
         .open("/dev/full")
         .unwrap();
-    let out = Std::new(env!("CARGO_BIN_EXE_tcpaudit"))
-        .args(["analyze", "-f", "json"])
-        .arg(fixture("generated/mixed.pcap"))
-        .stdout(full)
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(4));
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        err.contains("standard output: No space left on device"),
-        "{err}"
-    );
+    // On one thread, two, and three (the records written on the third).
+    for threads in ["1", "2", "3"] {
+        let out = Std::new(env!("CARGO_BIN_EXE_tcpaudit"))
+            .args(["analyze", "-f", "json", "--threads", threads])
+            .arg(fixture("generated/mixed.pcap"))
+            .stdout(full.try_clone().unwrap())
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(4), "{threads}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains("standard output: No space left on device"),
+            "{threads}: {err}"
+        );
+    }
     // A file of -o on a full disk names the file.
     let dir = tempfile::tempdir().unwrap();
     let conn = dir.path().join("conn.log");

@@ -12,12 +12,12 @@ use super::direction::Directions;
 use super::streams::{ConnStreams, ReasmCtx, StreamOwner};
 use crate::compat::ZeekConn;
 use crate::compat::wireshark::{Classes, WsConv, flag as F};
-use crate::detect::{self, Anomaly, ConnRules, ConnView, DetectConfig, Judge, Step, Tally};
-use crate::event::{Cause, ConnRecord, EndReason, StoryStep, Transition, ZeekView};
+use crate::detect::{self, Anomaly, ConnRules, ConnView, DetectConfig, Judge, Step};
+use crate::event::{Cause, ConnRecord, EndReason, Opening, StoryStep, Transition, ZeekView};
 use crate::proto::{At, ConnRef};
-use crate::tcp::{Half, Handshake, Machine, MachineEvent, SentCtx, account_sent};
+use crate::tcp::{Half, Machine, MachineEvent, SentCtx, account_sent};
 use crate::time::Timestamp;
-use crate::wire::{BadTcpHeader, Endpoint, IcmpError, PerSide, Segment, SeqNum, Side};
+use crate::wire::{BadTcpHeader, Endpoint, IcmpError, Segment, SeqNum, Side};
 
 /// What a run keeps on each record beyond the record itself.
 #[derive(Clone, Copy, Debug, Default)]
@@ -97,38 +97,17 @@ impl Connection {
         let flipped = seg.flags.is_syn_ack();
         let (orig, resp) = if flipped { (dst, src) } else { (src, dst) };
         let machine = Machine::new(seg);
-        let rec = ConnRecord {
+        let rec = ConnRecord::opened(&Opening {
             id,
-            prev_id: None,
             orig,
             resp,
-            first_ts: seg.ts,
-            last_ts: seg.ts,
-            first_frame: seg.frame,
-            last_frame: seg.frame,
-            halves: PerSide::default(),
+            ts: seg.ts,
+            frame: seg.frame,
             flipped,
             vlan: seg.vlan,
             tunnel: seg.tunnel,
-            handshake: Handshake::default(),
-            first_fin: None,
-            first_rst: None,
-            closed_ts: None,
-            established_at: None,
-            end_reason: None,
             states: machine.ends.map(|_, e| e.state),
-            transitions: Vec::new(),
-            transition_count: 0,
-            story: None,
-            unexpected: 0,
-            first_unexpected: None,
-            last_seen: PerSide::both(seg.ts),
-            zeek: ZeekView::default(),
-            tally: Tally::default(),
-            segment_classes: Vec::new(),
-            one_sided: None,
-            time_wait_until: None,
-        };
+        });
         Connection {
             rec,
             machine,

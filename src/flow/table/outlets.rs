@@ -1,0 +1,29 @@
+//! Where the table's output goes beside its events: the streams' bytes and the finished
+//! connections themselves.
+
+use super::FlowTable;
+use crate::flow::{Connection, StreamSink};
+
+/// What takes finished connections ([`FlowTable::set_spent`]).
+pub type Spent = Box<dyn FnMut(Box<Connection>) + Send>;
+
+impl FlowTable {
+    /// Sends every direction's in-order bytes to `sink` (`--write-streams`).
+    pub fn set_stream_sink(&mut self, sink: Box<dyn StreamSink>) {
+        self.sink = Some(sink);
+        self.budget.retain = true;
+    }
+
+    /// Hands every connection to `spent` once its [`crate::event::Event::Closed`] has been emitted, instead
+    /// of dropping it: the record can then be written elsewhere without a copy.
+    pub fn set_spent(&mut self, spent: Spent) {
+        self.spent = Some(spent);
+    }
+
+    /// Whether segments' payload bytes are read (reassembly keeping them, the application
+    /// layer, stream files); otherwise the table reads headers and how many payload bytes were
+    /// captured, never the bytes themselves.
+    pub fn reads_payload(&self) -> bool {
+        self.budget.retain || self.app.is_some()
+    }
+}

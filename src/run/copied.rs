@@ -1,0 +1,71 @@
+//! Events copied out of the engine, so they can be written on another thread (see
+//! [`super::RunOptions::records_only`]).
+//!
+//! An [`Event`] borrows the engine's state; a copy owns what the event shows. Only the events
+//! a line-per-record format reads are copied: finished records, anomalies, application records,
+//! and what names the connection of an anomaly (a record opening, a state change of a record
+//! whose roles flipped, when its endpoints change). A record opening travels as its
+//! [`Opening`] (a tenth of the record) and is rebuilt on the other side; a finished record is
+//! not copied at all (its connection is handed over); the rest are boxed, so that a copy moves a
+//! pointer once made. Writing a record as JSON costs some 16,000 instructions; handing it over
+//! a few dozen.
+
+use crate::detect::Anomaly;
+use crate::event::{ConnRecord, Event, Opening, Transition};
+use crate::flow::Connection;
+use crate::proto::AppRecord;
+
+/// Copies handed over at once: enough that the hand-over costs nothing per event, few enough
+/// that the copies in flight stay small (a few hundred KB for a full queue, beside the
+/// finished connections they hold).
+pub(super) const EVENTS: usize = 256;
+
+/// An event the output thread writes.
+#[derive(Debug)]
+pub(super) enum Copied {
+    Opened(Opening),
+    StateChanged(Box<ConnRecord>, Transition),
+    /// A finished record: its connection itself, which the table hands over once the event
+    /// has been emitted ([`crate::flow::FlowTable::set_spent`]), so the record is not copied.
+    Closed(Spent),
+    Anomaly(Box<Anomaly>),
+    App(Box<AppRecord>),
+}
+
+/// A finished connection of [`Copied::Closed`].
+#[derive(Debug)]
+pub(super) enum Spent {
+    /// The record with this id was emitted; its connection comes next from the table.
+    Waiting(u64),
+    /// The connection.
+    Here(Box<Connection>),
+}
+
+impl Copied {
+    /// The copy of `e`, when `e` is one of the events a records-only emitter reads.
+    pub(super) fn of(e: &Event<'_>) -> Option<Copied> {
+        match e {
+            Event::Opened(r) => Some(Copied::Opened(r.opening())),
+            Event::StateChanged(r, t) if r.flipped => {
+                Some(Copied::StateChanged(Box::new((*r).clone()), **t))
+            }
+            Event::Closed(r) => Some(Copied::Closed(Spent::Waiting(r.id))),
+            Event::Anomaly(a) => Some(Copied::Anomaly(Box::new((*a).clone()))),
+            Event::App(r) => Some(Copied::App(Box::new((*r).clone()))),
+            Event::StateChanged(..) | Event::Segment(..) => None,
+        }
+    }
+
+    /// Hands `out` the event as the engine emitted it.
+    pub(super) fn emit(&self, out: &mut impl FnMut(Event<'_>)) {
+        match self {
+            Copied::Opened(o) => out(Event::Opened(&ConnRecord::opened(o))),
+            Copied::StateChanged(r, t) => out(Event::StateChanged(r, t)),
+            Copied::Closed(Spent::Here(c)) => out(Event::Closed(c.record())),
+            // Never handed over: the engine's side fills every one first.
+            Copied::Closed(Spent::Waiting(id)) => unreachable!("record {id} not handed over"),
+            Copied::Anomaly(a) => out(Event::Anomaly(a)),
+            Copied::App(r) => out(Event::App(r)),
+        }
+    }
+}
