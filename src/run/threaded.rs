@@ -136,7 +136,7 @@ fn write_apart<'scope>(
             }));
             let mut copier = Copier {
                 copies: Vec::with_capacity(EVENTS),
-                waiting: 0,
+                waiting: false,
                 spent,
                 full: copies_tx,
                 spare: spare_rx,
@@ -173,9 +173,9 @@ fn write_apart<'scope>(
 /// The engine thread's side of [`write_apart`]: copies of events, handed over in order.
 struct Copier<'a> {
     copies: Vec<Copied>,
-    /// Finished records among `copies` whose connections have not been taken yet: the last
-    /// ones.
-    waiting: usize,
+    /// The last copy is a finished record whose connection has not been taken yet (the table
+    /// hands it over right after the record's event).
+    waiting: bool,
     /// The connections the table is done with, in the order of their records.
     spent: mpsc::Receiver<Box<Connection>>,
     full: mpsc::SyncSender<Vec<Copied>>,
@@ -201,26 +201,25 @@ impl Copier<'_> {
         if self.copies.len() >= EVENTS {
             self.hand_over();
         }
-        self.waiting += usize::from(matches!(c, Copied::Closed(_)));
+        self.waiting = matches!(c, Copied::Closed(_));
         self.copies.push(c);
     }
 
-    /// Puts the connections the table handed over in place of their records.
+    /// Puts the connection the table handed over in place of its record.
     fn take_spent(&mut self) {
-        let n = self.copies.len();
-        for slot in &mut self.copies[n - self.waiting..] {
-            if let Copied::Closed(f) = slot
-                && let Spent::Waiting(id) = *f
-            {
-                let c = self
-                    .spent
-                    .try_recv()
-                    .expect("a finished connection handed over");
-                assert_eq!(c.record().id, id, "finished connections out of order");
-                *f = Spent::Here(c);
-            }
+        if !std::mem::take(&mut self.waiting) {
+            return;
         }
-        self.waiting = 0;
+        if let Some(Copied::Closed(f)) = self.copies.last_mut()
+            && let Spent::Waiting(id) = *f
+        {
+            let c = self
+                .spent
+                .try_recv()
+                .expect("a finished connection handed over");
+            assert_eq!(c.record().id, id, "finished connections out of order");
+            *f = Spent::Here(c);
+        }
     }
 
     /// Hands the copies so far to the writing thread (every finished record taken).
