@@ -243,6 +243,21 @@ impl Summary {
         });
     }
 
+    /// Adds the attempts aggregated per listener. Busiest first, ties by endpoint: once
+    /// [`MAX_LISTENERS`] listeners have counts of their own, the rest share one, and which
+    /// listeners still get theirs must not depend on the order of the tracker's hash map
+    /// (seeded anew by every run).
+    fn add_aggregated<'a>(
+        &mut self,
+        per_listener: impl Iterator<Item = (&'a Endpoint, &'a ListenerCounts)>,
+    ) {
+        let mut per_listener: Vec<_> = per_listener.collect();
+        per_listener.sort_unstable_by(|a, b| b.1.attempts.cmp(&a.1.attempts).then(a.0.cmp(b.0)));
+        for (ep, c) in per_listener {
+            self.listener_counts(*ep).add(c);
+        }
+    }
+
     /// The counts of listener `ep` (those beyond [`MAX_LISTENERS`] are counted together).
     fn listener_counts(&mut self, ep: Endpoint) -> &mut ListenerCounts {
         if self.listeners.len() < MAX_LISTENERS {
@@ -441,9 +456,7 @@ impl Engine {
         self.summary.aggregated_forgotten = tracker.aggregated_forgotten_early();
         self.summary.untracked_listener_attempts = tracker.untracked_listener_attempts;
         let (per_listener, other) = tracker.aggregated_counts();
-        for (ep, c) in per_listener {
-            self.summary.listener_counts(*ep).add(c);
-        }
+        self.summary.add_aggregated(per_listener);
         self.summary.other_listeners.add(&other);
         let mut isn: Vec<_> = (self.flows.isn().hosts())
             .filter(|(_, h)| h.clock_samples > 0 || h.predictable_steps > 0)
@@ -461,5 +474,46 @@ impl Engine {
                 .stats = stats;
         }
         self.summary
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{ListenerCounts, MAX_LISTENERS, Summary};
+    use crate::wire::Endpoint;
+
+    /// Which listeners get counts of their own when only some can (the summary names at most
+    /// [`MAX_LISTENERS`]) does not depend on the order the aggregated counts come in: the
+    /// busiest do, ties broken by endpoint.
+    #[test]
+    fn aggregated_counts_name_the_busiest_listeners_whatever_their_order() {
+        let ep = |i: u32| Endpoint::new(std::net::Ipv4Addr::from(0x0a00_0000 + i).into(), 80);
+        let counts = |n: u64| ListenerCounts {
+            attempts: n,
+            unanswered: n,
+            ..ListenerCounts::default()
+        };
+        let mut base = Summary::default();
+        for i in 0..MAX_LISTENERS as u32 - 2 {
+            *base.listener_counts(ep(1_000_000 + i)) = counts(1);
+        }
+        // Five more listeners, room for two: the two busiest (3 and 4 attempts; then the tie
+        // at 2 goes to the lower endpoint, which gets nothing here).
+        let more: Vec<_> = [(1, 2), (2, 4), (3, 2), (4, 3), (5, 1)]
+            .map(|(i, n)| (ep(i), counts(n)))
+            .into();
+        let named = |order: &[usize]| {
+            let mut s = base.clone();
+            s.add_aggregated(order.iter().map(|&i| (&more[i].0, &more[i].1)));
+            let mut mine: Vec<_> = (1..=5)
+                .filter_map(|i| s.listeners.get(&ep(i)).map(|c| (i, c.attempts)))
+                .collect();
+            mine.sort();
+            (mine, s.other_listeners.attempts)
+        };
+        let expected = (vec![(2, 4), (4, 3)], 5);
+        for order in [[0, 1, 2, 3, 4], [4, 3, 2, 1, 0], [2, 0, 4, 1, 3]] {
+            assert_eq!(named(&order), expected, "{order:?}");
+        }
     }
 }

@@ -21,14 +21,47 @@ const OVERFLOW_WAIT: Duration = Duration::from_secs(1);
 const BUCKETS: usize = 16;
 
 /// Attempts within one second of capture time.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Copy, Debug)]
 struct Bucket {
     sec: i64,
-    /// The first attempt's SYN in this second.
-    first: Option<Timestamp>,
+    /// The first attempt's SYN in this second, as nanoseconds past the second ([`NO_SYN`]:
+    /// none yet): 24 bytes a bucket instead of the 32 an optional timestamp takes, 16 buckets a
+    /// listener, 65,536 listeners.
+    first_ns: u32,
     attempts: u32,
     completions: u32,
     aggregated: u32,
+}
+
+/// [`Bucket::first_ns`] of a second without an attempt.
+const NO_SYN: u32 = u32::MAX;
+
+impl Default for Bucket {
+    fn default() -> Self {
+        Bucket {
+            sec: 0,
+            first_ns: NO_SYN,
+            attempts: 0,
+            completions: 0,
+            aggregated: 0,
+        }
+    }
+}
+
+impl Bucket {
+    /// The first attempt's SYN in this second.
+    fn first(&self) -> Option<Timestamp> {
+        (self.first_ns != NO_SYN)
+            .then(|| Timestamp::from_secs_nanos(self.sec, i64::from(self.first_ns)))
+    }
+
+    /// An attempt's SYN at `ts`, within this bucket's second.
+    fn note_syn(&mut self, ts: Timestamp) {
+        if self.first_ns == NO_SYN {
+            // In 0..1e9: fits, and is never NO_SYN.
+            self.first_ns = ts.subsec_nanos() as u32;
+        }
+    }
 }
 
 /// A flood or backlog under way, with what happened during it.
@@ -133,7 +166,9 @@ pub(super) struct Listener {
     pub(super) tracked: u32,
     buckets: [Bucket; BUCKETS],
     sources: Sources,
-    held: Held,
+    /// Boxed on the listener's first SYN-ACK: the listeners of a spoofed flood to many
+    /// addresses never answer, and 65,536 may be tracked at once.
+    held: Option<Box<Held>>,
     /// Boxed: an episode is about 200 bytes and most listeners never have one, while 65,536
     /// listeners may be tracked at once.
     flood: Option<Box<Episode>>,
@@ -169,12 +204,15 @@ impl Listener {
     /// Bytes this listener really holds: its boxed state and what its sources take.
     #[cfg(test)]
     pub(super) fn actual_bytes(&self) -> usize {
-        std::mem::size_of::<Listener>() + self.sources.heap_bytes() + self.held.heap_bytes()
+        std::mem::size_of::<Listener>() + self.sources.heap_bytes() + self.held_bytes()
     }
 
-    /// Bytes the attempts this listener holds in SYN-RECEIVED take on the heap.
+    /// Bytes the attempts this listener holds in SYN-RECEIVED take on the heap: their state,
+    /// boxed once the listener has answered, and what it holds.
     pub(super) fn held_bytes(&self) -> usize {
-        self.held.heap_bytes()
+        self.held
+            .as_ref()
+            .map_or(0, |h| std::mem::size_of::<Held>() + 16 + h.heap_bytes())
     }
 
     /// The bucket of `ts`'s second, emptied first if it last held an older second.
@@ -197,7 +235,7 @@ impl Listener {
         self.buckets
             .iter()
             .filter(|b| b.sec > now - span && b.sec <= now)
-            .filter_map(|b| b.first)
+            .filter_map(Bucket::first)
             .min()
     }
 
@@ -256,7 +294,7 @@ impl Listener {
     /// Nothing pending: no tracked attempt, no episode under way, no attempt in the window.
     pub(super) fn is_idle(&self, ts: Timestamp, window: Duration) -> bool {
         self.tracked == 0
-            && self.held.followed() == 0
+            && self.held.as_ref().is_none_or(|h| h.followed() == 0)
             && self.flood.is_none()
             && self.backlog.is_none()
             && self.window(ts, window) == (0, 0, 0)
@@ -270,7 +308,7 @@ impl Listener {
         self.sources.see(src);
         let b = self.bucket(ts);
         b.attempts += 1;
-        b.first.get_or_insert(ts);
+        b.note_syn(ts);
         b.aggregated += aggregated as u32;
         if let Some(f) = &mut self.flood {
             f.attempts += 1;
@@ -319,19 +357,23 @@ impl Listener {
 
     /// Copy number `copies` of the SYN-ACK of tracked attempt `conn` was sent at `ts`.
     pub(super) fn synack(&mut self, conn: u64, copies: u32, frame: u64, ts: Timestamp) {
-        self.held.synack(conn, copies, ts, frame);
+        self.held
+            .get_or_insert_default()
+            .synack(conn, copies, ts, frame);
         self.advance_held(ts);
     }
 
     /// Brings the held count up to `now` into the episodes under way.
     fn advance_held(&mut self, now: Timestamp) {
+        let Some(h) = &mut self.held else {
+            return;
+        };
         let (flood, backlog) = (&mut self.flood, &mut self.backlog);
-        self.held
-            .advance(now, self.cookie_reported, |held, t, frame| {
-                for e in [flood.as_mut(), backlog.as_mut()].into_iter().flatten() {
-                    e.observe_held(held, t, frame);
-                }
-            });
+        h.advance(now, self.cookie_reported, |held, t, frame| {
+            for e in [flood.as_mut(), backlog.as_mut()].into_iter().flatten() {
+                e.observe_held(held, t, frame);
+            }
+        });
     }
 
     /// A completed handshake showed a timestamp cookie (its SYN-ACK's TSval lagged by
@@ -350,10 +392,12 @@ impl Listener {
     /// A tracked attempt is over: its outcome counts for the window and the episodes under way.
     pub(super) fn resolve(&mut self, r: Resolution, frame: u64, window: Duration) {
         self.tracked = self.tracked.saturating_sub(1);
-        if r.completed || r.reset {
-            self.held.ended(r.conn, r.at);
-        } else {
-            self.held.gone(r.conn);
+        if let Some(h) = &mut self.held {
+            if r.completed || r.reset {
+                h.ended(r.conn, r.at);
+            } else {
+                h.gone(r.conn);
+            }
         }
         if r.completed
             && let Some(b) = self.bucket_at(r.at)

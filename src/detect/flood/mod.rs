@@ -600,4 +600,24 @@ mod tests {
         assert_eq!(t.untracked_listener_attempts, 0);
         assert_eq!(t.busiest(later, 1).len(), 1, "the new listener is tracked");
     }
+
+    /// A listener that never answered holds no SYN-RECEIVED bookkeeping (a spoofed flood to
+    /// many addresses has tens of thousands of them); its first SYN-ACK brings it, charged.
+    #[test]
+    fn held_attempts_are_kept_from_a_listeners_first_answer() {
+        let mut t = ListenerTracker::new(ListenerConfig::default());
+        let mut out = Vec::new();
+        let ep = Endpoint::new(IpAddr::from([10, 0, 0, 1]), 80);
+        let src = IpAddr::from([192, 0, 2, 1]);
+        t.attempt(ep, src, 1, Timestamp::from_millis(0), &mut out);
+        assert_eq!(t.listeners[&ep].held_bytes(), 0);
+        assert_eq!(t.held_heap, 0);
+        t.synack(ep, 1, 1, 2, Timestamp::from_millis(1));
+        let charged = t.listeners[&ep].held_bytes();
+        assert!(
+            charged > std::mem::size_of::<super::held::Held>(),
+            "{charged}"
+        );
+        assert_eq!(t.held_heap, charged);
+    }
 }
