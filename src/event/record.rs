@@ -190,7 +190,8 @@ pub struct ConnRecord {
 
 /// What a record holds when its first segment opens it, before that segment is accounted: all
 /// a [`ConnRecord::opened`] record is made of. Small, so that an opening can be sent to another
-/// thread and the record rebuilt there (see [`crate::run::RunOptions::records_only`]).
+/// thread and the record rebuilt there (a run that writes its records on a thread of its own
+/// does).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Opening {
     /// The record's id.

@@ -410,12 +410,21 @@ impl DnsTable {
         }
     }
 
-    /// The run ended: every pending query is unanswered.
+    /// The run ended: every pending query is unanswered. They are written in the order they
+    /// came, which their deadlines keep (every pending query has one), not in the map's order:
+    /// that is seeded anew by every run, and queries delivered in one TCP segment share a frame.
     pub(super) fn finish(&mut self, out: &mut Vec<AppRecord>) {
+        while let Some((_, key, frame)) = self.deadlines.pop_front() {
+            self.give_up(key, frame, out);
+        }
+        debug_assert!(
+            self.pending.is_empty(),
+            "a pending query without a deadline"
+        );
+        // None is expected here; should one be, by frame, then by what identifies it.
         let mut left: Vec<DnsRecord> = self.pending.drain().map(|(_, r)| r).collect();
-        left.sort_by_key(|r| r.frame);
+        left.sort_by_key(|r| (r.frame, r.conn_id, r.orig, r.resp, r.trans_id));
         out.extend(left.into_iter().map(AppRecord::Dns));
-        self.deadlines.clear();
     }
 }
 

@@ -126,6 +126,10 @@ pub struct ListenerTracker {
     /// The most addresses `per_host` has held at once: what its table is charged from, as it
     /// loses entries when listeners are forgotten.
     per_host_most: usize,
+    /// The most listeners tracked at once: their map is charged for this many, not by its
+    /// capacity, which after idle listeners are forgotten depends on the per-run seeded hasher
+    /// (see [`crate::wire::table_bytes`]).
+    listeners_most: usize,
     /// The charge for `per_host`, kept: the table's memory is summed a few times per SYN under
     /// a flood.
     per_host_bytes: usize,
@@ -187,7 +191,7 @@ impl ListenerTracker {
     fn listeners_bytes(&self) -> usize {
         let slot = std::mem::size_of::<(Endpoint, Box<Listener>)>();
         self.listeners.len() * Listener::FIXED_BYTES
-            + crate::wire::table_bytes(self.listeners.capacity(), slot)
+            + crate::wire::table_bytes(self.listeners_most, slot)
             + self.per_host_bytes
             + self.held_heap
     }
@@ -355,6 +359,8 @@ impl ListenerTracker {
                 let entry = std::mem::size_of::<(IpAddr, u32)>();
                 self.per_host_bytes = crate::wire::table_bytes(self.per_host_most, entry);
             }
+            // The listener is added just below.
+            self.listeners_most = self.listeners_most.max(self.listeners.len() + 1);
         }
         Some(self.listeners.entry(ep).or_default())
     }
@@ -527,97 +533,4 @@ impl ListenerTracker {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// Listeners admitted while there was room keep counting sources afterwards (a flood to
-    /// random ports reaches every listener again and again): what they can grow to was charged
-    /// when they were admitted, so listener state never passes its limit.
-    #[test]
-    fn listener_state_stays_within_its_limit_however_its_sources_grow() {
-        let limit = 1 << 20;
-        let mut t = ListenerTracker::new(ListenerConfig::default());
-        t.set_memory_limit(limit);
-        let mut out = Vec::new();
-        let ep = |i: u32| Endpoint::new(IpAddr::from([10, 0, 0, 1]), 1 + i as u16);
-        for round in 0..300u32 {
-            for i in 0..1_000u32 {
-                let src = IpAddr::from((0x0b00_0000 + round * 1_000 + i).to_be_bytes());
-                let at = Timestamp::from_millis(i64::from(round));
-                t.aggregate(ep(i), src, 1_000, SeqNum(round), 0, at, &mut out);
-            }
-            assert!(
-                t.memory_bytes() <= limit,
-                "round {round}: {}",
-                t.memory_bytes()
-            );
-        }
-        assert!(t.untracked_listener_attempts > 0, "the limit was reached");
-        let actual: usize = t.listeners.values().map(|l| l.actual_bytes()).sum();
-        assert!(
-            actual <= t.listeners_bytes(),
-            "{actual} > {}",
-            t.listeners_bytes()
-        );
-    }
-
-    #[test]
-    fn idle_listeners_are_forgotten_so_new_ones_are_still_tracked() {
-        use crate::time::{Duration, Timestamp};
-        use crate::wire::Endpoint;
-        let mut t = ListenerTracker::new(ListenerConfig::default());
-        let mut out = Vec::new();
-        let src: std::net::IpAddr = "192.0.2.1".parse().unwrap();
-        let ep = |i: usize| {
-            Endpoint::new(
-                std::net::IpAddr::from((0x0a00_0000u32 + i as u32).to_be_bytes()),
-                80,
-            )
-        };
-        let done = |at: Timestamp| Resolution {
-            watched: Duration::ZERO,
-            syn_repeated: false,
-            completed: true,
-            responded: true,
-            answered: true,
-            reset_by_initiator: false,
-            synack_repeated: false,
-            options_stripped: false,
-            started: at,
-            at,
-            conn: 0,
-            reset: false,
-        };
-        // A day of clients, each connecting once to its own server, all answered at once.
-        for i in 0..MAX_LISTENERS {
-            let at = Timestamp::from_millis(i as i64);
-            t.attempt(ep(i), src, i as u64, at, &mut out);
-            t.resolve(ep(i), done(at), i as u64, &mut out);
-        }
-        // Later, a new listener: the idle ones make room.
-        let later = Timestamp::from_millis(MAX_LISTENERS as i64).add(Duration::from_secs(60));
-        t.attempt(ep(MAX_LISTENERS), src, 0, later, &mut out);
-        assert_eq!(t.untracked_listener_attempts, 0);
-        assert_eq!(t.busiest(later, 1).len(), 1, "the new listener is tracked");
-    }
-
-    /// A listener that never answered holds no SYN-RECEIVED bookkeeping (a spoofed flood to
-    /// many addresses has tens of thousands of them); its first SYN-ACK brings it, charged.
-    #[test]
-    fn held_attempts_are_kept_from_a_listeners_first_answer() {
-        let mut t = ListenerTracker::new(ListenerConfig::default());
-        let mut out = Vec::new();
-        let ep = Endpoint::new(IpAddr::from([10, 0, 0, 1]), 80);
-        let src = IpAddr::from([192, 0, 2, 1]);
-        t.attempt(ep, src, 1, Timestamp::from_millis(0), &mut out);
-        assert_eq!(t.listeners[&ep].held_bytes(), 0);
-        assert_eq!(t.held_heap, 0);
-        t.synack(ep, 1, 1, 2, Timestamp::from_millis(1));
-        let charged = t.listeners[&ep].held_bytes();
-        assert!(
-            charged > std::mem::size_of::<super::held::Held>(),
-            "{charged}"
-        );
-        assert_eq!(t.held_heap, charged);
-    }
-}
+mod tests;

@@ -115,6 +115,11 @@ pub(super) struct PendingAttempts {
     popped: u32,
     /// The queue position of every attempt not replaced, hashed by its key.
     index: HashTable<u32>,
+    /// The most attempts `index` has held at once: it is charged for twice that many (as
+    /// [`PendingAttempts::budget_bytes`] assumes), not by its capacity, since when a table
+    /// that removes one entry for every one it adds grows depends on where its deleted markers
+    /// fell, so on the per-run seeded hasher.
+    index_most: usize,
     /// Aggregated attempts remembered at most.
     pub(super) cap: usize,
     /// Attempts forgotten before their lifetime because the table was full.
@@ -133,7 +138,7 @@ impl PendingAttempts {
     /// Bytes of the queue, its index and the per-listener counts.
     pub(super) fn memory_bytes(&self) -> usize {
         self.queue.capacity() * std::mem::size_of::<Pending>()
-            + table_bytes(self.index.capacity(), std::mem::size_of::<u32>())
+            + 2 * table_bytes(self.index_most, std::mem::size_of::<u32>())
             + table_bytes(self.counts.capacity(), COUNTS_ENTRY)
     }
 
@@ -268,6 +273,7 @@ impl PendingAttempts {
         if let Some(i) = replaced {
             self.queue[i].replaced = true;
         }
+        self.index_most = self.index_most.max(self.index.len());
         self.queue.push_back(Pending {
             key,
             isn: isn.0,
