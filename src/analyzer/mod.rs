@@ -497,8 +497,8 @@ mod tests {
         for i in 0..MAX_LISTENERS as u32 - 2 {
             *base.listener_counts(ep(1_000_000 + i)) = counts(1);
         }
-        // Five more listeners, room for two: the two busiest (3 and 4 attempts; then the tie
-        // at 2 goes to the lower endpoint, which gets nothing here).
+        // Five more listeners, room for two: the two busiest (4 and 3 attempts) get counts
+        // of their own, the other three (two of them tied at 2) share one.
         let more: Vec<_> = [(1, 2), (2, 4), (3, 2), (4, 3), (5, 1)]
             .map(|(i, n)| (ep(i), counts(n)))
             .into();

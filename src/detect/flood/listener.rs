@@ -25,8 +25,8 @@ const BUCKETS: usize = 16;
 struct Bucket {
     sec: i64,
     /// The first attempt's SYN in this second, as nanoseconds past the second ([`NO_SYN`]:
-    /// none yet): 24 bytes a bucket instead of the 32 an optional timestamp takes, 16 buckets a
-    /// listener, 65,536 listeners.
+    /// none yet): a bucket takes 24 bytes so, 32 with an optional timestamp, and there are 16
+    /// a listener and up to 65,536 listeners.
     first_ns: u32,
     attempts: u32,
     completions: u32,
