@@ -189,7 +189,7 @@ impl FlowTable {
 
     /// What reassembly needs, borrowed from the table.
     fn reasm(&mut self) -> ReasmCtx<'_> {
-        let keep = self.budget.retain || self.app.is_some();
+        let keep = self.reads_payload();
         ReasmCtx {
             budget: &mut self.budget,
             policy: self.cfg.overlap_policy,
@@ -270,7 +270,7 @@ impl FlowTable {
             self.cfg.overlap_policy,
         );
         let rebuild = || slot::Rebuild::of(&detect, zeek_view, policy, caps);
-        let keep_bytes = self.budget.retain || self.app.is_some();
+        let keep_bytes = self.reads_payload();
         let mut reasm = ReasmCtx {
             budget: &mut self.budget,
             policy: self.cfg.overlap_policy,

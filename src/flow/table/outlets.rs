@@ -14,8 +14,9 @@ impl FlowTable {
         self.budget.retain = true;
     }
 
-    /// Hands every connection to `spent` once its [`crate::event::Event::Closed`] has been emitted, instead
-    /// of dropping it: the record can then be written elsewhere without a copy.
+    /// Hands every connection to `spent` once its [`crate::event::Event::Closed`] has been
+    /// emitted, instead of dropping it: the record can then be written elsewhere without a
+    /// copy.
     pub fn set_spent(&mut self, spent: Spent) {
         self.spent = Some(spent);
     }
