@@ -21,9 +21,11 @@ use crate::wire::{DecodeStats, Endpoint, Packet, PerSide, Side};
 
 mod batch;
 mod intake;
+mod joint;
 
 pub use batch::Batch;
 pub use intake::{Decoded, FrameCounts, Intake, Screen};
+pub use joint::{Joint, ShardId};
 
 /// Non-zero counts indexed by [`AnomalyKind::index`], keyed by id.
 fn by_id(counts: &[u64; AnomalyKind::COUNT]) -> BTreeMap<&'static str, u64> {
@@ -301,6 +303,7 @@ pub struct AnalyzerConfig {
 pub struct Analyzer {
     intake: Intake,
     engine: Engine,
+    cfg: AnalyzerConfig,
 }
 
 /// The analyzer's second half: the connection table and what it counts. It takes what the
@@ -323,6 +326,7 @@ impl Analyzer {
                 flows,
                 summary: Summary::default(),
             },
+            cfg,
         }
     }
 
@@ -353,9 +357,26 @@ impl Analyzer {
         (self.intake, self.engine)
     }
 
-    /// The analyzer whose halves [`Analyzer::split`] gave.
-    pub fn join(intake: Intake, engine: Engine) -> Self {
-        Analyzer { intake, engine }
+    /// The analyzer whose halves [`Analyzer::split`] gave (made with `cfg`).
+    pub fn join(intake: Intake, engine: Engine, cfg: AnalyzerConfig) -> Self {
+        Analyzer {
+            intake,
+            engine,
+            cfg,
+        }
+    }
+
+    /// What the analyzer was made with.
+    pub fn config(&self) -> &AnalyzerConfig {
+        &self.cfg
+    }
+
+    /// Whether its connections may be split among shards ([`Joint`]): every connection's
+    /// analysis is its own but for the state [`Joint`] keeps, which leaves out the
+    /// application layer (DNS names and sessions span connections), stream files and
+    /// stories kept for a report.
+    pub fn shardable(&self) -> bool {
+        self.engine.flows.shardable()
     }
 
     /// Moves the clock to `now` without a packet (live capture on a quiet link): connections
@@ -406,6 +427,7 @@ impl Analyzer {
         let Analyzer {
             mut intake,
             mut engine,
+            ..
         } = self;
         intake.end(&mut |outside, d| engine.take(outside, d, out));
         engine.summary.set_frame_counts(&intake.counts());
@@ -451,20 +473,8 @@ impl Engine {
             summary.record(&e);
             out(e);
         });
-        let tracker = self.flows.listeners();
-        self.summary.aggregated_attempts = tracker.aggregated;
-        self.summary.aggregated_forgotten = tracker.aggregated_forgotten_early();
-        self.summary.untracked_listener_attempts = tracker.untracked_listener_attempts;
-        let (per_listener, other) = tracker.aggregated_counts();
-        self.summary.add_aggregated(per_listener);
-        self.summary.other_listeners.add(&other);
-        let mut isn: Vec<_> = (self.flows.isn().hosts())
-            .filter(|(_, h)| h.clock_samples > 0 || h.predictable_steps > 0)
-            .map(|(a, h)| (*a, h.clone()))
-            .collect();
-        isn.sort_unstable_by(|a, b| b.1.isns.cmp(&a.1.isns).then(a.0.cmp(&b.0)));
-        isn.truncate(MAX_ISN_SUMMARY);
-        self.summary.isn_hosts = isn;
+        self.summary
+            .add_shared(self.flows.listeners(), self.flows.isn());
         self.summary.stream_error = sink_result.err();
         self.summary.flows = self.flows.stats;
         if let Some(stats) = self.flows.app_stats() {

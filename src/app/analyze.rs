@@ -99,14 +99,20 @@ pub fn analyze(args: &AnalyzeArgs) -> io::Result<ExitCode> {
     // A failed write (closed pipe) stops reading; the error is returned after the run.
     let frames = Arc::new(AtomicU64::new(0));
     let progress = read.map(|r| FileProgress::start(r, total_size(&files), Arc::clone(&frames)));
+    // A run split among shards may have to read the capture again (standard input cannot be).
+    let mut again = || CaptureSet::open(&files);
+    let again: Option<&mut dyn FnMut() -> CaptureSet> =
+        (!files.iter().any(|f| f == "-")).then_some(&mut again);
     let opts = RunOptions {
         filter: filter.as_mut(),
         count: args.count,
         frames_read: progress.is_some().then_some(&*frames),
         frame_index: index.as_ref(),
-        // The line-per-record formats are written on a thread of their own; the report reads
-        // every event, and the tables cost too little to be worth the copies.
-        records_only: html.is_none() && !matches!(args.opts.format, Format::Table),
+        // Every format but the report reads only the records and anomalies; the line-per-record
+        // formats are worth a thread of their own, the tables cost too little for the copies.
+        records_only: html.is_none(),
+        writes_little: matches!(args.opts.format, Format::Table),
+        again,
         ..RunOptions::default()
     };
     // With -w, the connections to write are remembered as they end.
@@ -129,7 +135,17 @@ pub fn analyze(args: &AnalyzeArgs) -> io::Result<ExitCode> {
         p.finish();
     }
     let summary = match finished {
-        Ok(finished) => finished.summary,
+        Ok(finished) => {
+            if let Some(why) = finished.split.undone
+                && !args.quiet
+            {
+                eprintln!(
+                    "tcpaudit: note: the connections could not be analysed apart ({why}): \
+                     the capture was analysed again on one thread"
+                );
+            }
+            finished.summary
+        }
         Err(e) => return output_stopped(e, &mut set),
     };
     if let Some(f) = &filter {

@@ -119,7 +119,7 @@ impl FlowTable {
     #[inline]
     pub(super) fn flush_anomalies(&mut self, out: &mut impl FnMut(Event<'_>)) {
         // Most segments decide nothing: no call then.
-        if !self.anomalies.is_empty() || self.app.is_some() {
+        if self.anything_pending() || self.app.is_some() {
             self.flush_ending(None, out);
         }
     }
@@ -140,10 +140,8 @@ impl FlowTable {
             a.judge(&mut self.anomalies);
             self.tally_app(ending);
         }
-        if !self.anomalies.is_empty() {
-            for a in self.anomalies.drain(..) {
-                out(Event::Anomaly(&a));
-            }
+        if self.anything_pending() {
+            self.hand_out_anomalies(out);
         }
         if let Some(a) = self.app.as_mut()
             && !a.out.is_empty()

@@ -172,6 +172,47 @@ pub struct FlowStats {
 }
 
 impl FlowStats {
+    /// Adds `o`'s counts to these (a run split among shards: each shard's peaks are added,
+    /// which bounds the peak of one table holding every connection).
+    pub fn add(&mut self, o: &FlowStats) {
+        let FlowStats {
+            connections,
+            lone_kept,
+            frozen,
+            thawed,
+            reused_tuples,
+            timed_out,
+            evicted,
+            evicted_memory,
+            peak_memory_bytes,
+            peak_tracked,
+            aggregated_segments,
+            reassembly_cap_hits,
+            reassembly_peak_bytes,
+            icmp_errors_linked,
+            icmp_errors_unlinked,
+            proved_one_sided,
+            two_sided,
+        } = o;
+        self.connections += connections;
+        self.lone_kept += lone_kept;
+        self.frozen += frozen;
+        self.thawed += thawed;
+        self.reused_tuples += reused_tuples;
+        self.timed_out += timed_out;
+        self.evicted += evicted;
+        self.evicted_memory += evicted_memory;
+        self.peak_memory_bytes += peak_memory_bytes;
+        self.peak_tracked += peak_tracked;
+        self.aggregated_segments += aggregated_segments;
+        self.reassembly_cap_hits += reassembly_cap_hits;
+        self.reassembly_peak_bytes += reassembly_peak_bytes;
+        self.icmp_errors_linked += icmp_errors_linked;
+        self.icmp_errors_unlinked += icmp_errors_unlinked;
+        self.proved_one_sided += proved_one_sided;
+        self.two_sided += two_sided;
+    }
+
     /// Whether the capture so far looks one-sided: at least 3 connections prove a direction
     /// missing and they outnumber the connections that show both directions.
     pub fn capture_one_sided(&self) -> bool {

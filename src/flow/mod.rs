@@ -25,4 +25,4 @@ pub use crate::wire::{Endpoint, FlowKey, Side};
 pub use connection::Connection;
 pub use limits::{CONNECTION_BYTES, FlowConfig, FlowStats, ZEEK_VIEW_BYTES};
 pub use streams::{ReasmCtx, StreamSink};
-pub use table::{FlowTable, Spent};
+pub use table::{FlowTable, SharedCall, SharedOut, Spent};

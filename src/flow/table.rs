@@ -7,16 +7,20 @@
 use super::app::AppSide;
 
 mod bad_header;
+mod expiry;
 mod incarnation;
 mod keep;
 mod memory;
 #[cfg(test)]
 mod memory_tests;
 mod outlets;
+mod shared;
 mod slot;
 mod slots;
 
 pub use outlets::Spent;
+use shared::SharedLog;
+pub use shared::{SharedCall, SharedOut};
 use slot::Slot;
 use slots::Slots;
 
@@ -30,9 +34,9 @@ use super::attempt::resolution;
 use super::connection::Found;
 use super::limits::{FlowConfig, FlowStats};
 use super::streams::{ReasmCtx, StreamSink};
-use super::timers::{Timer, Timers};
+use super::timers::Timers;
 use super::{Connection, EndReason, Endpoint, FlowKey, Side};
-use crate::detect::flood::Told;
+use crate::detect::flood::ListenerCall;
 use crate::detect::isn::IsnTracker;
 use crate::detect::{Anomaly, DetectConfig, ListenerConfig, ListenerTracker};
 use crate::event::{Event, Transition};
@@ -70,6 +74,9 @@ pub struct FlowTable {
     sink: Option<Box<dyn StreamSink>>,
     /// Takes every connection once its record has been handed out ([`FlowTable::set_spent`]).
     spent: Option<Spent>,
+    /// Takes the calls on state shared between connections, when the table is one shard of
+    /// several ([`FlowTable::set_shared`]).
+    shared: Option<SharedLog>,
     /// The application layer, when the run parses it.
     pub(super) app: Option<AppSide>,
     /// Stories are kept while this holds (see [`FlowTable::keep_stories_while`]).
@@ -86,6 +93,8 @@ pub struct FlowTable {
     compact_at: usize,
     /// Times stale timer entries were dropped.
     compactions: u64,
+    /// The connections a timer pass ends (kept for its capacity).
+    due: Vec<(Timestamp, u64, usize)>,
     /// Where connections are encoded before they are frozen (kept for its capacity).
     freeze_buf: Vec<u8>,
     /// Connections that closed, in order (slot, id): frozen once settled from
@@ -127,6 +136,7 @@ impl FlowTable {
             },
             sink: None,
             spent: None,
+            shared: None,
             app: None,
             stories_wanted: None,
             map: HashMap::default(),
@@ -134,6 +144,7 @@ impl FlowTable {
             timers: Timers::default(),
             compact_at: 0,
             compactions: 0,
+            due: Vec::new(),
             freeze_buf: Vec::new(),
             closed: VecDeque::new(),
             next_id: 1,
@@ -236,20 +247,15 @@ impl FlowTable {
                 // refusals, the sources' RSTs) are counted for them and aggregated too; the
                 // initiator's ACK completing one opens a record as a connection picked up
                 // midstream.
-                let told = self.listeners.untracked(
+                let aggregated_answer = self.listener_call(ListenerCall::Untracked {
                     src,
                     dst,
-                    seg.seq,
-                    seg.ack,
-                    seg.flags,
-                    seg.frame,
-                    seg.ts,
-                    &mut self.anomalies,
-                );
-                let aggregated_answer = !matches!(told, Told::Nothing | Told::Established)
-                    || (told == Told::Nothing
-                        && seg.flags.is_syn_ack()
-                        && self.listeners.aggregating(&src));
+                    seq: seg.seq,
+                    ack: seg.ack,
+                    flags: seg.flags,
+                    frame: seg.frame,
+                    ts: seg.ts,
+                });
                 if aggregated_answer {
                     self.stats.aggregated_segments += 1;
                     self.flush_anomalies(out);
@@ -271,6 +277,7 @@ impl FlowTable {
         );
         let rebuild = || slot::Rebuild::of(&detect, zeek_view, policy, caps);
         let keep_bytes = self.reads_payload();
+        let one_sided = self.capture_one_sided();
         let mut reasm = ReasmCtx {
             budget: &mut self.budget,
             policy: self.cfg.overlap_policy,
@@ -279,7 +286,7 @@ impl FlowTable {
             app: self.app.as_mut().map(|a| &mut a.layer),
         };
         let c = self.conns.full(idx, rebuild);
-        c.capture_one_sided = self.stats.capture_one_sided();
+        c.capture_one_sided = one_sided;
         let (proved_before, two_before) = (c.proved_one_sided(), c.two_sided());
         let had_synack = c.record().half(Side::Resp).sent_synack;
         let closed_before = c.record().is_closed();
@@ -294,34 +301,56 @@ impl FlowTable {
         if c.record().is_closed() {
             c.release_spare();
         }
-        self.stats.proved_one_sided += u64::from(!proved_before && c.proved_one_sided());
-        self.stats.two_sided += u64::from(!two_before && c.two_sided());
-        if let Some((lag, decoded)) = c.take_cookie_lag() {
-            self.listeners.timestamp_cookie(
-                c.record().resp,
-                lag,
-                decoded,
-                seg.frame,
-                seg.ts,
-                &mut self.anomalies,
-            );
-        }
+        let (proved, two) = (
+            !proved_before && c.proved_one_sided(),
+            !two_before && c.two_sided(),
+        );
+        self.stats.proved_one_sided += u64::from(proved);
+        self.stats.two_sided += u64::from(two);
+        let cookie = c.take_cookie_lag();
+        let (resp, id, first_ts) = (c.record().resp, c.record().id, c.record().first_ts);
+        let mut calls = [None; 3];
         if c.attempt_open {
             let synacks = c.synack_copies();
             if synacks > synacks_before {
-                let (resp, id) = (c.record().resp, c.record().id);
-                self.listeners.synack(resp, id, synacks, seg.frame, seg.ts);
+                calls[0] = Some(ListenerCall::Synack {
+                    listener: resp,
+                    conn: id,
+                    copies: synacks,
+                    frame: seg.frame,
+                    ts: seg.ts,
+                });
             }
             if !had_synack && c.record().half(Side::Resp).sent_synack {
-                self.listeners
-                    .answered(c.record().resp, seg.ts, c.record().first_ts);
+                calls[1] = Some(ListenerCall::Answered {
+                    listener: resp,
+                    ts: seg.ts,
+                    syn_at: first_ts,
+                });
             }
             if c.record().established() || c.record().first_rst.is_some() {
                 c.attempt_open = false;
-                let (resp, r) = (c.record().resp, resolution(c, seg.ts, seg.ts));
-                self.listeners
-                    .resolve(resp, r, seg.frame, &mut self.anomalies);
+                calls[2] = Some(ListenerCall::Resolve {
+                    listener: resp,
+                    r: resolution(c, seg.ts, seg.ts),
+                    frame: seg.frame,
+                });
             }
+        }
+        if proved || two {
+            self.hand_on(SharedCall::Sides { proved, two });
+        }
+        if let Some((lag_ms, decoded)) = cookie {
+            self.listener_call(ListenerCall::TimestampCookie {
+                listener: resp,
+                lag_ms,
+                decoded,
+                frame: seg.frame,
+                ts: seg.ts,
+            });
+        }
+        for call in calls.into_iter().flatten() {
+            self.listener_call(call);
         }
         self.note_isn(seg, idx);
         // A new connection gets its timer; a phase with a shorter timeout (handshake answered,
@@ -376,14 +405,6 @@ impl FlowTable {
         self.flush_anomalies(out);
     }
 
-    fn push_timer(&mut self, deadline: Timestamp, slot: usize, id: u64) {
-        self.timers.push(Timer {
-            deadline: deadline.as_nanos(),
-            slot,
-            id,
-        });
-    }
-
     /// Opens a connection for `seg`, or aggregates it when it is an attempt beyond the caps.
     fn open(
         &mut self,
@@ -411,21 +432,25 @@ impl FlowTable {
         let room = self.freeze_for_room(self.cfg.connection_bytes());
         if attempt
             && (!self.may_track(dst, seg.ts)
-                || self
-                    .listeners
-                    .is_aggregated(&dst, seg.src, seg.sport, seg.seq)
+                || self.listener_call(ListenerCall::IsAggregated {
+                    listener: dst,
+                    src: seg.src,
+                    sport: seg.sport,
+                    isn: seg.seq,
+                })
                 || !room)
         {
+            // A shard assumes room for every attempt: this one was for want of memory.
+            self.hand_on(SharedCall::Bounded);
             self.listener_room(0);
-            self.listeners.aggregate(
-                dst,
-                seg.src,
-                seg.sport,
-                seg.seq,
-                seg.frame,
-                seg.ts,
-                &mut self.anomalies,
-            );
+            self.listener_call(ListenerCall::Aggregate {
+                listener: dst,
+                src: seg.src,
+                sport: seg.sport,
+                isn: seg.seq,
+                frame: seg.frame,
+                ts: seg.ts,
+            });
             self.stats.aggregated_segments += 1;
             let in_use = self.memory_in_use() as u64;
             self.stats.peak_memory_bytes = self.stats.peak_memory_bytes.max(in_use);
@@ -454,13 +479,12 @@ impl FlowTable {
         if attempt {
             c.attempt_open = true;
             self.listener_room(super::CONNECTION_BYTES);
-            self.listeners.attempt(
-                c.record().resp,
-                seg.src,
-                seg.frame,
-                seg.ts,
-                &mut self.anomalies,
-            );
+            self.listener_call(ListenerCall::Attempt {
+                listener: c.record().resp,
+                src: seg.src,
+                frame: seg.frame,
+                ts: seg.ts,
+            });
         }
         let idx = self.conns.insert(Slot::Full(c));
         self.stats.peak_tracked = self.stats.peak_tracked.max(self.conns.len() as u64);
@@ -480,7 +504,7 @@ impl FlowTable {
 
     /// Runs a record's end rules, resolves its attempt and hands everything out.
     fn end(&mut self, mut c: Box<Connection>, why: EndReason, out: &mut impl FnMut(Event<'_>)) {
-        c.capture_one_sided = self.stats.capture_one_sided();
+        c.capture_one_sided = self.capture_one_sided();
         let now = if why == EndReason::Timeout {
             c.record().last_ts.add(self.timeout_for(&c))
         } else {
@@ -494,9 +518,11 @@ impl FlowTable {
         self.stats.reassembly_peak_bytes = self.budget.peak as u64;
         if c.attempt_open {
             c.attempt_open = false;
-            let r = resolution(&c, c.record().last_ts, now);
-            let (resp, frame) = (c.record().resp, c.record().last_frame);
-            self.listeners.resolve(resp, r, frame, &mut self.anomalies);
+            self.listener_call(ListenerCall::Resolve {
+                listener: c.record().resp,
+                r: resolution(&c, c.record().last_ts, now),
+                frame: c.record().last_frame,
+            });
         }
         self.flush_ending(Some(&mut c), out);
         out(Event::Closed(c.finish_record()));
@@ -535,85 +561,6 @@ impl FlowTable {
         self.now
     }
 
-    /// Whether `t` is the timer of the connection it was set for: that connection is still
-    /// tracked and no earlier deadline replaced it.
-    fn live(&self, t: &Timer) -> bool {
-        self.conns.get(t.slot).is_some_and(|c| {
-            c.id() == t.id && c.timer_at().is_some_and(|at| at.as_nanos() == t.deadline)
-        })
-    }
-
-    /// Ends connections whose idle deadline has passed.
-    #[inline]
-    pub(super) fn expire(&mut self, out: &mut impl FnMut(Event<'_>)) {
-        // Most packets move the clock within a timer tick, with nothing else to do: that is
-        // checked here, inline, and the pass itself is made only when something may be due.
-        if self.app.is_some()
-            || self.freezes_settled()
-            || self.stale_timers_pile_up()
-            || self.timers.may_be_due(self.now.as_nanos())
-        {
-            self.expire_due(out);
-        }
-    }
-
-    /// [`FlowTable::expire`]'s pass: the application layer's clock, settled closed connections
-    /// frozen, stale timer entries dropped, and every connection whose timer is due ended.
-    #[inline(never)]
-    fn expire_due(&mut self, out: &mut impl FnMut(Event<'_>)) {
-        if let Some(a) = self.app.as_mut() {
-            a.layer.advance(self.now);
-        }
-        self.freeze_settled();
-        // Entries of connections that already ended wait among the timers until their deadline; on a
-        // long run with many short connections, drop them once they outnumber the live ones.
-        // The next compaction waits until the timers have doubled, so its cost stays linear
-        // overall whatever the number of entries per live connection.
-        if self.stale_timers_pile_up() {
-            let mut timers = std::mem::take(&mut self.timers);
-            timers.retain(|t| self.live(t));
-            self.compact_at = 2 * timers.len();
-            self.timers = timers;
-            self.compactions += 1;
-        }
-        while let Some(t) = self.timers.pop_due(self.now.as_nanos()) {
-            if !self.live(&t) {
-                continue;
-            }
-            let slot = &self.conns[t.slot];
-            let real = slot.last_ts().add(self.slot_timeout(slot));
-            if real > self.now {
-                self.conns.set_timer_at(t.slot, real);
-                self.push_timer(real, t.slot, t.id);
-                continue;
-            }
-            let c = self.remove(t.slot);
-            if !c.record().is_closed() {
-                self.stats.timed_out += 1;
-            }
-            self.end(c, EndReason::Timeout, out);
-        }
-    }
-
-    /// Whether the timer entries have grown past what compacting them waits for.
-    #[inline]
-    fn stale_timers_pile_up(&self) -> bool {
-        self.timers.len() > self.compact_at.max(4 * self.conns.len() + 4096)
-    }
-
-    /// Evicts the connection whose timer is due soonest; false when none is left.
-    fn evict_one(&mut self, out: &mut impl FnMut(Event<'_>)) -> bool {
-        while let Some(t) = self.timers.pop_first() {
-            if self.live(&t) {
-                let c = self.remove(t.slot);
-                self.stats.evicted += 1;
-                self.end(c, EndReason::Evicted, out);
-                return true;
-            }
-        }
-        false
-    }
-
     /// Ends every remaining connection (end of capture), in id order, then the listener
     /// episodes; returns the stream sink's error, if any.
     pub fn finish(&mut self, out: &mut impl FnMut(Event<'_>)) -> Result<(), String> {
@@ -628,10 +575,17 @@ impl FlowTable {
         rest.sort_unstable_by_key(Slot::id);
         let rebuild = self.rebuild();
         for c in rest {
+            self.hand_on(SharedCall::Ending {
+                id: c.id(),
+                at: None,
+            });
             self.end(c.into_full(|| rebuild), EndReason::CaptureEnd, out);
         }
-        let now = self.now;
-        self.listeners.finish(now, &mut self.anomalies);
+        // A shard's run ends the listeners' episodes itself.
+        if !self.is_shard() {
+            let now = self.now;
+            self.listeners.finish(now, &mut self.anomalies);
+        }
         if let Some(a) = self.app.as_mut() {
             a.finish(&mut self.anomalies);
         }

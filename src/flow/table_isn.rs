@@ -30,12 +30,7 @@ impl FlowTable {
             Endpoint::new(seg.src, seg.sport),
             Endpoint::new(seg.dst, seg.dport),
         );
-        self.isn.on_isn(
-            (src, dst),
-            seg.seq.0,
-            (seg.frame, seg.ts),
-            &mut self.anomalies,
-        );
+        self.isn_call((src, dst), seg.seq.0, seg.frame, seg.ts);
     }
 
     /// ISN sketches of every sending host seen.

@@ -58,6 +58,16 @@ impl Copied {
         }
     }
 
+    /// Whether `e` is one of the events a records-only emitter reads (those [`Copied::of`]
+    /// copies).
+    pub(super) fn written(e: &Event<'_>) -> bool {
+        match e {
+            Event::StateChanged(r, _) => r.flipped,
+            Event::Segment(..) => false,
+            Event::Opened(_) | Event::Closed(_) | Event::Anomaly(_) | Event::App(_) => true,
+        }
+    }
+
     /// Hands `out` the event as the engine emitted it.
     pub(super) fn emit(&self, out: &mut impl FnMut(Event<'_>)) {
         match self {

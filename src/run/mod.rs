@@ -16,6 +16,7 @@ use crate::time::Timestamp;
 use crate::wire::Packet;
 
 mod copied;
+mod sharded;
 mod threaded;
 
 pub use threaded::run_offline;
@@ -83,6 +84,13 @@ pub struct RunOptions<'a> {
     /// its own with copies of the other events, so that writing the output (a JSON record costs
     /// some 16,000 instructions) overlaps the analysis; the events it ignores are not passed on.
     pub records_only: bool,
+    /// The emitter's work per event is small (the terminal tables): not worth a thread of its
+    /// own.
+    pub writes_little: bool,
+    /// Opens the capture again from its start. With it, a run on three threads or more may
+    /// split the connections among shards (`run_offline`), reading the capture a second time
+    /// on one thread where the shards' assumptions turn out wrong.
+    pub again: Option<&'a mut dyn FnMut() -> crate::capture::CaptureSet>,
 }
 
 /// How often [`RunOptions::frames_read`] is brought up to date: rarely enough that the store
@@ -132,6 +140,18 @@ pub struct Finished {
     pub elapsed: Duration,
     /// The error that ended the source early, if any.
     pub source_error: Option<SourceError>,
+    /// How the connections were split: among how many shards, and, where a shard's
+    /// assumption turned out wrong and the capture was analysed again on one table, why.
+    pub split: Split,
+}
+
+/// How a run's connections were split among connection tables ([`RunOptions::again`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Split {
+    /// Shards the output came from (1: one table).
+    pub shards: usize,
+    /// The shards' assumption found wrong, when the capture was analysed again on one table.
+    pub undone: Option<&'static str>,
 }
 
 /// The first error writing events; once there is one, the run stops and later events are
@@ -271,6 +291,10 @@ pub fn run<S: PacketSource>(
         frames: progress.frames,
         elapsed: progress.started.elapsed(),
         source_error,
+        split: Split {
+            shards: 1,
+            undone: None,
+        },
     })
 }
 

@@ -25,12 +25,12 @@ use std::sync::mpsc;
 use std::thread::{self, ScopedJoinHandle};
 use std::time::Instant;
 
-use crate::analyzer::{Analyzer, Batch, Engine, Intake, Summary};
+use crate::analyzer::{Analyzer, AnalyzerConfig, Batch, Engine, Intake, Summary};
 use crate::capture::{FrameIndex, Next, PacketFilter, PacketSource, SourceError};
 use crate::event::Event;
 
 use super::copied::{Copied, EVENTS, Spent};
-use super::{Emitter, Finished, MAX_WAIT, RunOptions, count_frame, publish};
+use super::{Emitter, Finished, MAX_WAIT, RunOptions, Split, count_frame, publish};
 use crate::flow::Connection;
 
 /// Batches decoded ahead of the engine: enough to ride out a slow stretch on either side,
@@ -51,8 +51,19 @@ pub fn run_offline<S: PacketSource + Send>(
     if threads < 2 || opts.live || opts.every.is_some() || opts.on_frame.is_some() {
         return super::run(src, analyzer, emit, opts);
     }
+    // Given a third thread, the engine's own work is split (the reading thread and N - 1
+    // shards), where every connection's analysis is its own and the capture can be read again.
+    if threads >= 3
+        && opts.records_only
+        && opts.again.is_some()
+        && opts.frame_index.is_none()
+        && analyzer.shardable()
+    {
+        return super::sharded::run_sharded(src, analyzer, emit, opts, threads - 1);
+    }
     let started = Instant::now();
     let mut out = Emitter { emit, error: None };
+    let cfg = *analyzer.config();
     let (intake, mut engine) = analyzer.split();
     let payload = engine.reads_payload();
     let (full_tx, full_rx) = mpsc::sync_channel::<Batch>(QUEUE);
@@ -71,13 +82,13 @@ pub fn run_offline<S: PacketSource + Send>(
         payload,
     };
     // A third thread, when there is one, writes a line-per-record output.
-    let apart = opts.records_only && threads >= 3;
+    let apart = opts.records_only && !opts.writes_little && threads >= 3;
     let (summary, frames, source_error) = thread::scope(|s| {
         let reader = thread::Builder::new()
             .name("tcpaudit-decode".into())
             .spawn_scoped(s, || front.run(src))?;
         if apart {
-            return write_apart(s, engine, reader, full_rx, empty_tx, &halt, &mut out);
+            return write_apart(s, (engine, cfg), reader, full_rx, empty_tx, &halt, &mut out);
         }
         for mut batch in full_rx {
             batch.drain(&mut |outside, d| engine.take(outside, d, &mut |e| out.event(e)));
@@ -88,7 +99,7 @@ pub fn run_offline<S: PacketSource + Send>(
             let _ = empty_tx.send(batch);
         }
         let (intake, frames, source_error) = joined(reader);
-        let summary = Analyzer::join(intake, engine).finish(&mut |e| out.event(e));
+        let summary = Analyzer::join(intake, engine, cfg).finish(&mut |e| out.event(e));
         Ok::<_, io::Error>((summary, frames, source_error))
     })?;
     if let Some(e) = out.error {
@@ -99,6 +110,10 @@ pub fn run_offline<S: PacketSource + Send>(
         frames,
         elapsed: started.elapsed(),
         source_error,
+        split: Split {
+            shards: 1,
+            undone: None,
+        },
     })
 }
 
@@ -118,7 +133,7 @@ fn joined(reader: ScopedJoinHandle<'_, Read>) -> Read {
 /// (see [`super::RunOptions::records_only`]); this thread writes them, in the engine's order.
 fn write_apart<'scope>(
     s: &'scope thread::Scope<'scope, '_>,
-    mut engine: Engine,
+    (mut engine, cfg): (Engine, AnalyzerConfig),
     reader: ScopedJoinHandle<'scope, Read>,
     full: mpsc::Receiver<Batch>,
     empty: mpsc::Sender<Batch>,
@@ -147,7 +162,7 @@ fn write_apart<'scope>(
                 let _ = empty.send(batch);
             }
             let (intake, frames, source_error) = joined(reader);
-            let summary = Analyzer::join(intake, engine).finish(&mut |e| copier.push(&e));
+            let summary = Analyzer::join(intake, engine, cfg).finish(&mut |e| copier.push(&e));
             copier.finish();
             (summary, frames, source_error)
         })?;

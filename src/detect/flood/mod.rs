@@ -12,6 +12,7 @@
 //! one listener's buckets and episodes and builds their anomalies; `sources.rs` estimates who
 //! sends the attempts; `pending.rs` remembers the aggregated attempts and counts their outcomes.
 
+mod call;
 mod distinct;
 mod held;
 mod listener;
@@ -22,6 +23,7 @@ use std::net::IpAddr;
 
 use hashbrown::HashMap;
 
+pub use self::call::ListenerCall;
 use self::listener::Listener;
 use self::pending::PendingAttempts;
 pub use self::pending::{AttemptCounts, Told};

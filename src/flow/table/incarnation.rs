@@ -3,6 +3,7 @@
 //! a record of its own.
 
 use super::FlowTable;
+use super::shared::SharedCall;
 use crate::event::{EndReason, Event};
 use crate::flow::FlowKey;
 use crate::wire::{Endpoint, Segment, Side};
@@ -28,10 +29,15 @@ impl FlowTable {
             let rebuild = self.rebuild();
             let c = self.conns.full(new, || rebuild);
             c.record_mut().prev_id = Some(old.record().id);
+            let succeeds = SharedCall::Succeeds {
+                id: c.record().id,
+                prev: old.record().id,
+            };
             let old = old.view();
             c.judge(&self.detect, &mut self.anomalies, |j| {
                 crate::detect::reuse::on_new_incarnation(&old, seg, j)
             });
+            self.hand_on(succeeds);
         }
         // The old incarnation's TIME-WAIT ends here (RFC 9293 §3.10.7.4, RFC 6191).
         old.supersede(seg, side, self.cfg.keep_transitions, &mut self.changes);
@@ -66,6 +72,11 @@ impl FlowTable {
             c.record_mut().prev_id = Some(old.record().id);
             c.mark_replay(seg, old.record());
             c.continue_from(&old);
+            let id = c.record().id;
+            self.hand_on(SharedCall::Succeeds {
+                id,
+                prev: old.record().id,
+            });
         }
         self.end(old, EndReason::Reused, out);
         let idx = opened?;

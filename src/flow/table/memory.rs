@@ -1,6 +1,7 @@
 //! What the table charges to `--max-memory`, and the room it leaves the listener tracker.
 
 use super::FlowTable;
+use crate::detect::flood::ListenerCall;
 use crate::time::Timestamp;
 use crate::wire::Endpoint;
 
@@ -53,10 +54,9 @@ impl FlowTable {
     /// it starts tracking for it must fit in the room the rest of the table leaves, the record
     /// included.
     pub(super) fn may_track(&mut self, listener: Endpoint, ts: Timestamp) -> bool {
-        if let Some(may) = self.listeners.may_track(&listener) {
-            return may;
+        if !self.is_shard() && self.listeners.may_track(&listener).is_none() {
+            self.listener_room(crate::flow::CONNECTION_BYTES);
         }
-        self.listener_room(crate::flow::CONNECTION_BYTES);
-        self.listeners.track(listener, ts)
+        self.listener_call(ListenerCall::MayTrack { listener, ts })
     }
 }

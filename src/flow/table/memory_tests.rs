@@ -40,7 +40,7 @@ fn evicted_connections_leave_no_timer_entries_behind_and_timers_are_charged() {
     assert!(t.stats.evicted_memory > 4_000, "{:?}", t.stats);
     // One entry per tracked connection: each evicted one took its own along.
     assert_eq!(t.timer_entries(), t.len());
-    let entries = t.timer_entries() * std::mem::size_of::<super::Timer>();
+    let entries = t.timer_entries() * std::mem::size_of::<crate::flow::timers::Timer>();
     assert!(t.timers.memory_bytes() >= entries);
     assert_eq!(
         t.memory_in_use(),

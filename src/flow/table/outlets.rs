@@ -27,4 +27,11 @@ impl FlowTable {
     pub fn reads_payload(&self) -> bool {
         self.budget.retain || self.app.is_some()
     }
+
+    /// Whether the table's connections may be split among shards ([`FlowTable::set_shared`]):
+    /// not with the application layer (DNS names and sessions span connections), a stream
+    /// sink, or stories kept only while a report wants them.
+    pub fn shardable(&self) -> bool {
+        self.app.is_none() && self.sink.is_none() && self.stories_wanted.is_none()
+    }
 }
