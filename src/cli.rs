@@ -108,8 +108,13 @@ pub struct AnalyzeArgs {
 
     /// Threads to analyse with: 0 (the default) means one per core. With two or more, frames
     /// are read and decoded on a thread of their own while the connections are analysed on
-    /// another; with three or more, JSON, EVE, Zeek, CSV and Parquet records are written on a
-    /// third. The output is the same whatever the number. More than three are not used.
+    /// another. With three or more, the connections are split by four-tuple among N-1
+    /// threads and their output merged back in capture order (not with --app,
+    /// --write-streams, --html, -w or standard input, where JSON, EVE, Zeek, CSV and Parquet
+    /// records are written on a third thread instead). The output is the same whatever the
+    /// number, but for the summary's resource figures (a split run's are its threads' sums);
+    /// a capture whose connections cannot be judged apart (a flood past the caps, a one-sided
+    /// capture, the memory bound within reach) is analysed again on one thread, with a note.
     #[arg(long, default_value_t = 0, value_name = "N")]
     pub threads: usize,
 

@@ -22,8 +22,8 @@
 //! capture is analysed again on one thread from the start, its output written from where the
 //! merged one stopped.
 
-use std::hash::BuildHasher;
 use std::io;
+use std::net::IpAddr;
 use std::ops::Range;
 use std::panic;
 use std::sync::Arc;
@@ -35,7 +35,7 @@ use std::time::Instant;
 use crate::analyzer::{Analyzer, Batch, Decoded, Intake, Joint, ShardId};
 use crate::capture::{Next, PacketFilter, PacketSource, SourceError};
 use crate::event::Event;
-use crate::flow::{Connection, FlowKey, FlowStats, FlowTable, SharedCall};
+use crate::flow::{Connection, FlowStats, FlowTable, SharedCall};
 use crate::time::Timestamp;
 use crate::wire::Endpoint;
 
@@ -223,23 +223,37 @@ fn joined<T>(r: thread::Result<T>) -> T {
     }
 }
 
-/// The shard an item of four-tuple `key` goes to: the same for both directions, and for every
-/// run (a fixed hash).
-fn shard_of(key: &FlowKey, shards: usize) -> usize {
-    let h = foldhash::fast::FixedState::with_seed(0x7463_7061_7564_6974).hash_one(key);
-    // The high bits: the low ones of a multiplicative hash are the weaker.
-    ((h >> 32) as usize * shards) >> 32
+/// An address folded to 64 bits.
+fn fold(a: IpAddr) -> u64 {
+    match a {
+        IpAddr::V4(v) => u64::from(u32::from(v)),
+        IpAddr::V6(v) => {
+            let x = u128::from(v);
+            x as u64 ^ (x >> 64) as u64
+        }
+    }
 }
 
-/// The four-tuple and time of a decoded item.
-fn key_and_time(d: &Decoded<'_>) -> (FlowKey, Timestamp) {
-    let key =
-        |src, sport, dst, dport| FlowKey::new(Endpoint::new(src, sport), Endpoint::new(dst, dport));
+/// The shard a segment between `a` and `b` goes to: the same both ways (the endpoints are
+/// combined by XOR, which needs no ordering), and for every run.
+#[inline]
+fn shard_of((a, b): (Endpoint, Endpoint), shards: usize) -> usize {
+    let mut x = fold(a.addr) ^ fold(b.addr) ^ (u64::from(a.port ^ b.port) << 47);
+    // A 64-bit finalizer (splitmix64's): every input bit moves every output bit.
+    x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    x ^= x >> 31;
+    ((x >> 32) as usize * shards) >> 32
+}
+
+/// The endpoints and time of a decoded item.
+fn ends_and_time(d: &Decoded<'_>) -> ((Endpoint, Endpoint), Timestamp) {
+    let ends = |src, sport, dst, dport| (Endpoint::new(src, sport), Endpoint::new(dst, dport));
     match d {
-        Decoded::Segment(s) => (key(s.src, s.sport, s.dst, s.dport), s.ts),
-        Decoded::Icmp(e) => (key(e.src, e.sport, e.dst, e.dport), e.ts),
-        Decoded::BadHeader(b) => (key(b.src, b.sport, b.dst, b.dport), b.ts),
-        Decoded::Udp(d, _) => (FlowKey::new(d.src, d.dst), d.ts),
+        Decoded::Segment(s) => (ends(s.src, s.sport, s.dst, s.dport), s.ts),
+        Decoded::Icmp(e) => (ends(e.src, e.sport, e.dst, e.dport), e.ts),
+        Decoded::BadHeader(b) => (ends(b.src, b.sport, b.dst, b.dport), b.ts),
+        Decoded::Udp(d, _) => ((d.src, d.dst), d.ts),
     }
 }
 
@@ -263,26 +277,30 @@ struct Filling {
     now: Timestamp,
     seq: u64,
     items: usize,
+    /// A part's batch is full.
+    full: bool,
 }
 
 impl Filling {
     #[inline]
     fn push(&mut self, outside: usize, d: Decoded<'_>) {
-        let (key, ts) = key_and_time(&d);
+        let (ends, ts) = ends_and_time(&d);
         self.seq += 1;
         if ts > self.now {
             self.now = ts;
             self.clock.push((self.seq, ts));
         }
-        let k = shard_of(&key, self.parts.len());
+        let k = shard_of(ends, self.parts.len());
         let part = &mut self.parts[k];
         part.batch.push(outside, d);
         part.seqs.push(self.seq);
+        self.full |= part.batch.is_full();
         self.items += 1;
     }
 
+    /// Whether the window should be handed over now.
     fn is_full(&self) -> bool {
-        self.items >= WINDOW || self.parts.iter().any(|p| p.batch.is_full())
+        self.items >= WINDOW || self.full
     }
 }
 
@@ -302,6 +320,7 @@ impl Front<'_> {
             now: Timestamp::MIN,
             seq: 0,
             items: 0,
+            full: false,
         };
         let mut frames = 0u64;
         let mut source_error = None;
@@ -341,7 +360,7 @@ impl Front<'_> {
     /// Hands every shard its part of the window; false when they have gone.
     fn hand_over(&self, fill: &mut Filling) -> bool {
         let clock = Arc::new(std::mem::take(&mut fill.clock));
-        fill.items = 0;
+        (fill.items, fill.full) = (0, false);
         let mut sent = true;
         for (part, tx) in fill.parts.iter_mut().zip(&self.windows) {
             let next = self
@@ -372,8 +391,13 @@ fn shard(
         let _ = spent_tx.send(c);
     }));
     let (calls_tx, calls) = mpsc::channel();
+    let called = Arc::new(AtomicBool::new(false));
+    let noted = Arc::clone(&called);
     table.set_shared(Box::new(move |c| {
         let _ = calls_tx.send(c);
+        // Read on this same thread: only so that the cut looks at the channel when there is
+        // something in it.
+        noted.store(true, Ordering::Relaxed);
     }));
     let mut cut = Cut {
         out: Output::new(),
@@ -381,6 +405,7 @@ fn shard(
         waiting: false,
         spent,
         calls,
+        called,
         passing: 0,
     };
     for mut w in windows {
@@ -460,6 +485,8 @@ struct Cut {
     waiting: bool,
     spent: mpsc::Receiver<Box<Connection>>,
     calls: mpsc::Receiver<SharedCall>,
+    /// Calls were handed on since the channel was last emptied.
+    called: Arc<AtomicBool>,
     /// The item at which the table's clock is moving (connections idle past their deadline
     /// end before it).
     passing: u64,
@@ -480,6 +507,11 @@ impl Cut {
             assert_eq!(c.record().id, id, "finished connections out of order");
             *f = Spent::Here(c);
         }
+        // Only this thread sets and clears it: a plain load, no read-modify-write.
+        if !self.called.load(Ordering::Relaxed) {
+            return;
+        }
+        self.called.store(false, Ordering::Relaxed);
         while let Ok(call) = self.calls.try_recv() {
             match call {
                 SharedCall::Ending { id, at } => {

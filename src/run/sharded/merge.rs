@@ -3,11 +3,15 @@
 use std::collections::VecDeque;
 use std::sync::mpsc;
 
-use super::{Item, Output, Place};
+use super::{Item, Output};
 use crate::analyzer::{Joint, ShardId};
 use crate::flow::FlowStats;
 use crate::run::Emitter;
 use crate::run::copied::{Copied, Spent};
+
+/// Where a group stands in the merged order: its [`Place`] with the run's number of the
+/// connection ending in it.
+type Key = (u64, u8, i64, u64);
 
 /// A shard's outputs waiting to be merged.
 #[derive(Default)]
@@ -15,6 +19,8 @@ pub(super) struct Queue {
     outputs: VecDeque<Output>,
     /// The next group of the first output.
     next: usize,
+    /// Where that group stands (none when nothing is waiting).
+    front: Option<Key>,
     /// Every group still to come from the shard stands after this item.
     passed: u64,
     done: bool,
@@ -39,11 +45,12 @@ impl Merge {
         written: &mut u64,
     ) -> bool {
         loop {
-            while let Some(k) = self.pick(joint) {
+            while let Some(k) = self.pick() {
                 self.take(k, joint, out, written);
                 if joint.wrong().is_some() || out.error.is_some() {
                     return false;
                 }
+                self.refresh(k, joint);
             }
             if self.queues.iter().all(|q| q.done && q.outputs.is_empty()) {
                 return true;
@@ -51,9 +58,13 @@ impl Merge {
             let Ok((k, o)) = outputs.recv() else {
                 return false;
             };
-            let q = &mut self.queues[k as usize];
+            let k = k as usize;
+            let q = &mut self.queues[k];
             (q.passed, q.done, q.stats) = (o.passed, o.done, o.stats);
             q.outputs.push_back(o);
+            if q.front.is_none() {
+                self.refresh(k, joint);
+            }
             joint.check_bounds(self.queues.iter().map(|q| &q.stats));
             if joint.wrong().is_some() {
                 return false;
@@ -61,43 +72,46 @@ impl Merge {
         }
     }
 
-    /// Where shard `k`'s next group stands (merged outputs go back to the shard).
-    fn front(&mut self, k: usize) -> Option<Place> {
+    /// Notes where shard `k`'s next group stands (merged outputs go back to the shard). The
+    /// connection ending in it opened in an earlier group of the shard, so it has its number.
+    fn refresh(&mut self, k: usize, joint: &Joint) {
         let q = &mut self.queues[k];
-        loop {
-            let o = q.outputs.front()?;
-            if let Some((place, _)) = o.groups.get(q.next) {
-                return Some(*place);
+        q.front = loop {
+            let Some(o) = q.outputs.front() else {
+                break None;
+            };
+            if let Some((p, _)) = o.groups.get(q.next) {
+                let conn = if p.class == 1 {
+                    0
+                } else {
+                    joint.id(k as ShardId, p.conn)
+                };
+                break Some((p.at, p.class, p.deadline, conn));
             }
             let o = q.outputs.pop_front().expect("an output");
             q.next = 0;
             let _ = self.spares[k].send(o);
-        }
+        };
     }
 
     /// The shard whose next group comes next in capture order, once no shard can still hand
     /// out one before it.
-    fn pick(&mut self, joint: &Joint) -> Option<usize> {
-        let mut best: Option<((u64, u8, i64, u64), usize)> = None;
-        for k in 0..self.queues.len() {
-            let Some(p) = self.front(k) else { continue };
-            let conn = if p.class == 1 {
-                0
-            } else {
-                joint.id(k as ShardId, p.conn)
-            };
-            let key = (p.at, p.class, p.deadline, conn);
-            if best.is_none_or(|(b, _)| key < b) {
+    fn pick(&self) -> Option<usize> {
+        let mut best: Option<(Key, usize)> = None;
+        for (k, q) in self.queues.iter().enumerate() {
+            if let Some(key) = q.front
+                && best.is_none_or(|(b, _)| key < b)
+            {
                 best = Some((key, k));
             }
         }
         let ((at, ..), k) = best?;
-        // A shard with nothing waiting (its merged outputs gone) may still hand out a group
-        // before this one unless it has passed its place.
+        // A shard with nothing waiting may still hand out a group before this one unless it
+        // has passed its place.
         let waiting = self
             .queues
             .iter()
-            .any(|q| q.outputs.is_empty() && !q.done && q.passed < at);
+            .any(|q| q.front.is_none() && !q.done && q.passed < at);
         (!waiting).then_some(k)
     }
 

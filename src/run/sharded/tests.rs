@@ -95,3 +95,36 @@ fn shards_write_what_one_table_writes() {
     assert!(split * 10 >= files * 9, "{split} of {files} runs split");
     assert!(n > 5_000, "{n}");
 }
+
+/// Both directions of a connection go to one shard, and connections spread evenly over the
+/// shards, whether many clients talk to a few servers over IPv4 or IPv6.
+#[test]
+fn both_directions_go_to_one_shard_and_the_shards_share_the_load() {
+    use super::shard_of;
+    use crate::wire::Endpoint;
+    use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+    for v6 in [false, true] {
+        let mut counts = [0u32; 4];
+        for i in 0..40_000u32 {
+            let (client, server): (IpAddr, IpAddr) = if v6 {
+                (
+                    Ipv6Addr::from(0x2001_0db8_u128 << 96 | u128::from(i % 500)).into(),
+                    Ipv6Addr::from(0x2001_0db8_u128 << 96 | 0xffff_0000 | u128::from(i % 7)).into(),
+                )
+            } else {
+                (
+                    Ipv4Addr::from(0x0a00_0000 + i % 500).into(),
+                    Ipv4Addr::new(172, 16, 0, (i % 7) as u8).into(),
+                )
+            };
+            let a = Endpoint::new(client, 1024 + (i % 60_000) as u16);
+            let b = Endpoint::new(server, 443);
+            let k = shard_of((a, b), 4);
+            assert_eq!(k, shard_of((b, a), 4));
+            counts[k] += 1;
+        }
+        for c in counts {
+            assert!((9_000..11_000).contains(&c), "{counts:?}");
+        }
+    }
+}
