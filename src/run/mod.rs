@@ -16,6 +16,7 @@ use crate::time::Timestamp;
 use crate::wire::Packet;
 
 mod copied;
+mod reading;
 mod sharded;
 mod threaded;
 

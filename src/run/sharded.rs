@@ -4,12 +4,14 @@
 //! - **Reading.** One thread reads, screens and decodes frames (the analyzer's [`Intake`]) and
 //!   sends each decoded item to the shard its four-tuple hashes to, both directions alike. Items
 //!   go in windows of a few thousand: every shard gets every window, with its own items, the
-//!   capture's clock over the window, and the window's end.
-//! - **Shards.** A shard's table holds only its connections ([`FlowTable::set_shared`]). It hands
-//!   on its calls on state shared between connections, and its output is cut into groups, each
-//!   with its place in capture order: what a frame did, or what one connection ending did when it
-//!   was idle past its deadline (placed before the first item whose time passed that deadline,
-//!   as one table ends it; ties in deadline order, then by record).
+//!   capture's clock over the window (each item that moved it) and the window's end.
+//! - **Shards.** A shard's table holds only its connections ([`FlowTable::set_shared`]). Its
+//!   clock moves where one table's would, at every item that moved the capture's clock, its own
+//!   or not, so its connections idle past their deadline end at the item one table ends them at
+//!   (a table ends those of one pass in deadline order, ties by record). It hands on its calls
+//!   on state shared between connections, and its output is cut into groups, each with its
+//!   place in capture order: what an item did, or what one connection ending did when the clock
+//!   passed its deadline (before that item's own output).
 //! - **Merging.** This thread takes the shards' groups in that order and hands them to the
 //!   [`Joint`] state, which numbers the records, makes the shared calls on one tracker and
 //!   checks what the shards assumed, and then to the output. A group is taken once every shard
@@ -27,20 +29,21 @@ use std::net::IpAddr;
 use std::ops::Range;
 use std::panic;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::thread;
 use std::time::Instant;
 
-use crate::analyzer::{Analyzer, Batch, Decoded, Intake, Joint, ShardId};
-use crate::capture::{Next, PacketFilter, PacketSource, SourceError};
+use crate::analyzer::{Analyzer, Batch, Decoded, Joint, ShardId};
+use crate::capture::PacketSource;
 use crate::event::Event;
 use crate::flow::{Connection, FlowStats, FlowTable, SharedCall};
 use crate::time::Timestamp;
 use crate::wire::Endpoint;
 
 use super::copied::{Copied, Spent};
-use super::{Emitter, Finished, MAX_WAIT, RunOptions, Split, count_frame, publish};
+use super::reading::{Hand, Reading};
+use super::{Emitter, Finished, RunOptions, Split};
 
 /// Items read before every shard is handed its part: enough that a window's bookkeeping costs
 /// nothing per item, few enough that a shard waits little for its next.
@@ -142,20 +145,32 @@ pub(super) fn run_sharded<S: PacketSource + Send>(
             );
         }
         drop((outputs_tx, spare_tx));
-        let front = Front {
+        let reading = Reading {
             intake,
             filter: opts.filter.as_deref_mut(),
             count: opts.count,
             stop: opts.stop,
             frames_read: opts.frames_read,
+            frame_index: None,
             halt: &halt,
+        };
+        let mut fill = Filling {
+            parts: (0..shards).map(|_| Window::new(payload)).collect(),
+            clock: Vec::new(),
+            now: Timestamp::MIN,
+            seq: 0,
+            items: 0,
+            full: false,
             windows,
             spare: spare_rx,
             payload,
         };
         let reader = thread::Builder::new()
             .name("tcpaudit-decode".into())
-            .spawn_scoped(s, move || front.run(src))?;
+            .spawn_scoped(s, move || {
+                let (intake, frames, error) = reading.run(src, &mut fill);
+                (intake, frames, error, fill.now)
+            })?;
         let mut joint = Joint::new(&cfg);
         let mut merge = Merge {
             queues: (0..shards).map(|_| Queue::default()).collect(),
@@ -257,19 +272,6 @@ fn ends_and_time(d: &Decoded<'_>) -> ((Endpoint, Endpoint), Timestamp) {
     }
 }
 
-/// The reading thread's part.
-struct Front<'a> {
-    intake: Intake,
-    filter: Option<&'a mut PacketFilter>,
-    count: Option<u64>,
-    stop: Option<&'a AtomicBool>,
-    frames_read: Option<&'a AtomicU64>,
-    halt: &'a AtomicBool,
-    windows: Vec<mpsc::SyncSender<Window>>,
-    spare: mpsc::Receiver<Window>,
-    payload: bool,
-}
-
 /// The reading thread's window being filled.
 struct Filling {
     parts: Vec<Window>,
@@ -279,9 +281,14 @@ struct Filling {
     items: usize,
     /// A part's batch is full.
     full: bool,
+    /// Where each shard's windows go.
+    windows: Vec<mpsc::SyncSender<Window>>,
+    /// Windows the shards are done with.
+    spare: mpsc::Receiver<Window>,
+    payload: bool,
 }
 
-impl Filling {
+impl Hand for Filling {
     #[inline]
     fn push(&mut self, outside: usize, d: Decoded<'_>) {
         let (ends, ts) = ends_and_time(&d);
@@ -302,74 +309,21 @@ impl Filling {
     fn is_full(&self) -> bool {
         self.items >= WINDOW || self.full
     }
-}
 
-impl Front<'_> {
-    /// Reads `src` to its end (or a stop condition), handing windows over; gives back the
-    /// intake, the frames read, the error that ended the source early, if any, and the
-    /// capture's clock at its end.
-    fn run<S: PacketSource>(
-        mut self,
-        src: &mut S,
-    ) -> (Intake, u64, Option<SourceError>, Timestamp) {
-        let mut fill = Filling {
-            parts: (0..self.windows.len())
-                .map(|_| Window::new(self.payload))
-                .collect(),
-            clock: Vec::new(),
-            now: Timestamp::MIN,
-            seq: 0,
-            items: 0,
-            full: false,
-        };
-        let mut frames = 0u64;
-        let mut source_error = None;
-        loop {
-            if self.count.is_some_and(|c| frames >= c)
-                || self.halt.load(Ordering::Relaxed)
-                || self.stop.is_some_and(|s| s.load(Ordering::Relaxed))
-            {
-                break;
-            }
-            match src.next(MAX_WAIT) {
-                Ok(Next::Packet(pkt)) => {
-                    count_frame(&mut frames, self.frames_read);
-                    if self.filter.as_mut().is_none_or(|f| f.matches(&pkt)) {
-                        self.intake
-                            .push(&pkt, &mut |outside, d| fill.push(outside, d));
-                        if fill.is_full() && !self.hand_over(&mut fill) {
-                            break;
-                        }
-                    }
-                }
-                Ok(Next::Idle) => {}
-                Ok(Next::End) => break,
-                Err(e) => {
-                    source_error = Some(e);
-                    break;
-                }
-            }
-        }
-        publish(self.frames_read, frames);
-        // Frames the clock still holds are the capture's last.
-        self.intake.end(&mut |outside, d| fill.push(outside, d));
-        self.hand_over(&mut fill);
-        (self.intake, frames, source_error, fill.now)
-    }
-
-    /// Hands every shard its part of the window; false when they have gone.
-    fn hand_over(&self, fill: &mut Filling) -> bool {
-        let clock = Arc::new(std::mem::take(&mut fill.clock));
-        (fill.items, fill.full) = (0, false);
+    /// Hands every shard its part of the window (at the end too: the window's end moves every
+    /// shard's clock to the capture's last).
+    fn pass_on(&mut self, _last: bool) -> bool {
+        let clock = Arc::new(std::mem::take(&mut self.clock));
+        (self.items, self.full) = (0, false);
         let mut sent = true;
-        for (part, tx) in fill.parts.iter_mut().zip(&self.windows) {
+        for (part, tx) in self.parts.iter_mut().zip(&self.windows) {
             let next = self
                 .spare
                 .try_recv()
                 .unwrap_or_else(|_| Window::new(self.payload));
             let mut w = std::mem::replace(part, next);
             w.clock = Arc::clone(&clock);
-            w.last = fill.seq;
+            w.last = self.seq;
             sent &= tx.send(w).is_ok();
         }
         sent

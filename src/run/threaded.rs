@@ -11,26 +11,28 @@
 //! it over instead of dropping it), an anomaly boxed. The writer takes them in the engine's
 //! order, so the output is again the one thread's.
 //!
-//! The engine itself stays one thread, because what one connection's segment does can depend on
-//! state shared between connections (a listener's flood verdict, a host's ISN sketch, the
-//! capture's one-sidedness, the memory bound).
+//! Given three threads or more and a capture that can be read again, the engine itself is split
+//! instead, its connections among shards ([`super::sharded`]), unless something in the run
+//! spans connections beyond what the shards' merge keeps in one place (the application layer,
+//! stream files, stories kept for a report): then the records are written apart as above.
 //!
 //! Live captures keep one thread: they wait on the ring, move timers on the wall clock and call
 //! the live view in between, all of which wants the two halves together.
 
 use std::io;
 use std::panic;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::thread::{self, ScopedJoinHandle};
 use std::time::Instant;
 
 use crate::analyzer::{Analyzer, AnalyzerConfig, Batch, Engine, Intake, Summary};
-use crate::capture::{FrameIndex, Next, PacketFilter, PacketSource, SourceError};
+use crate::capture::{PacketSource, SourceError};
 use crate::event::Event;
 
 use super::copied::{Copied, EVENTS, Spent};
-use super::{Emitter, Finished, MAX_WAIT, RunOptions, Split, count_frame, publish};
+use super::reading::{Hand, Reading};
+use super::{Emitter, Finished, RunOptions, Split};
 use crate::flow::Connection;
 
 /// Batches decoded ahead of the engine: enough to ride out a slow stretch on either side,
@@ -69,7 +71,7 @@ pub fn run_offline<S: PacketSource + Send>(
     let (full_tx, full_rx) = mpsc::sync_channel::<Batch>(QUEUE);
     let (empty_tx, empty_rx) = mpsc::channel::<Batch>();
     let halt = AtomicBool::new(false);
-    let front = Front {
+    let reading = Reading {
         intake,
         filter: opts.filter,
         count: opts.count,
@@ -77,6 +79,9 @@ pub fn run_offline<S: PacketSource + Send>(
         frames_read: opts.frames_read,
         frame_index: opts.frame_index,
         halt: &halt,
+    };
+    let mut batches = Batches {
+        batch: Batch::new(payload),
         full: full_tx,
         empty: empty_rx,
         payload,
@@ -86,7 +91,7 @@ pub fn run_offline<S: PacketSource + Send>(
     let (summary, frames, source_error) = thread::scope(|s| {
         let reader = thread::Builder::new()
             .name("tcpaudit-decode".into())
-            .spawn_scoped(s, || front.run(src))?;
+            .spawn_scoped(s, move || reading.run(src, &mut batches))?;
         if apart {
             return write_apart(s, (engine, cfg), reader, full_rx, empty_tx, &halt, &mut out);
         }
@@ -263,74 +268,36 @@ impl Copier<'_> {
     }
 }
 
-/// The reading thread's part.
-struct Front<'a> {
-    intake: Intake,
-    filter: Option<&'a mut PacketFilter>,
-    count: Option<u64>,
-    stop: Option<&'a AtomicBool>,
-    frames_read: Option<&'a AtomicU64>,
-    frame_index: Option<&'a FrameIndex>,
-    /// Set by the engine when the output failed: reading stops.
-    halt: &'a AtomicBool,
+/// The reading thread's batches on their way to the engine.
+struct Batches {
+    batch: Batch,
     full: mpsc::SyncSender<Batch>,
     empty: mpsc::Receiver<Batch>,
     payload: bool,
 }
 
-impl Front<'_> {
-    /// Reads `src` to its end (or a stop condition), handing batches over; gives back the
-    /// intake, the frames read and the error that ended the source early, if any.
-    fn run<S: PacketSource>(mut self, src: &mut S) -> (Intake, u64, Option<SourceError>) {
-        let mut batch = Batch::new(self.payload);
-        let mut frames = 0u64;
-        let mut source_error = None;
-        loop {
-            if self.count.is_some_and(|c| frames >= c)
-                || self.halt.load(Ordering::Relaxed)
-                || self.stop.is_some_and(|s| s.load(Ordering::Relaxed))
-            {
-                break;
-            }
-            match src.next(MAX_WAIT) {
-                Ok(Next::Packet(pkt)) => {
-                    count_frame(&mut frames, self.frames_read);
-                    if self.filter.as_mut().is_none_or(|f| f.matches(&pkt)) {
-                        self.intake
-                            .push(&pkt, &mut |outside, d| batch.push(outside, d));
-                        if let Some(ix) = self.frame_index {
-                            ix.note(self.intake.frames(), || src.record_offset());
-                        }
-                        if batch.is_full() && !self.hand_over(&mut batch) {
-                            break;
-                        }
-                    }
-                }
-                Ok(Next::Idle) => {}
-                Ok(Next::End) => break,
-                Err(e) => {
-                    source_error = Some(e);
-                    break;
-                }
-            }
-        }
-        publish(self.frames_read, frames);
-        // Frames the clock still holds are the capture's last.
-        self.intake.end(&mut |outside, d| batch.push(outside, d));
-        if !batch.is_empty() {
-            self.hand_over(&mut batch);
-        }
-        (self.intake, frames, source_error)
+impl Hand for Batches {
+    #[inline]
+    fn push(&mut self, outside: usize, d: crate::analyzer::Decoded<'_>) {
+        self.batch.push(outside, d);
     }
 
-    /// Hands `batch` to the engine and takes an emptied one back (or a new one); false when
-    /// the engine has gone.
-    fn hand_over(&self, batch: &mut Batch) -> bool {
+    fn is_full(&self) -> bool {
+        self.batch.is_full()
+    }
+
+    /// Hands the batch to the engine and takes an emptied one back (or a new one).
+    fn pass_on(&mut self, _last: bool) -> bool {
+        if self.batch.is_empty() {
+            return true;
+        }
         let next = self
             .empty
             .try_recv()
             .unwrap_or_else(|_| Batch::new(self.payload));
-        self.full.send(std::mem::replace(batch, next)).is_ok()
+        self.full
+            .send(std::mem::replace(&mut self.batch, next))
+            .is_ok()
     }
 }
 
