@@ -308,49 +308,54 @@ impl FlowTable {
         self.stats.proved_one_sided += u64::from(proved);
         self.stats.two_sided += u64::from(two);
         let cookie = c.take_cookie_lag();
+        // What the listener tracker is told, gathered while the connection is borrowed and told
+        // after (most segments tell it nothing: a few flags, no call).
         let (resp, id, first_ts) = (c.record().resp, c.record().id, c.record().first_ts);
-        let mut calls = [None; 3];
+        let (mut synack, mut answered, mut resolved) = (None, false, None);
         if c.attempt_open {
             let synacks = c.synack_copies();
-            if synacks > synacks_before {
-                calls[0] = Some(ListenerCall::Synack {
-                    listener: resp,
-                    conn: id,
-                    copies: synacks,
-                    frame: seg.frame,
-                    ts: seg.ts,
-                });
-            }
-            if !had_synack && c.record().half(Side::Resp).sent_synack {
-                calls[1] = Some(ListenerCall::Answered {
-                    listener: resp,
-                    ts: seg.ts,
-                    syn_at: first_ts,
-                });
-            }
+            synack = (synacks > synacks_before).then_some(synacks);
+            answered = !had_synack && c.record().half(Side::Resp).sent_synack;
             if c.record().established() || c.record().first_rst.is_some() {
                 c.attempt_open = false;
-                calls[2] = Some(ListenerCall::Resolve {
-                    listener: resp,
-                    r: resolution(c, seg.ts, seg.ts),
-                    frame: seg.frame,
-                });
+                resolved = Some(resolution(c, seg.ts, seg.ts));
             }
         }
         if proved || two {
             self.hand_on(SharedCall::Sides { proved, two });
         }
+        let (frame, ts) = (seg.frame, seg.ts);
         if let Some((lag_ms, decoded)) = cookie {
             self.listener_call(ListenerCall::TimestampCookie {
                 listener: resp,
                 lag_ms,
                 decoded,
-                frame: seg.frame,
-                ts: seg.ts,
+                frame,
+                ts,
             });
         }
-        for call in calls.into_iter().flatten() {
-            self.listener_call(call);
+        if let Some(copies) = synack {
+            self.listener_call(ListenerCall::Synack {
+                listener: resp,
+                conn: id,
+                copies,
+                frame,
+                ts,
+            });
+        }
+        if answered {
+            self.listener_call(ListenerCall::Answered {
+                listener: resp,
+                ts,
+                syn_at: first_ts,
+            });
+        }
+        if let Some(r) = resolved {
+            self.listener_call(ListenerCall::Resolve {
+                listener: resp,
+                r,
+                frame,
+            });
         }
         self.note_isn(seg, idx);
         // A new connection gets its timer; a phase with a shorter timeout (handshake answered,
