@@ -51,6 +51,9 @@ impl Merge {
                     return false;
                 }
                 self.refresh(k, joint);
+                if joint.wrong().is_some() {
+                    return false;
+                }
             }
             if self.queues.iter().all(|q| q.done && q.outputs.is_empty()) {
                 return true;
@@ -74,7 +77,7 @@ impl Merge {
 
     /// Notes where shard `k`'s next group stands (merged outputs go back to the shard). The
     /// connection ending in it opened in an earlier group of the shard, so it has its number.
-    fn refresh(&mut self, k: usize, joint: &Joint) {
+    fn refresh(&mut self, k: usize, joint: &mut Joint) {
         let q = &mut self.queues[k];
         q.front = loop {
             let Some(o) = q.outputs.front() else {
@@ -134,6 +137,10 @@ impl Merge {
                         }
                         Copied::Anomaly(a) => joint.anomaly(shard, a),
                         Copied::App(_) => {}
+                    }
+                    // A number the merge could not give stops it before the event is written.
+                    if joint.wrong().is_some() {
+                        return;
                     }
                     c.emit(&mut |e| {
                         joint.count(&e);
