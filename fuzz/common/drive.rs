@@ -257,3 +257,46 @@ pub fn app_layer(data: &[u8]) {
     let _ = app.stats();
     app.take().for_each(drop);
 }
+
+/// A whole capture file analysed on one table, then with its connections split among two and
+/// three shards (`--threads 3` and `4`): the events a line-per-record output reads must come out
+/// the same, in the same order, field for field, whether the split run kept its assumptions or
+/// went back to one table. The selector varies the configuration as for [`captures`] (tiny caps
+/// and millisecond timeouts make shards' assumptions fail and connections end at every other
+/// frame), but for the application layer, which a split run leaves on one table.
+pub fn split(bytes: &[u8], sel: u8) {
+    use tcpaudit::run::{RunOptions, run_offline};
+    let mut cfg = config(sel);
+    cfg.app.enabled = false;
+    let open = || {
+        let mut set = CaptureSet::default();
+        let reader = Box::new(Cursor::new(bytes.to_vec()));
+        if let Ok(f) = CaptureFile::from_reader("input", reader, false) {
+            set.push(f);
+        }
+        set
+    };
+    let events = |threads: usize| {
+        let mut out = Vec::new();
+        let mut emit = |e: Event<'_>| {
+            let ignored = matches!(e, Event::Segment(..))
+                || matches!(e, Event::StateChanged(r, _) if !r.flipped);
+            if !ignored {
+                out.push(format!("{e:?}"));
+            }
+            Ok(())
+        };
+        let mut again = open;
+        let opts = RunOptions {
+            records_only: true,
+            again: Some(&mut again),
+            ..RunOptions::default()
+        };
+        let _ = run_offline(&mut open(), Analyzer::new(cfg), &mut emit, opts, threads);
+        out
+    };
+    let one = events(1);
+    for threads in [3, 4] {
+        assert_eq!(events(threads), one, "{threads} threads");
+    }
+}

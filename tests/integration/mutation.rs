@@ -312,7 +312,7 @@ fn fuzz_regressions_replay_without_panics() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/regressions");
     let mut failures = Vec::new();
     let mut n = 0;
-    for target in ["capture", "merged", "frames", "app"] {
+    for target in ["capture", "merged", "frames", "app", "split"] {
         let Ok(dir) = std::fs::read_dir(root.join(target)) else {
             continue;
         };
@@ -330,6 +330,7 @@ fn fuzz_regressions_replay_without_panics() {
                     drive::captures(&[a, b], data.last().copied().unwrap_or(0))
                 }
                 "frames" => drive::frames(&data),
+                "split" => drive::split(&data, data.last().copied().unwrap_or(0)),
                 _ => drive::app_layer(&data),
             };
             if let Some(msg) = panics(run) {
@@ -367,13 +368,15 @@ fn mutated_fixtures_never_panic() {
             .map(|_| mutate(&mut rng, &mut input, other))
             .collect();
         let sel = rng.next() as u8;
-        // Most cases read one file; some merge it with another fixture or feed its bytes to the
-        // frame-sequence and application-layer drivers.
+        // Most cases read one file; some merge it with another fixture, feed its bytes to the
+        // frame-sequence and application-layer drivers, or compare one table with a run split
+        // among shards (a panic there is a difference).
         let how = rng.below(8);
         let msg = panics(|| match how {
             0 => drive::captures(&[&input, other], sel),
             1 => drive::frames(&input),
             2 => drive::app_layer(&input),
+            3 => drive::split(&input, sel),
             _ => drive::captures(&[&input], sel),
         });
         if let Some(msg) = msg {

@@ -7,6 +7,7 @@ use crate::flow::timers::Timer;
 use crate::time::Timestamp;
 
 impl FlowTable {
+    /// Schedules a check of connection `id`, in slot `slot`, at `deadline`.
     pub(super) fn push_timer(&mut self, deadline: Timestamp, slot: usize, id: u64) {
         self.timers.push(Timer {
             deadline: deadline.as_nanos(),

@@ -1,0 +1,13 @@
+//! A whole capture file on one table and split among shards: the same events either way (a
+//! differential target; see `drive::split`). The last byte selects the configuration.
+
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+
+#[path = "../common/drive.rs"]
+mod drive;
+
+fuzz_target!(|data: &[u8]| {
+    drive::split(data, data.last().copied().unwrap_or(0));
+});
