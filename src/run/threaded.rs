@@ -4,8 +4,9 @@
 //! and nothing goes back from the engine to the intake, so the output is the one thread's, byte
 //! for byte.
 //!
-//! Given a third thread, a line-per-record output ([`super::RunOptions::records_only`]) is
-//! written on it (the caller's) while the engine runs on its own ([`write_apart`]): writing a
+//! Given a third thread and a run whose connections are not split, a line-per-record output
+//! ([`super::RunOptions::records_only`]) is written on it (the caller's) while the engine runs
+//! on its own ([`write_apart`]): writing a
 //! JSON record costs as much as a few segments' analysis. What crosses is small: a record opening as
 //! its [`crate::event::Opening`], a finished record as its connection itself (the table hands
 //! it over instead of dropping it), an anomaly boxed. The writer takes them in the engine's
@@ -40,9 +41,10 @@ use crate::flow::Connection;
 const QUEUE: usize = 8;
 
 /// Runs `analyzer` over `src` like [`super::run`], on `threads` threads: with two or more the
-/// intake gets a thread of its own, and with three or more a records-only emitter another (the
-/// module's documentation says what is not split further, and why). Runs that need the halves together
-/// (live sources, periodic calls, a callback per frame) use one.
+/// intake gets a thread of its own; with three or more the connections are split among
+/// `threads - 1` shards where the run allows it (the module's documentation says when), and a
+/// records-only emitter gets a thread of its own where it does not. Runs that need the halves
+/// together (live sources, periodic calls, a callback per frame) use one.
 pub fn run_offline<S: PacketSource + Send>(
     src: &mut S,
     analyzer: Analyzer,
