@@ -9,6 +9,7 @@ usage: fuzz/seed.py [--max-size BYTES]   (run from anywhere; writes fuzz/corpus/
            type index, then length, time step and bytes per frame).
 - app:     each capture's UDP and TCP payloads to or from ports 53, 80 and 443, as operations
            of the app target (opcode, length, bytes).
+- split:   the captures of `capture` (the target compares one table with the split run).
 Then fuzz/regressions/<target>/ (inputs that once crashed) are copied in as well.
 Files are named by content hash, so running it again adds nothing twice.
 """
@@ -152,10 +153,11 @@ def main():
     ap.add_argument("--max-size", type=int, default=256 << 10)
     args = ap.parse_args()
     caps = list(captures(args.max_size))
-    n = {"capture": 0, "merged": 0, "frames": 0, "app": 0}
+    n = {"capture": 0, "merged": 0, "frames": 0, "app": 0, "split": 0}
     small = [c for _, c in caps if len(c) < 32 << 10]
     for i, (path, data) in enumerate(caps):
         n["capture"] += write("capture", data)
+        n["split"] += write("split", data)
         fr = frames_of(data)
         n["frames"] += write("frames", frames_seed(fr, i % 128))
         n["app"] += write("app", app_seed(fr, i % 2 * 2))
