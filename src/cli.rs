@@ -270,9 +270,9 @@ pub struct CheckArgs {
 
     /// Threads to check with: 0 (the default) means one per core. Up to that many captures are
     /// analysed at once, each within its own memory bound; threads left over go to each
-    /// capture's analysis, which uses two at most (frames read and decoded on one, connections
-    /// analysed on the other). Results are reported in the order the captures were found: the
-    /// same whatever the number.
+    /// capture's analysis (as `analyze --threads`: with three or more, its connections are
+    /// split among them, unless --html is given). Results are reported in the order the
+    /// captures were found: the same whatever the number.
     #[arg(long, default_value_t = 0, value_name = "N")]
     pub threads: usize,
 

@@ -251,9 +251,16 @@ pub fn gather(
         }
         Ok(())
     };
+    // Given three threads or more, the connections are split among shards as `analyze` splits
+    // them (the facts come from records and anomalies alone); the report reads every event.
+    let file = path.to_string_lossy().into_owned();
+    let mut again = || CaptureSet::open(std::slice::from_ref(&file));
     let opts = RunOptions {
         filter: filter.as_mut(),
         frame_index: html.is_some().then_some(&index),
+        records_only: html.is_none(),
+        writes_little: true,
+        again: Some(&mut again),
         ..RunOptions::default()
     };
     let finished =

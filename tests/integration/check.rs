@@ -735,6 +735,35 @@ fn several_captures_at_once_report_what_one_at_a_time_reports() {
     }
 }
 
+/// `--threads` beyond the captures: each capture's connections are split among the threads
+/// left over (two captures, seven threads: three each, two shards), and `check` reports what it
+/// reports on one thread; the generated capture's expectations name Zeek's conn_state and
+/// history, which the shards compute apart.
+#[test]
+fn a_captures_connections_split_among_threads_report_the_same() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    for name in ["generated/mixed.pcap", "recordings/syn_flood.pcap"] {
+        let src = fixture(name);
+        let dst = d.join(src.file_name().unwrap());
+        std::fs::copy(&src, &dst).unwrap();
+        let expect = src.with_extension("pcap.expect.toml");
+        if expect.exists() {
+            std::fs::copy(&expect, d.join(expect.file_name().unwrap())).unwrap();
+        }
+    }
+    expect_file(
+        d,
+        "mixed.pcap.expect.toml",
+        "[anomalies]\nrequire = [\"syn_flood\", \"missing_third_ack\", \"premature_reuse_2msl\"]\n\n\
+         [connections]\ntotal = 349\n",
+    );
+    let path = d.to_str().unwrap();
+    let one = check(&[path, "--threads", "1", "-v"]);
+    assert!(one.1.contains("expectations hold"), "{}{}", one.1, one.2);
+    assert_eq!(check(&[path, "--threads", "7", "-v"]), one);
+}
+
 /// A JUnit report with its `time` attributes blanked (how long each capture took).
 fn without_times(xml: &str) -> String {
     let mut out = String::with_capacity(xml.len());
