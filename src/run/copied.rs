@@ -10,6 +10,8 @@
 //! pointer once made. Writing a record as JSON costs some 16,000 instructions; handing it over
 //! a few dozen.
 
+use std::sync::mpsc;
+
 use crate::detect::Anomaly;
 use crate::event::{ConnRecord, Event, Opening, Transition};
 use crate::flow::Connection;
@@ -55,6 +57,19 @@ impl Copied {
             Event::Anomaly(a) => Some(Copied::Anomaly(Box::new((*a).clone()))),
             Event::App(r) => Some(Copied::App(Box::new((*r).clone()))),
             Event::StateChanged(..) | Event::Segment(..) => None,
+        }
+    }
+
+    /// Puts the connection the table handed over right after this finished record's event in
+    /// place of the record's id (see [`crate::flow::FlowTable::set_spent`]); other copies are
+    /// left as they are.
+    pub(super) fn take_spent(&mut self, spent: &mpsc::Receiver<Box<Connection>>) {
+        if let Copied::Closed(f) = self
+            && let Spent::Waiting(id) = *f
+        {
+            let c = spent.try_recv().expect("a finished connection handed over");
+            assert_eq!(c.record().id, id, "finished connections out of order");
+            *f = Spent::Here(c);
         }
     }
 

@@ -155,6 +155,14 @@ pub struct Split {
     pub undone: Option<&'static str>,
 }
 
+impl Split {
+    /// A run on one table.
+    pub const ONE: Split = Split {
+        shards: 1,
+        undone: None,
+    };
+}
+
 /// The first error writing events; once there is one, the run stops and later events are
 /// dropped.
 pub(crate) struct Emitter<'e> {
@@ -292,10 +300,7 @@ pub fn run<S: PacketSource>(
         frames: progress.frames,
         elapsed: progress.started.elapsed(),
         source_error,
-        split: Split {
-            shards: 1,
-            undone: None,
-        },
+        split: Split::ONE,
     })
 }
 

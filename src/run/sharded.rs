@@ -41,7 +41,7 @@ use crate::flow::{Connection, FlowStats, FlowTable, SharedCall};
 use crate::time::Timestamp;
 use crate::wire::Endpoint;
 
-use super::copied::{Copied, Spent};
+use super::copied::Copied;
 use super::reading::{Hand, Reading};
 use super::{Emitter, Finished, RunOptions, Split};
 
@@ -451,15 +451,9 @@ impl Cut {
     /// record just out, and the calls made since the last event (an ending opens a group).
     fn take_side(&mut self) {
         if std::mem::take(&mut self.waiting)
-            && let Some(Item::Event(Copied::Closed(f))) = self.out.items.last_mut()
-            && let Spent::Waiting(id) = *f
+            && let Some(Item::Event(c)) = self.out.items.last_mut()
         {
-            let c = self
-                .spent
-                .try_recv()
-                .expect("a finished connection handed over");
-            assert_eq!(c.record().id, id, "finished connections out of order");
-            *f = Spent::Here(c);
+            c.take_spent(&self.spent);
         }
         // Only this thread sets and clears it: a plain load, no read-modify-write.
         if !self.called.load(Ordering::Relaxed) {

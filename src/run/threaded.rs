@@ -31,7 +31,7 @@ use crate::analyzer::{Analyzer, AnalyzerConfig, Batch, Engine, Intake, Summary};
 use crate::capture::{PacketSource, SourceError};
 use crate::event::Event;
 
-use super::copied::{Copied, EVENTS, Spent};
+use super::copied::{Copied, EVENTS};
 use super::reading::{Hand, Reading};
 use super::{Emitter, Finished, RunOptions, Split};
 use crate::flow::Connection;
@@ -117,10 +117,7 @@ pub fn run_offline<S: PacketSource + Send>(
         frames,
         elapsed: started.elapsed(),
         source_error,
-        split: Split {
-            shards: 1,
-            undone: None,
-        },
+        split: Split::ONE,
     })
 }
 
@@ -229,18 +226,10 @@ impl Copier<'_> {
 
     /// Puts the connection the table handed over in place of its record.
     fn take_spent(&mut self) {
-        if !std::mem::take(&mut self.waiting) {
-            return;
-        }
-        if let Some(Copied::Closed(f)) = self.copies.last_mut()
-            && let Spent::Waiting(id) = *f
+        if std::mem::take(&mut self.waiting)
+            && let Some(c) = self.copies.last_mut()
         {
-            let c = self
-                .spent
-                .try_recv()
-                .expect("a finished connection handed over");
-            assert_eq!(c.record().id, id, "finished connections out of order");
-            *f = Spent::Here(c);
+            c.take_spent(&self.spent);
         }
     }
 

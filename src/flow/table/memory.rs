@@ -54,9 +54,15 @@ impl FlowTable {
     /// it starts tracking for it must fit in the room the rest of the table leaves, the record
     /// included.
     pub(super) fn may_track(&mut self, listener: Endpoint, ts: Timestamp) -> bool {
-        if !self.is_shard() && self.listeners.may_track(&listener).is_none() {
-            self.listener_room(crate::flow::CONNECTION_BYTES);
+        if self.is_shard() {
+            return self.listener_call(ListenerCall::MayTrack { listener, ts });
         }
-        self.listener_call(ListenerCall::MayTrack { listener, ts })
+        // A listener already tracked answers at once (one lookup); a new one is given its
+        // room first, which sums the table's memory.
+        if let Some(may) = self.listeners.may_track(&listener) {
+            return may;
+        }
+        self.listener_room(crate::flow::CONNECTION_BYTES);
+        self.listeners.track(listener, ts)
     }
 }

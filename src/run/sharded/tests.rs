@@ -3,6 +3,7 @@
 use crate::analyzer::{Analyzer, AnalyzerConfig, Summary};
 use crate::capture::CaptureSet;
 use crate::event::Event;
+use crate::run::copied::Copied;
 use crate::run::{RunOptions, Split, run, run_offline};
 
 /// The events a records-only emitter reads of a run over `file` on `threads` threads (one
@@ -17,9 +18,7 @@ fn events(file: &std::path::Path, threads: usize) -> (Vec<String>, String, Split
     let mut again = || CaptureSet::open(std::slice::from_ref(&name));
     let mut out = Vec::new();
     let mut emit = |e: Event<'_>| {
-        let ignored =
-            matches!(e, Event::StateChanged(r, _) if !r.flipped) || matches!(e, Event::Segment(..));
-        if !ignored {
+        if Copied::written(&e) {
             out.push(format!("{e:?}"));
         }
         Ok(())

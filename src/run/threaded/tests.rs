@@ -3,6 +3,7 @@
 use crate::analyzer::{Analyzer, AnalyzerConfig};
 use crate::capture::CaptureSet;
 use crate::event::Event;
+use crate::run::copied::Copied;
 use crate::run::{RunOptions, run, run_offline};
 
 /// Every event of a run over `file` on `threads` threads, as text, with Zeek's view and the
@@ -14,9 +15,7 @@ fn events(file: &std::path::Path, threads: usize, records_only: bool) -> Vec<Str
     let mut set = CaptureSet::open(&[file.display().to_string()]);
     let mut out = Vec::new();
     let mut emit = |e: Event<'_>| {
-        let ignored =
-            matches!(e, Event::StateChanged(r, _) if !r.flipped) || matches!(e, Event::Segment(..));
-        if !(records_only && ignored) {
+        if !records_only || Copied::written(&e) {
             out.push(format!("{e:?}"));
         }
         Ok(())
