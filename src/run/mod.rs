@@ -81,12 +81,13 @@ pub struct RunOptions<'a> {
     pub frame_index: Option<&'a FrameIndex>,
     /// The emitter writes line-per-record output: it ignores [`Event::Segment`] and the
     /// [`Event::StateChanged`] of records whose roles never flipped (their endpoints are those
-    /// [`Event::Opened`] showed). A run on two or more threads may then call it on a thread of
-    /// its own with copies of the other events, so that writing the output (a JSON record costs
-    /// some 16,000 instructions) overlaps the analysis; the events it ignores are not passed on.
+    /// [`Event::Opened`] showed). A run on two or more threads may then call it with copies of
+    /// the other events on another thread than the engine's (the reading thread's with two, a
+    /// thread of its own with three), so that writing the output (a JSON record costs some
+    /// 16,000 instructions) overlaps the analysis; the events it ignores are not passed on.
     pub records_only: bool,
-    /// The emitter's work per event is small (the terminal tables): not worth a thread of its
-    /// own.
+    /// The emitter's work per event is small (the terminal tables): not worth writing apart
+    /// from the engine.
     pub writes_little: bool,
     /// Opens the capture again from its start. With it, a run on three threads or more may
     /// split the connections among shards (`run_offline`), reading the capture a second time

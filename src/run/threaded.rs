@@ -1,16 +1,19 @@
 //! A run over capture files on two threads: one reads, screens and decodes frames (the
-//! analyzer's [`Intake`]), the other accounts them to connections and writes the output (its
-//! [`crate::analyzer::Engine`]). The halves meet only through [`Batch`]es handed over in order,
+//! analyzer's [`Intake`]), the other accounts them to connections (its
+//! [`crate::analyzer::Engine`]) and writes the output, unless it is written apart (below). The halves meet only through [`Batch`]es handed over in order,
 //! and nothing goes back from the engine to the intake, so the output is the one thread's, byte
 //! for byte.
 //!
-//! Given a third thread and a run whose connections are not split, a line-per-record output
-//! ([`super::RunOptions::records_only`]) is written on it (the caller's) while the engine runs
-//! on its own ([`write_apart`]): writing a
-//! JSON record costs as much as a few segments' analysis. What crosses is small: a record opening as
-//! its [`crate::event::Opening`], a finished record as its connection itself (the table hands
-//! it over instead of dropping it), an anomaly boxed. The writer takes them in the engine's
-//! order, so the output is again the one thread's.
+//! A line-per-record output ([`super::RunOptions::records_only`], but for the terminal tables,
+//! which write little) is written apart from the engine, which runs on a thread of its own
+//! ([`copying`]): writing a JSON record costs as much as a few segments' analysis. With two
+//! threads it is written on the reading thread, between the batches it hands over
+//! ([`write_while_reading`]): reading and decoding take a third of the engine's time or less,
+//! so that thread mostly waits. With a third thread and a run whose connections are not split,
+//! it is written on the third (the caller's). What crosses is small: a record opening as its
+//! [`crate::event::Opening`], a finished record as its connection itself (the table hands it
+//! over instead of dropping it), an anomaly boxed. The writer takes them in the engine's order,
+//! so the output is again the one thread's.
 //!
 //! Given three threads or more and a capture that can be read again, the engine itself is split
 //! instead, its connections among shards ([`super::sharded`]), unless something in the run
@@ -42,8 +45,9 @@ const QUEUE: usize = 8;
 
 /// Runs `analyzer` over `src` like [`super::run`], on `threads` threads: with two or more the
 /// intake gets a thread of its own; with three or more the connections are split among
-/// `threads - 1` shards where the run allows it (the module's documentation says when), and a
-/// records-only emitter gets a thread of its own where it does not. Runs that need the halves
+/// `threads - 1` shards where the run allows it (the module's documentation says when). A
+/// records-only emitter writes on the reading thread with two, on a thread of its own with
+/// three or more where the connections are not split. Runs that need the halves
 /// together (live sources, periodic calls, a callback per frame) use one.
 pub fn run_offline<S: PacketSource + Send>(
     src: &mut S,
@@ -88,14 +92,36 @@ pub fn run_offline<S: PacketSource + Send>(
         empty: empty_rx,
         payload,
     };
-    // A third thread, when there is one, writes a line-per-record output.
-    let apart = opts.records_only && !opts.writes_little && threads >= 3;
+    // A line-per-record output is written apart from the engine: on a third thread when there
+    // is one, else on the reading thread, which waits on the engine most of the time.
+    let apart = opts.records_only && !opts.writes_little;
     let (summary, frames, source_error) = thread::scope(|s| {
+        if apart && threads == 2 {
+            return write_while_reading(
+                s,
+                reading,
+                src,
+                batches,
+                (engine, cfg),
+                full_rx,
+                empty_tx,
+                &mut out,
+            );
+        }
         let reader = thread::Builder::new()
             .name("tcpaudit-decode".into())
             .spawn_scoped(s, move || reading.run(src, &mut batches))?;
         if apart {
-            return write_apart(s, (engine, cfg), reader, full_rx, empty_tx, &halt, &mut out);
+            let read = move || Some(joined(reader));
+            let (copies, analysis) =
+                copying(s, (engine, cfg), (full_rx, empty_tx), read, false, &halt)?;
+            let mut writer = Writer {
+                copies,
+                out: &mut out,
+                halt: &halt,
+            };
+            writer.write_all();
+            return Ok(analysed(analysis));
         }
         for mut batch in full_rx {
             batch.drain(&mut |outside, d| engine.take(outside, d, &mut |e| out.event(e)));
@@ -134,17 +160,31 @@ fn joined(reader: ScopedJoinHandle<'_, Read>) -> Read {
 }
 
 /// The engine on a thread of its own, copying out the events a records-only emitter writes
-/// (see [`super::RunOptions::records_only`]); this thread writes them, in the engine's order.
-fn write_apart<'scope>(
+/// (see [`super::RunOptions::records_only`]) for another thread to write, in the engine's order.
+/// `read` gives it the reading thread's result once the batches have ended (None: the reading
+/// thread is unwinding); `to_reader`: the reading thread is the one that writes. Returns the
+/// copies' side of the hand-over and the engine's thread.
+fn copying<'scope>(
     s: &'scope thread::Scope<'scope, '_>,
     (mut engine, cfg): (Engine, AnalyzerConfig),
-    reader: ScopedJoinHandle<'scope, Read>,
-    full: mpsc::Receiver<Batch>,
-    empty: mpsc::Sender<Batch>,
+    (full, empty): (mpsc::Receiver<Batch>, mpsc::Sender<Batch>),
+    read: impl FnOnce() -> Option<Read> + Send + 'scope,
+    to_reader: bool,
     halt: &'scope AtomicBool,
-    out: &mut Emitter<'_>,
-) -> io::Result<(Summary, u64, Option<SourceError>)> {
-    let (copies_tx, copies_rx) = mpsc::sync_channel::<Vec<Copied>>(QUEUE);
+) -> io::Result<(Copies, ScopedJoinHandle<'scope, Option<Analysed>>)> {
+    let (copies_tx, copies_rx) = if to_reader {
+        // Unbounded, so that the reading thread, which writes, never waits on the engine while
+        // the engine waits on it. What it holds stays bounded all the same: the engine copies
+        // only what the batches it was handed give, and the reading thread writes every copy
+        // waiting before it hands over the next batch (at the end, the copies of the
+        // connections still open, which the table held until then).
+        let (tx, rx) = mpsc::channel::<Vec<Copied>>();
+        (Handover::Unbounded(tx), rx)
+    } else {
+        // A thread that only writes: the engine waits when it is that far ahead.
+        let (tx, rx) = mpsc::sync_channel::<Vec<Copied>>(QUEUE);
+        (Handover::Bounded(tx), rx)
+    };
     let (spare_tx, spare_rx) = mpsc::channel::<Vec<Copied>>();
     let analysis = thread::Builder::new()
         .name("tcpaudit-engine".into())
@@ -165,31 +205,139 @@ fn write_apart<'scope>(
                 batch.drain(&mut |outside, d| engine.take(outside, d, &mut |e| copier.push(&e)));
                 let _ = empty.send(batch);
             }
-            let (intake, frames, source_error) = joined(reader);
+            let (intake, frames, source_error) = read()?;
             let summary = Analyzer::join(intake, engine, cfg).finish(&mut |e| copier.push(&e));
             copier.finish();
-            (summary, frames, source_error)
+            Some((summary, frames, source_error))
         })?;
-    for copies in copies_rx {
+    Ok((
+        Copies {
+            full: copies_rx,
+            spare: spare_tx,
+        },
+        analysis,
+    ))
+}
+
+/// What the engine's thread of [`copying`] gives back: the run's summary, the frames read and
+/// the error that ended the source early, if any.
+type Analysed = (Summary, u64, Option<SourceError>);
+
+/// The result of [`copying`]'s thread, its panic carried on.
+fn analysed(analysis: ScopedJoinHandle<'_, Option<Analysed>>) -> Analysed {
+    match analysis.join() {
+        Ok(Some(done)) => done,
+        // Only when the reading thread unwound, which its own join carries on.
+        Ok(None) => unreachable!("the engine ended without the reading thread's result"),
+        Err(p) => panic::resume_unwind(p),
+    }
+}
+
+/// The copies of [`copying`], as they come, and the way their vectors go back.
+struct Copies {
+    full: mpsc::Receiver<Vec<Copied>>,
+    spare: mpsc::Sender<Vec<Copied>>,
+}
+
+/// Writes the copies of [`copying`] with the run's emitter.
+struct Writer<'a, 'e> {
+    copies: Copies,
+    out: &'a mut Emitter<'e>,
+    /// Set once writing failed, for the reading and engine threads to stop.
+    halt: &'a AtomicBool,
+}
+
+impl Writer<'_, '_> {
+    /// Writes one hand-over of copies.
+    fn write(&mut self, copies: Vec<Copied>) {
         for c in &copies {
-            c.emit(&mut |e| out.event(e));
+            c.emit(&mut |e| self.out.event(e));
         }
-        if out.error.is_some() {
-            halt.store(true, Ordering::Relaxed);
+        if self.out.error.is_some() {
+            self.halt.store(true, Ordering::Relaxed);
         }
         // The copies go back whole, to be dropped by the thread that made them: memory freed
         // on another thread than the one that allocated it contends for the allocator's lock
         // (measured: 0.8% of the engine's time waking the lock's waiters). The engine may have
         // finished and gone: the vector is simply dropped here then.
-        let _ = spare_tx.send(copies);
+        let _ = self.copies.spare.send(copies);
     }
-    match analysis.join() {
-        Ok(done) => Ok(done),
-        Err(p) => panic::resume_unwind(p),
+
+    /// Writes the copies already handed over, without waiting for more.
+    fn write_waiting(&mut self) {
+        while let Ok(copies) = self.copies.full.try_recv() {
+            self.write(copies);
+        }
+    }
+
+    /// Writes every copy until the engine has finished.
+    fn write_all(&mut self) {
+        while let Ok(copies) = self.copies.full.recv() {
+            self.write(copies);
+        }
     }
 }
 
-/// The engine thread's side of [`write_apart`]: copies of events, handed over in order.
+/// A two-thread run whose records are written on the reading thread (this one) while the
+/// engine runs on the other: reading and decoding take the engine a third of its time or less,
+/// so the reading thread mostly waits, and writing a JSON record costs as much as a few
+/// segments' analysis. The reading thread writes what has been copied each time it hands over
+/// a batch, and everything left once the capture has been read.
+#[allow(clippy::too_many_arguments)]
+fn write_while_reading<'scope, S: PacketSource>(
+    s: &'scope thread::Scope<'scope, '_>,
+    reading: Reading<'scope>,
+    src: &mut S,
+    batches: Batches,
+    engine: (Engine, AnalyzerConfig),
+    full: mpsc::Receiver<Batch>,
+    empty: mpsc::Sender<Batch>,
+    out: &mut Emitter<'_>,
+) -> io::Result<Analysed> {
+    let halt = reading.halt;
+    let (read_tx, read_rx) = mpsc::sync_channel::<Read>(1);
+    let read = move || read_rx.recv().ok();
+    let (copies, analysis) = copying(s, engine, (full, empty), read, true, halt)?;
+    let mut hand = Writing {
+        batches,
+        writer: Writer { copies, out, halt },
+    };
+    let read = reading.run(src, &mut hand);
+    let Writing {
+        batches,
+        mut writer,
+    } = hand;
+    // The engine's batches end here; the engine finishes with what was read.
+    drop(batches);
+    let _ = read_tx.send(read);
+    writer.write_all();
+    Ok(analysed(analysis))
+}
+
+/// The reading thread's hand of [`write_while_reading`]: the batches for the engine, and the
+/// copies to write each time one is handed over.
+struct Writing<'a, 'e> {
+    batches: Batches,
+    writer: Writer<'a, 'e>,
+}
+
+impl Hand for Writing<'_, '_> {
+    #[inline]
+    fn push(&mut self, outside: usize, d: crate::analyzer::Decoded<'_>) {
+        self.batches.push(outside, d);
+    }
+
+    fn is_full(&self) -> bool {
+        self.batches.is_full()
+    }
+
+    fn pass_on(&mut self, last: bool) -> bool {
+        self.writer.write_waiting();
+        self.batches.pass_on(last)
+    }
+}
+
+/// The engine thread's side of [`copying`]: copies of events, handed over in order.
 struct Copier<'a> {
     copies: Vec<Copied>,
     /// The last copy is a finished record whose connection has not been taken yet (the table
@@ -197,7 +345,7 @@ struct Copier<'a> {
     waiting: bool,
     /// The connections the table is done with, in the order of their records.
     spent: mpsc::Receiver<Box<Connection>>,
-    full: mpsc::SyncSender<Vec<Copied>>,
+    full: Handover,
     spare: mpsc::Receiver<Vec<Copied>>,
     /// Set once writing failed: nothing more is copied.
     halt: &'a AtomicBool,
@@ -256,6 +404,23 @@ impl Copier<'_> {
         }
         self.take_spent();
         self.hand_over();
+    }
+}
+
+/// Where [`Copier`] hands its copies: a thread that only writes waits on a bounded queue, the
+/// reading thread on none (see [`copying`]).
+enum Handover {
+    Bounded(mpsc::SyncSender<Vec<Copied>>),
+    Unbounded(mpsc::Sender<Vec<Copied>>),
+}
+
+impl Handover {
+    /// Sends `copies`; false when the writing side has gone.
+    fn send(&self, copies: Vec<Copied>) -> bool {
+        match self {
+            Handover::Bounded(tx) => tx.send(copies).is_ok(),
+            Handover::Unbounded(tx) => tx.send(copies).is_ok(),
+        }
     }
 }
 

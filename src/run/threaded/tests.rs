@@ -33,9 +33,10 @@ fn events(file: &std::path::Path, threads: usize, records_only: bool) -> Vec<Str
     out
 }
 
-/// On every fixture, the engine on a thread of its own with the records written on a third
-/// (the finished records handed over, the openings rebuilt) gives the events one thread gives,
-/// in the same order, field for field; and so do the two-thread runs, which write on the
+/// On every fixture, the engine on a thread of its own with the records written on another
+/// (the finished records handed over, the openings rebuilt: on a third thread, or with two on
+/// the reading thread between its batches) gives the events one thread gives, in the same
+/// order, field for field; and so does the two-thread run that writes every event on the
 /// engine's thread.
 #[test]
 fn records_written_apart_are_the_one_threads() {
