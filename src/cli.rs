@@ -109,8 +109,9 @@ pub struct AnalyzeArgs {
     /// Threads to analyse with: 0 (the default) means one per core. With two or more, frames
     /// are read and decoded on a thread of their own while the connections are analysed on
     /// another; with two, JSON, EVE, Zeek, CSV and Parquet records are written on the reading
-    /// thread, between the batches it hands over. With three or more, the connections are split by four-tuple among N-1
-    /// threads and their output merged back in capture order (not with --app,
+    /// thread, between the batches it hands over. With three or more, the connections are
+    /// split by four-tuple among N-1 threads and their output merged back in capture order
+    /// (not with --app,
     /// --write-streams, --html, -w or standard input, where JSON, EVE, Zeek, CSV and Parquet
     /// records are written on a third thread instead). The output is the same whatever the
     /// number, but for the summary's resource figures (a split run's are its threads' sums);

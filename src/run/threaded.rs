@@ -1,8 +1,8 @@
 //! A run over capture files on two threads: one reads, screens and decodes frames (the
 //! analyzer's [`Intake`]), the other accounts them to connections (its
-//! [`crate::analyzer::Engine`]) and writes the output, unless it is written apart (below). The halves meet only through [`Batch`]es handed over in order,
-//! and nothing goes back from the engine to the intake, so the output is the one thread's, byte
-//! for byte.
+//! [`crate::analyzer::Engine`]) and writes the output, unless it is written apart (below). The
+//! halves meet only through [`Batch`]es handed over in order, and nothing goes back from the
+//! engine to the intake, so the output is the one thread's, byte for byte.
 //!
 //! A line-per-record output ([`super::RunOptions::records_only`], but for the terminal tables,
 //! which write little) is written apart from the engine, which runs on a thread of its own
@@ -47,8 +47,8 @@ const QUEUE: usize = 8;
 /// intake gets a thread of its own; with three or more the connections are split among
 /// `threads - 1` shards where the run allows it (the module's documentation says when). A
 /// records-only emitter writes on the reading thread with two, on a thread of its own with
-/// three or more where the connections are not split. Runs that need the halves
-/// together (live sources, periodic calls, a callback per frame) use one.
+/// three or more where the connections are not split. Runs that need the halves together
+/// (live sources, periodic calls, a callback per frame) use one.
 pub fn run_offline<S: PacketSource + Send>(
     src: &mut S,
     analyzer: Analyzer,
@@ -97,16 +97,8 @@ pub fn run_offline<S: PacketSource + Send>(
     let apart = opts.records_only && !opts.writes_little;
     let (summary, frames, source_error) = thread::scope(|s| {
         if apart && threads == 2 {
-            return write_while_reading(
-                s,
-                reading,
-                src,
-                batches,
-                (engine, cfg),
-                full_rx,
-                empty_tx,
-                &mut out,
-            );
+            let engine = ((engine, cfg), (full_rx, empty_tx));
+            return write_while_reading(s, reading, src, batches, engine, &mut out);
         }
         let reader = thread::Builder::new()
             .name("tcpaudit-decode".into())
@@ -167,7 +159,7 @@ fn joined(reader: ScopedJoinHandle<'_, Read>) -> Read {
 fn copying<'scope>(
     s: &'scope thread::Scope<'scope, '_>,
     (mut engine, cfg): (Engine, AnalyzerConfig),
-    (full, empty): (mpsc::Receiver<Batch>, mpsc::Sender<Batch>),
+    (full, empty): EngineBatches,
     read: impl FnOnce() -> Option<Read> + Send + 'scope,
     to_reader: bool,
     halt: &'scope AtomicBool,
@@ -218,6 +210,9 @@ fn copying<'scope>(
         analysis,
     ))
 }
+
+/// The engine's side of the batches: full ones to take, emptied ones to give back.
+type EngineBatches = (mpsc::Receiver<Batch>, mpsc::Sender<Batch>);
 
 /// What the engine's thread of [`copying`] gives back: the run's summary, the frames read and
 /// the error that ended the source early, if any.
@@ -283,21 +278,18 @@ impl Writer<'_, '_> {
 /// so the reading thread mostly waits, and writing a JSON record costs as much as a few
 /// segments' analysis. The reading thread writes what has been copied each time it hands over
 /// a batch, and everything left once the capture has been read.
-#[allow(clippy::too_many_arguments)]
 fn write_while_reading<'scope, S: PacketSource>(
     s: &'scope thread::Scope<'scope, '_>,
     reading: Reading<'scope>,
     src: &mut S,
     batches: Batches,
-    engine: (Engine, AnalyzerConfig),
-    full: mpsc::Receiver<Batch>,
-    empty: mpsc::Sender<Batch>,
+    (engine, handed): ((Engine, AnalyzerConfig), EngineBatches),
     out: &mut Emitter<'_>,
 ) -> io::Result<Analysed> {
     let halt = reading.halt;
     let (read_tx, read_rx) = mpsc::sync_channel::<Read>(1);
     let read = move || read_rx.recv().ok();
-    let (copies, analysis) = copying(s, engine, (full, empty), read, true, halt)?;
+    let (copies, analysis) = copying(s, engine, handed, read, true, halt)?;
     let mut hand = Writing {
         batches,
         writer: Writer { copies, out, halt },
