@@ -9,7 +9,8 @@ usage: fuzz/seed.py [--max-size BYTES]   (run from anywhere; writes fuzz/corpus/
            type index, then length, time step and bytes per frame).
 - app:     each capture's UDP and TCP payloads to or from ports 53, 80 and 443, as operations
            of the app target (opcode, length, bytes).
-- split:   the captures of `capture` (the target compares one table with the split run).
+- split:   the captures of `capture` (the target compares one table with two threads and the
+           split run).
 Then fuzz/regressions/<target>/ (inputs that once crashed) are copied in as well.
 Files are named by content hash, so running it again adds nothing twice.
 """

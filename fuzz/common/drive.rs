@@ -258,12 +258,13 @@ pub fn app_layer(data: &[u8]) {
     app.take().for_each(drop);
 }
 
-/// A whole capture file analysed on one table, then with its connections split among two and
-/// three shards (`--threads 3` and `4`): the events a line-per-record output reads must come out
-/// the same, in the same order, field for field, whether the split run kept its assumptions or
-/// went back to one table. The selector varies the configuration as for [`captures`] (tiny caps
-/// and millisecond timeouts make shards' assumptions fail and connections end at every other
-/// frame), but for the application layer, which a split run leaves on one table.
+/// A whole capture file analysed on one table, then on two threads (the records written on the
+/// reading thread, `--threads 2`), then with its connections split among two and three shards
+/// (`--threads 3` and `4`): the events a line-per-record output reads must come out the same, in
+/// the same order, field for field, whether the split run kept its assumptions or went back to
+/// one table. The selector varies the configuration as for [`captures`] (tiny caps and
+/// millisecond timeouts make shards' assumptions fail and connections end at every other frame),
+/// but for the application layer, which a split run leaves on one table.
 pub fn split(bytes: &[u8], sel: u8) {
     use tcpaudit::run::{RunOptions, run_offline};
     let mut cfg = config(sel);
@@ -296,7 +297,7 @@ pub fn split(bytes: &[u8], sel: u8) {
         out
     };
     let one = events(1);
-    for threads in [3, 4] {
+    for threads in [2, 3, 4] {
         assert_eq!(events(threads), one, "{threads} threads");
     }
 }

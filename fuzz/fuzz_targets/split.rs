@@ -1,5 +1,5 @@
-//! A whole capture file on one table and split among shards: the same events either way (a
-//! differential target; see `drive::split`). The last byte selects the configuration.
+//! A whole capture file on one table, on two threads and split among shards: the same events
+//! every way (a differential target; see `drive::split`). The last byte selects the configuration.
 
 #![no_main]
 
