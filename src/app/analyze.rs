@@ -8,7 +8,7 @@ use std::sync::atomic::AtomicU64;
 use super::write_picked::{Selection, write_picked};
 use super::{Named, exit, fail, fail_output, report_errors, sink_for, stream_files};
 use crate::analyzer::Analyzer;
-use crate::capture::{BytesRead, CaptureSet, FrameIndex, PacketFilter};
+use crate::capture::{BytesRead, CaptureSet, FrameIndex, PacketFilter, ReadAhead};
 use crate::cli::AnalyzeArgs;
 use crate::config::Format;
 use crate::event::Event;
@@ -76,7 +76,16 @@ pub fn analyze(args: &AnalyzeArgs) -> io::Result<ExitCode> {
     let records_on_terminal = args.opts.format.is_records() && io::stdout().is_terminal();
     let show_progress = !args.quiet && io::stderr().is_terminal() && !records_on_terminal;
     let read = show_progress.then(BytesRead::default);
-    let mut set = CaptureSet::open_counted(&files, read.as_ref());
+    // Every format but the report reads only the records and anomalies; the line-per-record
+    // formats are worth writing apart from the engine, the tables cost too little for the copies.
+    let (records_only, writes_little) = (html.is_none(), matches!(args.opts.format, Format::Table));
+    let threads = crate::config::threads(args.threads);
+    let ahead = if run::reads_in_place(threads, records_only, writes_little) {
+        ReadAhead::Compressed
+    } else {
+        ReadAhead::All
+    };
+    let mut set = CaptureSet::open_counted(&files, read.as_ref(), ahead);
     // Nothing to read: the reasons alone, not an empty report before them.
     if set.files().is_empty() {
         for e in set.errors() {
@@ -108,10 +117,8 @@ pub fn analyze(args: &AnalyzeArgs) -> io::Result<ExitCode> {
         count: args.count,
         frames_read: progress.is_some().then_some(&*frames),
         frame_index: index.as_ref(),
-        // Every format but the report reads only the records and anomalies; the line-per-record
-        // formats are worth a thread of their own, the tables cost too little for the copies.
-        records_only: html.is_none(),
-        writes_little: matches!(args.opts.format, Format::Table),
+        records_only,
+        writes_little,
         again,
         ..RunOptions::default()
     };
@@ -129,7 +136,6 @@ pub fn analyze(args: &AnalyzeArgs) -> io::Result<ExitCode> {
         }
         sink.event(&e)
     };
-    let threads = crate::config::threads(args.threads);
     let finished = run::run_offline(&mut set, analyzer, &mut emit, opts, threads);
     if let Some(p) = progress {
         p.finish();

@@ -213,9 +213,17 @@ impl CaptureFile {
             }
         }
         me.read_header()?;
-        let b = &mut me.input;
-        if prefetch
-            && !b.eof
+        if prefetch {
+            me.read_ahead()?;
+        }
+        Ok(me)
+    }
+
+    /// Reads the rest of the file ahead on a thread of its own (see `capture::prefetch`), if it
+    /// is not read so already and has more to read.
+    pub fn read_ahead(&mut self) -> Result<(), CaptureError> {
+        let b = &mut self.input;
+        if !b.eof
             && let Input::Direct(rest) =
                 std::mem::replace(&mut b.input, Input::Direct(Box::new(io::empty())))
         {
@@ -223,13 +231,18 @@ impl CaptureFile {
                 Ok(p) => b.input = Input::Threaded(p),
                 Err(source) => {
                     return Err(CaptureError::Open {
-                        file: me.input.name,
+                        file: b.name.clone(),
                         source,
                     });
                 }
             }
         }
-        Ok(me)
+        Ok(())
+    }
+
+    /// Whether the file is read ahead on a thread of its own.
+    pub fn reads_ahead(&self) -> bool {
+        matches!(self.input.input, Input::Threaded(_))
     }
 
     /// The name given when opening.

@@ -21,7 +21,7 @@ pub use counting::BytesRead;
 pub use file::{CaptureFile, FileFormat};
 pub use filter::{FilterError, FilterStats, PacketFilter};
 pub use index::FrameIndex;
-pub use merge::CaptureSet;
+pub use merge::{CaptureSet, ReadAhead};
 pub use source::{Live, Next, PacketSource, SourceError};
 pub use write::{CaptureWriter, WriteFormat};
 
