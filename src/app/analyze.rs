@@ -8,7 +8,7 @@ use std::sync::atomic::AtomicU64;
 use super::write_picked::{Selection, write_picked};
 use super::{Named, exit, fail, fail_output, report_errors, sink_for, stream_files};
 use crate::analyzer::Analyzer;
-use crate::capture::{BytesRead, CaptureSet, FrameIndex, PacketFilter, ReadAhead};
+use crate::capture::{BytesRead, CaptureSet, FrameIndex, PacketFilter};
 use crate::cli::AnalyzeArgs;
 use crate::config::Format;
 use crate::event::Event;
@@ -80,11 +80,7 @@ pub fn analyze(args: &AnalyzeArgs) -> io::Result<ExitCode> {
     // formats are worth writing apart from the engine, the tables cost too little for the copies.
     let (records_only, writes_little) = (html.is_none(), matches!(args.opts.format, Format::Table));
     let threads = crate::config::threads(args.threads);
-    let ahead = if run::reads_in_place(threads, records_only, writes_little) {
-        ReadAhead::Compressed
-    } else {
-        ReadAhead::All
-    };
+    let ahead = run::read_ahead(threads, records_only, writes_little);
     let mut set = CaptureSet::open_counted(&files, read.as_ref(), ahead);
     // Nothing to read: the reasons alone, not an empty report before them.
     if set.files().is_empty() {

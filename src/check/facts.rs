@@ -10,7 +10,7 @@ use crate::detect::{AnomalyKind, Scope};
 use crate::event::Event;
 use crate::event::{CloseKind, ConnRecord, EndReason};
 use crate::report::{HtmlReport, HtmlSource, InputFile, RunInfo};
-use crate::run::{RunOptions, run_offline};
+use crate::run::{self, RunOptions, run_offline};
 use crate::tcp::Half;
 use crate::tcp::TcpState;
 use crate::time::Duration;
@@ -200,7 +200,8 @@ pub fn gather(
 ) -> Result<CaptureFacts, GatherError> {
     let filter_text = filter;
     let mut filter = filter.map(PacketFilter::new).transpose()?;
-    let mut set = CaptureSet::open(&[path.to_string_lossy().into_owned()]);
+    let ahead = run::read_ahead(threads, html.is_none(), true);
+    let mut set = CaptureSet::open_counted(&[path.to_string_lossy().into_owned()], None, ahead);
     // Stories give the close's shape; they cost a few dozen bytes per record.
     let mut cfg = cfg;
     cfg.flow.keep_transitions = true;

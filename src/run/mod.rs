@@ -20,7 +20,7 @@ mod reading;
 mod sharded;
 mod threaded;
 
-pub use threaded::{reads_in_place, run_offline};
+pub use threaded::{read_ahead, run_offline};
 
 /// After a stop request a live source is read until it is empty and at least this long has
 /// passed, so no frame captured before the request is lost (a TPACKET_V3 block is handed over

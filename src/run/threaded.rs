@@ -31,7 +31,7 @@ use std::thread::{self, ScopedJoinHandle};
 use std::time::Instant;
 
 use crate::analyzer::{Analyzer, AnalyzerConfig, Batch, Engine, Intake, Summary};
-use crate::capture::{PacketSource, SourceError};
+use crate::capture::{PacketSource, ReadAhead, SourceError};
 use crate::event::Event;
 
 use super::copied::{Copied, EVENTS};
@@ -145,14 +145,18 @@ fn writes_apart(records_only: bool, writes_little: bool) -> bool {
     records_only && !writes_little
 }
 
-/// Whether a run on `threads` threads over files leaves its reading thread time to spare
-/// enough to copy plain files out of the page cache itself ([`crate::capture::ReadAhead`]):
-/// on two threads, when the engine writes the output (`records_only` and `writes_little` as in
-/// [`RunOptions`]). Measured on a generated capture of 2 million frames (1.69 GB, with
-/// payloads), table output: the same time or less for 6% less CPU on an idle machine, 0.83x the
-/// time beside a process busy on one of two cores (README, "Performance").
-pub fn reads_in_place(threads: usize, records_only: bool, writes_little: bool) -> bool {
-    threads == 2 && !writes_apart(records_only, writes_little)
+/// Which files a run on `threads` threads reads ahead ([`ReadAhead`]): on two threads, when the
+/// engine writes the output (`records_only` and `writes_little` as in [`RunOptions`]), the
+/// reading thread has time enough to spare to copy plain files out of the page cache itself.
+/// Measured on a generated capture of 2 million frames (1.69 GB, with payloads), table output:
+/// the same time or less for 6% less CPU on an idle machine, 0.83x the time beside a process
+/// busy on one of two cores (README, "Performance").
+pub fn read_ahead(threads: usize, records_only: bool, writes_little: bool) -> ReadAhead {
+    if threads == 2 && !writes_apart(records_only, writes_little) {
+        ReadAhead::Compressed
+    } else {
+        ReadAhead::All
+    }
 }
 
 /// What the reading thread hands back: the intake, the frames read and the error that ended the
