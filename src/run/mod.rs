@@ -172,6 +172,27 @@ pub(crate) struct Emitter<'e> {
 }
 
 impl Emitter<'_> {
+    /// What a run that made `summary` finished with, unless writing failed: then the first
+    /// write error.
+    pub(crate) fn finished(
+        self,
+        summary: Summary,
+        (frames, started): (u64, Instant),
+        source_error: Option<SourceError>,
+        split: Split,
+    ) -> io::Result<Finished> {
+        if let Some(e) = self.error {
+            return Err(e);
+        }
+        Ok(Finished {
+            summary,
+            frames,
+            elapsed: started.elapsed(),
+            source_error,
+            split,
+        })
+    }
+
     pub(crate) fn event(&mut self, e: Event<'_>) {
         if self.error.is_none()
             && let Err(err) = (self.emit)(e)
@@ -293,16 +314,20 @@ pub fn run<S: PacketSource>(
     }
     publish(opts.frames_read, progress.frames);
     let summary = analyzer.finish(&mut |e| out.event(e));
-    if let Some(e) = out.error {
-        return Err(e);
-    }
-    Ok(Finished {
+    out.finished(
         summary,
-        frames: progress.frames,
-        elapsed: progress.started.elapsed(),
+        (progress.frames, progress.started),
         source_error,
-        split: Split::ONE,
-    })
+        Split::ONE,
+    )
+}
+
+/// A thread's result, its panic carried on.
+fn joined<T>(r: std::thread::Result<T>) -> T {
+    match r {
+        Ok(done) => done,
+        Err(p) => std::panic::resume_unwind(p),
+    }
 }
 
 /// Runs the analysis configured by `cfg` over capture `file`, every event to `on_event` (for

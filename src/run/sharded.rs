@@ -27,7 +27,6 @@
 use std::io;
 use std::net::IpAddr;
 use std::ops::Range;
-use std::panic;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
@@ -43,7 +42,7 @@ use crate::wire::Endpoint;
 
 use super::copied::Copied;
 use super::reading::{Hand, Reading};
-use super::{Emitter, Finished, RunOptions, Split};
+use super::{Emitter, Finished, RunOptions, Split, joined};
 
 /// Items read before every shard is handed its part: enough that a window's bookkeeping costs
 /// nothing per item, few enough that a shard waits little for its next.
@@ -215,27 +214,11 @@ pub(super) fn run_sharded<S: PacketSource + Send>(
     let summary = joint.finish(intake, now, flows, &mut |e| {
         out.event(e);
     });
-    if let Some(e) = out.error {
-        return Err(e);
-    }
-    Ok(Finished {
-        summary,
-        frames,
-        elapsed: started.elapsed(),
-        source_error,
-        split: Split {
-            shards,
-            undone: None,
-        },
-    })
-}
-
-/// A thread's result, its panic carried on.
-fn joined<T>(r: thread::Result<T>) -> T {
-    match r {
-        Ok(done) => done,
-        Err(p) => panic::resume_unwind(p),
-    }
+    let split = Split {
+        shards,
+        undone: None,
+    };
+    out.finished(summary, (frames, started), source_error, split)
 }
 
 /// An address folded to 64 bits.

@@ -24,7 +24,6 @@
 //! the live view in between, all of which wants the two halves together.
 
 use std::io;
-use std::panic;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::thread::{self, ScopedJoinHandle};
@@ -36,7 +35,7 @@ use crate::event::Event;
 
 use super::copied::{Copied, EVENTS};
 use super::reading::{Hand, Reading};
-use super::{Emitter, Finished, RunOptions, Split};
+use super::{Emitter, Finished, RunOptions, Split, joined};
 use crate::flow::Connection;
 
 /// Batches decoded ahead of the engine: enough to ride out a slow stretch on either side,
@@ -104,7 +103,7 @@ pub fn run_offline<S: PacketSource + Send>(
             .name("tcpaudit-decode".into())
             .spawn_scoped(s, move || reading.run(src, &mut batches))?;
         if apart {
-            let read = move || Some(joined(reader));
+            let read = move || Some(joined(reader.join()));
             let (copies, analysis) =
                 copying(s, (engine, cfg), (full_rx, empty_tx), read, false, &halt)?;
             let mut writer = Writer {
@@ -123,20 +122,11 @@ pub fn run_offline<S: PacketSource + Send>(
             // The reader may have finished and gone: the batch is simply dropped then.
             let _ = empty_tx.send(batch);
         }
-        let (intake, frames, source_error) = joined(reader);
+        let (intake, frames, source_error) = joined(reader.join());
         let summary = Analyzer::join(intake, engine, cfg).finish(&mut |e| out.event(e));
         Ok::<_, io::Error>((summary, frames, source_error))
     })?;
-    if let Some(e) = out.error {
-        return Err(e);
-    }
-    Ok(Finished {
-        summary,
-        frames,
-        elapsed: started.elapsed(),
-        source_error,
-        split: Split::ONE,
-    })
+    out.finished(summary, (frames, started), source_error, Split::ONE)
 }
 
 /// Whether a run's output is written apart from the engine's thread, given what its emitter
@@ -162,14 +152,6 @@ pub fn read_ahead(threads: usize, records_only: bool, writes_little: bool) -> Re
 /// What the reading thread hands back: the intake, the frames read and the error that ended the
 /// source early, if any.
 type Read = (Intake, u64, Option<SourceError>);
-
-/// The reading thread's result, its panic carried on.
-fn joined(reader: ScopedJoinHandle<'_, Read>) -> Read {
-    match reader.join() {
-        Ok(done) => done,
-        Err(p) => panic::resume_unwind(p),
-    }
-}
 
 /// The engine on a thread of its own, copying out the events a records-only emitter writes
 /// (see [`super::RunOptions::records_only`]) for another thread to write, in the engine's order.
@@ -240,12 +222,9 @@ type Analysed = (Summary, u64, Option<SourceError>);
 
 /// The result of [`copying`]'s thread, its panic carried on.
 fn analysed(analysis: ScopedJoinHandle<'_, Option<Analysed>>) -> Analysed {
-    match analysis.join() {
-        Ok(Some(done)) => done,
-        // Only when the reading thread unwound, which its own join carries on.
-        Ok(None) => unreachable!("the engine ended without the reading thread's result"),
-        Err(p) => panic::resume_unwind(p),
-    }
+    // None only when the reading thread unwound, which its own join carries on.
+    joined(analysis.join())
+        .unwrap_or_else(|| unreachable!("the engine ended without the reading thread's result"))
 }
 
 /// The copies of [`copying`], as they come, and the way their vectors go back.
