@@ -364,8 +364,8 @@ impl FlowTable {
         let deadline = seg.ts.add(self.slot_timeout(&self.conns[idx]));
         let c = self.conns.full(idx, rebuild);
         if c.timer_at.is_none_or(|at| deadline < at) {
-            c.timer_at = Some(deadline);
             let id = c.record().id;
+            self.conns.set_timer_at(idx, deadline);
             self.push_timer(deadline, idx, id);
         }
         let rec = self.conns.full(idx, rebuild).record();

@@ -19,9 +19,7 @@ impl FlowTable {
     /// Whether `t` is the timer of the connection it was set for: that connection is still
     /// tracked and no earlier deadline replaced it.
     fn live(&self, t: &Timer) -> bool {
-        self.conns.get(t.slot).is_some_and(|c| {
-            c.id() == t.id && c.timer_at().is_some_and(|at| at.as_nanos() == t.deadline)
-        })
+        self.conns.timer_is(t.slot, t.id, t.deadline)
     }
 
     /// Ends connections whose idle deadline has passed.

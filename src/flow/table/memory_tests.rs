@@ -276,3 +276,61 @@ fn a_closed_connection_keeps_no_room_for_segments_in_flight() {
     t.process(&last_ack, &mut |_| {});
     assert_eq!(t.conn(idx).queue_capacity(), 0);
 }
+
+/// A frozen connection whose timer entry surfaced before its real deadline (it was pushed again
+/// at that deadline, its encoding unchanged) keeps the moved timer when a late segment decodes
+/// it: it still ends 2*MSL after its last segment, not at the end of the capture.
+#[test]
+fn a_decoded_connection_keeps_the_timer_moved_while_it_was_frozen() {
+    use crate::event::{EndReason, Event};
+    use crate::testutil::fin_closed;
+    let mut t = FlowTable::new(
+        FlowConfig {
+            freeze_from: 0,
+            ..FlowConfig::default()
+        },
+        DetectConfig::default(),
+        ListenerConfig::default(),
+    );
+    let two_msl_ms = DetectConfig::default().two_msl().as_nanos() / 1_000_000;
+    let ended = std::cell::RefCell::new(Vec::new());
+    let mut out = |e: Event<'_>| {
+        if let Event::Closed(r) = e {
+            ended.borrow_mut().push((r.orig.addr, r.end_reason));
+        }
+    };
+    // Another four-tuple's segment moves the clock to `ms`.
+    let mut other = 0;
+    let mut tick = |t: &mut FlowTable, ms: i64, out: &mut dyn FnMut(Event<'_>)| {
+        other += 1;
+        let mut s = tuple(other, "A");
+        s.ts = crate::time::Timestamp::from_nanos(ms * 1_000_000);
+        t.process(&s, &mut |e| out(e));
+    };
+    for s in fin_closed() {
+        t.process(&s, &mut out);
+    }
+    // A late duplicate of the last ACK: the real deadline moves on, the timer entry does not.
+    t.process(&c2s(500, "A", 102, 502, 0), &mut out);
+    // Settled for a second: frozen.
+    tick(&mut t, 2_000, &mut out);
+    assert_eq!(t.stats.frozen, 1);
+    // The entry surfaces at 50 ms + 2*MSL, before the real deadline (500 ms + 2*MSL), and is
+    // pushed again at that one.
+    tick(&mut t, 51 + two_msl_ms, &mut out);
+    // A late segment decodes the connection.
+    t.process(&c2s(52 + two_msl_ms, "A", 102, 502, 0), &mut out);
+    assert_eq!(t.conns.thawed(), 1);
+    let ours = fin_closed()[0].src;
+    assert!(ended.borrow().iter().all(|&(a, _)| a != ours));
+    // It ends 2*MSL after that segment, by timer.
+    tick(&mut t, 53 + 2 * two_msl_ms, &mut out);
+    assert!(
+        ended
+            .borrow()
+            .iter()
+            .any(|&(a, reason)| a == ours && reason == Some(EndReason::Fin)),
+        "{:?}",
+        ended.borrow()
+    );
+}

@@ -173,7 +173,13 @@ impl Slot {
         match self {
             Slot::Full(_) => {}
             Slot::Lone(s) => *self = Slot::Full(s.rebuild(&r())),
-            Slot::Frozen(f) => *self = Slot::Full(Connection::decode(&f.bytes, &r().detect)),
+            Slot::Frozen(f) => {
+                let mut c = Connection::decode(&f.bytes, &r().detect);
+                // The timer may have moved since the connection was encoded (an entry that
+                // surfaced before its real deadline is pushed again at that deadline).
+                c.timer_at = f.timer_at;
+                *self = Slot::Full(c);
+            }
         }
     }
 
