@@ -4,6 +4,7 @@
 
 use std::net::IpAddr;
 
+use super::buckets::{BUCKETS, Bucket, Buckets, slot_of};
 use super::held::Held;
 use super::pending::Told;
 use super::sources::{DISTINCT_STD_ERROR, Sources};
@@ -17,53 +18,6 @@ use crate::wire::Endpoint;
 /// Linux's initial SYN retransmission timeout (RFC 6298 (2.1)), after which a live initiator
 /// repeats it.
 const OVERFLOW_WAIT: Duration = Duration::from_secs(1);
-/// Seconds of history kept: the longest window the rates and ratios can look at.
-const BUCKETS: usize = 16;
-
-/// Attempts within one second of capture time.
-#[derive(Clone, Copy, Debug)]
-struct Bucket {
-    sec: i64,
-    /// The first attempt's SYN in this second, as nanoseconds past the second ([`NO_SYN`]:
-    /// none yet): a bucket takes 24 bytes so, 32 with an optional timestamp, and there are 16
-    /// a listener and up to 65,536 listeners.
-    first_ns: u32,
-    attempts: u32,
-    completions: u32,
-    aggregated: u32,
-}
-
-/// [`Bucket::first_ns`] of a second without an attempt.
-const NO_SYN: u32 = u32::MAX;
-
-impl Default for Bucket {
-    fn default() -> Self {
-        Bucket {
-            sec: 0,
-            first_ns: NO_SYN,
-            attempts: 0,
-            completions: 0,
-            aggregated: 0,
-        }
-    }
-}
-
-impl Bucket {
-    /// The first attempt's SYN in this second.
-    fn first(&self) -> Option<Timestamp> {
-        (self.first_ns != NO_SYN)
-            .then(|| Timestamp::from_secs_nanos(self.sec, i64::from(self.first_ns)))
-    }
-
-    /// An attempt's SYN at `ts`, within this bucket's second.
-    fn note_syn(&mut self, ts: Timestamp) {
-        if self.first_ns == NO_SYN {
-            // In 0..1e9: fits, and is never NO_SYN.
-            self.first_ns = ts.subsec_nanos() as u32;
-        }
-    }
-}
-
 /// A flood or backlog under way, with what happened during it.
 #[derive(Clone, Debug)]
 struct Episode {
@@ -164,7 +118,7 @@ impl Episode {
 pub(super) struct Listener {
     /// Attempts tracked as connection records and not yet resolved.
     pub(super) tracked: u32,
-    buckets: [Bucket; BUCKETS],
+    buckets: Buckets,
     sources: Sources,
     /// Boxed on the listener's first SYN-ACK: the listeners of a spoofed flood to many
     /// addresses never answer, and 65,536 may be tracked at once.
@@ -196,15 +150,20 @@ impl Listener {
     }
 
     /// What a listener is charged to `--max-memory` from its first attempt: its state, boxed
-    /// (with the allocator's header), and the most its source bookkeeping can take. Held
-    /// attempts come on top ([`Listener::held_bytes`]).
-    pub(super) const FIXED_BYTES: usize =
-        std::mem::size_of::<Listener>() + 16 + super::sources::MAX_HEAP_BYTES;
+    /// (with the allocator's header), its buckets boxed, and the most its source bookkeeping
+    /// can take. Held attempts come on top ([`Listener::held_bytes`]).
+    pub(super) const FIXED_BYTES: usize = std::mem::size_of::<Listener>()
+        + 16
+        + Buckets::BOXED_BYTES
+        + super::sources::MAX_HEAP_BYTES;
 
     /// Bytes this listener really holds: its boxed state and what its sources take.
     #[cfg(test)]
     pub(super) fn actual_bytes(&self) -> usize {
-        std::mem::size_of::<Listener>() + self.sources.heap_bytes() + self.held_bytes()
+        std::mem::size_of::<Listener>()
+            + self.buckets.heap_bytes()
+            + self.sources.heap_bytes()
+            + self.held_bytes()
     }
 
     /// Bytes the attempts this listener holds in SYN-RECEIVED take on the heap: their state,
@@ -217,15 +176,7 @@ impl Listener {
 
     /// The bucket of `ts`'s second, emptied first if it last held an older second.
     fn bucket(&mut self, ts: Timestamp) -> &mut Bucket {
-        let sec = ts.whole_secs();
-        let b = &mut self.buckets[sec.rem_euclid(BUCKETS as i64) as usize];
-        if b.sec != sec {
-            *b = Bucket {
-                sec,
-                ..Bucket::default()
-            };
-        }
-        b
+        self.buckets.of(ts.whole_secs())
     }
 
     /// The earliest SYN of the attempts in the window ending at `ts`.
@@ -233,6 +184,7 @@ impl Listener {
         let now = ts.whole_secs();
         let span = window.whole_secs().clamp(1, BUCKETS as i64);
         self.buckets
+            .held()
             .iter()
             .filter(|b| b.sec > now - span && b.sec <= now)
             .filter_map(Bucket::first)
@@ -248,8 +200,8 @@ impl Listener {
     /// at a record's last segment, long before now, must not wipe the current window).
     fn bucket_at(&mut self, ts: Timestamp) -> Option<&mut Bucket> {
         let sec = ts.whole_secs();
-        let slot = self.buckets[sec.rem_euclid(BUCKETS as i64) as usize].sec;
-        (slot <= sec).then(|| self.bucket(ts))
+        let held = self.buckets.sec_in(slot_of(sec));
+        (held <= sec).then(|| self.bucket(ts))
     }
 
     /// Attempts, completions and aggregated attempts in the window ending at `ts`.
@@ -257,6 +209,7 @@ impl Listener {
         let now = ts.whole_secs();
         let span = window.whole_secs().clamp(1, BUCKETS as i64);
         self.buckets
+            .held()
             .iter()
             .filter(|b| b.sec > now - span && b.sec <= now)
             .fold((0, 0, 0), |acc, b| {

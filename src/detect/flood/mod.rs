@@ -12,6 +12,7 @@
 //! one listener's buckets and episodes and builds their anomalies; `sources.rs` estimates who
 //! sends the attempts; `pending.rs` remembers the aggregated attempts and counts their outcomes.
 
+mod buckets;
 mod call;
 mod distinct;
 mod held;
