@@ -111,12 +111,12 @@ pub struct AnalyzeArgs {
     /// another; with two, JSON, EVE, Zeek, CSV and Parquet records are written on the reading
     /// thread, between the batches it hands over. With three or more, the connections are
     /// split by four-tuple among N-1 threads and their output merged back in capture order
-    /// (not with --app,
-    /// --write-streams, --html, -w or standard input, where JSON, EVE, Zeek, CSV and Parquet
-    /// records are written on a third thread instead). The output is the same whatever the
-    /// number, but for the summary's resource figures (a split run's are its threads' sums);
-    /// a capture whose connections cannot be judged apart (a flood past the caps, a one-sided
-    /// capture, the memory bound within reach) is analysed again on one thread, with a note.
+    /// (not with --app, --write-streams, --html, -w or standard input, where JSON, EVE, Zeek,
+    /// CSV and Parquet records are written on a third thread instead). The output is the same
+    /// whatever the number, but for the summary's resource figures (a split run's are its
+    /// threads' sums); a capture whose connections cannot be judged apart (a flood past the
+    /// caps, a one-sided capture, the memory bound within reach) is analysed again on one
+    /// thread, with a note.
     #[arg(long, default_value_t = 0, value_name = "N")]
     pub threads: usize,
 

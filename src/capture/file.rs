@@ -106,16 +106,16 @@ impl CaptureFile {
     /// Opens a file by path; `-` means standard input. With `prefetch`, a second thread reads
     /// ahead while packets are parsed.
     pub fn open(path: &str, prefetch: bool) -> Result<Self, CaptureError> {
-        Self::open_counted(path, prefetch, None)
+        let mut me = Self::open_counted(path, None)?;
+        if prefetch {
+            me.read_ahead()?;
+        }
+        Ok(me)
     }
 
-    /// [`open`](Self::open), adding the bytes read from the file (compressed, if it is) to
-    /// `read`.
-    pub fn open_counted(
-        path: &str,
-        prefetch: bool,
-        read: Option<&super::BytesRead>,
-    ) -> Result<Self, CaptureError> {
+    /// [`open`](Self::open) without reading ahead (see [`CaptureFile::read_ahead`]), adding the
+    /// bytes read from the file (compressed, if it is) to `read`.
+    pub fn open_counted(path: &str, read: Option<&super::BytesRead>) -> Result<Self, CaptureError> {
         let input: Box<dyn Read + Send> = if path == "-" {
             Box::new(io::stdin())
         } else {
@@ -129,7 +129,7 @@ impl CaptureFile {
             Some(r) => r.wrap(input),
             None => input,
         };
-        let mut me = Self::from_reader(path, input, prefetch)?;
+        let mut me = Self::from_reader(path, input, false)?;
         me.seekable = path != "-";
         Ok(me)
     }

@@ -41,7 +41,7 @@ impl CaptureSet {
         let mut set = CaptureSet::default();
         let room = paths.len() <= PREFETCH_MAX_FILES;
         for p in paths {
-            let opened = CaptureFile::open_counted(p, false, read).and_then(|mut f| {
+            let opened = CaptureFile::open_counted(p, read).and_then(|mut f| {
                 if room && (ahead == ReadAhead::All || f.compressed()) {
                     f.read_ahead()?;
                 }

@@ -384,8 +384,7 @@ impl Copier<'_> {
             }
             Err(_) => Vec::with_capacity(EVENTS),
         };
-        // The writer has gone only when it panicked: the copies are dropped then.
-        let _ = self.full.send(std::mem::replace(&mut self.copies, next));
+        self.full.send(std::mem::replace(&mut self.copies, next));
     }
 
     /// Hands everything over: the engine has finished.
@@ -406,12 +405,12 @@ enum Handover {
 }
 
 impl Handover {
-    /// Sends `copies`; false when the writing side has gone.
-    fn send(&self, copies: Vec<Copied>) -> bool {
-        match self {
-            Handover::Bounded(tx) => tx.send(copies).is_ok(),
-            Handover::Unbounded(tx) => tx.send(copies).is_ok(),
-        }
+    /// Sends `copies`. The writing side has gone only when it panicked: they are dropped then.
+    fn send(&self, copies: Vec<Copied>) {
+        let _ = match self {
+            Handover::Bounded(tx) => tx.send(copies),
+            Handover::Unbounded(tx) => tx.send(copies),
+        };
     }
 }
 
