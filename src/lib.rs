@@ -25,6 +25,7 @@
 
 pub mod analyzer;
 pub mod app;
+pub mod base;
 pub mod capture;
 pub mod check;
 pub mod cli;

@@ -21,15 +21,11 @@ pub use clock::CaptureClock;
 /// `Option<Timestamp>` takes 8 bytes, not 16; `i64::MIN` nanoseconds saturates to
 /// [`Timestamp::MIN`].
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
-// Encoded as part of a frozen connection (flow::connection::frozen).
-#[derive(serde::Serialize, serde::Deserialize)]
 pub struct Timestamp(Nanos);
 
 /// A span of capture time, in nanoseconds; saturating like [`Timestamp`], and stored like it
 /// (`Option<Duration>` takes 8 bytes; `i64::MIN` nanoseconds saturates to `-MAX`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
-// Encoded as part of a frozen connection (flow::connection::frozen).
-#[derive(serde::Serialize, serde::Deserialize)]
 pub struct Duration(Nanos);
 
 /// Nanoseconds stored with the sign bit flipped in a non-zero integer, so that an optional
@@ -37,22 +33,6 @@ pub struct Duration(Nanos);
 /// tens of thousands of connections. The one value given up, `i64::MIN`, saturates to the next.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 struct Nanos(NonZeroI64);
-
-/// Encoded as the plain integer: in a frozen connection (variable-length numbers), a short span
-/// then takes a byte or two and a time nine, where the stored bits would take ten each.
-impl serde::Serialize for Nanos {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_i64(self.get())
-    }
-}
-
-/// Read back from the plain integer ([`Nanos::get`] never gives `i64::MIN`, so nothing
-/// saturates on the way).
-impl<'de> serde::Deserialize<'de> for Nanos {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        <i64 as serde::Deserialize>::deserialize(d).map(Nanos::new)
-    }
-}
 
 impl Nanos {
     const fn new(ns: i64) -> Self {
@@ -323,6 +303,29 @@ impl Duration {
 }
 
 /// `a - b`: the span from `b` to `a`, saturating (see [`Timestamp::since`]).
+/// Written as its distance from the encoding's base time (a connection's first segment).
+impl crate::base::pack::Pack for Timestamp {
+    #[inline]
+    fn pack(&self, w: &mut crate::base::pack::Writer) {
+        w.time(self.as_nanos());
+    }
+    #[inline]
+    fn unpack(r: &mut crate::base::pack::Reader<'_>) -> Self {
+        Timestamp::from_nanos(r.time())
+    }
+}
+
+impl crate::base::pack::Pack for Duration {
+    #[inline]
+    fn pack(&self, w: &mut crate::base::pack::Writer) {
+        w.signed(self.as_nanos());
+    }
+    #[inline]
+    fn unpack(r: &mut crate::base::pack::Reader<'_>) -> Self {
+        Duration::from_nanos(r.signed())
+    }
+}
+
 impl std::ops::Sub for Timestamp {
     type Output = Duration;
     fn sub(self, earlier: Timestamp) -> Duration {

@@ -7,5 +7,5 @@ mod zeek;
 
 pub use zeek::{
     CONN_STATES as ZEEK_CONN_STATES, LIKELY_SERVER_PORTS, ZState, ZeekConn,
-    rows_codec as zeek_rows_codec,
+    pack_rows as pack_zeek_rows, unpack_rows as unpack_zeek_rows,
 };

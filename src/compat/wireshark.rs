@@ -54,7 +54,7 @@ const OOO_DEFAULT_NS: i64 = 3_000_000;
 
 /// The state of one direction, named after Wireshark's `tcp_flow_t` and its
 /// `tcp_analyze_seq_info_t` (it is not one of tcpaudit's flows: hence the name).
-#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug)]
 struct DirState {
     /// `base_seq`: the sequence number relative numbering starts from (the SYN's, or one below
     /// the first seen).
@@ -87,6 +87,22 @@ struct DirState {
     nextseqtime: Timestamp,
 }
 
+crate::base::pack::pack_struct!(DirState {
+    base_seq,
+    window,
+    win_scale,
+    is_first_ack,
+    lastsegmentflags,
+    unacked,
+    lastack,
+    lastacktime,
+    lastnondupack,
+    dupacknum,
+    nextseq,
+    maxseqtobeacked,
+    nextseqtime,
+});
+
 impl Default for DirState {
     fn default() -> Self {
         DirState {
@@ -108,7 +124,7 @@ impl Default for DirState {
 }
 
 /// The classes Wireshark gives one segment, and its duplicate-ACK number.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Classes {
     /// [`flag`] bits.
     pub flags: u16,
@@ -118,6 +134,12 @@ pub struct Classes {
     pub dupack_frame: u64,
 }
 
+crate::base::pack::pack_struct!(Classes {
+    flags,
+    dupack_num,
+    dupack_frame,
+});
+
 impl Classes {
     /// Whether `f` is set.
     pub fn has(&self, f: u16) -> bool {
@@ -126,7 +148,7 @@ impl Classes {
 }
 
 /// Wireshark's analysis state for one connection.
-#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, Default)]
 pub struct WsConv {
     /// Per direction, indexed by [`Side::index`].
     dirs: [DirState; 2],
@@ -136,6 +158,12 @@ pub struct WsConv {
     /// `ts_first_rtt`: the initial RTT (zero while unknown).
     ts_first_rtt: Duration,
 }
+
+crate::base::pack::pack_struct!(WsConv {
+    dirs,
+    ts_mru_syn,
+    ts_first_rtt,
+});
 
 // Sequence numbers are compared in `SeqNum`'s serial order. Its `<` and `<=` are exactly
 // Wireshark's LT_SEQ and LE_SEQ. Its `>` is GT_SEQ except for two numbers exactly 2^31 apart,

@@ -24,15 +24,17 @@ pub const GIVEUP_MIN_COPIES: u32 = 3;
 const RTO_MAX: Duration = Duration::from_secs(120);
 
 /// The first transmission of a side's oldest unacknowledged segment.
-#[derive(Clone, Copy, Debug, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Copy, Debug)]
 struct Head {
     seq: SeqNum,
     frame: u64,
     ts: Timestamp,
 }
 
+crate::base::pack::pack_struct!(Head { seq, frame, ts });
+
 /// One side's series.
-#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, Default)]
 struct Series {
     /// The SYN's (or SYN-ACK's) copies.
     syn: Option<Box<Backoff>>,
@@ -44,8 +46,15 @@ struct Series {
     rst_after: bool,
 }
 
+crate::base::pack::pack_struct!(Series {
+    syn,
+    current,
+    longest,
+    rst_after,
+});
+
 /// The back-off family's state on one connection.
-#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, Default)]
 pub struct BackoffRules {
     head: PerSide<Option<Head>>,
     /// The head before the latest acknowledgment moved it on: a copy of it means the
@@ -53,6 +62,12 @@ pub struct BackoffRules {
     acked_head: PerSide<Option<Head>>,
     series: PerSide<Series>,
 }
+
+crate::base::pack::pack_struct!(BackoffRules {
+    head,
+    acked_head,
+    series,
+});
 
 impl BackoffRules {
     /// The roles were flipped.

@@ -13,15 +13,17 @@ use crate::time::Timestamp;
 use crate::wire::{PerSide, Segment, Side};
 
 /// A FIN repeated into a peer's TIME-WAIT, waiting for the peer's answer.
-#[derive(Clone, Copy, Debug, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Copy, Debug)]
 struct Repeat {
     from: Side,
     frame: u64,
     ts: Timestamp,
 }
 
+crate::base::pack::pack_struct!(Repeat { from, frame, ts });
+
 /// The final-ACK family's state on one connection.
-#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, Default)]
 pub struct FinalAckRules {
     /// Frame of each side's first FIN.
     fin_frame: PerSide<Option<u64>>,
@@ -32,6 +34,14 @@ pub struct FinalAckRules {
     /// The side in TIME-WAIT and when its 2*MSL ends.
     time_wait_until: Option<(Side, Timestamp)>,
 }
+
+crate::base::pack::pack_struct!(FinalAckRules {
+    fin_frame,
+    fin_ack_frame,
+    pending,
+    reported,
+    time_wait_until,
+});
 
 impl FinalAckRules {
     /// The roles were flipped.

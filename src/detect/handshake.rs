@@ -10,7 +10,7 @@ use crate::time::{Duration, Timestamp};
 use crate::wire::{Segment, Side, TcpFlags};
 
 /// A repeated handshake segment: when it was first repeated and the gaps between repeats.
-#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, Default)]
 pub struct Repeats {
     /// Copies seen, the original included.
     pub count: u32,
@@ -25,6 +25,15 @@ pub struct Repeats {
     /// Already reported.
     reported: bool,
 }
+
+crate::base::pack::pack_struct!(Repeats {
+    count,
+    last_ts,
+    first,
+    first_repeat,
+    gaps,
+    reported,
+});
 
 impl Repeats {
     fn see(&mut self, frame: u64, ts: Timestamp) {
@@ -45,7 +54,7 @@ impl Repeats {
 }
 
 /// A SYN repeated after the connection finished, waiting for the answers that describe it.
-#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug)]
 struct StaleSyn {
     frame: u64,
     ts: Timestamp,
@@ -60,8 +69,18 @@ struct StaleSyn {
     prev_id: u64,
 }
 
+crate::base::pack::pack_struct!(StaleSyn {
+    frame,
+    ts,
+    sender,
+    answers,
+    after_close,
+    time_wait,
+    prev_id,
+});
+
 /// The handshake family's state on one connection.
-#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, Default)]
 pub struct HandshakeRules {
     /// Copies of the originator's SYN (same ISN).
     syns: Repeats,
@@ -88,6 +107,20 @@ pub struct HandshakeRules {
     /// whether its low 6 bits are the SYN's options as a cookie encodes them.
     cookie_lag: Option<(u32, bool)>,
 }
+
+crate::base::pack::pack_struct!(HandshakeRules {
+    syns,
+    synacks,
+    stale,
+    completed_by_data,
+    abandoned,
+    pure_ack,
+    overflowed,
+    syn_after_ack,
+    synack_tsval,
+    cookie_tested,
+    cookie_lag,
+});
 
 /// A SYN cookie for a client with timestamps hides the request's options in the low 6 bits
 /// of the SYN-ACK's TSval: Linux rounds its millisecond clock down to a multiple of 64 and adds

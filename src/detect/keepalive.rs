@@ -10,7 +10,7 @@ use crate::time::{Duration, Timestamp};
 use crate::wire::{PerSide, Side};
 
 /// The keep-alive family's state on one connection.
-#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, Default)]
 pub struct KeepaliveRules {
     /// Each side's last segment was a Linux zero-window probe awaiting its answer.
     zwp_pending: PerSide<bool>,
@@ -18,8 +18,13 @@ pub struct KeepaliveRules {
     probes: Option<Box<Probes>>,
 }
 
+crate::base::pack::pack_struct!(KeepaliveRules {
+    zwp_pending,
+    probes,
+});
+
 /// Each side's keep-alive probes.
-#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, Default)]
 struct Probes {
     /// Probes per side left unanswered so far.
     unanswered: PerSide<u32>,
@@ -32,6 +37,14 @@ struct Probes {
     /// Time between each side's last two probes.
     interval: PerSide<Option<Duration>>,
 }
+
+crate::base::pack::pack_struct!(Probes {
+    unanswered,
+    first,
+    sent,
+    last,
+    interval,
+});
 
 impl Probes {
     fn swap(&mut self) {

@@ -309,3 +309,19 @@ impl fmt::Display for AnomalyKind {
         f.pad(self.id())
     }
 }
+
+/// Written as its place in the catalogue (the declaration order, which `ALL` follows).
+impl crate::base::pack::Pack for AnomalyKind {
+    #[inline]
+    fn pack(&self, w: &mut crate::base::pack::Writer) {
+        w.byte(*self as u8);
+    }
+    #[inline]
+    fn unpack(r: &mut crate::base::pack::Reader<'_>) -> Self {
+        // A place past the catalogue (a defect) reads as the first kind.
+        AnomalyKind::ALL
+            .get(usize::from(r.byte()))
+            .copied()
+            .unwrap_or(AnomalyKind::ALL[0])
+    }
+}

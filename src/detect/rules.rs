@@ -17,7 +17,7 @@ use super::view::Step;
 use crate::time::Timestamp;
 
 /// The rule families of one connection, and its anomaly tally.
-#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, Default)]
 pub struct ConnRules {
     /// Handshake rules.
     pub handshake: HandshakeRules,
@@ -31,6 +31,16 @@ pub struct ConnRules {
     /// The lost final ACK and the end of TIME-WAIT.
     pub final_ack: FinalAckRules,
 }
+
+crate::base::pack::pack_struct!(ConnRules {
+    handshake,
+    teardown,
+    keepalive,
+    segment,
+    sanity,
+    backoff,
+    final_ack,
+});
 
 impl ConnRules {
     /// The roles were flipped: every family's per-side state changes sides.

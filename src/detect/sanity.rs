@@ -49,7 +49,7 @@ impl IpIdModel {
 }
 
 /// What one direction's IPv4 IDs looked like so far.
-#[derive(Clone, Copy, Debug, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Copy, Debug, Default)]
 struct IpIds {
     /// The last non-zero ID.
     last: Option<u16>,
@@ -62,6 +62,14 @@ struct IpIds {
     /// Consecutive non-zero IDs further apart.
     jumps: u32,
 }
+
+crate::base::pack::pack_struct!(IpIds {
+    last,
+    zeros,
+    same,
+    steps,
+    jumps,
+});
 
 /// Whether `id` lies further than [`IP_ID_JUMP`] from `last`, either way.
 fn jumped(id: u16, last: u16) -> bool {
@@ -109,14 +117,16 @@ impl IpIds {
 }
 
 /// A RST the receiver accepted: who sent it, in which frame.
-#[derive(Clone, Copy, Debug, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Copy, Debug)]
 struct AcceptedRst {
     from: Side,
     frame: u64,
 }
 
+crate::base::pack::pack_struct!(AcceptedRst { from, frame });
+
 /// A RST a direction sent before any other segment, judged once its TTL is known.
-#[derive(Clone, Copy, Debug, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Copy, Debug)]
 struct EarlyRst {
     frame: u64,
     ts: Timestamp,
@@ -124,8 +134,15 @@ struct EarlyRst {
     flags: TcpFlags,
 }
 
+crate::base::pack::pack_struct!(EarlyRst {
+    frame,
+    ts,
+    ttl,
+    flags,
+});
+
 /// The header-sanity family's state on one connection.
-#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, Default)]
 pub struct SanityRules {
     /// Each direction's TTL: that of its first segment other than a RST (an injected RST may
     /// come first: the Great Firewall's arrives before the server's SYN-ACK).
@@ -137,6 +154,13 @@ pub struct SanityRules {
     /// The first accepted RST.
     accepted_rst: Option<AcceptedRst>,
 }
+
+crate::base::pack::pack_struct!(SanityRules {
+    ttl,
+    early_rst,
+    ip_ids,
+    accepted_rst,
+});
 
 impl SanityRules {
     /// The roles were flipped.

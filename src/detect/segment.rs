@@ -9,7 +9,7 @@ use crate::time::{Duration, Timestamp};
 use crate::wire::{PerSide, Segment, SeqNum, Side};
 
 /// What makes two segments the same packet for capture-duplicate detection.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct DupKey {
     seq: u32,
     len: u32,
@@ -21,6 +21,16 @@ struct DupKey {
     /// IPv4 identification (None for IPv6).
     ip_id: Option<u16>,
 }
+
+crate::base::pack::pack_struct!(DupKey {
+    seq,
+    len,
+    ack,
+    flags,
+    window,
+    checksum,
+    ip_id,
+});
 
 impl DupKey {
     fn of(seg: &Segment<'_>) -> Self {
@@ -37,15 +47,17 @@ impl DupKey {
 }
 
 /// Sequence, ACK and right window edge of a side's last window-bearing segment.
-#[derive(Debug, Clone, Copy, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Copy)]
 struct WindowRef {
     seq: SeqNum,
     ack: SeqNum,
     edge: SeqNum,
 }
 
+crate::base::pack::pack_struct!(WindowRef { seq, ack, edge });
+
 /// The segment-sanity family's state on one connection.
-#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, Default)]
 pub struct SegmentRules {
     bad_checksums: PerSide<u32>,
     /// Each side's previous segment, for capture duplicates.
@@ -56,6 +68,14 @@ pub struct SegmentRules {
     /// Largest window each side advertised.
     max_window: PerSide<u32>,
 }
+
+crate::base::pack::pack_struct!(SegmentRules {
+    bad_checksums,
+    last_seg,
+    window_ref,
+    highest_ack,
+    max_window,
+});
 
 impl SegmentRules {
     /// The roles were flipped.

@@ -10,13 +10,15 @@ use super::{Anomaly, AnomalyKind};
 use crate::wire::{Endpoint, PerSide, Side};
 
 /// Per-kind counts of one connection.
-#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, Default)]
 pub struct Tally {
     /// Occurrences of connection anomalies, kinds in first-seen order.
     pub counts: Vec<(AnomalyKind, u32)>,
     /// Segment classes counted per direction, kinds in first-seen order.
     pub seg_counts: Vec<(AnomalyKind, PerSide<u32>)>,
 }
+
+crate::base::pack::pack_struct!(Tally { counts, seg_counts });
 
 /// Who an anomaly of a connection concerns: the connection and its responder (the listener).
 #[derive(Clone, Copy, Debug)]

@@ -10,19 +10,29 @@ use crate::time::{Duration, Timestamp};
 use crate::wire::{PerSide, Side};
 
 /// An in-window RST waiting for the challenge ACK of its receiver.
-#[derive(Clone, Copy, Debug, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Copy, Debug)]
 struct PendingChallenge {
     rst_frame: u64,
     receiver: Side,
 }
 
+crate::base::pack::pack_struct!(PendingChallenge {
+    rst_frame,
+    receiver,
+});
+
 /// The teardown family's state on one connection.
-#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, Default)]
 pub struct TeardownRules {
     challenge: Option<PendingChallenge>,
     /// When each side entered CLOSE-WAIT (while it is there).
     close_wait_since: PerSide<Option<Timestamp>>,
 }
+
+crate::base::pack::pack_struct!(TeardownRules {
+    challenge,
+    close_wait_since,
+});
 
 impl TeardownRules {
     /// The roles were flipped.

@@ -10,7 +10,7 @@ use crate::time::{Duration, Timestamp};
 use crate::wire::{Endpoint, PerSide, SeqNum, Side, TcpFlags, TunnelKind};
 
 /// How a connection record came to an end.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
 pub enum EndReason {
     /// Both sides sent FIN.
     Fin,
@@ -26,6 +26,15 @@ pub enum EndReason {
     /// Dropped to respect `--max-connections`.
     Evicted,
 }
+
+crate::base::pack::pack_enum!(EndReason {
+    Fin,
+    Rst,
+    CaptureEnd,
+    Timeout,
+    Reused,
+    Evicted
+});
 
 impl EndReason {
     /// Number of reasons.
@@ -53,7 +62,7 @@ impl EndReason {
 }
 
 /// The segment that caused a state change.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Cause {
     /// Its sender.
     pub from: Side,
@@ -67,8 +76,16 @@ pub struct Cause {
     pub len: u32,
 }
 
+crate::base::pack::pack_struct!(Cause {
+    from,
+    flags,
+    seq,
+    ack,
+    len,
+});
+
 /// One endpoint's state change, with the segment that caused it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Transition {
     /// The endpoint that changed state.
     pub side: Side,
@@ -84,17 +101,37 @@ pub struct Transition {
     pub cause: Cause,
 }
 
+crate::base::pack::pack_struct!(Transition {
+    side,
+    from,
+    to,
+    frame,
+    ts,
+    cause,
+});
+
 /// Transitions kept per connection; a connection normally makes 6 to 10. Beyond this many only
 /// the count goes on (a hostile exchange cannot grow a record without bound).
 pub const MAX_TRANSITIONS: usize = 32;
 
 /// The rows Zeek's conn.log would write for a connection (usually one; its timers or a SYN on
 /// a closed four-tuple split some into several). Filled when the record leaves the table.
-#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ZeekView {
     /// `(conn_state, history)` of every row, the current one last.
-    #[serde(with = "crate::compat::zeek_rows_codec")]
     pub rows: Vec<(&'static str, String)>,
+}
+
+/// Each state as its index in Zeek's list.
+impl crate::base::pack::Pack for ZeekView {
+    fn pack(&self, w: &mut crate::base::pack::Writer) {
+        crate::compat::pack_zeek_rows(&self.rows, w);
+    }
+    fn unpack(r: &mut crate::base::pack::Reader<'_>) -> Self {
+        ZeekView {
+            rows: crate::compat::unpack_zeek_rows(r),
+        }
+    }
 }
 
 impl ZeekView {
@@ -115,7 +152,7 @@ impl ZeekView {
 }
 
 /// One TCP connection incarnation.
-#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug)]
 pub struct ConnRecord {
     /// 1-based id, in order of first segment.
     pub id: u64,
@@ -187,6 +224,39 @@ pub struct ConnRecord {
     /// finished.
     pub time_wait_until: Option<(Side, Timestamp)>,
 }
+
+crate::base::pack::pack_struct!(ConnRecord {
+    id,
+    prev_id,
+    orig,
+    resp,
+    first_ts,
+    last_ts,
+    first_frame,
+    last_frame,
+    halves,
+    flipped,
+    vlan,
+    tunnel,
+    handshake,
+    first_fin,
+    first_rst,
+    closed_ts,
+    established_at,
+    end_reason,
+    states,
+    transitions,
+    transition_count,
+    story,
+    unexpected,
+    first_unexpected,
+    last_seen,
+    zeek,
+    tally,
+    segment_classes,
+    one_sided,
+    time_wait_until,
+});
 
 /// What a record holds when its first segment opens it, before that segment is accounted: all
 /// a [`ConnRecord::opened`] record is made of. Small, so that an opening can be sent to another

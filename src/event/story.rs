@@ -8,13 +8,15 @@ use crate::time::Timestamp;
 use crate::wire::{PerSide, Segment, Side};
 
 /// Where something happened: a frame and its time.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Mark {
     /// Frame number.
     pub frame: u64,
     /// Capture time.
     pub ts: Timestamp,
 }
+
+crate::base::pack::pack_struct!(Mark { frame, ts });
 
 impl Mark {
     fn of(seg: &Segment<'_>) -> Self {
@@ -37,7 +39,7 @@ pub struct StoryStep {
 }
 
 /// The milestones of one connection.
-#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Milestones {
     /// The originator's first SYN.
     pub syn: Option<Mark>,
@@ -57,6 +59,17 @@ pub struct Milestones {
     /// Each side's FIN was acknowledged by a segment that carried no FIN of the peer's own.
     fin_acked_alone: PerSide<bool>,
 }
+
+crate::base::pack::pack_struct!(Milestones {
+    syn,
+    synack,
+    third_ack,
+    first_data,
+    first_fin,
+    rst,
+    time_wait,
+    fin_acked_alone,
+});
 
 /// How the connection was closed with FINs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

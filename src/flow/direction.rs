@@ -16,13 +16,15 @@
 use crate::wire::{PerSide, Segment, SeqNum, Side};
 
 /// What a connection's segments say about the directions captured.
-#[derive(Clone, Copy, Debug, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Copy, Debug, Default)]
 pub(crate) struct Directions {
     /// Each side's first acknowledgment number.
     first_ack: PerSide<Option<SeqNum>>,
     /// The side seen is proved to have a peer the capture does not show.
     pub(crate) proved: bool,
 }
+
+crate::base::pack::pack_struct!(Directions { first_ack, proved });
 
 impl Directions {
     /// The roles were flipped.

@@ -83,12 +83,12 @@ pub struct FlowConfig {
     /// connection compact.
     pub compact_from: u32,
     /// Connections tracked at once from which a connection whose ends have both closed, and
-    /// whose streams hold no bytes, is kept encoded a second after it closed (about 1.2 KB
+    /// whose streams hold no bytes, is kept encoded a second after it closed (about 1.1 KB
     /// against some 3-4 KiB in full) while it waits out 2*MSL, and decoded when it is next
     /// needed (a late segment, a new incarnation, its timer). Closed connections are also
     /// frozen, those that closed first first, when a connection would not fit under
-    /// `max_memory`, before any is evicted. Default `u32::MAX`: only then, as encoding and
-    /// decoding one costs about 10 µs (as much as some 20 of its segments). 0 freezes every
+    /// `max_memory`, before any is evicted. Default `u32::MAX`: only then, as freezing and
+    /// thawing one costs about 5 µs (as much as some 10 of its segments). 0 freezes every
     /// closed connection once settled.
     pub freeze_from: u32,
 }

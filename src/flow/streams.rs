@@ -73,12 +73,16 @@ fn send(
 
 /// The two streams of one connection, and whether the application layer still wants their
 /// bytes.
-#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, Default)]
 pub struct ConnStreams(PerSide<Stream>, AppDone);
 
+crate::base::pack::pack_struct!(ConnStreams(s0, s1));
+
 /// The application layer said this connection's bytes no longer matter.
-#[derive(Clone, Copy, Debug, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Copy, Debug, Default)]
 struct AppDone(bool);
+
+crate::base::pack::pack_struct!(AppDone(s0));
 
 impl ConnStreams {
     /// Bytes both streams hold (see [`Stream::held_bytes`]).

@@ -96,7 +96,7 @@ pub struct FlowTable {
     /// The connections a timer pass ends (kept for its capacity).
     due: Vec<(Timestamp, u64, usize)>,
     /// Where connections are encoded before they are frozen (kept for its capacity).
-    freeze_buf: Vec<u8>,
+    freeze_buf: crate::base::pack::Writer,
     /// Connections that closed, in order (slot, id): frozen once settled from
     /// [`FlowConfig::freeze_from`] connections tracked, or when memory is short.
     closed: VecDeque<(u32, u64)>,
@@ -145,7 +145,7 @@ impl FlowTable {
             compact_at: 0,
             compactions: 0,
             due: Vec::new(),
-            freeze_buf: Vec::new(),
+            freeze_buf: crate::base::pack::Writer::new(),
             closed: VecDeque::new(),
             next_id: 1,
             outside_bytes: 0,

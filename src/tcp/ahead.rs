@@ -28,14 +28,16 @@ use std::ops::Bound::{Excluded, Unbounded};
 pub const RANGE_COST: usize = 96;
 
 /// Contiguous held bytes: where they end, and the bytes themselves when bytes are kept.
-#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, Default)]
 struct Run {
     end: u64,
     data: VecDeque<u8>,
 }
 
+crate::base::pack::pack_struct!(Run { end, data });
+
 /// One direction's held ranges, beyond the next expected byte.
-#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, Default)]
 pub struct Ahead {
     /// Start offset → run; disjoint, and never touching (touching runs are one run). No
     /// running totals beside it: every connection carries two of these, idle or not.
@@ -43,6 +45,22 @@ pub struct Ahead {
     /// Map operations and ranges visited so far (see the module's bound).
     #[cfg(test)]
     steps: std::cell::Cell<u64>,
+}
+
+/// The runs, and in tests the count of steps.
+impl crate::base::pack::Pack for Ahead {
+    fn pack(&self, w: &mut crate::base::pack::Writer) {
+        self.runs.pack(w);
+        #[cfg(test)]
+        self.steps.get().pack(w);
+    }
+    fn unpack(r: &mut crate::base::pack::Reader<'_>) -> Self {
+        Ahead {
+            runs: BTreeMap::unpack(r),
+            #[cfg(test)]
+            steps: std::cell::Cell::new(u64::unpack(r)),
+        }
+    }
 }
 
 impl Ahead {

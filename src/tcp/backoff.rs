@@ -9,7 +9,7 @@ use crate::wire::SeqNum;
 pub const MAX_GAPS: usize = 16;
 
 /// What the repeated segment carried.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Resent {
     /// Payload.
     Data,
@@ -20,6 +20,13 @@ pub enum Resent {
     /// The responder's SYN-ACK.
     SynAck,
 }
+
+crate::base::pack::pack_enum!(Resent {
+    Data,
+    Fin,
+    Syn,
+    SynAck
+});
 
 impl Resent {
     /// `data`, `fin`, `syn` or `syn_ack`.
@@ -39,7 +46,7 @@ impl Resent {
 }
 
 /// How a series ended.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SeriesEnd {
     /// The peer acknowledged the segment after a copy.
     Acked,
@@ -52,6 +59,13 @@ pub enum SeriesEnd {
     /// tell a give-up from the next timeout.
     Open,
 }
+
+crate::base::pack::pack_enum!(SeriesEnd {
+    Acked,
+    GaveUpSilent,
+    GaveUpRst,
+    Open
+});
 
 impl SeriesEnd {
     /// `acked`, `gave_up_silent`, `gave_up_rst` or `open`.
@@ -66,7 +80,7 @@ impl SeriesEnd {
 }
 
 /// The copies of one segment (same sequence number) one side sent.
-#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Backoff {
     /// What it carried.
     pub what: Resent,
@@ -88,6 +102,18 @@ pub struct Backoff {
     /// How it ended (set when the record ends).
     pub end: SeriesEnd,
 }
+
+crate::base::pack::pack_struct!(Backoff {
+    what,
+    seq,
+    original,
+    first_copy_frame,
+    copies,
+    gaps,
+    last_copy_frame,
+    last_copy,
+    end,
+});
 
 impl Backoff {
     /// A series opened by the first retransmitted copy (frame `frame` at `ts`) of a segment

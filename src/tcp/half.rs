@@ -8,7 +8,7 @@ use crate::time::{Duration, Timestamp};
 use crate::wire::{PerSide, Segment, SeqNum, Side, TcpFlags, Tfo};
 
 /// What one side announced in its SYN (or SYN-ACK).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct SynOptions {
     /// Maximum segment size.
     pub mss: Option<u16>,
@@ -27,6 +27,17 @@ pub struct SynOptions {
     /// The SYN's timestamp value (RFC 7323), which tells a replayed SYN from a new one.
     pub tsval: Option<u32>,
 }
+
+crate::base::pack::pack_struct!(SynOptions {
+    mss,
+    wscale,
+    sack_permitted,
+    timestamps,
+    tfo,
+    ecn,
+    syn_data,
+    tsval,
+});
 
 impl SynOptions {
     /// The options a SYN or SYN-ACK announced.
@@ -51,7 +62,7 @@ impl SynOptions {
 }
 
 /// Per-direction counters and facts; `half[Side::Orig]` is what the originator sent.
-#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, Default)]
 pub struct Half {
     /// Segments sent.
     pub packets: u64,
@@ -131,6 +142,45 @@ pub struct Half {
     /// window held it back.
     pub flow: WindowFlow,
 }
+
+crate::base::pack::pack_struct!(Half {
+    packets,
+    ip_bytes,
+    payload_bytes,
+    frame_bytes,
+    truncated,
+    syns,
+    fins,
+    rsts,
+    isn,
+    first_seq,
+    options,
+    fin_ts,
+    rst_ts,
+    sent_syn,
+    sent_synack,
+    last_tsval,
+    stream_bytes,
+    missed_bytes,
+    pending_at_close,
+    overlap_conflicts,
+    reassembly_cap_hits,
+    retransmitted_packets,
+    retransmitted_bytes,
+    out_of_order_packets,
+    duplicate_acks,
+    metrics,
+    ttl_first,
+    ttl_min,
+    ttl_max,
+    icmp_errors,
+    keepalive_probes,
+    keepalive_interval,
+    backoff,
+    syn_backoff,
+    signals,
+    flow,
+});
 
 /// What the connection's state says about a segment `side` sent, for [`account_sent`].
 #[derive(Clone, Copy, Debug)]

@@ -5,7 +5,7 @@ use crate::time::{Duration, Timestamp};
 use crate::wire::{PerSide, Segment, SeqNum, Side};
 
 /// Handshake timing, measured at the capture point.
-#[derive(Clone, Copy, Debug, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Copy, Debug, Default)]
 pub struct Handshake {
     /// The SYN the SYN-ACK answered (the most recent SYN before it).
     pub syn_ts: Option<Timestamp>,
@@ -22,6 +22,16 @@ pub struct Handshake {
     /// Whether the completing ACK carried data (the pure third ACK was not seen first).
     pub ack_had_data: bool,
 }
+
+crate::base::pack::pack_struct!(Handshake {
+    syn_ts,
+    synack_ts,
+    ack_ts,
+    syn_to_synack,
+    synack_to_ack,
+    rtt,
+    ack_had_data,
+});
 
 impl Handshake {
     /// Times one segment sent by `side`, given what both sides have sent so far (`halves`,

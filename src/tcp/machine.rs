@@ -71,7 +71,7 @@ impl RstFit {
 }
 
 /// One endpoint as the wire shows it.
-#[derive(Clone, Copy, Debug, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Copy, Debug)]
 pub struct EndState {
     /// Current state.
     pub state: TcpState,
@@ -92,6 +92,18 @@ pub struct EndState {
     /// It opened passively (answered a SYN) rather than actively.
     pub passive: bool,
 }
+
+crate::base::pack::pack_struct!(EndState {
+    state,
+    since,
+    iss,
+    snd_nxt,
+    rcv_nxt,
+    fin_seq,
+    window,
+    wscale,
+    passive,
+});
 
 impl EndState {
     fn new(state: TcpState, ts: Timestamp) -> Self {
@@ -161,11 +173,13 @@ pub struct SegFacts {
 }
 
 /// Both endpoints of one connection.
-#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug)]
 pub struct Machine {
     /// The two endpoints.
     pub ends: PerSide<EndState>,
 }
+
+crate::base::pack::pack_struct!(Machine { ends });
 
 impl Machine {
     /// A machine for a connection whose first segment is `seg`, sent by the originator unless

@@ -21,7 +21,7 @@ const RTO_MAX: Duration = Duration::from_secs(60);
 const MAX_TIMED: usize = 256;
 
 /// A data segment waiting for its acknowledgment.
-#[derive(Clone, Copy, Debug, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Copy, Debug)]
 struct Timed {
     start: SeqNum,
     end: SeqNum,
@@ -31,8 +31,16 @@ struct Timed {
     resent: bool,
 }
 
+crate::base::pack::pack_struct!(Timed {
+    start,
+    end,
+    sent,
+    tsval,
+    resent,
+});
+
 /// Transfer metrics of what one side sent.
-#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, Default)]
 pub struct Metrics {
     /// RTT samples taken (data of this side to the peer's ACK ending at it).
     pub rtt_samples: u32,
@@ -63,6 +71,23 @@ pub struct Metrics {
     /// segments an acknowledgment covers are the front ones (see [`Metrics::acked`]).
     timed_unordered: bool,
 }
+
+crate::base::pack::pack_struct!(Metrics {
+    rtt_samples,
+    rtt_min,
+    rtt_avg,
+    rtt_max,
+    srtt,
+    rttvar,
+    rto,
+    window_min,
+    window_max,
+    bytes_in_flight_max,
+    zero_windows,
+    rtt_sum,
+    timed,
+    timed_unordered,
+});
 
 /// Ends of timed segments closer than this to the oldest one keep serial-number comparisons
 /// consistent among them (RFC 1982 needs less than 2^31).

@@ -100,7 +100,7 @@ pub struct Outcome {
 }
 
 /// One direction's stream.
-#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, Default)]
 pub struct Stream {
     /// Sequence number of stream offset 0.
     base: Option<SeqNum>,
@@ -129,6 +129,21 @@ pub struct Stream {
     /// The stream's FIN offset, once seen.
     fin: Option<u64>,
 }
+
+crate::base::pack::pack_struct!(Stream {
+    base,
+    next,
+    acked,
+    ahead,
+    furthest,
+    recent,
+    held,
+    missed,
+    delivered,
+    conflicts,
+    cap_hits,
+    fin,
+});
 
 impl Stream {
     /// Offset of the next expected byte.

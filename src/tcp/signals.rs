@@ -11,7 +11,7 @@ use crate::wire::{Segment, SeqNum, TcpFlags};
 const CE: u8 = 3;
 
 /// Header flags and fields one side sent, and how it acknowledged the other side's data.
-#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, Default)]
 pub struct HeaderSignals {
     /// Segments with PSH.
     pub psh: u32,
@@ -57,6 +57,29 @@ pub struct HeaderSignals {
     /// The highest acknowledgment this side sent.
     last_ack: Option<SeqNum>,
 }
+
+crate::base::pack::pack_struct!(HeaderSignals {
+    psh,
+    urg,
+    urgent_pointer,
+    ece,
+    cwr,
+    ae,
+    ip_ect,
+    ip_ce,
+    first_ce,
+    data_offsets,
+    bad_data_offsets,
+    pure_acks,
+    data_acks,
+    ack_delay_samples,
+    ack_delay_min,
+    ack_delay_avg,
+    ack_delay_max,
+    ack_delay_sum,
+    waiting,
+    last_ack,
+});
 
 impl HeaderSignals {
     /// A segment this side sent.

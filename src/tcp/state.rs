@@ -3,9 +3,7 @@
 use std::fmt;
 
 /// The state of one endpoint of a connection, as inferred from the wire.
-#[derive(
-    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
-)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum TcpState {
     /// No connection state at all.
     Closed,
@@ -30,6 +28,20 @@ pub enum TcpState {
     /// Closed actively; waiting 2*MSL so old duplicates die out (RFC 9293 §3.4.2).
     TimeWait,
 }
+
+crate::base::pack::pack_enum!(TcpState {
+    Closed,
+    Listen,
+    SynSent,
+    SynReceived,
+    Established,
+    FinWait1,
+    FinWait2,
+    CloseWait,
+    Closing,
+    LastAck,
+    TimeWait
+});
 
 impl TcpState {
     /// The RFC spelling (`SYN-RECEIVED`, `FIN-WAIT-1`, ...).

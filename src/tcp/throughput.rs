@@ -25,7 +25,7 @@ const BURST_GAP_DIVISOR: i64 = 4;
 const BURST_MIN_SEGMENTS: u32 = 4;
 
 /// What a side's window and new data looked like.
-#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, Default)]
 pub struct WindowFlow {
     /// Smallest raw 16-bit window field this side sent, outside SYNs.
     pub raw_window_min: Option<u16>,
@@ -63,6 +63,26 @@ pub struct WindowFlow {
     /// The current burst: start, last segment, bytes, segments.
     burst: Option<(Timestamp, Timestamp, u64, u32)>,
 }
+
+crate::base::pack::pack_struct!(WindowFlow {
+    raw_window_min,
+    raw_window_max,
+    window_shift,
+    last_window,
+    new_bytes,
+    data_span,
+    interval,
+    peak_bytes,
+    max_segment,
+    window_limited_segments,
+    window_limited_rounds,
+    first_window_limited,
+    limiting_window,
+    burst_rate,
+    bucket,
+    round_start,
+    burst,
+});
 
 /// What the sending side's context says about a segment, from the connection's state.
 #[derive(Clone, Copy, Debug)]

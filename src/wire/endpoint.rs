@@ -4,15 +4,15 @@ use std::fmt;
 use std::net::IpAddr;
 
 /// An address and port.
-#[derive(
-    Clone, Copy, PartialEq, Eq, Hash, Debug, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
-)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, PartialOrd, Ord)]
 pub struct Endpoint {
     /// IP address.
     pub addr: IpAddr,
     /// TCP port.
     pub port: u16,
 }
+
+crate::base::pack::pack_struct!(Endpoint { addr, port });
 
 impl Endpoint {
     /// An endpoint from its parts.
@@ -135,13 +135,15 @@ impl std::hash::Hash for FlowKey {
 }
 
 /// Which end of a connection: the originator (the side that opened it) or the responder.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
 pub enum Side {
     /// The originator (Zeek's `orig`).
     Orig,
     /// The responder (Zeek's `resp`).
     Resp,
 }
+
+crate::base::pack::pack_enum!(Side { Orig, Resp });
 
 impl Side {
     /// 0 for the originator, 1 for the responder.
@@ -170,8 +172,19 @@ impl Side {
 
 /// One value per side of a connection, indexed by [`Side`]. Per-side state kept this way moves
 /// with a role flip in one [`PerSide::swap`], so no field can be forgotten.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct PerSide<T>([T; 2]);
+
+impl<T: crate::base::pack::Pack> crate::base::pack::Pack for PerSide<T> {
+    #[inline]
+    fn pack(&self, w: &mut crate::base::pack::Writer) {
+        self.0.pack(w);
+    }
+    #[inline]
+    fn unpack(r: &mut crate::base::pack::Reader<'_>) -> Self {
+        PerSide(<[T; 2]>::unpack(r))
+    }
+}
 
 impl<T> PerSide<T> {
     /// The originator's and the responder's values.

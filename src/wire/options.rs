@@ -7,13 +7,18 @@ use super::SeqNum;
 pub const MAX_UNKNOWN: usize = 4;
 
 /// TCP Fast Open option (RFC 7413 kind 34, or experimental kind 254 with ExID 0xF989).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Tfo {
     /// Cookie length in bytes; 0 is a cookie request.
     pub cookie_len: u8,
     /// Carried in the experimental option 254 rather than kind 34.
     pub experimental: bool,
 }
+
+crate::base::pack::pack_struct!(Tfo {
+    cookie_len,
+    experimental,
+});
 
 /// Every option of one segment, parsed.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

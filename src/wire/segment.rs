@@ -7,8 +7,10 @@ use super::{SeqNum, TcpOptions};
 use crate::time::Timestamp;
 
 /// TCP control bits (RFC 9293 §3.1, plus ECE/CWR of RFC 3168 and the historic NS bit).
-#[derive(Clone, Copy, Default, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Copy, Default, PartialEq, Eq, Hash)]
 pub struct TcpFlags(pub u16);
+
+crate::base::pack::pack_struct!(TcpFlags(s0));
 
 impl TcpFlags {
     /// No more data from sender.

@@ -5,8 +5,10 @@ use std::fmt;
 
 /// A 32-bit TCP sequence or acknowledgment number. Comparisons wrap: `a < b` means `b` lies less
 /// than 2^31 ahead of `a`. Never compare the raw `u32`s.
-#[derive(Clone, Copy, Default, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Copy, Default, PartialEq, Eq, Hash)]
 pub struct SeqNum(pub u32);
+
+crate::base::pack::pack_struct!(SeqNum(s0));
 
 impl SeqNum {
     /// This number advanced by `n` (wrapping).

@@ -15,7 +15,7 @@ use super::{Segment, SkipReason};
 pub(super) const MAX_TUNNEL_DEPTH: u8 = 4;
 
 /// Encapsulations tcpaudit looks through.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(usize)]
 pub enum TunnelKind {
     /// IPv4 or IPv6 inside IP (protocols 4 and 41).
@@ -29,6 +29,14 @@ pub enum TunnelKind {
     /// Teredo (UDP 3544).
     Teredo,
 }
+
+crate::base::pack::pack_enum!(TunnelKind {
+    IpInIp,
+    Gre,
+    Vxlan,
+    GtpU,
+    Teredo
+});
 
 impl TunnelKind {
     /// Number of kinds.

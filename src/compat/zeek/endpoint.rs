@@ -8,7 +8,7 @@ use super::scaled::Scaled;
 use crate::wire::SeqNum;
 
 /// Zeek endpoint states (`TCP_ENDPOINT_*`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum ZState {
     /// Nothing seen.
     #[default]
@@ -27,6 +27,16 @@ pub enum ZState {
     Reset,
 }
 
+crate::base::pack::pack_enum!(ZState {
+    Inactive,
+    SynSent,
+    SynAckSent,
+    Partial,
+    Established,
+    Closed,
+    Reset
+});
+
 /// Buffered out-of-order blocks per endpoint for gap detection: a bound on memory, past which
 /// further blocks are not kept.
 const MAX_BLOCKS: usize = 64;
@@ -37,7 +47,7 @@ const TOO_LARGE_SEQ_DELTA: i32 = 1_048_576;
 
 /// One endpoint (`TCP_Endpoint`). Sequence numbers are absolute unless named relative; relative
 /// ones count from `start_seq`, so the first data byte after a SYN is 1.
-#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, Default)]
 pub(super) struct ZEndpoint {
     /// `state`.
     pub(super) state: ZState,
@@ -84,6 +94,30 @@ pub(super) struct ZEndpoint {
     /// Data above a hole (the reassembler's `block_list`), as sorted relative `(start, end)`.
     blocks: Vec<(i64, i64)>,
 }
+
+crate::base::pack::pack_struct!(ZEndpoint {
+    state,
+    prev_state,
+    is_orig,
+    start_seq,
+    last_seq,
+    ack_seq,
+    fin_cnt,
+    fin_seq,
+    did_close,
+    hist_last_syn,
+    hist_last_fin,
+    hist_last_rst,
+    rxmt,
+    win0,
+    chk,
+    gap,
+    window_scale,
+    syn_wscale,
+    last_reassem,
+    trim,
+    blocks,
+});
 
 impl ZEndpoint {
     /// `SetState`: remembers the previous state on a change.

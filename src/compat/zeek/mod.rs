@@ -13,6 +13,7 @@ mod endpoint;
 mod row;
 mod scaled;
 
+use crate::base::pack::{Pack, Reader, Writer};
 pub use endpoint::ZState;
 use row::ZeekRow;
 
@@ -29,17 +30,59 @@ pub const LIKELY_SERVER_PORTS: &[u16] = &[
 /// Zeek's view of a connection: the conn.log rows Zeek would write for its packets. Zeek ends a
 /// row on its own timers or when a SYN reuses the four-tuple, and logs later packets of the same
 /// connection as a new row; tcpaudit keeps them all in one record and lists the rows.
-#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug)]
 pub struct ZeekConn {
     /// Finished rows, as (conn_state, history).
-    #[serde(with = "rows_codec")]
     rows: Vec<(&'static str, String)>,
     /// The row in progress.
     cur: ZeekRow,
     /// Zeek's `likely_server_ports`, to orient each new row. Not encoded: it is the run's
     /// setting, given back by [`Self::restore_server_ports`].
-    #[serde(skip)]
     ports: &'static [u16],
+}
+
+/// Encoded but for its server ports (the run's setting, given back by
+/// [`ZeekConn::restore_server_ports`]).
+impl Pack for ZeekConn {
+    fn pack(&self, w: &mut Writer) {
+        let ZeekConn {
+            rows,
+            cur,
+            ports: _,
+        } = self;
+        pack_rows(rows, w);
+        cur.pack(w);
+    }
+    fn unpack(r: &mut Reader<'_>) -> Self {
+        let rows = unpack_rows(r);
+        ZeekConn {
+            rows,
+            cur: ZeekRow::unpack(r),
+            ports: &[],
+        }
+    }
+}
+
+/// Writes rows of `(conn_state, history)`, each state as its index in [`CONN_STATES`].
+pub fn pack_rows(rows: &[(&'static str, String)], w: &mut Writer) {
+    w.int(rows.len() as u64);
+    for (state, history) in rows {
+        // A state not in the list (a defect) reads back as the last, "OTH".
+        let i = CONN_STATES.iter().position(|c| c == state);
+        w.byte(i.unwrap_or(CONN_STATES.len() - 1) as u8);
+        history.pack(w);
+    }
+}
+
+/// Reads rows [`pack_rows`] wrote.
+pub fn unpack_rows(r: &mut Reader<'_>) -> Vec<(&'static str, String)> {
+    Vec::<(u8, String)>::unpack(r)
+        .into_iter()
+        .map(|(i, history)| {
+            let state = CONN_STATES.get(usize::from(i)).copied().unwrap_or("OTH");
+            (state, history)
+        })
+        .collect()
 }
 
 impl ZeekConn {
@@ -138,43 +181,3 @@ impl ZeekConn {
 pub const CONN_STATES: [&str; 13] = [
     "S0", "S1", "SF", "REJ", "S2", "S3", "RSTO", "RSTR", "RSTOS0", "RSTRH", "SH", "SHR", "OTH",
 ];
-
-/// Serde's way with rows of `(conn_state, history)`: each state as its index in the list of
-/// Zeek's states (a connection is encoded while it waits out its end, see `flow::table`).
-pub mod rows_codec {
-    use super::CONN_STATES;
-    use serde::de::Error as _;
-    use serde::ser::Error as _;
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    /// Writes the rows, each state as its index.
-    pub fn serialize<S: Serializer>(
-        rows: &[(&'static str, String)],
-        s: S,
-    ) -> Result<S::Ok, S::Error> {
-        let mut out = Vec::with_capacity(rows.len());
-        for (state, history) in rows {
-            let i = CONN_STATES
-                .iter()
-                .position(|c| c == state)
-                .ok_or_else(|| S::Error::custom(format!("not a Zeek conn_state: {state}")))?;
-            out.push((i as u8, history));
-        }
-        s.collect_seq(out)
-    }
-
-    /// Reads rows written by [`serialize`].
-    pub fn deserialize<'de, D: Deserializer<'de>>(
-        d: D,
-    ) -> Result<Vec<(&'static str, String)>, D::Error> {
-        Vec::<(u8, String)>::deserialize(d)?
-            .into_iter()
-            .map(|(i, history)| {
-                CONN_STATES
-                    .get(usize::from(i))
-                    .map(|state| (*state, history))
-                    .ok_or_else(|| D::Error::custom(format!("no Zeek conn_state {i}")))
-            })
-            .collect()
-    }
-}

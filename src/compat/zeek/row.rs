@@ -75,7 +75,7 @@ impl SegFields {
 }
 
 /// One Zeek conn.log row in progress: history and endpoint states.
-#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug)]
 pub(super) struct ZeekRow {
     /// The `history` field, as built so far.
     pub(super) history: String,
@@ -96,6 +96,18 @@ pub(super) struct ZeekRow {
     /// Packets processed in this row.
     pub(super) packets: u32,
 }
+
+crate::base::pack::pack_struct!(ZeekRow {
+    history,
+    hist_seen,
+    ep,
+    reversed,
+    is_partial,
+    last_time,
+    attempt_due,
+    close_due,
+    packets,
+});
 
 impl ZeekRow {
     /// A row opened by `seg`, sent by tcpaudit's `from_orig` side.

@@ -4,13 +4,15 @@
 //! (`Session::ScaledHistoryEntry`, and the `*_cnt`/`*_thresh` pairs of `TCP_Endpoint`).
 
 /// A log-scale counter: [`Scaled::hit`] is true at the 1st, 10th, 100th … occurrence.
-#[derive(Clone, Copy, Debug, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Copy, Debug)]
 pub(super) struct Scaled {
     /// Occurrences since the last reset (Zeek's `*_cnt`).
     count: u32,
     /// The occurrence that is reported next (Zeek's `*_thresh`).
     threshold: u32,
 }
+
+crate::base::pack::pack_struct!(Scaled { count, threshold });
 
 impl Default for Scaled {
     fn default() -> Self {

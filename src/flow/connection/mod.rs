@@ -37,7 +37,7 @@ pub struct Found<'a> {
 }
 
 /// One TCP connection incarnation being tracked.
-#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug)]
 pub struct Connection {
     rec: ConnRecord,
     machine: Machine,

@@ -22,8 +22,8 @@
 //! at once (past the start of a capture, ordinary connections open with a SYN).
 //!
 //! A frozen connection is one whose ends have both closed, encoded whole (see
-//! `flow::connection::frozen`: about 1.2 KB) while it waits out 2*MSL, and decoded, exactly, at
-//! the same moments. Encoding and decoding one costs about 10 µs, so connections are frozen,
+//! `flow::connection::frozen`: about 1.1 KB) while it waits out 2*MSL, and decoded, exactly, at
+//! the same moments. Freezing and thawing one costs about 5 µs, so connections are frozen,
 //! those that closed first first, only when a new one would not fit under `--max-memory`
 //! (before any is evicted), or from [`FlowConfig::freeze_from`](crate::flow::FlowConfig)
 //! connections tracked at once (off by default). A frozen connection is charged by its size.
