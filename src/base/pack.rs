@@ -4,14 +4,17 @@
 //! Why not serde: postcard through serde's derived code took about 46,000 instructions to encode
 //! and decode one connection (some 450 fields): a visitor and a `Result` at every field, and
 //! the nested structs moved into place. A closed connection is encoded once and decoded once,
-//! so at that price keeping every closed connection encoded cost a third more time. The
-//! encoding here writes each field in straight-line code, with no error path (the bytes are
-//! the table's own, never input), and reads it back the same way.
+//! so at that price keeping every closed connection encoded cost a third more instructions.
+//! The encoding here writes each field in straight-line code, with no error path (the bytes
+//! are the table's own, never input), and reads it back the same way: about 24,000
+//! instructions a connection, 10,000 to encode and 14,000 to decode (callgrind). Crates that
+//! derive their own code were measured too, on one value of a like size: bincode 2 took 43,000
+//! instructions and bitcode, built for many values at once, 110,000, against postcard's 55,000.
 //!
 //! The format: an unsigned integer as a byte counting its significant bytes, then those bytes
-//! (little-endian: zero takes one byte, a port three); a signed one zigzagged first; a time as
-//! its distance from the encoding's base time (the connection's first segment), so that the
-//! dozens of times a connection holds take three to five bytes each rather than nine; an
+//! (little-endian: zero takes one byte, a port at most three); a signed one zigzagged first; a
+//! time as its distance from the encoding's base time (the connection's first segment), so that
+//! the dozens of times a connection holds take four to six bytes each rather than nine; an
 //! option as a byte, 0 or 1, then the value; a sequence as its length, then its elements; an
 //! enum as its variant's index, then its fields. Nothing names a field: the bytes are read back
 //! by the same build that wrote them.
@@ -31,6 +34,7 @@ pub struct Writer {
     buf: Vec<u8>,
     /// Bytes written since [`Writer::start`].
     len: usize,
+    /// The base time, in nanoseconds.
     base: i64,
 }
 
@@ -118,7 +122,9 @@ impl Writer {
 #[derive(Debug)]
 pub struct Reader<'a> {
     bytes: &'a [u8],
+    /// The next byte to read (past the end after a defect).
     pos: usize,
+    /// The base time the writer started from, in nanoseconds.
     base: i64,
 }
 
@@ -199,11 +205,10 @@ impl<'a> Reader<'a> {
     }
 }
 
-/// The low `n` bytes of a word.
+/// The low `n` bytes of a word (`n` at most 8).
 #[inline]
 fn mask(n: usize) -> u64 {
-    // Two shifts, so that eight bytes (a shift by 64) need no branch.
-    (u64::MAX >> (8 * (8 - n.min(8)) as u32 / 2)) >> (8 * (8 - n.min(8)) as u32 / 2)
+    u64::MAX.checked_shr(64 - 8 * n as u32).unwrap_or(0)
 }
 
 /// A value written to a [`Writer`] and read back from a [`Reader`], exactly.
