@@ -289,37 +289,24 @@ macro_rules! pack_enum {
 
 pub(crate) use {pack_enum, pack_struct};
 
-macro_rules! pack_uint {
-    ($($t:ty),*) => {$(
+/// [`Pack`] for integer types, through the writer's and reader's method for their kind
+/// (`int` for unsigned, `signed` zigzagged) on the 64-bit type of that kind.
+macro_rules! pack_ints {
+    ($method:ident as $wide:ty: $($t:ty),*) => {$(
         impl Pack for $t {
             #[inline]
             fn pack(&self, w: &mut Writer) {
-                w.int(*self as u64);
+                w.$method(*self as $wide);
             }
             #[inline]
             fn unpack(r: &mut Reader<'_>) -> Self {
-                r.int() as $t
+                r.$method() as $t
             }
         }
     )*};
 }
-pack_uint!(u16, u32, u64, usize);
-
-macro_rules! pack_sint {
-    ($($t:ty),*) => {$(
-        impl Pack for $t {
-            #[inline]
-            fn pack(&self, w: &mut Writer) {
-                w.signed(*self as i64);
-            }
-            #[inline]
-            fn unpack(r: &mut Reader<'_>) -> Self {
-                r.signed() as $t
-            }
-        }
-    )*};
-}
-pack_sint!(i8, i16, i32, i64);
+pack_ints!(int as u64: u16, u32, u64, usize);
+pack_ints!(signed as i64: i8, i16, i32, i64);
 
 impl Pack for u8 {
     #[inline]
@@ -449,46 +436,48 @@ impl<K: Pack + Ord, V: Pack> Pack for BTreeMap<K, V> {
         }
     }
     fn unpack(r: &mut Reader<'_>) -> Self {
-        let n = r.len();
-        (0..n).map(|_| <(K, V)>::unpack(r)).collect()
+        unpack_seq(r)
     }
+}
+
+/// Writes a sequence: its length, then its elements.
+fn pack_seq<'a, T: Pack + 'a>(w: &mut Writer, items: impl ExactSizeIterator<Item = &'a T>) {
+    w.int(items.len() as u64);
+    for v in items {
+        v.pack(w);
+    }
+}
+
+/// Reads a sequence [`pack_seq`] wrote into any collection.
+fn unpack_seq<T: Pack, C: FromIterator<T>>(r: &mut Reader<'_>) -> C {
+    let n = r.len();
+    (0..n).map(|_| T::unpack(r)).collect()
 }
 
 impl<T: Pack> Pack for Vec<T> {
     fn pack(&self, w: &mut Writer) {
-        w.int(self.len() as u64);
-        for v in self {
-            v.pack(w);
-        }
+        pack_seq(w, self.iter());
     }
     fn unpack(r: &mut Reader<'_>) -> Self {
-        let n = r.len();
-        (0..n).map(|_| T::unpack(r)).collect()
+        unpack_seq(r)
     }
 }
 
 impl<T: Pack> Pack for VecDeque<T> {
     fn pack(&self, w: &mut Writer) {
-        w.int(self.len() as u64);
-        for v in self {
-            v.pack(w);
-        }
+        pack_seq(w, self.iter());
     }
     fn unpack(r: &mut Reader<'_>) -> Self {
-        let n = r.len();
-        (0..n).map(|_| T::unpack(r)).collect()
+        unpack_seq(r)
     }
 }
 
 impl<T: Pack> Pack for Box<[T]> {
     fn pack(&self, w: &mut Writer) {
-        w.int(self.len() as u64);
-        for v in self.iter() {
-            v.pack(w);
-        }
+        pack_seq(w, self.iter());
     }
     fn unpack(r: &mut Reader<'_>) -> Self {
-        Vec::<T>::unpack(r).into_boxed_slice()
+        unpack_seq(r)
     }
 }
 
