@@ -306,7 +306,7 @@ macro_rules! pack_ints {
     )*};
 }
 pack_ints!(int as u64: u16, u32, u64, usize);
-pack_ints!(signed as i64: i8, i16, i32, i64);
+pack_ints!(signed as i64: i8, i32, i64);
 
 impl Pack for u8 {
     #[inline]
@@ -382,50 +382,23 @@ impl<T: Pack, const N: usize> Pack for [T; N] {
     }
 }
 
-impl<A: Pack, B: Pack> Pack for (A, B) {
-    #[inline]
-    fn pack(&self, w: &mut Writer) {
-        self.0.pack(w);
-        self.1.pack(w);
-    }
-    #[inline]
-    fn unpack(r: &mut Reader<'_>) -> Self {
-        let a = A::unpack(r);
-        (a, B::unpack(r))
-    }
+/// [`Pack`] for tuples, their elements in order (a tuple expression evaluates its elements
+/// left to right, so they are read back in the order they were written).
+macro_rules! pack_tuples {
+    ($(($($t:ident . $i:tt),+))*) => {$(
+        impl<$($t: Pack),+> Pack for ($($t,)+) {
+            #[inline]
+            fn pack(&self, w: &mut Writer) {
+                $(self.$i.pack(w);)+
+            }
+            #[inline]
+            fn unpack(r: &mut Reader<'_>) -> Self {
+                ($($t::unpack(r),)+)
+            }
+        }
+    )*};
 }
-
-impl<A: Pack, B: Pack, C: Pack> Pack for (A, B, C) {
-    #[inline]
-    fn pack(&self, w: &mut Writer) {
-        self.0.pack(w);
-        self.1.pack(w);
-        self.2.pack(w);
-    }
-    #[inline]
-    fn unpack(r: &mut Reader<'_>) -> Self {
-        let a = A::unpack(r);
-        let b = B::unpack(r);
-        (a, b, C::unpack(r))
-    }
-}
-
-impl<A: Pack, B: Pack, C: Pack, D: Pack> Pack for (A, B, C, D) {
-    #[inline]
-    fn pack(&self, w: &mut Writer) {
-        self.0.pack(w);
-        self.1.pack(w);
-        self.2.pack(w);
-        self.3.pack(w);
-    }
-    #[inline]
-    fn unpack(r: &mut Reader<'_>) -> Self {
-        let a = A::unpack(r);
-        let b = B::unpack(r);
-        let c = C::unpack(r);
-        (a, b, c, D::unpack(r))
-    }
-}
+pack_tuples!((A.0, B.1)(A.0, B.1, C.2)(A.0, B.1, C.2, D.3));
 
 impl<K: Pack + Ord, V: Pack> Pack for BTreeMap<K, V> {
     fn pack(&self, w: &mut Writer) {
@@ -464,15 +437,6 @@ impl<T: Pack> Pack for Vec<T> {
 }
 
 impl<T: Pack> Pack for VecDeque<T> {
-    fn pack(&self, w: &mut Writer) {
-        pack_seq(w, self.iter());
-    }
-    fn unpack(r: &mut Reader<'_>) -> Self {
-        unpack_seq(r)
-    }
-}
-
-impl<T: Pack> Pack for Box<[T]> {
     fn pack(&self, w: &mut Writer) {
         pack_seq(w, self.iter());
     }
