@@ -241,7 +241,7 @@ impl Summary {
             established: c.established() as u64,
             refused: (!answered && resp.rsts > 0) as u64,
             // An attempt a router answered with an ICMP error is not unanswered.
-            unanswered: (resp.packets == 0 && c.half(Side::Orig).icmp_errors == 0) as u64,
+            unanswered: (resp.packets == 0 && c.half(Side::Orig).rare().icmp_errors == 0) as u64,
         });
     }
 

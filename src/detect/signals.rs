@@ -44,18 +44,19 @@ pub fn on_finish(j: &mut Judge<'_>) {
 fn ecn(j: &mut Judge<'_>, side: Side) {
     let c = j.conn;
     let (h, peer) = (c.half(side), c.half(side.other()));
-    let Some((frame, ts)) = h.signals.first_ce else {
+    let (hr, pr) = (h.signals.rare(), peer.signals.rare());
+    let Some((frame, ts)) = hr.first_ce else {
         return;
     };
     let negotiated = c.halves[Side::Orig].options.is_some_and(|o| o.ecn)
         && c.halves[Side::Resp].options.is_some_and(|o| o.ecn);
-    let (ce, echoed, cwr) = (h.signals.ip_ce, peer.signals.ece, h.signals.cwr);
+    let (ce, echoed, cwr) = (hr.ip_ce, pr.ece, hr.cwr);
     let k = AnomalyKind::EcnCongestion;
     j.raise(k, || {
         Anomaly::new(k, frame, ts)
             .with("from", side.name())
             .with("ce_packets", ce)
-            .with("ect_packets", h.signals.ip_ect)
+            .with("ect_packets", hr.ip_ect)
             .with("negotiated", negotiated)
             .with("ece_echoes", echoed)
             .with("cwr", cwr)

@@ -23,7 +23,7 @@ pub(super) fn resolution(c: &Connection, at: Timestamp, ended: Timestamp) -> Res
         // network: the listener never had it to answer.
         responded: r.half(Side::Resp).sent_synack
             || r.half(Side::Resp).rsts > 0
-            || r.half(Side::Orig).icmp_errors > 0,
+            || r.half(Side::Orig).rare().icmp_errors > 0,
         answered: r.half(Side::Resp).sent_synack,
         reset_by_initiator: r.half(Side::Orig).rsts > 0,
         synack_repeated: c.synack_copies() > 1,

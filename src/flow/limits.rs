@@ -13,8 +13,18 @@ use crate::time::Duration;
 /// held instead (a connection may leave stale ones behind until they are dropped). A connection
 /// held as the one segment it has shown ([`FlowConfig::compact_from`]) takes about 310 bytes but
 /// is charged the same, so that what the bound decides does not depend on when connections are
-/// held that way.
-pub const CONNECTION_BYTES: usize = std::mem::size_of::<super::Connection>() + 312;
+/// held that way. The parts few connections use ([`RARE_BYTES`]) are charged as if each were
+/// allocated, so that the bound holds whatever the traffic.
+pub const CONNECTION_BYTES: usize = std::mem::size_of::<super::Connection>() + RARE_BYTES + 312;
+
+/// The parts of a connection allocated only when first set, each with the allocator's header:
+/// per direction, [`crate::tcp::HalfRare`] (retransmissions, holes, ICMP errors, keep-alives)
+/// and [`crate::tcp::signals::RareSignals`] (URG, ECN, bad data offsets).
+pub const RARE_BYTES: usize = 2
+    * (std::mem::size_of::<crate::tcp::HalfRare>()
+        + 16
+        + std::mem::size_of::<crate::tcp::signals::RareSignals>()
+        + 16);
 
 /// What Zeek's view adds to a connection when the run keeps it (boxed apart, with the
 /// allocator's header).

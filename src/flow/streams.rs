@@ -144,11 +144,14 @@ impl ConnStreams {
                 send(sink, (app, done), c, s, p)
             });
             let h = &mut halves[s];
-            h.pending_at_close = pending;
             h.stream_bytes = st.delivered;
-            h.missed_bytes = st.missed;
-            h.overlap_conflicts = st.conflicts;
-            h.reassembly_cap_hits = st.cap_hits;
+            let any = pending != 0 || st.missed != 0 || st.conflicts != 0 || st.cap_hits != 0;
+            if let Some(r) = h.rare_to_set(any) {
+                r.pending_at_close = pending;
+                r.missed_bytes = st.missed;
+                r.overlap_conflicts = st.conflicts;
+                r.reassembly_cap_hits = st.cap_hits;
+            }
         }
         if let Some(k) = reasm.sink.as_mut() {
             k.close(c.conn.id);

@@ -178,8 +178,11 @@ fn linux_default_keepalive_keeps_one_record() {
     assert_eq!(probes, 3);
     // The record shows the probes and their interval.
     let client = r.records[0].half(crate::wire::Side::Orig);
-    assert_eq!(client.keepalive_probes, 3);
-    assert_eq!(client.keepalive_interval, Some(Duration::from_secs(75)));
+    assert_eq!(client.rare().keepalive_probes, 3);
+    assert_eq!(
+        client.rare().keepalive_interval,
+        Some(Duration::from_secs(75))
+    );
 }
 
 #[test]
@@ -277,4 +280,50 @@ fn stories_stop_when_no_output_wants_them() {
         first.established_at.map(|t| t.add(Duration::from_secs(1))),
         second.established_at
     );
+}
+
+/// What few connections show is allocated only when shown: an ordinary exchange (handshake,
+/// request, response, close) leaves both halves without their rare parts, and a retransmitted
+/// request gives its sender's half its counters, read back through the same accessor.
+#[test]
+fn rare_parts_are_allocated_only_when_set() {
+    use crate::wire::Side;
+    const REQUEST: &[u8] = b"GET / HTTP";
+    const RESPONSE: &[u8] = b"HTTP/1.1 200 OK\r\n\r\n";
+    let data = |mut s: Segment<'static>, bytes: &'static [u8]| {
+        s.payload = bytes;
+        s
+    };
+    let exchange = |retransmit: bool| {
+        let request = data(c2s(30, "PA", 101, 501, 10), REQUEST);
+        let mut segs = vec![
+            c2s(0, "S", 100, 0, 0),
+            s2c(10, "SA", 500, 101, 0),
+            c2s(20, "A", 101, 501, 0),
+            request.clone(),
+        ];
+        if retransmit {
+            let mut again = request;
+            (again.ts, again.frame) = (Timestamp::from_millis(330), 330);
+            segs.push(again);
+        }
+        segs.extend([
+            data(s2c(340, "PA", 501, 111, 19), RESPONSE),
+            c2s(350, "FA", 111, 520, 0),
+            s2c(360, "FA", 520, 112, 0),
+            c2s(370, "A", 112, 521, 0),
+        ]);
+        crate::flow::testkit::replay(&segs).records.remove(0)
+    };
+    let plain = exchange(false);
+    for side in [Side::Orig, Side::Resp] {
+        let h = plain.half(side);
+        assert!(h.rare.is_none(), "{side:?}: {:?}", h.rare);
+        assert!(h.signals.rare.is_none(), "{side:?}: {:?}", h.signals.rare);
+    }
+    let lossy = exchange(true);
+    let client = lossy.half(Side::Orig);
+    assert_eq!(client.rare().retransmitted_packets, 1);
+    assert_eq!(client.rare().retransmitted_bytes, 10);
+    assert!(lossy.half(Side::Resp).rare.is_none());
 }

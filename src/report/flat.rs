@@ -261,8 +261,8 @@ pub fn connection_row<R: Row>(c: &ConnRecord, seed: u16, row: &mut R) {
         row.u64(Some(h.packets));
         row.u64(Some(h.ip_bytes));
         row.u64(Some(h.stream_bytes));
-        row.u64(Some(h.missed_bytes));
-        row.u64(Some(h.retransmitted_packets.into()));
+        row.u64(Some(h.rare().missed_bytes));
+        row.u64(Some(h.rare().retransmitted_packets.into()));
     }
     row.f64(c.handshake.rtt.map(|d| secs_f64(d.nanos())));
     row.str(c.first_fin.map(Side::name));
@@ -278,7 +278,7 @@ pub fn connection_row<R: Row>(c: &ConnRecord, seed: u16, row: &mut R) {
         row.u64(h.initial_ttl().map(|t| t.1.into()));
     }
     for h in [o, r] {
-        row.u64(Some(h.signals.ip_ce.into()));
+        row.u64(Some(h.signals.rare().ip_ce.into()));
     }
     for h in [o, r] {
         row.u64(h.flow.throughput_avg());

@@ -248,7 +248,7 @@ impl<W: Write> ZeekSink<W> {
         l.text(c.zeek.conn_state());
         l.unset();
         l.unset();
-        l.num(o.missed_bytes + r.missed_bytes);
+        l.num(o.rare().missed_bytes + r.rare().missed_bytes);
         l.text(c.zeek.history());
         l.num(o.packets);
         l.num(o.ip_bytes);

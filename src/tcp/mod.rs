@@ -15,7 +15,7 @@ mod state;
 mod tests;
 pub mod throughput;
 
-pub use half::{Half, SentCtx, SynOptions, account_sent};
+pub use half::{Half, HalfRare, SentCtx, SynOptions, account_sent};
 pub use handshake::Handshake;
 pub use machine::{EndState, Machine, MachineEvent, RstFit, SegClass, SegFacts};
 pub use state::TcpState;

@@ -37,6 +37,11 @@ impl TcpFlags {
     pub const fn has(self, mask: u16) -> bool {
         self.0 & mask == mask
     }
+    /// Whether any bit of `mask` is set.
+    #[inline]
+    pub const fn any(self, mask: u16) -> bool {
+        self.0 & mask != 0
+    }
     /// SYN set.
     #[inline]
     pub const fn syn(self) -> bool {

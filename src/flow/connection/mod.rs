@@ -253,7 +253,7 @@ impl Connection {
         cfg: &DetectConfig,
         out: &mut Vec<Anomaly>,
     ) {
-        self.rec.halves[side].icmp_errors += 1;
+        self.rec.halves[side].rare_mut().icmp_errors += 1;
         let v = view!(self.rec, self.machine);
         let mut j = Judge::new(&v, cfg, &mut self.rec.tally, out);
         detect::icmp_error(&mut j, e, side);
@@ -529,8 +529,13 @@ impl Connection {
     pub fn finish_record(&mut self) -> &ConnRecord {
         let rec = &mut self.rec;
         for (side, h) in rec.halves.iter_mut() {
-            (h.keepalive_probes, h.keepalive_interval) = self.rules.keepalive.probes(side);
-            (h.backoff, h.syn_backoff) = self.rules.backoff.take(side);
+            let (probes, interval) = self.rules.keepalive.probes(side);
+            let (backoff, syn_backoff) = self.rules.backoff.take(side);
+            let any = probes != 0 || interval.is_some() || backoff.is_some();
+            if let Some(r) = h.rare_to_set(any || syn_backoff.is_some()) {
+                (r.keepalive_probes, r.keepalive_interval) = (probes, interval);
+                (r.backoff, r.syn_backoff) = (backoff, syn_backoff);
+            }
         }
         rec.time_wait_until = self.rules.final_ack.time_wait_until();
         if let Some(z) = &self.zeek {
@@ -547,10 +552,17 @@ impl Connection {
 
 /// Counts the retransmissions, out-of-order segments and duplicate ACKs Wireshark found.
 fn count_classes(h: &mut Half, seg: &Segment<'_>, cls: Classes) {
-    if cls.has(F::RETRANSMISSION | F::FAST_RETRANSMISSION | F::SPURIOUS_RETRANSMISSION) {
-        h.retransmitted_packets += 1;
-        h.retransmitted_bytes += seg.payload_len as u64;
+    const RETRANSMITTED: u16 =
+        F::RETRANSMISSION | F::FAST_RETRANSMISSION | F::SPURIOUS_RETRANSMISSION;
+    // Most segments are none of these: the counters' room is allocated on the first.
+    if !cls.has(RETRANSMITTED | F::OUT_OF_ORDER | F::DUPLICATE_ACK) {
+        return;
     }
-    h.out_of_order_packets += cls.has(F::OUT_OF_ORDER) as u32;
-    h.duplicate_acks += cls.has(F::DUPLICATE_ACK) as u32;
+    let r = h.rare_mut();
+    if cls.has(RETRANSMITTED) {
+        r.retransmitted_packets += 1;
+        r.retransmitted_bytes += seg.payload_len as u64;
+    }
+    r.out_of_order_packets += cls.has(F::OUT_OF_ORDER) as u32;
+    r.duplicate_acks += cls.has(F::DUPLICATE_ACK) as u32;
 }

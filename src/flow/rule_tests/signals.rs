@@ -111,7 +111,7 @@ fn a_bad_data_offset_is_tied_to_its_connection() {
     let (mut raised, mut counted) = (Vec::new(), Vec::new());
     let mut keep = |e: Event<'_>| match e {
         Event::Anomaly(a) => raised.push((a.kind, a.frame)),
-        Event::Closed(c) => counted.push(c.half(Side::Orig).signals.bad_data_offsets),
+        Event::Closed(c) => counted.push(c.half(Side::Orig).signals.rare().bad_data_offsets),
         _ => {}
     };
     for s in handshake() {

@@ -35,7 +35,12 @@ fn established_copies_then_silence_is_a_give_up() {
     let a = a.expect("retransmission_giveup");
     assert_eq!(a.detail["copies"].as_u64(), Some(4));
     assert_eq!(a.detail["ended_by"], "silence");
-    let b = r.records[0].half(Side::Orig).backoff.as_deref().unwrap();
+    let b = r.records[0]
+        .half(Side::Orig)
+        .rare()
+        .backoff
+        .as_deref()
+        .unwrap();
     assert_eq!(
         (b.what, b.end, b.copies),
         (Resent::Data, SeriesEnd::GaveUpSilent, 4)
@@ -51,7 +56,12 @@ fn copies_that_are_acknowledged_or_too_recent_are_no_give_up() {
     acked.extend([s2c(1431, "A", 501, 201, 0), s2c(5000, "A", 501, 201, 0)]);
     let r = replay(&acked);
     assert!(!kinds(&r.anomalies).contains(&K::RetransmissionGiveup));
-    let b = r.records[0].half(Side::Orig).backoff.as_deref().unwrap();
+    let b = r.records[0]
+        .half(Side::Orig)
+        .rare()
+        .backoff
+        .as_deref()
+        .unwrap();
     assert_eq!(b.end, SeriesEnd::Acked);
     // The capture ends before the next, doubled timeout would have fired.
     let mut recent = backed_off();
@@ -91,10 +101,10 @@ fn syn_copies_are_a_series_of_their_own() {
     ];
     let r = replay(&s);
     let h = r.records[0].half(Side::Orig);
-    let b = h.syn_backoff.as_deref().expect("syn series");
+    let b = h.rare().syn_backoff.as_deref().expect("syn series");
     assert_eq!((b.what, b.copies), (Resent::Syn, 4));
     assert_eq!(b.gaps, [1000; 3].map(Duration::from_millis));
-    assert!(h.backoff.is_none());
+    assert!(h.rare().backoff.is_none());
     assert!(kinds(&r.anomalies).contains(&K::RetransmissionGiveup));
 }
 
@@ -124,7 +134,7 @@ fn a_fin_repeated_into_time_wait_is_a_lost_final_ack() {
         answer.add(crate::detect::DetectConfig::default().two_msl())
     );
     // Wireshark's classes are still counted on the record.
-    assert_eq!(rec.half(Side::Resp).retransmitted_packets, 1);
+    assert_eq!(rec.half(Side::Resp).rare().retransmitted_packets, 1);
 }
 
 #[test]

@@ -447,12 +447,12 @@ impl Drawer<'_> {
                     if hops == 1 { "" } else { "s" }
                 ));
             }
-            if h.signals.ip_ce > 0 {
-                let echoes = r.half(side.other()).signals.ece;
+            if h.signals.rare().ip_ce > 0 {
+                let echoes = r.half(side.other()).signals.rare().ece;
                 facts.push(format!(
                     "{} ce-marked {} (echoed by {} ece)",
                     side.name(),
-                    h.signals.ip_ce,
+                    h.signals.rare().ip_ce,
                     echoes
                 ));
             }

@@ -284,10 +284,13 @@ fn path(c: &ConnRecord) -> String {
     let (o, r) = (c.half(Side::Orig), c.half(Side::Resp));
     let hops = |h: &crate::tcp::Half| h.initial_ttl().map_or("-".into(), |t| t.1.to_string());
     let mut lines = vec![format!("hops {}/{}", hops(o), hops(r))];
-    if o.signals.ip_ce + r.signals.ip_ce > 0 {
+    if o.signals.rare().ip_ce + r.signals.rare().ip_ce > 0 {
         lines.push(format!(
             "ce {}/{} ece {}/{}",
-            o.signals.ip_ce, r.signals.ip_ce, o.signals.ece, r.signals.ece
+            o.signals.rare().ip_ce,
+            r.signals.rare().ip_ce,
+            o.signals.rare().ece,
+            r.signals.rare().ece
         ));
     }
     let rate = |h: &crate::tcp::Half| h.flow.throughput_avg().map_or("-".into(), human_rate);

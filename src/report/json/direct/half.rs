@@ -8,13 +8,14 @@ use crate::tcp::{Half, Handshake};
 
 /// Appends the `orig` or `resp` object of a connection record.
 pub(super) fn write_half(o: &mut Out<'_>, h: &Half) {
-    let (m, g, w) = (&h.metrics, &h.signals, &h.flow);
+    let (m, g, w, r) = (&h.metrics, &h.signals, &h.flow, h.rare());
+    let gr = g.rare();
     o.raw(b"{\"packets\":");
     o.u(h.packets);
     o.key_u(k!("ip_bytes"), h.ip_bytes);
     o.key_u(k!("payload_bytes"), h.payload_bytes);
     o.key_u(k!("frame_bytes"), h.frame_bytes);
-    o.key_u(k!("truncated"), h.truncated);
+    o.key_u(k!("truncated"), r.truncated);
     o.key_u(k!("syns"), h.syns);
     o.key_u(k!("fins"), h.fins);
     o.key_u(k!("rsts"), h.rsts);
@@ -44,14 +45,14 @@ pub(super) fn write_half(o: &mut Out<'_>, h: &Half) {
         None => o.null(),
     }
     o.key_u(k!("stream_bytes"), h.stream_bytes);
-    o.key_u(k!("missed_bytes"), h.missed_bytes);
-    o.key_u(k!("pending_at_close"), h.pending_at_close);
-    o.key_u(k!("overlap_conflicts"), h.overlap_conflicts);
-    o.key_u(k!("reassembly_cap_hits"), h.reassembly_cap_hits);
-    o.key_u(k!("retransmitted_packets"), h.retransmitted_packets);
-    o.key_u(k!("retransmitted_bytes"), h.retransmitted_bytes);
-    o.key_u(k!("out_of_order_packets"), h.out_of_order_packets);
-    o.key_u(k!("duplicate_acks"), h.duplicate_acks);
+    o.key_u(k!("missed_bytes"), r.missed_bytes);
+    o.key_u(k!("pending_at_close"), r.pending_at_close);
+    o.key_u(k!("overlap_conflicts"), r.overlap_conflicts);
+    o.key_u(k!("reassembly_cap_hits"), r.reassembly_cap_hits);
+    o.key_u(k!("retransmitted_packets"), r.retransmitted_packets);
+    o.key_u(k!("retransmitted_bytes"), r.retransmitted_bytes);
+    o.key_u(k!("out_of_order_packets"), r.out_of_order_packets);
+    o.key_u(k!("duplicate_acks"), r.duplicate_acks);
     o.key_u(k!("rtt_samples"), m.rtt_samples);
     o.key_opt_secs(k!("rtt_min"), m.rtt_min);
     o.key_opt_secs(k!("rtt_avg"), m.rtt_avg);
@@ -66,24 +67,24 @@ pub(super) fn write_half(o: &mut Out<'_>, h: &Half) {
     o.key_opt_u(k!("ttl_first"), h.ttl_first);
     o.key_opt_u(k!("ttl_min"), h.ttl_min);
     o.key_opt_u(k!("ttl_max"), h.ttl_max);
-    o.key_u(k!("icmp_errors"), h.icmp_errors);
-    o.key_u(k!("keepalive_probes"), h.keepalive_probes);
-    o.key_opt_secs(k!("keepalive_interval"), h.keepalive_interval);
+    o.key_u(k!("icmp_errors"), r.icmp_errors);
+    o.key_u(k!("keepalive_probes"), r.keepalive_probes);
+    o.key_opt_secs(k!("keepalive_interval"), r.keepalive_interval);
     o.raw(k!("retransmission_backoff"));
-    backoff(o, h.backoff.as_deref());
+    backoff(o, r.backoff.as_deref());
     o.raw(k!("syn_backoff"));
-    backoff(o, h.syn_backoff.as_deref());
+    backoff(o, r.syn_backoff.as_deref());
     let ttl = h.initial_ttl();
     o.key_opt_u(k!("ttl_initial"), ttl.map(|t| t.0));
     o.key_opt_u(k!("hops"), ttl.map(|t| t.1));
     o.key_u(k!("psh"), g.psh);
-    o.key_u(k!("urg"), g.urg);
-    o.key_u(k!("urgent_pointer"), g.urgent_pointer);
-    o.key_u(k!("ece"), g.ece);
-    o.key_u(k!("cwr"), g.cwr);
-    o.key_u(k!("ae"), g.ae);
-    o.key_u(k!("ip_ect"), g.ip_ect);
-    o.key_u(k!("ip_ce"), g.ip_ce);
+    o.key_u(k!("urg"), gr.urg);
+    o.key_u(k!("urgent_pointer"), gr.urgent_pointer);
+    o.key_u(k!("ece"), gr.ece);
+    o.key_u(k!("cwr"), gr.cwr);
+    o.key_u(k!("ae"), gr.ae);
+    o.key_u(k!("ip_ect"), gr.ip_ect);
+    o.key_u(k!("ip_ce"), gr.ip_ce);
     o.raw(k!("data_offsets"));
     o.raw(b"[");
     for (i, off) in g.data_offsets().enumerate() {
@@ -93,7 +94,7 @@ pub(super) fn write_half(o: &mut Out<'_>, h: &Half) {
         o.u(off);
     }
     o.raw(b"]");
-    o.key_u(k!("bad_data_offsets"), g.bad_data_offsets);
+    o.key_u(k!("bad_data_offsets"), gr.bad_data_offsets);
     o.key_u(k!("pure_acks"), g.pure_acks);
     o.key_u(k!("data_acks"), g.data_acks);
     o.key_u(k!("ack_delay_samples"), g.ack_delay_samples);
