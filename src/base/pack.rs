@@ -26,6 +26,8 @@
 use std::collections::{BTreeMap, VecDeque};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
+use thin_vec::ThinVec;
+
 /// Where an encoding is written.
 #[derive(Debug, Default)]
 pub struct Writer {
@@ -427,23 +429,20 @@ fn unpack_seq<T: Pack, C: FromIterator<T>>(r: &mut Reader<'_>) -> C {
     (0..n).map(|_| T::unpack(r)).collect()
 }
 
-impl<T: Pack> Pack for Vec<T> {
-    fn pack(&self, w: &mut Writer) {
-        pack_seq(w, self.iter());
-    }
-    fn unpack(r: &mut Reader<'_>) -> Self {
-        unpack_seq(r)
-    }
+/// [`Pack`] for sequence types: their length, then their elements.
+macro_rules! pack_seqs {
+    ($($seq:ident),*) => {$(
+        impl<T: Pack> Pack for $seq<T> {
+            fn pack(&self, w: &mut Writer) {
+                pack_seq(w, self.iter());
+            }
+            fn unpack(r: &mut Reader<'_>) -> Self {
+                unpack_seq(r)
+            }
+        }
+    )*};
 }
-
-impl<T: Pack> Pack for VecDeque<T> {
-    fn pack(&self, w: &mut Writer) {
-        pack_seq(w, self.iter());
-    }
-    fn unpack(r: &mut Reader<'_>) -> Self {
-        unpack_seq(r)
-    }
-}
+pack_seqs!(Vec, VecDeque, ThinVec);
 
 impl Pack for String {
     fn pack(&self, w: &mut Writer) {

@@ -1,6 +1,7 @@
 //! Handshake rules: retransmitted SYNs and SYN-ACKs, the missing third ACK, half-open and refused
 //! attempts, simultaneous open, stale SYNs, SYNs with data, invalid flag combinations.
 
+use thin_vec::ThinVec;
 use super::anomaly::{Value, secs};
 use super::judge::Judge;
 use super::view::{ConnView, Step};
@@ -21,7 +22,7 @@ pub struct Repeats {
     /// Frame and time of the first repeat.
     first_repeat: Option<(u64, Timestamp)>,
     /// Gaps between consecutive copies (at most 8 kept).
-    gaps: Vec<Duration>,
+    gaps: ThinVec<Duration>,
     /// Already reported.
     reported: bool,
 }

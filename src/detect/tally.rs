@@ -6,6 +6,7 @@
 //! The anomaly itself, with its details, is built only when it is reported: the builder is a
 //! closure the tally calls or not.
 
+use thin_vec::ThinVec;
 use super::{Anomaly, AnomalyKind};
 use crate::wire::{Endpoint, PerSide, Side};
 
@@ -13,9 +14,9 @@ use crate::wire::{Endpoint, PerSide, Side};
 #[derive(Clone, Debug, Default)]
 pub struct Tally {
     /// Occurrences of connection anomalies, kinds in first-seen order.
-    pub counts: Vec<(AnomalyKind, u32)>,
+    pub counts: ThinVec<(AnomalyKind, u32)>,
     /// Segment classes counted per direction, kinds in first-seen order.
-    pub seg_counts: Vec<(AnomalyKind, PerSide<u32>)>,
+    pub seg_counts: ThinVec<(AnomalyKind, PerSide<u32>)>,
 }
 
 crate::base::pack::pack_struct!(Tally { counts, seg_counts });

@@ -3,6 +3,7 @@
 //! Zeek's view of it and its anomaly tally. How the engine got there (rule state, streams,
 //! the emulations' scratch) stays in [`crate::flow::Connection`].
 
+use thin_vec::ThinVec;
 use crate::compat::wireshark::Classes;
 use crate::detect::Tally;
 use crate::tcp::{Half, Handshake, TcpState};
@@ -119,7 +120,7 @@ pub const MAX_TRANSITIONS: usize = 32;
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ZeekView {
     /// `(conn_state, history)` of every row, the current one last.
-    pub rows: Vec<(&'static str, String)>,
+    pub rows: ThinVec<(&'static str, String)>,
 }
 
 /// Each state as its index in Zeek's list.
@@ -195,7 +196,7 @@ pub struct ConnRecord {
     pub states: PerSide<TcpState>,
     /// The first [`MAX_TRANSITIONS`] state changes, in order, when the run keeps them (a story
     /// or ladder output asks for them; every change is also an [`super::Event::StateChanged`]).
-    pub transitions: Vec<Transition>,
+    pub transitions: ThinVec<Transition>,
     /// State changes in all (beyond those kept).
     pub transition_count: u32,
     /// The moments of the connection's story, when the run keeps transitions.
@@ -214,7 +215,7 @@ pub struct ConnRecord {
     pub tally: Tally,
     /// Per-frame Wireshark classes, kept only when segment events are asked for (tests,
     /// comparisons with tshark).
-    pub segment_classes: Vec<(u64, Classes)>,
+    pub segment_classes: ThinVec<(u64, Classes)>,
     /// The capture shows only this side's segments although the other side was talking
     /// (asymmetric routing, a tap on one direction): verdicts that need the other direction's
     /// evidence are not raised.
@@ -307,7 +308,7 @@ impl ConnRecord {
             established_at: None,
             end_reason: None,
             states: o.states,
-            transitions: Vec::new(),
+            transitions: ThinVec::new(),
             transition_count: 0,
             story: None,
             unexpected: 0,
@@ -315,7 +316,7 @@ impl ConnRecord {
             last_seen: PerSide::both(o.ts),
             zeek: ZeekView::default(),
             tally: Tally::default(),
-            segment_classes: Vec::new(),
+            segment_classes: ThinVec::new(),
             one_sided: None,
             time_wait_until: None,
         }

@@ -4,6 +4,7 @@
 //! (`TCP_Reassembler.cc`) that finds the content gaps behind the `G`/`g` history letters.
 //! Zeek's field names are kept, lower-cased.
 
+use thin_vec::ThinVec;
 use super::scaled::Scaled;
 use crate::wire::SeqNum;
 
@@ -92,7 +93,7 @@ pub(super) struct ZEndpoint {
     /// `TCP_Reassembler::trim_seq`: relative sequence number below which nothing is kept.
     pub(super) trim: i64,
     /// Data above a hole (the reassembler's `block_list`), as sorted relative `(start, end)`.
-    blocks: Vec<(i64, i64)>,
+    blocks: ThinVec<(i64, i64)>,
 }
 
 crate::base::pack::pack_struct!(ZEndpoint {

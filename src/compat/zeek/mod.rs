@@ -13,6 +13,7 @@ mod endpoint;
 mod row;
 mod scaled;
 
+use thin_vec::ThinVec;
 use crate::base::pack::{Pack, Reader, Writer};
 pub use endpoint::ZState;
 use row::ZeekRow;
@@ -33,7 +34,7 @@ pub const LIKELY_SERVER_PORTS: &[u16] = &[
 #[derive(Clone, Debug)]
 pub struct ZeekConn {
     /// Finished rows, as (conn_state, history).
-    rows: Vec<(&'static str, String)>,
+    rows: ThinVec<(&'static str, String)>,
     /// The row in progress.
     cur: ZeekRow,
     /// Zeek's `likely_server_ports`, to orient each new row. Not encoded: it is the run's
@@ -75,7 +76,7 @@ pub fn pack_rows(rows: &[(&'static str, String)], w: &mut Writer) {
 }
 
 /// Reads rows [`pack_rows`] wrote.
-pub fn unpack_rows(r: &mut Reader<'_>) -> Vec<(&'static str, String)> {
+pub fn unpack_rows(r: &mut Reader<'_>) -> ThinVec<(&'static str, String)> {
     Vec::<(u8, String)>::unpack(r)
         .into_iter()
         .map(|(i, history)| {
@@ -90,7 +91,7 @@ impl ZeekConn {
     /// is Zeek's `likely_server_ports` (see [`LIKELY_SERVER_PORTS`]).
     pub fn new(seg: &Segment<'_>, from_orig: bool, server_ports: &'static [u16]) -> Self {
         ZeekConn {
-            rows: Vec::new(),
+            rows: ThinVec::new(),
             cur: ZeekRow::new(seg, from_orig, server_ports),
             ports: server_ports,
         }

@@ -477,7 +477,7 @@ mod tests {
             let mut r = rec.clone();
             r.id = id;
             if id % 2 == 0 {
-                r.tally.counts = vec![(*serious, 1)];
+                r.tally.counts = thin_vec::thin_vec![(*serious, 1)];
             }
             assert!(wanted.load(Ordering::Relaxed), "{id}");
             report.event(&Event::Closed(&r));
