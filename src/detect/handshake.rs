@@ -1,7 +1,6 @@
 //! Handshake rules: retransmitted SYNs and SYN-ACKs, the missing third ACK, half-open and refused
 //! attempts, simultaneous open, stale SYNs, SYNs with data, invalid flag combinations.
 
-use thin_vec::ThinVec;
 use super::anomaly::{Value, secs};
 use super::judge::Judge;
 use super::view::{ConnView, Step};
@@ -9,6 +8,7 @@ use super::{Anomaly, AnomalyKind, Severity};
 use crate::tcp::{SegClass, TcpState};
 use crate::time::{Duration, Timestamp};
 use crate::wire::{Segment, Side, TcpFlags};
+use thin_vec::ThinVec;
 
 /// A repeated handshake segment: when it was first repeated and the gaps between repeats.
 #[derive(Clone, Debug, Default)]

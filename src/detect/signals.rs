@@ -80,11 +80,11 @@ fn ecn(j: &mut Judge<'_>, side: Side) {
 fn window_limited(j: &mut Judge<'_>, side: Side) {
     let c = j.conn;
     let (h, peer) = (c.half(side), c.half(side.other()));
-    let f = &h.flow;
-    if f.window_limited_rounds < WINDOW_LIMITED_ROUNDS {
+    let (f, lim) = (&h.flow, h.flow.limits());
+    if lim.window_limited_rounds < WINDOW_LIMITED_ROUNDS {
         return;
     }
-    let Some((frame, ts)) = f.first_window_limited else {
+    let Some((frame, ts)) = lim.first_window_limited else {
         return;
     };
     // Without both SYNs the window scale is unknown and a scaled window looks tiny.
@@ -92,7 +92,7 @@ fn window_limited(j: &mut Judge<'_>, side: Side) {
         return;
     }
     let rtt = h.metrics.srtt.or(c.handshake.rtt);
-    let win = f.limiting_window;
+    let win = lim.limiting_window;
     // The window must have been what set the pace: the best round trip's throughput comes
     // near one window per RTT. A sender far below it was held back by something else (the
     // application, a small RTT measured near the receiver), whatever its flight touched.
@@ -130,8 +130,8 @@ fn window_limited(j: &mut Judge<'_>, side: Side) {
             .with("throughput_peak", f.throughput_peak())
             .with("burst_rate", f.burst_rate)
             .with("bdp_needed", bdp)
-            .with("rounds", f.window_limited_rounds)
-            .with("segments", f.window_limited_segments)
+            .with("rounds", lim.window_limited_rounds)
+            .with("segments", lim.window_limited_segments)
     });
 }
 

@@ -6,9 +6,9 @@
 //! The anomaly itself, with its details, is built only when it is reported: the builder is a
 //! closure the tally calls or not.
 
-use thin_vec::ThinVec;
 use super::{Anomaly, AnomalyKind};
 use crate::wire::{Endpoint, PerSide, Side};
+use thin_vec::ThinVec;
 
 /// Per-kind counts of one connection.
 #[derive(Clone, Debug, Default)]

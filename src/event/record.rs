@@ -3,12 +3,12 @@
 //! Zeek's view of it and its anomaly tally. How the engine got there (rule state, streams,
 //! the emulations' scratch) stays in [`crate::flow::Connection`].
 
-use thin_vec::ThinVec;
 use crate::compat::wireshark::Classes;
 use crate::detect::Tally;
 use crate::tcp::{Half, Handshake, TcpState};
 use crate::time::{Duration, Timestamp};
 use crate::wire::{Endpoint, PerSide, SeqNum, Side, TcpFlags, TunnelKind};
+use thin_vec::ThinVec;
 
 /// How a connection record came to an end.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]

@@ -18,13 +18,14 @@ use crate::time::Duration;
 pub const CONNECTION_BYTES: usize = std::mem::size_of::<super::Connection>() + RARE_BYTES + 312;
 
 /// The parts of a connection allocated only when first set, each with the allocator's header:
-/// per direction, [`crate::tcp::HalfRare`] (retransmissions, holes, ICMP errors, keep-alives)
-/// and [`crate::tcp::signals::RareSignals`] (URG, ECN, bad data offsets).
+/// per direction, [`crate::tcp::HalfRare`] (retransmissions, holes, ICMP errors, keep-alives),
+/// [`crate::tcp::signals::RareSignals`] (URG, ECN, bad data offsets) and
+/// [`crate::tcp::throughput::WindowLimits`] (the peer's window holding the side back).
 pub const RARE_BYTES: usize = 2
     * (std::mem::size_of::<crate::tcp::HalfRare>()
-        + 16
         + std::mem::size_of::<crate::tcp::signals::RareSignals>()
-        + 16);
+        + std::mem::size_of::<crate::tcp::throughput::WindowLimits>()
+        + 3 * 16);
 
 /// What Zeek's view adds to a connection when the run keeps it (boxed apart, with the
 /// allocator's header).

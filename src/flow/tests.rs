@@ -320,6 +320,7 @@ fn rare_parts_are_allocated_only_when_set() {
         let h = plain.half(side);
         assert!(h.rare.is_none(), "{side:?}: {:?}", h.rare);
         assert!(h.signals.rare.is_none(), "{side:?}: {:?}", h.signals.rare);
+        assert!(h.flow.limits.is_none(), "{side:?}: {:?}", h.flow.limits);
     }
     let lossy = exchange(true);
     let client = lossy.half(Side::Orig);

@@ -284,7 +284,7 @@ pub fn connection_row<R: Row>(c: &ConnRecord, seed: u16, row: &mut R) {
         row.u64(h.flow.throughput_avg());
     }
     for h in [o, r] {
-        row.u64(Some(h.flow.window_limited_rounds.into()));
+        row.u64(Some(h.flow.limits().window_limited_rounds.into()));
     }
 }
 

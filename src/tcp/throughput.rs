@@ -46,20 +46,14 @@ pub struct WindowFlow {
     pub peak_bytes: u64,
     /// Largest payload of one segment.
     pub max_segment: u32,
-    /// Segments after which the bytes in flight left no room for another full segment in
-    /// the peer's window.
-    pub window_limited_segments: u32,
-    /// Round trips in which that happened (counted at most once per round trip).
-    pub window_limited_rounds: u32,
-    /// Frame and time of the first such segment.
-    pub first_window_limited: Option<(u64, Timestamp)>,
-    /// Largest window the peer offered when it limited this side.
-    pub limiting_window: u32,
+    /// How often the peer's window held this side back: allocated the first time it did
+    /// (under 0.5% of the directions of a generated capture of 47,000 connections and of the
+    /// shared test captures), read through [`WindowFlow::limits`].
+    pub limits: Option<Box<WindowLimits>>,
     /// Fastest burst: bytes per second of the quickest train of at least four segments sent
     /// back to back (what the path took when the window let the sender go).
     pub burst_rate: Option<u64>,
     bucket: (Timestamp, u64),
-    round_start: Option<Timestamp>,
     /// The current burst: start, last segment, bytes, segments.
     burst: Option<(Timestamp, Timestamp, u64, u32)>,
 }
@@ -74,15 +68,62 @@ crate::base::pack::pack_struct!(WindowFlow {
     interval,
     peak_bytes,
     max_segment,
+    limits,
+    burst_rate,
+    bucket,
+    burst,
+});
+
+/// How often the peer's window held one side back.
+#[derive(Clone, Debug, Default)]
+pub struct WindowLimits {
+    /// Segments after which the bytes in flight left no room for another full segment in
+    /// the peer's window.
+    pub window_limited_segments: u32,
+    /// Round trips in which that happened (counted at most once per round trip).
+    pub window_limited_rounds: u32,
+    /// Frame and time of the first such segment.
+    pub first_window_limited: Option<(u64, Timestamp)>,
+    /// Largest window the peer offered when it limited this side.
+    pub limiting_window: u32,
+    /// Start of the round trip in which the window last limited this side.
+    round_start: Option<Timestamp>,
+}
+
+crate::base::pack::pack_struct!(WindowLimits {
     window_limited_segments,
     window_limited_rounds,
     first_window_limited,
     limiting_window,
-    burst_rate,
-    bucket,
     round_start,
-    burst,
 });
+
+/// What a side never held back by its peer's window reads.
+static NO_LIMITS: WindowLimits = WindowLimits {
+    window_limited_segments: 0,
+    window_limited_rounds: 0,
+    first_window_limited: None,
+    limiting_window: 0,
+    round_start: None,
+};
+
+impl WindowLimits {
+    /// A segment after which the peer's window `win` left no room for another full one.
+    fn on_segment(&mut self, seg: &Segment<'_>, win: u32, rtt: Option<Duration>) {
+        self.window_limited_segments += 1;
+        self.first_window_limited.get_or_insert((seg.frame, seg.ts));
+        self.limiting_window = self.limiting_window.max(win);
+        let new_round = match (self.round_start, rtt) {
+            (None, _) => true,
+            (Some(s), Some(r)) => seg.ts.since(s) >= r,
+            (Some(_), None) => false,
+        };
+        if new_round {
+            self.window_limited_rounds += 1;
+            self.round_start = Some(seg.ts);
+        }
+    }
+}
 
 /// What the sending side's context says about a segment, from the connection's state.
 #[derive(Clone, Copy, Debug)]
@@ -183,19 +224,16 @@ impl WindowFlow {
         }
     }
 
+    /// How often the peer's window held this side back; zeros and nothing for most.
+    #[inline]
+    pub fn limits(&self) -> &WindowLimits {
+        self.limits.as_deref().unwrap_or(&NO_LIMITS)
+    }
+
     fn window_limited(&mut self, seg: &Segment<'_>, win: u32, rtt: Option<Duration>) {
-        self.window_limited_segments += 1;
-        self.first_window_limited.get_or_insert((seg.frame, seg.ts));
-        self.limiting_window = self.limiting_window.max(win);
-        let new_round = match (self.round_start, rtt) {
-            (None, _) => true,
-            (Some(s), Some(r)) => seg.ts.since(s) >= r,
-            (Some(_), None) => false,
-        };
-        if new_round {
-            self.window_limited_rounds += 1;
-            self.round_start = Some(seg.ts);
-        }
+        self.limits
+            .get_or_insert_default()
+            .on_segment(seg, win, rtt);
     }
 
     /// Mean throughput, bytes per second, from the first to the latest new data (None before
@@ -245,8 +283,8 @@ mod tests {
             }
             acked = next;
         }
-        assert_eq!(w.window_limited_rounds, 4);
-        assert_eq!(w.limiting_window, 65535);
+        assert_eq!(w.limits().window_limited_rounds, 4);
+        assert_eq!(w.limits().limiting_window, 65535);
         assert_eq!(w.new_bytes, 4 * 45 * 1448);
         // 65,160 bytes every 50 ms.
         assert_eq!(w.throughput_peak(), Some(65160 * 20));

@@ -4,9 +4,9 @@
 //! (`TCP_Reassembler.cc`) that finds the content gaps behind the `G`/`g` history letters.
 //! Zeek's field names are kept, lower-cased.
 
-use thin_vec::ThinVec;
 use super::scaled::Scaled;
 use crate::wire::SeqNum;
+use thin_vec::ThinVec;
 
 /// Zeek endpoint states (`TCP_ENDPOINT_*`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]

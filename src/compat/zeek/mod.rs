@@ -13,10 +13,10 @@ mod endpoint;
 mod row;
 mod scaled;
 
-use thin_vec::ThinVec;
 use crate::base::pack::{Pack, Reader, Writer};
 pub use endpoint::ZState;
 use row::ZeekRow;
+use thin_vec::ThinVec;
 
 use crate::wire::Segment;
 

@@ -226,8 +226,8 @@ impl From<&Half> for HalfJson {
             throughput_peak: w.throughput_peak(),
             throughput_interval: w.throughput_avg().and(w.interval),
             burst_rate: w.burst_rate,
-            window_limited_segments: w.window_limited_segments,
-            window_limited_rounds: w.window_limited_rounds,
+            window_limited_segments: w.limits().window_limited_segments,
+            window_limited_rounds: w.limits().window_limited_rounds,
         }
     }
 }

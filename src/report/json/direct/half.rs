@@ -109,8 +109,14 @@ pub(super) fn write_half(o: &mut Out<'_>, h: &Half) {
     o.key_opt_u(k!("throughput_peak"), w.throughput_peak());
     o.key_opt_secs(k!("throughput_interval"), throughput.and(w.interval));
     o.key_opt_u(k!("burst_rate"), w.burst_rate);
-    o.key_u(k!("window_limited_segments"), w.window_limited_segments);
-    o.key_u(k!("window_limited_rounds"), w.window_limited_rounds);
+    o.key_u(
+        k!("window_limited_segments"),
+        w.limits().window_limited_segments,
+    );
+    o.key_u(
+        k!("window_limited_rounds"),
+        w.limits().window_limited_rounds,
+    );
     o.raw(b"}");
 }
 
