@@ -7,7 +7,7 @@ use crate::time::Duration;
 /// what comes with it: the allocator's header, its slab and map slots (with its 16 bytes in the
 /// slots' array of timers) and its record's small vectors. Measured: 100,000 connections of an
 /// ACK and its answer each, tracked at once, took
-/// 3,099 bytes apiece in peak RSS beyond the run's base with the table output (3,578 with JSON,
+/// 2,715 bytes apiece in peak RSS beyond the run's base with the table output (3,148 with JSON,
 /// which keeps Zeek's view: [`ZEEK_VIEW_BYTES`]), a 24-byte timer entry included
 /// (`benches/tuples-gen.py --answered`, README "Memory"); timer entries are charged as they are
 /// held instead (a connection may leave stale ones behind until they are dropped). A connection
@@ -77,7 +77,7 @@ pub struct FlowConfig {
     pub segment_stream: bool,
     /// Half-open attempts tracked at once from which an attempt that has shown only its SYN is
     /// kept as that SYN (about 310 bytes with its slot and timer) rather than in full (about
-    /// 3 KiB), and rebuilt from it when it is next needed (about 1 µs), as it is meanwhile for
+    /// 2.5 KiB), and rebuilt from it when it is next needed (about 1 µs), as it is meanwhile for
     /// a listener under a `syn_flood`, and once any attempt has been aggregated beyond a cap
     /// (half-open or listeners). Default 8,192: a flood to many listeners reaches it,
     /// ordinary traffic does not (a capture of 235,000 generated connections, whose unanswered

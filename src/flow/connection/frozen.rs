@@ -3,7 +3,7 @@
 //! Once both ends have closed, a connection mostly waits: 2*MSL, in case a late segment or a
 //! new incarnation of its four-tuple shows up. On ordinary traffic most of what the table holds
 //! at any time is such connections (in a generated capture of 47,000 connections, 95% of those
-//! tracked at its peak), each some 3 KiB in full, most of it zeros and small numbers. Encoded
+//! tracked at its peak), each some 2.5 KiB in full, most of it zeros and small numbers. Encoded
 //! by [`crate::base::pack`] (each number in its significant bytes, each time from the
 //! connection's first segment, no field names), one takes about 1.1 KB (1.2 with Zeek's view);
 //! the table keeps it so when memory is short (or beyond a number of connections tracked at

@@ -2,7 +2,7 @@
 //! that has shown nothing but the segment that opened it as that segment alone; when memory is
 //! short, a closed connection encoded (frozen, below).
 //!
-//! A connection in full takes about 3 KiB (its record, the reference machine, both streams,
+//! A connection in full takes about 2.5 KiB (its record, the reference machine, both streams,
 //! the Wireshark and Zeek emulations, the rules' state). A SYN flood to random ports holds
 //! 65,536 attempts (`ListenerConfig::max_half_open_total`) and a scan or backscatter one record
 //! per probe, most of which never see a second segment. Everything a connection knows after its
