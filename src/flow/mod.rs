@@ -23,6 +23,6 @@ mod timers;
 pub use crate::event::{ConnRecord, EndReason};
 pub use crate::wire::{Endpoint, FlowKey, Side};
 pub use connection::Connection;
-pub use limits::{CONNECTION_BYTES, FlowConfig, FlowStats, ZEEK_VIEW_BYTES};
+pub use limits::{CONNECTION_BYTES, FlowConfig, FlowStats, RARE_BYTES, ZEEK_VIEW_BYTES};
 pub use streams::{ReasmCtx, StreamSink};
 pub use table::{FlowTable, SharedCall, SharedOut, Spent};

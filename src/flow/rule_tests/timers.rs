@@ -22,6 +22,12 @@ fn backed_off() -> Vec<Segment<'static>> {
     s
 }
 
+/// The client's longest series of copies of one segment, on its record.
+fn client_series(r: &crate::flow::testkit::Replayed) -> &crate::tcp::backoff::Backoff {
+    let h = r.records[0].half(Side::Orig);
+    h.rare().backoff.as_deref().expect("a series of copies")
+}
+
 #[test]
 fn established_copies_then_silence_is_a_give_up() {
     let mut s = backed_off();
@@ -35,12 +41,7 @@ fn established_copies_then_silence_is_a_give_up() {
     let a = a.expect("retransmission_giveup");
     assert_eq!(a.detail["copies"].as_u64(), Some(4));
     assert_eq!(a.detail["ended_by"], "silence");
-    let b = r.records[0]
-        .half(Side::Orig)
-        .rare()
-        .backoff
-        .as_deref()
-        .unwrap();
+    let b = client_series(&r);
     assert_eq!(
         (b.what, b.end, b.copies),
         (Resent::Data, SeriesEnd::GaveUpSilent, 4)
@@ -56,12 +57,7 @@ fn copies_that_are_acknowledged_or_too_recent_are_no_give_up() {
     acked.extend([s2c(1431, "A", 501, 201, 0), s2c(5000, "A", 501, 201, 0)]);
     let r = replay(&acked);
     assert!(!kinds(&r.anomalies).contains(&K::RetransmissionGiveup));
-    let b = r.records[0]
-        .half(Side::Orig)
-        .rare()
-        .backoff
-        .as_deref()
-        .unwrap();
+    let b = client_series(&r);
     assert_eq!(b.end, SeriesEnd::Acked);
     // The capture ends before the next, doubled timeout would have fired.
     let mut recent = backed_off();
