@@ -40,8 +40,14 @@ crate::base::pack::pack_struct!(Run { end, data });
 #[derive(Clone, Debug, Default)]
 pub struct Ahead {
     /// Start offset → run; disjoint, and never touching (touching runs are one run). No
-    /// running totals beside it: every connection carries two of these, idle or not.
-    runs: BTreeMap<u64, Run>,
+    /// running totals beside it: every connection carries two of these, idle or not, so the
+    /// map is boxed when a range is first held (8 bytes, not 24, for the many streams that
+    /// never hold one) and freed when the last one leaves.
+    #[allow(
+        clippy::box_collection,
+        reason = "the box is the point: 8 bytes in every stream, the collection only in the few that use it"
+    )]
+    runs: Option<Box<BTreeMap<u64, Run>>>,
     /// Map operations and ranges visited so far (see the module's bound).
     #[cfg(test)]
     steps: std::cell::Cell<u64>,
@@ -56,36 +62,45 @@ impl crate::base::pack::Pack for Ahead {
     }
     fn unpack(r: &mut crate::base::pack::Reader<'_>) -> Self {
         Ahead {
-            runs: BTreeMap::unpack(r),
+            runs: Option::unpack(r),
             #[cfg(test)]
             steps: std::cell::Cell::new(u64::unpack(r)),
         }
     }
 }
 
+/// What a stream holding no range reads.
+static NO_RUNS: BTreeMap<u64, Run> = BTreeMap::new();
+
 impl Ahead {
+    /// The held runs (an empty map while none is held).
+    #[inline]
+    fn map(&self) -> &BTreeMap<u64, Run> {
+        self.runs.as_deref().unwrap_or(&NO_RUNS)
+    }
+
     /// Bytes held beyond holes (each offset once). Walks the ranges: asked once, when the
     /// stream ends.
     pub fn pending(&self) -> u64 {
-        self.runs.iter().map(|(s, r)| r.end - s).sum()
+        self.map().iter().map(|(s, r)| r.end - s).sum()
     }
 
     /// Separate ranges held.
     pub fn ranges(&self) -> usize {
-        self.runs.len()
+        self.map().len()
     }
 
     /// What the held ranges cost the budget: their kept bytes and [`RANGE_COST`] per range.
     #[cfg(test)]
     pub fn charged(&self) -> usize {
-        let kept: usize = self.runs.values().map(|r| r.data.len()).sum();
-        kept + self.runs.len() * RANGE_COST
+        let kept: usize = self.map().values().map(|r| r.data.len()).sum();
+        kept + self.map().len() * RANGE_COST
     }
 
     /// Start of the first held range.
     pub fn first_start(&self) -> Option<u64> {
         self.step(1);
-        self.runs.first_key_value().map(|(s, _)| *s)
+        self.map().first_key_value().map(|(s, _)| *s)
     }
 
     /// Map operations and ranges visited since the buffer was made.
@@ -103,7 +118,7 @@ impl Ahead {
     /// The held run overlapping or touching `start` from below, if any: its start.
     fn touching_below(&self, start: u64) -> Option<u64> {
         self.step(1);
-        match self.runs.range(..=start).next_back() {
+        match self.map().range(..=start).next_back() {
             Some((s, r)) if r.end >= start => Some(*s),
             _ => None,
         }
@@ -117,14 +132,14 @@ impl Ahead {
         let mut merged = 0i64;
         let mut covered = 0u64;
         if let Some(s) = self.touching_below(start)
-            && let Some(r) = self.runs.get(&s)
+            && let Some(r) = self.map().get(&s)
         {
             merged += 1;
             covered += r.end.min(end) - start;
         }
         self.step(1);
         // Ranges starting inside the new one or right at its end.
-        for (s, r) in self.runs.range((Excluded(start), Unbounded)) {
+        for (s, r) in self.map().range((Excluded(start), Unbounded)) {
             if *s > end {
                 break;
             }
@@ -157,7 +172,7 @@ impl Ahead {
         }
         loop {
             self.step(1);
-            let next = self.runs.range(acc.end..).next().map(|(s, _)| *s);
+            let next = self.map().range(acc.end..).next().map(|(s, _)| *s);
             // New bytes up to the next held range (or the segment's end).
             let fill_to = next.map_or(end, |n| n.min(end));
             if fill_to > acc.end {
@@ -181,25 +196,30 @@ impl Ahead {
             }
         }
         self.step(1);
-        self.runs.insert(at, acc);
+        self.runs.get_or_insert_default().insert(at, acc);
     }
 
     /// Removes the run starting at `s`.
     fn take(&mut self, s: u64) -> Option<Run> {
         self.step(1);
-        self.runs.remove(&s)
+        self.runs.as_mut()?.remove(&s)
     }
 
     /// Removes the first held range: its start, end and kept bytes.
     pub fn pop_first(&mut self) -> Option<(u64, u64, VecDeque<u8>)> {
         self.step(1);
-        let (s, r) = self.runs.pop_first()?;
+        let map = self.runs.as_mut()?;
+        let (s, r) = map.pop_first()?;
+        if map.is_empty() {
+            // The last range delivered: the stream goes back to holding nothing.
+            self.runs = None;
+        }
         Some((s, r.end, r.data))
     }
 
     /// Forgets every held range (and frees the map).
     pub fn clear(&mut self) {
-        self.runs = BTreeMap::new();
+        self.runs = None;
     }
 }
 

@@ -114,8 +114,13 @@ pub struct Stream {
     /// without holding a range): the end of the stream finishes there.
     furthest: u64,
     /// Delivered bytes not yet acknowledged, kept for overlap checks (contiguous, ending at
-    /// `next`).
-    recent: VecDeque<u8>,
+    /// `next`); boxed when first kept (only `--check-overlaps` keeps any), so that a stream
+    /// that keeps none carries 8 bytes for it, not 32.
+    #[allow(
+        clippy::box_collection,
+        reason = "the box is the point: 8 bytes in every stream, the collection only in the few that use it"
+    )]
+    recent: Option<Box<VecDeque<u8>>>,
     /// What this stream is charged in the budget: `recent`, and the held ranges.
     held: usize,
     /// Bytes skipped over as holes.
@@ -221,12 +226,14 @@ impl Stream {
         if start < self.next {
             let rep_end = end.min(self.next);
             out.repeated = (rep_end - start) as u32;
-            let recent_start = self.next - self.recent.len() as u64;
+            let recent_start = self.next - self.recent_len();
             let cmp_start = start.max(recent_start);
             let cmp_end = rep_end.min(start + known as u64);
-            if cmp_start < cmp_end {
-                let old = self
-                    .recent
+            // Nothing kept (`recent_start` is `next`): nothing to compare.
+            if cmp_start < cmp_end
+                && let Some(recent) = self.recent.as_deref_mut()
+            {
+                let old = recent
                     .range((cmp_start - recent_start) as usize..(cmp_end - recent_start) as usize);
                 let new = &payload[(cmp_start - start) as usize..(cmp_end - start) as usize];
                 if !old.clone().eq(new.iter()) {
@@ -235,7 +242,7 @@ impl Stream {
                     if policy == OverlapPolicy::Last {
                         let at = (cmp_start - recent_start) as usize;
                         for (i, b) in new.iter().enumerate() {
-                            self.recent[at + i] = *b;
+                            recent[at + i] = *b;
                         }
                     }
                 }
@@ -327,11 +334,17 @@ impl Stream {
         // Keep delivered bytes until acknowledged, as far as the budget allows.
         if budget.take(bytes.len(), self.held) {
             self.held += bytes.len();
-            self.recent.extend(bytes);
+            self.recent.get_or_insert_default().extend(bytes);
         } else {
             // Overlap checks restart after this point.
             self.forget_recent(budget);
         }
+    }
+
+    /// Delivered bytes kept for overlap checks.
+    #[inline]
+    fn recent_len(&self) -> u64 {
+        self.recent.as_ref().map_or(0, |r| r.len() as u64)
     }
 
     /// Drops the delivered bytes kept for overlap checks. They are compared by their distance
@@ -339,8 +352,7 @@ impl Stream {
     /// bytes the snaplen cut); kept across the jump they would be compared with the wrong
     /// offsets and raise false conflicts.
     fn forget_recent(&mut self, budget: &mut Budget) {
-        let n = self.recent.len();
-        self.recent.clear();
+        let n = self.recent.take().map_or(0, |r| r.len());
         self.held -= n;
         budget.give(n);
     }
@@ -407,14 +419,16 @@ impl Stream {
             self.skip_to(off, keep, budget, emit);
         }
         // Drop acknowledged bytes kept for overlap checks.
-        let recent_start = self.next - self.recent.len() as u64;
-        if off > recent_start {
-            let n = ((off - recent_start) as usize).min(self.recent.len());
-            self.recent.drain(..n);
+        let recent_start = self.next - self.recent_len();
+        if off > recent_start
+            && let Some(recent) = self.recent.as_deref_mut()
+        {
+            let n = ((off - recent_start) as usize).min(recent.len());
+            recent.drain(..n);
             self.held -= n;
             budget.give(n);
             // Idle connections should not keep a buffer around.
-            crate::wire::give_back_room(&mut self.recent, 4 << 10);
+            crate::wire::give_back_room(recent, 4 << 10);
         }
     }
 
@@ -459,7 +473,7 @@ impl Stream {
         }
         budget.give(self.held);
         self.held = 0;
-        self.recent.clear();
+        self.recent = None;
         self.ahead.clear();
     }
 }

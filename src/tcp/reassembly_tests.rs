@@ -208,7 +208,7 @@ fn record(pieces: &mut Vec<(bool, u64)>, out: &mut Vec<u8>, p: Piece<'_>) {
 
 /// What the stream is charged equals what it holds: kept bytes, and each held range.
 fn accounted(s: &Stream) -> bool {
-    s.held == s.recent.len() + s.ahead.charged()
+    s.held == s.recent_len() as usize + s.ahead.charged()
 }
 
 #[test]
