@@ -531,8 +531,9 @@ impl Connection {
         for (side, h) in rec.halves.iter_mut() {
             let (probes, interval) = self.rules.keepalive.probes(side);
             let (backoff, syn_backoff) = self.rules.backoff.take(side);
-            let any = probes != 0 || interval.is_some() || backoff.is_some();
-            if let Some(r) = h.rare_to_set(any || syn_backoff.is_some()) {
+            let any =
+                probes != 0 || interval.is_some() || backoff.is_some() || syn_backoff.is_some();
+            if let Some(r) = h.rare_to_set(any) {
                 (r.keepalive_probes, r.keepalive_interval) = (probes, interval);
                 (r.backoff, r.syn_backoff) = (backoff, syn_backoff);
             }

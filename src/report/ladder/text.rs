@@ -447,13 +447,12 @@ impl Drawer<'_> {
                     if hops == 1 { "" } else { "s" }
                 ));
             }
-            if h.signals.rare().ip_ce > 0 {
+            let ce = h.signals.rare().ip_ce;
+            if ce > 0 {
                 let echoes = r.half(side.other()).signals.rare().ece;
                 facts.push(format!(
-                    "{} ce-marked {} (echoed by {} ece)",
-                    side.name(),
-                    h.signals.rare().ip_ce,
-                    echoes
+                    "{} ce-marked {ce} (echoed by {echoes} ece)",
+                    side.name()
                 ));
             }
         }

@@ -284,13 +284,11 @@ fn path(c: &ConnRecord) -> String {
     let (o, r) = (c.half(Side::Orig), c.half(Side::Resp));
     let hops = |h: &crate::tcp::Half| h.initial_ttl().map_or("-".into(), |t| t.1.to_string());
     let mut lines = vec![format!("hops {}/{}", hops(o), hops(r))];
-    if o.signals.rare().ip_ce + r.signals.rare().ip_ce > 0 {
+    let (os, rs) = (o.signals.rare(), r.signals.rare());
+    if os.ip_ce + rs.ip_ce > 0 {
         lines.push(format!(
             "ce {}/{} ece {}/{}",
-            o.signals.rare().ip_ce,
-            r.signals.rare().ip_ce,
-            o.signals.rare().ece,
-            r.signals.rare().ece
+            os.ip_ce, rs.ip_ce, os.ece, rs.ece
         ));
     }
     let rate = |h: &crate::tcp::Half| h.flow.throughput_avg().map_or("-".into(), human_rate);
