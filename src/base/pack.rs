@@ -26,6 +26,7 @@
 use std::collections::{BTreeMap, VecDeque};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
+use compact_str::CompactString;
 use thin_vec::ThinVec;
 
 /// Where an encoding is written.
@@ -450,6 +451,15 @@ impl Pack for String {
     }
     fn unpack(r: &mut Reader<'_>) -> Self {
         String::from_utf8_lossy(r.raw()).into_owned()
+    }
+}
+
+impl Pack for CompactString {
+    fn pack(&self, w: &mut Writer) {
+        w.raw(self.as_bytes());
+    }
+    fn unpack(r: &mut Reader<'_>) -> Self {
+        CompactString::from_utf8_lossy(r.raw())
     }
 }
 

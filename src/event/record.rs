@@ -8,6 +8,7 @@ use crate::detect::Tally;
 use crate::tcp::{Half, Handshake, TcpState};
 use crate::time::{Duration, Timestamp};
 use crate::wire::{Endpoint, PerSide, SeqNum, Side, TcpFlags, TunnelKind};
+use compact_str::CompactString;
 use thin_vec::ThinVec;
 
 /// How a connection record came to an end.
@@ -120,7 +121,7 @@ pub const MAX_TRANSITIONS: usize = 32;
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ZeekView {
     /// `(conn_state, history)` of every row, the current one last.
-    pub rows: ThinVec<(&'static str, String)>,
+    pub rows: ThinVec<(&'static str, CompactString)>,
 }
 
 /// Each state as its index in Zeek's list.

@@ -3,6 +3,10 @@
 //! (`Session::CheckHistory`) and its endpoint state machine (`UpdateStateMachine`), with the
 //! `conn_state` that conn/main.zeek derives from the two endpoint states.
 
+mod plain;
+
+use compact_str::CompactString;
+
 use super::endpoint::{ZEndpoint, ZState};
 use crate::time::{Duration, Timestamp};
 use crate::wire::Segment;
@@ -78,7 +82,7 @@ impl SegFields {
 #[derive(Clone, Debug)]
 pub(super) struct ZeekRow {
     /// The `history` field, as built so far.
-    pub(super) history: String,
+    pub(super) history: CompactString,
     /// `Session::hist_seen`: the [`HIST_SYN`]… bits already recorded.
     hist_seen: u32,
     /// Indexed by Zeek's orientation: 0 is Zeek's originator.
@@ -117,7 +121,7 @@ impl ZeekRow {
         let zeek_orig_is_sender = !flip;
         let reversed = zeek_orig_is_sender != from_orig;
         let mut z = ZeekRow {
-            history: String::with_capacity(12),
+            history: CompactString::const_new(""),
             hist_seen: 0,
             ep: [ZEndpoint::default(), ZEndpoint::default()],
             reversed,
@@ -236,8 +240,17 @@ impl ZeekRow {
     }
 
     /// Processes one segment sent by tcpaudit's `from_orig` side, in the order of
-    /// `TCPSessionAdapter::Process`.
-    pub(super) fn on_segment(&mut self, seg: &Segment<'_>, from_orig: bool) {
+    /// `TCPSessionAdapter::Process`; with `shortcut`, a plain one through
+    /// [`Self::on_plain_segment`]. Returns whether it took that shortcut.
+    pub(super) fn on_segment(
+        &mut self,
+        seg: &Segment<'_>,
+        from_orig: bool,
+        shortcut: bool,
+    ) -> bool {
+        if shortcut && self.on_plain_segment(seg, from_orig) {
+            return true;
+        }
         self.packets += 1;
         let s = SegFields::of(seg);
         self.flip_on_second_packet(&s);
@@ -274,6 +287,7 @@ impl ZeekRow {
             let start = self.ep[i].rel(s.seq) + s.syn as i64;
             self.ep[i].data_sent(start, s.len);
         }
+        false
     }
 
     /// Flip on the second packet (zeek/zeek#2191): a row whose history is exactly a SYN-ACK from

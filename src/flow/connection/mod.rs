@@ -18,6 +18,7 @@ use crate::proto::{At, ConnRef};
 use crate::tcp::{Half, Machine, MachineEvent, SentCtx, account_sent};
 use crate::time::Timestamp;
 use crate::wire::{BadTcpHeader, Endpoint, IcmpError, Segment, SeqNum, Side};
+use compact_str::CompactString;
 
 /// What a run keeps on each record beyond the record itself.
 #[derive(Clone, Copy, Debug, Default)]
@@ -543,7 +544,7 @@ impl Connection {
             rec.zeek = ZeekView {
                 rows: z
                     .rows()
-                    .map(|(state, history)| (state, history.to_string()))
+                    .map(|(state, history)| (state, CompactString::from(history)))
                     .collect(),
             };
         }
