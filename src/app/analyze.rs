@@ -80,7 +80,7 @@ pub fn analyze(args: &AnalyzeArgs) -> io::Result<ExitCode> {
     // formats are worth writing apart from the engine, the tables cost too little for the copies.
     let (records_only, writes_little) = (html.is_none(), matches!(args.opts.format, Format::Table));
     let threads = crate::config::threads(args.threads);
-    let ahead = run::read_ahead(threads, records_only, writes_little);
+    let ahead = run::read_ahead(threads);
     let mut set = CaptureSet::open_counted(&files, read.as_ref(), ahead);
     // Nothing to read: the reasons alone, not an empty report before them.
     if set.files().is_empty() {

@@ -200,7 +200,7 @@ pub fn gather(
 ) -> Result<CaptureFacts, GatherError> {
     let filter_text = filter;
     let mut filter = filter.map(PacketFilter::new).transpose()?;
-    let ahead = run::read_ahead(threads, html.is_none(), true);
+    let ahead = run::read_ahead(threads);
     let mut set = CaptureSet::open_counted(&[path.to_string_lossy().into_owned()], None, ahead);
     // Stories give the close's shape; they cost a few dozen bytes per record.
     let mut cfg = cfg;

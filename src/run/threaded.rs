@@ -135,14 +135,16 @@ fn writes_apart(records_only: bool, writes_little: bool) -> bool {
     records_only && !writes_little
 }
 
-/// Which files a run on `threads` threads reads ahead ([`ReadAhead`]): on two threads, when the
-/// engine writes the output (`records_only` and `writes_little` as in [`RunOptions`]), the
-/// reading thread has time enough to spare to copy plain files out of the page cache itself.
-/// Measured on a generated capture of 2 million frames (1.69 GB, with payloads), table output:
+/// Which files a run on `threads` threads reads ahead ([`ReadAhead`]): on two threads the
+/// reading thread has time enough to spare to copy plain files out of the page cache itself,
+/// whether the engine writes the output or the reading thread does (the line-per-record
+/// formats), and a third thread copying them would compete with the two for two cores.
+/// Measured on a generated capture of 2 million frames (1.69 GB, with payloads): with the table,
 /// the same time or less for 6% less CPU on an idle machine, 0.83x the time beside a process
-/// busy on one of two cores (README, "Performance").
-pub fn read_ahead(threads: usize, records_only: bool, writes_little: bool) -> ReadAhead {
-    if threads == 2 && !writes_apart(records_only, writes_little) {
+/// busy on one of two cores; with JSON, 0.90x the time for 0.87x the CPU beside a process busy
+/// on one core, 1.07x the time on an idle machine (README, "Performance").
+pub fn read_ahead(threads: usize) -> ReadAhead {
+    if threads == 2 {
         ReadAhead::Compressed
     } else {
         ReadAhead::All

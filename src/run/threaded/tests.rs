@@ -60,3 +60,13 @@ fn records_written_apart_are_the_one_threads() {
         "{n} {opened} {flipped}"
     );
 }
+
+/// Two threads read plain files in place, whichever thread writes the output; with one the
+/// analysis runs beside a reading thread, and with three or more the cores are enough for one.
+#[test]
+fn plain_files_are_read_in_place_on_two_threads() {
+    use crate::capture::ReadAhead;
+    assert_eq!(crate::run::read_ahead(1), ReadAhead::All);
+    assert_eq!(crate::run::read_ahead(2), ReadAhead::Compressed);
+    assert_eq!(crate::run::read_ahead(3), ReadAhead::All);
+}
