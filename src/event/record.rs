@@ -120,7 +120,8 @@ pub const MAX_TRANSITIONS: usize = 32;
 /// a closed four-tuple split some into several). Filled when the record leaves the table.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ZeekView {
-    /// `(conn_state, history)` of every row, the current one last.
+    /// `(conn_state, history)` of every row, the current one last (a history of up to 24
+    /// letters, nearly all of them, is kept inline: no allocation of its own).
     pub rows: ThinVec<(&'static str, CompactString)>,
 }
 

@@ -142,7 +142,8 @@ fn writes_apart(records_only: bool, writes_little: bool) -> bool {
 /// Measured on a generated capture of 2 million frames (1.69 GB, with payloads): with the table,
 /// the same time or less for 6% less CPU on an idle machine, 0.83x the time beside a process
 /// busy on one of two cores; with JSON, 0.90x the time for 0.87x the CPU beside a process busy
-/// on one core, 1.07x the time on an idle machine (README, "Performance").
+/// on one core (an earlier build took 1.07x the time on an idle machine, where a third thread
+/// finds a core free; README, "Performance").
 pub fn read_ahead(threads: usize) -> ReadAhead {
     if threads == 2 {
         ReadAhead::Compressed
