@@ -114,12 +114,24 @@ impl KeepaliveRules {
     /// a zero window (tcp_xmit_probe_skb). Wireshark calls it a keep-alive, its own zero-window
     /// probe being one byte at SND.NXT (flagged by the Wireshark classes). The peer's next pure
     /// ACK answers it.
+    #[inline]
     fn zero_window_probes(&mut self, j: &mut Judge<'_>, st: &Step<'_, '_>) {
+        let (seg, side, facts) = (st.seg, st.side, st.facts);
+        let pure_ack = matches!(facts.class, SegClass::Ack) && seg.payload_len == 0;
+        // Most segments, and inline: neither an answer nor a probe, and no answer awaited now.
+        if !pure_ack {
+            self.zwp_pending[side.other()] = false;
+            return;
+        }
+        self.zero_window_probes_of_ack(j, st);
+    }
+
+    /// [`Self::zero_window_probes`] for a pure ACK: the answer to a probe, or a probe.
+    fn zero_window_probes_of_ack(&mut self, j: &mut Judge<'_>, st: &Step<'_, '_>) {
         let c = j.conn;
         let (seg, side, facts) = (st.seg, st.side, st.facts);
         let peer = side.other();
-        let pure_ack = matches!(facts.class, SegClass::Ack) && seg.payload_len == 0;
-        if std::mem::take(&mut self.zwp_pending[peer]) && pure_ack {
+        if std::mem::take(&mut self.zwp_pending[peer]) {
             let k = AnomalyKind::ZeroWindowProbeAck;
             j.raise_segment(k, side, || {
                 Anomaly::new(k, seg.frame, seg.ts)
@@ -129,8 +141,7 @@ impl KeepaliveRules {
             });
         }
         let receiver = c.machine.end(peer);
-        let probe = pure_ack
-            && facts.sender_before.is_synchronized()
+        let probe = facts.sender_before.is_synchronized()
             && receiver.window == 0
             && receiver.rcv_nxt.is_some_and(|una| seg.seq.add(1) == una);
         if probe {
