@@ -67,6 +67,25 @@ pub fn seg(
     }
 }
 
+/// A deterministic pseudo-random sequence (xorshift64), no dependency: the same on every run,
+/// for tests that sweep many generated cases.
+pub struct Rng(pub u64);
+
+impl Rng {
+    /// The next value of the sequence.
+    pub fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    /// The next value, below `n`.
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+}
+
 /// Client to server.
 pub fn c2s(ms: i64, flags: &str, seq: u32, ack: u32, len: u32) -> Segment<'static> {
     seg(ms, A, B, flags, seq, ack, len)

@@ -183,47 +183,40 @@ impl Timers {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// A deterministic sequence (xorshift), no dependency.
-    fn rng(seed: &mut u64) -> u64 {
-        *seed ^= *seed << 13;
-        *seed ^= *seed >> 7;
-        *seed ^= *seed << 17;
-        *seed
-    }
+    use crate::testutil::Rng;
 
     /// The wheel pops exactly what one binary heap pops, for random pushes, clock steps
     /// (small, a turn and more, none), evictions and compactions.
     #[test]
     fn pops_what_one_heap_pops() {
-        let mut seed = 0x9e37_79b9_7f4a_7c15;
+        let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
         let mut wheel = Timers::default();
         let mut heap = BinaryHeap::new();
         let mut now: i64 = 1_700_000_000_000_000_000;
         let mut id = 0;
         for round in 0..20_000 {
-            let r = rng(&mut seed);
+            let r = rng.next();
             match r % 16 {
                 0..=8 => {
                     // Deadlines from the past to well over a turn ahead.
-                    let ahead = (rng(&mut seed) % 1_400_000_000_000) as i64 - 5_000_000_000;
+                    let ahead = (rng.next() % 1_400_000_000_000) as i64 - 5_000_000_000;
                     id += 1;
                     let t = Timer {
                         deadline: now + ahead,
-                        slot: (rng(&mut seed) % 64) as usize,
+                        slot: (rng.next() % 64) as usize,
                         id,
                     };
                     wheel.push(t);
                     heap.push(Reverse(t));
                 }
                 9..=12 => {
-                    now += (rng(&mut seed) % 400_000_000) as i64;
+                    now += (rng.next() % 400_000_000) as i64;
                 }
                 13 => now += 700_000_000_000,
                 14 => assert_eq!(wheel.pop_first(), heap.pop().map(|Reverse(t)| t)),
                 _ => {
                     if round % 7 == 0 {
-                        let m = rng(&mut seed) % 5;
+                        let m = rng.next() % 5;
                         wheel.retain(|t| t.id % 5 != m);
                         heap.retain(|Reverse(t)| t.id % 5 != m);
                     }

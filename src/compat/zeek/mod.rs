@@ -192,19 +192,7 @@ pub const CONN_STATES: [&str; 13] = [
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testutil::{c2s, s2c};
-
-    /// A small xorshift generator: the sequences below are the same on every run.
-    struct Rng(u64);
-
-    impl Rng {
-        fn below(&mut self, n: u64) -> u64 {
-            self.0 ^= self.0 << 13;
-            self.0 ^= self.0 >> 7;
-            self.0 ^= self.0 << 17;
-            self.0 % n
-        }
-    }
+    use crate::testutil::{Rng, c2s, s2c};
 
     /// One random segment of a connection whose sides have sent up to `next` (client, server):
     /// mostly in order, some retransmitted, some past a hole; mostly plain acknowledgments,
