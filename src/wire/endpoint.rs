@@ -82,12 +82,22 @@ fn put_decimal(out: &mut [u8], v: u16) -> usize {
 }
 
 /// A four-tuple with its two endpoints in canonical order, so both directions map to one key.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+///
+/// Built and hashed for every segment, and compared with the keys of its hash bucket, so it is
+/// held as plain words rather than as two [`Endpoint`]s (an `IpAddr` enum each, its bytes at odd
+/// offsets): an IPv4 pair fills the first word, an IPv6 pair all four, the ports one more. The
+/// endpoints are given back by [`FlowKey::lo`] and [`FlowKey::hi`].
+#[derive(Clone, Copy, PartialEq, Eq)]
 pub struct FlowKey {
-    /// The lower endpoint.
-    pub lo: Endpoint,
-    /// The higher endpoint.
-    pub hi: Endpoint,
+    /// IPv4: the lower endpoint's address in the high half of the first word, the higher's in
+    /// the low half, the rest zero. Otherwise: the lower endpoint's 128 bits in the first two
+    /// words (high word first), the higher's in the last two (an IPv4 address of a mixed pair
+    /// as its 32 bits).
+    addrs: [u64; 4],
+    /// The lower endpoint's port in the high half, the higher's in the low half.
+    ports: u32,
+    /// Which addresses are IPv6: 1 for the lower endpoint's, 2 for the higher's.
+    v6: u8,
 }
 
 impl FlowKey {
@@ -97,12 +107,60 @@ impl FlowKey {
         // Any order both directions agree on will do; comparing integers is cheaper than
         // `Endpoint`'s derived order (an enum, then octets one by one). The two ends of one
         // segment share an address family, so equal ranks are equal endpoints.
-        let rank = |e: &Endpoint| (addr_bits(e.addr), e.port);
-        if rank(&src) <= rank(&dst) {
-            FlowKey { lo: src, hi: dst }
-        } else {
-            FlowKey { lo: dst, hi: src }
+        if let (IpAddr::V4(a), IpAddr::V4(b)) = (src.addr, dst.addr) {
+            let (a, b) = (u32::from(a), u32::from(b));
+            let ((lo, lp), (hi, hp)) = if (a, src.port) <= (b, dst.port) {
+                ((a, src.port), (b, dst.port))
+            } else {
+                ((b, dst.port), (a, src.port))
+            };
+            return FlowKey {
+                addrs: [u64::from(lo) << 32 | u64::from(hi), 0, 0, 0],
+                ports: u32::from(lp) << 16 | u32::from(hp),
+                v6: 0,
+            };
         }
+        let rank = |e: &Endpoint| (addr_bits(e.addr), e.port);
+        let (lo, hi) = if rank(&src) <= rank(&dst) {
+            (src, dst)
+        } else {
+            (dst, src)
+        };
+        let (l, h) = (addr_bits(lo.addr), addr_bits(hi.addr));
+        FlowKey {
+            addrs: [(l >> 64) as u64, l as u64, (h >> 64) as u64, h as u64],
+            ports: u32::from(lo.port) << 16 | u32::from(hi.port),
+            v6: u8::from(lo.addr.is_ipv6()) | u8::from(hi.addr.is_ipv6()) << 1,
+        }
+    }
+
+    /// The lower endpoint.
+    pub fn lo(&self) -> Endpoint {
+        let addr = if self.v6 == 0 {
+            IpAddr::V4(((self.addrs[0] >> 32) as u32).into())
+        } else {
+            bits_addr(self.addrs[0], self.addrs[1], self.v6 & 1 != 0)
+        };
+        Endpoint::new(addr, (self.ports >> 16) as u16)
+    }
+
+    /// The higher endpoint.
+    pub fn hi(&self) -> Endpoint {
+        let addr = if self.v6 == 0 {
+            IpAddr::V4((self.addrs[0] as u32).into())
+        } else {
+            bits_addr(self.addrs[2], self.addrs[3], self.v6 & 2 != 0)
+        };
+        Endpoint::new(addr, self.ports as u16)
+    }
+}
+
+impl fmt::Debug for FlowKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("FlowKey")
+            .field("lo", &self.lo())
+            .field("hi", &self.hi())
+            .finish()
     }
 }
 
@@ -115,22 +173,28 @@ fn addr_bits(a: IpAddr) -> u128 {
     }
 }
 
-/// Hashed on every packet: the addresses and ports as two or three integers rather than field
-/// by field through the `IpAddr` enums (an IPv4 pair and the ports fill one word each). Keys
-/// of different families that share bits hash alike and are told apart by `Eq`.
+/// The address whose bits [`addr_bits`] gave as two words, high first.
+fn bits_addr(high: u64, low: u64, v6: bool) -> IpAddr {
+    if v6 {
+        IpAddr::V6((u128::from(high) << 64 | u128::from(low)).into())
+    } else {
+        IpAddr::V4((low as u32).into())
+    }
+}
+
+/// Hashed on every packet: an IPv4 key as two words (its addresses, its ports), any other as
+/// five. Keys of different families that share bits hash alike and are told apart by `Eq`.
 impl std::hash::Hash for FlowKey {
     #[inline]
     fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
-        match (self.lo.addr, self.hi.addr) {
-            (IpAddr::V4(a), IpAddr::V4(b)) => {
-                h.write_u64(u64::from(u32::from(a)) << 32 | u64::from(u32::from(b)));
-            }
-            (a, b) => {
-                h.write_u128(addr_bits(a));
-                h.write_u128(addr_bits(b));
+        if self.v6 == 0 {
+            h.write_u64(self.addrs[0]);
+        } else {
+            for w in self.addrs {
+                h.write_u64(w);
             }
         }
-        h.write_u32(u32::from(self.lo.port) << 16 | u32::from(self.hi.port));
+        h.write_u32(self.ports);
     }
 }
 
@@ -239,6 +303,44 @@ impl<T> std::ops::IndexMut<Side> for PerSide<T> {
 mod tests {
     use super::*;
     use std::net::{Ipv4Addr, Ipv6Addr};
+
+    /// Both directions of a four-tuple give one key, which gives back its endpoints, lower
+    /// first; any other four-tuple gives another key (a port moved, the other family, an
+    /// IPv4 address beside its IPv4-mapped IPv6 form).
+    #[test]
+    fn a_four_tuple_has_one_key_and_gives_back_its_endpoints() {
+        let v4 = |a: [u8; 4], p| Endpoint::new(IpAddr::V4(Ipv4Addr::from(a)), p);
+        let v6 = |a: u128, p| Endpoint::new(IpAddr::V6(Ipv6Addr::from(a)), p);
+        let mapped =
+            |a: [u8; 4], p| Endpoint::new(IpAddr::V6(Ipv4Addr::from(a).to_ipv6_mapped()), p);
+        let pairs = [
+            (v4([10, 0, 0, 2], 443), v4([10, 0, 0, 1], 50000)),
+            (v4([10, 0, 0, 1], 80), v4([10, 0, 0, 1], 81)),
+            (v4([10, 0, 0, 1], 81), v4([10, 0, 0, 1], 80)),
+            (v4([192, 168, 0, 1], 80), v4([10, 0, 0, 1], 80)),
+            (v6(1 << 100 | 7, 443), v6(3, 1024)),
+            (v6(5, 443), v6(5 << 64, 443)),
+            (mapped([10, 0, 0, 2], 443), mapped([10, 0, 0, 1], 50000)),
+            (v4([10, 0, 0, 2], 443), v6(7, 50000)),
+            (v6(7, 50000), v4([10, 0, 0, 2], 443)),
+        ];
+        let mut keys = Vec::new();
+        for (a, b) in pairs {
+            let key = FlowKey::new(a, b);
+            assert_eq!(key, FlowKey::new(b, a), "{a} {b}");
+            let (lo, hi) = (key.lo(), key.hi());
+            assert!(lo == a && hi == b || lo == b && hi == a, "{a} {b}: {key:?}");
+            assert_eq!(FlowKey::new(lo, hi), key);
+            keys.push(key);
+        }
+        // Pairs 1 and 2 are one four-tuple, as are 7 and 8; all the others differ.
+        for (i, k) in keys.iter().enumerate() {
+            for (j, l) in keys.iter().enumerate().skip(i + 1) {
+                let same = (i, j) == (1, 2) || (i, j) == (7, 8);
+                assert_eq!(k == l, same, "{k:?} {l:?}");
+            }
+        }
+    }
 
     #[test]
     fn endpoints_print_as_the_standard_library_prints_their_parts() {
