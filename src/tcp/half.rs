@@ -263,6 +263,12 @@ impl Half {
         self.rare.as_deref().unwrap_or(&NO_RARE)
     }
 
+    /// Whether anything of [`Half::rare`] was ever set (if not, it is all zeros and nothing).
+    #[inline]
+    pub fn has_rare(&self) -> bool {
+        self.rare.is_some()
+    }
+
     /// [`Half::rare`] to change, allocated on the first change.
     #[inline]
     pub fn rare_mut(&mut self) -> &mut HalfRare {

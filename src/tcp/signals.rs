@@ -138,6 +138,12 @@ impl HeaderSignals {
         self.rare.as_deref().unwrap_or(&NO_RARE)
     }
 
+    /// Whether anything of [`HeaderSignals::rare`] was ever set (if not, it is all zeros).
+    #[inline]
+    pub fn has_rare(&self) -> bool {
+        self.rare.is_some()
+    }
+
     /// [`HeaderSignals::rare`] to change, allocated on the first change.
     #[inline]
     pub fn rare_mut(&mut self) -> &mut RareSignals {

@@ -230,6 +230,13 @@ impl WindowFlow {
         self.limits.as_deref().unwrap_or(&NO_LIMITS)
     }
 
+    /// Whether the peer's window ever held this side back (if not, [`WindowFlow::limits`] is
+    /// all zeros and nothing).
+    #[inline]
+    pub fn has_limits(&self) -> bool {
+        self.limits.is_some()
+    }
+
     fn window_limited(&mut self, seg: &Segment<'_>, win: u32, rtt: Option<Duration>) {
         self.limits
             .get_or_insert_default()
