@@ -120,17 +120,18 @@ impl FlowKey {
                 v6: 0,
             };
         }
-        let rank = |e: &Endpoint| (addr_bits(e.addr), e.port);
-        let (lo, hi) = if rank(&src) <= rank(&dst) {
-            (src, dst)
+        // Each end's rank (its address's bits, its port) and family, the bits taken once.
+        let rank = |e: &Endpoint| (addr_bits(e.addr), e.port, e.addr.is_ipv6());
+        let (s, d) = (rank(&src), rank(&dst));
+        let ((l, lp, l6), (h, hp, h6)) = if (s.0, s.1) <= (d.0, d.1) {
+            (s, d)
         } else {
-            (dst, src)
+            (d, s)
         };
-        let (l, h) = (addr_bits(lo.addr), addr_bits(hi.addr));
         FlowKey {
             addrs: [(l >> 64) as u64, l as u64, (h >> 64) as u64, h as u64],
-            ports: u32::from(lo.port) << 16 | u32::from(hi.port),
-            v6: u8::from(lo.addr.is_ipv6()) | u8::from(hi.addr.is_ipv6()) << 1,
+            ports: u32::from(lp) << 16 | u32::from(hp),
+            v6: u8::from(l6) | u8::from(h6) << 1,
         }
     }
 
