@@ -34,26 +34,20 @@ pub const LIKELY_SERVER_PORTS: &[u16] = &[
 /// Zeek's view of a connection: the conn.log rows Zeek would write for its packets. Zeek ends a
 /// row on its own timers or when a SYN reuses the four-tuple, and logs later packets of the same
 /// connection as a new row; tcpaudit keeps them all in one record and lists the rows.
+///
+/// Zeek's `likely_server_ports`, which orient each new row, are the run's setting: they are
+/// passed with every segment rather than kept in every connection's view.
 #[derive(Clone, Debug)]
 pub struct ZeekConn {
     /// Finished rows, as (conn_state, history).
     rows: ThinVec<(&'static str, CompactString)>,
     /// The row in progress.
     cur: ZeekRow,
-    /// Zeek's `likely_server_ports`, to orient each new row. Not encoded: it is the run's
-    /// setting, given back by [`Self::restore_server_ports`].
-    ports: &'static [u16],
 }
 
-/// Encoded but for its server ports (the run's setting, given back by
-/// [`ZeekConn::restore_server_ports`]).
 impl Pack for ZeekConn {
     fn pack(&self, w: &mut Writer) {
-        let ZeekConn {
-            rows,
-            cur,
-            ports: _,
-        } = self;
+        let ZeekConn { rows, cur } = self;
         pack_rows(rows, w);
         cur.pack(w);
     }
@@ -62,7 +56,6 @@ impl Pack for ZeekConn {
         ZeekConn {
             rows,
             cur: ZeekRow::unpack(r),
-            ports: &[],
         }
     }
 }
@@ -92,11 +85,10 @@ pub fn unpack_rows(r: &mut Reader<'_>) -> ThinVec<(&'static str, CompactString)>
 impl ZeekConn {
     /// Zeek's connection for a first segment sent by tcpaudit's `from_orig` side; `server_ports`
     /// is Zeek's `likely_server_ports` (see [`LIKELY_SERVER_PORTS`]).
-    pub fn new(seg: &Segment<'_>, from_orig: bool, server_ports: &'static [u16]) -> Self {
+    pub fn new(seg: &Segment<'_>, from_orig: bool, server_ports: &[u16]) -> Self {
         ZeekConn {
             rows: ThinVec::new(),
             cur: ZeekRow::new(seg, from_orig, server_ports),
-            ports: server_ports,
         }
     }
 
@@ -109,15 +101,10 @@ impl ZeekConn {
         view: &mut Option<ZeekConn>,
         seg: &Segment<'_>,
         from_orig: bool,
-        server_ports: &'static [u16],
+        server_ports: &[u16],
     ) {
         view.get_or_insert_with(|| ZeekConn::new(seg, from_orig, server_ports))
-            .on_captured(seg, from_orig);
-    }
-
-    /// Gives a decoded view the run's `likely_server_ports` (the one part not encoded).
-    pub fn restore_server_ports(&mut self, server_ports: &'static [u16]) {
-        self.ports = server_ports;
+            .on_captured(seg, from_orig, server_ports);
     }
 
     /// The current (last) row's history.
@@ -157,9 +144,10 @@ impl ZeekConn {
     /// it: a segment whose header the snaplen cut is ignored (Zeek's `truncated_header` weird).
     /// This is all a connection's segments, in order, ever go through, so that a view rebuilt
     /// later from the same segments (a report reading the capture again) is the same view.
-    pub fn on_captured(&mut self, seg: &Segment<'_>, from_orig: bool) {
+    /// `server_ports`: Zeek's `likely_server_ports`, for a row the segment opens.
+    pub fn on_captured(&mut self, seg: &Segment<'_>, from_orig: bool, server_ports: &[u16]) {
         if !seg.header_cut {
-            self.on_segment(seg, from_orig, true);
+            self.on_segment(seg, from_orig, server_ports, true);
         }
     }
 
@@ -169,9 +157,15 @@ impl ZeekConn {
     /// the most common segments take [`ZeekRow::on_segment`]'s shortcut (the tests compare the
     /// rows with and without it). Returns whether the shortcut was taken.
     #[inline]
-    fn on_segment(&mut self, seg: &Segment<'_>, from_orig: bool, shortcut: bool) -> bool {
+    fn on_segment(
+        &mut self,
+        seg: &Segment<'_>,
+        from_orig: bool,
+        server_ports: &[u16],
+        shortcut: bool,
+    ) -> bool {
         if self.cur.packets > 0 && (self.cur.timers_end_row(seg.ts) || self.cur.is_reuse(seg)) {
-            let done = std::mem::replace(&mut self.cur, ZeekRow::new(seg, from_orig, self.ports));
+            let done = std::mem::replace(&mut self.cur, ZeekRow::new(seg, from_orig, server_ports));
             self.rows.push((done.conn_state(), done.history));
         }
         if seg.checksum_ok == Some(false) {
@@ -266,8 +260,9 @@ mod tests {
             let mut fast = ZeekConn::new(first, *from_orig, LIKELY_SERVER_PORTS);
             let mut general = fast.clone();
             for (s, from_orig) in &list {
-                shortcuts += usize::from(fast.on_segment(s, *from_orig, true));
-                assert!(!general.on_segment(s, *from_orig, false));
+                let ports = LIKELY_SERVER_PORTS;
+                shortcuts += usize::from(fast.on_segment(s, *from_orig, ports, true));
+                assert!(!general.on_segment(s, *from_orig, ports, false));
                 segments += 1;
                 assert_eq!(format!("{fast:?}"), format!("{general:?}"), "after {s:?}");
             }

@@ -8,12 +8,10 @@
 //! connection's first segment, no field names), one takes about 1.1 KB (1.2 with Zeek's view);
 //! the table keeps it so when memory is short (or beyond a number of connections tracked at
 //! once), and decodes it when it is next needed (see `flow::table::slot`). The encoding is the
-//! connection, field for field, but for the run's settings it refers to, which are given back
-//! on decoding.
+//! connection, field for field.
 
 use super::Connection;
 use crate::base::pack::{Pack, Reader, Writer};
-use crate::detect::DetectConfig;
 
 impl Connection {
     /// Bytes its streams hold (out-of-order ranges, delivered bytes kept for overlap checks):
@@ -29,15 +27,11 @@ impl Connection {
         w.bytes()
     }
 
-    /// The connection [`Self::encode`] wrote into `bytes`, with the run's settings it refers
-    /// to taken from `detect`.
-    pub(crate) fn decode(bytes: &[u8], detect: &DetectConfig) -> Box<Connection> {
+    /// The connection [`Self::encode`] wrote into `bytes`.
+    pub(crate) fn decode(bytes: &[u8]) -> Box<Connection> {
         let mut r = Reader::new(bytes);
-        let mut c = Box::new(Connection::unpack(&mut r));
+        let c = Box::new(Connection::unpack(&mut r));
         debug_assert!(r.at_end(), "an encoded connection reads back whole");
-        if let Some(z) = c.zeek.as_mut() {
-            z.restore_server_ports(detect.zeek_server_ports);
-        }
         c
     }
 }
@@ -63,9 +57,8 @@ mod tests {
     use crate::detect::DetectConfig;
     use crate::testutil::c2s;
 
-    /// What an encoding holds decodes into the same connection, Zeek's view and its server
-    /// ports (not encoded, given back) included; the scratch writer's next encoding starts
-    /// afresh.
+    /// What an encoding holds decodes into the same connection, Zeek's view included; the
+    /// scratch writer's next encoding starts afresh.
     #[test]
     fn a_connection_reads_back_field_for_field() {
         let cfg = DetectConfig::default();
@@ -74,7 +67,7 @@ mod tests {
         other.encode(&mut w);
         let c = Connection::new(7, &c2s(1, "S", 1000, 0, 0), &cfg, true);
         let bytes = c.encode(&mut w).to_vec();
-        let back = Connection::decode(&bytes, &cfg);
+        let back = Connection::decode(&bytes);
         assert!(back.zeek.is_some());
         assert_eq!(format!("{back:?}"), format!("{c:?}"));
     }

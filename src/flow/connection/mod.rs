@@ -305,7 +305,7 @@ impl Connection {
         self.directions.on_segment(seg, side, syn_isn, peer_seen);
         self.refresh_one_sided();
         if let Some(z) = &mut self.zeek {
-            z.on_captured(seg, side == Side::Orig);
+            z.on_captured(seg, side == Side::Orig, cfg.zeek_server_ports);
         }
         let changes_before = found.changes.len();
         let facts = self.apply_to_machine(seg, side, keep.transitions, found.changes);

@@ -174,7 +174,7 @@ impl Slot {
             Slot::Full(_) => {}
             Slot::Lone(s) => *self = Slot::Full(s.rebuild(&r())),
             Slot::Frozen(f) => {
-                let mut c = Connection::decode(&f.bytes, &r().detect);
+                let mut c = Connection::decode(&f.bytes);
                 // The timer may have moved since the connection was encoded (an entry that
                 // surfaced before its real deadline is pushed again at that deadline).
                 c.timer_at = f.timer_at;
@@ -417,11 +417,7 @@ impl FlowTable {
             states: r.states,
         };
         #[cfg(debug_assertions)]
-        assert_same(
-            &Connection::decode(&frozen.bytes, &self.detect),
-            c,
-            "decoded",
-        );
+        assert_same(&Connection::decode(&frozen.bytes), c, "decoded");
         self.conns.set(idx, Slot::Frozen(Box::new(frozen)));
         self.stats.frozen = self.stats.frozen.saturating_add(1);
     }
