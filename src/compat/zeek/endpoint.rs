@@ -4,7 +4,7 @@
 //! (`TCP_Reassembler.cc`) that finds the content gaps behind the `G`/`g` history letters.
 //! Zeek's field names are kept, lower-cased.
 
-use super::scaled::Scaled;
+use super::scaled::{Counter, Scaled};
 use crate::wire::SeqNum;
 use thin_vec::ThinVec;
 
@@ -62,27 +62,22 @@ pub(super) struct ZEndpoint {
     pub(super) last_seq: u32,
     /// `AckSeq()`: the highest of this endpoint's sequence numbers the peer acknowledged.
     pub(super) ack_seq: u32,
-    /// `FIN_cnt`: FINs sent.
-    pub(super) fin_cnt: u32,
+    /// `FIN_cnt > 0`: a FIN was sent (Zeek reads its count of FINs only against zero).
+    pub(super) sent_fin: bool,
     /// `FIN_seq`: relative sequence number one past the last FIN.
     pub(super) fin_seq: i64,
     /// `did_close`: `ConnectionClosed` ran for this endpoint.
     pub(super) did_close: bool,
     /// `hist_last_SYN`: relative sequence number of the last SYN, so that a SYN repeating it
-    /// adds no second letter.
-    pub(super) hist_last_syn: i64,
+    /// adds no second letter (relative numbers are within ±2^31: [`Self::rel`]).
+    pub(super) hist_last_syn: i32,
     /// `hist_last_FIN`: as `hist_last_syn`, for the FIN (taken after the payload).
     pub(super) hist_last_fin: i64,
     /// `hist_last_RST`: as `hist_last_syn`, for the RST.
-    pub(super) hist_last_rst: i64,
-    /// Retransmissions, the `T` letter (`rxmt_cnt`/`rxmt_thresh`).
-    pub(super) rxmt: Scaled,
-    /// Zero windows, the `W` letter (`win0_cnt`/`win0_thresh`).
-    pub(super) win0: Scaled,
-    /// Bad checksums, the `C` letter (`chk_cnt`/`chk_thresh`).
-    pub(super) chk: Scaled,
-    /// Content gaps, the `G` letter (`gap_cnt`/`gap_thresh`).
-    pub(super) gap: Scaled,
+    pub(super) hist_last_rst: i32,
+    /// Retransmissions, zero windows, bad checksums and content gaps, counted on a log scale
+    /// for their letters (`T`, `W`, `C`, `G`).
+    pub(super) scaled: Scaled,
     /// `window_scale`: the shift applied to this endpoint's advertised windows.
     pub(super) window_scale: u8,
     /// The window-scale option of this endpoint's SYN, if it carried one.
@@ -103,16 +98,13 @@ crate::base::pack::pack_struct!(ZEndpoint {
     start_seq,
     last_seq,
     ack_seq,
-    fin_cnt,
+    sent_fin,
     fin_seq,
     did_close,
     hist_last_syn,
     hist_last_fin,
     hist_last_rst,
-    rxmt,
-    win0,
-    chk,
-    gap,
+    scaled,
     window_scale,
     syn_wscale,
     last_reassem,
@@ -202,7 +194,7 @@ impl ZEndpoint {
             self.last_seq = seq_one_past;
             false
         } else {
-            len > 0 && self.rxmt.hit()
+            len > 0 && self.scaled.hit(Counter::Retransmission)
         }
     }
 
@@ -220,7 +212,7 @@ impl ZEndpoint {
         if size != 0 {
             size -= 1;
         }
-        if self.fin_cnt > 0 && size != 0 {
+        if self.sent_fin && size != 0 {
             size -= 1;
         }
         size
@@ -268,7 +260,7 @@ impl ZEndpoint {
     /// ACK of 1 or 2 reveals no hole: Zeek faked the initial sequence number there
     /// (`TCP_Reassembler::Undelivered`).
     pub(super) fn ack_received(&mut self, mut rel_ack: i64, partial: bool) -> u32 {
-        if self.fin_cnt > 0 && rel_ack >= self.fin_seq {
+        if self.sent_fin && rel_ack >= self.fin_seq {
             rel_ack = self.fin_seq - 1;
         }
         if rel_ack <= self.trim {

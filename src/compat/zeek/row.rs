@@ -8,6 +8,7 @@ mod plain;
 use compact_str::CompactString;
 
 use super::endpoint::{ZEndpoint, ZState};
+use super::scaled::Counter;
 use crate::time::{Duration, Timestamp};
 use crate::wire::Segment;
 
@@ -234,7 +235,7 @@ impl ZeekRow {
     pub(super) fn bad_checksum(&mut self, from_orig: bool) {
         self.packets += 1;
         let i = self.index(from_orig);
-        if self.ep[i].chk.hit() {
+        if self.ep[i].scaled.hit(Counter::BadChecksum) {
             self.add(i, 'C');
         }
     }
@@ -263,7 +264,7 @@ impl ZeekRow {
             self.init_window(i, seg.options.wscale);
         }
         if s.fin {
-            self.ep[i].fin_cnt += 1;
+            self.ep[i].sent_fin = true;
             self.ep[i].fin_seq = rel_seq + s.seg_len;
         }
         let rel_ack = s.ack.then(|| self.ack_peer(1 - i, seg.ack.0, s.rst));
@@ -302,7 +303,8 @@ impl ZeekRow {
     }
 
     /// `update_history`: the flag letters (`S`, `H`, `F`, `R`, `I`, `Q`, `D`, `A`) of a segment
-    /// from endpoint `i`.
+    /// from endpoint `i`, whose sequence number relative to that endpoint's start is `rel_seq`
+    /// ([`ZEndpoint::rel`]: within ±2^31, so it keeps as the `i32` of the `hist_last_*`).
     fn update_history(&mut self, i: usize, s: &SegFields, rel_seq: i64) {
         let n = s.syn as u8 + s.fin as u8 + s.rst as u8;
         if n > 1 {
@@ -316,10 +318,10 @@ impl ZeekRow {
             // number of the previous one (a plain retransmission).
             if s.syn {
                 let code = if s.ack { 'H' } else { 'S' };
-                if self.check(i, HIST_SYN, code) && rel_seq != self.ep[i].hist_last_syn {
+                if self.check(i, HIST_SYN, code) && rel_seq != i64::from(self.ep[i].hist_last_syn) {
                     self.add(i, code);
                 }
-                self.ep[i].hist_last_syn = rel_seq;
+                self.ep[i].hist_last_syn = rel_seq as i32;
             }
             if s.fin {
                 // A FIN's sequence number is the one after its payload.
@@ -330,10 +332,10 @@ impl ZeekRow {
                 self.ep[i].hist_last_fin = fin_seq;
             }
             if s.rst {
-                if self.check(i, HIST_RST, 'R') && rel_seq != self.ep[i].hist_last_rst {
+                if self.check(i, HIST_RST, 'R') && rel_seq != i64::from(self.ep[i].hist_last_rst) {
                     self.add(i, 'R');
                 }
-                self.ep[i].hist_last_rst = rel_seq;
+                self.ep[i].hist_last_rst = rel_seq as i32;
             }
         } else if s.len > 0 {
             self.check(i, HIST_DATA, 'D');
@@ -352,7 +354,7 @@ impl ZeekRow {
             && !rst
             && self.ep[p].state != ZState::Closed
             && self.ep[i].state != ZState::Reset
-            && self.ep[i].win0.hit()
+            && self.ep[i].scaled.hit(Counter::ZeroWindow)
         {
             self.add(i, 'W');
         }
@@ -399,7 +401,8 @@ impl ZeekRow {
         let p = 1 - i;
         let holes = self.ep[p].ack_received(rel_ack, self.is_partial);
         for _ in 0..holes {
-            if self.ep[p].is_clean() && self.ep[i].is_clean() && self.ep[p].gap.hit() {
+            if self.ep[p].is_clean() && self.ep[i].is_clean() && self.ep[p].scaled.hit(Counter::Gap)
+            {
                 self.add(p, 'G');
             }
         }
