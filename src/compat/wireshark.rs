@@ -4,7 +4,7 @@
 //! is updated follow the C code, quirks included (see the comments); the names of the fields
 //! are Wireshark's.
 
-use std::collections::VecDeque;
+use thin_vec::ThinVec;
 
 use crate::time::{Duration, Timestamp};
 use crate::wire::{Segment, SeqNum, Side, give_back_room};
@@ -68,8 +68,10 @@ struct DirState {
     is_first_ack: bool,
     /// `lastsegmentflags`: the [`flag`] bits of this direction's previous segment.
     lastsegmentflags: u16,
-    /// Ends of unacknowledged segments (only their number matters, for `MAX_UNACKED`).
-    unacked: VecDeque<u32>,
+    /// Ends of unacknowledged segments (only their number matters, for `MAX_UNACKED`): a thin
+    /// vector, its length and room on the heap beside the entries, so that a direction with
+    /// none takes one word rather than a deque's four.
+    unacked: ThinVec<u32>,
     /// `lastack`: the last acknowledgment number sent.
     lastack: u32,
     /// `lastacktime`: when it was sent (ns).
@@ -111,7 +113,7 @@ impl Default for DirState {
             win_scale: -1,
             is_first_ack: false,
             lastsegmentflags: 0,
-            unacked: VecDeque::new(),
+            unacked: ThinVec::new(),
             lastack: 0,
             lastacktime: Timestamp::EPOCH,
             lastnondupack: 0,
@@ -380,7 +382,7 @@ impl WsConv {
             if syn || fin {
                 nextseq = nextseq.wrapping_add(1);
             }
-            fwd.unacked.push_back(nextseq);
+            fwd.unacked.push(nextseq);
         }
         let zwp = ta.flags & ZERO_WINDOW_PROBE != 0;
         if (SeqNum(nextseq) > SeqNum(fwd.nextseq) || fwd.nextseq == 0) && !zwp {

@@ -7,7 +7,7 @@ use crate::time::Duration;
 /// what comes with it: the allocator's header, its slab and map slots (with its 16 bytes in the
 /// slots' array of timers) and its record's small vectors. Measured: 100,000 connections of an
 /// ACK and its answer each, tracked at once, took
-/// 2,644 bytes apiece in peak RSS beyond the run's base with the table output (3,072 with JSON,
+/// 2,538 bytes apiece in peak RSS beyond the run's base with the table output (2,885 with JSON,
 /// which keeps Zeek's view: [`ZEEK_VIEW_BYTES`]), a 24-byte timer entry included
 /// (`benches/tuples-gen.py --answered`, README "Memory"); timer entries are charged as they are
 /// held instead (a connection may leave stale ones behind until they are dropped). A connection

@@ -7,7 +7,7 @@
 //! sample (Karn, RFC 6298 §3) unless the acknowledgment echoes the timestamp of one
 //! transmission (RFC 7323 §4.1), which identifies the transmission it answers.
 
-use std::collections::VecDeque;
+use thin_vec::ThinVec;
 
 use crate::time::{Duration, Timestamp};
 use crate::wire::{Segment, SeqNum};
@@ -65,7 +65,14 @@ pub struct Metrics {
     /// Segments advertising a zero window (no SYN, FIN or RST).
     pub zero_windows: u32,
     rtt_sum: Duration,
-    timed: VecDeque<Timed>,
+    /// Data segments sent and timed, oldest first, from `timed_head` on: those before it were
+    /// acknowledged from the front and are dropped when the vector next needs room (a thin
+    /// vector and an offset take 10 bytes where a deque took 32; see [`Metrics::waiting`]).
+    timed: ThinVec<Timed>,
+    /// Entries at the front of `timed` already acknowledged: fewer than 4 × [`MAX_TIMED`], as
+    /// the vector grows only while fewer than half of its entries are, and at most
+    /// [`MAX_TIMED`] wait.
+    timed_head: u16,
     /// Some timed segment ends before the one timed before it, or the ends span 2^30 bytes or
     /// more. Until then the ends rise from front to back within less than 2^30, and the
     /// segments an acknowledgment covers are the front ones (see [`Metrics::acked`]).
@@ -86,6 +93,7 @@ crate::base::pack::pack_struct!(Metrics {
     zero_windows,
     rtt_sum,
     timed,
+    timed_head,
     timed_unordered,
 });
 
@@ -94,6 +102,29 @@ crate::base::pack::pack_struct!(Metrics {
 const IN_ORDER_SPAN: u32 = 1 << 30;
 
 impl Metrics {
+    /// The segments timed and not yet acknowledged, oldest first.
+    fn waiting(&self) -> &[Timed] {
+        &self.timed[usize::from(self.timed_head)..]
+    }
+
+    /// Times one more segment, dropping the acknowledged ones first when they are at least
+    /// half of the vector and it has no room left (so each is moved at most once for every
+    /// one dropped: the cost stays constant per segment).
+    fn time(&mut self, t: Timed) {
+        let head = usize::from(self.timed_head);
+        if head > 0 && self.timed.len() == self.timed.capacity() && 2 * head >= self.timed.len() {
+            self.timed.drain(..head);
+            self.timed_head = 0;
+        }
+        self.timed.push(t);
+    }
+
+    /// Drops every timed segment (all acknowledged).
+    fn forget_timed(&mut self) {
+        self.timed.clear();
+        self.timed_head = 0;
+    }
+
     /// Entries the queue of timed segments has room for.
     #[cfg(test)]
     pub(crate) fn queue_capacity(&self) -> usize {
@@ -136,22 +167,23 @@ impl Metrics {
         // copy can draw the next acknowledgment.
         let resent = snd_nxt_before.is_some_and(|n| start < n) && peer_ack.is_none_or(|a| end > a);
         if resent {
-            for t in self
-                .timed
+            let head = usize::from(self.timed_head);
+            for t in self.timed[head..]
                 .iter_mut()
                 .filter(|t| t.start < end && start < t.end)
             {
                 t.resent = true;
             }
         }
-        if self.timed.len() < MAX_TIMED {
+        let waiting = self.waiting();
+        if waiting.len() < MAX_TIMED {
             // A FIN sent with the data is acknowledged with it.
             let end = if f.fin() { end.add(1) } else { end };
-            if let (Some(first), Some(last)) = (self.timed.front(), self.timed.back()) {
+            if let (Some(first), Some(last)) = (waiting.first(), waiting.last()) {
                 self.timed_unordered |=
                     end < last.end || end.0.wrapping_sub(first.end.0) >= IN_ORDER_SPAN;
             }
-            self.timed.push_back(Timed {
+            self.time(Timed {
                 start,
                 end,
                 sent: seg.ts,
@@ -185,10 +217,10 @@ impl Metrics {
         // ends ahead of it.)
         let prefix = !self.timed_unordered
             && self
-                .timed
-                .front()
+                .waiting()
+                .first()
                 .is_some_and(|t| ack.0.wrapping_sub(t.end.0) < 1 << 31);
-        for t in &self.timed {
+        for t in self.waiting() {
             if t.end <= ack {
                 covered += 1;
             } else if prefix {
@@ -213,11 +245,15 @@ impl Metrics {
             self.sample(at.since(t.sent));
         }
         if prefix {
-            self.timed.drain(..covered);
+            // Fewer than 4 × MAX_TIMED entries in all: the offset stays within its 16 bits.
+            self.timed_head += covered as u16;
         } else {
+            self.timed.drain(..usize::from(self.timed_head));
+            self.timed_head = 0;
             self.timed.retain(|t| t.end > ack);
         }
-        if self.timed.is_empty() {
+        if self.waiting().is_empty() {
+            self.forget_timed();
             self.timed_unordered = false;
             // A burst's room goes back once it is acknowledged (as in `WsConv::analyze`).
             crate::wire::give_back_room(&mut self.timed, 8);
@@ -268,6 +304,33 @@ mod tests {
         m.acked(SeqNum(ack), tsecr, s2c(ms, "A", 501, ack, 0).ts);
     }
 
+    /// Segments acknowledged from the front are dropped once they are half of a full vector,
+    /// before it would grow: a long transfer whose acknowledgments trail by a few segments
+    /// keeps a vector of a few entries, and each acknowledgment still times its own segment.
+    #[test]
+    fn acknowledged_segments_make_room_for_new_ones() {
+        let mut m = Metrics::default();
+        let mut seq = 101;
+        for i in 0..1_000i64 {
+            send(&mut m, 10 * i, seq, 100, seq);
+            seq += 100;
+            if i >= 3 {
+                // Acknowledges the segment sent 3 before, 30 ms ago.
+                ack(&mut m, 10 * i, seq - 300, None);
+            }
+        }
+        assert_eq!(m.rtt_samples, 997);
+        assert_eq!(m.rtt_max, Some(Duration::from_millis(30)));
+        assert_eq!(m.waiting().len(), 3);
+        assert!(
+            m.timed.capacity() <= 8,
+            "{} entries of room",
+            m.timed.capacity()
+        );
+        ack(&mut m, 10_000, seq, None);
+        assert!(m.waiting().is_empty() && m.timed_head == 0);
+    }
+
     #[test]
     fn samples_follow_karn_and_rfc_6298() {
         let mut m = Metrics::default();
@@ -282,7 +345,7 @@ mod tests {
         send(&mut m, 400, 201, 100, 301);
         ack(&mut m, 450, 301, None);
         assert_eq!(m.rtt_samples, 1);
-        assert!(m.timed.is_empty());
+        assert!(m.waiting().is_empty());
         // In flight: SND.NXT (or the segment's end) minus the peer's highest ACK.
         let mut m = Metrics::default();
         m.sent(
@@ -351,14 +414,18 @@ mod tests {
         for i in 0..10_000u32 {
             send(&mut m, i as i64, 101 + i * 10, 10, 101 + i * 10);
         }
-        assert_eq!(m.timed.len(), MAX_TIMED);
+        assert_eq!(m.waiting().len(), MAX_TIMED);
         ack(&mut m, 20_000, 101 + 10_000 * 10, None);
-        assert!(m.timed.is_empty());
+        assert!(m.waiting().is_empty());
     }
 
     /// What acknowledgments leave behind: the samples and the segments still timed.
     fn outcome(m: &Metrics) -> String {
-        let timed: Vec<_> = m.timed.iter().map(|t| (t.start, t.end, t.resent)).collect();
+        let timed: Vec<_> = m
+            .waiting()
+            .iter()
+            .map(|t| (t.start, t.end, t.resent))
+            .collect();
         format!(
             "{} {:?} {:?} {:?} {:?} {:?} {timed:?}",
             m.rtt_samples, m.rtt_min, m.rtt_max, m.rtt_avg, m.srtt, m.rto
@@ -405,8 +472,8 @@ mod tests {
                         1 => next.wrapping_sub(1 << 30),
                         2 | 3 => next.wrapping_sub((r >> 16) as u32 % 3000),
                         _ => fast
-                            .timed
-                            .get((r >> 16) as usize % fast.timed.len().max(1))
+                            .waiting()
+                            .get((r >> 16) as usize % fast.waiting().len().max(1))
                             .map_or(next, |t| t.end.0),
                     };
                     let tsecr = Some((r >> 40) as u32 % 200);

@@ -36,5 +36,5 @@ pub use packet::{OwnedPacket, Packet};
 pub use segment::{Segment, TcpFlags};
 pub use seq::SeqNum;
 pub use stats::{DecodeStats, SkipReason};
-pub use table_bytes::{give_back_room, table_bytes};
+pub use table_bytes::{Room, give_back_room, table_bytes};
 pub use tunnel::TunnelKind;

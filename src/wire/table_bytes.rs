@@ -2,14 +2,42 @@
 
 use std::collections::VecDeque;
 
+use thin_vec::ThinVec;
+
+/// A queue whose room [`give_back_room`] can give back: a new one holds none.
+pub trait Room: Default {
+    /// Whether it holds no entry.
+    fn is_empty(&self) -> bool;
+    /// Entries it has room for.
+    fn capacity(&self) -> usize;
+}
+
+impl<T> Room for VecDeque<T> {
+    fn is_empty(&self) -> bool {
+        VecDeque::is_empty(self)
+    }
+    fn capacity(&self) -> usize {
+        VecDeque::capacity(self)
+    }
+}
+
+impl<T> Room for ThinVec<T> {
+    fn is_empty(&self) -> bool {
+        ThinVec::is_empty(self)
+    }
+    fn capacity(&self) -> usize {
+        ThinVec::capacity(self)
+    }
+}
+
 /// Gives back the room of `q` if it is empty and has room for more than `keep` entries: a
 /// queue that empties and fills again each exchange keeps a little room (no allocation per
 /// exchange), and one that held a burst does not keep the burst's room while its connection
 /// idles or waits out its end.
 #[inline]
-pub fn give_back_room<T>(q: &mut VecDeque<T>, keep: usize) {
+pub fn give_back_room<Q: Room>(q: &mut Q, keep: usize) {
     if q.is_empty() && q.capacity() > keep {
-        *q = VecDeque::new();
+        *q = Q::default();
     }
 }
 
