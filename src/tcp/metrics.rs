@@ -69,9 +69,9 @@ pub struct Metrics {
     /// acknowledged from the front and are dropped when the vector next needs room (a thin
     /// vector and an offset take 10 bytes where a deque took 32; see [`Metrics::waiting`]).
     timed: ThinVec<Timed>,
-    /// Entries at the front of `timed` already acknowledged: fewer than 4 × [`MAX_TIMED`], as
-    /// the vector grows only while fewer than half of its entries are, and at most
-    /// [`MAX_TIMED`] wait.
+    /// Entries at the front of `timed` already acknowledged. The vector grows only while fewer
+    /// than half of its entries are, and at most [`MAX_TIMED`] wait, so it never holds more
+    /// than 2 × [`MAX_TIMED`] entries.
     timed_head: u16,
     /// Some timed segment ends before the one timed before it, or the ends span 2^30 bytes or
     /// more. Until then the ends rise from front to back within less than 2^30, and the
@@ -245,7 +245,7 @@ impl Metrics {
             self.sample(at.since(t.sent));
         }
         if prefix {
-            // Fewer than 4 × MAX_TIMED entries in all: the offset stays within its 16 bits.
+            // At most 2 × MAX_TIMED entries in all: the offset stays within its 16 bits.
             self.timed_head += covered as u16;
         } else {
             self.timed.drain(..usize::from(self.timed_head));
