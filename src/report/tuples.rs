@@ -194,6 +194,7 @@ impl OpenConns {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testutil::Rng;
 
     /// The window and its map against a plain map, through opens in id order with long-lived
     /// connections among them, role flips, jumps in the ids and ids out of order.
@@ -211,21 +212,19 @@ mod tests {
         };
         let mut open = OpenConns::default();
         let mut model = std::collections::HashMap::new();
-        let mut rng = 0x2545_f491_4f6c_dd1du64;
+        let mut rng = Rng(0x2545_f491_4f6c_dd1d);
         let mut next = 1u64;
         for step in 0..400_000u64 {
-            rng ^= rng << 13;
-            rng ^= rng >> 7;
-            rng ^= rng << 17;
-            match rng % 16 {
+            let r = rng.next();
+            match r % 16 {
                 // Opens, some after a gap or a jump beyond the window, some out of order.
                 0..=5 => {
-                    next += match rng % 1000 {
+                    next += match r % 1000 {
                         0 => WINDOW as u64 + 5,
                         1..=20 => 3,
                         _ => 1,
                     };
-                    let id = if rng.is_multiple_of(997) {
+                    let id = if r.is_multiple_of(997) {
                         next / 2
                     } else {
                         next
@@ -235,10 +234,10 @@ mod tests {
                 }
                 // Closes, most of them among the recent ids; a few of the long-lived ones.
                 6..=11 => {
-                    let back = if rng.is_multiple_of(50) {
-                        rng % next
+                    let back = if r.is_multiple_of(50) {
+                        r % next
                     } else {
-                        rng % 64
+                        r % 64
                     };
                     let id = next.saturating_sub(back);
                     open.remove(id);
@@ -246,14 +245,14 @@ mod tests {
                 }
                 // Role flips.
                 12 => {
-                    let id = next.saturating_sub(rng % 128);
+                    let id = next.saturating_sub(r % 128);
                     if model.contains_key(&id) {
                         open.insert(id, conn(step + 1));
                         model.insert(id, conn(step + 1));
                     }
                 }
                 _ => {
-                    let id = next.saturating_sub(rng % (2 * WINDOW as u64));
+                    let id = next.saturating_sub(r % (2 * WINDOW as u64));
                     assert!(same(open.get(Some(id)), model.get(&id)), "{step} {id}");
                 }
             }

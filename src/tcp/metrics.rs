@@ -289,7 +289,7 @@ impl Metrics {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testutil::{c2s, s2c};
+    use crate::testutil::{Rng, c2s, s2c};
 
     fn send(m: &mut Metrics, ms: i64, seq: u32, len: u32, snd_nxt: u32) {
         m.sent(
@@ -437,21 +437,15 @@ mod tests {
     /// wrap-around and acknowledgments far off (2^30 and 2^31 bytes away).
     #[test]
     fn in_order_acknowledgments_match_the_full_scan() {
-        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
-        let mut rng = move || {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed
-        };
+        let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
         let mut fast_path_used = 0;
         for round in 0..300 {
             let (mut fast, mut scan) = (Metrics::default(), Metrics::default());
             let mut next = 0xffff_f000u32.wrapping_add(round * 7919);
             for step in 0..200i64 {
                 let ms = step * 3;
-                let r = rng();
-                if r % 3 != 0 {
+                let r = rng.next();
+                if !r.is_multiple_of(3) {
                     // Send: new data mostly, sometimes an earlier range again, rarely a jump.
                     let len = 1 + (r >> 8) as u32 % 1460;
                     let seq = match (r >> 20) % 16 {

@@ -137,22 +137,28 @@ impl FlowKey {
 
     /// The lower endpoint.
     pub fn lo(&self) -> Endpoint {
-        let addr = if self.v6 == 0 {
-            IpAddr::V4(((self.addrs[0] >> 32) as u32).into())
-        } else {
-            bits_addr(self.addrs[0], self.addrs[1], self.v6 & 1 != 0)
-        };
-        Endpoint::new(addr, (self.ports >> 16) as u16)
+        self.end(0)
     }
 
     /// The higher endpoint.
     pub fn hi(&self) -> Endpoint {
+        self.end(1)
+    }
+
+    /// Endpoint `i`: 0 the lower, 1 the higher. The lower one's halves of the IPv4 word and of
+    /// the ports are the high ones; its IPv6 words the first two.
+    fn end(&self, i: usize) -> Endpoint {
+        let shift = 1 - i;
         let addr = if self.v6 == 0 {
-            IpAddr::V4((self.addrs[0] as u32).into())
+            IpAddr::V4(((self.addrs[0] >> (32 * shift)) as u32).into())
         } else {
-            bits_addr(self.addrs[2], self.addrs[3], self.v6 & 2 != 0)
+            bits_addr(
+                self.addrs[2 * i],
+                self.addrs[2 * i + 1],
+                self.v6 & (1 << i) != 0,
+            )
         };
-        Endpoint::new(addr, self.ports as u16)
+        Endpoint::new(addr, (self.ports >> (16 * shift)) as u16)
     }
 }
 

@@ -132,6 +132,7 @@ impl Buckets {
 #[cfg(test)]
 mod tests {
     use super::{BUCKETS, Bucket, Buckets, slot_of};
+    use crate::testutil::Rng;
 
     /// The slots as an array, as they were held before one bucket was kept inline.
     struct Array([Bucket; BUCKETS]);
@@ -154,7 +155,7 @@ mod tests {
     /// that holds anything. One bucket stays inline until a second slot is needed.
     #[test]
     fn buckets_read_as_the_array_of_slots() {
-        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        let mut rng = Rng(0x2545_f491_4f6c_dd1d);
         // Per run: the first second, how far the seconds spread, the step its slots were
         // boxed at.
         let mut boxed = Vec::new();
@@ -163,9 +164,7 @@ mod tests {
             let (mut b, mut a) = (Buckets::default(), Array([Bucket::default(); BUCKETS]));
             let mut boxed_at = None;
             for step in 0..60i64 {
-                seed ^= seed << 13;
-                seed ^= seed >> 7;
-                seed ^= seed << 17;
+                let seed = rng.next();
                 // Within `spread` seconds of a clock moving one second every 20 steps.
                 let sec = base + step / 20 + (seed % spread) as i64;
                 let what = (seed >> 32) % 3;

@@ -145,6 +145,7 @@ impl Distinct {
 mod tests {
     use super::*;
     use crate::detect::flood::sources::key;
+    use crate::testutil::Rng;
     use std::net::IpAddr;
 
     fn addr(i: u32) -> IpAddr {
@@ -166,13 +167,14 @@ mod tests {
             assert_eq!(encode(decode(encode(h))), encode(h), "{h:#x}");
         }
         // Sources coming back as well as new ones.
-        let mut rng = 0x9e37_79b9_7f4a_7c15u64;
+        let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
         let stream: Vec<[u8; 16]> = (0..3_000u32)
             .map(|i| {
-                rng ^= rng << 13;
-                rng ^= rng >> 7;
-                rng ^= rng << 17;
-                key(addr(if rng.is_multiple_of(4) { i / 2 } else { i }))
+                key(addr(if rng.next().is_multiple_of(4) {
+                    i / 2
+                } else {
+                    i
+                }))
             })
             .collect();
         let mut crate_own = CardinalityEstimator::<[u8; 16]>::new();
